@@ -1,0 +1,347 @@
+// pkt-gen's data loops. Each runs on one open port in one thread, moves packets in batches
+// with one sync per batch, allocates nothing per packet, and publishes counters in its row
+// of the shared stats array. They are plain functions so tests can call them in-thread.
+import { NS_BUF_CHANGED, NS_MOREFRAG, POLLIN, POLLOUT } from '../../core/constants.js';
+import type { Port } from '../../core/port.js';
+import type { Ring } from '../../core/ring.js';
+import { hexdump } from '../../packet/hexdump.js';
+import { readPingNsec, readPingSec, readSeq, seqOffset, swapForPong, UdpFrameTemplate, writePingStamp, writeSeq } from '../../packet/frame-builder.js';
+import { log2Bucket } from './report.js';
+import { C, HIST, S } from './shared.js';
+
+export interface LoopConfig {
+  fn: 'tx' | 'rx' | 'ping' | 'pong' | 'txseq' | 'rxseq';
+  count: number; // 0 = forever
+  burst: number;
+  rate: number; // pps for this thread, 0 = unlimited
+  frame: Uint8Array; // template frame (tx, ping)
+  frameLen: number;
+  frameLenMin: number; // < frameLen: random sizes in [frameLenMin, frameLen)
+  template: UdpFrameTemplate | null; // null when the frame came from a pcap file
+  randomSrc: boolean;
+  randomDst: boolean;
+  frags: number;
+  fragSize: number;
+  vhdr: number; // virtio-net header bytes before the frame
+  rubbish: boolean;
+  dump: boolean;
+  exitOnIdle: boolean;
+  family: 4 | 6;
+  reportMs: number;
+}
+
+export interface LoopIo {
+  stats: Float64Array;
+  row: number; // index of this thread's row
+  ctrl: Int32Array;
+  log: (line: string) => void;
+}
+
+const now = (): number => performance.now();
+const stopped = (io: LoopIo): boolean => Atomics.load(io.ctrl, C.stop) !== 0;
+
+/** Sleep (coarsely) or spin until time t (ms). */
+function waitUntil(t: number, ctrl: Int32Array): void {
+  for (;;) {
+    const left = t - now();
+    if (left <= 0 || Atomics.load(ctrl, C.stop)) return;
+    if (left > 2) Atomics.wait(ctrl, 7, 0, left - 1);
+  }
+}
+
+/** Fill every tx buffer with the template (pkt-gen does this once, then re-copies only on NS_BUF_CHANGED). */
+function prefill(port: Port, cfg: LoopConfig): void {
+  if (cfg.rubbish) return;
+  for (const r of port.txRings) {
+    for (let i = 0; i < r.numSlots; i++) writeFrame(port.u8, r.buf(i), cfg);
+  }
+}
+
+function writeFrame(u8: Uint8Array, off: number, cfg: LoopConfig): void {
+  const f = cfg.frame, v = cfg.vhdr, n = cfg.frameLen;
+  if (v) u8.fill(0, off, off + v);
+  for (let i = 0; i < n; i++) u8[off + v + i] = f[i];
+}
+
+export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
+  const { stats, ctrl } = io;
+  const row = io.row;
+  const u8 = port.u8, rings = port.txRings, nr = rings.length;
+  const seq = cfg.fn === 'txseq';
+  const tmpl = cfg.template;
+  const dynamic = tmpl !== null && (tmpl.hasRange || cfg.randomSrc || cfg.randomDst);
+  const randLen = cfg.frameLenMin < cfg.frameLen;
+  const frags = cfg.frags, vh = cfg.vhdr;
+  const wireLen = cfg.frameLen + vh;
+  const fragLen = frags > 1 ? Math.ceil(wireLen / frags) : wireLen;
+  const lastFrag = wireLen - fragLen * (frags - 1);
+  const pktSlots = frags;
+  prefill(port, cfg);
+  let burst = cfg.burst;
+  let period = 0, next = 0;
+  if (cfg.rate > 0) {
+    burst = Math.max(1, Math.min(burst, Math.floor(cfg.rate / 300) || 1));
+    period = (burst * 1000) / cfg.rate;
+  }
+  let remaining = cfg.count > 0 ? cfg.count : Infinity;
+  let pkts = 0, bytes = 0, events = 0, seqNo = 0;
+  stats[row + S.start] = now();
+  next = now();
+  let rng = 0x9e3779b9 | 0;
+  while (remaining > 0 && !stopped(io)) {
+    if (period) { next += period; waitUntil(next, ctrl); }
+    if (port.busyWait) port.txsync();
+    else if (port.poll(POLLOUT, 200) === 0) continue;
+    let sent = 0;
+    for (let ri = 0; ri < nr && remaining > 0; ri++) {
+      const r = rings[ri];
+      const u32 = r.u32, u16 = r.u16, slots = r.slots, n = r.numSlots;
+      let space = r.space();
+      let h = r.head;
+      let todo = Math.min(burst - sent, remaining);
+      while (todo > 0 && space >= pktSlots) {
+        const s = slots + (h << 2);
+        const buf = r.bufsOfs + u32[s] * r.bufSize;
+        if (frags === 1) {
+          let len = wireLen;
+          if ((u16[(s << 1) + 3] & NS_BUF_CHANGED) && !cfg.rubbish) writeFrame(u8, buf, cfg);
+          if (dynamic) {
+            if (tmpl!.hasRange) tmpl!.advance(u8, buf + vh);
+            if (cfg.randomSrc || cfg.randomDst) tmpl!.randomize(u8, buf + vh, cfg.randomSrc, cfg.randomDst);
+          }
+          if (randLen) {
+            rng ^= rng << 13; rng ^= rng >>> 17; rng ^= rng << 5;
+            len = vh + cfg.frameLenMin + ((rng >>> 0) % (cfg.frameLen - cfg.frameLenMin));
+            if (tmpl) tmpl.setLength(u8, buf + vh, len - vh);
+          }
+          if (seq) writeSeq(u8, buf + vh, seqNo++, cfg.family);
+          if (cfg.dump) io.log(hexdump(u8, buf, len, len, 0));
+          u32[s + 1] = len; // len, flags = 0
+          bytes += len;
+          h = h + 1 === n ? 0 : h + 1;
+          space--;
+        } else {
+          // one frame spread over `frags` slots; only the first carries the headers
+          for (let f = 0; f < frags; f++) {
+            const fs = slots + (h << 2);
+            const fb = r.bufsOfs + u32[fs] * r.bufSize;
+            const flen = f === frags - 1 ? lastFrag : fragLen;
+            if (!cfg.rubbish) for (let i = 0; i < flen; i++) u8[fb + i] = f === 0 && i < vh ? 0 : cfg.frame[f * fragLen + i - vh] ?? 0;
+            if (seq && f === 0) writeSeq(u8, fb + vh, seqNo++, cfg.family);
+            u32[fs + 1] = flen | (f === frags - 1 ? 0 : NS_MOREFRAG << 16);
+            h = h + 1 === n ? 0 : h + 1;
+          }
+          bytes += wireLen;
+          space -= frags;
+        }
+        todo--;
+        sent++;
+        remaining--;
+      }
+      r.advance(h);
+    }
+    if (sent) {
+      pkts += sent;
+      events++;
+      stats[row + S.pkts] = pkts;
+      stats[row + S.bytes] = bytes;
+      stats[row + S.events] = events;
+    }
+  }
+  // push what is queued and wait (bounded) for the rings to drain, as pkt-gen does
+  port.txsync();
+  const deadline = now() + 1000;
+  while (now() < deadline && !stopped(io)) {
+    let pending = false;
+    for (let ri = 0; ri < nr; ri++) if (rings[ri].txPending()) pending = true;
+    if (!pending) break;
+    port.poll(POLLOUT, 10);
+  }
+  stats[row + S.end] = now();
+}
+
+export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
+  const { stats } = io;
+  const row = io.row;
+  const u8 = port.u8, rings = port.rxRings, nr = rings.length;
+  const rxseq = cfg.fn === 'rxseq';
+  const seqAt = seqOffset(cfg.family) + cfg.vhdr;
+  let remaining = cfg.count > 0 ? cfg.count : Infinity;
+  let pkts = 0, bytes = 0, events = 0, expect = -1, errors = 0, logged = 0, lastLog = 0;
+  let lastRx = now();
+  let minSpace = Infinity;
+  while (remaining > 0 && !stopped(io)) {
+    if (port.busyWait) port.rxsync();
+    else if (port.poll(POLLIN, 200) === 0) {
+      if (cfg.exitOnIdle && now() - lastRx > 1000) break;
+      continue;
+    }
+    let got = 0;
+    for (let ri = 0; ri < nr && remaining > 0; ri++) {
+      const r = rings[ri];
+      const u32 = r.u32, slots = r.slots, n = r.numSlots;
+      let h = r.head;
+      const t = r.tail;
+      let avail = t - h;
+      if (avail < 0) avail += n;
+      if (avail === 0) continue;
+      const free = n - 1 - avail;
+      if (free < minSpace) minSpace = free;
+      let take = avail < remaining ? avail : remaining;
+      while (take > 0) {
+        const s = slots + (h << 2);
+        const word = u32[s + 1];
+        const len = word & 0xffff;
+        bytes += len;
+        if (!((word >>> 16) & NS_MOREFRAG)) {
+          got++;
+          if (rxseq) {
+            const buf = r.bufsOfs + u32[s] * r.bufSize;
+            const v = len >= seqAt + 4 ? readSeq(u8, buf + cfg.vhdr, cfg.family) : -1;
+            if (expect >= 0 && v !== expect) {
+              errors++;
+              if (logged < 10 || now() - lastLog > 1000) {
+                io.log(v > expect ? `Sequence GAP: exp ${expect} found ${v}` : `Sequence OUT OF ORDER: exp ${expect} found ${v}`);
+                logged++;
+                lastLog = now();
+              }
+            }
+            expect = (v + 1) >>> 0;
+          }
+          if (cfg.dump) io.log(hexdump(u8, r.bufsOfs + u32[s] * r.bufSize, len, len, word >>> 16));
+        }
+        h = h + 1 === n ? 0 : h + 1;
+        take--;
+      }
+      r.advance(h);
+    }
+    if (got) {
+      if (pkts === 0) stats[row + S.start] = now();
+      pkts += got;
+      remaining -= got;
+      events++;
+      lastRx = now();
+      stats[row + S.pkts] = pkts;
+      stats[row + S.bytes] = bytes;
+      stats[row + S.events] = events;
+      stats[row + S.seqErrors] = errors;
+      if (minSpace < stats[row + S.minSpace] || stats[row + S.minSpace] < 0) stats[row + S.minSpace] = minSpace;
+      minSpace = Infinity;
+    }
+  }
+  port.rxsync(); // hand the last slots back
+  stats[row + S.end] = now();
+}
+
+/** ping: send `burst` stamped frames, wait for their echo, histogram the RTTs. */
+export function pingLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
+  const { stats, row } = io;
+  const u8 = port.u8, tx = port.txRings[0], rx = port.rxRings[0];
+  const hist = stats.length - HIST;
+  const total = cfg.count > 0 ? cfg.count : Infinity;
+  let sent = 0, pkts = 0, bytes = 0, events = 0, seq = 0;
+  let rttCount = 0, rttMin = Infinity, rttSum = 0;
+  stats[row + S.start] = now();
+  while (sent < total && !stopped(io)) {
+    // send a burst
+    let h = tx.head, n = 0;
+    while (n < cfg.burst && sent < total && tx.space() > n) {
+      const buf = tx.buf(h);
+      writeFrame(u8, buf, cfg);
+      const t = performance.timeOrigin + now();
+      writePingStamp(u8, buf + cfg.vhdr, seq++, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), cfg.family);
+      tx.setLen(h, cfg.frameLen + cfg.vhdr);
+      tx.setSlotFlags(h, 0);
+      h = tx.next(h);
+      n++;
+      sent++;
+    }
+    tx.advance(h);
+    port.txsync();
+    // collect replies for up to one second
+    let replies = 0;
+    const deadline = now() + 1000;
+    while (replies < n && !stopped(io) && now() < deadline) {
+      if (port.poll(POLLIN, Math.max(1, deadline - now())) === 0) break;
+      let k = rx.head;
+      const t = rx.tail;
+      while (k !== t) {
+        const buf = rx.buf(k);
+        const len = rx.len(k);
+        const nowNs = (performance.timeOrigin + now()) * 1e6;
+        const sentNs = readPingSec(u8, buf + cfg.vhdr, cfg.family) * 1e9 + readPingNsec(u8, buf + cfg.vhdr, cfg.family);
+        const rtt = Math.max(0, nowNs - sentNs);
+        rttCount++;
+        rttSum += rtt;
+        if (rtt < rttMin) rttMin = rtt;
+        stats[hist + log2Bucket(rtt)]++;
+        pkts++;
+        bytes += len;
+        replies++;
+        k = rx.next(k);
+      }
+      rx.advance(k);
+      events++;
+    }
+    stats[row + S.pkts] = pkts;
+    stats[row + S.bytes] = bytes;
+    stats[row + S.events] = events;
+    stats[row + S.rttCount] = rttCount;
+    stats[row + S.rttMin] = rttMin;
+    stats[row + S.rttSum] = rttSum;
+    stats[row + S.drops] = sent - pkts;
+  }
+  stats[row + S.end] = now();
+}
+
+/** pong: echo every frame back with MACs, IPs and ports swapped (zero-copy buffer swap). */
+export function pongLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
+  const { stats, row } = io;
+  const u8 = port.u8, tx: Ring = port.txRings[0], rx: Ring = port.rxRings[0];
+  const total = cfg.count > 0 ? cfg.count : Infinity;
+  let pkts = 0, bytes = 0, events = 0;
+  while (pkts < total && !stopped(io)) {
+    if (port.poll(POLLIN, 200) === 0) continue;
+    let k = rx.head, h = tx.head, moved = 0;
+    const t = rx.tail;
+    let space = tx.space();
+    while (k !== t && space > 0 && pkts < total) {
+      const len = rx.len(k);
+      // swap the buffers: the echo leaves without a copy
+      const idx = rx.bufIdx(k);
+      rx.setBufIdx(k, tx.bufIdx(h));
+      rx.setSlotFlags(k, NS_BUF_CHANGED);
+      tx.setBufIdx(h, idx);
+      tx.setLen(h, len);
+      tx.setSlotFlags(h, NS_BUF_CHANGED);
+      swapForPong(u8, tx.buf(h) + cfg.vhdr, len - cfg.vhdr);
+      bytes += len;
+      pkts++;
+      moved++;
+      space--;
+      k = rx.next(k);
+      h = tx.next(h);
+    }
+    rx.advance(k);
+    tx.advance(h);
+    if (moved) {
+      port.txsync();
+      events++;
+      if (stats[row + S.start] === 0) stats[row + S.start] = now();
+      stats[row + S.pkts] = pkts;
+      stats[row + S.bytes] = bytes;
+      stats[row + S.events] = events;
+    }
+  }
+  port.txsync();
+  stats[row + S.end] = now();
+}
+
+export function runLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
+  switch (cfg.fn) {
+    case 'tx': case 'txseq': return txLoop(port, cfg, io);
+    case 'rx': case 'rxseq': return rxLoop(port, cfg, io);
+    case 'ping': return pingLoop(port, cfg, io);
+    case 'pong': return pongLoop(port, cfg, io);
+  }
+}

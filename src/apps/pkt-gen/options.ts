@@ -1,0 +1,495 @@
+// pkt-gen's command line: a small getopt(3)-style parser for the same letters
+// as netmap's pkt-gen ("46a:f:F:Nn:i:Il:d:s:D:S:b:c:o:p:T:w:WvR:XC:H:rP:zZAhBM:")
+// plus three long options of ours: --help, --json and --duration SECONDS.
+//
+// Differences from the C tool, all on purpose:
+//  - every value is checked; a bad one throws PktGenUsageError naming the flag
+//    and the value (the C tool mostly trusts atoi() and carries on);
+//  - operands (words that are not options) are rejected, pkt-gen takes none;
+//  - ping, pong and txseq refuse -p > 1 up front instead of failing in the thread;
+//  - -R also accepts a k/M/G suffix (-R 1M), -o also accepts 0x hex.
+// Things that need the system (number of CPUs, MAC of the interface, whether
+// the port is a VALE port for the -w default) are left to run time.
+
+/** What pkt-gen does (-f). */
+export type PktGenFunction = 'tx' | 'rx' | 'ping' | 'pong' | 'txseq' | 'rxseq';
+
+export const PKTGEN_FUNCTIONS: readonly PktGenFunction[] = ['tx', 'rx', 'ping', 'pong', 'txseq', 'rxseq'];
+
+/** -o bits, same values as pkt-gen's OPT_* constants. */
+export const OPT_PREFETCH = 1;
+export const OPT_ACCESS = 2;
+export const OPT_COPY = 4;
+export const OPT_MEMCPY = 8;
+export const OPT_TS = 16;
+export const OPT_INDIRECT = 32;
+export const OPT_DUMP = 64;
+export const OPT_RUBBISH = 256;
+export const OPT_RANDOM_SRC = 512;
+export const OPT_RANDOM_DST = 1024;
+export const OPT_PPS_STATS = 2048;
+export const OPT_UPDATE_CSUM = 4096;
+/** Every bit -o knows about. */
+export const OPT_KNOWN_MASK =
+  OPT_PREFETCH | OPT_ACCESS | OPT_COPY | OPT_MEMCPY | OPT_TS | OPT_INDIRECT | OPT_DUMP |
+  OPT_RUBBISH | OPT_RANDOM_SRC | OPT_RANDOM_DST | OPT_PPS_STATS | OPT_UPDATE_CSUM;
+
+/** Bytes -B adds to every packet for the "raw" bandwidth: 4 B CRC + 20 B preamble and gap. */
+export const FRAMING_BYTES = 24;
+export const MIN_FRAME_LEN = 16;
+export const MAX_FRAME_LEN = 65536;
+export const MAX_BURST = 8192;
+export const MAX_THREADS = 64;
+export const MAX_FRAGS = 63;
+
+export const DEFAULT_SRC_RANGE_V4 = '10.0.0.1:1234';
+export const DEFAULT_DST_RANGE_V4 = '10.1.0.1:1234';
+export const DEFAULT_SRC_RANGE_V6 = '[fd00::1]:1234';
+export const DEFAULT_DST_RANGE_V6 = '[fd00::2]:1234';
+export const DEFAULT_SRC_MAC = '00:00:00:00:00:00';
+export const DEFAULT_DST_MAC = 'ff:ff:ff:ff:ff:ff';
+
+export interface PktGenOptions {
+  /** -h / --help: print usage and exit; the other fields then hold defaults. */
+  help: boolean;
+  /** --json: one JSON summary line at the end instead of the text summary. */
+  json: boolean;
+  /** --duration SECONDS: stop after this long (ours). undefined = no limit. */
+  durationSec: number | undefined;
+  /** -f, default 'rx'. */
+  function: PktGenFunction;
+  /** -i, as given ('' only when help is set). */
+  port: string;
+  /** -n: packets (tx/rx) or transactions (ping/pong), 0 = forever. */
+  count: number;
+  /** -l: frame length without CRC (60). */
+  frameLen: number;
+  /** Second -l: frames get random lengths in [frameLenMin, frameLen). undefined = fixed length. */
+  frameLenMin: number | undefined;
+  /** -b: packets per sync; defaults to 512 (tx, rx, txseq, rxseq) or 1 (ping, pong). */
+  burst: number;
+  /** -4 / -6. */
+  family: 4 | 6;
+  /** -s / -d: addr[:port][-addr[:port]] strings, defaults filled in for the family. */
+  srcRange: string;
+  dstRange: string;
+  /** -S: DEFAULT_SRC_MAC unless given; the data loop may use the port's own MAC when !srcMacGiven. */
+  srcMac: string;
+  srcMacGiven: boolean;
+  /** -D, default broadcast. */
+  dstMac: string;
+  /** -z / -Z (or -o 512 / 1024). */
+  randomSrc: boolean;
+  randomDst: boolean;
+  /** -a: pin thread i to CPU (cpuPin + i) % cpus. undefined = no pinning. */
+  cpuPin: number | undefined;
+  /** -c: CPUs to use, 1 by default, 0 = all (checked against the machine at run time). */
+  cpus: number;
+  /** -p: threads, 1..64. */
+  threads: number;
+  /** -T: milliseconds between report lines (1000). */
+  reportMs: number;
+  /** -w: seconds to wait for the link; undefined = 2, or 0 for vale ports (see resolveWaitLink). */
+  waitLinkSec: number | undefined;
+  /** -W: rx gives up after one second without traffic instead of waiting forever. */
+  exitOnIdle: boolean;
+  /** -R: packets per second, 0 = as fast as possible. */
+  rate: number;
+  /** -X (or -o 64): hex dump every packet. */
+  dump: boolean;
+  /** -H: virtio-net header length. */
+  virtioHdrLen: 0 | 10 | 12;
+  /** -P: take the frame from this pcap file. */
+  pcapFile: string | undefined;
+  /** -F: slots per packet (1..63). */
+  frags: number;
+  /** -M: bytes per fragment; undefined = the buffer size. */
+  fragSize: number | undefined;
+  /** -I (or -o 32): NS_INDIRECT slots. */
+  indirect: boolean;
+  /** -r (or -o 256): send buffers without filling them. */
+  rubbish: boolean;
+  /** -A (or -o 2048): sliding-window mean/std-dev of pps in the report lines. */
+  ppsStats: boolean;
+  /** -B: FRAMING_BYTES, else 0; added per packet to the "raw" bandwidth. */
+  framingBytes: number;
+  /** false with -N: print plain numbers instead of K/M/G/T. */
+  normalize: boolean;
+  /** -C tx_slots[,rx_slots[,tx_rings[,rx_rings]]], checked; parse with parseRingConfig(). */
+  ringConfig: string | undefined;
+  /** -o bits OR-ed with the bits of -I -X -r -z -Z -A. */
+  optionBits: number;
+  /** -v, once per -v. */
+  verbose: number;
+}
+
+/** A bad command line. The message is ready to print. */
+export class PktGenUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PktGenUsageError';
+  }
+}
+
+/** Letters that take a value (the ':' letters of the getopt string). */
+const WITH_ARG = new Set('afFnildsDSbcopTwRCHPM'.split(''));
+/** Letters that take none. */
+const NO_ARG = new Set('46NIWvXrzZAhB'.split(''));
+
+function fail(message: string): never {
+  throw new PktGenUsageError(`pkt-gen: ${message}`);
+}
+
+function bad(flag: string, value: string, why: string): never {
+  fail(`invalid ${flag} '${value}': ${why}`);
+}
+
+/** A decimal integer in [min, max]. */
+function intArg(flag: string, value: string, min: number, max: number, why: string): number {
+  if (!/^\d+$/.test(value)) bad(flag, value, why);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) bad(flag, value, why);
+  return n;
+}
+
+const SUFFIX: Record<string, number> = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 };
+
+/** -R: a positive number of packets per second, optional k/M/G suffix. */
+function rateArg(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value);
+  const why = 'rate must be a number of packets per second > 0 (k/M/G suffix allowed)';
+  if (m === null) bad('-R', value, why);
+  const pps = Number(m[1]) * (SUFFIX[m[2] ?? ''] ?? 1);
+  if (!(pps > 0) || !Number.isFinite(pps)) bad('-R', value, why);
+  return pps;
+}
+
+/** -o: decimal or 0x hex, only known bits. */
+function bitsArg(value: string): number {
+  if (!/^(\d+|0[xX][0-9a-fA-F]+)$/.test(value)) bad('-o', value, 'expected a number (bitmask)');
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n > 0xffffffff) bad('-o', value, 'expected a number (bitmask)');
+  const unknown = n & ~OPT_KNOWN_MASK;
+  if (unknown !== 0) bad('-o', value, `unknown option bits 0x${(unknown >>> 0).toString(16)}`);
+  return n;
+}
+
+function durationArg(value: string): number {
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(n > 0) || !Number.isFinite(n)) bad('--duration', value, 'expected a number of seconds > 0');
+  return n;
+}
+
+const MAC_RE = /^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$/;
+
+function macArg(flag: string, value: string): string {
+  if (!MAC_RE.test(value)) bad(flag, value, 'expected a MAC address like aa:bb:cc:dd:ee:ff');
+  return value;
+}
+
+/** Ring and slot counts from -C; 0 means "the port's default". */
+export interface RingConfig {
+  txSlots: number;
+  rxSlots: number;
+  txRings: number;
+  rxRings: number;
+}
+
+/**
+ * Parse -C's "a[,b[,c[,d]]]" = tx_slots,rx_slots,tx_rings,rx_rings. As in pkt-gen a
+ * single slot count applies to both directions, and so does a ring count without a
+ * fourth number. Throws PktGenUsageError on anything else.
+ */
+export function parseRingConfig(value: string): RingConfig {
+  const parts = value.split(',');
+  const why = 'expected tx_slots[,rx_slots[,tx_rings[,rx_rings]]] (1 to 4 numbers)';
+  if (parts.length > 4) bad('-C', value, why);
+  const n = parts.map((p) => {
+    if (!/^\d+$/.test(p)) bad('-C', value, why);
+    const v = Number(p);
+    if (v > 0xffffffff) bad('-C', value, why);
+    return v;
+  });
+  const txSlots = n[0] ?? 0;
+  const txRings = n[2] ?? 0;
+  return { txSlots, rxSlots: n[1] ?? txSlots, txRings, rxRings: n[3] ?? txRings };
+}
+
+function portOf(s: string): number | undefined {
+  if (!/^\d{1,5}$/.test(s)) return undefined;
+  const p = Number(s);
+  return p <= 65535 ? p : undefined;
+}
+
+function isIPv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+// Enough of RFC 4291 text form for a range check; the data loop does the real parse.
+function isIPv6(s: string): boolean {
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || s.length < 2) return false;
+  let head = s;
+  let groups = 8;
+  const lastColon = s.lastIndexOf(':');
+  const tail = s.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    if (!isIPv4(tail)) return false;
+    head = s.slice(0, lastColon + 1) + '0';
+    groups = 7;
+  }
+  const halves = head.split('::');
+  if (halves.length > 2) return false;
+  const count = (h: string): number => {
+    if (h === '') return 0;
+    const g = h.split(':');
+    return g.every((x) => /^[0-9a-fA-F]{1,4}$/.test(x)) ? g.length : -1;
+  };
+  const a = count(halves[0] ?? '');
+  if (a < 0) return false;
+  if (halves.length === 1) return a === groups;
+  const b = count(halves[1] ?? '');
+  return b >= 0 && a + b < groups;
+}
+
+/** One end of -s/-d: IPv4 "addr[:port]", IPv6 "[group@]addr" or "[group@][addr][:port]". */
+function endpointOk(s: string, family: 4 | 6): boolean {
+  if (family === 4) {
+    const c = s.indexOf(':');
+    if (c < 0) return isIPv4(s);
+    return isIPv4(s.slice(0, c)) && portOf(s.slice(c + 1)) !== undefined;
+  }
+  let rest = s;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    if (!/^\d$/.test(rest.slice(0, at))) return false;
+    rest = rest.slice(at + 1);
+  }
+  if (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    if (close < 0) return false;
+    const after = rest.slice(close + 1);
+    if (after !== '' && (!after.startsWith(':') || portOf(after.slice(1)) === undefined)) return false;
+    return isIPv6(rest.slice(1, close));
+  }
+  return isIPv6(rest);
+}
+
+function checkRange(flag: string, value: string, family: 4 | 6): void {
+  const dash = value.indexOf('-');
+  const ends = dash < 0 ? [value] : [value.slice(0, dash), value.slice(dash + 1)];
+  if (!ends.every((e) => endpointOk(e, family))) {
+    const why = family === 4
+      ? 'expected addr[:port][-addr[:port]] with IPv4 addresses, e.g. 10.0.0.1:1234-10.0.0.9:1240'
+      : 'expected an IPv6 range such as [fd00::1]:1234-[fd00::9]:1240 (with -6)';
+    bad(flag, value, why);
+  }
+}
+
+function defaults(): PktGenOptions {
+  return {
+    help: false,
+    json: false,
+    durationSec: undefined,
+    function: 'rx',
+    port: '',
+    count: 0,
+    frameLen: 60,
+    frameLenMin: undefined,
+    burst: 0,
+    family: 4,
+    srcRange: '',
+    dstRange: '',
+    srcMac: DEFAULT_SRC_MAC,
+    srcMacGiven: false,
+    dstMac: DEFAULT_DST_MAC,
+    randomSrc: false,
+    randomDst: false,
+    cpuPin: undefined,
+    cpus: 1,
+    threads: 1,
+    reportMs: 1000,
+    waitLinkSec: undefined,
+    exitOnIdle: false,
+    rate: 0,
+    dump: false,
+    virtioHdrLen: 0,
+    pcapFile: undefined,
+    frags: 1,
+    fragSize: undefined,
+    indirect: false,
+    rubbish: false,
+    ppsStats: false,
+    framingBytes: 0,
+    normalize: true,
+    ringConfig: undefined,
+    optionBits: 0,
+    verbose: 0,
+  };
+}
+
+/** Default burst of each function, as in pkt-gen's function table. */
+export function defaultBurst(fn: PktGenFunction): number {
+  return fn === 'ping' || fn === 'pong' ? 1 : 512;
+}
+
+/** -w, or pkt-gen's default: 0 s for VALE ports (nothing to reset), 2 s for the rest. */
+export function resolveWaitLink(o: Pick<PktGenOptions, 'waitLinkSec' | 'port'>): number {
+  return o.waitLinkSec ?? (o.port.startsWith('vale') ? 0 : 2);
+}
+
+/** Apply one option letter with its value (undefined for letters without one). */
+function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boolean; burstSet: boolean; srcSet: boolean; dstSet: boolean }): void {
+  const flag = `-${letter}`;
+  switch (letter) {
+    case '4': o.family = 4; break;
+    case '6': o.family = 6; break;
+    case 'N': o.normalize = false; break;
+    case 'I': o.optionBits |= OPT_INDIRECT; break;
+    case 'W': o.exitOnIdle = true; break;
+    case 'v': o.verbose++; break;
+    case 'X': o.optionBits |= OPT_DUMP; break;
+    case 'r': o.optionBits |= OPT_RUBBISH; break;
+    case 'z': o.optionBits |= OPT_RANDOM_SRC; break;
+    case 'Z': o.optionBits |= OPT_RANDOM_DST; break;
+    case 'A': o.optionBits |= OPT_PPS_STATS; break;
+    case 'B': o.framingBytes = FRAMING_BYTES; break;
+    case 'f': {
+      if (!(PKTGEN_FUNCTIONS as readonly string[]).includes(v)) {
+        fail(`unknown function '${v}' (expected ${PKTGEN_FUNCTIONS.join(', ')})`);
+      }
+      o.function = v as PktGenFunction;
+      break;
+    }
+    case 'i':
+      if (v === '') bad(flag, v, 'expected a port name such as vale0:1');
+      o.port = v;
+      break;
+    case 'n':
+      o.count = intArg(flag, v, 0, Number.MAX_SAFE_INTEGER, 'count must be a whole number (0 = forever)');
+      break;
+    case 'l':
+      if (!st.lenSeen) {
+        o.frameLen = intArg(flag, v, MIN_FRAME_LEN, MAX_FRAME_LEN, `frame length must be ${MIN_FRAME_LEN}..${MAX_FRAME_LEN}`);
+        st.lenSeen = true;
+      } else {
+        o.frameLenMin = intArg(flag, v, MIN_FRAME_LEN, o.frameLen - 1,
+          `minimum frame length must be ${MIN_FRAME_LEN}..${o.frameLen - 1} (below the first -l ${o.frameLen})`);
+      }
+      break;
+    case 'b':
+      o.burst = intArg(flag, v, 1, MAX_BURST, `burst must be 1..${MAX_BURST}`);
+      st.burstSet = true;
+      break;
+    case 's': o.srcRange = v; st.srcSet = true; break;
+    case 'd': o.dstRange = v; st.dstSet = true; break;
+    case 'S': o.srcMac = macArg(flag, v); o.srcMacGiven = true; break;
+    case 'D': o.dstMac = macArg(flag, v); break;
+    case 'a': o.cpuPin = intArg(flag, v, 0, 4095, 'expected a CPU number'); break;
+    case 'c': o.cpus = intArg(flag, v, 0, 4096, 'expected a number of CPUs (0 = all)'); break;
+    case 'p': o.threads = intArg(flag, v, 1, MAX_THREADS, `threads must be 1..${MAX_THREADS}`); break;
+    case 'T': o.reportMs = intArg(flag, v, 1, 86_400_000, 'report interval must be a number of milliseconds >= 1'); break;
+    case 'w': o.waitLinkSec = intArg(flag, v, 0, 3600, 'expected seconds to wait for the link, 0..3600'); break;
+    case 'R': o.rate = rateArg(v); break;
+    case 'H': {
+      if (v !== '0' && v !== '10' && v !== '12') bad(flag, v, 'virtio-net header length must be 0, 10 or 12');
+      o.virtioHdrLen = Number(v) as 0 | 10 | 12;
+      break;
+    }
+    case 'P':
+      if (v === '') bad(flag, v, 'expected a pcap file name');
+      o.pcapFile = v;
+      break;
+    case 'F': o.frags = intArg(flag, v, 1, MAX_FRAGS, `fragments must be 1..${MAX_FRAGS}`); break;
+    case 'M': o.fragSize = intArg(flag, v, 1, MAX_FRAME_LEN, `fragment size must be 1..${MAX_FRAME_LEN}`); break;
+    case 'C': parseRingConfig(v); o.ringConfig = v; break;
+    case 'o': o.optionBits |= bitsArg(v); break;
+    default: fail(`unknown option ${flag}`);
+  }
+}
+
+/** Fill in what depends on several options, check the combinations. */
+function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstSet: boolean }, checkAll: boolean): PktGenOptions {
+  if (!st.burstSet) o.burst = defaultBurst(o.function);
+  if (!st.srcSet) o.srcRange = o.family === 4 ? DEFAULT_SRC_RANGE_V4 : DEFAULT_SRC_RANGE_V6;
+  if (!st.dstSet) o.dstRange = o.family === 4 ? DEFAULT_DST_RANGE_V4 : DEFAULT_DST_RANGE_V6;
+  const b = o.optionBits;
+  o.indirect = (b & OPT_INDIRECT) !== 0;
+  o.dump = (b & OPT_DUMP) !== 0;
+  o.rubbish = (b & OPT_RUBBISH) !== 0;
+  o.randomSrc = (b & OPT_RANDOM_SRC) !== 0;
+  o.randomDst = (b & OPT_RANDOM_DST) !== 0;
+  o.ppsStats = (b & OPT_PPS_STATS) !== 0;
+  if (!checkAll) return o;
+  if (o.port === '') fail('missing -i PORT (the port to use, e.g. -i vale0:1); try --help');
+  if (st.srcSet) checkRange('-s', o.srcRange, o.family);
+  if (st.dstSet) checkRange('-d', o.dstRange, o.family);
+  if (o.threads > 1 && (o.function === 'ping' || o.function === 'pong' || o.function === 'txseq')) {
+    bad('-p', String(o.threads), `-f ${o.function} works with one thread only`);
+  }
+  return o;
+}
+
+/**
+ * Parse pkt-gen's arguments (without the program name). Throws PktGenUsageError on
+ * any mistake. -h/--help stops parsing and returns defaults with help set, like
+ * pkt-gen's usage(0) (options before it still have to be valid).
+ */
+export function parsePktGenArgs(argv: readonly string[]): PktGenOptions {
+  const o = defaults();
+  const st = { lenSeen: false, burstSet: false, srcSet: false, dstSet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      if (i + 1 < argv.length) fail(`unexpected argument '${argv[i + 1]}' (pkt-gen takes options only)`);
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+      if (name === 'help' || name === 'json') {
+        if (inline !== undefined) fail(`option --${name} takes no argument`);
+        if (name === 'json') { o.json = true; continue; }
+        o.help = true;
+        return finish(o, st, false);
+      }
+      if (name === 'duration') {
+        let v = inline;
+        if (v === undefined) {
+          if (i + 1 >= argv.length) fail('option --duration requires an argument');
+          v = argv[++i] as string;
+        }
+        o.durationSec = durationArg(v);
+        continue;
+      }
+      fail(`unknown option --${name}`);
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      fail(`unexpected argument '${arg}' (pkt-gen takes options only)`);
+    }
+    // A cluster of letters: "-zZ", "-n100", "-vvn 5".
+    for (let j = 1; j < arg.length; j++) {
+      const letter = arg[j] as string;
+      if (NO_ARG.has(letter)) {
+        if (letter === 'h') {
+          o.help = true;
+          return finish(o, st, false);
+        }
+        apply(o, letter, '', st);
+        continue;
+      }
+      if (!WITH_ARG.has(letter)) fail(`unknown option -${letter}`);
+      let v: string;
+      if (j + 1 < arg.length) {
+        v = arg.slice(j + 1);
+      } else {
+        if (i + 1 >= argv.length) fail(`option -${letter} requires an argument`);
+        v = argv[++i] as string;
+      }
+      apply(o, letter, v, st);
+      break;
+    }
+  }
+  return finish(o, st, true);
+}

@@ -1,0 +1,189 @@
+// pkt-gen as a library function: starts one worker per thread, prints pkt-gen's report
+// lines while they run, and returns the totals (also printed as pkt-gen's summary, or as one
+// JSON line with --json).
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { processRegion } from '../../core/memory.js';
+import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
+import { buildFrame } from './frame.js';
+import type { LoopConfig } from './loops.js';
+import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
+import { histogramLine, intervalBps, intervalLine, intervalPps, jsonSummary, RateWindow, RttHistogram, rttLine, rttSummary, summaryLines, timestampPrefix } from './report.js';
+import { C, HIST, makeShared, ROW, S } from './shared.js';
+import type { WorkerInput } from './worker.js';
+
+export interface PktGenIo {
+  /** Summary lines (stdout in the CLI). */
+  out: (line: string) => void;
+  /** Progress and report lines (stderr in the CLI). */
+  err: (line: string) => void;
+  /** Abort to stop early (SIGINT in the CLI); the summary is still produced. */
+  signal?: AbortSignal;
+}
+
+export interface PktGenResult {
+  function: string;
+  port: string;
+  packets: number;
+  bytes: number;
+  events: number;
+  seconds: number;
+  seqErrors: number;
+  rttMinNs?: number;
+  rttAvgNs?: number;
+  lost?: number;
+}
+
+/** Names each thread opens: with -p N, thread i binds ring i only. */
+function threadPorts(o: PktGenOptions): string[] {
+  if (o.threads === 1) return [o.port];
+  const spec = parsePortSpec(o.port, { defaultPrefix: true });
+  if (spec.mode === 'one-nic') throw new PktGenUsageError(`pkt-gen: -p ${o.threads} needs all rings of the port, not ring ${spec.ringId} ('${o.port}')`);
+  const rings = Math.max(o.threads, spec.conf.txRings ?? 0, spec.conf.rxRings ?? 0);
+  const conf = spec.kind === 'vale' || spec.pipe ? { ...spec.conf, txRings: rings, rxRings: rings } : spec.conf;
+  return Array.from({ length: o.threads }, (_, i) => formatPortSpec({ ...spec, mode: 'one-nic', ringId: i, conf }));
+}
+
+export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResult> {
+  if (o.indirect) throw new PktGenUsageError('pkt-gen: -I (NS_INDIRECT) needs user virtual addresses, which JavaScript does not have; not supported');
+  if (o.virtioHdrLen && o.function !== 'tx' && o.function !== 'rx') throw new PktGenUsageError('pkt-gen: -H works with -f tx and -f rx');
+  processRegion(); // workers inherit the region
+  const built = buildFrame(o);
+  const ports = threadPorts(o);
+  const ring = o.ringConfig ? parseRingConfig(o.ringConfig) : null;
+  const { stats: statsSab, ctrl: ctrlSab } = makeShared(o.threads);
+  const stats = new Float64Array(statsSab), ctrl = new Int32Array(ctrlSab);
+  for (let t = 0; t < o.threads; t++) stats[t * ROW + S.minSpace] = -1;
+  const perThread = (n: number, i: number): number => (n === 0 ? 0 : Math.floor(n / o.threads) + (i < n % o.threads ? 1 : 0));
+  const cfgFor = (i: number): Omit<LoopConfig, 'template'> => ({
+    fn: o.function, count: perThread(o.count, i), burst: o.burst, rate: o.rate / o.threads,
+    frame: built.frame.slice(0, built.frameLen), frameLen: built.frameLen,
+    frameLenMin: o.frameLenMin ?? built.frameLen,
+    randomSrc: o.randomSrc, randomDst: o.randomDst, frags: o.frags, fragSize: o.fragSize ?? 0,
+    vhdr: o.virtioHdrLen, rubbish: o.rubbish, dump: o.dump, exitOnIdle: o.exitOnIdle,
+    family: o.family, reportMs: o.reportMs,
+  });
+  if (o.cpuPin !== undefined && o.verbose) io.err('pkt-gen: -a: threads are placed by the OS scheduler (CPU pinning arrives with the sys layer)');
+
+  const workers: Worker[] = [];
+  const errors: string[] = [];
+  let done = 0, ready = 0;
+  let info = { txRings: 0, rxRings: 0, slots: 0 };
+  const allReady = new Promise<void>((resolve, reject) => {
+    ports.forEach((name, i) => {
+      const input: WorkerInput = {
+        port: name,
+        openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined },
+        cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab,
+      };
+      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
+      w.on('message', (m: { type: string; line?: string; message?: string; txRings?: number; rxRings?: number; slots?: number }) => {
+        if (m.type === 'log') io.err(m.line!);
+        else if (m.type === 'ready') { if (i === 0) info = { txRings: m.txRings!, rxRings: m.rxRings!, slots: m.slots! }; if (++ready === ports.length) resolve(); }
+        else if (m.type === 'error') { errors.push(`pkt-gen: ${name}: ${m.message}`); reject(new Error(errors[errors.length - 1])); }
+        else if (m.type === 'done') done++;
+      });
+      w.on('error', (e) => { errors.push(`pkt-gen: thread ${i}: ${e.message}`); reject(e); });
+      w.on('exit', () => { if (stats[i * ROW + S.done] === 0) stats[i * ROW + S.done] = 1; });
+      workers.push(w);
+    });
+  });
+  const stopAll = async (): Promise<void> => {
+    Atomics.store(ctrl, C.stop, 1);
+    Atomics.notify(ctrl, C.go);
+    await Promise.all(workers.map((w) => new Promise<void>((res) => {
+      const t = setTimeout(() => { void w.terminate().then(() => res()); }, 3000);
+      w.once('exit', () => { clearTimeout(t); res(); });
+    })));
+  };
+  try {
+    await allReady;
+  } catch {
+    await stopAll();
+    throw new PktGenUsageError(errors[0] ?? 'pkt-gen: a thread failed to start');
+  }
+
+  const sending = o.function !== 'rx' && o.function !== 'rxseq';
+  const queues = sending ? info.txRings : info.rxRings;
+  io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${Math.min(o.cpus || availableParallelism(), availableParallelism())} cpus.`);
+  if (sending) io.err(built.describe);
+  if (o.rate) io.err(`${timestampPrefix(undefined, 'main')}Sending ${o.burst} packets every ${(o.burst / o.rate).toFixed(9)} s`);
+  const wait = resolveWaitLink(o);
+  if (wait > 0 && !o.port.startsWith('vale') && !o.port.includes('{') && !o.port.includes('}') && o.port !== 'null') {
+    io.err(`${timestampPrefix(undefined, 'start_threads')}Wait ${wait} secs for phy reset`);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+  }
+
+  Atomics.store(ctrl, C.go, 1);
+  Atomics.notify(ctrl, C.go);
+  const t0 = performance.now();
+  const window = new RateWindow();
+  const hist = new RttHistogram();
+  let last = { pkts: 0, bytes: 0, events: 0, rtt: 0, rttSum: 0, t: t0 };
+  const sum = (k: number): number => { let v = 0; for (let t = 0; t < o.threads; t++) v += stats[t * ROW + k]; return v; };
+  const report = (): void => {
+    const now = performance.now();
+    const pkts = sum(S.pkts), bytes = sum(S.bytes), events = sum(S.events);
+    const usec = (now - last.t) * 1000;
+    const dp = pkts - last.pkts, db = bytes - last.bytes, de = events - last.events;
+    const pps = intervalPps(dp, usec);
+    if (o.ppsStats) window.push(pps);
+    let minSpace = 0;
+    for (let t = 0; t < o.threads; t++) {
+      const m = stats[t * ROW + S.minSpace];
+      if (m >= 0) minSpace = t === 0 ? m : Math.min(minSpace, m);
+      stats[t * ROW + S.minSpace] = -1;
+    }
+    io.err(timestampPrefix() + intervalLine({ pps, pkts: dp, bps: intervalBps(dp, db, usec, o.framingBytes), usec, avgBatch: de ? dp / de : 0, minSpace, avgPps: window.mean(), stdPps: window.std() }, { normalize: o.normalize, showAvg: o.ppsStats }));
+    if (o.function === 'ping') {
+      const cnt = stats[S.rttCount], rsum = stats[S.rttSum];
+      for (let k = 0; k < 64; k++) hist.buckets[k] = stats[o.threads * ROW + k];
+      const dc = cnt - last.rtt;
+      if (dc > 0) {
+        io.err(rttLine(dc, stats[S.rttMin], (rsum - last.rttSum) / dc));
+        io.err(histogramLine(hist));
+      }
+      last.rtt = cnt; last.rttSum = rsum;
+      stats.fill(0, o.threads * ROW, o.threads * ROW + HIST);
+    }
+    last = { ...last, pkts, bytes, events, t: now };
+  };
+
+  const durationMs = o.durationSec !== undefined ? o.durationSec * 1000 : Infinity;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const elapsed = performance.now() - t0;
+      if (done >= ports.length || errors.length || elapsed >= durationMs) return resolve();
+      if (io.signal?.aborted) return resolve();
+      const nextReport = last.t + o.reportMs - performance.now();
+      if (nextReport <= 0) report();
+      setTimeout(tick, Math.max(1, Math.min(50, nextReport, durationMs - elapsed)));
+    };
+    tick();
+  });
+  await stopAll();
+  for (const e of errors) io.err(e);
+
+  const pkts = sum(S.pkts), bytes = sum(S.bytes), events = sum(S.events);
+  let start = Infinity, end = 0;
+  for (let t = 0; t < o.threads; t++) {
+    if (stats[t * ROW + S.start] > 0) start = Math.min(start, stats[t * ROW + S.start]);
+    end = Math.max(end, stats[t * ROW + S.end]);
+  }
+  const seconds = start < end ? (end - start) / 1000 : 0;
+  const result: PktGenResult = { function: o.function, port: o.port, packets: pkts, bytes, events, seconds, seqErrors: sum(S.seqErrors) };
+  if (o.function === 'ping') {
+    const cnt = stats[S.rttCount];
+    result.rttMinNs = cnt ? stats[S.rttMin] : 0;
+    result.rttAvgNs = cnt ? stats[S.rttSum] / cnt : 0;
+    result.lost = stats[S.drops];
+    io.out(rttSummary(cnt, result.rttMinNs, result.rttAvgNs));
+  }
+  if (o.json) {
+    io.out(jsonSummary({ function: o.function, port: o.port, packets: pkts, bytes, events, seconds, rawBytes: bytes + pkts * o.framingBytes, rttMinNs: result.rttMinNs, rttAvgNs: result.rttAvgNs }));
+  } else {
+    for (const line of summaryLines({ direction: sending ? 'Sent' : 'Received', pkts, bytes, events, seconds, rawBytes: bytes + pkts * o.framingBytes }, o.normalize)) io.out(line);
+  }
+  if (errors.length) throw new Error(errors[0]);
+  return result;
+}

@@ -1,0 +1,47 @@
+// One pkt-gen data thread: opens its port by name, reports ready, waits for the go signal,
+// runs the loop, closes the port.
+import { parentPort, workerData } from 'node:worker_threads';
+import '../../index.js';
+import { open } from '../../core/open.js';
+import { UdpFrameTemplate } from '../../packet/frame-builder.js';
+import type { LoopConfig } from './loops.js';
+import { runLoop } from './loops.js';
+import { C, ROW, S } from './shared.js';
+import type { TemplateSpec } from './frame.js';
+
+export interface WorkerInput {
+  port: string;
+  openOpts: { busyWait: boolean; txRings?: number; rxRings?: number; txSlots?: number; rxSlots?: number };
+  cfg: Omit<LoopConfig, 'template'>;
+  template: TemplateSpec | null;
+  index: number;
+  stats: SharedArrayBuffer;
+  ctrl: SharedArrayBuffer;
+}
+
+const input = workerData as WorkerInput;
+const stats = new Float64Array(input.stats);
+const ctrl = new Int32Array(input.ctrl);
+const row = input.index * ROW;
+const log = (line: string): void => parentPort!.postMessage({ type: 'log', line });
+
+let port;
+try {
+  port = open(input.port, input.openOpts);
+} catch (e) {
+  parentPort!.postMessage({ type: 'error', message: (e as Error).message });
+  process.exit(0);
+}
+parentPort!.postMessage({ type: 'ready', txRings: port.txRings.length, rxRings: port.rxRings.length, slots: port.txRings[0]?.numSlots ?? port.rxRings[0]?.numSlots ?? 0 });
+Atomics.add(ctrl, C.ready, 1);
+while (Atomics.load(ctrl, C.go) === 0 && Atomics.load(ctrl, C.stop) === 0) Atomics.wait(ctrl, C.go, 0, 50);
+const cfg: LoopConfig = { ...input.cfg, template: input.template ? new UdpFrameTemplate(input.template) : null };
+try {
+  runLoop(port, cfg, { stats, row, ctrl, log });
+} catch (e) {
+  parentPort!.postMessage({ type: 'error', message: (e as Error).message });
+} finally {
+  stats[row + S.done] = 1;
+  port.close();
+  parentPort!.postMessage({ type: 'done' });
+}

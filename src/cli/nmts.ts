@@ -1,0 +1,47 @@
+// The `nmts` command: one binary, netmap's tools as subcommands.
+import { readFileSync } from 'node:fs';
+import { pktGenCommand } from './pkt-gen.js';
+import { demoCommand } from './demo.js';
+
+const USAGE = `usage: nmts <command> [options]
+
+netmap's packet I/O and tools for Node.js.
+
+commands:
+  pkt-gen   generate, receive and echo packets (netmap's pkt-gen: -f tx|rx|ping|pong|txseq|rxseq)
+  demo      an embedded VALE switch with a generator and a receiver in worker threads (about 10 s)
+  help      this text; 'nmts <command> --help' for a command's options
+  version   print the version
+
+examples:
+  nmts pkt-gen -i vale0:1 -f tx -n 1000000 & nmts pkt-gen -i vale0:2 -f rx
+  nmts pkt-gen -i 'x{1' -f tx --duration 5     (a zero-copy pipe; the other end is 'x}1')
+  nmts demo --seconds 5
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'pkt-gen': return pktGenCommand(rest);
+    case 'demo': return demoCommand(rest);
+    case 'version': case '--version': case '-V':
+      process.stdout.write(`nmts ${version()}\n`);
+      return 0;
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`nmts: unknown command '${cmd}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  process.stderr.write(`nmts: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,62 @@
+// Opening a port by name. Port kinds register a factory here; `open` parses the name with
+// netmap's grammar and hands it to the right one (in netmap's order: monitor flags, then
+// pipes, then VALE, then interfaces). Kinds register from their own modules, so this layer
+// imports none of them.
+import { NR_MONITOR_RX, NR_MONITOR_TX, NR_ZCOPY_MON } from './constants.js';
+import { processRegion } from './memory.js';
+import type { OpenOptions, Port } from './port.js';
+import { parsePortSpec, type PortSpec } from './portspec.js';
+import { NetmapError, type Region } from './region.js';
+
+export type PortFactory = (region: Region, spec: PortSpec, opts: OpenOptions) => Port;
+export type FactoryKind = 'monitor' | 'pipe' | 'vale' | 'null' | 'netmap';
+
+const factories = new Map<FactoryKind, PortFactory>();
+
+export function registerPortType(kind: FactoryKind, factory: PortFactory): void {
+  factories.set(kind, factory);
+}
+
+export function factoryKind(spec: PortSpec): FactoryKind {
+  if (spec.flags & (NR_MONITOR_RX | NR_MONITOR_TX | NR_ZCOPY_MON)) return 'monitor';
+  if (spec.pipe) return 'pipe';
+  if (spec.kind === 'vale') return 'vale';
+  if (spec.kind === 'null') return 'null';
+  return 'netmap';
+}
+
+/** Merge @conf: from the name into the options (the name wins, as with libnetmap). */
+function withConf(spec: PortSpec, opts: OpenOptions): OpenOptions {
+  const c = spec.conf;
+  return {
+    ...opts,
+    txRings: c.txRings ?? opts.txRings,
+    rxRings: c.rxRings ?? opts.rxRings,
+    txSlots: c.txSlots ?? opts.txSlots,
+    rxSlots: c.rxSlots ?? opts.rxSlots,
+  };
+}
+
+/**
+ * Open a port by netmap name: `vale0:1`, `vale0:1-0`, `x{1` / `x}1` (pipes), `vale0:1/rt`
+ * (monitor), `null`, with `/x /R /T` flags and `@conf:rings=2,slots=512`. Names without a
+ * prefix get `netmap:` as in netmap's tools.
+ */
+export function open(name: string, opts: OpenOptions = {}): Port {
+  const spec = parsePortSpec(name, { defaultPrefix: true });
+  if (spec.extmem) throw new NetmapError('ENOTSUP', `${name}: @extmem is not supported (netmap-ts regions are SharedArrayBuffers or shared files)`);
+  if (spec.offset) throw new NetmapError('ENOTSUP', `${name}: @offset is not supported yet`);
+  const kind = factoryKind(spec);
+  const factory = factories.get(kind);
+  if (!factory) {
+    if (kind === 'netmap') {
+      throw new NetmapError('ENOTSUP', `${name}: Linux interfaces (netmap:IF) are not available yet in this version of netmap-ts; software ports work: valeX:Y, pipes x{N / x}N, monitors /r /t /z`);
+    }
+    throw new NetmapError('ENOTSUP', `${name}: port type '${kind}' is not loaded (import 'netmap-ts' rather than its internal modules)`);
+  }
+  const region = processRegion();
+  if (spec.memId && spec.memId !== region.memId) {
+    throw new NetmapError('EINVAL', `${name}: memory region @${spec.memId} does not exist (this process has region ${region.memId})`);
+  }
+  return factory(region, spec, withConf(spec, opts));
+}

@@ -1,0 +1,289 @@
+// A port as one opener sees it: the rings it bound, the sync calls, poll, and helpers.
+// The kind-specific "kernel side" (what txsync/rxsync do) lives in subclasses in
+// src/ports and src/vale; everything shared by all kinds is here.
+import { NR_EXCLUSIVE, NR_NO_TX_POLL, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, POLLIN, POLLOUT } from './constants.js';
+import { PR, RR } from './layout.js';
+import { NetmapError, type Region } from './region.js';
+import { Ring } from './ring.js';
+import { portRing } from './records.js';
+import type { PortSpec } from './portspec.js';
+
+export interface PortStats {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+  /** Frames this port sent that a destination could not take (full ring). */
+  txDrops: number;
+  /** Frames for this port dropped because its rx ring was full. */
+  rxDrops: number;
+}
+
+export interface OpenOptions {
+  /** Spin instead of sleeping in poll() (lowest latency, burns a core). */
+  busyWait?: boolean;
+  /** Extra buffers handed to the port as a linked list (netmap's nr_extra_bufs). */
+  extraBufs?: number;
+  /** Rings and slots when the open creates the port (same as @conf:). */
+  txRings?: number;
+  rxRings?: number;
+  txSlots?: number;
+  rxSlots?: number;
+}
+
+/** Which rings of a port an opener binds, from the name's mode and flags. */
+export function selectRings(spec: PortSpec, ntx: number, nrx: number): { tx: number[]; rx: number[] } {
+  if (spec.mode === 'sw' || spec.mode === 'one-sw' || spec.mode === 'nic-sw') {
+    throw new NetmapError('EINVAL', `${spec.raw}: host rings ('^', '*') exist only on Linux interfaces`);
+  }
+  const pick = (count: number): number[] => {
+    if (spec.mode === 'one-nic') {
+      if (spec.ringId >= count) throw new NetmapError('EINVAL', `${spec.raw}: ring ${spec.ringId} does not exist (the port has ${count})`);
+      return [spec.ringId];
+    }
+    return Array.from({ length: count }, (_, i) => i);
+  };
+  return {
+    tx: spec.flags & NR_RX_RINGS_ONLY ? [] : pick(ntx),
+    rx: spec.flags & NR_TX_RINGS_ONLY ? [] : pick(nrx),
+  };
+}
+
+export abstract class Port {
+  readonly name: string;
+  readonly spec: PortSpec;
+  readonly region: Region;
+  /** Byte offset of the port record. */
+  readonly rec: number;
+  readonly txRings: Ring[];
+  readonly rxRings: Ring[];
+  /** The region's bytes: buffers are at ring.buf(i) in here. */
+  readonly u8: Uint8Array;
+  readonly memId: number;
+  busyWait: boolean;
+  protected readonly txOfs: Int32Array;
+  protected readonly rxOfs: Int32Array;
+  protected closed = false;
+  private readonly exclusive: boolean;
+  private readonly rxRelease: Int32Array; // receiveBatch: slot to release per rx ring, -1 none
+  private rxNext = 0;
+
+  constructor(region: Region, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions) {
+    this.name = spec.raw;
+    this.spec = spec;
+    this.region = region;
+    this.rec = rec;
+    this.u8 = region.u8;
+    this.memId = region.memId;
+    this.busyWait = opts.busyWait ?? false;
+    this.exclusive = (spec.flags & NR_EXCLUSIVE) !== 0;
+    this.txOfs = Int32Array.from(rings.tx, (i) => portRing(region, rec, false, i));
+    this.rxOfs = Int32Array.from(rings.rx, (i) => portRing(region, rec, true, i));
+    this.txRings = Array.from(this.txOfs, (o) => new Ring(region, o));
+    this.rxRings = Array.from(this.rxOfs, (o) => new Ring(region, o));
+    this.rxRelease = new Int32Array(this.rxOfs.length).fill(-1);
+  }
+
+  /** Mark the bound rings as used (config lock held); enforces /x. */
+  protected bindRings(): void {
+    const u32 = this.region.u32;
+    const all = [...this.txOfs, ...this.rxOfs];
+    for (const r of all) {
+      if (u32[(r + RR.excl) >> 2] || (this.exclusive && u32[(r + RR.users) >> 2])) {
+        throw new NetmapError('EBUSY', `${this.name}: ring ${u32[(r + RR.ringId) >> 2] & 0xffff} is ${u32[(r + RR.excl) >> 2] ? 'bound exclusively (/x) by another opener' : 'in use, exclusive open (/x) refused'}`);
+      }
+    }
+    for (const r of all) {
+      u32[(r + RR.users) >> 2]++;
+      if (this.exclusive) u32[(r + RR.excl) >> 2] = 1;
+    }
+    u32[(this.rec + PR.refs) >> 2]++;
+  }
+
+  /** Release the bound rings (config lock held); returns the port's remaining openers. */
+  protected unbindRings(): number {
+    const u32 = this.region.u32;
+    for (const r of [...this.txOfs, ...this.rxOfs]) {
+      u32[(r + RR.users) >> 2]--;
+      if (this.exclusive) u32[(r + RR.excl) >> 2] = 0;
+    }
+    return --u32[(this.rec + PR.refs) >> 2];
+  }
+
+  /** Kind-specific transmit sync of one ring record. */
+  protected abstract txsyncRing(ring: number): void;
+  /** Kind-specific receive sync of one ring record. */
+  protected abstract rxsyncRing(ring: number): void;
+  /** Kind-specific teardown once the last opener closes (config lock held). */
+  protected abstract destroy(): void;
+
+  /** Push the slots in [old head, head) of every bound tx ring; refresh tail (NIOCTXSYNC). */
+  txsync(): void {
+    if (this.closed) throw new NetmapError('EBADF', `${this.name}: port is closed`);
+    const t = this.txOfs;
+    for (let i = 0; i < t.length; i++) this.txsyncRing(t[i]);
+  }
+
+  /** Release [old head, head) of every bound rx ring and pick up new frames (NIOCRXSYNC). */
+  rxsync(): void {
+    if (this.closed) throw new NetmapError('EBADF', `${this.name}: port is closed`);
+    const r = this.rxOfs;
+    for (let i = 0; i < r.length; i++) this.rxsyncRing(r[i]);
+  }
+
+  private ready(events: number): number {
+    const u32 = this.region.u32;
+    let revents = 0;
+    if (events & POLLOUT || !(this.spec.flags & NR_NO_TX_POLL)) {
+      this.txsync();
+      if (events & POLLOUT) {
+        for (let i = 0; i < this.txOfs.length; i++) {
+          const o = this.txOfs[i];
+          if (u32[(o + RR.cur) >> 2] !== u32[(o + RR.tail) >> 2]) { revents |= POLLOUT; break; }
+        }
+      }
+    }
+    if (events & POLLIN) {
+      this.rxsync();
+      for (let i = 0; i < this.rxOfs.length; i++) {
+        const o = this.rxOfs[i];
+        if (u32[(o + RR.cur) >> 2] !== u32[(o + RR.tail) >> 2]) { revents |= POLLIN; break; }
+      }
+    }
+    return revents;
+  }
+
+  /**
+   * Wait until a bound rx ring has frames past cur (POLLIN) or a tx ring has room past cur
+   * (POLLOUT), syncing as netmap's poll() does. Sleeps without using CPU unless busyWait.
+   * timeoutMs < 0 waits forever. Returns the ready events (0 on timeout).
+   */
+  poll(events: number, timeoutMs = -1): number {
+    let revents = this.ready(events);
+    if (revents || timeoutMs === 0) return revents;
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    const i32 = this.region.i32;
+    const seqIdx = (this.rec + PR.wakeSeq) >> 2, waitIdx = (this.rec + PR.waiters) >> 2;
+    for (;;) {
+      if (this.busyWait) {
+        revents = this.ready(events);
+      } else {
+        const seq = Atomics.load(i32, seqIdx);
+        Atomics.add(i32, waitIdx, 1);
+        try {
+          revents = this.ready(events);
+          if (!revents) {
+            const left = deadline - performance.now();
+            if (left > 0) Atomics.wait(i32, seqIdx, seq, left === Infinity ? undefined : left);
+            revents = this.ready(events);
+          }
+        } finally {
+          Atomics.sub(i32, waitIdx, 1);
+        }
+      }
+      if (revents || performance.now() >= deadline) return revents;
+    }
+  }
+
+  /** poll() that does not block the event loop: resolves with the ready events. */
+  async pollAsync(events: number, timeoutMs = -1): Promise<number> {
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    const i32 = this.region.i32;
+    const seqIdx = (this.rec + PR.wakeSeq) >> 2, waitIdx = (this.rec + PR.waiters) >> 2;
+    for (;;) {
+      const seq = Atomics.load(i32, seqIdx);
+      Atomics.add(i32, waitIdx, 1);
+      let revents: number;
+      try {
+        revents = this.ready(events);
+        if (!revents && performance.now() < deadline) {
+          const left = deadline - performance.now();
+          const w = Atomics.waitAsync(i32, seqIdx, seq, left === Infinity ? undefined : left);
+          if (w.async) await w.value;
+          revents = this.ready(events);
+        }
+      } finally {
+        Atomics.sub(i32, waitIdx, 1);
+      }
+      if (revents || performance.now() >= deadline) return revents;
+    }
+  }
+
+  /**
+   * Copy one frame into the first tx ring with room and advance head/cur (nm_inject).
+   * Like netmap it does not sync: call txsync() or poll() to push. False when full.
+   */
+  inject(frame: Uint8Array, len: number = frame.length): boolean {
+    if (len > this.region.bufSize) throw new NetmapError('EINVAL', `${this.name}: frame of ${len} bytes exceeds the buffer size ${this.region.bufSize}`);
+    for (let i = 0; i < this.txRings.length; i++) {
+      const r = this.txRings[i];
+      if (r.empty()) continue;
+      const h = r.head;
+      this.u8.set(len === frame.length ? frame : frame.subarray(0, len), r.buf(h));
+      r.setLen(h, len);
+      r.setSlotFlags(h, 0);
+      r.advance(r.next(h));
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Batch receive without copies: fills offs[k] (byte offset into `u8`), lens[k] and, if
+   * given, flags[k] for up to `max` received slots and returns how many. The slots stay
+   * valid until the next call, which hands them back to the port.
+   */
+  receiveBatch(offs: Uint32Array, lens: Uint16Array | Uint32Array, max: number = offs.length, flags?: Uint16Array): number {
+    const rings = this.rxRings, rel = this.rxRelease;
+    for (let i = 0; i < rings.length; i++) {
+      if (rel[i] >= 0) { rings[i].advance(rel[i]); rel[i] = -1; }
+    }
+    let n = 0;
+    for (let pass = 0; pass < 2 && n === 0; pass++) {
+      if (pass === 1) this.rxsync();
+      for (let k = 0; k < rings.length && n < max; k++) {
+        const i = (this.rxNext + k) % rings.length;
+        const r = rings[i];
+        let h = r.head;
+        const t = r.tail;
+        if (h === t) continue;
+        while (h !== t && n < max) {
+          offs[n] = r.buf(h);
+          lens[n] = r.len(h);
+          if (flags) flags[n] = r.slotFlags(h);
+          n++;
+          h = r.next(h);
+        }
+        rel[i] = h;
+      }
+    }
+    this.rxNext = rings.length ? (this.rxNext + 1) % rings.length : 0;
+    return n;
+  }
+
+  stats(): PortStats {
+    const f = this.region.f64, p = this.rec;
+    return {
+      txPackets: f[(p + PR.txPkts) >> 3], txBytes: f[(p + PR.txBytes) >> 3],
+      rxPackets: f[(p + PR.rxPkts) >> 3], rxBytes: f[(p + PR.rxBytes) >> 3],
+      txDrops: f[(p + PR.txDrops) >> 3], rxDrops: f[(p + PR.rxDrops) >> 3],
+    };
+  }
+
+  /** Unbind; the last opener of an ephemeral port destroys it. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const region = this.region;
+    region.lockConfig();
+    try {
+      if (this.unbindRings() === 0) this.destroy();
+    } finally {
+      region.unlockConfig();
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

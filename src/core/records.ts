@@ -1,0 +1,131 @@
+// Creation and destruction of ring and port records inside a region. Callers hold the
+// region's config lock.
+import { NR_RX, NR_TX } from './constants.js';
+import { PR, RING_HEADER_SIZE, RR, SLOT_SIZE, type RecKind } from './layout.js';
+import { NetmapError, type Region } from './region.js';
+
+export interface RingInit {
+  numSlots: number;
+  dir: typeof NR_TX | typeof NR_RX;
+  ringId: number;
+  portOfs: number;
+  /** Use this ring's slot array instead of allocating one (pipes share slots between ends). */
+  sharedSlotsOfs?: number;
+}
+
+/** Byte size of a ring record with its own slots. */
+export function ringRecordSize(numSlots: number): number {
+  return RING_HEADER_SIZE + numSlots * SLOT_SIZE;
+}
+
+/** Create a ring record; unless it shares slots, give every slot a fresh buffer. */
+export function createRing(region: Region, init: RingInit): number {
+  const shared = init.sharedSlotsOfs !== undefined;
+  const bytes = shared ? RING_HEADER_SIZE : ringRecordSize(init.numSlots);
+  const ofs = region.allocObj(bytes);
+  if (ofs === 0) throw new NetmapError('ENOMEM', 'netmap-ts region: no room left for rings (raise NMTS_MEMORY)');
+  const u32 = region.u32, u16 = region.u16;
+  const slotsOfs = shared ? init.sharedSlotsOfs! : ofs + RR.slots;
+  u32[(ofs + RR.bufOfs) >> 2] = region.bufsOfs - ofs;
+  u32[(ofs + RR.numSlots) >> 2] = init.numSlots;
+  u32[(ofs + RR.bufSize) >> 2] = region.bufSize;
+  u16[(ofs + RR.ringId) >> 1] = init.ringId;
+  u16[(ofs + RR.dir) >> 1] = init.dir;
+  u32[(ofs + RR.slotsOfs) >> 2] = slotsOfs;
+  u32[(ofs + RR.portOfs) >> 2] = init.portOfs;
+  u32[(ofs + RR.gen) >> 2] = region.nextGeneration();
+  // tx rings start with every slot free for the user; rx rings start empty
+  const last = init.numSlots - 1;
+  if (init.dir === NR_TX) {
+    u32[(ofs + RR.tail) >> 2] = last;
+    u32[(ofs + RR.hwtail) >> 2] = last;
+  }
+  if (!shared) {
+    const s = slotsOfs >> 2;
+    for (let i = 0; i < init.numSlots; i++) {
+      const idx = region.allocBuf();
+      if (idx === 0) {
+        for (let k = 0; k < i; k++) region.freeBuf(u32[s + 4 * k]);
+        region.freeObj(ofs, bytes);
+        throw new NetmapError('ENOMEM', 'netmap-ts region: out of packet buffers (raise NMTS_MEMORY)');
+      }
+      u32[s + 4 * i] = idx;
+    }
+  }
+  return ofs;
+}
+
+/** Destroy a ring record, returning its buffers unless its slots belong to another ring. */
+export function destroyRing(region: Region, ofs: number): void {
+  const u32 = region.u32;
+  const n = u32[(ofs + RR.numSlots) >> 2];
+  const slotsOfs = u32[(ofs + RR.slotsOfs) >> 2];
+  const own = slotsOfs === ofs + RR.slots;
+  if (own) {
+    const s = slotsOfs >> 2;
+    for (let i = 0; i < n; i++) region.freeBuf(u32[s + 4 * i]);
+  }
+  // a new generation makes producers that still hold the old one skip this memory
+  Atomics.store(u32, (ofs + RR.gen) >> 2, 0);
+  region.freeObj(ofs, own ? ringRecordSize(n) : RING_HEADER_SIZE);
+}
+
+export interface PortInit {
+  kind: RecKind;
+  ntx: number;
+  nrx: number;
+  txSlots: number;
+  rxSlots: number;
+}
+
+export function portRecordSize(ntx: number, nrx: number): number {
+  return PR.ringsOfs + 4 * (ntx + nrx);
+}
+
+/** Create a port record (rings are added by the caller with setPortRing). */
+export function createPortRecord(region: Region, init: PortInit): number {
+  const bytes = portRecordSize(init.ntx, init.nrx);
+  const ofs = region.allocObj(bytes);
+  if (ofs === 0) throw new NetmapError('ENOMEM', 'netmap-ts region: no room left for ports (raise NMTS_MEMORY)');
+  const u32 = region.u32;
+  u32[(ofs + PR.kind) >> 2] = init.kind;
+  u32[(ofs + PR.ntx) >> 2] = init.ntx;
+  u32[(ofs + PR.nrx) >> 2] = init.nrx;
+  u32[(ofs + PR.txSlots) >> 2] = init.txSlots;
+  u32[(ofs + PR.rxSlots) >> 2] = init.rxSlots;
+  u32[(ofs + PR.memId) >> 2] = region.memId;
+  u32[(ofs + PR.gen) >> 2] = region.nextGeneration();
+  u32[(ofs + PR.state) >> 2] = 1;
+  return ofs;
+}
+
+export function setPortRing(region: Region, portOfs: number, slot: number, ringOfs: number): void {
+  region.u32[((portOfs + PR.ringsOfs) >> 2) + slot] = ringOfs;
+}
+
+/** Ring record of the i-th tx ring (or rx ring, with `rx`). */
+export function portRing(region: Region, portOfs: number, rx: boolean, i: number): number {
+  const u32 = region.u32;
+  const ntx = u32[(portOfs + PR.ntx) >> 2];
+  return u32[((portOfs + PR.ringsOfs) >> 2) + (rx ? ntx : 0) + i];
+}
+
+/** Free a port record and all its rings. */
+export function destroyPortRecord(region: Region, ofs: number): void {
+  const u32 = region.u32;
+  const ntx = u32[(ofs + PR.ntx) >> 2], nrx = u32[(ofs + PR.nrx) >> 2];
+  for (let i = 0; i < ntx + nrx; i++) {
+    const r = u32[((ofs + PR.ringsOfs) >> 2) + i];
+    if (r) destroyRing(region, r);
+  }
+  // return the extra-buffer list, linked through the first word of each buffer
+  let b = u32[(ofs + PR.bufsHead) >> 2], guard = region.nbufs;
+  while (b >= 2 && b < region.nbufs && guard-- > 0) {
+    const next = u32[region.bufOffset(b) >> 2];
+    region.freeBuf(b);
+    b = next;
+  }
+  Atomics.store(u32, (ofs + PR.state) >> 2, 0);
+  Atomics.store(u32, (ofs + PR.gen) >> 2, 0);
+  region.freeObj(ofs, portRecordSize(ntx, nrx));
+}

@@ -1,0 +1,246 @@
+// A memory region: one shared buffer holding rings, slots, packet buffers and the records
+// that describe ports and switches. All addressing is by byte offset or buffer index, as in
+// netmap, so the same code works whether the buffer is a SharedArrayBuffer shared by worker
+// threads or (later) a file mapped by several processes.
+//
+// Layout: [header 4 KiB][directory][object bitmap][free-buffer stack][objects][buffers]
+import { DEFAULT_BUF_SIZE } from './constants.js';
+import { DIR, DIR_NAME_MAX, DirType, OBJ_UNIT, REGION_HEADER_SIZE, REGION_MAGIC, REGION_VERSION, RH } from './layout.js';
+import { lock, unlock } from './lock.js';
+
+export class NetmapError extends Error {
+  /** errno-style code: EINVAL, EBUSY, ENOMEM, ENXIO, ENOENT, EEXIST, ENOTSUP */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'NetmapError';
+    this.code = code;
+  }
+}
+
+export interface RegionOptions {
+  size: number;
+  bufSize?: number;
+  memId?: number;
+  dirEntries?: number;
+}
+
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class Region {
+  readonly buffer: SharedArrayBuffer | ArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly size: number;
+  readonly bufSize: number;
+  readonly nbufs: number;
+  readonly bufsOfs: number;
+  readonly memId: number;
+
+  private constructor(buffer: SharedArrayBuffer | ArrayBuffer) {
+    this.buffer = buffer;
+    this.u8 = new Uint8Array(buffer);
+    this.u16 = new Uint16Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+    if (this.u32[RH.magic >> 2] !== REGION_MAGIC) throw new NetmapError('EINVAL', 'not a netmap-ts memory region (bad magic)');
+    if (this.u32[RH.version >> 2] !== REGION_VERSION) throw new NetmapError('EINVAL', 'netmap-ts memory region of another version');
+    this.size = this.u32[RH.size >> 2];
+    this.bufSize = this.u32[RH.bufSize >> 2];
+    this.nbufs = this.u32[RH.nbufs >> 2];
+    this.bufsOfs = this.u32[RH.bufsOfs >> 2];
+    this.memId = this.u32[RH.memId >> 2];
+  }
+
+  /** Lay out a new region in `buffer` (which must be zero-filled) and return it. */
+  static format(buffer: SharedArrayBuffer | ArrayBuffer, opts: RegionOptions): Region {
+    const size = opts.size;
+    const bufSize = opts.bufSize ?? DEFAULT_BUF_SIZE;
+    if (size > buffer.byteLength) throw new NetmapError('EINVAL', 'region size exceeds its buffer');
+    if (size >= 2 ** 32) throw new NetmapError('EINVAL', 'a region is limited to 4 GiB');
+    if (bufSize < 64 || bufSize % 64 !== 0 || bufSize > 65536) throw new NetmapError('EINVAL', `buffer size ${bufSize} must be a multiple of 64 in 64..65536`);
+    const dirEntries = opts.dirEntries ?? 2048;
+    const dirOfs = REGION_HEADER_SIZE;
+    const objSize = align(Math.max(4 << 20, Math.floor(size / 8)), OBJ_UNIT * 32);
+    const bitmapOfs = align(dirOfs + dirEntries * DIR.size, 64);
+    const bitmapBytes = objSize / OBJ_UNIT / 8;
+    const roughBufs = Math.floor((size - objSize) / bufSize);
+    const freeStackOfs = align(bitmapOfs + bitmapBytes, 64);
+    const objOfs = align(freeStackOfs + roughBufs * 4, 4096);
+    const bufsOfs = align(objOfs + objSize, Math.max(4096, bufSize));
+    const nbufs = Math.floor((size - bufsOfs) / bufSize);
+    if (nbufs < 64) throw new NetmapError('EINVAL', `region of ${size} bytes is too small`);
+    const u32 = new Uint32Array(buffer);
+    u32[RH.size >> 2] = size;
+    u32[RH.bufSize >> 2] = bufSize;
+    u32[RH.nbufs >> 2] = nbufs;
+    u32[RH.bufsOfs >> 2] = bufsOfs;
+    u32[RH.objOfs >> 2] = objOfs;
+    u32[RH.objSize >> 2] = objSize;
+    u32[RH.bitmapOfs >> 2] = bitmapOfs;
+    u32[RH.dirOfs >> 2] = dirOfs;
+    u32[RH.dirEntries >> 2] = dirEntries;
+    u32[RH.freeStackOfs >> 2] = freeStackOfs;
+    u32[RH.memId >> 2] = opts.memId ?? 1;
+    u32[RH.bufWatermark >> 2] = 2; // buffers 0 and 1 are reserved, as in netmap
+    u32[RH.freeBufs >> 2] = nbufs - 2;
+    u32[RH.version >> 2] = REGION_VERSION;
+    Atomics.store(u32, RH.magic >> 2, REGION_MAGIC);
+    return new Region(buffer);
+  }
+
+  /** Attach to a region already formatted (e.g. received from another thread). */
+  static attach(buffer: SharedArrayBuffer | ArrayBuffer): Region {
+    return new Region(buffer);
+  }
+
+  // ---- configuration lock: serialises creation and destruction of records ----
+  lockConfig(): void { lock(this.i32, RH.configLock >> 2); }
+  unlockConfig(): void { unlock(this.i32, RH.configLock >> 2); }
+
+  nextGeneration(): number {
+    return (Atomics.add(this.u32, RH.generation >> 2, 1) + 1) >>> 0;
+  }
+
+  /** Byte offset of buffer `idx`. */
+  bufOffset(idx: number): number {
+    return this.bufsOfs + idx * this.bufSize;
+  }
+
+  freeBuffers(): number {
+    return this.u32[RH.freeBufs >> 2];
+  }
+
+  // ---- buffers: a stack of free indices plus a watermark of never-used ones ----
+  /** Allocate one buffer (config lock held). Returns 0 when none is left. */
+  allocBuf(): number {
+    const u32 = this.u32;
+    const top = u32[RH.freeTop >> 2];
+    let idx: number;
+    if (top > 0) {
+      idx = u32[(u32[RH.freeStackOfs >> 2] >> 2) + top - 1];
+      u32[RH.freeTop >> 2] = top - 1;
+    } else {
+      idx = u32[RH.bufWatermark >> 2];
+      if (idx >= this.nbufs) return 0;
+      u32[RH.bufWatermark >> 2] = idx + 1;
+    }
+    u32[RH.freeBufs >> 2]--;
+    return idx;
+  }
+
+  /** Return a buffer (config lock held). Invalid indices are ignored. */
+  freeBuf(idx: number): void {
+    if (idx < 2 || idx >= this.nbufs) return;
+    const u32 = this.u32;
+    const top = u32[RH.freeTop >> 2];
+    u32[(u32[RH.freeStackOfs >> 2] >> 2) + top] = idx;
+    u32[RH.freeTop >> 2] = top + 1;
+    u32[RH.freeBufs >> 2]++;
+  }
+
+  // ---- object area: first-fit over a bitmap of 256-byte units ----
+  /** Allocate `bytes` zeroed bytes of object space (config lock held); 0 when full. */
+  allocObj(bytes: number): number {
+    const u32 = this.u32;
+    const units = Math.ceil(bytes / OBJ_UNIT);
+    const total = u32[RH.objSize >> 2] / OBJ_UNIT;
+    const bm = u32[RH.bitmapOfs >> 2] >> 2;
+    let run = 0;
+    for (let unit = 0; unit < total; unit++) {
+      const word = u32[bm + (unit >>> 5)];
+      if (word === 0xffffffff && (unit & 31) === 0) { run = 0; unit += 31; continue; }
+      if (word & (1 << (unit & 31))) { run = 0; continue; }
+      if (++run === units) {
+        const first = unit - units + 1;
+        for (let k = first; k <= unit; k++) u32[bm + (k >>> 5)] |= 1 << (k & 31);
+        const ofs = u32[RH.objOfs >> 2] + first * OBJ_UNIT;
+        this.u8.fill(0, ofs, ofs + units * OBJ_UNIT);
+        u32[RH.objUsedUnits >> 2] += units;
+        return ofs;
+      }
+    }
+    return 0;
+  }
+
+  freeObj(ofs: number, bytes: number): void {
+    const u32 = this.u32;
+    const units = Math.ceil(bytes / OBJ_UNIT);
+    const first = (ofs - u32[RH.objOfs >> 2]) / OBJ_UNIT;
+    const bm = u32[RH.bitmapOfs >> 2] >> 2;
+    for (let k = first; k < first + units; k++) u32[bm + (k >>> 5)] &= ~(1 << (k & 31));
+    u32[RH.objUsedUnits >> 2] -= units;
+  }
+
+  // ---- directory of named records ----
+  /** Find the directory entry of `name` and `type`; returns its byte offset or 0. */
+  dirFind(type: DirType, name: string): number {
+    const key = encoder.encode(name);
+    const u32 = this.u32, u8 = this.u8;
+    const base = u32[RH.dirOfs >> 2];
+    const n = u32[RH.dirEntries >> 2];
+    for (let i = 0; i < n; i++) {
+      const e = base + i * DIR.size;
+      if (u32[(e + DIR.type) >> 2] !== type || u32[(e + DIR.nameLen) >> 2] !== key.length) continue;
+      let same = true;
+      for (let k = 0; k < key.length; k++) if (u8[e + DIR.name + k] !== key[k]) { same = false; break; }
+      if (same) return e;
+    }
+    return 0;
+  }
+
+  /** Add an entry (config lock held). Throws when the directory is full. */
+  dirAdd(type: DirType, name: string, recOfs: number, gen: number): number {
+    const key = encoder.encode(name);
+    if (key.length > DIR_NAME_MAX) throw new NetmapError('EINVAL', `name "${name}" is longer than ${DIR_NAME_MAX} bytes`);
+    const u32 = this.u32;
+    const base = u32[RH.dirOfs >> 2];
+    const n = u32[RH.dirEntries >> 2];
+    for (let i = 0; i < n; i++) {
+      const e = base + i * DIR.size;
+      if (u32[(e + DIR.type) >> 2] !== DirType.Free) continue;
+      this.u8.fill(0, e, e + DIR.size);
+      this.u8.set(key, e + DIR.name);
+      u32[(e + DIR.nameLen) >> 2] = key.length;
+      u32[(e + DIR.recOfs) >> 2] = recOfs;
+      u32[(e + DIR.gen) >> 2] = gen;
+      Atomics.store(u32, (e + DIR.type) >> 2, type);
+      return e;
+    }
+    throw new NetmapError('ENOMEM', 'netmap-ts directory is full (too many ports and switches)');
+  }
+
+  dirRemove(entryOfs: number): void {
+    Atomics.store(this.u32, (entryOfs + DIR.type) >> 2, DirType.Free);
+  }
+
+  /** Every entry of a type: [name, recOfs] pairs (for listings; allocates). */
+  dirList(type: DirType): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    const u32 = this.u32;
+    const base = u32[RH.dirOfs >> 2];
+    const n = u32[RH.dirEntries >> 2];
+    for (let i = 0; i < n; i++) {
+      const e = base + i * DIR.size;
+      if (u32[(e + DIR.type) >> 2] !== type) continue;
+      out.push([this.readName(e + DIR.name, u32[(e + DIR.nameLen) >> 2]), u32[(e + DIR.recOfs) >> 2]]);
+    }
+    return out;
+  }
+
+  readName(ofs: number, len: number): string {
+    return decoder.decode(this.u8.slice(ofs, ofs + len));
+  }
+
+  writeName(ofs: number, name: string, max: number): number {
+    const b = encoder.encode(name).subarray(0, max);
+    this.u8.set(b, ofs);
+    return b.length;
+  }
+}

@@ -1,0 +1,76 @@
+// A thread's view of one ring record: netmap_ring's fields through getters, and slot
+// accessors by index. Hot loops may use the raw views (`u32`, `u16`, `u8`) with `slots`
+// (u32 index of slot 0): slot i is u32[slots + 4*i] = buf_idx, u16[2*(slots + 4*i) + 2] = len,
+// u16[2*(slots + 4*i) + 3] = flags.
+import { RR } from './layout.js';
+import type { Region } from './region.js';
+
+export class Ring {
+  readonly region: Region;
+  /** Byte offset of the ring record in the region. */
+  readonly ofs: number;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+  readonly numSlots: number;
+  readonly bufSize: number;
+  /** u32 index of slot 0. */
+  readonly slots: number;
+  /** Byte offset of buffer 0 in the region. */
+  readonly bufsOfs: number;
+  readonly dir: number;
+  readonly ringId: number;
+  private readonly h: number; // u32 index of head
+
+  constructor(region: Region, ofs: number) {
+    this.region = region;
+    this.ofs = ofs;
+    this.u8 = region.u8;
+    this.u16 = region.u16;
+    this.u32 = region.u32;
+    this.numSlots = region.u32[(ofs + RR.numSlots) >> 2];
+    this.bufSize = region.u32[(ofs + RR.bufSize) >> 2];
+    this.slots = region.u32[(ofs + RR.slotsOfs) >> 2] >> 2;
+    this.bufsOfs = region.bufsOfs;
+    this.dir = region.u16[(ofs + RR.dir) >> 1];
+    this.ringId = region.u16[(ofs + RR.ringId) >> 1];
+    this.h = (ofs + RR.head) >> 2;
+  }
+
+  get head(): number { return this.u32[this.h]; }
+  set head(v: number) { this.u32[this.h] = v; }
+  get cur(): number { return this.u32[this.h + 1]; }
+  set cur(v: number) { this.u32[this.h + 1] = v; }
+  /** First slot owned by the kernel side; read-only for users (restored at every sync). */
+  get tail(): number { return this.u32[this.h + 2]; }
+  get flags(): number { return this.u32[(this.ofs + RR.flags) >> 2]; }
+  set flags(v: number) { this.u32[(this.ofs + RR.flags) >> 2] = v; }
+  /** Time of the last sync, when NR_TIMESTAMP is set: seconds and microseconds. */
+  get tsSec(): number { return this.u32[(this.ofs + RR.tsSec) >> 2]; }
+  get tsUsec(): number { return this.u32[(this.ofs + RR.tsUsec) >> 2]; }
+
+  /** Slot after i (nm_ring_next). */
+  next(i: number): number { return i + 1 === this.numSlots ? 0 : i + 1; }
+  /** Slots the user owns: [head, tail) (nm_ring_space). */
+  space(): number {
+    const d = this.u32[this.h + 2] - this.u32[this.h];
+    return d < 0 ? d + this.numSlots : d;
+  }
+  /** True when the user owns no slot (nm_ring_empty). */
+  empty(): boolean { return this.u32[this.h] === this.u32[this.h + 2]; }
+  /** True while transmitted slots are still in flight (nm_tx_pending). */
+  txPending(): boolean { return this.next(this.u32[this.h + 2]) !== this.u32[this.h]; }
+  /** Advance head and cur together to `i` (the usual way to hand slots back). */
+  advance(i: number): void { this.u32[this.h] = i; this.u32[this.h + 1] = i; }
+
+  bufIdx(i: number): number { return this.u32[this.slots + (i << 2)]; }
+  setBufIdx(i: number, idx: number): void { this.u32[this.slots + (i << 2)] = idx; }
+  len(i: number): number { return this.u16[((this.slots + (i << 2)) << 1) + 2]; }
+  setLen(i: number, len: number): void { this.u16[((this.slots + (i << 2)) << 1) + 2] = len; }
+  slotFlags(i: number): number { return this.u16[((this.slots + (i << 2)) << 1) + 3]; }
+  setSlotFlags(i: number, f: number): void { this.u16[((this.slots + (i << 2)) << 1) + 3] = f; }
+  /** Byte offset (into `u8`) of the buffer in slot i (NETMAP_BUF). */
+  buf(i: number): number { return this.bufsOfs + this.u32[this.slots + (i << 2)] * this.bufSize; }
+  /** Byte offset of buffer `idx`. */
+  bufAt(idx: number): number { return this.bufsOfs + idx * this.bufSize; }
+}

@@ -1,0 +1,19 @@
+// netmap-ts public API.
+import './ports/pipe.js';
+import './ports/monitor.js';
+import './ports/null.js';
+import './vale/vale-port.js';
+
+export * from './core/constants.js';
+export { open, type FactoryKind } from './core/open.js';
+export { Port, type OpenOptions, type PortStats } from './core/port.js';
+export { Ring } from './core/ring.js';
+export { Region, NetmapError } from './core/region.js';
+export { processRegion, regionHandle, adoptRegion } from './core/memory.js';
+export { parsePortSpec, formatPortSpec, PortSpecError, type PortSpec } from './core/portspec.js';
+export { ValePort } from './vale/vale-port.js';
+export { PipePort } from './ports/pipe.js';
+export { MonitorPort } from './ports/monitor.js';
+export { NullPort } from './ports/null.js';
+export { registerLookup, type LookupFn } from './vale/switch.js';
+export { valeSwitch, listSwitches, type SwitchInfo } from './vale/api.js';

@@ -1,0 +1,132 @@
+// Monitors: `PORT/r`, `/t`, `/rt` (copies) and `/z` (zero-copy) watch a port that is already
+// open. A monitor has one rx ring per monitored ring index; the monitored port's own syncs
+// feed it (see core/monitor-feed.ts), so a slow monitor loses its own excess and never
+// slows the port. Frames seen on the monitored tx side carry NS_TXMON.
+import { DEFAULT_SLOTS, MAX_SLOTS, NR_MONITOR_RX, NR_MONITOR_TX, NR_RX, NR_ZCOPY_MON } from '../core/constants.js';
+import { DIR, DirType, MAX_MONITORS, MON_RX, MON_TX, MON_ZCOPY, PR, RecKind, RR } from '../core/layout.js';
+import { registerPortType } from '../core/open.js';
+import { Port, type OpenOptions } from '../core/port.js';
+import type { PortSpec } from '../core/portspec.js';
+import { createPortRecord, createRing, destroyPortRecord, portRing, setPortRing } from '../core/records.js';
+import { NetmapError, type Region } from '../core/region.js';
+import { badSlot, checkHeadCur } from '../core/sync.js';
+
+/** Directory name of the port a monitor name refers to. */
+function monitoredName(spec: PortSpec): string {
+  const base = spec.kind === 'vale' ? `${spec.switchName}:${spec.name}` : spec.name;
+  if (!spec.pipe) return base;
+  return `${base}${spec.pipe.end === 'master' ? '{' : '}'}${spec.pipe.id}`;
+}
+
+export class MonitorPort extends Port {
+  /** (monitored ring, its generation) pairs this monitor is registered with. */
+  private readonly watched: Array<[number, number]> = [];
+
+  constructor(region: Region, rec: number, spec: PortSpec, ringIdx: number[], opts: OpenOptions) {
+    super(region, rec, spec, { tx: [], rx: ringIdx }, opts);
+    this.bindRings();
+  }
+
+  /** Register monitor ring `mine` on monitored ring `target` (config lock held). */
+  watch(target: number, mine: number, bits: number): void {
+    const u32 = this.region.u32;
+    const list = (target + RR.monList) >> 2;
+    for (let m = 0; m < MAX_MONITORS; m++) {
+      if (u32[list + 2 * m] !== 0) continue;
+      u32[list + 2 * m + 1] = u32[(mine + RR.gen) >> 2];
+      Atomics.store(u32, list + 2 * m, mine | bits);
+      Atomics.add(u32, (target + RR.monCount) >> 2, 1);
+      this.watched.push([target, u32[(target + RR.gen) >> 2]]);
+      return;
+    }
+    throw new NetmapError('EBUSY', `${this.name}: ring already has ${MAX_MONITORS} monitors`);
+  }
+
+  protected txsyncRing(): void { /* monitors have no tx rings */ }
+
+  protected rxsyncRing(r: number): void {
+    const region = this.region, u32 = region.u32;
+    checkHeadCur(region, r, this.name);
+    const n = u32[(r + RR.numSlots) >> 2];
+    const hwcur = u32[(r + RR.hwcur) >> 2], head = u32[(r + RR.head) >> 2];
+    if (head !== hwcur) {
+      const s = u32[(r + RR.slotsOfs) >> 2] >> 2, nbufs = region.nbufs;
+      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
+        const idx = u32[s + (k << 2)];
+        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
+      }
+      Atomics.store(u32, (r + RR.hwcur) >> 2, head);
+    }
+    const prod = Atomics.load(u32, (r + RR.prod) >> 2);
+    u32[(r + RR.hwtail) >> 2] = prod;
+    u32[(r + RR.tail) >> 2] = prod;
+  }
+
+  protected destroy(): void {
+    const region = this.region, u32 = region.u32;
+    const mine = new Set(Array.from({ length: u32[(this.rec + PR.nrx) >> 2] }, (_, i) => portRing(region, this.rec, true, i)));
+    for (const [target, gen] of this.watched) {
+      if (u32[(target + RR.gen) >> 2] !== gen) continue; // monitored port is gone
+      const list = (target + RR.monList) >> 2;
+      for (let m = 0; m < MAX_MONITORS; m++) {
+        const e = u32[list + 2 * m];
+        if (e && mine.has(e & ~0xff)) {
+          Atomics.store(u32, list + 2 * m, 0);
+          Atomics.sub(u32, (target + RR.monCount) >> 2, 1);
+        }
+      }
+    }
+    // wait for feeders that may hold one of our rings' locks
+    for (const r of mine) {
+      while (Atomics.load(region.i32, (r + RR.lock) >> 2) !== 0) Atomics.wait(region.i32, (r + RR.lock) >> 2, Atomics.load(region.i32, (r + RR.lock) >> 2), 1);
+    }
+    destroyPortRecord(region, this.rec);
+  }
+}
+
+registerPortType('monitor', (region, spec, opts) => {
+  const target = monitoredName(spec);
+  region.lockConfig();
+  try {
+    const entry = region.dirFind(DirType.Port, target);
+    if (!entry) throw new NetmapError('ENXIO', `${spec.raw}: cannot monitor ${target}: no such port is open (monitors watch ports already in use)`);
+    const u32 = region.u32;
+    const trec = u32[(entry + DIR.recOfs) >> 2];
+    const ntx = u32[(trec + PR.ntx) >> 2], nrx = u32[(trec + PR.nrx) >> 2];
+    const zc = (spec.flags & NR_ZCOPY_MON) !== 0;
+    const wantTx = zc || (spec.flags & NR_MONITOR_TX) !== 0;
+    const wantRx = zc || (spec.flags & NR_MONITOR_RX) !== 0;
+    const rings = Math.max(wantTx ? ntx : 0, wantRx ? nrx : 0);
+    if (spec.mode !== 'all-nic' && spec.mode !== 'one-nic') throw new NetmapError('EINVAL', `${spec.raw}: host rings cannot be monitored on software ports`);
+    if (spec.mode === 'one-nic' && spec.ringId >= rings) throw new NetmapError('EINVAL', `${spec.raw}: ring ${spec.ringId} does not exist (the port has ${rings})`);
+    const slots = opts.rxSlots ?? Math.max(u32[(trec + PR.rxSlots) >> 2], u32[(trec + PR.txSlots) >> 2], DEFAULT_SLOTS >> 1);
+    if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `${spec.raw}: ${slots} slots (4..${MAX_SLOTS})`);
+    const rec = createPortRecord(region, { kind: RecKind.Monitor, ntx: 0, nrx: rings, txSlots: 0, rxSlots: slots });
+    u32[(rec + PR.link) >> 2] = trec;
+    let port: MonitorPort;
+    try {
+      for (let i = 0; i < rings; i++) setPortRing(region, rec, i, createRing(region, { numSlots: slots, dir: NR_RX, ringId: i, portOfs: rec }));
+      const idx = spec.mode === 'one-nic' ? [spec.ringId] : Array.from({ length: rings }, (_, i) => i);
+      port = new MonitorPort(region, rec, spec, idx, opts);
+    } catch (e) {
+      destroyPortRecord(region, rec);
+      throw e;
+    }
+    try {
+      for (let i = 0; i < rings; i++) {
+        if (spec.mode === 'one-nic' && i !== spec.ringId) continue;
+        const mine = portRing(region, rec, true, i);
+        const bits = zc ? MON_ZCOPY | MON_TX | MON_RX : 0;
+        if (wantTx && i < ntx) port.watch(portRing(region, trec, false, i), mine, bits || MON_TX);
+        if (wantRx && i < nrx) port.watch(portRing(region, trec, true, i), mine, bits || MON_RX);
+      }
+    } catch (e) {
+      region.unlockConfig();
+      try { port.close(); } finally { region.lockConfig(); }
+      throw e;
+    }
+    return port;
+  } finally {
+    region.unlockConfig();
+  }
+});

@@ -1,0 +1,160 @@
+// Zero-copy pipes: `x{N` (master) and `x}N` (slave). The master's tx ring i and the slave's
+// rx ring i share one slot array (and the other way round), so a txsync publishes packets
+// by storing one index: no descriptor or payload is copied. The receiver may swap buffers
+// into the slots it releases (NS_BUF_CHANGED); they travel back to the sender with the
+// slots. Only complete packets (not ending in NS_MOREFRAG) are published.
+import { DEFAULT_SLOTS, MAX_RINGS, MAX_SLOTS, NM_MAXPIPES, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
+import { DirType, PR, RecKind, RR } from '../core/layout.js';
+import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
+import { registerPortType } from '../core/open.js';
+import { Port, selectRings, type OpenOptions } from '../core/port.js';
+import type { PortSpec } from '../core/portspec.js';
+import { createPortRecord, createRing, destroyPortRecord, portRing, setPortRing } from '../core/records.js';
+import { NetmapError, type Region } from '../core/region.js';
+import { badSlot, checkHeadCur, wakePort } from '../core/sync.js';
+
+/** Directory names of both ends, and of the parent (for the per-parent pipe limit). */
+function pipeNames(spec: PortSpec): { parent: string; master: string; slave: string } {
+  const parent = spec.kind === 'vale' ? `${spec.switchName}:${spec.name}` : spec.name;
+  const id = spec.pipe!.id;
+  return { parent, master: `${parent}{${id}`, slave: `${parent}}${id}` };
+}
+
+function countPipes(region: Region, parent: string): number {
+  return region.dirList(DirType.Port).filter(([n]) => n.startsWith(`${parent}{`)).length;
+}
+
+function createPipe(region: Region, names: { master: string; slave: string }, opts: OpenOptions): void {
+  const rings = opts.txRings ?? opts.rxRings ?? 1;
+  const slots = opts.txSlots ?? opts.rxSlots ?? DEFAULT_SLOTS;
+  if (rings < 1 || rings > MAX_RINGS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${rings} rings (1..${MAX_RINGS})`);
+  if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${slots} slots (4..${MAX_SLOTS})`);
+  const init = { ntx: rings, nrx: rings, txSlots: slots, rxSlots: slots };
+  const m = createPortRecord(region, { kind: RecKind.PipeMaster, ...init });
+  const s = createPortRecord(region, { kind: RecKind.PipeSlave, ...init });
+  const u32 = region.u32;
+  try {
+    for (let i = 0; i < rings; i++) {
+      const mTx = createRing(region, { numSlots: slots, dir: NR_TX, ringId: i, portOfs: m });
+      setPortRing(region, m, i, mTx);
+      const sRx = createRing(region, { numSlots: slots, dir: NR_RX, ringId: i, portOfs: s, sharedSlotsOfs: u32[(mTx + RR.slotsOfs) >> 2] });
+      setPortRing(region, s, rings + i, sRx);
+      const sTx = createRing(region, { numSlots: slots, dir: NR_TX, ringId: i, portOfs: s });
+      setPortRing(region, s, i, sTx);
+      const mRx = createRing(region, { numSlots: slots, dir: NR_RX, ringId: i, portOfs: m, sharedSlotsOfs: u32[(sTx + RR.slotsOfs) >> 2] });
+      setPortRing(region, m, rings + i, mRx);
+      u32[(mTx + RR.peerOfs) >> 2] = sRx; u32[(sRx + RR.peerOfs) >> 2] = mTx;
+      u32[(sTx + RR.peerOfs) >> 2] = mRx; u32[(mRx + RR.peerOfs) >> 2] = sTx;
+    }
+  } catch (e) {
+    destroyPortRecord(region, m);
+    destroyPortRecord(region, s);
+    throw e;
+  }
+  u32[(m + PR.link) >> 2] = s;
+  u32[(s + PR.link) >> 2] = m;
+  u32[(m + PR.dirOfs) >> 2] = region.dirAdd(DirType.Port, names.master, m, u32[(m + PR.gen) >> 2]);
+  u32[(s + PR.dirOfs) >> 2] = region.dirAdd(DirType.Port, names.slave, s, u32[(s + PR.gen) >> 2]);
+}
+
+export class PipePort extends Port {
+  constructor(region: Region, rec: number, spec: PortSpec, opts: OpenOptions) {
+    const u32 = region.u32;
+    super(region, rec, spec, selectRings(spec, u32[(rec + PR.ntx) >> 2], u32[(rec + PR.nrx) >> 2]), opts);
+    this.bindRings();
+  }
+
+  protected txsyncRing(t: number): void {
+    const region = this.region, u32 = region.u32;
+    checkHeadCur(region, t, this.name);
+    const n = u32[(t + RR.numSlots) >> 2];
+    const hwcur = u32[(t + RR.hwcur) >> 2], head = u32[(t + RR.head) >> 2];
+    const peer = u32[(t + RR.peerOfs) >> 2];
+    if (head !== hwcur) {
+      const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
+      const nbufs = region.nbufs, bufSize = region.bufSize;
+      let k = hwcur, pub = hwcur, pkts = 0, bytes = 0, pubBytes = 0;
+      while (k !== head) {
+        const slot = s + (k << 2);
+        const idx = u32[slot], word = u32[slot + 1];
+        const len = word & 0xffff;
+        if (idx < 2 || idx >= nbufs || len > bufSize) badSlot(region, t, k, this.name);
+        bytes += len;
+        k = k + 1 === n ? 0 : k + 1;
+        if (!((word >>> 16) & NS_MOREFRAG)) { pub = k; pkts++; pubBytes = bytes; }
+      }
+      if (pub !== hwcur) {
+        if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, pub, true);
+        Atomics.store(u32, (t + RR.hwcur) >> 2, pub);
+        const f64 = region.f64, me = this.rec, other = u32[(peer + RR.portOfs) >> 2];
+        f64[(me + PR.txPkts) >> 3] += pkts;
+        f64[(me + PR.txBytes) >> 3] += pubBytes;
+        f64[(other + PR.rxPkts) >> 3] += pkts;
+        f64[(other + PR.rxBytes) >> 3] += pubBytes;
+        wakePort(region, other);
+      }
+    }
+    const rel = Atomics.load(u32, (peer + RR.hwcur) >> 2);
+    const tail = rel === 0 ? n - 1 : rel - 1;
+    u32[(t + RR.hwtail) >> 2] = tail;
+    u32[(t + RR.tail) >> 2] = tail;
+  }
+
+  protected rxsyncRing(r: number): void {
+    const region = this.region, u32 = region.u32;
+    checkHeadCur(region, r, this.name);
+    const n = u32[(r + RR.numSlots) >> 2];
+    const hwcur = u32[(r + RR.hwcur) >> 2], head = u32[(r + RR.head) >> 2];
+    const peer = u32[(r + RR.peerOfs) >> 2];
+    const mon = u32[(r + RR.monCount) >> 2];
+    if (head !== hwcur) {
+      // released slots go back to the sender: their buffer indices must be valid
+      const s = u32[(r + RR.slotsOfs) >> 2] >> 2, nbufs = region.nbufs;
+      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
+        const idx = u32[s + (k << 2)];
+        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
+      }
+      if (mon) feedZcopyMonitor(region, r, hwcur, head, false);
+      Atomics.store(u32, (r + RR.hwcur) >> 2, head);
+      wakePort(region, u32[(peer + RR.portOfs) >> 2]);
+    }
+    const pub = Atomics.load(u32, (peer + RR.hwcur) >> 2);
+    const old = u32[(r + RR.hwtail) >> 2];
+    if (mon && pub !== old) feedCopyMonitors(region, r, old, pub, false);
+    u32[(r + RR.hwtail) >> 2] = pub;
+    u32[(r + RR.tail) >> 2] = pub;
+  }
+
+  protected destroy(): void {
+    const region = this.region, u32 = region.u32;
+    const peer = u32[(this.rec + PR.link) >> 2];
+    if (u32[(peer + PR.refs) >> 2] !== 0) return; // the other end is still open
+    for (const rec of [this.rec, peer]) {
+      region.dirRemove(u32[(rec + PR.dirOfs) >> 2]);
+      destroyPortRecord(region, rec);
+    }
+  }
+}
+
+registerPortType('pipe', (region, spec, opts) => {
+  const names = pipeNames(spec);
+  region.lockConfig();
+  try {
+    const mine = spec.pipe!.end === 'master' ? names.master : names.slave;
+    let entry = region.dirFind(DirType.Port, mine);
+    if (!entry) {
+      if (countPipes(region, names.parent) >= NM_MAXPIPES) throw new NetmapError('ENOMEM', `${spec.raw}: ${names.parent} already has ${NM_MAXPIPES} pipes`);
+      createPipe(region, names, opts);
+      entry = region.dirFind(DirType.Port, mine);
+    }
+    const rec = region.u32[(entry + 4) >> 2];
+    return new PipePort(region, rec, spec, opts);
+  } finally {
+    region.unlockConfig();
+  }
+});
+
+/** The peer ring record of a pipe ring (for tests and tools). */
+export function pipePeerRing(region: Region, rec: number, rx: boolean, i: number): number {
+  return region.u32[(portRing(region, rec, rx, i) + RR.peerOfs) >> 2];
+}

@@ -1,0 +1,73 @@
+// The switch as seen from the API: listing ports, per-port counters, choosing the lookup
+// and software RSS. (vale-ctl builds on this.)
+import { DirType, PR, SW, SW_FLAG_RSS } from '../core/layout.js';
+import { processRegion } from '../core/memory.js';
+import type { PortStats } from '../core/port.js';
+import { NetmapError, type Region } from '../core/region.js';
+import { findSwitch, setSwitchLookup, setSwitchRss, switchPorts } from './switch.js';
+
+export interface SwitchInfo {
+  name: string;
+  ports: Array<{ name: string; index: number; txRings: number; rxRings: number; txSlots: number; rxSlots: number; openers: number; stats: PortStats }>;
+  lookup: string | null;
+  rss: boolean;
+}
+
+function portStats(region: Region, rec: number): PortStats {
+  const f = region.f64;
+  return {
+    txPackets: f[(rec + PR.txPkts) >> 3], txBytes: f[(rec + PR.txBytes) >> 3],
+    rxPackets: f[(rec + PR.rxPkts) >> 3], rxBytes: f[(rec + PR.rxBytes) >> 3],
+    txDrops: f[(rec + PR.txDrops) >> 3], rxDrops: f[(rec + PR.rxDrops) >> 3],
+  };
+}
+
+function info(region: Region, name: string, sw: number): SwitchInfo {
+  const u32 = region.u32;
+  const lookupLen = u32[(sw + SW.lookupNameLen) >> 2];
+  return {
+    name,
+    ports: switchPorts(region, sw).map((p) => ({
+      name: p.name, index: p.index,
+      txRings: u32[(p.rec + PR.ntx) >> 2], rxRings: u32[(p.rec + PR.nrx) >> 2],
+      txSlots: u32[(p.rec + PR.txSlots) >> 2], rxSlots: u32[(p.rec + PR.rxSlots) >> 2],
+      openers: u32[(p.rec + PR.refs) >> 2],
+      stats: portStats(region, p.rec),
+    })),
+    lookup: u32[(sw + SW.lookupId) >> 2] && lookupLen ? region.readName(sw + SW.lookupName, lookupLen) : null,
+    rss: (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0,
+  };
+}
+
+/** Every switch of this process with its ports. */
+export function listSwitches(): SwitchInfo[] {
+  const region = processRegion();
+  region.lockConfig();
+  try {
+    return region.dirList(DirType.Switch).map(([name, sw]) => info(region, name, sw));
+  } finally {
+    region.unlockConfig();
+  }
+}
+
+/** Control handle of an existing switch (it exists while it has ports). */
+export function valeSwitch(name: string) {
+  const region = processRegion();
+  const sw = (): number => {
+    const s = findSwitch(region, name);
+    if (!s) throw new NetmapError('ENOENT', `switch ${name} does not exist (switches are created by opening a port, e.g. ${name}:0)`);
+    return s;
+  };
+  const locked = <T>(fn: (s: number) => T): T => {
+    region.lockConfig();
+    try { return fn(sw()); } finally { region.unlockConfig(); }
+  };
+  return {
+    name,
+    info: (): SwitchInfo => locked((s) => info(region, name, s)),
+    /** Use the lookup registered with registerLookup(lookupName) (null: back to learning). */
+    setLookup: (lookupName: string | null): void => locked((s) => setSwitchLookup(region, s, lookupName)),
+    /** Spread each destination port's traffic over its rx rings by a symmetric flow hash. */
+    setRss: (on: boolean): void => locked((s) => setSwitchRss(region, s, on)),
+  };
+}

@@ -1,0 +1,117 @@
+// VALE forwarding, run by the sender's txsync (as in netmap's nm_vale_flush): gather a batch
+// of slots, look up each packet's destination, group packets by destination with a counting
+// sort, and copy each group into the destination's rx ring under that ring's lock. A full
+// destination drops and counts; other destinations are unaffected. All scratch space is
+// preallocated per thread.
+import { NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_BROADCAST, NM_BDG_NOPORT, NS_NO_LEARN } from '../core/constants.js';
+import { deliverCopies, FrameTable } from '../core/deliver.js';
+import { PR, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
+import type { Region } from '../core/region.js';
+import { portRing } from '../core/records.js';
+import { symmetricFlowHash } from '../packet/flow-hash.js';
+import { learnAndLookup } from './learning.js';
+import type { LookupFn } from './switch.js';
+
+/** Per-thread scratch for one batch. */
+export const ft = new FrameTable(NM_BDG_BATCH + NETMAP_MAX_FRAGS);
+export const pktFirst = new Int32Array(NM_BDG_BATCH);
+const pktDst = new Int32Array(NM_BDG_BATCH);
+const pktHash = new Uint32Array(NM_BDG_BATCH);
+const order = new Int32Array(NM_BDG_BATCH);
+const cnt = new Int32Array(257);
+const start = new Int32Array(257);
+const merged = new Int32Array(NM_BDG_BATCH);
+const byRing = new Int32Array(NM_BDG_BATCH);
+const ringCnt = new Int32Array(257);
+
+/**
+ * Forward packets pktFirst[0..pkts) of the scratch table, sent by port index `src` of switch
+ * `sw` from its tx ring `ringId`. Returns frames that some destination could not take.
+ */
+export function forwardBatch(region: Region, sw: number, src: number, srcRec: number, ringId: number, pkts: number, lookup: LookupFn | null): number {
+  const u8 = region.u8, u16 = region.u16, u32 = region.u32;
+  const tab = (sw + SW.macTable) >> 2;
+  const rss = (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0;
+  cnt.fill(0);
+  for (let p = 0; p < pkts; p++) {
+    const f = pktFirst[p];
+    const len = ft.len[f];
+    let dst: number;
+    if (len < 14) dst = NM_BDG_NOPORT;
+    else if (lookup === null) dst = learnAndLookup(u16, u32, tab, ft.src[f], src, (ft.flags[f] & NS_NO_LEARN) !== 0);
+    else {
+      dst = lookup(u8, ft.src[f], len, src, ringId);
+      if (!(dst >= 0 && dst <= NM_BDG_NOPORT)) dst = NM_BDG_NOPORT;
+      dst |= 0;
+    }
+    if (dst === src) dst = NM_BDG_NOPORT; // never back to the sender
+    pktDst[p] = dst;
+    cnt[dst]++;
+    if (rss) pktHash[p] = symmetricFlowHash(u8, ft.src[f], len);
+  }
+  // counting sort by destination, keeping send order inside each group
+  let acc = 0;
+  for (let d = 0; d < 256; d++) { start[d] = acc; acc += cnt[d]; }
+  for (let d = 0; d < 256; d++) cnt[d] = start[d];
+  for (let p = 0; p < pkts; p++) order[cnt[pktDst[p]]++] = p;
+  for (let d = 0; d < 256; d++) cnt[d] -= start[d];
+
+  let drops = cnt[NM_BDG_NOPORT];
+  const nFlood = cnt[NM_BDG_BROADCAST], fStart = start[NM_BDG_BROADCAST];
+  const nports = Atomics.load(u32, (sw + SW.nports) >> 2);
+  let unicastSeen = 0;
+  for (let k = 0; k < nports; k++) {
+    const d = u32[((sw + SW.active) >> 2) + k];
+    if (d === src) continue;
+    const nUni = cnt[d];
+    unicastSeen += nUni;
+    if (nUni === 0 && nFlood === 0) continue;
+    const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + d);
+    if (rec === 0) { drops += nUni; continue; }
+    // merge this port's unicast packets with the flood packets, in send order
+    let a = start[d], b = fStart, m = 0;
+    const aEnd = a + nUni, bEnd = fStart + nFlood;
+    while (a < aEnd || b < bEnd) {
+      merged[m++] = b >= bEnd || (a < aEnd && order[a] < order[b]) ? order[a++] : order[b++];
+    }
+    drops += deliverToPort(region, rec, m, ringId, rss);
+  }
+  // unicast to ports that left the switch since they were learned
+  drops += pkts - nFlood - cnt[NM_BDG_NOPORT] - unicastSeen;
+  if (drops) region.f64[(srcRec + PR.txDrops) >> 3] += drops;
+  return drops;
+}
+
+/** Deliver merged[0..m) (packet numbers) to port record `rec`; returns frames dropped. */
+function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean): number {
+  const u32 = region.u32;
+  const nrx = u32[(rec + PR.nrx) >> 2];
+  if (nrx === 1 || !rss) {
+    // netmap: unicast goes to the sender's ring index, flood to ring 0; we keep both in one
+    // ring per sender ring so that a flow's packets stay in order
+    const ring = portRing(region, rec, true, srcRing % nrx);
+    for (let i = 0; i < m; i++) merged[i] = pktFirst[merged[i]];
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0);
+    return got < 0 ? m : m - got;
+  }
+  // software RSS: split by flow hash over the port's rx rings
+  ringCnt.fill(0, 0, nrx + 1);
+  for (let i = 0; i < m; i++) ringCnt[(pktHash[merged[i]] % nrx) + 1]++;
+  for (let r = 1; r <= nrx; r++) ringCnt[r] += ringCnt[r - 1];
+  for (let i = 0; i < m; i++) {
+    const p = merged[i];
+    byRing[ringCnt[pktHash[p] % nrx]++] = pktFirst[p];
+  }
+  let drops = 0, from = 0;
+  for (let r = 0; r < nrx; r++) {
+    const to = ringCnt[r];
+    if (to === from) continue;
+    const ring = portRing(region, rec, true, r);
+    const n = to - from;
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0);
+    drops += got < 0 ? n : n - got;
+    from = to;
+  }
+  return drops;
+}
+

@@ -1,0 +1,182 @@
+// Ports of a VALE switch (`valeX:Y`). The switch and the port are created on first open and
+// destroyed on last close. Transmit copies into the destinations during txsync, so a tx
+// slot is free again as soon as txsync returns; receive rings are filled by other ports'
+// senders and drained by rxsync.
+import { existsSync } from 'node:fs';
+import { DEFAULT_SLOTS, MAX_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
+import { DIR, DirType, PR, RecKind, RR, SW } from '../core/layout.js';
+import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
+import { registerPortType } from '../core/open.js';
+import { Port, selectRings, type OpenOptions } from '../core/port.js';
+import type { PortSpec } from '../core/portspec.js';
+import { createPortRecord, createRing, destroyPortRecord, setPortRing } from '../core/records.js';
+import { NetmapError, type Region } from '../core/region.js';
+import { badSlot, checkHeadCur, stampRing } from '../core/sync.js';
+import { forwardBatch, ft, pktFirst } from './forward.js';
+import { attachPort, detachPort, findOrCreateSwitch, resolveLookup, type LookupFn } from './switch.js';
+import { NR_TIMESTAMP } from '../core/constants.js';
+
+const FT_LIMIT = ft.cap - NETMAP_MAX_FRAGS;
+
+export class ValePort extends Port {
+  /** Switch record. */
+  readonly sw: number;
+  /** This port's index on the switch (0..253). */
+  readonly portIndex: number;
+  private lookupVersion = 0;
+  private lookupFn: LookupFn | null = null;
+
+  constructor(region: Region, rec: number, spec: PortSpec, opts: OpenOptions) {
+    const u32 = region.u32;
+    super(region, rec, spec, selectRings(spec, u32[(rec + PR.ntx) >> 2], u32[(rec + PR.nrx) >> 2]), opts);
+    this.sw = u32[(rec + PR.link) >> 2];
+    this.portIndex = u32[(rec + PR.index) >> 2];
+    this.bindRings();
+  }
+
+  protected txsyncRing(t: number): void {
+    const region = this.region, u32 = region.u32;
+    checkHeadCur(region, t, this.name);
+    const n = u32[(t + RR.numSlots) >> 2];
+    const hwcur = u32[(t + RR.hwcur) >> 2], head = u32[(t + RR.head) >> 2];
+    let done = hwcur;
+    if (head !== hwcur) {
+      const v = Atomics.load(u32, (this.sw + SW.lookupId) >> 2);
+      if (v !== this.lookupVersion) { this.lookupFn = resolveLookup(region, this.sw); this.lookupVersion = v; }
+      const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
+      const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
+      const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
+      const f64 = region.f64, rec = this.rec;
+      if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, head, true);
+      let k = hwcur;
+      while (k !== head) {
+        // gather complete packets, up to one batch
+        let count = 0, pkts = 0, first = -1, bytes = 0, pktBytes = 0;
+        while (k !== head && pkts < NM_BDG_BATCH && count < FT_LIMIT) {
+          const slot = s + (k << 2);
+          const idx = u32[slot], word = u32[slot + 1];
+          const len = word & 0xffff, flags = word >>> 16;
+          if (idx < 2 || idx >= nbufs || len > bufSize) badSlot(region, t, k, this.name);
+          ft.src[count] = bufsOfs + idx * bufSize;
+          ft.len[count] = len;
+          ft.flags[count] = flags;
+          ft.frags[count] = 0;
+          if (first < 0) first = count;
+          count++;
+          pktBytes += len;
+          k = k + 1 === n ? 0 : k + 1;
+          if (!(flags & NS_MOREFRAG) || count - first >= NETMAP_MAX_FRAGS) {
+            ft.frags[first] = count - first;
+            pktFirst[pkts++] = first;
+            first = -1;
+            done = k;
+            bytes += pktBytes;
+            pktBytes = 0;
+          }
+        }
+        if (pkts > 0) {
+          const i32 = region.i32, inflight = (this.sw + SW.inflight) >> 2;
+          Atomics.add(i32, inflight, 1);
+          try {
+            forwardBatch(region, this.sw, this.portIndex, rec, ringId, pkts, this.lookupFn);
+          } finally {
+            if (Atomics.sub(i32, inflight, 1) === 1) Atomics.notify(i32, inflight);
+          }
+          f64[(rec + PR.txPkts) >> 3] += pkts;
+          f64[(rec + PR.txBytes) >> 3] += bytes;
+        }
+        if (first >= 0) break; // an incomplete chain stays with the user until completed
+      }
+      if (done !== hwcur) {
+        if (u32[(t + RR.monCount) >> 2]) feedZcopyMonitor(region, t, hwcur, done, true);
+        u32[(t + RR.hwcur) >> 2] = done;
+      }
+    }
+    const tail = done === 0 ? n - 1 : done - 1;
+    u32[(t + RR.hwtail) >> 2] = tail;
+    u32[(t + RR.tail) >> 2] = tail;
+    if (u32[(t + RR.flags) >> 2] & NR_TIMESTAMP) stampRing(region, t);
+  }
+
+  protected rxsyncRing(r: number): void {
+    const region = this.region, u32 = region.u32;
+    checkHeadCur(region, r, this.name);
+    const n = u32[(r + RR.numSlots) >> 2];
+    const hwcur = u32[(r + RR.hwcur) >> 2], head = u32[(r + RR.head) >> 2];
+    const mon = u32[(r + RR.monCount) >> 2];
+    if (head !== hwcur) {
+      // senders will copy into the released slots' buffers: indices must be valid
+      const s = u32[(r + RR.slotsOfs) >> 2] >> 2, nbufs = region.nbufs;
+      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
+        const idx = u32[s + (k << 2)];
+        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
+      }
+      if (mon) feedZcopyMonitor(region, r, hwcur, head, false);
+      Atomics.store(u32, (r + RR.hwcur) >> 2, head);
+    }
+    const prod = Atomics.load(u32, (r + RR.prod) >> 2);
+    const old = u32[(r + RR.hwtail) >> 2];
+    if (mon && prod !== old) feedCopyMonitors(region, r, old, prod, false);
+    u32[(r + RR.hwtail) >> 2] = prod;
+    u32[(r + RR.tail) >> 2] = prod;
+    if (u32[(r + RR.flags) >> 2] & NR_TIMESTAMP) stampRing(region, r);
+  }
+
+  protected destroy(): void {
+    const region = this.region, u32 = region.u32;
+    detachPort(region, this.sw, this.portIndex);
+    region.dirRemove(u32[(this.rec + PR.dirOfs) >> 2]);
+    destroyPortRecord(region, this.rec);
+  }
+}
+
+function createValePort(region: Region, spec: PortSpec, name: string, opts: OpenOptions): number {
+  const ntx = opts.txRings ?? 1, nrx = opts.rxRings ?? opts.txRings ?? 1;
+  const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? opts.txSlots ?? DEFAULT_SLOTS;
+  for (const [what, v, max] of [['tx rings', ntx, NM_BDG_MAXRINGS], ['rx rings', nrx, NM_BDG_MAXRINGS], ['tx slots', txSlots, MAX_SLOTS], ['rx slots', rxSlots, MAX_SLOTS]] as const) {
+    const min = what.endsWith('slots') ? 4 : 1;
+    if (!Number.isInteger(v) || v < min || v > max) throw new NetmapError('EINVAL', `${name}: ${v} ${what} (allowed ${min}..${max})`);
+  }
+  const sw = findOrCreateSwitch(region, spec.switchName);
+  const rec = createPortRecord(region, { kind: RecKind.Vale, ntx, nrx, txSlots, rxSlots });
+  try {
+    for (let i = 0; i < ntx; i++) setPortRing(region, rec, i, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: i, portOfs: rec }));
+    for (let i = 0; i < nrx; i++) setPortRing(region, rec, ntx + i, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: i, portOfs: rec }));
+    attachPort(region, sw, rec);
+  } catch (e) {
+    destroyPortRecord(region, rec);
+    if (region.u32[(sw + SW.nports) >> 2] === 0) detachOrphanSwitch(region, sw);
+    throw e;
+  }
+  region.u32[(rec + PR.dirOfs) >> 2] = region.dirAdd(DirType.Port, name, rec, region.u32[(rec + PR.gen) >> 2]);
+  return rec;
+}
+
+function detachOrphanSwitch(region: Region, sw: number): void {
+  region.dirRemove(region.u32[(sw + SW.dirOfs) >> 2]);
+  region.freeObj(sw, SW.size);
+}
+
+registerPortType('vale', (region, spec, opts) => {
+  const name = `${spec.switchName}:${spec.name}`;
+  if (existsSync(`/sys/class/net/${spec.name}`)) {
+    throw new NetmapError('EINVAL', `${spec.raw}: ${spec.name} is a network interface; attach it to the switch with 'nmts vale-ctl -a ${name}' instead of opening it`);
+  }
+  region.lockConfig();
+  try {
+    const entry = region.dirFind(DirType.Port, name);
+    const rec = entry ? region.u32[(entry + DIR.recOfs) >> 2] : createValePort(region, spec, name, opts);
+    try {
+      return new ValePort(region, rec, spec, opts);
+    } catch (e) {
+      if (!entry) { // undo the creation if binding failed
+        detachPort(region, region.u32[(rec + PR.link) >> 2], region.u32[(rec + PR.index) >> 2]);
+        region.dirRemove(region.u32[(rec + PR.dirOfs) >> 2]);
+        destroyPortRecord(region, rec);
+      }
+      throw e;
+    }
+  } finally {
+    region.unlockConfig();
+  }
+});
