@@ -1,8 +1,78 @@
-/**
- * Placeholder: the netmap-ts cases (pipe-60, vale-60, vale-1514,
- * vale-2to1-60, vale-flood4-60) will be registered here by the engineers who
- * own them, through registerCase() from ./cases.js. This file intentionally
- * registers nothing yet; run.ts imports it statically so replacing it is all
- * that is needed.
- */
-export {};
+// netmap-ts cases: pkt-gen's tx and rx loops in separate worker threads, through a pipe or
+// a VALE switch. Packets are counted by the receivers inside the measured window.
+import { Worker } from 'node:worker_threads';
+import { processRegion } from '../src/core/memory.js';
+import { C, makeShared, ROW, S } from '../src/apps/pkt-gen/shared.js';
+import { registerCase, DEFAULT_WARMUP_MS, type CaseResult, type RunOptions } from './cases.js';
+import type { NetmapWorkerParams } from './netmap-worker.js';
+
+interface Role { port: string; fn: 'tx' | 'rx'; srcMac: string; dstMac: string }
+
+async function runNetmap(roles: Role[], frameLen: number, durationMs: number, opts?: RunOptions): Promise<CaseResult> {
+  processRegion();
+  const { stats: statsSab, ctrl: ctrlSab } = makeShared(roles.length);
+  const windowSab = new SharedArrayBuffer(16);
+  const stats = new Float64Array(statsSab), ctrl = new Int32Array(ctrlSab), win = new Float64Array(windowSab);
+  const gcs: number[] = [];
+  const workers: Worker[] = [];
+  const done: Promise<void>[] = [];
+  // receivers first, so that no frame is flooded into a port that is not there yet
+  const order = roles.map((r, i) => [r, i] as const).sort((a, b) => (a[0].fn === 'rx' ? 0 : 1) - (b[0].fn === 'rx' ? 0 : 1));
+  for (const [r, i] of order) {
+    const params: NetmapWorkerParams = { ...r, frameLen, index: i, stats: statsSab, ctrl: ctrlSab, window: windowSab };
+    const w = new Worker(new URL('./netmap-worker.js', import.meta.url), { workerData: params });
+    workers.push(w);
+    await new Promise<void>((res, rej) => { w.once('message', () => res()); w.once('error', rej); });
+    done.push(new Promise<void>((res) => {
+      w.on('message', (m: { type: string; gc?: number }) => { if (m.type === 'done') { gcs.push(m.gc ?? 0); res(); } });
+      w.once('exit', () => res());
+    }));
+  }
+  const rxCount = (): number => roles.reduce((acc, r, i) => acc + (r.fn === 'rx' ? stats[i * ROW + S.pkts] : 0), 0);
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  Atomics.store(ctrl, C.go, 1);
+  Atomics.notify(ctrl, C.go);
+  await sleep(opts?.warmupMs ?? DEFAULT_WARMUP_MS);
+  const p0 = rxCount(), t0 = performance.now();
+  win[0] = performance.timeOrigin + t0;
+  await sleep(durationMs);
+  const p1 = rxCount(), t1 = performance.now();
+  win[1] = performance.timeOrigin + t1;
+  Atomics.store(ctrl, C.stop, 1);
+  await Promise.race([Promise.all(done), sleep(3000)]);
+  await Promise.all(workers.map((w) => w.terminate()));
+  const packets = p1 - p0;
+  return { packets, bytes: packets * frameLen, seconds: (t1 - t0) / 1000, gcCount: gcs.reduce((a, b) => a + b, 0) };
+}
+
+const mac = (n: number): string => `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`;
+const BCAST = 'ff:ff:ff:ff:ff:ff';
+
+registerCase({
+  name: 'pipe-60', description: 'zero-copy pipe, pkt-gen tx worker -> rx worker', frameLen: 60, kind: 'netmap',
+  run: (ms, o) => runNetmap([{ port: 'bp{0', fn: 'tx', srcMac: mac(1), dstMac: mac(2) }, { port: 'bp}0', fn: 'rx', srcMac: mac(2), dstMac: mac(1) }], 60, ms, o),
+});
+for (const len of [60, 1514]) {
+  registerCase({
+    name: `vale-${len}`, description: 'VALE, one sender worker -> one receiver worker (learned unicast)', frameLen: len, kind: 'netmap',
+    run: (ms, o) => runNetmap([{ port: `valebv${len}:rx`, fn: 'rx', srcMac: mac(2), dstMac: mac(1) }, { port: `valebv${len}:tx`, fn: 'tx', srcMac: mac(1), dstMac: mac(2) }], len, ms, o),
+  });
+}
+registerCase({
+  name: 'vale-2to1-60', description: 'VALE, two sender workers -> one receiver worker', frameLen: 60, kind: 'netmap',
+  run: (ms, o) => runNetmap([
+    { port: 'valebw:rx', fn: 'rx', srcMac: mac(9), dstMac: mac(1) },
+    { port: 'valebw:a', fn: 'tx', srcMac: mac(1), dstMac: mac(9) },
+    { port: 'valebw:b', fn: 'tx', srcMac: mac(2), dstMac: mac(9) },
+  ], 60, ms, o),
+});
+registerCase({
+  name: 'vale-flood4-60', description: 'VALE, one sender broadcasting to 4 receivers (all in one worker each)', frameLen: 60, kind: 'netmap',
+  run: (ms, o) => runNetmap([
+    { port: 'valebf:r0', fn: 'rx', srcMac: mac(10), dstMac: BCAST },
+    { port: 'valebf:r1', fn: 'rx', srcMac: mac(11), dstMac: BCAST },
+    { port: 'valebf:r2', fn: 'rx', srcMac: mac(12), dstMac: BCAST },
+    { port: 'valebf:r3', fn: 'rx', srcMac: mac(13), dstMac: BCAST },
+    { port: 'valebf:tx', fn: 'tx', srcMac: mac(1), dstMac: BCAST },
+  ], 60, ms, o),
+});

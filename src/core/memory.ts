@@ -42,6 +42,15 @@ export function processRegion(): Region {
   return current;
 }
 
+// Publish the region as soon as netmap-ts is imported on the main thread: a Worker copies
+// the environment data when it is constructed, so a worker started before the first open()
+// would otherwise create a private region and never see the main thread's ports. (Workers
+// do not create one eagerly: they inherit it, or get it later through adoptRegion.) A bad
+// NMTS_MEMORY is reported by the first open() instead of by the import.
+if (isMainThread && !(getEnvironmentData(ENV_KEY) instanceof SharedArrayBuffer)) {
+  try { processRegion(); } catch { /* reported again by processRegion() at first use */ }
+}
+
 /** Pass this to a Worker's `workerData` if it was started before netmap-ts was imported. */
 export function regionHandle(): SharedArrayBuffer {
   return processRegion().buffer as SharedArrayBuffer;

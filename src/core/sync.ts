@@ -24,7 +24,13 @@ export function checkHeadCur(region: Region, ring: number, what: string): void {
     const span = dist(hwcur, hwtail, n);
     if (dist(hwcur, head, n) <= span && dist(head, cur, n) <= dist(head, hwtail, n)) return;
   }
-  reinitRing(region, ring, `${what}: head ${head} / cur ${cur} outside the user's range [${hwcur}, ${hwtail}] (num_slots ${n})`);
+  // slow path: say which index is wrong
+  const why = head >= n ? `head ${head} >= num_slots`
+    : cur >= n ? `cur ${cur} >= num_slots`
+    : dist(hwcur, head, n) > dist(hwcur, hwtail, n) ? `head ${head} is beyond tail ${hwtail} (or behind ${hwcur})`
+    : dist(head, cur, n) > dist(head, hwtail, n) ? `cur ${cur} is before head ${head} or beyond tail ${hwtail}`
+    : 'inconsistent indices';
+  reinitRing(region, ring, `${what}: head ${head} / cur ${cur} outside the user's range [${hwcur}, ${hwtail}] (num_slots ${n}): ${why}`);
 }
 
 /**

@@ -52,7 +52,7 @@ export class ValePort extends Port {
       while (k !== head) {
         // gather complete packets, up to one batch
         let count = 0, pkts = 0, first = -1, bytes = 0, pktBytes = 0;
-        while (k !== head && pkts < NM_BDG_BATCH && count < FT_LIMIT) {
+        while (k !== head && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) { // finish a started chain (ft has NETMAP_MAX_FRAGS of slack)
           const slot = s + (k << 2);
           const idx = u32[slot], word = u32[slot + 1];
           const len = word & 0xffff, flags = word >>> 16;

@@ -37,7 +37,8 @@ export interface LoopIo {
   log: (line: string) => void;
 }
 
-const now = (): number => performance.now();
+const clock = performance; // a lazy global getter in Node: look it up once
+const now = (): number => clock.now();
 const stopped = (io: LoopIo): boolean => Atomics.load(io.ctrl, C.stop) !== 0;
 
 /** Sleep (coarsely) or spin until time t (ms). */
@@ -76,6 +77,7 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const fragLen = frags > 1 ? Math.ceil(wireLen / frags) : wireLen;
   const lastFrag = wireLen - fragLen * (frags - 1);
   const pktSlots = frags;
+  const simple = !dynamic && !randLen && frags === 1 && !seq && !cfg.dump && !cfg.rubbish;
   prefill(port, cfg);
   let burst = cfg.burst;
   let period = 0, next = 0;
@@ -83,8 +85,9 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
     burst = Math.max(1, Math.min(burst, Math.floor(cfg.rate / 300) || 1));
     period = (burst * 1000) / cfg.rate;
   }
-  let remaining = cfg.count > 0 ? cfg.count : Infinity;
-  let pkts = 0, bytes = 0, events = 0, seqNo = 0;
+  const limited = cfg.count > 0;
+  let remaining = limited ? cfg.count : 1; // only decremented when limited
+  let events = 0, seqNo = 0;
   stats[row + S.start] = now();
   next = now();
   let rng = 0x9e3779b9 | 0;
@@ -92,13 +95,34 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
     if (period) { next += period; waitUntil(next, ctrl); }
     if (port.busyWait) port.txsync();
     else if (port.poll(POLLOUT, 200) === 0) continue;
-    let sent = 0;
+    let sent = 0, bytes = 0; // this batch
     for (let ri = 0; ri < nr && remaining > 0; ri++) {
       const r = rings[ri];
       const u32 = r.u32, u16 = r.u16, slots = r.slots, n = r.numSlots;
       let space = r.space();
       let h = r.head;
-      let todo = Math.min(burst - sent, remaining);
+      let todo = burst - sent;
+      if (limited && remaining < todo) todo = remaining;
+      if (simple) {
+        // fast path: fixed frame in every buffer; re-copy only buffers that were swapped,
+        // and write the slot word only when it changes (keeps shared cache lines clean)
+        if (todo > space) todo = space;
+        const word = wireLen;
+        for (let i = 0; i < todo; i++) {
+          const s = slots + (h << 2);
+          const w = u32[s + 1];
+          if (w !== word) {
+            if ((w >>> 16) & NS_BUF_CHANGED) writeFrame(u8, r.bufsOfs + u32[s] * r.bufSize, cfg);
+            u32[s + 1] = word;
+          }
+          h = h + 1 === n ? 0 : h + 1;
+        }
+        bytes += todo * wireLen;
+        sent += todo;
+        if (limited) remaining -= todo;
+        r.advance(h);
+        continue;
+      }
       while (todo > 0 && space >= pktSlots) {
         const s = slots + (h << 2);
         const buf = r.bufsOfs + u32[s] * r.bufSize;
@@ -136,15 +160,14 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
         }
         todo--;
         sent++;
-        remaining--;
+        if (limited) remaining--;
       }
       r.advance(h);
     }
     if (sent) {
-      pkts += sent;
       events++;
-      stats[row + S.pkts] = pkts;
-      stats[row + S.bytes] = bytes;
+      stats[row + S.pkts] += sent;
+      stats[row + S.bytes] += bytes;
       stats[row + S.events] = events;
     }
   }
@@ -166,18 +189,21 @@ export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const u8 = port.u8, rings = port.rxRings, nr = rings.length;
   const rxseq = cfg.fn === 'rxseq';
   const seqAt = seqOffset(cfg.family) + cfg.vhdr;
-  let remaining = cfg.count > 0 ? cfg.count : Infinity;
-  let pkts = 0, bytes = 0, events = 0, expect = -1, errors = 0, logged = 0, lastLog = 0;
+  // per-packet variables stay small integers (a double mixed with ints gets boxed: one
+  // allocation per packet); the -n budget is applied per batch
+  const limited = cfg.count > 0;
+  let remaining = limited ? cfg.count : 1;
+  let events = 0, expect = -1, errors = 0, logged = 0, lastLog = 0;
   let lastRx = now();
-  let minSpace = Infinity;
+  let minSpace = -1;
   while (remaining > 0 && !stopped(io)) {
     if (port.busyWait) port.rxsync();
     else if (port.poll(POLLIN, 200) === 0) {
       if (cfg.exitOnIdle && now() - lastRx > 1000) break;
       continue;
     }
-    let got = 0;
-    for (let ri = 0; ri < nr && remaining > 0; ri++) {
+    let got = 0, bb = 0; // this batch, small integers
+    for (let ri = 0; ri < nr && (!limited || remaining > got); ri++) {
       const r = rings[ri];
       const u32 = r.u32, slots = r.slots, n = r.numSlots;
       let h = r.head;
@@ -186,13 +212,14 @@ export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
       if (avail < 0) avail += n;
       if (avail === 0) continue;
       const free = n - 1 - avail;
-      if (free < minSpace) minSpace = free;
-      let take = avail < remaining ? avail : remaining;
+      if (minSpace < 0 || free < minSpace) minSpace = free;
+      let take = avail;
+      if (limited && remaining - got < take) take = remaining - got;
       while (take > 0) {
         const s = slots + (h << 2);
         const word = u32[s + 1];
         const len = word & 0xffff;
-        bytes += len;
+        bb += len;
         if (!((word >>> 16) & NS_MOREFRAG)) {
           got++;
           if (rxseq) {
@@ -216,17 +243,17 @@ export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
       r.advance(h);
     }
     if (got) {
-      if (pkts === 0) stats[row + S.start] = now();
-      pkts += got;
-      remaining -= got;
+      if (stats[row + S.pkts] === 0) stats[row + S.start] = now();
+      if (limited) remaining -= got;
       events++;
-      lastRx = now();
-      stats[row + S.pkts] = pkts;
-      stats[row + S.bytes] = bytes;
+      if (cfg.exitOnIdle) lastRx = now();
+      // totals live in the Float64Array: they pass 2^31 quickly and would be boxed as locals
+      stats[row + S.pkts] += got;
+      stats[row + S.bytes] += bb;
       stats[row + S.events] = events;
       stats[row + S.seqErrors] = errors;
       if (minSpace < stats[row + S.minSpace] || stats[row + S.minSpace] < 0) stats[row + S.minSpace] = minSpace;
-      minSpace = Infinity;
+      minSpace = -1;
     }
   }
   port.rxsync(); // hand the last slots back

@@ -1,0 +1,43 @@
+// A benchmark thread: opens a netmap-ts port and runs one of pkt-gen's data loops (the same
+// code users run), counting into a shared stats row; reports GCs seen in the measured window.
+import { parentPort, workerData } from 'node:worker_threads';
+import '../src/index.js';
+import { open } from '../src/core/open.js';
+import { runLoop, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
+import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
+import { C, ROW, S } from '../src/apps/pkt-gen/shared.js';
+import { countGc } from './gc.js';
+
+export interface NetmapWorkerParams {
+  port: string;
+  fn: 'tx' | 'rx';
+  frameLen: number;
+  dstMac: string;
+  srcMac: string;
+  index: number;
+  stats: SharedArrayBuffer;
+  ctrl: SharedArrayBuffer;
+  window: SharedArrayBuffer; // float64 [start, end] epoch ms of the measured window
+}
+
+const p = workerData as NetmapWorkerParams;
+const stats = new Float64Array(p.stats), ctrl = new Int32Array(p.ctrl), win = new Float64Array(p.window);
+const gc = countGc();
+const port = open(p.port, { txSlots: 1024, rxSlots: 1024 });
+const template = new UdpFrameTemplate({ family: 4, srcMac: p.srcMac, dstMac: p.dstMac, src: '10.0.0.1:1234', dst: '10.1.0.1:1234', frameLen: p.frameLen });
+const frame = new Uint8Array(p.frameLen);
+template.write(frame, 0);
+const cfg: LoopConfig = {
+  fn: p.fn, count: 0, burst: 512, rate: 0, frame, frameLen: p.frameLen, frameLenMin: p.frameLen, template,
+  randomSrc: false, randomDst: false, frags: 1, fragSize: 0, vhdr: 0, rubbish: false, dump: false,
+  exitOnIdle: false, family: 4, reportMs: 1000,
+};
+parentPort!.postMessage({ type: 'ready' });
+Atomics.add(ctrl, C.ready, 1);
+while (Atomics.load(ctrl, C.go) === 0) Atomics.wait(ctrl, C.go, 0, 50);
+runLoop(port, cfg, { stats, row: p.index * ROW, ctrl, log: () => {} });
+stats[p.index * ROW + S.done] = 1;
+port.close();
+await gc.flush();
+parentPort!.postMessage({ type: 'done', gc: gc.count(win[0], win[1]) });
+gc.stop();
