@@ -64,6 +64,15 @@ test('a full rx ring drops and counts; other receivers are unaffected', () => {
       assert.deepEqual(got.map((f) => f.data[15]), Array.from({ length: 50 }, (_, i) => i));
     }
     assert.equal(b.stats().rxDrops, 437);
+    // the switch's view of the counters is the ports' own
+    const info = valeSwitch('valeD1').info();
+    for (const p of [a, b, c]) {
+      const e = info.ports.find((x) => x.name === p.name.replace(/@.*/, ''));
+      assert.ok(e, p.name);
+      assert.deepEqual(e.stats, p.stats());
+      assert.equal(e.openers, 1);
+    }
+    assert.deepEqual(info.ports.find((x) => x.name === 'valeD1:b')!.rxSlots, 64);
   } finally {
     a.close(); b.close(); c.close();
   }

@@ -208,6 +208,40 @@ test('RSS spreads flows over all rx rings; a flow and its reverse always share a
     assert.ok(perRing.every((n) => n > 0), `every ring gets flows: ${perRing}`);
     assert.ok(Math.max(...perRing) <= 32, `spread is not degenerate: ${perRing}`);
 
+    // IPv6 and VLAN-tagged IPv4 flows: forward and reverse on the same ring too
+    const v6 = (src: Uint8Array, a6: number, b6: number, sp: number, dp: number): Uint8Array => {
+      const f = new Uint8Array(80);
+      f.set(B, 0); f.set(src, 6); f[12] = 0x86; f[13] = 0xdd;
+      f[14] = 0x60; f[19] = 26; f[20] = 17; f[21] = 64;
+      f[22] = 0x20; f[23] = 0x01; f[37] = a6; // 2001::a6
+      f[38] = 0x20; f[39] = 0x01; f[53] = b6; // 2001::b6
+      f[54] = sp >> 8; f[55] = sp & 0xff; f[56] = dp >> 8; f[57] = dp & 0xff;
+      return f;
+    };
+    const vlan = (f: Uint8Array): Uint8Array => {
+      const g = new Uint8Array(f.length + 4);
+      g.set(f.subarray(0, 12), 0); g[12] = 0x81; g[13] = 0x00; g[15] = 7;
+      g.set(f.subarray(12), 16);
+      return g;
+    };
+    const ring6 = new Set<number>();
+    for (let i = 0; i < 32; i++) {
+      putRaw(a, v6(A, i, 200 + (i % 3), 5000 + i, 443));
+      putRaw(c, v6(C, 200 + (i % 3), i, 443, 5000 + i));
+      putRaw(a, vlan(udpFrame(B, A, 0x0a000100 + i, 0x0a000200, 7000 + i, 53)));
+      putRaw(c, vlan(udpFrame(B, C, 0x0a000200, 0x0a000100 + i, 53, 7000 + i)));
+      a.txsync(); c.txsync();
+      const got = drain(r);
+      assert.equal(got.length, 4);
+      assert.equal(got.filter((f) => f.data[12] === 0x86).length, 2);
+      const r6 = got.filter((f) => f.data[12] === 0x86).map((f) => f.ring);
+      const rv = got.filter((f) => f.data[12] === 0x81).map((f) => f.ring);
+      assert.equal(r6[0], r6[1], `IPv6 flow ${i}: forward ring ${r6[0]}, reverse ring ${r6[1]}`);
+      assert.equal(rv[0], rv[1], `VLAN flow ${i}: forward ring ${rv[0]}, reverse ring ${rv[1]}`);
+      ring6.add(r6[0]);
+    }
+    assert.ok(ring6.size > 1, 'IPv6 flows are spread too');
+
     // a non-IP frame is hashed by its MAC pair; still all of one "flow" on one ring
     for (let i = 0; i < 10; i++) put(a, B, A, { type: 0x88b5 });
     a.txsync();

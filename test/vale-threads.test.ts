@@ -125,3 +125,43 @@ test('two sender threads without flow control: received + dropped == sent, order
   assert.equal(r.rxPackets, received);
   t.diagnostic(`received ${out.received}, dropped ${r.rxDrops}, sequence gaps ${out.gaps}`);
 });
+
+test('port counters stay exact when two threads use different rings of the same ports', async () => {
+  // s has 2 tx rings, each bound by its own thread (valeT:s-0 / valeT:s-1); without RSS,
+  // tx ring i delivers into rx ring i of r, so both threads update s's and r's per-port
+  // counters at the same time (under different ring locks). r is never drained: almost
+  // every frame is a counted drop.
+  const count = 400000;
+  const r = open('valeT:r@conf:rings=2,slots=64');
+  const s = open('valeT:s@conf:rings=2'); // keeps s alive; its rings are used by the workers
+  try {
+    const t = r.txRings[0], h = t.head, off = t.buf(h);
+    r.u8.set(BROADCAST, off); r.u8.set(R_MAC, off + 6);
+    t.setLen(h, 60); t.advance(t.next(h)); r.txsync();
+    s.rxsync(); s.rxRings[0].advance(s.rxRings[0].tail); s.rxsync();
+    const startSab = new SharedArrayBuffer(8), start = new Int32Array(startSab);
+    const workers = [0, 1].map((i) => new Worker(new URL('./fixtures/vale-blaster.js', import.meta.url), {
+      workerData: { port: `valeT:s-${i}`, dst: [...R_MAC], count, start: startSab },
+    }));
+    const finished = workers.map((w) => new Promise<void>((resolve, reject) => {
+      w.on('error', reject);
+      w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`))));
+    }));
+    while (Atomics.load(start, 1) < 2) await new Promise((res) => setTimeout(res, 5));
+    Atomics.store(start, 0, 1);
+    Atomics.notify(start, 0);
+    await Promise.all(finished);
+    r.rxsync();
+    const inRing = r.rxRings[0].space() + r.rxRings[1].space();
+    const ss = s.stats(), rs = r.stats();
+    const problems: string[] = [];
+    if (ss.txPackets !== 2 * count) problems.push(`s.txPackets ${ss.txPackets} != ${2 * count}`);
+    if (rs.rxPackets !== inRing) problems.push(`r.rxPackets ${rs.rxPackets} != ${inRing} frames in its rings`);
+    if (rs.rxPackets + rs.rxDrops !== 2 * count) problems.push(`r.rxPackets + r.rxDrops = ${rs.rxPackets + rs.rxDrops} != ${2 * count}`);
+    if (ss.txDrops !== 2 * count - inRing) problems.push(`s.txDrops ${ss.txDrops} != ${2 * count - inRing}`);
+    assert.deepEqual(problems, [], 'lost counter updates (float64 "+=" by two threads holding different ring locks)');
+  } finally {
+    r.close();
+    s.close();
+  }
+});

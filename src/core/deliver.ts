@@ -4,7 +4,7 @@
 // publishes the new producer index, and drops-and-counts the rest: no back-pressure, as in
 // netmap. Fragment chains (NS_MOREFRAG) are delivered whole or not at all.
 import { NS_MOREFRAG } from './constants.js';
-import { PR, RR } from './layout.js';
+import { RR } from './layout.js';
 import { lock, unlock } from './lock.js';
 import type { Region } from './region.js';
 import { copyFrame, wakePort } from './sync.js';
@@ -68,13 +68,9 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   }
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
-  if (drops) {
-    f64[(ring + RR.drops) >> 3] += drops;
-    f64[(port + PR.rxDrops) >> 3] += drops;
-  }
+  if (drops) f64[(ring + RR.drops) >> 3] += drops;
   f64[(ring + RR.delivered) >> 3] += delivered;
-  f64[(port + PR.rxPkts) >> 3] += delivered;
-  f64[(port + PR.rxBytes) >> 3] += bytes;
+  f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(i32, (ring + RR.lock) >> 2);
   if (delivered) wakePort(region, port);
   return delivered;
@@ -100,7 +96,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
-  let moved = 0, drops = 0;
+  let moved = 0, drops = 0, bytes = 0;
   for (let k = from; k !== to; k = k + 1 === srcN ? 0 : k + 1) {
     if (free === 0) { drops++; continue; }
     const a = ss + (k << 2), b = s + (prod << 2);
@@ -108,6 +104,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
     u32[a] = u32[b];
     u32[b] = idx;
     u16[(b << 1) + 2] = u16[(a << 1) + 2];
+    bytes += u16[(a << 1) + 2];
     u16[(b << 1) + 3] = (u16[(a << 1) + 3] & NS_MOREFRAG) | addFlags | 1; // NS_BUF_CHANGED
     u16[(a << 1) + 3] |= 1;
     prod = prod + 1 === nslots ? 0 : prod + 1;
@@ -116,11 +113,9 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   }
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
-  if (drops) {
-    f64[(ring + RR.drops) >> 3] += drops;
-    f64[(port + PR.rxDrops) >> 3] += drops;
-  }
-  f64[(port + PR.rxPkts) >> 3] += moved;
+  if (drops) f64[(ring + RR.drops) >> 3] += drops;
+  f64[(ring + RR.delivered) >> 3] += moved;
+  f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(i32, (ring + RR.lock) >> 2);
   if (moved) wakePort(region, port);
   return moved;

@@ -67,13 +67,7 @@ export const PR = {
   dirOfs: 48, // our directory entry
   pipes: 52, // pipes hanging off this name (parent records only)
   extraBufs: 56,
-  // counters, float64 slots (written under the ring locks or by the owner)
-  txPkts: 64,
-  txBytes: 72,
-  rxPkts: 80,
-  rxBytes: 88,
-  txDrops: 96, // frames the switch could not deliver because of this sender
-  rxDrops: 104, // frames dropped because this port's rx ring was full
+  // (counters live in the ring records: each has a single writer; see portStats)
   // cache line 3: wake-ups
   wakeSeq: 128,
   waiters: 132,
@@ -110,6 +104,10 @@ export const RR = {
   users: 88, // openers bound to this ring
   excl: 92, // 1 when bound exclusively
   monCount: 96, // monitors attached (copy + zero-copy)
+  // tx counters, float64, written by the ring's owner at txsync
+  txPkts: 104,
+  txBytes: 112,
+  txDrops: 120, // frames a destination could not take (VALE)
   // cache line 2 (128): written by the owner at sync
   hwcur: 128,
   hwtail: 132,
@@ -117,8 +115,9 @@ export const RR = {
   // cache line 3 (192): written by producers (VALE senders, monitored ports)
   prod: 192, // next slot producers will fill (published tail for rx rings)
   lock: 196,
-  drops: 200, // float64 at 200
-  delivered: 208, // float64
+  drops: 200, // float64: frames dropped because this rx ring was full
+  delivered: 208, // float64: frames delivered into this rx ring
+  rxBytes: 216, // float64
   slots: 256,
 } as const;
 export const MAX_MONITORS = 7;

@@ -49,14 +49,15 @@ export function feedCopyMonitors(region: Region, ring: number, from: number, to:
   }
 }
 
-/** Hand slots [from, to) of `ring` (already consumed) to its first zero-copy monitor. */
-export function feedZcopyMonitor(region: Region, ring: number, from: number, to: number, tx: boolean): void {
+/** Hand slots [from, to) of `ring` (already consumed) to its first zero-copy monitor; true if one took them. */
+export function feedZcopyMonitor(region: Region, ring: number, from: number, to: number, tx: boolean): boolean {
   const u32 = region.u32;
   for (let m = 0; m < MAX_MONITORS; m++) {
     const e = u32[((ring + RR.monList) >> 2) + 2 * m];
     if (!e || !(e & MON_ZCOPY)) continue;
-    if (deliverSwaps(region, e & ~0xff, u32[((ring + RR.monList) >> 2) + 2 * m + 1], ring, from, to, tx ? NS_TXMON : 0) >= 0) return;
+    if (deliverSwaps(region, e & ~0xff, u32[((ring + RR.monList) >> 2) + 2 * m + 1], ring, from, to, tx ? NS_TXMON : 0) >= 0) return true;
   }
+  return false;
 }
 
 /** True when the ring has copy monitors for this direction or any zero-copy monitor. */

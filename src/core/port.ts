@@ -5,23 +5,14 @@ import { NR_EXCLUSIVE, NR_NO_TX_POLL, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, POLLIN
 import { PR, RR } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 import { Ring } from './ring.js';
-import { portRing } from './records.js';
+import { portRing, portStats, type PortStats } from './records.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
 const clock = performance;
 const SPIN_CHECKS_PER_US = 20;
 
-export interface PortStats {
-  txPackets: number;
-  txBytes: number;
-  rxPackets: number;
-  rxBytes: number;
-  /** Frames this port sent that a destination could not take (full ring). */
-  txDrops: number;
-  /** Frames for this port dropped because its rx ring was full. */
-  rxDrops: number;
-}
+export type { PortStats } from './records.js';
 
 export interface OpenOptions {
   /** Spin instead of sleeping in poll() (lowest latency, burns a core). */
@@ -89,12 +80,22 @@ export abstract class Port {
     this.busyWait = opts.busyWait ?? false;
     this.spinUs = opts.spinUs ?? Number(process.env.NMTS_SPIN_US ?? 50);
     this.exclusive = (spec.flags & NR_EXCLUSIVE) !== 0;
+    this.extraBufs = opts.extraBufs ?? 0;
+    if (!Number.isInteger(this.extraBufs) || this.extraBufs < 0) throw new NetmapError('EINVAL', `${spec.raw}: extraBufs must be a non-negative integer`);
     this.txOfs = Int32Array.from(rings.tx, (i) => portRing(region, rec, false, i));
     this.rxOfs = Int32Array.from(rings.rx, (i) => portRing(region, rec, true, i));
     this.txRings = Array.from(this.txOfs, (o) => new Ring(region, o));
     this.rxRings = Array.from(this.rxOfs, (o) => new Ring(region, o));
     this.rxRelease = new Int32Array(this.rxOfs.length).fill(-1);
   }
+
+  /**
+   * Head of this opener's extra-buffer list (netmap's ni_bufs_head): buffer indices linked
+   * through the first 32-bit word of each buffer, 0 ends the list. The user may take and
+   * return buffers; whatever list this points to at close() is given back to the region.
+   */
+  bufsHead = 0;
+  private readonly extraBufs: number;
 
   /** Mark the bound rings as used (config lock held); enforces /x. */
   protected bindRings(): void {
@@ -103,6 +104,14 @@ export abstract class Port {
     for (const r of all) {
       if (u32[(r + RR.excl) >> 2] || (this.exclusive && u32[(r + RR.users) >> 2])) {
         throw new NetmapError('EBUSY', `${this.name}: ring ${u32[(r + RR.ringId) >> 2] & 0xffff} is ${u32[(r + RR.excl) >> 2] ? 'bound exclusively (/x) by another opener' : 'in use, exclusive open (/x) refused'}`);
+      }
+    }
+    if (this.extraBufs > 0) {
+      if (this.region.freeBuffers() < this.extraBufs) throw new NetmapError('ENOMEM', `${this.name}: ${this.extraBufs} extra buffers requested, ${this.region.freeBuffers()} free`);
+      for (let i = 0; i < this.extraBufs; i++) {
+        const b = this.region.allocBuf();
+        u32[this.region.bufOffset(b) >> 2] = this.bufsHead;
+        this.bufsHead = b;
       }
     }
     for (const r of all) {
@@ -114,7 +123,13 @@ export abstract class Port {
 
   /** Release the bound rings (config lock held); returns the port's remaining openers. */
   protected unbindRings(): number {
-    const u32 = this.region.u32;
+    const u32 = this.region.u32, region = this.region;
+    for (let b = this.bufsHead, guard = region.nbufs; b >= 2 && b < region.nbufs && guard-- > 0;) {
+      const next = u32[region.bufOffset(b) >> 2];
+      region.freeBuf(b);
+      b = next;
+    }
+    this.bufsHead = 0;
     for (const r of [...this.txOfs, ...this.rxOfs]) {
       u32[(r + RR.users) >> 2]--;
       if (this.exclusive) u32[(r + RR.excl) >> 2] = 0;
@@ -282,12 +297,7 @@ export abstract class Port {
   }
 
   stats(): PortStats {
-    const f = this.region.f64, p = this.rec;
-    return {
-      txPackets: f[(p + PR.txPkts) >> 3], txBytes: f[(p + PR.txBytes) >> 3],
-      rxPackets: f[(p + PR.rxPkts) >> 3], rxBytes: f[(p + PR.rxBytes) >> 3],
-      txDrops: f[(p + PR.txDrops) >> 3], rxDrops: f[(p + PR.rxDrops) >> 3],
-    };
+    return portStats(this.region, this.rec);
   }
 
   /** Unbind; the last opener of an ephemeral port destroys it. Idempotent. */

@@ -110,6 +110,38 @@ export function portRing(region: Region, portOfs: number, rx: boolean, i: number
   return u32[((portOfs + PR.ringsOfs) >> 2) + (rx ? ntx : 0) + i];
 }
 
+export interface PortStats {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+  /** Frames this port sent that a destination could not take (full ring). */
+  txDrops: number;
+  /** Frames for this port dropped because its rx ring was full. */
+  rxDrops: number;
+}
+
+/** Counters of a port: the sum over its rings (each ring's counters have one writer). */
+export function portStats(region: Region, rec: number): PortStats {
+  const u32 = region.u32, f = region.f64;
+  const ntx = u32[(rec + PR.ntx) >> 2], nrx = u32[(rec + PR.nrx) >> 2];
+  const s: PortStats = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, txDrops: 0, rxDrops: 0 };
+  for (let i = 0; i < ntx + nrx; i++) {
+    const r = u32[((rec + PR.ringsOfs) >> 2) + i];
+    if (!r) continue;
+    if (i < ntx) {
+      s.txPackets += f[(r + RR.txPkts) >> 3];
+      s.txBytes += f[(r + RR.txBytes) >> 3];
+      s.txDrops += f[(r + RR.txDrops) >> 3];
+    } else {
+      s.rxPackets += f[(r + RR.delivered) >> 3];
+      s.rxBytes += f[(r + RR.rxBytes) >> 3];
+      s.rxDrops += f[(r + RR.drops) >> 3];
+    }
+  }
+  return s;
+}
+
 /** Free a port record and all its rings. */
 export function destroyPortRecord(region: Region, ofs: number): void {
   const u32 = region.u32;

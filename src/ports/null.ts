@@ -1,7 +1,7 @@
 // The `null` port of pkt-gen: transmit consumes every frame at once (useful to measure the
 // generator alone), receive never has anything.
 import { DEFAULT_SLOTS, NR_RX, NR_TX } from '../core/constants.js';
-import { PR, RecKind, RR } from '../core/layout.js';
+import { RecKind, RR } from '../core/layout.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings } from '../core/port.js';
 import { createPortRecord, createRing, destroyPortRecord, setPortRing } from '../core/records.js';
@@ -22,8 +22,8 @@ export class NullPort extends Port {
         pkts++;
         bytes += len;
       }
-      region.f64[(this.rec + PR.txPkts) >> 3] += pkts;
-      region.f64[(this.rec + PR.txBytes) >> 3] += bytes;
+      region.f64[(t + RR.txPkts) >> 3] += pkts;
+      region.f64[(t + RR.txBytes) >> 3] += bytes;
       u32[(t + RR.hwcur) >> 2] = head;
     }
     const tail = head === 0 ? n - 1 : head - 1;

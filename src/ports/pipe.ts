@@ -86,12 +86,13 @@ export class PipePort extends Port {
       if (pub !== hwcur) {
         if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, pub, true);
         Atomics.store(u32, (t + RR.hwcur) >> 2, pub);
-        const f64 = region.f64, me = this.rec, other = u32[(peer + RR.portOfs) >> 2];
-        f64[(me + PR.txPkts) >> 3] += pkts;
-        f64[(me + PR.txBytes) >> 3] += pubBytes;
-        f64[(other + PR.rxPkts) >> 3] += pkts;
-        f64[(other + PR.rxBytes) >> 3] += pubBytes;
-        wakePort(region, other);
+        // counters: this tx ring and the peer rx ring it alone feeds
+        const f64 = region.f64;
+        f64[(t + RR.txPkts) >> 3] += pkts;
+        f64[(t + RR.txBytes) >> 3] += pubBytes;
+        f64[(peer + RR.delivered) >> 3] += pkts;
+        f64[(peer + RR.rxBytes) >> 3] += pubBytes;
+        wakePort(region, u32[(peer + RR.portOfs) >> 2]);
       }
     }
     const rel = Atomics.load(u32, (peer + RR.hwcur) >> 2);
@@ -114,7 +115,11 @@ export class PipePort extends Port {
         const idx = u32[s + (k << 2)];
         if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
       }
-      if (mon) feedZcopyMonitor(region, r, hwcur, head, false);
+      // zero-copy monitors get the buffers once consumed: those of this rx ring, else those
+      // of the sending ring (same slots); one buffer can be handed over only once
+      if (!(mon && feedZcopyMonitor(region, r, hwcur, head, false)) && u32[(peer + RR.monCount) >> 2]) {
+        feedZcopyMonitor(region, peer, hwcur, head, true);
+      }
       Atomics.store(u32, (r + RR.hwcur) >> 2, head);
       wakePort(region, u32[(peer + RR.portOfs) >> 2]);
     }
@@ -142,13 +147,25 @@ registerPortType('pipe', (region, spec, opts) => {
   try {
     const mine = spec.pipe!.end === 'master' ? names.master : names.slave;
     let entry = region.dirFind(DirType.Port, mine);
-    if (!entry) {
+    const created = !entry;
+    if (created) {
       if (countPipes(region, names.parent) >= NM_MAXPIPES) throw new NetmapError('ENOMEM', `${spec.raw}: ${names.parent} already has ${NM_MAXPIPES} pipes`);
       createPipe(region, names, opts);
       entry = region.dirFind(DirType.Port, mine);
     }
     const rec = region.u32[(entry + 4) >> 2];
-    return new PipePort(region, rec, spec, opts);
+    try {
+      return new PipePort(region, rec, spec, opts);
+    } catch (e) {
+      if (created) { // nobody else can have opened it: undo the creation
+        const u32 = region.u32;
+        for (const r of [rec, u32[(rec + PR.link) >> 2]]) {
+          region.dirRemove(u32[(r + PR.dirOfs) >> 2]);
+          destroyPortRecord(region, r);
+        }
+      }
+      throw e;
+    }
   } finally {
     region.unlockConfig();
   }

@@ -2,7 +2,7 @@
 // and software RSS. (vale-ctl builds on this.)
 import { DirType, PR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import { processRegion } from '../core/memory.js';
-import type { PortStats } from '../core/port.js';
+import { portStats, type PortStats } from '../core/records.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { findSwitch, setSwitchLookup, setSwitchRss, switchPorts } from './switch.js';
 
@@ -11,15 +11,6 @@ export interface SwitchInfo {
   ports: Array<{ name: string; index: number; txRings: number; rxRings: number; txSlots: number; rxSlots: number; openers: number; stats: PortStats }>;
   lookup: string | null;
   rss: boolean;
-}
-
-function portStats(region: Region, rec: number): PortStats {
-  const f = region.f64;
-  return {
-    txPackets: f[(rec + PR.txPkts) >> 3], txBytes: f[(rec + PR.txBytes) >> 3],
-    rxPackets: f[(rec + PR.rxPkts) >> 3], rxBytes: f[(rec + PR.rxBytes) >> 3],
-    txDrops: f[(rec + PR.txDrops) >> 3], rxDrops: f[(rec + PR.rxDrops) >> 3],
-  };
 }
 
 function info(region: Region, name: string, sw: number): SwitchInfo {

@@ -26,13 +26,14 @@ const ringCnt = new Int32Array(257);
 
 /**
  * Forward packets pktFirst[0..pkts) of the scratch table, sent by port index `src` of switch
- * `sw` from its tx ring `ringId`. Returns frames that some destination could not take.
+ * `sw` from its tx ring record `txRing` (index `ringId`). Returns frames that some destination could not take.
  */
-export function forwardBatch(region: Region, sw: number, src: number, srcRec: number, ringId: number, pkts: number, lookup: LookupFn | null): number {
+export function forwardBatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null): number {
   const u8 = region.u8, u16 = region.u16, u32 = region.u32;
   const tab = (sw + SW.macTable) >> 2;
   const rss = (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0;
   cnt.fill(0);
+  let single = -1; // the one unicast destination of the whole batch, if there is one
   for (let p = 0; p < pkts; p++) {
     const f = pktFirst[p];
     const len = ft.len[f];
@@ -47,7 +48,15 @@ export function forwardBatch(region: Region, sw: number, src: number, srcRec: nu
     if (dst === src) dst = NM_BDG_NOPORT; // never back to the sender
     pktDst[p] = dst;
     cnt[dst]++;
+    single = p === 0 ? dst : single === dst ? dst : -2;
     if (rss) pktHash[p] = symmetricFlowHash(u8, ft.src[f], len);
+  }
+  if (single >= 0 && single < NM_BDG_BROADCAST && !rss) {
+    // fast path: one destination for the whole batch, no grouping needed
+    const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + single);
+    const drops = rec === 0 ? pkts : deliverListToPort(region, rec, pktFirst, pkts, ringId);
+    if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
+    return drops;
   }
   // counting sort by destination, keeping send order inside each group
   let acc = 0;
@@ -78,8 +87,16 @@ export function forwardBatch(region: Region, sw: number, src: number, srcRec: nu
   }
   // unicast to ports that left the switch since they were learned
   drops += pkts - nFlood - cnt[NM_BDG_NOPORT] - unicastSeen;
-  if (drops) region.f64[(srcRec + PR.txDrops) >> 3] += drops;
+  if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
   return drops;
+}
+
+/** Deliver first-fragment indices list[0..m) to ring (srcRing % nrx) of `rec`; returns drops. */
+function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number): number {
+  const u32 = region.u32;
+  const ring = portRing(region, rec, true, srcRing % u32[(rec + PR.nrx) >> 2]);
+  const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0);
+  return got < 0 ? m : m - got;
 }
 
 /** Deliver merged[0..m) (packet numbers) to port record `rec`; returns frames dropped. */

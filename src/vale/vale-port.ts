@@ -78,12 +78,12 @@ export class ValePort extends Port {
           const i32 = region.i32, inflight = (this.sw + SW.inflight) >> 2;
           Atomics.add(i32, inflight, 1);
           try {
-            forwardBatch(region, this.sw, this.portIndex, rec, ringId, pkts, this.lookupFn);
+            forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn);
           } finally {
             if (Atomics.sub(i32, inflight, 1) === 1) Atomics.notify(i32, inflight);
           }
-          f64[(rec + PR.txPkts) >> 3] += pkts;
-          f64[(rec + PR.txBytes) >> 3] += bytes;
+          f64[(t + RR.txPkts) >> 3] += pkts;
+          f64[(t + RR.txBytes) >> 3] += bytes;
         }
         if (first >= 0) break; // an incomplete chain stays with the user until completed
       }

@@ -74,7 +74,7 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const randLen = cfg.frameLenMin < cfg.frameLen;
   const frags = cfg.frags, vh = cfg.vhdr;
   const wireLen = cfg.frameLen + vh;
-  const fragLen = frags > 1 ? Math.ceil(wireLen / frags) : wireLen;
+  const fragLen = frags > 1 ? cfg.fragSize || Math.ceil(wireLen / frags) : wireLen;
   const lastFrag = wireLen - fragLen * (frags - 1);
   const pktSlots = frags;
   const simple = !dynamic && !randLen && frags === 1 && !seq && !cfg.dump && !cfg.rubbish;

@@ -47,6 +47,14 @@ function threadPorts(o: PktGenOptions): string[] {
 export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResult> {
   if (o.indirect) throw new PktGenUsageError('pkt-gen: -I (NS_INDIRECT) needs user virtual addresses, which JavaScript does not have; not supported');
   if (o.virtioHdrLen && o.function !== 'tx' && o.function !== 'rx') throw new PktGenUsageError('pkt-gen: -H works with -f tx and -f rx');
+  if (o.frags > 1) {
+    const wire = (o.pcapFile ? 0 : o.frameLen) + o.virtioHdrLen;
+    const fl = o.fragSize ?? Math.ceil(wire / o.frags);
+    const last = wire - fl * (o.frags - 1);
+    if (!o.pcapFile && (last <= 0 || fl > 2048 || last > 2048)) {
+      throw new PktGenUsageError(`pkt-gen: -F ${o.frags}${o.fragSize ? ` -M ${o.fragSize}` : ''} does not fit a ${wire}-byte frame in 2048-byte buffers (each fragment, including the last, must be 1..2048 bytes)`);
+    }
+  }
   processRegion(); // workers inherit the region
   const built = buildFrame(o);
   const ports = threadPorts(o);
