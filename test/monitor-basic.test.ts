@@ -101,6 +101,49 @@ test('/t also sees frames the switch drops, and fragments keep NS_MOREFRAG', () 
   }
 });
 
+test('copy monitors see a held-back chain once, when it is complete', () => {
+  const [a, b] = pair('valeM9');
+  const ta = open('valeM9:a/t'), zb = open('valeM9:b/z'), rb = open('valeM9:b/r');
+  try {
+    put(a, B, A, { len: 60, payload: Uint8Array.of(1) });
+    put(a, B, A, { len: 100, flags: NS_MOREFRAG, payload: Uint8Array.of(2) });
+    a.txsync(); // the chain is incomplete: only the first frame goes
+    assert.deepEqual(drain(ta).map((f) => f.len), [60]);
+    a.txsync();
+    assert.equal(drain(ta).length, 0, 'not re-fed on the next txsync');
+    put(a, B, A, { len: 70, flags: NS_MOREFRAG });
+    put(a, B, A, { len: 80 });
+    a.txsync();
+    const seen = drain(ta);
+    assert.deepEqual(seen.map((f) => f.len), [100, 70, 80], 'the chain, exactly once');
+    assert.deepEqual(seen.map((f) => f.flags & NS_MOREFRAG), [NS_MOREFRAG, NS_MOREFRAG, 0]);
+    assert.deepEqual(drain(b).map((f) => f.len), [60, 100, 70, 80]);
+    assert.deepEqual(drain(rb).map((f) => f.len), [60, 100, 70, 80]);
+    assert.deepEqual(drain(zb).map((f) => f.len), [60, 100, 70, 80]);
+  } finally {
+    closeAll(ta, zb, rb, a, b);
+  }
+});
+
+test('a zero-copy monitor without room for a whole chain takes none of it', () => {
+  const [a, b] = pair('valeM10');
+  const zb = open('valeM10:b/z@conf:slots=4'); // 3 usable slots
+  try {
+    send(a, B, A); // one frame, released by b: the monitor holds it (2 slots left)
+    drain(b);
+    put(a, B, A, { len: 100, flags: NS_MOREFRAG });
+    put(a, B, A, { len: 100, flags: NS_MOREFRAG });
+    put(a, B, A, { len: 100 });
+    a.txsync();
+    assert.equal(drain(b).length, 3); // released: 3-slot chain offered to a monitor with 2 free slots
+    const got = drain(zb);
+    assert.deepEqual(got.map((f) => f.flags & NS_MOREFRAG), [0], 'only the single frame; the chain is dropped whole');
+    assert.equal(zb.stats().rxDrops, 1);
+  } finally {
+    closeAll(zb, a, b);
+  }
+});
+
 test('two (and up to 7) monitors on one ring all see everything; an 8th is refused', () => {
   const [a, b] = pair('valeM3');
   const mons: Port[] = [];

@@ -97,8 +97,19 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
   let moved = 0, drops = 0, bytes = 0;
+  let chainLeft = 0; // slots of the current chain still to hand over (0: at a packet start)
+  let skipping = false;
   for (let k = from; k !== to; k = k + 1 === srcN ? 0 : k + 1) {
-    if (free === 0) { drops++; continue; }
+    if (chainLeft === 0) {
+      // a new packet: measure its chain, take it only if it fits whole
+      let len = 1;
+      for (let j = k; len < 64 && (u16[((ss + (j << 2)) << 1) + 3] & NS_MOREFRAG) && j !== to; len++) j = j + 1 === srcN ? 0 : j + 1;
+      chainLeft = len;
+      skipping = len > free;
+      if (skipping) drops++;
+    }
+    chainLeft--;
+    if (skipping) continue;
     const a = ss + (k << 2), b = s + (prod << 2);
     const idx = u32[a];
     u32[a] = u32[b];

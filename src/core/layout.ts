@@ -137,7 +137,9 @@ export const SW = {
   lookupId: 16, // 0 = learning; else index into the process lookup table (by name)
   lookupNameLen: 20,
   dirOfs: 24,
-  inflight: 28, // senders currently forwarding (detach waits for 0)
+  epoch: 28, // senders count themselves in inflight[epoch & 1]
+  inflight0: 32, // senders forwarding in an even epoch
+  inflight1: 36, // ... in an odd epoch (detach flips the epoch and drains the old one)
   lookupName: 64, // 64 bytes
   ports: 128, // u32[256] port records by port index (0 = free)
   active: 1152, // u32[256] compact list of active port indices

@@ -297,6 +297,7 @@ export abstract class Port {
   }
 
   stats(): PortStats {
+    if (this.closed) throw new NetmapError('EBADF', `${this.name}: port is closed`);
     return portStats(this.region, this.rec);
   }
 

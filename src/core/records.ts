@@ -115,7 +115,8 @@ export interface PortStats {
   txBytes: number;
   rxPackets: number;
   rxBytes: number;
-  /** Frames this port sent that a destination could not take (full ring). */
+  /** Frames this port sent that were not delivered: a full destination ring, or dropped
+   *  by the switch's lookup (frames under 14 bytes, NM_BDG_NOPORT, no such port). */
   txDrops: number;
   /** Frames for this port dropped because its rx ring was full. */
   rxDrops: number;

@@ -16,11 +16,18 @@ export type LookupFn = (u8: Uint8Array, off: number, len: number, srcPort: numbe
 // Functions cannot be shared between threads: each thread registers its own copy by name,
 // and the switch record stores the name.
 const lookupsByName = new Map<string, LookupFn>();
+let registrations = 0;
+
+/** Bumped by every registerLookup in this thread: ports re-resolve their cached function. */
+export function lookupRegistrations(): number {
+  return registrations;
+}
 
 /** Make a lookup function available in this thread under `name`. */
 export function registerLookup(name: string, fn: LookupFn): void {
   if (!name || name.length > 63) throw new NetmapError('EINVAL', 'lookup name must be 1..63 characters');
   lookupsByName.set(name, fn);
+  registrations++;
 }
 
 export function findSwitch(region: Region, name: string): number {
@@ -74,9 +81,13 @@ export function detachPort(region: Region, sw: number, idx: number): boolean {
     }
   }
   Atomics.store(u32, (sw + SW.nports) >> 2, n - 1);
-  // A sender that read the old list may still copy into this port: wait until none is left.
-  const deadline = Date.now() + 2000;
-  while (Atomics.load(i32, (sw + SW.inflight) >> 2) > 0 && Date.now() < deadline) Atomics.wait(i32, (sw + SW.inflight) >> 2, Atomics.load(i32, (sw + SW.inflight) >> 2), 1);
+  // A sender that read the old port list may still copy into this port. Senders count
+  // themselves in inflight[epoch & 1] before reading the list; flipping the epoch sends new
+  // senders to the other counter, so the old one drains even under continuous traffic.
+  const old = Atomics.add(i32, (sw + SW.epoch) >> 2, 1) & 1;
+  const idxOld = (sw + (old ? SW.inflight1 : SW.inflight0)) >> 2;
+  const deadline = Date.now() + 10000; // a sender that died mid-forward must not block forever
+  for (let v = Atomics.load(i32, idxOld); v > 0 && Date.now() < deadline; v = Atomics.load(i32, idxOld)) Atomics.wait(i32, idxOld, v, 1);
   if (n - 1 === 0 && !(u32[(sw + SW.flags) >> 2] & SW_FLAG_PERSISTENT)) {
     destroySwitch(region, sw);
     return true;

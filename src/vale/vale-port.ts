@@ -13,7 +13,7 @@ import { createPortRecord, createRing, destroyPortRecord, setPortRing } from '..
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur, stampRing } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
-import { attachPort, detachPort, findOrCreateSwitch, resolveLookup, type LookupFn } from './switch.js';
+import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
 
 const FT_LIMIT = ft.cap - NETMAP_MAX_FRAGS;
@@ -25,6 +25,7 @@ export class ValePort extends Port {
   readonly portIndex: number;
   private lookupVersion = 0;
   private lookupFn: LookupFn | null = null;
+  private lookupRegs = 0;
 
   constructor(region: Region, rec: number, spec: PortSpec, opts: OpenOptions) {
     const u32 = region.u32;
@@ -42,7 +43,11 @@ export class ValePort extends Port {
     let done = hwcur;
     if (head !== hwcur) {
       const v = Atomics.load(u32, (this.sw + SW.lookupId) >> 2);
-      if (v !== this.lookupVersion) { this.lookupFn = resolveLookup(region, this.sw); this.lookupVersion = v; }
+      if (v !== this.lookupVersion || lookupRegistrations() !== this.lookupRegs) {
+        this.lookupFn = resolveLookup(region, this.sw);
+        this.lookupVersion = v;
+        this.lookupRegs = lookupRegistrations();
+      }
       const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
@@ -75,7 +80,8 @@ export class ValePort extends Port {
           }
         }
         if (pkts > 0) {
-          const i32 = region.i32, inflight = (this.sw + SW.inflight) >> 2;
+          const i32 = region.i32;
+          const inflight = (this.sw + (Atomics.load(i32, (this.sw + SW.epoch) >> 2) & 1 ? SW.inflight1 : SW.inflight0)) >> 2;
           Atomics.add(i32, inflight, 1);
           try {
             forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn);
