@@ -34,13 +34,23 @@ export function forwardBatch(region: Region, sw: number, src: number, txRing: nu
   const rss = (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0;
   cnt.fill(0);
   let single = -1; // the one unicast destination of the whole batch, if there is one
+  let c0 = 0, c1 = 0, c2 = 0, cDst = 0; // MAC words (bytes 0..11) of the last looked-up frame
   for (let p = 0; p < pkts; p++) {
     const f = pktFirst[p];
     const len = ft.len[f];
     let dst: number;
     if (len < 14) dst = NM_BDG_NOPORT;
-    else if (lookup === null) dst = learnAndLookup(u16, u32, tab, ft.src[f], src, (ft.flags[f] & NS_NO_LEARN) !== 0);
-    else {
+    else if (lookup === null) {
+      // consecutive frames of a flow carry the same MACs: reuse the previous result within
+      // the batch instead of hashing again (netmap keeps a last-source-MAC per port likewise)
+      const b = ft.src[f];
+      const m0 = u32[b >> 2], m1 = u32[(b >> 2) + 1], m2 = u32[(b >> 2) + 2];
+      if (p > 0 && m0 === c0 && m1 === c1 && m2 === c2 && (ft.flags[f] & NS_NO_LEARN) === 0) dst = cDst;
+      else {
+        dst = learnAndLookup(u16, u32, tab, b, src, (ft.flags[f] & NS_NO_LEARN) !== 0);
+        c0 = m0; c1 = m1; c2 = m2; cDst = dst;
+      }
+    } else {
       dst = lookup(u8, ft.src[f], len, src, ringId);
       if (!(dst >= 0 && dst <= NM_BDG_NOPORT)) dst = NM_BDG_NOPORT;
       dst |= 0;
