@@ -14,7 +14,7 @@
 // pkt-gen senders and receivers on the other ends (in this process: regions are not yet
 // shared between processes) and prints what went where.
 import { pathToFileURL } from 'node:url';
-import { NS_BUF_CHANGED, open, POLLIN, POLLOUT, type Ring } from '../src/index.js';
+import { NS_BUF_CHANGED, open, pollPorts, POLLIN, POLLOUT, type Ring } from '../src/index.js';
 import { pktGen } from '../src/apps/pkt-gen/run.js';
 import { parsePktGenArgs } from '../src/apps/pkt-gen/options.js';
 
@@ -72,7 +72,8 @@ export async function forward(extName = 'ext}1', intName = 'int}1', opts: Forwar
   const max = opts.maxPackets ?? Infinity;
   const left = (): number => max - c.extToInt - c.intToExt - c.dropped;
   const [extRx, extTx, intRx, intTx] = [ext.rxRings[0]!, ext.txRings[0]!, int.rxRings[0]!, int.txRings[0]!];
-  let turn = 0, rounds = 0;
+  const ports = [ext, int], evs = new Int32Array(2), rev = new Int32Array(2);
+  let rounds = 0;
   try {
     while (left() > 0 && !opts.stopSignal?.aborted) {
       // The talk's poll logic, per direction: nothing to read on the source port? Wait for
@@ -80,16 +81,12 @@ export async function forward(extName = 'ext}1', intName = 'int}1', opts: Forwar
       let extEv = 0, intEv = 0;
       if (extRx.empty()) extEv |= POLLIN; else intEv |= POLLOUT;
       if (intRx.empty()) intEv |= POLLIN; else extEv |= POLLOUT;
-      // poll() syncs: txsync pushes what we queued, rxsync (with POLLIN) returns the slots we
-      // released and picks up new packets. netmap's poll() waits on both fds at once; a
-      // netmap-ts Port.poll() waits on one port, so check both without blocking and, if
-      // neither is ready, sleep up to 1 ms on one of them in turn.
-      let extRev = ext.poll(extEv, 0), intRev = int.poll(intEv, 0);
-      const idle = extRev === 0 && intRev === 0;
-      if (idle) {
-        if (intEv === 0 || (extEv !== 0 && (turn ^= 1) === 1)) extRev = ext.poll(extEv, 1);
-        else intRev = int.poll(intEv, 1);
-      }
+      // pollPorts() is netmap's poll() over both ports: it syncs (txsync pushes what we
+      // queued; rxsync returns the slots we released and picks up new packets) and sleeps
+      // until either port has what we asked for, here for at most 50 ms.
+      evs[0] = extEv;
+      evs[1] = intEv;
+      const idle = pollPorts(ports, evs, rev, 50) === 0;
       // Forward in both directions, whatever woke us: move() stops when a side runs out.
       move(ext.u8, extRx, intTx, left(), dropFromOutside, c, 'extToInt');
       move(int.u8, intRx, extTx, left(), null, c, 'intToExt');

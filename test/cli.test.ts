@@ -37,7 +37,7 @@ describe('nmts', { concurrency: true }, () => {
       rejected(['-i', 'vale0:1', '-Q'], /unknown option -Q/),
       rejected(['-i', 'vale0:1', '--bogus'], /unknown option --bogus/),
       rejected(['-i', 'vale0:1', '-f', 'tx', '-l', '5'], /invalid -l '5'/),
-      rejected(['-i', 'vale0:1', '-f', 'foo'], /unknown function 'foo'/),
+      rejected(['-i', 'vale0:1', '-f', 'foo'], /invalid -f 'foo': unknown function/),
       rejected(['-f', 'tx'], /missing -i PORT/),
       rejected(['-i', 'vale0:1', '-f', 'tx', '-b', '0'], /invalid -b '0'/),
       rejected(['-i', 'vale0:1', '-n'], /option -n requires an argument/),

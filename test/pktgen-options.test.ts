@@ -156,7 +156,7 @@ test('error messages', () => {
   throwsUsage(['-i', 'p', '-q'], 'pkt-gen: unknown option -q');
   throwsUsage(['-i', 'p', '-zq'], 'pkt-gen: unknown option -q');
   throwsUsage(['-i', 'p', '-n'], 'pkt-gen: option -n requires an argument');
-  throwsUsage(['-i', 'p', '-f', 'foo'], "pkt-gen: unknown function 'foo' (expected tx, rx, ping, pong, txseq, rxseq)");
+  throwsUsage(['-i', 'p', '-f', 'foo'], "pkt-gen: invalid -f 'foo': unknown function (expected tx, rx, ping, pong, txseq, rxseq)");
   throwsUsage([], 'pkt-gen: missing -i PORT (the port to use, e.g. -i vale0:1); try --help');
   throwsUsage(['-f', 'tx'], 'pkt-gen: missing -i PORT (the port to use, e.g. -i vale0:1); try --help');
   throwsUsage(['-i', 'p', '-p', '0'], "pkt-gen: invalid -p '0': threads must be 1..64");

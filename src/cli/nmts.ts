@@ -14,9 +14,13 @@ commands:
   version   print the version
 
 examples:
-  nmts pkt-gen -i vale0:1 -f tx -n 1000000 & nmts pkt-gen -i vale0:2 -f rx
-  nmts pkt-gen -i 'x{1' -f tx --duration 5     (a zero-copy pipe; the other end is 'x}1')
-  nmts demo --seconds 5
+  nmts demo --seconds 5                          (sender and receiver threads on one switch)
+  nmts pkt-gen -i 'x{1' -f tx --duration 5 -p 2   (two threads into a zero-copy pipe; nothing reads
+                                                  'x}1', so the sender waits once the rings fill)
+  nmts pkt-gen -i null -f tx -n 10000000         (the generator alone)
+
+Switches and pipes are shared by the threads of one process; separate processes (two
+terminals) share them once cross-process regions land.
 `;
 
 function version(): string {

@@ -30,6 +30,9 @@ export const RH = {
   freeBufs: 76, // buffers available (stack + above watermark)
   generation: 80, // bumped for every record created (ABA guard)
   objUsedUnits: 84,
+  // cache line 2: wake-ups for pollers waiting on several ports at once (pollPorts)
+  anyWakeSeq: 128,
+  anyWaiters: 132,
 } as const;
 export const REGION_HEADER_SIZE = 4096;
 export const OBJ_UNIT = 256;

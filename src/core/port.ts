@@ -2,7 +2,7 @@
 // The kind-specific "kernel side" (what txsync/rxsync do) lives in subclasses in
 // src/ports and src/vale; everything shared by all kinds is here.
 import { NR_EXCLUSIVE, NR_NO_TX_POLL, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, POLLIN, POLLOUT } from './constants.js';
-import { PR, RR } from './layout.js';
+import { PR, RH, RR } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 import { Ring } from './ring.js';
 import { portRing, portStats, type PortStats } from './records.js';
@@ -156,6 +156,11 @@ export abstract class Port {
     if (this.closed) throw new NetmapError('EBADF', `${this.name}: port is closed`);
     const r = this.rxOfs;
     for (let i = 0; i < r.length; i++) this.rxsyncRing(r[i]);
+  }
+
+  /** Sync as poll() does and return the ready events, without waiting. */
+  check(events: number): number {
+    return this.ready(events);
   }
 
   private ready(events: number): number {
@@ -316,5 +321,48 @@ export abstract class Port {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+}
+
+/**
+ * poll() over several ports of one region, as netmap's poll() over several descriptors:
+ * revents[i] receives the ready events of ports[i] for events[i]. Spins briefly, then
+ * sleeps until any port of the region publishes or the timeout expires. Returns the number
+ * of ports with events (0 on timeout).
+ */
+export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, revents: Int32Array, timeoutMs = -1): number {
+  if (ports.length === 0) return 0;
+  const region = ports[0].region;
+  if (events.length !== ports.length || revents.length < ports.length) throw new NetmapError('EINVAL', 'pollPorts: events and revents need one entry per port');
+  for (const p of ports) if (p.region !== region) throw new NetmapError('EINVAL', 'pollPorts: all ports must be in the same memory region');
+  const scan = (): number => {
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) {
+      revents[i] = ports[i].check(events[i]);
+      if (revents[i]) n++;
+    }
+    return n;
+  };
+  let n = scan();
+  if (n || timeoutMs === 0) return n;
+  const spins = Math.max(...ports.map((p) => p.spinUs)) * SPIN_CHECKS_PER_US / ports.length;
+  for (let i = 0; i < spins; i++) if ((n = scan())) return n;
+  const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
+  const i32 = region.i32;
+  const seqIdx = RH.anyWakeSeq >> 2, waitIdx = RH.anyWaiters >> 2;
+  for (;;) {
+    const seq = Atomics.load(i32, seqIdx);
+    Atomics.add(i32, waitIdx, 1);
+    try {
+      n = scan();
+      if (!n) {
+        const left = deadline - clock.now();
+        if (left > 0) Atomics.wait(i32, seqIdx, seq, left === Infinity ? undefined : left);
+        n = scan();
+      }
+    } finally {
+      Atomics.sub(i32, waitIdx, 1);
+    }
+    if (n || clock.now() >= deadline) return n;
   }
 }

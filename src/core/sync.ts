@@ -1,7 +1,7 @@
 // The checks netmap's kernel makes at every sync (nm_txsync_prologue / nm_rxsync_prologue,
 // netmap_ring_reinit), the wake-up protocol, and the frame copy used by the switch and the
 // copy monitors.
-import { PR, RR } from './layout.js';
+import { PR, RH, RR } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 
 /** Circular distance from a to b on a ring of n slots. */
@@ -72,12 +72,19 @@ export function badSlot(region: Region, ring: number, k: number, what: string): 
   reinitRing(region, ring, `${what}: slot ${k}: ${why}`);
 }
 
-/** Wake threads sleeping in poll() on a port, if any. One atomic load when nobody waits. */
+/**
+ * Wake threads sleeping in poll() on a port, and in pollPorts() on any port of the region.
+ * Two atomic loads when nobody waits.
+ */
 export function wakePort(region: Region, port: number): void {
   const i32 = region.i32;
   if (Atomics.load(i32, (port + PR.waiters) >> 2) > 0) {
     Atomics.add(i32, (port + PR.wakeSeq) >> 2, 1);
     Atomics.notify(i32, (port + PR.wakeSeq) >> 2);
+  }
+  if (Atomics.load(i32, RH.anyWaiters >> 2) > 0) {
+    Atomics.add(i32, RH.anyWakeSeq >> 2, 1);
+    Atomics.notify(i32, RH.anyWakeSeq >> 2);
   }
 }
 

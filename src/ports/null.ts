@@ -35,6 +35,8 @@ export class NullPort extends Port {
     const u32 = this.region.u32;
     checkHeadCur(this.region, r, this.name);
     u32[(r + RR.hwcur) >> 2] = u32[(r + RR.head) >> 2];
+    u32[(r + RR.hwtail) >> 2] = u32[(r + RR.head) >> 2]; // never anything to receive
+    u32[(r + RR.tail) >> 2] = u32[(r + RR.head) >> 2];
   }
 
   protected destroy(): void {

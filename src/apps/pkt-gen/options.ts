@@ -356,7 +356,7 @@ function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boole
     case 'B': o.framingBytes = FRAMING_BYTES; break;
     case 'f': {
       if (!(PKTGEN_FUNCTIONS as readonly string[]).includes(v)) {
-        fail(`unknown function '${v}' (expected ${PKTGEN_FUNCTIONS.join(', ')})`);
+        fail(`invalid -f '${v}': unknown function (expected ${PKTGEN_FUNCTIONS.join(', ')})`);
       }
       o.function = v as PktGenFunction;
       break;

@@ -74,6 +74,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   if (o.cpuPin !== undefined && o.verbose) io.err('pkt-gen: -a: threads are placed by the OS scheduler (CPU pinning arrives with the sys layer)');
 
   const workers: Worker[] = [];
+  const exited: boolean[] = [];
   const errors: string[] = [];
   let done = 0, ready = 0;
   let info = { txRings: 0, rxRings: 0, slots: 0 };
@@ -92,14 +93,15 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
         else if (m.type === 'done') done++;
       });
       w.on('error', (e) => { errors.push(`pkt-gen: thread ${i}: ${e.message}`); reject(e); });
-      w.on('exit', () => { if (stats[i * ROW + S.done] === 0) stats[i * ROW + S.done] = 1; });
+      w.on('exit', () => { exited[i] = true; if (stats[i * ROW + S.done] === 0) stats[i * ROW + S.done] = 1; });
       workers.push(w);
     });
   });
   const stopAll = async (): Promise<void> => {
     Atomics.store(ctrl, C.stop, 1);
     Atomics.notify(ctrl, C.go);
-    await Promise.all(workers.map((w) => new Promise<void>((res) => {
+    await Promise.all(workers.map((w, i) => new Promise<void>((res) => {
+      if (exited[i]) return res();
       const t = setTimeout(() => { void w.terminate().then(() => res()); }, 3000);
       w.once('exit', () => { clearTimeout(t); res(); });
     })));
