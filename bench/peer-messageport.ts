@@ -102,3 +102,13 @@ function register(frameLen: number): void {
 
 register(60);
 register(1514);
+
+// The per-frame variant: what most Node code does (one postMessage per packet). Shown next
+// to the batched baseline so both comparisons are in the same run.
+registerCase({
+  name: 'messageport-frame-60',
+  description: 'MessageChannel between two workers, one postMessage per 60-byte frame',
+  frameLen: 60,
+  kind: 'baseline',
+  run: (durationMs, opts) => runMessagePort(60, { mode: 'frame', batch: 1, inflight: 256 }, durationMs, opts),
+});

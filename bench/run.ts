@@ -39,7 +39,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
 Cases run one at a time. Mpps counts frames received/forwarded in the
 measured window; Gbit/s = frame bytes (no CRC) * 8 / 1e9 / s.
 "vs messageport" / "vs udp" = this row's Mpps divided by the Mpps of
-messageport-<len> / udp-loopback-<len> for the same frame length.`;
+messageport-<len> / udp-loopback-<len> for the same frame length;
+"vs postMessage/frame" divides by messageport-frame-60 (one postMessage per frame).`;
 
 interface Options {
   json: boolean;
@@ -113,6 +114,7 @@ interface Row {
   mpps: number | null;
   gbps: number | null;
   vsMessageport: number | null;
+  vsFrame: number | null;
   vsUdp: number | null;
 }
 
@@ -166,6 +168,7 @@ function jsonLine(row: Row, o: Options): string {
     seconds: r ? sig(r.seconds, 6) : null,
     gcCount: r?.gcCount ?? null,
     vsMessageport: row.vsMessageport === null ? null : sig(row.vsMessageport, 4),
+    vsMessageportFrame: row.vsFrame === null ? null : sig(row.vsFrame, 4),
     vsUdp: row.vsUdp === null ? null : sig(row.vsUdp, 4),
     durationS: o.durationMs / 1000,
     notes: r?.notes ?? null,
@@ -195,13 +198,14 @@ function fmtRatio(x: number | null): string {
 }
 
 function table(rows: Row[]): string {
-  const head = ['case', 'Mpps', 'Gbit/s', 'vs messageport', 'vs udp', 'GCs', 'notes'];
-  const right = [false, true, true, true, true, true, false];
+  const head = ['case', 'Mpps', 'Gbit/s', 'vs messageport', 'vs postMessage/frame', 'vs udp', 'GCs', 'notes'];
+  const right = [false, true, true, true, true, true, true, false];
   const body = rows.map((r) => [
     r.c.name,
     fmtRate(r.mpps),
     fmtRate(r.gbps),
     fmtRatio(r.vsMessageport),
+    fmtRatio(r.vsFrame),
     fmtRatio(r.vsUdp),
     r.result?.gcCount === undefined ? '-' : String(r.result.gcCount),
     r.error !== undefined ? `ERROR: ${r.error}` : (r.result?.notes ?? ''),
@@ -281,7 +285,7 @@ async function main(): Promise<number> {
   process.stderr.write(`bench: ${selected.length} case(s), about ${Math.ceil(est)} s\n`);
   for (const [i, c] of selected.entries()) {
     process.stderr.write(`[${i + 1}/${selected.length}] ${c.name} ... `);
-    const row: Row = { c, mpps: null, gbps: null, vsMessageport: null, vsUdp: null };
+    const row: Row = { c, mpps: null, gbps: null, vsMessageport: null, vsFrame: null, vsUdp: null };
     try {
       const r = await runOne(c, o);
       row.result = r;
@@ -296,6 +300,7 @@ async function main(): Promise<number> {
     rows.set(c.name, row);
     row.vsMessageport = ratio(row, rows, messagePortBaseline(c.frameLen));
     row.vsUdp = ratio(row, rows, udpBaseline(c.frameLen));
+    row.vsFrame = c.frameLen === 60 ? ratio(row, rows, 'messageport-frame-60') : null;
     if (o.json) process.stdout.write(`${jsonLine(row, o)}\n`);
     // Let terminated workers and closed sockets go away before the next case.
     await new Promise((r) => setTimeout(r, 200));
