@@ -14,7 +14,7 @@
 // pkt-gen senders and receivers on the other ends (in this process: regions are not yet
 // shared between processes) and prints what went where.
 import { pathToFileURL } from 'node:url';
-import { NS_BUF_CHANGED, open, pollPorts, POLLIN, POLLOUT, type Ring } from '../src/index.js';
+import { open, pollPorts, POLLIN, POLLOUT, type Ring } from '../src/index.js';
 import { pktGen } from '../src/apps/pkt-gen/run.js';
 import { parsePktGenArgs } from '../src/apps/pkt-gen/options.js';
 
@@ -49,12 +49,8 @@ function move(u8: Uint8Array, rx: Ring, tx: Ring, limit: number, rule: Rule | nu
       c.dropped++;
     } else {
       if (k === tx.tail) break; // no room on the other side: the rest waits for POLLOUT
-      const idx = tx.bufIdx(k);
-      tx.setBufIdx(k, rx.bufIdx(j));
-      tx.setLen(k, len);
-      tx.setSlotFlags(k, NS_BUF_CHANGED);
-      rx.setBufIdx(j, idx);
-      rx.setSlotFlags(j, NS_BUF_CHANGED);
+      // exchange buffer indices (and copy the length); NS_BUF_CHANGED on both slots
+      tx.swapIn(k, rx, j);
       k = tx.next(k);
       c[dir]++;
     }

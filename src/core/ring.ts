@@ -2,6 +2,7 @@
 // accessors by index. Hot loops may use the raw views (`u32`, `u16`, `u8`) with `slots`
 // (u32 index of slot 0): slot i is u32[slots + 4*i] = buf_idx, u16[2*(slots + 4*i) + 2] = len,
 // u16[2*(slots + 4*i) + 3] = flags.
+import { NS_BUF_CHANGED } from './constants.js';
 import { RR } from './layout.js';
 import type { Region } from './region.js';
 
@@ -73,4 +74,20 @@ export class Ring {
   buf(i: number): number { return this.bufsOfs + this.u32[this.slots + (i << 2)] * this.bufSize; }
   /** Byte offset of buffer `idx`. */
   bufAt(idx: number): number { return this.bufsOfs + idx * this.bufSize; }
+
+  /**
+   * Zero-copy move: slot i of this ring takes the buffer (and length) of slot j of `from`,
+   * which gets this slot's buffer back; both are flagged NS_BUF_CHANGED. The two rings must
+   * be in the same region (netmap's bridge/lb swap, the way to forward without copying).
+   */
+  swapIn(i: number, from: Ring, j: number): void {
+    const a = this.slots + (i << 2), b = from.slots + (j << 2);
+    const u32 = this.u32, u16 = this.u16;
+    const idx = u32[a];
+    u32[a] = u32[b];
+    u32[b] = idx;
+    u16[(a << 1) + 2] = u16[(b << 1) + 2];
+    u16[(a << 1) + 3] = NS_BUF_CHANGED;
+    u16[(b << 1) + 3] = NS_BUF_CHANGED;
+  }
 }

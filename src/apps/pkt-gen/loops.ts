@@ -334,13 +334,7 @@ export function pongLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
     let space = tx.space();
     while (k !== t && space > 0 && pkts < total) {
       const len = rx.len(k);
-      // swap the buffers: the echo leaves without a copy
-      const idx = rx.bufIdx(k);
-      rx.setBufIdx(k, tx.bufIdx(h));
-      rx.setSlotFlags(k, NS_BUF_CHANGED);
-      tx.setBufIdx(h, idx);
-      tx.setLen(h, len);
-      tx.setSlotFlags(h, NS_BUF_CHANGED);
+      tx.swapIn(h, rx, k); // the echo leaves without a copy
       swapForPong(u8, tx.buf(h) + cfg.vhdr, len - cfg.vhdr);
       bytes += len;
       pkts++;
