@@ -37,9 +37,9 @@ export class FrameTable {
  */
 export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number): number {
   const u32 = region.u32, u16 = region.u16, i32 = region.i32, u8 = region.u8, f64 = region.f64;
-  lock(i32, (ring + RR.lock) >> 2);
+  lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
-    unlock(i32, (ring + RR.lock) >> 2);
+    unlock(region, ring + RR.lock);
     return -1;
   }
   const nslots = u32[(ring + RR.numSlots) >> 2];
@@ -71,7 +71,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   if (drops) f64[(ring + RR.drops) >> 3] += drops;
   f64[(ring + RR.delivered) >> 3] += delivered;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
-  unlock(i32, (ring + RR.lock) >> 2);
+  unlock(region, ring + RR.lock);
   if (delivered) wakePort(region, port);
   return delivered;
 }
@@ -83,9 +83,9 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
  */
 export function deliverSwaps(region: Region, ring: number, gen: number, srcRing: number, from: number, to: number, addFlags: number): number {
   const u32 = region.u32, u16 = region.u16, i32 = region.i32, f64 = region.f64;
-  lock(i32, (ring + RR.lock) >> 2);
+  lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
-    unlock(i32, (ring + RR.lock) >> 2);
+    unlock(region, ring + RR.lock);
     return -1;
   }
   const nslots = u32[(ring + RR.numSlots) >> 2];
@@ -127,7 +127,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   if (drops) f64[(ring + RR.drops) >> 3] += drops;
   f64[(ring + RR.delivered) >> 3] += moved;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
-  unlock(i32, (ring + RR.lock) >> 2);
+  unlock(region, ring + RR.lock);
   if (moved) wakePort(region, port);
   return moved;
 }

@@ -24,12 +24,13 @@ export const RH = {
   freeStackOfs: 44, // u32 stack of free buffer indices
   memId: 48,
   // cache line 1: allocator state, written under the config lock
-  configLock: 64,
-  freeTop: 68, // entries on the free stack
-  bufWatermark: 72, // buffers never handed out start here
-  freeBufs: 76, // buffers available (stack + above watermark)
-  generation: 80, // bumped for every record created (ABA guard)
-  objUsedUnits: 84,
+  configLock: 64, // a lock: owner's thread id, then a waiters word (see core/lock.ts)
+  configLockWaiters: 68,
+  freeTop: 72, // entries on the free stack
+  bufWatermark: 76, // buffers never handed out start here
+  freeBufs: 80, // buffers available (stack + above watermark)
+  generation: 84, // bumped for every record created (ABA guard)
+  objUsedUnits: 88,
   // cache line 2: wake-ups for pollers waiting on several ports at once (pollPorts)
   anyWakeSeq: 128,
   anyWaiters: 132,
@@ -117,10 +118,11 @@ export const RR = {
   monList: 136, // MAX_MONITORS pairs (monitor ring ofs | MON_* bits, generation)
   // cache line 3 (192): written by producers (VALE senders, monitored ports)
   prod: 192, // next slot producers will fill (published tail for rx rings)
-  lock: 196,
-  drops: 200, // float64: frames dropped because this rx ring was full
-  delivered: 208, // float64: frames delivered into this rx ring
-  rxBytes: 216, // float64
+  lock: 196, // producers' lock: owner's thread id, then a waiters word
+  lockWaiters: 200,
+  drops: 208, // float64: frames dropped because this rx ring was full
+  delivered: 216, // float64: frames delivered into this rx ring
+  rxBytes: 224, // float64
   slots: 256,
 } as const;
 export const MAX_MONITORS = 7;

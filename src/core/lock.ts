@@ -1,37 +1,65 @@
-// A mutex in a 32-bit word of shared memory: 0 = free, otherwise the owner's token.
-// Short critical sections spin; longer waits sleep on the word (Atomics.wait), so a waiter
-// burns no CPU. The owner token lets a later layer recover a lock whose owner died.
-import { threadId } from 'node:worker_threads';
+// A mutex in two 32-bit words of a memory region: [owner][waiters]. The owner word holds
+// the owner's kernel thread id (0 = free), which is unique across processes, so a waiter can
+// tell whether the owner still exists and take over a lock left by a dead thread or process
+// (its critical section was interrupted: whatever it had not published stays unpublished).
+// Short waits spin; longer ones sleep on the owner word (futex for shared files,
+// Atomics.wait for a SharedArrayBuffer); unlock wakes a sleeper only if there is one.
+import { existsSync } from 'node:fs';
+import { gettid } from '../sys/libc.js';
+import type { Region } from './region.js';
 
-/** This thread's lock token (non-zero). */
-export const OWNER_TOKEN = ((process.pid & 0x3fffff) << 10) | ((threadId + 1) & 0x3ff) || 1;
+/** This thread's kernel thread id: the lock token. */
+export const OWNER_TOKEN = gettid();
 
 const SPINS = 200;
+const CHECK_OWNER_AFTER_MS = 50;
 
-/** Take the lock at i32[index]; blocks (sleeping after a short spin) until free. */
-export function lock(i32: Int32Array, index: number): void {
-  if (Atomics.compareExchange(i32, index, 0, OWNER_TOKEN) === 0) return;
-  lockSlow(i32, index);
+/** True if kernel task `tid` (a thread of any process) still exists. */
+export function taskAlive(tid: number): boolean {
+  return tid > 0 && existsSync(`/proc/${tid}`);
 }
 
-function lockSlow(i32: Int32Array, index: number): void {
+/** Take the lock whose owner word is at byte offset `ofs`; blocks until it is free. */
+export function lock(region: Region, ofs: number): void {
+  if (Atomics.compareExchange(region.i32, ofs >> 2, 0, OWNER_TOKEN) === 0) return;
+  lockSlow(region, ofs >> 2);
+}
+
+function lockSlow(region: Region, idx: number): void {
+  const i32 = region.i32;
+  let since = 0;
   for (let spin = 0; ; spin++) {
-    const cur = Atomics.load(i32, index);
+    const cur = Atomics.load(i32, idx);
     if (cur === 0) {
-      if (Atomics.compareExchange(i32, index, 0, OWNER_TOKEN) === 0) return;
+      if (Atomics.compareExchange(i32, idx, 0, OWNER_TOKEN) === 0) return;
       continue;
     }
     if (cur === OWNER_TOKEN) throw new Error('netmap-ts: lock already held by this thread (re-entrant use)');
-    if (spin > SPINS) Atomics.wait(i32, index, cur, 1);
+    if (spin < SPINS) continue;
+    if (since === 0) since = Date.now();
+    else if (Date.now() - since > CHECK_OWNER_AFTER_MS && !taskAlive(cur)) {
+      // the owner died holding the lock: take it over
+      if (Atomics.compareExchange(i32, idx, cur, OWNER_TOKEN) === cur) return;
+      continue;
+    }
+    Atomics.add(i32, idx + 1, 1);
+    region.wait(idx, cur, 10);
+    Atomics.sub(i32, idx + 1, 1);
   }
 }
 
 /** Try once; true when taken. */
-export function tryLock(i32: Int32Array, index: number): boolean {
-  return Atomics.compareExchange(i32, index, 0, OWNER_TOKEN) === 0;
+export function tryLock(region: Region, ofs: number): boolean {
+  return Atomics.compareExchange(region.i32, ofs >> 2, 0, OWNER_TOKEN) === 0;
 }
 
-export function unlock(i32: Int32Array, index: number): void {
-  Atomics.store(i32, index, 0);
-  Atomics.notify(i32, index, 1);
+export function unlock(region: Region, ofs: number): void {
+  const i32 = region.i32, idx = ofs >> 2;
+  Atomics.store(i32, idx, 0);
+  if (Atomics.load(i32, idx + 1) > 0) region.notify(idx, 1);
+}
+
+/** Owner thread id of a lock (0 if free). */
+export function lockOwner(region: Region, ofs: number): number {
+  return Atomics.load(region.i32, ofs >> 2);
 }

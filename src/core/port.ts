@@ -202,7 +202,7 @@ export abstract class Port {
       if (revents) return revents;
     }
     const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
-    const i32 = this.region.i32;
+    const region = this.region, i32 = region.i32;
     const seqIdx = (this.rec + PR.wakeSeq) >> 2, waitIdx = (this.rec + PR.waiters) >> 2;
     for (;;) {
       if (this.busyWait) {
@@ -214,7 +214,7 @@ export abstract class Port {
           revents = this.ready(events);
           if (!revents) {
             const left = deadline - clock.now();
-            if (left > 0) Atomics.wait(i32, seqIdx, seq, left === Infinity ? undefined : left);
+            if (left > 0) region.wait(seqIdx, seq, left === Infinity ? -1 : left);
             revents = this.ready(events);
           }
         } finally {
@@ -238,8 +238,7 @@ export abstract class Port {
         revents = this.ready(events);
         if (!revents && performance.now() < deadline) {
           const left = deadline - performance.now();
-          const w = Atomics.waitAsync(i32, seqIdx, seq, left === Infinity ? undefined : left);
-          if (w.async) await w.value;
+          await this.region.waitAsync(seqIdx, seq, left === Infinity ? -1 : left);
           revents = this.ready(events);
         }
       } finally {
@@ -357,7 +356,7 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
       n = scan();
       if (!n) {
         const left = deadline - clock.now();
-        if (left > 0) Atomics.wait(i32, seqIdx, seq, left === Infinity ? undefined : left);
+        if (left > 0) region.wait(seqIdx, seq, left === Infinity ? -1 : left);
         n = scan();
       }
     } finally {

@@ -7,6 +7,7 @@
 import { DEFAULT_BUF_SIZE } from './constants.js';
 import { DIR, DIR_NAME_MAX, DirType, OBJ_UNIT, REGION_HEADER_SIZE, REGION_MAGIC, REGION_VERSION, RH } from './layout.js';
 import { lock, unlock } from './lock.js';
+import { futexWait, futexWaitAsync, futexWake } from '../sys/libc.js';
 
 export class NetmapError extends Error {
   /** errno-style code: EINVAL, EBUSY, ENOMEM, ENXIO, ENOENT, EEXIST, ENOTSUP */
@@ -42,8 +43,13 @@ export class Region {
   readonly bufsOfs: number;
   readonly memId: number;
 
-  private constructor(buffer: SharedArrayBuffer | ArrayBuffer) {
+  /** Address of a mapped file (for futexes), 0n for a SharedArrayBuffer. */
+  readonly addr: bigint;
+  private readonly ts = new BigInt64Array(2);
+
+  private constructor(buffer: SharedArrayBuffer | ArrayBuffer, addr: bigint) {
     this.buffer = buffer;
+    this.addr = addr;
     this.u8 = new Uint8Array(buffer);
     this.u16 = new Uint16Array(buffer);
     this.u32 = new Uint32Array(buffer);
@@ -59,7 +65,7 @@ export class Region {
   }
 
   /** Lay out a new region in `buffer` (which must be zero-filled) and return it. */
-  static format(buffer: SharedArrayBuffer | ArrayBuffer, opts: RegionOptions): Region {
+  static format(buffer: SharedArrayBuffer | ArrayBuffer, opts: RegionOptions, addr = 0n): Region {
     const size = opts.size;
     const bufSize = opts.bufSize ?? DEFAULT_BUF_SIZE;
     if (size > buffer.byteLength) throw new NetmapError('EINVAL', 'region size exceeds its buffer');
@@ -92,17 +98,43 @@ export class Region {
     u32[RH.freeBufs >> 2] = nbufs - 2;
     u32[RH.version >> 2] = REGION_VERSION;
     Atomics.store(u32, RH.magic >> 2, REGION_MAGIC);
-    return new Region(buffer);
+    return new Region(buffer, addr);
   }
 
-  /** Attach to a region already formatted (e.g. received from another thread). */
-  static attach(buffer: SharedArrayBuffer | ArrayBuffer): Region {
-    return new Region(buffer);
+  /**
+   * Attach to a region already formatted: a SharedArrayBuffer received from another thread,
+   * or a mapped file (with its address, for futexes).
+   */
+  static attach(buffer: SharedArrayBuffer | ArrayBuffer, addr = 0n): Region {
+    return new Region(buffer, addr);
   }
 
   // ---- configuration lock: serialises creation and destruction of records ----
-  lockConfig(): void { lock(this.i32, RH.configLock >> 2); }
-  unlockConfig(): void { unlock(this.i32, RH.configLock >> 2); }
+  lockConfig(): void { lock(this, RH.configLock); }
+  unlockConfig(): void { unlock(this, RH.configLock); }
+
+  // ---- sleeping on a word: Atomics for a SharedArrayBuffer, futex for a mapped file ----
+  /** Sleep while i32[idx] === value, at most timeoutMs (< 0: forever) or until notify(). */
+  wait(idx: number, value: number, timeoutMs: number): void {
+    if (this.addr === 0n) Atomics.wait(this.i32, idx, value, timeoutMs < 0 ? undefined : timeoutMs);
+    else futexWait(this.addr + BigInt(idx << 2), value, timeoutMs, this.ts);
+  }
+
+  /** wait() without blocking the thread. */
+  async waitAsync(idx: number, value: number, timeoutMs: number): Promise<void> {
+    if (this.addr === 0n) {
+      const w = Atomics.waitAsync(this.i32, idx, value, timeoutMs < 0 ? undefined : timeoutMs);
+      if (w.async) await w.value;
+    } else {
+      await futexWaitAsync(this.addr + BigInt(idx << 2), value, timeoutMs);
+    }
+  }
+
+  /** Wake up to `count` threads sleeping on i32[idx] (in any process mapping the region). */
+  notify(idx: number, count: number): void {
+    if (this.addr === 0n) Atomics.notify(this.i32, idx, count);
+    else futexWake(this.addr + BigInt(idx << 2), count);
+  }
 
   nextGeneration(): number {
     return (Atomics.add(this.u32, RH.generation >> 2, 1) + 1) >>> 0;

@@ -80,11 +80,11 @@ export function wakePort(region: Region, port: number): void {
   const i32 = region.i32;
   if (Atomics.load(i32, (port + PR.waiters) >> 2) > 0) {
     Atomics.add(i32, (port + PR.wakeSeq) >> 2, 1);
-    Atomics.notify(i32, (port + PR.wakeSeq) >> 2);
+    region.notify((port + PR.wakeSeq) >> 2, 0x7fffffff);
   }
   if (Atomics.load(i32, RH.anyWaiters >> 2) > 0) {
     Atomics.add(i32, RH.anyWakeSeq >> 2, 1);
-    Atomics.notify(i32, RH.anyWakeSeq >> 2);
+    region.notify(RH.anyWakeSeq >> 2, 0x7fffffff);
   }
 }
 

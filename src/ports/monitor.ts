@@ -10,6 +10,7 @@ import type { PortSpec } from '../core/portspec.js';
 import { createPortRecord, createRing, destroyPortRecord, portRing, setPortRing } from '../core/records.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur } from '../core/sync.js';
+import { lock, unlock } from '../core/lock.js';
 
 /** Directory name of the port a monitor name refers to. */
 function monitoredName(spec: PortSpec): string {
@@ -78,7 +79,8 @@ export class MonitorPort extends Port {
     }
     // wait for feeders that may hold one of our rings' locks
     for (const r of mine) {
-      while (Atomics.load(region.i32, (r + RR.lock) >> 2) !== 0) Atomics.wait(region.i32, (r + RR.lock) >> 2, Atomics.load(region.i32, (r + RR.lock) >> 2), 1);
+      lock(region, r + RR.lock);
+      unlock(region, r + RR.lock);
     }
     destroyPortRecord(region, this.rec);
   }

@@ -87,7 +87,7 @@ export function detachPort(region: Region, sw: number, idx: number): boolean {
   const old = Atomics.add(i32, (sw + SW.epoch) >> 2, 1) & 1;
   const idxOld = (sw + (old ? SW.inflight1 : SW.inflight0)) >> 2;
   const deadline = Date.now() + 10000; // a sender that died mid-forward must not block forever
-  for (let v = Atomics.load(i32, idxOld); v > 0 && Date.now() < deadline; v = Atomics.load(i32, idxOld)) Atomics.wait(i32, idxOld, v, 1);
+  for (let v = Atomics.load(i32, idxOld); v > 0 && Date.now() < deadline; v = Atomics.load(i32, idxOld)) region.wait(idxOld, v, 1);
   if (n - 1 === 0 && !(u32[(sw + SW.flags) >> 2] & SW_FLAG_PERSISTENT)) {
     destroySwitch(region, sw);
     return true;

@@ -86,7 +86,7 @@ export class ValePort extends Port {
           try {
             forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn);
           } finally {
-            if (Atomics.sub(i32, inflight, 1) === 1) Atomics.notify(i32, inflight);
+            if (Atomics.sub(i32, inflight, 1) === 1) region.notify(inflight, 0x7fffffff);
           }
           f64[(t + RR.txPkts) >> 3] += pkts;
           f64[(t + RR.txBytes) >> 3] += bytes;

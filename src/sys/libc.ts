@@ -1,0 +1,176 @@
+// Thin bindings to the libc calls netmap-ts needs, through koffi (no native code to build).
+// Every failing call throws a SysError that names the call, its subject and errno.
+// One FFI call costs ~0.3-0.5 µs, so callers make at most one per batch, never per packet.
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+export class SysError extends Error {
+  readonly call: string;
+  readonly errno: number;
+  readonly code: string;
+  constructor(call: string, subject: string, errno: number) {
+    const code = ERRNO_NAMES[errno] ?? `E${errno}`;
+    super(`${call}(${subject}): ${code} (${strerror(errno)})`);
+    this.name = 'SysError';
+    this.call = call;
+    this.errno = errno;
+    this.code = code;
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM', 13: 'EACCES',
+  16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 24: 'EMFILE', 28: 'ENOSPC', 95: 'EOPNOTSUPP',
+  98: 'EADDRINUSE', 100: 'ENETDOWN', 105: 'ENOBUFS', 110: 'ETIMEDOUT', 111: 'ECONNREFUSED',
+};
+
+const _strerror = libc.func('const char *strerror(int)');
+export function strerror(errno: number): string {
+  return _strerror(errno) as string;
+}
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+const _open = libc.func('int open(const char *, int, uint32_t)');
+const _close = libc.func('int close(int)');
+const _ftruncate = libc.func('int ftruncate(int, int64_t)');
+const _fchmod = libc.func('int fchmod(int, uint32_t)');
+const _mmap = libc.func('void *mmap(void *, size_t, int, int, int, int64_t)');
+const _munmap = libc.func('int munmap(void *, size_t)');
+const _unlink = libc.func('int unlink(const char *)');
+const _flock = libc.func('int flock(int, int)');
+const _kill = libc.func('int kill(int, int)');
+const _getpid = libc.func('int getpid()');
+// syscall(2) declared with fixed integer arguments: fine on x86-64 and arm64 (arguments in
+// registers), and usable with koffi's .async(), which variadic functions are not.
+const _syscall6 = libc.func('long syscall(long, uint64_t, long, long, uint64_t, uint64_t, long)');
+// the same, with the 4th argument a pointer koffi pins for the call (futex's timeout)
+const _syscallPtr = libc.func('long syscall(long, uint64_t, long, long, void *, uint64_t, long)');
+
+export const O_RDONLY = 0;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_CLOEXEC = 0o2000000;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+const SYS_futex = process.arch === 'arm64' ? 98 : 202;
+const SYS_gettid = process.arch === 'arm64' ? 178 : 186;
+const FUTEX_WAIT = 0;
+const FUTEX_WAKE = 1;
+export const ETIMEDOUT = 110;
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const ESRCH = 3;
+
+function check(ret: number, call: string, subject: string): number {
+  if (ret < 0) throw new SysError(call, subject, koffi.errno());
+  return ret;
+}
+
+export function open(path: string, flags: number, mode = 0o600): number {
+  return check(_open(path, flags | O_CLOEXEC, mode) as number, 'open', path);
+}
+
+export function close(fd: number): void {
+  check(_close(fd) as number, 'close', String(fd));
+}
+
+export function ftruncate(fd: number, size: number): void {
+  check(_ftruncate(fd, size) as number, 'ftruncate', String(fd));
+}
+
+export function fchmod(fd: number, mode: number): void {
+  check(_fchmod(fd, mode) as number, 'fchmod', String(fd));
+}
+
+export function unlink(path: string): void {
+  check(_unlink(path) as number, 'unlink', path);
+}
+
+/** flock(); with LOCK_NB returns false instead of throwing when the lock is held. */
+export function flock(fd: number, op: number): boolean {
+  const r = _flock(fd, op) as number;
+  if (r < 0) {
+    const e = koffi.errno();
+    if (e === 11 && op & LOCK_NB) return false;
+    throw new SysError('flock', String(fd), e);
+  }
+  return true;
+}
+
+/** A shared mapping of `size` bytes of fd; returns its address and an ArrayBuffer over it. */
+export function mmapShared(fd: number, size: number, what: string): { addr: bigint; buffer: ArrayBuffer } {
+  const p = _mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const addr = koffi.address(p) as bigint;
+  if (addr === 0xffffffffffffffffn || addr === 0n) throw new SysError('mmap', what, koffi.errno());
+  return { addr, buffer: koffi.view(p, size) as ArrayBuffer };
+}
+
+export function munmap(addr: bigint, size: number): void {
+  check(_munmap(addr as unknown as object, size) as number, 'munmap', `0x${addr.toString(16)}`);
+}
+
+/** True if process `pid` exists (kill(pid, 0): ESRCH means it does not). */
+export function processAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  if ((_kill(pid, 0) as number) === 0) return true;
+  return koffi.errno() !== ESRCH; // EPERM: exists, owned by someone else
+}
+
+export function getpid(): number {
+  return _getpid() as number;
+}
+
+export function gettid(): number {
+  return Number(_syscall6(SYS_gettid, 0n, 0, 0, 0n, 0n, 0));
+}
+
+/** futexWait() run on koffi's thread pool: resolves true when woken, false on timeout. */
+export function futexWaitAsync(addr: bigint, value: number, timeoutMs: number): Promise<boolean> {
+  const ts = new BigInt64Array(2);
+  if (timeoutMs >= 0) {
+    const ns = Math.round(timeoutMs * 1e6);
+    ts[0] = BigInt(Math.floor(ns / 1e9));
+    ts[1] = BigInt(ns % 1e9);
+  }
+  return new Promise((resolve, reject) => {
+    _syscallPtr.async(SYS_futex, addr, FUTEX_WAIT, value | 0, timeoutMs >= 0 ? ts : null, 0n, 0, (err: unknown, r: number | bigint) => {
+      if (err) return reject(err);
+      resolve(Number(r) === 0 || koffi.errno() !== ETIMEDOUT);
+    });
+  });
+}
+
+/**
+ * FUTEX_WAIT on the 32-bit word at `addr` while it holds `value`, for at most timeoutMs
+ * (< 0: forever). Shared (not private) futex: works between processes mapping the same file.
+ * Returns false on timeout.
+ */
+export function futexWait(addr: bigint, value: number, timeoutMs: number, ts: BigInt64Array): boolean {
+  if (timeoutMs >= 0) {
+    const ns = Math.round(timeoutMs * 1e6);
+    ts[0] = BigInt(Math.floor(ns / 1e9));
+    ts[1] = BigInt(ns % 1e9);
+  }
+  const r = Number(_syscallPtr(SYS_futex, addr, FUTEX_WAIT, value | 0, timeoutMs >= 0 ? ts : null, 0n, 0));
+  if (r === 0) return true;
+  const e = koffi.errno();
+  if (e === ETIMEDOUT) return false;
+  if (e === EAGAIN || e === EINTR) return true; // value changed, or a signal: re-check
+  throw new SysError('futex', 'FUTEX_WAIT', e);
+}
+
+/** FUTEX_WAKE up to `count` waiters of the word at `addr`. */
+export function futexWake(addr: bigint, count: number): number {
+  return Number(_syscall6(SYS_futex, addr, FUTEX_WAKE, count, 0n, 0n, 0));
+}
