@@ -2,14 +2,16 @@
 // thread, one poll loop over an external and an internal port, zero-copy forwarding in both
 // directions, and a filter rule applied from outside to inside only.
 //
-// Ports are netmap-ts zero-copy pipes, all in the process's one memory region, so the
-// forwarder owns one end of each pipe and the traffic sources and sinks the other end:
+// Ports are netmap-ts zero-copy pipes 1 and 2 of one parent, `fw`: pipes of one parent share
+// a memory region, which is what makes swapping buffers between them legal (as netmap's
+// bridge checks that both ports have the same memory). The forwarder owns one end of each
+// pipe; the traffic sources and sinks own the other ends:
 //
 //     outside world                this forwarder                      inside host
-//     ext{1  ==pipe==>  ext}1 --[dropFromOutside]--> int}1  ==pipe==>  int{1
-//     ext{1  <==pipe==  ext}1 <--------------------- int}1  <==pipe==  int{1
+//     fw{1  ==pipe==>  fw}1 --[dropFromOutside]--> fw}2  ==pipe==>  fw{2
+//     fw{1  <==pipe==  fw}1 <--------------------- fw}2  <==pipe==  fw{2
 //
-// forward(extName, intName, opts) opens the two ends given (default 'ext}1' and 'int}1').
+// forward(extName, intName, opts) opens the two ends given (default 'fw}1' and 'fw}2').
 // Run as a script, `node dist/examples/filter-forwarder.js [EXT INT]`, it also starts
 // pkt-gen senders and receivers on the other ends (in this process: regions are not yet
 // shared between processes) and prints what went where.
@@ -62,7 +64,7 @@ function move(u8: Uint8Array, rx: Ring, tx: Ring, limit: number, rule: Rule | nu
   tx.advance(k);
 }
 
-export async function forward(extName = 'ext}1', intName = 'int}1', opts: ForwardOptions = {}): Promise<ForwardCounters> {
+export async function forward(extName = 'fw}1', intName = 'fw}2', opts: ForwardOptions = {}): Promise<ForwardCounters> {
   const ext = open(extName), int = open(intName);
   const c: ForwardCounters = { extToInt: 0, intToExt: 0, dropped: 0 };
   const max = opts.maxPackets ?? Infinity;
@@ -99,7 +101,7 @@ export async function forward(extName = 'ext}1', intName = 'int}1', opts: Forwar
 
 // ---- script mode: traffic on the other ends of the pipes, then the forwarder ----
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [extName = 'ext}1', intName = 'int}1'] = process.argv.slice(2);
+  const [extName = 'fw}1', intName = 'fw}2'] = process.argv.slice(2);
   const other = (name: string): string => name.replace(/[{}]/, (m) => (m === '{' ? '}' : '{'));
   const N = 200_000; // per direction
   const pkt = (tag: string, args: string[]) => pktGen(parsePktGenArgs(['-w', '0', ...args]), {

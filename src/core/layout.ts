@@ -31,6 +31,8 @@ export const RH = {
   freeBufs: 80, // buffers available (stack + above watermark)
   generation: 84, // bumped for every record created (ABA guard)
   objUsedUnits: 88,
+  dead: 92, // 1 once the region was retired (its file unlinked): openers must start over
+  persistent: 96, // records that keep the region alive without openers (persistent switches)
   // cache line 2: wake-ups for pollers waiting on several ports at once (pollPorts)
   anyWakeSeq: 128,
   anyWaiters: 132,

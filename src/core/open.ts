@@ -6,7 +6,8 @@ import { NR_MONITOR_RX, NR_MONITOR_TX, NR_ZCOPY_MON } from './constants.js';
 import { processRegion } from './memory.js';
 import type { OpenOptions, Port } from './port.js';
 import { parsePortSpec, type PortSpec } from './portspec.js';
-import { NetmapError, type Region } from './region.js';
+import { NetmapError, RegionRetired, type Region } from './region.js';
+import { forgetRegion, openSharedRegion } from './shm.js';
 
 export type PortFactory = (region: Region, spec: PortSpec, opts: OpenOptions) => Port;
 export type FactoryKind = 'monitor' | 'pipe' | 'vale' | 'null' | 'netmap';
@@ -54,9 +55,32 @@ export function open(name: string, opts: OpenOptions = {}): Port {
     }
     throw new NetmapError('ENOTSUP', `${name}: port type '${kind}' is not loaded (import 'netmap-ts' rather than its internal modules)`);
   }
-  const region = processRegion();
-  if (spec.memId && spec.memId !== region.memId) {
-    throw new NetmapError('EINVAL', `${name}: memory region @${spec.memId} does not exist (this process has region ${region.memId})`);
+  for (let attempt = 0; ; attempt++) {
+    const region = regionOf(spec);
+    if (spec.memId && spec.memId !== region.memId) {
+      throw new NetmapError('EINVAL', `${name}: memory region @${spec.memId} does not match this port's region (@${region.memId})`);
+    }
+    try {
+      return factory(region, spec, withConf(spec, opts));
+    } catch (e) {
+      if (!(e instanceof RegionRetired) || attempt > 100) throw e;
+      forgetRegion(region); // its last port closed meanwhile: map the name again
+    }
   }
-  return factory(region, spec, withConf(spec, opts));
+}
+
+/**
+ * The region a name lives in. A switch has its own shared file, and so does the parent of
+ * netmap pipes; pipes hanging off a VALE port and monitors live with what they belong to.
+ * The null port needs no sharing. NMTS_SHARED=0 keeps everything in a per-process region.
+ */
+export function regionKeyOf(spec: PortSpec): string | null {
+  if (spec.kind === 'null' || process.env.NMTS_SHARED === '0') return null;
+  if (spec.kind === 'vale') return spec.switchName;
+  return `pipe.${spec.name}`;
+}
+
+export function regionOf(spec: PortSpec): Region {
+  const key = regionKeyOf(spec);
+  return key === null ? processRegion() : openSharedRegion(key);
 }

@@ -6,6 +6,7 @@ import { PR, RH, RR } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 import { Ring } from './ring.js';
 import { portRing, portStats, type PortStats } from './records.js';
+import { retireRegion } from './shm.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -313,6 +314,7 @@ export abstract class Port {
     region.lockConfig();
     try {
       if (this.unbindRings() === 0) this.destroy();
+      if (region.path && region.dirCount() === 0 && !region.dead) retireRegion(region);
     } finally {
       region.unlockConfig();
     }
@@ -333,7 +335,10 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
   if (ports.length === 0) return 0;
   const region = ports[0].region;
   if (events.length !== ports.length || revents.length < ports.length) throw new NetmapError('EINVAL', 'pollPorts: events and revents need one entry per port');
-  for (const p of ports) if (p.region !== region) throw new NetmapError('EINVAL', 'pollPorts: all ports must be in the same memory region');
+  // One futex word per region: ports spread over several regions are re-checked at least
+  // every millisecond while the thread sleeps on the first region's word.
+  let slice = Infinity;
+  for (const p of ports) if (p.region !== region) slice = 1;
   const scan = (): number => {
     let n = 0;
     for (let i = 0; i < ports.length; i++) {
@@ -355,7 +360,7 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
     try {
       n = scan();
       if (!n) {
-        const left = deadline - clock.now();
+        const left = Math.min(slice, deadline - clock.now());
         if (left > 0) region.wait(seqIdx, seq, left === Infinity ? -1 : left);
         n = scan();
       }

@@ -19,6 +19,13 @@ export class NetmapError extends Error {
   }
 }
 
+/** Thrown when a region turns out to be retired: the caller maps the name again. */
+export class RegionRetired extends Error {
+  constructor() {
+    super('netmap-ts region retired');
+  }
+}
+
 export interface RegionOptions {
   size: number;
   bufSize?: number;
@@ -43,6 +50,8 @@ export class Region {
   readonly bufsOfs: number;
   readonly memId: number;
 
+  /** The shared file behind the region ('' for a SharedArrayBuffer). */
+  path = '';
   /** Address of a mapped file (for futexes), 0n for a SharedArrayBuffer. */
   readonly addr: bigint;
   private readonly ts = new BigInt64Array(2);
@@ -111,6 +120,14 @@ export class Region {
 
   // ---- configuration lock: serialises creation and destruction of records ----
   lockConfig(): void { lock(this, RH.configLock); }
+  /** lockConfig(), but throws RegionRetired if the region was retired meanwhile. */
+  lockLive(): void {
+    lock(this, RH.configLock);
+    if (this.dead) {
+      unlock(this, RH.configLock);
+      throw new RegionRetired();
+    }
+  }
   unlockConfig(): void { unlock(this, RH.configLock); }
 
   // ---- sleeping on a word: Atomics for a SharedArrayBuffer, futex for a mapped file ----
@@ -143,6 +160,11 @@ export class Region {
   /** Byte offset of buffer `idx`. */
   bufOffset(idx: number): number {
     return this.bufsOfs + idx * this.bufSize;
+  }
+
+  /** True once the region was retired (see core/shm.ts): start over with a new one. */
+  get dead(): boolean {
+    return Atomics.load(this.u32, RH.dead >> 2) !== 0;
   }
 
   freeBuffers(): number {
@@ -246,6 +268,15 @@ export class Region {
       return e;
     }
     throw new NetmapError('ENOMEM', 'netmap-ts directory is full (too many ports and switches)');
+  }
+
+  /** Named records in the directory. */
+  dirCount(): number {
+    const u32 = this.u32;
+    const base = u32[RH.dirOfs >> 2], n = u32[RH.dirEntries >> 2];
+    let c = 0;
+    for (let i = 0; i < n; i++) if (u32[(base + i * DIR.size + DIR.type) >> 2] !== DirType.Free) c++;
+    return c;
   }
 
   dirRemove(entryOfs: number): void {

@@ -81,6 +81,8 @@ export class Ring {
    * be in the same region (netmap's bridge/lb swap, the way to forward without copying).
    */
   swapIn(i: number, from: Ring, j: number): void {
+    // buffer indices mean nothing in another region: swapping them would corrupt both
+    if (from.region !== this.region) throw new RangeError('swapIn: the rings are in different memory regions (copy instead; compare port.memId)');
     const a = this.slots + (i << 2), b = from.slots + (j << 2);
     const u32 = this.u32, u16 = this.u16;
     const idx = u32[a];

@@ -88,7 +88,7 @@ export class MonitorPort extends Port {
 
 registerPortType('monitor', (region, spec, opts) => {
   const target = monitoredName(spec);
-  region.lockConfig();
+  region.lockLive();
   try {
     const entry = region.dirFind(DirType.Port, target);
     if (!entry) throw new NetmapError('ENXIO', `${spec.raw}: cannot monitor ${target}: no such port is open (monitors watch ports already in use)`);

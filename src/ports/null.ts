@@ -45,7 +45,7 @@ export class NullPort extends Port {
 }
 
 registerPortType('null', (region, spec, opts) => {
-  region.lockConfig();
+  region.lockLive();
   try {
     const slots = opts.txSlots ?? DEFAULT_SLOTS;
     const rec = createPortRecord(region, { kind: RecKind.Null, ntx: 1, nrx: 1, txSlots: slots, rxSlots: slots });

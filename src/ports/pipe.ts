@@ -143,7 +143,7 @@ export class PipePort extends Port {
 
 registerPortType('pipe', (region, spec, opts) => {
   const names = pipeNames(spec);
-  region.lockConfig();
+  region.lockLive();
   try {
     const mine = spec.pipe!.end === 'master' ? names.master : names.slave;
     let entry = region.dirFind(DirType.Port, mine);

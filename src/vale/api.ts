@@ -1,7 +1,9 @@
 // The switch as seen from the API: listing ports, per-port counters, choosing the lookup
 // and software RSS. (vale-ctl builds on this.)
 import { DirType, PR, SW, SW_FLAG_RSS } from '../core/layout.js';
+import { readdirSync } from 'node:fs';
 import { processRegion } from '../core/memory.js';
+import { openSharedRegion, regionKey, SHM_DIR } from '../core/shm.js';
 import { portStats, type PortStats } from '../core/records.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { findSwitch, setSwitchLookup, setSwitchRss, switchPorts } from './switch.js';
@@ -30,20 +32,48 @@ function info(region: Region, name: string, sw: number): SwitchInfo {
   };
 }
 
-/** Every switch of this process with its ports. */
+/** Regions that may hold switches: the shared files, and this process's own region. */
+function switchRegions(): Region[] {
+  const out: Region[] = [];
+  let names: string[] = [];
+  try { names = readdirSync(SHM_DIR); } catch { /* no shared memory directory */ }
+  for (const f of names.sort()) {
+    const key = regionKey(f);
+    if (key === null || key.startsWith('pipe.')) continue;
+    try { out.push(openSharedRegion(key, { create: false })); } catch { /* gone, or not ours to read */ }
+  }
+  out.push(processRegion());
+  return out;
+}
+
+/** Every switch (of every process, through the shared files) with its ports. */
 export function listSwitches(): SwitchInfo[] {
-  const region = processRegion();
-  region.lockConfig();
+  const all: SwitchInfo[] = [];
+  for (const region of switchRegions()) {
+    if (region.dead) continue;
+    region.lockConfig();
+    try {
+      for (const [name, sw] of region.dirList(DirType.Switch)) all.push(info(region, name, sw));
+    } finally {
+      region.unlockConfig();
+    }
+  }
+  return all;
+}
+
+function regionOfSwitch(name: string): Region {
+  if (process.env.NMTS_SHARED === '0') return processRegion();
   try {
-    return region.dirList(DirType.Switch).map(([name, sw]) => info(region, name, sw));
-  } finally {
-    region.unlockConfig();
+    return openSharedRegion(name, { create: false });
+  } catch (e) {
+    if (e instanceof NetmapError && e.code === 'ENOENT') throw new NetmapError('ENOENT', `switch ${name} does not exist (switches are created by opening a port, e.g. ${name}:0)`);
+    throw e;
   }
 }
 
 /** Control handle of an existing switch (it exists while it has ports). */
 export function valeSwitch(name: string) {
-  const region = processRegion();
+  const region = regionOfSwitch(name);
   const sw = (): number => {
     const s = findSwitch(region, name);
     if (!s) throw new NetmapError('ENOENT', `switch ${name} does not exist (switches are created by opening a port, e.g. ${name}:0)`);

@@ -168,7 +168,7 @@ registerPortType('vale', (region, spec, opts) => {
   if (existsSync(`/sys/class/net/${spec.name}`)) {
     throw new NetmapError('EINVAL', `${spec.raw}: ${spec.name} is a network interface, not a VALE port: interfaces are attached to a switch (netmap's vale-ctl -a), which needs the Linux-interface ports of a later netmap-ts release`);
   }
-  region.lockConfig();
+  region.lockLive();
   try {
     const entry = region.dirFind(DirType.Port, name);
     const rec = entry ? region.u32[(entry + DIR.recOfs) >> 2] : createValePort(region, spec, name, opts);
