@@ -54,7 +54,15 @@ export const enum DirType {
   Free = 0,
   Switch = 1,
   Port = 2,
+  Monitor = 3,
 }
+/** Openers a port record tracks (so that a dead opener's binding can be undone). */
+export const MAX_OPENERS = 16;
+export const OPENER_RING_MASK = 0xfff; // the ring of a one-ring binding
+export const OPENER_ONE = 0x1000; // bound one ring pair only
+export const OPENER_NO_TX = 0x2000; // /R
+export const OPENER_NO_RX = 0x4000; // /T
+export const OPENER_EXCL = 0x8000; // /x
 
 /** Port record (our netmap_if plus the state that netmap keeps in the kernel). */
 export const PR = {
@@ -77,7 +85,8 @@ export const PR = {
   // cache line 3: wake-ups
   wakeSeq: 128,
   waiters: 132,
-  ringsOfs: 192, // u32[ntx + nrx]: ring record offsets, tx first
+  openers: 192, // MAX_OPENERS pairs (opener's thread id, OPENER_* bits of what it bound)
+  ringsOfs: 320, // u32[ntx + nrx]: ring record offsets, tx first
 } as const;
 export const enum RecKind {
   Vale = 1,
@@ -110,6 +119,7 @@ export const RR = {
   users: 88, // openers bound to this ring
   excl: 92, // 1 when bound exclusively
   monCount: 96, // monitors attached (copy + zero-copy)
+  fwd: 100, // VALE tx rings: sender's thread id | epoch parity << 31 while forwarding, else 0
   // tx counters, float64, written by the ring's owner at txsync
   txPkts: 104,
   txBytes: 112,
@@ -144,9 +154,7 @@ export const SW = {
   lookupId: 16, // 0 = learning; else index into the process lookup table (by name)
   lookupNameLen: 20,
   dirOfs: 24,
-  epoch: 28, // senders count themselves in inflight[epoch & 1]
-  inflight0: 32, // senders forwarding in an even epoch
-  inflight1: 36, // ... in an odd epoch (detach flips the epoch and drains the old one)
+  epoch: 28, // a sender marks its tx ring with (epoch & 1) while forwarding; detach flips it
   lookupName: 64, // 64 bytes
   ports: 128, // u32[256] port records by port index (0 = free)
   active: 1152, // u32[256] compact list of active port indices

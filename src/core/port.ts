@@ -2,10 +2,11 @@
 // The kind-specific "kernel side" (what txsync/rxsync do) lives in subclasses in
 // src/ports and src/vale; everything shared by all kinds is here.
 import { NR_EXCLUSIVE, NR_NO_TX_POLL, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, POLLIN, POLLOUT } from './constants.js';
-import { PR, RH, RR } from './layout.js';
+import { MAX_OPENERS, OPENER_EXCL, OPENER_NO_RX, OPENER_NO_TX, OPENER_ONE, OPENER_RING_MASK, PR, RH, RR } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 import { Ring } from './ring.js';
-import { portRing, portStats, type PortStats } from './records.js';
+import { addOpener, destroyByKind, portRing, portStats, removeOpener, unbind, type PortStats } from './records.js';
+import { OWNER_TOKEN } from './lock.js';
 import { retireRegion } from './shm.js';
 import type { PortSpec } from './portspec.js';
 
@@ -98,16 +99,29 @@ export abstract class Port {
   bufsHead = 0;
   private readonly extraBufs: number;
 
+  /** What this opener bound, as recorded in the port record (for reclaiming it if it dies). */
+  private bindDesc(): number {
+    const s = this.spec;
+    return (s.mode === 'one-nic' ? OPENER_ONE | (s.ringId & OPENER_RING_MASK) : 0) |
+      (s.flags & NR_RX_RINGS_ONLY ? OPENER_NO_TX : 0) | (s.flags & NR_TX_RINGS_ONLY ? OPENER_NO_RX : 0) |
+      (this.exclusive ? OPENER_EXCL : 0);
+  }
+
   /** Mark the bound rings as used (config lock held); enforces /x. */
   protected bindRings(): void {
     const u32 = this.region.u32;
     const all = [...this.txOfs, ...this.rxOfs];
+    if (!addOpener(this.region, this.rec, OWNER_TOKEN, this.bindDesc())) {
+      throw new NetmapError('EBUSY', `${this.name}: the port already has ${MAX_OPENERS} openers`);
+    }
     for (const r of all) {
       if (u32[(r + RR.excl) >> 2] || (this.exclusive && u32[(r + RR.users) >> 2])) {
+        removeOpener(this.region, this.rec, OWNER_TOKEN, this.bindDesc());
         throw new NetmapError('EBUSY', `${this.name}: ring ${u32[(r + RR.ringId) >> 2] & 0xffff} is ${u32[(r + RR.excl) >> 2] ? 'bound exclusively (/x) by another opener' : 'in use, exclusive open (/x) refused'}`);
       }
     }
     if (this.extraBufs > 0) {
+      if (this.region.freeBuffers() < this.extraBufs) removeOpener(this.region, this.rec, OWNER_TOKEN, this.bindDesc());
       if (this.region.freeBuffers() < this.extraBufs) throw new NetmapError('ENOMEM', `${this.name}: ${this.extraBufs} extra buffers requested, ${this.region.freeBuffers()} free`);
       for (let i = 0; i < this.extraBufs; i++) {
         const b = this.region.allocBuf();
@@ -131,19 +145,19 @@ export abstract class Port {
       b = next;
     }
     this.bufsHead = 0;
-    for (const r of [...this.txOfs, ...this.rxOfs]) {
-      u32[(r + RR.users) >> 2]--;
-      if (this.exclusive) u32[(r + RR.excl) >> 2] = 0;
-    }
-    return --u32[(this.rec + PR.refs) >> 2];
+    const bind = this.bindDesc();
+    removeOpener(region, this.rec, OWNER_TOKEN, bind);
+    return unbind(region, this.rec, bind);
   }
 
   /** Kind-specific transmit sync of one ring record. */
   protected abstract txsyncRing(ring: number): void;
   /** Kind-specific receive sync of one ring record. */
   protected abstract rxsyncRing(ring: number): void;
-  /** Kind-specific teardown once the last opener closes (config lock held). */
-  protected abstract destroy(): void;
+  /** Teardown once the last opener closes (config lock held): the kind's destructor. */
+  protected destroy(): void {
+    destroyByKind(this.region, this.rec);
+  }
 
   /** Push the slots in [old head, head) of every bound tx ring; refresh tail (NIOCTXSYNC). */
   txsync(): void {

@@ -1,7 +1,7 @@
 // Creation and destruction of ring and port records inside a region. Callers hold the
 // region's config lock.
 import { NR_RX, NR_TX } from './constants.js';
-import { PR, RING_HEADER_SIZE, RR, SLOT_SIZE, type RecKind } from './layout.js';
+import { DirType, MAX_OPENERS, OPENER_EXCL, OPENER_NO_RX, OPENER_NO_TX, OPENER_ONE, OPENER_RING_MASK, PR, RING_HEADER_SIZE, RR, SLOT_SIZE, type RecKind } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 
 export interface RingInit {
@@ -161,4 +161,99 @@ export function destroyPortRecord(region: Region, ofs: number): void {
   Atomics.store(u32, (ofs + PR.state) >> 2, 0);
   Atomics.store(u32, (ofs + PR.gen) >> 2, 0);
   region.freeObj(ofs, portRecordSize(ntx, nrx));
+}
+
+// ---- destruction by kind, so that a dead opener's port can be reclaimed by anyone ----
+type Destructor = (region: Region, rec: number) => void;
+const destructors = new Map<number, Destructor>();
+
+export function registerDestructor(kind: RecKind, fn: Destructor): void {
+  destructors.set(kind, fn);
+}
+
+/** Destroy a port record the way its kind requires (config lock held). */
+export function destroyByKind(region: Region, rec: number): void {
+  const fn = destructors.get(region.u32[(rec + PR.kind) >> 2]);
+  if (fn) fn(region, rec);
+  else destroyPortRecord(region, rec);
+}
+
+/** Ring records an opener bound, from its OPENER_* descriptor. */
+export function boundRings(region: Region, rec: number, bind: number): number[] {
+  const u32 = region.u32;
+  const ntx = u32[(rec + PR.ntx) >> 2], nrx = u32[(rec + PR.nrx) >> 2];
+  const out: number[] = [];
+  const pick = (rx: boolean, n: number): void => {
+    if (bind & OPENER_ONE) { const i = bind & OPENER_RING_MASK; if (i < n) out.push(portRing(region, rec, rx, i)); }
+    else for (let i = 0; i < n; i++) out.push(portRing(region, rec, rx, i));
+  };
+  if (!(bind & OPENER_NO_TX)) pick(false, ntx);
+  if (!(bind & OPENER_NO_RX)) pick(true, nrx);
+  return out;
+}
+
+/** Record an opener; false when the port already has MAX_OPENERS. */
+export function addOpener(region: Region, rec: number, tid: number, bind: number): boolean {
+  const u32 = region.u32, base = (rec + PR.openers) >> 2;
+  for (let k = 0; k < MAX_OPENERS; k++) {
+    if (u32[base + 2 * k] === 0) {
+      u32[base + 2 * k] = tid;
+      u32[base + 2 * k + 1] = bind;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Forget one opener entry (tid, bind). */
+export function removeOpener(region: Region, rec: number, tid: number, bind: number): void {
+  const u32 = region.u32, base = (rec + PR.openers) >> 2;
+  for (let k = 0; k < MAX_OPENERS; k++) {
+    if (u32[base + 2 * k] === tid && u32[base + 2 * k + 1] === bind) {
+      u32[base + 2 * k] = 0;
+      u32[base + 2 * k + 1] = 0;
+      return;
+    }
+  }
+}
+
+/** Undo a binding: ring users and exclusivity, the port's opener count. Returns openers left. */
+export function unbind(region: Region, rec: number, bind: number): number {
+  const u32 = region.u32;
+  for (const r of boundRings(region, rec, bind)) {
+    if (u32[(r + RR.users) >> 2] > 0) u32[(r + RR.users) >> 2]--;
+    if (bind & OPENER_EXCL) u32[(r + RR.excl) >> 2] = 0;
+  }
+  const refs = u32[(rec + PR.refs) >> 2];
+  u32[(rec + PR.refs) >> 2] = refs > 0 ? refs - 1 : 0;
+  return refs > 0 ? refs - 1 : 0;
+}
+
+/**
+ * Reclaim what dead threads and processes left (config lock held): each port opener whose
+ * thread no longer exists is unbound, and a port left without openers is destroyed, as its
+ * close() would have done. Returns the number of openers reclaimed.
+ */
+export function reclaimDead(region: Region, alive: (tid: number) => boolean): number {
+  const u32 = region.u32;
+  let n = 0;
+  for (const type of [DirType.Port, DirType.Monitor]) {
+    for (const [, rec] of region.dirList(type)) {
+      if (u32[(rec + PR.state) >> 2] !== 1) continue;
+      const base = (rec + PR.openers) >> 2;
+      for (let k = 0; k < MAX_OPENERS; k++) {
+        const tid = u32[base + 2 * k];
+        if (tid === 0 || alive(tid)) continue;
+        const bind = u32[base + 2 * k + 1];
+        u32[base + 2 * k] = 0;
+        u32[base + 2 * k + 1] = 0;
+        n++;
+        if (unbind(region, rec, bind) === 0) {
+          destroyByKind(region, rec);
+          break;
+        }
+      }
+    }
+  }
+  return n;
 }

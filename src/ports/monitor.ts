@@ -7,10 +7,10 @@ import { DIR, DirType, MAX_MONITORS, MON_RX, MON_TX, MON_ZCOPY, PR, RecKind, RR 
 import { registerPortType } from '../core/open.js';
 import { Port, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { createPortRecord, createRing, destroyPortRecord, portRing, setPortRing } from '../core/records.js';
+import { createPortRecord, createRing, destroyPortRecord, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { lock, taskAlive, unlock } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur } from '../core/sync.js';
-import { lock, unlock } from '../core/lock.js';
 
 /** Directory name of the port a monitor name refers to. */
 function monitoredName(spec: PortSpec): string {
@@ -63,32 +63,43 @@ export class MonitorPort extends Port {
     u32[(r + RR.tail) >> 2] = prod;
   }
 
-  protected destroy(): void {
-    const region = this.region, u32 = region.u32;
-    const mine = new Set(Array.from({ length: u32[(this.rec + PR.nrx) >> 2] }, (_, i) => portRing(region, this.rec, true, i)));
-    for (const [target, gen] of this.watched) {
-      if (u32[(target + RR.gen) >> 2] !== gen) continue; // monitored port is gone
-      const list = (target + RR.monList) >> 2;
+
+}
+
+/** Unhook a monitor from the rings it watches, then free it. */
+registerDestructor(RecKind.Monitor, (region, rec) => {
+  const u32 = region.u32;
+  const nrx = u32[(rec + PR.nrx) >> 2];
+  const mine = new Set(Array.from({ length: nrx }, (_, i) => portRing(region, rec, true, i)));
+  const target = u32[(rec + PR.link) >> 2];
+  if (u32[(target + PR.gen) >> 2] === u32[(rec + PR.index) >> 2] && u32[(target + PR.state) >> 2] === 1) {
+    const ntx = u32[(target + PR.ntx) >> 2], tnrx = u32[(target + PR.nrx) >> 2];
+    for (let i = 0; i < ntx + tnrx; i++) {
+      const t = u32[((target + PR.ringsOfs) >> 2) + i];
+      const list = (t + RR.monList) >> 2;
       for (let m = 0; m < MAX_MONITORS; m++) {
         const e = u32[list + 2 * m];
         if (e && mine.has(e & ~0xff)) {
           Atomics.store(u32, list + 2 * m, 0);
-          Atomics.sub(u32, (target + RR.monCount) >> 2, 1);
+          Atomics.sub(u32, (t + RR.monCount) >> 2, 1);
         }
       }
     }
-    // wait for feeders that may hold one of our rings' locks
-    for (const r of mine) {
-      lock(region, r + RR.lock);
-      unlock(region, r + RR.lock);
-    }
-    destroyPortRecord(region, this.rec);
   }
-}
+  // wait for feeders that may hold one of our rings' locks
+  for (const r of mine) {
+    lock(region, r + RR.lock);
+    unlock(region, r + RR.lock);
+  }
+  const d = u32[(rec + PR.dirOfs) >> 2];
+  if (d) region.dirRemove(d);
+  destroyPortRecord(region, rec);
+});
 
 registerPortType('monitor', (region, spec, opts) => {
   const target = monitoredName(spec);
   region.lockLive();
+  reclaimDead(region, taskAlive); // ports left by dead threads and processes
   try {
     const entry = region.dirFind(DirType.Port, target);
     if (!entry) throw new NetmapError('ENXIO', `${spec.raw}: cannot monitor ${target}: no such port is open (monitors watch ports already in use)`);
@@ -105,6 +116,8 @@ registerPortType('monitor', (region, spec, opts) => {
     if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `${spec.raw}: ${slots} slots (4..${MAX_SLOTS})`);
     const rec = createPortRecord(region, { kind: RecKind.Monitor, ntx: 0, nrx: rings, txSlots: 0, rxSlots: slots });
     u32[(rec + PR.link) >> 2] = trec;
+    u32[(rec + PR.index) >> 2] = u32[(trec + PR.gen) >> 2]; // to know later whether the target is the same port
+    u32[(rec + PR.dirOfs) >> 2] = region.dirAdd(DirType.Monitor, `${target}/m${u32[(rec + PR.gen) >> 2]}`, rec, u32[(rec + PR.gen) >> 2]);
     let port: MonitorPort;
     try {
       for (let i = 0; i < rings; i++) setPortRing(region, rec, i, createRing(region, { numSlots: slots, dir: NR_RX, ringId: i, portOfs: rec }));

@@ -4,7 +4,7 @@ import { DEFAULT_SLOTS, NR_RX, NR_TX } from '../core/constants.js';
 import { RecKind, RR } from '../core/layout.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings } from '../core/port.js';
-import { createPortRecord, createRing, destroyPortRecord, setPortRing } from '../core/records.js';
+import { createPortRecord, createRing, setPortRing } from '../core/records.js';
 import { badSlot, checkHeadCur } from '../core/sync.js';
 
 export class NullPort extends Port {
@@ -39,9 +39,7 @@ export class NullPort extends Port {
     u32[(r + RR.tail) >> 2] = u32[(r + RR.head) >> 2];
   }
 
-  protected destroy(): void {
-    destroyPortRecord(this.region, this.rec);
-  }
+
 }
 
 registerPortType('null', (region, spec, opts) => {

@@ -9,7 +9,8 @@ import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { createPortRecord, createRing, destroyPortRecord, portRing, setPortRing } from '../core/records.js';
+import { createPortRecord, createRing, destroyPortRecord, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur, wakePort } from '../core/sync.js';
 
@@ -130,20 +131,26 @@ export class PipePort extends Port {
     u32[(r + RR.tail) >> 2] = pub;
   }
 
-  protected destroy(): void {
-    const region = this.region, u32 = region.u32;
-    const peer = u32[(this.rec + PR.link) >> 2];
-    if (u32[(peer + PR.refs) >> 2] !== 0) return; // the other end is still open
-    for (const rec of [this.rec, peer]) {
-      region.dirRemove(u32[(rec + PR.dirOfs) >> 2]);
-      destroyPortRecord(region, rec);
-    }
+
+}
+
+/** Last opener of one end gone: the pipe goes when neither end has openers. */
+function destroyPipe(region: Region, rec: number): void {
+  const u32 = region.u32;
+  const peer = u32[(rec + PR.link) >> 2];
+  if (u32[(peer + PR.refs) >> 2] !== 0) return; // the other end is still open
+  for (const r of [rec, peer]) {
+    region.dirRemove(u32[(r + PR.dirOfs) >> 2]);
+    destroyPortRecord(region, r);
   }
 }
+registerDestructor(RecKind.PipeMaster, destroyPipe);
+registerDestructor(RecKind.PipeSlave, destroyPipe);
 
 registerPortType('pipe', (region, spec, opts) => {
   const names = pipeNames(spec);
   region.lockLive();
+  reclaimDead(region, taskAlive); // ports left by dead threads and processes
   try {
     const mine = spec.pipe!.end === 'master' ? names.master : names.slave;
     let entry = region.dirFind(DirType.Port, mine);

@@ -4,7 +4,8 @@ import { DirType, PR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import { readdirSync } from 'node:fs';
 import { processRegion } from '../core/memory.js';
 import { openSharedRegion, regionKey, SHM_DIR } from '../core/shm.js';
-import { portStats, type PortStats } from '../core/records.js';
+import { portStats, reclaimDead, type PortStats } from '../core/records.js';
+import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { findSwitch, setSwitchLookup, setSwitchRss, switchPorts } from './switch.js';
 
@@ -53,6 +54,7 @@ export function listSwitches(): SwitchInfo[] {
     if (region.dead) continue;
     region.lockConfig();
     try {
+      reclaimDead(region, taskAlive); // ports of dead processes leave the listing
       for (const [name, sw] of region.dirList(DirType.Switch)) all.push(info(region, name, sw));
     } finally {
       region.unlockConfig();

@@ -2,7 +2,8 @@
 // A switch lives in the region so every thread sees the same ports and MAC table. Callers
 // hold the region's config lock, except for the read-only helpers.
 import { NM_BDG_MAXPORTS } from '../core/constants.js';
-import { DirType, DIR, PR, SW, SW_FLAG_PERSISTENT, SW_FLAG_RSS } from '../core/layout.js';
+import { DirType, DIR, PR, RR, SW, SW_FLAG_PERSISTENT, SW_FLAG_RSS } from '../core/layout.js';
+import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 
 /**
@@ -81,13 +82,22 @@ export function detachPort(region: Region, sw: number, idx: number): boolean {
     }
   }
   Atomics.store(u32, (sw + SW.nports) >> 2, n - 1);
-  // A sender that read the old port list may still copy into this port. Senders count
-  // themselves in inflight[epoch & 1] before reading the list; flipping the epoch sends new
-  // senders to the other counter, so the old one drains even under continuous traffic.
+  // A sender that read the old port list may still copy into this port. Senders mark their
+  // tx ring with the epoch's parity before reading the list; after flipping the epoch, wait
+  // until no ring carries the old parity (new senders use the other one, so this ends even
+  // under continuous traffic). A mark left by a thread that died is ignored.
   const old = Atomics.add(i32, (sw + SW.epoch) >> 2, 1) & 1;
-  const idxOld = (sw + (old ? SW.inflight1 : SW.inflight0)) >> 2;
-  const deadline = Date.now() + 10000; // a sender that died mid-forward must not block forever
-  for (let v = Atomics.load(i32, idxOld); v > 0 && Date.now() < deadline; v = Atomics.load(i32, idxOld)) region.wait(idxOld, v, 1);
+  for (let d = 0; d < 256; d++) {
+    const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + d);
+    if (!rec) continue;
+    const ntx = u32[(rec + PR.ntx) >> 2];
+    for (let i = 0; i < ntx; i++) {
+      const t = u32[((rec + PR.ringsOfs) >> 2) + i];
+      for (let v = Atomics.load(u32, (t + RR.fwd) >> 2); v !== 0 && v >>> 31 === old && taskAlive(v & 0x7fffffff); v = Atomics.load(u32, (t + RR.fwd) >> 2)) {
+        region.wait(0, -1, 0.05); // a few tens of microseconds: the sender is mid-batch
+      }
+    }
+  }
   if (n - 1 === 0 && !(u32[(sw + SW.flags) >> 2] & SW_FLAG_PERSISTENT)) {
     destroySwitch(region, sw);
     return true;

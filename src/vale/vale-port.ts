@@ -9,12 +9,14 @@ import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { createPortRecord, createRing, destroyPortRecord, setPortRing } from '../core/records.js';
+import { createPortRecord, createRing, destroyPortRecord, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur, stampRing } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
 import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
+import { OWNER_TOKEN } from '../core/lock.js';
 
 const FT_LIMIT = ft.cap - NETMAP_MAX_FRAGS;
 
@@ -80,13 +82,14 @@ export class ValePort extends Port {
           }
         }
         if (pkts > 0) {
-          const i32 = region.i32;
-          const inflight = (this.sw + (Atomics.load(i32, (this.sw + SW.epoch) >> 2) & 1 ? SW.inflight1 : SW.inflight0)) >> 2;
-          Atomics.add(i32, inflight, 1);
+          // mark the ring as forwarding in this epoch (a detach waits for such marks; the
+          // thread id lets it skip the mark of a sender that died mid-forward)
+          const e = Atomics.load(u32, (this.sw + SW.epoch) >> 2) & 1;
+          Atomics.store(u32, (t + RR.fwd) >> 2, (OWNER_TOKEN | (e << 31)) >>> 0);
           try {
             forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn);
           } finally {
-            if (Atomics.sub(i32, inflight, 1) === 1) region.notify(inflight, 0x7fffffff);
+            Atomics.store(u32, (t + RR.fwd) >> 2, 0);
           }
           f64[(t + RR.txPkts) >> 3] += pkts;
           f64[(t + RR.txBytes) >> 3] += bytes;
@@ -128,13 +131,15 @@ export class ValePort extends Port {
     if (u32[(r + RR.flags) >> 2] & NR_TIMESTAMP) stampRing(region, r);
   }
 
-  protected destroy(): void {
-    const region = this.region, u32 = region.u32;
-    detachPort(region, this.sw, this.portIndex);
-    region.dirRemove(u32[(this.rec + PR.dirOfs) >> 2]);
-    destroyPortRecord(region, this.rec);
-  }
+
 }
+
+registerDestructor(RecKind.Vale, (region, rec) => {
+  const u32 = region.u32;
+  detachPort(region, u32[(rec + PR.link) >> 2], u32[(rec + PR.index) >> 2]);
+  region.dirRemove(u32[(rec + PR.dirOfs) >> 2]);
+  destroyPortRecord(region, rec);
+});
 
 function createValePort(region: Region, spec: PortSpec, name: string, opts: OpenOptions): number {
   const ntx = opts.txRings ?? 1, nrx = opts.rxRings ?? opts.txRings ?? 1;
@@ -169,6 +174,7 @@ registerPortType('vale', (region, spec, opts) => {
     throw new NetmapError('EINVAL', `${spec.raw}: ${spec.name} is a network interface, not a VALE port: interfaces are attached to a switch (netmap's vale-ctl -a), which needs the Linux-interface ports of a later netmap-ts release`);
   }
   region.lockLive();
+  reclaimDead(region, taskAlive); // ports left by dead threads and processes
   try {
     const entry = region.dirFind(DirType.Port, name);
     const rec = entry ? region.u32[(entry + DIR.recOfs) >> 2] : createValePort(region, spec, name, opts);
