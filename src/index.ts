@@ -17,3 +17,5 @@ export { MonitorPort } from './ports/monitor.js';
 export { NullPort } from './ports/null.js';
 export { registerLookup, type LookupFn } from './vale/switch.js';
 export { valeSwitch, listSwitches, type SwitchInfo } from './vale/api.js';
+export { reclaimAll, regionPath, openSharedRegion } from './core/shm.js';
+export { taskAlive } from './core/lock.js';

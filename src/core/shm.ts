@@ -5,11 +5,12 @@
 // settles races); the last record to go retires it: the header's `dead` flag is set under
 // the config lock and the file unlinked, so an opener that mapped it just before sees the
 // flag and starts over with a new file.
-import { fstatSync, statSync } from 'node:fs';
+import { fstatSync, readdirSync, statSync } from 'node:fs';
 import { close, ftruncate, fchmod, mmapShared, O_CREAT, O_EXCL, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
 import { REGION_MAGIC, RH } from './layout.js';
 import { parseSize } from './memory.js';
 import { NetmapError, Region } from './region.js';
+import { reclaimDead } from './records.js';
 
 export const SHM_DIR = process.env.NMTS_SHM_DIR ?? '/dev/shm';
 export const SHM_PREFIX = 'nmts-';
@@ -130,4 +131,34 @@ export function forgetRegion(region: Region): void {
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/**
+ * Visit every region file: reclaim the ports of dead threads and processes, and retire a
+ * region left empty (its file is unlinked). Files this user may not open are skipped.
+ * Returns the openers reclaimed and the regions retired.
+ */
+export function reclaimAll(alive: (tid: number) => boolean): { openers: number; retired: string[] } {
+  let names: string[] = [];
+  try { names = readdirSync(SHM_DIR); } catch { return { openers: 0, retired: [] }; }
+  let openers = 0;
+  const retired: string[] = [];
+  for (const f of names) {
+    const key = regionKey(f);
+    if (key === null) continue;
+    let region: Region;
+    try { region = openSharedRegion(key, { create: false }); } catch { continue; }
+    region.lockConfig();
+    try {
+      if (region.dead) continue;
+      openers += reclaimDead(region, alive);
+      if (region.dirCount() === 0) {
+        retireRegion(region);
+        retired.push(key);
+      }
+    } finally {
+      region.unlockConfig();
+    }
+  }
+  return { openers, retired };
 }

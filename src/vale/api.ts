@@ -3,8 +3,8 @@
 import { DirType, PR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import { readdirSync } from 'node:fs';
 import { processRegion } from '../core/memory.js';
-import { openSharedRegion, regionKey, SHM_DIR } from '../core/shm.js';
-import { portStats, reclaimDead, type PortStats } from '../core/records.js';
+import { openSharedRegion, reclaimAll, regionKey, SHM_DIR } from '../core/shm.js';
+import { portStats, type PortStats } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { findSwitch, setSwitchLookup, setSwitchRss, switchPorts } from './switch.js';
@@ -50,11 +50,11 @@ function switchRegions(): Region[] {
 /** Every switch (of every process, through the shared files) with its ports. */
 export function listSwitches(): SwitchInfo[] {
   const all: SwitchInfo[] = [];
+  reclaimAll(taskAlive); // ports of dead processes leave the listing; empty regions go
   for (const region of switchRegions()) {
     if (region.dead) continue;
     region.lockConfig();
     try {
-      reclaimDead(region, taskAlive); // ports of dead processes leave the listing
       for (const [name, sw] of region.dirList(DirType.Switch)) all.push(info(region, name, sw));
     } finally {
       region.unlockConfig();

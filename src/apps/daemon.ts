@@ -1,0 +1,609 @@
+// The nmts daemon as a library: it holds persistent ports (and so their switches and shared
+// files) open on behalf of clients that come and go, answers a newline-delimited JSON
+// protocol on a Unix socket, reclaims ports of dead processes every reclaimIntervalMs, and on
+// close() releases every port it holds (the files it created go away once empty) and removes
+// its socket. `nmts daemon` (src/cli/daemon.ts) runs it in the foreground; docs/daemon.md
+// describes the protocol.
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import koffi from 'koffi';
+import { listSwitches, NetmapError, open, parsePortSpec, formatPortSpec, ValePort, type Port, type OpenOptions, type SwitchInfo } from '../index.js';
+import { DirType, RH } from '../core/layout.js';
+import { reclaimDead } from '../core/records.js';
+import { taskAlive } from '../core/lock.js';
+import { openSharedRegion, regionKey, regionPath, retireRegion, SHM_DIR } from '../core/shm.js';
+import type { Region } from '../core/region.js';
+
+export interface DaemonOptions {
+  /** Unix socket to listen on (default: defaultSocketPath()). */
+  socketPath?: string;
+  /** Mode of the socket file (default 0o660): who may connect. */
+  mode?: number;
+  /** Group of the socket file, by name or gid (default: the daemon's group). */
+  group?: string | number;
+  /** Receives one line per event, already formatted (default: stderr). */
+  log?: (line: string) => void;
+  /** Reclaim ports of dead processes this often (default 500 ms; 0 turns it off). */
+  reclaimIntervalMs?: number;
+  /** Longest accepted request line, in bytes (default 65536). */
+  maxRequestBytes?: number;
+}
+
+export interface HeldPort {
+  /** Canonical port name ('vale0:p1'). */
+  port: string;
+  /** Switch name for VALE ports, else null. */
+  switch: string | null;
+  /** Index on the switch for VALE ports, else null. */
+  index: number | null;
+  /** When the daemon opened it (ISO time). */
+  since: string;
+  /** Who asked for it. */
+  by: PeerCred;
+}
+
+export interface PeerCred {
+  pid: number | 'unknown';
+  uid: number | 'unknown';
+  gid: number | 'unknown';
+}
+
+export interface ReclaimResult {
+  /** Openers (threads or processes that died with the port open) reclaimed. */
+  reclaimed: number;
+  /** Ports destroyed because their last opener was reclaimed. */
+  ports: string[];
+  /** Shared files removed because the reclaim left them empty. */
+  removed: string[];
+}
+
+export interface DaemonHandle {
+  readonly socketPath: string;
+  readonly pid: number;
+  /** Ports held right now. */
+  held(): HeldPort[];
+  /** Run a reclaim pass now (the periodic one does the same). */
+  reclaim(): ReclaimResult;
+  /** Stop: refuse new connections, drop clients, release every held port, remove the socket. */
+  close(): Promise<void>;
+  /** Resolves once close() has finished (whoever called it). */
+  readonly closed: Promise<void>;
+}
+
+/** Commands of the protocol, in the order docs/daemon.md lists them. */
+export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats'] as const;
+type Command = (typeof DAEMON_COMMANDS)[number];
+
+/** Where the daemon listens unless told otherwise. */
+export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.NMTS_SOCKET) return env.NMTS_SOCKET;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
+  if (uid === 0) return '/run/nmts/nmts.sock';
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'nmts.sock');
+  return `/tmp/nmts-${uid}.sock`;
+}
+
+/** A protocol error: goes back to the client as {ok:false, error, code}. */
+export class DaemonError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'DaemonError';
+    this.code = code;
+  }
+}
+
+export function formatLogLine(event: string, pid = process.pid, now = new Date()): string {
+  // one event, one line: control characters from client input are escaped
+  // eslint-disable-next-line no-control-regex
+  const clean = event.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return `${now.toISOString()} nmts-daemon[${pid}]: ${clean}`;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---- libc through koffi: peer credentials and group names (both optional) ----
+type Fn = (...args: unknown[]) => unknown;
+let ffi: { getsockopt: Fn; getgrnam: Fn } | null | undefined;
+function libc(): { getsockopt: Fn; getgrnam: Fn } | null {
+  if (ffi !== undefined) return ffi;
+  try {
+    const lib = koffi.load('libc.so.6');
+    koffi.struct('nmts_daemon_group', { gr_name: 'char *', gr_passwd: 'char *', gr_gid: 'uint32_t', gr_mem: 'void *' });
+    ffi = {
+      getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)') as Fn,
+      getgrnam: lib.func('nmts_daemon_group *getgrnam(const char *)') as Fn,
+    };
+  } catch {
+    ffi = null;
+  }
+  return ffi;
+}
+
+const SOL_SOCKET = 1, SO_PEERCRED = 17;
+const UNKNOWN_PEER: PeerCred = { pid: 'unknown', uid: 'unknown', gid: 'unknown' };
+
+/** SO_PEERCRED of a connected Unix socket: who connected (at connect time). */
+export function peerCred(socket: Socket): PeerCred {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  const c = libc();
+  if (!c || typeof fd !== 'number' || fd < 0) return UNKNOWN_PEER;
+  try {
+    const buf = Buffer.alloc(12);
+    const len = new Uint32Array([12]);
+    if ((c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) as number) !== 0 || len[0] < 12) return UNKNOWN_PEER;
+    return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
+  } catch {
+    return UNKNOWN_PEER;
+  }
+}
+
+/** A group name or number as a gid. */
+export function resolveGroup(group: string | number): number {
+  if (typeof group === 'number' || /^\d+$/.test(group)) {
+    const gid = Number(group);
+    if (!Number.isInteger(gid) || gid < 0 || gid > 0xfffffffe) throw new DaemonError('EINVAL', `invalid group id ${group}`);
+    return gid;
+  }
+  const c = libc();
+  if (c) {
+    const p = c.getgrnam(group);
+    if (p) return (koffi.decode(p, 'nmts_daemon_group') as { gr_gid: number }).gr_gid;
+  } else {
+    try {
+      for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f[0] === group && f.length >= 3) return Number(f[2]);
+      }
+    } catch { /* no /etc/group */ }
+  }
+  throw new DaemonError('EINVAL', `unknown group '${group}'`);
+}
+
+// ---- reclaim: ports of dead openers in every shared file ----
+function portNames(region: Region): Set<string> {
+  const s = new Set<string>();
+  for (const t of [DirType.Port, DirType.Monitor]) for (const [name] of region.dirList(t)) s.add(name);
+  return s;
+}
+
+/**
+ * One pass over the shared files: ports whose openers died are released (destroyed when
+ * none is left), and a file this pass left empty is removed, as the last close() would have.
+ */
+export function reclaimAll(): ReclaimResult {
+  const out: ReclaimResult = { reclaimed: 0, ports: [], removed: [] };
+  let names: string[] = [];
+  try { names = readdirSync(SHM_DIR); } catch { return out; }
+  for (const f of names.sort()) {
+    const key = regionKey(f);
+    if (key === null) continue;
+    let region: Region;
+    try { region = openSharedRegion(key, { create: false }); } catch { continue; } // gone, or not ours to read
+    region.lockConfig();
+    try {
+      if (region.dead) continue;
+      const before = portNames(region);
+      const n = reclaimDead(region, taskAlive);
+      if (n === 0) continue;
+      out.reclaimed += n;
+      const after = portNames(region);
+      for (const p of before) if (!after.has(p)) out.ports.push(p);
+      if (region.dirCount() === 0 && region.u32[RH.persistent >> 2] === 0) {
+        const path = region.path;
+        retireRegion(region);
+        out.removed.push(path);
+      }
+    } finally {
+      region.unlockConfig();
+    }
+  }
+  return out;
+}
+
+// ---- the server ----
+interface Held { port: Port; info: HeldPort }
+interface Conn { id: number; socket: Socket; peer: PeerCred }
+type Request = Record<string, unknown>;
+
+const CONF_KEYS = ['rings', 'slots', 'txRings', 'rxRings', 'txSlots', 'rxSlots'] as const;
+const ARGS: Record<Command, readonly string[]> = {
+  ping: [], list: [], hold: ['port', 'conf'], release: ['port'], held: [], reclaim: [], stats: ['port'],
+};
+const MAX_PENDING_OUTPUT = 16 << 20; // a client that never reads its replies is dropped
+
+function peerText(p: PeerCred): string {
+  return `pid=${p.pid} uid=${p.uid}`;
+}
+
+/** Canonical name of a port spec, without @conf (which only matters when creating). */
+function canonicalPort(name: string): string {
+  let spec;
+  try {
+    spec = parsePortSpec(name, { defaultPrefix: true });
+  } catch (e) {
+    throw new DaemonError('EINVAL', e instanceof Error ? e.message : String(e));
+  }
+  return formatPortSpec({ ...spec, conf: {} });
+}
+
+function portArg(req: Request): string {
+  const p = req.port;
+  if (p === undefined) throw new DaemonError('EINVAL', `missing argument 'port' (a port name such as "vale0:p1")`);
+  if (typeof p !== 'string' || p.length === 0) throw new DaemonError('EINVAL', `argument 'port' must be a non-empty string (a port name such as "vale0:p1"), got ${JSON.stringify(p)}`);
+  if (p.length > 512) throw new DaemonError('EINVAL', `argument 'port' is too long (${p.length} characters)`);
+  return p;
+}
+
+function confArg(req: Request): OpenOptions {
+  const c = req.conf;
+  if (c === undefined || c === null) return {};
+  if (typeof c !== 'object' || Array.isArray(c)) throw new DaemonError('EINVAL', `argument 'conf' must be an object such as {"rings": 2, "slots": 1024}`);
+  const o: OpenOptions = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (!(CONF_KEYS as readonly string[]).includes(k)) throw new DaemonError('EINVAL', `unknown conf key '${k}' (known: ${CONF_KEYS.join(', ')})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new DaemonError('EINVAL', `conf.${k} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  const n = c as Partial<Record<(typeof CONF_KEYS)[number], number>>;
+  o.txRings = n.txRings ?? n.rings;
+  o.rxRings = n.rxRings ?? n.rings;
+  o.txSlots = n.txSlots ?? n.slots;
+  o.rxSlots = n.rxSlots ?? n.slots;
+  return o;
+}
+
+function jsonErrorMessage(e: unknown, text: string): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const m = /position (\d+)/.exec(msg);
+  const pos = m ? Number(m[1]) : text.length;
+  const near = text.slice(Math.max(0, pos - 10), pos + 10);
+  return `bad JSON at column ${pos + 1}${near ? ` (near ${JSON.stringify(near)})` : ' (empty request)'}: ${msg}`;
+}
+
+/** Probe an existing socket file: is a daemon answering on it? */
+function probeSocket(path: string): Promise<{ state: 'none' | 'stale' | 'live'; detail?: string }> {
+  try {
+    const st = lstatSync(path);
+    if (!st.isSocket()) return Promise.resolve({ state: 'live', detail: `${path} exists and is not a socket; refusing to replace it` });
+  } catch {
+    return Promise.resolve({ state: 'none' });
+  }
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    let done = false;
+    const finish = (r: { state: 'none' | 'stale' | 'live'; detail?: string }): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ state: 'live', detail: `something accepts connections on ${path}` }), 1000);
+    let buf = '';
+    s.on('connect', () => s.write('{"id":"probe","cmd":"ping"}\n'));
+    s.on('data', (d) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      let pid = '?';
+      try { pid = String((JSON.parse(buf.slice(0, nl)) as { pid?: number }).pid ?? '?'); } catch { /* not a daemon reply */ }
+      finish({ state: 'live', detail: `another nmts daemon (pid ${pid}) is listening on ${path}` });
+    });
+    s.on('close', () => finish({ state: 'live', detail: `something accepts connections on ${path}` }));
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED') finish({ state: 'stale' });
+      else if (e.code === 'ENOENT') finish({ state: 'none' });
+      else finish({ state: 'live', detail: `cannot tell whether a daemon listens on ${path}: ${e.code ?? e.message}` });
+    });
+  });
+}
+
+/** Start the daemon; resolves once it listens. */
+export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle> {
+  const socketPath = opts.socketPath ?? defaultSocketPath();
+  const mode = opts.mode ?? 0o660;
+  const log = opts.log ?? ((l: string) => { process.stderr.write(l + '\n'); });
+  const reclaimIntervalMs = opts.reclaimIntervalMs ?? 500;
+  const maxRequestBytes = opts.maxRequestBytes ?? 65536;
+  const emit = (event: string): void => {
+    try { log(formatLogLine(event)); } catch { /* a failing logger must not stop the daemon */ }
+  };
+
+  if (process.env.NMTS_SHARED === '0') throw new DaemonError('EINVAL', 'NMTS_SHARED=0 keeps ports inside one process: a daemon could hold nothing for others; unset it');
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new DaemonError('EINVAL', `invalid socket mode ${mode}`);
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 64) throw new DaemonError('EINVAL', `maxRequestBytes must be an integer >= 64`);
+  if (Buffer.byteLength(socketPath) > 107) throw new DaemonError('ENAMETOOLONG', `socket path too long for a Unix socket (${Buffer.byteLength(socketPath)} bytes, at most 107): ${socketPath}`);
+  const gid = opts.group === undefined ? undefined : resolveGroup(opts.group);
+
+  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+  const probe = await probeSocket(socketPath);
+  if (probe.state === 'live') throw new DaemonError('EADDRINUSE', `refusing to start: ${probe.detail}`);
+  if (probe.state === 'stale') {
+    unlinkSync(socketPath);
+    emit(`removed stale socket ${socketPath}`);
+  }
+
+  const started = Date.now();
+  const held = new Map<string, Held>();
+  const conns = new Set<Conn>();
+  let nextConn = 1;
+  let closing: Promise<void> | null = null;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => { resolveClosed = r; });
+
+  const doReclaim = (why: string): ReclaimResult => {
+    const r = reclaimAll();
+    if (r.reclaimed) {
+      emit(`reclaimed ${r.reclaimed} opener(s) of dead processes (${why})${r.ports.length ? `: destroyed ${r.ports.join(' ')}` : ''}${r.removed.length ? `; removed ${r.removed.join(' ')}` : ''}`);
+    }
+    return r;
+  };
+
+  const findPort = (name: string): { sw: SwitchInfo; port: SwitchInfo['ports'][number] } | null => {
+    for (const sw of listSwitches()) for (const p of sw.ports) if (p.name === name) return { sw, port: p };
+    return null;
+  };
+
+  const handlers: Record<Command, (req: Request, c: Conn) => Record<string, unknown>> = {
+    ping: () => ({ version: version(), pid: process.pid, uptimeSec: Math.round((Date.now() - started) / 100) / 10 }),
+    list: () => {
+      doReclaim('list');
+      return { switches: listSwitches() };
+    },
+    hold: (req, c) => {
+      const name = portArg(req);
+      const conf = confArg(req);
+      const key = canonicalPort(name);
+      const have = held.get(key);
+      if (have) return { port: key, index: have.info.index, already: true };
+      if (closing) throw new DaemonError('ESHUTDOWN', 'the daemon is shutting down');
+      let port: Port;
+      try {
+        port = open(name, conf);
+      } catch (e) {
+        emit(`conn#${c.id} ${peerText(c.peer)}: hold ${key} failed: ${e instanceof Error ? e.message : String(e)}`);
+        throw e;
+      }
+      const vale = port instanceof ValePort;
+      const info: HeldPort = {
+        port: key, switch: vale ? port.spec.switchName : null, index: vale ? port.portIndex : null,
+        since: new Date().toISOString(), by: c.peer,
+      };
+      held.set(key, { port, info });
+      emit(`conn#${c.id} ${peerText(c.peer)}: hold ${key}${info.index !== null ? ` (index ${info.index})` : ''}`);
+      return { port: key, index: info.index, already: false };
+    },
+    release: (req, c) => {
+      const key = canonicalPort(portArg(req));
+      const h = held.get(key);
+      if (!h) throw new DaemonError('ENOENT', `${key} is not held by this daemon (see 'held')`);
+      held.delete(key);
+      h.port.close();
+      emit(`conn#${c.id} ${peerText(c.peer)}: release ${key}`);
+      return { port: key };
+    },
+    held: () => ({ ports: [...held.values()].map((h) => h.info) }),
+    reclaim: () => doReclaim('requested') as unknown as Record<string, unknown>,
+    stats: (req) => {
+      const key = canonicalPort(portArg(req));
+      doReclaim('stats');
+      const f = findPort(key);
+      if (f) return { port: key, switch: f.sw.name, index: f.port.index, openers: f.port.openers, stats: f.port.stats };
+      const h = held.get(key);
+      if (h) return { port: key, switch: null, index: null, openers: null, stats: h.port.stats() };
+      throw new DaemonError('ENOENT', `no port ${key} (stats covers VALE ports and ports held by this daemon)`);
+    },
+  };
+
+  const reply = (c: Conn, obj: Record<string, unknown>): void => {
+    if (c.socket.destroyed) return;
+    let text: string;
+    try {
+      text = JSON.stringify(obj);
+    } catch (e) {
+      text = JSON.stringify({ id: null, ok: false, error: `internal error: reply not serializable: ${e instanceof Error ? e.message : String(e)}`, code: 'EIO' });
+    }
+    c.socket.write(text + '\n');
+    if (c.socket.writableLength > MAX_PENDING_OUTPUT) {
+      emit(`conn#${c.id} ${peerText(c.peer)}: dropped: ${c.socket.writableLength} bytes of replies not read`);
+      c.socket.destroy();
+    }
+  };
+
+  const fail = (c: Conn, id: unknown, code: string, error: string, what: string): void => {
+    emit(`conn#${c.id} ${peerText(c.peer)}: error ${code} (${what}): ${error}`);
+    reply(c, { id, ok: false, error, code });
+  };
+
+  const handleLine = (c: Conn, line: Buffer): void => {
+    const text = line.toString('utf8').replace(/\r$/, '');
+    if (text.trim() === '') return; // blank lines are ignored
+    let req: unknown;
+    try {
+      req = JSON.parse(text);
+    } catch (e) {
+      return fail(c, null, 'EBADMSG', jsonErrorMessage(e, text), 'request');
+    }
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) {
+      return fail(c, null, 'EINVAL', `a request must be a JSON object such as {"id":1,"cmd":"ping"}, got ${Array.isArray(req) ? 'an array' : req === null ? 'null' : typeof req}`, 'request');
+    }
+    const r = req as Request;
+    const id = r.id === undefined ? null : r.id;
+    const cmd = r.cmd;
+    if (cmd === undefined) return fail(c, id, 'EINVAL', `missing 'cmd' (known commands: ${DAEMON_COMMANDS.join(', ')})`, 'request');
+    if (typeof cmd !== 'string' || !(DAEMON_COMMANDS as readonly string[]).includes(cmd)) {
+      return fail(c, id, 'ENOSYS', `unknown command ${JSON.stringify(cmd)} (known commands: ${DAEMON_COMMANDS.join(', ')})`, 'request');
+    }
+    const command = cmd as Command;
+    for (const k of Object.keys(r)) {
+      if (k !== 'id' && k !== 'cmd' && !ARGS[command].includes(k)) {
+        return fail(c, id, 'EINVAL', `unknown argument '${k}' for ${command}${ARGS[command].length ? ` (arguments: ${ARGS[command].join(', ')})` : ' (it takes none)'}`, command);
+      }
+    }
+    try {
+      reply(c, { id, ok: true, ...handlers[command](r, c) });
+    } catch (e) {
+      const code = e instanceof DaemonError || e instanceof NetmapError ? e.code : (e as { code?: unknown })?.code;
+      const msg = e instanceof Error ? e.message : String(e);
+      if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) fail(c, id, code, msg, command);
+      else if (e instanceof Error && e.name === 'PortSpecError') fail(c, id, 'EINVAL', msg, command);
+      else fail(c, id, 'EIO', `internal error: ${msg}`, command);
+    }
+  };
+
+  const onConnection = (socket: Socket): void => {
+    const c: Conn = { id: nextConn++, socket, peer: peerCred(socket) };
+    if (closing) { socket.destroy(); return; }
+    conns.add(c);
+    let parts: Buffer[] = [];
+    let size = 0;
+    let discarding = false;
+    const tooLong = (): void => {
+      fail(c, null, 'EMSGSIZE', `request line longer than ${maxRequestBytes} bytes: discarded up to the next newline`, 'request');
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let start = 0;
+      while (start < chunk.length && !socket.destroyed) {
+        const nl = chunk.indexOf(0x0a, start);
+        const end = nl < 0 ? chunk.length : nl;
+        if (discarding) {
+          if (nl < 0) return;
+          discarding = false;
+          start = nl + 1;
+          continue;
+        }
+        if (size + (end - start) > maxRequestBytes) {
+          parts = [];
+          size = 0;
+          tooLong();
+          if (nl < 0) { discarding = true; return; }
+          start = nl + 1;
+          continue;
+        }
+        if (nl < 0) { // keep a copy: the chunk's memory may be reused
+          parts.push(Buffer.from(chunk.subarray(start)));
+          size += chunk.length - start;
+          return;
+        }
+        const line = parts.length ? Buffer.concat([...parts, chunk.subarray(start, end)]) : chunk.subarray(start, end);
+        parts = [];
+        size = 0;
+        start = nl + 1;
+        handleLine(c, line);
+      }
+    });
+    socket.on('end', () => { // a last request without its newline still counts
+      if (!discarding && size > 0) handleLine(c, Buffer.concat(parts));
+      parts = [];
+      size = 0;
+      socket.end();
+    });
+    socket.on('error', () => { /* the client went away: nothing to do */ });
+    socket.on('close', () => { conns.delete(c); });
+  };
+
+  const server: Server = createServer({ allowHalfOpen: true }, onConnection);
+  server.maxConnections = 1024;
+  server.on('error', (e) => emit(`server error: ${e.message}`));
+  await new Promise<void>((resolve, reject) => {
+    const onErr = (e: NodeJS.ErrnoException): void => reject(new DaemonError(e.code ?? 'EIO', `cannot listen on ${socketPath}: ${e.message}`));
+    server.once('error', onErr);
+    // the socket appears with owner-only access; group and mode are set right after
+    let oldMask: number | undefined;
+    try { oldMask = process.umask(0o177); } catch { /* not allowed in worker threads */ }
+    try {
+      server.listen(socketPath, () => { server.off('error', onErr); resolve(); });
+    } finally {
+      if (oldMask !== undefined) process.umask(oldMask);
+    }
+  });
+  let ino = 0;
+  try {
+    if (gid !== undefined) chownSync(socketPath, -1, gid);
+    chmodSync(socketPath, mode);
+    ino = statSync(socketPath).ino;
+  } catch (e) {
+    server.close();
+    throw new DaemonError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot set the permissions of ${socketPath}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  emit(`started: socket ${socketPath} (mode ${mode.toString(8).padStart(4, '0')}${gid !== undefined ? `, group ${opts.group}` : ''}), pid ${process.pid}, version ${version()}, shared files in ${SHM_DIR}`);
+
+  let lastReclaimError = '';
+  const timer = reclaimIntervalMs > 0 ? setInterval(() => {
+    try {
+      doReclaim('periodic');
+      lastReclaimError = '';
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      if (msg !== lastReclaimError) emit(`reclaim failed: ${msg}`);
+      lastReclaimError = msg;
+    }
+  }, reclaimIntervalMs) : null;
+  timer?.unref();
+
+  const close = (): Promise<void> => {
+    if (closing) return closing;
+    closing = (async () => {
+      if (timer) clearInterval(timer);
+      emit(`shutting down: ${held.size} held port(s), ${conns.size} connection(s)`);
+      const serverClosed = new Promise<void>((r) => server.close(() => r()));
+      for (const c of conns) c.socket.destroy();
+      const released: string[] = [];
+      for (const [key, h] of held) {
+        try {
+          h.port.close();
+          released.push(key);
+        } catch (e) {
+          emit(`release ${key} failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      held.clear();
+      await serverClosed;
+      try { // libuv removes the socket file on close; make sure, if it is still ours
+        if (statSync(socketPath).ino === ino) unlinkSync(socketPath);
+      } catch { /* already gone */ }
+      emit(`stopped: released ${released.length} port(s)${released.length ? ` (${released.join(' ')})` : ''}, removed socket ${socketPath}`);
+      resolveClosed();
+    })();
+    return closing;
+  };
+
+  return {
+    socketPath,
+    pid: process.pid,
+    held: () => [...held.values()].map((h) => h.info),
+    reclaim: () => doReclaim('requested'),
+    close,
+    closed,
+  };
+}
+
+/** A minimal client: one request, one reply (for tests and scripts). */
+export function daemonRequest(socketPath: string, req: Record<string, unknown>, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no reply from ${socketPath} within ${timeoutMs} ms`)); }, timeoutMs);
+    s.on('connect', () => s.write(JSON.stringify(req) + '\n'));
+    s.on('data', (d) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      s.end();
+      try { resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>); } catch (e) { reject(e); }
+    });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+/** The shared file of a switch (for tests and tools). */
+export { regionPath };
