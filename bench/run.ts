@@ -25,6 +25,7 @@ import {
 import './peer-messageport.js';
 import './peer-udp.js';
 import './netmap-cases.js';
+import './xproc-cases.js';
 import './limit.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]

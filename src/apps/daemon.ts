@@ -365,16 +365,10 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       const have = held.get(key);
       if (have) return { port: key, index: have.info.index, already: true };
       if (closing) throw new DaemonError('ESHUTDOWN', 'the daemon is shutting down');
-      let port: Port;
-      try {
-        port = open(name, conf);
-      } catch (e) {
-        emit(`conn#${c.id} ${peerText(c.peer)}: hold ${key} failed: ${e instanceof Error ? e.message : String(e)}`);
-        throw e;
-      }
-      const vale = port instanceof ValePort;
+      const port: Port = open(name, conf); // errors are logged and returned by the caller
+      const vale = port instanceof ValePort ? port : null;
       const info: HeldPort = {
-        port: key, switch: vale ? port.spec.switchName : null, index: vale ? port.portIndex : null,
+        port: key, switch: vale ? vale.spec.switchName : null, index: vale ? vale.portIndex : null,
         since: new Date().toISOString(), by: c.peer,
       };
       held.set(key, { port, info });

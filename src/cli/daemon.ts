@@ -1,0 +1,100 @@
+// `nmts daemon`: holds persistent VALE ports (and so their switches) for clients that come
+// and go, on a Unix control socket. Runs in the foreground (as systemd expects) until SIGTERM
+// or SIGINT, then releases everything it holds and removes its socket.
+import { defaultSocketPath, formatLogLine, resolveGroup, runDaemon } from '../apps/daemon.js';
+
+const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--foreground]
+
+Holds persistent VALE ports and switches that outlive the processes that asked for them,
+answers newline-delimited JSON requests on a Unix socket (commands: ping, list, hold,
+release, held, reclaim, stats; see docs/daemon.md), reclaims the ports of processes that
+died, and logs one line per event on stderr. SIGTERM or SIGINT: every held port is
+released (shared files left empty are removed), the socket is removed, exit 0.
+
+  --socket PATH   control socket (default: $NMTS_SOCKET, else /run/nmts/nmts.sock for
+                  root, else $XDG_RUNTIME_DIR/nmts.sock, else /tmp/nmts-<uid>.sock)
+  --mode MODE     octal mode of the socket file: who may connect (0660)
+  --group NAME    group of the socket file (name or gid; default: the daemon's group)
+  --foreground    run in the foreground: the default and only mode (under systemd use
+                  Type=simple; contrib/nmts-daemon.service is an example unit)
+  -h, --help      this text
+
+example:
+  nmts daemon --socket /tmp/nmts.sock &
+  echo '{"id":1,"cmd":"hold","port":"vale0:p1"}' | socat - UNIX-CONNECT:/tmp/nmts.sock
+`;
+
+function usageError(msg: string): number {
+  process.stderr.write(`nmts daemon: ${msg}\nsee 'nmts daemon --help'\n`);
+  return 2;
+}
+
+export async function daemonCommand(argv: string[]): Promise<number> {
+  let socketPath: string | undefined, mode: number | undefined, group: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v: string | undefined;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    if (eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
+    const value = (): string | null => {
+      if (v !== undefined) return v;
+      const next = argv[i + 1];
+      if (next === undefined) return null;
+      i++;
+      return next;
+    };
+    switch (a) {
+      case '-h': case '--help':
+        process.stdout.write(HELP);
+        return 0;
+      case '--foreground': case '-f':
+        if (v !== undefined) return usageError(`${a} takes no value`);
+        break;
+      case '--socket': {
+        const p = value();
+        if (!p) return usageError(`option ${a} requires a path`);
+        socketPath = p;
+        break;
+      }
+      case '--mode': {
+        const m = value();
+        if (m === null) return usageError(`option ${a} requires an octal mode such as 0660`);
+        if (!/^0?[0-7]{3}$/.test(m)) return usageError(`invalid --mode '${m}': an octal mode such as 0660`);
+        mode = parseInt(m, 8);
+        break;
+      }
+      case '--group': {
+        const g = value();
+        if (!g) return usageError(`option ${a} requires a group name or id`);
+        try { resolveGroup(g); } catch (e) { return usageError(`invalid --group '${g}': ${e instanceof Error ? e.message : String(e)}`); }
+        group = g;
+        break;
+      }
+      default:
+        return usageError(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument '${a}'`);
+    }
+  }
+
+  const log = (line: string): void => { process.stderr.write(line + '\n'); };
+  let daemon;
+  try {
+    daemon = await runDaemon({ socketPath: socketPath ?? defaultSocketPath(), mode, group, log });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`nmts daemon: ${msg}\n`);
+    return 1;
+  }
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(formatLogLine(`${sig} received`));
+    void daemon.close();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await daemon.closed;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  return 0;
+}
