@@ -3,7 +3,7 @@
 // resets the ring to the last kernel position, repairs bad slots, and the port keeps working.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetmapError, open, processRegion, type Port, type Ring } from '../src/index.js';
+import { NetmapError, open, type Port, type Ring } from '../src/index.js';
 
 const SLOTS = 8;
 let pipeSeq = 0;
@@ -139,7 +139,7 @@ for (const bad of [0, 1, 'nbufs', 'huge'] as const) {
   test(`tx: buf_idx ${bad} in a slot being sent`, () => {
     const { m, s, t, r, close } = setup();
     try {
-      const nbufs = processRegion().nbufs;
+      const nbufs = m.region.nbufs;
       const idx = bad === 'nbufs' ? nbufs : bad === 'huge' ? 0xffffffff : bad;
       // a good frame first, then the bad one: the whole sync must fail
       t.setLen(3, 60);

@@ -1,9 +1,10 @@
 // pollPorts(): netmap's poll() over several ports. A thread sleeping on two ports wakes up
-// when a worker sends to either, and reports which one is ready.
+// when a worker sends to either, and reports which one is ready; the ports may be in one
+// region (pipes of one parent) or in several (different parents or switches).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { open, pollPorts, POLLIN, POLLOUT } from '../src/index.js';
+import { open, pollPorts, POLLIN, POLLOUT, type Port } from '../src/index.js';
 import type { SenderJob, SenderResult } from './fixtures/pipe-sender.js';
 
 function send(job: SenderJob): Promise<SenderResult> {
@@ -14,21 +15,48 @@ function send(job: SenderJob): Promise<SenderResult> {
   });
 }
 
-test('pollPorts wakes on the port that received, and only reports that one', async () => {
-  const a = open('pp1}1'), b = open('pp2}1');
+/**
+ * Sleep in pollPorts on `a` and `b` (one call, bounded by 10 s) while a worker sends 3 frames
+ * into `sendTo`, the peer of b: the poll must return early, woken up, and report b only.
+ */
+async function wakesOnB(a: Port, b: Port, sendTo: string, waitForPoller: boolean): Promise<void> {
   const rev = new Int32Array(2);
   assert.equal(pollPorts([a, b], [POLLIN, POLLIN], rev, 0), 0, 'nothing to read yet');
-  const sender = send({ name: 'pp2{1', count: 3 });
-  // block (up to 10 s) until the worker's frames arrive on b
-  let n = 0;
-  for (let tries = 0; n === 0 && tries < 200; tries++) n = pollPorts([a, b], [POLLIN, POLLIN], rev, 50);
-  assert.equal(n, 1);
+  const sender = send({ name: sendTo, count: 3, waitForPoller });
+  const n = pollPorts([a, b], [POLLIN, POLLIN], rev, 10000);
+  assert.equal(n, 1, 'woken by the frames, not by the timeout');
   assert.equal(rev[0], 0);
   assert.equal(rev[1], POLLIN);
   assert.equal(b.rxRings[0].space(), 3);
+  assert.equal(a.rxRings[0].space(), 0);
   assert.deepEqual(await sender, { ok: true, sent: 3, fullWaits: 0 });
-  a.close();
-  b.close();
+}
+
+test('pollPorts wakes on the port that received, and only reports that one (pipes of one parent: one region)', async () => {
+  // Pipes 1 and 2 of parent pp1 share its region, and the poll sleeps on that region's
+  // wake-up word: the worker sends only once this thread sleeps there, so the poll returns
+  // because the send woke it up.
+  const a = open('pp1}1'), b = open('pp1}2');
+  try {
+    assert.equal(a.region, b.region);
+    await wakesOnB(a, b, 'pp1{2', true);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('pollPorts wakes on the port that received, and only reports that one (pipes of two parents: two regions)', async () => {
+  // two parents, two regions: the poll cannot sleep on both at once and checks them in turn
+  const a = open('pp2}1'), b = open('pp5}1');
+  try {
+    assert.notEqual(a.region, b.region);
+    assert.notEqual(a.region.path, b.region.path);
+    await wakesOnB(a, b, 'pp5{1', false);
+  } finally {
+    a.close();
+    b.close();
+  }
 });
 
 test('pollPorts reports POLLOUT per port and times out without events', () => {

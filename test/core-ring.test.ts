@@ -1,13 +1,30 @@
 // Ring helpers (nm_ring_next / nm_ring_space / nm_ring_empty / nm_tx_pending) on real rings,
 // buffer accounting of the region, and the directory forgetting closed ports.
+//
+// Every switch and every pipe parent has its own region (a shared file), retired when its
+// last port closes. To look at a region after the ports under test are closed, a test keeps
+// it alive with a keeper port of its own in the same region (pipe `name{99` for a parent
+// `name`, port `keeper` for a switch) and measures against that.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetmapError, NS_BUF_CHANGED, open, processRegion, type Port } from '../src/index.js';
+import { NetmapError, NS_BUF_CHANGED, open, type Port, type Region } from '../src/index.js';
 import { DirType } from '../src/core/layout.js';
 
 /** Names of the ports currently in the region's directory. */
-function dirNames(): string[] {
-  return processRegion().dirList(DirType.Port).map(([n]) => n);
+function dirNames(region: Region): string[] {
+  return region.dirList(DirType.Port).map(([n]) => n);
+}
+
+/** Open `keeper` and return it with its region: the region outlives the ports under test. */
+function keep(keeper: string): { keeper: Port; region: Region } {
+  const k = open(keeper);
+  return { keeper: k, region: k.region };
+}
+
+/** Close the keeper: the region, now empty, is retired. */
+function release(keeper: Port, region: Region): void {
+  keeper.close();
+  assert.equal(region.dead, true, 'the region is retired with its last port');
 }
 
 /** Send `count` frames of `len` bytes from `tx` port ring 0 (fills slots, head=cur past them, txsync). */
@@ -117,9 +134,10 @@ test('space() is circular: indices wrap around the end of the ring', () => {
 });
 
 test('opening and closing a pipe returns every buffer to the region', () => {
-  const region = processRegion();
+  const { keeper, region } = keep('ringacct{99@conf:slots=4');
   const before = region.freeBuffers();
   const m = open('ringacct{1@conf:rings=2,slots=64');
+  assert.equal(m.region, region, 'pipes of one parent share its region');
   // each end owns the slots of its tx rings; rx rings share the peer's
   assert.equal(before - region.freeBuffers(), 2 * 2 * 64);
   const s = open('ringacct}1');
@@ -129,13 +147,15 @@ test('opening and closing a pipe returns every buffer to the region', () => {
   assert.equal(before - region.freeBuffers(), 2 * 2 * 64, 'the pipe lives while one end is open');
   s.close();
   assert.equal(region.freeBuffers(), before);
+  release(keeper, region);
 });
 
 test('buffers swapped between slots of a pipe are all returned on close', () => {
-  const region = processRegion();
+  const { keeper, region } = keep('ringswap{99@conf:slots=4');
   const before = region.freeBuffers();
   const m = open('ringswap{1@conf:slots=16');
   const s = open('ringswap}1');
+  assert.equal(s.region, region);
   send(m, 4);
   s.rxsync();
   const rx = s.rxRings[0], stx = s.txRings[0];
@@ -158,26 +178,31 @@ test('buffers swapped between slots of a pipe are all returned on close', () => 
   m.close();
   s.close();
   assert.equal(region.freeBuffers(), before);
+  release(keeper, region);
 });
 
 test('a VALE port returns its buffers on close', () => {
-  const region = processRegion();
+  const { keeper, region } = keep('valering0:keeper@conf:slots=4');
   const before = region.freeBuffers();
   const p = open('valering0:a@conf:rings=2,slots=32');
+  assert.equal(p.region, region, 'the ports of a switch share its region');
   assert.equal(before - region.freeBuffers(), 2 * 32 + 2 * 32);
   p.close();
   assert.equal(region.freeBuffers(), before);
+  release(keeper, region);
 });
 
 test('the directory forgets closed ports: a reopen gets fresh state', () => {
+  const { keeper, region } = keep('ringdir{99@conf:slots=4');
   const m = open('ringdir{1@conf:slots=32');
   const s = open('ringdir}1');
   send(m, 3);
-  assert.ok(dirNames().includes('ringdir{1') && dirNames().includes('ringdir}1'));
+  assert.ok(dirNames(region).includes('ringdir{1') && dirNames(region).includes('ringdir}1'));
   assert.equal(m.stats().txPackets, 3);
   m.close();
   s.close();
-  assert.ok(!dirNames().includes('ringdir{1') && !dirNames().includes('ringdir}1'));
+  assert.ok(!dirNames(region).includes('ringdir{1') && !dirNames(region).includes('ringdir}1'));
+  assert.ok(dirNames(region).includes('ringdir{99'), 'the keeper is still listed');
 
   // no @conf this time: the default geometry shows that the pipe was created anew
   const m2 = open('ringdir{1');
@@ -192,11 +217,13 @@ test('the directory forgets closed ports: a reopen gets fresh state', () => {
   } finally {
     m2.close();
     s2.close();
+    release(keeper, region);
   }
 });
 
 test('the directory forgets a closed VALE port', () => {
   const a = open('valering1:a');
+  const region = a.region;
   const b = open('valering1:b');
   const t = a.txRings[0];
   const frame = new Uint8Array(60).fill(0xff, 0, 6); // broadcast
@@ -206,7 +233,8 @@ test('the directory forgets a closed VALE port', () => {
   a.txsync();
   assert.equal(a.stats().txPackets, 1);
   a.close();
-  assert.ok(!dirNames().includes('valering1:a'));
+  assert.ok(!dirNames(region).includes('valering1:a'));
+  assert.ok(dirNames(region).includes('valering1:b'), 'b keeps the switch and its region alive');
   const a2 = open('valering1:a');
   try {
     assert.equal(a2.stats().txPackets, 0);
@@ -218,19 +246,46 @@ test('the directory forgets a closed VALE port', () => {
 });
 
 test('closing twice is harmless and does not free buffers twice', () => {
-  const region = processRegion();
+  const { keeper, region } = keep('ringtwice{99@conf:slots=4');
   const before = region.freeBuffers();
   const m = open('ringtwice{1@conf:slots=16');
+  assert.equal(m.region, region);
   m.close();
   m.close();
   assert.equal(region.freeBuffers(), before);
   assert.throws(() => m.txsync(), (e: unknown) => e instanceof NetmapError && e.code === 'EBADF');
+  release(keeper, region);
 });
 
 test('a pipe open that fails after creating the pipe gives its buffers back', () => {
-  const region = processRegion();
+  const { keeper, region } = keep('ringleak{99@conf:slots=4');
   const before = region.freeBuffers();
   assert.throws(() => open('ringleak{1-3'), (e: unknown) => e instanceof NetmapError && e.code === 'EINVAL');
-  assert.ok(!dirNames().includes('ringleak{1'), 'the half-created pipe stays in the directory');
+  assert.ok(!dirNames(region).includes('ringleak{1'), 'the half-created pipe stays in the directory');
   assert.equal(region.freeBuffers(), before);
+  release(keeper, region);
+});
+
+test('swapIn exchanges buffers within a region and refuses rings of another region', () => {
+  const m = open('ringxswap{1@conf:slots=8'), s = open('ringxswap}1');
+  const other = open('ringxswap2{1@conf:slots=8');
+  try {
+    assert.equal(s.region, m.region);
+    assert.notEqual(other.region, m.region, 'another parent has its own region');
+    const t = s.txRings[0], r = m.txRings[0];
+    const a = t.bufIdx(0), b = r.bufIdx(0);
+    r.setLen(0, 42);
+    t.swapIn(0, r, 0);
+    assert.deepEqual([t.bufIdx(0), r.bufIdx(0), t.len(0)], [b, a, 42]);
+    assert.equal(t.slotFlags(0) & NS_BUF_CHANGED, NS_BUF_CHANGED);
+    assert.equal(r.slotFlags(0) & NS_BUF_CHANGED, NS_BUF_CHANGED);
+    const o = other.txRings[0], ob = o.bufIdx(1);
+    assert.throws(() => o.swapIn(1, t, 1), RangeError);
+    assert.throws(() => t.swapIn(1, o, 1), RangeError);
+    assert.equal(o.bufIdx(1), ob, 'a refused swap changes nothing');
+  } finally {
+    m.close();
+    s.close();
+    other.close();
+  }
 });

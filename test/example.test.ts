@@ -1,7 +1,9 @@
 // examples/filter-forwarder.ts: traffic in both directions through two pipes, the forwarder
 // in between. Exactly the UDP port 9 frames from outside are dropped (port 9 frames from
 // inside pass), every other frame arrives once, in order, with the same bytes and in the
-// very buffer it was written to (zero-copy).
+// very buffer it was written to (zero-copy). The two pipes are pipes 1 and 2 of one parent
+// (as the example's defaults `fw}1` / `fw}2`): they share the parent's region, which is what
+// makes swapping buffers between them legal. Each test uses a parent of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
@@ -80,8 +82,9 @@ test('the rule drops IPv4 UDP to port 9 only', () => {
 });
 
 test('in-thread rounds: port 9 dropped outside->inside only, everything else arrives zero-copy', async () => {
-  const outside = open('fwa{1'), inside = open('fwb{1');
+  const outside = open('fwa{1'), inside = open('fwa{2');
   try {
+    assert.equal(outside.region, inside.region, 'pipes of one parent: one region');
     let seqOut = 0, seqIn = 0;
     for (let round = 0; round < 6; round++) { // 6 x 700 frames: the 1024-slot rings wrap
       const sentOut = send(outside, OUT, seqOut, 700);
@@ -91,7 +94,7 @@ test('in-thread rounds: port 9 dropped outside->inside only, everything else arr
       seqOut += 700; seqIn += 500;
       outside.txsync(); inside.txsync();
 
-      const c = await forward('fwa}1', 'fwb}1', { maxPackets: 1200 });
+      const c = await forward('fwa}1', 'fwa}2', { maxPackets: 1200 });
       const dropped = sentOut.filter((p) => isPort9(p.seq));
       const passed = sentOut.filter((p) => !isPort9(p.seq));
       assert.deepEqual(c, { extToInt: passed.length, intToExt: 500, dropped: dropped.length });
@@ -131,12 +134,13 @@ test('in-thread rounds: port 9 dropped outside->inside only, everything else arr
 
 test('forwarder in a worker, its poll loop against a concurrent sender/receiver', async () => {
   const N_OUT = 30000, N_IN = 20000;
-  // the worker inherits the process region (published when netmap-ts was imported)
-  const outside = open('fwc{1'), inside = open('fwd{1');
+  // the worker maps the pipes' region (the shared file of parent fwc) when it opens them
+  const outside = open('fwc{1'), inside = open('fwc{2');
+  assert.equal(outside.region, inside.region);
   const worker = new Worker(
     `const { parentPort, workerData: w } = require('node:worker_threads');
      import(w.url).then((m) => m.forward(w.ext, w.int, { maxPackets: w.max })).then((c) => parentPort.postMessage(c));`,
-    { eval: true, workerData: { url: new URL('../examples/filter-forwarder.js', import.meta.url).href, ext: 'fwc}1', int: 'fwd}1', max: N_OUT + N_IN } },
+    { eval: true, workerData: { url: new URL('../examples/filter-forwarder.js', import.meta.url).href, ext: 'fwc}1', int: 'fwc}2', max: N_OUT + N_IN } },
   );
   const result = new Promise<ForwardCounters>((resolve, reject) => {
     worker.once('message', resolve);
@@ -171,15 +175,15 @@ test('forwarder in a worker, its poll loop against a concurrent sender/receiver'
 });
 
 test('the stop signal ends an idle forwarder, which leaves the pipes usable', async () => {
-  const outside = open('fwe{1'), inside = open('fwf{1');
+  const outside = open('fwe{1'), inside = open('fwe{2');
   try {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 20);
-    assert.deepEqual(await forward('fwe}1', 'fwf}1', { stopSignal: ac.signal }), { extToInt: 0, intToExt: 0, dropped: 0 });
+    assert.deepEqual(await forward('fwe}1', 'fwe}2', { stopSignal: ac.signal }), { extToInt: 0, intToExt: 0, dropped: 0 });
     // frames queued while nobody forwards are picked up by the next forwarder
     send(outside, OUT, 1, 2); // seq 1 and 2: neither goes to port 9
     outside.txsync();
-    assert.deepEqual(await forward('fwe}1', 'fwf}1', { maxPackets: 2 }), { extToInt: 2, intToExt: 0, dropped: 0 });
+    assert.deepEqual(await forward('fwe}1', 'fwe}2', { maxPackets: 2 }), { extToInt: 2, intToExt: 0, dropped: 0 });
     inside.rxsync();
     assert.deepEqual(receive(inside, OUT).map((p) => p.seq), [1, 2]);
   } finally {

@@ -2,7 +2,7 @@
 // NS_MOREFRAG chains, buffer swaps, several pipes, both directions, @conf, /x, /R, /T.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetmapError, NS_BUF_CHANGED, NS_MOREFRAG, open, processRegion, type Port, type Ring } from '../src/index.js';
+import { NetmapError, NS_BUF_CHANGED, NS_MOREFRAG, open, type Port, type Ring } from '../src/index.js';
 
 /** Fill `count` slots from head with frames of `len` bytes whose first byte is `tag + k`; no sync. */
 function fill(port: Port, ring: Ring, count: number, len = 64, tag = 0, flags = 0): number[] {
@@ -374,18 +374,25 @@ test('/R binds rx rings only, /T tx rings only', () => {
 });
 
 test('a parent has at most 64 pipes (ENOMEM), and closing one frees a place', () => {
-  const region = processRegion();
+  // The parent's region lives while one of its pipes is open: pipe 0 is the keeper, opened
+  // first, so that the region can be checked after the 63 others are closed.
+  const ends: Port[] = [open('lim{0@conf:slots=4')];
+  const keeper = ends[0], region = keeper.region;
   const before = region.freeBuffers();
-  const ends: Port[] = [];
   try {
-    for (let i = 0; i < 64; i++) ends.push(open(`lim{${i}@conf:slots=4`));
+    for (let i = 1; i < 64; i++) ends.push(open(`lim{${i}@conf:slots=4`));
+    assert.equal(ends[63].region, region);
+    assert.equal(before - region.freeBuffers(), 63 * 2 * 4, 'each pipe: one 4-slot tx ring per end');
     assert.throws(() => open('lim{64@conf:slots=4'), (e: unknown) => e instanceof NetmapError && e.code === 'ENOMEM');
     ends.pop()!.close();
     ends.push(open('lim{64@conf:slots=4'));
     const other = open('lim2{0@conf:slots=4'); // another parent is not affected
+    assert.notEqual(other.region, region, 'another parent has a region of its own');
     other.close();
   } finally {
-    for (const p of ends) p.close();
+    for (const p of ends) if (p !== keeper) p.close();
   }
   assert.equal(region.freeBuffers(), before);
+  keeper.close();
+  assert.equal(region.dead, true, 'the last pipe closed: the region is retired');
 });

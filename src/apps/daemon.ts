@@ -96,7 +96,6 @@ export class DaemonError extends Error {
 
 export function formatLogLine(event: string, pid = process.pid, now = new Date()): string {
   // one event, one line: control characters from client input are escaped
-  // eslint-disable-next-line no-control-regex
   const clean = event.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
   return `${now.toISOString()} nmts-daemon[${pid}]: ${clean}`;
 }
@@ -176,10 +175,21 @@ function portNames(region: Region): Set<string> {
 }
 
 /**
+ * Whether this process may remove the file: the shared-memory directory is sticky, so only
+ * the file's owner (or root) can. An empty file left in place is harmless (the next opener
+ * uses it); a region marked retired whose file could not be removed would not be.
+ */
+function mayUnlink(path: string): boolean {
+  const euid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
+  if (euid === 0) return true;
+  try { return statSync(path).uid === euid; } catch { return false; }
+}
+
+/**
  * One pass over the shared files: ports whose openers died are released (destroyed when
  * none is left), and a file this pass left empty is removed, as the last close() would have.
  */
-export function reclaimAll(): ReclaimResult {
+export function reclaimDeadPorts(): ReclaimResult {
   const out: ReclaimResult = { reclaimed: 0, ports: [], removed: [] };
   let names: string[] = [];
   try { names = readdirSync(SHM_DIR); } catch { return out; }
@@ -197,7 +207,7 @@ export function reclaimAll(): ReclaimResult {
       out.reclaimed += n;
       const after = portNames(region);
       for (const p of before) if (!after.has(p)) out.ports.push(p);
-      if (region.dirCount() === 0 && region.u32[RH.persistent >> 2] === 0) {
+      if (region.dirCount() === 0 && region.u32[RH.persistent >> 2] === 0 && mayUnlink(region.path)) {
         const path = region.path;
         retireRegion(region);
         out.removed.push(path);
@@ -340,7 +350,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   const closed = new Promise<void>((r) => { resolveClosed = r; });
 
   const doReclaim = (why: string): ReclaimResult => {
-    const r = reclaimAll();
+    const r = reclaimDeadPorts();
     if (r.reclaimed) {
       emit(`reclaimed ${r.reclaimed} opener(s) of dead processes (${why})${r.ports.length ? `: destroyed ${r.ports.join(' ')}` : ''}${r.removed.length ? `; removed ${r.removed.join(' ')}` : ''}`);
     }

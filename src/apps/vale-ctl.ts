@@ -25,7 +25,7 @@ import { parsePortSpec, PortSpecError, type PortSpec } from '../core/portspec.js
 import { reclaimDead } from '../core/records.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { openSharedRegion, regionKey, regionPath, SHM_DIR } from '../core/shm.js';
-import { strerror } from '../sys/libc.js';
+import { strerror, SysError } from '../sys/libc.js';
 import { listSwitches, type SwitchInfo } from '../vale/api.js';
 
 // ---------------------------------------------------------------------------------------
@@ -94,6 +94,7 @@ function fail(action: string, target: string, e: unknown): never {
   if (e instanceof ValeCtlError) throw e;
   if (e instanceof NetmapError) throw new ValeCtlError(action, target, e.code, e.message);
   if (e instanceof PortSpecError) throw new ValeCtlError(action, target, 'EINVAL', e.reason);
+  if (e instanceof SysError) throw new ValeCtlError(action, target, e.code, e.message); // e.g. EPERM removing a file of another user
   throw e;
 }
 
@@ -186,6 +187,7 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
     if (a.request === 'polling-on' || a.request === 'polling-off') parsePollConfig(a.config);
     else parseRingConfig(a.config);
   }
+  if (a.memId !== null) checkMemId(a.memId);
   return a;
 }
 
@@ -393,7 +395,12 @@ export function valePortIndices(name: string): { bridgeIdx: number; portIdx: num
   const m = VALE_PORT.exec(name);
   if (!m) throw new ValeCtlError('list', name, 'EINVAL', 'a VALE port name is valeX:Y');
   switchRegion(m[1], 'list', name); // a permission problem is reported as such
-  const switches = sortedSwitches();
+  let switches: SwitchInfo[];
+  try {
+    switches = sortedSwitches();
+  } catch (e) {
+    fail('list', name, e);
+  }
   const bridgeIdx = switches.findIndex((s) => s.name === m[1]);
   if (bridgeIdx < 0) throw new ValeCtlError('list', name, 'ENOENT', `no switch ${m[1]}`);
   const port = switches[bridgeIdx].ports.find((p) => p.name === name);
@@ -450,16 +457,16 @@ export function valePortInfo(name: string): PortInfo {
     try {
       region = openSharedRegion(key, { create: false });
     } catch (e) {
-      if (e instanceof NetmapError && e.code === 'ENOENT') throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist (ports exist while they are open)`);
+      if (e instanceof NetmapError && e.code === 'ENOENT') throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist; ports exist while they are open`);
       fail(action, name, e);
     }
   }
   region.lockConfig();
   try {
-    if (region.dead) throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist (ports exist while they are open)`);
+    if (region.dead) throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist; ports exist while they are open`);
     reclaimDead(region, taskAlive); // a port whose openers all died is gone
     const entry = region.dirFind(DirType.Port, dirName);
-    if (!entry) throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist (ports exist while they are open)`);
+    if (!entry) throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist; ports exist while they are open`);
     const u32 = region.u32, rec = u32[(entry + DIR.recOfs) >> 2];
     return {
       memsize: region.size,
@@ -480,7 +487,7 @@ export function valePortInfo(name: string): PortInfo {
 // Linux interfaces and persistent ports
 
 const LINUX_IF_NOTE = 'Linux-interface ports are not available in this version of netmap-ts; software ports work: valeX:Y, pipes x{N / x}N, monitors /r /t /z';
-const PERSISTENT_NOTE = 'persistent VALE ports (OS-visible interfaces, TAP devices) are not available in this version of netmap-ts; ephemeral ports valeX:Y work';
+const PERSISTENT_NOTE = 'persistent VALE ports, OS-visible interfaces like TAP devices, are not available in this version of netmap-ts; ephemeral ports valeX:Y work';
 const IFNAMSIZ = 16;
 
 function interfaceExists(ifname: string): boolean {
@@ -504,23 +511,21 @@ export function linuxInterfaceRequest(request: Exclude<ValeCtlRequest, 'list' | 
       if (name.startsWith('vale')) throw new ValeCtlError(action, name, 'EINVAL', 'a persistent port is named like an interface, without the vale prefix; attach it with -a valeX:NAME');
       if (Buffer.byteLength(name) >= IFNAMSIZ || name === '' || /[/\s:]/.test(name)) throw new ValeCtlError(action, name, 'EINVAL', `not a valid interface name (at most ${IFNAMSIZ - 1} bytes, no '/', ':' or spaces)`);
       if (interfaceExists(name)) throw new ValeCtlError(action, name, 'EEXIST', `network interface ${name} already exists`);
-      if (args.memId !== null) checkMemId(args.memId);
       throw new ValeCtlError(action, name, 'ENOTSUP', PERSISTENT_NOTE);
     }
     if (!interfaceExists(name)) throw new ValeCtlError(action, name, 'ENXIO', `no network interface ${name}`);
-    throw new ValeCtlError(action, name, 'EINVAL', `${name} is not a persistent VALE port (${PERSISTENT_NOTE})`);
+    throw new ValeCtlError(action, name, 'EINVAL', `${name} is not a persistent VALE port; ${PERSISTENT_NOTE}`);
   }
   const m = VALE_PORT.exec(name);
   if (!m) throw new ValeCtlError(action, name, 'EINVAL', 'expected valeX:IF, a switch and a network interface');
   const ifname = m[2].endsWith('^') && request === 'detach' ? m[2].slice(0, -1) : m[2];
   if (!interfaceExists(ifname)) {
-    throw new ValeCtlError(action, name, 'ENXIO', `no network interface ${ifname}; and ${LINUX_IF_NOTE}`);
+    throw new ValeCtlError(action, name, 'ENXIO', `no network interface ${ifname}; Linux-interface ports are not available in this version of netmap-ts anyway`);
   }
   if (request === 'polling-on' && args.config !== null) {
     const why = checkPollConfig(parsePollConfig(args.config));
     if (why) throw new ValeCtlError(action, name, 'EINVAL', why);
   }
-  if (args.memId !== null) checkMemId(args.memId);
   throw new ValeCtlError(action, name, 'ENOTSUP', LINUX_IF_NOTE);
 }
 
@@ -547,8 +552,7 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
         try {
           ports = listValePorts();
         } catch (e) {
-          if (e instanceof NetmapError) throw new ValeCtlError('list', 'all', e.code, e.message);
-          throw e;
+          fail('list', 'all', e);
         }
         for (const p of ports) {
           io.out(`${p.name} bridge_idx ${p.bridgeIdx} port_idx ${p.portIdx}` +

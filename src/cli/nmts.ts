@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { pktGenCommand } from './pkt-gen.js';
 import { demoCommand } from './demo.js';
+import { daemonCommand } from './daemon.js';
 
 const USAGE = `usage: nmts <command> [options]
 
@@ -10,17 +11,19 @@ netmap's packet I/O and tools for Node.js.
 commands:
   pkt-gen   generate, receive and echo packets (netmap's pkt-gen: -f tx|rx|ping|pong|txseq|rxseq)
   demo      an embedded VALE switch with a generator and a receiver in worker threads (about 10 s)
+  daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
   help      this text; 'nmts <command> --help' for a command's options
   version   print the version
 
 examples:
   nmts demo --seconds 5                          (sender and receiver threads on one switch)
-  nmts pkt-gen -i 'x{1' -f tx --duration 5 -p 2   (two threads into a zero-copy pipe; nothing reads
-                                                  'x}1', so the sender waits once the rings fill)
+  nmts pkt-gen -i vale0:2 -f rx                  (in one terminal)
+  nmts pkt-gen -i vale0:1 -f tx                  (in another: both ports on switch vale0)
+  nmts pkt-gen -i 'x{1' -f tx --duration 5 -p 2   (two threads into a zero-copy pipe; read it with -i 'x}1')
   nmts pkt-gen -i null -f tx -n 10000000         (the generator alone)
 
-Switches and pipes are shared by the threads of one process; separate processes (two
-terminals) share them once cross-process regions land.
+Switches and pipes live in shared files (/dev/shm/nmts-*): separate processes (two
+terminals running pkt-gen on vale0:1 and vale0:2) and threads share them by name.
 `;
 
 function version(): string {
@@ -33,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'pkt-gen': return pktGenCommand(rest);
     case 'demo': return demoCommand(rest);
+    case 'daemon': return daemonCommand(rest);
     case 'version': case '--version': case '-V':
       process.stdout.write(`nmts ${version()}\n`);
       return 0;

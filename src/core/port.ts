@@ -7,7 +7,7 @@ import { NetmapError, type Region } from './region.js';
 import { Ring } from './ring.js';
 import { addOpener, destroyByKind, portRing, portStats, removeOpener, unbind, type PortStats } from './records.js';
 import { OWNER_TOKEN } from './lock.js';
-import { retireRegion } from './shm.js';
+import { releaseMapping, retireRegion } from './shm.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -89,6 +89,7 @@ export abstract class Port {
     this.txRings = Array.from(this.txOfs, (o) => new Ring(region, o));
     this.rxRings = Array.from(this.rxOfs, (o) => new Ring(region, o));
     this.rxRelease = new Int32Array(this.rxOfs.length).fill(-1);
+    region.ports++;
   }
 
   /**
@@ -332,6 +333,8 @@ export abstract class Port {
     } finally {
       region.unlockConfig();
     }
+    region.ports--;
+    if (region.dead) releaseMapping(region);
   }
 
   get isClosed(): boolean {

@@ -52,6 +52,10 @@ export class Region {
 
   /** The shared file behind the region ('' for a SharedArrayBuffer). */
   path = '';
+  /** Open ports of this thread in the region (a mapping is released only at 0). */
+  ports = 0;
+  /** Set once the mapping was released: the region must not be touched any more. */
+  unmapped = false;
   /** Address of a mapped file (for futexes), 0n for a SharedArrayBuffer. */
   readonly addr: bigint;
   private readonly ts = new BigInt64Array(2);
@@ -164,7 +168,7 @@ export class Region {
 
   /** True once the region was retired (see core/shm.ts): start over with a new one. */
   get dead(): boolean {
-    return Atomics.load(this.u32, RH.dead >> 2) !== 0;
+    return this.unmapped || Atomics.load(this.u32, RH.dead >> 2) !== 0;
   }
 
   freeBuffers(): number {

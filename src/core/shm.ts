@@ -6,7 +6,7 @@
 // the config lock and the file unlinked, so an opener that mapped it just before sees the
 // flag and starts over with a new file.
 import { fstatSync, readdirSync, statSync } from 'node:fs';
-import { close, ftruncate, fchmod, mmapShared, O_CREAT, O_EXCL, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
+import { close, ftruncate, fchmod, mmapShared, replaceWithAnonymous, O_CREAT, O_EXCL, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
 import { REGION_MAGIC, RH } from './layout.js';
 import { parseSize } from './memory.js';
 import { NetmapError, Region } from './region.js';
@@ -112,20 +112,42 @@ export function openSharedRegion(key: string, opts: SharedRegionOptions = {}): R
 }
 
 /** Retire a shared region that holds nothing any more (config lock held). */
-export function retireRegion(region: Region): void {
-  if (!region.path) return;
-  Atomics.store(region.u32, RH.dead >> 2, 1);
+export function retireRegion(region: Region): boolean {
+  if (!region.path) return false;
+  // Unlink first: in a sticky /dev/shm only the file's owner (or root) may, and a region
+  // that stays must not be marked dead. New openers create a new file from now on; those
+  // that mapped this one see `dead` once they hold the config lock.
   try {
     unlink(region.path);
   } catch (e) {
-    if (!(e instanceof SysError && e.code === 'ENOENT')) throw e;
+    if (!(e instanceof SysError && e.code === 'ENOENT')) {
+      if (e instanceof SysError && (e.code === 'EPERM' || e.code === 'EACCES')) return false;
+      throw e;
+    }
   }
-  mapped.delete(region.path);
+  Atomics.store(region.u32, RH.dead >> 2, 1);
+  forgetRegion(region);
+  return true;
 }
 
-/** Forget a cached mapping (after seeing it dead). */
+/**
+ * Forget a cached mapping (after seeing it dead). The mapping itself is released once no
+ * port of this thread uses it any more (see releaseMapping).
+ */
 export function forgetRegion(region: Region): void {
   if (mapped.get(region.path) === region) mapped.delete(region.path);
+  releaseMapping(region);
+}
+
+/**
+ * Release the shared pages of a region that is neither cached nor used by a port of this
+ * thread. The address range is kept (zero pages) rather than unmapped: a Ring or view the
+ * program still holds must never point at unmapped memory.
+ */
+export function releaseMapping(region: Region): void {
+  if (region.addr === 0n || region.ports > 0 || mapped.get(region.path) === region || region.unmapped) return;
+  region.unmapped = true;
+  replaceWithAnonymous(region.addr, region.size);
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -152,10 +174,7 @@ export function reclaimAll(alive: (tid: number) => boolean): { openers: number; 
     try {
       if (region.dead) continue;
       openers += reclaimDead(region, alive);
-      if (region.dirCount() === 0) {
-        retireRegion(region);
-        retired.push(key);
-      }
+      if (region.dirCount() === 0 && retireRegion(region)) retired.push(key);
     } finally {
       region.unlockConfig();
     }

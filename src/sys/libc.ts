@@ -116,6 +116,19 @@ export function mmapShared(fd: number, size: number, what: string): { addr: bigi
   return { addr, buffer: koffi.view(p, size) as ArrayBuffer };
 }
 
+const _mmapFixed = libc.func('void *mmap(uint64_t, size_t, int, int, int, int64_t)');
+const MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+
+/**
+ * Replace a mapping, in place, with private zero pages that cost nothing until written.
+ * The shared pages are released, but the addresses stay valid, so a stale view of the old
+ * mapping reads zeros instead of crashing the process.
+ */
+export function replaceWithAnonymous(addr: bigint, size: number): void {
+  const p = _mmapFixed(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if ((koffi.address(p) as bigint) !== addr) throw new SysError('mmap', `MAP_FIXED 0x${addr.toString(16)}`, koffi.errno());
+}
+
 export function munmap(addr: bigint, size: number): void {
   check(_munmap(addr as unknown as object, size) as number, 'munmap', `0x${addr.toString(16)}`);
 }

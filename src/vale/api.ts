@@ -75,22 +75,24 @@ function regionOfSwitch(name: string): Region {
 
 /** Control handle of an existing switch (it exists while it has ports). */
 export function valeSwitch(name: string) {
-  const region = regionOfSwitch(name);
-  const sw = (): number => {
-    const s = findSwitch(region, name);
-    if (!s) throw new NetmapError('ENOENT', `switch ${name} does not exist (switches are created by opening a port, e.g. ${name}:0)`);
-    return s;
-  };
-  const locked = <T>(fn: (s: number) => T): T => {
+  // resolved at each call: a region retired meanwhile is unmapped and must not be reused
+  const locked = <T>(fn: (region: Region, s: number) => T): T => {
+    const region = regionOfSwitch(name);
     region.lockConfig();
-    try { return fn(sw()); } finally { region.unlockConfig(); }
+    try {
+      const s = findSwitch(region, name);
+      if (!s) throw new NetmapError('ENOENT', `switch ${name} does not exist (switches are created by opening a port, e.g. ${name}:0)`);
+      return fn(region, s);
+    } finally {
+      region.unlockConfig();
+    }
   };
   return {
     name,
-    info: (): SwitchInfo => locked((s) => info(region, name, s)),
+    info: (): SwitchInfo => locked((region, s) => info(region, name, s)),
     /** Use the lookup registered with registerLookup(lookupName) (null: back to learning). */
-    setLookup: (lookupName: string | null): void => locked((s) => setSwitchLookup(region, s, lookupName)),
+    setLookup: (lookupName: string | null): void => locked((region, s) => setSwitchLookup(region, s, lookupName)),
     /** Spread each destination port's traffic over its rx rings by a symmetric flow hash. */
-    setRss: (on: boolean): void => locked((s) => setSwitchRss(region, s, on)),
+    setRss: (on: boolean): void => locked((region, s) => setSwitchRss(region, s, on)),
   };
 }
