@@ -7,7 +7,7 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import koffi from 'koffi';
+import { groupId, peerCredentials } from '../sys/libc.js';
 import { listSwitches, NetmapError, open, parsePortSpec, formatPortSpec, ValePort, type Port, type OpenOptions, type SwitchInfo } from '../index.js';
 import { DirType, RH } from '../core/layout.js';
 import { reclaimDead } from '../core/records.js';
@@ -109,40 +109,13 @@ function version(): string {
   }
 }
 
-// ---- libc through koffi: peer credentials and group names (both optional) ----
-type Fn = (...args: unknown[]) => unknown;
-let ffi: { getsockopt: Fn; getgrnam: Fn } | null | undefined;
-function libc(): { getsockopt: Fn; getgrnam: Fn } | null {
-  if (ffi !== undefined) return ffi;
-  try {
-    const lib = koffi.load('libc.so.6');
-    koffi.struct('nmts_daemon_group', { gr_name: 'char *', gr_passwd: 'char *', gr_gid: 'uint32_t', gr_mem: 'void *' });
-    ffi = {
-      getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)') as Fn,
-      getgrnam: lib.func('nmts_daemon_group *getgrnam(const char *)') as Fn,
-    };
-  } catch {
-    ffi = null;
-  }
-  return ffi;
-}
-
-const SOL_SOCKET = 1, SO_PEERCRED = 17;
 const UNKNOWN_PEER: PeerCred = { pid: 'unknown', uid: 'unknown', gid: 'unknown' };
 
 /** SO_PEERCRED of a connected Unix socket: who connected (at connect time). */
 export function peerCred(socket: Socket): PeerCred {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  const c = libc();
-  if (!c || typeof fd !== 'number' || fd < 0) return UNKNOWN_PEER;
-  try {
-    const buf = Buffer.alloc(12);
-    const len = new Uint32Array([12]);
-    if ((c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) as number) !== 0 || len[0] < 12) return UNKNOWN_PEER;
-    return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
-  } catch {
-    return UNKNOWN_PEER;
-  }
+  if (typeof fd !== 'number' || fd < 0) return UNKNOWN_PEER;
+  return peerCredentials(fd) ?? UNKNOWN_PEER;
 }
 
 /** A group name or number as a gid. */
@@ -152,18 +125,8 @@ export function resolveGroup(group: string | number): number {
     if (!Number.isInteger(gid) || gid < 0 || gid > 0xfffffffe) throw new DaemonError('EINVAL', `invalid group id ${group}`);
     return gid;
   }
-  const c = libc();
-  if (c) {
-    const p = c.getgrnam(group);
-    if (p) return (koffi.decode(p, 'nmts_daemon_group') as { gr_gid: number }).gr_gid;
-  } else {
-    try {
-      for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
-        const f = line.split(':');
-        if (f[0] === group && f.length >= 3) return Number(f[2]);
-      }
-    } catch { /* no /etc/group */ }
-  }
+  const gid = groupId(group);
+  if (gid !== null) return gid;
   throw new DaemonError('EINVAL', `unknown group '${group}'`);
 }
 

@@ -187,3 +187,22 @@ export function futexWait(addr: bigint, value: number, timeoutMs: number, ts: Bi
 export function futexWake(addr: bigint, count: number): number {
   return Number(_syscall6(SYS_futex, addr, FUTEX_WAKE, count, 0n, 0n, 0));
 }
+
+const _getsockopt = libc.func('int getsockopt(int, int, int, void *, _Inout_ uint32_t *)');
+koffi.struct('nmts_group', { gr_name: 'char *', gr_passwd: 'char *', gr_gid: 'uint32_t', gr_mem: 'void *' });
+const _getgrnam = libc.func('nmts_group *getgrnam(const char *)');
+const SOL_SOCKET = 1, SO_PEERCRED = 17;
+
+/** SO_PEERCRED of a connected Unix socket: who connected; null if unavailable. */
+export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } | null {
+  const buf = Buffer.alloc(12);
+  const len = [12];
+  if ((_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) as number) !== 0 || len[0] < 12) return null;
+  return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
+}
+
+/** The gid of a group name, or null if there is no such group. */
+export function groupId(name: string): number | null {
+  const p = _getgrnam(name);
+  return p ? (koffi.decode(p, 'nmts_group') as { gr_gid: number }).gr_gid : null;
+}
