@@ -1,7 +1,7 @@
 // Several processes on one switch or pipe, exactly as users run pkt-gen in separate
 // terminals: the receivers start first, the senders pace themselves so that a receiver
 // ring (4096 slots) cannot overflow, and every count must be exact.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,9 +12,17 @@ const id = process.pid;
 
 interface Run { code: number; out: string; err: string; json: { packets: number; bytes: number } | null }
 
-/** Start `nmts pkt-gen args`; resolves once it printed its port line, then on exit. */
+const children = new Set<ReturnType<typeof spawn>>();
+after(() => { for (const c of children) c.kill('SIGKILL'); });
+
+/**
+ * Start `nmts pkt-gen args` (capped at 20 s, so that a failure shows as a wrong count, not a
+ * hang); resolves `ready` once it printed its port line, `done` on exit.
+ */
 function start(args: string[]): { ready: Promise<void>; done: Promise<Run> } {
-  const child = spawn(process.execPath, [nmts, 'pkt-gen', ...args, '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [nmts, 'pkt-gen', ...args, '--duration', '20', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let out = '', err = '';
   let markReady: () => void = () => {};
   const ready = new Promise<void>((r) => { markReady = r; });
@@ -34,7 +42,7 @@ test('two processes exchange exactly -n packets through a VALE switch', { timeou
   const N = 50_000;
   const rx = start(['-i', `valexp${id}:2@conf:slots=4096`, '-f', 'rx', '-n', String(N)]);
   await rx.ready;
-  const tx = start(['-i', `valexp${id}:1`, '-f', 'tx', '-n', String(N), '-R', '200000', '-D', '02:00:00:00:00:02']);
+  const tx = start(['-i', `valexp${id}:1`, '-f', 'tx', '-n', String(N), '-R', '100000', '-D', '02:00:00:00:00:02']);
   const [t, r] = await Promise.all([tx.done, rx.done]);
   assert.equal(t.code, 0, t.err);
   assert.equal(r.code, 0, r.err);
