@@ -7,7 +7,7 @@ import { processRegion } from './memory.js';
 import type { OpenOptions, Port } from './port.js';
 import { parsePortSpec, type PortSpec } from './portspec.js';
 import { NetmapError, RegionRetired, type Region } from './region.js';
-import { forgetRegion, openSharedRegion } from './shm.js';
+import { forgetRegion, openSharedRegion, retireRegion } from './shm.js';
 
 export type PortFactory = (region: Region, spec: PortSpec, opts: OpenOptions) => Port;
 export type FactoryKind = 'monitor' | 'pipe' | 'vale' | 'null' | 'netmap';
@@ -57,13 +57,16 @@ export function open(name: string, opts: OpenOptions = {}): Port {
   }
   for (let attempt = 0; ; attempt++) {
     const region = regionOf(spec);
-    if (spec.memId && spec.memId !== region.memId) {
-      throw new NetmapError('EINVAL', `${name}: memory region @${spec.memId} does not match this port's region (@${region.memId})`);
-    }
     try {
+      if (spec.memId && spec.memId !== region.memId) {
+        throw new NetmapError('EINVAL', `${name}: memory region @${spec.memId} does not match this port's region (@${region.memId})`);
+      }
       return factory(region, spec, withConf(spec, opts));
     } catch (e) {
-      if (!(e instanceof RegionRetired) || attempt > 100) throw e;
+      if (!(e instanceof RegionRetired) || attempt > 100) {
+        retireIfEmpty(region); // a failed open must not leave an empty region file behind
+        throw e;
+      }
       forgetRegion(region); // its last port closed meanwhile: map the name again
     }
   }
@@ -83,4 +86,14 @@ export function regionKeyOf(spec: PortSpec): string | null {
 export function regionOf(spec: PortSpec): Region {
   const key = regionKeyOf(spec);
   return key === null ? processRegion() : openSharedRegion(key);
+}
+
+function retireIfEmpty(region: Region): void {
+  if (!region.path || region.dead) return;
+  region.lockConfig();
+  try {
+    if (!region.dead && region.dirCount() === 0) retireRegion(region);
+  } finally {
+    region.unlockConfig();
+  }
 }
