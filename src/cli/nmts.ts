@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { pktGenCommand } from './pkt-gen.js';
 import { demoCommand } from './demo.js';
 import { daemonCommand } from './daemon.js';
+import { valeCtlCommand } from './vale-ctl.js';
 
 const USAGE = `usage: nmts <command> [options]
 
@@ -11,6 +12,7 @@ netmap's packet I/O and tools for Node.js.
 commands:
   pkt-gen   generate, receive and echo packets (netmap's pkt-gen: -f tx|rx|ping|pong|txseq|rxseq)
   demo      an embedded VALE switch with a generator and a receiver in worker threads (about 10 s)
+  vale-ctl  list switches and ports (netmap's vale-ctl: -l -g; -a -h -d -n -r -p -P need Linux interfaces)
   daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
   help      this text; 'nmts <command> --help' for a command's options
   version   print the version
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     case 'pkt-gen': return pktGenCommand(rest);
     case 'demo': return demoCommand(rest);
     case 'daemon': return daemonCommand(rest);
+    case 'vale-ctl': case 'valectl': return valeCtlCommand(rest);
     case 'version': case '--version': case '-V':
       process.stdout.write(`nmts ${version()}\n`);
       return 0;

@@ -29,6 +29,13 @@ export function regionKey(fileName: string): string | null {
   return fileName.slice(SHM_PREFIX.length).replace(/%([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
+function fileMode(): number {
+  const env = process.env.NMTS_MODE;
+  if (env === undefined || env === '') return 0o660;
+  if (!/^0?[0-7]{3}$/.test(env)) throw new NetmapError('EINVAL', `NMTS_MODE=${env}: expected an octal file mode such as 0660`);
+  return parseInt(env, 8);
+}
+
 function regionSize(): number {
   const env = process.env.NMTS_MEMORY;
   const n = env ? parseSize(env) : DEFAULT_SIZE;
@@ -65,7 +72,8 @@ export function openSharedRegion(key: string, opts: SharedRegionOptions = {}): R
   const cached = mapped.get(path);
   if (cached && !cached.dead) return cached;
   mapped.delete(path);
-  const mode = opts.mode ?? (process.env.NMTS_MODE ? parseInt(process.env.NMTS_MODE, 8) : 0o660);
+  const mode = opts.mode ?? fileMode();
+  const size = regionSize(); // before creating anything: a bad setting must leave no file
   for (let attempt = 0; attempt < 200; attempt++) {
     let fd: number, creator = false;
     try {
@@ -87,11 +95,15 @@ export function openSharedRegion(key: string, opts: SharedRegionOptions = {}): R
     try {
       let region: Region;
       if (creator) {
-        const size = regionSize();
-        fchmod(fd, mode); // the umask must not narrow what the user asked for
-        ftruncate(fd, size);
-        const m = mmapShared(fd, size, path);
-        region = Region.format(m.buffer, { size, memId: memIdOf(key) }, m.addr);
+        try {
+          fchmod(fd, mode); // the umask must not narrow what the user asked for
+          ftruncate(fd, size);
+          const m = mmapShared(fd, size, path);
+          region = Region.format(m.buffer, { size, memId: memIdOf(key) }, m.addr);
+        } catch (e) {
+          try { unlink(path); } catch { /* already gone */ }
+          throw e;
+        }
       } else {
         const size = fstatSync(fd).size;
         if (size === 0) { sleepMs(1); continue; } // the creator has not sized it yet
