@@ -82,7 +82,7 @@ function run(): void {
     checks = acc;
   } else {
     // Two rings of `slots` buffers: source at 0, destination right after.
-    const sab = new SharedArrayBuffer(2 * slots * slotSize);
+    const sab = new ArrayBuffer(2 * slots * slotSize); // plain memory, like a mapped region: copyWithin is a plain memmove
     const bytes = new Uint8Array(sab);
     for (let i = 0; i < slots; i++) {
       for (let k = 0; k < frameLen; k++) bytes[i * slotSize + k] = (i + k) & 0x7f;

@@ -3,7 +3,7 @@
  * synchronization and no switching logic at all.
  *
  *  memcpy-limit-60    copy 60-byte frames between buffer slots of a
- *                     SharedArrayBuffer (Float64Array word loop: 8 words,
+ *                     plain ArrayBuffer like a mapped region (Float64Array word loop: 8 words,
  *                     i.e. 64 bytes, per frame) -> upper bound for a one-core
  *                     copying switch (VALE) at 60 bytes.
  *  memcpy-limit-1514  same with 1514-byte frames, Uint8Array#copyWithin.
@@ -52,7 +52,7 @@ export async function runLimit(params: LimitParams, durationMs: number, opts?: R
 
 registerCase({
   name: 'memcpy-limit-60',
-  description: 'one thread copying 60-byte frames between SharedArrayBuffer slots (Float64Array words), no sync',
+  description: 'one thread copying 60-byte frames between buffer slots of plain memory (Float64Array words), no sync',
   frameLen: 60,
   kind: 'limit',
   run: (d, o) => runLimit({ mode: 'copy-f64', frameLen: 60, slots: SLOTS, slotSize: SLOT_SIZE, batch: BATCH }, d, o),
@@ -60,7 +60,7 @@ registerCase({
 
 registerCase({
   name: 'memcpy-limit-1514',
-  description: 'one thread copying 1514-byte frames between SharedArrayBuffer slots (copyWithin), no sync',
+  description: 'one thread copying 1514-byte frames between buffer slots of plain memory (copyWithin), no sync',
   frameLen: 1514,
   kind: 'limit',
   run: (d, o) => runLimit({ mode: 'copy-within', frameLen: 1514, slots: SLOTS, slotSize: SLOT_SIZE, batch: BATCH }, d, o),
