@@ -9,11 +9,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname, join } from 'node:path';
 import { groupId, peerCredentials } from '../sys/libc.js';
 import { listSwitches, NetmapError, open, parsePortSpec, formatPortSpec, ValePort, type Port, type OpenOptions, type SwitchInfo } from '../index.js';
-import { DirType, RH } from '../core/layout.js';
-import { reclaimDead } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
-import { openSharedRegion, regionKey, regionPath, retireRegion, SHM_DIR } from '../core/shm.js';
-import type { Region } from '../core/region.js';
+import { reclaimAll, regionPath, SHM_DIR } from '../core/shm.js';
 
 export interface DaemonOptions {
   /** Unix socket to listen on (default: defaultSocketPath()). */
@@ -84,15 +81,9 @@ export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string 
   return `/tmp/nmts-${uid}.sock`;
 }
 
-/** A protocol error: goes back to the client as {ok:false, error, code}. */
-export class DaemonError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'DaemonError';
-    this.code = code;
-  }
-}
+/** A protocol error goes back to the client as {ok:false, error, code}: the same shape as
+ *  NetmapError, which open() and the switch API throw, so both travel alike. */
+export { NetmapError as DaemonError };
 
 export function formatLogLine(event: string, pid = process.pid, now = new Date()): string {
   // one event, one line: control characters from client input are escaped
@@ -122,64 +113,23 @@ export function peerCred(socket: Socket): PeerCred {
 export function resolveGroup(group: string | number): number {
   if (typeof group === 'number' || /^\d+$/.test(group)) {
     const gid = Number(group);
-    if (!Number.isInteger(gid) || gid < 0 || gid > 0xfffffffe) throw new DaemonError('EINVAL', `invalid group id ${group}`);
+    if (!Number.isInteger(gid) || gid < 0 || gid > 0xfffffffe) throw new NetmapError('EINVAL', `invalid group id ${group}`);
     return gid;
   }
   const gid = groupId(group);
   if (gid !== null) return gid;
-  throw new DaemonError('EINVAL', `unknown group '${group}'`);
+  throw new NetmapError('EINVAL', `unknown group '${group}'`);
 }
 
 // ---- reclaim: ports of dead openers in every shared file ----
-function portNames(region: Region): Set<string> {
-  const s = new Set<string>();
-  for (const t of [DirType.Port, DirType.Monitor]) for (const [name] of region.dirList(t)) s.add(name);
-  return s;
-}
-
-/**
- * Whether this process may remove the file: the shared-memory directory is sticky, so only
- * the file's owner (or root) can. An empty file left in place is harmless (the next opener
- * uses it); a region marked retired whose file could not be removed would not be.
- */
-function mayUnlink(path: string): boolean {
-  const euid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
-  if (euid === 0) return true;
-  try { return statSync(path).uid === euid; } catch { return false; }
-}
-
 /**
  * One pass over the shared files: ports whose openers died are released (destroyed when
- * none is left), and a file this pass left empty is removed, as the last close() would have.
+ * none is left), and a file this pass left empty is removed, as the last close() would have
+ * (a file this user may not remove stays, empty and usable: see retireRegion).
  */
 export function reclaimDeadPorts(): ReclaimResult {
-  const out: ReclaimResult = { reclaimed: 0, ports: [], removed: [] };
-  let names: string[] = [];
-  try { names = readdirSync(SHM_DIR); } catch { return out; }
-  for (const f of names.sort()) {
-    const key = regionKey(f);
-    if (key === null) continue;
-    let region: Region;
-    try { region = openSharedRegion(key, { create: false }); } catch { continue; } // gone, or not ours to read
-    region.lockConfig();
-    try {
-      if (region.dead) continue;
-      const before = portNames(region);
-      const n = reclaimDead(region, taskAlive);
-      if (n === 0) continue;
-      out.reclaimed += n;
-      const after = portNames(region);
-      for (const p of before) if (!after.has(p)) out.ports.push(p);
-      if (region.dirCount() === 0 && region.u32[RH.persistent >> 2] === 0 && mayUnlink(region.path)) {
-        const path = region.path;
-        retireRegion(region);
-        out.removed.push(path);
-      }
-    } finally {
-      region.unlockConfig();
-    }
-  }
-  return out;
+  const r = reclaimAll(taskAlive);
+  return { reclaimed: r.openers, ports: r.ports, removed: r.retired.map(regionPath) };
 }
 
 // ---- the server ----
@@ -203,27 +153,27 @@ function canonicalPort(name: string): string {
   try {
     spec = parsePortSpec(name, { defaultPrefix: true });
   } catch (e) {
-    throw new DaemonError('EINVAL', e instanceof Error ? e.message : String(e));
+    throw new NetmapError('EINVAL', e instanceof Error ? e.message : String(e));
   }
   return formatPortSpec({ ...spec, conf: {} });
 }
 
 function portArg(req: Request): string {
   const p = req.port;
-  if (p === undefined) throw new DaemonError('EINVAL', `missing argument 'port' (a port name such as "vale0:p1")`);
-  if (typeof p !== 'string' || p.length === 0) throw new DaemonError('EINVAL', `argument 'port' must be a non-empty string (a port name such as "vale0:p1"), got ${JSON.stringify(p)}`);
-  if (p.length > 512) throw new DaemonError('EINVAL', `argument 'port' is too long (${p.length} characters)`);
+  if (p === undefined) throw new NetmapError('EINVAL', `missing argument 'port' (a port name such as "vale0:p1")`);
+  if (typeof p !== 'string' || p.length === 0) throw new NetmapError('EINVAL', `argument 'port' must be a non-empty string (a port name such as "vale0:p1"), got ${JSON.stringify(p)}`);
+  if (p.length > 512) throw new NetmapError('EINVAL', `argument 'port' is too long (${p.length} characters)`);
   return p;
 }
 
 function confArg(req: Request): OpenOptions {
   const c = req.conf;
   if (c === undefined || c === null) return {};
-  if (typeof c !== 'object' || Array.isArray(c)) throw new DaemonError('EINVAL', `argument 'conf' must be an object such as {"rings": 2, "slots": 1024}`);
+  if (typeof c !== 'object' || Array.isArray(c)) throw new NetmapError('EINVAL', `argument 'conf' must be an object such as {"rings": 2, "slots": 1024}`);
   const o: OpenOptions = {};
   for (const [k, v] of Object.entries(c)) {
-    if (!(CONF_KEYS as readonly string[]).includes(k)) throw new DaemonError('EINVAL', `unknown conf key '${k}' (known: ${CONF_KEYS.join(', ')})`);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new DaemonError('EINVAL', `conf.${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (!(CONF_KEYS as readonly string[]).includes(k)) throw new NetmapError('EINVAL', `unknown conf key '${k}' (known: ${CONF_KEYS.join(', ')})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new NetmapError('EINVAL', `conf.${k} must be a positive integer, got ${JSON.stringify(v)}`);
   }
   const n = c as Partial<Record<(typeof CONF_KEYS)[number], number>>;
   o.txRings = n.txRings ?? n.rings;
@@ -290,15 +240,15 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     try { log(formatLogLine(event)); } catch { /* a failing logger must not stop the daemon */ }
   };
 
-  if (process.env.NMTS_SHARED === '0') throw new DaemonError('EINVAL', 'NMTS_SHARED=0 keeps ports inside one process: a daemon could hold nothing for others; unset it');
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new DaemonError('EINVAL', `invalid socket mode ${mode}`);
-  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 64) throw new DaemonError('EINVAL', `maxRequestBytes must be an integer >= 64`);
-  if (Buffer.byteLength(socketPath) > 107) throw new DaemonError('ENAMETOOLONG', `socket path too long for a Unix socket (${Buffer.byteLength(socketPath)} bytes, at most 107): ${socketPath}`);
+  if (process.env.NMTS_SHARED === '0') throw new NetmapError('EINVAL', 'NMTS_SHARED=0 keeps ports inside one process: a daemon could hold nothing for others; unset it');
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new NetmapError('EINVAL', `invalid socket mode ${mode}`);
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 64) throw new NetmapError('EINVAL', `maxRequestBytes must be an integer >= 64`);
+  if (Buffer.byteLength(socketPath) > 107) throw new NetmapError('ENAMETOOLONG', `socket path too long for a Unix socket (${Buffer.byteLength(socketPath)} bytes, at most 107): ${socketPath}`);
   const gid = opts.group === undefined ? undefined : resolveGroup(opts.group);
 
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   const probe = await probeSocket(socketPath);
-  if (probe.state === 'live') throw new DaemonError('EADDRINUSE', `refusing to start: ${probe.detail}`);
+  if (probe.state === 'live') throw new NetmapError('EADDRINUSE', `refusing to start: ${probe.detail}`);
   if (probe.state === 'stale') {
     unlinkSync(socketPath);
     emit(`removed stale socket ${socketPath}`);
@@ -337,7 +287,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       const key = canonicalPort(name);
       const have = held.get(key);
       if (have) return { port: key, index: have.info.index, already: true };
-      if (closing) throw new DaemonError('ESHUTDOWN', 'the daemon is shutting down');
+      if (closing) throw new NetmapError('ESHUTDOWN', 'the daemon is shutting down');
       const port: Port = open(name, conf); // errors are logged and returned by the caller
       const vale = port instanceof ValePort ? port : null;
       const info: HeldPort = {
@@ -351,7 +301,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     release: (req, c) => {
       const key = canonicalPort(portArg(req));
       const h = held.get(key);
-      if (!h) throw new DaemonError('ENOENT', `${key} is not held by this daemon (see 'held')`);
+      if (!h) throw new NetmapError('ENOENT', `${key} is not held by this daemon (see 'held')`);
       held.delete(key);
       h.port.close();
       emit(`conn#${c.id} ${peerText(c.peer)}: release ${key}`);
@@ -366,7 +316,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       if (f) return { port: key, switch: f.sw.name, index: f.port.index, openers: f.port.openers, stats: f.port.stats };
       const h = held.get(key);
       if (h) return { port: key, switch: null, index: null, openers: null, stats: h.port.stats() };
-      throw new DaemonError('ENOENT', `no port ${key} (stats covers VALE ports and ports held by this daemon)`);
+      throw new NetmapError('ENOENT', `no port ${key} (stats covers VALE ports and ports held by this daemon)`);
     },
   };
 
@@ -418,7 +368,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     try {
       reply(c, { id, ok: true, ...handlers[command](r, c) });
     } catch (e) {
-      const code = e instanceof DaemonError || e instanceof NetmapError ? e.code : (e as { code?: unknown })?.code;
+      const code = e instanceof NetmapError || e instanceof NetmapError ? e.code : (e as { code?: unknown })?.code;
       const msg = e instanceof Error ? e.message : String(e);
       if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) fail(c, id, code, msg, command);
       else if (e instanceof Error && e.name === 'PortSpecError') fail(c, id, 'EINVAL', msg, command);
@@ -481,7 +431,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   server.maxConnections = 1024;
   server.on('error', (e) => emit(`server error: ${e.message}`));
   await new Promise<void>((resolve, reject) => {
-    const onErr = (e: NodeJS.ErrnoException): void => reject(new DaemonError(e.code ?? 'EIO', `cannot listen on ${socketPath}: ${e.message}`));
+    const onErr = (e: NodeJS.ErrnoException): void => reject(new NetmapError(e.code ?? 'EIO', `cannot listen on ${socketPath}: ${e.message}`));
     server.once('error', onErr);
     // the socket appears with owner-only access; group and mode are set right after
     let oldMask: number | undefined;
@@ -499,7 +449,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     ino = statSync(socketPath).ino;
   } catch (e) {
     server.close();
-    throw new DaemonError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot set the permissions of ${socketPath}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new NetmapError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot set the permissions of ${socketPath}: ${e instanceof Error ? e.message : String(e)}`);
   }
   emit(`started: socket ${socketPath} (mode ${mode.toString(8).padStart(4, '0')}${gid !== undefined ? `, group ${opts.group}` : ''}), pid ${process.pid}, version ${version()}, shared files in ${SHM_DIR}`);
 

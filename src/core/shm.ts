@@ -7,7 +7,7 @@
 // flag and starts over with a new file.
 import { fstatSync, readdirSync, statSync } from 'node:fs';
 import { close, ftruncate, fchmod, mmapShared, replaceWithAnonymous, O_CREAT, O_EXCL, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
-import { REGION_MAGIC, RH } from './layout.js';
+import { DirType, REGION_MAGIC, RH } from './layout.js';
 import { parseSize } from './memory.js';
 import { NetmapError, Region } from './region.js';
 import { reclaimDead } from './records.js';
@@ -172,11 +172,11 @@ function sleepMs(ms: number): void {
  * region left empty (its file is unlinked). Files this user may not open are skipped.
  * Returns the openers reclaimed and the regions retired.
  */
-export function reclaimAll(alive: (tid: number) => boolean): { openers: number; retired: string[] } {
+export function reclaimAll(alive: (tid: number) => boolean): { openers: number; ports: string[]; retired: string[] } {
   let names: string[] = [];
-  try { names = readdirSync(SHM_DIR); } catch { return { openers: 0, retired: [] }; }
+  try { names = readdirSync(SHM_DIR); } catch { return { openers: 0, ports: [], retired: [] }; }
   let openers = 0;
-  const retired: string[] = [];
+  const retired: string[] = [], ports: string[] = [];
   for (const f of names) {
     const key = regionKey(f);
     if (key === null) continue;
@@ -185,11 +185,16 @@ export function reclaimAll(alive: (tid: number) => boolean): { openers: number; 
     region.lockConfig();
     try {
       if (region.dead) continue;
-      openers += reclaimDead(region, alive);
+      const before = region.dirList(DirType.Port).map(([n]) => n);
+      const n = reclaimDead(region, alive);
+      if (n === 0) continue;
+      openers += n;
+      const after = new Set(region.dirList(DirType.Port).map(([p]) => p));
+      for (const p of before) if (!after.has(p)) ports.push(p);
       if (region.dirCount() === 0 && retireRegion(region)) retired.push(key);
     } finally {
       region.unlockConfig();
     }
   }
-  return { openers, retired };
+  return { openers, ports, retired };
 }
