@@ -2,7 +2,7 @@
 // lines while they run, and returns the totals (also printed as pkt-gen's summary, or as one
 // JSON line with --json).
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
+import { allowedCpus } from '../../sys/sched.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
 import { buildFrame } from './frame.js';
@@ -71,7 +71,16 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     vhdr: o.virtioHdrLen, rubbish: o.rubbish, dump: o.dump, exitOnIdle: o.exitOnIdle,
     family: o.family, reportMs: o.reportMs,
   });
-  if (o.cpuPin !== undefined && o.verbose) io.err('pkt-gen: -a: threads are placed by the OS scheduler (CPU pinning arrives with the sys layer)');
+  // -a: thread i on CPU (first + i) among the CPUs allowed (-c limits how many are used)
+  const allowed = allowedCpus();
+  const ncpu = Math.min(o.cpus || allowed.length, allowed.length);
+  if (o.cpuPin !== undefined && !allowed.includes(o.cpuPin)) throw new PktGenUsageError(`pkt-gen: invalid -a ${o.cpuPin}: CPU not available (allowed: ${allowed.join(',')})`);
+  const cpuOf = (i: number): number | undefined => {
+    if (o.cpuPin === undefined) return undefined;
+    // the -c CPUs starting at -a (among the allowed ones), used round-robin by the threads
+    const first = allowed.indexOf(o.cpuPin);
+    return allowed[(first + (i % ncpu)) % allowed.length];
+  };
 
   const workers: Worker[] = [];
   const exited: boolean[] = [];
@@ -83,7 +92,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
       const input: WorkerInput = {
         port: name,
         openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined },
-        cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab,
+        cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
       };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
       w.on('message', (m: { type: string; line?: string; message?: string; txRings?: number; rxRings?: number; slots?: number }) => {
@@ -115,7 +124,8 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
 
   const sending = o.function !== 'rx' && o.function !== 'rxseq';
   const queues = sending ? info.txRings : info.rxRings;
-  io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${Math.min(o.cpus || availableParallelism(), availableParallelism())} cpus.`);
+  io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${ncpu} cpus.`);
+  if (o.cpuPin !== undefined && o.verbose) io.err(`pinned: ${ports.map((_, i) => `thread ${i} on cpu ${cpuOf(i)}`).join(', ')}`);
   if (sending) io.err(built.describe);
   if (o.rate) io.err(`${timestampPrefix(undefined, 'main')}Sending ${o.burst} packets every ${(o.burst / o.rate).toFixed(9)} s`);
   const wait = resolveWaitLink(o);

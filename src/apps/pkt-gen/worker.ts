@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import '../../index.js';
 import { open } from '../../core/open.js';
+import { pinThisThread } from '../../sys/sched.js';
 import { UdpFrameTemplate } from '../../packet/frame-builder.js';
 import type { LoopConfig } from './loops.js';
 import { runLoop } from './loops.js';
@@ -15,6 +16,8 @@ export interface WorkerInput {
   cfg: Omit<LoopConfig, 'template'>;
   template: TemplateSpec | null;
   index: number;
+  /** CPU to pin this thread to (-a), if any. */
+  cpu?: number;
   stats: SharedArrayBuffer;
   ctrl: SharedArrayBuffer;
 }
@@ -27,6 +30,7 @@ const log = (line: string): void => parentPort!.postMessage({ type: 'log', line 
 
 let port;
 try {
+  if (input.cpu !== undefined) pinThisThread(input.cpu);
   port = open(input.port, input.openOpts);
 } catch (e) {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
