@@ -42,7 +42,15 @@ describe('nmts', { concurrency: true }, () => {
       rejected(['-i', 'vale0:1', '-f', 'tx', '-b', '0'], /invalid -b '0'/),
       rejected(['-i', 'vale0:1', '-n'], /option -n requires an argument/),
       rejected(['-i', 'vale0:1', 'stray'], /unexpected argument 'stray'/),
+      rejected(['-i', 'null', '-f', 'tx', '-n', '1', '-a', '4096'], /invalid -a|CPU/),
     ]);
+  });
+
+  test('pkt-gen -a pins its threads and says where with -v', async () => {
+    const r = await nmts('pkt-gen', '-i', 'null', '-f', 'tx', '-n', '1000', '-a', '0', '-v');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /pinned: thread 0 on cpu 0/);
+    assert.match(r.stdout, /^Sent 1000 packets/m);
   });
 
   test('pkt-gen --help exits 0 and lists the main flags', async () => {

@@ -5,3 +5,6 @@ export * from './headers.js';
 export * from './frame-builder.js';
 export * from './pcap.js';
 export * from './hexdump.js';
+export * from './pcapng.js';
+export * from './pcap-stream.js';
+export * from './filter.js';

@@ -13,6 +13,8 @@ export const PCAP_REC_HDR_LEN = 16;
 export const PCAP_MAX_CAPLEN = 256 * 1024;
 export const LINKTYPE_ETHERNET = 1;
 
+import type { PcapngErrorReason } from './pcapng.js';
+
 export type PcapErrorReason =
   | 'truncated-file-header'
   | 'bad-magic'
@@ -20,7 +22,8 @@ export type PcapErrorReason =
   | 'truncated-record-header'
   | 'caplen-exceeds-snaplen'
   | 'caplen-too-large'
-  | 'truncated-packet';
+  | 'truncated-packet'
+  | PcapngErrorReason;
 
 /** A malformed file. `offset` is where the bad structure starts (0 for the file header, else the record header). */
 export class PcapError extends Error {

@@ -20,8 +20,6 @@ function monitoredName(spec: PortSpec): string {
 }
 
 export class MonitorPort extends Port {
-  /** (monitored ring, its generation) pairs this monitor is registered with. */
-  private readonly watched: Array<[number, number]> = [];
 
   constructor(region: Region, rec: number, spec: PortSpec, ringIdx: number[], opts: OpenOptions) {
     super(region, rec, spec, { tx: [], rx: ringIdx }, opts);
@@ -37,7 +35,6 @@ export class MonitorPort extends Port {
       u32[list + 2 * m + 1] = u32[(mine + RR.gen) >> 2];
       Atomics.store(u32, list + 2 * m, mine | bits);
       Atomics.add(u32, (target + RR.monCount) >> 2, 1);
-      this.watched.push([target, u32[(target + RR.gen) >> 2]]);
       return;
     }
     throw new NetmapError('EBUSY', `${this.name}: ring already has ${MAX_MONITORS} monitors`);
