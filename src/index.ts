@@ -19,3 +19,4 @@ export { registerLookup, type LookupFn } from './vale/switch.js';
 export { valeSwitch, listSwitches, type SwitchInfo } from './vale/api.js';
 export { reclaimAll, regionPath, openSharedRegion } from './core/shm.js';
 export { taskAlive } from './core/lock.js';
+export * as packet from './packet/index.js';
