@@ -6,7 +6,8 @@ import './vale/vale-port.js';
 
 export * from './core/constants.js';
 export { open, type FactoryKind } from './core/open.js';
-export { Port, pollPorts, type OpenOptions, type PortStats } from './core/port.js';
+export { Port, type OpenOptions, type PortStats } from './core/port.js';
+export { pollPorts } from './core/poll.js';
 export { Ring } from './core/ring.js';
 export { Region, NetmapError } from './core/region.js';
 export { processRegion, regionHandle, adoptRegion } from './core/memory.js';
