@@ -4,6 +4,8 @@ import { pktGenCommand } from './pkt-gen.js';
 import { demoCommand } from './demo.js';
 import { daemonCommand } from './daemon.js';
 import { valeCtlCommand } from './vale-ctl.js';
+import { bridgeCommand } from './bridge.js';
+import { replayCommand } from './replay.js';
 
 const USAGE = `usage: nmts <command> [options]
 
@@ -12,6 +14,8 @@ netmap's packet I/O and tools for Node.js.
 commands:
   pkt-gen   generate, receive and echo packets (netmap's pkt-gen: -f tx|rx|ping|pong|txseq|rxseq)
   demo      an embedded VALE switch with a generator and a receiver in worker threads (about 10 s)
+  bridge    forward between two ports both ways (zero-copy when they share a region)
+  replay    send pcap/pcapng files to a port with tcpreplay's options and statistics
   vale-ctl  list switches and ports (netmap's vale-ctl: -l -g; -a -h -d -n -r -p -P need Linux interfaces)
   daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
   help      this text; 'nmts <command> --help' for a command's options
@@ -40,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': return demoCommand(rest);
     case 'daemon': return daemonCommand(rest);
     case 'vale-ctl': case 'valectl': return valeCtlCommand(rest);
+    case 'bridge': return bridgeCommand(rest);
+    case 'replay': return replayCommand(rest);
     case 'version': case '--version': case '-V':
       process.stdout.write(`nmts ${version()}\n`);
       return 0;

@@ -2,7 +2,7 @@
 // accessors by index. Hot loops may use the raw views (`u32`, `u16`, `u8`) with `slots`
 // (u32 index of slot 0): slot i is u32[slots + 4*i] = buf_idx, u16[2*(slots + 4*i) + 2] = len,
 // u16[2*(slots + 4*i) + 3] = flags.
-import { NS_BUF_CHANGED } from './constants.js';
+import { NS_BUF_CHANGED, NS_MOREFRAG } from './constants.js';
 import { RR } from './layout.js';
 import type { Region } from './region.js';
 
@@ -76,8 +76,8 @@ export class Ring {
   bufAt(idx: number): number { return this.bufsOfs + idx * this.bufSize; }
 
   /**
-   * Zero-copy move: slot i of this ring takes the buffer (and length) of slot j of `from`,
-   * which gets this slot's buffer back; both are flagged NS_BUF_CHANGED. The two rings must
+   * Zero-copy move: slot i of this ring takes the buffer (length, NS_MOREFRAG) of slot j of
+   * `from`, which gets this slot's buffer back; both are flagged NS_BUF_CHANGED. The two rings must
    * be in the same region (netmap's bridge/lb swap, the way to forward without copying).
    */
   swapIn(i: number, from: Ring, j: number): void {
@@ -89,7 +89,7 @@ export class Ring {
     u32[a] = u32[b];
     u32[b] = idx;
     u16[(a << 1) + 2] = u16[(b << 1) + 2];
-    u16[(a << 1) + 3] = NS_BUF_CHANGED;
+    u16[(a << 1) + 3] = (u16[(b << 1) + 3] & NS_MOREFRAG) | NS_BUF_CHANGED; // chains stay chains
     u16[(b << 1) + 3] = NS_BUF_CHANGED;
   }
 }

@@ -1,0 +1,205 @@
+// `nmts replay` command line: tcpreplay's option names (src/tcpreplay_opts.def) for the
+// subset that makes sense on netmap-ts ports, parsed getopt_long-style: `-i X`, `-iX`,
+// `--intf1 X`, `--intf1=X`, bundled flags (`-tK`), `--` ends the options.
+//
+// Checked up front, as tcpreplay's AutoOpts does: a missing -i, no input file, two speed
+// modes at once (`the 'topspeed' and 'pps' options conflict`), --pps-multi without --pps,
+// and every numeric value. -o/--oneatatime is refused: there is no interactive mode.
+
+export class ReplayUsageError extends Error {
+  override name = 'ReplayUsageError';
+}
+
+/** How packets are paced. */
+export type ReplaySpeed = 'timing' | 'topspeed' | 'mbps' | 'pps' | 'multiplier';
+
+export interface ReplayOptions {
+  /** Port name (-i/--intf1): valeX:Y, pipe ends x{N / x}N, ... */
+  intf: string;
+  /** Input files, replayed in order (pcap or pcapng, detected by magic). */
+  files: string[];
+  /** 'timing' (default) = the capture's own timing. */
+  speed: ReplaySpeed;
+  /** Mbps (-M), pps (-p) or multiplier (-x); unused for 'timing' and 'topspeed'. */
+  rate: number;
+  /** --pps-multi: packets sent per timing interval (needs --pps). */
+  ppsMulti: number;
+  /** -l: passes over the file list; 0 = forever. */
+  loop: number;
+  /** --loopdelay-ms: pause between passes. */
+  loopDelayMs: number;
+  /** -K: load every packet into memory before sending. */
+  preload: boolean;
+  /** -L: stop after this many packets sent (0 = no limit). */
+  limit: number;
+  /** --duration: stop after this many seconds (0 = no limit). */
+  durationSec: number;
+  /** --stats: print Actual/Rated every N seconds; 0 = after each loop; -1 = off. */
+  statsSec: number;
+  quiet: boolean;
+  verbose: boolean;
+  help: boolean;
+  /** Most packets per txsync (not a tcpreplay option; default 256). */
+  batch: number;
+  /** Seconds between progress lines on stderr (0 = none; default 5; off with -q or --stats). */
+  progressSec: number;
+}
+
+export function defaultReplayOptions(): ReplayOptions {
+  return {
+    intf: '', files: [], speed: 'timing', rate: 0, ppsMulti: 1, loop: 1, loopDelayMs: 0, preload: false,
+    limit: 0, durationSec: 0, statsSec: -1, quiet: false, verbose: false, help: false, batch: 256, progressSec: 5,
+  };
+}
+
+interface Spec { long: string; short?: string; arg: boolean }
+const SPECS: Spec[] = [
+  { long: 'intf1', short: 'i', arg: true },
+  { long: 'topspeed', short: 't', arg: false },
+  { long: 'mbps', short: 'M', arg: true },
+  { long: 'pps', short: 'p', arg: true },
+  { long: 'multiplier', short: 'x', arg: true },
+  { long: 'oneatatime', short: 'o', arg: false },
+  { long: 'loop', short: 'l', arg: true },
+  { long: 'loopdelay-ms', arg: true },
+  { long: 'preload-pcap', short: 'K', arg: false },
+  { long: 'limit', short: 'L', arg: true },
+  { long: 'duration', arg: true },
+  { long: 'stats', arg: true },
+  { long: 'pps-multi', arg: true },
+  { long: 'quiet', short: 'q', arg: false },
+  { long: 'verbose', short: 'v', arg: false },
+  { long: 'help', short: 'h', arg: false },
+  { long: 'batch', arg: true },
+  { long: 'progress', arg: true },
+];
+
+function num(flag: string, v: string, o: { min?: number; gt0?: boolean; int?: boolean }): number {
+  const s = v.trim();
+  const n = s === '' ? NaN : Number(s);
+  if (!Number.isFinite(n)) throw new ReplayUsageError(`nmts replay: invalid value '${v}' for --${flag} (a number is needed)`);
+  if (o.int && !Number.isInteger(n)) throw new ReplayUsageError(`nmts replay: invalid value '${v}' for --${flag} (an integer is needed)`);
+  if (o.gt0 && !(n > 0)) throw new ReplayUsageError(`nmts replay: invalid value '${v}' for --${flag} (must be greater than 0)`);
+  if (o.min !== undefined && n < o.min) throw new ReplayUsageError(`nmts replay: invalid value '${v}' for --${flag} (must be at least ${o.min})`);
+  return n;
+}
+
+export function parseReplayArgs(argv: string[]): ReplayOptions {
+  const o = defaultReplayOptions();
+  const seen = new Set<string>();
+  const set = (long: string, value: string | null): void => {
+    seen.add(long);
+    switch (long) {
+      case 'intf1': if (!value) throw new ReplayUsageError("nmts replay: --intf1 needs a port name"); o.intf = value; break;
+      case 'topspeed': break;
+      case 'oneatatime': break;
+      case 'mbps': o.rate = num(long, value!, { gt0: true }); break;
+      case 'pps': o.rate = num(long, value!, { gt0: true }); break;
+      case 'multiplier': o.rate = num(long, value!, { gt0: true }); break;
+      case 'loop': o.loop = num(long, value!, { int: true, min: 0 }); break;
+      case 'loopdelay-ms': o.loopDelayMs = num(long, value!, { min: 0 }); break;
+      case 'preload-pcap': o.preload = true; break;
+      case 'limit': o.limit = num(long, value!, { int: true, min: 1 }); break;
+      case 'duration': o.durationSec = num(long, value!, { gt0: true }); break;
+      case 'stats': o.statsSec = num(long, value!, { min: 0 }); break;
+      case 'pps-multi': o.ppsMulti = num(long, value!, { int: true, min: 1 }); break;
+      case 'quiet': o.quiet = true; break;
+      case 'verbose': o.verbose = true; break;
+      case 'help': o.help = true; break;
+      case 'batch': o.batch = num(long, value!, { int: true, min: 1 }); break;
+      case 'progress': o.progressSec = num(long, value!, { min: 0 }); break;
+    }
+  };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { i++; break; }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const spec = SPECS.find((s) => s.long === name);
+      if (!spec) throw new ReplayUsageError(`nmts replay: unknown option '--${name}'`);
+      if (spec.arg) {
+        let v: string;
+        if (eq >= 0) v = a.slice(eq + 1);
+        else if (i + 1 < argv.length) v = argv[++i]!;
+        else throw new ReplayUsageError(`nmts replay: option '--${name}' needs a value`);
+        set(spec.long, v);
+      } else {
+        if (eq >= 0) throw new ReplayUsageError(`nmts replay: option '--${name}' takes no value`);
+        set(spec.long, null);
+      }
+      continue;
+    }
+    if (a.length > 1 && a[0] === '-') {
+      for (let k = 1; k < a.length; k++) {
+        const c = a[k]!;
+        const spec = SPECS.find((s) => s.short === c);
+        if (!spec) throw new ReplayUsageError(`nmts replay: unknown option '-${c}'`);
+        if (spec.arg) {
+          let v: string;
+          if (k + 1 < a.length) v = a.slice(k + 1);
+          else if (i + 1 < argv.length) v = argv[++i]!;
+          else throw new ReplayUsageError(`nmts replay: option '-${c}' needs a value`);
+          set(spec.long, v);
+          break;
+        }
+        set(spec.long, null);
+      }
+      continue;
+    }
+    o.files.push(a);
+  }
+  for (; i < argv.length; i++) o.files.push(argv[i]!);
+  if (o.help) return o;
+
+  // speed modes are mutually exclusive (tcpreplay_opts.def: flags-cant)
+  const modes = ['topspeed', 'mbps', 'pps', 'multiplier', 'oneatatime'].filter((m) => seen.has(m));
+  if (modes.length > 1) throw new ReplayUsageError(`nmts replay: the '${modes[0]}' and '${modes[1]}' options conflict`);
+  if (seen.has('oneatatime')) {
+    throw new ReplayUsageError("nmts replay: -o/--oneatatime (interactive mode: one packet per key press) is not supported");
+  }
+  if (modes.length === 1) o.speed = modes[0] as ReplaySpeed;
+  if (seen.has('pps-multi') && o.speed !== 'pps') throw new ReplayUsageError("nmts replay: option 'pps-multi' requires 'pps'");
+  if (!o.intf) throw new ReplayUsageError("nmts replay: -i/--intf1 PORT is required (a VALE port vale0:1, a pipe end x{1, ...)");
+  if (o.files.length === 0) throw new ReplayUsageError('nmts replay: at least one pcap or pcapng file is required');
+  return o;
+}
+
+export function replayUsage(): string {
+  return `usage: nmts replay -i PORT [options] FILE...
+
+Replay pcap/pcapng files onto a netmap-ts port, as tcpreplay does onto an interface.
+PORT is any port name: a VALE port (vale0:1), a pipe end (x{1, read it with x}1), ...
+Files are played in order; pcap and pcapng are detected by their magic number.
+
+speed (one of; default: the capture's own timing)
+  -t, --topspeed          as fast as possible
+  -M, --mbps R            R megabits per second (float)
+  -p, --pps R             R packets per second (float)
+  -x, --multiplier X      the capture's timing, X times faster (0.5 = half speed)
+      --pps-multi N       with --pps: send N packets per interval
+  -o, --oneatatime        not supported (interactive mode)
+
+repetition and limits
+  -l, --loop N            play the files N times (default 1; 0 = forever)
+      --loopdelay-ms MS   pause between loops
+  -L, --limit N           stop after N packets
+      --duration S        stop after S seconds
+  -K, --preload-pcap      load the files into memory first ("File Cache is enabled")
+
+output
+      --stats S           print Actual/Rated every S seconds (0 = after each loop),
+                          with "Test start:" / "Test complete:" lines
+  -q, --quiet             print nothing but the final statistics
+  -v, --verbose           print one line per packet sent
+      --progress S        progress line on stderr every S seconds (default 5, 0 = none)
+      --batch N           most packets per txsync (default 256)
+  -h, --help              this text
+
+The final statistics block is tcpreplay's (Actual, Rated, Flows, Statistics for network
+device ...). Packets larger than the port's buffers are not sent and count as Failed.
+A VALE port never blocks: frames the switch cannot deliver are not send failures; the
+receiving port's rxDrops counter tells. See docs/replay.md.
+`;
+}
