@@ -7,6 +7,7 @@ import { valeCtlCommand } from './vale-ctl.js';
 import { bridgeCommand } from './bridge.js';
 import { replayCommand } from './replay.js';
 import { lbCommand } from './lb.js';
+import { captureCommand } from './capture.js';
 
 const USAGE = `usage: nmts <command> [options]
 
@@ -17,6 +18,7 @@ commands:
   demo      an embedded VALE switch with a generator and a receiver in worker threads (about 10 s)
   bridge    forward between two ports both ways (zero-copy when they share a region)
   replay    send pcap/pcapng files to a port with tcpreplay's options and statistics
+  capture   write a port's packets to pcap/pcapng (or print them) with tcpdump's options and filters
   lb        netmap's load balancer: symmetric RSS hash from one port to N zero-copy pipes
   vale-ctl  list switches and ports (netmap's vale-ctl: -l -g; -a -h -d -n -r -p -P need Linux interfaces)
   daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
@@ -49,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
     case 'bridge': return bridgeCommand(rest);
     case 'replay': return replayCommand(rest);
     case 'lb': return lbCommand(rest);
+    case 'capture': return captureCommand(rest);
     case 'version': case '--version': case '-V':
       process.stdout.write(`nmts ${version()}\n`);
       return 0;
