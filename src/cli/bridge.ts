@@ -1,6 +1,7 @@
 // `nmts bridge`: netmap's bridge command line. `-i A -i B` or positional `A B [burst]`.
 import { bridge } from '../apps/bridge.js';
 import { NetmapError } from '../core/region.js';
+import { stderrLine, withStopSignal } from './tool.js';
 
 const USAGE = `usage: nmts bridge [-v] [-c] [-L] [-b burst] [-w wait] -i PORT_A [-i PORT_B]
        nmts bridge PORT_A [PORT_B [burst]]
@@ -49,19 +50,14 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
   if (ports.length === 0) return fail('missing -i PORT');
   if (ports.length > 2) return fail('at most two ports');
   if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
-  const ac = new AbortController();
-  const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal: ac.signal }, (l) => process.stderr.write(l + '\n'));
-    process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1]}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})\n`);
-    return 0;
-  } catch (e) {
-    process.stderr.write(`bridge: ${(e as Error).message}\n`);
-    return e instanceof NetmapError ? 1 : 2;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  return withStopSignal(async (signal) => {
+    try {
+      const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal }, stderrLine);
+      process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1]}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})\n`);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`bridge: ${(e as Error).message}\n`);
+      return e instanceof NetmapError ? 1 : 2;
+    }
+  });
 }
