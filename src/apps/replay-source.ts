@@ -40,6 +40,8 @@ export interface PacketSource {
   buf: Uint8Array;
   /** A DataView over buf (unaligned word reads for the copy into slots). */
   dv: DataView;
+  /** 8-byte words over buf when every packet starts 8-aligned (the -K cache), else null. */
+  f64: Float64Array | null;
   offset: number;
   caplen: number;
   linkType: number;
@@ -56,6 +58,7 @@ export class StreamSource implements PacketSource {
   readonly file: string;
   buf: Uint8Array;
   dv: DataView;
+  f64: Float64Array | null = null;
   offset = 0;
   caplen = 0;
   linkType = 0;
@@ -111,6 +114,8 @@ export class CachedSource implements PacketSource {
   readonly file: string;
   buf: Uint8Array;
   dv: DataView;
+  /** Packets are stored 8-byte aligned, with 8 bytes of slack at the end, for word copies. */
+  f64: Float64Array | null;
   offset = 0;
   caplen = 0;
   linkType = 0;
@@ -136,8 +141,9 @@ export class CachedSource implements PacketSource {
           const t2 = new Float64Array(m); t2.set(ts); ts = t2;
           const k2 = new Uint16Array(m); k2.set(links); links = k2;
         }
-        if (used + s.caplen > data.length) {
-          const d2 = new Uint8Array(Math.max(data.length * 2, used + s.caplen));
+        used = (used + 7) & ~7; // 8-aligned: the replay copies 8-byte words
+        if (used + s.caplen + 8 > data.length) {
+          const d2 = new Uint8Array(Math.max(data.length * 2, (used + s.caplen + 8 + 7) & ~7));
           d2.set(data.subarray(0, used));
           data = d2;
         }
@@ -154,6 +160,7 @@ export class CachedSource implements PacketSource {
     }
     this.buf = data;
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.f64 = new Float64Array(data.buffer, data.byteOffset, data.byteLength >> 3);
     this.count = n;
     this.offs = offs;
     this.lens = lens;
