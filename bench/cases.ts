@@ -58,7 +58,7 @@ export interface BenchCase {
   frameLen: number;
   run(durationMs: number, opts?: RunOptions): Promise<CaseResult>;
   /** Role of the row; 'baseline' cases are the comparison columns. */
-  kind?: 'netmap' | 'baseline' | 'limit' | 'other';
+  kind?: 'netmap' | 'baseline' | 'limit' | 'tool' | 'other';
 }
 
 const registry = new Map<string, BenchCase>();

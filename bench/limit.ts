@@ -82,7 +82,7 @@ registerCase({
   name: 'filter-udp-dport',
   description: "compileFilter('udp and dst port 53') evaluated on 60-byte frames, 1 thread",
   frameLen: 60,
-  kind: 'other',
+  kind: 'tool',
   async run(durationMs, opts) {
     const f = compileFilter('udp and dst port 53');
     const buf = new Uint8Array(2 * 64);

@@ -27,6 +27,7 @@ import './peer-udp.js';
 import './netmap-cases.js';
 import './xproc-cases.js';
 import './limit.js';
+import './tool-cases.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]
 
@@ -34,6 +35,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --duration S      measured seconds per case (default 5)
   --warmup S        warm-up seconds before each measurement (default ${DEFAULT_WARMUP_MS / 1000})
   --only a,b        run only these cases (see --list)
+  --tools           the traffic tools' cases (replay, filter), beside the baselines
   --list            list the cases and exit
   --help            this text
 
@@ -48,6 +50,8 @@ interface Options {
   durationMs: number;
   warmupMs: number;
   only?: string[];
+  /** --tools: the traffic tools' cases (kind 'tool'), with the baselines they compare to. */
+  tools?: boolean;
   list: boolean;
   help: boolean;
 }
@@ -92,6 +96,9 @@ function parseArgs(argv: string[]): Options {
         o.only = v.split(',').map((s) => s.trim()).filter(Boolean);
         break;
       }
+      case '--tools':
+        o.tools = true;
+        break;
       case '--list':
         o.list = true;
         break;
@@ -265,7 +272,7 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  let selected = all;
+  let selected = o.tools ? all.filter((c) => c.kind === 'tool' || c.kind === 'baseline') : all.filter((c) => c.kind !== 'tool');
   if (o.only) {
     const unknown = o.only.filter((n) => !all.some((c) => c.name === n));
     if (unknown.length) {
@@ -273,7 +280,7 @@ async function main(): Promise<number> {
       return 2;
     }
     const want = new Set(o.only);
-    selected = all.filter((c) => want.has(c.name)); // registry order: baselines first
+    selected = all.filter((c) => want.has(c.name)); // registry order: baselines first (--only wins over --tools)
   }
   if (selected.length === 0) {
     process.stderr.write('bench: no cases to run\n');
