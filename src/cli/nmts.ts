@@ -8,6 +8,7 @@ import { bridgeCommand } from './bridge.js';
 import { replayCommand } from './replay.js';
 import { lbCommand } from './lb.js';
 import { captureCommand } from './capture.js';
+import { tlemCommand } from './tlem.js';
 
 const USAGE = `usage: nmts <command> [options]
 
@@ -19,6 +20,7 @@ commands:
   bridge    forward between two ports both ways (zero-copy when they share a region)
   replay    send pcap/pcapng files to a port with tcpreplay's options and statistics
   capture   write a port's packets to pcap/pcapng (or print them) with tcpdump's options and filters
+  tlem      link emulation between two ports: bandwidth, delay, loss, queue size, per direction
   lb        netmap's load balancer: symmetric RSS hash from one port to N zero-copy pipes
   vale-ctl  list switches and ports (netmap's vale-ctl: -l -g; -a -h -d -n -r -p -P need Linux interfaces)
   daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
@@ -52,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
     case 'replay': return replayCommand(rest);
     case 'lb': return lbCommand(rest);
     case 'capture': return captureCommand(rest);
+    case 'tlem': return tlemCommand(rest);
     case 'version': case '--version': case '-V':
       process.stdout.write(`nmts ${version()}\n`);
       return 0;
