@@ -32,6 +32,7 @@ import {
   PCAP_FILE_HDR_LEN, PCAP_MAGIC_NS, PCAP_MAGIC_US, PCAP_MAX_CAPLEN, PCAP_REC_HDR_LEN, PcapError,
 } from './pcap.js';
 import { PCAPNG_KIND_PACKET, PCAPNG_SHB, PcapngError, PcapngParser, pcapngBlockNeeded } from './pcapng.js';
+import { rd16, rd32 } from './byte-order.js';
 
 export const PCAP_STREAM_DEFAULT_BUF = 1 << 20;
 /** Smallest read buffer accepted (records/blocks larger than the buffer are errors). */
@@ -42,15 +43,6 @@ export interface PcapStreamOptions {
   bufSize?: number;
   /** Close the fd in close() (default: true for open(), false for the constructor). */
   ownFd?: boolean;
-}
-
-function rd32(buf: Uint8Array, off: number, le: boolean): number {
-  return le
-    ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
-    : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-function rd16(buf: Uint8Array, off: number, le: boolean): number {
-  return le ? buf[off]! | (buf[off + 1]! << 8) : (buf[off]! << 8) | buf[off + 1]!;
 }
 
 export class PcapStreamReader {

@@ -14,6 +14,7 @@ export const PCAP_MAX_CAPLEN = 256 * 1024;
 export const LINKTYPE_ETHERNET = 1;
 
 import type { PcapngErrorReason } from './pcapng.js';
+import { rd16, rd32, wr16, wr32 } from './byte-order.js';
 
 export type PcapErrorReason =
   | 'truncated-file-header'
@@ -55,28 +56,6 @@ export interface PcapFile {
   versionMajor: number;
   versionMinor: number;
   packets: PcapPacket[];
-}
-
-function rd32(buf: Uint8Array, off: number, le: boolean): number {
-  return le
-    ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
-    : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
-function rd16(buf: Uint8Array, off: number, le: boolean): number {
-  return le ? buf[off]! | (buf[off + 1]! << 8) : (buf[off]! << 8) | buf[off + 1]!;
-}
-
-function wr32(buf: Uint8Array, off: number, v: number, le: boolean): void {
-  if (le) {
-    buf[off] = v; buf[off + 1] = v >>> 8; buf[off + 2] = v >>> 16; buf[off + 3] = v >>> 24;
-  } else {
-    buf[off] = v >>> 24; buf[off + 1] = v >>> 16; buf[off + 2] = v >>> 8; buf[off + 3] = v;
-  }
-}
-
-function wr16(buf: Uint8Array, off: number, v: number, le: boolean): void {
-  if (le) { buf[off] = v; buf[off + 1] = v >>> 8; } else { buf[off] = v >>> 8; buf[off + 1] = v; }
 }
 
 /** Parse a whole pcap file held in memory. Throws PcapError on any malformation. */

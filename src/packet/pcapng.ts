@@ -12,6 +12,7 @@
 
 import { writeSync } from 'node:fs';
 import { LINKTYPE_ETHERNET, PCAP_MAX_CAPLEN, PcapError, type PcapErrorReason } from './pcap.js';
+import { rd16, rd32, wr16, wr32 } from './byte-order.js';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 export const PCAPNG_IDB = 0x00000001;
@@ -53,24 +54,6 @@ export class PcapngError extends PcapError {
   }
 }
 
-function rd32(buf: Uint8Array, off: number, le: boolean): number {
-  return le
-    ? (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0
-    : ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-function rd16(buf: Uint8Array, off: number, le: boolean): number {
-  return le ? buf[off]! | (buf[off + 1]! << 8) : (buf[off]! << 8) | buf[off + 1]!;
-}
-function wr32(buf: Uint8Array, off: number, v: number, le: boolean): void {
-  if (le) {
-    buf[off] = v; buf[off + 1] = v >>> 8; buf[off + 2] = v >>> 16; buf[off + 3] = v >>> 24;
-  } else {
-    buf[off] = v >>> 24; buf[off + 1] = v >>> 16; buf[off + 2] = v >>> 8; buf[off + 3] = v;
-  }
-}
-function wr16(buf: Uint8Array, off: number, v: number, le: boolean): void {
-  if (le) { buf[off] = v; buf[off + 1] = v >>> 8; } else { buf[off] = v >>> 8; buf[off + 1] = v; }
-}
 const pad4 = (n: number): number => (n + 3) & ~3;
 
 /** What PcapngParser.body() found. */
