@@ -3,7 +3,6 @@
 // The magic number, written in the writer's byte order, tells readers both
 // the byte order and whether ts_frac is micro- or nanoseconds.
 
-import { writeSync } from 'node:fs';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -15,6 +14,7 @@ export const LINKTYPE_ETHERNET = 1;
 
 import type { PcapngErrorReason } from './pcapng.js';
 import { rd16, rd32, wr16, wr32 } from './byte-order.js';
+import { FdBuffer } from './fd-buffer.js';
 
 export type PcapErrorReason =
   | 'truncated-file-header'
@@ -205,26 +205,21 @@ export class PcapWriter {
  */
 export class PcapFdWriter {
   readonly writer: PcapWriter;
-  private readonly fd: number;
-  private readonly buf: Uint8Array;
-  private used: number;
+  private readonly out: FdBuffer;
 
   constructor(fd: number, o: PcapWriterOptions = {}, bufSize = 1 << 16) {
     this.writer = new PcapWriter(o);
-    this.fd = fd;
-    this.buf = new Uint8Array(Math.max(bufSize, PCAP_FILE_HDR_LEN + this.writer.recordLength(this.writer.snapLen)));
-    this.used = this.writer.writeHeader(this.buf, 0);
+    this.out = new FdBuffer(fd, Math.max(bufSize, PCAP_FILE_HDR_LEN + this.writer.recordLength(this.writer.snapLen)));
+    this.out.used = this.writer.writeHeader(this.out.buf, 0);
   }
 
   write(u8: Uint8Array, off: number, len: number, tsSec: number, tsFrac: number, origLen: number = len): void {
-    if (this.used + this.writer.recordLength(len) > this.buf.length) this.flush();
-    this.used = this.writer.writeRecord(this.buf, this.used, u8, off, len, tsSec, tsFrac, origLen);
+    const at = this.out.reserve(this.writer.recordLength(len));
+    this.out.used = this.writer.writeRecord(this.out.buf, at, u8, off, len, tsSec, tsFrac, origLen);
   }
 
   /** Write out everything buffered so far. Does not close the fd. */
   flush(): void {
-    let done = 0;
-    while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done);
-    this.used = 0;
+    this.out.flush();
   }
 }

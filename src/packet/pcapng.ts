@@ -10,9 +10,9 @@
 // PcapngParser is the allocation-free block decoder shared by readPcapng
 // (whole file in memory) and PcapStreamReader (pcap-stream.ts).
 
-import { writeSync } from 'node:fs';
-import { LINKTYPE_ETHERNET, PCAP_MAX_CAPLEN, PcapError, type PcapErrorReason } from './pcap.js';
+import { LINKTYPE_ETHERNET, PCAP_MAX_CAPLEN, PcapError } from './pcap.js';
 import { rd16, rd32, wr16, wr32 } from './byte-order.js';
+import { FdBuffer } from './fd-buffer.js';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 export const PCAPNG_IDB = 0x00000001;
@@ -522,27 +522,22 @@ export class PcapngWriter {
  */
 export class PcapngFdWriter {
   readonly writer: PcapngWriter;
-  private readonly fd: number;
-  private readonly buf: Uint8Array;
-  private used: number;
+  private readonly out: FdBuffer;
 
   constructor(fd: number, o: PcapngWriterOptions = {}, bufSize = 1 << 16) {
     this.writer = new PcapngWriter(o);
-    this.fd = fd;
-    this.buf = new Uint8Array(Math.max(bufSize, this.writer.headerLength + this.writer.maxRecordLength()));
-    this.used = this.writer.writeHeader(this.buf, 0);
+    this.out = new FdBuffer(fd, Math.max(bufSize, this.writer.headerLength + this.writer.maxRecordLength()));
+    this.out.used = this.writer.writeHeader(this.out.buf, 0);
   }
 
   write(ifIndex: number, u8: Uint8Array, off: number, len: number, tsSec: number, tsFrac: number, origLen: number = len): void {
-    if (this.used + this.writer.recordLength(len, ifIndex) > this.buf.length) this.flush();
-    this.used = this.writer.writeRecord(this.buf, this.used, ifIndex, u8, off, len, tsSec, tsFrac, origLen);
+    const at = this.out.reserve(this.writer.recordLength(len, ifIndex));
+    this.out.used = this.writer.writeRecord(this.out.buf, at, ifIndex, u8, off, len, tsSec, tsFrac, origLen);
   }
 
   /** Write out everything buffered so far. Does not close the fd. */
   flush(): void {
-    let done = 0;
-    while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done);
-    this.used = 0;
+    this.out.flush();
   }
 }
 
