@@ -9,6 +9,16 @@ const SLOTS = 8;
 let pipeSeq = 0;
 
 /** A fresh 8-slot pipe where the master has sent 3 frames (tx hwcur 3) and the slave received them. */
+/** Run a scenario on a fresh pipe from setup(), closing it whatever happens. */
+function withSetup(fn: (ctx: ReturnType<typeof setup>) => void): void {
+  const ctx = setup();
+  try {
+    fn(ctx);
+  } finally {
+    ctx.close();
+  }
+}
+
 function setup(): { m: Port; s: Port; t: Ring; r: Ring; close(): void } {
   const name = `contract${pipeSeq++}`;
   const m = open(`${name}{1@conf:slots=${SLOTS}`);
@@ -56,31 +66,24 @@ function sendOneGood(m: Port, s: Port, byte = 0x5a): void {
 }
 
 test('tx: head beyond tail', () => {
-  const { m, s, t, close } = setup();
-  try {
+  withSetup(({ m, s, t }) => {
     t.advance(0); // tail is 7, so 0 is one past it
     expectReset(() => m.txsync(), t, /head 0 is beyond tail 7/, 3, 7);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('tx: cur before head', () => {
-  const { m, s, t, close } = setup();
-  try {
+  withSetup(({ m, s, t }) => {
     t.head = 5;
     t.cur = 4;
     expectReset(() => m.txsync(), t, /cur 4 is before head 5/, 3, 7);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('tx: head >= numSlots', () => {
-  const { m, s, t, close } = setup();
-  try {
+  withSetup(({ m, s, t }) => {
     t.advance(SLOTS);
     expectReset(() => m.txsync(), t, /head 8 >= num_slots/, 3, 7);
     t.advance(1000);
@@ -89,25 +92,19 @@ test('tx: head >= numSlots', () => {
     t.cur = SLOTS;
     expectReset(() => m.txsync(), t, /cur 8 >= num_slots/, 3, 7);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('tx: the violation is also caught by poll()', () => {
-  const { m, s, t, close } = setup();
-  try {
+  withSetup(({ m, s, t }) => {
     t.advance(SLOTS + 1);
     expectReset(() => m.poll(4 /* POLLOUT */, 0), t, /head 9 >= num_slots/, 3, 7);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('rx: head beyond tail', () => {
-  const { m, s, r, close } = setup();
-  try {
+  withSetup(({ m, s, r }) => {
     r.advance(5); // the slave holds 3 frames: [0, 3)
     expectReset(() => s.rxsync(), r, /head 5 is beyond tail 3/, 0, 3);
     // the frames are still there and can be released normally
@@ -118,21 +115,16 @@ test('rx: head beyond tail', () => {
     s.rxsync();
     assert.equal(r.empty(), true);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('rx: cur beyond tail', () => {
-  const { s, m, r, close } = setup();
-  try {
+  withSetup(({ s, m, r }) => {
     r.head = 1;
     r.cur = 6;
     expectReset(() => s.rxsync(), r, /cur 6 is before head 1 or beyond tail 3/, 0, 3);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 for (const bad of [0, 1, 'nbufs', 'huge'] as const) {
@@ -162,8 +154,7 @@ for (const bad of [0, 1, 'nbufs', 'huge'] as const) {
 }
 
 test('tx: len > bufSize', () => {
-  const { m, s, t, close } = setup();
-  try {
+  withSetup(({ m, s, t }) => {
     assert.equal(t.bufSize, 2048);
     t.setLen(3, 2049);
     const idx = t.bufIdx(3);
@@ -178,14 +169,11 @@ test('tx: len > bufSize', () => {
     s.rxsync();
     assert.equal(s.rxRings[0].len(3), 2048);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('rx: a released slot with a bad buf_idx', () => {
-  const { m, s, r, close } = setup();
-  try {
+  withSetup(({ m, s, r }) => {
     r.setBufIdx(1, 0);
     r.advance(2);
     expectReset(() => s.rxsync(), r, /slot 1: invalid buf_idx 0/, 0, 3);
@@ -194,14 +182,11 @@ test('rx: a released slot with a bad buf_idx', () => {
     s.rxsync();
     assert.equal(r.empty(), true);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('a tail overwritten by the user is silently restored', () => {
-  const { m, s, t, r, close } = setup();
-  try {
+  withSetup(({ m, s, t, r }) => {
     const ti = (t.ofs + 28) >> 2, ri = (r.ofs + 28) >> 2; // netmap_ring.tail
     t.u32[ti] = 2;
     m.txsync();
@@ -210,9 +195,7 @@ test('a tail overwritten by the user is silently restored', () => {
     s.rxsync();
     assert.equal(r.tail, 3);
     sendOneGood(m, s);
-  } finally {
-    close();
-  }
+  });
 });
 
 test('VALE and null ports enforce the same contract', () => {
