@@ -3,6 +3,7 @@ import './ports/pipe.js';
 import './ports/monitor.js';
 import './ports/null.js';
 import './vale/vale-port.js';
+import './ports/netif/open-interface.js';
 
 export * from './core/constants.js';
 export { open, type FactoryKind } from './core/open.js';
@@ -16,6 +17,9 @@ export { ValePort } from './vale/vale-port.js';
 export { PipePort } from './ports/pipe.js';
 export { MonitorPort } from './ports/monitor.js';
 export { NullPort } from './ports/null.js';
+export { KernelPort, type KernelPortInfo, type Backend } from './ports/netif/kernel-port.js';
+export { XdpPort } from './ports/netif/xdp-port.js';
+export { PacketPort } from './ports/netif/packet-port.js';
 export { registerLookup, type LookupFn } from './vale/switch.js';
 export { valeSwitch, listSwitches, type SwitchInfo } from './vale/api.js';
 export { reclaimAll, regionPath, openSharedRegion } from './core/shm.js';

@@ -408,7 +408,7 @@ test('nmts lb: bad flags exit 2, an unavailable port exits 1', () => {
     assert.equal(res.status, 2, `${args.join(' ')}: ${res.stderr}`);
     assert.match(res.stderr, /usage: nmts lb|invalid port name/);
   }
-  const res = spawnSync(process.execPath, [CLI, '-i', 'eth0'], { encoding: 'utf8', timeout: 10_000 });
+  const res = spawnSync(process.execPath, [CLI, '-i', 'nmtsnone0'], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(res.status, 1, res.stderr);
   const help = spawnSync(process.execPath, [CLI, '-h'], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(help.status, 0);

@@ -42,12 +42,16 @@ const LAYOUTS: Record<string, { c: string; prefix?: string; path?: Record<string
   bpf_attr_link_create: { c: 'union bpf_attr', prefix: 'link_create.' },
   bpf_prog_info: { c: 'struct bpf_prog_info' },
   bpf_map_info: { c: 'struct bpf_map_info' },
+  ethtool_value: { c: 'struct ethtool_value' },
+  iovec: { c: 'struct iovec' },
+  msghdr: { c: 'struct msghdr' },
+  mmsghdr: { c: 'struct mmsghdr' },
 };
 
 const HEADERS = [
   'stdio.h', 'stddef.h', 'errno.h', 'poll.h', 'sys/socket.h', 'sys/mman.h', 'sys/syscall.h',
   'linux/if.h', 'linux/sockios.h', 'linux/if_ether.h', 'linux/if_arp.h', 'linux/if_packet.h',
-  'linux/if_xdp.h', 'linux/if_link.h', 'linux/bpf.h',
+  'linux/if_xdp.h', 'linux/if_link.h', 'linux/bpf.h', 'linux/ethtool.h', 'sys/uio.h',
 ];
 
 type Check = { key: string; c: string; ts: number };
@@ -75,6 +79,7 @@ function collect(): Check[] {
 test('every kernel-abi constant and struct layout matches the kernel headers (cc + offsetof/sizeof)', () => {
   const checks = collect();
   const src = [
+    '#define _GNU_SOURCE', // struct mmsghdr
     ...HEADERS.map((h) => `#include <${h}>`),
     'int main(void) {',
     ...checks.map((k) => `  printf("%s %lld\\n", "${k.key}", ${k.c});`),

@@ -33,6 +33,15 @@ export interface OpenOptions {
   rxRings?: number;
   txSlots?: number;
   rxSlots?: number;
+  /**
+   * Linux interfaces (netmap:IF): which kernel mechanism to use. 'auto' (default, or the
+   * NMTS_BACKEND environment variable) tries AF_XDP and falls back to AF_PACKET.
+   */
+  backend?: 'auto' | 'af_xdp' | 'af_packet';
+  /** AF_XDP: attach the XDP program in driver ('native') or skb ('generic') mode; 'auto' tries native first. */
+  xdpAttach?: 'auto' | 'native' | 'generic';
+  /** AF_XDP: 'zerocopy' where the driver offers it, 'copy', or 'auto' (zero-copy if available). */
+  xdpBind?: 'auto' | 'copy' | 'zerocopy';
 }
 
 /** Which rings of a port an opener binds, from the name's mode and flags. */

@@ -31,6 +31,12 @@ export interface RegionOptions {
   bufSize?: number;
   memId?: number;
   dirEntries?: number;
+  /**
+   * Bytes past a page boundary where the buffer area starts (default 0). An AF_XDP port uses
+   * 256: the kernel writes a received frame 256 bytes (XDP_PACKET_HEADROOM) into its chunk, so
+   * a UMEM that starts 256 bytes before buffer 0 puts every frame at the start of a buffer.
+   */
+  bufsPhase?: number;
 }
 
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -92,7 +98,9 @@ export class Region {
     const roughBufs = Math.floor((size - objSize) / bufSize);
     const freeStackOfs = align(bitmapOfs + bitmapBytes, 64);
     const objOfs = align(freeStackOfs + roughBufs * 4, 4096);
-    const bufsOfs = align(objOfs + objSize, Math.max(4096, bufSize));
+    const phase = opts.bufsPhase ?? 0;
+    if (phase < 0 || phase % 64 !== 0 || phase >= 4096) throw new NetmapError('EINVAL', `buffer phase ${phase} must be a multiple of 64 below 4096`);
+    const bufsOfs = align(objOfs + objSize, Math.max(4096, bufSize)) + phase;
     const nbufs = Math.floor((size - bufsOfs) / bufSize);
     if (nbufs < 64) throw new NetmapError('EINVAL', `region of ${size} bytes is too small`);
     const u32 = new Uint32Array(buffer);

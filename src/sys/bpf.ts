@@ -241,3 +241,42 @@ export function testRun(progFd: number, data: Uint8Array, repeat = 1): { retval:
   bpf(K.BPF_PROG_TEST_RUN, a, 'prog');
   return { retval: a.readUInt32LE(L.retval), durationNs: a.readUInt32LE(L.duration), data: out.subarray(0, a.readUInt32LE(L.data_size_out)) };
 }
+
+export interface LiveRunSpec {
+  /** ingress_ifindex of the context: the interface the frames seem to arrive on (XDP_TX sends them out of it). */
+  ifindex: number;
+  /** how many times the program runs (one frame each); the kernel stops early on a pending signal (EINTR) */
+  repeat: number;
+  /** frames per batch between flushes; 0 = the kernel's default (NAPI_POLL_WEIGHT, 64), at most 256 */
+  batchSize?: number;
+  /** rx_queue_index of the context */
+  rxQueue?: number;
+}
+
+/**
+ * BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES: the XDP program runs `repeat` times on fresh
+ * copies of `frame`, and what it returns is carried out for real: XDP_TX and XDP_REDIRECT frames leave
+ * through the driver (XDP_TX through the `ifindex` interface), XDP_PASS frames enter the stack. This is
+ * packet generation at the cost of one XDP run per frame, with no socket and no copy from user space.
+ * The kernel wants a context (struct xdp_md) whose data_end is the frame length, and no output
+ * buffers. Returns the kernel's mean time per run in ns (its `duration`).
+ */
+export function testRunLive(progFd: number, frame: Uint8Array, spec: LiveRunSpec): { durationNs: number } {
+  const ctx = Buffer.alloc(K.xdp_md.size);
+  ctx.writeUInt32LE(0, K.xdp_md.data);
+  ctx.writeUInt32LE(frame.length, K.xdp_md.data_end);
+  ctx.writeUInt32LE(spec.ifindex, K.xdp_md.ingress_ifindex);
+  ctx.writeUInt32LE(spec.rxQueue ?? 0, K.xdp_md.rx_queue_index);
+  const a = newAttr();
+  const L = K.bpf_attr_test;
+  a.writeUInt32LE(progFd, L.prog_fd);
+  a.writeUInt32LE(frame.length, L.data_size_in);
+  a.writeBigUInt64LE(ptr(frame), L.data_in);
+  a.writeUInt32LE(spec.repeat, L.repeat);
+  a.writeUInt32LE(ctx.length, L.ctx_size_in);
+  a.writeBigUInt64LE(ptr(ctx), L.ctx_in);
+  a.writeUInt32LE(K.BPF_F_TEST_XDP_LIVE_FRAMES, L.flags);
+  a.writeUInt32LE(spec.batchSize ?? 0, L.batch_size);
+  bpf(K.BPF_PROG_TEST_RUN, a, `live frames, ifindex ${spec.ifindex}`);
+  return { durationNs: a.readUInt32LE(L.duration) };
+}

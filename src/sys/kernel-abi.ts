@@ -64,6 +64,7 @@ export const EINVAL = 22;
 export const EMFILE = 24;
 export const ENOSPC = 28;
 export const ERANGE = 34;
+export const EMSGSIZE = 90;
 export const ENOTSOCK = 88;
 export const EDESTADDRREQ = 89;
 export const ENOPROTOOPT = 92;
@@ -100,7 +101,7 @@ export const IFF_NOARP = 0x80;
 export const IFF_PROMISC = 0x100;
 export const IFF_MULTICAST = 0x1000;
 /** struct ifreq: ifr_name, then a union (ifindex / flags (s16) / mtu / hwaddr as a sockaddr). */
-export const ifreq = { size: 40, ifr_name: 0, ifr_ifindex: 16, ifr_flags: 16, ifr_mtu: 16, ifr_hwaddr: 16 } as const;
+export const ifreq = { size: 40, ifr_name: 0, ifr_ifindex: 16, ifr_flags: 16, ifr_mtu: 16, ifr_hwaddr: 16, ifr_data: 16 } as const;
 export const sockaddr = { size: 16, sa_family: 0, sa_data: 2 } as const;
 
 // ---- AF_PACKET (linux/if_packet.h) ----
@@ -240,6 +241,10 @@ export const BPF_NOEXIST = 1;
 export const BPF_EXIST = 2;
 export const BPF_OBJ_NAME_LEN = 16;
 export const BPF_PSEUDO_MAP_FD = 1;
+// BPF_PROG_TEST_RUN flags: LIVE_FRAMES runs an XDP program on frames that really leave (XDP_TX,
+// XDP_REDIRECT go out through the driver), `repeat` times, `batch_size` frames per NAPI-like batch
+export const BPF_F_TEST_RUN_ON_CPU = 1 << 0;
+export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
 export const BPF_FUNC_map_lookup_elem = 1;
 export const BPF_FUNC_redirect = 23;
 export const BPF_FUNC_redirect_map = 51;
@@ -276,6 +281,7 @@ export const bpf_attr_prog_load = {
 } as const;
 export const bpf_attr_test = {
   prog_fd: 0, retval: 4, data_size_in: 8, data_size_out: 12, data_in: 16, data_out: 24, repeat: 32, duration: 36,
+  ctx_size_in: 40, ctx_size_out: 44, ctx_in: 48, ctx_out: 56, flags: 64, cpu: 68, batch_size: 72,
 } as const;
 export const bpf_attr_info = { bpf_fd: 0, info_len: 4, info: 8 } as const;
 export const bpf_attr_link_create = { prog_fd: 0, target_ifindex: 4, attach_type: 8, flags: 12 } as const;
@@ -283,3 +289,23 @@ export const bpf_attr_link_create = { prog_fd: 0, target_ifindex: 4, attach_type
 export const bpf_prog_info = { type: 0, id: 4, tag: 8, name: 64 } as const;
 /** the leading fields of struct bpf_map_info */
 export const bpf_map_info = { type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16 } as const;
+
+// ---- ethtool (linux/ethtool.h, linux/sockios.h): reading offload settings ----
+export const SIOCETHTOOL = 0x8946;
+export const ETHTOOL_GRXCSUM = 0x14;
+export const ETHTOOL_GTXCSUM = 0x16;
+export const ETHTOOL_GTSO = 0x1e;
+export const ETHTOOL_GFLAGS = 0x25;
+export const ETHTOOL_GGSO = 0x23;
+export const ETHTOOL_GGRO = 0x2b;
+export const ETH_FLAG_LRO = 1 << 15;
+export const ethtool_value = { size: 8, cmd: 0, data: 4 } as const;
+
+// ---- scatter/gather sends (sys/socket.h, bits/types/struct_iovec.h) ----
+export const iovec = { size: 16, iov_base: 0, iov_len: 8 } as const;
+export const msghdr = {
+  size: 56, msg_name: 0, msg_namelen: 8, msg_iov: 16, msg_iovlen: 24, msg_control: 32, msg_controllen: 40, msg_flags: 48,
+} as const;
+export const mmsghdr = { size: 64, msg_hdr: 0, msg_len: 56 } as const;
+/** sendmmsg() sends at most this many messages per call */
+export const UIO_MAXIOV = 1024;

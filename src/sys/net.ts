@@ -136,6 +136,17 @@ export class PollSet {
   revents(i: number): number {
     return this.buf.readUInt16LE(i * K.pollfd.size + K.pollfd.revents);
   }
+  /** poll(2) on a libuv worker thread (the event loop keeps running): ready fds, 0 on timeout. */
+  pollAsync(timeoutMs: number, ifname = ''): Promise<number> {
+    return new Promise((resolve, reject) => {
+      _poll.async(this.buf, this.fds.length, timeoutMs, (err: unknown, r: number) => {
+        if (err) reject(err);
+        else if (r < 0) reject(new NetError('poll', '', ifname, K.EINTR));
+        else resolve(r);
+      });
+    });
+  }
+
   /** poll(2): the number of ready fds; 0 on timeout or EINTR. */
   poll(timeoutMs: number, ifname = ''): number {
     const r = _poll(this.buf, this.fds.length, timeoutMs) as number;
@@ -250,4 +261,47 @@ export function sockaddrLl(ifindex: number, protocol: number = K.ETH_P_ALL, mac?
     b.set(mac, K.sockaddr_ll.sll_addr);
   }
   return b;
+}
+
+// ethtool requests carry a pointer to their argument inside the ifreq, so the argument lives in
+// a small mapping whose address is known (one page, made on first use).
+let ethtoolScratch: Mapping | null = null;
+
+/**
+ * An ETHTOOL_G* value (e.g. ETHTOOL_GGRO) of the interface through SIOCETHTOOL; null when the
+ * driver does not report it (EOPNOTSUPP).
+ */
+export function ethtoolGet(name: string, cmd: number): number | null {
+  ethtoolScratch ??= mmapAnonymous(4096, 'ethtool argument');
+  const v = new DataView(ethtoolScratch.buffer);
+  v.setUint32(K.ethtool_value.cmd, cmd, true);
+  v.setUint32(K.ethtool_value.data, 0, true);
+  const req = ifreqFor(name);
+  req.writeBigUInt64LE(ethtoolScratch.addr, K.ifreq.ifr_data);
+  const r = _ioctl(controlSocket(), K.SIOCETHTOOL, req) as number;
+  if (r < 0) {
+    const e = koffi.errno();
+    if (e === K.EOPNOTSUPP || e === K.EINVAL) return null;
+    throw new NetError('ioctl', `SIOCETHTOOL 0x${cmd.toString(16)}`, name, e);
+  }
+  return v.getUint32(K.ethtool_value.data, true);
+}
+
+const _sendmmsg = libc.func('int sendmmsg(int, void *, unsigned int, int)');
+const _recvfrom = libc.func('intptr_t recvfrom(int, void *, size_t, int, void *, void *)');
+
+/** sendmmsg(2) of `count` prepared mmsghdrs at the start of `vec`; returns messages sent, or -errno for `tolerate`d errors. */
+export function sendmmsg(fd: number, vec: ArrayBuffer, count: number, flags: number, ifname: string, tolerate: readonly number[]): number {
+  const r = _sendmmsg(fd, vec, count, flags) as number;
+  if (r < 0) {
+    const e = koffi.errno();
+    if (tolerate.includes(e)) return -e;
+    throw new NetError('sendmmsg', '', ifname, e);
+  }
+  return r;
+}
+
+/** recvfrom(fd, NULL, 0, MSG_DONTWAIT): wakes an AF_XDP socket's driver; the result is ignored. */
+export function recvKick(fd: number): void {
+  _recvfrom(fd, null, 0, K.MSG_DONTWAIT, null, null);
 }

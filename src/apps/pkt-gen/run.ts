@@ -82,11 +82,13 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     return allowed[(first + (i % ncpu)) % allowed.length];
   };
 
+  interface BackendInfo { name: string; detail: string; fallbackReason: string; warnings: string[] }
   const workers: Worker[] = [];
   const exited: boolean[] = [];
   const errors: string[] = [];
   let done = 0, ready = 0;
   let info = { txRings: 0, rxRings: 0, slots: 0 };
+  let backend: BackendInfo | undefined;
   const allReady = new Promise<void>((resolve, reject) => {
     ports.forEach((name, i) => {
       const input: WorkerInput = {
@@ -95,9 +97,12 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
         cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
       };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
-      w.on('message', (m: { type: string; line?: string; message?: string; txRings?: number; rxRings?: number; slots?: number }) => {
+      w.on('message', (m: { type: string; line?: string; message?: string; txRings?: number; rxRings?: number; slots?: number; backend?: BackendInfo }) => {
         if (m.type === 'log') io.err(m.line!);
-        else if (m.type === 'ready') { if (i === 0) info = { txRings: m.txRings!, rxRings: m.rxRings!, slots: m.slots! }; if (++ready === ports.length) resolve(); }
+        else if (m.type === 'ready') {
+          if (i === 0) { info = { txRings: m.txRings!, rxRings: m.rxRings!, slots: m.slots! }; backend = m.backend; }
+          if (++ready === ports.length) resolve();
+        }
         else if (m.type === 'error') { errors.push(`pkt-gen: ${name}: ${m.message}`); reject(new Error(errors[errors.length - 1])); }
         else if (m.type === 'done') done++;
       });
@@ -125,6 +130,11 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   const sending = o.function !== 'rx' && o.function !== 'rxseq';
   const queues = sending ? info.txRings : info.rxRings;
   io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${ncpu} cpus.`);
+  if (backend) {
+    io.err(`${o.port}: backend ${backend.name === 'af_xdp' ? 'AF_XDP' : backend.name === 'af_packet' ? 'AF_PACKET' : 'TAP'} (${backend.detail})`);
+    if (backend.fallbackReason) io.err(`${o.port}: not AF_XDP because ${backend.fallbackReason}`);
+    for (const w of backend.warnings) io.err(`warning: ${w}`);
+  }
   if (o.cpuPin !== undefined && o.verbose) io.err(`pinned: ${ports.map((_, i) => `thread ${i} on cpu ${cpuOf(i)}`).join(', ')}`);
   if (sending) io.err(built.describe);
   if (o.rate) io.err(`${timestampPrefix(undefined, 'main')}Sending ${o.burst} packets every ${(o.burst / o.rate).toFixed(9)} s`);

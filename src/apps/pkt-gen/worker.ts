@@ -36,7 +36,12 @@ try {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
   process.exit(0);
 }
-parentPort!.postMessage({ type: 'ready', txRings: port.txRings.length, rxRings: port.rxRings.length, slots: port.txRings[0]?.numSlots ?? port.rxRings[0]?.numSlots ?? 0 });
+// a port on a Linux interface says which kernel mechanism it uses (pkt-gen prints it)
+const kinfo = (port as { info?: { backend: string; detail: string; fallbackReason: string; warnings: string[] } }).info;
+parentPort!.postMessage({
+  type: 'ready', txRings: port.txRings.length, rxRings: port.rxRings.length, slots: port.txRings[0]?.numSlots ?? port.rxRings[0]?.numSlots ?? 0,
+  backend: kinfo ? { name: kinfo.backend, detail: kinfo.detail, fallbackReason: kinfo.fallbackReason, warnings: kinfo.warnings } : undefined,
+});
 Atomics.add(ctrl, C.ready, 1);
 while (Atomics.load(ctrl, C.go) === 0 && Atomics.load(ctrl, C.stop) === 0) Atomics.wait(ctrl, C.go, 0, 50);
 const cfg: LoopConfig = { ...input.cfg, template: input.template ? new UdpFrameTemplate(input.template) : null };

@@ -1,0 +1,93 @@
+// The `netmap:IF` port kind: picks the backend (AF_XDP, else AF_PACKET; NMTS_BACKEND or the
+// `backend` option override), checks the interface first, and turns kernel errors into ones
+// that say what to do.
+import { NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
+import { registerPortType } from '../../core/open.js';
+import type { OpenOptions, Port } from '../../core/port.js';
+import type { PortSpec } from '../../core/portspec.js';
+import { NetmapError } from '../../core/region.js';
+import { NetError } from '../../sys/net.js';
+import * as K from '../../sys/kernel-abi.js';
+import { interfaceInfo, offloadAdvice, privilegeError, type InterfaceInfo } from './iface.js';
+import type { KernelPort } from './kernel-port.js';
+import { openPacketPort } from './packet-port.js';
+import { openXdpPort } from './xdp-port.js';
+
+type Backend = NonNullable<OpenOptions['backend']>;
+
+export interface HostRingsFactory {
+  /** netmap:IF^ (host rings only), netmap:IF* and netmap:IF^N: provided by the host-stack module. */
+  (spec: PortSpec, opts: OpenOptions, info: InterfaceInfo): Port;
+}
+let hostFactory: HostRingsFactory | null = null;
+/** Registered by the host-stack (TAP) module. */
+export function registerHostRings(f: HostRingsFactory): void {
+  hostFactory = f;
+}
+
+function chosenBackend(spec: PortSpec, opts: OpenOptions): Backend {
+  const b = opts.backend ?? process.env.NMTS_BACKEND ?? 'auto';
+  if (b === 'xdp') return 'af_xdp';
+  if (b === 'packet') return 'af_packet';
+  if (b !== 'auto' && b !== 'af_xdp' && b !== 'af_packet') {
+    throw new NetmapError('EINVAL', `${spec.raw}: unknown backend '${b}' (NMTS_BACKEND / backend: auto, af_xdp, af_packet)`);
+  }
+  return b;
+}
+
+/** Ring (queue) ids bound: all queues, or queue N for IF-N; tx-only / rx-only by /T /R. */
+function nicRings(spec: PortSpec, nq: number): { tx: number[]; rx: number[] } {
+  let qs: number[];
+  if (spec.mode === 'one-nic') {
+    if (spec.ringId >= nq) throw new NetmapError('EINVAL', `${spec.raw}: ring ${spec.ringId} does not exist (${spec.name} has ${nq} queue${nq > 1 ? 's' : ''})`);
+    qs = [spec.ringId];
+  } else {
+    qs = Array.from({ length: nq }, (_, i) => i);
+  }
+  return { tx: spec.flags & NR_RX_RINGS_ONLY ? [] : qs, rx: spec.flags & NR_TX_RINGS_ONLY ? [] : qs };
+}
+
+/** Errors where falling back to AF_PACKET would not help: the caller or the interface is the problem. */
+function final(e: unknown): boolean {
+  if (e instanceof NetmapError) return e.code !== 'ENOTSUP';
+  return e instanceof NetError && (e.errno === K.EPERM || e.errno === K.EACCES || e.errno === K.ENODEV);
+}
+
+export function openInterface(spec: PortSpec, opts: OpenOptions): Port {
+  if (spec.share) throw new NetmapError('ENOTSUP', `${spec.raw}: @share is not supported for interfaces`);
+  const info = interfaceInfo(spec.raw, spec.name);
+  if (spec.mode === 'sw' || spec.mode === 'one-sw' || spec.mode === 'nic-sw') {
+    if (!hostFactory) throw new NetmapError('ENOTSUP', `${spec.raw}: host rings are not loaded (import 'netmap-ts')`);
+    return hostFactory(spec, opts, info);
+  }
+  return openNic(spec, opts, info);
+}
+
+/** The NIC rings of an interface (no host rings): AF_XDP, or AF_PACKET. */
+export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo): KernelPort {
+  const backend = chosenBackend(spec, opts);
+  const warnings = offloadAdvice(info.name);
+  let port: KernelPort;
+  let fallbackReason = '';
+  if (backend !== 'af_packet') {
+    try {
+      const nq = Math.max(1, Math.min(info.rxQueues, info.txQueues));
+      port = openXdpPort(spec, opts, info, nicRings(spec, nq), nq);
+      port.info.warnings.push(...warnings);
+      return port;
+    } catch (e) {
+      if (backend === 'af_xdp' || final(e)) throw privilegeError(spec.raw, e);
+      fallbackReason = `AF_XDP: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  try {
+    port = openPacketPort(spec, opts, info, nicRings(spec, 1));
+  } catch (e) {
+    throw privilegeError(spec.raw, e);
+  }
+  port.info.fallbackReason = fallbackReason;
+  port.info.warnings.push(...warnings);
+  return port;
+}
+
+registerPortType('netmap', (_region, spec, opts) => openInterface(spec, opts));

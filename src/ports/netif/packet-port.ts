@@ -1,0 +1,236 @@
+// netmap:IF over AF_PACKET, for interfaces where AF_XDP cannot attach (or when asked for).
+// Receive: a TPACKET_V3 ring mapped from the socket; rxsync copies each frame of a ready block
+// into the buffer of the next free slot (one copy, as netmap's emulated mode makes) and hands
+// the block back. Transmit: one sendmmsg() per txsync whose iovecs point straight at the slots'
+// buffers in the port's region (its address is known), with PACKET_QDISC_BYPASS.
+import { NR_RX, NR_TX } from '../../core/constants.js';
+import { RR } from '../../core/layout.js';
+import type { OpenOptions } from '../../core/port.js';
+import type { PortSpec } from '../../core/portspec.js';
+import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
+import { createPortRecord, createRing, setPortRing } from '../../core/records.js';
+import { badSlot, checkHeadCur } from '../../core/sync.js';
+import {
+  bind, close, getsockopt, mmap, mmapAnonymous, munmap, sendmmsg, setsockopt, sockaddrLl, socket, type Mapping,
+} from '../../sys/net.js';
+import * as K from '../../sys/kernel-abi.js';
+import { checkMtu, type InterfaceInfo } from './iface.js';
+import { KERNEL_PORT_KIND, KernelPort } from './kernel-port.js';
+
+const BLOCK_SIZE = 1 << 18;
+const BLOCKS = 32;
+/** PACKET_RESERVE of 2 puts the Ethernet header on a 4-byte boundary: frames copy by words. */
+const RESERVE = 2;
+/** sendmmsg errors after which the frames are retried at the next sync */
+const RETRY = [K.EAGAIN, K.ENOBUFS];
+/** sendmmsg errors that drop the first frame of the batch (bad frame, interface gone down) */
+const DROP = [K.EINVAL, K.EMSGSIZE, K.ENETDOWN, K.ENXIO];
+
+export class PacketPort extends KernelPort {
+  private readonly fd: number;
+  private readonly ring: Mapping;
+  private readonly r32: Uint32Array;
+  private readonly r16: Uint16Array;
+  private block = 0; // block being read
+  private pktLeft = 0; // frames of `block` not yet copied
+  private pktOff = 0; // byte offset of the next frame of `block`
+  private readonly vec: Mapping; // BATCH mmsghdrs, then BATCH iovecs
+  private readonly v32: Uint32Array;
+  private readonly batch: number;
+  private readonly base: number; // region address as a number (below 2^53)
+  private readonly stats3 = new Uint8Array(K.tpacket_stats_v3.size);
+  private kernelDrops = 0;
+  private readonly maxFrame: number;
+
+  constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions, fd: number, ring: Mapping, detail: string) {
+    super(mem, rec, spec, rings, opts, [fd], { backend: 'af_packet', detail, fallbackReason: '', warnings: [] });
+    this.fd = fd;
+    this.ring = ring;
+    this.r32 = new Uint32Array(ring.buffer);
+    this.r16 = new Uint16Array(ring.buffer);
+    this.maxFrame = mem.region.bufSize;
+    this.batch = Math.min(K.UIO_MAXIOV, opts.txSlots ?? 1024);
+    this.vec = mmapAnonymous(this.batch * (K.mmsghdr.size + K.iovec.size), 'sendmmsg vector');
+    this.v32 = new Uint32Array(this.vec.buffer);
+    this.base = Number(mem.region.addr);
+    const dv = new DataView(this.vec.buffer);
+    for (let i = 0; i < this.batch; i++) {
+      const h = i * K.mmsghdr.size;
+      dv.setBigUint64(h + K.msghdr.msg_iov, this.vec.addr + BigInt(this.batch * K.mmsghdr.size + i * K.iovec.size), true);
+      dv.setBigUint64(h + K.msghdr.msg_iovlen, 1n, true);
+    }
+  }
+
+  protected txsyncRing(t: number): void {
+    const region = this.region, u32 = region.u32;
+    checkHeadCur(region, t, this.name);
+    const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
+    const head = u32[(t + RR.head) >> 2];
+    let hwcur = u32[(t + RR.hwcur) >> 2];
+    const v32 = this.v32, iov0 = (this.batch * K.mmsghdr.size) >> 2, nbufs = region.nbufs, max = this.maxFrame;
+    const bufsBase = this.base + region.bufsOfs, bufSize = region.bufSize;
+    let pkts = 0, bytes = 0, drops = 0;
+    while (hwcur !== head) {
+      let count = 0;
+      for (let k = hwcur; k !== head && count < this.batch; k = k + 1 === n ? 0 : k + 1) {
+        const idx = u32[s + (k << 2)], len = u32[s + (k << 2) + 1] & 0xffff;
+        if (idx < 2 || idx >= nbufs || len > max) badSlot(region, t, k, this.name);
+        const addr = bufsBase + idx * bufSize, io = iov0 + (count << 2);
+        v32[io] = addr >>> 0;
+        v32[io + 1] = (addr / 4294967296) >>> 0;
+        v32[io + 2] = len;
+        v32[io + 3] = 0;
+        count++;
+      }
+      const sent = sendmmsg(this.fd, this.vec.buffer, count, K.MSG_DONTWAIT, this.spec.name, RETRY_OR_DROP);
+      let done = sent;
+      if (sent < 0) {
+        if (!DROP.includes(-sent)) break; // the kernel is busy: retry at the next sync
+        done = 1;
+        drops++;
+      }
+      for (let i = 0; i < done; i++) {
+        if (sent > 0) {
+          pkts++;
+          bytes += u32[s + (hwcur << 2) + 1] & 0xffff;
+        }
+        hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
+      }
+      if (sent >= 0 && sent < count) break;
+    }
+    if (pkts || drops) {
+      u32[(t + RR.hwcur) >> 2] = hwcur;
+      region.f64[(t + RR.txPkts) >> 3] += pkts;
+      region.f64[(t + RR.txBytes) >> 3] += bytes;
+      region.f64[(t + RR.txDrops) >> 3] += drops;
+    }
+    // the kernel copied what it took: every sent slot is free again at once
+    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
+    u32[(t + RR.hwtail) >> 2] = tail;
+    u32[(t + RR.tail) >> 2] = tail;
+  }
+
+  protected rxsyncRing(r: number): void {
+    const region = this.region, u32 = region.u32;
+    checkHeadCur(region, r, this.name);
+    const n = u32[(r + RR.numSlots) >> 2], s = u32[(r + RR.slotsOfs) >> 2] >> 2;
+    const hwcur = u32[(r + RR.head) >> 2]; // released slots keep their buffers
+    u32[(r + RR.hwcur) >> 2] = hwcur;
+    const stop = hwcur === 0 ? n - 1 : hwcur - 1;
+    let hwtail = u32[(r + RR.hwtail) >> 2];
+    const r32 = this.r32, r16 = this.r16, bufSize = region.bufSize;
+    let pkts = 0, bytes = 0, drops = 0;
+    while (hwtail !== stop) {
+      if (this.pktLeft === 0) {
+        const b = this.block * BLOCK_SIZE;
+        if ((Atomics.load(r32, (b + K.tpacket_block_desc.block_status) >> 2) & K.TP_STATUS_USER) === 0) break;
+        this.pktLeft = r32[(b + K.tpacket_block_desc.num_pkts) >> 2];
+        this.pktOff = b + r32[(b + K.tpacket_block_desc.offset_to_first_pkt) >> 2];
+        if (this.pktLeft === 0) { this.releaseBlock(); continue; }
+      }
+      const h = this.pktOff;
+      const len = r32[(h + K.tpacket3_hdr.tp_snaplen) >> 2], mac = h + r16[(h + K.tpacket3_hdr.tp_mac) >> 1];
+      if (len > bufSize) {
+        drops++; // a frame merged by GRO/LRO: see the advice printed at open
+      } else {
+        const idx = u32[s + (hwtail << 2)];
+        copyFrame(r32, mac, region.u8, region.u32, region.bufOffset(idx), len, this.ring.buffer);
+        u32[s + (hwtail << 2) + 1] = len;
+        pkts++;
+        bytes += len;
+        hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
+      }
+      this.pktOff = h + r32[(h + K.tpacket3_hdr.tp_next_offset) >> 2];
+      if (--this.pktLeft === 0) this.releaseBlock();
+    }
+    if (pkts || drops) {
+      u32[(r + RR.hwtail) >> 2] = hwtail;
+      region.f64[(r + RR.delivered) >> 3] += pkts;
+      region.f64[(r + RR.rxBytes) >> 3] += bytes;
+      region.f64[(r + RR.drops) >> 3] += drops;
+    }
+    u32[(r + RR.tail) >> 2] = hwtail;
+  }
+
+  private releaseBlock(): void {
+    Atomics.store(this.r32, (this.block * BLOCK_SIZE + K.tpacket_block_desc.block_status) >> 2, K.TP_STATUS_KERNEL);
+    this.block = this.block + 1 === BLOCKS ? 0 : this.block + 1;
+  }
+
+  protected kernelCounters(): { rxDrops: number; txDrops: number } {
+    getsockopt(this.fd, K.SOL_PACKET, K.PACKET_STATISTICS, this.stats3, this.spec.name); // reading resets them
+    this.kernelDrops += new DataView(this.stats3.buffer).getUint32(K.tpacket_stats_v3.tp_drops, true);
+    return { rxDrops: this.kernelDrops, txDrops: 0 };
+  }
+
+  protected closeKernel(): void {
+    close(this.fd);
+    munmap(this.ring.addr, this.ring.size);
+    munmap(this.vec.addr, this.vec.size);
+  }
+}
+
+const RETRY_OR_DROP = [...RETRY, ...DROP];
+
+let byteView: { buf: ArrayBuffer; u8: Uint8Array } | null = null;
+
+/** Copy a frame from the TPACKET ring into a region buffer: by words when aligned (the usual case). */
+function copyFrame(src32: Uint32Array, srcOff: number, dst8: Uint8Array, dst32: Uint32Array, dstOff: number, len: number, srcBuf: ArrayBuffer): void {
+  if ((srcOff & 3) === 0) {
+    const words = (len + 3) >> 2, si = srcOff >> 2, di = dstOff >> 2;
+    for (let i = 0; i < words; i++) dst32[di + i] = src32[si + i];
+    return;
+  }
+  if (!byteView || byteView.buf !== srcBuf) byteView = { buf: srcBuf, u8: new Uint8Array(srcBuf) };
+  const src8 = byteView.u8;
+  for (let i = 0; i < len; i++) dst8[dstOff + i] = src8[srcOff + i];
+}
+
+/** Open netmap:IF over AF_PACKET (one rx and one tx ring). */
+export function openPacketPort(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] }): PacketPort {
+  const txSlots = opts.txSlots ?? 1024, rxSlots = opts.rxSlots ?? 1024;
+  const mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
+  checkMtu(spec.raw, info, mem.region.bufSize, `AF_PACKET: ${mem.region.bufSize}-byte buffers`);
+  let fd = -1;
+  let ring: Mapping | null = null;
+  try {
+    // protocol 0 receives nothing until bind() names the interface and ETH_P_ALL
+    fd = socket(K.AF_PACKET, K.SOCK_RAW, 0, info.name);
+    setsockopt(fd, K.SOL_PACKET, K.PACKET_VERSION, K.TPACKET_V3, info.name);
+    setsockopt(fd, K.SOL_PACKET, K.PACKET_RESERVE, RESERVE, info.name);
+    setsockopt(fd, K.SOL_PACKET, K.PACKET_IGNORE_OUTGOING, 1, info.name); // our own frames are not received
+    setsockopt(fd, K.SOL_PACKET, K.PACKET_QDISC_BYPASS, 1, info.name);
+    const req = Buffer.alloc(K.tpacket_req3.size);
+    req.writeUInt32LE(BLOCK_SIZE, K.tpacket_req3.tp_block_size);
+    req.writeUInt32LE(BLOCKS, K.tpacket_req3.tp_block_nr);
+    req.writeUInt32LE(2048, K.tpacket_req3.tp_frame_size);
+    req.writeUInt32LE((BLOCK_SIZE / 2048) * BLOCKS, K.tpacket_req3.tp_frame_nr);
+    req.writeUInt32LE(1, K.tpacket_req3.tp_retire_blk_tov); // hand over partly filled blocks after 1 ms
+    setsockopt(fd, K.SOL_PACKET, K.PACKET_RX_RING, req, info.name);
+    ring = mmap(fd, BLOCK_SIZE * BLOCKS, 0, 'TPACKET_V3 rx ring', info.name);
+    bind(fd, sockaddrLl(info.index, K.ETH_P_ALL), info.name);
+    const region = mem.region;
+    region.lockConfig();
+    let rec: number;
+    try {
+      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: 1, nrx: 1, txSlots, rxSlots });
+      setPortRing(region, rec, 0, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: 0, portOfs: rec }));
+      setPortRing(region, rec, 1, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: 0, portOfs: rec }));
+    } finally {
+      region.unlockConfig();
+    }
+    const port = new PacketPort(mem, rec, spec, rings, opts, fd, ring, `TPACKET_V3 rx ring (${BLOCKS} x ${BLOCK_SIZE >> 10} KiB blocks), sendmmsg tx, qdisc bypass`);
+    region.lockConfig();
+    try {
+      (port as unknown as { bindRings(): void }).bindRings();
+    } finally {
+      region.unlockConfig();
+    }
+    return port;
+  } catch (e) {
+    if (ring) munmap(ring.addr, ring.size);
+    if (fd >= 0) close(fd);
+    mem.release();
+    throw e;
+  }
+}
