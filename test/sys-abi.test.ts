@@ -51,7 +51,7 @@ const LAYOUTS: Record<string, { c: string; prefix?: string; path?: Record<string
 const HEADERS = [
   'stdio.h', 'stddef.h', 'errno.h', 'poll.h', 'sys/socket.h', 'sys/mman.h', 'sys/syscall.h',
   'linux/if.h', 'linux/sockios.h', 'linux/if_ether.h', 'linux/if_arp.h', 'linux/if_packet.h',
-  'linux/if_xdp.h', 'linux/if_link.h', 'linux/bpf.h', 'linux/ethtool.h', 'sys/uio.h',
+  'linux/if_xdp.h', 'linux/if_link.h', 'linux/bpf.h', 'linux/ethtool.h', 'sys/uio.h', 'fcntl.h', 'sys/ioctl.h', 'linux/if_tun.h',
 ];
 
 type Check = { key: string; c: string; ts: number };

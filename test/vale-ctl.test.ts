@@ -1,6 +1,7 @@
 // `nmts vale-ctl`: netmap's listing and query formats, its error lines and exit codes, the
-// Linux-interface requests that are not available yet, and who may open a switch (file
-// owner and mode of /dev/shm/nmts-<switch>, checked by running a process as another user).
+// Linux-interface requests' errors when no daemon answers (attaching for real is
+// netif-vale.test's), and who may open a switch (file owner and mode of
+// /dev/shm/nmts-<switch>, checked by running a process as another user).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { open, type Port } from '../src/index.js';
 import { regionPath } from '../src/core/shm.js';
 import { valeCtl, parseValeCtlArgs, parseRingConfig, parsePollConfig, ValeCtlUsageError } from '../src/apps/vale-ctl.js';
+import { valeCtlAsync } from '../src/apps/vale-ctl-attach.js';
 import { valeCtlCommand } from '../src/cli/vale-ctl.js';
 
 // this file runs as dist/test/vale-ctl.test.js
@@ -20,6 +22,9 @@ const CLI = join(FIX, 'valectl-cli.js');
 const HOLDER = join(FIX, 'valectl-holder.js');
 const OPENER = join(FIX, 'valectl-open.js');
 const ID = process.pid;
+// -a/-h/-d/-p/-P talk to the nmts daemon: a socket no daemon listens on, so that no test here
+// reaches a daemon running on the machine (and none is started: see the tests)
+process.env.NMTS_SOCKET = join(tmpdir(), `nmts-valectl-${ID}.sock`);
 
 interface Result { status: number | null; stdout: string; stderr: string }
 
@@ -254,30 +259,20 @@ describe('vale-ctl', () => {
     }
   });
 
-  test('-a/-h/-d/-p/-P and -n/-r (Linux interfaces, persistent ports) fail with the reason, exit 1', async () => {
-    const S = `valectlI${ID}`;
+  test('-n/-r of names that cannot be persistent ports, and -g of an interface: the reason, exit 1', async () => {
+    // (vale-ctl-tap.ts makes persistent ports; only requests that must fail are checked here:
+    // nothing is created)
     const noif = `nmtsnoif${ID % 10000}`;
     assert.equal(ifExists(noif), false);
     const cases: Array<[string[], RegExp]> = [
-      [['-a', `${S}:${noif}`], new RegExp(`^failed to attach ${S}:${noif}: No such device or address \\(no network interface ${noif}; Linux-interface ports are not available in this version of netmap-ts`)],
-      [['-h', `${S}:${noif}`], new RegExp(`^failed to attach ${S}:${noif}: No such device`)],
-      [['-d', `${S}:${noif}`], new RegExp(`^failed to detach ${S}:${noif}: No such device`)],
-      [['-n', `tap${ID % 10000}`], new RegExp(`^failed to create tap${ID % 10000}: Operation not supported \\(persistent VALE ports, OS-visible interfaces like TAP devices, are not available in this version of netmap-ts`)],
-      [['-n', `tap${ID % 10000}`, '-C', '2048,1024,2,2', '-m', '1'], new RegExp(`^failed to create tap${ID % 10000}: Operation not supported`)],
       [['-r', noif], new RegExp(`^failed to remove ${noif}: No such device or address`)],
       [['-n', `vale${ID}`], new RegExp(`^failed to create vale${ID}: Invalid argument`)],
-      [['-a', 'eth0'], /^failed to attach eth0: Invalid argument \(expected valeX:IF/],
     ];
     if (ifExists('lo')) {
       cases.push(
-        [['-a', `${S}:lo`], new RegExp(`^failed to attach ${S}:lo: Operation not supported \\(Linux-interface ports are not available in this version of netmap-ts`)],
-        [['-h', `${S}:lo`], new RegExp(`^failed to attach ${S}:lo: Operation not supported \\(Linux-interface ports are not available`)],
-        [['-d', `${S}:lo`], new RegExp(`^failed to detach ${S}:lo: Operation not supported`)],
-        [['-p', `${S}:lo`, '-C', '0,0'], new RegExp(`^failed to enable polling on ${S}:lo: Operation not supported`)],
-        [['-P', `${S}:lo`], new RegExp(`^failed to disable polling on ${S}:lo: Operation not supported`)],
         [['-n', 'lo'], /^failed to create lo: File exists/],
         [['-r', 'lo'], /^failed to remove lo: Invalid argument \(lo is not a persistent VALE port/],
-        [['-g', 'lo'], /^failed to obtain info for lo: Operation not supported \(Linux-interface ports are not available/],
+        [['-g', 'lo'], /^failed to obtain info for lo: Operation not supported \(-g shows VALE ports and pipes; a Linux interface gets its rings when a program opens netmap:IF/],
       );
     }
     for (const [args, re] of cases) {
@@ -287,13 +282,61 @@ describe('vale-ctl', () => {
       assert.match(r.stderr, re, `vale-ctl ${args.join(' ')}`);
       assert.equal(r.stderr.split('\n').length, 2, 'one line');
     }
+    const cr = await valeCtlChild('-r', noif);
+    assert.equal(cr.status, 1);
+    assert.match(cr.stderr, new RegExp(`^failed to remove ${noif}: No such device or address`));
+  });
+
+  test('-a/-h/-d/-p/-P without a daemon: netmap\'s error lines, exit 1, no daemon started for what must fail', async () => {
+    // NMTS_SOCKET (set above) names a socket nobody listens on; interfaces that do not exist
+    // fail before any daemon would be started; -d/-p/-P never start one
+    const S = `valectlI${ID}`;
+    const noif = `nmtsnoif${ID % 10000}`;
+    const sock = process.env.NMTS_SOCKET!;
+    assert.equal(ifExists(noif), false);
+    const cases: Array<[string[], RegExp]> = [
+      [['-a', `${S}:${noif}`], new RegExp(`^failed to attach ${S}:${noif}: No such device or address \\(no network interface ${noif}\\)$`, 'm')],
+      [['-h', `${S}:${noif}`], new RegExp(`^failed to attach ${S}:${noif}: No such device or address \\(no network interface ${noif}\\)$`, 'm')],
+      [['-d', `${S}:${noif}`], new RegExp(`^failed to detach ${S}:${noif}: No such device or address \\(no network interface ${noif}\\)$`, 'm')],
+      [['-p', `${S}:${noif}`], new RegExp(`^failed to enable polling on ${S}:${noif}: No such device or address`)],
+      [['-a', 'eth0'], /^failed to attach eth0: Invalid argument \(expected valeX:IF/],
+      [['-a', `${S}:bad-name`], /^failed to attach .*: Invalid argument \(interface bad-name cannot be named as a netmap port \(netmap:bad-name\): '-' selects a ring/],
+      [['-p', `${S}:${noif}`, '-C', '0,1,1'], /^vale-ctl: too many numbers/],
+    ];
+    if (ifExists('lo')) {
+      // lo exists: these reach the point where the daemon would answer, and none does
+      const none = `no nmts daemon answers on ${sock}, and attachments live in the daemon`;
+      cases.push(
+        [['-d', `${S}:lo`], new RegExp(`^failed to detach ${S}:lo: No such device or address \\(lo is not attached to ${S}: ${none}\\)$`, 'm')],
+        [['-p', `${S}:lo`, '-C', '0,0'], new RegExp(`^failed to enable polling on ${S}:lo: No such device or address \\(lo is not attached`)],
+        [['-P', `${S}:lo`], new RegExp(`^failed to disable polling on ${S}:lo: No such device or address \\(lo is not attached`)],
+      );
+    }
+    for (const [args, re] of cases) {
+      const r = await valeCtlAsync(args);
+      assert.equal(r.status, args.includes('0,1,1') ? 2 : 1, `vale-ctl ${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, re, `vale-ctl ${args.join(' ')}`);
+    }
+    // -a of an interface that exists, with NMTS_DAEMON_AUTOSTART=0: no daemon, and the reason
+    if (ifExists('lo')) {
+      process.env.NMTS_DAEMON_AUTOSTART = '0';
+      try {
+        const r = await valeCtlAsync(['-a', `${S}:lo`]);
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, new RegExp(`^failed to attach ${S}:lo: (No such file or directory|Connection refused) \\(no nmts daemon answers on ${sock}: start one`));
+      } finally {
+        delete process.env.NMTS_DAEMON_AUTOSTART;
+      }
+    }
+    assert.equal(existsSync(sock), false, 'no daemon was started');
     assert.equal(existsSync(regionPath(S)), false, 'nothing was created');
+    // the synchronous library call cannot talk to the daemon, and says so
+    assert.match(valeCtl(['-d', `${S}:${noif}`]).stderr, /use runValeCtlAsync or valeCtlAsync/);
     // the command in a child process: same line, exit status 1
-    const [ca, cn] = await Promise.all([valeCtlChild('-a', `vale0:${noif}`), valeCtlChild('-n', `tap${ID % 10000}`)]);
+    const ca = await valeCtlChild('-a', `vale0:${noif}`);
     assert.equal(ca.status, 1);
-    assert.match(ca.stderr, new RegExp(`^failed to attach vale0:${noif}: No such device or address \\(.*not available in this version of netmap-ts`));
-    assert.equal(cn.status, 1);
-    assert.match(cn.stderr, /^failed to create tap\d+: Operation not supported/);
+    assert.equal(ca.stderr, `failed to attach vale0:${noif}: No such device or address (no network interface ${noif})\n`);
   });
 
   test('bad usage: usage text on stderr, exit 2; --help on stdout, exit 0', async () => {

@@ -143,7 +143,7 @@ export function captureUsage(): string {
 Capture packets from a netmap-ts port, as tcpdump does from an interface.
 
   -i PORT      a VALE port (vale0:1), a pipe end (x}1, x{1) or a monitor of a port that is
-               already open (vale0:1/r, /t, /rt, /z); netmap:IF needs Linux ports (not yet)
+               already open (vale0:1/r, /t, /rt, /z); netmap:IF (AF_XDP or AF_PACKET)
   -w FILE      write the packets to FILE (pcap; '-' = standard output) instead of printing
                one line per packet
   --pcapng     write pcapng instead of pcap

@@ -8,6 +8,7 @@
 // while traffic keeps the port busy the loop still yields every ~50 ms.
 
 import { NS_MOREFRAG, POLLIN, open, type Port } from '../index.js'; // the entry registers the port kinds
+import { portBackendLines } from './port-backend.js';
 import { compileFilter, type PacketFilter } from '../packet/filter.js';
 import { describePacket, formatTime } from './capture-format.js';
 import { DEFAULT_SNAPLEN } from './capture-options.js';
@@ -105,6 +106,7 @@ export async function capture(opts: CaptureOptions, io: CaptureIo = {}): Promise
         ifName: port.name, stdoutFd: io.stdoutFd ?? 1,
       }, clock());
     }
+    for (const line of portBackendLines(port)) err(line);
     err(`listening on ${port.name}, link-type EN10MB (Ethernet), snapshot length ${snaplen} bytes`);
     if (io.onReady) await io.onReady(port);
 

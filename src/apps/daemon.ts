@@ -1,9 +1,10 @@
 // The nmts daemon as a library: it holds persistent ports (and so their switches and shared
-// files) open on behalf of clients that come and go, answers a newline-delimited JSON
+// files) open on behalf of clients that come and go, keeps Linux interfaces attached to VALE
+// switches (a forwarder thread each: vale-attach.ts), answers a newline-delimited JSON
 // protocol on a Unix socket, reclaims ports of dead processes every reclaimIntervalMs, and on
-// close() releases every port it holds (the files it created go away once empty) and removes
-// its socket. `nmts daemon` (src/cli/daemon.ts) runs it in the foreground; docs/daemon.md
-// describes the protocol.
+// close() detaches every interface, releases every port it holds (the files it created go
+// away once empty) and removes its socket. `nmts daemon` (src/cli/daemon.ts) runs it in the
+// foreground; docs/daemon.md describes the protocol.
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -11,6 +12,7 @@ import { groupId, peerCredentials } from '../sys/libc.js';
 import { listSwitches, NetmapError, open, parsePortSpec, formatPortSpec, ValePort, type Port, type OpenOptions, type SwitchInfo } from '../index.js';
 import { taskAlive } from '../core/lock.js';
 import { reclaimAll, regionPath, SHM_DIR } from '../core/shm.js';
+import { Attachments, type AttachmentInfo, type PollingRequest, type RingConf } from './vale-attach.js';
 
 export interface DaemonOptions {
   /** Unix socket to listen on (default: defaultSocketPath()). */
@@ -25,6 +27,13 @@ export interface DaemonOptions {
   reclaimIntervalMs?: number;
   /** Longest accepted request line, in bytes (default 65536). */
   maxRequestBytes?: number;
+  /**
+   * Stop once nothing is held or attached: after a request leaves the daemon empty, or
+   * `idleGraceMs` after the start if nothing came (the daemon vale-ctl starts on demand).
+   */
+  exitWhenIdle?: boolean;
+  /** With exitWhenIdle: how long an idle daemon waits after its start (default 10000 ms). */
+  idleGraceMs?: number;
 }
 
 export interface HeldPort {
@@ -60,16 +69,18 @@ export interface DaemonHandle {
   readonly pid: number;
   /** Ports held right now. */
   held(): HeldPort[];
+  /** Interfaces attached to switches right now, with their forwarders' counters. */
+  attached(): AttachmentInfo[];
   /** Run a reclaim pass now (the periodic one does the same). */
   reclaim(): ReclaimResult;
-  /** Stop: refuse new connections, drop clients, release every held port, remove the socket. */
+  /** Stop: refuse new connections, drop clients, detach every interface, release every held port, remove the socket. */
   close(): Promise<void>;
   /** Resolves once close() has finished (whoever called it). */
   readonly closed: Promise<void>;
 }
 
 /** Commands of the protocol, in the order docs/daemon.md lists them. */
-export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats'] as const;
+export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats', 'attach', 'detach', 'polling', 'attached'] as const;
 type Command = (typeof DAEMON_COMMANDS)[number];
 
 /** Where the daemon listens unless told otherwise. */
@@ -134,13 +145,16 @@ export function reclaimDeadPorts(): ReclaimResult {
 
 // ---- the server ----
 interface Held { port: Port; info: HeldPort }
-interface Conn { id: number; socket: Socket; peer: PeerCred }
+interface Conn { id: number; socket: Socket; peer: PeerCred; queue: Promise<void> }
 type Request = Record<string, unknown>;
 
 const CONF_KEYS = ['rings', 'slots', 'txRings', 'rxRings', 'txSlots', 'rxSlots'] as const;
 const ARGS: Record<Command, readonly string[]> = {
   ping: [], list: [], hold: ['port', 'conf'], release: ['port'], held: [], reclaim: [], stats: ['port'],
+  attach: ['port', 'host', 'conf'], detach: ['port'], polling: ['port', 'enable', 'mode', 'firstCpu', 'numCpus'], attached: [],
 };
+/** Requests after which a daemon that exits when idle looks whether it is. */
+const CHANGES: ReadonlySet<Command> = new Set<Command>(['hold', 'release', 'attach', 'detach']);
 const MAX_PENDING_OUTPUT = 16 << 20; // a client that never reads its replies is dropped
 
 function peerText(p: PeerCred): string {
@@ -181,6 +195,35 @@ function confArg(req: Request): OpenOptions {
   o.txSlots = n.txSlots ?? n.slots;
   o.rxSlots = n.rxSlots ?? n.slots;
   return o;
+}
+
+function boolArg(req: Request, key: string, required: boolean): boolean {
+  const v = req[key];
+  if (v === undefined && !required) return false;
+  if (typeof v !== 'boolean') throw new NetmapError('EINVAL', `${v === undefined ? 'missing' : 'invalid'} argument '${key}' (true or false)${v === undefined ? '' : `, got ${JSON.stringify(v)}`}`);
+  return v;
+}
+
+function pollingArg(req: Request): PollingRequest | null {
+  const { mode, firstCpu, numCpus } = req;
+  if (mode === undefined) {
+    if (firstCpu !== undefined || numCpus !== undefined) throw new NetmapError('EINVAL', `'firstCpu' and 'numCpus' need 'mode' ("single" or "multi")`);
+    return null;
+  }
+  if (mode !== 'single' && mode !== 'multi') throw new NetmapError('EINVAL', `argument 'mode' must be "single" or "multi", got ${JSON.stringify(mode)}`);
+  for (const [k, v] of [['firstCpu', firstCpu], ['numCpus', numCpus]] as const) {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw new NetmapError('EINVAL', `argument '${k}' must be an integer >= 0, got ${JSON.stringify(v)}`);
+  }
+  return { mode, firstCpu: firstCpu as number | undefined, numCpus: numCpus as number | undefined };
+}
+
+/** hold is for VALE ports and pipes: an interface is attached to a switch instead. */
+function refuseInterface(name: string): void {
+  let spec;
+  try { spec = parsePortSpec(name, { defaultPrefix: true }); } catch { return; } // open() reports it
+  if (spec.kind === 'netmap' && !spec.pipe) {
+    throw new NetmapError('EINVAL', `${name} is a Linux interface: the daemon attaches interfaces to a switch ({"cmd":"attach","port":"valeX:${spec.name}"}, nmts vale-ctl -a valeX:${spec.name}); hold takes VALE ports and pipes`);
+  }
 }
 
 function jsonErrorMessage(e: unknown, text: string): string {
@@ -236,6 +279,8 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   const log = opts.log ?? ((l: string) => { process.stderr.write(l + '\n'); });
   const reclaimIntervalMs = opts.reclaimIntervalMs ?? 500;
   const maxRequestBytes = opts.maxRequestBytes ?? 65536;
+  const exitWhenIdle = opts.exitWhenIdle ?? false;
+  const idleGraceMs = opts.idleGraceMs ?? 10_000;
   const emit = (event: string): void => {
     try { log(formatLogLine(event)); } catch { /* a failing logger must not stop the daemon */ }
   };
@@ -256,6 +301,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
 
   const started = Date.now();
   const held = new Map<string, Held>();
+  const attachments = new Attachments((event) => emit(event), () => idleCheck());
   const conns = new Set<Conn>();
   let nextConn = 1;
   let closing: Promise<void> | null = null;
@@ -275,7 +321,8 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     return null;
   };
 
-  const handlers: Record<Command, (req: Request, c: Conn) => Record<string, unknown>> = {
+  type Result = Record<string, unknown>;
+  const handlers: Record<Command, (req: Request, c: Conn) => Result | Promise<Result>> = {
     ping: () => ({ version: version(), pid: process.pid, uptimeSec: Math.round((Date.now() - started) / 100) / 10 }),
     list: () => {
       doReclaim('list');
@@ -288,6 +335,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       const have = held.get(key);
       if (have) return { port: key, index: have.info.index, already: true };
       if (closing) throw new NetmapError('ESHUTDOWN', 'the daemon is shutting down');
+      refuseInterface(name);
       const port: Port = open(name, conf); // errors are logged and returned by the caller
       const vale = port instanceof ValePort ? port : null;
       const info: HeldPort = {
@@ -318,6 +366,31 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       if (h) return { port: key, switch: null, index: null, openers: null, stats: h.port.stats() };
       throw new NetmapError('ENOENT', `no port ${key} (stats covers VALE ports and ports held by this daemon)`);
     },
+    attach: async (req, c) => {
+      const port = portArg(req);
+      const host = boolArg(req, 'host', false);
+      const o = confArg(req);
+      const conf: RingConf = { txSlots: o.txSlots, rxSlots: o.rxSlots, txRings: o.txRings, rxRings: o.rxRings };
+      if (closing) throw new NetmapError('ESHUTDOWN', 'the daemon is shutting down');
+      const a = await attachments.attach(port, { host, conf, by: c.peer });
+      emit(`conn#${c.id} ${peerText(c.peer)}: attach ${a.interface} to ${a.switch}: ${a.port} (index ${a.index})${a.hostPort ? `, ${a.hostPort} (index ${a.hostIndex})` : ''}; ${a.lines[0] ?? a.backend}`);
+      return { port: a.port, index: a.index, hostPort: a.hostPort, hostIndex: a.hostIndex, interface: a.interface, switch: a.switch, backend: a.backend, lines: a.lines };
+    },
+    detach: async (req, c) => {
+      const ports = await attachments.detach(portArg(req));
+      emit(`conn#${c.id} ${peerText(c.peer)}: detach ${ports.join(' ')}`);
+      return { port: ports[0], detached: ports };
+    },
+    polling: async (req, c) => {
+      const port = portArg(req);
+      const enable = boolArg(req, 'enable', true);
+      const request = pollingArg(req);
+      if (!enable && request) throw new NetmapError('EINVAL', `'mode', 'firstCpu' and 'numCpus' apply when enabling polling`);
+      const a = await attachments.polling(port, request, enable);
+      emit(`conn#${c.id} ${peerText(c.peer)}: polling ${enable ? 'on' : 'off'} ${a.port}${a.polling ? ` (${a.polling.note})` : ''}`);
+      return { port: a.port, polling: a.polling !== null, cpu: a.polling?.cpu ?? null, note: a.polling?.note ?? '' };
+    },
+    attached: () => ({ attachments: attachments.list() }),
   };
 
   const reply = (c: Conn, obj: Record<string, unknown>): void => {
@@ -340,7 +413,17 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     reply(c, { id, ok: false, error, code });
   };
 
-  const handleLine = (c: Conn, line: Buffer): void => {
+  let inflight = 0; // requests being handled (an idle daemon exits only between requests)
+  const handleLine = async (c: Conn, line: Buffer): Promise<void> => {
+    inflight++;
+    try {
+      await handleRequest(c, line);
+    } finally {
+      inflight--;
+    }
+  };
+
+  const handleRequest = async (c: Conn, line: Buffer): Promise<void> => {
     const text = line.toString('utf8').replace(/\r$/, '');
     if (text.trim() === '') return; // blank lines are ignored
     let req: unknown;
@@ -366,25 +449,45 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       }
     }
     try {
-      reply(c, { id, ok: true, ...handlers[command](r, c) });
+      reply(c, { id, ok: true, ...await handlers[command](r, c) });
     } catch (e) {
-      const code = e instanceof NetmapError || e instanceof NetmapError ? e.code : (e as { code?: unknown })?.code;
+      const code = e instanceof NetmapError ? e.code : (e as { code?: unknown })?.code;
       const msg = e instanceof Error ? e.message : String(e);
       if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) fail(c, id, code, msg, command);
       else if (e instanceof Error && e.name === 'PortSpecError') fail(c, id, 'EINVAL', msg, command);
       else fail(c, id, 'EIO', `internal error: ${msg}`, command);
     }
+    if (CHANGES.has(command)) idleCheck();
+  };
+
+  // One request at a time per connection, in order: a slow one (attach starts a thread)
+  // delays the replies after it, never reorders them.
+  const enqueue = (c: Conn, work: () => void | Promise<void>): void => {
+    c.queue = c.queue.then(work).catch((e: unknown) => emit(`conn#${c.id}: internal error: ${e instanceof Error ? e.message : String(e)}`));
+  };
+
+  let idleTimer: NodeJS.Timeout | null = null;
+  /** With exitWhenIdle: stop shortly after the daemon is left with nothing to keep. */
+  const idleCheck = (): void => {
+    if (!exitWhenIdle || closing || idleTimer) return;
+    idleTimer = setTimeout(() => {
+      idleTimer = null;
+      if (closing || held.size > 0 || attachments.size > 0) return;
+      if (inflight > 0) { idleCheck(); return; } // look again once the running requests are done
+      emit('nothing held or attached: exiting (exit when idle)');
+      void close();
+    }, 200);
   };
 
   const onConnection = (socket: Socket): void => {
-    const c: Conn = { id: nextConn++, socket, peer: peerCred(socket) };
+    const c: Conn = { id: nextConn++, socket, peer: peerCred(socket), queue: Promise.resolve() };
     if (closing) { socket.destroy(); return; }
     conns.add(c);
     let parts: Buffer[] = [];
     let size = 0;
     let discarding = false;
     const tooLong = (): void => {
-      fail(c, null, 'EMSGSIZE', `request line longer than ${maxRequestBytes} bytes: discarded up to the next newline`, 'request');
+      enqueue(c, () => fail(c, null, 'EMSGSIZE', `request line longer than ${maxRequestBytes} bytes: discarded up to the next newline`, 'request'));
     };
     socket.on('data', (chunk: Buffer) => {
       let start = 0;
@@ -410,18 +513,22 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
           size += chunk.length - start;
           return;
         }
-        const line = parts.length ? Buffer.concat([...parts, chunk.subarray(start, end)]) : chunk.subarray(start, end);
+        // a copy: the line may be handled after this chunk's memory is reused
+        const line = parts.length ? Buffer.concat([...parts, chunk.subarray(start, end)]) : Buffer.from(chunk.subarray(start, end));
         parts = [];
         size = 0;
         start = nl + 1;
-        handleLine(c, line);
+        enqueue(c, () => handleLine(c, line));
       }
     });
     socket.on('end', () => { // a last request without its newline still counts
-      if (!discarding && size > 0) handleLine(c, Buffer.concat(parts));
+      if (!discarding && size > 0) {
+        const line = Buffer.concat(parts);
+        enqueue(c, () => handleLine(c, line));
+      }
       parts = [];
       size = 0;
-      socket.end();
+      enqueue(c, () => { socket.end(); });
     });
     socket.on('error', () => { /* the client went away: nothing to do */ });
     socket.on('close', () => { conns.delete(c); });
@@ -465,14 +572,25 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     }
   }, reclaimIntervalMs) : null;
   timer?.unref();
+  if (exitWhenIdle) {
+    // started on demand (vale-ctl): if no request comes, do not linger
+    setTimeout(() => { if (held.size === 0 && attachments.size === 0) idleCheck(); }, idleGraceMs).unref();
+  }
 
   const close = (): Promise<void> => {
     if (closing) return closing;
     closing = (async () => {
       if (timer) clearInterval(timer);
-      emit(`shutting down: ${held.size} held port(s), ${conns.size} connection(s)`);
+      if (idleTimer) clearTimeout(idleTimer);
+      emit(`shutting down: ${held.size} held port(s), ${attachments.size} attached interface(s), ${conns.size} connection(s)`);
       const serverClosed = new Promise<void>((r) => server.close(() => r()));
       for (const c of conns) c.socket.destroy();
+      let detached: string[] = [];
+      try {
+        detached = await attachments.closeAll();
+      } catch (e) {
+        emit(`detaching failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
       const released: string[] = [];
       for (const [key, h] of held) {
         try {
@@ -487,7 +605,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       try { // libuv removes the socket file on close; make sure, if it is still ours
         if (statSync(socketPath).ino === ino) unlinkSync(socketPath);
       } catch { /* already gone */ }
-      emit(`stopped: released ${released.length} port(s)${released.length ? ` (${released.join(' ')})` : ''}, removed socket ${socketPath}`);
+      emit(`stopped: ${detached.length ? `detached ${detached.join(' ')}, ` : ''}released ${released.length} port(s)${released.length ? ` (${released.join(' ')})` : ''}, removed socket ${socketPath}`);
       resolveClosed();
     })();
     return closing;
@@ -497,6 +615,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
     socketPath,
     pid: process.pid,
     held: () => [...held.values()].map((h) => h.info),
+    attached: () => attachments.list(),
     reclaim: () => doReclaim('requested'),
     close,
     closed,
@@ -519,6 +638,10 @@ export function daemonRequest(socketPath: string, req: Record<string, unknown>, 
       try { resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>); } catch (e) { reject(e); }
     });
     s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => { // no-op once resolved
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`${socketPath}: the daemon closed the connection without a reply`), { code: 'ECONNRESET' }));
+    });
   });
 }
 

@@ -18,6 +18,7 @@
 //  - a VALE port never blocks: frames the switch cannot deliver are counted by the
 //    destination port's rxDrops (or this port's txDrops), not as send failures.
 import { open } from '../index.js';
+import { portBackendLines } from './port-backend.js';
 import { POLLOUT } from '../core/constants.js';
 import type { Port } from '../core/port.js';
 import type { ReplayOptions } from './replay-options.js';
@@ -132,6 +133,7 @@ export async function replay(o: ReplayOptions, io: ReplayIo): Promise<ReplayResu
   let port: Port;
   try {
     port = open(o.intf);
+    if (!quiet) for (const line of portBackendLines(port)) io.err(line);
   } catch (e) {
     for (const s of sources) s.close();
     throw e;

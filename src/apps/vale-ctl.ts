@@ -5,9 +5,11 @@
 //   (no arguments)   every port of every switch: `valeX:Y bridge_idx B port_idx P`
 //   -l valeX:Y       `bridge_idx: B` / `port_idx:   P`
 //   -g PORT          `memsize:`, `tx_slots:`, `rx_slots:`, `tx_rings:`, `rx_rings:`, `mem_id:`
-//   -a/-h/-d valeX:IF, -p/-P valeX:IF, -n IF, -r IF   Linux interfaces and persistent
-//                    (OS-visible) ports: not available in this version; they fail the way
-//                    netmap fails, with the reason.
+//   -a/-h/-d valeX:IF, -p/-P valeX:IF   Linux interfaces on a switch: requests to the nmts
+//                    daemon, which keeps a forwarder thread per attached interface (started on
+//                    demand when none answers: vale-ctl-attach.ts, vale-attach.ts); they need
+//                    runValeCtlAsync / valeCtlAsync (vale-ctl-attach.ts), which the CLI uses.
+//   -n IF, -r IF     persistent (OS-visible) ports.
 //
 // Differences from netmap, all deliberate: bridge_idx is the switch's position in the list of
 // switches sorted by name (netmap: its slot in the kernel's bridge array); `-l` of a port
@@ -27,6 +29,7 @@ import { NetmapError, type Region } from '../core/region.js';
 import { openSharedRegion, regionKey, regionPath, SHM_DIR } from '../core/shm.js';
 import { strerror, SysError } from '../sys/libc.js';
 import { listSwitches, type SwitchInfo } from '../vale/api.js';
+import { valeCtlTap } from './vale-ctl-tap.js';
 
 // ---------------------------------------------------------------------------------------
 // errors
@@ -199,11 +202,11 @@ ${command} [arguments]
 \t-a valeX:IF\tattach Linux interface IF to switch valeX (IF leaves the host stack)
 \t-h valeX:IF\tattach IF to valeX together with its host stack (port valeX:IF^)
 \t-d valeX:IF\tdetach IF from valeX
-\t-n IF\t\tcreate a persistent VALE port: a new OS-visible interface IF
-\t-r IF\t\tdelete the persistent VALE port IF
+\t-n IF\t\tcreate a persistent port: a TAP device IF the OS sees (netmap:IF opens it)
+\t-r IF\t\tdelete the persistent port (TAP device) IF
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
-\t\t\twith -p: x 0 = all rings on core y; x 1 = ring/core y, z rings from y
-\t-p valeX:IF\tstart polling IF with kernel threads (see -C)
+\t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)
+\t-p valeX:IF\tbusy-poll IF: its forwarding thread never sleeps (see -C)
 \t-P valeX:IF\tstop polling IF
 \t-m memid\twith -n/-a/-h: memory region to use (a number, or netmap:PORT to share its region)
 \t-v\t\tmore detail (-v alone: verbose listing)
@@ -212,9 +215,12 @@ with no arguments: list every port of every switch, one line each:
 \tvaleX:Y bridge_idx B port_idx P
 
 Switches live in ${SHM_DIR}/nmts-<switch> (NMTS_SHM_DIR), readable by the users its mode and
-group allow (NMTS_MODE, default 0660; see docs/security.md). Linux interfaces and persistent
-ports (-a, -h, -d, -p, -P, -n, -r) are not available in this version of netmap-ts: those
-requests fail with the reason.
+group allow (NMTS_MODE, default 0660; see docs/security.md).
+-a, -h, -d, -p and -P are requests to the nmts daemon (socket: NMTS_SOCKET, else
+/run/nmts/nmts.sock for root), which forwards between each attached interface (netmap:IF,
+AF_XDP or AF_PACKET) and its switch port valeX:IF in a thread of its own. If no daemon
+answers, -a and -h start one in the background (it exits once nothing is attached;
+NMTS_DAEMON_AUTOSTART=0: fail instead). See docs/interfaces.md.
 `;
 }
 
@@ -292,7 +298,7 @@ export function parsePollConfig(conf: string): PollConfig {
 }
 
 /** The kernel's polling checks that do not need the interface (netmap_bdg.c get_polling_cfg). */
-function checkPollConfig(c: PollConfig): string | null {
+export function checkPollConfig(c: PollConfig): string | null {
   const cpus = availableParallelism();
   if (c.numCpus === 0) return 'the number of polling cores must be > 0';
   if (c.numCpus >= cpus) return `cannot use all the CPUs in the system (${cpus})`;
@@ -486,7 +492,7 @@ export function valePortInfo(name: string): PortInfo {
 // ---------------------------------------------------------------------------------------
 // Linux interfaces and persistent ports
 
-const LINUX_IF_NOTE = 'Linux-interface ports are not available in this version of netmap-ts; software ports work: valeX:Y, pipes x{N / x}N, monitors /r /t /z';
+const LINUX_IF_NOTE = '-g shows VALE ports and pipes; a Linux interface gets its rings when a program opens netmap:IF (nmts pkt-gen -i netmap:IF prints them), or attach it to a switch: vale-ctl -a valeX:IF';
 const PERSISTENT_NOTE = 'persistent VALE ports, OS-visible interfaces like TAP devices, are not available in this version of netmap-ts; ephemeral ports valeX:Y work';
 const IFNAMSIZ = 16;
 
@@ -494,15 +500,16 @@ function interfaceExists(ifname: string): boolean {
   return ifname !== '' && !ifname.includes('/') && ifname !== '.' && ifname !== '..' && existsSync(`/sys/class/net/${ifname}`);
 }
 
-const ACTION: Record<Exclude<ValeCtlRequest, 'list' | 'info'>, string> = {
+export const ACTION: Record<Exclude<ValeCtlRequest, 'list' | 'info'>, string> = {
   attach: 'attach', 'attach-host': 'attach', detach: 'detach', create: 'create', remove: 'remove',
   'polling-on': 'enable polling on', 'polling-off': 'disable polling on',
 };
 
 /**
- * -a/-h/-d/-p/-P valeX:IF and -n/-r IF. The name is checked as netmap's kernel does (so the
- * error is the one netmap gives: ENXIO for an interface that does not exist, EEXIST for -n of
- * an existing one, EINVAL for a malformed name), then the request fails with ENOTSUP.
+ * -n/-r IF. The name is checked as netmap's kernel does (so the error is the one netmap
+ * gives: ENXIO for an interface that does not exist, EEXIST for -n of an existing one, EINVAL
+ * for a malformed name), then the request fails with ENOTSUP. -a/-h/-d/-p/-P talk to the
+ * daemon, which a synchronous call cannot: they are runValeCtlAsync's (vale-ctl-attach.ts).
  */
 export function linuxInterfaceRequest(request: Exclude<ValeCtlRequest, 'list' | 'info'>, name: string, args: Pick<ValeCtlArgs, 'config' | 'memId'> = { config: null, memId: null }): never {
   const action = ACTION[request];
@@ -516,17 +523,7 @@ export function linuxInterfaceRequest(request: Exclude<ValeCtlRequest, 'list' | 
     if (!interfaceExists(name)) throw new ValeCtlError(action, name, 'ENXIO', `no network interface ${name}`);
     throw new ValeCtlError(action, name, 'EINVAL', `${name} is not a persistent VALE port; ${PERSISTENT_NOTE}`);
   }
-  const m = VALE_PORT.exec(name);
-  if (!m) throw new ValeCtlError(action, name, 'EINVAL', 'expected valeX:IF, a switch and a network interface');
-  const ifname = m[2].endsWith('^') && request === 'detach' ? m[2].slice(0, -1) : m[2];
-  if (!interfaceExists(ifname)) {
-    throw new ValeCtlError(action, name, 'ENXIO', `no network interface ${ifname}; Linux-interface ports are not available in this version of netmap-ts anyway`);
-  }
-  if (request === 'polling-on' && args.config !== null) {
-    const why = checkPollConfig(parsePollConfig(args.config));
-    if (why) throw new ValeCtlError(action, name, 'EINVAL', why);
-  }
-  throw new ValeCtlError(action, name, 'ENOTSUP', LINUX_IF_NOTE);
+  throw new ValeCtlError(action, name, 'ENOTSUP', 'this request talks to the nmts daemon: use runValeCtlAsync or valeCtlAsync (as the nmts command does)');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -582,10 +579,15 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       return;
     }
     default: {
-      if (args.config !== null && (args.request === 'create' || args.request === 'attach' || args.request === 'attach-host')) {
-        for (const note of parseRingConfig(args.config).notes) io.err(`vale-ctl: ${note}`);
+      if (args.request === 'create' || args.request === 'remove') { // persistent TAP ports: vale-ctl-tap.ts
+        try {
+          valeCtlTap(args, io);
+        } catch (e) {
+          fail(ACTION[args.request], args.name!, e);
+        }
+        return;
       }
-      linuxInterfaceRequest(args.request, args.name!, args);
+      linuxInterfaceRequest(args.request, args.name!, args); // -a/-h/-d/-p/-P: runValeCtlAsync's
     }
   }
 }

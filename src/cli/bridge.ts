@@ -8,15 +8,21 @@ const USAGE = `usage: nmts bridge [-v] [-c] [-L] [-b burst] [-w wait] -i PORT_A 
 
 Forwards every packet between two ports, both ways, in one poll loop. When both ports share
 a memory region (ports of one VALE switch, pipes of one parent) packets move by swapping
-buffers (zero-copy); otherwise they are copied. NS_MOREFRAG chains are kept whole.
+buffers (zero-copy); otherwise they are copied: two switches, or two Linux interfaces
+(netmap:IF, each with a region of its own; AF_XDP, else AF_PACKET; NMTS_BACKEND=af_packet
+forces the fallback). The first lines say which backend each interface uses and whether
+zero-copy is used. NS_MOREFRAG chains are kept whole.
   -i PORT   a port (twice: A and B)
   -b N      packets per batch, 1..8192 (1024)
   -c        always copy, never swap buffers
   -L        loop: send A's traffic back out on A
   -w SEC    seconds to wait before forwarding (0; netmap waits for NIC links)
   -v        log every batch
-With one port and no -L, netmap bridges the port with its host stack (A^): that needs the
-Linux-interface ports of a later release. Stop with Ctrl-C: the counts are printed.
+With one interface port and no -L, the interface is bridged with its host stack
+(netmap:IF <-> netmap:IF^), as netmap does. Stop with Ctrl-C: the counts are printed.
+Interfaces: disable offloads that change frames on the hosts that send through the bridge
+(ethtool -K IF tx off on the far ends), as with netmap: a frame is forwarded as the kernel
+hands it over, so a checksum left to the hardware stays unfilled.
 `;
 
 export async function bridgeCommand(argv: string[]): Promise<number> {
@@ -53,7 +59,7 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
   return withStopSignal(async (signal) => {
     try {
       const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal }, stderrLine);
-      process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1]}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})\n`);
+      process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1] ?? `${ports[0]}^`}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})${r.drops ? `, ${r.drops} dropped (too long for the destination, or chains sent to an interface)` : ''}\n`);
       return 0;
     } catch (e) {
       process.stderr.write(`bridge: ${(e as Error).message}\n`);

@@ -1,15 +1,18 @@
 // `nmts daemon`: holds persistent VALE ports (and so their switches) for clients that come
-// and go, on a Unix control socket. Runs in the foreground (as systemd expects) until SIGTERM
-// or SIGINT, then releases everything it holds and removes its socket.
+// and go, and keeps Linux interfaces attached to switches (vale-ctl -a), on a Unix control
+// socket. Runs in the foreground (as systemd expects) until SIGTERM or SIGINT, then detaches
+// and releases everything and removes its socket.
 import { defaultSocketPath, formatLogLine, resolveGroup, runDaemon } from '../apps/daemon.js';
 
-const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--foreground]
+const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--foreground] [--exit-when-idle]
 
 Holds persistent VALE ports and switches that outlive the processes that asked for them,
-answers newline-delimited JSON requests on a Unix socket (commands: ping, list, hold,
-release, held, reclaim, stats; see docs/daemon.md), reclaims the ports of processes that
-died, and logs one line per event on stderr. SIGTERM or SIGINT: every held port is
-released (shared files left empty are removed), the socket is removed, exit 0.
+keeps Linux interfaces attached to switches (one forwarder thread each: nmts vale-ctl -a,
+-h, -d, -p, -P), answers newline-delimited JSON requests on a Unix socket (commands: ping,
+list, hold, release, held, reclaim, stats, attach, detach, polling, attached; see
+docs/daemon.md), reclaims the ports of processes that died, and logs one line per event on
+stderr. SIGTERM or SIGINT: every interface is detached, every held port is released
+(shared files left empty are removed), the socket is removed, exit 0.
 
   --socket PATH   control socket (default: $NMTS_SOCKET, else /run/nmts/nmts.sock for
                   root, else $XDG_RUNTIME_DIR/nmts.sock, else /tmp/nmts-<uid>.sock)
@@ -17,6 +20,9 @@ released (shared files left empty are removed), the socket is removed, exit 0.
   --group NAME    group of the socket file (name or gid; default: the daemon's group)
   --foreground    run in the foreground: the default and only mode (under systemd use
                   Type=simple; contrib/nmts-daemon.service is an example unit)
+  --exit-when-idle  exit once nothing is held or attached (after the request that left the
+                  daemon empty, or 10 s after the start if nothing came): the daemon that
+                  nmts vale-ctl starts when none answers runs this way
   -h, --help      this text
 
 example:
@@ -30,7 +36,7 @@ function usageError(msg: string): number {
 }
 
 export async function daemonCommand(argv: string[]): Promise<number> {
-  let socketPath: string | undefined, mode: number | undefined, group: string | undefined;
+  let socketPath: string | undefined, mode: number | undefined, group: string | undefined, exitWhenIdle = false;
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let v: string | undefined;
@@ -49,6 +55,10 @@ export async function daemonCommand(argv: string[]): Promise<number> {
         return 0;
       case '--foreground': case '-f':
         if (v !== undefined) return usageError(`${a} takes no value`);
+        break;
+      case '--exit-when-idle':
+        if (v !== undefined) return usageError(`${a} takes no value`);
+        exitWhenIdle = true;
         break;
       case '--socket': {
         const p = value();
@@ -78,7 +88,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const log = (line: string): void => { process.stderr.write(line + '\n'); };
   let daemon;
   try {
-    daemon = await runDaemon({ socketPath: socketPath ?? defaultSocketPath(), mode, group, log });
+    daemon = await runDaemon({ socketPath: socketPath ?? defaultSocketPath(), mode, group, log, exitWhenIdle });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`nmts daemon: ${msg}\n`);

@@ -1,8 +1,10 @@
-// `nmts vale-ctl`: netmap's vale-ctl (list switch ports, -l, -g; -a/-h/-d/-p/-P/-n/-r report
-// that Linux interfaces are not available yet). Exit status: 0 done, 1 the request failed
-// (`failed to <action> NAME: <reason>` on stderr), 2 bad usage (usage text on stderr).
+// `nmts vale-ctl`: netmap's vale-ctl (list switch ports, -l, -g; -a/-h/-d/-p/-P attach Linux
+// interfaces through the nmts daemon, started on demand; -n/-r persistent ports). Exit
+// status: 0 done, 1 the request failed (`failed to <action> NAME: <reason>` on stderr), 2 bad
+// usage (usage text on stderr).
 import { NetmapError } from '../core/region.js';
-import { parseValeCtlArgs, runValeCtl, valeCtlUsage, ValeCtlError, ValeCtlUsageError, type ValeCtlArgs, type ValeCtlOutput } from '../apps/vale-ctl.js';
+import { parseValeCtlArgs, valeCtlUsage, ValeCtlError, ValeCtlUsageError, type ValeCtlArgs, type ValeCtlOutput } from '../apps/vale-ctl.js';
+import { runValeCtlAsync } from '../apps/vale-ctl-attach.js';
 
 export async function valeCtlCommand(argv: string[], io?: Partial<ValeCtlOutput>): Promise<number> {
   const out = io?.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });
@@ -24,7 +26,7 @@ export async function valeCtlCommand(argv: string[], io?: Partial<ValeCtlOutput>
     return 0;
   }
   try {
-    runValeCtl(args, { out, err });
+    await runValeCtlAsync(args, { out, err });
     return 0;
   } catch (e) {
     if (e instanceof ValeCtlUsageError) return usage(e.message);

@@ -1,22 +1,48 @@
 // netmap's poll() over several descriptors: wait until any of several ports is ready.
+import { POLLIN, POLLOUT } from './constants.js';
 import { RH } from './layout.js';
 import { clock, SPIN_CHECKS_PER_US, type Port } from './port.js';
-import { NetmapError } from './region.js';
+import { NetmapError, type Region } from './region.js';
+import { PollSet } from '../sys/net.js';
 
 /**
- * poll() over several ports of one region, as netmap's poll() over several descriptors:
- * revents[i] receives the ready events of ports[i] for events[i]. Spins briefly, then
- * sleeps until any port of the region publishes or the timeout expires. Returns the number
- * of ports with events (0 on timeout).
+ * The file descriptors poll(2) waits on for a port backed by kernel objects (an AF_XDP or
+ * AF_PACKET socket, a TAP device: ports/netif's KernelPort has `fds`), or null for a port of
+ * a shared region, which is woken through the region's futex words. Duck-typed: this layer
+ * knows no port kinds.
+ */
+function kernelFds(p: Port): readonly number[] | null {
+  const fds = (p as { fds?: unknown }).fds;
+  return Array.isArray(fds) && fds.length > 0 ? (fds as readonly number[]) : null;
+}
+
+/** One reusable pollfd array per ports array (a poll loop calls with the same array each time). */
+const pollSets = new WeakMap<readonly Port[], { set: PollSet; owner: Int32Array; events: Int32Array }>();
+
+function pollSetFor(ports: readonly Port[], fds: ReadonlyArray<readonly number[]>): { set: PollSet; owner: Int32Array; events: Int32Array } {
+  const have = pollSets.get(ports);
+  const total = fds.reduce((n, f) => n + f.length, 0);
+  if (have && have.owner.length === total) return have;
+  const all: number[] = [], owner: number[] = [];
+  fds.forEach((f, i) => { for (const fd of f) { all.push(fd); owner.push(i); } });
+  const made = { set: new PollSet(all), owner: Int32Array.from(owner), events: new Int32Array(ports.length).fill(-1) };
+  pollSets.set(ports, made);
+  return made;
+}
+
+/**
+ * poll() over several ports, as netmap's poll() over several descriptors: revents[i]
+ * receives the ready events of ports[i] for events[i]. Returns the number of ports with
+ * events (0 on timeout). Spins briefly, then sleeps:
+ *
+ * - ports of one shared region: on the region's wake-up word, woken by any publish in it;
+ * - ports that all sit on kernel objects (netmap:IF): in one poll(2) over all their sockets;
+ * - a mix (or several regions): on the wake-up word of the first shared region, re-checking
+ *   every millisecond, so a kernel port or another region is served within about 1 ms.
  */
 export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, revents: Int32Array, timeoutMs = -1): number {
   if (ports.length === 0) return 0;
-  const region = ports[0].region;
   if (events.length !== ports.length || revents.length < ports.length) throw new NetmapError('EINVAL', 'pollPorts: events and revents need one entry per port');
-  // One futex word per region: ports spread over several regions are re-checked at least
-  // every millisecond while the thread sleeps on the first region's word.
-  let slice = Infinity;
-  for (const p of ports) if (p.region !== region) slice = 1;
   const scan = (): number => {
     let n = 0;
     for (let i = 0; i < ports.length; i++) {
@@ -27,10 +53,23 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
   };
   let n = scan();
   if (n || timeoutMs === 0) return n;
-  const spins = Math.max(...ports.map((p) => p.spinUs)) * SPIN_CHECKS_PER_US / ports.length;
+
+  let waitRegion: Region | null = null, kernel = 0, slice = Infinity;
+  for (const p of ports) {
+    if (kernelFds(p)) kernel++;
+    else if (waitRegion === null) waitRegion = p.region;
+    else if (p.region !== waitRegion) slice = 1;
+  }
+  if (kernel > 0) slice = 1;
+  // a check of a kernel port may cost a system call: spin less
+  const spinUs = ports.reduce((m, p) => Math.max(m, p.spinUs), 0);
+  const spins = (spinUs * SPIN_CHECKS_PER_US / ports.length) / (kernel > 0 ? 4 : 1);
   for (let i = 0; i < spins; i++) if ((n = scan())) return n;
   const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
-  const i32 = region.i32;
+
+  if (waitRegion === null) return pollKernel(ports, events, deadline, scan);
+
+  const region = waitRegion, i32 = region.i32;
   const seqIdx = RH.anyWakeSeq >> 2, waitIdx = RH.anyWaiters >> 2;
   for (;;) {
     const seq = Atomics.load(i32, seqIdx);
@@ -45,6 +84,24 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
     } finally {
       Atomics.sub(i32, waitIdx, 1);
     }
+    if (n || clock.now() >= deadline) return n;
+  }
+}
+
+/** Every port sits on kernel objects: one poll(2) over all their descriptors. */
+function pollKernel(ports: readonly Port[], events: ArrayLike<number>, deadline: number, scan: () => number): number {
+  const p = pollSetFor(ports, ports.map((x) => kernelFds(x)!));
+  for (let i = 0; i < ports.length; i++) {
+    const e = (events[i] & POLLIN ? POLLIN : 0) | (events[i] & POLLOUT ? POLLOUT : 0);
+    if (p.events[i] === e) continue;
+    p.events[i] = e;
+    for (let k = 0; k < p.owner.length; k++) if (p.owner[k] === i) p.set.setEvents(k, e);
+  }
+  for (;;) {
+    const left = deadline - clock.now();
+    // an endless wait is cut into 1 s polls
+    p.set.poll(left === Infinity ? 1000 : Math.max(0, Math.min(1000, Math.ceil(left))));
+    const n = scan();
     if (n || clock.now() >= deadline) return n;
   }
 }

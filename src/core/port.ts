@@ -42,6 +42,11 @@ export interface OpenOptions {
   xdpAttach?: 'auto' | 'native' | 'generic';
   /** AF_XDP: 'zerocopy' where the driver offers it, 'copy', or 'auto' (zero-copy if available). */
   xdpBind?: 'auto' | 'copy' | 'zerocopy';
+  /**
+   * Host rings (netmap:IF^, IF*): the TAP device that is IF's host stack (default IF + '^', IF cut
+   * to fit 15 bytes; or the NMTS_HOST_TAP environment variable). Made at open unless it exists.
+   */
+  hostTap?: string;
 }
 
 /** Which rings of a port an opener binds, from the name's mode and flags. */

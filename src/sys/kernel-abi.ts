@@ -50,6 +50,7 @@ export const EPERM = 1;
 export const ENOENT = 2;
 export const ESRCH = 3;
 export const EINTR = 4;
+export const EIO = 5;
 export const ENXIO = 6;
 export const E2BIG = 7;
 export const EBADF = 9;
@@ -64,6 +65,7 @@ export const EINVAL = 22;
 export const EMFILE = 24;
 export const ENOSPC = 28;
 export const ERANGE = 34;
+export const EBADFD = 77;
 export const EMSGSIZE = 90;
 export const ENOTSOCK = 88;
 export const EDESTADDRREQ = 89;
@@ -92,6 +94,9 @@ export const SIOCGIFFLAGS = 0x8913;
 export const SIOCGIFMTU = 0x8921;
 export const SIOCGIFHWADDR = 0x8927;
 export const SIOCGIFINDEX = 0x8933;
+export const SIOCSIFFLAGS = 0x8914;
+export const SIOCSIFMTU = 0x8922;
+export const SIOCSIFHWADDR = 0x8924;
 export const IFF_UP = 0x1;
 export const IFF_BROADCAST = 0x2;
 export const IFF_LOOPBACK = 0x8;
@@ -103,6 +108,21 @@ export const IFF_MULTICAST = 0x1000;
 /** struct ifreq: ifr_name, then a union (ifindex / flags (s16) / mtu / hwaddr as a sockaddr). */
 export const ifreq = { size: 40, ifr_name: 0, ifr_ifindex: 16, ifr_flags: 16, ifr_mtu: 16, ifr_hwaddr: 16, ifr_data: 16 } as const;
 export const sockaddr = { size: 16, sa_family: 0, sa_data: 2 } as const;
+
+// ---- TUN/TAP devices (linux/if_tun.h; open flags from fcntl.h) ----
+export const O_RDWR = 2;
+export const O_NONBLOCK = 0o4000;
+export const TUNSETIFF = 0x400454ca;
+export const TUNSETPERSIST = 0x400454cb;
+/** ifr_flags of TUNSETIFF, and /sys/class/net/IF/tun_flags */
+export const IFF_TUN = 0x0001;
+export const IFF_TAP = 0x0002;
+export const IFF_NAPI = 0x0010;
+export const IFF_NO_PI = 0x1000;
+export const IFF_VNET_HDR = 0x4000;
+export const IFF_TUN_EXCL = 0x8000;
+export const IFF_MULTI_QUEUE = 0x0100;
+export const IFF_PERSIST = 0x0800;
 
 // ---- AF_PACKET (linux/if_packet.h) ----
 export const PACKET_HOST = 0;

@@ -185,6 +185,7 @@ export function mmapAnonymous(size: number, what: string): Mapping {
 
 const IOCTL_NAME: Record<number, string> = {
   [K.SIOCGIFINDEX]: 'SIOCGIFINDEX', [K.SIOCGIFFLAGS]: 'SIOCGIFFLAGS', [K.SIOCGIFMTU]: 'SIOCGIFMTU', [K.SIOCGIFHWADDR]: 'SIOCGIFHWADDR',
+  [K.SIOCSIFFLAGS]: 'SIOCSIFFLAGS', [K.SIOCSIFMTU]: 'SIOCSIFMTU', [K.SIOCSIFHWADDR]: 'SIOCSIFHWADDR', [K.TUNSETIFF]: 'TUNSETIFF',
 };
 
 /** ioctl(2) with a pointer argument. */
@@ -201,7 +202,8 @@ function controlSocket(): number {
   return ctlFd;
 }
 
-function ifreqFor(name: string): Buffer {
+/** A struct ifreq naming the interface (EINVAL for a name the kernel would refuse). */
+export function ifreqFor(name: string): Buffer {
   const b = Buffer.alloc(K.ifreq.size);
   const n = Buffer.from(name, 'utf8');
   if (n.length === 0 || n.length >= K.IFNAMSIZ || n.includes(0) || name.includes('/')) {
@@ -248,6 +250,31 @@ export function ifHardware(name: string): { addr: string; type: number } {
   const at = K.ifreq.ifr_hwaddr + K.sockaddr.sa_data;
   const addr = [...b.subarray(at, at + K.ETH_ALEN)].map((x) => x.toString(16).padStart(2, '0')).join(':');
   return { addr, type: b.readUInt16LE(K.ifreq.ifr_hwaddr + K.sockaddr.sa_family) };
+}
+
+/** Set the interface's MTU (SIOCSIFMTU). */
+export function setIfMtu(name: string, mtu: number): void {
+  const b = ifreqFor(name);
+  b.writeInt32LE(mtu, K.ifreq.ifr_mtu);
+  ioctl(controlSocket(), K.SIOCSIFMTU, b, name);
+}
+
+/** Set the interface's Ethernet address, 'aa:bb:cc:dd:ee:ff' (SIOCSIFHWADDR). */
+export function setIfHwAddr(name: string, mac: string): void {
+  const bytes = mac.split(':').map((h) => parseInt(h, 16));
+  if (bytes.length !== K.ETH_ALEN || bytes.some((x) => !(x >= 0 && x <= 255))) throw new NetError('ioctl', 'SIOCSIFHWADDR', name, K.EINVAL, ` (bad address '${mac}')`);
+  const b = ifreqFor(name);
+  b.writeUInt16LE(K.ARPHRD_ETHER, K.ifreq.ifr_hwaddr + K.sockaddr.sa_family);
+  b.set(bytes, K.ifreq.ifr_hwaddr + K.sockaddr.sa_data);
+  ioctl(controlSocket(), K.SIOCSIFHWADDR, b, name);
+}
+
+/** Bring the interface up or down, keeping its other flags (SIOCGIFFLAGS, SIOCSIFFLAGS). */
+export function setIfUp(name: string, up: boolean): void {
+  const b = ifrequest(name, K.SIOCGIFFLAGS);
+  const flags = b.readUInt16LE(K.ifreq.ifr_flags);
+  b.writeUInt16LE(up ? flags | K.IFF_UP : flags & ~K.IFF_UP, K.ifreq.ifr_flags);
+  ioctl(controlSocket(), K.SIOCSIFFLAGS, b, name);
 }
 
 /** struct sockaddr_ll for bind()/sendto() on an AF_PACKET socket. `protocol` in host order. */

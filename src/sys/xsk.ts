@@ -65,7 +65,15 @@ export class XskSocket {
     const name = o.ifname;
     this.fd = xskSocket(name);
     try {
-      xskRegisterUmem(this.fd, o.umemAddr, o.umemLen, o.chunkSize, 0, 0, name);
+      try {
+        xskRegisterUmem(this.fd, o.umemAddr, o.umemLen, o.chunkSize, 0, 0, name);
+      } catch (e) {
+        // without CAP_IPC_LOCK the kernel charges the UMEM to RLIMIT_MEMLOCK (once per socket, so per queue)
+        if (e instanceof NetError && e.errno === K.ENOBUFS) {
+          throw new NetError('setsockopt', 'XDP_UMEM_REG', name, e.errno, `: the UMEM (${(o.umemLen / 1048576).toFixed(1)} MiB for queue ${o.queue}) does not fit the locked-memory limit (ulimit -l); raise it, or grant CAP_IPC_LOCK`);
+        }
+        throw e;
+      }
       xskRingSize(this.fd, K.XDP_UMEM_FILL_RING, o.fillEntries, name);
       xskRingSize(this.fd, K.XDP_UMEM_COMPLETION_RING, o.compEntries, name);
       xskRingSize(this.fd, K.XDP_RX_RING, o.rxEntries, name);

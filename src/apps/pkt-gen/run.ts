@@ -3,9 +3,11 @@
 // JSON line with --json).
 import { Worker } from 'node:worker_threads';
 import { allowedCpus } from '../../sys/sched.js';
+import { ifHwAddr } from '../../sys/net.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
 import { buildFrame } from './frame.js';
+import { backendLines } from '../port-backend.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
 import { histogramLine, intervalBps, intervalLine, intervalPps, jsonSummary, RateWindow, RttHistogram, rttLine, rttSummary, summaryLines, timestampPrefix } from './report.js';
@@ -44,6 +46,18 @@ function threadPorts(o: PktGenOptions): string[] {
   return Array.from({ length: o.threads }, (_, i) => formatPortSpec({ ...spec, mode: 'one-nic', ringId: i, conf }));
 }
 
+/** As netmap's pkt-gen: on an interface, frames come from the interface's own MAC unless -S says otherwise. */
+function interfaceSourceMac(o: PktGenOptions): PktGenOptions {
+  if (o.srcMacGiven) return o;
+  const spec = parsePortSpec(o.port, { defaultPrefix: true });
+  if (spec.kind !== 'netmap' || spec.pipe) return o;
+  try {
+    return { ...o, srcMac: ifHwAddr(spec.name) };
+  } catch {
+    return o; // no such interface: the open reports it
+  }
+}
+
 export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResult> {
   if (o.indirect) throw new PktGenUsageError('pkt-gen: -I (NS_INDIRECT) needs user virtual addresses, which JavaScript does not have; not supported');
   if (o.virtioHdrLen && o.function !== 'tx' && o.function !== 'rx') throw new PktGenUsageError('pkt-gen: -H works with -f tx and -f rx');
@@ -56,7 +70,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     }
   }
   processRegion(); // workers inherit the region
-  const built = buildFrame(o);
+  const built = buildFrame(interfaceSourceMac(o));
   const ports = threadPorts(o);
   const ring = o.ringConfig ? parseRingConfig(o.ringConfig) : null;
   const { stats: statsSab, ctrl: ctrlSab } = makeShared(o.threads);
@@ -103,7 +117,11 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
           if (i === 0) { info = { txRings: m.txRings!, rxRings: m.rxRings!, slots: m.slots! }; backend = m.backend; }
           if (++ready === ports.length) resolve();
         }
-        else if (m.type === 'error') { errors.push(`pkt-gen: ${name}: ${m.message}`); reject(new Error(errors[errors.length - 1])); }
+        else if (m.type === 'error') {
+          // port errors already start with the port's name
+          errors.push(`pkt-gen: ${m.message!.startsWith(`${name}:`) ? '' : `${name}: `}${m.message}`);
+          reject(new Error(errors[errors.length - 1]));
+        }
         else if (m.type === 'done') done++;
       });
       w.on('error', (e) => { errors.push(`pkt-gen: thread ${i}: ${e.message}`); reject(e); });
@@ -130,11 +148,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   const sending = o.function !== 'rx' && o.function !== 'rxseq';
   const queues = sending ? info.txRings : info.rxRings;
   io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${ncpu} cpus.`);
-  if (backend) {
-    io.err(`${o.port}: backend ${backend.name === 'af_xdp' ? 'AF_XDP' : backend.name === 'af_packet' ? 'AF_PACKET' : 'TAP'} (${backend.detail})`);
-    if (backend.fallbackReason) io.err(`${o.port}: not AF_XDP because ${backend.fallbackReason}`);
-    for (const w of backend.warnings) io.err(`warning: ${w}`);
-  }
+  for (const line of backendLines(o.port, backend && { backend: backend.name, ...backend })) io.err(line);
   if (o.cpuPin !== undefined && o.verbose) io.err(`pinned: ${ports.map((_, i) => `thread ${i} on cpu ${cpuOf(i)}`).join(', ')}`);
   if (sending) io.err(built.describe);
   if (o.rate) io.err(`${timestampPrefix(undefined, 'main')}Sending ${o.burst} packets every ${(o.burst / o.rate).toFixed(9)} s`);

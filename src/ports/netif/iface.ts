@@ -57,7 +57,7 @@ export function checkMtu(portName: string, info: InterfaceInfo, maxFrame: number
 /** A privilege error (EPERM/EACCES from socket, bpf or bind) turned into one that says what is missing. */
 export function privilegeError(portName: string, e: unknown): unknown {
   if (e instanceof NetError && (e.errno === K.EPERM || e.errno === K.EACCES)) {
-    return new NetmapError('EPERM', `${portName}: ${e.message}: opening an interface needs CAP_NET_RAW and CAP_NET_ADMIN (and CAP_BPF for AF_XDP): run as root, or grant them to node: setcap cap_net_raw,cap_net_admin,cap_bpf+ep "$(command -v node)"`);
+    return new NetmapError('EPERM', `${portName}: ${e.message}: opening an interface needs CAP_NET_RAW and CAP_NET_ADMIN (and CAP_BPF and CAP_IPC_LOCK for AF_XDP, whose UMEM is locked memory): run as root, or grant them to node: setcap cap_net_raw,cap_net_admin,cap_bpf,cap_ipc_lock+ep "$(command -v node)"`);
   }
   return e;
 }

@@ -1,12 +1,15 @@
 // What the ports backed by kernel objects (AF_XDP and AF_PACKET sockets, TAP devices) share:
 // a private region (core/private-region), poll() that sleeps in poll(2) on the port's file
 // descriptors instead of a futex, and an orderly close (the kernel lets go of the memory
-// before the region is dropped).
+// before the region is dropped). A port may also have host rings (netmap:IF*): one ring pair
+// whose syncs the subclass hands to a HostRings handler (a TAP device, tap-rings.ts).
 import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { RecKind } from '../../core/layout.js';
 import { clock, Port, SPIN_CHECKS_PER_US, type OpenOptions, type PortStats } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import type { PrivateRegion } from '../../core/private-region.js';
+import { portRing } from '../../core/records.js';
+import type { Region } from '../../core/region.js';
 import { PollSet } from '../../sys/net.js';
 
 /** Record kind of ports backed by the kernel (their records live in a private region). */
@@ -23,21 +26,55 @@ export interface KernelPortInfo {
   fallbackReason: string;
   /** advice printed by tools at open (offloads, MTU) */
   warnings: string[];
+  /** the TAP device behind the port (backend 'tap') or behind its host rings (netmap:IF*) */
+  tap?: string;
+}
+
+/**
+ * The kernel side of a ring pair that moves frames through another file descriptor than the
+ * port's sockets: the host rings of netmap:IF* (and every ring of a TAP port), a TAP device.
+ */
+export interface HostRings {
+  /** the device's name (e.g. 'eth0^') */
+  readonly name: string;
+  readonly fd: number;
+  /** Called once by the port: the region holding the rings' buffers, and the port's name for errors. */
+  bind(region: Region, portName: string): void;
+  txsync(ring: number): void;
+  rxsync(ring: number): void;
+  /** frames lost by the kernel on the way (not counted in the rings) */
+  counters(): { rxDrops: number; txDrops: number };
+  /** Close the device (it goes away unless it is persistent). */
+  close(): void;
 }
 
 export abstract class KernelPort extends Port {
   readonly info: KernelPortInfo;
   protected readonly mem: PrivateRegion;
+  /** The host rings' handler, or null; its rings are the records hostTx / hostRx. */
+  protected readonly host: HostRings | null;
+  /** Ring records of the host ring pair (-1 without host rings): the subclass's syncs hand them to `host`. */
+  protected readonly hostTx: number;
+  protected readonly hostRx: number;
   private readonly pollSet: PollSet;
   private readonly asyncSet: PollSet;
 
+  /** `host`: the host rings and their position among the port's rings (the last one for netmap:IF*). */
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
-    fds: readonly number[], info: KernelPortInfo) {
+    fds: readonly number[], info: KernelPortInfo, host: { rings: HostRings; index: number } | null = null) {
     super(mem.region, rec, spec, rings, opts);
     this.mem = mem;
     this.info = info;
-    this.pollSet = new PollSet(fds);
-    this.asyncSet = new PollSet(fds);
+    this.host = host?.rings ?? null;
+    this.hostTx = host ? portRing(mem.region, rec, false, host.index) : -1;
+    this.hostRx = host ? portRing(mem.region, rec, true, host.index) : -1;
+    if (host) {
+      host.rings.bind(mem.region, spec.raw);
+      info.tap ??= host.rings.name;
+    }
+    const all = host ? [...fds, host.rings.fd] : fds;
+    this.pollSet = new PollSet(all);
+    this.asyncSet = new PollSet(all);
   }
 
   /** File descriptors poll(2) waits on (for pollPorts over several kernel ports). */
@@ -55,6 +92,11 @@ export abstract class KernelPort extends Port {
     const k = this.kernelCounters();
     s.rxDrops += k.rxDrops;
     s.txDrops += k.txDrops;
+    if (this.host) {
+      const h = this.host.counters();
+      s.rxDrops += h.rxDrops;
+      s.txDrops += h.txDrops;
+    }
     return s;
   }
 
@@ -102,7 +144,11 @@ export abstract class KernelPort extends Port {
   override close(): void {
     if (this.isClosed) return;
     super.close();
-    this.closeKernel();
+    try {
+      this.closeKernel();
+    } finally {
+      this.host?.close();
+    }
     this.mem.release();
   }
 }

@@ -1,16 +1,20 @@
 // The `netmap:IF` port kind: picks the backend (AF_XDP, else AF_PACKET; NMTS_BACKEND or the
-// `backend` option override), checks the interface first, and turns kernel errors into ones
-// that say what to do.
+// `backend` option override; a TAP device always gets its own, tap-port.ts), checks the
+// interface first, and turns kernel errors into ones that say what to do. Host rings (IF^, IF*)
+// are host-rings.ts's.
 import { NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
 import { registerPortType } from '../../core/open.js';
 import type { OpenOptions, Port } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import { NetError } from '../../sys/net.js';
+import { tunFlags } from '../../sys/tun.js';
 import * as K from '../../sys/kernel-abi.js';
 import { interfaceInfo, offloadAdvice, privilegeError, type InterfaceInfo } from './iface.js';
-import type { KernelPort } from './kernel-port.js';
+import { openHostRings } from './host-rings.js';
+import type { HostRings, KernelPort } from './kernel-port.js';
 import { openPacketPort } from './packet-port.js';
+import { openTapInterface } from './tap-port.js';
 import { openXdpPort } from './xdp-port.js';
 
 type Backend = NonNullable<OpenOptions['backend']>;
@@ -35,21 +39,25 @@ function chosenBackend(spec: PortSpec, opts: OpenOptions): Backend {
   return b;
 }
 
-/** Ring (queue) ids bound: all queues, or queue N for IF-N; tx-only / rx-only by /T /R. */
-function nicRings(spec: PortSpec, nq: number): { tx: number[]; rx: number[] } {
+/** Ring (queue) ids bound: all queues (and the host ring nq, with `host`), or queue N for IF-N; tx-only / rx-only by /T /R. */
+function nicRings(spec: PortSpec, nq: number, host = false, backendNote = false): { tx: number[]; rx: number[] } {
   let qs: number[];
   if (spec.mode === 'one-nic') {
-    if (spec.ringId >= nq) throw new NetmapError('EINVAL', `${spec.raw}: ring ${spec.ringId} does not exist (${spec.name} has ${nq} queue${nq > 1 ? 's' : ''})`);
+    if (spec.ringId >= nq) {
+      const what = nq === 1 && backendNote ? `the AF_PACKET backend has one ring pair` : `${spec.name} has ${nq} queue${nq > 1 ? 's' : ''}`;
+      throw new NetmapError('EINVAL', `${spec.raw}: ring ${spec.ringId} does not exist (${what})`);
+    }
     qs = [spec.ringId];
   } else {
-    qs = Array.from({ length: nq }, (_, i) => i);
+    qs = Array.from({ length: host ? nq + 1 : nq }, (_, i) => i);
   }
   return { tx: spec.flags & NR_RX_RINGS_ONLY ? [] : qs, rx: spec.flags & NR_TX_RINGS_ONLY ? [] : qs };
 }
 
 /** Errors where falling back to AF_PACKET would not help: the caller or the interface is the problem. */
 function final(e: unknown): boolean {
-  if (e instanceof NetmapError) return e.code !== 'ENOTSUP';
+  // an MTU AF_XDP cannot carry (1792-byte frames) may still fit AF_PACKET's 2048-byte buffers
+  if (e instanceof NetmapError) return e.code !== 'ENOTSUP' && e.code !== 'EMSGSIZE';
   return e instanceof NetError && (e.errno === K.EPERM || e.errno === K.EACCES || e.errno === K.ENODEV);
 }
 
@@ -63,16 +71,25 @@ export function openInterface(spec: PortSpec, opts: OpenOptions): Port {
   return openNic(spec, opts, info);
 }
 
-/** The NIC rings of an interface (no host rings): AF_XDP, or AF_PACKET. */
-export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo): KernelPort {
+/**
+ * The NIC rings of an interface: AF_XDP, or AF_PACKET; with `host`, the host rings too, as the last
+ * ring pair (netmap:IF*). A TAP device gets the TAP backend: its "wire" is its file descriptor, so
+ * AF_XDP or AF_PACKET on it would not reach its host stack.
+ */
+export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, host: HostRings | null = null): KernelPort {
   const backend = chosenBackend(spec, opts);
+  if (tunFlags(info.name) !== null) {
+    const port = openTapInterface(spec, opts, info);
+    if (backend !== 'auto') port.info.fallbackReason = `${info.name} is a TAP device: the port reads and writes the TAP itself (${backend} would not reach its host stack)`;
+    return port;
+  }
   const warnings = offloadAdvice(info.name);
   let port: KernelPort;
   let fallbackReason = '';
   if (backend !== 'af_packet') {
     try {
       const nq = Math.max(1, Math.min(info.rxQueues, info.txQueues));
-      port = openXdpPort(spec, opts, info, nicRings(spec, nq), nq);
+      port = openXdpPort(spec, opts, info, nicRings(spec, nq, host !== null), nq, host);
       port.info.warnings.push(...warnings);
       return port;
     } catch (e) {
@@ -81,7 +98,7 @@ export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo):
     }
   }
   try {
-    port = openPacketPort(spec, opts, info, nicRings(spec, 1));
+    port = openPacketPort(spec, opts, info, nicRings(spec, 1, host !== null, true), host);
   } catch (e) {
     throw privilegeError(spec.raw, e);
   }
@@ -90,4 +107,5 @@ export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo):
   return port;
 }
 
+registerHostRings((spec, opts, info) => openHostRings(spec, opts, info, openNic));
 registerPortType('netmap', (_region, spec, opts) => openInterface(spec, opts));

@@ -3,6 +3,7 @@
 // into the buffer of the next free slot (one copy, as netmap's emulated mode makes) and hands
 // the block back. Transmit: one sendmmsg() per txsync whose iovecs point straight at the slots'
 // buffers in the port's region (its address is known), with PACKET_QDISC_BYPASS.
+// With host rings (netmap:IF*), ring 1 is the host ring pair: its syncs go to the TAP handler.
 import { NR_RX, NR_TX } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { OpenOptions } from '../../core/port.js';
@@ -15,7 +16,7 @@ import {
 } from '../../sys/net.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
-import { KERNEL_PORT_KIND, KernelPort } from './kernel-port.js';
+import { KERNEL_PORT_KIND, KernelPort, type HostRings } from './kernel-port.js';
 
 const BLOCK_SIZE = 1 << 18;
 const BLOCKS = 32;
@@ -42,8 +43,9 @@ export class PacketPort extends KernelPort {
   private kernelDrops = 0;
   private readonly maxFrame: number;
 
-  constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions, fd: number, ring: Mapping, detail: string) {
-    super(mem, rec, spec, rings, opts, [fd], { backend: 'af_packet', detail, fallbackReason: '', warnings: [] });
+  constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions, fd: number, ring: Mapping, detail: string,
+    host: HostRings | null = null) {
+    super(mem, rec, spec, rings, opts, [fd], { backend: 'af_packet', detail, fallbackReason: '', warnings: [] }, host ? { rings: host, index: 1 } : null);
     this.fd = fd;
     this.ring = ring;
     this.r32 = new Uint32Array(ring.buffer);
@@ -62,6 +64,7 @@ export class PacketPort extends KernelPort {
   }
 
   protected txsyncRing(t: number): void {
+    if (t === this.hostTx) return this.host!.txsync(t);
     const region = this.region, u32 = region.u32;
     checkHeadCur(region, t, this.name);
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
@@ -111,6 +114,7 @@ export class PacketPort extends KernelPort {
   }
 
   protected rxsyncRing(r: number): void {
+    if (r === this.hostRx) return this.host!.rxsync(r);
     const region = this.region, u32 = region.u32;
     checkHeadCur(region, r, this.name);
     const n = u32[(r + RR.numSlots) >> 2], s = u32[(r + RR.slotsOfs) >> 2] >> 2;
@@ -130,14 +134,18 @@ export class PacketPort extends KernelPort {
       }
       const h = this.pktOff;
       const len = r32[(h + K.tpacket3_hdr.tp_snaplen) >> 2], mac = h + r16[(h + K.tpacket3_hdr.tp_mac) >> 1];
-      if (len > bufSize) {
+      // the kernel took the 802.1Q tag out of the frame (tp_vlan_tci): put it back, as netmap and AF_XDP deliver it
+      const vlan = (r32[(h + K.tpacket3_hdr.tp_status) >> 2] & K.TP_STATUS_VLAN_VALID) !== 0;
+      const wire = vlan ? len + 4 : len;
+      if (wire > bufSize) {
         drops++; // a frame merged by GRO/LRO: see the advice printed at open
       } else {
-        const idx = u32[s + (hwtail << 2)];
-        copyFrame(r32, mac, region.u8, region.u32, region.bufOffset(idx), len, this.ring.buffer);
-        u32[s + (hwtail << 2) + 1] = len;
+        const idx = u32[s + (hwtail << 2)], dst = region.bufOffset(idx);
+        if (vlan) insertVlan(r32, r16, h, mac, region.u8, region.u32, dst, len, this.ring.buffer);
+        else copyFrame(r32, mac, region.u8, region.u32, dst, len, this.ring.buffer);
+        u32[s + (hwtail << 2) + 1] = wire;
         pkts++;
-        bytes += len;
+        bytes += wire;
         hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
       }
       this.pktOff = h + r32[(h + K.tpacket3_hdr.tp_next_offset) >> 2];
@@ -186,10 +194,28 @@ function copyFrame(src32: Uint32Array, srcOff: number, dst8: Uint8Array, dst32: 
   for (let i = 0; i < len; i++) dst8[dstOff + i] = src8[srcOff + i];
 }
 
-/** Open netmap:IF over AF_PACKET (one rx and one tx ring). */
-export function openPacketPort(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] }): PacketPort {
+/** tp_status: tp_vlan_tpid is set (Linux 3.14+; else the TPID is 802.1Q's). */
+const TP_STATUS_VLAN_TPID_VALID = 1 << 6;
+
+/** Copy a frame whose VLAN tag the kernel moved into the header (frame header at h), with the tag back after the MACs. */
+function insertVlan(src32: Uint32Array, src16: Uint16Array, h: number, mac: number, dst8: Uint8Array, dst32: Uint32Array, dstOff: number, len: number, srcBuf: ArrayBuffer): void {
+  const status = src32[(h + K.tpacket3_hdr.tp_status) >> 2];
+  const tpid = status & TP_STATUS_VLAN_TPID_VALID ? src16[(h + K.tpacket3_hdr.tp_vlan_tpid) >> 1] : 0x8100;
+  const tci = src32[(h + K.tpacket3_hdr.tp_vlan_tci) >> 2] & 0xffff;
+  copyFrame(src32, mac, dst8, dst32, dstOff, 12, srcBuf);
+  dst8[dstOff + 12] = tpid >> 8;
+  dst8[dstOff + 13] = tpid & 0xff;
+  dst8[dstOff + 14] = tci >> 8;
+  dst8[dstOff + 15] = tci & 0xff;
+  copyFrame(src32, mac + 12, dst8, dst32, dstOff + 16, len - 12, srcBuf);
+}
+
+/** Open netmap:IF over AF_PACKET (one rx and one tx ring); with `host`, netmap:IF*: ring pair 1 is the host rings. */
+export function openPacketPort(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] },
+  host: HostRings | null = null): PacketPort {
   const txSlots = opts.txSlots ?? 1024, rxSlots = opts.rxSlots ?? 1024;
-  const mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
+  const nr = host ? 2 : 1;
+  const mem = createPrivateRegion(nr * (txSlots + rxSlots) + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
   checkMtu(spec.raw, info, mem.region.bufSize, `AF_PACKET: ${mem.region.bufSize}-byte buffers`);
   let fd = -1;
   let ring: Mapping | null = null;
@@ -213,13 +239,15 @@ export function openPacketPort(spec: PortSpec, opts: OpenOptions, info: Interfac
     region.lockConfig();
     let rec: number;
     try {
-      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: 1, nrx: 1, txSlots, rxSlots });
-      setPortRing(region, rec, 0, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: 0, portOfs: rec }));
-      setPortRing(region, rec, 1, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: 0, portOfs: rec }));
+      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: nr, nrx: nr, txSlots, rxSlots });
+      for (let q = 0; q < nr; q++) {
+        setPortRing(region, rec, q, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: q, portOfs: rec }));
+        setPortRing(region, rec, nr + q, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: q, portOfs: rec }));
+      }
     } finally {
       region.unlockConfig();
     }
-    const port = new PacketPort(mem, rec, spec, rings, opts, fd, ring, `TPACKET_V3 rx ring (${BLOCKS} x ${BLOCK_SIZE >> 10} KiB blocks), sendmmsg tx, qdisc bypass`);
+    const port = new PacketPort(mem, rec, spec, rings, opts, fd, ring, `TPACKET_V3 rx ring (${BLOCKS} x ${BLOCK_SIZE >> 10} KiB blocks), sendmmsg tx, qdisc bypass`, host);
     region.lockConfig();
     try {
       (port as unknown as { bindRings(): void }).bindRings();

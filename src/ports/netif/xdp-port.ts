@@ -9,6 +9,7 @@
 //            user-owned slot or with the kernel, so none is ever lost or shared.
 //   tx ring: slots [hwcur, head) become tx descriptors (one kick per sync in copy mode); each
 //            completion hands a buffer back to the oldest in-flight slot and advances tail.
+// With host rings (netmap:IF*), ring nq is the host ring pair: its syncs go to the TAP handler.
 import { NR_RX, NR_TX } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { OpenOptions } from '../../core/port.js';
@@ -21,7 +22,7 @@ import { xskStatistics, XskRedirect, type XdpMode } from '../../sys/xdp.js';
 import { XskSocket } from '../../sys/xsk.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
-import { KERNEL_PORT_KIND, KernelPort, type KernelPortInfo } from './kernel-port.js';
+import { KERNEL_PORT_KIND, KernelPort, type HostRings, type KernelPortInfo } from './kernel-port.js';
 
 /** Where the kernel puts a received frame inside its chunk (XDP_PACKET_HEADROOM). */
 export const XDP_HEADROOM = 256;
@@ -60,14 +61,16 @@ export class XdpPort extends KernelPort {
   private readonly maxFrame = XDP_MAX_FRAME;
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
-    socks: (XskSocket | null)[], redirect: XskRedirect, ifindex: number, info: KernelPortInfo) {
-    super(mem, rec, spec, rings, opts, socks.filter((s): s is XskSocket => s !== null).map((s) => s.fd), info);
+    socks: (XskSocket | null)[], redirect: XskRedirect, ifindex: number, info: KernelPortInfo, host: HostRings | null = null) {
+    super(mem, rec, spec, rings, opts, socks.filter((s): s is XskSocket => s !== null).map((s) => s.fd), info,
+      host ? { rings: host, index: socks.length } : null);
     this.socks = socks;
     this.redirect = redirect;
     this.ifindex = ifindex;
   }
 
   protected txsyncRing(t: number): void {
+    if (t === this.hostTx) return this.host!.txsync(t);
     const region = this.region, u32 = region.u32;
     checkHeadCur(region, t, this.name);
     const sock = this.socks[region.u16[(t + RR.ringId) >> 1]]!;
@@ -117,6 +120,7 @@ export class XdpPort extends KernelPort {
   }
 
   protected rxsyncRing(r: number): void {
+    if (r === this.hostRx) return this.host!.rxsync(r);
     const region = this.region, u32 = region.u32;
     checkHeadCur(region, r, this.name);
     const sock = this.socks[region.u16[(r + RR.ringId) >> 1]]!;
@@ -201,12 +205,17 @@ export class XdpPort extends KernelPort {
   }
 }
 
-/** Open netmap:IF (all queues) or netmap:IF-N (queue N) over AF_XDP. */
-export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] }, nq: number): XdpPort {
+/**
+ * Open netmap:IF (all queues) or netmap:IF-N (queue N) over AF_XDP; with `host`, netmap:IF*: ring
+ * pair nq is the host rings (their buffers are region buffers like any other, never the kernel's).
+ */
+export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] }, nq: number,
+  host: HostRings | null = null): XdpPort {
   checkMtu(spec.raw, info, XDP_MAX_FRAME, 'AF_XDP: 2048-byte chunks less 256 bytes of kernel headroom');
   const txSlots = opts.txSlots ?? 1024, rxSlots = opts.rxSlots ?? 1024;
-  const queues = [...new Set([...rings.tx, ...rings.rx])].sort((a, b) => a - b);
-  const mem = createPrivateRegion(nq * (txSlots + rxSlots) + (opts.extraBufs ?? 0), XDP_HEADROOM, `${spec.name} UMEM`);
+  const queues = [...new Set([...rings.tx, ...rings.rx])].filter((q) => q < nq).sort((a, b) => a - b);
+  const nr = host ? nq + 1 : nq;
+  const mem = createPrivateRegion(nr * (txSlots + rxSlots) + (opts.extraBufs ?? 0), XDP_HEADROOM, `${spec.name} UMEM`);
   const region = mem.region;
   if (region.bufSize !== CHUNK) throw new NetmapError('EINVAL', `${spec.raw}: AF_XDP needs 2048-byte buffers`);
   const socks: (XskSocket | null)[] = new Array(nq).fill(null);
@@ -215,10 +224,10 @@ export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceIn
     region.lockConfig();
     let rec: number;
     try {
-      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: nq, nrx: nq, txSlots, rxSlots });
-      for (let q = 0; q < nq; q++) {
+      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: nr, nrx: nr, txSlots, rxSlots });
+      for (let q = 0; q < nr; q++) {
         setPortRing(region, rec, q, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: q, portOfs: rec }));
-        setPortRing(region, rec, nq + q, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: q, portOfs: rec }));
+        setPortRing(region, rec, nr + q, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: q, portOfs: rec }));
       }
     } finally {
       region.unlockConfig();
@@ -248,7 +257,7 @@ export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceIn
     }
     const first = socks.find((x) => x !== null)!;
     const detail = `${redirect.mode} XDP, ${first.zeroCopy ? 'zero-copy' : 'copy'} mode, queue${queues.length > 1 ? 's' : ''} ${queues.join(',')}`;
-    const port = new XdpPort(mem, rec, spec, rings, opts, socks, redirect, info.index, { backend: 'af_xdp', detail, fallbackReason: '', warnings: [] });
+    const port = new XdpPort(mem, rec, spec, rings, opts, socks, redirect, info.index, { backend: 'af_xdp', detail, fallbackReason: '', warnings: [] }, host);
     region.lockConfig();
     try {
       (port as unknown as { bindRings(): void }).bindRings();
