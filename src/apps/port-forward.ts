@@ -107,8 +107,7 @@ export function isKernelPort(p: Port): boolean {
  * each 2048-byte buffer for the kernel's headroom), else its buffer size.
  */
 export function frameLimit(p: Port): number {
-  const own = (p as unknown as { maxFrame?: unknown }).maxFrame;
-  return typeof own === 'number' && own > 0 ? Math.min(own, p.region.bufSize) : p.region.bufSize;
+  return p.maxFrame;
 }
 
 /** Whether any rx ring of p holds frames the user has not released. */

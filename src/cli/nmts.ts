@@ -22,7 +22,7 @@ commands:
   capture   write a port's packets to pcap/pcapng (or print them) with tcpdump's options and filters
   tlem      link emulation between two ports: bandwidth, delay, loss, queue size, per direction
   lb        netmap's load balancer: symmetric RSS hash from one port to N zero-copy pipes
-  vale-ctl  list switches and ports (netmap's vale-ctl: -l -g; -a -h -d -n -r -p -P need Linux interfaces)
+  vale-ctl  list switches and ports, attach interfaces (netmap's vale-ctl: -l -g -a -h -d -p -P -n -r)
   daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
   help      this text; 'nmts <command> --help' for a command's options
   version   print the version

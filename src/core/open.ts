@@ -51,7 +51,7 @@ export function open(name: string, opts: OpenOptions = {}): Port {
   const factory = factories.get(kind);
   if (!factory) {
     if (kind === 'netmap') {
-      throw new NetmapError('ENOTSUP', `${name}: Linux interfaces (netmap:IF) are not available yet in this version of netmap-ts; software ports work: valeX:Y, pipes x{N / x}N, monitors /r /t /z`);
+      throw new NetmapError('ENOTSUP', `${name}: Linux interfaces (netmap:IF) are not loaded (import 'netmap-ts' rather than its internal modules)`);
     }
     throw new NetmapError('ENOTSUP', `${name}: port type '${kind}' is not loaded (import 'netmap-ts' rather than its internal modules)`);
   }

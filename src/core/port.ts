@@ -331,6 +331,11 @@ export abstract class Port {
     return n;
   }
 
+  /** Largest frame this port moves: a buffer, unless the kernel keeps part of it (AF_XDP). */
+  get maxFrame(): number {
+    return this.region.bufSize;
+  }
+
   stats(): PortStats {
     if (this.closed) throw new NetmapError('EBADF', `${this.name}: port is closed`);
     return portStats(this.region, this.rec);

@@ -171,7 +171,7 @@ function detachOrphanSwitch(region: Region, sw: number): void {
 registerPortType('vale', (region, spec, opts) => {
   const name = `${spec.switchName}:${spec.name}`;
   if (existsSync(`/sys/class/net/${spec.name}`)) {
-    throw new NetmapError('EINVAL', `${spec.raw}: ${spec.name} is a network interface, not a VALE port: interfaces are attached to a switch (netmap's vale-ctl -a), which needs the Linux-interface ports of a later netmap-ts release`);
+    throw new NetmapError('EINVAL', `${spec.raw}: ${spec.name} is a network interface, not a VALE port: attach it to the switch with: nmts vale-ctl -a ${spec.switchName}:${spec.name}`);
   }
   region.lockLive();
   reclaimDead(region, taskAlive); // ports left by dead threads and processes

@@ -41,7 +41,6 @@ export class PacketPort extends KernelPort {
   private readonly base: number; // region address as a number (below 2^53)
   private readonly stats3 = new Uint8Array(K.tpacket_stats_v3.size);
   private kernelDrops = 0;
-  private readonly maxFrame: number;
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions, fd: number, ring: Mapping, detail: string,
     host: HostRings | null = null) {
@@ -50,7 +49,6 @@ export class PacketPort extends KernelPort {
     this.ring = ring;
     this.r32 = new Uint32Array(ring.buffer);
     this.r16 = new Uint16Array(ring.buffer);
-    this.maxFrame = mem.region.bufSize;
     this.batch = Math.min(K.UIO_MAXIOV, opts.txSlots ?? 1024);
     this.vec = mmapAnonymous(this.batch * (K.mmsghdr.size + K.iovec.size), 'sendmmsg vector');
     this.v32 = new Uint32Array(this.vec.buffer);

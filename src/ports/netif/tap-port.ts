@@ -17,13 +17,9 @@ import { TapRings } from './tap-rings.js';
 
 /** A port all of whose rings are TAP rings (netmap:TAP, netmap:IF^): one tx and one rx ring. */
 export class TapPort extends KernelPort {
-  /** Longest frame the port transmits (for forwarders): a buffer. */
-  readonly maxFrame: number;
-
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
     tap: TapRings, info: KernelPortInfo) {
     super(mem, rec, spec, rings, opts, [], info, { rings: tap, index: 0 });
-    this.maxFrame = mem.region.bufSize;
   }
 
   protected txsyncRing(t: number): void {

@@ -58,7 +58,6 @@ export class XdpPort extends KernelPort {
   private readonly socks: (XskSocket | null)[];
   private readonly redirect: XskRedirect;
   private readonly ifindex: number;
-  private readonly maxFrame = XDP_MAX_FRAME;
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
     socks: (XskSocket | null)[], redirect: XskRedirect, ifindex: number, info: KernelPortInfo, host: HostRings | null = null) {
@@ -67,6 +66,10 @@ export class XdpPort extends KernelPort {
     this.socks = socks;
     this.redirect = redirect;
     this.ifindex = ifindex;
+  }
+
+  override get maxFrame(): number {
+    return XDP_MAX_FRAME;
   }
 
   protected txsyncRing(t: number): void {
