@@ -59,6 +59,8 @@ export interface BenchCase {
   run(durationMs: number, opts?: RunOptions): Promise<CaseResult>;
   /** Role of the row; 'baseline' cases are the comparison columns. */
   kind?: 'netmap' | 'baseline' | 'limit' | 'tool' | 'other';
+  /** Time allowed beyond warm-up + duration before the case is failed (default CASE_SLACK_MS). */
+  slackMs?: number;
 }
 
 const registry = new Map<string, BenchCase>();

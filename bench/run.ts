@@ -28,6 +28,7 @@ import './netmap-cases.js';
 import './xproc-cases.js';
 import './limit.js';
 import './tool-cases.js';
+import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]
 
@@ -36,6 +37,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --warmup S        warm-up seconds before each measurement (default ${DEFAULT_WARMUP_MS / 1000})
   --only a,b        run only these cases (see --list)
   --tools           the traffic tools' cases (replay, filter), beside the baselines
+  --linux           only the Linux-interface cases (root): peers (tcpreplay, trafgen,
+                    tcpdump, DPDK AF_XDP, npm cap/pcap, XDP-generated frames) and nmts
+                    on veth pairs in a network namespace of their own
   --list            list the cases and exit
   --help            this text
 
@@ -52,6 +56,8 @@ interface Options {
   only?: string[];
   /** --tools: the traffic tools' cases (kind 'tool'), with the baselines they compare to. */
   tools?: boolean;
+  /** --linux: only the Linux-interface cases (bench/linux-cases.ts). */
+  linux?: boolean;
   list: boolean;
   help: boolean;
 }
@@ -99,6 +105,9 @@ function parseArgs(argv: string[]): Options {
       case '--tools':
         o.tools = true;
         break;
+      case '--linux':
+        o.linux = true;
+        break;
       case '--list':
         o.list = true;
         break;
@@ -124,6 +133,8 @@ interface Row {
   vsMessageport: number | null;
   vsFrame: number | null;
   vsUdp: number | null;
+  /** --linux: a peer that is not installed; not a failure */
+  skipped?: boolean;
 }
 
 /** Round to `digits` significant digits (keeps small ratios like 0.0012 readable). */
@@ -144,7 +155,7 @@ function checkResult(r: unknown): CaseResult {
 }
 
 async function runOne(c: BenchCase, o: Options): Promise<CaseResult> {
-  const limit = o.durationMs + o.warmupMs + CASE_SLACK_MS;
+  const limit = o.durationMs + o.warmupMs + (c.slackMs ?? CASE_SLACK_MS);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {
     timer = setTimeout(() => rej(new Error(`timeout: no result after ${(limit / 1000).toFixed(1)} s`)), limit);
@@ -185,6 +196,7 @@ function jsonLine(row: Row, o: Options): string {
     for (const [k, v] of Object.entries(r.extra)) if (!(k in obj)) obj[k] = v;
   }
   if (row.error !== undefined) obj.error = row.error;
+  if (row.skipped) obj.skipped = true;
   return JSON.stringify(obj);
 }
 
@@ -205,19 +217,34 @@ function fmtRatio(x: number | null): string {
   return `${x.toPrecision(2)}x`;
 }
 
-function table(rows: Row[]): string {
-  const head = ['case', 'Mpps', 'Gbit/s', 'vs messageport', 'vs postMessage/frame', 'vs udp', 'GCs', 'notes'];
-  const right = [false, true, true, true, true, true, true, false];
-  const body = rows.map((r) => [
-    r.c.name,
-    fmtRate(r.mpps),
-    fmtRate(r.gbps),
-    fmtRatio(r.vsMessageport),
-    fmtRatio(r.vsFrame),
-    fmtRatio(r.vsUdp),
-    r.result?.gcCount === undefined ? '-' : String(r.result.gcCount),
-    r.error !== undefined ? `ERROR: ${r.error}` : (r.result?.notes ?? ''),
-  ]);
+function notes(r: Row): string {
+  if (r.error === undefined) return r.result?.notes ?? '';
+  return r.skipped ? r.error : `ERROR: ${r.error}`;
+}
+
+function extraRatio(r: Row, key: string): number | null {
+  const v = r.result?.extra?.[key];
+  return typeof v === 'number' ? v : null;
+}
+
+function table(rows: Row[], linux = false): string {
+  // --linux rows compare with the Linux peers of their section (bench/linux-cases.ts)
+  const head = linux
+    ? ['case', 'Mpps', 'Gbit/s', 'vs best peer', 'vs DPDK', 'notes']
+    : ['case', 'Mpps', 'Gbit/s', 'vs messageport', 'vs postMessage/frame', 'vs udp', 'GCs', 'notes'];
+  const right = head.map((h) => h !== 'case' && h !== 'notes');
+  const body = rows.map((r) => linux
+    ? [r.c.name, fmtRate(r.mpps), fmtRate(r.gbps), fmtRatio(extraRatio(r, 'vsBestPeer')), fmtRatio(extraRatio(r, 'vsDpdk')), notes(r)]
+    : [
+      r.c.name,
+      fmtRate(r.mpps),
+      fmtRate(r.gbps),
+      fmtRatio(r.vsMessageport),
+      fmtRatio(r.vsFrame),
+      fmtRatio(r.vsUdp),
+      r.result?.gcCount === undefined ? '-' : String(r.result.gcCount),
+      notes(r),
+    ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string =>
     cells
@@ -272,7 +299,9 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  let selected = o.tools ? all.filter((c) => c.kind === 'tool' || c.kind === 'baseline') : all.filter((c) => c.kind !== 'tool');
+  let selected = o.linux
+    ? all.filter((c) => isLinuxCase(c.name))
+    : o.tools ? all.filter((c) => c.kind === 'tool' || c.kind === 'baseline') : all.filter((c) => c.kind !== 'tool' && !isLinuxCase(c.name));
   if (o.only) {
     const unknown = o.only.filter((n) => !all.some((c) => c.name === n));
     if (unknown.length) {
@@ -286,6 +315,8 @@ async function main(): Promise<number> {
     process.stderr.write('bench: no cases to run\n');
     return 2;
   }
+
+  if (selected.some((c) => isLinuxCase(c.name))) await prepareLinux((s) => process.stderr.write(s));
 
   const rows = new Map<string, Row>();
   let failures = 0;
@@ -302,8 +333,9 @@ async function main(): Promise<number> {
       process.stderr.write(`${fmtRate(row.mpps)} Mpps, ${fmtRate(row.gbps)} Gbit/s\n`);
     } catch (e) {
       row.error = e instanceof Error ? e.message : String(e);
-      failures++;
-      process.stderr.write(`ERROR: ${row.error}\n`);
+      row.skipped = e instanceof PeerMissing;
+      if (!row.skipped) failures++;
+      process.stderr.write(`${row.skipped ? '' : 'ERROR: '}${row.error}\n`);
     }
     rows.set(c.name, row);
     row.vsMessageport = ratio(row, rows, messagePortBaseline(c.frameLen));
@@ -317,7 +349,7 @@ async function main(): Promise<number> {
   if (o.json) {
     process.stderr.write(`${machine(o)}\n`);
   } else {
-    process.stdout.write(`${table([...rows.values()])}\n\n${machine(o)}\n`);
+    process.stdout.write(`${table([...rows.values()], selected.every((c) => isLinuxCase(c.name)))}\n\n${machine(o)}\n`);
   }
   return failures ? 1 : 0;
 }
