@@ -22,8 +22,8 @@ import { fwdDpdk, fwdKernelBridge, fwdNmtsBridge, fwdVale } from './linux-fwd.js
 import type { LinuxCtx } from './linux-measure.js';
 import { A, B, C, D, createTopology, removeStaleNamespaces } from './linux-ns.js';
 import { checkAptPeers, peerStatus, prepareNpmPeers } from './linux-peers.js';
-import { rxDpdk, rxNmtsCapture, rxNmtsPktGen, rxNpm, rxTcpdump } from './linux-rx.js';
-import { txDpdk, txNmts, txPeer, txXdp } from './linux-tx.js';
+import { rxDpdk, rxNmtsCapture, rxNmtsPktGen, rxNpm, rxTcpdump, type RxSender } from './linux-rx.js';
+import { txDpdk, txNmts, txNmtsReplay, txPeer, txXdp } from './linux-tx.js';
 
 export { PeerMissing } from './linux-peers.js';
 
@@ -63,7 +63,7 @@ export async function prepareLinux(log: (s: string) => void): Promise<void> {
 
 // ------------------------------------------------------------------ cases
 
-type Section = 'tx' | 'rx' | 'fwd';
+type Section = 'tx' | 'rx' | 'flood' | 'fwd';
 
 interface LinuxCase {
   name: string;
@@ -78,10 +78,14 @@ interface LinuxCase {
 const BEST_OF: Record<Section, string[]> = {
   tx: ['linux-tx-tcpreplay-60', 'linux-tx-trafgen-60'],
   rx: ['linux-rx-tcpdump-60', 'linux-rx-cap-60', 'linux-rx-pcap-60'],
+  flood: ['linux-flood-tcpdump-60', 'linux-flood-cap-60', 'linux-flood-pcap-60'],
   fwd: ['linux-fwd-kbridge-60'],
 };
-const DPDK: Record<Section, string> = { tx: 'linux-tx-dpdk-60', rx: 'linux-rx-dpdk-60', fwd: 'linux-fwd-dpdk-60' };
+const DPDK: Record<Section, string> = { tx: 'linux-tx-dpdk-60', rx: 'linux-rx-dpdk-60', flood: 'linux-flood-dpdk-60', fwd: 'linux-fwd-dpdk-60' };
 const LIMIT = 'linux-tx-xdp-limit-60';
+
+const FLOOD: RxSender = { kind: 'flood', sink: false };
+const FLOOD_SINK: RxSender = { kind: 'flood', sink: true };
 
 const CASES: LinuxCase[] = [
   { name: 'linux-tx-tcpreplay-60', section: 'tx', role: 'peer', description: 'tcpreplay --topspeed -K -l 0 on nmtsbA, counted on nmtsbB', run: (c) => txPeer(c, 'tcpreplay') },
@@ -91,6 +95,7 @@ const CASES: LinuxCase[] = [
   { name: 'linux-tx-xdp-stack-60', section: 'tx', role: 'limit', description: 'frames generated in XDP as above, XDP_PASS on nmtsbB (frames go up its stack)', run: (c) => txXdp(c, 'pass') },
   { name: 'linux-tx-nmts-60', section: 'tx', role: 'ours', description: 'nmts pkt-gen -i netmap:nmtsbA -f tx -l 60 (backend chosen by nmts)', run: (c) => txNmts(c, 'auto') },
   { name: 'linux-tx-nmts-xdp-60', section: 'tx', role: 'ours', description: 'the same with NMTS_BACKEND=xdp', run: (c) => txNmts(c, 'xdp') },
+  { name: 'linux-tx-nmts-replay-60', section: 'tx', role: 'ours', description: 'nmts replay -i netmap:nmtsbA -t -K -l 0 (the pcap tcpreplay plays)', run: txNmtsReplay },
   { name: 'linux-tx-nmts-packet-60', section: 'tx', role: 'ours', description: 'the same with NMTS_BACKEND=packet', run: (c) => txNmts(c, 'packet') },
 
   { name: 'linux-rx-tcpdump-60', section: 'rx', role: 'peer', description: 'tcpdump -w /dev/null on nmtsbA, tcpreplay into nmtsbB', run: rxTcpdump },
@@ -101,6 +106,14 @@ const CASES: LinuxCase[] = [
   { name: 'linux-rx-nmts-xdp-60', section: 'rx', role: 'ours', description: 'the same with NMTS_BACKEND=xdp', run: (c) => rxNmtsPktGen(c, 'xdp') },
   { name: 'linux-rx-nmts-packet-60', section: 'rx', role: 'ours', description: 'the same with NMTS_BACKEND=packet', run: (c) => rxNmtsPktGen(c, 'packet') },
   { name: 'linux-rx-nmts-capture-60', section: 'rx', role: 'ours', description: 'nmts capture -i netmap:nmtsbA -w /dev/null, tcpreplay into nmtsbB', run: (c) => rxNmtsCapture(c, '/dev/null') },
+
+  // receive under a flood generated in XDP from nmtsbB (several Mpps), beyond what tcpreplay offers
+  { name: 'linux-flood-tcpdump-60', section: 'flood', role: 'peer', description: 'tcpdump -w /dev/null on nmtsbA (XDP_PASS on it), XDP flood from nmtsbB', run: (c) => rxTcpdump(c, FLOOD_SINK) },
+  { name: 'linux-flood-cap-60', section: 'flood', role: 'peer', description: "npm 'cap' on nmtsbA (XDP_PASS on it), XDP flood from nmtsbB", run: (c) => rxNpm(c, 'cap', FLOOD_SINK) },
+  { name: 'linux-flood-pcap-60', section: 'flood', role: 'peer', description: "npm 'pcap' on nmtsbA (XDP_PASS on it), XDP flood from nmtsbB", run: (c) => rxNpm(c, 'pcap', FLOOD_SINK) },
+  { name: 'linux-flood-dpdk-60', section: 'flood', role: 'dpdk', description: 'dpdk-testpmd rxonly on net_af_xdp (nmtsbA), XDP flood from nmtsbB', run: (c) => rxDpdk(c, FLOOD) },
+  { name: 'linux-flood-nmts-60', section: 'flood', role: 'ours', description: 'nmts pkt-gen -i netmap:nmtsbA -f rx (AF_XDP), XDP flood from nmtsbB', run: (c) => rxNmtsPktGen(c, 'xdp', FLOOD) },
+  { name: 'linux-flood-nmts-packet-60', section: 'flood', role: 'ours', description: 'the same with NMTS_BACKEND=packet (XDP_PASS on nmtsbA)', run: (c) => rxNmtsPktGen(c, 'packet', FLOOD_SINK) },
 
   { name: 'linux-fwd-kbridge-60', section: 'fwd', role: 'peer', description: 'Linux bridge nmtsbA <-> nmtsbC; sender on nmtsbB, counted on nmtsbD', run: fwdKernelBridge },
   { name: 'linux-fwd-dpdk-60', section: 'fwd', role: 'dpdk', description: 'dpdk-testpmd io between net_af_xdp nmtsbA and nmtsbC', run: fwdDpdk },

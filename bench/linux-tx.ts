@@ -96,3 +96,17 @@ export async function txNmts(ctx: LinuxCtx, backend: 'auto' | 'xdp' | 'packet'):
     await p.stop(300);
   }
 }
+
+/** `nmts replay --topspeed -K -l 0` of the same pcap tcpreplay plays, on netmap:nmtsbA (issue #5's replay target). */
+export async function txNmtsReplay(ctx: LinuxCtx): Promise<CaseResult> {
+  const t0 = performance.now();
+  const argv = cmd.nmts(['replay', '-i', `netmap:${A}`, '-t', '-K', '-l', '0', ctx.pcap]);
+  const p = spawnInNs(ctx.ns, argv, { limitS: limitS(ctx), label: 'nmts replay' });
+  try {
+    const r = await countOnB(ctx, p, t0);
+    const used = /backend (\S+)/.exec(p.err())?.[1] ?? '?';
+    return { ...r, notes: `nmts replay -t -K -l 0 (${used}); ${r.notes}`, extra: { ...r.extra, backend: used } };
+  } finally {
+    await p.stop(300);
+  }
+}
