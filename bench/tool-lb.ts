@@ -9,19 +9,12 @@ import { ForeignLoad, foreignNote, NMTS, start } from './tool-kit.js';
 import type { LbTrafficParams } from './tool-lb-worker.js';
 
 const OUTPUTS = 4;
-/**
- * lb's -b: at most this many packets per round. The input pipe has 1024 slots; with lb's
- * default batch (2048) lb takes the whole ring in one round and hands every slot back at
- * its end, so feeding and forwarding alternate instead of overlapping (6.1-6.9 Mpps on the
- * reference machine); half the ring lets them overlap (10.4-11.8 Mpps in most runs, see
- * docs/benchmarks.md).
- */
-const BATCH = 512;
+/** lb's default batch: since lb takes at most half the input ring per round, it needs no -b. */
 
 async function lbCase(durationMs: number, opts?: RunOptions): Promise<CaseResult> {
   const parent = `lbb${process.pid}`;
   const input = `${parent}}0`;
-  const lb = start(process.execPath, [NMTS, 'lb', '-i', input, '-p', String(OUTPUTS), '-b', String(BATCH)]);
+  const lb = start(process.execPath, [NMTS, 'lb', '-i', input, '-p', String(OUTPUTS)]);
   try {
     await lb.says(`read it as ${input}_${OUTPUTS - 1}`, 'err');
     const params: LbTrafficParams = { feed: `${parent}{0`, outputs: Array.from({ length: OUTPUTS }, (_, i) => `${input}_${i}`) };
@@ -38,7 +31,7 @@ async function lbCase(durationMs: number, opts?: RunOptions): Promise<CaseResult
     const fed = r.counters.tx / r.seconds / 1e6;
     return {
       packets: r.counters.rx, bytes: r.counters.rx * 60, seconds: r.seconds, gcCount: r.gcCount,
-      notes: `nmts lb -i ${input} -p ${OUTPUTS} -b ${BATCH}: one lb thread, 1024 flows; fed ${fed.toFixed(2)} Mpps; lb's exit line: ${exit ? `${exit[1]} forwarded, ${exit[2]} dropped (pipe full)` : 'missing'}; GCs are the traffic thread's${foreignNote(other)}`,
+      notes: `nmts lb -i ${input} -p ${OUTPUTS} (default batch): one lb thread, 1024 flows; fed ${fed.toFixed(2)} Mpps; lb's exit line: ${exit ? `${exit[1]} forwarded, ${exit[2]} dropped (pipe full)` : 'missing'}; GCs are the traffic thread's${foreignNote(other)}`,
       extra: { otherCpuPct: other, fedMpps: fed, lbForwarded: exit ? Number(exit[1]) : null, lbDropped: exit ? Number(exit[2]) : null },
     };
   } finally {

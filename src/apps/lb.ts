@@ -371,7 +371,10 @@ export class LoadBalancer {
       const ring = rings[r], u32 = ring.u32, u16 = ring.u16;
       let h = ring.head;
       const tail = ring.tail;
-      while (h !== tail && batch < this.batch) {
+      // at most half a ring per round: the producer refills the other half meanwhile, instead of
+      // waiting for lb to hand the whole ring back (6-7 -> 10-12 Mpps with a 1024-slot input)
+      const stop = batch + Math.min(this.batch - batch, Math.max(1, ring.numSlots >> 1));
+      while (h !== tail && batch < stop) {
         const s = ring.slots + (h << 2);
         const len = u16[(s << 1) + 2], flags = u16[(s << 1) + 3];
         t.received++;
