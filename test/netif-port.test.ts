@@ -13,14 +13,27 @@ import {
 
 const skip = skipReason(['tcpdump', 'tcpreplay']);
 const A = 'vethA', B = 'vethB';
+const Q = 'vethQ', R = 'vethR'; // two queues
 
 describe('netmap:IF on a veth pair (AF_XDP and AF_PACKET)', { timeout: 60_000 }, () => {
   const ns = new Netns('port');
   before(() => {
-    if (!skip) ns.create([[A, B]]);
+    if (!skip) ns.create([[A, B], [Q, R, 2]]);
   });
   after(async () => {
     await ns.destroy();
+  });
+
+  test('pkt-gen -p 2 on a 2-queue interface: both worker threads bind their queue through the one XDP program', { skip }, async () => {
+    const N = 20_000;
+    const k0 = ns.counters(R);
+    const gen = ns.nmts(['pkt-gen', '-i', `netmap:${Q}`, '-f', 'tx', '-p', '2', '-n', String(N), '-l', '60', '-w', '0']);
+    const r = await gen.wait(20_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`netmap:${Q}: backend AF_XDP \\(\\w+ XDP, \\w+ mode, queue 0\\)`));
+    assert.doesNotMatch(r.stderr, /thread 1|not AF_XDP/, 'thread 1 did not fall back to another backend');
+    assert.equal(ns.counters(R).rxPackets - k0.rxPackets, N, `${R} rx_packets delta`);
+    assert.equal(ns.xdpProg(Q), null, 'the shared program is gone once both threads closed their queue');
   });
 
   for (const backend of BACKENDS) {

@@ -94,6 +94,18 @@ export class XskRedirect {
   get mode(): XdpMode {
     return this.link.mode;
   }
+  /**
+   * The same program seen from another thread of the process: its descriptors (which belong to
+   * the process) recorded by the thread that attached it.
+   */
+  static adopt(ifname: string, ifindex: number, mapFd: number, progFd: number, linkFd: number, mode: XdpMode, progId: number): XskRedirect {
+    const r = Object.create(XskRedirect.prototype) as { -readonly [K in keyof XskRedirect]: XskRedirect[K] };
+    r.ifname = ifname;
+    r.mapFd = mapFd;
+    r.progFd = progFd;
+    r.link = new XdpLink(linkFd, ifname, ifindex, mode, progId);
+    return r as XskRedirect;
+  }
   /** Steer packets of `queue` to the (bound) AF_XDP socket `xskFd`. */
   setSocket(queue: number, xskFd: number): void {
     mapUpdateU32(this.mapFd, queue, xskFd, K.BPF_ANY, `${this.ifname} queue ${queue}`);

@@ -103,6 +103,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   let done = 0, ready = 0;
   let info = { txRings: 0, rxRings: 0, slots: 0 };
   let backend: BackendInfo | undefined;
+  const threadBackends: (BackendInfo | undefined)[] = [];
   const allReady = new Promise<void>((resolve, reject) => {
     ports.forEach((name, i) => {
       const input: WorkerInput = {
@@ -115,6 +116,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
         if (m.type === 'log') io.err(m.line!);
         else if (m.type === 'ready') {
           if (i === 0) { info = { txRings: m.txRings!, rxRings: m.rxRings!, slots: m.slots! }; backend = m.backend; }
+          threadBackends[i] = m.backend;
           if (++ready === ports.length) resolve();
         }
         else if (m.type === 'error') {
@@ -149,6 +151,12 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   const queues = sending ? info.txRings : info.rxRings;
   io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${ncpu} cpus.`);
   for (const line of backendLines(o.port, backend && { backend: backend.name, ...backend })) io.err(line);
+  // threads on different queues may end up on different backends (another program held the hook)
+  threadBackends.forEach((b, i) => {
+    if (i > 0 && b && (b.name !== backend?.name || b.fallbackReason !== backend?.fallbackReason)) {
+      for (const line of backendLines(`${ports[i]} (thread ${i})`, { backend: b.name, ...b })) io.err(line);
+    }
+  });
   if (o.cpuPin !== undefined && o.verbose) io.err(`pinned: ${ports.map((_, i) => `thread ${i} on cpu ${cpuOf(i)}`).join(', ')}`);
   if (sending) io.err(built.describe);
   if (o.rate) io.err(`${timestampPrefix(undefined, 'main')}Sending ${o.burst} packets every ${(o.burst / o.rate).toFixed(9)} s`);

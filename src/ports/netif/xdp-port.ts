@@ -22,6 +22,7 @@ import { xskStatistics, XskRedirect, type XdpMode } from '../../sys/xdp.js';
 import { XskSocket } from '../../sys/xsk.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
+import { acquireRedirect, releaseRedirect } from './redirect-registry.js';
 import { KERNEL_PORT_KIND, KernelPort, type HostRings, type KernelPortInfo } from './kernel-port.js';
 
 /** Where the kernel puts a received frame inside its chunk (XDP_PACKET_HEADROOM). */
@@ -31,27 +32,6 @@ const CHUNK = 2048;
 export const XDP_MAX_FRAME = CHUNK - XDP_HEADROOM;
 
 const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 2)));
-
-// One XDP program per interface and thread, shared by the queues this thread binds.
-const redirects = new Map<number, { redirect: XskRedirect; refs: number }>();
-
-function acquireRedirect(info: InterfaceInfo, mode: XdpMode | 'auto'): XskRedirect {
-  const have = redirects.get(info.index);
-  if (have) {
-    have.refs++;
-    return have.redirect;
-  }
-  const redirect = new XskRedirect(info.name, Math.max(info.rxQueues, info.txQueues), mode);
-  redirects.set(info.index, { redirect, refs: 1 });
-  return redirect;
-}
-
-function releaseRedirect(ifindex: number): void {
-  const have = redirects.get(ifindex);
-  if (!have || --have.refs > 0) return;
-  redirects.delete(ifindex);
-  have.redirect.close();
-}
 
 export class XdpPort extends KernelPort {
   /** socket of each queue, indexed by queue (= ring id); null for queues not bound */
@@ -204,7 +184,7 @@ export class XdpPort extends KernelPort {
       try { this.redirect.clearSocket(q); } catch { /* the program may already be gone */ }
       s.close();
     });
-    releaseRedirect(this.ifindex);
+    releaseRedirect(this.ifindex, this.redirect);
   }
 }
 
@@ -251,7 +231,7 @@ export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceIn
     } finally {
       region.unlockConfig();
     }
-    redirect = acquireRedirect(info, opts.xdpAttach ?? (process.env.NMTS_XDP_MODE as XdpMode | undefined) ?? 'auto');
+    redirect = acquireRedirect(info.name, info.index, Math.max(info.rxQueues, info.txQueues), opts.xdpAttach ?? (process.env.NMTS_XDP_MODE as XdpMode | undefined) ?? 'auto');
     const umemAddr = region.addr + BigInt(region.bufsOfs - XDP_HEADROOM);
     const umemLen = region.nbufs * CHUNK;
     const bindMode = opts.xdpBind ?? (process.env.NMTS_XDP_BIND as 'copy' | 'zerocopy' | undefined) ?? 'auto';
@@ -293,7 +273,7 @@ export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceIn
     return port;
   } catch (e) {
     for (const s of socks) s?.close();
-    if (redirect) releaseRedirect(info.index);
+    if (redirect) releaseRedirect(info.index, redirect);
     mem.release();
     throw e;
   }
