@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NS_TXMON, open, type Port } from '../src/index.js';
+import { open, type Port } from '../src/index.js';
 import { capture, formatCounters, parseCaptureArgs, CaptureUsageError, describePacket, strftime } from '../src/apps/capture.js';
 import { compileFilter, FilterSyntaxError } from '../src/packet/filter.js';
 import { readPcap } from '../src/packet/pcap.js';

@@ -5,7 +5,7 @@
 // close() detaches every interface, releases every port it holds (the files it created go
 // away once empty) and removes its socket. `nmts daemon` (src/cli/daemon.ts) runs it in the
 // foreground; docs/daemon.md describes the protocol.
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { groupId, peerCredentials } from '../sys/libc.js';

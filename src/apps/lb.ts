@@ -15,7 +15,7 @@
 // queue are dropped to refill them (lb's BUF_REVOKE). Without extra buffers, or when
 // nothing can be revoked, a packet that finds its pipe full is dropped. Fragment chains
 // (NS_MOREFRAG) go to one pipe and are kept or dropped whole.
-import { NETMAP_MAX_FRAGS, NS_BUF_CHANGED, NS_MOREFRAG, POLLIN } from '../core/constants.js';
+import { NS_BUF_CHANGED, NS_MOREFRAG, POLLIN } from '../core/constants.js';
 import { open } from '../index.js';
 import type { Port } from '../core/port.js';
 import { parsePortSpec, type PortSpec } from '../core/portspec.js';

@@ -12,8 +12,8 @@ import { ifIndex } from '../sys/net.js';
 import { daemonCall } from './daemon-client.js';
 import { parseAttachName } from './vale-attach.js';
 import {
-  ACTION, checkPollConfig, parsePollConfig, parseRingConfig, parseValeCtlArgs, runValeCtl, valeCtlUsage,
-  ValeCtlError, ValeCtlUsageError, type ValeCtlArgs, type ValeCtlOutput, type ValeCtlRequest,
+  ACTION, checkPollConfig, parsePollConfig, parseRingConfig, runValeCtl, ValeCtlInvocation,
+  ValeCtlError, type ValeCtlArgs, type ValeCtlOutput, type ValeCtlRequest, type ValeCtlResult,
 } from './vale-ctl.js';
 
 type InterfaceRequest = 'attach' | 'attach-host' | 'detach' | 'polling-on' | 'polling-off';
@@ -118,24 +118,14 @@ export async function runValeCtlAsync(args: ValeCtlArgs, io: ValeCtlOutput): Pro
  * valeCtl (vale-ctl.ts) for every request: parse `argv`, run it, and return the exit status
  * netmap's tool would have (0 ok, 1 failed request, 2 bad usage) with what it printed.
  */
-export async function valeCtlAsync(argv: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const io: ValeCtlOutput = { out: (l) => { stdout += `${l}\n`; }, err: (l) => { stderr += `${l}\n`; } };
-  let args: ValeCtlArgs;
+export async function valeCtlAsync(argv: readonly string[]): Promise<ValeCtlResult> {
+  const call = new ValeCtlInvocation();
+  const args = call.parse(argv);
+  if ('status' in args) return args;
   try {
-    args = parseValeCtlArgs(argv);
+    await runValeCtlAsync(args, call.io);
+    return call.ok();
   } catch (e) {
-    if (!(e instanceof ValeCtlUsageError)) throw e;
-    return { status: 2, stdout, stderr: `vale-ctl: ${e.message}\n${valeCtlUsage()}` };
-  }
-  if (args.help) return { status: 0, stdout: valeCtlUsage(), stderr };
-  try {
-    await runValeCtlAsync(args, io);
-    return { status: 0, stdout, stderr };
-  } catch (e) {
-    if (e instanceof ValeCtlUsageError) return { status: 2, stdout, stderr: `${stderr}vale-ctl: ${e.message}\n${valeCtlUsage()}` };
-    if (e instanceof ValeCtlError) return { status: 1, stdout, stderr: `${stderr}${e.message}\n` };
-    if (e instanceof NetmapError) return { status: 1, stdout, stderr: `${stderr}vale-ctl: ${e.message}\n` };
-    throw e;
+    return call.failed(e);
   }
 }

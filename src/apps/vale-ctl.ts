@@ -599,28 +599,49 @@ function fileLine(name: string, io: ValeCtlOutput): void {
   io.out(`file:       ${path} (${describeFile(path)})`);
 }
 
+export interface ValeCtlResult { status: number; stdout: string; stderr: string }
+
 /**
- * vale-ctl as a library call: parse `argv` (vale-ctl's options) and run it. Returns the exit
- * status netmap's tool would have (0 ok, 1 failed request, 2 bad usage) with what it printed.
+ * One vale-ctl invocation as a library call: collects what it prints and turns its errors into
+ * the exit status netmap's tool would have (0 ok, 1 failed request, 2 bad usage).
  */
-export function valeCtl(argv: readonly string[]): { status: number; stdout: string; stderr: string } {
-  let stdout = '', stderr = '';
-  const io: ValeCtlOutput = { out: (l) => { stdout += `${l}\n`; }, err: (l) => { stderr += `${l}\n`; } };
-  let args: ValeCtlArgs;
-  try {
-    args = parseValeCtlArgs(argv);
-  } catch (e) {
-    if (!(e instanceof ValeCtlUsageError)) throw e;
-    return { status: 2, stdout, stderr: `vale-ctl: ${e.message}\n${valeCtlUsage()}` };
+export class ValeCtlInvocation {
+  stdout = '';
+  stderr = '';
+  readonly io: ValeCtlOutput = { out: (l) => { this.stdout += `${l}\n`; }, err: (l) => { this.stderr += `${l}\n`; } };
+  /** The parsed arguments, or the final result when there is nothing to run (bad usage, --help). */
+  parse(argv: readonly string[]): ValeCtlArgs | ValeCtlResult {
+    let args: ValeCtlArgs;
+    try {
+      args = parseValeCtlArgs(argv);
+    } catch (e) {
+      if (!(e instanceof ValeCtlUsageError)) throw e;
+      return { status: 2, stdout: this.stdout, stderr: `vale-ctl: ${e.message}\n${valeCtlUsage()}` };
+    }
+    return args.help ? { status: 0, stdout: valeCtlUsage(), stderr: this.stderr } : args;
   }
-  if (args.help) return { status: 0, stdout: valeCtlUsage(), stderr };
-  try {
-    runValeCtl(args, io);
-    return { status: 0, stdout, stderr };
-  } catch (e) {
+  ok(): ValeCtlResult {
+    return { status: 0, stdout: this.stdout, stderr: this.stderr };
+  }
+  /** The result for an error the request ended with (unknown errors are rethrown). */
+  failed(e: unknown): ValeCtlResult {
+    const { stdout, stderr } = this;
     if (e instanceof ValeCtlUsageError) return { status: 2, stdout, stderr: `${stderr}vale-ctl: ${e.message}\n${valeCtlUsage()}` };
     if (e instanceof ValeCtlError) return { status: 1, stdout, stderr: `${stderr}${e.message}\n` };
     if (e instanceof NetmapError) return { status: 1, stdout, stderr: `${stderr}vale-ctl: ${e.message}\n` };
     throw e;
+  }
+}
+
+/** vale-ctl as a library call: parse `argv` (vale-ctl's options) and run it. */
+export function valeCtl(argv: readonly string[]): ValeCtlResult {
+  const call = new ValeCtlInvocation();
+  const args = call.parse(argv);
+  if ('status' in args) return args;
+  try {
+    runValeCtl(args, call.io);
+    return call.ok();
+  } catch (e) {
+    return call.failed(e);
   }
 }

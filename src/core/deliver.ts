@@ -36,7 +36,7 @@ export class FrameTable {
  * (expected generation `gen`). Returns packets delivered, or -1 if the ring no longer exists.
  */
 export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number): number {
-  const u32 = region.u32, u16 = region.u16, i32 = region.i32, u8 = region.u8, f64 = region.f64;
+  const u32 = region.u32, u16 = region.u16, u8 = region.u8, f64 = region.f64;
   lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
     unlock(region, ring + RR.lock);
@@ -82,7 +82,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
  * Returns slots handed over, or -1 if the ring no longer exists.
  */
 export function deliverSwaps(region: Region, ring: number, gen: number, srcRing: number, from: number, to: number, addFlags: number): number {
-  const u32 = region.u32, u16 = region.u16, i32 = region.i32, f64 = region.f64;
+  const u32 = region.u32, u16 = region.u16, f64 = region.f64;
   lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
     unlock(region, ring + RR.lock);

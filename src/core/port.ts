@@ -2,7 +2,7 @@
 // The kind-specific "kernel side" (what txsync/rxsync do) lives in subclasses in
 // src/ports and src/vale; everything shared by all kinds is here.
 import { NR_EXCLUSIVE, NR_NO_TX_POLL, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, POLLIN, POLLOUT } from './constants.js';
-import { MAX_OPENERS, OPENER_EXCL, OPENER_NO_RX, OPENER_NO_TX, OPENER_ONE, OPENER_RING_MASK, PR, RH, RR } from './layout.js';
+import { MAX_OPENERS, OPENER_EXCL, OPENER_NO_RX, OPENER_NO_TX, OPENER_ONE, OPENER_RING_MASK, PR, RR } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 import { Ring } from './ring.js';
 import { addOpener, destroyByKind, portRing, portStats, removeOpener, unbind, type PortStats } from './records.js';

@@ -138,8 +138,6 @@ function byDir(dir: Dir, src: string, dst: string): string {
 
 interface Result { code: string; q: Qual | null }
 
-const DEF: Qual = { proto: 'default', dir: 'default', addr: 'default' };
-
 class Parser {
   private readonly src: string;
   private readonly toks: Tok[];

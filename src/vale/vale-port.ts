@@ -53,7 +53,7 @@ export class ValePort extends Port {
       const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
-      const f64 = region.f64, rec = this.rec;
+      const f64 = region.f64;
       if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, head, true);
       let k = hwcur;
       while (k !== head) {

@@ -3,17 +3,35 @@
 // descriptors instead of a futex, and an orderly close (the kernel lets go of the memory
 // before the region is dropped). A port may also have host rings (netmap:IF*): one ring pair
 // whose syncs the subclass hands to a HostRings handler (a TAP device, tap-rings.ts).
-import { POLLIN, POLLOUT } from '../../core/constants.js';
+import { NR_RX, NR_TX, POLLIN, POLLOUT } from '../../core/constants.js';
 import { RecKind } from '../../core/layout.js';
 import { clock, Port, SPIN_CHECKS_PER_US, type OpenOptions, type PortStats } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import type { PrivateRegion } from '../../core/private-region.js';
-import { portRing } from '../../core/records.js';
+import { createPortRecord, createRing, portRing, setPortRing } from '../../core/records.js';
 import type { Region } from '../../core/region.js';
 import { PollSet } from '../../sys/net.js';
 
 /** Record kind of ports backed by the kernel (their records live in a private region). */
 export const KERNEL_PORT_KIND = 6 as RecKind;
+
+/**
+ * The port record of a kernel port with `pairs` tx/rx ring pairs (ring ids from `firstRingId`),
+ * every slot with a buffer of the region.
+ */
+export function createKernelPortRecord(region: Region, pairs: number, txSlots: number, rxSlots: number, firstRingId = 0): number {
+  region.lockConfig();
+  try {
+    const rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: pairs, nrx: pairs, txSlots, rxSlots });
+    for (let q = 0; q < pairs; q++) {
+      setPortRing(region, rec, q, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: firstRingId + q, portOfs: rec }));
+      setPortRing(region, rec, pairs + q, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: firstRingId + q, portOfs: rec }));
+    }
+    return rec;
+  } finally {
+    region.unlockConfig();
+  }
+}
 
 /** Which kernel mechanism moves the frames of a port on an interface. */
 export type Backend = 'af_xdp' | 'af_packet' | 'tap';
@@ -75,6 +93,17 @@ export abstract class KernelPort extends Port {
     const all = host ? [...fds, host.rings.fd] : fds;
     this.pollSet = new PollSet(all);
     this.asyncSet = new PollSet(all);
+  }
+
+  /** Bind the rings this opener asked for (once constructed): the last step of an open. */
+  bindOpener(): this {
+    this.region.lockConfig();
+    try {
+      this.bindRings();
+    } finally {
+      this.region.unlockConfig();
+    }
+    return this;
   }
 
   /** File descriptors poll(2) waits on (for pollPorts over several kernel ports). */

@@ -4,19 +4,17 @@
 // the block back. Transmit: one sendmmsg() per txsync whose iovecs point straight at the slots'
 // buffers in the port's region (its address is known), with PACKET_QDISC_BYPASS.
 // With host rings (netmap:IF*), ring 1 is the host ring pair: its syncs go to the TAP handler.
-import { NR_RX, NR_TX } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
-import { createPortRecord, createRing, setPortRing } from '../../core/records.js';
 import { badSlot, checkHeadCur } from '../../core/sync.js';
 import {
   bind, close, getsockopt, mmap, mmapAnonymous, munmap, sendmmsg, setsockopt, sockaddrLl, socket, type Mapping,
 } from '../../sys/net.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
-import { KERNEL_PORT_KIND, KernelPort, type HostRings } from './kernel-port.js';
+import { createKernelPortRecord, KernelPort, type HostRings } from './kernel-port.js';
 
 const BLOCK_SIZE = 1 << 18;
 const BLOCKS = 32;
@@ -234,25 +232,9 @@ export function openPacketPort(spec: PortSpec, opts: OpenOptions, info: Interfac
     ring = mmap(fd, BLOCK_SIZE * BLOCKS, 0, 'TPACKET_V3 rx ring', info.name);
     bind(fd, sockaddrLl(info.index, K.ETH_P_ALL), info.name);
     const region = mem.region;
-    region.lockConfig();
-    let rec: number;
-    try {
-      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: nr, nrx: nr, txSlots, rxSlots });
-      for (let q = 0; q < nr; q++) {
-        setPortRing(region, rec, q, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: q, portOfs: rec }));
-        setPortRing(region, rec, nr + q, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: q, portOfs: rec }));
-      }
-    } finally {
-      region.unlockConfig();
-    }
+    const rec = createKernelPortRecord(region, nr, txSlots, rxSlots);
     const port = new PacketPort(mem, rec, spec, rings, opts, fd, ring, `TPACKET_V3 rx ring (${BLOCKS} x ${BLOCK_SIZE >> 10} KiB blocks), sendmmsg tx, qdisc bypass`, host);
-    region.lockConfig();
-    try {
-      (port as unknown as { bindRings(): void }).bindRings();
-    } finally {
-      region.unlockConfig();
-    }
-    return port;
+    return port.bindOpener();
   } catch (e) {
     if (ring) munmap(ring.addr, ring.size);
     if (fd >= 0) close(fd);

@@ -2,17 +2,16 @@
 // the interface is itself a TAP (its tx ring feeds the TAP's host stack, its rx ring receives
 // what the stack sends through it), and the host rings alone, netmap:IF^ and netmap:IF^0
 // (host-rings.ts). Backend 'tap'; one system call per frame (see tap-rings.ts).
-import { DEFAULT_BUF_SIZE, NR_RX, NR_RX_RINGS_ONLY, NR_TX, NR_TX_RINGS_ONLY } from '../../core/constants.js';
+import { DEFAULT_BUF_SIZE, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
 import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
-import { createPortRecord, createRing, setPortRing } from '../../core/records.js';
 import { NetmapError } from '../../core/region.js';
 import { NetError } from '../../sys/net.js';
 import { openTap, tunFlags, type TapDevice } from '../../sys/tun.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
-import { KERNEL_PORT_KIND, KernelPort, type KernelPortInfo } from './kernel-port.js';
+import { createKernelPortRecord, KernelPort, type KernelPortInfo } from './kernel-port.js';
 import { TapRings } from './tap-rings.js';
 
 /** A port all of whose rings are TAP rings (netmap:TAP, netmap:IF^): one tx and one rx ring. */
@@ -50,24 +49,10 @@ export function openTapPort(spec: PortSpec, opts: OpenOptions, tap: TapRings, ri
   try {
     mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${tap.name} buffers`);
     const region = mem.region;
-    region.lockConfig();
-    let rec: number;
-    try {
-      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: 1, nrx: 1, txSlots, rxSlots });
-      setPortRing(region, rec, 0, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId, portOfs: rec }));
-      setPortRing(region, rec, 1, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId, portOfs: rec }));
-    } finally {
-      region.unlockConfig();
-    }
+    const rec = createKernelPortRecord(region, 1, txSlots, rxSlots, ringId);
     const bound = { tx: spec.flags & NR_RX_RINGS_ONLY ? [] : [0], rx: spec.flags & NR_TX_RINGS_ONLY ? [] : [0] };
     const port = new TapPort(mem, rec, spec, bound, opts, tap, info);
-    region.lockConfig();
-    try {
-      (port as unknown as { bindRings(): void }).bindRings();
-    } finally {
-      region.unlockConfig();
-    }
-    return port;
+    return port.bindOpener();
   } catch (e) {
     tap.close();
     mem?.release();

@@ -10,12 +10,11 @@
 //   tx ring: slots [hwcur, head) become tx descriptors (one kick per sync in copy mode); each
 //            completion hands a buffer back to the oldest in-flight slot and advances tail.
 // With host rings (netmap:IF*), ring nq is the host ring pair: its syncs go to the TAP handler.
-import { NR_RX, NR_TX } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
-import { createPortRecord, createRing, portRing, setPortRing } from '../../core/records.js';
+import { portRing } from '../../core/records.js';
 import { NetmapError } from '../../core/region.js';
 import { badSlot, checkHeadCur, reinitRing } from '../../core/sync.js';
 import { xskStatistics, XskRedirect, type XdpMode } from '../../sys/xdp.js';
@@ -23,7 +22,7 @@ import { XskSocket } from '../../sys/xsk.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
 import { acquireRedirect, releaseRedirect } from './redirect-registry.js';
-import { KERNEL_PORT_KIND, KernelPort, type HostRings, type KernelPortInfo } from './kernel-port.js';
+import { createKernelPortRecord, KernelPort, type HostRings, type KernelPortInfo } from './kernel-port.js';
 
 /** Where the kernel puts a received frame inside its chunk (XDP_PACKET_HEADROOM). */
 export const XDP_HEADROOM = 256;
@@ -220,17 +219,7 @@ export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceIn
   const socks: (XskSocket | null)[] = new Array(nq).fill(null);
   let redirect: XskRedirect | null = null;
   try {
-    region.lockConfig();
-    let rec: number;
-    try {
-      rec = createPortRecord(region, { kind: KERNEL_PORT_KIND, ntx: nr, nrx: nr, txSlots, rxSlots });
-      for (let q = 0; q < nr; q++) {
-        setPortRing(region, rec, q, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: q, portOfs: rec }));
-        setPortRing(region, rec, nr + q, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: q, portOfs: rec }));
-      }
-    } finally {
-      region.unlockConfig();
-    }
+    const rec = createKernelPortRecord(region, nr, txSlots, rxSlots);
     redirect = acquireRedirect(info.name, info.index, Math.max(info.rxQueues, info.txQueues), opts.xdpAttach ?? (process.env.NMTS_XDP_MODE as XdpMode | undefined) ?? 'auto');
     const umemAddr = region.addr + BigInt(region.bufsOfs - XDP_HEADROOM);
     const umemLen = region.nbufs * CHUNK;
@@ -264,13 +253,7 @@ export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceIn
     const first = socks.find((x) => x !== null)!;
     const detail = `${redirect.mode} XDP, ${first.zeroCopy ? 'zero-copy' : 'copy'} mode, queue${queues.length > 1 ? 's' : ''} ${queues.join(',')}`;
     const port = new XdpPort(mem, rec, spec, rings, opts, socks, redirect, info.index, { backend: 'af_xdp', detail, fallbackReason: '', warnings: [] }, host);
-    region.lockConfig();
-    try {
-      (port as unknown as { bindRings(): void }).bindRings();
-    } finally {
-      region.unlockConfig();
-    }
-    return port;
+    return port.bindOpener();
   } catch (e) {
     for (const s of socks) s?.close();
     if (redirect) releaseRedirect(info.index, redirect);
