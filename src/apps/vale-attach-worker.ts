@@ -72,10 +72,15 @@ function slotOptions(): { txSlots?: number; rxSlots?: number } {
   return { txSlots: input.conf.txSlots, rxSlots: input.conf.rxSlots };
 }
 
-/** VALE rings default to the interface's queue count, as netmap's bwrap (at most 16). */
+/**
+ * VALE rings default to the interface's queue count, as netmap's bwrap (at most 16). Their rx
+ * rings default to 4096 slots, not 1024: netmap's kernel drains a NIC's switch port at once,
+ * this worker only when it is scheduled, and the switch drops what a full ring cannot take
+ * (measured: 18 % of a 0.45 Mpps stream with 1024 slots on a busy 2-core machine).
+ */
 function valeOptions(p: Port): { txRings: number; rxRings: number; txSlots?: number; rxSlots?: number } {
   const nq = Math.min(16, Math.max(1, p.rxRings.length, p.txRings.length));
-  return { txRings: input.conf.txRings ?? nq, rxRings: input.conf.rxRings ?? input.conf.txRings ?? nq, ...slotOptions() };
+  return { txRings: input.conf.txRings ?? nq, rxRings: input.conf.rxRings ?? input.conf.txRings ?? nq, txSlots: input.conf.txSlots, rxSlots: input.conf.rxSlots ?? 4096 };
 }
 
 let nic: Port, vnic: ValePort, host: Port | null = null, vhost: ValePort | null = null;
