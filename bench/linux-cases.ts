@@ -98,14 +98,14 @@ const CASES: LinuxCase[] = [
   { name: 'linux-tx-nmts-replay-60', section: 'tx', role: 'ours', description: 'nmts replay -i netmap:nmtsbA -t -K -l 0 (the pcap tcpreplay plays)', run: txNmtsReplay },
   { name: 'linux-tx-nmts-packet-60', section: 'tx', role: 'ours', description: 'the same with NMTS_BACKEND=packet', run: (c) => txNmts(c, 'packet') },
 
-  { name: 'linux-rx-tcpdump-60', section: 'rx', role: 'peer', description: 'tcpdump -w /dev/null on nmtsbA, tcpreplay into nmtsbB', run: rxTcpdump },
+  { name: 'linux-rx-tcpdump-60', section: 'rx', role: 'peer', description: 'tcpdump -w /dev/null udp and dst port 4321 on nmtsbA, tcpreplay into nmtsbB', run: rxTcpdump },
   { name: 'linux-rx-cap-60', section: 'rx', role: 'peer', description: "npm 'cap' receiver on nmtsbA, tcpreplay into nmtsbB", run: (c) => rxNpm(c, 'cap') },
   { name: 'linux-rx-pcap-60', section: 'rx', role: 'peer', description: "npm 'pcap' receiver on nmtsbA, tcpreplay into nmtsbB", run: (c) => rxNpm(c, 'pcap') },
   { name: 'linux-rx-dpdk-60', section: 'rx', role: 'dpdk', description: 'dpdk-testpmd rxonly on net_af_xdp (nmtsbA), tcpreplay into nmtsbB', run: rxDpdk },
   { name: 'linux-rx-nmts-60', section: 'rx', role: 'ours', description: 'nmts pkt-gen -i netmap:nmtsbA -f rx, tcpreplay into nmtsbB', run: (c) => rxNmtsPktGen(c, 'auto') },
   { name: 'linux-rx-nmts-xdp-60', section: 'rx', role: 'ours', description: 'the same with NMTS_BACKEND=xdp', run: (c) => rxNmtsPktGen(c, 'xdp') },
   { name: 'linux-rx-nmts-packet-60', section: 'rx', role: 'ours', description: 'the same with NMTS_BACKEND=packet', run: (c) => rxNmtsPktGen(c, 'packet') },
-  { name: 'linux-rx-nmts-capture-60', section: 'rx', role: 'ours', description: 'nmts capture -i netmap:nmtsbA -w /dev/null, tcpreplay into nmtsbB', run: (c) => rxNmtsCapture(c, '/dev/null') },
+  { name: 'linux-rx-nmts-capture-60', section: 'rx', role: 'ours', description: 'nmts capture -i netmap:nmtsbA -w /dev/null udp and dst port 4321, tcpreplay into nmtsbB', run: (c) => rxNmtsCapture(c, '/dev/null') },
 
   // receive under a flood generated in XDP from nmtsbB (several Mpps), beyond what tcpreplay offers
   { name: 'linux-flood-tcpdump-60', section: 'flood', role: 'peer', description: 'tcpdump -w /dev/null on nmtsbA (XDP_PASS on it), XDP flood from nmtsbB', run: (c) => rxTcpdump(c, FLOOD_SINK) },
@@ -113,6 +113,7 @@ const CASES: LinuxCase[] = [
   { name: 'linux-flood-pcap-60', section: 'flood', role: 'peer', description: "npm 'pcap' on nmtsbA (XDP_PASS on it), XDP flood from nmtsbB", run: (c) => rxNpm(c, 'pcap', FLOOD_SINK) },
   { name: 'linux-flood-dpdk-60', section: 'flood', role: 'dpdk', description: 'dpdk-testpmd rxonly on net_af_xdp (nmtsbA), XDP flood from nmtsbB', run: (c) => rxDpdk(c, FLOOD) },
   { name: 'linux-flood-nmts-60', section: 'flood', role: 'ours', description: 'nmts pkt-gen -i netmap:nmtsbA -f rx (AF_XDP), XDP flood from nmtsbB', run: (c) => rxNmtsPktGen(c, 'xdp', FLOOD) },
+  { name: 'linux-flood-nmts-capture-60', section: 'flood', role: 'ours', description: 'nmts capture -i netmap:nmtsbA -w /dev/null udp and dst port 4321 (AF_XDP), XDP flood from nmtsbB', run: (c) => rxNmtsCapture(c, '/dev/null', FLOOD) },
   { name: 'linux-flood-nmts-packet-60', section: 'flood', role: 'ours', description: 'the same with NMTS_BACKEND=packet (XDP_PASS on nmtsbA)', run: (c) => rxNmtsPktGen(c, 'packet', FLOOD_SINK) },
 
   { name: 'linux-fwd-kbridge-60', section: 'fwd', role: 'peer', description: 'Linux bridge nmtsbA <-> nmtsbC; sender on nmtsbB, counted on nmtsbD', run: fwdKernelBridge },

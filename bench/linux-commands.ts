@@ -29,8 +29,14 @@ export function trafgen(dev: string, conf: string): string[] {
 }
 
 /** tcpdump writing to /dev/null: what `tcpdump -w file` costs, without the disk. */
+/**
+ * The filter both capture rows (tcpdump and `nmts capture`) compile: every benchmark frame
+ * matches it, so the rows compare capture with a filter, as the traffic-tools issue asks.
+ */
+export const CAPTURE_FILTER = ['udp', 'and', 'dst', 'port', '4321'];
+
 export function tcpdump(dev: string): string[] {
-  return ['tcpdump', '-i', dev, '-n', '-w', '/dev/null'];
+  return ['tcpdump', '-i', dev, '-n', '-w', '/dev/null', ...CAPTURE_FILTER];
 }
 
 /** tcpdump's (and `nmts capture`'s) closing counters: captured, received by filter, dropped by kernel. */

@@ -89,10 +89,10 @@ export function rxNmtsPktGen(ctx: LinuxCtx, backend: 'auto' | 'xdp' | 'packet', 
 }
 
 /** `nmts capture -w FILE` on netmap:nmtsbA (tcpdump's counters at the end). */
-export function rxNmtsCapture(ctx: LinuxCtx, file: string): Promise<CaseResult> {
-  return rxRow(ctx, 'nmts capture', cmd.nmts(['capture', '-i', `netmap:${A}`, '-w', file]), /listening on/, (p) => {
+export function rxNmtsCapture(ctx: LinuxCtx, file: string, via: RxSender = TCPREPLAY): Promise<CaseResult> {
+  return rxRow(ctx, 'nmts capture', cmd.nmts(['capture', '-i', `netmap:${A}`, '-w', file, ...cmd.CAPTURE_FILTER]), /listening on/, (p) => {
     const c = cmd.tcpdumpCounters(p.err());
     if (!c) throw new Error(`no counters in nmts capture's output: ${p.lastWords()}`);
     return { received: c.captured, drops: c.dropped };
-  });
+  }, undefined, via);
 }
