@@ -9,10 +9,13 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unl
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { groupId, peerCredentials } from '../sys/libc.js';
-import { listSwitches, NetmapError, open, parsePortSpec, formatPortSpec, ValePort, type Port, type OpenOptions, type SwitchInfo } from '../index.js';
+import { listSwitches, NetmapError, open, ValePort, type Port, type SwitchInfo } from '../index.js';
 import { taskAlive } from '../core/lock.js';
 import { reclaimAll, regionPath, SHM_DIR } from '../core/shm.js';
-import { Attachments, type AttachmentInfo, type PollingRequest, type RingConf } from './vale-attach.js';
+import { Attachments, type AttachmentInfo, type RingConf } from './vale-attach.js';
+import {
+  ARGS, boolArg, canonicalPort, confArg, DAEMON_COMMANDS, jsonErrorMessage, pollingArg, portArg, refuseInterface, type Command, type Request,
+} from './daemon-args.js';
 
 export interface DaemonOptions {
   /** Unix socket to listen on (default: defaultSocketPath()). */
@@ -79,9 +82,7 @@ export interface DaemonHandle {
   readonly closed: Promise<void>;
 }
 
-/** Commands of the protocol, in the order docs/daemon.md lists them. */
-export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats', 'attach', 'detach', 'polling', 'attached'] as const;
-type Command = (typeof DAEMON_COMMANDS)[number];
+export { DAEMON_COMMANDS } from './daemon-args.js';
 
 /** Where the daemon listens unless told otherwise. */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -146,93 +147,13 @@ export function reclaimDeadPorts(): ReclaimResult {
 // ---- the server ----
 interface Held { port: Port; info: HeldPort }
 interface Conn { id: number; socket: Socket; peer: PeerCred; queue: Promise<void> }
-type Request = Record<string, unknown>;
-
-const CONF_KEYS = ['rings', 'slots', 'txRings', 'rxRings', 'txSlots', 'rxSlots'] as const;
-const ARGS: Record<Command, readonly string[]> = {
-  ping: [], list: [], hold: ['port', 'conf'], release: ['port'], held: [], reclaim: [], stats: ['port'],
-  attach: ['port', 'host', 'conf'], detach: ['port'], polling: ['port', 'enable', 'mode', 'firstCpu', 'numCpus'], attached: [],
-};
 /** Requests after which a daemon that exits when idle looks whether it is. */
 const CHANGES: ReadonlySet<Command> = new Set<Command>(['hold', 'release', 'attach', 'detach']);
 const MAX_PENDING_OUTPUT = 16 << 20; // a client that never reads its replies is dropped
-
 function peerText(p: PeerCred): string {
   return `pid=${p.pid} uid=${p.uid}`;
 }
 
-/** Canonical name of a port spec, without @conf (which only matters when creating). */
-function canonicalPort(name: string): string {
-  let spec;
-  try {
-    spec = parsePortSpec(name, { defaultPrefix: true });
-  } catch (e) {
-    throw new NetmapError('EINVAL', e instanceof Error ? e.message : String(e));
-  }
-  return formatPortSpec({ ...spec, conf: {} });
-}
-
-function portArg(req: Request): string {
-  const p = req.port;
-  if (p === undefined) throw new NetmapError('EINVAL', `missing argument 'port' (a port name such as "vale0:p1")`);
-  if (typeof p !== 'string' || p.length === 0) throw new NetmapError('EINVAL', `argument 'port' must be a non-empty string (a port name such as "vale0:p1"), got ${JSON.stringify(p)}`);
-  if (p.length > 512) throw new NetmapError('EINVAL', `argument 'port' is too long (${p.length} characters)`);
-  return p;
-}
-
-function confArg(req: Request): OpenOptions {
-  const c = req.conf;
-  if (c === undefined || c === null) return {};
-  if (typeof c !== 'object' || Array.isArray(c)) throw new NetmapError('EINVAL', `argument 'conf' must be an object such as {"rings": 2, "slots": 1024}`);
-  const o: OpenOptions = {};
-  for (const [k, v] of Object.entries(c)) {
-    if (!(CONF_KEYS as readonly string[]).includes(k)) throw new NetmapError('EINVAL', `unknown conf key '${k}' (known: ${CONF_KEYS.join(', ')})`);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new NetmapError('EINVAL', `conf.${k} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  const n = c as Partial<Record<(typeof CONF_KEYS)[number], number>>;
-  o.txRings = n.txRings ?? n.rings;
-  o.rxRings = n.rxRings ?? n.rings;
-  o.txSlots = n.txSlots ?? n.slots;
-  o.rxSlots = n.rxSlots ?? n.slots;
-  return o;
-}
-
-function boolArg(req: Request, key: string, required: boolean): boolean {
-  const v = req[key];
-  if (v === undefined && !required) return false;
-  if (typeof v !== 'boolean') throw new NetmapError('EINVAL', `${v === undefined ? 'missing' : 'invalid'} argument '${key}' (true or false)${v === undefined ? '' : `, got ${JSON.stringify(v)}`}`);
-  return v;
-}
-
-function pollingArg(req: Request): PollingRequest | null {
-  const { mode, firstCpu, numCpus } = req;
-  if (mode === undefined) {
-    if (firstCpu !== undefined || numCpus !== undefined) throw new NetmapError('EINVAL', `'firstCpu' and 'numCpus' need 'mode' ("single" or "multi")`);
-    return null;
-  }
-  if (mode !== 'single' && mode !== 'multi') throw new NetmapError('EINVAL', `argument 'mode' must be "single" or "multi", got ${JSON.stringify(mode)}`);
-  for (const [k, v] of [['firstCpu', firstCpu], ['numCpus', numCpus]] as const) {
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw new NetmapError('EINVAL', `argument '${k}' must be an integer >= 0, got ${JSON.stringify(v)}`);
-  }
-  return { mode, firstCpu: firstCpu as number | undefined, numCpus: numCpus as number | undefined };
-}
-
-/** hold is for VALE ports and pipes: an interface is attached to a switch instead. */
-function refuseInterface(name: string): void {
-  let spec;
-  try { spec = parsePortSpec(name, { defaultPrefix: true }); } catch { return; } // open() reports it
-  if (spec.kind === 'netmap' && !spec.pipe) {
-    throw new NetmapError('EINVAL', `${name} is a Linux interface: the daemon attaches interfaces to a switch ({"cmd":"attach","port":"valeX:${spec.name}"}, nmts vale-ctl -a valeX:${spec.name}); hold takes VALE ports and pipes`);
-  }
-}
-
-function jsonErrorMessage(e: unknown, text: string): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  const m = /position (\d+)/.exec(msg);
-  const pos = m ? Number(m[1]) : text.length;
-  const near = text.slice(Math.max(0, pos - 10), pos + 10);
-  return `bad JSON at column ${pos + 1}${near ? ` (near ${JSON.stringify(near)})` : ' (empty request)'}: ${msg}`;
-}
 
 /** Probe an existing socket file: is a daemon answering on it? */
 function probeSocket(path: string): Promise<{ state: 'none' | 'stale' | 'live'; detail?: string }> {

@@ -16,90 +16,19 @@
 // that a switch does not have fails with ENOENT (netmap prints port_idx 255); `-g` of a port
 // that does not exist fails with ENOENT (netmap creates it for the query, and reports its
 // defaults); `rx_rings:` has its colon; listing everything exits 0 (netmap's exits 1).
-import { accessSync, constants as fsConstants, existsSync, readdirSync, statSync } from 'node:fs';
-import { availableParallelism, constants as osConstants } from 'node:os';
+import { availableParallelism } from 'node:os';
 import '../index.js'; // port kinds register their destructors: reclaiming a dead port needs them
-import { DIR, DirType, PR } from '../core/layout.js';
-import { taskAlive } from '../core/lock.js';
-import { processRegion } from '../core/memory.js';
-import { regionKeyOf } from '../core/open.js';
-import { parsePortSpec, PortSpecError, type PortSpec } from '../core/portspec.js';
-import { reclaimDead } from '../core/records.js';
-import { NetmapError, type Region } from '../core/region.js';
-import { openSharedRegion, regionKey, regionPath, SHM_DIR } from '../core/shm.js';
-import { strerror, SysError } from '../sys/libc.js';
-import { listSwitches, type SwitchInfo } from '../vale/api.js';
+import { parsePortSpec } from '../core/portspec.js';
+import { NetmapError } from '../core/region.js';
+import { regionPath, SHM_DIR } from '../core/shm.js';
 import { valeCtlTap } from './vale-ctl-tap.js';
+import { fail, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
+import { describeFile, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './vale-ctl-info.js';
 
-// ---------------------------------------------------------------------------------------
-// errors
-
-const FALLBACK_STRERROR: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  ENXIO: 'No such device or address',
-  ENODEV: 'No such device',
-  EINVAL: 'Invalid argument',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EEXIST: 'File exists',
-  EBUSY: 'Device or resource busy',
-  ENOMEM: 'Cannot allocate memory',
-  ENOTSUP: 'Operation not supported',
-  EOPNOTSUPP: 'Operation not supported',
-  EAGAIN: 'Resource temporarily unavailable',
-};
-
-/** strerror() of an errno name ('ENOENT' → 'No such file or directory'). */
-export function strerrorOf(code: string): string {
-  const n = (osConstants.errno as Record<string, number | undefined>)[code];
-  if (n !== undefined) {
-    try {
-      const s = strerror(n);
-      if (s) return s;
-    } catch { /* no libc binding: use the table */ }
-  }
-  return FALLBACK_STRERROR[code] ?? code;
-}
-
-/**
- * A vale-ctl request that failed: `failed to <action> <target>: <strerror>[ (<detail>)]`,
- * netmap's format, with netmap-ts's explanation in parentheses.
- */
-export class ValeCtlError extends Error {
-  /** errno name: ENOENT, EACCES, ENXIO, EINVAL, EEXIST, ENOTSUP... */
-  readonly code: string;
-  /** netmap's action word: 'list', 'obtain info for', 'attach', 'detach', 'create', ... */
-  readonly action: string;
-  readonly target: string;
-  readonly detail: string;
-  constructor(action: string, target: string, code: string, detail = '') {
-    const reason = strerrorOf(code);
-    // a detail that starts by repeating the reason ("permission denied: ...") is shortened
-    const d = detail.toLowerCase().startsWith(`${reason.toLowerCase()}: `) ? detail.slice(reason.length + 2) : detail;
-    super(`failed to ${action} ${target}: ${reason}${d ? ` (${d})` : ''}`);
-    this.name = 'ValeCtlError';
-    this.code = code;
-    this.action = action;
-    this.target = target;
-    this.detail = d;
-  }
-}
-
-/** Bad command line: the CLI prints the message and the usage text, and exits 2. */
-export class ValeCtlUsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ValeCtlUsageError';
-  }
-}
-
-function fail(action: string, target: string, e: unknown): never {
-  if (e instanceof ValeCtlError) throw e;
-  if (e instanceof NetmapError) throw new ValeCtlError(action, target, e.code, e.message);
-  if (e instanceof PortSpecError) throw new ValeCtlError(action, target, 'EINVAL', e.reason);
-  if (e instanceof SysError) throw new ValeCtlError(action, target, e.code, e.message); // e.g. EPERM removing a file of another user
-  throw e;
-}
+export { strerrorOf, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
+export {
+  listValePorts, sortedSwitches, unreadableSwitches, valePortIndices, valePortInfo, type PortInfo, type UnreadableSwitch, type ValePortEntry,
+} from './vale-ctl-info.js';
 
 // ---------------------------------------------------------------------------------------
 // command line
@@ -314,216 +243,14 @@ function checkMemId(text: string): void {
   throw new ValeCtlUsageError(`invalid format in '-m ${text}' (missing 'netmap:'?)`);
 }
 
-// ---------------------------------------------------------------------------------------
-// listing
-
-export interface ValePortEntry {
-  /** valeX:Y */
-  name: string;
-  switchName: string;
-  /** The switch's position in the list of switches sorted by name. */
-  bridgeIdx: number;
-  /** The port's index on its switch (0..253). */
-  portIdx: number;
-  txRings: number;
-  rxRings: number;
-  txSlots: number;
-  rxSlots: number;
-  openers: number;
-}
-
-/** Every switch this user can open, sorted by name (bridge_idx is the position here). */
-export function sortedSwitches(): SwitchInfo[] {
-  return listSwitches().sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-}
-
-/** Every port of every switch, by switch name then port index (vale-ctl without arguments). */
-export function listValePorts(): ValePortEntry[] {
-  const out: ValePortEntry[] = [];
-  sortedSwitches().forEach((sw, bridgeIdx) => {
-    for (const p of [...sw.ports].sort((x, y) => x.index - y.index)) {
-      out.push({
-        name: p.name, switchName: sw.name, bridgeIdx, portIdx: p.index,
-        txRings: p.txRings, rxRings: p.rxRings, txSlots: p.txSlots, rxSlots: p.rxSlots, openers: p.openers,
-      });
-    }
-  });
-  return out;
-}
-
-export interface UnreadableSwitch { name: string; path: string; reason: string }
-
-/** Switch files that exist but that this user may not open (they are missing from listings). */
-export function unreadableSwitches(): UnreadableSwitch[] {
-  if (process.env.NMTS_SHARED === '0') return [];
-  let names: string[] = [];
-  try { names = readdirSync(SHM_DIR); } catch { return []; }
-  const out: UnreadableSwitch[] = [];
-  for (const f of names.sort()) {
-    const key = regionKey(f);
-    if (key === null || key.startsWith('pipe.')) continue;
-    const path = `${SHM_DIR}/${f}`;
-    try {
-      accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
-      if (code === 'ENOENT') continue; // retired meanwhile
-      out.push({ name: key, path, reason: `${strerrorOf(code)} (${describeFile(path)})` });
-    }
-  }
-  return out;
-}
-
-function describeFile(path: string): string {
-  try {
-    const st = statSync(path);
-    return `owner uid ${st.uid}, group gid ${st.gid}, mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
-  } catch {
-    return 'gone';
-  }
-}
-
-const VALE_PORT = /^(vale[A-Za-z0-9_]*):(.+)$/;
-
-/** Map the region of switch `sw` without creating it, surfacing EACCES and ENOENT. */
-function switchRegion(sw: string, action: string, target: string): Region {
-  if (process.env.NMTS_SHARED === '0') return processRegion();
-  try {
-    return openSharedRegion(sw, { create: false });
-  } catch (e) {
-    if (e instanceof NetmapError && e.code === 'ENOENT') throw new ValeCtlError(action, target, 'ENOENT', `no switch ${sw}`);
-    fail(action, target, e);
-  }
-}
-
-/** -l valeX:Y: the switch's and the port's indices. Throws ValeCtlError. */
-export function valePortIndices(name: string): { bridgeIdx: number; portIdx: number } {
-  const m = VALE_PORT.exec(name);
-  if (!m) throw new ValeCtlError('list', name, 'EINVAL', 'a VALE port name is valeX:Y');
-  switchRegion(m[1], 'list', name); // a permission problem is reported as such
-  let switches: SwitchInfo[];
-  try {
-    switches = sortedSwitches();
-  } catch (e) {
-    fail('list', name, e);
-  }
-  const bridgeIdx = switches.findIndex((s) => s.name === m[1]);
-  if (bridgeIdx < 0) throw new ValeCtlError('list', name, 'ENOENT', `no switch ${m[1]}`);
-  const port = switches[bridgeIdx].ports.find((p) => p.name === name);
-  if (!port) throw new ValeCtlError('list', name, 'ENOENT', `switch ${m[1]} has no port ${m[2]}`);
-  return { bridgeIdx, portIdx: port.index };
-}
-
-// ---------------------------------------------------------------------------------------
-// -g
-
-export interface PortInfo {
-  /** Size of the port's memory region in bytes. */
-  memsize: number;
-  txSlots: number;
-  rxSlots: number;
-  txRings: number;
-  rxRings: number;
-  memId: number;
-  /** Ports opened on it now. */
-  openers: number;
-  /** The shared file holding the region ('' for a process region). */
-  file: string;
-}
-
-/** The name a port has in its region's directory ('vale0:1', 'x{2', 'vale0:1}3'). */
-function directoryName(spec: PortSpec): string {
-  const base = spec.kind === 'vale' ? `${spec.switchName}:${spec.name}` : spec.name;
-  if (!spec.pipe) return base;
-  return `${base}${spec.pipe.end === 'master' ? '{' : '}'}${spec.pipe.id}`;
-}
-
-/**
- * -g PORT: what netmap's PORT_INFO_GET reports for an existing port (VALE port or pipe end):
- * region size and id, rings and slots. Throws ValeCtlError.
- */
-export function valePortInfo(name: string): PortInfo {
-  const action = 'obtain info for';
-  let spec: PortSpec;
-  try {
-    spec = parsePortSpec(name, { defaultPrefix: true });
-  } catch (e) {
-    fail(action, name, e);
-  }
-  if (spec.kind === 'null') throw new ValeCtlError(action, name, 'ENOTSUP', 'the null port has no rings of its own until opened');
-  if (spec.kind === 'netmap' && !spec.pipe) {
-    if (interfaceExists(spec.name)) throw new ValeCtlError(action, name, 'ENOTSUP', LINUX_IF_NOTE);
-    throw new ValeCtlError(action, name, 'ENXIO', `no network interface ${spec.name}`);
-  }
-  const key = regionKeyOf(spec);
-  const dirName = directoryName(spec);
-  let region: Region;
-  if (key === null) region = processRegion();
-  else {
-    try {
-      region = openSharedRegion(key, { create: false });
-    } catch (e) {
-      if (e instanceof NetmapError && e.code === 'ENOENT') throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist; ports exist while they are open`);
-      fail(action, name, e);
-    }
-  }
-  region.lockConfig();
-  try {
-    if (region.dead) throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist; ports exist while they are open`);
-    reclaimDead(region, taskAlive); // a port whose openers all died is gone
-    const entry = region.dirFind(DirType.Port, dirName);
-    if (!entry) throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist; ports exist while they are open`);
-    const u32 = region.u32, rec = u32[(entry + DIR.recOfs) >> 2];
-    return {
-      memsize: region.size,
-      txSlots: u32[(rec + PR.txSlots) >> 2],
-      rxSlots: u32[(rec + PR.rxSlots) >> 2],
-      txRings: u32[(rec + PR.ntx) >> 2],
-      rxRings: u32[(rec + PR.nrx) >> 2],
-      memId: region.memId,
-      openers: u32[(rec + PR.refs) >> 2],
-      file: region.path,
-    };
-  } finally {
-    region.unlockConfig();
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Linux interfaces and persistent ports
-
-const LINUX_IF_NOTE = '-g shows VALE ports and pipes; a Linux interface gets its rings when a program opens netmap:IF (nmts pkt-gen -i netmap:IF prints them), or attach it to a switch: vale-ctl -a valeX:IF';
-const PERSISTENT_NOTE = 'persistent VALE ports, OS-visible interfaces like TAP devices, are not available in this version of netmap-ts; ephemeral ports valeX:Y work';
-const IFNAMSIZ = 16;
-
-function interfaceExists(ifname: string): boolean {
-  return ifname !== '' && !ifname.includes('/') && ifname !== '.' && ifname !== '..' && existsSync(`/sys/class/net/${ifname}`);
-}
-
 export const ACTION: Record<Exclude<ValeCtlRequest, 'list' | 'info'>, string> = {
   attach: 'attach', 'attach-host': 'attach', detach: 'detach', create: 'create', remove: 'remove',
   'polling-on': 'enable polling on', 'polling-off': 'disable polling on',
 };
 
-/**
- * -n/-r IF. The name is checked as netmap's kernel does (so the error is the one netmap
- * gives: ENXIO for an interface that does not exist, EEXIST for -n of an existing one, EINVAL
- * for a malformed name), then the request fails with ENOTSUP. -a/-h/-d/-p/-P talk to the
- * daemon, which a synchronous call cannot: they are runValeCtlAsync's (vale-ctl-attach.ts).
- */
-export function linuxInterfaceRequest(request: Exclude<ValeCtlRequest, 'list' | 'info'>, name: string, args: Pick<ValeCtlArgs, 'config' | 'memId'> = { config: null, memId: null }): never {
-  const action = ACTION[request];
-  if (request === 'create' || request === 'remove') {
-    if (request === 'create') {
-      if (name.startsWith('vale')) throw new ValeCtlError(action, name, 'EINVAL', 'a persistent port is named like an interface, without the vale prefix; attach it with -a valeX:NAME');
-      if (Buffer.byteLength(name) >= IFNAMSIZ || name === '' || /[/\s:]/.test(name)) throw new ValeCtlError(action, name, 'EINVAL', `not a valid interface name (at most ${IFNAMSIZ - 1} bytes, no '/', ':' or spaces)`);
-      if (interfaceExists(name)) throw new ValeCtlError(action, name, 'EEXIST', `network interface ${name} already exists`);
-      throw new ValeCtlError(action, name, 'ENOTSUP', PERSISTENT_NOTE);
-    }
-    if (!interfaceExists(name)) throw new ValeCtlError(action, name, 'ENXIO', `no network interface ${name}`);
-    throw new ValeCtlError(action, name, 'EINVAL', `${name} is not a persistent VALE port; ${PERSISTENT_NOTE}`);
-  }
-  throw new ValeCtlError(action, name, 'ENOTSUP', 'this request talks to the nmts daemon: use runValeCtlAsync or valeCtlAsync (as the nmts command does)');
+/** -a/-h/-d/-p/-P talk to the daemon, which a synchronous call cannot: they are runValeCtlAsync's (vale-ctl-attach.ts). */
+function daemonRequestOnly(request: Exclude<ValeCtlRequest, 'list' | 'info'>, name: string): never {
+  throw new ValeCtlError(ACTION[request], name, 'ENOTSUP', 'this request talks to the nmts daemon: use runValeCtlAsync or valeCtlAsync (as the nmts command does)');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -587,7 +314,7 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
         }
         return;
       }
-      linuxInterfaceRequest(args.request, args.name!, args); // -a/-h/-d/-p/-P: runValeCtlAsync's
+      daemonRequestOnly(args.request, args.name!);
     }
   }
 }
