@@ -35,6 +35,12 @@ test('bad names throw PortSpecError with the position of the fault', () => {
   }
 });
 
+test('a monitor of an interface port is ENOTSUP, pointing at nmts capture (no shared file is left)', () => {
+  for (const name of ['netmap:nmtsnone0/r', 'netmap:nmtsnone0/rt', 'nmtsnone0/z']) {
+    assert.throws(() => open(name), netmapError('ENOTSUP', /monitors of Linux-interface ports are not supported.*nmts capture -i netmap:nmtsnone0/));
+  }
+});
+
 test('netmap:IF and bare interface names reach the interface kind: a missing one is ENXIO naming it', () => {
   // (never a real interface here: opening one would take its traffic; see test/netif-*.test.ts)
   for (const name of ['netmap:nmtsnone0', 'nmtsnone0', 'netmap:nmtsnone0-1', 'netmap:nmtsnone0*', 'netmap:nmtsnone0^']) {

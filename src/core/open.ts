@@ -79,8 +79,8 @@ export function open(name: string, opts: OpenOptions = {}): Port {
  */
 export function regionKeyOf(spec: PortSpec): string | null {
   if (spec.kind === 'null' || process.env.NMTS_SHARED === '0') return null;
-  // a Linux interface gets a private region of its own, made by its factory
-  if (factoryKind(spec) === 'netmap') return null;
+  // a Linux interface gets a private region of its own, made by its factory (and has no monitors)
+  if (spec.kind === 'netmap' && !spec.pipe) return null;
   if (spec.kind === 'vale') return spec.switchName;
   return `pipe.${spec.name}`;
 }

@@ -94,6 +94,10 @@ registerDestructor(RecKind.Monitor, (region, rec) => {
 });
 
 registerPortType('monitor', (region, spec, opts) => {
+  if (spec.kind === 'netmap' && !spec.pipe) {
+    // an interface port's rings live in memory private to the thread that opened it
+    throw new NetmapError('ENOTSUP', `${spec.raw}: monitors of Linux-interface ports are not supported (their rings are private to the program that opened the interface); capture the interface itself: nmts capture -i netmap:${spec.name}`);
+  }
   const target = monitoredName(spec);
   region.lockLive();
   reclaimDead(region, taskAlive); // ports left by dead threads and processes
