@@ -99,10 +99,11 @@ describe('netmap:IF on a veth pair (AF_XDP and AF_PACKET)', { timeout: 60_000 },
     // while the port is held: a second process falls back to AF_PACKET (auto) or fails (forced AF_XDP)
     const auto = ns.child(['open', A, 'auto']);
     await auto.wait();
-    const a = auto.json<{ ok: boolean; info: { backend: string; fallbackReason: string } }>()[0]!;
+    const a = auto.json<{ ok: boolean; info: { backend: string; fallbackReason: string; warnings: string[] } }>()[0]!;
     assert.equal(a.ok, true, auto.stdout);
     assert.equal(a.info.backend, 'af_packet');
     assert.match(a.info.fallbackReason, /^AF_XDP: .*EBUSY/);
+    assert.ok(a.info.warnings.some((w) => w.includes(`${A} already has an XDP program`) && w.includes('never reach this AF_PACKET port')), a.info.warnings.join('\n'));
     const forced = ns.child(['open', A, 'af_xdp']);
     await forced.wait();
     assert.deepEqual(forced.json<{ ok: boolean; code: string }>().map((o) => [o.ok, o.code]), [[false, 'EBUSY']]);

@@ -95,6 +95,9 @@ export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, 
     } catch (e) {
       if (backend === 'af_xdp' || final(e)) throw privilegeError(spec.raw, e);
       fallbackReason = `AF_XDP: ${e instanceof Error ? e.message : String(e)}`;
+      if (e instanceof NetError && e.errno === K.EBUSY) {
+        warnings.push(`${info.name} already has an XDP program (another program's, or another netmap-ts process's): the frames it redirects to its own sockets never reach this AF_PACKET port; see ip -d link show ${info.name}`);
+      }
     }
   }
   try {
