@@ -324,10 +324,10 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
               : mode === MODE_TIMING ? anchor + (src.tsRel > 0 ? src.tsRel / mult : 0)
               : mode === MODE_PPS ? anchor + Math.floor(schedPkts / ppsMulti) * ppsMulti * ppsPeriod
               : anchor + schedBytes * msPerByte;
-            if (due > horizon) break;
+            if (due >= horizon) break;
           }
           r.advance(h);
-          if (due > horizon) break;
+          if (due >= horizon) break;
         }
         if (n > 0) {
           port.txsync();
