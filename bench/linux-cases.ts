@@ -119,7 +119,8 @@ const CASES: LinuxCase[] = [
   { name: 'linux-fwd-kbridge-60', section: 'fwd', role: 'peer', description: 'Linux bridge nmtsbA <-> nmtsbC; sender on nmtsbB, counted on nmtsbD', run: fwdKernelBridge },
   { name: 'linux-fwd-dpdk-60', section: 'fwd', role: 'dpdk', description: 'dpdk-testpmd io between net_af_xdp nmtsbA and nmtsbC', run: fwdDpdk },
   { name: 'linux-fwd-nmts-bridge-60', section: 'fwd', role: 'ours', description: 'nmts bridge -i netmap:nmtsbA -i netmap:nmtsbC', run: fwdNmtsBridge },
-  { name: 'linux-fwd-vale-60', section: 'fwd', role: 'ours', description: 'nmts daemon, then nmts vale-ctl -a SW:nmtsbA -a SW:nmtsbC (VALE forwarding between the interfaces)', run: fwdVale },
+  { name: 'linux-fwd-vale-pktgen-60', section: 'fwd', role: 'ours', description: 'the same VALE forwarding with nmts pkt-gen on both ends (tx on netmap:nmtsbB, rx on netmap:nmtsbD)', run: (c) => fwdVale(c, true) },
+  { name: 'linux-fwd-vale-60', section: 'fwd', role: 'ours', description: 'nmts daemon, then nmts vale-ctl -a SW:nmtsbA -a SW:nmtsbC (VALE forwarding between the interfaces)', run: (c) => fwdVale(c) },
 ];
 
 const NAMES = new Set(CASES.map((c) => c.name));

@@ -6,13 +6,21 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaseResult } from './cases.js';
 import * as cmd from './linux-commands.js';
-import { FRAME_LEN } from './linux-frames.js';
+import { DST_MAC, FRAME_LEN, SRC_MAC } from './linux-frames.js';
 import { limitS, pct, window, type LinuxCtx } from './linux-measure.js';
 import { A, B, C, D, addBridge, delta, detachXdp, removeBridge } from './linux-ns.js';
 import { peerStatus, requirePeer } from './linux-peers.js';
 import { spawnInNs, type Proc } from './linux-proc.js';
 
-function startSender(ctx: LinuxCtx): Proc {
+/** Sender and receiver of the "pkt-gen on both ends" row: our pkt-gen on netmap:nmtsbB and netmap:nmtsbD. */
+function pktGenSender(ctx: LinuxCtx): Proc {
+  const argv = cmd.nmts(['pkt-gen', '-i', `netmap:${B}`, '-f', 'tx', '-l', String(FRAME_LEN), '-w', '0',
+    '-S', SRC_MAC, '-D', DST_MAC, '-s', '198.18.0.1:1234', '-d', '198.18.0.2:4321']);
+  return spawnInNs(ctx.ns, argv, { limitS: limitS(ctx), label: 'nmts pkt-gen tx' });
+}
+
+function startSender(ctx: LinuxCtx, pktgen = false): Proc {
+  if (pktgen) return pktGenSender(ctx);
   if (peerStatus().get('trafgen')?.ok) return spawnInNs(ctx.ns, cmd.trafgen(B, ctx.trafgenConf), { limitS: limitS(ctx), label: 'trafgen' });
   requirePeer('tcpreplay');
   return spawnInNs(ctx.ns, cmd.tcpreplay(B, ctx.pcap), { limitS: limitS(ctx), label: 'tcpreplay' });
@@ -22,8 +30,11 @@ function startSender(ctx: LinuxCtx): Proc {
  * Send, count on nmtsbD; `forwarder` (if any) must already be forwarding and keep running.
  * `t0`: when the row's set-up began (it counts as warm-up).
  */
-async function forwardRow(ctx: LinuxCtx, what: string, forwarder: Proc | null, t0 = performance.now()): Promise<CaseResult> {
-  const sender = startSender(ctx);
+async function forwardRow(ctx: LinuxCtx, what: string, forwarder: Proc | null, t0 = performance.now(), pktgen = false): Promise<CaseResult> {
+  // with pkt-gen on both ends, a pkt-gen rx on netmap:nmtsbD takes the frames as well
+  const receiver = pktgen ? spawnInNs(ctx.ns, cmd.nmts(['pkt-gen', '-i', `netmap:${D}`, '-f', 'rx', '-w', '0']), { limitS: limitS(ctx), label: 'nmts pkt-gen rx' }) : null;
+  if (receiver) await receiver.waitFor(/Receiving from/, 6000);
+  const sender = startSender(ctx, pktgen);
   try {
     const w = await window(ctx.ns, D, forwarder ? [sender, forwarder] : [sender], t0, ctx.warmupMs, ctx.durationMs);
     const out = delta(w.s0, w.s1, D).rxPackets;
@@ -37,6 +48,7 @@ async function forwardRow(ctx: LinuxCtx, what: string, forwarder: Proc | null, t
     };
   } finally {
     await sender.stop(300);
+    if (receiver) await receiver.stop(300);
   }
 }
 
@@ -78,7 +90,7 @@ export function fwdNmtsBridge(ctx: LinuxCtx): Promise<CaseResult> {
  * starts with a socket and a shared-memory directory of its own (NMTS_SOCKET, NMTS_SHM_DIR), so
  * it neither meets nor reclaims anything of other runs; stopping it detaches everything.
  */
-export async function fwdVale(ctx: LinuxCtx): Promise<CaseResult> {
+export async function fwdVale(ctx: LinuxCtx, pktgen = false): Promise<CaseResult> {
   const t0 = performance.now();
   const shm = join(ctx.dir, 'shm');
   mkdirSync(shm, { recursive: true });
@@ -92,7 +104,7 @@ export async function fwdVale(ctx: LinuxCtx): Promise<CaseResult> {
       const e = await p.exited;
       if (e.code !== 0) throw new Error(`vale-ctl -a ${sw}:${dev}: ${p.lastWords()}`);
     }
-    return await forwardRow(ctx, `VALE ${sw}`, daemon, t0);
+    return await forwardRow(ctx, `VALE ${sw}${pktgen ? ', pkt-gen tx on B and rx on D' : ''}`, daemon, t0, pktgen);
   } finally {
     await daemon.stop(800);
   }
