@@ -36,6 +36,27 @@ describe('netmap:IF on a veth pair (AF_XDP and AF_PACKET)', { timeout: 60_000 },
     assert.equal(ns.xdpProg(Q), null, 'the shared program is gone once both threads closed their queue');
   });
 
+  test('two processes on two queues of one interface: the second joins the first one\'s XDP program, which stays until both closed', { skip }, async () => {
+    const h0 = ns.child(['hold', `${Q}-0`, 'af_xdp']);
+    await h0.waitFor(/"ready":true/, 10_000, 'stdout');
+    const prog = ns.xdpProg(Q);
+    assert.ok(prog);
+    const h1 = ns.child(['hold', `${Q}-1`, 'af_xdp']);
+    await h1.waitFor(/"ready":true/, 10_000, 'stdout');
+    const info = h1.json<{ info: { backend: string; detail: string } }>()[0]!.info;
+    assert.equal(info.backend, 'af_xdp');
+    assert.match(info.detail, /^the XDP program of another netmap-ts process, \w+ mode, queue 1$/);
+    assert.equal(ns.xdpProg(Q)?.id, prog.id, 'one program');
+    h0.child.stdin!.write('close\n');
+    await h0.waitFor(/"closed":true/, 5000, 'stdout');
+    h0.child.stdin!.write('exit\n');
+    await h0.wait();
+    assert.equal(ns.xdpProg(Q)?.id, prog.id, 'the second process keeps the program attached');
+    h1.child.kill('SIGKILL');
+    await h1.wait();
+    await until('the program detached', () => ns.xdpProg(Q) === null);
+  });
+
   for (const backend of BACKENDS) {
     test(`${backend}: pkt-gen -f tx -n N -l 60 sends exactly N 60-byte frames (the peer's kernel counters and tcpdump agree)`, { skip }, async () => {
       const N = 10_000;

@@ -42,6 +42,8 @@ const LAYOUTS: Record<string, { c: string; prefix?: string; path?: Record<string
   bpf_attr_link_create: { c: 'union bpf_attr', prefix: 'link_create.' },
   bpf_prog_info: { c: 'struct bpf_prog_info' },
   bpf_map_info: { c: 'struct bpf_map_info' },
+  bpf_attr_get_id: { c: 'union bpf_attr' },
+  bpf_link_info: { c: 'struct bpf_link_info', path: { xdp_ifindex: 'xdp.ifindex' } },
   ethtool_value: { c: 'struct ethtool_value' },
   iovec: { c: 'struct iovec' },
   msghdr: { c: 'struct msghdr' },

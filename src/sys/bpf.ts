@@ -15,6 +15,8 @@ const CMD_NAME: Record<number, string> = {
   [K.BPF_MAP_CREATE]: 'BPF_MAP_CREATE', [K.BPF_MAP_LOOKUP_ELEM]: 'BPF_MAP_LOOKUP_ELEM', [K.BPF_MAP_UPDATE_ELEM]: 'BPF_MAP_UPDATE_ELEM',
   [K.BPF_MAP_DELETE_ELEM]: 'BPF_MAP_DELETE_ELEM', [K.BPF_PROG_LOAD]: 'BPF_PROG_LOAD', [K.BPF_PROG_TEST_RUN]: 'BPF_PROG_TEST_RUN',
   [K.BPF_OBJ_GET_INFO_BY_FD]: 'BPF_OBJ_GET_INFO_BY_FD', [K.BPF_LINK_CREATE]: 'BPF_LINK_CREATE', [K.BPF_LINK_DETACH]: 'BPF_LINK_DETACH',
+  [K.BPF_PROG_GET_FD_BY_ID]: 'BPF_PROG_GET_FD_BY_ID', [K.BPF_MAP_GET_FD_BY_ID]: 'BPF_MAP_GET_FD_BY_ID',
+  [K.BPF_LINK_GET_FD_BY_ID]: 'BPF_LINK_GET_FD_BY_ID', [K.BPF_LINK_GET_NEXT_ID]: 'BPF_LINK_GET_NEXT_ID',
 };
 
 /** The verifier rejected a program: `log` holds its log (also at the end of the message). */
@@ -279,4 +281,63 @@ export function testRunLive(progFd: number, frame: Uint8Array, spec: LiveRunSpec
   a.writeUInt32LE(spec.batchSize ?? 0, L.batch_size);
   bpf(K.BPF_PROG_TEST_RUN, a, `live frames, ifindex ${spec.ifindex}`);
   return { durationNs: a.readUInt32LE(L.duration) };
+}
+
+// ---- finding objects another process made (by id) ----
+
+function byId(cmd: number, id: number, what: string): number {
+  const a = newAttr();
+  a.writeUInt32LE(id, K.bpf_attr_get_id.start_id);
+  return bpf(cmd, a, `${what} ${id}`);
+}
+
+/** The id of the next BPF link after `start` (0 when there is none). */
+export function nextLinkId(start: number): number {
+  const a = newAttr();
+  a.writeUInt32LE(start, K.bpf_attr_get_id.start_id);
+  try {
+    bpf(K.BPF_LINK_GET_NEXT_ID, a, 'links');
+  } catch (e) {
+    if (e instanceof NetError && e.errno === K.ENOENT) return 0;
+    throw e;
+  }
+  return a.readUInt32LE(K.bpf_attr_get_id.next_id);
+}
+
+/** A new descriptor of link `id` (holding it keeps the link, and its program, attached). */
+export function linkFdById(id: number): number {
+  return byId(K.BPF_LINK_GET_FD_BY_ID, id, 'link');
+}
+
+export function progFdById(id: number): number {
+  return byId(K.BPF_PROG_GET_FD_BY_ID, id, 'prog');
+}
+
+export function mapFdById(id: number): number {
+  return byId(K.BPF_MAP_GET_FD_BY_ID, id, 'map');
+}
+
+export interface LinkInfo { type: number; id: number; progId: number; ifindex: number }
+
+/** A link's type, id, program and (for an XDP link) interface. */
+export function linkInfo(linkFd: number): LinkInfo {
+  const b = objInfo(linkFd, 32, 'link');
+  const L = K.bpf_link_info;
+  const type = b.readUInt32LE(L.type);
+  return { type, id: b.readUInt32LE(L.id), progId: b.readUInt32LE(L.prog_id), ifindex: type === K.BPF_LINK_TYPE_XDP ? b.readUInt32LE(L.xdp_ifindex) : 0 };
+}
+
+/** The ids of the maps a program uses. */
+export function progMapIds(progFd: number): number[] {
+  const ids = new Uint32Array(8);
+  const info = Buffer.alloc(80);
+  const L = K.bpf_prog_info;
+  info.writeUInt32LE(ids.length, L.nr_map_ids);
+  info.writeBigUInt64LE(ptr(ids), L.map_ids);
+  const a = newAttr();
+  a.writeUInt32LE(progFd, K.bpf_attr_info.bpf_fd);
+  a.writeUInt32LE(info.length, K.bpf_attr_info.info_len);
+  a.writeBigUInt64LE(ptr(info), K.bpf_attr_info.info);
+  bpf(K.BPF_OBJ_GET_INFO_BY_FD, a, 'prog maps');
+  return Array.from(ids.subarray(0, Math.min(ids.length, info.readUInt32LE(L.nr_map_ids))));
 }

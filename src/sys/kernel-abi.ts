@@ -249,6 +249,11 @@ export const BPF_PROG_TEST_RUN = 10;
 export const BPF_OBJ_GET_INFO_BY_FD = 15;
 export const BPF_LINK_CREATE = 28;
 export const BPF_LINK_DETACH = 34;
+export const BPF_PROG_GET_FD_BY_ID = 13;
+export const BPF_MAP_GET_FD_BY_ID = 14;
+export const BPF_LINK_GET_FD_BY_ID = 30;
+export const BPF_LINK_GET_NEXT_ID = 31;
+export const BPF_LINK_TYPE_XDP = 6;
 export const BPF_MAP_TYPE_HASH = 1;
 export const BPF_MAP_TYPE_ARRAY = 2;
 export const BPF_MAP_TYPE_DEVMAP = 14;
@@ -306,7 +311,11 @@ export const bpf_attr_test = {
 export const bpf_attr_info = { bpf_fd: 0, info_len: 4, info: 8 } as const;
 export const bpf_attr_link_create = { prog_fd: 0, target_ifindex: 4, attach_type: 8, flags: 12 } as const;
 /** the leading fields of struct bpf_prog_info (BPF_OBJ_GET_INFO_BY_FD on a program) */
-export const bpf_prog_info = { type: 0, id: 4, tag: 8, name: 64 } as const;
+export const bpf_prog_info = { type: 0, id: 4, tag: 8, nr_map_ids: 52, map_ids: 56, name: 64 } as const;
+/** BPF_*_GET_NEXT_ID and BPF_*_GET_FD_BY_ID (start_id shares its place with link_id, map_id, prog_id) */
+export const bpf_attr_get_id = { start_id: 0, next_id: 4, open_flags: 8 } as const;
+/** the leading fields of struct bpf_link_info; the interface of an XDP link is in its union */
+export const bpf_link_info = { type: 0, id: 4, prog_id: 8, xdp_ifindex: 16 } as const;
 /** the leading fields of struct bpf_map_info */
 export const bpf_map_info = { type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16 } as const;
 

@@ -4,7 +4,9 @@
 // socket calls (UMEM registration, ring sizes, mmap offsets, bind, statistics, kicks).
 import { close } from './libc.js';
 import { NetError, socket, setsockopt, getsockopt, bind, sendto, ifIndex } from './net.js';
-import { Asm, createMap, loadProgram, linkCreate, mapUpdateU32, mapDeleteU32, progInfo } from './bpf.js';
+import {
+  Asm, createMap, linkCreate, linkFdById, linkInfo, loadProgram, mapDeleteU32, mapFdById, mapUpdateU32, nextLinkId, progFdById, progInfo, progMapIds,
+} from './bpf.js';
 import * as K from './kernel-abi.js';
 
 /**
@@ -27,7 +29,10 @@ export function createXskMap(queues: number, name = 'nmts_xsks'): number {
 }
 
 /** Load the redirect program for `mapFd` (verifier log in the error if the kernel refuses it). */
-export function loadRedirectProgram(mapFd: number, fallback: number = K.XDP_PASS, name = 'nmts_xsk_redir'): number {
+/** The name our redirect program is loaded with (how another process recognises it). */
+export const REDIRECT_PROGRAM_NAME = 'nmts_xsk_redir';
+
+export function loadRedirectProgram(mapFd: number, fallback: number = K.XDP_PASS, name = REDIRECT_PROGRAM_NAME): number {
   return loadProgram({ type: K.BPF_PROG_TYPE_XDP, insns: redirectProgram(mapFd, fallback), name, license: 'GPL', expectedAttachType: K.BPF_XDP });
 }
 
@@ -98,14 +103,53 @@ export class XskRedirect {
    * The same program seen from another thread of the process: its descriptors (which belong to
    * the process) recorded by the thread that attached it.
    */
-  static adopt(ifname: string, ifindex: number, mapFd: number, progFd: number, linkFd: number, mode: XdpMode, progId: number): XskRedirect {
+  static adopt(ifname: string, ifindex: number, mapFd: number, progFd: number, linkFd: number, mode: XdpMode, progId: number, joined = false): XskRedirect {
     const r = Object.create(XskRedirect.prototype) as { -readonly [K in keyof XskRedirect]: XskRedirect[K] };
     r.ifname = ifname;
     r.mapFd = mapFd;
     r.progFd = progFd;
     r.link = new XdpLink(linkFd, ifname, ifindex, mode, progId);
+    r.joined = joined;
     return r as XskRedirect;
   }
+
+  /**
+   * Join the redirect program another process attached to the interface: find its XDP link,
+   * and take descriptors of the link, the program and its XSKMAP. Holding the link keeps the
+   * program attached after that process is gone. Null when the interface's program is not
+   * ours, or when finding it is not allowed (getting a link by id needs CAP_SYS_ADMIN).
+   */
+  static join(ifname: string, ifindex: number): XskRedirect | null {
+    try {
+      for (let id = nextLinkId(0); id !== 0; id = nextLinkId(id)) {
+        let linkFd: number;
+        try { linkFd = linkFdById(id); } catch { continue; } // gone meanwhile
+        let kept = false;
+        try {
+          const li = linkInfo(linkFd);
+          if (li.type !== K.BPF_LINK_TYPE_XDP || li.ifindex !== ifindex) continue;
+          const progFd = progFdById(li.progId);
+          try {
+            const maps = progMapIds(progFd);
+            if (progInfo(progFd).name !== REDIRECT_PROGRAM_NAME || maps.length !== 1) return null;
+            const r = XskRedirect.adopt(ifname, ifindex, mapFdById(maps[0]), progFd, linkFd, 'native', li.progId, true);
+            kept = true;
+            return r;
+          } finally {
+            if (!kept) close(progFd);
+          }
+        } finally {
+          if (!kept) close(linkFd);
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof NetError)) throw e;
+    }
+    return null;
+  }
+
+  /** True when the program is another process's (joined), not attached by this one. */
+  joined = false;
   /** Steer packets of `queue` to the (bound) AF_XDP socket `xskFd`. */
   setSocket(queue: number, xskFd: number): void {
     mapUpdateU32(this.mapFd, queue, xskFd, K.BPF_ANY, `${this.ifname} queue ${queue}`);

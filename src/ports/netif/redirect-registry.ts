@@ -4,6 +4,8 @@
 // SharedArrayBuffer published to worker threads like the process region, records them per
 // interface with a reference count. The last thread to let go closes them.
 import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads';
+import { NetError } from '../../sys/net.js';
+import * as K from '../../sys/kernel-abi.js';
 import { XskRedirect, type XdpMode } from '../../sys/xdp.js';
 
 const KEY = 'netmap-ts:xdp-redirects:v1';
@@ -41,12 +43,27 @@ function find(t: Int32Array, ifindex: number): number {
   return -1;
 }
 
+/**
+ * Attach our redirect program, or, when the interface already has an XDP program (EBUSY) that
+ * is another netmap-ts process's, join it: each process binds its own queues.
+ */
+function attachOrJoin(ifname: string, ifindex: number, queues: number, mode: XdpMode | 'auto'): XskRedirect {
+  try {
+    return new XskRedirect(ifname, queues, mode);
+  } catch (e) {
+    if (!(e instanceof NetError && e.errno === K.EBUSY)) throw e;
+    const joined = XskRedirect.join(ifname, ifindex);
+    if (!joined) throw e;
+    return joined;
+  }
+}
+
 /** The redirect program of interface `ifindex`, attached on first use (refcounted). */
 export function acquireRedirect(ifname: string, ifindex: number, queues: number, mode: XdpMode | 'auto'): XskRedirect {
   if (!shared) {
     const have = local.get(ifindex);
     if (have) { have.refs++; return have.redirect; }
-    const redirect = new XskRedirect(ifname, queues, mode);
+    const redirect = attachOrJoin(ifname, ifindex, queues, mode);
     local.set(ifindex, { redirect, refs: 1 });
     return redirect;
   }
@@ -64,7 +81,7 @@ export function acquireRedirect(ifname: string, ifindex: number, queues: number,
     }
     let free = -1;
     for (let i = 0; i < ENTRIES && free < 0; i++) if (shared[1 + i * E + 1] === 0) free = 1 + i * E;
-    const redirect = new XskRedirect(ifname, queues, mode);
+    const redirect = attachOrJoin(ifname, ifindex, queues, mode);
     if (free >= 0) {
       shared.set([ifindex, 1, redirect.mapFd, redirect.progFd, redirect.link.fd, redirect.mode === 'generic' ? 1 : 0, redirect.link.progId], free);
       mine.set(ifindex, redirect);

@@ -251,7 +251,8 @@ export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceIn
       redirect.setSocket(q, sock.fd);
     }
     const first = socks.find((x) => x !== null)!;
-    const detail = `${redirect.mode} XDP, ${first.zeroCopy ? 'zero-copy' : 'copy'} mode, queue${queues.length > 1 ? 's' : ''} ${queues.join(',')}`;
+    const program = redirect.joined ? 'the XDP program of another netmap-ts process' : `${redirect.mode} XDP`;
+    const detail = `${program}, ${first.zeroCopy ? 'zero-copy' : 'copy'} mode, queue${queues.length > 1 ? 's' : ''} ${queues.join(',')}`;
     const port = new XdpPort(mem, rec, spec, rings, opts, socks, redirect, info.index, { backend: 'af_xdp', detail, fallbackReason: '', warnings: [] }, host);
     return port.bindOpener();
   } catch (e) {
