@@ -10,7 +10,8 @@ import { pollPorts } from '../core/poll.js';
 import type { Port } from '../core/port.js';
 import { parsePortSpec } from '../core/portspec.js';
 import { NetmapError } from '../core/region.js';
-import { backendLines, Direction, rxPending } from './port-forward.js';
+import { Direction, rxPending } from './port-forward.js';
+import { portBackendLines } from './port-backend.js';
 
 export interface BridgeOptions {
   a: string;
@@ -75,8 +76,8 @@ export async function bridge(o: BridgeOptions, log: (line: string) => void): Pro
   const ab = new Direction(pa, pb, zerocopy);
   const ba = pb === pa ? null : new Direction(pb, pa, zerocopy);
   const result: BridgeResult = { aToB: 0, bToA: 0, zerocopy, drops: 0 };
-  for (const l of backendLines(pa)) log(l);
-  if (pb !== pa) for (const l of backendLines(pb)) log(l);
+  for (const l of portBackendLines(pa)) log(l);
+  if (pb !== pa) for (const l of portBackendLines(pb)) log(l);
   log(`------- zerocopy ${zerocopy ? '' : 'NOT '}supported`);
   log(`Ready to go, ${pa.name} (${pa.rxRings.length} rx / ${pa.txRings.length} tx rings) <-> ${pb.name} (${pb.rxRings.length} rx / ${pb.txRings.length} tx rings).`);
   const ports = pb === pa ? [pa] : [pa, pb];

@@ -7,6 +7,7 @@
 // no NS_MOREFRAG chains: frames it cannot take are dropped and counted, never handed to its
 // txsync (which would reset the ring and throw, as netmap's does for a bad slot).
 import { NS_MOREFRAG } from '../core/constants.js';
+import { kernelFds } from '../core/poll.js';
 import type { Port } from '../core/port.js';
 import type { Ring } from '../core/ring.js';
 
@@ -30,8 +31,8 @@ export class Direction {
     this.src = src;
     this.dst = dst;
     this.zerocopy = zerocopy && src.region === dst.region;
-    this.maxLen = frameLimit(dst);
-    this.chains = !isKernelPort(dst);
+    this.maxLen = dst.maxFrame;
+    this.chains = kernelFds(dst) === null; // kernel ports send each slot as one frame
   }
 
   /** Move up to `burst` frames from every rx ring of src to dst's tx rings; returns frames moved. */
@@ -97,33 +98,9 @@ export function copyAcross(src: Float64Array, s: number, dst: Float64Array, d: n
   while (i < end) dst[j++] = src[i++];
 }
 
-/** A port on kernel objects (netmap:IF, its host rings): it has the descriptors poll(2) waits on. */
-export function isKernelPort(p: Port): boolean {
-  return Array.isArray((p as { fds?: unknown }).fds);
-}
-
-/**
- * Longest frame `p` transmits: its own limit when it has one (an AF_XDP port keeps 256 bytes of
- * each 2048-byte buffer for the kernel's headroom), else its buffer size.
- */
-export function frameLimit(p: Port): number {
-  return p.maxFrame;
-}
-
 /** Whether any rx ring of p holds frames the user has not released. */
 export function rxPending(p: Port): boolean {
   const rings = p.rxRings;
   for (let i = 0; i < rings.length; i++) if (!rings[i].empty()) return true;
   return false;
-}
-
-/** What a tool says about a port on a Linux interface: backend, why not AF_XDP, advice. */
-export function backendLines(p: Port): string[] {
-  const info = (p as { info?: { backend: string; detail: string; fallbackReason: string; warnings: string[] } }).info;
-  if (!info) return [];
-  const name = info.backend === 'af_xdp' ? 'AF_XDP' : info.backend === 'af_packet' ? 'AF_PACKET' : info.backend === 'tap' ? 'TAP' : info.backend;
-  const out = [`${p.name}: backend ${name} (${info.detail})`];
-  if (info.fallbackReason) out.push(`${p.name}: not AF_XDP because ${info.fallbackReason}`);
-  for (const w of info.warnings) out.push(`warning: ${w}`);
-  return out;
 }

@@ -18,7 +18,8 @@ import { ifIndex } from '../sys/net.js';
 import { pinThisThread, allowedCpus } from '../sys/sched.js';
 import type { ValePort } from '../vale/vale-port.js';
 import { FdWaker } from './fd-waker.js';
-import { backendLines, Direction, rxPending } from './port-forward.js';
+import { Direction, rxPending } from './port-forward.js';
+import { portBackendLines } from './port-backend.js';
 import { setThreadCpus } from './thread-affinity.js';
 import { A, COUNTERS_PER_DIR, type AttachWorkerInput, type WorkerMessage } from './vale-attach-shared.js';
 import { openAttachedPort } from './vale-attach-port.js';
@@ -119,7 +120,7 @@ post({
   port: `${input.sw}:${input.ifname}`, index: vnic.portIndex,
   hostPort: vhost ? `${input.sw}:${input.ifname}^` : null, hostIndex: vhost ? vhost.portIndex : null,
   backend: (nic as { info?: { backend: string } }).info?.backend ?? 'unknown',
-  lines: [...backendLines(nic), ...(host ? backendLines(host) : [])],
+  lines: [...portBackendLines(nic), ...(host ? portBackendLines(host) : [])],
   rings: { nic: [nic.txRings.length, nic.rxRings.length], vale: [vnic.txRings.length, vnic.rxRings.length] },
 });
 

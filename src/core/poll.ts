@@ -11,7 +11,7 @@ import { PollSet } from '../sys/net.js';
  * a shared region, which is woken through the region's futex words. Duck-typed: this layer
  * knows no port kinds.
  */
-function kernelFds(p: Port): readonly number[] | null {
+export function kernelFds(p: Port): readonly number[] | null {
   const fds = (p as { fds?: unknown }).fds;
   return Array.isArray(fds) && fds.length > 0 ? (fds as readonly number[]) : null;
 }
