@@ -21,7 +21,7 @@ export { KernelPort, type KernelPortInfo, type Backend } from './ports/netif/ker
 export { XdpPort } from './ports/netif/xdp-port.js';
 export { PacketPort } from './ports/netif/packet-port.js';
 export { registerLookup, type LookupFn } from './vale/switch.js';
-export { valeSwitch, listSwitches, type SwitchInfo } from './vale/api.js';
+export { valeSwitch, listSwitches, listSwitchesReport, type SwitchInfo, type SwitchReport } from './vale/api.js';
 export { reclaimAll, regionPath, openSharedRegion } from './core/shm.js';
 export { taskAlive } from './core/lock.js';
 export * as packet from './packet/index.js';

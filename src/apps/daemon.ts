@@ -140,7 +140,9 @@ export function resolveGroup(group: string | number): number {
  * (a file this user may not remove stays, empty and usable: see retireRegion).
  */
 export function reclaimDeadPorts(): ReclaimResult {
-  const r = reclaimAll(taskAlive);
+  // try-lock only: a file whose lock a live task holds waits for the next pass, and the
+  // event loop never waits for a shared-file lock
+  const r = reclaimAll(taskAlive, { lockWaitMs: 0 });
   return { reclaimed: r.openers, ports: r.ports, removed: r.retired.map(regionPath) };
 }
 

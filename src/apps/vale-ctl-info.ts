@@ -9,7 +9,7 @@ import { parsePortSpec, type PortSpec } from '../core/portspec.js';
 import { reclaimDead } from '../core/records.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { openSharedRegion, regionKey, SHM_DIR } from '../core/shm.js';
-import { listSwitches, type SwitchInfo } from '../vale/api.js';
+import { listSwitchesReport, type SwitchInfo } from '../vale/api.js';
 import { fail, strerrorOf, ValeCtlError } from './vale-ctl-errors.js';
 
 export interface ValePortEntry {
@@ -27,9 +27,18 @@ export interface ValePortEntry {
   openers: number;
 }
 
+let issues: string[] = [];
+
+/** What the last listing skipped: damaged or untrusted files (not EACCES: see unreadableSwitches), bad records. */
+export function listingIssues(): string[] {
+  return issues;
+}
+
 /** Every switch this user can open, sorted by name (bridge_idx is the position here). */
 export function sortedSwitches(): SwitchInfo[] {
-  return listSwitches().sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  const r = listSwitchesReport();
+  issues = [...r.skipped.filter((s) => s.code !== 'EACCES').map((s) => `${s.file} not listed: ${s.reason}`), ...r.problems];
+  return r.switches.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
 
 /** Every port of every switch, by switch name then port index (vale-ctl without arguments). */

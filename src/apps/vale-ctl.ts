@@ -23,7 +23,7 @@ import { NetmapError } from '../core/region.js';
 import { regionPath, SHM_DIR } from '../core/shm.js';
 import { valeCtlTap } from './vale-ctl-tap.js';
 import { fail, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
-import { describeFile, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './vale-ctl-info.js';
+import { describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './vale-ctl-info.js';
 
 export { strerrorOf, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
 export {
@@ -283,6 +283,7 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
             (v ? ` tx_rings ${p.txRings} rx_rings ${p.rxRings} tx_slots ${p.txSlots} rx_slots ${p.rxSlots} openers ${p.openers}` : ''));
         }
         if (v) for (const u of unreadableSwitches()) io.err(`vale-ctl: switch ${u.name} not listed: ${u.path}: ${u.reason}`);
+        if (v) for (const line of listingIssues()) io.err(`vale-ctl: ${line}`);
         return;
       }
       const r = valePortIndices(args.name);

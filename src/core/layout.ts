@@ -81,6 +81,9 @@ export const PR = {
   dirOfs: 48, // our directory entry
   pipes: 52, // pipes hanging off this name (parent records only)
   extraBufs: 56,
+  // cache line 1: the head of each opener's extra-buffer list (netmap's ni_bufs_head), by
+  // opener entry, so that the buffers of an opener that died go back to the region
+  openerBufs: 64, // u32[MAX_OPENERS]
   // (counters live in the ring records: each has a single writer; see portStats)
   // cache line 3: wake-ups
   wakeSeq: 128,

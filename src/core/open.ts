@@ -98,4 +98,5 @@ function retireIfEmpty(region: Region): void {
   } finally {
     region.unlockConfig();
   }
+  if (region.dead) forgetRegion(region); // after the unlock: it must reach the shared file
 }

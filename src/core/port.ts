@@ -5,9 +5,13 @@ import { NR_EXCLUSIVE, NR_NO_TX_POLL, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, POLLIN
 import { MAX_OPENERS, OPENER_EXCL, OPENER_NO_RX, OPENER_NO_TX, OPENER_ONE, OPENER_RING_MASK, PR, RR } from './layout.js';
 import { NetmapError, type Region } from './region.js';
 import { Ring } from './ring.js';
-import { addOpener, destroyByKind, portRing, portStats, removeOpener, unbind, type PortStats } from './records.js';
+import { addOpener, destroyByKind, freeBufList, portRing, portStats, removeOpener, unbind, type PortStats } from './records.js';
+
+function u32Refs(region: Region, rec: number): number {
+  return region.u32[(rec + PR.refs) >> 2];
+}
 import { OWNER_TOKEN } from './lock.js';
-import { releaseMapping, retireRegion } from './shm.js';
+import { forgetRegion, retireRegion } from './shm.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -104,15 +108,23 @@ export abstract class Port {
     this.txRings = Array.from(this.txOfs, (o) => new Ring(region, o));
     this.rxRings = Array.from(this.rxOfs, (o) => new Ring(region, o));
     this.rxRelease = new Int32Array(this.rxOfs.length).fill(-1);
-    region.ports++;
   }
+
+  /** This opener's entry in the port record (-1 until bindRings succeeds). */
+  private opener = -1;
 
   /**
    * Head of this opener's extra-buffer list (netmap's ni_bufs_head): buffer indices linked
    * through the first 32-bit word of each buffer, 0 ends the list. The user may take and
    * return buffers; whatever list this points to at close() is given back to the region.
+   * It lives in the port record, so the list of an opener that dies goes back too.
    */
-  bufsHead = 0;
+  get bufsHead(): number {
+    return this.opener < 0 ? 0 : this.region.u32[((this.rec + PR.openerBufs) >> 2) + this.opener];
+  }
+  set bufsHead(b: number) {
+    if (this.opener >= 0) this.region.u32[((this.rec + PR.openerBufs) >> 2) + this.opener] = b;
+  }
   private readonly extraBufs: number;
 
   /** What this opener bound, as recorded in the port record (for reclaiming it if it dies). */
@@ -123,47 +135,48 @@ export abstract class Port {
       (this.exclusive ? OPENER_EXCL : 0);
   }
 
-  /** Mark the bound rings as used (config lock held); enforces /x. */
+  /**
+   * Mark the bound rings as used (config lock held); enforces /x. Only a successful bind
+   * counts the port in region.ports (what keeps this thread's mapping): a failed open leaves
+   * nothing behind.
+   */
   protected bindRings(): void {
-    const u32 = this.region.u32;
+    const u32 = this.region.u32, region = this.region;
     const all = [...this.txOfs, ...this.rxOfs];
-    if (!addOpener(this.region, this.rec, OWNER_TOKEN, this.bindDesc())) {
-      throw new NetmapError('EBUSY', `${this.name}: the port already has ${MAX_OPENERS} openers`);
-    }
     for (const r of all) {
       if (u32[(r + RR.excl) >> 2] || (this.exclusive && u32[(r + RR.users) >> 2])) {
-        removeOpener(this.region, this.rec, OWNER_TOKEN, this.bindDesc());
         throw new NetmapError('EBUSY', `${this.name}: ring ${u32[(r + RR.ringId) >> 2] & 0xffff} is ${u32[(r + RR.excl) >> 2] ? 'bound exclusively (/x) by another opener' : 'in use, exclusive open (/x) refused'}`);
       }
     }
-    if (this.extraBufs > 0) {
-      if (this.region.freeBuffers() < this.extraBufs) removeOpener(this.region, this.rec, OWNER_TOKEN, this.bindDesc());
-      if (this.region.freeBuffers() < this.extraBufs) throw new NetmapError('ENOMEM', `${this.name}: ${this.extraBufs} extra buffers requested, ${this.region.freeBuffers()} free`);
-      for (let i = 0; i < this.extraBufs; i++) {
-        const b = this.region.allocBuf();
-        u32[this.region.bufOffset(b) >> 2] = this.bufsHead;
-        this.bufsHead = b;
-      }
+    if (this.extraBufs > 0 && region.freeBuffers() < this.extraBufs) {
+      throw new NetmapError('ENOMEM', `${this.name}: ${this.extraBufs} extra buffers requested, ${region.freeBuffers()} free`);
+    }
+    const k = addOpener(region, this.rec, OWNER_TOKEN, this.bindDesc());
+    if (k < 0) throw new NetmapError('EBUSY', `${this.name}: the port already has ${MAX_OPENERS} openers`);
+    this.opener = k;
+    for (let i = 0; i < this.extraBufs; i++) {
+      const b = region.allocBuf();
+      if (b === 0) break; // counted as free above; a corrupted count gives fewer
+      u32[region.bufOffset(b) >> 2] = this.bufsHead;
+      this.bufsHead = b;
     }
     for (const r of all) {
       u32[(r + RR.users) >> 2]++;
       if (this.exclusive) u32[(r + RR.excl) >> 2] = 1;
     }
     u32[(this.rec + PR.refs) >> 2]++;
+    region.ports++;
+    region.hadPorts = true;
   }
 
   /** Release the bound rings (config lock held); returns the port's remaining openers. */
   protected unbindRings(): number {
-    const u32 = this.region.u32, region = this.region;
-    for (let b = this.bufsHead, guard = region.nbufs; b >= 2 && b < region.nbufs && guard-- > 0;) {
-      const next = u32[region.bufOffset(b) >> 2];
-      region.freeBuf(b);
-      b = next;
-    }
-    this.bufsHead = 0;
-    const bind = this.bindDesc();
-    removeOpener(region, this.rec, OWNER_TOKEN, bind);
-    return unbind(region, this.rec, bind);
+    const region = this.region;
+    if (this.opener < 0) return u32Refs(region, this.rec);
+    freeBufList(region, this.bufsHead);
+    removeOpener(region, this.rec, this.opener);
+    this.opener = -1;
+    return unbind(region, this.rec, this.bindDesc());
   }
 
   /** Kind-specific transmit sync of one ring record. */
@@ -346,15 +359,19 @@ export abstract class Port {
     if (this.closed) return;
     this.closed = true;
     const region = this.region;
-    region.lockConfig();
+    const bound = this.opener >= 0;
     try {
-      if (this.unbindRings() === 0) this.destroy();
-      if (region.path && region.dirCount() === 0 && !region.dead) retireRegion(region);
+      region.lockConfig();
+      try {
+        if (this.unbindRings() === 0) this.destroy();
+        if (region.path && region.dirCount() === 0 && !region.dead) retireRegion(region);
+      } finally {
+        region.unlockConfig(); // before the mapping may be released (retired: zero pages)
+      }
     } finally {
-      region.unlockConfig();
+      if (bound) region.ports--;
+      if (region.dead) forgetRegion(region);
     }
-    region.ports--;
-    if (region.dead) releaseMapping(region);
   }
 
   get isClosed(): boolean {

@@ -1,8 +1,15 @@
 // Creation and destruction of ring and port records inside a region. Callers hold the
 // region's config lock.
-import { NR_RX, NR_TX } from './constants.js';
-import { DirType, MAX_OPENERS, OPENER_EXCL, OPENER_NO_RX, OPENER_NO_TX, OPENER_ONE, OPENER_RING_MASK, PR, RING_HEADER_SIZE, RR, SLOT_SIZE, type RecKind } from './layout.js';
+//
+// Every count and offset read back from a record may have been written by any participant
+// (or planted in the file): checkPortRecord() range-checks a port record and its ring
+// records before anything here loops over them, indexes with them or frees what they
+// designate. A record that fails is marked corrupt (PR_STATE_CORRUPT: never followed again,
+// never reclaimed) and reported with an error naming the file, the record and the field.
+import { MAX_RINGS, MAX_SLOTS, NR_RX, NR_TX } from './constants.js';
+import { DirType, MAX_OPENERS, OBJ_UNIT, OPENER_EXCL, OPENER_NO_RX, OPENER_NO_TX, OPENER_ONE, OPENER_RING_MASK, PR, RING_HEADER_SIZE, RR, SLOT_SIZE, type RecKind } from './layout.js';
 import { NetmapError, type Region } from './region.js';
+import { DIR } from './layout.js';
 
 export interface RingInit {
   numSlots: number;
@@ -55,8 +62,64 @@ export function createRing(region: Region, init: RingInit): number {
   return ofs;
 }
 
+/** Port record states (PR.state). */
+export const PR_STATE_FREE = 0;
+export const PR_STATE_ACTIVE = 1;
+/** Found inconsistent: skipped by reclaim and listings, never followed. */
+export const PR_STATE_CORRUPT = 2;
+
+/** What is wrong with a ring record, or null. */
+export function ringRecordProblem(region: Region, ofs: number): string | null {
+  if (!region.isObj(ofs, RING_HEADER_SIZE)) return `offset ${ofs} outside the object area`;
+  const u32 = region.u32;
+  const n = u32[(ofs + RR.numSlots) >> 2];
+  if (n < 2 || n > MAX_SLOTS) return `num_slots=${n} (2..${MAX_SLOTS})`;
+  const slotsOfs = u32[(ofs + RR.slotsOfs) >> 2];
+  if (slotsOfs !== ofs + RR.slots && !region.isObj(slotsOfs - RR.slots, ringRecordSize(n))) return `slotsOfs=${slotsOfs} outside the object area`;
+  if (slotsOfs === ofs + RR.slots && !region.isObj(ofs, ringRecordSize(n))) return `${n} slots past the object area`;
+  return null;
+}
+
+/** What is wrong with a port record (counts, ring table, ring records), or null. */
+export function portRecordProblem(region: Region, rec: number): string | null {
+  if (!region.isObj(rec, PR.ringsOfs)) return `offset ${rec} outside the object area`;
+  const u32 = region.u32;
+  const ntx = u32[(rec + PR.ntx) >> 2], nrx = u32[(rec + PR.nrx) >> 2];
+  if (ntx > MAX_RINGS) return `ntx=${ntx} (at most ${MAX_RINGS})`;
+  if (nrx > MAX_RINGS) return `nrx=${nrx} (at most ${MAX_RINGS})`;
+  if (!region.isObj(rec, portRecordSize(ntx, nrx))) return `ring table of ${ntx}+${nrx} rings past the object area`;
+  for (let i = 0; i < ntx + nrx; i++) {
+    const r = u32[((rec + PR.ringsOfs) >> 2) + i];
+    if (r === 0) continue; // not created yet
+    const bad = ringRecordProblem(region, r);
+    if (bad) return `${i < ntx ? 'tx' : 'rx'} ring ${i < ntx ? i : i - ntx}: ${bad}`;
+  }
+  return null;
+}
+
+/** The name of a port record, for messages (its directory entry if that is sound). */
+function recordName(region: Region, rec: number): string {
+  if (!region.isObj(rec, PR.ringsOfs)) return `at ${rec}`;
+  const d = region.u32[(rec + PR.dirOfs) >> 2];
+  if (!region.isDirEntry(d) || region.dirEntryProblem(d)) return `at ${rec}`;
+  return `${region.readName(d + DIR.name, region.u32[(d + DIR.nameLen) >> 2])} (at ${rec})`;
+}
+
+/**
+ * Throw NetmapError('EINVAL') naming the file, record and field if the port record is
+ * inconsistent; such a record is marked corrupt first.
+ */
+export function checkPortRecord(region: Region, rec: number): void {
+  const bad = portRecordProblem(region, rec);
+  if (bad === null) return;
+  const name = recordName(region, rec);
+  if (region.isObj(rec, OBJ_UNIT)) Atomics.store(region.u32, (rec + PR.state) >> 2, PR_STATE_CORRUPT);
+  throw new NetmapError('EINVAL', `${region.label}: port record ${name} is corrupt: ${bad}; marked corrupt and skipped`);
+}
+
 /** Destroy a ring record, returning its buffers unless its slots belong to another ring. */
 export function destroyRing(region: Region, ofs: number): void {
+  if (ringRecordProblem(region, ofs) !== null) return; // not ours to free (checked by the caller too)
   const u32 = region.u32;
   const n = u32[(ofs + RR.numSlots) >> 2];
   const slotsOfs = u32[(ofs + RR.slotsOfs) >> 2];
@@ -107,6 +170,7 @@ export function setPortRing(region: Region, portOfs: number, slot: number, ringO
 export function portRing(region: Region, portOfs: number, rx: boolean, i: number): number {
   const u32 = region.u32;
   const ntx = u32[(portOfs + PR.ntx) >> 2];
+  if (!(i < (rx ? u32[(portOfs + PR.nrx) >> 2] : ntx))) throw new NetmapError('EINVAL', `${region.label}: port record at ${portOfs} has no ${rx ? 'rx' : 'tx'} ring ${i}`);
   return u32[((portOfs + PR.ringsOfs) >> 2) + (rx ? ntx : 0) + i];
 }
 
@@ -124,6 +188,7 @@ export interface PortStats {
 
 /** Counters of a port: the sum over its rings (each ring's counters have one writer). */
 export function portStats(region: Region, rec: number): PortStats {
+  checkPortRecord(region, rec);
   const u32 = region.u32, f = region.f64;
   const ntx = u32[(rec + PR.ntx) >> 2], nrx = u32[(rec + PR.nrx) >> 2];
   const s: PortStats = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, txDrops: 0, rxDrops: 0 };
@@ -145,22 +210,36 @@ export function portStats(region: Region, rec: number): PortStats {
 
 /** Free a port record and all its rings. */
 export function destroyPortRecord(region: Region, ofs: number): void {
+  checkPortRecord(region, ofs);
   const u32 = region.u32;
   const ntx = u32[(ofs + PR.ntx) >> 2], nrx = u32[(ofs + PR.nrx) >> 2];
   for (let i = 0; i < ntx + nrx; i++) {
     const r = u32[((ofs + PR.ringsOfs) >> 2) + i];
     if (r) destroyRing(region, r);
   }
-  // return the extra-buffer list, linked through the first word of each buffer
-  let b = u32[(ofs + PR.bufsHead) >> 2], guard = region.nbufs;
-  while (b >= 2 && b < region.nbufs && guard-- > 0) {
+  // return the extra-buffer lists of openers that did not give them back
+  freeBufList(region, u32[(ofs + PR.bufsHead) >> 2]);
+  u32[(ofs + PR.bufsHead) >> 2] = 0;
+  for (let k = 0; k < MAX_OPENERS; k++) {
+    freeBufList(region, u32[((ofs + PR.openerBufs) >> 2) + k]);
+    u32[((ofs + PR.openerBufs) >> 2) + k] = 0;
+  }
+  Atomics.store(u32, (ofs + PR.state) >> 2, PR_STATE_FREE);
+  Atomics.store(u32, (ofs + PR.gen) >> 2, 0);
+  region.freeObj(ofs, portRecordSize(ntx, nrx));
+}
+
+/**
+ * Give back a list of extra buffers linked through the first word of each buffer (config
+ * lock held). At most the buffers of the region are visited, so a cycle ends the walk.
+ */
+export function freeBufList(region: Region, head: number): void {
+  const u32 = region.u32;
+  for (let b = head, guard = region.nbufs; b >= 2 && b < region.nbufs && guard-- > 0;) {
     const next = u32[region.bufOffset(b) >> 2];
     region.freeBuf(b);
     b = next;
   }
-  Atomics.store(u32, (ofs + PR.state) >> 2, 0);
-  Atomics.store(u32, (ofs + PR.gen) >> 2, 0);
-  region.freeObj(ofs, portRecordSize(ntx, nrx));
 }
 
 // ---- destruction by kind, so that a dead opener's port can be reclaimed by anyone ----
@@ -180,41 +259,40 @@ export function destroyByKind(region: Region, rec: number): void {
 
 /** Ring records an opener bound, from its OPENER_* descriptor. */
 export function boundRings(region: Region, rec: number, bind: number): number[] {
+  checkPortRecord(region, rec);
   const u32 = region.u32;
   const ntx = u32[(rec + PR.ntx) >> 2], nrx = u32[(rec + PR.nrx) >> 2];
   const out: number[] = [];
   const pick = (rx: boolean, n: number): void => {
     if (bind & OPENER_ONE) { const i = bind & OPENER_RING_MASK; if (i < n) out.push(portRing(region, rec, rx, i)); }
     else for (let i = 0; i < n; i++) out.push(portRing(region, rec, rx, i));
+    for (let k = out.length - 1; k >= 0 && out[k] === 0; k--) out.pop(); // rings not created yet
   };
   if (!(bind & OPENER_NO_TX)) pick(false, ntx);
   if (!(bind & OPENER_NO_RX)) pick(true, nrx);
   return out;
 }
 
-/** Record an opener; false when the port already has MAX_OPENERS. */
-export function addOpener(region: Region, rec: number, tid: number, bind: number): boolean {
+/** Record an opener; returns its entry (0..MAX_OPENERS-1), or -1 when the port is full. */
+export function addOpener(region: Region, rec: number, tid: number, bind: number): number {
   const u32 = region.u32, base = (rec + PR.openers) >> 2;
   for (let k = 0; k < MAX_OPENERS; k++) {
     if (u32[base + 2 * k] === 0) {
       u32[base + 2 * k] = tid;
       u32[base + 2 * k + 1] = bind;
-      return true;
+      u32[((rec + PR.openerBufs) >> 2) + k] = 0;
+      return k;
     }
   }
-  return false;
+  return -1;
 }
 
-/** Forget one opener entry (tid, bind). */
-export function removeOpener(region: Region, rec: number, tid: number, bind: number): void {
+/** Forget opener entry k (config lock held). */
+export function removeOpener(region: Region, rec: number, k: number): void {
   const u32 = region.u32, base = (rec + PR.openers) >> 2;
-  for (let k = 0; k < MAX_OPENERS; k++) {
-    if (u32[base + 2 * k] === tid && u32[base + 2 * k + 1] === bind) {
-      u32[base + 2 * k] = 0;
-      u32[base + 2 * k + 1] = 0;
-      return;
-    }
-  }
+  u32[base + 2 * k] = 0;
+  u32[base + 2 * k + 1] = 0;
+  u32[((rec + PR.openerBufs) >> 2) + k] = 0;
 }
 
 /** Undo a binding: ring users and exclusivity, the port's opener count. Returns openers left. */
@@ -234,24 +312,30 @@ export function unbind(region: Region, rec: number, bind: number): number {
  * thread no longer exists is unbound, and a port left without openers is destroyed, as its
  * close() would have done. Returns the number of openers reclaimed.
  */
-export function reclaimDead(region: Region, alive: (tid: number) => boolean): number {
+export function reclaimDead(region: Region, alive: (tid: number) => boolean, problems?: string[]): number {
   const u32 = region.u32;
   let n = 0;
   for (const type of [DirType.Port, DirType.Monitor]) {
-    for (const [, rec] of region.dirList(type)) {
-      if (u32[(rec + PR.state) >> 2] !== 1) continue;
-      const base = (rec + PR.openers) >> 2;
-      for (let k = 0; k < MAX_OPENERS; k++) {
-        const tid = u32[base + 2 * k];
-        if (tid === 0 || alive(tid)) continue;
-        const bind = u32[base + 2 * k + 1];
-        u32[base + 2 * k] = 0;
-        u32[base + 2 * k + 1] = 0;
-        n++;
-        if (unbind(region, rec, bind) === 0) {
-          destroyByKind(region, rec);
-          break;
+    for (const [, rec] of region.dirList(type, problems)) {
+      if (u32[(rec + PR.state) >> 2] !== PR_STATE_ACTIVE) continue;
+      try {
+        checkPortRecord(region, rec);
+        const base = (rec + PR.openers) >> 2;
+        for (let k = 0; k < MAX_OPENERS; k++) {
+          const tid = u32[base + 2 * k];
+          if (tid === 0 || alive(tid)) continue;
+          const bind = u32[base + 2 * k + 1];
+          freeBufList(region, u32[((rec + PR.openerBufs) >> 2) + k]); // its extra buffers (lb -B)
+          removeOpener(region, rec, k);
+          n++;
+          if (unbind(region, rec, bind) === 0) {
+            destroyByKind(region, rec);
+            break;
+          }
         }
+      } catch (e) {
+        if (!(e instanceof NetmapError)) throw e;
+        problems?.push(e.message); // the record is marked corrupt: never visited again
       }
     }
   }

@@ -4,9 +4,16 @@
 // threads or (later) a file mapped by several processes.
 //
 // Layout: [header 4 KiB][directory][object bitmap][free-buffer stack][objects][buffers]
+//
+// A mapped file is input: any process that may write it may have written anything. The
+// layout is checked once, when the region is attached (sizes and offsets consistent with
+// each other and with the mapping), and kept in fields: later writes to the header's layout
+// words change nothing here. Directory entries are checked each time they are read
+// (dirList/dirFind skip bad ones and report them), and isObj() tells whether an offset read
+// from a record may designate a record.
 import { DEFAULT_BUF_SIZE } from './constants.js';
 import { DIR, DIR_NAME_MAX, DirType, OBJ_UNIT, REGION_HEADER_SIZE, REGION_MAGIC, REGION_VERSION, RH } from './layout.js';
-import { lock, unlock } from './lock.js';
+import { lockWithin, unlock } from './lock.js';
 import { futexWait, futexWaitAsync, futexWake } from '../sys/libc.js';
 
 export class NetmapError extends Error {
@@ -40,6 +47,39 @@ export interface RegionOptions {
 }
 
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+/** Longest wait for a config lock whose owner is alive: creation and destruction are short. */
+export const CONFIG_LOCK_MAX_MS = 5000;
+
+export interface RegionLayout {
+  size: number; bufSize: number; nbufs: number; bufsOfs: number; memId: number;
+  objOfs: number; objSize: number; bitmapOfs: number; dirOfs: number; dirEntries: number; freeStackOfs: number;
+}
+
+/**
+ * Check a region header against the bytes available (`length`): magic, version, and areas
+ * that follow each other inside the region. Returns the layout, or what is wrong.
+ */
+export function checkHeader(u32: Uint32Array, length: number): RegionLayout | string {
+  if (length < REGION_HEADER_SIZE || u32.length < REGION_HEADER_SIZE / 4) return `${length} bytes, smaller than a region header`;
+  if (u32[RH.magic >> 2] !== REGION_MAGIC) return `bad magic 0x${u32[RH.magic >> 2].toString(16)}`;
+  if (u32[RH.version >> 2] !== REGION_VERSION) return `version ${u32[RH.version >> 2]}, expected ${REGION_VERSION}`;
+  const w = (o: number): number => u32[o >> 2];
+  const h: RegionLayout = {
+    size: w(RH.size), bufSize: w(RH.bufSize), nbufs: w(RH.nbufs), bufsOfs: w(RH.bufsOfs), memId: w(RH.memId),
+    objOfs: w(RH.objOfs), objSize: w(RH.objSize), bitmapOfs: w(RH.bitmapOfs), dirOfs: w(RH.dirOfs),
+    dirEntries: w(RH.dirEntries), freeStackOfs: w(RH.freeStackOfs),
+  };
+  if (h.size > length || h.size < REGION_HEADER_SIZE) return `size ${h.size} does not fit the ${length} bytes mapped`;
+  if (h.bufSize < 64 || h.bufSize % 64 !== 0 || h.bufSize > 65536) return `buffer size ${h.bufSize}`;
+  if (h.dirOfs < REGION_HEADER_SIZE || h.dirOfs % 16 !== 0 || h.dirEntries < 1 || h.dirEntries > 65536) return `directory at ${h.dirOfs} with ${h.dirEntries} entries`;
+  if (h.objSize === 0 || h.objSize % (OBJ_UNIT * 32) !== 0) return `object area of ${h.objSize} bytes`;
+  if (h.bitmapOfs % 4 !== 0 || h.bitmapOfs < h.dirOfs + h.dirEntries * DIR.size) return `bitmap at ${h.bitmapOfs} overlaps the directory`;
+  if (h.freeStackOfs % 4 !== 0 || h.freeStackOfs < h.bitmapOfs + h.objSize / OBJ_UNIT / 8) return `free-buffer stack at ${h.freeStackOfs} overlaps the bitmap`;
+  if (h.nbufs < 2 || h.objOfs % OBJ_UNIT !== 0 || h.objOfs < h.freeStackOfs + h.nbufs * 4) return `object area at ${h.objOfs} overlaps the free-buffer stack`;
+  if (h.bufsOfs % 64 !== 0 || h.bufsOfs < h.objOfs + h.objSize) return `buffers at ${h.bufsOfs} overlap the object area`;
+  if (h.bufsOfs + h.nbufs * h.bufSize > h.size) return `${h.nbufs} buffers of ${h.bufSize} bytes at ${h.bufsOfs} exceed the size ${h.size}`;
+  return h;
+}
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -60,8 +100,12 @@ export class Region {
   path = '';
   /** Open ports of this thread in the region (a mapping is released only at 0). */
   ports = 0;
+  /** Set once a port of this thread bound rings here (views of it may be held). */
+  hadPorts = false;
   /** Set once the mapping was released: the region must not be touched any more. */
   unmapped = false;
+  /** The shared file, kept open while the region is mapped (its size is checked before each pass). */
+  fd = -1;
   /** Address of a mapped file (for futexes), 0n for a SharedArrayBuffer. */
   readonly addr: bigint;
   private readonly ts = new BigInt64Array(2);
@@ -74,13 +118,42 @@ export class Region {
     this.u32 = new Uint32Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.f64 = new Float64Array(buffer);
-    if (this.u32[RH.magic >> 2] !== REGION_MAGIC) throw new NetmapError('EINVAL', 'not a netmap-ts memory region (bad magic)');
-    if (this.u32[RH.version >> 2] !== REGION_VERSION) throw new NetmapError('EINVAL', 'netmap-ts memory region of another version');
-    this.size = this.u32[RH.size >> 2];
-    this.bufSize = this.u32[RH.bufSize >> 2];
-    this.nbufs = this.u32[RH.nbufs >> 2];
-    this.bufsOfs = this.u32[RH.bufsOfs >> 2];
-    this.memId = this.u32[RH.memId >> 2];
+    const h = checkHeader(this.u32, buffer.byteLength);
+    if (typeof h === 'string') throw new NetmapError('EINVAL', `not a usable netmap-ts memory region: ${h}`);
+    this.size = h.size;
+    this.bufSize = h.bufSize;
+    this.nbufs = h.nbufs;
+    this.bufsOfs = h.bufsOfs;
+    this.memId = h.memId;
+    this.objOfs = h.objOfs;
+    this.objSize = h.objSize;
+    this.bitmapOfs = h.bitmapOfs;
+    this.dirOfs = h.dirOfs;
+    this.dirEntries = h.dirEntries;
+    this.freeStackOfs = h.freeStackOfs;
+  }
+
+  // layout, validated at attach (see checkHeader)
+  readonly objOfs: number;
+  readonly objSize: number;
+  readonly bitmapOfs: number;
+  readonly dirOfs: number;
+  readonly dirEntries: number;
+  readonly freeStackOfs: number;
+
+  /** True if `ofs` may be the start of a record of `bytes` bytes in the object area. */
+  isObj(ofs: number, bytes: number): boolean {
+    return ofs >= this.objOfs && (ofs - this.objOfs) % OBJ_UNIT === 0 && ofs + bytes <= this.objOfs + this.objSize;
+  }
+
+  /** True if `ofs` is the start of a directory entry. */
+  isDirEntry(ofs: number): boolean {
+    return ofs >= this.dirOfs && ofs < this.dirOfs + this.dirEntries * DIR.size && (ofs - this.dirOfs) % DIR.size === 0;
+  }
+
+  /** How to name this region in an error message. */
+  get label(): string {
+    return this.path || 'the process region';
   }
 
   /** Lay out a new region in `buffer` (which must be zero-filled) and return it. */
@@ -131,14 +204,34 @@ export class Region {
   }
 
   // ---- configuration lock: serialises creation and destruction of records ----
-  lockConfig(): void { lock(this, RH.configLock); }
+  /**
+   * Take the config lock. A live owner that keeps it longer than CONFIG_LOCK_MAX_MS (a stopped
+   * process, a hostile participant) gives ETIMEDOUT naming it, rather than a hang.
+   */
+  lockConfig(): void {
+    const owner = lockWithin(this, RH.configLock, CONFIG_LOCK_MAX_MS);
+    if (owner !== 0) throw this.lockTimeout(owner, CONFIG_LOCK_MAX_MS);
+  }
   /** lockConfig(), but throws RegionRetired if the region was retired meanwhile. */
   lockLive(): void {
-    lock(this, RH.configLock);
+    const start = Date.now();
+    for (;;) {
+      if (this.dead) throw new RegionRetired();
+      const owner = lockWithin(this, RH.configLock, 100);
+      if (owner === 0) break;
+      if (Date.now() - start >= CONFIG_LOCK_MAX_MS) throw this.lockTimeout(owner, CONFIG_LOCK_MAX_MS);
+    }
     if (this.dead) {
       unlock(this, RH.configLock);
       throw new RegionRetired();
     }
+  }
+  /** Take the config lock within `waitMs`; returns 0, or the live owner's thread id. */
+  tryLockConfig(waitMs: number): number {
+    return lockWithin(this, RH.configLock, waitMs);
+  }
+  lockTimeout(owner: number, ms: number): NetmapError {
+    return new NetmapError('ETIMEDOUT', `${this.label}: config lock held by live task ${owner} for more than ${ms} ms (a stopped or hung process?); not waiting any longer`);
   }
   unlockConfig(): void { unlock(this, RH.configLock); }
 
@@ -186,27 +279,32 @@ export class Region {
   // ---- buffers: a stack of free indices plus a watermark of never-used ones ----
   /** Allocate one buffer (config lock held). Returns 0 when none is left. */
   allocBuf(): number {
-    const u32 = this.u32;
-    const top = u32[RH.freeTop >> 2];
-    let idx: number;
-    if (top > 0) {
-      idx = u32[(u32[RH.freeStackOfs >> 2] >> 2) + top - 1];
-      u32[RH.freeTop >> 2] = top - 1;
-    } else {
-      idx = u32[RH.bufWatermark >> 2];
-      if (idx >= this.nbufs) return 0;
-      u32[RH.bufWatermark >> 2] = idx + 1;
+    const u32 = this.u32, nbufs = this.nbufs;
+    let top = u32[RH.freeTop >> 2];
+    if (top > nbufs) top = 0; // a corrupted stack top: forget the stack rather than read past it
+    while (top > 0) {
+      const idx = u32[(this.freeStackOfs >> 2) + top - 1];
+      u32[RH.freeTop >> 2] = --top;
+      if (idx >= 2 && idx < nbufs) {
+        if (u32[RH.freeBufs >> 2] > 0) u32[RH.freeBufs >> 2]--;
+        return idx;
+      }
     }
-    u32[RH.freeBufs >> 2]--;
+    u32[RH.freeTop >> 2] = 0;
+    const idx = u32[RH.bufWatermark >> 2];
+    if (idx < 2 || idx >= nbufs) return 0;
+    u32[RH.bufWatermark >> 2] = idx + 1;
+    if (u32[RH.freeBufs >> 2] > 0) u32[RH.freeBufs >> 2]--;
     return idx;
   }
 
-  /** Return a buffer (config lock held). Invalid indices are ignored. */
+  /** Return a buffer (config lock held). Invalid indices are ignored, and so is a full stack. */
   freeBuf(idx: number): void {
     if (idx < 2 || idx >= this.nbufs) return;
     const u32 = this.u32;
     const top = u32[RH.freeTop >> 2];
-    u32[(u32[RH.freeStackOfs >> 2] >> 2) + top] = idx;
+    if (top >= this.nbufs) return;
+    u32[(this.freeStackOfs >> 2) + top] = idx;
     u32[RH.freeTop >> 2] = top + 1;
     u32[RH.freeBufs >> 2]++;
   }
@@ -216,8 +314,8 @@ export class Region {
   allocObj(bytes: number): number {
     const u32 = this.u32;
     const units = Math.ceil(bytes / OBJ_UNIT);
-    const total = u32[RH.objSize >> 2] / OBJ_UNIT;
-    const bm = u32[RH.bitmapOfs >> 2] >> 2;
+    const total = this.objSize / OBJ_UNIT;
+    const bm = this.bitmapOfs >> 2;
     let run = 0;
     for (let unit = 0; unit < total; unit++) {
       const word = u32[bm + (unit >>> 5)];
@@ -226,7 +324,7 @@ export class Region {
       if (++run === units) {
         const first = unit - units + 1;
         for (let k = first; k <= unit; k++) u32[bm + (k >>> 5)] |= 1 << (k & 31);
-        const ofs = u32[RH.objOfs >> 2] + first * OBJ_UNIT;
+        const ofs = this.objOfs + first * OBJ_UNIT;
         this.u8.fill(0, ofs, ofs + units * OBJ_UNIT);
         u32[RH.objUsedUnits >> 2] += units;
         return ofs;
@@ -235,28 +333,51 @@ export class Region {
     return 0;
   }
 
+  /** Free object space (config lock held); an offset outside the object area is ignored. */
   freeObj(ofs: number, bytes: number): void {
+    if (!this.isObj(ofs, OBJ_UNIT)) return;
     const u32 = this.u32;
-    const units = Math.ceil(bytes / OBJ_UNIT);
-    const first = (ofs - u32[RH.objOfs >> 2]) / OBJ_UNIT;
-    const bm = u32[RH.bitmapOfs >> 2] >> 2;
-    for (let k = first; k < first + units; k++) u32[bm + (k >>> 5)] &= ~(1 << (k & 31));
-    u32[RH.objUsedUnits >> 2] -= units;
+    const first = (ofs - this.objOfs) / OBJ_UNIT;
+    const end = Math.min(first + Math.ceil(bytes / OBJ_UNIT), this.objSize / OBJ_UNIT);
+    const bm = this.bitmapOfs >> 2;
+    for (let k = first; k < end; k++) u32[bm + (k >>> 5)] &= ~(1 << (k & 31));
+    const used = u32[RH.objUsedUnits >> 2];
+    u32[RH.objUsedUnits >> 2] = used > end - first ? used - (end - first) : 0;
   }
 
   // ---- directory of named records ----
+  /**
+   * What is wrong with a non-free directory entry, or null: a name longer than DIR_NAME_MAX,
+   * a record offset outside the object area, an unknown type.
+   */
+  dirEntryProblem(e: number): string | null {
+    const u32 = this.u32;
+    const type = u32[(e + DIR.type) >> 2], len = u32[(e + DIR.nameLen) >> 2], rec = u32[(e + DIR.recOfs) >> 2];
+    if (type > DirType.Monitor) return `type ${type}`;
+    if (len > DIR_NAME_MAX) return `name length ${len} (at most ${DIR_NAME_MAX})`;
+    if (!this.isObj(rec, OBJ_UNIT)) return `record offset ${rec} outside the object area`;
+    return null;
+  }
+
+  private reportEntry(e: number, problem: string, problems?: string[]): void {
+    problems?.push(`${this.label}: directory entry ${(e - this.dirOfs) / DIR.size}: ${problem}; skipped`);
+  }
+
   /** Find the directory entry of `name` and `type`; returns its byte offset or 0. */
-  dirFind(type: DirType, name: string): number {
+  dirFind(type: DirType, name: string, problems?: string[]): number {
     const key = encoder.encode(name);
     const u32 = this.u32, u8 = this.u8;
-    const base = u32[RH.dirOfs >> 2];
-    const n = u32[RH.dirEntries >> 2];
+    const base = this.dirOfs;
+    const n = this.dirEntries;
     for (let i = 0; i < n; i++) {
       const e = base + i * DIR.size;
       if (u32[(e + DIR.type) >> 2] !== type || u32[(e + DIR.nameLen) >> 2] !== key.length) continue;
       let same = true;
       for (let k = 0; k < key.length; k++) if (u8[e + DIR.name + k] !== key[k]) { same = false; break; }
-      if (same) return e;
+      if (!same) continue;
+      const bad = this.dirEntryProblem(e);
+      if (bad) { this.reportEntry(e, bad, problems); continue; }
+      return e;
     }
     return 0;
   }
@@ -266,8 +387,8 @@ export class Region {
     const key = encoder.encode(name);
     if (key.length > DIR_NAME_MAX) throw new NetmapError('EINVAL', `name "${name}" is longer than ${DIR_NAME_MAX} bytes`);
     const u32 = this.u32;
-    const base = u32[RH.dirOfs >> 2];
-    const n = u32[RH.dirEntries >> 2];
+    const base = this.dirOfs;
+    const n = this.dirEntries;
     for (let i = 0; i < n; i++) {
       const e = base + i * DIR.size;
       if (u32[(e + DIR.type) >> 2] !== DirType.Free) continue;
@@ -285,32 +406,39 @@ export class Region {
   /** Named records in the directory. */
   dirCount(): number {
     const u32 = this.u32;
-    const base = u32[RH.dirOfs >> 2], n = u32[RH.dirEntries >> 2];
+    const base = this.dirOfs, n = this.dirEntries;
     let c = 0;
     for (let i = 0; i < n; i++) if (u32[(base + i * DIR.size + DIR.type) >> 2] !== DirType.Free) c++;
     return c;
   }
 
+  /** Free a directory entry; an offset that is not one is ignored. */
   dirRemove(entryOfs: number): void {
+    if (!this.isDirEntry(entryOfs)) return;
     Atomics.store(this.u32, (entryOfs + DIR.type) >> 2, DirType.Free);
   }
 
-  /** Every entry of a type: [name, recOfs] pairs (for listings; allocates). */
-  dirList(type: DirType): Array<[string, number]> {
+  /**
+   * Every valid entry of a type: [name, recOfs] pairs (for listings; allocates). Bad entries
+   * are skipped and described in `problems`.
+   */
+  dirList(type: DirType, problems?: string[]): Array<[string, number]> {
     const out: Array<[string, number]> = [];
     const u32 = this.u32;
-    const base = u32[RH.dirOfs >> 2];
-    const n = u32[RH.dirEntries >> 2];
+    const base = this.dirOfs;
+    const n = this.dirEntries;
     for (let i = 0; i < n; i++) {
       const e = base + i * DIR.size;
       if (u32[(e + DIR.type) >> 2] !== type) continue;
+      const bad = this.dirEntryProblem(e);
+      if (bad) { this.reportEntry(e, bad, problems); continue; }
       out.push([this.readName(e + DIR.name, u32[(e + DIR.nameLen) >> 2]), u32[(e + DIR.recOfs) >> 2]]);
     }
     return out;
   }
 
   readName(ofs: number, len: number): string {
-    return decoder.decode(this.u8.slice(ofs, ofs + len));
+    return decoder.decode(this.u8.slice(ofs, ofs + Math.min(len, DIR_NAME_MAX)));
   }
 
   writeName(ofs: number, name: string, max: number): number {

@@ -5,11 +5,19 @@
 // settles races); the last record to go retires it: the header's `dead` flag is set under
 // the config lock and the file unlinked, so an opener that mapped it just before sees the
 // flag and starts over with a new file.
-import { fstatSync, readdirSync, statSync } from 'node:fs';
-import { close, ftruncate, fchmod, mmapShared, replaceWithAnonymous, O_CREAT, O_EXCL, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
-import { DirType, REGION_MAGIC, RH } from './layout.js';
+//
+// Every file in the directory is untrusted input (any local user may plant one in a shared
+// /dev/shm): only regular files are opened (O_NOFOLLOW, fstat), owned by this user or root
+// unless the directory is private; the header is read and checked against the file size
+// before anything is mapped; a mapping that fails a check is unmapped at once; a cached
+// mapping is used again only after checking that the file was not truncated meanwhile.
+// Passes over every file (reclaimAll, listings) bound their wait for each file's config lock
+// and report the files they skipped, with the reason.
+import { fstatSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { close, ftruncate, fchmod, mmapShared, munmap, replaceWithAnonymous, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
+import { DirType, REGION_HEADER_SIZE, RH } from './layout.js';
 import { parseSize } from './memory.js';
-import { NetmapError, Region } from './region.js';
+import { checkHeader, NetmapError, Region } from './region.js';
 import { reclaimDead } from './records.js';
 
 export const SHM_DIR = process.env.NMTS_SHM_DIR ?? '/dev/shm';
@@ -18,15 +26,35 @@ const DEFAULT_SIZE = 1 << 30;
 
 const mapped = new Map<string, Region>(); // by path, per thread
 
-/** File name for a region key ('vale0', 'pipe.x'); unusual characters are %-escaped. */
-export function regionPath(key: string): string {
-  return `${SHM_DIR}/${SHM_PREFIX}${key.replace(/[^A-Za-z0-9_.:{}-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
+const SAFE_CHAR = /[A-Za-z0-9_.:{}-]/;
+
+/**
+ * A key as it appears in a file name: characters outside [A-Za-z0-9_.:{}-] become %xx (code
+ * units up to 0xff, as always) or %uxxxx (above), so the mapping is one-to-one and reversible.
+ */
+export function escapeKey(key: string): string {
+  let out = '';
+  for (let i = 0; i < key.length; i++) {
+    const ch = key[i], c = key.charCodeAt(i);
+    if (SAFE_CHAR.test(ch)) out += ch;
+    else if (c < 0x100) out += `%${c.toString(16).padStart(2, '0')}`;
+    else out += `%u${c.toString(16).padStart(4, '0')}`;
+  }
+  return out;
 }
 
-/** The key of a region file name, or null if the name is not one of ours. */
+/** File name for a region key ('vale0', 'pipe.x'). */
+export function regionPath(key: string): string {
+  return `${SHM_DIR}/${SHM_PREFIX}${escapeKey(key)}`;
+}
+
+/** The key of a region file name, or null if the name is not one regionPath() makes. */
 export function regionKey(fileName: string): string | null {
   if (!fileName.startsWith(SHM_PREFIX)) return null;
-  return fileName.slice(SHM_PREFIX.length).replace(/%([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  const enc = fileName.slice(SHM_PREFIX.length);
+  if (enc === '') return null;
+  const key = enc.replace(/%u([0-9a-f]{4})|%([0-9a-f]{2})/g, (_, u: string | undefined, h: string | undefined) => String.fromCharCode(parseInt(u ?? h!, 16)));
+  return escapeKey(key) === enc ? key : null;
 }
 
 function fileMode(): number {
@@ -66,21 +94,74 @@ export interface SharedRegionOptions {
   mode?: number;
 }
 
+/** True when users other than the owner may create files in the shm directory. */
+function dirIsShared(): boolean {
+  try { return (statSync(SHM_DIR).mode & 0o022) !== 0; } catch { return true; }
+}
+
+/** Why an existing file may not be used as a region, or null. */
+function distrust(st: Stats): string | null {
+  if (st.isDirectory()) return 'a directory, not a region file';
+  if (!st.isFile()) return 'not a regular file';
+  const me = process.geteuid?.() ?? 0;
+  if (st.uid === me || st.uid === 0 || !dirIsShared()) return null;
+  return `owned by uid ${st.uid}, neither this user (uid ${me}) nor root, in ${SHM_DIR}, where anyone may create files (to share switches between users, point NMTS_SHM_DIR to a directory only they can write)`;
+}
+
+/** The header of an existing file, checked against its size; waits briefly for a creator. */
+function readHeader(fd: number, path: string): { size: number } | 'retry' {
+  const hdr = new Uint32Array(REGION_HEADER_SIZE / 4);
+  const bytes = new Uint8Array(hdr.buffer);
+  for (let i = 0; ; i++) {
+    const st = fstatSync(fd);
+    const young = Date.now() - st.ctimeMs < 2000; // a creator sizes and formats within ms
+    const n = st.size >= REGION_HEADER_SIZE ? readSync(fd, bytes, 0, REGION_HEADER_SIZE, 0) : 0;
+    if (n === REGION_HEADER_SIZE && Atomics.load(hdr, RH.magic >> 2) !== 0) {
+      const h = checkHeader(hdr, st.size);
+      if (typeof h === 'string') throw new NetmapError('EINVAL', `${path}: not a usable netmap-ts region: ${h}`);
+      return { size: h.size };
+    }
+    if (!young || i >= 1000) {
+      throw new NetmapError('EINVAL', `${path}: not a usable netmap-ts region: ${st.size < REGION_HEADER_SIZE ? `${st.size} bytes` : 'no magic'}`);
+    }
+    if (st.size === 0 && i >= 10) return 'retry'; // let the caller start over
+    sleepMs(1);
+  }
+}
+
+/** Throw (and stop using the mapping) if the file behind a cached region was truncated. */
+function checkFileSize(region: Region): void {
+  if (region.fd < 0 || region.unmapped) return;
+  const size = fstatSync(region.fd).size;
+  if (size >= region.size) return;
+  // touching the missing pages would kill this process with SIGBUS: zero pages instead
+  dropMapping(region, true);
+  throw new NetmapError('EIO', `${region.path}: the file was truncated to ${size} bytes while mapped (the region has ${region.size}); it is no longer used`);
+}
+
 /** Map the region of `key` (creating it if needed); cached per thread. */
 export function openSharedRegion(key: string, opts: SharedRegionOptions = {}): Region {
   const path = regionPath(key);
   const cached = mapped.get(path);
-  if (cached && !cached.dead) return cached;
-  mapped.delete(path);
+  if (cached) {
+    if (!cached.dead) {
+      checkFileSize(cached);
+      return cached;
+    }
+    forgetRegion(cached); // retired by someone else: map the name again
+  }
   const mode = opts.mode ?? fileMode();
   const size = regionSize(); // before creating anything: a bad setting must leave no file
+  let deadSeen = 0;
   for (let attempt = 0; attempt < 200; attempt++) {
     let fd: number, creator = false;
     try {
-      fd = open(path, O_RDWR);
+      fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK);
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
       if (e.code === 'EACCES') throw explainAccess(path, e);
+      if (e.code === 'ELOOP') throw new NetmapError('EPERM', `${path}: a symbolic link, not followed`);
+      if (e.code === 'EISDIR') throw new NetmapError('EPERM', `${path}: a directory, not a region file`);
       if (e.code !== 'ENOENT') throw new NetmapError(e.code, `${path}: ${e.message}`);
       if (opts.create === false) throw new NetmapError('ENOENT', `${key}: does not exist (no ${path})`);
       try {
@@ -92,38 +173,56 @@ export function openSharedRegion(key: string, opts: SharedRegionOptions = {}): R
         throw e2;
       }
     }
+    let m: { addr: bigint; buffer: ArrayBuffer } | null = null, mapSize = 0;
     try {
       let region: Region;
       if (creator) {
         try {
           fchmod(fd, mode); // the umask must not narrow what the user asked for
           ftruncate(fd, size);
-          const m = mmapShared(fd, size, path);
+          m = mmapShared(fd, size, path);
+          mapSize = size;
           region = Region.format(m.buffer, { size, memId: memIdOf(key) }, m.addr);
         } catch (e) {
           try { unlink(path); } catch { /* already gone */ }
           throw e;
         }
       } else {
-        const size = fstatSync(fd).size;
-        if (size === 0) { sleepMs(1); continue; } // the creator has not sized it yet
-        const m = mmapShared(fd, size, path);
-        const u32 = new Uint32Array(m.buffer, 0, 64);
-        for (let i = 0; i < 1000 && Atomics.load(u32, RH.magic >> 2) !== REGION_MAGIC; i++) sleepMs(1);
-        region = Region.attach(m.buffer, m.addr);
+        const bad = distrust(fstatSync(fd));
+        if (bad) throw new NetmapError('EPERM', `${path}: ${bad}; not opened`);
+        const h = readHeader(fd, path);
+        if (h === 'retry') continue;
+        m = mmapShared(fd, h.size, path);
+        mapSize = h.size;
+        region = Region.attach(m.buffer, m.addr); // checks the header again, in the mapping
       }
-      if (region.dead) continue; // retired just now: start over
+      if (region.dead) { // retired just now (or marked dead and left there): start over
+        munmap(m.addr, mapSize);
+        m = null;
+        if (++deadSeen > 20) throw new NetmapError('EAGAIN', `${path}: the region is marked retired but its file stays (removed by nobody)`);
+        sleepMs(1);
+        continue;
+      }
       region.path = path;
+      region.fd = fd;
+      fd = -1; // kept open with the mapping
+      m = null;
       mapped.set(path, region);
       return region;
+    } catch (e) {
+      if (m) munmap(m.addr, mapSize);
+      throw e;
     } finally {
-      close(fd);
+      if (fd >= 0) close(fd);
     }
   }
   throw new NetmapError('EAGAIN', `${path}: could not open the region (it kept being created and retired)`);
 }
 
-/** Retire a shared region that holds nothing any more (config lock held). */
+/**
+ * Retire a shared region that holds nothing any more (config lock held). The caller
+ * unlocks, then calls forgetRegion(): the unlock must reach the shared file, not zero pages.
+ */
 export function retireRegion(region: Region): boolean {
   if (!region.path) return false;
   // Unlink first: in a sticky /dev/shm only the file's owner (or root) may, and a region
@@ -138,13 +237,13 @@ export function retireRegion(region: Region): boolean {
     }
   }
   Atomics.store(region.u32, RH.dead >> 2, 1);
-  forgetRegion(region);
+  if (mapped.get(region.path) === region) mapped.delete(region.path); // never locked through the cache again
   return true;
 }
 
 /**
- * Forget a cached mapping (after seeing it dead). The mapping itself is released once no
- * port of this thread uses it any more (see releaseMapping).
+ * Forget a cached mapping (after seeing it dead, config lock not held). The mapping itself
+ * is released once no port of this thread uses it any more (see releaseMapping).
  */
 export function forgetRegion(region: Region): void {
   if (mapped.get(region.path) === region) mapped.delete(region.path);
@@ -153,13 +252,25 @@ export function forgetRegion(region: Region): void {
 
 /**
  * Release the shared pages of a region that is neither cached nor used by a port of this
- * thread. The address range is kept (zero pages) rather than unmapped: a Ring or view the
- * program still holds must never point at unmapped memory.
+ * thread. A region a port of this thread used keeps its address range (zero pages): a Ring
+ * or view the program still holds must never point at unmapped memory. One no port used
+ * (mapped by a listing or a reclaim pass) is unmapped.
  */
 export function releaseMapping(region: Region): void {
   if (region.addr === 0n || region.ports > 0 || mapped.get(region.path) === region || region.unmapped) return;
+  dropMapping(region, region.hadPorts);
+}
+
+function dropMapping(region: Region, keepRange: boolean): void {
+  if (region.unmapped || region.addr === 0n) return;
   region.unmapped = true;
-  replaceWithAnonymous(region.addr, region.size);
+  if (mapped.get(region.path) === region) mapped.delete(region.path);
+  if (keepRange) replaceWithAnonymous(region.addr, region.size);
+  else munmap(region.addr, region.size);
+  if (region.fd >= 0) {
+    try { close(region.fd); } catch { /* already closed */ }
+    region.fd = -1;
+  }
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -167,34 +278,82 @@ function sleepMs(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
+/** A file a pass over the shm directory did not visit, and why. */
+export interface SkippedFile { file: string; reason: string; code: string }
+
+export interface ReclaimReport {
+  /** Openers of dead threads and processes released. */
+  openers: number;
+  /** Ports destroyed because their last opener was dead. */
+  ports: string[];
+  /** Region keys whose files were removed (left empty). */
+  retired: string[];
+  /** Files not visited: not ours to trust, unreadable, damaged, or locked too long. */
+  skipped: SkippedFile[];
+  /** Damaged records found (and skipped) in the files visited. */
+  problems: string[];
+}
+
+export interface ReclaimOptions {
+  /** Longest wait for a file's config lock held by a live task (default 200 ms; 0: try once). */
+  lockWaitMs?: number;
+  /** Called for every live region, config lock held, after its reclaim (listings). */
+  visit?: (region: Region, key: string, problems: string[]) => void;
+  /** Visit only the keys this accepts (default: all). */
+  filter?: (key: string) => boolean;
+}
+
+/** Default bound on the wait for one file's config lock in a pass over all files. */
+export const PASS_LOCK_WAIT_MS = 200;
+
 /**
  * Visit every region file: reclaim the ports of dead threads and processes, and retire a
- * region left empty (its file is unlinked). Files this user may not open are skipped.
- * Returns the openers reclaimed and the regions retired.
+ * region left empty (its file is unlinked). A file that cannot be trusted or opened, or whose
+ * config lock a live task holds longer than `lockWaitMs`, is skipped and reported.
  */
-export function reclaimAll(alive: (tid: number) => boolean): { openers: number; ports: string[]; retired: string[] } {
+export function reclaimAll(alive: (tid: number) => boolean, opts: ReclaimOptions = {}): ReclaimReport {
+  const report: ReclaimReport = { openers: 0, ports: [], retired: [], skipped: [], problems: [] };
   let names: string[] = [];
-  try { names = readdirSync(SHM_DIR); } catch { return { openers: 0, ports: [], retired: [] }; }
-  let openers = 0;
-  const retired: string[] = [], ports: string[] = [];
+  try { names = readdirSync(SHM_DIR).sort(); } catch { return report; }
+  const waitMs = opts.lockWaitMs ?? PASS_LOCK_WAIT_MS;
   for (const f of names) {
     const key = regionKey(f);
-    if (key === null) continue;
+    if (key === null || (opts.filter && !opts.filter(key))) continue;
+    const file = `${SHM_DIR}/${f}`;
     let region: Region;
-    try { region = openSharedRegion(key, { create: false }); } catch { continue; }
-    region.lockConfig();
+    try {
+      region = openSharedRegion(key, { create: false });
+    } catch (e) {
+      if (e instanceof NetmapError && e.code === 'ENOENT') continue; // gone meanwhile
+      if (!(e instanceof NetmapError || e instanceof SysError)) throw e;
+      report.skipped.push({ file, reason: e.message, code: e.code });
+      continue;
+    }
+    const owner = region.tryLockConfig(waitMs);
+    if (owner !== 0) {
+      report.skipped.push({ file, reason: `config lock held by live task ${owner} for more than ${waitMs} ms; skipped this time`, code: 'ETIMEDOUT' });
+      continue;
+    }
     try {
       if (region.dead) continue;
+      const problems: string[] = [];
       const before = region.dirList(DirType.Port).map(([n]) => n);
-      const n = reclaimDead(region, alive);
-      if (n === 0) continue;
-      openers += n;
-      const after = new Set(region.dirList(DirType.Port).map(([p]) => p));
-      for (const p of before) if (!after.has(p)) ports.push(p);
-      if (region.dirCount() === 0 && retireRegion(region)) retired.push(key);
+      const n = reclaimDead(region, alive, problems);
+      report.openers += n;
+      if (n > 0) {
+        const after = new Set(region.dirList(DirType.Port).map(([p]) => p));
+        for (const p of before) if (!after.has(p)) report.ports.push(p);
+      }
+      if (n > 0 && region.dirCount() === 0 && retireRegion(region)) report.retired.push(key);
+      else opts.visit?.(region, key, problems);
+      report.problems.push(...problems);
+    } catch (e) {
+      if (!(e instanceof NetmapError)) throw e;
+      report.skipped.push({ file, reason: e.message, code: e.code });
     } finally {
       region.unlockConfig();
     }
+    if (region.dead) forgetRegion(region);
   }
-  return { openers, ports, retired };
+  return report;
 }

@@ -7,7 +7,7 @@ import { DIR, DirType, MAX_MONITORS, MON_RX, MON_TX, MON_ZCOPY, PR, RecKind, RR 
 import { registerPortType } from '../core/open.js';
 import { Port, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { createPortRecord, createRing, destroyPortRecord, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { lock, taskAlive, unlock } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur } from '../core/sync.js';
@@ -66,13 +66,15 @@ export class MonitorPort extends Port {
 /** Unhook a monitor from the rings it watches, then free it. */
 registerDestructor(RecKind.Monitor, (region, rec) => {
   const u32 = region.u32;
+  checkPortRecord(region, rec);
   const nrx = u32[(rec + PR.nrx) >> 2];
-  const mine = new Set(Array.from({ length: nrx }, (_, i) => portRing(region, rec, true, i)));
+  const mine = new Set(Array.from({ length: nrx }, (_, i) => portRing(region, rec, true, i)).filter((r) => r !== 0));
   const target = u32[(rec + PR.link) >> 2];
-  if (u32[(target + PR.gen) >> 2] === u32[(rec + PR.index) >> 2] && u32[(target + PR.state) >> 2] === 1) {
+  if (portRecordProblem(region, target) === null && u32[(target + PR.gen) >> 2] === u32[(rec + PR.index) >> 2] && u32[(target + PR.state) >> 2] === 1) {
     const ntx = u32[(target + PR.ntx) >> 2], tnrx = u32[(target + PR.nrx) >> 2];
     for (let i = 0; i < ntx + tnrx; i++) {
       const t = u32[((target + PR.ringsOfs) >> 2) + i];
+      if (t === 0) continue;
       const list = (t + RR.monList) >> 2;
       for (let m = 0; m < MAX_MONITORS; m++) {
         const e = u32[list + 2 * m];
@@ -106,6 +108,7 @@ registerPortType('monitor', (region, spec, opts) => {
     if (!entry) throw new NetmapError('ENXIO', `${spec.raw}: cannot monitor ${target}: no such port is open (monitors watch ports already in use)`);
     const u32 = region.u32;
     const trec = u32[(entry + DIR.recOfs) >> 2];
+    checkPortRecord(region, trec);
     const ntx = u32[(trec + PR.ntx) >> 2], nrx = u32[(trec + PR.nrx) >> 2];
     const zc = (spec.flags & NR_ZCOPY_MON) !== 0;
     const wantTx = zc || (spec.flags & NR_MONITOR_TX) !== 0;
@@ -116,15 +119,17 @@ registerPortType('monitor', (region, spec, opts) => {
     const slots = opts.rxSlots ?? Math.max(u32[(trec + PR.rxSlots) >> 2], u32[(trec + PR.txSlots) >> 2], DEFAULT_SLOTS >> 1);
     if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `${spec.raw}: ${slots} slots (4..${MAX_SLOTS})`);
     const rec = createPortRecord(region, { kind: RecKind.Monitor, ntx: 0, nrx: rings, txSlots: 0, rxSlots: slots });
-    u32[(rec + PR.link) >> 2] = trec;
-    u32[(rec + PR.index) >> 2] = u32[(trec + PR.gen) >> 2]; // to know later whether the target is the same port
-    u32[(rec + PR.dirOfs) >> 2] = region.dirAdd(DirType.Monitor, `${target}/m${u32[(rec + PR.gen) >> 2]}`, rec, u32[(rec + PR.gen) >> 2]);
     let port: MonitorPort;
-    try {
+    try { // a failed creation leaves neither the record nor its directory entry
+      u32[(rec + PR.link) >> 2] = trec;
+      u32[(rec + PR.index) >> 2] = u32[(trec + PR.gen) >> 2]; // to know later whether the target is the same port
+      u32[(rec + PR.dirOfs) >> 2] = region.dirAdd(DirType.Monitor, `${target}/m${u32[(rec + PR.gen) >> 2]}`, rec, u32[(rec + PR.gen) >> 2]);
       for (let i = 0; i < rings; i++) setPortRing(region, rec, i, createRing(region, { numSlots: slots, dir: NR_RX, ringId: i, portOfs: rec }));
       const idx = spec.mode === 'one-nic' ? [spec.ringId] : Array.from({ length: rings }, (_, i) => i);
       port = new MonitorPort(region, rec, spec, idx, opts);
     } catch (e) {
+      const d = u32[(rec + PR.dirOfs) >> 2];
+      if (d) region.dirRemove(d);
       destroyPortRecord(region, rec);
       throw e;
     }

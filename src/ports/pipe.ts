@@ -9,7 +9,7 @@ import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { createPortRecord, createRing, destroyPortRecord, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur, wakePort } from '../core/sync.js';
@@ -138,8 +138,10 @@ export class PipePort extends Port {
 function destroyPipe(region: Region, rec: number): void {
   const u32 = region.u32;
   const peer = u32[(rec + PR.link) >> 2];
-  if (u32[(peer + PR.refs) >> 2] !== 0) return; // the other end is still open
-  for (const r of [rec, peer]) {
+  // follow the link only to a sound record that links back
+  const paired = portRecordProblem(region, peer) === null && u32[(peer + PR.link) >> 2] === rec;
+  if (paired && u32[(peer + PR.refs) >> 2] !== 0) return; // the other end is still open
+  for (const r of paired ? [rec, peer] : [rec]) {
     region.dirRemove(u32[(r + PR.dirOfs) >> 2]);
     destroyPortRecord(region, r);
   }

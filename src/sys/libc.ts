@@ -55,6 +55,9 @@ export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
 export const O_CLOEXEC = 0o2000000;
+export const O_NONBLOCK = 0o4000;
+/** Refuse a symbolic link as the last path component (its value differs on arm64). */
+export const O_NOFOLLOW = process.arch === 'arm64' || process.arch === 'arm' ? 0o100000 : 0o400000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;

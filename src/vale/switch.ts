@@ -1,10 +1,31 @@
 // VALE switch records: creation on first use, port attach/detach, the per-switch lookup.
 // A switch lives in the region so every thread sees the same ports and MAC table. Callers
 // hold the region's config lock, except for the read-only helpers.
+//
+// Port lists are read back from shared memory: every port record offset, index and count
+// taken from a switch record is range-checked before it is followed (switchProblem,
+// checkPortRecord), and the wait for senders in detachPort is bounded.
 import { NM_BDG_MAXPORTS } from '../core/constants.js';
 import { DirType, DIR, PR, RR, SW, SW_FLAG_PERSISTENT, SW_FLAG_RSS } from '../core/layout.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
+import { checkPortRecord } from '../core/records.js';
+
+/** Longest wait in detachPort for a live sender still marked as forwarding in the old epoch. */
+const DETACH_WAIT_MAX_MS = 1000;
+
+/** What is wrong with a switch record (offset, port count), or null. */
+export function switchProblem(region: Region, sw: number): string | null {
+  if (!region.isObj(sw, SW.size)) return `switch record offset ${sw} outside the object area`;
+  const n = region.u32[(sw + SW.nports) >> 2];
+  if (n > NM_BDG_MAXPORTS) return `nports=${n} (at most ${NM_BDG_MAXPORTS})`;
+  return null;
+}
+
+function checkSwitch(region: Region, sw: number): void {
+  const bad = switchProblem(region, sw);
+  if (bad) throw new NetmapError('EINVAL', `${region.label}: switch record is corrupt: ${bad}; skipped`);
+}
 
 /**
  * A lookup function replaces MAC learning for a switch. It reads the frame in place
@@ -33,7 +54,10 @@ export function registerLookup(name: string, fn: LookupFn): void {
 
 export function findSwitch(region: Region, name: string): number {
   const e = region.dirFind(DirType.Switch, name);
-  return e ? region.u32[(e + DIR.recOfs) >> 2] : 0;
+  if (!e) return 0;
+  const sw = region.u32[(e + DIR.recOfs) >> 2];
+  checkSwitch(region, sw);
+  return sw;
 }
 
 export function createSwitch(region: Region, name: string, persistent: boolean): number {
@@ -53,11 +77,13 @@ export function findOrCreateSwitch(region: Region, name: string): number {
 
 /** Give `portRec` the lowest free port index of the switch; returns it. */
 export function attachPort(region: Region, sw: number, portRec: number): number {
+  checkSwitch(region, sw);
   const u32 = region.u32;
   const n = u32[(sw + SW.nports) >> 2];
   if (n >= NM_BDG_MAXPORTS) throw new NetmapError('ENOMEM', `switch is full (${NM_BDG_MAXPORTS} ports)`);
   let idx = 0;
-  while (u32[((sw + SW.ports) >> 2) + idx] !== 0) idx++;
+  while (idx < NM_BDG_MAXPORTS && u32[((sw + SW.ports) >> 2) + idx] !== 0) idx++;
+  if (idx === NM_BDG_MAXPORTS) throw new NetmapError('EINVAL', `${region.label}: switch record is corrupt: nports=${n} but every port index is taken`);
   Atomics.store(u32, ((sw + SW.ports) >> 2) + idx, portRec);
   u32[(portRec + PR.link) >> 2] = sw;
   u32[(portRec + PR.index) >> 2] = idx;
@@ -71,6 +97,8 @@ export function attachPort(region: Region, sw: number, portRec: number): number 
  * list. Destroys an ephemeral switch left without ports. Returns true if the switch is gone.
  */
 export function detachPort(region: Region, sw: number, idx: number): boolean {
+  checkSwitch(region, sw);
+  if (!(idx < NM_BDG_MAXPORTS)) throw new NetmapError('EINVAL', `${region.label}: port index ${idx} out of range (at most ${NM_BDG_MAXPORTS - 1})`);
   const u32 = region.u32, i32 = region.i32;
   Atomics.store(u32, ((sw + SW.ports) >> 2) + idx, 0);
   const n = u32[(sw + SW.nports) >> 2];
@@ -81,24 +109,31 @@ export function detachPort(region: Region, sw: number, idx: number): boolean {
       break;
     }
   }
-  Atomics.store(u32, (sw + SW.nports) >> 2, n - 1);
+  Atomics.store(u32, (sw + SW.nports) >> 2, n > 0 ? n - 1 : 0);
   // A sender that read the old port list may still copy into this port. Senders mark their
   // tx ring with the epoch's parity before reading the list; after flipping the epoch, wait
   // until no ring carries the old parity (new senders use the other one, so this ends even
   // under continuous traffic). A mark left by a thread that died is ignored.
+  // The wait is bounded: a live task that keeps a mark (a stopped sender, a participant that
+  // wrote one) delays a detach by DETACH_WAIT_MAX_MS at most, under the config lock.
   const old = Atomics.add(i32, (sw + SW.epoch) >> 2, 1) & 1;
-  for (let d = 0; d < 256; d++) {
+  const deadline = Date.now() + DETACH_WAIT_MAX_MS;
+  for (let d = 0; d < NM_BDG_MAXPORTS; d++) {
     const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + d);
     if (!rec) continue;
+    try { checkPortRecord(region, rec); } catch { continue; } // not followed (reported by reclaim and listings)
     const ntx = u32[(rec + PR.ntx) >> 2];
     for (let i = 0; i < ntx; i++) {
       const t = u32[((rec + PR.ringsOfs) >> 2) + i];
-      for (let v = Atomics.load(u32, (t + RR.fwd) >> 2); v !== 0 && v >>> 31 === old && taskAlive(v & 0x7fffffff); v = Atomics.load(u32, (t + RR.fwd) >> 2)) {
-        region.wait(0, -1, 0.05); // a few tens of microseconds: the sender is mid-batch
+      if (t === 0) continue;
+      for (let v = Atomics.load(u32, (t + RR.fwd) >> 2); v !== 0 && v >>> 31 === old && taskAlive(v & 0x7fffffff) && Date.now() < deadline; v = Atomics.load(u32, (t + RR.fwd) >> 2)) {
+        // sleep a few tens of microseconds on the mark itself (the sender is mid-batch;
+        // it clears the mark without a wake-up, so this is a timed sleep)
+        region.wait((t + RR.fwd) >> 2, v | 0, 0.05);
       }
     }
   }
-  if (n - 1 === 0 && !(u32[(sw + SW.flags) >> 2] & SW_FLAG_PERSISTENT)) {
+  if (n <= 1 && !(u32[(sw + SW.flags) >> 2] & SW_FLAG_PERSISTENT)) {
     destroySwitch(region, sw);
     return true;
   }
@@ -106,6 +141,7 @@ export function detachPort(region: Region, sw: number, idx: number): boolean {
 }
 
 export function destroySwitch(region: Region, sw: number): void {
+  checkSwitch(region, sw);
   region.dirRemove(region.u32[(sw + SW.dirOfs) >> 2]);
   Atomics.store(region.u32, (sw + SW.state) >> 2, 0);
   region.freeObj(sw, SW.size);
@@ -148,13 +184,23 @@ export function resolveLookup(region: Region, sw: number): LookupFn | null {
 export interface SwitchPortInfo { name: string; index: number; rec: number }
 
 /** Ports of a switch by index (for listings). */
-export function switchPorts(region: Region, sw: number): SwitchPortInfo[] {
+export function switchPorts(region: Region, sw: number, problems?: string[]): SwitchPortInfo[] {
+  checkSwitch(region, sw);
   const u32 = region.u32;
   const out: SwitchPortInfo[] = [];
-  for (let i = 0; i < 256; i++) {
+  for (let i = 0; i < NM_BDG_MAXPORTS; i++) {
     const rec = u32[((sw + SW.ports) >> 2) + i];
     if (!rec) continue;
+    if (!region.isObj(rec, PR.ringsOfs)) {
+      problems?.push(`${region.label}: switch port ${i}: record offset ${rec} outside the object area; skipped`);
+      continue;
+    }
     const d = u32[(rec + PR.dirOfs) >> 2];
+    const bad = region.isDirEntry(d) ? region.dirEntryProblem(d) : `directory entry offset ${d} is not one`;
+    if (bad) {
+      problems?.push(`${region.label}: switch port ${i}: ${bad}; skipped`);
+      continue;
+    }
     out.push({ name: region.readName(d + DIR.name, u32[(d + DIR.nameLen) >> 2]), index: i, rec });
   }
   return out;

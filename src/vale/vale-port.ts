@@ -3,7 +3,7 @@
 // slot is free again as soon as txsync returns; receive rings are filled by other ports'
 // senders and drained by rxsync.
 import { existsSync } from 'node:fs';
-import { DEFAULT_SLOTS, MAX_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
 import { DIR, DirType, PR, RecKind, RR, SW } from '../core/layout.js';
 import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { registerPortType } from '../core/open.js';
@@ -14,7 +14,7 @@ import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur, stampRing } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
-import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, type LookupFn } from './switch.js';
+import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, switchProblem, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
 import { OWNER_TOKEN } from '../core/lock.js';
 
@@ -136,7 +136,9 @@ export class ValePort extends Port {
 
 registerDestructor(RecKind.Vale, (region, rec) => {
   const u32 = region.u32;
-  detachPort(region, u32[(rec + PR.link) >> 2], u32[(rec + PR.index) >> 2]);
+  const sw = u32[(rec + PR.link) >> 2], idx = u32[(rec + PR.index) >> 2];
+  // follow the link only if the switch really lists this record at that index
+  if (switchProblem(region, sw) === null && idx < NM_BDG_MAXPORTS && u32[((sw + SW.ports) >> 2) + idx] === rec) detachPort(region, sw, idx);
   region.dirRemove(u32[(rec + PR.dirOfs) >> 2]);
   destroyPortRecord(region, rec);
 });
