@@ -13,8 +13,8 @@
 // mapping is used again only after checking that the file was not truncated meanwhile.
 // Passes over every file (reclaimAll, listings) bound their wait for each file's config lock
 // and report the files they skipped, with the reason.
-import { fstatSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
-import { close, ftruncate, fchmod, mmapShared, munmap, replaceWithAnonymous, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
+import { existsSync, fstatSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { close, flock, ftruncate, fchmod, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, mmapShared, munmap, replaceWithAnonymous, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
 import { DirType, REGION_HEADER_SIZE, RH } from './layout.js';
 import { parseSize } from './memory.js';
 import { checkHeader, NetmapError, Region } from './region.js';
@@ -108,23 +108,35 @@ function distrust(st: Stats): string | null {
   return `owned by uid ${st.uid}, neither this user (uid ${me}) nor root, in ${SHM_DIR}, where anyone may create files (to share switches between users, point NMTS_SHM_DIR to a directory only they can write)`;
 }
 
-/** The header of an existing file, checked against its size; waits briefly for a creator. */
+/** Longest wait for a creator that is formatting a file (it holds an flock meanwhile). */
+const CREATOR_WAIT_MS = 1000;
+
+/**
+ * The header of an existing file, checked against its size. A file without a header is
+ * waited for only while its creator formats it: the creator holds an exclusive flock from
+ * just after O_EXCL until the magic is stored, so a file nobody is formatting (planted,
+ * zeroed, abandoned by a creator that died) is refused at once.
+ */
 function readHeader(fd: number, path: string): { size: number } | 'retry' {
   const hdr = new Uint32Array(REGION_HEADER_SIZE / 4);
   const bytes = new Uint8Array(hdr.buffer);
+  const start = Date.now();
   for (let i = 0; ; i++) {
     const st = fstatSync(fd);
-    const young = Date.now() - st.ctimeMs < 2000; // a creator sizes and formats within ms
     const n = st.size >= REGION_HEADER_SIZE ? readSync(fd, bytes, 0, REGION_HEADER_SIZE, 0) : 0;
     if (n === REGION_HEADER_SIZE && Atomics.load(hdr, RH.magic >> 2) !== 0) {
       const h = checkHeader(hdr, st.size);
       if (typeof h === 'string') throw new NetmapError('EINVAL', `${path}: not a usable netmap-ts region: ${h}`);
       return { size: h.size };
     }
-    if (!young || i >= 1000) {
-      throw new NetmapError('EINVAL', `${path}: not a usable netmap-ts region: ${st.size < REGION_HEADER_SIZE ? `${st.size} bytes` : 'no magic'}`);
+    const formatting = !flock(fd, LOCK_SH | LOCK_NB);
+    if (!formatting) flock(fd, LOCK_UN);
+    // an empty file may be one whose creator has not taken its flock yet (microseconds)
+    const waitable = formatting || (st.size === 0 && i < 5);
+    if (!waitable || Date.now() - start > CREATOR_WAIT_MS) {
+      throw new NetmapError('EINVAL', `${path}: not a usable netmap-ts region: ${st.size < REGION_HEADER_SIZE ? `${st.size} bytes` : 'no magic'}, and nobody is creating it`);
     }
-    if (st.size === 0 && i >= 10) return 'retry'; // let the caller start over
+    if (st.size === 0 && i >= 50) return 'retry'; // let the caller start over
     sleepMs(1);
   }
 }
@@ -178,11 +190,13 @@ export function openSharedRegion(key: string, opts: SharedRegionOptions = {}): R
       let region: Region;
       if (creator) {
         try {
+          flock(fd, LOCK_EX); // "being formatted" (see readHeader)
           fchmod(fd, mode); // the umask must not narrow what the user asked for
           ftruncate(fd, size);
           m = mmapShared(fd, size, path);
           mapSize = size;
           region = Region.format(m.buffer, { size, memId: memIdOf(key) }, m.addr);
+          flock(fd, LOCK_UN);
         } catch (e) {
           try { unlink(path); } catch { /* already gone */ }
           throw e;
@@ -199,7 +213,9 @@ export function openSharedRegion(key: string, opts: SharedRegionOptions = {}): R
       if (region.dead) { // retired just now (or marked dead and left there): start over
         munmap(m.addr, mapSize);
         m = null;
-        if (++deadSeen > 20) throw new NetmapError('EAGAIN', `${path}: the region is marked retired but its file stays (removed by nobody)`);
+        const stays = existsSync(path);
+        if (stays && (opts.create === false || ++deadSeen > 20)) throw new NetmapError('EAGAIN', `${path}: the region is marked retired (dead) but its file is still there`);
+        if (!stays && opts.create === false) throw new NetmapError('ENOENT', `${key}: does not exist (no ${path})`);
         sleepMs(1);
         continue;
       }
