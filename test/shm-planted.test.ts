@@ -126,8 +126,9 @@ test('planted files beside a live switch: listings stay fast and complete, the d
     await new Promise((res) => setTimeout(res, 1500));
     const m0 = maps(daemon.pid!, dir);
     const until = Date.now() + 10_000;
-    let lists = 0;
+    let lists = 0, most = 0;
     while (Date.now() < until) {
+      most = Math.max(most, maps(daemon.pid!, dir).files);
       const t = Date.now();
       const reply = await daemonRequest(env.NMTS_SOCKET, { id: ++lists, cmd: 'list' });
       assert.ok(Date.now() - t < 2000, `the daemon answered list in ${Date.now() - t} ms`);
@@ -135,9 +136,10 @@ test('planted files beside a live switch: listings stay fast and complete, the d
       await new Promise((res) => setTimeout(res, 250));
     }
     const m1 = maps(daemon.pid!, dir);
-    // the live switch and the locked copy (a valid region, waiting for its lock) once each
+    // the live switch and the locked copy (a valid region, waiting for its lock) once each,
+    // and in the middle of a pass the file being checked
     assert.ok(m1.files <= 2, `the daemon maps ${m1.files} files of the directory`);
-    assert.equal(m1.files, m0.files, 'no mapping of a shared file accumulates');
+    assert.ok(most <= 3, `the daemon mapped up to ${most} files of the directory at once`);
     assert.ok(m1.all - m0.all < 40, `the daemon's mappings grew from ${m0.all} to ${m1.all} lines over ${lists} listings`);
 
     // a valid file the daemon has mapped, then truncated: an error, never SIGBUS

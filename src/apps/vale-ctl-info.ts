@@ -37,7 +37,7 @@ export function listingIssues(): string[] {
 /** Every switch this user can open, sorted by name (bridge_idx is the position here). */
 export function sortedSwitches(): SwitchInfo[] {
   const r = listSwitchesReport();
-  issues = [...r.skipped.filter((s) => s.code !== 'EACCES').map((s) => `${s.file} not listed: ${s.reason}`), ...r.problems];
+  issues = [...r.skipped.filter((s) => s.code !== 'EACCES').map((s) => `${s.file} not listed: ${s.reason.startsWith(`${s.file}: `) ? s.reason.slice(s.file.length + 2) : s.reason}`), ...r.problems];
   return r.switches.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
 

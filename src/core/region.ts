@@ -69,7 +69,7 @@ export function checkHeader(u32: Uint32Array, length: number): RegionLayout | st
     objOfs: w(RH.objOfs), objSize: w(RH.objSize), bitmapOfs: w(RH.bitmapOfs), dirOfs: w(RH.dirOfs),
     dirEntries: w(RH.dirEntries), freeStackOfs: w(RH.freeStackOfs),
   };
-  if (h.size > length || h.size < REGION_HEADER_SIZE) return `size ${h.size} does not fit the ${length} bytes mapped`;
+  if (h.size > length || h.size < REGION_HEADER_SIZE) return `size ${h.size} does not fit the ${length} bytes there (truncated?)`;
   if (h.bufSize < 64 || h.bufSize % 64 !== 0 || h.bufSize > 65536) return `buffer size ${h.bufSize}`;
   if (h.dirOfs < REGION_HEADER_SIZE || h.dirOfs % 16 !== 0 || h.dirEntries < 1 || h.dirEntries > 65536) return `directory at ${h.dirOfs} with ${h.dirEntries} entries`;
   if (h.objSize === 0 || h.objSize % (OBJ_UNIT * 32) !== 0) return `object area of ${h.objSize} bytes`;
