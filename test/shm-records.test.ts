@@ -113,13 +113,33 @@ test('a config lock held by a live task: reclaimAll gives up after a bounded wai
   }
 });
 
-test('retiring a region unlocks its config lock in the shared file, not in zero pages', () => {
+/** Start a process that opens `name` (with open options) and stays; resolves with it and its first line. */
+async function opener(name: string, opts = '{}'): Promise<{ child: ReturnType<typeof spawn>; line: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e',
+    `import { open } from ${JSON.stringify(indexUrl)}; const p = open(${JSON.stringify(name)}, ${opts}); process.stdout.write('ready ' + p.bufsHead + '\\n'); setInterval(() => {}, 1 << 30);`],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (x: string) => { out += x; if (out.includes('\n')) resolve(out); });
+    child.once('exit', () => reject(new Error(`child exited: ${out}`)));
+  });
+  return { child, line };
+}
+
+async function kill(child: ReturnType<typeof spawn>): Promise<void> {
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+}
+
+test('a reclaim that retires a region unlocks its config lock in the shared file, not in zero pages', async () => {
   const sw = `valesu${id}`;
-  const p = open(`${sw}:a`);
+  const { child } = await opener(`${sw}:a`);
   const path = regionPath(sw);
   const fd = openSync(path, 'r'); // still reads the file after it is unlinked
   try {
-    p.close();
+    await kill(child);
+    const r = reclaimAll(taskAlive); // maps the file (no port of ours in it), reclaims, retires
+    assert.ok(r.retired.includes(sw), JSON.stringify(r));
     assert.equal(existsSync(path), false);
     const word = new Int32Array(1);
     readSync(fd, new Uint8Array(word.buffer), 0, 4, RH.configLock);
@@ -162,18 +182,10 @@ test('the extra buffers of an opener that died go back to the region', async () 
   try {
     const region = keep.region;
     const before = region.freeBuffers();
-    const child = spawn(process.execPath, ['--input-type=module', '-e',
-      `import { open } from ${JSON.stringify(indexUrl)}; const p = open(${JSON.stringify(`${sw}:b`)}, { extraBufs: 300 }); process.stdout.write('ready ' + p.bufsHead + '\\n'); setInterval(() => {}, 1 << 30);`],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (x: string) => { out += x; if (out.includes('\n')) resolve(out); });
-      child.once('exit', () => reject(new Error(`child exited: ${out}`)));
-    });
+    const { child, line } = await opener(`${sw}:b`, '{ extraBufs: 300 }');
     assert.match(line, /^ready [1-9]/);
     assert.ok(region.freeBuffers() <= before - 300);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await kill(child);
     const r = reclaimAll(taskAlive);
     assert.ok(r.ports.includes(`${sw}:b`), JSON.stringify(r));
     assert.equal(region.freeBuffers(), before, 'rings and extra buffers all returned');
