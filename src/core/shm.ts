@@ -94,9 +94,9 @@ export interface SharedRegionOptions {
   mode?: number;
 }
 
-/** True when users other than the owner may create files in the shm directory. */
+/** True when anyone (not only the owner and group) may create files in the shm directory. */
 function dirIsShared(): boolean {
-  try { return (statSync(SHM_DIR).mode & 0o022) !== 0; } catch { return true; }
+  try { return (statSync(SHM_DIR).mode & 0o002) !== 0; } catch { return true; }
 }
 
 /** Why an existing file may not be used as a region, or null. */
