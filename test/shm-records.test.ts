@@ -71,6 +71,13 @@ test('counts of 0x7fffffff and 0 in a dead opener\'s port: reclaim marks it corr
     assert.ok(!s?.ports.some((p) => p.name === `${sw}:big`), 'a corrupt port is not listed');
     assert.match(l.problems.join('\n'), new RegExp(`${sw}:big`), 'the listing reports it');
     assert.equal(u32[RH.magic >> 2], 0x53544d4e, 'the header is intact');
+    // opening a port whose counts are bad: EINVAL naming the field, not a 2^31-entry array
+    const isEinval = (e: unknown): boolean => e instanceof NetmapError && e.code === 'EINVAL';
+    assert.throws(() => open(`${sw}:big`), isEinval);
+    u32[(keep.rec + PR.nrx) >> 2] = 0x7fffffff;
+    assert.throws(() => open(`${sw}:keep`), (e: unknown) => isEinval(e) && /nrx=2147483647/.test((e as Error).message));
+    u32[(keep.rec + PR.nrx) >> 2] = 1;
+    Atomics.store(u32, (keep.rec + PR.state) >> 2, 1);
   } finally {
     keep.close();
     rmSync(regionPath(sw), { force: true }); // the corrupt record keeps the file: never followed, never freed

@@ -8,7 +8,7 @@ import { registerPortType } from '../core/open.js';
 import { Port, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
 import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
-import { lock, taskAlive, unlock } from '../core/lock.js';
+import { lockWithin, taskAlive, unlock } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur } from '../core/sync.js';
 
@@ -85,10 +85,10 @@ registerDestructor(RecKind.Monitor, (region, rec) => {
       }
     }
   }
-  // wait for feeders that may hold one of our rings' locks
+  // wait for feeders that may hold one of our rings' locks (bounded: a live task that keeps
+  // one for a second is stuck or hostile, and must not hang a reclaim pass)
   for (const r of mine) {
-    lock(region, r + RR.lock);
-    unlock(region, r + RR.lock);
+    if (lockWithin(region, r + RR.lock, 1000) === 0) unlock(region, r + RR.lock);
   }
   const d = u32[(rec + PR.dirOfs) >> 2];
   if (d) region.dirRemove(d);

@@ -9,7 +9,7 @@ import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur, wakePort } from '../core/sync.js';
@@ -163,6 +163,7 @@ registerPortType('pipe', (region, spec, opts) => {
       entry = region.dirFind(DirType.Port, mine);
     }
     const rec = region.u32[(entry + 4) >> 2];
+    if (!created) checkPortRecord(region, rec); // its counts size what the constructor builds
     try {
       return new PipePort(region, rec, spec, opts);
     } catch (e) {

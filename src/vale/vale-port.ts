@@ -9,7 +9,7 @@ import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { createPortRecord, createRing, destroyPortRecord, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkHeadCur, stampRing } from '../core/sync.js';
@@ -180,6 +180,7 @@ registerPortType('vale', (region, spec, opts) => {
   try {
     const entry = region.dirFind(DirType.Port, name);
     const rec = entry ? region.u32[(entry + DIR.recOfs) >> 2] : createValePort(region, spec, name, opts);
+    if (entry) checkPortRecord(region, rec); // its counts size what the constructor builds
     try {
       return new ValePort(region, rec, spec, opts);
     } catch (e) {
