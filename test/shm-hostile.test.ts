@@ -63,7 +63,7 @@ test('hostile participants damage one switch: the other loses nothing, nobody di
   const dir = mkdtempSync(join(base, 'hostile-'));
   const env = { ...process.env, NMTS_SHM_DIR: dir, NMTS_MEMORY: '64m', NMTS_SOCKET: join(dir, 'd.sock') };
   const A = 'valehA', B = 'valehB';
-  const N = 60_000; // at 4000 pps: traffic on B lasts through every kind of damage to A
+  const N = 45_000; // at 3000 pps: traffic on B lasts through every kind of damage to A (15 s)
   try {
     const daemon = start(daemonJs, ['--socket', env.NMTS_SOCKET], env);
     await until(daemon, /started: socket/);
@@ -77,7 +77,7 @@ test('hostile participants damage one switch: the other loses nothing, nobody di
     // switch B: traffic that must arrive whole
     const rxB = start(nmts, ['pkt-gen', '-i', `${B}:rx@conf:slots=4096`, '-f', 'rx', '-n', String(N), '--duration', '60', '--json'], env);
     await until(rxB, /Receiving from/);
-    const txB = start(nmts, ['pkt-gen', '-i', `${B}:tx`, '-f', 'tx', '-n', String(N), '-R', '4000', '--duration', '60', '--json'], env);
+    const txB = start(nmts, ['pkt-gen', '-i', `${B}:tx`, '-f', 'tx', '-n', String(N), '-R', '3000', '--duration', '60', '--json'], env);
 
     const check = async (what: string): Promise<void> => {
       const v = await valeCtl(env);
