@@ -10,6 +10,7 @@ import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
 import {
   MAC_A, MAC_B, MAC_BCAST, MAC_MCAST, arp, ether, ipv4, ipv6, mixedFrames, tcp4, tcp6, udp4, udp6,
 } from './fixtures/filter-frames.js';
+import { missing } from './fixtures/requires.js';
 
 /** Run the filter on a frame placed at a non-zero offset inside a larger buffer with junk around it. */
 function run(f: PacketFilter, frame: Uint8Array): boolean {
@@ -361,7 +362,7 @@ const TCPDUMP_EXPRS = [
 
 const tcpdump = which('tcpdump');
 test(`same matches as tcpdump on ${TCPDUMP_EXPRS.length} expressions over a mixed pcap`, {
-  skip: tcpdump ? false : 'tcpdump is not installed on this machine',
+  skip: tcpdump ? false : missing('tcpdump'),
 }, () => {
   const mix = mixedFrames(400, 7);
   const w = new PcapWriter();
