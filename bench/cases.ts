@@ -19,9 +19,10 @@
  *    `packets`/`bytes` are what was *received/forwarded* inside it;
  *  - `bytes` counts frame bytes without CRC (packets * frameLen for fixed
  *    size frames);
- *  - resolve (or reject) within durationMs + warmupMs + 2 s, and leave nothing
- *    running (terminate workers, close sockets). The runner gives up on a
- *    case after durationMs + warmupMs + 2 s and reports it as an error;
+ *  - resolve (or reject) within durationMs + warmupMs + 2 s (+ the measured
+ *    start-up of `processStarts` processes), and leave nothing running
+ *    (terminate workers, close sockets, end child processes). The runner gives
+ *    up on a case after that budget and reports it as an error, naming it;
  *  - throw/reject on failure: the runner prints the message in `notes` and
  *    carries on with the next case.
  */
@@ -61,6 +62,12 @@ export interface BenchCase {
   kind?: 'netmap' | 'baseline' | 'limit' | 'tool' | 'other';
   /** Time allowed beyond warm-up + duration before the case is failed (default CASE_SLACK_MS). */
   slackMs?: number;
+  /**
+   * Processes the case starts one after the other before its measured window (xproc: 2).
+   * The runner measures one process start-up just before the case (bench/startup.ts) and adds
+   * it twice over per process to the budget.
+   */
+  processStarts?: number;
 }
 
 const registry = new Map<string, BenchCase>();

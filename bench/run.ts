@@ -29,6 +29,7 @@ import './xproc-cases.js';
 import './limit.js';
 import './tool-cases.js';
 import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
+import { measureStartupMs } from './startup.js';
 
 const USAGE = `usage: node dist/bench/run.js [options]
 
@@ -155,10 +156,16 @@ function checkResult(r: unknown): CaseResult {
 }
 
 async function runOne(c: BenchCase, o: Options): Promise<CaseResult> {
-  const limit = o.durationMs + o.warmupMs + (c.slackMs ?? CASE_SLACK_MS);
+  const slack = c.slackMs ?? CASE_SLACK_MS;
+  // start-up of the case's processes, measured now (a loaded machine starts node slowly)
+  const starts = c.processStarts ?? 0;
+  const startup = starts > 0 ? 2 * starts * await measureStartupMs() : 0;
+  const limit = o.durationMs + o.warmupMs + slack + startup;
+  const s = (ms: number): string => (ms / 1000).toFixed(1);
+  const budget = `warm-up ${s(o.warmupMs)} s + duration ${s(o.durationMs)} s + slack ${s(slack)} s${starts ? ` + start-up of ${starts} process(es) ${s(startup)} s` : ''}`;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`timeout: no result after ${(limit / 1000).toFixed(1)} s`)), limit);
+    timer = setTimeout(() => rej(new Error(`timeout: no result after ${s(limit)} s (${budget})`)), limit);
   });
   try {
     // Promise.resolve().then(): a case that throws synchronously still ends up as a rejection.

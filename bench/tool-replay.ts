@@ -28,4 +28,4 @@ async function replayVale(durationMs: number, opts?: RunOptions): Promise<CaseRe
   }
 }
 
-registerCase({ name: 'replay-vale-60', description: 'nmts replay -t -K, 60-byte pcap, into a VALE switch with a receiver process', frameLen: 60, kind: 'tool', run: replayVale });
+registerCase({ name: 'replay-vale-60', description: 'nmts replay -t -K, 60-byte pcap, into a VALE switch with a receiver process', frameLen: 60, kind: 'tool', processStarts: 1, run: replayVale });

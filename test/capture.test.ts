@@ -13,6 +13,10 @@ import { compileFilter, FilterSyntaxError } from '../src/packet/filter.js';
 import { readPcap } from '../src/packet/pcap.js';
 import { readPcapng } from '../src/packet/pcapng.js';
 import { countPort53, mix, mixFrame, sendFrames, tcpdumpLines } from './fixtures/capture-frames.js';
+import { needs } from './fixtures/requires.js';
+
+/** These tests read what was captured back with the real tcpdump. */
+const skipTcpdump = needs(['tcpdump']);
 
 const SW = `valeCap${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'nmts-capture-'));
@@ -41,7 +45,7 @@ async function captureFrames(name: string, frames: Uint8Array[], opts: Parameter
   }
 }
 
-describe('capture to files', () => {
+describe('capture to files', { skip: skipTcpdump }, () => {
   const N = 250;
   const n53 = countPort53(N);
 
@@ -154,7 +158,7 @@ describe('capture to files', () => {
   });
 });
 
-test('a /rt monitor sees both directions of a port in use', async () => {
+test('a /rt monitor sees both directions of a port in use', { skip: skipTcpdump }, async () => {
   const a = open(`${SW}:ma`), b = open(`${SW}:mb`);
   const MA = '02:00:00:00:01:0a', MB = '02:00:00:00:01:0b';
   const file = join(dir, 'mon.pcap');
@@ -262,7 +266,7 @@ function nmtsCapture(args: string[], whenListening?: (kill: (s: NodeJS.Signals) 
 }
 
 describe('nmts capture (CLI)', { concurrency: true }, () => {
-  test('-w - writes pcap to stdout; SIGINT prints the counters', async () => {
+  test('-w - writes pcap to stdout; SIGINT prints the counters', { skip: skipTcpdump }, async () => {
     const tx = open(`${SW}c1:tx`);
     try {
       const r = await nmtsCapture(['-i', `${SW}c1:cap`, '-w', '-', 'udp', 'port', '53'], async (kill) => {

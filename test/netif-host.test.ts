@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { needs } from './fixtures/requires.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NMTS = join(ROOT, 'bin', 'nmts.js');
@@ -17,12 +18,7 @@ const CHILD = fileURLToPath(new URL('./fixtures/netif-host-child.js', import.met
 const NS1 = `nmtsh1-${process.pid}`, NS2 = `nmtsh2-${process.pid}`;
 const BACKENDS = ['af_xdp', 'af_packet'] as const;
 
-function skipReason(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, veth pairs, TAP devices)';
-  for (const t of ['ip', 'ping']) if (spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0) return `needs ${t}`;
-  return false;
-}
-const skip = skipReason();
+const skip = needs(['root', 'ip', 'ping'], 'network namespaces, veth pairs, TAP devices');
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,12 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileFilter, FilterSyntaxError, filterSource, type PacketFilter } from '../src/packet/filter.js';
+import { compileFilter, FilterError, FilterSyntaxError, filterSource, FILTER_MAX_DEPTH, FILTER_MAX_TERMS, type PacketFilter } from '../src/packet/filter.js';
 import { PcapWriter, readPcap } from '../src/packet/pcap.js';
 import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
 import {
   MAC_A, MAC_B, MAC_BCAST, MAC_MCAST, arp, ether, ipv4, ipv6, mixedFrames, tcp4, tcp6, udp4, udp6,
 } from './fixtures/filter-frames.js';
+import { missing } from './fixtures/requires.js';
 
 /** Run the filter on a frame placed at a non-zero offset inside a larger buffer with junk around it. */
 function run(f: PacketFilter, frame: Uint8Array): boolean {
@@ -361,7 +362,7 @@ const TCPDUMP_EXPRS = [
 
 const tcpdump = which('tcpdump');
 test(`same matches as tcpdump on ${TCPDUMP_EXPRS.length} expressions over a mixed pcap`, {
-  skip: tcpdump ? false : 'tcpdump is not installed on this machine',
+  skip: tcpdump ? false : missing('tcpdump'),
 }, () => {
   const mix = mixedFrames(400, 7);
   const w = new PcapWriter();
@@ -405,4 +406,23 @@ test(`same matches as tcpdump on ${TCPDUMP_EXPRS.length} expressions over a mixe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('deep nesting and very long filters: a FilterError naming the limit, never a stack overflow', () => {
+  const tooDeep = (e: unknown): boolean => e instanceof FilterError && /too deeply nested.*more than \d+ nested/.test(e.message);
+  for (const n of [FILTER_MAX_DEPTH + 1, 5000, 200_000 / 2 - 10]) {
+    assert.throws(() => compileFilter('('.repeat(n) + 'tcp' + ')'.repeat(n)), tooDeep, `${n} parentheses`);
+    assert.throws(() => compileFilter('not '.repeat(n % 60_000) + 'tcp'), tooDeep, `${n} nots`);
+    assert.throws(() => compileFilter(`host ${'( '.repeat(n % 60_000)}10.0.0.1${' )'.repeat(n % 60_000)}`), tooDeep, `${n} id parentheses`);
+  }
+  // at the limit it compiles and matches
+  check('('.repeat(FILTER_MAX_DEPTH) + 'udp' + ')'.repeat(FILTER_MAX_DEPTH), [u1], [t1]);
+  assert.throws(() => compileFilter(Array.from({ length: FILTER_MAX_TERMS + 10 }, (_, i) => `port ${i}`).join(' or ')),
+    (e: unknown) => e instanceof FilterError && !(e instanceof FilterSyntaxError) && /too many terms/.test(e.message));
+  assert.throws(() => compileFilter('tcp or '.repeat(60_000) + 'udp'), (e: unknown) => e instanceof FilterError && /too long|too many/.test(e.message));
+  // a long flat chain (once a stack overflow at ~3000 terms) compiles and keeps and/or left-associative
+  const ports = Array.from({ length: FILTER_MAX_TERMS - 2 }, (_, i) => `port ${i + 2000}`).join(' or ');
+  check(ports, [udp4('10.0.0.1', '10.0.0.2', 1234, 5000)], [u1]);
+  check(`udp and port 53 or ${ports}`, [u1, udp4('10.0.0.1', '10.0.0.2', 1234, 5000)], [t1]);
+  check(`port 53 or tcp and port 1`, [], [u1, t1]); // (port 53 or tcp) and port 1
 });

@@ -8,6 +8,7 @@ import { PcapError, PcapFdWriter, PcapWriter, readPcap } from '../src/packet/pca
 import { PcapngError, PcapngFdWriter, PcapngMemWriter, readPcapng } from '../src/packet/pcapng.js';
 import { PcapStreamReader } from '../src/packet/pcap-stream.js';
 import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
+import { missing } from './fixtures/requires.js';
 
 interface Pkt { tsSec: number; tsNsec: number; capLen: number; origLen: number; linkType: number; ifIndex: number; data: Uint8Array }
 
@@ -291,7 +292,7 @@ function td(args: string[]): string {
 }
 
 test('tcpdump reads our pcap and pcapng files (-tt timestamps match) and we read files tcpdump -w wrote', {
-  skip: tcpdump ? false : 'tcpdump is not installed on this machine',
+  skip: tcpdump ? false : missing('tcpdump'),
 }, () => withDir((dir) => {
   const fr = frames(25, [60, 61, 1514, 42, 100, 999, 64]);
   const ts = fr.map((_, i) => [1700000000 + i * 3, (i * 987654321) % 1_000_000_000] as const);

@@ -9,6 +9,7 @@ import {
 } from '../src/packet/pcap.js';
 import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
 import { hexdump } from '../src/packet/hexdump.js';
+import { missing } from './fixtures/requires.js';
 
 /** A handful of distinct frames of various lengths in one buffer. */
 function frames(): { buf: Uint8Array; list: Array<{ off: number; len: number }> } {
@@ -183,7 +184,7 @@ function which(cmd: string): string | null {
 
 const tool = which('tcpdump') ?? which('tshark');
 test('an external reader (tcpdump/tshark) accepts our file', {
-  skip: tool ? false : 'neither tcpdump nor tshark is installed on this machine',
+  skip: tool ? false : `${missing('tcpdump')}, or tshark`,
 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'pk-pcap-'));
   try {

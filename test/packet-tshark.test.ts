@@ -15,9 +15,10 @@ import { PcapWriter, readPcap, type PcapWriterOptions } from '../src/packet/pcap
 import { PcapngMemWriter, readPcapng, type PcapngWriterOptions } from '../src/packet/pcapng.js';
 import { PcapStreamReader } from '../src/packet/pcap-stream.js';
 import { mix, mixFrame, sendFrames } from './fixtures/capture-frames.js';
+import { missing } from './fixtures/requires.js';
 
 const HAVE_TSHARK = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
-const skip = HAVE_TSHARK ? false : 'tshark is not installed (.ci/run installs it)';
+const skip = HAVE_TSHARK ? false : missing('tshark');
 const dir = mkdtempSync(join(tmpdir(), 'nmts-tshark-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const NMTS = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));

@@ -338,3 +338,36 @@ test('missing file, corrupt file, unsupported port: clear errors, exit 1', { tim
   assert.equal(e.code, 1);
   assert.match(e.err, /netmap:nmtsnone0: no such interface 'nmtsnone0'/);
 });
+
+test('--loop 0 on a file with no packets ends at once with a clear message (exit 1), also with -K', { timeout: 30_000 }, async () => {
+  const empty = writePcap('empty.pcap', [], 10);
+  const t0 = performance.now();
+  const [a, b] = await Promise.all([
+    runCli(['-i', `valerp${id}:e1`, '-l', '0', '-t', empty]),
+    runCli(['-i', `valerp${id}:e2`, '-l', '0', '-K', '-t', empty, empty]),
+  ]);
+  assert.ok(performance.now() - t0 < 15_000, 'ended by itself');
+  for (const r of [a, b]) {
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /nmts replay: no packets in .*empty\.pcap: nothing to replay/);
+  }
+  const r = await replay(opts({ intf: `valerp${id}:e3`, files: [empty], speed: 'topspeed', loop: 0 }), quietIo);
+  assert.equal(r.stop, 'empty');
+  assert.equal(r.packets, 0);
+});
+
+test('SIGINT stops --loop 0 even when every packet fails (oversize): statistics printed', { timeout: 30_000 }, async () => {
+  const big = writePcap('big.pcap', [udpFrame(0, 3000)], 10);
+  const c = spawn(process.execPath, [cli, '-i', `valerp${id}:s1`, '-l', '0', '-t', big], { env: { ...process.env, NMTS_REPLAY_CLI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  c.stdout.on('data', (d) => { out += d; });
+  c.stderr.resume();
+  await new Promise((r) => setTimeout(r, 1500));
+  c.kill('SIGINT');
+  const code = await new Promise<number>((resolve) => {
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    c.once('exit', (k) => { clearTimeout(t); resolve(k ?? -1); });
+  });
+  assert.equal(code, 0);
+  assert.match(out, /Failed packets: +[1-9]/);
+});

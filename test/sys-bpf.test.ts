@@ -6,8 +6,9 @@ import { Asm, createMap, loadProgram, mapInfo, mapUpdateU32, progInfo, testRun, 
 import { createXskMap, loadRedirectProgram, redirectProgram, xskSocket } from '../src/sys/xdp.js';
 import { NetError, close } from '../src/sys/net.js';
 import * as K from '../src/sys/kernel-abi.js';
+import { needs } from './fixtures/requires.js';
 
-const needsRoot = process.getuid?.() === 0 ? false : 'needs root (bpf)';
+const needsRoot = needs(['root'], 'bpf');
 
 test('the redirect program is the 6-instruction, 48-byte sequence of the reference (map fd and fallback filled in)', () => {
   const hex = Buffer.from(redirectProgram(0x1234, K.XDP_PASS)).toString('hex').match(/.{16}/g);

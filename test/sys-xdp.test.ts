@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { needs } from './fixtures/requires.js';
 
 const child = fileURLToPath(new URL('./fixtures/sys-xdp-child.js', import.meta.url));
 const NS = `nmts-xdp-${process.pid}`;
 const A = 'nmxa0', B = 'nmxb0';
-const needsRoot = process.getuid?.() === 0 ? false : 'needs root (network namespaces)';
+const needsRoot = needs(['root', 'ip'], 'network namespaces');
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -14,6 +14,7 @@ import { regionPath } from '../src/core/shm.js';
 import { valeCtl, parseValeCtlArgs, parseRingConfig, parsePollConfig, ValeCtlUsageError } from '../src/apps/vale-ctl.js';
 import { valeCtlAsync } from '../src/apps/vale-ctl-attach.js';
 import { valeCtlCommand } from '../src/cli/vale-ctl.js';
+import { missing } from './fixtures/requires.js';
 
 // this file runs as dist/test/vale-ctl.test.js
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -420,7 +421,7 @@ describe('vale-ctl', () => {
     if (spawnSync('runuser', ['--version']).status === 0) {
       return { prefix: () => ['runuser', '-u', 'nobody', '--'], groupsSupported: false };
     }
-    return 'needs setpriv or runuser (to run a process as another user)';
+    return `${missing('setpriv')} or runuser (to run a process as another user)`;
   }
 
   test('permissions: a switch created with NMTS_MODE=0600 by root cannot be opened by another user (EACCES naming the file and mode); 0666 and group access can', { timeout: 20_000 }, async (t) => {

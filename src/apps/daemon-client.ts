@@ -4,11 +4,11 @@
 // daemon does). The daemon started this way runs detached, logs to a file next to its
 // socket, and exits once nothing is attached or held (--exit-when-idle).
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NetmapError } from '../core/region.js';
 import { daemonRequest, defaultSocketPath } from './daemon.js';
+import { prepareSocketDir } from './daemon-socket.js';
 
 export interface DaemonCallOptions {
   /** Start a daemon when none answers (requests that create something). */
@@ -57,7 +57,7 @@ function lastLogLine(path: string): string {
 /** Start `nmts daemon --exit-when-idle` detached; resolves with its pid once it answers. */
 async function startDaemon(socketPath: string): Promise<{ pid: number; log: string }> {
   const bin = fileURLToPath(new URL('../../../bin/nmts.js', import.meta.url));
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+  prepareSocketDir(socketPath); // the per-user default directory is made 0700
   const log = autostartLogPath(socketPath);
   const fd = openSync(log, 'a', 0o600);
   let exited = false;

@@ -5,14 +5,14 @@
 // close() detaches every interface, releases every port it holds (the files it created go
 // away once empty) and removes its socket. `nmts daemon` (src/cli/daemon.ts) runs it in the
 // foreground; docs/daemon.md describes the protocol.
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
 import { groupId, peerCredentials } from '../sys/libc.js';
 import { listSwitches, NetmapError, open, ValePort, type Port, type SwitchInfo } from '../index.js';
 import { taskAlive } from '../core/lock.js';
 import { reclaimAll, regionPath, SHM_DIR } from '../core/shm.js';
 import { Attachments, type AttachmentInfo, type RingConf } from './vale-attach.js';
+import { checkDaemonSocket, defaultSocketPath, prepareSocketDir } from './daemon-socket.js';
 import {
   ARGS, boolArg, canonicalPort, confArg, DAEMON_COMMANDS, jsonErrorMessage, pollingArg, portArg, refuseInterface, type Command, type Request,
 } from './daemon-args.js';
@@ -37,6 +37,10 @@ export interface DaemonOptions {
   exitWhenIdle?: boolean;
   /** With exitWhenIdle: how long an idle daemon waits after its start (default 10000 ms). */
   idleGraceMs?: number;
+  /** A connection with no request for this long is closed (default 60000 ms; 0: never). */
+  idleTimeoutMs?: number;
+  /** Connections one uid may have open at once; more are refused with EUSERS (default 32). */
+  maxConnectionsPerUid?: number;
 }
 
 export interface HeldPort {
@@ -84,14 +88,7 @@ export interface DaemonHandle {
 
 export { DAEMON_COMMANDS } from './daemon-args.js';
 
-/** Where the daemon listens unless told otherwise. */
-export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.NMTS_SOCKET) return env.NMTS_SOCKET;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
-  if (uid === 0) return '/run/nmts/nmts.sock';
-  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'nmts.sock');
-  return `/tmp/nmts-${uid}.sock`;
-}
+export { checkDaemonSocket, defaultSocketPath } from './daemon-socket.js';
 
 /** A protocol error goes back to the client as {ok:false, error, code}: the same shape as
  *  NetmapError, which open() and the switch API throw, so both travel alike. */
@@ -148,10 +145,12 @@ export function reclaimDeadPorts(): ReclaimResult {
 
 // ---- the server ----
 interface Held { port: Port; info: HeldPort }
-interface Conn { id: number; socket: Socket; peer: PeerCred; queue: Promise<void> }
+/** pending: requests read but not answered yet (input is paused meanwhile). */
+interface Conn { id: number; socket: Socket; peer: PeerCred; queue: Promise<void>; pending: number }
 /** Requests after which a daemon that exits when idle looks whether it is. */
 const CHANGES: ReadonlySet<Command> = new Set<Command>(['hold', 'release', 'attach', 'detach']);
 const MAX_PENDING_OUTPUT = 16 << 20; // a client that never reads its replies is dropped
+const RESUME_BELOW = 1 << 20; // read a client's next requests once its unread replies are below this
 function peerText(p: PeerCred): string {
   return `pid=${p.pid} uid=${p.uid}`;
 }
@@ -204,6 +203,8 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   const maxRequestBytes = opts.maxRequestBytes ?? 65536;
   const exitWhenIdle = opts.exitWhenIdle ?? false;
   const idleGraceMs = opts.idleGraceMs ?? 10_000;
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+  const maxPerUid = opts.maxConnectionsPerUid ?? 32;
   const emit = (event: string): void => {
     try { log(formatLogLine(event)); } catch { /* a failing logger must not stop the daemon */ }
   };
@@ -211,10 +212,12 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   if (process.env.NMTS_SHARED === '0') throw new NetmapError('EINVAL', 'NMTS_SHARED=0 keeps ports inside one process: a daemon could hold nothing for others; unset it');
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new NetmapError('EINVAL', `invalid socket mode ${mode}`);
   if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 64) throw new NetmapError('EINVAL', `maxRequestBytes must be an integer >= 64`);
+  if (!Number.isInteger(idleTimeoutMs) || idleTimeoutMs < 0) throw new NetmapError('EINVAL', `idleTimeoutMs must be an integer >= 0`);
+  if (!Number.isInteger(maxPerUid) || maxPerUid < 1) throw new NetmapError('EINVAL', `maxConnectionsPerUid must be an integer >= 1`);
   if (Buffer.byteLength(socketPath) > 107) throw new NetmapError('ENAMETOOLONG', `socket path too long for a Unix socket (${Buffer.byteLength(socketPath)} bytes, at most 107): ${socketPath}`);
   const gid = opts.group === undefined ? undefined : resolveGroup(opts.group);
 
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+  prepareSocketDir(socketPath);
   const probe = await probeSocket(socketPath);
   if (probe.state === 'live') throw new NetmapError('EADDRINUSE', `refusing to start: ${probe.detail}`);
   if (probe.state === 'stale') {
@@ -345,6 +348,17 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       inflight--;
     }
   };
+  /** A line was read: input waits until every request read so far is answered. */
+  const accepted = (c: Conn): void => {
+    if (c.pending++ === 0) c.socket.pause();
+  };
+  // ... and, while the client leaves more than RESUME_BELOW bytes of replies unread, until
+  // they drain: a client that writes without reading stalls itself, not the daemon's memory
+  const answered = (c: Conn): void => {
+    if (--c.pending > 0 || c.socket.destroyed) return;
+    if (c.socket.writableLength > RESUME_BELOW) c.socket.once('drain', () => { if (c.pending === 0) c.socket.resume(); });
+    else c.socket.resume();
+  };
 
   const handleRequest = async (c: Conn, line: Buffer): Promise<void> => {
     const text = line.toString('utf8').replace(/\r$/, '');
@@ -403,14 +417,37 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   };
 
   const onConnection = (socket: Socket): void => {
-    const c: Conn = { id: nextConn++, socket, peer: peerCred(socket), queue: Promise.resolve() };
+    const c: Conn = { id: nextConn++, socket, peer: peerCred(socket), queue: Promise.resolve(), pending: 0 };
     if (closing) { socket.destroy(); return; }
+    let same = 0;
+    for (const o of conns) if (o.peer.uid === c.peer.uid) same++;
+    if (same >= maxPerUid) {
+      // one reply saying why, then the connection goes: other users still get in
+      emit(`conn#${c.id} ${peerText(c.peer)}: refused: ${same} connection(s) of uid ${c.peer.uid} already open (at most ${maxPerUid})`);
+      socket.on('error', () => { /* the client went away */ });
+      socket.end(JSON.stringify({ id: null, ok: false, error: `too many connections from uid ${c.peer.uid} (at most ${maxPerUid}): close idle ones`, code: 'EUSERS' }) + '\n');
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     conns.add(c);
+    if (idleTimeoutMs > 0) {
+      socket.setTimeout(idleTimeoutMs);
+      socket.on('timeout', () => {
+        if (c.pending > 0) return; // a request is running (attach): not idle
+        emit(`conn#${c.id} ${peerText(c.peer)}: closed after ${idleTimeoutMs / 1000} s without a request`);
+        socket.destroy();
+      });
+    }
     let parts: Buffer[] = [];
     let size = 0;
     let discarding = false;
     const tooLong = (): void => {
-      enqueue(c, () => fail(c, null, 'EMSGSIZE', `request line longer than ${maxRequestBytes} bytes: discarded up to the next newline`, 'request'));
+      accepted(c);
+      enqueue(c, () => { try { fail(c, null, 'EMSGSIZE', `request line longer than ${maxRequestBytes} bytes: discarded up to the next newline`, 'request'); } finally { answered(c); } });
+    };
+    const request = (line: Buffer): void => {
+      accepted(c);
+      enqueue(c, () => handleLine(c, line).finally(() => answered(c)));
     };
     socket.on('data', (chunk: Buffer) => {
       let start = 0;
@@ -441,13 +478,13 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
         parts = [];
         size = 0;
         start = nl + 1;
-        enqueue(c, () => handleLine(c, line));
+        request(line);
       }
     });
     socket.on('end', () => { // a last request without its newline still counts
       if (!discarding && size > 0) {
         const line = Buffer.concat(parts);
-        enqueue(c, () => handleLine(c, line));
+        request(line);
       }
       parts = [];
       size = 0;
@@ -548,6 +585,12 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
 /** A minimal client: one request, one reply (for tests and scripts). */
 export function daemonRequest(socketPath: string, req: Record<string, unknown>, timeoutMs = 5000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
+    try {
+      checkDaemonSocket(socketPath); // not a socket another user planted
+    } catch (e) {
+      reject(e);
+      return;
+    }
     const s = createConnection(socketPath);
     let buf = '';
     const timer = setTimeout(() => { s.destroy(); reject(new Error(`no reply from ${socketPath} within ${timeoutMs} ms`)); }, timeoutMs);

@@ -37,7 +37,8 @@ export interface ReplayIo {
   signal?: AbortSignal;
 }
 
-export type ReplayStop = 'done' | 'limit' | 'duration' | 'signal' | 'error';
+/** 'empty': a whole pass over the files found no packet (so --loop 0 cannot go on forever). */
+export type ReplayStop = 'done' | 'limit' | 'duration' | 'signal' | 'error' | 'empty';
 
 export interface ReplayResult {
   intf: string;
@@ -62,7 +63,7 @@ export interface ReplayResult {
   /** Passes over the file list completed. */
   loops: number;
   stop: ReplayStop;
-  /** Set when stop === 'error' (a file went bad mid-replay). */
+  /** Set when stop === 'error' (a file went bad mid-replay) or 'empty'. */
   error?: Error;
 }
 
@@ -184,7 +185,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
   let nextStats = statsEvery ? start + statsEvery : Infinity;
   let nextProgress = progressEvery ? start + progressEvery : Infinity;
   let lastSyncAt = start;
-  let stop: 'done' | 'limit' | 'duration' | 'signal' | 'error' = 'done';
+  let stop: ReplayStop = 'done';
   let loopNo = 0;
 
   if (o.statsSec >= 0) io.out(`Test start: ${formatDateTime(res.startTime)} ...`);
@@ -239,7 +240,11 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       }
       if (o.loopDelayMs > 0 || mode === MODE_TIMING) { anchor = clock.now(); schedPkts = 0; schedBytes = 0; }
     }
+    // a stop request is seen between passes even when a pass sends nothing (no yield inside)
+    if (signal?.aborted) { stop = 'signal'; break; }
+    if (clock.now() - lastYield > YIELD_MS) { await yieldNow(); lastYield = clock.now(); }
     const countFlows = !preload || loopNo === 0; // -K: flows are counted in the first pass only
+    let passPackets = 0; // files in which this pass found a packet
     for (let fi = 0; fi < sources.length; fi++) {
       const src = sources[fi]!;
       if (loopNo > 0 || src.index > 0) src.rewind();
@@ -250,6 +255,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
         res.error = e as Error; stop = 'error'; break outer;
       }
       if (!pending) continue;
+      passPackets++;
       if (mode === MODE_TIMING) anchor = clock.now();
       while (pending) {
         if (sent >= limit) { stop = 'limit'; break outer; }
@@ -341,6 +347,12 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
         }
         if (stop === 'error') break outer;
       }
+    }
+    if (passPackets === 0) {
+      // nothing to send: end now (with --loop 0 the next pass would find nothing either)
+      stop = 'empty';
+      res.error = new Error(`no packets in ${o.files.join(', ')}: nothing to replay`);
+      break;
     }
     res.loops = loopNo + 1;
     if (o.statsSec === 0) {

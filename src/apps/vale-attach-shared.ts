@@ -10,7 +10,9 @@ export const A = {
   pollCpu: 2,
   /** Bumped by each polling request; the forwarder applies a request once. */
   pollGen: 3,
-  size: 4,
+  /** Tests only: 1 makes the forwarder block before its next round, as a stuck one would. */
+  stall: 4,
+  size: 5,
 } as const;
 
 /** Float64 counters per direction: packets, bytes, drops. */
@@ -46,6 +48,13 @@ export type WorkerMessage =
     /** backend, fallback reason and advice lines of the interface ports */
     lines: string[];
     rings: { nic: [number, number]; vale: [number, number] };
+    /**
+     * The kernel fds the forwarder holds (sockets, TAP), each with what /proc/self/fd/N named
+     * then, and the ifindex whose XDP redirect it holds a reference of (-1: none): what the
+     * daemon closes itself if it has to terminate a forwarder that does not stop.
+     */
+    fds: { fd: number; link: string }[];
+    xdpIfindex: number;
   }
   | { type: 'polling'; gen: number; on: boolean; cpu: number; error: string }
   | { type: 'error'; phase: 'open' | 'run'; code: string; message: string }

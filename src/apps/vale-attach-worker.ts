@@ -8,13 +8,14 @@
 //
 // Control (a SharedArrayBuffer of Int32 words, A.*) and counters (Float64, per direction) are
 // shared with the daemon; messages to the daemon: ready, polling, error, stopped.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import '../index.js';
 import { RH, PR } from '../core/layout.js';
 import { open } from '../core/open.js';
 import type { Port } from '../core/port.js';
 import { NetmapError } from '../core/region.js';
-import { ifIndex } from '../sys/net.js';
+import { ctlSocketFd, ifIndex } from '../sys/net.js';
 import { pinThisThread, allowedCpus } from '../sys/sched.js';
 import type { ValePort } from '../vale/vale-port.js';
 import { FdWaker } from './fd-waker.js';
@@ -25,6 +26,10 @@ import { A, COUNTERS_PER_DIR, type AttachWorkerInput, type WorkerMessage } from 
 import { openAttachedPort } from './vale-attach-port.js';
 
 const input = workerData as AttachWorkerInput;
+/** What an fd refers to ('socket:[4711]'), so the daemon can tell it is still ours later. */
+function fdLink(fd: number): string {
+  try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; }
+}
 const ctrl = new Int32Array(input.ctrl);
 const counters = new Float64Array(input.counters);
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
@@ -115,6 +120,7 @@ try {
   waker = null; // without it the interface is served every millisecond instead
 }
 
+const ifindex = ifIndex(input.ifname); // (opens this thread's ioctl socket before the fds are listed)
 post({
   type: 'ready',
   port: `${input.sw}:${input.ifname}`, index: vnic.portIndex,
@@ -122,11 +128,12 @@ post({
   backend: (nic as { info?: { backend: string } }).info?.backend ?? 'unknown',
   lines: [...portBackendLines(nic), ...(host ? portBackendLines(host) : [])],
   rings: { nic: [nic.txRings.length, nic.rxRings.length], vale: [vnic.txRings.length, vnic.rxRings.length] },
+  fds: [...fds, ...(ctlSocketFd() >= 0 ? [ctlSocketFd()] : [])].map((fd) => ({ fd, link: fdLink(fd) })),
+  xdpIfindex: (nic as { info?: { backend: string } }).info?.backend === 'af_xdp' ? ifindex : -1,
 });
 
 const burst = input.burst;
 const cpusAtStart = allowedCpus();
-const ifindex = ifIndex(input.ifname);
 let lastLook = performance.now();
 
 /**
@@ -211,6 +218,7 @@ function sleep(): void {
 let failure: { code: string; message: string } | null = null;
 try {
   while (Atomics.load(ctrl, A.stop) === 0) {
+    if (Atomics.load(ctrl, A.stall) === 1) Atomics.wait(ctrl, A.stall, 1); // tests: a stuck forwarder
     applyPolling();
     syncAll(true);
     let moved = 0;

@@ -10,6 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { parsePortSpec } from '../core/portspec.js';
 import { NetmapError } from '../core/region.js';
 import { ifIndex, NetError } from '../sys/net.js';
+import { close as closeFd } from '../sys/libc.js';
+import { readlinkSync } from 'node:fs';
+import { abandonRedirect } from '../ports/netif/redirect-registry.js';
 import * as K from '../sys/kernel-abi.js';
 import { A, COUNTERS_PER_DIR, DIRECTIONS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './vale-attach-shared.js';
 
@@ -49,6 +52,12 @@ export interface AttachmentInfo {
   since: string;
   by: Requester;
   counters: Record<(typeof DIRECTIONS)[number], Counters>;
+  /**
+   * Set when the forwarder would not stop and was terminated, but what it held could not all
+   * be closed: why. The interface stays listed (and cannot be attached again) until the daemon
+   * restarts.
+   */
+  stuck?: string;
 }
 
 interface Attachment {
@@ -60,6 +69,9 @@ interface Attachment {
   info: AttachmentInfo | null; // null while starting
   exited: Promise<void>;
   stopping: boolean;
+  /** From the ready message: the kernel fds the forwarder holds, its XDP redirect's ifindex (-1: none). */
+  fds: { fd: number; link: string }[];
+  xdpIfindex: number;
   onPolling: ((m: Extract<WorkerMessage, { type: 'polling' }>) => void) | null;
 }
 
@@ -124,13 +136,22 @@ export class Attachments {
   private readonly byIf = new Map<string, Attachment>();
   /** Forwarders being stopped (detach, failed start): shutdown waits for them too. */
   private readonly stopping = new Set<Promise<void>>();
+  /** Interfaces whose terminated forwarder left something open (AttachmentInfo.stuck). */
+  private readonly stuck = new Map<string, AttachmentInfo>();
   private closing = false;
 
   /**
    * `log` receives one line per event the daemon should log (a forwarder that failed);
    * `ended` is called when an attachment ends by itself (its interface went away).
    */
-  constructor(private readonly log: (event: string) => void, private readonly ended: () => void = () => {}, private readonly burst = 512) {}
+  constructor(private readonly log: (event: string) => void, private readonly ended: () => void = () => {}, private readonly burst = 512,
+    private readonly stopTimeoutMs = STOP_TIMEOUT_MS) {}
+
+  /** Tests only: make the forwarder of valeX:IF block, as a stuck one would (it then ignores stop). */
+  stallForTest(port: string): void {
+    const a = this.find(port);
+    Atomics.store(a.ctrl, A.stall, 1);
+  }
 
   get size(): number {
     return this.byIf.size;
@@ -149,6 +170,8 @@ export class Attachments {
   async attach(port: string, o: { host: boolean; conf: RingConf; by: Requester }): Promise<AttachmentInfo> {
     const { sw, ifname } = parseAttachName(port, false);
     if (this.closing) throw new NetmapError('ESHUTDOWN', 'the daemon is shutting down');
+    const wedged = this.stuck.get(ifname);
+    if (wedged) throw new NetmapError('EBUSY', `${ifname} is stuck: its forwarder was terminated but ${wedged.stuck}; restart the daemon to free it`);
     const have = this.byIf.get(ifname);
     if (have) {
       throw new NetmapError('EBUSY', have.sw === sw
@@ -161,7 +184,7 @@ export class Attachments {
     const worker = new Worker(new URL('./vale-attach-worker.js', import.meta.url), { workerData: input });
     const a: Attachment = {
       sw, ifname, worker, ctrl: new Int32Array(ctrlSab), counters: new Float64Array(countersSab), info: null,
-      exited: new Promise((r) => worker.once('exit', () => r())), stopping: false, onPolling: null,
+      exited: new Promise((r) => worker.once('exit', () => r())), stopping: false, onPolling: null, fds: [], xdpIfindex: -1,
     };
     Atomics.store(a.ctrl, A.pollCpu, -1);
     this.byIf.set(ifname, a);
@@ -170,7 +193,7 @@ export class Attachments {
       const ready = await new Promise<Extract<WorkerMessage, { type: 'ready' }>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new NetmapError('ETIMEDOUT', `the forwarder of ${ifname} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
         worker.on('message', (m: WorkerMessage) => {
-          if (m.type === 'ready') { clearTimeout(timer); resolve(m); }
+          if (m.type === 'ready') { clearTimeout(timer); a.fds = m.fds; a.xdpIfindex = m.xdpIfindex; resolve(m); }
           else if (m.type === 'error' && m.phase === 'open') { clearTimeout(timer); reject(new NetmapError(m.code, m.message)); }
         });
         worker.once('error', (e) => { clearTimeout(timer); reject(new NetmapError('EIO', `the forwarder of ${ifname} failed: ${e.message}`)); });
@@ -220,11 +243,49 @@ export class Attachments {
   private async stopNow(a: Attachment): Promise<void> {
     a.stopping = true;
     Atomics.store(a.ctrl, A.stop, 1);
-    const timedOut = await Promise.race([a.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), STOP_TIMEOUT_MS).unref())]);
-    if (timedOut) {
-      this.log(`attachment ${a.sw}:${a.ifname}: the forwarder did not stop within ${STOP_TIMEOUT_MS / 1000} s; terminated (its sockets close with the daemon)`);
-      await a.worker.terminate();
+    const timedOut = await Promise.race([a.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), this.stopTimeoutMs).unref())]);
+    if (!timedOut) return;
+    await a.worker.terminate();
+    const what = `attachment ${a.sw}:${a.ifname}: the forwarder did not stop within ${this.stopTimeoutMs / 1000} s; terminated`;
+    const r = this.closeWhatItHeld(a);
+    if (r.left.length === 0) {
+      this.log(`${what}; closed what it held: ${r.closed} socket(s)${r.xdp ? `, ${r.xdp}` : ''}`);
+      return;
     }
+    const why = `${r.left.join(', ')} could not be closed`;
+    this.log(`${what}; closed ${r.closed} socket(s)${r.xdp ? `, ${r.xdp}` : ''}, but ${why}: ${a.ifname} stays listed as stuck until the daemon restarts`);
+    if (a.info) this.stuck.set(a.ifname, { ...a.info, counters: this.counters(a), stuck: why });
+  }
+
+  /**
+   * After terminate(): close the kernel fds the forwarder held (the fd table is the process's),
+   * each only if /proc/self/fd still names what the forwarder had (a number the forwarder closed
+   * may have been reused by the daemon since), and drop its reference to the interface's XDP
+   * redirect (the last one detaches the program).
+   */
+  private closeWhatItHeld(a: Attachment): { closed: number; left: string[]; xdp: string } {
+    let closed = 0;
+    const left: string[] = [];
+    for (const { fd, link } of a.fds) {
+      let now = '';
+      try { now = readlinkSync(`/proc/self/fd/${fd}`); } catch { /* closed already */ }
+      if (link === '' || now !== link) {
+        left.push(`fd ${fd} (${link || 'unknown'}; now ${now || 'closed'})`);
+        continue;
+      }
+      try { closeFd(fd); closed++; } catch (e) { left.push(`fd ${fd}: ${e instanceof Error ? e.message : String(e)}`); }
+    }
+    let xdp = '';
+    if (a.xdpIfindex >= 0) {
+      try {
+        const r = abandonRedirect(a.ifname, a.xdpIfindex);
+        xdp = r === 'closed' ? 'its XDP link (the program left the interface)' : r === 'released' ? 'its reference to the XDP link (others still use it)' : '';
+        if (r === 'none') left.push('the XDP link (not found in the registry)');
+      } catch (e) {
+        left.push(`the XDP link: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return { closed, left, xdp };
   }
 
   /** Detach valeX:IF (or valeX:IF^): both switch ports go. Refused while polling, as netmap does. */
@@ -282,7 +343,8 @@ export class Attachments {
 
   /** Every attachment (started ones), with its counters. */
   list(): AttachmentInfo[] {
-    return [...this.byIf.values()].filter((a) => a.info).map((a) => ({ ...a.info!, counters: this.counters(a) }));
+    return [...this.byIf.values()].filter((a) => a.info).map((a): AttachmentInfo => ({ ...a.info!, counters: this.counters(a) }))
+      .concat([...this.stuck.values()]);
   }
 
   /** Shutdown: detach everything (polling or not); returns the ports that went. */

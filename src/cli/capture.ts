@@ -4,7 +4,7 @@
 // written), 2 usage error or a filter with a syntax error.
 import { capture, formatCounters } from '../apps/capture.js';
 import { captureUsage, CaptureUsageError, parseCaptureArgs } from '../apps/capture-options.js';
-import { FilterSyntaxError } from '../packet/filter.js';
+import { FilterError } from '../packet/filter.js';
 import { parseOr, stdoutLine, withStopSignal } from './tool.js';
 
 export async function captureCommand(argv: string[]): Promise<number> {
@@ -31,7 +31,7 @@ export async function captureCommand(argv: string[]): Promise<number> {
       return 0;
     } catch (e) {
       process.stderr.write(`nmts capture: ${(e as Error).message}\n`);
-      return e instanceof FilterSyntaxError ? 2 : 1;
+      return e instanceof FilterError ? 2 : 1;
     }
   });
 }

@@ -15,7 +15,8 @@ stderr. SIGTERM or SIGINT: every interface is detached, every held port is relea
 (shared files left empty are removed), the socket is removed, exit 0.
 
   --socket PATH   control socket (default: $NMTS_SOCKET, else /run/nmts/nmts.sock for
-                  root, else $XDG_RUNTIME_DIR/nmts.sock, else /tmp/nmts-<uid>.sock)
+                  root, else $XDG_RUNTIME_DIR/nmts.sock, else /tmp/nmts-<uid>/nmts.sock in
+                  a 0700 directory); refused in a directory other users may write
   --mode MODE     octal mode of the socket file: who may connect (0660)
   --group NAME    group of the socket file (name or gid; default: the daemon's group)
   --foreground    run in the foreground: the default and only mode (under systemd use
@@ -24,6 +25,12 @@ stderr. SIGTERM or SIGINT: every interface is detached, every held port is relea
                   daemon empty, or 10 s after the start if nothing came): the daemon that
                   nmts vale-ctl starts when none answers runs this way
   -h, --help      this text
+
+Access: whoever may write the socket file (--mode, --group) may use every command; nothing
+else is checked. Each connection is served one request at a time (its input waits meanwhile),
+closed after 60 s without a request, and one uid may have at most 32 connections open
+(more get EUSERS). Clients check that the socket and its directory belong to them or to
+root (NMTS_DAEMON_UID adds a daemon user) before they send anything.
 
 example:
   nmts daemon --socket /tmp/nmts.sock &

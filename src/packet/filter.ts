@@ -22,17 +22,33 @@ import { parseIPv6 } from './addr.js';
 /** Reads the Ethernet frame u8[off, off+len); true when it matches. */
 export type PacketFilter = (u8: Uint8Array, off: number, len: number) => boolean;
 
+/** Limits that keep the parser and the generated predicate within the JS stack (libpcap's BPF is bounded too). */
+export const FILTER_MAX_LENGTH = 262144; // characters
+export const FILTER_MAX_DEPTH = 200; // nested '(' and 'not'
+export const FILTER_MAX_TERMS = 4096; // 'and' / 'or' operands
+
 /** A filter expression that cannot be compiled; `position` is the 0-based column of the problem. */
-export class FilterSyntaxError extends Error {
+export class FilterError extends Error {
   readonly expression: string;
   readonly position: number;
   readonly detail: string;
-  constructor(expression: string, position: number, detail: string) {
-    super(`syntax error in filter "${expression}" at ${position}: ${detail}\n  ${expression}\n  ${' '.repeat(position)}^`);
-    this.name = 'FilterSyntaxError';
+  constructor(expression: string, position: number, detail: string, what = 'error') {
+    const shown = expression.length > 200 ? `${expression.slice(0, 200)}...` : expression;
+    super(position <= 200
+      ? `${what} in filter "${shown}" at ${position}: ${detail}\n  ${shown}\n  ${' '.repeat(position)}^`
+      : `${what} in filter "${shown}" at ${position}: ${detail}`);
+    this.name = 'FilterError';
     this.expression = expression;
     this.position = position;
     this.detail = detail;
+  }
+}
+
+/** A filter that does not parse. */
+export class FilterSyntaxError extends FilterError {
+  constructor(expression: string, position: number, detail: string) {
+    super(expression, position, detail, 'syntax error');
+    this.name = 'FilterSyntaxError';
   }
 }
 
@@ -142,12 +158,33 @@ class Parser {
   private readonly src: string;
   private readonly toks: Tok[];
   private i = 0;
+  /** Current nesting of '(' and 'not', and operands joined so far (bounded: FILTER_MAX_*). */
+  private depth = 0;
+  private terms = 0;
   /** Bytes of VLAN tags skipped so far (4 per `vlan` seen, in text order). */
   private vlanOff = 0;
 
   constructor(src: string) {
     this.src = src;
+    if (src.length > FILTER_MAX_LENGTH) {
+      throw new FilterError(src, FILTER_MAX_LENGTH, `longer than ${FILTER_MAX_LENGTH} characters (${src.length})`, 'too long');
+    }
     this.toks = lex(src);
+  }
+
+  /** One more level of '(' or 'not' at token t; the caller calls leave() after it. */
+  private enter(t: Tok): void {
+    if (++this.depth > FILTER_MAX_DEPTH) {
+      throw new FilterError(this.src, t.pos, `more than ${FILTER_MAX_DEPTH} nested '(' or 'not'`, 'too deeply nested');
+    }
+  }
+  private leave(): void { this.depth--; }
+
+  /** One more 'and' / 'or' operand at token t. */
+  private join(t: Tok): void {
+    if (++this.terms >= FILTER_MAX_TERMS) {
+      throw new FilterError(this.src, t.pos, `more than ${FILTER_MAX_TERMS} primitives joined by 'and' / 'or'`, 'too many terms');
+    }
   }
 
   private get tok(): Tok { return this.toks[this.i]!; }
@@ -178,29 +215,41 @@ class Parser {
   /** operand ((and|or) operand)*, left-associative, equal precedence (as libpcap). */
   private expr(inh: Qual | null): Result {
     let left = this.operand(inh);
+    // a run of one operator stays flat (`a || b || c`: JS associates to the left as well),
+    // so a long chain does not nest the generated code; a change of operator wraps the run
+    let run: '&&' | '||' | null = null;
+    let code = left.code;
     for (;;) {
       const t = this.tok;
       let op: '&&' | '||';
       if (this.isAnd(t)) op = '&&';
       else if (this.isOr(t)) op = '||';
-      else return left;
+      else return run === null ? left : { code: `(${code})`, q: left.q };
+      this.join(t);
       this.i++;
       const right = this.operand(left.q);
-      left = { code: `(${left.code} ${op} ${right.code})`, q: right.q };
+      if (run !== op && run !== null) code = `(${code})`;
+      code = `${code} ${op} ${right.code}`;
+      run = op;
+      left = { code, q: right.q };
     }
   }
 
   private operand(inh: Qual | null): Result {
     const t = this.tok;
     if (this.isNot(t)) {
+      this.enter(t);
       this.i++;
       const r = this.operand(inh);
+      this.leave();
       return { code: `!(${r.code})`, q: r.q };
     }
     if (this.isOp(t, '(')) {
+      this.enter(t);
       this.i++;
       const r = this.expr(inh);
       this.closeParen(t);
+      this.leave();
       return { code: `(${r.code})`, q: inh };
     }
     if (t.kind === 'word' && RESERVED.has(t.text)) return this.term();
@@ -223,16 +272,32 @@ class Parser {
   /** The id after a qualifier head: value, `not id`, or `( id and|or id ... )`. */
   private id(q: Qual): string {
     const t = this.tok;
-    if (this.isNot(t)) { this.i++; return `!(${this.id(q)})`; }
+    if (this.isNot(t)) {
+      this.enter(t);
+      this.i++;
+      const r = `!(${this.id(q)})`;
+      this.leave();
+      return r;
+    }
     if (this.isOp(t, '(')) {
+      this.enter(t);
       this.i++;
       let code = this.id(q);
+      let run: '&&' | '||' | null = null; // flat runs of one operator, as in expr()
       for (;;) {
-        if (this.isAnd(this.tok)) { this.i++; code = `(${code} && ${this.id(q)})`; }
-        else if (this.isOr(this.tok)) { this.i++; code = `(${code} || ${this.id(q)})`; }
+        const j = this.tok;
+        let op: '&&' | '||';
+        if (this.isAnd(j)) op = '&&';
+        else if (this.isOr(j)) op = '||';
         else break;
+        this.join(j);
+        this.i++;
+        if (run !== op && run !== null) code = `(${code})`;
+        code = `${code} ${op} ${this.id(q)}`;
+        run = op;
       }
       this.closeParen(t);
+      this.leave();
       return `(${code})`;
     }
     if ((t.kind === 'word' && !RESERVED.has(t.text)) || t.kind === 'esc') return this.value(q);
@@ -591,10 +656,17 @@ export function filterSource(expr: string): string {
 
 /**
  * Compile a tcpdump-syntax filter to a predicate over an Ethernet frame
- * u8[off, off+len). Throws FilterSyntaxError (with a 0-based position).
+ * u8[off, off+len). Throws FilterSyntaxError (with a 0-based position), or FilterError when
+ * the expression exceeds FILTER_MAX_LENGTH / _DEPTH / _TERMS.
  */
 export function compileFilter(expr: string): PacketFilter {
   const body = filterSource(expr);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('u8', 'off', 'len', body) as PacketFilter;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('u8', 'off', 'len', body) as PacketFilter;
+  } catch (e) {
+    // the limits above keep the code well within V8's; this names the filter if they ever do not
+    if (e instanceof RangeError) throw new FilterError(expr, 0, `the compiled filter is too large (${e.message})`, 'too complex');
+    throw e;
+  }
 }

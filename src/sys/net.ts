@@ -196,6 +196,10 @@ export function ioctl(fd: number, request: number, arg: Uint8Array, ifname = '')
 }
 
 let ctlFd = -1;
+/** This thread's ioctl socket, -1 before the first use (a terminated thread's is closed by whoever terminated it). */
+export function ctlSocketFd(): number {
+  return ctlFd;
+}
 /** A datagram socket for interface ioctls, opened once (in the network namespace of the first call). */
 function controlSocket(): number {
   if (ctlFd < 0) ctlFd = socket(K.AF_INET, K.SOCK_DGRAM, 0);

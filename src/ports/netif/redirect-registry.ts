@@ -111,3 +111,23 @@ export function releaseRedirect(ifindex: number, redirect: XskRedirect): void {
     redirect.close();
   });
 }
+
+/**
+ * Drop the reference of a thread that was terminated while it held one (the daemon's
+ * forwarder that would not stop): the last reference detaches the program and closes its
+ * fds, as that thread's releaseRedirect would have. Returns 'closed', 'released' (others
+ * still use it) or 'none' (no shared table, or no entry for ifindex).
+ */
+export function abandonRedirect(ifname: string, ifindex: number): 'closed' | 'released' | 'none' {
+  if (!shared) return 'none';
+  return withLock(shared, () => {
+    const at = find(shared, ifindex);
+    if (at < 0) return 'none';
+    if (--shared[at + 1] > 0) return 'released';
+    const r = XskRedirect.adopt(ifname, ifindex, shared[at + 2], shared[at + 3], shared[at + 4], shared[at + 5] ? 'generic' : 'native', shared[at + 6]);
+    shared.fill(0, at, at + E);
+    mine.delete(ifindex);
+    r.close();
+    return 'closed';
+  });
+}
