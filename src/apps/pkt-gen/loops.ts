@@ -196,8 +196,11 @@ export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   let events = 0, expect = -1, errors = 0, logged = 0, lastLog = 0;
   let lastRx = now();
   let minSpace = -1;
-  while (remaining > 0 && !stopped(io)) {
-    if (port.busyWait) port.rxsync();
+  for (let last = false; remaining > 0 && !last;) {
+    // once stopped, one more pass without waiting: frames already in the ring were delivered
+    // to this port and are counted as received, not left unaccounted for
+    last = stopped(io);
+    if (port.busyWait || last) port.rxsync();
     else if (port.poll(POLLIN, 200) === 0) {
       if (cfg.exitOnIdle && now() - lastRx > 1000) break;
       continue;

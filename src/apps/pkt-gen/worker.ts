@@ -7,6 +7,7 @@ import { pinThisThread } from '../../sys/sched.js';
 import { UdpFrameTemplate } from '../../packet/frame-builder.js';
 import type { LoopConfig } from './loops.js';
 import { runLoop } from './loops.js';
+import { boundDrops } from './drops.js';
 import { C, ROW, S } from './shared.js';
 import type { TemplateSpec } from './frame.js';
 
@@ -36,6 +37,9 @@ try {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
   process.exit(0);
 }
+// drops count from the open: frames lost while waiting for the go are lost all the same
+const rxSide = input.cfg.fn === 'rx' || input.cfg.fn === 'rxseq';
+const drops0 = boundDrops(port, rxSide);
 // a port on a Linux interface says which kernel mechanism it uses (pkt-gen prints it)
 const kinfo = (port as { info?: { backend: string; detail: string; fallbackReason: string; warnings: string[] } }).info;
 parentPort!.postMessage({
@@ -50,6 +54,7 @@ try {
 } catch (e) {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
 } finally {
+  stats[row + S.portDrops] = boundDrops(port, rxSide) - drops0;
   stats[row + S.done] = 1;
   port.close();
   parentPort!.postMessage({ type: 'done' });
