@@ -92,7 +92,16 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   next = now();
   let rng = 0x9e3779b9 | 0;
   while (remaining > 0 && !stopped(io)) {
-    if (period) { next += period; waitUntil(next, ctrl); }
+    if (period) {
+      next += period;
+      // a sender that fell behind (a stall: CPU taken, code not yet optimized) resumes at the
+      // rate from now on instead of catching up at full speed: a catch-up burst of thousands
+      // of frames overflows a receiver that stalled too. -R is a ceiling, never exceeded over
+      // more than two bursts
+      const late = now() - next;
+      if (late > 2 * period) next += late - 2 * period;
+      waitUntil(next, ctrl);
+    }
     if (port.busyWait) port.txsync();
     else if (port.poll(POLLOUT, 200) === 0) continue;
     let sent = 0, bytes = 0; // this batch
