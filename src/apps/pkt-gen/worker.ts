@@ -54,7 +54,11 @@ try {
 } catch (e) {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
 } finally {
-  stats[row + S.portDrops] = boundDrops(port, rxSide) - drops0;
+  try {
+    stats[row + S.portDrops] = boundDrops(port, rxSide) - drops0;
+  } catch (e) {
+    parentPort!.postMessage({ type: 'log', line: `pkt-gen: ${input.port}: drop counters unreadable: ${(e as Error).message}` });
+  }
   stats[row + S.done] = 1;
   port.close();
   parentPort!.postMessage({ type: 'done' });
