@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import '../../index.js';
 import { open } from '../../core/open.js';
+import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pinThisThread } from '../../sys/sched.js';
 import { UdpFrameTemplate } from '../../packet/frame-builder.js';
 import type { LoopConfig } from './loops.js';
@@ -40,6 +41,10 @@ try {
 // drops count from the open: frames lost while waiting for the go are lost all the same
 const rxSide = input.cfg.fn === 'rx' || input.cfg.fn === 'rxseq';
 const drops0 = boundDrops(port, rxSide);
+// warm the sync path before the traffic starts (V8 compiles it now, not while frames arrive
+// and three processes compile at once); a sync with nothing to move changes nothing
+const WARM_SYNCS = Number(process.env.NMTS_PKTGEN_WARMUP ?? 20000);
+for (let i = 0; i < WARM_SYNCS; i++) port.check(rxSide ? POLLIN : POLLOUT);
 // a port on a Linux interface says which kernel mechanism it uses (pkt-gen prints it)
 const kinfo = (port as { info?: { backend: string; detail: string; fallbackReason: string; warnings: string[] } }).info;
 parentPort!.postMessage({
