@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   formatFixed, norm, intervalPps, intervalBps, intervalLine, summaryLines, RateWindow,
-  RttHistogram, log2Bucket, rttLine, histogramLine, rttSummary, jsonSummary, timestampPrefix,
+  RttHistogram, log2Bucket, rttLine, histogramLine, rttSummary, jsonSummary, timestampPrefix, dropLine,
 } from '../src/apps/pkt-gen/report.js';
 
 test('formatFixed follows printf, ties to even', () => {
@@ -83,6 +83,11 @@ test('summary lines match tx_output()', () => {
     ['Received nothing.']);
 });
 
+test('drop line after the summary, for senders and receivers', () => {
+  assert.equal(dropLine('Sent', 12), 'Dropped 12 packets: the switch could not deliver them (receiver ring full, or no destination).');
+  assert.equal(dropLine('Received', 0), 'Dropped 0 packets: this port\'s receive ring was full.');
+});
+
 test('RateWindow mean and std-dev over a sliding window', () => {
   const w = new RateWindow(4);
   assert.equal(w.mean(), 0);
@@ -146,7 +151,7 @@ test('JSON summary is one parseable line', () => {
   assert.ok(!line.includes('\n'));
   const j = JSON.parse(line) as Record<string, unknown>;
   assert.deepEqual(Object.keys(j), ['function', 'port', 'packets', 'bytes', 'events', 'seconds', 'pps', 'mpps',
-    'gbps', 'raw_gbps', 'avg_batch', 'frame_len']);
+    'gbps', 'raw_gbps', 'avg_batch', 'frame_len', 'dropped']);
   assert.equal(j['function'], 'tx');
   assert.equal(j['port'], 'vale0:1');
   assert.equal(j['packets'], 500111222);
@@ -156,6 +161,8 @@ test('JSON summary is one parseable line', () => {
   assert.equal(j['raw_gbps'], j['gbps']);
   assert.equal(j['avg_batch'], 512);
   assert.equal(j['frame_len'], 60);
+  assert.equal(j['dropped'], 0);
+  assert.equal(JSON.parse(jsonSummary({ function: 'tx', port: 'vale0:1', packets: 10, bytes: 600, events: 1, seconds: 1, dropped: 4 }))['dropped'], 4);
   const p = JSON.parse(jsonSummary({
     function: 'ping', port: 'vale1:a', packets: 10, bytes: 600, events: 10, seconds: 0, rttMinNs: 4980.7, rttAvgNs: 7400,
   })) as Record<string, unknown>;

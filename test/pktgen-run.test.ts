@@ -127,14 +127,16 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
   test('summary lines have pkt-gen\'s format', async () => {
     const N = 3000;
     const { rxRun, txRun } = await pair(['-i', 'pf}1', '-f', 'rx', '-n', String(N)], ['-i', 'pf{1', '-f', 'tx', '-n', String(N)]);
-    assert.equal(txRun.out.length, 2, txRun.out.join('\n'));
+    assert.equal(txRun.out.length, 3, txRun.out.join('\n'));
     assert.match(txRun.out[0]!, SENT_RE);
     assert.match(txRun.out[0]!, new RegExp(`^Sent ${N} packets ${N * 60} bytes \\d+ events 60 bytes each in `));
     assert.match(txRun.out[1]!, SPEED_RE);
-    assert.equal(rxRun.out.length, 2, rxRun.out.join('\n'));
+    assert.equal(txRun.out[2], 'Dropped 0 packets: the switch could not deliver them (receiver ring full, or no destination).');
+    assert.equal(rxRun.out.length, 3, rxRun.out.join('\n'));
     assert.match(rxRun.out[0]!, RECEIVED_RE);
     assert.match(rxRun.out[0]!, new RegExp(`^Received ${N} packets ${N * 60} bytes `));
     assert.match(rxRun.out[1]!, SPEED_RE);
+    assert.equal(rxRun.out[2], 'Dropped 0 packets: this port\'s receive ring was full.');
   });
 
   test('--json prints one parseable line instead of the text summary', async () => {
@@ -147,6 +149,7 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
       assert.equal(j.packets, N);
       assert.equal(j.bytes, N * 60);
       assert.equal(j.frame_len, 60);
+      assert.equal(j.dropped, 0);
     }
   });
 
@@ -154,7 +157,7 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     const run = start(['-i', 'vale6:idle', '-f', 'rx', '--duration', '0.3']);
     const r = await run.result;
     assert.equal(r.packets, 0);
-    assert.deepEqual(run.out, ['Received nothing.']);
+    assert.deepEqual(run.out, ['Received nothing.', 'Dropped 0 packets: this port\'s receive ring was full.']);
   });
 
   test('an AbortSignal stops an endless receiver and the summary is still produced', async () => {
@@ -164,7 +167,7 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     ac.abort();
     const r = await run.result;
     assert.equal(r.packets, 0);
-    assert.deepEqual(run.out, ['Received nothing.']);
+    assert.deepEqual(run.out, ['Received nothing.', 'Dropped 0 packets: this port\'s receive ring was full.']);
   });
 
   test('a port that cannot be opened is reported, not hung on', async () => {

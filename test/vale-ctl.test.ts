@@ -136,10 +136,11 @@ describe('vale-ctl', () => {
       assert.deepEqual(mine(cliRows), expect);
       checkBridgeIndices(cliRows);
 
-      // -v adds the rings and openers to each line (same prefix)
+      // -v adds the rings, openers and counters to each line (same prefix)
       const verbose = valeCtl(['-v']);
       assert.equal(verbose.status, 0);
-      assert.match(verbose.stdout, new RegExp(`^${A}:p1 bridge_idx \\d+ port_idx 1 tx_rings 1 rx_rings 1 tx_slots 1024 rx_slots 1024 openers 1$`, 'm'));
+      assert.match(verbose.stdout, new RegExp(`^${A}:p1 bridge_idx \\d+ port_idx 1 tx_rings 1 rx_rings 1 tx_slots 1024 rx_slots 1024 openers 1 ` +
+        'tx_packets 0 tx_bytes 0 tx_drops 0 rx_packets 0 rx_bytes 0 rx_drops 0$', 'm'));
 
       // a killed process's port is reclaimed by the listing; a released one closed itself
       await killed.kill();
@@ -513,4 +514,33 @@ describe('vale-ctl', () => {
     }
     for (const s of [P, OK, G]) assert.equal(existsSync(regionPath(s)), false, `${s}: the file went with the last port`);
   });
+});
+
+test('vale-ctl -v shows each port\'s packets, bytes and drops, both sides', () => {
+  const S = `valecnt${ID}`;
+  const a = open(`${S}:a`), b = open(`${S}:b@conf:slots=64`);
+  try {
+    // 100 broadcast frames from a to b, which does not read: 63 fit, 37 are dropped
+    const ring = a.txRings[0];
+    for (let i = 0; i < 100; i++) {
+      const h = ring.head, off = ring.buf(h);
+      a.u8.fill(0xff, off, off + 6);
+      a.u8.fill(0, off + 6, off + 60);
+      a.u8[off + 11] = 0x0a;
+      ring.setLen(h, 60);
+      ring.setSlotFlags(h, 0);
+      ring.advance(ring.next(h));
+    }
+    a.txsync();
+    const v = valeCtl(['-v']);
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, new RegExp(`^${S}:a bridge_idx \\d+ port_idx 0 .* openers 1 tx_packets 100 tx_bytes 6000 tx_drops 37 rx_packets 0 rx_bytes 0 rx_drops 0$`, 'm'));
+    assert.match(v.stdout, new RegExp(`^${S}:b bridge_idx \\d+ port_idx 1 .* openers 1 tx_packets 0 tx_bytes 0 tx_drops 0 rx_packets 63 rx_bytes 3780 rx_drops 37$`, 'm'));
+    const g = valeCtl(['-v', '-g', `${S}:b`]);
+    assert.match(g.stdout, /^rx: +63 packets 3780 bytes 37 drops \(receive ring full\)$/m);
+    assert.match(g.stdout, /^tx: +0 packets 0 bytes 0 drops \(not delivered by the switch\)$/m);
+  } finally {
+    a.close();
+    b.close();
+  }
 });

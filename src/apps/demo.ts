@@ -27,8 +27,13 @@ export async function runDemo(o: DemoOptions): Promise<{ ok: boolean; tx: PktGen
   await new Promise((r) => setTimeout(r, 200));
   ac.abort();
   const rx = await rxRun;
-  const lost = tx.packets - rx.packets;
-  o.out(`summary: sent ${tx.packets} frames, received ${rx.packets}, dropped by the switch (receiver ring full) ${lost}; ` +
+  // every frame sent is received, or dropped and counted on both sides (the receiver's ring
+  // was full): the demo shows both ports' counters, and anything unaccounted for
+  const unaccounted = tx.packets - rx.packets - tx.dropped;
+  o.out(`summary: sent ${tx.packets} frames, received ${rx.packets}, dropped by the switch (receiver ring full) ${tx.dropped}` +
+    `${unaccounted ? `, unaccounted for ${unaccounted}` : ''}; ` +
     `${(rx.packets / Math.max(tx.seconds, 1e-9) / 1e6).toFixed(2)} Mpps delivered`);
+  o.out(`  ${txPort}: tx ${tx.packets} packets ${tx.bytes} bytes, ${tx.dropped} not delivered`);
+  o.out(`  ${rxPort}: rx ${rx.packets} packets ${rx.bytes} bytes, ${rx.dropped} dropped (receive ring full)`);
   return { ok: tx.packets > 0 && rx.packets > 0, tx, rx };
 }

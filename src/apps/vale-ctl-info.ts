@@ -6,7 +6,7 @@ import { taskAlive } from '../core/lock.js';
 import { processRegion } from '../core/memory.js';
 import { regionKeyOf } from '../core/open.js';
 import { parsePortSpec, type PortSpec } from '../core/portspec.js';
-import { reclaimDead } from '../core/records.js';
+import { portStats, reclaimDead, type PortStats } from '../core/records.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { openSharedRegion, regionKey, SHM_DIR } from '../core/shm.js';
 import { listSwitchesReport, type SwitchInfo } from '../vale/api.js';
@@ -25,6 +25,19 @@ export interface ValePortEntry {
   txSlots: number;
   rxSlots: number;
   openers: number;
+  /** Packets, bytes and drops of both sides, summed over the port's rings. */
+  stats: PortStats;
+}
+
+/**
+ * The counters -v prints, as one string: "tx_packets N tx_bytes N tx_drops N rx_packets N
+ * rx_bytes N rx_drops N". tx_drops: frames the port sent that the switch could not deliver
+ * (a full destination ring, no destination); rx_drops: frames for the port that found its
+ * receive ring full.
+ */
+export function countersText(s: PortStats): string {
+  return `tx_packets ${s.txPackets} tx_bytes ${s.txBytes} tx_drops ${s.txDrops} ` +
+    `rx_packets ${s.rxPackets} rx_bytes ${s.rxBytes} rx_drops ${s.rxDrops}`;
 }
 
 let issues: string[] = [];
@@ -48,7 +61,7 @@ export function listValePorts(): ValePortEntry[] {
     for (const p of [...sw.ports].sort((x, y) => x.index - y.index)) {
       out.push({
         name: p.name, switchName: sw.name, bridgeIdx, portIdx: p.index,
-        txRings: p.txRings, rxRings: p.rxRings, txSlots: p.txSlots, rxSlots: p.rxSlots, openers: p.openers,
+        txRings: p.txRings, rxRings: p.rxRings, txSlots: p.txSlots, rxSlots: p.rxSlots, openers: p.openers, stats: p.stats,
       });
     }
   });
@@ -133,6 +146,8 @@ export interface PortInfo {
   openers: number;
   /** The shared file holding the region ('' for a process region). */
   file: string;
+  /** The port's counters (see countersText). */
+  stats: PortStats;
 }
 
 /** The name a port has in its region's directory ('vale0:1', 'x{2', 'vale0:1}3'). */
@@ -187,6 +202,7 @@ export function valePortInfo(name: string): PortInfo {
       memId: region.memId,
       openers: u32[(rec + PR.refs) >> 2],
       file: region.path,
+      stats: portStats(region, rec),
     };
   } finally {
     region.unlockConfig();

@@ -23,7 +23,7 @@ import { NetmapError } from '../core/region.js';
 import { regionPath, SHM_DIR } from '../core/shm.js';
 import { valeCtlTap } from './vale-ctl-tap.js';
 import { fail, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
-import { describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './vale-ctl-info.js';
+import { countersText, describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './vale-ctl-info.js';
 
 export { strerrorOf, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
 export {
@@ -142,6 +142,9 @@ ${command} [arguments]
 \t--help\t\tthis text
 with no arguments: list every port of every switch, one line each:
 \tvaleX:Y bridge_idx B port_idx P
+with -v, each line adds rings, slots, openers and the port's counters:
+\ttx_packets tx_bytes tx_drops (sent, not delivered by the switch)
+\trx_packets rx_bytes rx_drops (delivered to it, dropped with its receive ring full)
 
 Switches live in ${SHM_DIR}/nmts-<switch> (NMTS_SHM_DIR), readable by the users its mode and
 group allow (NMTS_MODE, default 0660; see docs/security.md).
@@ -280,7 +283,7 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
         }
         for (const p of ports) {
           io.out(`${p.name} bridge_idx ${p.bridgeIdx} port_idx ${p.portIdx}` +
-            (v ? ` tx_rings ${p.txRings} rx_rings ${p.rxRings} tx_slots ${p.txSlots} rx_slots ${p.rxSlots} openers ${p.openers}` : ''));
+            (v ? ` tx_rings ${p.txRings} rx_rings ${p.rxRings} tx_slots ${p.txSlots} rx_slots ${p.rxSlots} openers ${p.openers} ${countersText(p.stats)}` : ''));
         }
         if (v) for (const u of unreadableSwitches()) io.err(`vale-ctl: switch ${u.name} not listed: ${u.path}: ${u.reason}`);
         if (v) for (const line of listingIssues()) io.err(`vale-ctl: ${line}`);
@@ -302,6 +305,8 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       io.out(`mem_id:     ${r.memId}`);
       if (v) {
         io.out(`openers:    ${r.openers}`);
+        io.out(`tx:         ${r.stats.txPackets} packets ${r.stats.txBytes} bytes ${r.stats.txDrops} drops (not delivered by the switch)`);
+        io.out(`rx:         ${r.stats.rxPackets} packets ${r.stats.rxBytes} bytes ${r.stats.rxDrops} drops (receive ring full)`);
         if (r.file) io.out(`file:       ${r.file} (${describeFile(r.file)})`);
       }
       return;

@@ -92,7 +92,16 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   next = now();
   let rng = 0x9e3779b9 | 0;
   while (remaining > 0 && !stopped(io)) {
-    if (period) { next += period; waitUntil(next, ctrl); }
+    if (period) {
+      next += period;
+      // a sender that fell behind (a stall: CPU taken, code not yet optimized) resumes at the
+      // rate from now on instead of catching up at full speed: a catch-up burst of thousands
+      // of frames overflows a receiver that stalled too. -R is a ceiling, never exceeded over
+      // more than two bursts
+      const late = now() - next;
+      if (late > 2 * period) next += late - 2 * period;
+      waitUntil(next, ctrl);
+    }
     if (port.busyWait) port.txsync();
     else if (port.poll(POLLOUT, 200) === 0) continue;
     let sent = 0, bytes = 0; // this batch
@@ -196,8 +205,11 @@ export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   let events = 0, expect = -1, errors = 0, logged = 0, lastLog = 0;
   let lastRx = now();
   let minSpace = -1;
-  while (remaining > 0 && !stopped(io)) {
-    if (port.busyWait) port.rxsync();
+  for (let last = false; remaining > 0 && !last;) {
+    // once stopped, one more pass without waiting: frames already in the ring were delivered
+    // to this port and are counted as received, not left unaccounted for
+    last = stopped(io);
+    if (port.busyWait || last) port.rxsync();
     else if (port.poll(POLLIN, 200) === 0) {
       if (cfg.exitOnIdle && now() - lastRx > 1000) break;
       continue;

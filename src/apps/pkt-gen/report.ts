@@ -266,6 +266,18 @@ export function rttSummary(count: number, minNs: number, avgNs: number): string 
   return `RTT over ${count} packets: min ${ns(minNs)} av ${ns(avgNs)} ns`;
 }
 
+/**
+ * Ours, after the summary: the frames the port lost while pkt-gen ran, so that nothing is
+ * lost silently. A sender: "Dropped 12 packets: the switch could not deliver them (receiver
+ * ring full, or no destination)."; a receiver: "Dropped 12 packets: this port's receive ring
+ * was full.". Printed with 0 too, so that scripts can rely on the line.
+ */
+export function dropLine(direction: 'Sent' | 'Received', dropped: number): string {
+  return direction === 'Sent'
+    ? `Dropped ${dropped} packets: the switch could not deliver them (receiver ring full, or no destination).`
+    : `Dropped ${dropped} packets: this port's receive ring was full.`;
+}
+
 export interface JsonSummaryInput {
   function: string;
   port: string;
@@ -275,6 +287,8 @@ export interface JsonSummaryInput {
   seconds: number;
   /** bytes plus -B framing; defaults to bytes. */
   rawBytes?: number;
+  /** Frames the port lost (dropLine); 0 when not given. */
+  dropped?: number;
   /** ping only. */
   rttMinNs?: number;
   rttAvgNs?: number;
@@ -300,6 +314,7 @@ function round(x: number, digits: number): number {
  *   raw_gbps   bandwidth including -B framing, 6 decimals (= gbps without -B)
  *   avg_batch  packets / events, 3 decimals (0 without events)
  *   frame_len  bytes / packets rounded down (0 without packets)
+ *   dropped    frames the port lost: tx, not delivered by the switch; rx, its ring was full
  * and for ping, when given:
  *   rtt_min_ns, rtt_avg_ns   integers, truncated
  * Rates are 0 when seconds is 0. No trailing newline.
@@ -320,6 +335,7 @@ export function jsonSummary(s: JsonSummaryInput): string {
     raw_gbps: round(rate(8 * (s.rawBytes ?? s.bytes)) / 1e9, 6),
     avg_batch: round(s.events > 0 ? s.packets / s.events : 0, 3),
     frame_len: s.packets > 0 ? Math.floor(s.bytes / s.packets) : 0,
+    dropped: s.dropped ?? 0,
   };
   if (s.rttMinNs !== undefined) out['rtt_min_ns'] = Number.isFinite(s.rttMinNs) ? Math.trunc(s.rttMinNs) : 0;
   if (s.rttAvgNs !== undefined) out['rtt_avg_ns'] = Number.isFinite(s.rttAvgNs) ? Math.trunc(s.rttAvgNs) : 0;

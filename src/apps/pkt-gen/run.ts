@@ -10,7 +10,7 @@ import { buildFrame } from './frame.js';
 import { backendLines } from '../port-backend.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
-import { histogramLine, intervalBps, intervalLine, intervalPps, jsonSummary, RateWindow, RttHistogram, rttLine, rttSummary, summaryLines, timestampPrefix } from './report.js';
+import { dropLine, histogramLine, intervalBps, intervalLine, intervalPps, jsonSummary, RateWindow, RttHistogram, rttLine, rttSummary, summaryLines, timestampPrefix } from './report.js';
 import { C, HIST, makeShared, ROW, S } from './shared.js';
 import type { WorkerInput } from './worker.js';
 
@@ -31,6 +31,8 @@ export interface PktGenResult {
   events: number;
   seconds: number;
   seqErrors: number;
+  /** Frames the port lost: tx, not delivered by the switch (txDrops); rx, its ring was full (rxDrops). */
+  dropped: number;
   rttMinNs?: number;
   rttAvgNs?: number;
   lost?: number;
@@ -223,7 +225,8 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     end = Math.max(end, stats[t * ROW + S.end]);
   }
   const seconds = start < end ? (end - start) / 1000 : 0;
-  const result: PktGenResult = { function: o.function, port: o.port, packets: pkts, bytes, events, seconds, seqErrors: sum(S.seqErrors) };
+  const dropped = sum(S.portDrops);
+  const result: PktGenResult = { function: o.function, port: o.port, packets: pkts, bytes, events, seconds, seqErrors: sum(S.seqErrors), dropped };
   if (o.function === 'ping') {
     const cnt = stats[S.rttCount];
     result.rttMinNs = cnt ? stats[S.rttMin] : 0;
@@ -232,9 +235,10 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     io.out(rttSummary(cnt, result.rttMinNs, result.rttAvgNs));
   }
   if (o.json) {
-    io.out(jsonSummary({ function: o.function, port: o.port, packets: pkts, bytes, events, seconds, rawBytes: bytes + pkts * o.framingBytes, rttMinNs: result.rttMinNs, rttAvgNs: result.rttAvgNs }));
+    io.out(jsonSummary({ function: o.function, port: o.port, packets: pkts, bytes, events, seconds, rawBytes: bytes + pkts * o.framingBytes, dropped, rttMinNs: result.rttMinNs, rttAvgNs: result.rttAvgNs }));
   } else {
     for (const line of summaryLines({ direction: sending ? 'Sent' : 'Received', pkts, bytes, events, seconds, rawBytes: bytes + pkts * o.framingBytes }, o.normalize)) io.out(line);
+    io.out(dropLine(sending ? 'Sent' : 'Received', dropped));
   }
   if (errors.length) throw new Error(errors[0]);
   return result;

@@ -14,7 +14,8 @@ export const S = {
   done: 8,
   start: 9, // performance.timeOrigin-relative ms of the first packet
   end: 10,
-  drops: 11,
+  drops: 11, // ping: requests without a reply
+  portDrops: 12, // frames the port lost while the loop ran (drops.ts)
 } as const;
 export const HIST = 64; // ping histogram buckets, after the rows
 

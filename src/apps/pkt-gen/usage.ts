@@ -81,6 +81,8 @@ Report line (every -T ms) and summary:
   6.728 Mpps (6.735 Mpkts 3.229 Gbps in 1001031 usec) 512.00 avg_batch 0 min_space
   Sent 500111222 packets 30006673320 bytes 976780 events 60 bytes each in 33.61 seconds.
   Speed: 14.880 Mpps Bandwidth: 7.142 Gbps (raw 7.142 Gbps). Average batch: 512.00 pkts
+  Dropped 0 packets: the switch could not deliver them (receiver ring full, or no destination).
+  (a receiver: "Dropped N packets: this port's receive ring was full."; --json: "dropped")
 
 Examples
   nmts pkt-gen -i vale0:1 -f tx                  send 60-byte frames on vale0

@@ -3,10 +3,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import '../../index.js';
 import { open } from '../../core/open.js';
+import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pinThisThread } from '../../sys/sched.js';
 import { UdpFrameTemplate } from '../../packet/frame-builder.js';
 import type { LoopConfig } from './loops.js';
 import { runLoop } from './loops.js';
+import { boundDrops } from './drops.js';
 import { C, ROW, S } from './shared.js';
 import type { TemplateSpec } from './frame.js';
 
@@ -36,6 +38,13 @@ try {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
   process.exit(0);
 }
+// drops count from the open: frames lost while waiting for the go are lost all the same
+const rxSide = input.cfg.fn === 'rx' || input.cfg.fn === 'rxseq';
+const drops0 = boundDrops(port, rxSide);
+// warm the sync path before the traffic starts (V8 compiles it now, not while frames arrive
+// and three processes compile at once); a sync with nothing to move changes nothing
+const WARM_SYNCS = Number(process.env.NMTS_PKTGEN_WARMUP ?? 20000);
+for (let i = 0; i < WARM_SYNCS; i++) port.check(rxSide ? POLLIN : POLLOUT);
 // a port on a Linux interface says which kernel mechanism it uses (pkt-gen prints it)
 const kinfo = (port as { info?: { backend: string; detail: string; fallbackReason: string; warnings: string[] } }).info;
 parentPort!.postMessage({
@@ -50,6 +59,11 @@ try {
 } catch (e) {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
 } finally {
+  try {
+    stats[row + S.portDrops] = boundDrops(port, rxSide) - drops0;
+  } catch (e) {
+    parentPort!.postMessage({ type: 'log', line: `pkt-gen: ${input.port}: drop counters unreadable: ${(e as Error).message}` });
+  }
   stats[row + S.done] = 1;
   port.close();
   parentPort!.postMessage({ type: 'done' });
