@@ -12,7 +12,7 @@ import type { PortSpec } from '../core/portspec.js';
 import { createPortRecord, createRing, destroyPortRecord, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
-import { badSlot, checkHeadCur, stampRing } from '../core/sync.js';
+import { badSlot, checkPublished, rxPrologue, stampRing, txPrologue } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
 import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
@@ -39,30 +39,33 @@ export class ValePort extends Port {
 
   protected txsyncRing(t: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, t, this.name);
+    // validates the ring and the slots [hwcur, end): end follows the last complete packet
+    const end = txPrologue(region, t, this.name, region.bufSize);
     const n = u32[(t + RR.numSlots) >> 2];
-    const hwcur = u32[(t + RR.hwcur) >> 2], head = u32[(t + RR.head) >> 2];
+    const hwcur = u32[(t + RR.hwcur) >> 2];
     let done = hwcur;
-    if (head !== hwcur) {
+    if (end !== hwcur) {
       const v = Atomics.load(u32, (this.sw + SW.lookupId) >> 2);
       if (v !== this.lookupVersion || lookupRegistrations() !== this.lookupRegs) {
         this.lookupFn = resolveLookup(region, this.sw);
         this.lookupVersion = v;
         this.lookupRegs = lookupRegistrations();
       }
-      const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
+      const s = u32[(t + RR.slotsOfs) >> 2] >>> 2;
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
       const f64 = region.f64;
-      if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, head, true);
+      // copy monitors see what passed the checks, and only that
+      if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, end, true);
       let k = hwcur;
-      while (k !== head) {
-        // gather complete packets, up to one batch
+      while (k !== end) {
+        // gather complete packets, up to one batch (ft has NETMAP_MAX_FRAGS of slack to finish a chain)
         let count = 0, pkts = 0, first = -1, bytes = 0, pktBytes = 0;
-        while (k !== head && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) { // finish a started chain (ft has NETMAP_MAX_FRAGS of slack)
+        while (k !== end && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) {
           const slot = s + (k << 2);
           const idx = u32[slot], word = u32[slot + 1];
           const len = word & 0xffff, flags = word >>> 16;
+          // checked by the prologue; checked again because another process may write the slots
           if (idx < 2 || idx >= nbufs || len > bufSize) badSlot(region, t, k, this.name);
           ft.src[count] = bufsOfs + idx * bufSize;
           ft.len[count] = len;
@@ -94,7 +97,7 @@ export class ValePort extends Port {
           f64[(t + RR.txPkts) >> 3] += pkts;
           f64[(t + RR.txBytes) >> 3] += bytes;
         }
-        if (first >= 0) break; // an incomplete chain stays with the user until completed
+        if (first >= 0) break; // (a chain changed since the prologue: the rest waits)
       }
       if (done !== hwcur) {
         if (u32[(t + RR.monCount) >> 2]) feedZcopyMonitor(region, t, hwcur, done, true);
@@ -109,29 +112,21 @@ export class ValePort extends Port {
 
   protected rxsyncRing(r: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, r, this.name);
-    const n = u32[(r + RR.numSlots) >> 2];
-    const hwcur = u32[(r + RR.hwcur) >> 2], head = u32[(r + RR.head) >> 2];
+    // validates the ring and the buffers of the released slots [hwcur, head)
+    const head = rxPrologue(region, r, this.name);
+    const hwcur = u32[(r + RR.hwcur) >> 2];
     const mon = u32[(r + RR.monCount) >> 2];
     if (head !== hwcur) {
-      // senders will copy into the released slots' buffers: indices must be valid
-      const s = u32[(r + RR.slotsOfs) >> 2] >> 2, nbufs = region.nbufs;
-      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
-        const idx = u32[s + (k << 2)];
-        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
-      }
       if (mon) feedZcopyMonitor(region, r, hwcur, head, false);
-      Atomics.store(u32, (r + RR.hwcur) >> 2, head);
+      Atomics.store(u32, (r + RR.hwcur) >> 2, head); // senders may now reuse them
     }
-    const prod = Atomics.load(u32, (r + RR.prod) >> 2);
+    const prod = checkPublished(region, r, Atomics.load(u32, (r + RR.prod) >> 2), this.name, 'prod');
     const old = u32[(r + RR.hwtail) >> 2];
     if (mon && prod !== old) feedCopyMonitors(region, r, old, prod, false);
     u32[(r + RR.hwtail) >> 2] = prod;
     u32[(r + RR.tail) >> 2] = prod;
     if (u32[(r + RR.flags) >> 2] & NR_TIMESTAMP) stampRing(region, r);
   }
-
-
 }
 
 registerDestructor(RecKind.Vale, (region, rec) => {
