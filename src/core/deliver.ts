@@ -128,7 +128,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   const s = so >>> 2, nbufs = region.nbufs;
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
-  let moved = 0, drops = 0, bytes = 0;
+  let moved = 0, slots = 0, drops = 0, bytes = 0;
   for (let k = from; k !== to;) {
     // a packet: its chain ends at a slot without NS_MOREFRAG, its 64th slot, or at `to`
     let len = 1;
@@ -147,8 +147,10 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
       for (let i = 0; i < len; i++) k = k + 1 === srcN ? 0 : k + 1;
       continue;
     }
+    let last = 0;
     for (let i = 0; i < len; i++) {
       const a = ss + (k << 2), b = s + (prod << 2);
+      last = u16[(a << 1) + 3];
       const idx = u32[a];
       u32[a] = u32[b];
       u32[b] = idx;
@@ -160,7 +162,9 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
       k = k + 1 === srcN ? 0 : k + 1;
     }
     free -= len;
-    moved++;
+    slots += len;
+    // a packet counts once, with its last slot (a chain cut at `to` counts when it ends)
+    if (!(last & NS_MOREFRAG) || len === NETMAP_MAX_FRAGS) moved++;
   }
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
@@ -168,6 +172,6 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   f64[(ring + RR.delivered) >> 3] += moved;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(region, ring + RR.lock);
-  if (moved) wakePort(region, port);
+  if (slots) wakePort(region, port);
   return moved;
 }

@@ -155,7 +155,7 @@ export abstract class Port {
       if (this.region.freeBuffers() < this.extraBufs) throw new NetmapError('ENOMEM', `${this.name}: ${this.extraBufs} extra buffers requested, ${this.region.freeBuffers()} free`);
       for (let i = 0; i < this.extraBufs; i++) {
         const b = this.region.allocBuf();
-        u32[this.region.bufOffset(b) >> 2] = this.bufsHead;
+        u32[this.region.bufOffset(b) >>> 2] = this.bufsHead;
         this.bufsHead = b;
       }
     }
@@ -170,7 +170,7 @@ export abstract class Port {
   protected unbindRings(): number {
     const u32 = this.region.u32, region = this.region;
     for (let b = this.bufsHead, guard = region.nbufs; b >= 2 && b < region.nbufs && guard-- > 0;) {
-      const next = u32[region.bufOffset(b) >> 2];
+      const next = u32[region.bufOffset(b) >>> 2];
       region.freeBuf(b);
       b = next;
     }
