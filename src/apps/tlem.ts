@@ -5,6 +5,7 @@
 // drops packets at arrival; a full queue drops them too. One async loop serves both
 // directions, sleeping on the region's wake word until the next departure.
 import { NS_MOREFRAG } from '../core/constants.js';
+import { copyWords } from '../core/frame-copy.js';
 import { ANY_WORD, sleepOnAsync } from '../core/wait.js';
 import { open } from '../core/open.js';
 import { clock, type Port } from '../core/port.js';
@@ -43,13 +44,6 @@ export interface TlemCounters {
 export interface TlemResult { aToB: TlemCounters; bToA: TlemCounters }
 
 export interface TlemIo { log: (line: string) => void }
-
-/** Copy len bytes as 8-byte words (buffers and queue slots are 8-aligned); no allocation. */
-function copyWords(src: Float64Array, s: number, dst: Float64Array, d: number, len: number): void {
-  let i = s >> 3, j = d >> 3;
-  const e = i + ((len + 7) >> 3);
-  while (i < e) dst[j++] = src[i++]!;
-}
 
 /** mulberry32: small, fast, deterministic; returns floats in [0, 1). */
 class Prng {
