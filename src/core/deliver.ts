@@ -43,7 +43,9 @@ export class FrameTable {
  * only: what was copied before it is published, the rest is dropped and counted here.
  */
 export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number): number {
-  if (!ringInArea(region, ring)) return -1;
+  // (the generation is checked before locking too: a damaged monitor list must not make us
+  // take a "lock" at a random place of the object area)
+  if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
   const u32 = region.u32, u16 = region.u16, u8 = region.u8, f64 = region.f64;
   lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
@@ -109,7 +111,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
  * over, or -1 if the ring no longer exists or is unusable.
  */
 export function deliverSwaps(region: Region, ring: number, gen: number, srcRing: number, from: number, to: number, addFlags: number): number {
-  if (!ringInArea(region, ring)) return -1;
+  if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
   const u32 = region.u32, u16 = region.u16, f64 = region.f64;
   lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
