@@ -56,19 +56,18 @@ export const txDone = new Float64Array(2);
  * with the user. Resets the ring and throws on a violation.
  */
 export function txPrologue(region: Region, t: number, what: string, maxLen: number): number {
-  const s = ringSlots(region, t);
-  if (s < 0) badGeometry(region, t, what);
+  const head = ringPrologue(region, t, what);
   const u32 = region.u32;
+  const s = u32[(t + RR.slotsOfs) >> 2] >>> 2;
   const n = u32[(t + RR.numSlots) >> 2];
   const hwcur = u32[(t + RR.hwcur) >> 2];
-  const head = checkIndices(region, t, n, hwcur, what);
   const nbufs = region.nbufs;
   let done = hwcur, pkts = 0, bytes = 0, pktBytes = 0, frags = 0;
   for (let k = hwcur; k !== head;) {
     const slot = s + (k << 2);
     const idx = u32[slot], word = u32[slot + 1];
     const len = word & 0xffff;
-    if (idx < 2 || idx >= nbufs || len > maxLen) badSlot(region, t, k, what, maxLen);
+    if (slotInvalid(idx, len, nbufs, maxLen)) badSlot(region, t, k, what, maxLen);
     pktBytes += len;
     frags++;
     k = k + 1 === n ? 0 : k + 1;
@@ -83,6 +82,22 @@ export function txPrologue(region: Region, t: number, what: string, maxLen: numb
   txDone[0] = pkts;
   txDone[1] = bytes;
   return done;
+}
+
+/**
+ * The ring part of both prologues: geometry, and head/cur against hwcur/hwtail. Returns head.
+ * The VALE txsync uses it alone and applies the slot rules (slotInvalid, the chain rule of
+ * txPrologue) while it gathers, so that the slots are walked once.
+ */
+export function ringPrologue(region: Region, ring: number, what: string): number {
+  if (ringSlots(region, ring) < 0) badGeometry(region, ring, what);
+  const u32 = region.u32;
+  return checkIndices(region, ring, u32[(ring + RR.numSlots) >> 2], u32[(ring + RR.hwcur) >> 2], what);
+}
+
+/** The slot rule: a buffer index in 2..nbufs-1 and a length of at most maxLen. */
+export function slotInvalid(idx: number, len: number, nbufs: number, maxLen: number): boolean {
+  return idx < 2 || idx >= nbufs || len > maxLen;
 }
 
 /**
@@ -137,10 +152,9 @@ function checkIndices(region: Region, ring: number, n: number, hwcur: number, wh
   return reinitRing(region, ring, `${what}: head ${head} / cur ${cur} outside the user's range [${hwcur}, ${hwtail}] (num_slots ${n}): ${why}`);
 }
 
-/** Validate head/cur only (for callers with their own slot checks). Kept for the netif ports. */
+/** ringPrologue() under its older name, used by the Linux-interface ports (they check their slots as they go). */
 export function checkHeadCur(region: Region, ring: number, what: string): void {
-  if (ringSlots(region, ring) < 0) badGeometry(region, ring, what);
-  checkIndices(region, ring, region.u32[(ring + RR.numSlots) >> 2], region.u32[(ring + RR.hwcur) >> 2], what);
+  ringPrologue(region, ring, what);
 }
 
 function badGeometry(region: Region, ring: number, what: string): never {

@@ -12,7 +12,7 @@ import type { PortSpec } from '../core/portspec.js';
 import { createPortRecord, createRing, destroyPortRecord, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
-import { badSlot, checkPublished, rxPrologue, stampRing, txPrologue } from '../core/sync.js';
+import { badSlot, checkPublished, ringPrologue, rxPrologue, slotInvalid, stampRing } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
 import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
@@ -39,12 +39,12 @@ export class ValePort extends Port {
 
   protected txsyncRing(t: number): void {
     const region = this.region, u32 = region.u32;
-    // validates the ring and the slots [hwcur, end): end follows the last complete packet
-    const end = txPrologue(region, t, this.name, region.bufSize);
+    // the ring checks of the prologue; the slot rules are applied below, as the slots are gathered
+    const head = ringPrologue(region, t, this.name);
     const n = u32[(t + RR.numSlots) >> 2];
     const hwcur = u32[(t + RR.hwcur) >> 2];
     let done = hwcur;
-    if (end !== hwcur) {
+    if (head !== hwcur) {
       const v = Atomics.load(u32, (this.sw + SW.lookupId) >> 2);
       if (v !== this.lookupVersion || lookupRegistrations() !== this.lookupRegs) {
         this.lookupFn = resolveLookup(region, this.sw);
@@ -55,18 +55,16 @@ export class ValePort extends Port {
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
       const f64 = region.f64;
-      // copy monitors see what passed the checks, and only that
-      if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, end, true);
       let k = hwcur;
-      while (k !== end) {
+      while (k !== head) {
         // gather complete packets, up to one batch (ft has NETMAP_MAX_FRAGS of slack to finish a chain)
+        const from = done;
         let count = 0, pkts = 0, first = -1, bytes = 0, pktBytes = 0;
-        while (k !== end && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) {
+        while (k !== head && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) {
           const slot = s + (k << 2);
           const idx = u32[slot], word = u32[slot + 1];
           const len = word & 0xffff, flags = word >>> 16;
-          // checked by the prologue; checked again because another process may write the slots
-          if (idx < 2 || idx >= nbufs || len > bufSize) badSlot(region, t, k, this.name);
+          if (slotInvalid(idx, len, nbufs, bufSize)) badSlot(region, t, k, this.name);
           ft.src[count] = bufsOfs + idx * bufSize;
           ft.len[count] = len;
           ft.flags[count] = flags;
@@ -75,6 +73,7 @@ export class ValePort extends Port {
           count++;
           pktBytes += len;
           k = k + 1 === n ? 0 : k + 1;
+          // the chain rule of txPrologue: a packet ends without NS_MOREFRAG or at its 64th slot
           if (!(flags & NS_MOREFRAG) || count - first >= NETMAP_MAX_FRAGS) {
             ft.frags[first] = count - first;
             pktFirst[pkts++] = first;
@@ -85,6 +84,8 @@ export class ValePort extends Port {
           }
         }
         if (pkts > 0) {
+          // copy monitors see what passed the checks, and only that
+          if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, from, done, true);
           // mark the ring as forwarding in this epoch (a detach waits for such marks; the
           // thread id lets it skip the mark of a sender that died mid-forward)
           const e = Atomics.load(u32, (this.sw + SW.epoch) >> 2) & 1;
@@ -97,7 +98,7 @@ export class ValePort extends Port {
           f64[(t + RR.txPkts) >> 3] += pkts;
           f64[(t + RR.txBytes) >> 3] += bytes;
         }
-        if (first >= 0) break; // (a chain changed since the prologue: the rest waits)
+        if (first >= 0) break; // an incomplete chain stays with the user until completed
       }
       if (done !== hwcur) {
         if (u32[(t + RR.monCount) >> 2]) feedZcopyMonitor(region, t, hwcur, done, true);
