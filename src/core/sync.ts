@@ -62,23 +62,23 @@ export function txPrologue(region: Region, t: number, what: string, maxLen: numb
   const n = u32[(t + RR.numSlots) >> 2];
   const hwcur = u32[(t + RR.hwcur) >> 2];
   const nbufs = region.nbufs;
-  let done = hwcur, pkts = 0, bytes = 0, pktBytes = 0, frags = 0;
+  let done = hwcur, pkts = 0, bytes = 0, doneBytes = 0, frags = 0;
   for (let k = hwcur; k !== head;) {
     const slot = s + (k << 2);
     const idx = u32[slot], word = u32[slot + 1];
     const len = word & 0xffff;
-    if (slotInvalid(idx, len, nbufs, maxLen)) badSlot(region, t, k, what, maxLen);
-    pktBytes += len;
+    if (idx < 2 || idx >= nbufs || len > maxLen) badSlot(region, t, k, what, maxLen); // slotInvalid, inlined
+    bytes += len;
     frags++;
     k = k + 1 === n ? 0 : k + 1;
     if ((word & (NS_MOREFRAG << 16)) === 0 || frags === NETMAP_MAX_FRAGS) {
       done = k;
       pkts++;
-      bytes += pktBytes;
-      pktBytes = 0;
+      doneBytes = bytes;
       frags = 0;
     }
   }
+  bytes = doneBytes;
   txDone[0] = pkts;
   txDone[1] = bytes;
   return done;
