@@ -7,6 +7,7 @@
 // no NS_MOREFRAG chains: frames it cannot take are dropped and counted, never handed to its
 // txsync (which would reset the ring and throw, as netmap's does for a bad slot).
 import { NS_MOREFRAG } from '../core/constants.js';
+import { copyWords } from '../core/frame-copy.js';
 import { kernelFds } from '../core/poll.js';
 import type { Port } from '../core/port.js';
 import type { Ring } from '../core/ring.js';
@@ -69,7 +70,7 @@ export class Direction {
         tx.swapIn(k, rx, j);
       } else {
         if (same) su8.copyWithin(tx.buf(k), rx.buf(j), rx.buf(j) + len);
-        else copyAcross(sf64, rx.buf(j), df64, tx.buf(k), len);
+        else copyWords(sf64, rx.buf(j), df64, tx.buf(k), len); // (core/frame-copy.ts)
         tx.setLen(k, len);
         tx.setSlotFlags(k, more);
       }
@@ -85,17 +86,6 @@ export class Direction {
     this.packets += n;
     return n;
   }
-}
-
-/**
- * Copy len bytes between buffers of two regions in 8-byte words: buffers start on 8-byte
- * boundaries in every region kind, and a buffer is a whole number of words long, so the last
- * partial word stays inside the destination buffer.
- */
-export function copyAcross(src: Float64Array, s: number, dst: Float64Array, d: number, len: number): void {
-  let i = s >> 3, j = d >> 3;
-  const end = i + ((len + 7) >> 3);
-  while (i < end) dst[j++] = src[i++];
 }
 
 /** Whether any rx ring of p holds frames the user has not released. */

@@ -90,7 +90,7 @@ const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, 
 function copyFrame(u8: Uint8Array, u32: Uint32Array, d: number, b: Uint8Array, dv: DataView, off: number, len: number): void {
   let k = 0;
   if ((d & 3) === 0) {
-    const dw = d >> 2, words = len >> 2;
+    const dw = d >>> 2, words = len >> 2; // d may exceed 2^31 (regions up to 4 GiB): unsigned
     if (NATIVE_LE) for (let w = 0; w < words; w++) u32[dw + w] = dv.getUint32(off + (w << 2), true);
     else for (let w = 0; w < words; w++) u32[dw + w] = dv.getUint32(off + (w << 2), false);
     k = words << 2;
@@ -302,7 +302,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
               const b = src.buf, off = src.offset, f = src.f64;
               if (f !== null && (off & 7) === 0 && ((len + 7) & ~7) <= bs) {
                 // the -K cache keeps packets 8-aligned: 8-byte words, as VALE copies
-                let i = off >> 3, j = d >> 3;
+                let i = off >>> 3, j = d >>> 3; // byte offsets past 2^31: unsigned shifts
                 const end = i + ((len + 7) >> 3);
                 while (i < end) f64[j++] = f[i++];
               } else {

@@ -5,7 +5,8 @@
 // drops packets at arrival; a full queue drops them too. One async loop serves both
 // directions, sleeping on the region's wake word until the next departure.
 import { NS_MOREFRAG } from '../core/constants.js';
-import { RH } from '../core/layout.js';
+import { copyWords } from '../core/frame-copy.js';
+import { ANY_WORD, sleepOnAsync } from '../core/wait.js';
 import { open } from '../core/open.js';
 import { clock, type Port } from '../core/port.js';
 import { NetmapError } from '../core/region.js';
@@ -43,13 +44,6 @@ export interface TlemCounters {
 export interface TlemResult { aToB: TlemCounters; bToA: TlemCounters }
 
 export interface TlemIo { log: (line: string) => void }
-
-/** Copy len bytes as 8-byte words (buffers and queue slots are 8-aligned); no allocation. */
-function copyWords(src: Float64Array, s: number, dst: Float64Array, d: number, len: number): void {
-  let i = s >> 3, j = d >> 3;
-  const e = i + ((len + 7) >> 3);
-  while (i < e) dst[j++] = src[i++]!;
-}
 
 /** mulberry32: small, fast, deterministic; returns floats in [0, 1). */
 class Prng {
@@ -187,6 +181,11 @@ function fill(p: Partial<DirectionConfig> | undefined): DirectionConfig {
 
 const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+function rxReady(p: Port): boolean {
+  for (const r of p.rxRings) if (r.head !== r.tail) return true;
+  return false;
+}
+
 /** Run the emulator until the signal aborts, the duration ends or maxPackets; returns the counters. */
 export async function tlem(o: TlemOptions, io: TlemIo): Promise<TlemResult> {
   const batch = o.batch ?? DEFAULT_BATCH;
@@ -200,8 +199,21 @@ export async function tlem(o: TlemOptions, io: TlemIo): Promise<TlemResult> {
   const ab = new Direction(pa, pb, cfgAB, seed);
   const ba = new Direction(pb, pa, cfgBA, (seed ^ 0x9e3779b9) >>> 0);
   const sameRegion = pa.region === pb.region;
-  const region = pa.region, i32 = region.i32;
-  const seqIdx = RH.anyWakeSeq >> 2, waitIdx = RH.anyWaiters >> 2;
+  const region = pa.region;
+  // going to sleep: frames that came meanwhile cancel the sleep
+  const idle = {
+    wait: 0,
+    ready: false,
+    beforeSleep(): number {
+      this.ready = rxReady(pa) || rxReady(pb);
+      if (!this.ready) {
+        pa.rxsync();
+        pb.rxsync();
+        this.ready = rxReady(pa) || rxReady(pb);
+      }
+      return this.ready ? 0 : this.wait;
+    },
+  };
   const start = clock.now();
   const end = o.durationSec ? start + o.durationSec * 1000 : Infinity;
   const statsMs = o.statsMs ?? 1000;
@@ -244,24 +256,9 @@ export async function tlem(o: TlemOptions, io: TlemIo): Promise<TlemResult> {
       if (!sameRegion) wait = Math.min(wait, 1);
       wait = Math.min(wait, 100);
       if (wait <= 0.05) { await immediate(); continue; }
-      const seq = Atomics.load(i32, seqIdx);
-      Atomics.add(i32, waitIdx, 1);
-      try {
-        // re-check after announcing the waiter, as pollPorts does
-        let ready = false;
-        for (const r of pa.rxRings) if (r.head !== r.tail) ready = true;
-        for (const r of pb.rxRings) if (r.head !== r.tail) ready = true;
-        if (!ready) {
-          pa.rxsync();
-          pb.rxsync();
-          for (const r of pa.rxRings) if (r.head !== r.tail) ready = true;
-          for (const r of pb.rxRings) if (r.head !== r.tail) ready = true;
-        }
-        if (!ready) await region.waitAsync(seqIdx, seq, wait);
-        else await immediate();
-      } finally {
-        Atomics.sub(i32, waitIdx, 1);
-      }
+      idle.wait = wait;
+      await sleepOnAsync(region, ANY_WORD, idle); // re-checks the rx rings once announced (core/wait.ts)
+      if (idle.ready) await immediate();
     }
   } finally {
     try { pa.txsync(); pb.txsync(); } catch { /* closing anyway */ }

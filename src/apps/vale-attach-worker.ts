@@ -11,7 +11,7 @@
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import '../index.js';
-import { RH, PR } from '../core/layout.js';
+import { ANY_WORD, portWord, sleepOn } from '../core/wait.js';
 import { open } from '../core/open.js';
 import type { Port } from '../core/port.js';
 import { NetmapError } from '../core/region.js';
@@ -110,8 +110,8 @@ const all = [...kernelPorts, ...valePorts];
 
 // sleep on the switch port's own word; with two switch ports, on the switch region's word
 const region = vnic.region;
-const wordOfs = vhost ? RH.anyWakeSeq : vnic.rec + PR.wakeSeq;
-const waitersOfs = vhost ? RH.anyWaiters : vnic.rec + PR.waiters;
+const word = vhost ? ANY_WORD : portWord(vnic.rec); // i32 index; the waker wakes its byte offset
+const wordOfs = word << 2;
 const fds = kernelPorts.flatMap((p) => [...((p as { fds?: readonly number[] }).fds ?? [])]);
 let waker: FdWaker | null = null;
 try {
@@ -195,25 +195,25 @@ function pendingAny(): boolean {
  */
 function sleep(): void {
   checkInterface();
-  const i32 = region.i32, seqIdx = wordOfs >> 2, waitIdx = waitersOfs >> 2;
-  const seq = Atomics.load(i32, seqIdx);
-  Atomics.add(i32, waitIdx, 1);
-  try {
+  sleepOn(region, word, beforeSleep); // core/wait.ts: announce, check again, sleep
+}
+
+/** Once announced as a waiter: sync; work that came meanwhile cancels the sleep. */
+const beforeSleep = {
+  beforeSleep(): number {
     syncAll(true);
     const blocked = pendingAny(); // frames came meanwhile, or wait for room
     if (blocked) {
       syncAll(false); // reap tx completions: room for what waits
       let moved = 0;
       for (let d = 0; d < dirs.length; d++) moved += dirs[d].run(burst);
-      if (moved > 0) return;
+      if (moved > 0) return 0;
     } else {
       waker?.arm();
     }
-    region.wait(seqIdx, seq, blocked || !waker ? 1 : 100);
-  } finally {
-    Atomics.sub(i32, waitIdx, 1);
-  }
-}
+    return blocked || !waker ? 1 : 100;
+  },
+};
 
 let failure: { code: string; message: string } | null = null;
 try {

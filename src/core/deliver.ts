@@ -3,11 +3,13 @@
 // have been destroyed since the producer looked it up), copies as many whole packets as fit,
 // publishes the new producer index, and drops-and-counts the rest: no back-pressure, as in
 // netmap. Fragment chains (NS_MOREFRAG) are delivered whole or not at all.
-import { NS_MOREFRAG } from './constants.js';
+import { NETMAP_MAX_FRAGS, NS_BUF_CHANGED, NS_MOREFRAG } from './constants.js';
 import { RR } from './layout.js';
 import { lock, unlock } from './lock.js';
 import type { Region } from './region.js';
-import { copyFrame, wakePort } from './sync.js';
+import { copyFrame } from './frame-copy.js';
+import { ringInArea, slotsInArea } from './sync.js';
+import { wakePort } from './wait.js';
 
 /** Scratch table of frames (one entry per slot/fragment) gathered for delivery. */
 export class FrameTable {
@@ -33,36 +35,60 @@ export class FrameTable {
 
 /**
  * Deliver the packets whose first fragments are list[first..first+n) to rx ring `ring`
- * (expected generation `gen`). Returns packets delivered, or -1 if the ring no longer exists.
+ * (expected generation `gen`). Returns packets delivered, or -1 if the ring no longer exists
+ * or its record is unusable (every packet is then the caller's to count as dropped).
+ *
+ * The destination ring is another participant's: its geometry, prod, hwcur and the buf_idx of
+ * every slot written are checked before use. A bad value stops the delivery to this ring
+ * only: what was copied before it is published, the rest is dropped and counted here.
  */
 export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number): number {
+  // (the generation is checked before locking too: a damaged monitor list must not make us
+  // take a "lock" at a random place of the object area)
+  if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
   const u32 = region.u32, u16 = region.u16, u8 = region.u8, f64 = region.f64;
   lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
     unlock(region, ring + RR.lock);
     return -1;
   }
-  const nslots = u32[(ring + RR.numSlots) >> 2];
-  const s = u32[(ring + RR.slotsOfs) >> 2] >> 2;
-  const bufsOfs = region.bufsOfs, bufSize = region.bufSize;
+  const nslots = u32[(ring + RR.numSlots) >> 2], so = u32[(ring + RR.slotsOfs) >> 2];
   let prod = u32[(ring + RR.prod) >> 2];
   const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
+  if (!slotsInArea(region, nslots, so) || prod >= nslots || stop >= nslots) {
+    f64[(ring + RR.drops) >> 3] += n;
+    unlock(region, ring + RR.lock);
+    return 0;
+  }
+  const s = so >>> 2;
+  const bufsOfs = region.bufsOfs, bufSize = region.bufSize, nbufs = region.nbufs;
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
   let delivered = 0, drops = 0, bytes = 0;
-  for (let k = first; k < first + n; k++) {
+  const end = first + n;
+  for (let k = first; k < end; k++) {
     const p = list[k];
     const nf = ft.frags[p];
     if (nf > free) { drops++; continue; }
+    const start = prod;
+    let pktBytes = 0, bad = false;
     for (let f = p; f < p + nf; f++) {
       const slot = s + (prod << 2);
+      const idx = u32[slot];
+      if (idx < 2 || idx >= nbufs) { bad = true; break; }
       const len = ft.len[f];
-      copyFrame(u8, f64, ft.src[f], bufsOfs + u32[slot] * bufSize, len);
+      copyFrame(u8, f64, ft.src[f], bufsOfs + idx * bufSize, len);
       u16[(slot << 1) + 2] = len;
       u16[(slot << 1) + 3] = (ft.flags[f] & NS_MOREFRAG) | addFlags;
-      bytes += len;
+      pktBytes += len;
       prod = prod + 1 === nslots ? 0 : prod + 1;
     }
+    if (bad) { // the receiver broke a slot: nothing more goes to this ring in this batch
+      prod = start;
+      drops += end - k;
+      break;
+    }
+    bytes += pktBytes;
     free -= nf;
     delivered++;
   }
@@ -77,50 +103,70 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
 }
 
 /**
- * Zero-copy hand-over of slots [from, to) of `srcRing` to rx ring `ring`: buffers are swapped
- * with the destination's free slots and both sides get NS_BUF_CHANGED. Used by /z monitors.
- * Returns slots handed over, or -1 if the ring no longer exists.
+ * Zero-copy hand-over of slots [from, to) of `srcRing` (validated by its owner's prologue) to
+ * rx ring `ring`: buffers are swapped with the destination's free slots and both sides get
+ * NS_BUF_CHANGED. Used by /z monitors. A packet (a NS_MOREFRAG chain of up to
+ * NETMAP_MAX_FRAGS slots, cut at `to`) goes whole or not at all; the destination's buffer
+ * indices are checked before any is swapped into the source ring. Returns packets handed
+ * over, or -1 if the ring no longer exists or is unusable.
  */
 export function deliverSwaps(region: Region, ring: number, gen: number, srcRing: number, from: number, to: number, addFlags: number): number {
+  if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
   const u32 = region.u32, u16 = region.u16, f64 = region.f64;
   lock(region, ring + RR.lock);
   if (u32[(ring + RR.gen) >> 2] !== gen) {
     unlock(region, ring + RR.lock);
     return -1;
   }
-  const nslots = u32[(ring + RR.numSlots) >> 2];
-  const s = u32[(ring + RR.slotsOfs) >> 2] >> 2;
+  const nslots = u32[(ring + RR.numSlots) >> 2], so = u32[(ring + RR.slotsOfs) >> 2];
   const srcN = u32[(srcRing + RR.numSlots) >> 2];
-  const ss = u32[(srcRing + RR.slotsOfs) >> 2] >> 2;
+  const ss = u32[(srcRing + RR.slotsOfs) >> 2] >>> 2;
   let prod = u32[(ring + RR.prod) >> 2];
   const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
+  if (!slotsInArea(region, nslots, so) || prod >= nslots || stop >= nslots) {
+    unlock(region, ring + RR.lock);
+    return -1;
+  }
+  const s = so >>> 2, nbufs = region.nbufs;
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
-  let moved = 0, drops = 0, bytes = 0;
-  let chainLeft = 0; // slots of the current chain still to hand over (0: at a packet start)
-  let skipping = false;
-  for (let k = from; k !== to; k = k + 1 === srcN ? 0 : k + 1) {
-    if (chainLeft === 0) {
-      // a new packet: measure its chain, take it only if it fits whole
-      let len = 1;
-      for (let j = k; len < 64 && (u16[((ss + (j << 2)) << 1) + 3] & NS_MOREFRAG) && j !== to; len++) j = j + 1 === srcN ? 0 : j + 1;
-      chainLeft = len;
-      skipping = len > free;
-      if (skipping) drops++;
+  let moved = 0, slots = 0, drops = 0, bytes = 0;
+  for (let k = from; k !== to;) {
+    // a packet: its chain ends at a slot without NS_MOREFRAG, its 64th slot, or at `to`
+    let len = 1;
+    for (let j = k; len < NETMAP_MAX_FRAGS && (u16[((ss + (j << 2)) << 1) + 3] & NS_MOREFRAG);) {
+      j = j + 1 === srcN ? 0 : j + 1;
+      if (j === to) break;
+      len++;
     }
-    chainLeft--;
-    if (skipping) continue;
-    const a = ss + (k << 2), b = s + (prod << 2);
-    const idx = u32[a];
-    u32[a] = u32[b];
-    u32[b] = idx;
-    u16[(b << 1) + 2] = u16[(a << 1) + 2];
-    bytes += u16[(a << 1) + 2];
-    u16[(b << 1) + 3] = (u16[(a << 1) + 3] & NS_MOREFRAG) | addFlags | 1; // NS_BUF_CHANGED
-    u16[(a << 1) + 3] |= 1;
-    prod = prod + 1 === nslots ? 0 : prod + 1;
-    free--;
-    moved++;
+    let ok = len <= free;
+    for (let i = 0, d = prod; ok && i < len; i++, d = d + 1 === nslots ? 0 : d + 1) {
+      const idx = u32[s + (d << 2)];
+      if (idx < 2 || idx >= nbufs) ok = false;
+    }
+    if (!ok) {
+      drops++;
+      for (let i = 0; i < len; i++) k = k + 1 === srcN ? 0 : k + 1;
+      continue;
+    }
+    let last = 0;
+    for (let i = 0; i < len; i++) {
+      const a = ss + (k << 2), b = s + (prod << 2);
+      last = u16[(a << 1) + 3];
+      const idx = u32[a];
+      u32[a] = u32[b];
+      u32[b] = idx;
+      u16[(b << 1) + 2] = u16[(a << 1) + 2];
+      bytes += u16[(a << 1) + 2];
+      u16[(b << 1) + 3] = (u16[(a << 1) + 3] & NS_MOREFRAG) | addFlags | NS_BUF_CHANGED;
+      u16[(a << 1) + 3] |= NS_BUF_CHANGED;
+      prod = prod + 1 === nslots ? 0 : prod + 1;
+      k = k + 1 === srcN ? 0 : k + 1;
+    }
+    free -= len;
+    slots += len;
+    // a packet counts once, with its last slot (a chain cut at `to` counts when it ends)
+    if (!(last & NS_MOREFRAG) || len === NETMAP_MAX_FRAGS) moved++;
   }
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
@@ -128,6 +174,6 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   f64[(ring + RR.delivered) >> 3] += moved;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(region, ring + RR.lock);
-  if (moved) wakePort(region, port);
+  if (slots) wakePort(region, port);
   return moved;
 }

@@ -1,9 +1,9 @@
 // netmap's poll() over several descriptors: wait until any of several ports is ready.
 import { POLLIN, POLLOUT } from './constants.js';
-import { RH } from './layout.js';
 import { clock, SPIN_CHECKS_PER_US, type Port } from './port.js';
 import { NetmapError, type Region } from './region.js';
 import { PollSet } from '../sys/net.js';
+import { ANY_WORD, sleepOn } from './wait.js';
 
 /**
  * The file descriptors poll(2) waits on for a port backed by kernel objects (an AF_XDP or
@@ -69,21 +69,17 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
 
   if (waitRegion === null) return pollKernel(ports, events, deadline, scan);
 
-  const region = waitRegion, i32 = region.i32;
-  const seqIdx = RH.anyWakeSeq >> 2, waitIdx = RH.anyWaiters >> 2;
-  for (;;) {
-    const seq = Atomics.load(i32, seqIdx);
-    Atomics.add(i32, waitIdx, 1);
-    try {
+  // sleep on the region's word for pollers of several ports (core/wait.ts), re-checking once announced
+  const check = {
+    beforeSleep(): number {
       n = scan();
-      if (!n) {
-        const left = Math.min(slice, deadline - clock.now());
-        if (left > 0) region.wait(seqIdx, seq, left === Infinity ? -1 : left);
-        n = scan();
-      }
-    } finally {
-      Atomics.sub(i32, waitIdx, 1);
-    }
+      return n ? 0 : Math.min(slice, deadline - clock.now());
+    },
+  };
+  for (;;) {
+    n = 0;
+    sleepOn(waitRegion, ANY_WORD, check);
+    if (!n) n = scan();
     if (n || clock.now() >= deadline) return n;
   }
 }

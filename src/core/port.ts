@@ -12,6 +12,7 @@ function u32Refs(region: Region, rec: number): number {
 }
 import { OWNER_TOKEN } from './lock.js';
 import { forgetRegion, retireRegion } from './shm.js';
+import { portWord, sleepOn, sleepOnAsync, type WaitCheck } from './wait.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -71,6 +72,18 @@ export function selectRings(spec: PortSpec, ntx: number, nrx: number): { tx: num
   };
 }
 
+/** poll()'s check after announcing itself as a waiter: sync, and sleep until the deadline unless ready. */
+class PortWait implements WaitCheck {
+  events = 0;
+  deadline = 0;
+  revents = 0;
+  constructor(private readonly port: Port) {}
+  beforeSleep(): number {
+    this.revents = this.port.check(this.events);
+    return this.revents ? 0 : this.deadline - clock.now();
+  }
+}
+
 export abstract class Port {
   readonly name: string;
   readonly spec: PortSpec;
@@ -89,6 +102,7 @@ export abstract class Port {
   protected closed = false;
   private readonly exclusive: boolean;
   private readonly rxRelease: Int32Array; // receiveBatch: slot to release per rx ring, -1 none
+  private readonly waitCheck: PortWait = new PortWait(this);
   private rxNext = 0;
 
   constructor(region: Region, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions) {
@@ -157,7 +171,7 @@ export abstract class Port {
     for (let i = 0; i < this.extraBufs; i++) {
       const b = region.allocBuf();
       if (b === 0) break; // counted as free above; a corrupted count gives fewer
-      u32[region.bufOffset(b) >> 2] = this.bufsHead;
+      u32[region.bufOffset(b) >>> 2] = this.bufsHead;
       this.bufsHead = b;
     }
     for (const r of all) {
@@ -246,24 +260,16 @@ export abstract class Port {
       if (revents) return revents;
     }
     const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
-    const region = this.region, i32 = region.i32;
-    const seqIdx = (this.rec + PR.wakeSeq) >> 2, waitIdx = (this.rec + PR.waiters) >> 2;
+    const w = this.waitCheck, word = portWord(this.rec);
+    w.events = events;
+    w.deadline = deadline;
     for (;;) {
       if (this.busyWait) {
         revents = this.ready(events);
       } else {
-        const seq = Atomics.load(i32, seqIdx);
-        Atomics.add(i32, waitIdx, 1);
-        try {
-          revents = this.ready(events);
-          if (!revents) {
-            const left = deadline - clock.now();
-            if (left > 0) region.wait(seqIdx, seq, left === Infinity ? -1 : left);
-            revents = this.ready(events);
-          }
-        } finally {
-          Atomics.sub(i32, waitIdx, 1);
-        }
+        w.revents = 0;
+        sleepOn(this.region, word, w); // checks again once announced as a waiter (core/wait.ts)
+        revents = w.revents || this.ready(events);
       }
       if (revents || clock.now() >= deadline) return revents;
     }
@@ -271,24 +277,15 @@ export abstract class Port {
 
   /** poll() that does not block the event loop: resolves with the ready events. */
   async pollAsync(events: number, timeoutMs = -1): Promise<number> {
-    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
-    const i32 = this.region.i32;
-    const seqIdx = (this.rec + PR.wakeSeq) >> 2, waitIdx = (this.rec + PR.waiters) >> 2;
+    const w = new PortWait(this); // one per call: several pollAsync may be pending
+    w.events = events;
+    w.deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
+    const word = portWord(this.rec);
     for (;;) {
-      const seq = Atomics.load(i32, seqIdx);
-      Atomics.add(i32, waitIdx, 1);
-      let revents: number;
-      try {
-        revents = this.ready(events);
-        if (!revents && performance.now() < deadline) {
-          const left = deadline - performance.now();
-          await this.region.waitAsync(seqIdx, seq, left === Infinity ? -1 : left);
-          revents = this.ready(events);
-        }
-      } finally {
-        Atomics.sub(i32, waitIdx, 1);
-      }
-      if (revents || performance.now() >= deadline) return revents;
+      w.revents = 0;
+      await sleepOnAsync(this.region, word, w);
+      const revents = w.revents || this.ready(events);
+      if (revents || clock.now() >= w.deadline) return revents;
     }
   }
 

@@ -236,7 +236,7 @@ export function destroyPortRecord(region: Region, ofs: number): void {
 export function freeBufList(region: Region, head: number): void {
   const u32 = region.u32;
   for (let b = head, guard = region.nbufs; b >= 2 && b < region.nbufs && guard-- > 0;) {
-    const next = u32[region.bufOffset(b) >> 2];
+    const next = u32[region.bufOffset(b) >>> 2];
     region.freeBuf(b);
     b = next;
   }

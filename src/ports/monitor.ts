@@ -10,7 +10,7 @@ import type { PortSpec } from '../core/portspec.js';
 import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { lockWithin, taskAlive, unlock } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
-import { badSlot, checkHeadCur } from '../core/sync.js';
+import { checkPublished, rxPrologue } from '../core/sync.js';
 
 /** Directory name of the port a monitor name refers to. */
 function monitoredName(spec: PortSpec): string {
@@ -44,23 +44,13 @@ export class MonitorPort extends Port {
 
   protected rxsyncRing(r: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, r, this.name);
-    const n = u32[(r + RR.numSlots) >> 2];
-    const hwcur = u32[(r + RR.hwcur) >> 2], head = u32[(r + RR.head) >> 2];
-    if (head !== hwcur) {
-      const s = u32[(r + RR.slotsOfs) >> 2] >> 2, nbufs = region.nbufs;
-      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
-        const idx = u32[s + (k << 2)];
-        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
-      }
-      Atomics.store(u32, (r + RR.hwcur) >> 2, head);
-    }
-    const prod = Atomics.load(u32, (r + RR.prod) >> 2);
+    // validates the ring and the buffers of the released slots (feeders write into them)
+    const head = rxPrologue(region, r, this.name);
+    if (head !== u32[(r + RR.hwcur) >> 2]) Atomics.store(u32, (r + RR.hwcur) >> 2, head);
+    const prod = checkPublished(region, r, Atomics.load(u32, (r + RR.prod) >> 2), this.name, 'prod');
     u32[(r + RR.hwtail) >> 2] = prod;
     u32[(r + RR.tail) >> 2] = prod;
   }
-
-
 }
 
 /** Unhook a monitor from the rings it watches, then free it. */

@@ -5,41 +5,30 @@ import { RecKind, RR } from '../core/layout.js';
 import { registerPortType } from '../core/open.js';
 import { Port, selectRings } from '../core/port.js';
 import { createPortRecord, createRing, setPortRing } from '../core/records.js';
-import { badSlot, checkHeadCur } from '../core/sync.js';
+import { rxPrologue, txDone, txPrologue } from '../core/sync.js';
 
 export class NullPort extends Port {
   protected txsyncRing(t: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, t, this.name);
+    const end = txPrologue(region, t, this.name, region.bufSize); // complete packets are consumed
     const n = u32[(t + RR.numSlots) >> 2];
-    const hwcur = u32[(t + RR.hwcur) >> 2], head = u32[(t + RR.head) >> 2];
-    if (head !== hwcur) {
-      const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
-      let pkts = 0, bytes = 0;
-      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
-        const idx = u32[s + (k << 2)], len = u32[s + (k << 2) + 1] & 0xffff;
-        if (idx < 2 || idx >= region.nbufs || len > region.bufSize) badSlot(region, t, k, this.name);
-        pkts++;
-        bytes += len;
-      }
-      region.f64[(t + RR.txPkts) >> 3] += pkts;
-      region.f64[(t + RR.txBytes) >> 3] += bytes;
-      u32[(t + RR.hwcur) >> 2] = head;
+    if (end !== u32[(t + RR.hwcur) >> 2]) {
+      region.f64[(t + RR.txPkts) >> 3] += txDone[0];
+      region.f64[(t + RR.txBytes) >> 3] += txDone[1];
+      u32[(t + RR.hwcur) >> 2] = end;
     }
-    const tail = head === 0 ? n - 1 : head - 1;
+    const tail = end === 0 ? n - 1 : end - 1;
     u32[(t + RR.hwtail) >> 2] = tail;
     u32[(t + RR.tail) >> 2] = tail;
   }
 
   protected rxsyncRing(r: number): void {
     const u32 = this.region.u32;
-    checkHeadCur(this.region, r, this.name);
-    u32[(r + RR.hwcur) >> 2] = u32[(r + RR.head) >> 2];
-    u32[(r + RR.hwtail) >> 2] = u32[(r + RR.head) >> 2]; // never anything to receive
-    u32[(r + RR.tail) >> 2] = u32[(r + RR.head) >> 2];
+    const head = rxPrologue(this.region, r, this.name);
+    u32[(r + RR.hwcur) >> 2] = head;
+    u32[(r + RR.hwtail) >> 2] = head; // never anything to receive
+    u32[(r + RR.tail) >> 2] = head;
   }
-
-
 }
 
 registerPortType('null', (region, spec, opts) => {

@@ -3,7 +3,7 @@
 // by storing one index: no descriptor or payload is copied. The receiver may swap buffers
 // into the slots it releases (NS_BUF_CHANGED); they travel back to the sender with the
 // slots. Only complete packets (not ending in NS_MOREFRAG) are published.
-import { DEFAULT_SLOTS, MAX_RINGS, MAX_SLOTS, NM_MAXPIPES, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_RINGS, MAX_SLOTS, NM_MAXPIPES, NR_RX, NR_TX } from '../core/constants.js';
 import { DirType, PR, RecKind, RR } from '../core/layout.js';
 import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { registerPortType } from '../core/open.js';
@@ -12,7 +12,8 @@ import type { PortSpec } from '../core/portspec.js';
 import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
-import { badSlot, checkHeadCur, wakePort } from '../core/sync.js';
+import { checkPublished, reinitRing, ringInArea, rxPrologue, txDone, txPrologue } from '../core/sync.js';
+import { wakePort } from '../core/wait.js';
 
 /** Directory names of both ends, and of the parent (for the per-parent pipe limit). */
 function pipeNames(spec: PortSpec): { parent: string; master: string; slave: string } {
@@ -67,36 +68,24 @@ export class PipePort extends Port {
 
   protected txsyncRing(t: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, t, this.name);
+    // validates the ring and the slots [hwcur, pub): pub follows the last complete packet
+    const pub = txPrologue(region, t, this.name, region.bufSize);
     const n = u32[(t + RR.numSlots) >> 2];
-    const hwcur = u32[(t + RR.hwcur) >> 2], head = u32[(t + RR.head) >> 2];
-    const peer = u32[(t + RR.peerOfs) >> 2];
-    if (head !== hwcur) {
-      const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
-      const nbufs = region.nbufs, bufSize = region.bufSize;
-      let k = hwcur, pub = hwcur, pkts = 0, bytes = 0, pubBytes = 0;
-      while (k !== head) {
-        const slot = s + (k << 2);
-        const idx = u32[slot], word = u32[slot + 1];
-        const len = word & 0xffff;
-        if (idx < 2 || idx >= nbufs || len > bufSize) badSlot(region, t, k, this.name);
-        bytes += len;
-        k = k + 1 === n ? 0 : k + 1;
-        if (!((word >>> 16) & NS_MOREFRAG)) { pub = k; pkts++; pubBytes = bytes; }
-      }
-      if (pub !== hwcur) {
-        if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, pub, true);
-        Atomics.store(u32, (t + RR.hwcur) >> 2, pub);
-        // counters: this tx ring and the peer rx ring it alone feeds
-        const f64 = region.f64;
-        f64[(t + RR.txPkts) >> 3] += pkts;
-        f64[(t + RR.txBytes) >> 3] += pubBytes;
-        f64[(peer + RR.delivered) >> 3] += pkts;
-        f64[(peer + RR.rxBytes) >> 3] += pubBytes;
-        wakePort(region, u32[(peer + RR.portOfs) >> 2]);
-      }
+    const hwcur = u32[(t + RR.hwcur) >> 2];
+    const peer = this.peerOf(t);
+    if (pub !== hwcur) {
+      if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, pub, true);
+      Atomics.store(u32, (t + RR.hwcur) >> 2, pub);
+      // counters: this tx ring and the peer rx ring it alone feeds
+      const f64 = region.f64, pkts = txDone[0], bytes = txDone[1];
+      f64[(t + RR.txPkts) >> 3] += pkts;
+      f64[(t + RR.txBytes) >> 3] += bytes;
+      f64[(peer + RR.delivered) >> 3] += pkts;
+      f64[(peer + RR.rxBytes) >> 3] += bytes;
+      wakePort(region, u32[(peer + RR.portOfs) >> 2]);
     }
     const rel = Atomics.load(u32, (peer + RR.hwcur) >> 2);
+    if (rel >= n) reinitRing(region, t, `${this.name}: the receiving end's hwcur ${rel} >= num_slots ${n}`);
     const tail = rel === 0 ? n - 1 : rel - 1;
     u32[(t + RR.hwtail) >> 2] = tail;
     u32[(t + RR.tail) >> 2] = tail;
@@ -104,18 +93,12 @@ export class PipePort extends Port {
 
   protected rxsyncRing(r: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, r, this.name);
-    const n = u32[(r + RR.numSlots) >> 2];
-    const hwcur = u32[(r + RR.hwcur) >> 2], head = u32[(r + RR.head) >> 2];
-    const peer = u32[(r + RR.peerOfs) >> 2];
+    // validates the ring and the buffers of the released slots [hwcur, head) (they go back to the sender)
+    const head = rxPrologue(region, r, this.name);
+    const hwcur = u32[(r + RR.hwcur) >> 2];
+    const peer = this.peerOf(r);
     const mon = u32[(r + RR.monCount) >> 2];
     if (head !== hwcur) {
-      // released slots go back to the sender: their buffer indices must be valid
-      const s = u32[(r + RR.slotsOfs) >> 2] >> 2, nbufs = region.nbufs;
-      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
-        const idx = u32[s + (k << 2)];
-        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
-      }
       // zero-copy monitors get the buffers once consumed: those of this rx ring, else those
       // of the sending ring (same slots); one buffer can be handed over only once
       if (!(mon && feedZcopyMonitor(region, r, hwcur, head, false)) && u32[(peer + RR.monCount) >> 2]) {
@@ -124,14 +107,19 @@ export class PipePort extends Port {
       Atomics.store(u32, (r + RR.hwcur) >> 2, head);
       wakePort(region, u32[(peer + RR.portOfs) >> 2]);
     }
-    const pub = Atomics.load(u32, (peer + RR.hwcur) >> 2);
+    const pub = checkPublished(region, r, Atomics.load(u32, (peer + RR.hwcur) >> 2), this.name, "the sending end's hwcur");
     const old = u32[(r + RR.hwtail) >> 2];
     if (mon && pub !== old) feedCopyMonitors(region, r, old, pub, false);
     u32[(r + RR.hwtail) >> 2] = pub;
     u32[(r + RR.tail) >> 2] = pub;
   }
 
-
+  /** The other end's ring of pipe ring `ring` (its record offset is in shared memory: checked). */
+  private peerOf(ring: number): number {
+    const peer = this.region.u32[(ring + RR.peerOfs) >> 2];
+    if (!ringInArea(this.region, peer)) reinitRing(this.region, ring, `${this.name}: peer ring offset ${peer} outside the object area`);
+    return peer;
+  }
 }
 
 /** Last opener of one end gone: the pipe goes when neither end has openers. */

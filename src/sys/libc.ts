@@ -159,10 +159,14 @@ export function futexWaitAsync(addr: bigint, value: number, timeoutMs: number): 
     ts[0] = BigInt(Math.floor(ns / 1e9));
     ts[1] = BigInt(ns % 1e9);
   }
+  const start = performance.now();
   return new Promise((resolve, reject) => {
     _syscallPtr.async(SYS_futex, addr, FUTEX_WAIT, value | 0, timeoutMs >= 0 ? ts : null, 0n, 0, (err: unknown, r: number | bigint) => {
       if (err) return reject(err);
-      resolve(Number(r) === 0 || koffi.errno() !== ETIMEDOUT);
+      // The call ran on a pool thread: its errno is not this thread's (koffi.errno() here would
+      // read the main thread's). Woken (0), or -1: the word changed (EAGAIN), a signal (EINTR)
+      // or the timeout (ETIMEDOUT), told apart by the time elapsed.
+      resolve(Number(r) === 0 || timeoutMs < 0 || performance.now() - start < timeoutMs);
     });
   });
 }

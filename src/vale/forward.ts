@@ -3,9 +3,9 @@
 // sort, and copy each group into the destination's rx ring under that ring's lock. A full
 // destination drops and counts; other destinations are unaffected. All scratch space is
 // preallocated per thread.
-import { NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_BROADCAST, NM_BDG_NOPORT, NS_NO_LEARN } from '../core/constants.js';
+import { NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_BROADCAST, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NM_BDG_NOPORT, NS_NO_LEARN } from '../core/constants.js';
 import { deliverCopies, FrameTable } from '../core/deliver.js';
-import { PR, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
+import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
 import { symmetricFlowHash } from '../packet/flow-hash.js';
@@ -43,8 +43,9 @@ export function forwardBatch(region: Region, sw: number, src: number, txRing: nu
     else if (lookup === null) {
       // consecutive frames of a flow carry the same MACs: reuse the previous result within
       // the batch instead of hashing again (netmap keeps a last-source-MAC per port likewise)
-      const b = ft.src[f];
-      const m0 = u32[b >> 2], m1 = u32[(b >> 2) + 1], m2 = u32[(b >> 2) + 2];
+      const b = ft.src[f]; // a byte offset that may exceed 2^31: unsigned shifts only
+      const w = b >>> 2;
+      const m0 = u32[w], m1 = u32[w + 1], m2 = u32[w + 2];
       if (p > 0 && m0 === c0 && m1 === c1 && m2 === c2 && (ft.flags[f] & NS_NO_LEARN) === 0) dst = cDst;
       else {
         dst = learnAndLookup(u16, u32, tab, b, src, (ft.flags[f] & NS_NO_LEARN) !== 0);
@@ -77,11 +78,11 @@ export function forwardBatch(region: Region, sw: number, src: number, txRing: nu
 
   let drops = cnt[NM_BDG_NOPORT];
   const nFlood = cnt[NM_BDG_BROADCAST], fStart = start[NM_BDG_BROADCAST];
-  const nports = Atomics.load(u32, (sw + SW.nports) >> 2);
+  const nports = Math.min(Atomics.load(u32, (sw + SW.nports) >> 2), NM_BDG_MAXPORTS);
   let unicastSeen = 0;
   for (let k = 0; k < nports; k++) {
     const d = u32[((sw + SW.active) >> 2) + k];
-    if (d === src) continue;
+    if (d === src || d >= NM_BDG_MAXPORTS) continue; // (a damaged list entry is skipped)
     const nUni = cnt[d];
     unicastSeen += nUni;
     if (nUni === 0 && nFlood === 0) continue;
@@ -101,10 +102,24 @@ export function forwardBatch(region: Region, sw: number, src: number, txRing: nu
   return drops;
 }
 
+/**
+ * Number of rx rings of destination port record `rec` (read from the switch record, like the
+ * record itself): 0 unless the record lies in the object area with 1..NM_BDG_MAXRINGS rings
+ * each way, so that picking ring i < nrx reads inside the record.
+ */
+function rxRingsOf(region: Region, rec: number): number {
+  if (rec < REGION_HEADER_SIZE || (rec & 63) !== 0 || rec + PR.ringsOfs + 8 * NM_BDG_MAXRINGS > region.bufsOfs) return 0;
+  const u32 = region.u32;
+  const ntx = u32[(rec + PR.ntx) >> 2], nrx = u32[(rec + PR.nrx) >> 2];
+  return ntx <= NM_BDG_MAXRINGS && nrx >= 1 && nrx <= NM_BDG_MAXRINGS ? nrx : 0;
+}
+
 /** Deliver first-fragment indices list[0..m) to ring (srcRing % nrx) of `rec`; returns drops. */
 function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number): number {
   const u32 = region.u32;
-  const ring = portRing(region, rec, true, srcRing % u32[(rec + PR.nrx) >> 2]);
+  const nrx = rxRingsOf(region, rec);
+  if (nrx === 0) return m;
+  const ring = portRing(region, rec, true, srcRing % nrx);
   const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0);
   return got < 0 ? m : m - got;
 }
@@ -112,7 +127,8 @@ function deliverListToPort(region: Region, rec: number, list: Int32Array, m: num
 /** Deliver merged[0..m) (packet numbers) to port record `rec`; returns frames dropped. */
 function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean): number {
   const u32 = region.u32;
-  const nrx = u32[(rec + PR.nrx) >> 2];
+  const nrx = rxRingsOf(region, rec);
+  if (nrx === 0) return m;
   if (nrx === 1 || !rss) {
     // netmap: unicast goes to the sender's ring index, flood to ring 0; we keep both in one
     // ring per sender ring so that a flow's packets stay in order

@@ -1,7 +1,8 @@
 // VALE's default lookup: a learning bridge. The table (NM_BDG_HASH entries, in the switch
 // record so every thread sees it) maps a MAC to the port it was last seen on; entries are
 // overwritten on collision and never aged, as in netmap. Frames are read in place through
-// the region's u16/u32 views (buffers are 64-byte aligned, so the MAC words are aligned).
+// the region's u16/u32 views (buffers are 64-byte aligned, so the MAC words are aligned;
+// byte offsets may exceed 2^31 in a 4 GiB region, so they become indices by unsigned shifts).
 import { NM_BDG_BROADCAST, NM_BDG_HASH } from '../core/constants.js';
 
 const HASH_SHIFT = 32 - Math.log2(NM_BDG_HASH);
@@ -18,7 +19,7 @@ export function macHash(lo: number, hi: number): number {
  * `tab` is the u32 index of the MAC table: entry h = [lo, hi16 | port << 16 | valid << 24].
  */
 export function learnAndLookup(u16: Uint16Array, u32: Uint32Array, tab: number, buf: number, srcPort: number, noLearn: boolean): number {
-  const w = buf >> 1;
+  const w = buf >>> 1; // buf may exceed 2^31: unsigned shifts only
   // source MAC: bytes 6..11
   const sLo = (u16[w + 3] | (u16[w + 4] << 16)) >>> 0;
   const sHi = u16[w + 5];
@@ -31,7 +32,7 @@ export function learnAndLookup(u16: Uint16Array, u32: Uint32Array, tab: number, 
     }
   }
   // destination MAC: bytes 0..5
-  const dLo = u32[buf >> 2];
+  const dLo = u32[buf >>> 2];
   if (dLo & 1) return NM_BDG_BROADCAST;
   const dHi = u16[w + 2];
   const e = tab + (macHash(dLo, dHi) << 1);

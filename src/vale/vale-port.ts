@@ -12,7 +12,7 @@ import type { PortSpec } from '../core/portspec.js';
 import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
-import { badSlot, checkHeadCur, stampRing } from '../core/sync.js';
+import { badSlot, checkPublished, ringPrologue, rxPrologue, slotInvalid, stampRing } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
 import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, switchProblem, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
@@ -39,9 +39,10 @@ export class ValePort extends Port {
 
   protected txsyncRing(t: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, t, this.name);
+    // the ring checks of the prologue; the slot rules are applied below, as the slots are gathered
+    const head = ringPrologue(region, t, this.name);
     const n = u32[(t + RR.numSlots) >> 2];
-    const hwcur = u32[(t + RR.hwcur) >> 2], head = u32[(t + RR.head) >> 2];
+    const hwcur = u32[(t + RR.hwcur) >> 2];
     let done = hwcur;
     if (head !== hwcur) {
       const v = Atomics.load(u32, (this.sw + SW.lookupId) >> 2);
@@ -50,20 +51,20 @@ export class ValePort extends Port {
         this.lookupVersion = v;
         this.lookupRegs = lookupRegistrations();
       }
-      const s = u32[(t + RR.slotsOfs) >> 2] >> 2;
+      const s = u32[(t + RR.slotsOfs) >> 2] >>> 2;
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
       const f64 = region.f64;
-      if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, head, true);
       let k = hwcur;
       while (k !== head) {
-        // gather complete packets, up to one batch
+        // gather complete packets, up to one batch (ft has NETMAP_MAX_FRAGS of slack to finish a chain)
+        const from = done;
         let count = 0, pkts = 0, first = -1, bytes = 0, pktBytes = 0;
-        while (k !== head && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) { // finish a started chain (ft has NETMAP_MAX_FRAGS of slack)
+        while (k !== head && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) {
           const slot = s + (k << 2);
           const idx = u32[slot], word = u32[slot + 1];
           const len = word & 0xffff, flags = word >>> 16;
-          if (idx < 2 || idx >= nbufs || len > bufSize) badSlot(region, t, k, this.name);
+          if (slotInvalid(idx, len, nbufs, bufSize)) badSlot(region, t, k, this.name);
           ft.src[count] = bufsOfs + idx * bufSize;
           ft.len[count] = len;
           ft.flags[count] = flags;
@@ -72,6 +73,7 @@ export class ValePort extends Port {
           count++;
           pktBytes += len;
           k = k + 1 === n ? 0 : k + 1;
+          // the chain rule of txPrologue: a packet ends without NS_MOREFRAG or at its 64th slot
           if (!(flags & NS_MOREFRAG) || count - first >= NETMAP_MAX_FRAGS) {
             ft.frags[first] = count - first;
             pktFirst[pkts++] = first;
@@ -82,6 +84,8 @@ export class ValePort extends Port {
           }
         }
         if (pkts > 0) {
+          // copy monitors see what passed the checks, and only that
+          if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, from, done, true);
           // mark the ring as forwarding in this epoch (a detach waits for such marks; the
           // thread id lets it skip the mark of a sender that died mid-forward)
           const e = Atomics.load(u32, (this.sw + SW.epoch) >> 2) & 1;
@@ -109,29 +113,21 @@ export class ValePort extends Port {
 
   protected rxsyncRing(r: number): void {
     const region = this.region, u32 = region.u32;
-    checkHeadCur(region, r, this.name);
-    const n = u32[(r + RR.numSlots) >> 2];
-    const hwcur = u32[(r + RR.hwcur) >> 2], head = u32[(r + RR.head) >> 2];
+    // validates the ring and the buffers of the released slots [hwcur, head)
+    const head = rxPrologue(region, r, this.name);
+    const hwcur = u32[(r + RR.hwcur) >> 2];
     const mon = u32[(r + RR.monCount) >> 2];
     if (head !== hwcur) {
-      // senders will copy into the released slots' buffers: indices must be valid
-      const s = u32[(r + RR.slotsOfs) >> 2] >> 2, nbufs = region.nbufs;
-      for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
-        const idx = u32[s + (k << 2)];
-        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
-      }
       if (mon) feedZcopyMonitor(region, r, hwcur, head, false);
-      Atomics.store(u32, (r + RR.hwcur) >> 2, head);
+      Atomics.store(u32, (r + RR.hwcur) >> 2, head); // senders may now reuse them
     }
-    const prod = Atomics.load(u32, (r + RR.prod) >> 2);
+    const prod = checkPublished(region, r, Atomics.load(u32, (r + RR.prod) >> 2), this.name, 'prod');
     const old = u32[(r + RR.hwtail) >> 2];
     if (mon && prod !== old) feedCopyMonitors(region, r, old, prod, false);
     u32[(r + RR.hwtail) >> 2] = prod;
     u32[(r + RR.tail) >> 2] = prod;
     if (u32[(r + RR.flags) >> 2] & NR_TIMESTAMP) stampRing(region, r);
   }
-
-
 }
 
 registerDestructor(RecKind.Vale, (region, rec) => {
