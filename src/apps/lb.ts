@@ -211,7 +211,7 @@ export class LoadBalancer {
         const u32 = this.input.region.u32, region = this.input.region;
         for (let b = this.input.bufsHead; b !== 0 && this.freeq.n < extra;) {
           this.freeq.push(b, 0, 0, 0);
-          b = u32[region.bufOffset(b) >> 2];
+          b = u32[region.bufOffset(b) >>> 2];
         }
         this.input.bufsHead = 0;
         if (this.freeq.n !== extra) throw new NetmapError('EIO', `lb: ${extra} extra buffers requested, the list held ${this.freeq.n}`);
@@ -482,7 +482,7 @@ export class LoadBalancer {
     if (input && !input.isClosed) {
       // every buffer lb holds (free or queued) goes back on the port's list, freed at close
       const u32 = input.region.u32, region = input.region;
-      const give = (b: number): void => { u32[region.bufOffset(b) >> 2] = input.bufsHead; input.bufsHead = b; };
+      const give = (b: number): void => { u32[region.bufOffset(b) >>> 2] = input.bufsHead; input.bufsHead = b; };
       if (this.freeq) while (this.freeq.n > 0) give(this.freeq.buf[this.freeq.shift()]);
       for (const p of this.outs) if (p.oq) while (p.oq.n > 0) give(p.oq.buf[p.oq.shift()]);
     }
