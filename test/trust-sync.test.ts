@@ -48,6 +48,8 @@ const damages: Array<[string, (b: Port) => void]> = [
     const r = b.rxRings[0];
     for (let i = 0; i < r.numSlots; i++) u32(b)[r.slots + 4 * i] = 0xffffffff;
   }],
+  // pid 1 is alive and never lets go: before the bound, the sender waited forever
+  ['its rx ring lock held by a live task that never lets go', (b) => { u32(b)[(rxRing(b) + RR.lock) >> 2] = 1; }],
   ['nrx 0 in the port record', (b) => { u32(b)[(b.rec + PR.nrx) >> 2] = 0; }],
   ['rx ring offset outside the region', (b) => { u32(b)[((b.rec + PR.ringsOfs) >> 2) + u32(b)[(b.rec + PR.ntx) >> 2]] = 0xffffff00; }],
 ];

@@ -5,11 +5,19 @@
 // netmap. Fragment chains (NS_MOREFRAG) are delivered whole or not at all.
 import { NETMAP_MAX_FRAGS, NS_BUF_CHANGED, NS_MOREFRAG } from './constants.js';
 import { RR } from './layout.js';
-import { lock, unlock } from './lock.js';
+import { lockWithin, unlock } from './lock.js';
 import type { Region } from './region.js';
 import { copyFrame } from './frame-copy.js';
 import { ringInArea, slotsInArea } from './sync.js';
 import { wakePort } from './wait.js';
+
+/**
+ * How long a producer waits for a destination ring's lock. A legitimate holder keeps it for
+ * one batch's copies (microseconds, or a few scheduler slices on a loaded machine); a live
+ * participant that never lets go (stopped, hostile, or a lock word written over) costs each
+ * sender at most this much per batch, and the batch is dropped and counted by the caller.
+ */
+export const RING_LOCK_WAIT_MS = 50;
 
 /** Scratch table of frames (one entry per slot/fragment) gathered for delivery. */
 export class FrameTable {
@@ -35,8 +43,8 @@ export class FrameTable {
 
 /**
  * Deliver the packets whose first fragments are list[first..first+n) to rx ring `ring`
- * (expected generation `gen`). Returns packets delivered, or -1 if the ring no longer exists
- * or its record is unusable (every packet is then the caller's to count as dropped).
+ * (expected generation `gen`). Returns packets delivered, or -1 if the ring no longer exists,
+ * its record is unusable or a live owner kept its lock past RING_LOCK_WAIT_MS (every packet is then the caller's to count as dropped).
  *
  * The destination ring is another participant's: its geometry, prod, hwcur and the buf_idx of
  * every slot written are checked before use. A bad value stops the delivery to this ring
@@ -47,7 +55,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   // take a "lock" at a random place of the object area)
   if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
   const u32 = region.u32, u16 = region.u16, u8 = region.u8, f64 = region.f64;
-  lock(region, ring + RR.lock);
+  if (lockWithin(region, ring + RR.lock, RING_LOCK_WAIT_MS) !== 0) return -1;
   if (u32[(ring + RR.gen) >> 2] !== gen) {
     unlock(region, ring + RR.lock);
     return -1;
@@ -113,7 +121,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
 export function deliverSwaps(region: Region, ring: number, gen: number, srcRing: number, from: number, to: number, addFlags: number): number {
   if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
   const u32 = region.u32, u16 = region.u16, f64 = region.f64;
-  lock(region, ring + RR.lock);
+  if (lockWithin(region, ring + RR.lock, RING_LOCK_WAIT_MS) !== 0) return -1;
   if (u32[(ring + RR.gen) >> 2] !== gen) {
     unlock(region, ring + RR.lock);
     return -1;
