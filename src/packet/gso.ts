@@ -24,7 +24,7 @@
 // Copies within one ArrayBuffer (a switch's region) use copyWithin; between two buffers a
 // word loop. Checksums are summed from the source, 32 bits at a time (csum-complete.ts).
 
-import { checksumAdd, checksumFold, ipv4HeaderChecksum } from './checksum.js';
+import { checksumAdd, checksumFold } from './checksum.js';
 import { sumWords, swapSum, wholeBytes, wholeView } from './csum-complete.js';
 import {
   ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, etherPayload,
@@ -82,6 +82,15 @@ export class Segmenter {
   private pseudo = 0;
   /** UFO: the datagram's final UDP checksum */
   private ufoCsum = 0;
+  /** IPv4: sum of the header words that are the same in every segment */
+  private ipBase = 0;
+  /** TCP/USO: pseudo-header addresses + protocol + the L4 header words the same in every segment */
+  private l4Base = 0;
+  /** TCP: the data offset byte (high half of the flags word) */
+  private doffByte = 0;
+  /** views of the source's whole ArrayBuffer (csum-complete.ts), taken once per frame */
+  private srcView: DataView = new DataView(new ArrayBuffer(0));
+  private srcAll: Uint8Array = new Uint8Array(0);
 
   /**
    * Parse the frame in pieces fragOff/fragLen[0, nfrags) of `src` for the GSO type (with or
@@ -103,6 +112,8 @@ export class Segmenter {
     this.fragPos[nfrags] = pos;
     this.nfrags = nfrags;
     this.src = src;
+    this.srcView = wholeView(src);
+    this.srcAll = wholeBytes(src);
     this.frameLen = pos;
     const f0 = this.fragOff[0]!;
     const len0 = this.fragLen[0]!;
@@ -133,6 +144,9 @@ export class Segmenter {
       this.family = 4;
       this.ipId = (src[f0 + l3 + 4]! << 8) | src[f0 + l3 + 5]!;
       this.pseudo = checksumAdd(src, f0 + l3 + 12, 8, proto);
+      // every header word but total length (2), id (4), flags/fragment (6, UFO rewrites it)
+      // and the checksum (10): added per segment
+      this.ipBase = checksumAdd(src, f0 + l3 + 8, 2, checksumAdd(src, f0 + l3 + 12, l4 - l3 - 12, (src[f0 + l3]! << 8) | src[f0 + l3 + 1]!));
     } else if (etype === ETH_P_IPV6) {
       if (type === VNET_GSO_TCPV4) return VNET_NOT_GSO_FRAME;
       if (type === VNET_GSO_UDP) return VNET_GSO_UNSUPPORTED; // UFO over IPv6 needs a fragment header
@@ -165,11 +179,16 @@ export class Segmenter {
       if (hdrEnd > len0) return VNET_HDRS_SPLIT;
       this.seq = ((src[f0 + l4 + 4]! << 24) | (src[f0 + l4 + 5]! << 16) | (src[f0 + l4 + 6]! << 8) | src[f0 + l4 + 7]!) >>> 0;
       this.tcpFlags = src[f0 + l4 + 13]!;
+      this.doffByte = src[f0 + l4 + 12]!;
+      // ports, ack, window, urgent pointer, options: all but seq (4..7), flags (12..13), checksum
+      this.l4Base = checksumAdd(src, f0 + l4 + 18, hdrEnd - l4 - 18, checksumAdd(src, f0 + l4 + 8, 4,
+        checksumAdd(src, f0 + l4 + 14, 2, checksumAdd(src, f0 + l4, 4, this.pseudo))));
       this.kind = K_TCP;
     } else {
       hdrEnd = l4 + 8;
       if (hdrEnd > len0) return VNET_HDRS_SPLIT;
       this.kind = type === VNET_GSO_UDP ? K_UFO : K_USO;
+      this.l4Base = checksumAdd(src, f0 + l4, 4, this.pseudo); // ports
     }
     if (hdrEnd > pos) return VNET_HDRS_SPLIT;
     this.l3 = l3;
@@ -229,8 +248,15 @@ export class Segmenter {
     const f0 = this.fragOff[0]!;
     const d = dstOff;
 
-    // headers, then payload
-    for (let k = 0; k < hl; k++) dst[d + k] = src[f0 + k]!;
+    // headers (32-bit words through the DataViews), then payload
+    const sv = this.srcView;
+    const dv = dst.buffer === src.buffer ? sv : wholeView(dst);
+    const sa = src.byteOffset + f0;
+    const da = dst.byteOffset + d;
+    const hl4 = hl & ~3;
+    let k = 0;
+    for (; k < hl4; k += 4) dv.setUint32(da + k, sv.getUint32(sa + k, true), true);
+    for (; k < hl; k++) dst[d + k] = src[f0 + k]!;
     this.copyRange(hl + start, plen, dst, d + hl);
 
     const l3 = this.l3;
@@ -240,18 +266,19 @@ export class Segmenter {
       const tot = segLen - l3;
       dst[ip + 2] = tot >>> 8;
       dst[ip + 3] = tot;
+      let hs = this.ipBase + tot;
       if (this.kind === K_UFO) {
         const fo = (start >>> 3) | (last ? 0 : IP_MF);
         dst[ip + 6] = fo >>> 8;
         dst[ip + 7] = fo;
+        hs += fo + this.ipId;
       } else {
         const id = (this.ipId + i) & 0xffff;
         dst[ip + 4] = id >>> 8;
         dst[ip + 5] = id;
+        hs += id + ((dst[ip + 6]! << 8) | dst[ip + 7]!);
       }
-      dst[ip + 10] = 0;
-      dst[ip + 11] = 0;
-      const hc = ipv4HeaderChecksum(dst, ip);
+      const hc = ~checksumFold(hs) & 0xffff;
       dst[ip + 10] = hc >>> 8;
       dst[ip + 11] = hc;
     } else {
@@ -271,11 +298,8 @@ export class Segmenter {
       if (!last) fl &= ~(TCP_FIN | TCP_PSH);
       if (i !== 0) fl &= ~TCP_CWR;
       dst[t + 13] = fl;
-      dst[t + 16] = 0;
-      dst[t + 17] = 0;
-      const l4len = segLen - l4;
-      let sum = checksumAdd(dst, t, hl - l4, this.pseudo + l4len);
-      sum = this.sumRange(hl + start, plen, sum);
+      const sum = this.sumRange(hl + start, plen,
+        this.l4Base + (segLen - l4) + (seq >>> 16) + (seq & 0xffff) + ((this.doffByte << 8) | fl));
       const c = ~checksumFold(sum) & 0xffff;
       dst[t + 16] = c >>> 8;
       dst[t + 17] = c;
@@ -283,10 +307,7 @@ export class Segmenter {
       const ulen = segLen - l4;
       dst[t + 4] = ulen >>> 8;
       dst[t + 5] = ulen;
-      dst[t + 6] = 0;
-      dst[t + 7] = 0;
-      let sum = checksumAdd(dst, t, 8, this.pseudo + ulen);
-      sum = this.sumRange(hl + start, plen, sum);
+      const sum = this.sumRange(hl + start, plen, this.l4Base + ulen + ulen);
       const c0 = ~checksumFold(sum) & 0xffff;
       const c = c0 === 0 ? 0xffff : c0;
       dst[t + 6] = c >>> 8;
@@ -312,9 +333,8 @@ export class Segmenter {
   /** Sum frame bytes [p, p+len) into an accumulator; p - (start of the checksummed data) is even. */
   private sumRange(p: number, len: number, sum: number): number {
     if (len <= 0) return sum;
-    const src = this.src;
-    const dv = wholeView(src);
-    const base = src.byteOffset;
+    const dv = this.srcView;
+    const base = this.src.byteOffset;
     if (this.nfrags === 1) return sumWords(dv, base + this.fragOff[0]! + p, len, sum);
     let k = this.fragAt(p);
     let rel = 0; // bytes summed so far; odd => the next piece starts mid-word
@@ -338,8 +358,7 @@ export class Segmenter {
     if (len <= 0) return;
     const src = this.src;
     let k = this.nfrags === 1 ? 0 : this.fragAt(p);
-    const same = src.buffer === dst.buffer;
-    const all = same ? wholeBytes(src) : null;
+    const all = src.buffer === dst.buffer ? this.srcAll : null;
     while (len > 0) {
       const inFrag = p - this.fragPos[k]!;
       const avail = this.fragLen[k]! - inFrag;
