@@ -28,6 +28,7 @@ import './netmap-cases.js';
 import './xproc-cases.js';
 import './limit.js';
 import './tool-cases.js';
+import './offload-cases.js';
 import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
 import { measureStartupMs } from './startup.js';
 

@@ -373,3 +373,14 @@ test('round trip: parse(format(x)) deep-equals x except raw', () => {
     assert.equal(formatPortSpec(b), text, 'canonical form is stable');
   }
 });
+
+test('@conf:vnet=N: the virtio-net header length (0, 10, 12), kept by formatPortSpec', () => {
+  const s = ok('vale0:a@conf:vnet=12', { kind: 'vale', switchName: 'vale0', name: 'a', conf: { vnetHdrLen: 12 } });
+  assert.equal(formatPortSpec(s), 'vale0:a@conf:vnet=12');
+  const t = ok('vale0:a@conf:slots=256,vnet=0', { kind: 'vale', switchName: 'vale0', name: 'a', conf: { txSlots: 256, rxSlots: 256, vnetHdrLen: 0 } });
+  assert.equal(formatPortSpec(t), 'vale0:a@conf:slots=256,vnet=0');
+  ok('vale0:a@conf:vnet=10', { kind: 'vale', switchName: 'vale0', name: 'a', conf: { vnetHdrLen: 10 } });
+  bad('vale0:a@conf:vnet=11', 18, 'vnet=11: a virtio-net header is 0, 10 or 12 bytes');
+  bad('vale0:a@conf:vnet=13', 18, 'vnet=13 out of range [0, 12] (0, 10 or 12)');
+  bad('vale0:a@conf:vnet=x', 18, "value 'x' of key 'vnet' is not a number");
+});

@@ -1,7 +1,7 @@
 // What vale-ctl lists and reports: the ports of every switch (no arguments), a port's indices
 // (-l) and its rings and memory (-g), read from the switches' shared files.
 import { accessSync, constants as fsConstants, existsSync, readdirSync, statSync } from 'node:fs';
-import { DIR, DirType, PR } from '../core/layout.js';
+import { DIR, DirType, PR, RecKind } from '../core/layout.js';
 import { taskAlive } from '../core/lock.js';
 import { processRegion } from '../core/memory.js';
 import { regionKeyOf } from '../core/open.js';
@@ -142,6 +142,8 @@ export interface PortInfo {
   txRings: number;
   rxRings: number;
   memId: number;
+  /** VALE ports: the virtio-net header length (0, 10, 12), -1 if the record holds another value; pipes: 0. */
+  vnetHdrLen: number;
   /** Ports opened on it now. */
   openers: number;
   /** The shared file holding the region ('' for a process region). */
@@ -193,6 +195,7 @@ export function valePortInfo(name: string): PortInfo {
     const entry = region.dirFind(DirType.Port, dirName);
     if (!entry) throw new ValeCtlError(action, name, 'ENOENT', `${dirName} does not exist; ports exist while they are open`);
     const u32 = region.u32, rec = u32[(entry + DIR.recOfs) >> 2];
+    const vnet = u32[(rec + PR.vnetHdrLen) >> 2];
     return {
       memsize: region.size,
       txSlots: u32[(rec + PR.txSlots) >> 2],
@@ -200,6 +203,7 @@ export function valePortInfo(name: string): PortInfo {
       txRings: u32[(rec + PR.ntx) >> 2],
       rxRings: u32[(rec + PR.nrx) >> 2],
       memId: region.memId,
+      vnetHdrLen: u32[(rec + PR.kind) >> 2] !== RecKind.Vale ? 0 : vnet === 0 || vnet === 10 || vnet === 12 ? vnet : -1,
       openers: u32[(rec + PR.refs) >> 2],
       file: region.path,
       stats: portStats(region, rec),

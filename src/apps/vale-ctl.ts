@@ -4,7 +4,8 @@
 //
 //   (no arguments)   every port of every switch: `valeX:Y bridge_idx B port_idx P`
 //   -l valeX:Y       `bridge_idx: B` / `port_idx:   P`
-//   -g PORT          `memsize:`, `tx_slots:`, `rx_slots:`, `tx_rings:`, `rx_rings:`, `mem_id:`
+//   -g PORT          `memsize:`, `tx_slots:`, `rx_slots:`, `tx_rings:`, `rx_rings:`, `mem_id:`; then
+//                    `hdr_len:` (the virtio-net header length, netmap's PORT_HDR_GET) when not 0 or with -v
 //   -a/-h/-d valeX:IF, -p/-P valeX:IF   Linux interfaces on a switch: requests to the nmts
 //                    daemon, which keeps a forwarder thread per attached interface (started on
 //                    demand when none answers: vale-ctl-attach.ts, vale-attach.ts); they need
@@ -303,6 +304,8 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       io.out(`tx_rings:   ${r.txRings}`);
       io.out(`rx_rings:   ${r.rxRings}`);
       io.out(`mem_id:     ${r.memId}`);
+      // netmap's -g has no such line: printed when the port carries a header (or with -v)
+      if (r.vnetHdrLen !== 0 || v) io.out(`hdr_len:    ${r.vnetHdrLen < 0 ? 'invalid (the port record holds another value)' : r.vnetHdrLen}`);
       if (v) {
         io.out(`openers:    ${r.openers}`);
         io.out(`tx:         ${r.stats.txPackets} packets ${r.stats.txBytes} bytes ${r.stats.txDrops} drops (not delivered by the switch)`);

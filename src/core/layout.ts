@@ -81,6 +81,7 @@ export const PR = {
   dirOfs: 48, // our directory entry
   pipes: 52, // pipes hanging off this name (parent records only)
   extraBufs: 56,
+  vnetHdrLen: 60, // VALE: the port's virtio-net header length (0, 10, 12; anything else is invalid)
   // cache line 1: the head of each opener's extra-buffer list (netmap's ni_bufs_head), by
   // opener entry, so that the buffers of an opener that died go back to the region
   openerBufs: 64, // u32[MAX_OPENERS]

@@ -35,6 +35,7 @@ function withConf(spec: PortSpec, opts: OpenOptions): OpenOptions {
     rxRings: c.rxRings ?? opts.rxRings,
     txSlots: c.txSlots ?? opts.txSlots,
     rxSlots: c.rxSlots ?? opts.rxSlots,
+    vnetHdrLen: c.vnetHdrLen ?? opts.vnetHdrLen,
   };
 }
 
@@ -48,6 +49,9 @@ export function open(name: string, opts: OpenOptions = {}): Port {
   if (spec.extmem) throw new NetmapError('ENOTSUP', `${name}: @extmem is not supported (netmap-ts regions are SharedArrayBuffers or shared files)`);
   if (spec.offset) throw new NetmapError('ENOTSUP', `${name}: @offset is not supported yet`);
   const kind = factoryKind(spec);
+  const vnet = spec.conf.vnetHdrLen ?? opts.vnetHdrLen;
+  if (vnet !== undefined && vnet !== 0 && vnet !== 10 && vnet !== 12) throw new NetmapError('EINVAL', `${name}: virtio-net header length ${vnet} (0, 10 or 12)`);
+  if (vnet && kind !== 'vale') throw new NetmapError('ENOTSUP', `${name}: only VALE ports carry a virtio-net header (vnet=${vnet})`);
   const factory = factories.get(kind);
   if (!factory) {
     if (kind === 'netmap') {

@@ -39,6 +39,12 @@ export interface OpenOptions {
   txSlots?: number;
   rxSlots?: number;
   /**
+   * VALE ports: the virtio-net header length (0, 10 or 12) frames carry on this port (same as
+   * @conf:vnet=N; netmap's PORT_HDR_SET). Set when the open creates the port, or changes it
+   * when no one else has it open (EBUSY otherwise); other port kinds accept only 0.
+   */
+  vnetHdrLen?: 0 | 10 | 12;
+  /**
    * Linux interfaces (netmap:IF): which kernel mechanism to use. 'auto' (default, or the
    * NMTS_BACKEND environment variable) tries AF_XDP and falls back to AF_PACKET.
    */

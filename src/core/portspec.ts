@@ -32,6 +32,8 @@ export interface PortConf {
   hostRxRings?: number;
   txSlots?: number;
   rxSlots?: number;
+  /** `vnet=N`: the port's virtio-net header length, 0, 10 or 12 (netmap's PORT_HDR_SET). */
+  vnetHdrLen?: 0 | 10 | 12;
 }
 
 export interface PortSpec {
@@ -116,7 +118,7 @@ interface OptionDef {
 }
 const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>(Object.entries({
   conf: {
-    keys: ['rings', 'tx_rings', 'rx_rings', 'host_rings', 'host_tx_rings', 'host_rx_rings', 'slots', 'tx_slots', 'rx_slots'],
+    keys: ['rings', 'tx_rings', 'rx_rings', 'host_rings', 'host_tx_rings', 'host_rx_rings', 'slots', 'tx_slots', 'rx_slots', 'vnet'],
     // libnetmap's comment calls 'rings' the default key, but its code declares none.
     defaultKey: null,
     mandatory: null,
@@ -392,6 +394,10 @@ class Parser {
       case 'conf': {
         // Specific keys override generic ones, whatever the order written.
         const both = (specific: string, generic: string) => n.get(specific) ?? n.get(generic);
+        const vnet = values.get('vnet');
+        if (vnet && n.get('vnet') !== 0 && n.get('vnet') !== 10 && n.get('vnet') !== 12) {
+          this.fail(vnet.pos, `${vnet.key}=${vnet.value}: a virtio-net header is 0, 10 or 12 bytes`);
+        }
         spec.conf = defined({
           txRings: both('tx_rings', 'rings'),
           rxRings: both('rx_rings', 'rings'),
@@ -399,6 +405,7 @@ class Parser {
           hostRxRings: both('host_rx_rings', 'host_rings'),
           txSlots: both('tx_slots', 'slots'),
           rxSlots: both('rx_slots', 'slots'),
+          vnetHdrLen: n.get('vnet') as 0 | 10 | 12 | undefined,
         });
         break;
       }
@@ -453,6 +460,7 @@ function numericRange(kind: PortKind, option: string, key: string): Range | null
   switch (option) {
     case 'conf':
       if (key.endsWith('slots')) return [1, MAX_SLOTS, ''];
+      if (key === 'vnet') return [0, 12, ' (0, 10 or 12)'];
       return kind === 'vale' ? [1, NM_BDG_MAXRINGS, ' for a VALE port'] : [1, MAX_RINGS, ''];
     case 'extmem':
       return key === 'file' ? null : [1, U32_MAX, ''];
@@ -545,6 +553,7 @@ function confKeys(c: PortConf): string[] {
     ...pair('rings', 'tx-rings', 'rx-rings', c.txRings, c.rxRings),
     ...pair('host-rings', 'host-tx-rings', 'host-rx-rings', c.hostTxRings, c.hostRxRings),
     ...pair('slots', 'tx-slots', 'rx-slots', c.txSlots, c.rxSlots),
+    vnet: c.vnetHdrLen,
   });
 }
 

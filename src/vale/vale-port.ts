@@ -37,6 +37,11 @@ export class ValePort extends Port {
     this.bindRings();
   }
 
+  /** The port's virtio-net header length (0, 10, 12; -1 if its record holds something else). */
+  get vnetHdrLen(): number {
+    return portVnetHdrLen(this.region, this.rec);
+  }
+
   protected txsyncRing(t: number): void {
     const region = this.region, u32 = region.u32;
     // the ring checks of the prologue; the slot rules are applied below, as the slots are gathered
@@ -148,6 +153,7 @@ function createValePort(region: Region, spec: PortSpec, name: string, opts: Open
   }
   const sw = findOrCreateSwitch(region, spec.switchName);
   const rec = createPortRecord(region, { kind: RecKind.Vale, ntx, nrx, txSlots, rxSlots });
+  region.u32[(rec + PR.vnetHdrLen) >> 2] = opts.vnetHdrLen ?? 0;
   try {
     for (let i = 0; i < ntx; i++) setPortRing(region, rec, i, createRing(region, { numSlots: txSlots, dir: NR_TX, ringId: i, portOfs: rec }));
     for (let i = 0; i < nrx; i++) setPortRing(region, rec, ntx + i, createRing(region, { numSlots: rxSlots, dir: NR_RX, ringId: i, portOfs: rec }));
@@ -159,6 +165,27 @@ function createValePort(region: Region, spec: PortSpec, name: string, opts: Open
   }
   region.u32[(rec + PR.dirOfs) >> 2] = region.dirAdd(DirType.Port, name, rec, region.u32[(rec + PR.gen) >> 2]);
   return rec;
+}
+
+/**
+ * The virtio-net header length of VALE port record `rec`: 0, 10 or 12, or -1 when the record
+ * holds anything else (a planted or damaged file): a user of the value checks for -1.
+ */
+export function portVnetHdrLen(region: Region, rec: number): number {
+  const v = region.u32[(rec + PR.vnetHdrLen) >> 2];
+  return v === 0 || v === 10 || v === 12 ? v : -1;
+}
+
+/** Change an existing port's header length (netmap's PORT_HDR_SET): only while no one has it open. */
+function setVnetHdrLen(region: Region, rec: number, len: 0 | 10 | 12, name: string): void {
+  const u32 = region.u32;
+  const now = u32[(rec + PR.vnetHdrLen) >> 2];
+  if (now === len) return;
+  const refs = u32[(rec + PR.refs) >> 2];
+  if (refs > 0) {
+    throw new NetmapError('EBUSY', `${name}: open with a virtio-net header of ${now} bytes by ${refs} opener(s); its header length (vnet=${len}) can change only when no one has it open`);
+  }
+  u32[(rec + PR.vnetHdrLen) >> 2] = len;
 }
 
 function detachOrphanSwitch(region: Region, sw: number): void {
@@ -176,7 +203,10 @@ registerPortType('vale', (region, spec, opts) => {
   try {
     const entry = region.dirFind(DirType.Port, name);
     const rec = entry ? region.u32[(entry + DIR.recOfs) >> 2] : createValePort(region, spec, name, opts);
-    if (entry) checkPortRecord(region, rec); // its counts size what the constructor builds
+    if (entry) {
+      checkPortRecord(region, rec); // its counts size what the constructor builds
+      if (opts.vnetHdrLen !== undefined) setVnetHdrLen(region, rec, opts.vnetHdrLen, name);
+    }
     try {
       return new ValePort(region, rec, spec, opts);
     } catch (e) {

@@ -6,6 +6,7 @@ import { allowedCpus } from '../../sys/sched.js';
 import { ifHwAddr } from '../../sys/net.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
+import { factoryKind } from '../../core/open.js';
 import { buildFrame } from './frame.js';
 import { backendLines } from '../port-backend.js';
 import type { LoopConfig } from './loops.js';
@@ -110,7 +111,9 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     ports.forEach((name, i) => {
       const input: WorkerInput = {
         port: name,
-        openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined },
+        openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined,
+          // -H on a VALE port sets its header length, as netmap's pkt-gen does (PORT_HDR_SET)
+          vnetHdrLen: o.virtioHdrLen && factoryKind(parsePortSpec(name, { defaultPrefix: true })) === 'vale' ? o.virtioHdrLen : undefined },
         cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
       };
       const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });

@@ -14,7 +14,7 @@ import type { TemplateSpec } from './frame.js';
 
 export interface WorkerInput {
   port: string;
-  openOpts: { busyWait: boolean; txRings?: number; rxRings?: number; txSlots?: number; rxSlots?: number };
+  openOpts: { busyWait: boolean; txRings?: number; rxRings?: number; txSlots?: number; rxSlots?: number; vnetHdrLen?: 0 | 10 | 12 };
   cfg: Omit<LoopConfig, 'template'>;
   template: TemplateSpec | null;
   index: number;
