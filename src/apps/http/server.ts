@@ -12,9 +12,10 @@
 // Limits, because the server faces whatever can reach its address (loopback by default):
 // headers must arrive within headersTimeoutMs and the request within requestTimeoutMs (the
 // connection is cut otherwise), headers are capped at maxHeaderBytes, URLs at 2 KiB, streams
-// at maxStreams, connections at maxConnections. Snapshots are shared by the requests of
-// cacheMs, so a burst of scrapes reads the shared files once, lock-free (vale/metrics.ts):
-// the data path never waits for a scrape.
+// at maxStreams (a stream client that leaves 1 MiB unread is cut off), connections at
+// maxConnections. Snapshots are shared by the requests of cacheMs, so a burst of scrapes
+// reads the shared files once, lock-free (vale/metrics.ts): the data path never waits for a
+// scrape.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -58,6 +59,8 @@ export interface MetricsServer {
 
 export const DEFAULT_HTTP_PORT = 9180;
 const MAX_URL = 2048;
+/** Bytes of events a stream client may leave unread before it is cut off. */
+const MAX_STREAM_BACKLOG = 1 << 20;
 
 /** Parse "host:port", "[v6]:port" or "port" (host 127.0.0.1). */
 export function parseListen(s: string): { host: string; port: number } {
@@ -98,7 +101,11 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     } catch (e) {
       data = JSON.stringify({ error: (e as Error).message });
     }
-    for (const res of streams) res.write(`event: rates\ndata: ${data}\n\n`);
+    for (const res of streams) {
+      // a client that stopped reading is dropped rather than buffered for (hours)
+      if (res.writableLength > MAX_STREAM_BACKLOG) res.destroy();
+      else res.write(`event: rates\ndata: ${data}\n\n`);
+    }
   };
   const openStream = (req: IncomingMessage, res: ServerResponse): void => {
     if (streams.size >= maxStreams) return send(res, 503, { error: `too many streams (at most ${maxStreams})` }, req);
