@@ -236,3 +236,33 @@ test('200 concurrent scrapes while pkt-gen runs: all answered, and the final cou
   assert.equal(typeof sent.dropped, 'number');
   assert.equal(sent.packets, got.packets + (sent.dropped ?? 0), `sent ${sent.packets} = received ${got.packets} + dropped ${sent.dropped}`);
 });
+
+test('nmts metrics: Prometheus text or JSON once; --http serves until SIGINT; bad arguments exit 2', async () => {
+  const sw = `valeC${id}`;
+  const a = open(`${sw}:a`);
+  try {
+    sendMany(a, 7, BROADCAST, A);
+    const text = await run(['metrics']);
+    assert.equal(text.code, 0, text.err);
+    assert.equal(sample(text.out, 'nmts_port_packets_total', { switch: sw, port: `${sw}:a`, direction: 'tx' }), 7);
+    const json = await run(['metrics', '--json']);
+    const snap = JSON.parse(json.out) as { switches: Array<{ name: string; ports: Array<{ txPackets: number }> }> };
+    assert.equal(snap.switches.find((x) => x.name === sw)?.ports[0].txPackets, 7);
+    assert.equal((await run(['metrics', '--bogus'])).code, 2);
+    assert.equal((await run(['metrics', '--http', 'nohost'])).code, 2);
+
+    const c = spawn(process.execPath, [nmts, 'metrics', '--http', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      c.stderr.on('data', (d) => { err += d; const m = /serving (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(err); if (m) resolve(m[1]); });
+      c.once('exit', () => reject(new Error(`exited: ${err}`)));
+    });
+    const body = await (await fetch(`${url}/metrics`)).text();
+    assert.equal(sample(body, 'nmts_port_packets_total', { switch: sw, port: `${sw}:a`, direction: 'tx' }), 7);
+    const exited = new Promise<number | null>((resolve) => c.once('exit', (code) => resolve(code)));
+    c.kill('SIGINT');
+    assert.equal(await exited, 0);
+  } finally {
+    a.close();
+  }
+});
