@@ -155,6 +155,7 @@ test('the stream sends per-port rates every interval; streams are limited; extra
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     assert.equal((await fetch(`${s.url}/api/stream`)).status, 503, 'one stream at most here');
+    assert.equal(s.streams(), 1);
     const reader = res.body!.getReader();
     const dec = new TextDecoder();
     let buf = '', seen = 0, rate = 0;

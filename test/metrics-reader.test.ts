@@ -3,7 +3,9 @@
 // and never written; rates from two snapshots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync, rmSync } from 'node:fs';
 import { open, type Port } from '../src/index.js';
+import { regionPath } from '../src/core/shm.js';
 import { DIR, DirType, PR, RR, SW } from '../src/core/layout.js';
 import { portRates, readMetrics, totalDrops, type MetricsSnapshot, type PortMetrics } from '../src/vale/metrics.js';
 import { BROADCAST, drain, mac, put, send } from './fixtures/vale-helpers.js';
@@ -160,4 +162,23 @@ test('rates come from the growth of counters between snapshots', () => {
   // the same name created again (new generation) counts from zero; no previous snapshot: 0
   assert.equal(portRates(mk(1000, 5000, 0, 0), mk(2000, 300, 0, 0, 2))[0].rxPps, 300);
   assert.equal(portRates(null, mk(2000, 300, 0, 0))[0].rxPps, 0);
+});
+
+test('a planted or damaged file is listed as skipped with the reason; the other switches are read', () => {
+  const sw = `valeMe${id}`;
+  const junk = regionPath(`valeJunk${id}`), empty = regionPath(`valeEmpty${id}`);
+  writeFileSync(junk, Buffer.alloc(8192, 0x41));
+  writeFileSync(empty, '');
+  const a = open(`${sw}:a`);
+  try {
+    const snap = readMetrics();
+    assert.ok(snap.switches.some((s) => s.name === sw), 'the sound switch is read');
+    const j = snap.skipped.find((s) => s.file === junk), e = snap.skipped.find((s) => s.file === empty);
+    assert.ok(j && /bad magic|not a usable/.test(j.reason), JSON.stringify(snap.skipped));
+    assert.ok(e && /nobody is creating it/.test(e.reason), JSON.stringify(snap.skipped));
+  } finally {
+    a.close();
+    rmSync(junk, { force: true });
+    rmSync(empty, { force: true });
+  }
 });

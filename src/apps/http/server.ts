@@ -120,6 +120,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
   };
   const openStream = (req: IncomingMessage, res: ServerResponse): void => {
     if (streams.size >= maxStreams) return send(res, 503, { error: `too many streams (at most ${maxStreams})` }, req);
+    if (req.method === 'HEAD') { res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }); res.end(); return; }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(`retry: ${Math.max(1000, intervalMs)}\n\n`);
     streams.add(res);
