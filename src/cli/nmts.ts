@@ -9,6 +9,8 @@ import { replayCommand } from './replay.js';
 import { lbCommand } from './lb.js';
 import { captureCommand } from './capture.js';
 import { tlemCommand } from './tlem.js';
+import { metricsCommand } from './metrics.js';
+import { topCommand } from './top.js';
 
 const USAGE = `usage: nmts <command> [options]
 
@@ -24,6 +26,8 @@ commands:
   lb        netmap's load balancer: symmetric RSS hash from one port to N zero-copy pipes
   vale-ctl  list switches and ports, attach interfaces (netmap's vale-ctl: -l -g -a -h -d -p -P -n -r)
   daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
+  top       live per-port rates and drops of every switch, sorted by rate (--once, --json)
+  metrics   the switches' metrics: Prometheus text, JSON, or served over HTTP (--http 127.0.0.1:9180)
   help      this text; 'nmts <command> --help' for a command's options
   version   print the version
 
@@ -55,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
     case 'lb': return lbCommand(rest);
     case 'capture': return captureCommand(rest);
     case 'tlem': return tlemCommand(rest);
+    case 'top': return topCommand(rest);
+    case 'metrics': return metricsCommand(rest);
     case 'version': case '--version': case '-V':
       process.stdout.write(`nmts ${version()}\n`);
       return 0;

@@ -65,6 +65,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
   if (!slotsInArea(region, nslots, so) || prod >= nslots || stop >= nslots) {
     f64[(ring + RR.drops) >> 3] += n;
+    f64[(ring + RR.badSlots) >> 3] += n;
     unlock(region, ring + RR.lock);
     return 0;
   }
@@ -72,18 +73,18 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   const bufsOfs = region.bufsOfs, bufSize = region.bufSize, nbufs = region.nbufs;
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
-  let delivered = 0, drops = 0, bytes = 0;
+  let delivered = 0, drops = 0, bytes = 0, bad = 0;
   const end = first + n;
   for (let k = first; k < end; k++) {
     const p = list[k];
     const nf = ft.frags[p];
     if (nf > free) { drops++; continue; }
     const start = prod;
-    let pktBytes = 0, bad = false;
+    let pktBytes = 0, broken = false;
     for (let f = p; f < p + nf; f++) {
       const slot = s + (prod << 2);
       const idx = u32[slot];
-      if (idx < 2 || idx >= nbufs) { bad = true; break; }
+      if (idx < 2 || idx >= nbufs) { broken = true; break; }
       const len = ft.len[f];
       copyFrame(u8, f64, ft.src[f], bufsOfs + idx * bufSize, len);
       u16[(slot << 1) + 2] = len;
@@ -91,9 +92,10 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
       pktBytes += len;
       prod = prod + 1 === nslots ? 0 : prod + 1;
     }
-    if (bad) { // the receiver broke a slot: nothing more goes to this ring in this batch
+    if (broken) { // the receiver broke a slot: nothing more goes to this ring in this batch
       prod = start;
-      drops += end - k;
+      bad = end - k;
+      drops += bad;
       break;
     }
     bytes += pktBytes;
@@ -103,6 +105,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
   if (drops) f64[(ring + RR.drops) >> 3] += drops;
+  if (bad) f64[(ring + RR.badSlots) >> 3] += bad;
   f64[(ring + RR.delivered) >> 3] += delivered;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(region, ring + RR.lock);
@@ -138,7 +141,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   const s = so >>> 2, nbufs = region.nbufs;
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
-  let moved = 0, slots = 0, drops = 0, bytes = 0;
+  let moved = 0, slots = 0, drops = 0, bad = 0, bytes = 0;
   for (let k = from; k !== to;) {
     // a packet: its chain ends at a slot without NS_MOREFRAG, its 64th slot, or at `to`
     let len = 1;
@@ -150,7 +153,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
     let ok = len <= free;
     for (let i = 0, d = prod; ok && i < len; i++, d = d + 1 === nslots ? 0 : d + 1) {
       const idx = u32[s + (d << 2)];
-      if (idx < 2 || idx >= nbufs) ok = false;
+      if (idx < 2 || idx >= nbufs) { ok = false; bad++; }
     }
     if (!ok) {
       drops++;
@@ -179,6 +182,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
   if (drops) f64[(ring + RR.drops) >> 3] += drops;
+  if (bad) f64[(ring + RR.badSlots) >> 3] += bad;
   f64[(ring + RR.delivered) >> 3] += moved;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(region, ring + RR.lock);

@@ -139,6 +139,7 @@ export const RR = {
   drops: 208, // float64: frames dropped because this rx ring was full
   delivered: 216, // float64: frames delivered into this rx ring
   rxBytes: 224, // float64
+  badSlots: 232, // float64: of `drops`, those caused by a bad slot (buf_idx) or ring geometry, not a full ring
   slots: 256,
 } as const;
 export const MAX_MONITORS = 7;

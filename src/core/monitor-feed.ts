@@ -71,7 +71,10 @@ export function feedCopyMonitors(region: Region, ring: number, from: number, to:
     if (pkts < 0) pkts = gather(region, ring, from, to);
     const mon = e & ~0xff;
     const got = deliverCopies(region, mon, u32[((ring + RR.monList) >> 2) + 2 * m + 1], table, list, 0, pkts, tx ? NS_TXMON : 0);
-    if (skipped && got >= 0) f64[(mon + RR.drops) >> 3] += skipped;
+    if (skipped && got >= 0) {
+      f64[(mon + RR.drops) >> 3] += skipped;
+      f64[(mon + RR.badSlots) >> 3] += skipped;
+    }
   }
 }
 

@@ -1,0 +1,220 @@
+// The read-only HTTP side of netmap-ts: Prometheus metrics, a JSON API and a live stream of
+// per-port rates, from a provider of snapshots (the shared files today, the daemon's state
+// later). Nothing here changes anything: changes stay on the daemon's Unix control socket.
+//
+//   GET /metrics        Prometheus text (apps/metrics/prometheus.ts)
+//   GET /api/switches   switches: name, file, lookup, RSS, learned MACs, port count
+//   GET /api/ports      every port's counters and rings, with rates since the previous sample
+//   GET /api/stream     Server-Sent Events: one `rates` event per interval (1 s)
+//   GET /api/<extra>    what the provider adds (the daemon: interfaces, VMs)
+// Anything else: 404; a method other than GET/HEAD: 405; a request with a body: 413.
+//
+// Limits, because the server faces whatever can reach its address (loopback by default):
+// headers must arrive within headersTimeoutMs and the request within requestTimeoutMs (the
+// connection is cut otherwise), headers are capped at maxHeaderBytes, URLs at 2 KiB, streams
+// at maxStreams (a stream client that leaves 1 MiB unread is cut off), connections at
+// maxConnections. Snapshots are shared by the requests of cacheMs, so a burst of scrapes
+// reads the shared files once, lock-free (vale/metrics.ts): the data path never waits for a
+// scrape.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { portRates, type MetricsSnapshot, type PortRates } from '../../vale/metrics.js';
+import { exposition } from '../metrics/prometheus.js';
+
+/** Where the figures come from. */
+export interface MetricsProvider {
+  /** A fresh snapshot (readMetrics() for the shared files). */
+  snapshot(): MetricsSnapshot;
+  /** Add the provider's own metrics to each scrape (the daemon: connections, requests...). */
+  extendRegistry?(registry: Registry): void;
+  /** More JSON endpoints: /api/<name> answers extras[name](). */
+  extras?: Record<string, () => unknown>;
+}
+
+export interface HttpOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 9180; 0 picks a free one). */
+  port?: number;
+  /** Interval of the rates stream and of the samples rates are computed from (default 1000 ms). */
+  intervalMs?: number;
+  /** How long a snapshot serves requests (default 250 ms). */
+  cacheMs?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxHeaderBytes?: number;
+  maxStreams?: number;
+  maxConnections?: number;
+}
+
+export interface MetricsServer {
+  /** http://host:port */
+  readonly url: string;
+  readonly port: number;
+  /** Open event streams. */
+  streams(): number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_HTTP_PORT = 9180;
+const MAX_URL = 2048;
+/** Bytes of events a stream client may leave unread before it is cut off. */
+const MAX_STREAM_BACKLOG = 1 << 20;
+
+/** Parse "host:port", "[v6]:port" or "port" (host 127.0.0.1). */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(s) ?? /^()()(\d+)$/.exec(s);
+  if (!m) throw new Error(`'${s}': expected HOST:PORT (127.0.0.1:${DEFAULT_HTTP_PORT}) or PORT`);
+  const port = Number(m[3]);
+  if (!(port >= 0 && port <= 65535)) throw new Error(`'${s}': port ${m[3]} out of range`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+export async function startMetricsServer(provider: MetricsProvider, opts: HttpOptions = {}): Promise<MetricsServer> {
+  const intervalMs = opts.intervalMs ?? 1000;
+  const cacheMs = opts.cacheMs ?? 250;
+  const maxStreams = opts.maxStreams ?? 32;
+  const headersTimeout = opts.headersTimeoutMs ?? 5000;
+  const requestTimeout = opts.requestTimeoutMs ?? 10000;
+
+  // ---- snapshots: one read serves cacheMs of requests; rates against a sample >= interval older
+  let cur: MetricsSnapshot | null = null, prev: MetricsSnapshot | null = null;
+  const snapshot = (): MetricsSnapshot => {
+    const now = performance.now();
+    if (cur && now - cur.mono < cacheMs) return cur;
+    const next = provider.snapshot();
+    if (!prev || !cur || next.mono - cur.mono >= intervalMs * 0.9 || next.mono - prev.mono >= 2 * intervalMs) prev = cur;
+    cur = next;
+    return cur;
+  };
+  const rates = (): PortRates[] => portRates(prev, snapshot());
+  // the text of a snapshot is made once (prom-client needs ~0.2 ms per port): concurrent scrapes share it
+  let textOf: MetricsSnapshot | null = null, text: Promise<{ text: string; contentType: string }> | null = null;
+  const scrape = (): Promise<{ text: string; contentType: string }> => {
+    const s = snapshot();
+    if (s !== textOf || !text) {
+      textOf = s;
+      text = exposition(s, provider.extendRegistry?.bind(provider));
+      text.catch(() => { if (textOf === s) textOf = null; });
+    }
+    return text;
+  };
+
+  // ---- the event stream: one timer for every client, running while there are clients
+  const streams = new Set<ServerResponse>();
+  let timer: NodeJS.Timeout | null = null;
+  const tick = (): void => {
+    let data: string;
+    try {
+      const s = snapshot();
+      data = JSON.stringify({ time: s.time, ports: portRates(prev, s) });
+    } catch (e) {
+      data = JSON.stringify({ error: (e as Error).message });
+    }
+    for (const res of streams) {
+      // a client that stopped reading is dropped rather than buffered for (hours)
+      if (res.writableLength > MAX_STREAM_BACKLOG) res.destroy();
+      else res.write(`event: rates\ndata: ${data}\n\n`);
+    }
+  };
+  const openStream = (req: IncomingMessage, res: ServerResponse): void => {
+    if (streams.size >= maxStreams) return send(res, 503, { error: `too many streams (at most ${maxStreams})` }, req);
+    if (req.method === 'HEAD') { res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(`retry: ${Math.max(1000, intervalMs)}\n\n`);
+    streams.add(res);
+    req.socket.setTimeout(0);
+    const gone = (): void => {
+      streams.delete(res);
+      if (streams.size === 0 && timer) { clearInterval(timer); timer = null; }
+    };
+    res.once('close', gone);
+    if (!timer) timer = setInterval(tick, intervalMs);
+  };
+
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> = {
+    '/metrics': async (req, res) => {
+      const { text, contentType } = await scrape();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    },
+    '/api/switches': (req, res) => {
+      const s = snapshot();
+      send(res, 200, {
+        time: s.time,
+        switches: s.switches.map((w) => ({ name: w.name, file: w.file, lookup: w.lookup, rss: w.rss, learnedMacs: w.learnedMacs, ports: w.ports.map((p) => p.port) })),
+        skipped: s.skipped, problems: s.problems,
+      }, req);
+    },
+    '/api/ports': (req, res) => {
+      const r = rates(), s = snapshot();
+      const byName = new Map(r.map((x) => [`${x.switch}\0${x.port}`, x]));
+      send(res, 200, {
+        time: s.time,
+        ports: s.switches.flatMap((w) => w.ports.map((p) => ({ ...p, rates: byName.get(`${w.name}\0${p.port}`) }))),
+        skipped: s.skipped, problems: s.problems,
+      }, req);
+    },
+    '/api/stream': openStream,
+  };
+  for (const [name, fn] of Object.entries(provider.extras ?? {})) {
+    if (/^[a-z][a-z0-9-]*$/.test(name) && !routes[`/api/${name}`]) routes[`/api/${name}`] = (req, res) => send(res, 200, fn(), req);
+  }
+
+  const server = createServer({
+    headersTimeout, requestTimeout,
+    maxHeaderSize: opts.maxHeaderBytes ?? 8192,
+    connectionsCheckingInterval: Math.max(100, Math.min(headersTimeout, requestTimeout) / 4),
+  }, (req, res) => {
+    const method = req.method ?? '';
+    const url = req.url ?? '';
+    if (url.length > MAX_URL) return send(res, 414, { error: `URL longer than ${MAX_URL} bytes` }, req, true);
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(res, 405, { error: `${method.slice(0, 16)}: this server is read-only (GET, HEAD); changes go through the control socket` }, req, true);
+    }
+    if ((req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined) {
+      return send(res, 413, { error: 'a request here has no body' }, req, true);
+    }
+    const path = url.split('?')[0];
+    const route = routes[path];
+    if (!route) return send(res, 404, { error: `no ${path.slice(0, 200)} here`, paths: Object.keys(routes) }, req);
+    Promise.resolve().then(() => route(req, res)).catch((e: unknown) => {
+      if (!res.headersSent) send(res, 500, { error: (e as Error).message }, req);
+      else res.destroy();
+    });
+  });
+  server.maxConnections = opts.maxConnections ?? 1024;
+  server.on('clientError', (err, socket) => {
+    // oversized headers (431), a timeout (408) or garbage (400): answer if possible, then cut
+    const code = (err as NodeJS.ErrnoException).code;
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? DEFAULT_HTTP_PORT, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    port: addr.port,
+    streams: () => streams.size,
+    close: () => new Promise<void>((resolve) => {
+      if (timer) { clearInterval(timer); timer = null; }
+      for (const res of streams) res.end();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, req: IncomingMessage, close = false): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) });
+  res.end(req.method === 'HEAD' ? undefined : text);
+}

@@ -1,0 +1,73 @@
+// What `nmts top` shows: one line per port of every switch, rates and drops, sorted by packet
+// rate, from two metrics snapshots (vale/metrics.ts). Plain functions of the snapshots, so the
+// screen, --once and --json print the same figures.
+import { portRates, type MetricsSnapshot, type PortMetrics } from '../../vale/metrics.js';
+
+export interface TopRow {
+  switch: string;
+  port: string;
+  rxPps: number;
+  txPps: number;
+  rxBps: number;
+  txBps: number;
+  dropsPs: number;
+  /** Drops so far, all causes, and by cause. */
+  drops: number;
+  undelivered: number;
+  ringFull: number;
+  badSlot: number;
+  monitorFull: number;
+  rxPackets: number;
+  txPackets: number;
+  /** Fullest rx ring: slots in use / slots. */
+  rxOccupancy: number;
+  rxSlots: number;
+  learnedMacs: number;
+}
+
+/** Rows sorted by packet rate (rx + tx), highest first. */
+export function topRows(prev: MetricsSnapshot | null, cur: MetricsSnapshot): TopRow[] {
+  const ports = new Map<string, PortMetrics>();
+  for (const s of cur.switches) for (const p of s.ports) ports.set(`${s.name}\0${p.port}`, p);
+  return portRates(prev, cur).map((r) => {
+    const p = ports.get(`${r.switch}\0${r.port}`)!;
+    let occ = 0, slots = 0;
+    for (const g of p.rings) if (g.direction === 'rx' && (slots === 0 || g.occupancy / g.slots > occ / slots)) { occ = g.occupancy; slots = g.slots; }
+    return {
+      switch: r.switch, port: r.port, rxPps: r.rxPps, txPps: r.txPps, rxBps: r.rxBps, txBps: r.txBps,
+      dropsPs: r.dropsPs, drops: r.drops, undelivered: p.drops.undelivered, ringFull: p.drops.ringFull,
+      badSlot: p.drops.badSlot, monitorFull: p.drops.monitorFull,
+      rxPackets: p.rxPackets, txPackets: p.txPackets, rxOccupancy: occ, rxSlots: slots, learnedMacs: p.learnedMacs,
+    };
+  });
+}
+
+/** 1234567 -> "1.23M" (SI, three significant digits). */
+export function si(v: number): string {
+  if (!(v > 0)) return '0';
+  if (v < 1000) return v < 10 ? String(Math.round(v * 10) / 10) : String(Math.round(v));
+  const units = ['k', 'M', 'G', 'T', 'P'];
+  let u = -1;
+  while (v >= 999.5 && u < units.length - 1) { v /= 1000; u++; }
+  return `${v < 9.995 ? v.toFixed(2) : v < 99.95 ? v.toFixed(1) : Math.round(v)}${units[u]}`;
+}
+
+const COLS: Array<[string, number]> = [['PORT', 0], ['RX pps', 9], ['TX pps', 9], ['RX bit/s', 10], ['TX bit/s', 10], ['DROP/s', 9], ['DROPS', 9], ['RX RING', 11], ['MACS', 5]];
+
+/** The screen: a title, a header and one line per port (width of the port column from the names). */
+export function renderTop(rows: TopRow[], cur: MetricsSnapshot, opts: { width?: number; maxRows?: number } = {}): string[] {
+  const nports = rows.length;
+  const title = `nmts top - ${new Date(cur.time).toISOString().slice(11, 19)} - ${cur.switches.length} switch${cur.switches.length === 1 ? '' : 'es'}, ${nports} port${nports === 1 ? '' : 's'}, sorted by packet rate` +
+    (cur.skipped.length || cur.problems.length ? ` - ${cur.skipped.length} file(s) not read, ${cur.problems.length} damaged record(s)` : '');
+  const nameW = Math.max(8, ...rows.map((r) => r.port.length));
+  const head = COLS.map(([h, w], i) => (i === 0 ? h.padEnd(nameW) : h.padStart(w))).join(' ');
+  const lines = [title, head];
+  const shown = opts.maxRows !== undefined ? rows.slice(0, Math.max(0, opts.maxRows)) : rows;
+  for (const r of shown) {
+    const cells = [r.port.padEnd(nameW), si(r.rxPps), si(r.txPps), si(r.rxBps * 8), si(r.txBps * 8), si(r.dropsPs), si(r.drops), `${r.rxOccupancy}/${r.rxSlots}`, String(r.learnedMacs)];
+    lines.push(cells.map((c, i) => (i === 0 ? c : c.padStart(COLS[i][1]))).join(' ') + (r.dropsPs > 0 ? '  !' : ''));
+  }
+  if (shown.length < rows.length) lines.push(`(${rows.length - shown.length} more ports)`);
+  if (rows.length === 0) lines.push('(no VALE ports: switches appear when a port is opened, e.g. nmts pkt-gen -i vale0:1 -f rx)');
+  return opts.width ? lines.map((l) => l.slice(0, opts.width)) : lines;
+}
