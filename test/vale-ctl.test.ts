@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, type Port } from '../src/index.js';
 import { regionPath } from '../src/core/shm.js';
-import { valeCtl, parseValeCtlArgs, parseRingConfig, parsePollConfig, ValeCtlUsageError } from '../src/apps/vale-ctl.js';
-import { valeCtlAsync } from '../src/apps/vale-ctl-attach.js';
+import { valeCtl, parseValeCtlArgs, parseRingConfig, parsePollConfig, ValeCtlUsageError } from '../src/apps/vale-ctl/vale-ctl.js';
+import { valeCtlAsync } from '../src/apps/vale-ctl/attach.js';
 import { valeCtlCommand } from '../src/cli/vale-ctl.js';
 import { missing } from './fixtures/requires.js';
 

@@ -7,7 +7,7 @@ import { ifHwAddr } from '../../sys/net.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
 import { buildFrame } from './frame.js';
-import { backendLines } from '../port-backend.js';
+import { backendLines } from '../common/port-backend.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
 import { dropLine, histogramLine, intervalBps, intervalLine, intervalPps, jsonSummary, RateWindow, RttHistogram, rttLine, rttSummary, summaryLines, timestampPrefix } from './report.js';

@@ -6,11 +6,11 @@
 // A destination on a Linux interface (AF_XDP, AF_PACKET) takes frames of a bounded length and
 // no NS_MOREFRAG chains: frames it cannot take are dropped and counted, never handed to its
 // txsync (which would reset the ring and throw, as netmap's does for a bad slot).
-import { NS_MOREFRAG } from '../core/constants.js';
-import { copyWords } from '../core/frame-copy.js';
-import { kernelFds } from '../core/poll.js';
-import type { Port } from '../core/port.js';
-import type { Ring } from '../core/ring.js';
+import { NS_MOREFRAG } from '../../core/constants.js';
+import { copyWords } from '../../core/frame-copy.js';
+import { kernelFds } from '../../core/poll.js';
+import type { Port } from '../../core/port.js';
+import type { Ring } from '../../core/ring.js';
 
 /** One direction (src -> dst) of a forwarder: its limits, counters and chain state. */
 export class Direction {

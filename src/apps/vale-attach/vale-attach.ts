@@ -7,16 +7,16 @@
 // daemon returns and vale-ctl prints in netmap's format.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { parsePortSpec } from '../core/portspec.js';
-import { NetmapError } from '../core/region.js';
-import { ifIndex, NetError } from '../sys/net.js';
-import { close as closeFd } from '../sys/libc.js';
+import { parsePortSpec } from '../../core/portspec.js';
+import { NetmapError } from '../../core/region.js';
+import { ifIndex, NetError } from '../../sys/net.js';
+import { close as closeFd } from '../../sys/libc.js';
 import { readlinkSync } from 'node:fs';
-import { abandonRedirect } from '../ports/netif/redirect-registry.js';
-import * as K from '../sys/kernel-abi.js';
-import { A, COUNTERS_PER_DIR, DIRECTIONS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './vale-attach-shared.js';
+import { abandonRedirect } from '../../ports/netif/redirect-registry.js';
+import * as K from '../../sys/kernel-abi.js';
+import { A, COUNTERS_PER_DIR, DIRECTIONS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './shared.js';
 
-export type { RingConf } from './vale-attach-shared.js';
+export type { RingConf } from './shared.js';
 
 export interface Requester {
   pid: number | 'unknown';
@@ -181,7 +181,7 @@ export class Attachments {
     checkInterface(ifname);
     const ctrlSab = new SharedArrayBuffer(A.size * 4), countersSab = new SharedArrayBuffer(DIRECTIONS.length * COUNTERS_PER_DIR * 8);
     const input: AttachWorkerInput = { sw, ifname, host: o.host, conf: o.conf, burst: this.burst, ctrl: ctrlSab, counters: countersSab };
-    const worker = new Worker(new URL('./vale-attach-worker.js', import.meta.url), { workerData: input });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
     const a: Attachment = {
       sw, ifname, worker, ctrl: new Int32Array(ctrlSab), counters: new Float64Array(countersSab), info: null,
       exited: new Promise((r) => worker.once('exit', () => r())), stopping: false, onPolling: null, fds: [], xdpIfindex: -1,

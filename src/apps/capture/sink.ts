@@ -4,9 +4,9 @@
 // writer (once per file).
 
 import { closeSync, openSync } from 'node:fs';
-import { PcapFdWriter } from '../packet/pcap.js';
-import { PcapngFdWriter } from '../packet/pcapng.js';
-import { fileNumberWidth, numberedName, strftime } from './capture-format.js';
+import { PcapFdWriter } from '../../packet/pcap.js';
+import { PcapngFdWriter } from '../../packet/pcapng.js';
+import { fileNumberWidth, numberedName, strftime } from './format.js';
 
 export interface SinkOptions {
   /** File name, or '-' for `stdoutFd`. */

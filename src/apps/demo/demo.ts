@@ -1,8 +1,8 @@
 // The embedded demo: a receiver and a sender, both pkt-gen, on one VALE switch, in worker
 // threads of this process. The sender's txsync forwards through the switch into the
 // receiver's ring; the receiver sleeps in poll() when there is nothing to do.
-import { pktGen, type PktGenResult } from './pkt-gen/run.js';
-import { parsePktGenArgs } from './pkt-gen/options.js';
+import { pktGen, type PktGenResult } from '../pkt-gen/run.js';
+import { parsePktGenArgs } from '../pkt-gen/options.js';
 
 export interface DemoOptions {
   seconds: number;

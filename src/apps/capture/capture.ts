@@ -7,15 +7,15 @@
 // Waiting uses Port.pollAsync, so the event loop keeps running (signals, AbortSignal);
 // while traffic keeps the port busy the loop still yields every ~50 ms.
 
-import { NS_MOREFRAG, POLLIN, open, type Port } from '../index.js'; // the entry registers the port kinds
-import { portBackendLines } from './port-backend.js';
-import { compileFilter, type PacketFilter } from '../packet/filter.js';
-import { describePacket, formatTime } from './capture-format.js';
-import { DEFAULT_SNAPLEN } from './capture-options.js';
-import { CaptureSink } from './capture-sink.js';
+import { NS_MOREFRAG, POLLIN, open, type Port } from '../../index.js'; // the entry registers the port kinds
+import { portBackendLines } from '../common/port-backend.js';
+import { compileFilter, type PacketFilter } from '../../packet/filter.js';
+import { describePacket, formatTime } from './format.js';
+import { DEFAULT_SNAPLEN } from './options.js';
+import { CaptureSink } from './sink.js';
 
-export { parseCaptureArgs, captureUsage, CaptureUsageError, DEFAULT_SNAPLEN, type CaptureArgs } from './capture-options.js';
-export { describePacket, formatTime, strftime, numberedName } from './capture-format.js';
+export { parseCaptureArgs, captureUsage, CaptureUsageError, DEFAULT_SNAPLEN, type CaptureArgs } from './options.js';
+export { describePacket, formatTime, strftime, numberedName } from './format.js';
 
 export interface CaptureOptions {
   /** A port name to open (and close at the end), or a port the caller opened (left open). */

@@ -7,11 +7,11 @@
 // Failures throw NetmapError(errno name, explanation); vale-ctl.ts prints them as netmap's
 // `failed to create NAME: <strerror> (<explanation>)`.
 import { existsSync } from 'node:fs';
-import { parsePortSpec } from '../core/portspec.js';
-import { NetmapError } from '../core/region.js';
-import { ifHwAddr, ifMtu, NetError, setIfHwAddr, setIfMtu, setIfUp } from '../sys/net.js';
-import { closeTap, openTap, setPersistent, tunFlags, type TapDevice } from '../sys/tun.js';
-import * as K from '../sys/kernel-abi.js';
+import { parsePortSpec } from '../../core/portspec.js';
+import { NetmapError } from '../../core/region.js';
+import { ifHwAddr, ifMtu, NetError, setIfHwAddr, setIfMtu, setIfUp } from '../../sys/net.js';
+import { closeTap, openTap, setPersistent, tunFlags, type TapDevice } from '../../sys/tun.js';
+import * as K from '../../sys/kernel-abi.js';
 import type { ValeCtlArgs, ValeCtlOutput } from './vale-ctl.js';
 
 function validName(name: string): boolean {

@@ -3,8 +3,8 @@
 // (buf[offset, offset + caplen), linkType, tsRel = milliseconds since the first packet of
 // the pass) so the send loop sees one shape; next() allocates nothing.
 import { statSync } from 'node:fs';
-import { PcapError } from '../packet/pcap.js';
-import { PcapStreamReader } from '../packet/pcap-stream.js';
+import { PcapError } from '../../packet/pcap.js';
+import { PcapStreamReader } from '../../packet/pcap-stream.js';
 
 /** A file that cannot be opened or read; the message names the file (and the offset). */
 export class ReplayFileError extends Error {

@@ -1,16 +1,16 @@
 // What vale-ctl lists and reports: the ports of every switch (no arguments), a port's indices
 // (-l) and its rings and memory (-g), read from the switches' shared files.
 import { accessSync, constants as fsConstants, existsSync, readdirSync, statSync } from 'node:fs';
-import { DIR, DirType, PR } from '../core/layout.js';
-import { taskAlive } from '../core/lock.js';
-import { processRegion } from '../core/memory.js';
-import { regionKeyOf } from '../core/open.js';
-import { parsePortSpec, type PortSpec } from '../core/portspec.js';
-import { portStats, reclaimDead, type PortStats } from '../core/records.js';
-import { NetmapError, type Region } from '../core/region.js';
-import { openSharedRegion, regionKey, SHM_DIR } from '../core/shm.js';
-import { listSwitchesReport, type SwitchInfo } from '../vale/api.js';
-import { fail, strerrorOf, ValeCtlError } from './vale-ctl-errors.js';
+import { DIR, DirType, PR } from '../../core/layout.js';
+import { taskAlive } from '../../core/lock.js';
+import { processRegion } from '../../core/memory.js';
+import { regionKeyOf } from '../../core/open.js';
+import { parsePortSpec, type PortSpec } from '../../core/portspec.js';
+import { portStats, reclaimDead, type PortStats } from '../../core/records.js';
+import { NetmapError, type Region } from '../../core/region.js';
+import { openSharedRegion, regionKey, SHM_DIR } from '../../core/shm.js';
+import { listSwitchesReport, type SwitchInfo } from '../../vale/api.js';
+import { fail, strerrorOf, ValeCtlError } from './errors.js';
 
 export interface ValePortEntry {
   /** valeX:Y */

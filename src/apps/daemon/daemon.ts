@@ -7,15 +7,15 @@
 // foreground; docs/daemon.md describes the protocol.
 import { chmodSync, chownSync, lstatSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { groupId, peerCredentials } from '../sys/libc.js';
-import { listSwitches, NetmapError, open, ValePort, type Port, type SwitchInfo } from '../index.js';
-import { taskAlive } from '../core/lock.js';
-import { reclaimAll, regionPath, SHM_DIR } from '../core/shm.js';
-import { Attachments, type AttachmentInfo, type RingConf } from './vale-attach.js';
-import { checkDaemonSocket, defaultSocketPath, prepareSocketDir } from './daemon-socket.js';
+import { groupId, peerCredentials } from '../../sys/libc.js';
+import { listSwitches, NetmapError, open, ValePort, type Port, type SwitchInfo } from '../../index.js';
+import { taskAlive } from '../../core/lock.js';
+import { reclaimAll, regionPath, SHM_DIR } from '../../core/shm.js';
+import { Attachments, type AttachmentInfo, type RingConf } from '../vale-attach/vale-attach.js';
+import { checkDaemonSocket, defaultSocketPath, prepareSocketDir } from './socket.js';
 import {
   ARGS, boolArg, canonicalPort, confArg, DAEMON_COMMANDS, jsonErrorMessage, pollingArg, portArg, refuseInterface, type Command, type Request,
-} from './daemon-args.js';
+} from './args.js';
 
 export interface DaemonOptions {
   /** Unix socket to listen on (default: defaultSocketPath()). */
@@ -86,9 +86,9 @@ export interface DaemonHandle {
   readonly closed: Promise<void>;
 }
 
-export { DAEMON_COMMANDS } from './daemon-args.js';
+export { DAEMON_COMMANDS } from './args.js';
 
-export { checkDaemonSocket, defaultSocketPath } from './daemon-socket.js';
+export { checkDaemonSocket, defaultSocketPath } from './socket.js';
 
 /** A protocol error goes back to the client as {ok:false, error, code}: the same shape as
  *  NetmapError, which open() and the switch API throw, so both travel alike. */
@@ -102,7 +102,7 @@ export function formatLogLine(event: string, pid = process.pid, now = new Date()
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';

@@ -17,16 +17,16 @@
 //    "Retried packets (EAGAIN)"; ENOBUFS never happens (0);
 //  - a VALE port never blocks: frames the switch cannot deliver are counted by the
 //    destination port's rxDrops (or this port's txDrops), not as send failures.
-import { open } from '../index.js';
-import { portBackendLines } from './port-backend.js';
-import { POLLOUT } from '../core/constants.js';
-import type { Port } from '../core/port.js';
-import type { ReplayOptions } from './replay-options.js';
-import { CachedSource, StreamSource, type PacketSource } from './replay-source.js';
-import { deviceStatsLines, describePacket, flowStatsLine, FlowTable, formatDateTime, packetStatsLines } from './replay-stats.js';
+import { open } from '../../index.js';
+import { portBackendLines } from '../common/port-backend.js';
+import { POLLOUT } from '../../core/constants.js';
+import type { Port } from '../../core/port.js';
+import type { ReplayOptions } from './options.js';
+import { CachedSource, StreamSource, type PacketSource } from './source.js';
+import { deviceStatsLines, describePacket, flowStatsLine, FlowTable, formatDateTime, packetStatsLines } from './stats.js';
 
-export { parseReplayArgs, replayUsage, ReplayUsageError, defaultReplayOptions, type ReplayOptions, type ReplaySpeed } from './replay-options.js';
-export { ReplayFileError } from './replay-source.js';
+export { parseReplayArgs, replayUsage, ReplayUsageError, defaultReplayOptions, type ReplayOptions, type ReplaySpeed } from './options.js';
+export { ReplayFileError } from './source.js';
 
 export interface ReplayIo {
   /** Statistics and -v lines (stdout in the CLI). */

@@ -17,18 +17,18 @@
 // that does not exist fails with ENOENT (netmap creates it for the query, and reports its
 // defaults); `rx_rings:` has its colon; listing everything exits 0 (netmap's exits 1).
 import { availableParallelism } from 'node:os';
-import '../index.js'; // port kinds register their destructors: reclaiming a dead port needs them
-import { parsePortSpec } from '../core/portspec.js';
-import { NetmapError } from '../core/region.js';
-import { regionPath, SHM_DIR } from '../core/shm.js';
-import { valeCtlTap } from './vale-ctl-tap.js';
-import { fail, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
-import { countersText, describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './vale-ctl-info.js';
+import '../../index.js'; // port kinds register their destructors: reclaiming a dead port needs them
+import { parsePortSpec } from '../../core/portspec.js';
+import { NetmapError } from '../../core/region.js';
+import { regionPath, SHM_DIR } from '../../core/shm.js';
+import { valeCtlTap } from './tap.js';
+import { fail, ValeCtlError, ValeCtlUsageError } from './errors.js';
+import { countersText, describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './info.js';
 
-export { strerrorOf, ValeCtlError, ValeCtlUsageError } from './vale-ctl-errors.js';
+export { strerrorOf, ValeCtlError, ValeCtlUsageError } from './errors.js';
 export {
   listValePorts, sortedSwitches, unreadableSwitches, valePortIndices, valePortInfo, type PortInfo, type UnreadableSwitch, type ValePortEntry,
-} from './vale-ctl-info.js';
+} from './info.js';
 
 // ---------------------------------------------------------------------------------------
 // command line

@@ -7,11 +7,11 @@
 // from the forwarder. Closing it destroys it like any VALE port (the directory entry it has then
 // is the one removed).
 import { threadId } from 'node:worker_threads';
-import { DIR, DirType, PR } from '../core/layout.js';
-import { open } from '../core/open.js';
-import type { OpenOptions } from '../core/port.js';
-import { NetmapError } from '../core/region.js';
-import { ValePort } from '../vale/vale-port.js';
+import { DIR, DirType, PR } from '../../core/layout.js';
+import { open } from '../../core/open.js';
+import type { OpenOptions } from '../../core/port.js';
+import { NetmapError } from '../../core/region.js';
+import { ValePort } from '../../vale/vale-port.js';
 
 let serial = 0;
 

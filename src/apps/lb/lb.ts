@@ -15,16 +15,16 @@
 // queue are dropped to refill them (lb's BUF_REVOKE). Without extra buffers, or when
 // nothing can be revoked, a packet that finds its pipe full is dropped. Fragment chains
 // (NS_MOREFRAG) go to one pipe and are kept or dropped whole.
-import { NS_BUF_CHANGED, NS_MOREFRAG, POLLIN } from '../core/constants.js';
-import { open } from '../index.js';
-import type { Port } from '../core/port.js';
-import { parsePortSpec, type PortSpec } from '../core/portspec.js';
-import { NetmapError } from '../core/region.js';
-import type { Ring } from '../core/ring.js';
-import { FRAME_OTHER, lastFrameKind, rssFrameHash, SYMMETRIC_KEY, type ToeplitzKey } from '../packet/toeplitz.js';
-import { lbExitLine, lbStatsLines, type LbCounters } from './lb-stats.js';
+import { NS_BUF_CHANGED, NS_MOREFRAG, POLLIN } from '../../core/constants.js';
+import { open } from '../../index.js';
+import type { Port } from '../../core/port.js';
+import { parsePortSpec, type PortSpec } from '../../core/portspec.js';
+import { NetmapError } from '../../core/region.js';
+import type { Ring } from '../../core/ring.js';
+import { FRAME_OTHER, lastFrameKind, rssFrameHash, SYMMETRIC_KEY, type ToeplitzKey } from '../../packet/toeplitz.js';
+import { lbExitLine, lbStatsLines, type LbCounters } from './stats.js';
 
-export { lbExitLine, lbStatsLines, type LbCounters, type LbPipeCounters } from './lb-stats.js';
+export { lbExitLine, lbStatsLines, type LbCounters, type LbPipeCounters } from './stats.js';
 
 /** lb's BUF_REVOKE: packets dropped from the longest overflow queue at a time. */
 export const BUF_REVOKE = 150;

@@ -2,7 +2,7 @@
 // (vale-ctl -p -C) can be given back every CPU it had when polling stops (vale-ctl -P).
 // sys/sched.ts pins to one CPU and reads the set; this restores a set.
 import koffi from 'koffi';
-import { SysError } from '../sys/libc.js';
+import { SysError } from '../../sys/libc.js';
 
 const libc = koffi.load('libc.so.6');
 const _setaffinity = libc.func('int sched_setaffinity(int, size_t, void *)');

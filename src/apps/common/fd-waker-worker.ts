@@ -2,9 +2,9 @@
 // disarm and wake the forwarder through its futex word. It maps only the page of the shared
 // file that holds the word, and unmaps it before it says it is done.
 import { workerData } from 'node:worker_threads';
-import { POLLIN } from '../core/constants.js';
-import { close, futexWake, O_RDWR, open } from '../sys/libc.js';
-import { mmap, munmap, PollSet } from '../sys/net.js';
+import { POLLIN } from '../../core/constants.js';
+import { close, futexWake, O_RDWR, open } from '../../sys/libc.js';
+import { mmap, munmap, PollSet } from '../../sys/net.js';
 import { W } from './fd-waker.js';
 
 const input = workerData as { fds: number[]; path: string; wordOfs: number; ctrl: SharedArrayBuffer };

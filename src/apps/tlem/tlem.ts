@@ -4,13 +4,13 @@
 // copy area: no per-packet allocation) and are written to the destination when due. Loss
 // drops packets at arrival; a full queue drops them too. One async loop serves both
 // directions, sleeping on the region's wake word until the next departure.
-import { NS_MOREFRAG } from '../core/constants.js';
-import { copyWords } from '../core/frame-copy.js';
-import { ANY_WORD, sleepOnAsync } from '../core/wait.js';
-import { open } from '../core/open.js';
-import { clock, type Port } from '../core/port.js';
-import { NetmapError } from '../core/region.js';
-import { defaultDirection, DEFAULT_BATCH, ETHER_FRAMING_BITS, type DirectionConfig } from './tlem-options.js';
+import { NS_MOREFRAG } from '../../core/constants.js';
+import { copyWords } from '../../core/frame-copy.js';
+import { ANY_WORD, sleepOnAsync } from '../../core/wait.js';
+import { open } from '../../core/open.js';
+import { clock, type Port } from '../../core/port.js';
+import { NetmapError } from '../../core/region.js';
+import { defaultDirection, DEFAULT_BATCH, ETHER_FRAMING_BITS, type DirectionConfig } from './options.js';
 
 export interface TlemOptions {
   a: string;

@@ -7,7 +7,7 @@
 // else may replace the socket; the daemon checks its directory the same way before listening.
 import { lstatSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { NetmapError } from '../core/region.js';
+import { NetmapError } from '../../core/region.js';
 
 const myUid = (): number => (typeof process.geteuid === 'function' ? process.geteuid() : -1);
 

@@ -9,7 +9,7 @@
 // -q shortens TCP to "tcp LEN" as tcpdump -q does; -e prefixes the Ethernet header.
 // Formatting allocates strings: it is for people reading a terminal, not for line rate.
 
-import { formatIPv4, formatIPv6, formatMac } from '../packet/addr.js';
+import { formatIPv4, formatIPv6, formatMac } from '../../packet/addr.js';
 
 const pad = (n: number, w: number): string => String(n).padStart(w, '0');
 

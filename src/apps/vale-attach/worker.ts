@@ -10,20 +10,20 @@
 // shared with the daemon; messages to the daemon: ready, polling, error, stopped.
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import '../index.js';
-import { ANY_WORD, portWord, sleepOn } from '../core/wait.js';
-import { open } from '../core/open.js';
-import type { Port } from '../core/port.js';
-import { NetmapError } from '../core/region.js';
-import { ctlSocketFd, ifIndex } from '../sys/net.js';
-import { pinThisThread, allowedCpus } from '../sys/sched.js';
-import type { ValePort } from '../vale/vale-port.js';
-import { FdWaker } from './fd-waker.js';
-import { Direction, rxPending } from './port-forward.js';
-import { portBackendLines } from './port-backend.js';
-import { setThreadCpus } from './thread-affinity.js';
-import { A, COUNTERS_PER_DIR, type AttachWorkerInput, type WorkerMessage } from './vale-attach-shared.js';
-import { openAttachedPort } from './vale-attach-port.js';
+import '../../index.js';
+import { ANY_WORD, portWord, sleepOn } from '../../core/wait.js';
+import { open } from '../../core/open.js';
+import type { Port } from '../../core/port.js';
+import { NetmapError } from '../../core/region.js';
+import { ctlSocketFd, ifIndex } from '../../sys/net.js';
+import { pinThisThread, allowedCpus } from '../../sys/sched.js';
+import type { ValePort } from '../../vale/vale-port.js';
+import { FdWaker } from '../common/fd-waker.js';
+import { Direction, rxPending } from '../common/port-forward.js';
+import { portBackendLines } from '../common/port-backend.js';
+import { setThreadCpus } from '../common/thread-affinity.js';
+import { A, COUNTERS_PER_DIR, type AttachWorkerInput, type WorkerMessage } from './shared.js';
+import { openAttachedPort } from './port.js';
 
 const input = workerData as AttachWorkerInput;
 /** What an fd refers to ('socket:[4711]'), so the daemon can tell it is still ours later. */

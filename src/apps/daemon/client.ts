@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NetmapError } from '../core/region.js';
+import { NetmapError } from '../../core/region.js';
 import { daemonRequest, defaultSocketPath } from './daemon.js';
-import { prepareSocketDir } from './daemon-socket.js';
+import { prepareSocketDir } from './socket.js';
 
 export interface DaemonCallOptions {
   /** Start a daemon when none answers (requests that create something). */
@@ -56,7 +56,7 @@ function lastLogLine(path: string): string {
 
 /** Start `nmts daemon --exit-when-idle` detached; resolves with its pid once it answers. */
 async function startDaemon(socketPath: string): Promise<{ pid: number; log: string }> {
-  const bin = fileURLToPath(new URL('../../../bin/nmts.js', import.meta.url));
+  const bin = fileURLToPath(new URL('../../../../bin/nmts.js', import.meta.url));
   prepareSocketDir(socketPath); // the per-user default directory is made 0700
   const log = autostartLogPath(socketPath);
   const fd = openSync(log, 'a', 0o600);

@@ -4,14 +4,14 @@
 // interfaces: each interface port has a region of its own). NS_MOREFRAG chains are kept whole.
 // With `loop`, a single port's traffic is sent back out on it (-L); with a single interface
 // port and no `loop`, the interface is bridged with its host stack (netmap:IF <-> netmap:IF^).
-import { POLLIN, POLLOUT } from '../core/constants.js';
-import { open } from '../core/open.js';
-import { pollPorts } from '../core/poll.js';
-import type { Port } from '../core/port.js';
-import { parsePortSpec } from '../core/portspec.js';
-import { NetmapError } from '../core/region.js';
-import { Direction, rxPending } from './port-forward.js';
-import { portBackendLines } from './port-backend.js';
+import { POLLIN, POLLOUT } from '../../core/constants.js';
+import { open } from '../../core/open.js';
+import { pollPorts } from '../../core/poll.js';
+import type { Port } from '../../core/port.js';
+import { parsePortSpec } from '../../core/portspec.js';
+import { NetmapError } from '../../core/region.js';
+import { Direction, rxPending } from '../common/port-forward.js';
+import { portBackendLines } from '../common/port-backend.js';
 
 export interface BridgeOptions {
   a: string;

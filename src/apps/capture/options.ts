@@ -6,7 +6,7 @@
 // expression, joined with single spaces. `--` ends the options: everything after it is
 // expression. Values may be attached (-c10, -s64) or separate (-c 10).
 
-import { PCAP_MAX_CAPLEN } from '../packet/pcap.js';
+import { PCAP_MAX_CAPLEN } from '../../packet/pcap.js';
 
 /** tcpdump's default snap length (MAXIMUM_SNAPLEN); -s 0 means this too. */
 export const DEFAULT_SNAPLEN = PCAP_MAX_CAPLEN; // 262144

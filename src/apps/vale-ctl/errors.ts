@@ -1,8 +1,8 @@
 // vale-ctl's errors: netmap's `failed to <action> NAME: <strerror>` lines, and usage errors.
 import { constants as osConstants } from 'node:os';
-import { PortSpecError } from '../core/portspec.js';
-import { NetmapError } from '../core/region.js';
-import { strerror, SysError } from '../sys/libc.js';
+import { PortSpecError } from '../../core/portspec.js';
+import { NetmapError } from '../../core/region.js';
+import { strerror, SysError } from '../../sys/libc.js';
 
 // ---------------------------------------------------------------------------------------
 // errors

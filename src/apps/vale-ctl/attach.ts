@@ -7,10 +7,10 @@
 //
 // Also the asynchronous entry points of vale-ctl (runValeCtlAsync, valeCtlAsync), used by
 // `nmts vale-ctl`: the other requests run synchronously in vale-ctl.ts.
-import { NetmapError } from '../core/region.js';
-import { ifIndex } from '../sys/net.js';
-import { daemonCall } from './daemon-client.js';
-import { parseAttachName } from './vale-attach.js';
+import { NetmapError } from '../../core/region.js';
+import { ifIndex } from '../../sys/net.js';
+import { daemonCall } from '../daemon/client.js';
+import { parseAttachName } from '../vale-attach/vale-attach.js';
 import {
   ACTION, checkPollConfig, parsePollConfig, parseRingConfig, runValeCtl, ValeCtlInvocation,
   ValeCtlError, type ValeCtlArgs, type ValeCtlOutput, type ValeCtlRequest, type ValeCtlResult,

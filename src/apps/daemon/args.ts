@@ -1,7 +1,7 @@
 // The daemon's requests: the commands, the arguments each takes, and the checks that turn a
 // malformed argument into an EINVAL naming it (docs/daemon.md lists them).
-import { NetmapError, parsePortSpec, formatPortSpec, type OpenOptions } from '../index.js';
-import type { PollingRequest } from './vale-attach.js';
+import { NetmapError, parsePortSpec, formatPortSpec, type OpenOptions } from '../../index.js';
+import type { PollingRequest } from '../vale-attach/vale-attach.js';
 
 /** Commands of the protocol, in the order docs/daemon.md lists them. */
 export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats', 'attach', 'detach', 'polling', 'attached'] as const;

@@ -1,6 +1,6 @@
 // The lines tools print after opening a port on a Linux interface: which kernel mechanism moves
 // its frames, why another was not used, and offload advice.
-import type { Port } from '../core/port.js';
+import type { Port } from '../../core/port.js';
 
 interface BackendInfo { backend: string; detail: string; fallbackReason: string; warnings: string[] }
 
