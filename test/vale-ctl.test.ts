@@ -262,7 +262,7 @@ describe('vale-ctl', () => {
   });
 
   test('-n/-r of names that cannot be persistent ports, and -g of an interface: the reason, exit 1', async () => {
-    // (vale-ctl-tap.ts makes persistent ports; only requests that must fail are checked here:
+    // (vale-ctl/tap.ts makes persistent ports; only requests that must fail are checked here:
     // nothing is created)
     const noif = `nmtsnoif${ID % 10000}`;
     assert.equal(ifExists(noif), false);

@@ -1,4 +1,4 @@
-// What the daemon and an attachment's forwarder thread (vale-attach-worker.ts) share: the
+// What the daemon and an attachment's forwarder thread (worker.ts) share: the
 // control words, the counter layout, the worker's input and its messages.
 
 /** Int32 words of the control buffer, written by the daemon, read by the forwarder. */

@@ -1,5 +1,5 @@
 // Linux interfaces attached to VALE switches (netmap's vale-ctl -a, -h, -d, -p, -P), as the
-// daemon keeps them: one forwarder thread per interface (vale-attach-worker.ts) moves frames
+// daemon keeps them: one forwarder thread per interface (worker.ts) moves frames
 // between netmap:IF and the switch port valeX:IF (and with the host stack, netmap:IF^ and
 // valeX:IF^). An attachment lives as long as the daemon, or until it is detached; nothing is
 // written to disk. Errors are NetmapErrors with netmap's codes (ENXIO: no such interface or not

@@ -2,7 +2,7 @@
 // stack), -d valeX:IF (detach), -p valeX:IF [-C ...] (busy polling), -P valeX:IF. Each is a
 // request to the nmts daemon, which keeps the attachment (a forwarder thread per interface,
 // vale-attach.ts) after vale-ctl exits, as netmap's kernel does. When no daemon answers,
-// -a and -h start one (daemon-client.ts); -d, -p and -P then report that nothing is attached.
+// -a and -h start one (daemon/client.ts); -d, -p and -P then report that nothing is attached.
 // Errors keep netmap's format: `failed to attach vale0:eth9: No such device or address (...)`.
 //
 // Also the asynchronous entry points of vale-ctl (runValeCtlAsync, valeCtlAsync), used by

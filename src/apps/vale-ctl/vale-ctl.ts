@@ -7,8 +7,8 @@
 //   -g PORT          `memsize:`, `tx_slots:`, `rx_slots:`, `tx_rings:`, `rx_rings:`, `mem_id:`
 //   -a/-h/-d valeX:IF, -p/-P valeX:IF   Linux interfaces on a switch: requests to the nmts
 //                    daemon, which keeps a forwarder thread per attached interface (started on
-//                    demand when none answers: vale-ctl-attach.ts, vale-attach.ts); they need
-//                    runValeCtlAsync / valeCtlAsync (vale-ctl-attach.ts), which the CLI uses.
+//                    demand when none answers: vale-ctl/attach.ts, vale-attach/vale-attach.ts); they need
+//                    runValeCtlAsync / valeCtlAsync (attach.ts), which the CLI uses.
 //   -n IF, -r IF     persistent (OS-visible) ports.
 //
 // Differences from netmap, all deliberate: bridge_idx is the switch's position in the list of
@@ -251,7 +251,7 @@ export const ACTION: Record<Exclude<ValeCtlRequest, 'list' | 'info'>, string> = 
   'polling-on': 'enable polling on', 'polling-off': 'disable polling on',
 };
 
-/** -a/-h/-d/-p/-P talk to the daemon, which a synchronous call cannot: they are runValeCtlAsync's (vale-ctl-attach.ts). */
+/** -a/-h/-d/-p/-P talk to the daemon, which a synchronous call cannot: they are runValeCtlAsync's (attach.ts). */
 function daemonRequestOnly(request: Exclude<ValeCtlRequest, 'list' | 'info'>, name: string): never {
   throw new ValeCtlError(ACTION[request], name, 'ENOTSUP', 'this request talks to the nmts daemon: use runValeCtlAsync or valeCtlAsync (as the nmts command does)');
 }
@@ -312,7 +312,7 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       return;
     }
     default: {
-      if (args.request === 'create' || args.request === 'remove') { // persistent TAP ports: vale-ctl-tap.ts
+      if (args.request === 'create' || args.request === 'remove') { // persistent TAP ports: tap.ts
         try {
           valeCtlTap(args, io);
         } catch (e) {
