@@ -1,5 +1,7 @@
-// The daemon's requests: the commands, the arguments each takes, and the checks that turn a
-// malformed argument into an EINVAL naming it (docs/daemon.md lists them).
+// The daemon's protocol: the commands, the arguments each takes, the checks that turn a
+// malformed request or argument into an error naming it (EBADMSG: not JSON, ENOSYS: unknown
+// command, EINVAL: a bad argument), and the error code a failure travels with (docs/daemon.md
+// lists them). Nothing here touches a socket or the daemon's state.
 import { NetmapError, parsePortSpec, formatPortSpec, type OpenOptions } from '../../index.js';
 import type { PollingRequest } from '../vale-attach/vale-attach.js';
 
@@ -88,3 +90,43 @@ export function jsonErrorMessage(e: unknown, text: string): string {
   return `bad JSON at column ${pos + 1}${near ? ` (near ${JSON.stringify(near)})` : ' (empty request)'}: ${msg}`;
 }
 
+
+/** A request line checked against the protocol: a command with known arguments, or why not. */
+export type Parsed =
+  | { ok: true; id: unknown; command: Command; req: Request }
+  | { ok: false; id: unknown; code: string; error: string };
+
+export function parseRequest(text: string): Parsed {
+  let req: unknown;
+  try {
+    req = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, id: null, code: 'EBADMSG', error: jsonErrorMessage(e, text) };
+  }
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) {
+    return { ok: false, id: null, code: 'EINVAL', error: `a request must be a JSON object such as {"id":1,"cmd":"ping"}, got ${Array.isArray(req) ? 'an array' : req === null ? 'null' : typeof req}` };
+  }
+  const r = req as Request;
+  const id = r.id === undefined ? null : r.id;
+  const cmd = r.cmd;
+  if (cmd === undefined) return { ok: false, id, code: 'EINVAL', error: `missing 'cmd' (known commands: ${DAEMON_COMMANDS.join(', ')})` };
+  if (typeof cmd !== 'string' || !(DAEMON_COMMANDS as readonly string[]).includes(cmd)) {
+    return { ok: false, id, code: 'ENOSYS', error: `unknown command ${JSON.stringify(cmd)} (known commands: ${DAEMON_COMMANDS.join(', ')})` };
+  }
+  const command = cmd as Command;
+  for (const k of Object.keys(r)) {
+    if (k !== 'id' && k !== 'cmd' && !ARGS[command].includes(k)) {
+      return { ok: false, id, code: 'EINVAL', error: `unknown argument '${k}' for ${command}${ARGS[command].length ? ` (arguments: ${ARGS[command].join(', ')})` : ' (it takes none)'}` };
+    }
+  }
+  return { ok: true, id, command, req: r };
+}
+
+/** The code and message a failed request goes back with: errno-like codes pass, anything else is EIO. */
+export function errorReply(e: unknown): { code: string; error: string } {
+  const code = e instanceof NetmapError ? e.code : (e as { code?: unknown })?.code;
+  const error = e instanceof Error ? e.message : String(e);
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return { code, error };
+  if (e instanceof Error && e.name === 'PortSpecError') return { code: 'EINVAL', error };
+  return { code: 'EIO', error: `internal error: ${error}` };
+}

@@ -1,14 +1,15 @@
-// Talking to the nmts daemon from a tool (vale-ctl -a/-h/-d/-p/-P): one request, one reply,
-// and, for requests that create something, a daemon started on demand when none answers,
+// Talking to the nmts daemon: the one client module. daemonRequest sends one request and
+// reads one reply (tests, scripts); daemonCall is what a tool uses (vale-ctl -a/-h/-d/-p/-P):
+// the daemon's socket checked, a failure reply thrown as a NetmapError, and, for requests that create something, a daemon started on demand when none answers,
 // as a user of netmap's vale-ctl expects (netmap's kernel keeps an attachment; here the
 // daemon does). The daemon started this way runs detached, logs to a file next to its
 // socket, and exits once nothing is attached or held (--exit-when-idle).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { NetmapError } from '../../core/region.js';
-import { daemonRequest, defaultSocketPath } from './daemon.js';
-import { prepareSocketDir } from './socket.js';
+import { checkDaemonSocket, defaultSocketPath, prepareSocketDir } from './socket.js';
 
 export interface DaemonCallOptions {
   /** Start a daemon when none answers (requests that create something). */
@@ -19,6 +20,35 @@ export interface DaemonCallOptions {
   note: (line: string) => void;
   /** How long a reply may take (attaching starts a thread and binds sockets). */
   timeoutMs?: number;
+}
+
+/** A minimal client: one request, one reply (tests, scripts). */
+export function daemonRequest(socketPath: string, req: Record<string, unknown>, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    try {
+      checkDaemonSocket(socketPath); // not a socket another user planted
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const s = createConnection(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no reply from ${socketPath} within ${timeoutMs} ms`)); }, timeoutMs);
+    s.on('connect', () => s.write(JSON.stringify(req) + '\n'));
+    s.on('data', (d) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      s.end();
+      try { resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>); } catch (e) { reject(e); }
+    });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => { // no-op once resolved
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`${socketPath}: the daemon closed the connection without a reply`), { code: 'ECONNRESET' }));
+    });
+  });
 }
 
 type Reply = Record<string, unknown>;
