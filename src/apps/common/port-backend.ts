@@ -1,13 +1,11 @@
 // The lines tools print after opening a port on a Linux interface: which kernel mechanism moves
 // its frames, why another was not used, and offload advice.
-import type { Port } from '../../core/port.js';
-
-interface BackendInfo { backend: string; detail: string; fallbackReason: string; warnings: string[] }
+import type { BackendInfo, Port } from '../../core/port.js';
 
 const NAMES: Record<string, string> = { af_xdp: 'AF_XDP', af_packet: 'AF_PACKET', tap: 'TAP' };
 
 /** Lines describing the backend of `info` (a KernelPort's `info`), for the port named `name`. */
-export function backendLines(name: string, info: BackendInfo | undefined): string[] {
+export function backendLines(name: string, info: BackendInfo | null | undefined): string[] {
   if (!info) return [];
   const lines = [`${name}: backend ${NAMES[info.backend] ?? info.backend} (${info.detail})`];
   if (info.fallbackReason) lines.push(`${name}: not AF_XDP because ${info.fallbackReason}`);
@@ -17,5 +15,5 @@ export function backendLines(name: string, info: BackendInfo | undefined): strin
 
 /** backendLines() of an open port (none for software ports). */
 export function portBackendLines(port: Port): string[] {
-  return backendLines(port.name, (port as { info?: BackendInfo }).info);
+  return backendLines(port.name, port.backend());
 }

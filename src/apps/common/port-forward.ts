@@ -8,7 +8,6 @@
 // txsync (which would reset the ring and throw, as netmap's does for a bad slot).
 import { NS_MOREFRAG } from '../../core/constants.js';
 import { copyWords } from '../../core/frame-copy.js';
-import { kernelFds } from '../../core/poll.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
 
@@ -33,7 +32,7 @@ export class Direction {
     this.dst = dst;
     this.zerocopy = zerocopy && src.region === dst.region;
     this.maxLen = dst.maxFrame;
-    this.chains = kernelFds(dst) === null; // kernel ports send each slot as one frame
+    this.chains = dst.pollFds() === null; // kernel ports send each slot as one frame
   }
 
   /** Move up to `burst` frames from every rx ring of src to dst's tx rings; returns frames moved. */

@@ -68,7 +68,7 @@ function openHost(name: string): Port {
  * to AF_PACKET, which would see none of the frames that program takes: netmap says EBUSY.
  */
 function refuseBusy(p: Port): void {
-  const info = (p as { info?: { backend: string; fallbackReason: string } }).info;
+  const info = p.backend();
   if (info?.backend === 'af_packet' && /EBUSY/.test(info.fallbackReason)) {
     throw new NetmapError('EBUSY', `${input.ifname} is in use: another program holds its XDP hook (${info.fallbackReason}); AF_PACKET would see none of the frames that program takes`);
   }
@@ -112,7 +112,7 @@ const all = [...kernelPorts, ...valePorts];
 const region = vnic.region;
 const word = vhost ? ANY_WORD : portWord(vnic.rec); // i32 index; the waker wakes its byte offset
 const wordOfs = word << 2;
-const fds = kernelPorts.flatMap((p) => [...((p as { fds?: readonly number[] }).fds ?? [])]);
+const fds = kernelPorts.flatMap((p) => [...(p.pollFds() ?? [])]);
 let waker: FdWaker | null = null;
 try {
   waker = new FdWaker({ fds, path: region.path, wordOfs });
@@ -125,11 +125,11 @@ post({
   type: 'ready',
   port: `${input.sw}:${input.ifname}`, index: vnic.portIndex,
   hostPort: vhost ? `${input.sw}:${input.ifname}^` : null, hostIndex: vhost ? vhost.portIndex : null,
-  backend: (nic as { info?: { backend: string } }).info?.backend ?? 'unknown',
+  backend: nic.backend()?.backend ?? 'unknown',
   lines: [...portBackendLines(nic), ...(host ? portBackendLines(host) : [])],
   rings: { nic: [nic.txRings.length, nic.rxRings.length], vale: [vnic.txRings.length, vnic.rxRings.length] },
   fds: [...fds, ...(ctlSocketFd() >= 0 ? [ctlSocketFd()] : [])].map((fd) => ({ fd, link: fdLink(fd) })),
-  xdpIfindex: (nic as { info?: { backend: string } }).info?.backend === 'af_xdp' ? ifindex : -1,
+  xdpIfindex: nic.backend()?.backend === 'af_xdp' ? ifindex : -1,
 });
 
 const burst = input.burst;
