@@ -2,7 +2,7 @@
 // open. A monitor has one rx ring per monitored ring index; the monitored port's own syncs
 // feed it (see core/monitor-feed.ts), so a slow monitor loses its own excess and never
 // slows the port. Frames seen on the monitored tx side carry NS_TXMON.
-import { DEFAULT_SLOTS, MAX_SLOTS, NR_MONITOR_RX, NR_MONITOR_TX, NR_RX, NR_ZCOPY_MON } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_SLOTS, MIN_SLOTS, NR_MONITOR_RX, NR_MONITOR_TX, NR_RX, NR_ZCOPY_MON } from '../core/constants.js';
 import { DIR, DirType, MAX_MONITORS, MON_RX, MON_TX, MON_ZCOPY, PR, RecKind, RR } from '../core/layout.js';
 import { Port, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
@@ -107,7 +107,7 @@ export function openMonitor(region: Region, spec: PortSpec, opts: OpenOptions): 
     if (spec.mode !== 'all-nic' && spec.mode !== 'one-nic') throw new NetmapError('EINVAL', `${spec.raw}: host rings cannot be monitored on software ports`);
     if (spec.mode === 'one-nic' && spec.ringId >= rings) throw new NetmapError('EINVAL', `${spec.raw}: ring ${spec.ringId} does not exist (the port has ${rings})`);
     const slots = opts.rxSlots ?? Math.max(u32[(trec + PR.rxSlots) >> 2], u32[(trec + PR.txSlots) >> 2], DEFAULT_SLOTS >> 1);
-    if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `${spec.raw}: ${slots} slots (4..${MAX_SLOTS})`);
+    if (slots < MIN_SLOTS || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `${spec.raw}: ${slots} slots (${MIN_SLOTS}..${MAX_SLOTS})`);
     const rec = createPortRecord(region, { kind: RecKind.Monitor, ntx: 0, nrx: rings, txSlots: 0, rxSlots: slots });
     let port: MonitorPort;
     try { // a failed creation leaves neither the record nor its directory entry

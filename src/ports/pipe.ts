@@ -3,7 +3,7 @@
 // by storing one index: no descriptor or payload is copied. The receiver may swap buffers
 // into the slots it releases (NS_BUF_CHANGED); they travel back to the sender with the
 // slots. Only complete packets (not ending in NS_MOREFRAG) are published.
-import { DEFAULT_SLOTS, MAX_RINGS, MAX_SLOTS, NM_MAXPIPES, NR_RX, NR_TX } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_RINGS, MAX_SLOTS, MIN_SLOTS, NM_MAXPIPES, NR_RX, NR_TX } from '../core/constants.js';
 import { DirType, PR, RecKind, RR } from '../core/layout.js';
 import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
@@ -29,7 +29,7 @@ function createPipe(region: Region, names: { master: string; slave: string }, op
   const rings = opts.txRings ?? opts.rxRings ?? 1;
   const slots = opts.txSlots ?? opts.rxSlots ?? DEFAULT_SLOTS;
   if (rings < 1 || rings > MAX_RINGS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${rings} rings (1..${MAX_RINGS})`);
-  if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${slots} slots (4..${MAX_SLOTS})`);
+  if (slots < MIN_SLOTS || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${slots} slots (${MIN_SLOTS}..${MAX_SLOTS})`);
   const init = { ntx: rings, nrx: rings, txSlots: slots, rxSlots: slots };
   const m = createPortRecord(region, { kind: RecKind.PipeMaster, ...init });
   const s = createPortRecord(region, { kind: RecKind.PipeSlave, ...init });

@@ -3,7 +3,7 @@
 // slot is free again as soon as txsync returns; receive rings are filled by other ports'
 // senders and drained by rxsync.
 import { existsSync } from 'node:fs';
-import { DEFAULT_SLOTS, MAX_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_SLOTS, MIN_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
 import { DIR, DirType, PR, RecKind, RR, SW } from '../core/layout.js';
 import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
@@ -143,7 +143,7 @@ function createValePort(region: Region, spec: PortSpec, name: string, opts: Open
   const ntx = opts.txRings ?? 1, nrx = opts.rxRings ?? opts.txRings ?? 1;
   const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? opts.txSlots ?? DEFAULT_SLOTS;
   for (const [what, v, max] of [['tx rings', ntx, NM_BDG_MAXRINGS], ['rx rings', nrx, NM_BDG_MAXRINGS], ['tx slots', txSlots, MAX_SLOTS], ['rx slots', rxSlots, MAX_SLOTS]] as const) {
-    const min = what.endsWith('slots') ? 4 : 1;
+    const min = what.endsWith('slots') ? MIN_SLOTS : 1;
     if (!Number.isInteger(v) || v < min || v > max) throw new NetmapError('EINVAL', `${name}: ${v} ${what} (allowed ${min}..${max})`);
   }
   const sw = findOrCreateSwitch(region, spec.switchName);

@@ -15,6 +15,7 @@ import {
   ACTION, checkPollConfig, parsePollConfig, parseRingConfig, runValeCtl, ValeCtlInvocation,
   ValeCtlError, type ValeCtlArgs, type ValeCtlOutput, type ValeCtlRequest, type ValeCtlResult,
 } from './vale-ctl.js';
+import { boundedConf } from '../common/ring-config.js';
 
 type InterfaceRequest = 'attach' | 'attach-host' | 'detach' | 'polling-on' | 'polling-off';
 const INTERFACE_REQUESTS: ReadonlySet<ValeCtlRequest> = new Set<ValeCtlRequest>(['attach', 'attach-host', 'detach', 'polling-on', 'polling-off']);
@@ -24,8 +25,6 @@ export function isInterfaceRequest(r: ValeCtlRequest): r is InterfaceRequest {
   return INTERFACE_REQUESTS.has(r);
 }
 
-/** Netmap's limits for -C (the kernel bounds larger values: nm_bound_var). */
-const MAX_SLOTS = 4096, MAX_RINGS = 16;
 
 function interfaceHere(ifname: string): boolean {
   try {
@@ -42,11 +41,7 @@ function requestBody(args: ValeCtlArgs, port: string): Record<string, unknown> {
     case 'attach': case 'attach-host': {
       const body: Record<string, unknown> = { cmd: 'attach', port, host: args.request === 'attach-host' };
       if (args.config !== null) {
-        const c = parseRingConfig(args.config), conf: Record<string, number> = {};
-        if (c.txSlots > 0) conf.txSlots = Math.min(c.txSlots, MAX_SLOTS);
-        if (c.rxSlots > 0) conf.rxSlots = Math.min(c.rxSlots, MAX_SLOTS);
-        if (c.txRings > 0) conf.txRings = Math.min(c.txRings, MAX_RINGS);
-        if (c.rxRings > 0) conf.rxRings = Math.min(c.rxRings, MAX_RINGS);
+        const conf = boundedConf(parseRingConfig(args.config)); // as the kernel bounds them (nm_bound_var)
         if (Object.keys(conf).length) body.conf = conf;
       }
       return body;

@@ -17,13 +17,14 @@
 // that does not exist fails with ENOENT (netmap creates it for the query, and reports its
 // defaults); `rx_rings:` has its colon; listing everything exits 0 (netmap's exits 1).
 import { availableParallelism } from 'node:os';
-import '../../index.js'; // port kinds register their destructors: reclaiming a dead port needs them
+import '../../index.js'; // installs the port-kind table: reclaiming a dead port needs its destructors
 import { parsePortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import { regionPath, SHM_DIR } from '../../core/shm.js';
 import { valeCtlTap } from './tap.js';
 import { fail, ValeCtlError, ValeCtlUsageError } from './errors.js';
 import { countersText, describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './info.js';
+import { boundNotes, ringConfigOf, type RingConfig as RingCounts } from '../common/ring-config.js';
 
 export { strerrorOf, ValeCtlError, ValeCtlUsageError } from './errors.js';
 export {
@@ -159,15 +160,7 @@ NMTS_DAEMON_AUTOSTART=0: fail instead). See docs/interfaces.md.
 // ---------------------------------------------------------------------------------------
 // -C
 
-/** netmap's limits for VALE ports (netmap_vale.c: NM_BDG_MAXRINGS, NM_BDG_MAXSLOTS). */
-const MAX_RINGS = 16, MAX_SLOTS = 4096, DEFAULT_SLOTS = 1024;
-
-export interface RingConfig {
-  /** 0: default (the kernel's nm_bound_var picks 1024 slots, 1 ring). */
-  txSlots: number;
-  rxSlots: number;
-  txRings: number;
-  rxRings: number;
+export interface RingConfig extends RingCounts {
   /** What netmap's kernel would change (values it bounds), and ignored extra numbers. */
   notes: string[];
 }
@@ -188,24 +181,10 @@ function configNumbers(conf: string): number[] {
  * them (nm_bound_var: below the minimum → default, above the maximum → maximum).
  */
 export function parseRingConfig(conf: string): RingConfig {
-  const c: RingConfig = { txSlots: 0, rxSlots: 0, txRings: 0, rxRings: 0, notes: [] };
   const v = configNumbers(conf);
-  v.forEach((n, i) => {
-    if (i === 0) c.txSlots = c.rxSlots = n;
-    else if (i === 1) c.rxSlots = n;
-    else if (i === 2) c.txRings = c.rxRings = n;
-    else if (i === 3) c.rxRings = n;
-    else c.notes.push(`ignored config: ${n}`);
-  });
-  const bound = (what: string, n: number, dflt: number, max: number): void => {
-    if (n > max) c.notes.push(`${what} ${n} is bounded to ${max}`);
-    else if (n === 0 && v.length > 0 && what.endsWith('slots')) c.notes.push(`${what} 0 means the default (${dflt})`);
-  };
-  bound('tx_slots', c.txSlots, DEFAULT_SLOTS, MAX_SLOTS);
-  bound('rx_slots', c.rxSlots, DEFAULT_SLOTS, MAX_SLOTS);
-  bound('tx_rings', c.txRings, 1, MAX_RINGS);
-  bound('rx_rings', c.rxRings, 1, MAX_RINGS);
-  return c;
+  const counts = ringConfigOf(v.slice(0, 4));
+  const notes = v.slice(4).map((n) => `ignored config: ${n}`);
+  return { ...counts, notes: [...notes, ...boundNotes(counts, v.length > 0)] };
 }
 
 export interface PollConfig {

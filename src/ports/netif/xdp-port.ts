@@ -10,6 +10,7 @@
 //   tx ring: slots [hwcur, head) become tx descriptors (one kick per sync in copy mode); each
 //            completion hands a buffer back to the oldest in-flight slot and advances tail.
 // With host rings (netmap:IF*), ring nq is the host ring pair: its syncs go to the TAP handler.
+import { DEFAULT_SLOTS } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
@@ -207,7 +208,7 @@ function queueCount(rings: { tx: number[]; rx: number[] }, nq: number): number {
 export function openXdpPort(spec: PortSpec, opts: InterfaceOpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] }, nq: number,
   host: HostRings | null = null): XdpPort {
   checkMtu(spec.raw, info, XDP_MAX_FRAME, 'AF_XDP: 2048-byte chunks less 256 bytes of kernel headroom');
-  const txSlots = opts.txSlots ?? 1024, rxSlots = opts.rxSlots ?? 1024;
+  const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? DEFAULT_SLOTS;
   const queues = [...new Set([...rings.tx, ...rings.rx])].filter((q) => q < nq).sort((a, b) => a - b);
   const nr = host ? nq + 1 : nq;
   const fillEntries = fillEntriesFor(rxSlots, queueCount(rings, nq));
