@@ -7,7 +7,7 @@
 // Waiting uses Port.pollAsync, so the event loop keeps running (signals, AbortSignal);
 // while traffic keeps the port busy the loop still yields every ~50 ms.
 
-import { NS_MOREFRAG, POLLIN, open, type Port } from '../../index.js'; // the entry registers the port kinds
+import { NS_MOREFRAG, POLLIN, open, type Port } from '../../index.js'; // the entry installs the port-kind table
 import { portBackendLines } from '../common/port-backend.js';
 import { compileFilter, type PacketFilter } from '../../packet/filter.js';
 import { describePacket, formatTime } from './format.js';

@@ -1,9 +1,9 @@
 // `nmts replay`: tcpreplay onto any netmap-ts port. Packets come from the files (streamed,
 // or preloaded with -K), are copied into tx slots in batches with one txsync per batch,
 // and are paced against the monotonic clock: every packet has a due time (capture timing,
-// --pps, --mbps or --multiplier), a batch is sent when its first packet is due and takes
-// every following packet due within QUANTUM_MS; before that the loop sleeps (a timer when
-// far, Atomics.wait when near) and spins the last ~1 ms. The schedule is absolute (due
+// --pps, --mbps or --multiplier: pacer.ts), a batch is sent when its first packet is due and
+// takes every following packet due within QUANTUM_MS; before that the loop sleeps (a timer
+// when far, Atomics.wait when near) and spins the last ~1 ms. The schedule is absolute (due
 // times are computed from the start, not from the previous batch), so a late batch is
 // made up by the next ones and the average rate stays on target.
 //
@@ -23,6 +23,7 @@ import { POLLOUT } from '../../core/constants.js';
 import type { Port } from '../../core/port.js';
 import type { ReplayOptions } from './options.js';
 import { CachedSource, StreamSource, type PacketSource } from './source.js';
+import { Pacer } from './pacer.js';
 import { deviceStatsLines, describePacket, flowStatsLine, FlowTable, formatDateTime, packetStatsLines } from './stats.js';
 
 export { parseReplayArgs, replayUsage, ReplayUsageError, defaultReplayOptions, type ReplayOptions, type ReplaySpeed } from './options.js';
@@ -77,7 +78,6 @@ const YIELD_MS = 50;
 const clock = performance; // lazy global getter in Node: look it up once
 /** Byte order of Uint32Array stores, for the word copy. */
 const NATIVE_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const MODE_TOP = 0, MODE_TIMING = 1, MODE_PPS = 2, MODE_MBPS = 3;
 
 const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
 const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -158,11 +158,6 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
   const nr = rings.length;
   if (nr === 0) throw new Error(`${port.name}: the port has no tx ring bound (opened rx-only?)`);
   const bufSize = rings[0]!.bufSize;
-  const mode = o.speed === 'topspeed' ? MODE_TOP : o.speed === 'pps' ? MODE_PPS : o.speed === 'mbps' ? MODE_MBPS : MODE_TIMING;
-  const mult = o.speed === 'multiplier' ? o.rate : 1;
-  const ppsPeriod = mode === MODE_PPS ? 1000 / o.rate : 0; // ms per packet
-  const ppsMulti = o.ppsMulti > 1 ? o.ppsMulti : 1;
-  const msPerByte = mode === MODE_MBPS ? 8 / (o.rate * 1000) : 0; // Mbps -> ms per byte
   const maxBatch = o.batch > 0 ? o.batch : 256;
   const limit = o.limit > 0 ? o.limit : Infinity;
   const loops = o.loop > 0 ? o.loop : Infinity;
@@ -227,10 +222,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
     }
   };
 
-  // pacing state
-  let anchor = start; // ms: schedule origin of this pass (timing) / since the last loop delay (pps, mbps)
-  let schedPkts = 0; // packets scheduled since anchor (pps)
-  let schedBytes = 0; // bytes scheduled since anchor (mbps)
+  const pacer = new Pacer(o, start);
 
   outer:
   for (loopNo = 0; loopNo < loops; loopNo++) {
@@ -238,7 +230,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       if (o.loopDelayMs > 0) {
         if (!(await waitUntil(clock.now() + o.loopDelayMs))) break;
       }
-      if (o.loopDelayMs > 0 || mode === MODE_TIMING) { anchor = clock.now(); schedPkts = 0; schedBytes = 0; }
+      pacer.passStart(clock.now(), o.loopDelayMs > 0);
     }
     // a stop request is seen between passes even when a pass sends nothing (no yield inside)
     if (signal?.aborted) { stop = 'signal'; break; }
@@ -256,14 +248,11 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       }
       if (!pending) continue;
       passPackets++;
-      if (mode === MODE_TIMING) anchor = clock.now();
+      pacer.fileStart(clock.now());
       while (pending) {
         if (sent >= limit) { stop = 'limit'; break outer; }
         // when is the pending packet due?
-        let due = mode === MODE_TOP ? 0
-          : mode === MODE_TIMING ? anchor + (src.tsRel > 0 ? src.tsRel / mult : 0)
-          : mode === MODE_PPS ? anchor + Math.floor(schedPkts / ppsMulti) * ppsMulti * ppsPeriod
-          : anchor + schedBytes * msPerByte;
+        let due = pacer.due(src.tsRel);
         let now = clock.now();
         if (due > now) {
           if (!(await waitUntil(due))) break outer;
@@ -318,18 +307,14 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
               if (countFlows) flowsTab.add(b, off, len, src.linkType);
               if (verbose) io.out(`${(src.tsRel / 1000).toFixed(6)} ${describePacket(b, off, len, src.linkType)}`);
             }
-            schedPkts++;
-            schedBytes += len;
+            pacer.scheduled(len);
             try {
               pending = src.next();
             } catch (e) {
               res.error = e as Error; stop = 'error'; pending = false;
             }
             if (!pending) break;
-            due = mode === MODE_TOP ? 0
-              : mode === MODE_TIMING ? anchor + (src.tsRel > 0 ? src.tsRel / mult : 0)
-              : mode === MODE_PPS ? anchor + Math.floor(schedPkts / ppsMulti) * ppsMulti * ppsPeriod
-              : anchor + schedBytes * msPerByte;
+            due = pacer.due(src.tsRel);
             if (due >= horizon) break;
           }
           r.advance(h);
