@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { reclaimDeadPorts } from '../src/apps/daemon.js';
+import { reclaimDeadPorts } from '../src/apps/daemon/daemon.js';
 
 const ROLE = fileURLToPath(new URL('./soak-role.js', import.meta.url));
 

@@ -1,12 +1,9 @@
 // netmap-ts public API.
-import './ports/pipe.js';
-import './ports/monitor.js';
-import './ports/null.js';
-import './vale/vale-port.js';
-import './ports/netif/open-interface.js';
+// the port kinds: installed here, in every thread that loads the package (port-kinds.ts)
+export { open, PORT_KINDS } from './port-kinds.js';
 
 export * from './core/constants.js';
-export { open, type FactoryKind } from './core/open.js';
+export { type FactoryKind, type PortKind, type PortKindTable } from './core/open.js';
 export { Port, type OpenOptions, type PortStats } from './core/port.js';
 export { pollPorts } from './core/poll.js';
 export { Ring } from './core/ring.js';
@@ -17,7 +14,7 @@ export { ValePort } from './vale/vale-port.js';
 export { PipePort } from './ports/pipe.js';
 export { MonitorPort } from './ports/monitor.js';
 export { NullPort } from './ports/null.js';
-export { KernelPort, type KernelPortInfo, type Backend } from './ports/netif/kernel-port.js';
+export { KernelPort, type KernelPortInfo, type Backend, type InterfaceOpenOptions } from './ports/netif/kernel-port.js';
 export { XdpPort } from './ports/netif/xdp-port.js';
 export { PacketPort } from './ports/netif/packet-port.js';
 export { registerLookup, type LookupFn } from './vale/switch.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { bridge } from '../src/apps/bridge.js';
+import { bridge } from '../src/apps/bridge/bridge.js';
 import { NS_MOREFRAG, open, type Port } from '../src/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, type Port } from '../src/index.js';
-import { capture, formatCounters, parseCaptureArgs, CaptureUsageError, describePacket, strftime } from '../src/apps/capture.js';
+import { capture, formatCounters, parseCaptureArgs, CaptureUsageError, describePacket, strftime } from '../src/apps/capture/capture.js';
 import { compileFilter, FilterSyntaxError } from '../src/packet/filter.js';
 import { readPcap } from '../src/packet/pcap.js';
 import { readPcapng } from '../src/packet/pcapng.js';

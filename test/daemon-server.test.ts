@@ -9,8 +9,8 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkDaemonSocket, daemonRequest, runDaemon, type DaemonOptions } from '../src/apps/daemon.js';
-import { prepareSocketDir } from '../src/apps/daemon-socket.js';
+import { checkDaemonSocket, daemonRequest, runDaemon, type DaemonOptions } from '../src/apps/daemon/daemon.js';
+import { prepareSocketDir } from '../src/apps/daemon/socket.js';
 
 const isRoot = process.geteuid?.() === 0;
 const NOBODY = 65534;

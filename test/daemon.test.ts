@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listSwitches } from '../src/index.js';
 import { regionPath } from '../src/core/shm.js';
-import { DAEMON_COMMANDS, daemonRequest, defaultSocketPath, resolveGroup, runDaemon, type DaemonHandle, type DaemonOptions } from '../src/apps/daemon.js';
+import { DAEMON_COMMANDS, daemonRequest, defaultSocketPath, resolveGroup, runDaemon, type DaemonHandle, type DaemonOptions } from '../src/apps/daemon/daemon.js';
 
 const indexUrl = pathToFileURL(fileURLToPath(new URL('../src/index.js', import.meta.url))).href;
 const cliJs = fileURLToPath(new URL('./fixtures/daemon-cli.js', import.meta.url));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createLoadBalancer, lbPipeNames, lbStatsLines } from '../src/apps/lb.js';
+import { createLoadBalancer, lbPipeNames, lbStatsLines } from '../src/apps/lb/lb.js';
 import { NS_MOREFRAG, open, type Port } from '../src/index.js';
 import {
   MICROSOFT_KEY, RSS_KEY_SYMMETRIC, SYMMETRIC_KEY, lastFrameKind, rssFrameHash, toeplitz, toeplitzKey, FRAME_IPV4, FRAME_IPV6, FRAME_OTHER,

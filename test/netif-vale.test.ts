@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { daemonRequest } from '../src/apps/daemon.js';
+import { daemonRequest } from '../src/apps/daemon/daemon.js';
 import { open, type Port } from '../src/index.js';
 import { ip, skipReason, Topology, type Proc } from './fixtures/nmtsv-topology.js';
 

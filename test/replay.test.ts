@@ -12,8 +12,8 @@ import { Worker } from 'node:worker_threads';
 import '../src/index.js';
 import { PcapWriter } from '../src/packet/pcap.js';
 import { PcapngMemWriter } from '../src/packet/pcapng.js';
-import { defaultReplayOptions, parseReplayArgs, replay, ReplayUsageError, statsBlock, type ReplayOptions, type ReplayResult } from '../src/apps/replay.js';
-import { FlowTable, flowStatsLine, packetStatsLines } from '../src/apps/replay-stats.js';
+import { defaultReplayOptions, parseReplayArgs, replay, ReplayUsageError, statsBlock, type ReplayOptions, type ReplayResult } from '../src/apps/replay/replay.js';
+import { FlowTable, flowStatsLine, packetStatsLines } from '../src/apps/replay/stats.js';
 import type { RxJob, RxResult } from './fixtures/replay-rx.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nmts-replay-'));

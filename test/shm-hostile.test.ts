@@ -10,7 +10,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { daemonRequest } from '../src/apps/daemon.js';
+import { daemonRequest } from '../src/apps/daemon/daemon.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));

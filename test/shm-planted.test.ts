@@ -12,7 +12,7 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, openSync, c
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { daemonRequest } from '../src/apps/daemon.js';
+import { daemonRequest } from '../src/apps/daemon/daemon.js';
 import { RH } from '../src/core/layout.js';
 
 const listerJs = fileURLToPath(new URL('./fixtures/shm-lister.js', import.meta.url));

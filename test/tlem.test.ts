@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { open, type Port } from '../src/index.js';
-import { tlem, type TlemOptions, type TlemResult } from '../src/apps/tlem.js';
-import { parseBandwidth, parseDelay, parseLoss, parseTlemArgs, TlemUsageError } from '../src/apps/tlem-options.js';
+import { tlem, type TlemOptions, type TlemResult } from '../src/apps/tlem/tlem.js';
+import { parseBandwidth, parseDelay, parseLoss, parseTlemArgs, TlemUsageError } from '../src/apps/tlem/options.js';
 import { tlemCommand } from '../src/cli/tlem.js';
 
 const id = process.pid;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NS_BUF_CHANGED, open, type Port, type Ring } from '../src/index.js';
 import { PcapWriter } from '../src/packet/pcap.js';
-import { defaultReplayOptions, replay } from '../src/apps/replay.js';
+import { defaultReplayOptions, replay } from '../src/apps/replay/replay.js';
 import { drain, mac, prng } from './fixtures/vale-helpers.js';
 
 process.env.NMTS_MEMORY = '3g'; // read by the first open of each region

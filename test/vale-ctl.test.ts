@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, type Port } from '../src/index.js';
 import { regionPath } from '../src/core/shm.js';
-import { valeCtl, parseValeCtlArgs, parseRingConfig, parsePollConfig, ValeCtlUsageError } from '../src/apps/vale-ctl.js';
-import { valeCtlAsync } from '../src/apps/vale-ctl-attach.js';
+import { valeCtl, parseValeCtlArgs, parseRingConfig, parsePollConfig, ValeCtlUsageError } from '../src/apps/vale-ctl/vale-ctl.js';
+import { valeCtlAsync } from '../src/apps/vale-ctl/attach.js';
 import { valeCtlCommand } from '../src/cli/vale-ctl.js';
 import { missing } from './fixtures/requires.js';
 
@@ -262,7 +262,7 @@ describe('vale-ctl', () => {
   });
 
   test('-n/-r of names that cannot be persistent ports, and -g of an interface: the reason, exit 1', async () => {
-    // (vale-ctl-tap.ts makes persistent ports; only requests that must fail are checked here:
+    // (vale-ctl/tap.ts makes persistent ports; only requests that must fail are checked here:
     // nothing is created)
     const noif = `nmtsnoif${ID % 10000}`;
     assert.equal(ifExists(noif), false);

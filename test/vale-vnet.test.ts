@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { open, NetmapError } from '../src/index.js';
 import { ValePort } from '../src/vale/vale-port.js';
 import { PR } from '../src/core/layout.js';
-import { valeCtl } from '../src/apps/vale-ctl.js';
+import { valeCtl } from '../src/apps/vale-ctl/vale-ctl.js';
 import { pktGen } from '../src/apps/pkt-gen/run.js';
 import { parsePktGenArgs } from '../src/apps/pkt-gen/options.js';
 

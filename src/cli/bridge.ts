@@ -1,5 +1,5 @@
 // `nmts bridge`: netmap's bridge command line. `-i A -i B` or positional `A B [burst]`.
-import { bridge } from '../apps/bridge.js';
+import { bridge } from '../apps/bridge/bridge.js';
 import { NetmapError } from '../core/region.js';
 import { stderrLine, withStopSignal } from './tool.js';
 

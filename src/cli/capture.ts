@@ -2,8 +2,8 @@
 // SIGINT/SIGTERM, then print tcpdump's counters to standard error.
 // Exit codes: 0 done, 1 runtime error (the port cannot be opened, a file cannot be
 // written), 2 usage error or a filter with a syntax error.
-import { capture, formatCounters } from '../apps/capture.js';
-import { captureUsage, CaptureUsageError, parseCaptureArgs } from '../apps/capture-options.js';
+import { capture, formatCounters } from '../apps/capture/capture.js';
+import { captureUsage, CaptureUsageError, parseCaptureArgs } from '../apps/capture/options.js';
 import { FilterError } from '../packet/filter.js';
 import { parseOr, stdoutLine, withStopSignal } from './tool.js';
 

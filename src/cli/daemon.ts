@@ -2,7 +2,7 @@
 // and go, and keeps Linux interfaces attached to switches (vale-ctl -a), on a Unix control
 // socket. Runs in the foreground (as systemd expects) until SIGTERM or SIGINT, then detaches
 // and releases everything and removes its socket.
-import { defaultSocketPath, formatLogLine, resolveGroup, runDaemon } from '../apps/daemon.js';
+import { defaultSocketPath, formatLogLine, resolveGroup, runDaemon } from '../apps/daemon/daemon.js';
 
 const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--foreground] [--exit-when-idle]
 

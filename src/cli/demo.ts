@@ -1,6 +1,6 @@
 // `nmts demo`: the main job of the README. An embedded VALE switch, a pkt-gen receiver and a
 // pkt-gen sender in worker threads; live rate lines, then both summaries.
-import { runDemo } from '../apps/demo.js';
+import { runDemo } from '../apps/demo/demo.js';
 
 const HELP = `usage: nmts demo [--seconds N] [--size BYTES] [--switch NAME]
 

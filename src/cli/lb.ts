@@ -1,5 +1,5 @@
 // `nmts lb`: netmap's lb command line.
-import { createLoadBalancer, DEF_BATCH, DEF_OUT_PIPES, type LbGroup, type LoadBalancer } from '../apps/lb.js';
+import { createLoadBalancer, DEF_BATCH, DEF_OUT_PIPES, type LbGroup, type LoadBalancer } from '../apps/lb/lb.js';
 import { PortSpecError } from '../core/portspec.js';
 import { NetmapError } from '../core/region.js';
 

@@ -1,7 +1,7 @@
 // `nmts replay`: parse tcpreplay's flags, replay, print tcpreplay's statistics block.
 // Exit codes: 0 done, 1 runtime error (port, file), 2 usage error. SIGINT/SIGTERM stop
 // the replay and still print the statistics.
-import { parseReplayArgs, replay, replayUsage, ReplayUsageError, statsBlock } from '../apps/replay.js';
+import { parseReplayArgs, replay, replayUsage, ReplayUsageError, statsBlock } from '../apps/replay/replay.js';
 import { parseOr, stderrLine, stdoutLine, withStopSignal } from './tool.js';
 
 export async function replayCommand(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 // `nmts tlem`: netmap's tlem link emulator between two ports. Usage errors exit 2.
-import { tlem, tlemSummary } from '../apps/tlem.js';
-import { parseTlemArgs, TLEM_USAGE, TlemUsageError } from '../apps/tlem-options.js';
+import { tlem, tlemSummary } from '../apps/tlem/tlem.js';
+import { parseTlemArgs, TLEM_USAGE, TlemUsageError } from '../apps/tlem/options.js';
 import { NetmapError } from '../core/region.js';
 import { parseOr, stderrLine, withStopSignal } from './tool.js';
 

@@ -3,8 +3,8 @@
 // status: 0 done, 1 the request failed (`failed to <action> NAME: <reason>` on stderr), 2 bad
 // usage (usage text on stderr).
 import { NetmapError } from '../core/region.js';
-import { parseValeCtlArgs, valeCtlUsage, ValeCtlError, ValeCtlUsageError, type ValeCtlArgs, type ValeCtlOutput } from '../apps/vale-ctl.js';
-import { runValeCtlAsync } from '../apps/vale-ctl-attach.js';
+import { parseValeCtlArgs, valeCtlUsage, ValeCtlError, ValeCtlUsageError, type ValeCtlArgs, type ValeCtlOutput } from '../apps/vale-ctl/vale-ctl.js';
+import { runValeCtlAsync } from '../apps/vale-ctl/attach.js';
 
 export async function valeCtlCommand(argv: string[], io?: Partial<ValeCtlOutput>): Promise<number> {
   const out = io?.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });

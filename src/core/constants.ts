@@ -53,6 +53,7 @@ export const DEFAULT_BUF_SIZE = 2048;
 export const DEFAULT_SLOTS = 1024;
 export const MAX_SLOTS = 4096;
 export const MIN_SLOTS = 4; // ours: below this a ring cannot hold a batch worth syncing
+/** Ours: most rings per direction of any port (pipes; a VALE port has at most NM_BDG_MAXRINGS, as in netmap). */
 export const MAX_RINGS = 256;
 
 /** Poll events, same bits as <poll.h>. */
@@ -64,5 +65,5 @@ export const POLLERR = 0x008;
 export const NR_TX = 0;
 export const NR_RX = 1;
 
-/** Frames shorter than an Ethernet header are dropped by VALE. */
-export const ETH_HLEN = 14;
+/** Frames shorter than an Ethernet header are dropped by VALE (defined with the headers, packet/headers.ts). */
+export { ETH_HLEN } from '../packet/headers.js';

@@ -98,6 +98,8 @@ export const enum RecKind {
   PipeSlave = 3,
   Monitor = 4,
   Null = 5,
+  /** A port on a Linux interface (ports/netif): its record lives in a private region. */
+  Kernel = 6,
 }
 
 /** Ring record: netmap_ring's header at its usual offsets, then our kernel-side state. */

@@ -1,21 +1,39 @@
-// Opening a port by name. Port kinds register a factory here; `open` parses the name with
-// netmap's grammar and hands it to the right one (in netmap's order: monitor flags, then
-// pipes, then VALE, then interfaces). Kinds register from their own modules, so this layer
-// imports none of them.
+// Opening a port by name. `open` parses the name with netmap's grammar and hands it to the
+// entry of the port-kind table that serves it (in netmap's order: monitor flags, then pipes,
+// then VALE, then null, then interfaces). The table itself (src/port-kinds.ts) sits above
+// core, ports and vale, and the package entry installs it with usePortKinds(): this layer
+// knows only its shape, so it imports no port kind.
 import { NR_MONITOR_RX, NR_MONITOR_TX, NR_ZCOPY_MON } from './constants.js';
+import type { RecKind } from './layout.js';
 import { processRegion } from './memory.js';
 import type { OpenOptions, Port } from './port.js';
 import { parsePortSpec, type PortSpec } from './portspec.js';
 import { NetmapError, RegionRetired, type Region } from './region.js';
+import { setDestructors, type Destructor } from './records.js';
 import { forgetRegion, openSharedRegion, retireRegion } from './shm.js';
 
 export type PortFactory = (region: Region, spec: PortSpec, opts: OpenOptions) => Port;
 export type FactoryKind = 'monitor' | 'pipe' | 'vale' | 'null' | 'netmap';
 
-const factories = new Map<FactoryKind, PortFactory>();
+/** One port kind: how a name of that kind is opened, and how its records are destroyed. */
+export interface PortKind {
+  open: PortFactory;
+  /**
+   * Destructors of the record kinds it makes, run under the config lock when the last
+   * opener goes (close, reclaim of dead openers); kinds without one are just freed.
+   */
+  destroy?: Partial<Record<RecKind, Destructor>>;
+}
+export type PortKindTable = Readonly<Record<FactoryKind, PortKind>>;
 
-export function registerPortType(kind: FactoryKind, factory: PortFactory): void {
-  factories.set(kind, factory);
+let kinds: PortKindTable | null = null;
+
+/** Install the table of port kinds (the package entry does, once per thread). */
+export function usePortKinds(table: PortKindTable): void {
+  kinds = table;
+  const all: Partial<Record<RecKind, Destructor>> = {};
+  for (const k of Object.values(table)) Object.assign(all, k.destroy);
+  setDestructors(all);
 }
 
 export function factoryKind(spec: PortSpec): FactoryKind {
@@ -52,13 +70,8 @@ export function open(name: string, opts: OpenOptions = {}): Port {
   const vnet = spec.conf.vnetHdrLen ?? opts.vnetHdrLen;
   if (vnet !== undefined && vnet !== 0 && vnet !== 10 && vnet !== 12) throw new NetmapError('EINVAL', `${name}: virtio-net header length ${vnet} (0, 10 or 12)`);
   if (vnet && kind !== 'vale') throw new NetmapError('ENOTSUP', `${name}: only VALE ports carry a virtio-net header (vnet=${vnet})`);
-  const factory = factories.get(kind);
-  if (!factory) {
-    if (kind === 'netmap') {
-      throw new NetmapError('ENOTSUP', `${name}: Linux interfaces (netmap:IF) are not loaded (import 'netmap-ts' rather than its internal modules)`);
-    }
-    throw new NetmapError('ENOTSUP', `${name}: port type '${kind}' is not loaded (import 'netmap-ts' rather than its internal modules)`);
-  }
+  if (!kinds) throw new NetmapError('ENOTSUP', `${name}: no port kinds are loaded (import 'netmap-ts' rather than its internal modules)`);
+  const factory = kinds[kind].open;
   for (let attempt = 0; ; attempt++) {
     const region = regionOf(spec);
     try {

@@ -5,17 +5,6 @@ import { NetmapError, type Region } from './region.js';
 import { PollSet } from '../sys/net.js';
 import { ANY_WORD, sleepOn } from './wait.js';
 
-/**
- * The file descriptors poll(2) waits on for a port backed by kernel objects (an AF_XDP or
- * AF_PACKET socket, a TAP device: ports/netif's KernelPort has `fds`), or null for a port of
- * a shared region, which is woken through the region's futex words. Duck-typed: this layer
- * knows no port kinds.
- */
-export function kernelFds(p: Port): readonly number[] | null {
-  const fds = (p as { fds?: unknown }).fds;
-  return Array.isArray(fds) && fds.length > 0 ? (fds as readonly number[]) : null;
-}
-
 /** One reusable pollfd array per ports array (a poll loop calls with the same array each time). */
 const pollSets = new WeakMap<readonly Port[], { set: PollSet; owner: Int32Array; events: Int32Array }>();
 
@@ -56,7 +45,7 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
 
   let waitRegion: Region | null = null, kernel = 0, slice = Infinity;
   for (const p of ports) {
-    if (kernelFds(p)) kernel++;
+    if (p.pollFds()) kernel++;
     else if (waitRegion === null) waitRegion = p.region;
     else if (p.region !== waitRegion) slice = 1;
   }
@@ -86,7 +75,7 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
 
 /** Every port sits on kernel objects: one poll(2) over all their descriptors. */
 function pollKernel(ports: readonly Port[], events: ArrayLike<number>, deadline: number, scan: () => number): number {
-  const p = pollSetFor(ports, ports.map((x) => kernelFds(x)!));
+  const p = pollSetFor(ports, ports.map((x) => x.pollFds()!));
   for (let i = 0; i < ports.length; i++) {
     const e = (events[i] & POLLIN ? POLLIN : 0) | (events[i] & POLLOUT ? POLLOUT : 0);
     if (p.events[i] === e) continue;

@@ -22,6 +22,18 @@ export const SPIN_CHECKS_PER_US = 20;
 
 export type { PortStats } from './records.js';
 
+/** How a port on kernel objects (ports/netif) moves its frames: what tools print after opening it. */
+export interface BackendInfo {
+  /** 'af_xdp', 'af_packet', 'tap' */
+  backend: string;
+  /** e.g. "native XDP, copy mode, queue 0" */
+  detail: string;
+  /** why another backend was not used (auto choice), '' if not applicable */
+  fallbackReason: string;
+  /** advice printed by tools at open (offloads, MTU) */
+  warnings: string[];
+}
+
 export interface OpenOptions {
   /** Spin instead of sleeping in poll() (lowest latency, burns a core). */
   busyWait?: boolean;
@@ -44,20 +56,7 @@ export interface OpenOptions {
    * when no one else has it open (EBUSY otherwise); other port kinds accept only 0.
    */
   vnetHdrLen?: 0 | 10 | 12;
-  /**
-   * Linux interfaces (netmap:IF): which kernel mechanism to use. 'auto' (default, or the
-   * NMTS_BACKEND environment variable) tries AF_XDP and falls back to AF_PACKET.
-   */
-  backend?: 'auto' | 'af_xdp' | 'af_packet';
-  /** AF_XDP: attach the XDP program in driver ('native') or skb ('generic') mode; 'auto' tries native first. */
-  xdpAttach?: 'auto' | 'native' | 'generic';
-  /** AF_XDP: 'zerocopy' where the driver offers it, 'copy', or 'auto' (zero-copy if available). */
-  xdpBind?: 'auto' | 'copy' | 'zerocopy';
-  /**
-   * Host rings (netmap:IF^, IF*): the TAP device that is IF's host stack (default IF + '^', IF cut
-   * to fit 15 bytes; or the NMTS_HOST_TAP environment variable). Made at open unless it exists.
-   */
-  hostTap?: string;
+  // options of one port kind extend these where the kind is defined (ports/netif: InterfaceOpenOptions)
 }
 
 /** Which rings of a port an opener binds, from the name's mode and flags. */
@@ -350,6 +349,19 @@ export abstract class Port {
   /** Largest frame this port moves: a buffer, unless the kernel keeps part of it (AF_XDP). */
   get maxFrame(): number {
     return this.region.bufSize;
+  }
+
+  /** Which kernel mechanism moves this port's frames; null for a port of a shared region. */
+  backend(): BackendInfo | null {
+    return null;
+  }
+
+  /**
+   * The file descriptors poll(2) waits on for a port on kernel objects (sockets, a TAP
+   * device); null for a port of a shared region, which is woken through its futex words.
+   */
+  pollFds(): readonly number[] | null {
+    return null;
   }
 
   stats(): PortStats {

@@ -243,11 +243,13 @@ export function freeBufList(region: Region, head: number): void {
 }
 
 // ---- destruction by kind, so that a dead opener's port can be reclaimed by anyone ----
-type Destructor = (region: Region, rec: number) => void;
+export type Destructor = (region: Region, rec: number) => void;
 const destructors = new Map<number, Destructor>();
 
-export function registerDestructor(kind: RecKind, fn: Destructor): void {
-  destructors.set(kind, fn);
+/** The destructor of each record kind (from the port-kind table: core/open.ts usePortKinds). */
+export function setDestructors(table: Partial<Record<RecKind, Destructor>>): void {
+  destructors.clear();
+  for (const [k, fn] of Object.entries(table)) if (fn) destructors.set(Number(k), fn);
 }
 
 /** Destroy a port record the way its kind requires (config lock held). */

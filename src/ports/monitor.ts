@@ -2,12 +2,11 @@
 // open. A monitor has one rx ring per monitored ring index; the monitored port's own syncs
 // feed it (see core/monitor-feed.ts), so a slow monitor loses its own excess and never
 // slows the port. Frames seen on the monitored tx side carry NS_TXMON.
-import { DEFAULT_SLOTS, MAX_SLOTS, NR_MONITOR_RX, NR_MONITOR_TX, NR_RX, NR_ZCOPY_MON } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_SLOTS, MIN_SLOTS, NR_MONITOR_RX, NR_MONITOR_TX, NR_RX, NR_ZCOPY_MON } from '../core/constants.js';
 import { DIR, DirType, MAX_MONITORS, MON_RX, MON_TX, MON_ZCOPY, PR, RecKind, RR } from '../core/layout.js';
-import { registerPortType } from '../core/open.js';
 import { Port, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, setPortRing } from '../core/records.js';
 import { lockWithin, taskAlive, unlock } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { checkPublished, rxPrologue } from '../core/sync.js';
@@ -54,7 +53,7 @@ export class MonitorPort extends Port {
 }
 
 /** Unhook a monitor from the rings it watches, then free it. */
-registerDestructor(RecKind.Monitor, (region, rec) => {
+export function destroyMonitor(region: Region, rec: number): void {
   const u32 = region.u32;
   checkPortRecord(region, rec);
   const nrx = u32[(rec + PR.nrx) >> 2];
@@ -83,9 +82,10 @@ registerDestructor(RecKind.Monitor, (region, rec) => {
   const d = u32[(rec + PR.dirOfs) >> 2];
   if (d) region.dirRemove(d);
   destroyPortRecord(region, rec);
-});
+}
 
-registerPortType('monitor', (region, spec, opts) => {
+/** Open a monitor of the port `spec` names (/r /t /rt /z): the `monitor` entry of the port-kind table. */
+export function openMonitor(region: Region, spec: PortSpec, opts: OpenOptions): MonitorPort {
   if (spec.kind === 'netmap' && !spec.pipe) {
     // an interface port's rings live in memory private to the thread that opened it
     throw new NetmapError('ENOTSUP', `${spec.raw}: monitors of Linux-interface ports are not supported (their rings are private to the program that opened the interface); capture the interface itself: nmts capture -i netmap:${spec.name}`);
@@ -107,7 +107,7 @@ registerPortType('monitor', (region, spec, opts) => {
     if (spec.mode !== 'all-nic' && spec.mode !== 'one-nic') throw new NetmapError('EINVAL', `${spec.raw}: host rings cannot be monitored on software ports`);
     if (spec.mode === 'one-nic' && spec.ringId >= rings) throw new NetmapError('EINVAL', `${spec.raw}: ring ${spec.ringId} does not exist (the port has ${rings})`);
     const slots = opts.rxSlots ?? Math.max(u32[(trec + PR.rxSlots) >> 2], u32[(trec + PR.txSlots) >> 2], DEFAULT_SLOTS >> 1);
-    if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `${spec.raw}: ${slots} slots (4..${MAX_SLOTS})`);
+    if (slots < MIN_SLOTS || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `${spec.raw}: ${slots} slots (${MIN_SLOTS}..${MAX_SLOTS})`);
     const rec = createPortRecord(region, { kind: RecKind.Monitor, ntx: 0, nrx: rings, txSlots: 0, rxSlots: slots });
     let port: MonitorPort;
     try { // a failed creation leaves neither the record nor its directory entry
@@ -140,4 +140,4 @@ registerPortType('monitor', (region, spec, opts) => {
   } finally {
     region.unlockConfig();
   }
-});
+}

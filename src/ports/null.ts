@@ -2,8 +2,9 @@
 // generator alone), receive never has anything.
 import { DEFAULT_SLOTS, NR_RX, NR_TX } from '../core/constants.js';
 import { RecKind, RR } from '../core/layout.js';
-import { registerPortType } from '../core/open.js';
-import { Port, selectRings } from '../core/port.js';
+import { Port, selectRings, type OpenOptions } from '../core/port.js';
+import type { PortSpec } from '../core/portspec.js';
+import type { Region } from '../core/region.js';
 import { createPortRecord, createRing, setPortRing } from '../core/records.js';
 import { rxPrologue, txDone, txPrologue } from '../core/sync.js';
 
@@ -31,7 +32,8 @@ export class NullPort extends Port {
   }
 }
 
-registerPortType('null', (region, spec, opts) => {
+/** Open a `null` port: the `null` entry of the port-kind table. */
+export function openNull(region: Region, spec: PortSpec, opts: OpenOptions): NullPort {
   region.lockLive();
   try {
     const slots = opts.txSlots ?? DEFAULT_SLOTS;
@@ -44,4 +46,4 @@ registerPortType('null', (region, spec, opts) => {
   } finally {
     region.unlockConfig();
   }
-});
+}

@@ -3,13 +3,12 @@
 // by storing one index: no descriptor or payload is copied. The receiver may swap buffers
 // into the slots it releases (NS_BUF_CHANGED); they travel back to the sender with the
 // slots. Only complete packets (not ending in NS_MOREFRAG) are published.
-import { DEFAULT_SLOTS, MAX_RINGS, MAX_SLOTS, NM_MAXPIPES, NR_RX, NR_TX } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_RINGS, MAX_SLOTS, MIN_SLOTS, NM_MAXPIPES, NR_RX, NR_TX } from '../core/constants.js';
 import { DirType, PR, RecKind, RR } from '../core/layout.js';
 import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
-import { registerPortType } from '../core/open.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { checkPublished, reinitRing, ringInArea, rxPrologue, txDone, txPrologue } from '../core/sync.js';
@@ -30,7 +29,7 @@ function createPipe(region: Region, names: { master: string; slave: string }, op
   const rings = opts.txRings ?? opts.rxRings ?? 1;
   const slots = opts.txSlots ?? opts.rxSlots ?? DEFAULT_SLOTS;
   if (rings < 1 || rings > MAX_RINGS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${rings} rings (1..${MAX_RINGS})`);
-  if (slots < 4 || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${slots} slots (4..${MAX_SLOTS})`);
+  if (slots < MIN_SLOTS || slots > MAX_SLOTS) throw new NetmapError('EINVAL', `pipe ${names.master}: ${slots} slots (${MIN_SLOTS}..${MAX_SLOTS})`);
   const init = { ntx: rings, nrx: rings, txSlots: slots, rxSlots: slots };
   const m = createPortRecord(region, { kind: RecKind.PipeMaster, ...init });
   const s = createPortRecord(region, { kind: RecKind.PipeSlave, ...init });
@@ -123,7 +122,7 @@ export class PipePort extends Port {
 }
 
 /** Last opener of one end gone: the pipe goes when neither end has openers. */
-function destroyPipe(region: Region, rec: number): void {
+export function destroyPipe(region: Region, rec: number): void {
   const u32 = region.u32;
   const peer = u32[(rec + PR.link) >> 2];
   // follow the link only to a sound record that links back
@@ -134,10 +133,9 @@ function destroyPipe(region: Region, rec: number): void {
     destroyPortRecord(region, r);
   }
 }
-registerDestructor(RecKind.PipeMaster, destroyPipe);
-registerDestructor(RecKind.PipeSlave, destroyPipe);
 
-registerPortType('pipe', (region, spec, opts) => {
+/** Open one end of a pipe (`x{1`, `x}1`), creating the pair if needed: the `pipe` entry of the port-kind table. */
+export function openPipe(region: Region, spec: PortSpec, opts: OpenOptions): PipePort {
   const names = pipeNames(spec);
   region.lockLive();
   reclaimDead(region, taskAlive); // ports left by dead threads and processes
@@ -167,7 +165,7 @@ registerPortType('pipe', (region, spec, opts) => {
   } finally {
     region.unlockConfig();
   }
-});
+}
 
 /** The peer ring record of a pipe ring (for tests and tools). */
 export function pipePeerRing(region: Region, rec: number, rx: boolean, i: number): number {

@@ -80,7 +80,6 @@ export const ETIMEDOUT = 110;
 
 // ---- Ethernet (linux/if_ether.h, linux/if_arp.h) ----
 export const ETH_ALEN = 6;
-export const ETH_HLEN = 14;
 export const ETH_P_ALL = 0x0003;
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;

@@ -3,13 +3,12 @@
 // slot is free again as soon as txsync returns; receive rings are filled by other ports'
 // senders and drained by rxsync.
 import { existsSync } from 'node:fs';
-import { DEFAULT_SLOTS, MAX_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
+import { DEFAULT_SLOTS, MAX_SLOTS, MIN_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
 import { DIR, DirType, PR, RecKind, RR, SW } from '../core/layout.js';
 import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
-import { registerPortType } from '../core/open.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
-import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, reclaimDead, registerDestructor, setPortRing } from '../core/records.js';
+import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, reclaimDead, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkPublished, ringPrologue, rxPrologue, slotInvalid, stampRing } from '../core/sync.js';
@@ -135,20 +134,21 @@ export class ValePort extends Port {
   }
 }
 
-registerDestructor(RecKind.Vale, (region, rec) => {
+/** Destructor of a VALE port record (config lock held): off its switch, out of the directory, freed. */
+export function destroyValePort(region: Region, rec: number): void {
   const u32 = region.u32;
   const sw = u32[(rec + PR.link) >> 2], idx = u32[(rec + PR.index) >> 2];
   // follow the link only if the switch really lists this record at that index
   if (switchProblem(region, sw) === null && idx < NM_BDG_MAXPORTS && u32[((sw + SW.ports) >> 2) + idx] === rec) detachPort(region, sw, idx);
   region.dirRemove(u32[(rec + PR.dirOfs) >> 2]);
   destroyPortRecord(region, rec);
-});
+}
 
 function createValePort(region: Region, spec: PortSpec, name: string, opts: OpenOptions): number {
   const ntx = opts.txRings ?? 1, nrx = opts.rxRings ?? opts.txRings ?? 1;
   const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? opts.txSlots ?? DEFAULT_SLOTS;
   for (const [what, v, max] of [['tx rings', ntx, NM_BDG_MAXRINGS], ['rx rings', nrx, NM_BDG_MAXRINGS], ['tx slots', txSlots, MAX_SLOTS], ['rx slots', rxSlots, MAX_SLOTS]] as const) {
-    const min = what.endsWith('slots') ? 4 : 1;
+    const min = what.endsWith('slots') ? MIN_SLOTS : 1;
     if (!Number.isInteger(v) || v < min || v > max) throw new NetmapError('EINVAL', `${name}: ${v} ${what} (allowed ${min}..${max})`);
   }
   const sw = findOrCreateSwitch(region, spec.switchName);
@@ -193,7 +193,8 @@ function detachOrphanSwitch(region: Region, sw: number): void {
   region.freeObj(sw, SW.size);
 }
 
-registerPortType('vale', (region, spec, opts) => {
+/** Open (creating if needed) the VALE port `spec` names: the `vale` entry of the port-kind table (src/port-kinds.ts). */
+export function openValePort(region: Region, spec: PortSpec, opts: OpenOptions): ValePort {
   const name = `${spec.switchName}:${spec.name}`;
   if (existsSync(`/sys/class/net/${spec.name}`)) {
     throw new NetmapError('EINVAL', `${spec.raw}: ${spec.name} is a network interface, not a VALE port: attach it to the switch with: nmts vale-ctl -a ${spec.switchName}:${spec.name}`);
@@ -220,4 +221,4 @@ registerPortType('vale', (region, spec, opts) => {
   } finally {
     region.unlockConfig();
   }
-});
+}

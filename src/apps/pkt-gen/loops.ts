@@ -1,13 +1,14 @@
 // pkt-gen's data loops. Each runs on one open port in one thread, moves packets in batches
 // with one sync per batch, allocates nothing per packet, and publishes counters in its row
 // of the shared stats array. They are plain functions so tests can call them in-thread.
-import { NS_BUF_CHANGED, NS_MOREFRAG, POLLIN, POLLOUT } from '../../core/constants.js';
+import { NS_MOREFRAG, POLLIN, POLLOUT } from '../../core/constants.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
 import { hexdump } from '../../packet/hexdump.js';
-import { readPingNsec, readPingSec, readSeq, seqOffset, swapForPong, UdpFrameTemplate, writePingStamp, writeSeq } from '../../packet/frame-builder.js';
+import { readPingNsec, readPingSec, readSeq, seqOffset, swapForPong, UdpFrameTemplate, writePingStamp } from '../../packet/frame-builder.js';
 import { log2Bucket } from './report.js';
 import { C, HIST, S } from './shared.js';
+import { fillFixed, fillFragments, fillFrames, TxState, writeFrame } from './tx-fill.js';
 
 export interface LoopConfig {
   fn: 'tx' | 'rx' | 'ping' | 'pong' | 'txseq' | 'rxseq';
@@ -58,26 +59,20 @@ function prefill(port: Port, cfg: LoopConfig): void {
   }
 }
 
-function writeFrame(u8: Uint8Array, off: number, cfg: LoopConfig): void {
-  const f = cfg.frame, v = cfg.vhdr, n = cfg.frameLen;
-  if (v) u8.fill(0, off, off + v);
-  for (let i = 0; i < n; i++) u8[off + v + i] = f[i];
-}
+const FILL_FIXED = 0, FILL_FRAMES = 1, FILL_FRAGMENTS = 2;
 
 export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const { stats, ctrl } = io;
   const row = io.row;
   const u8 = port.u8, rings = port.txRings, nr = rings.length;
   const seq = cfg.fn === 'txseq';
-  const tmpl = cfg.template;
-  const dynamic = tmpl !== null && (tmpl.hasRange || cfg.randomSrc || cfg.randomDst);
+  const dynamic = cfg.template !== null && (cfg.template.hasRange || cfg.randomSrc || cfg.randomDst);
   const randLen = cfg.frameLenMin < cfg.frameLen;
-  const frags = cfg.frags, vh = cfg.vhdr;
-  const wireLen = cfg.frameLen + vh;
-  const fragLen = frags > 1 ? cfg.fragSize || Math.ceil(wireLen / frags) : wireLen;
-  const lastFrag = wireLen - fragLen * (frags - 1);
-  const pktSlots = frags;
-  const simple = !dynamic && !randLen && frags === 1 && !seq && !cfg.dump && !cfg.rubbish;
+  const wireLen = cfg.frameLen + cfg.vhdr;
+  // the path (tx-fill.ts) is chosen once: the batch loop below stays monomorphic
+  const path = cfg.frags > 1 ? FILL_FRAGMENTS
+    : !dynamic && !randLen && !seq && !cfg.dump && !cfg.rubbish ? FILL_FIXED : FILL_FRAMES;
+  const st = new TxState();
   prefill(port, cfg);
   let burst = cfg.burst;
   let period = 0, next = 0;
@@ -87,10 +82,9 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   }
   const limited = cfg.count > 0;
   let remaining = limited ? cfg.count : 1; // only decremented when limited
-  let events = 0, seqNo = 0;
+  let events = 0;
   stats[row + S.start] = now();
   next = now();
-  let rng = 0x9e3779b9 | 0;
   while (remaining > 0 && !stopped(io)) {
     if (period) {
       next += period;
@@ -107,71 +101,14 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
     let sent = 0, bytes = 0; // this batch
     for (let ri = 0; ri < nr && remaining > 0; ri++) {
       const r = rings[ri];
-      const u32 = r.u32, u16 = r.u16, slots = r.slots, n = r.numSlots;
-      let space = r.space();
-      let h = r.head;
       let todo = burst - sent;
       if (limited && remaining < todo) todo = remaining;
-      if (simple) {
-        // fast path: fixed frame in every buffer; re-copy only buffers that were swapped,
-        // and write the slot word only when it changes (keeps shared cache lines clean)
-        if (todo > space) todo = space;
-        const word = wireLen;
-        for (let i = 0; i < todo; i++) {
-          const s = slots + (h << 2);
-          const w = u32[s + 1];
-          if (w !== word) {
-            if ((w >>> 16) & NS_BUF_CHANGED) writeFrame(u8, r.bufsOfs + u32[s] * r.bufSize, cfg);
-            u32[s + 1] = word;
-          }
-          h = h + 1 === n ? 0 : h + 1;
-        }
-        bytes += todo * wireLen;
-        sent += todo;
-        if (limited) remaining -= todo;
-        r.advance(h);
-        continue;
-      }
-      while (todo > 0 && space >= pktSlots) {
-        const s = slots + (h << 2);
-        const buf = r.bufsOfs + u32[s] * r.bufSize;
-        if (frags === 1) {
-          let len = wireLen;
-          if ((u16[(s << 1) + 3] & NS_BUF_CHANGED) && !cfg.rubbish) writeFrame(u8, buf, cfg);
-          if (dynamic) {
-            if (tmpl!.hasRange) tmpl!.advance(u8, buf + vh);
-            if (cfg.randomSrc || cfg.randomDst) tmpl!.randomize(u8, buf + vh, cfg.randomSrc, cfg.randomDst);
-          }
-          if (randLen) {
-            rng ^= rng << 13; rng ^= rng >>> 17; rng ^= rng << 5;
-            len = vh + cfg.frameLenMin + ((rng >>> 0) % (cfg.frameLen - cfg.frameLenMin));
-            if (tmpl) tmpl.setLength(u8, buf + vh, len - vh);
-          }
-          if (seq) writeSeq(u8, buf + vh, seqNo++, cfg.family);
-          if (cfg.dump) io.log(hexdump(u8, buf, len, len, 0));
-          u32[s + 1] = len; // len, flags = 0
-          bytes += len;
-          h = h + 1 === n ? 0 : h + 1;
-          space--;
-        } else {
-          // one frame spread over `frags` slots; only the first carries the headers
-          for (let f = 0; f < frags; f++) {
-            const fs = slots + (h << 2);
-            const fb = r.bufsOfs + u32[fs] * r.bufSize;
-            const flen = f === frags - 1 ? lastFrag : fragLen;
-            if (!cfg.rubbish) for (let i = 0; i < flen; i++) u8[fb + i] = f === 0 && i < vh ? 0 : cfg.frame[f * fragLen + i - vh] ?? 0;
-            if (seq && f === 0) writeSeq(u8, fb + vh, seqNo++, cfg.family);
-            u32[fs + 1] = flen | (f === frags - 1 ? 0 : NS_MOREFRAG << 16);
-            h = h + 1 === n ? 0 : h + 1;
-          }
-          bytes += wireLen;
-          space -= frags;
-        }
-        todo--;
-        sent++;
-        if (limited) remaining--;
-      }
-      r.advance(h);
+      const k = path === FILL_FIXED ? fillFixed(r, u8, cfg, todo, wireLen, st)
+        : path === FILL_FRAMES ? fillFrames(r, u8, cfg, todo, wireLen, st, io.log)
+        : fillFragments(r, u8, cfg, todo, wireLen, st);
+      sent += k;
+      bytes += st.bytes;
+      if (limited) remaining -= k;
     }
     if (sent) {
       events++;

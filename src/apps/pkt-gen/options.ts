@@ -11,6 +11,8 @@
 // Things that need the system (number of CPUs, MAC of the interface, whether
 // the port is a VALE port for the -w default) are left to run time.
 
+import { ringConfigOf, type RingConfig } from '../common/ring-config.js';
+
 /** What pkt-gen does (-f). */
 export type PktGenFunction = 'tx' | 'rx' | 'ping' | 'pong' | 'txseq' | 'rxseq';
 
@@ -187,13 +189,7 @@ function macArg(flag: string, value: string): string {
   return value;
 }
 
-/** Ring and slot counts from -C; 0 means "the port's default". */
-export interface RingConfig {
-  txSlots: number;
-  rxSlots: number;
-  txRings: number;
-  rxRings: number;
-}
+export type { RingConfig };
 
 /**
  * Parse -C's "a[,b[,c[,d]]]" = tx_slots,rx_slots,tx_rings,rx_rings. As in pkt-gen a
@@ -210,9 +206,7 @@ export function parseRingConfig(value: string): RingConfig {
     if (v > 0xffffffff) bad('-C', value, why);
     return v;
   });
-  const txSlots = n[0] ?? 0;
-  const txRings = n[2] ?? 0;
-  return { txSlots, rxSlots: n[1] ?? txSlots, txRings, rxRings: n[3] ?? txRings };
+  return ringConfigOf(n);
 }
 
 function portOf(s: string): number | undefined {

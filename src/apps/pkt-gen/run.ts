@@ -1,18 +1,19 @@
-// pkt-gen as a library function: starts one worker per thread, prints pkt-gen's report
-// lines while they run, and returns the totals (also printed as pkt-gen's summary, or as one
-// JSON line with --json).
-import { Worker } from 'node:worker_threads';
+// pkt-gen as a library function: starts one worker per thread (pool.ts), prints pkt-gen's
+// report lines while they run (reporter.ts), and returns the totals (also printed as
+// pkt-gen's summary, or as one JSON line with --json).
 import { allowedCpus } from '../../sys/sched.js';
 import { ifHwAddr } from '../../sys/net.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
 import { factoryKind } from '../../core/open.js';
 import { buildFrame } from './frame.js';
-import { backendLines } from '../port-backend.js';
+import { backendLines } from '../common/port-backend.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
-import { dropLine, histogramLine, intervalBps, intervalLine, intervalPps, jsonSummary, RateWindow, RttHistogram, rttLine, rttSummary, summaryLines, timestampPrefix } from './report.js';
-import { C, HIST, makeShared, ROW, S } from './shared.js';
+import { dropLine, jsonSummary, rttSummary, summaryLines, timestampPrefix } from './report.js';
+import { makeShared, ROW, S } from './shared.js';
+import { WorkerPool } from './pool.js';
+import { IntervalReporter } from './reporter.js';
 import type { WorkerInput } from './worker.js';
 
 export interface PktGenIo {
@@ -99,67 +100,32 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     return allowed[(first + (i % ncpu)) % allowed.length];
   };
 
-  interface BackendInfo { name: string; detail: string; fallbackReason: string; warnings: string[] }
-  const workers: Worker[] = [];
-  const exited: boolean[] = [];
-  const errors: string[] = [];
-  let done = 0, ready = 0;
-  let info = { txRings: 0, rxRings: 0, slots: 0 };
-  let backend: BackendInfo | undefined;
-  const threadBackends: (BackendInfo | undefined)[] = [];
-  const allReady = new Promise<void>((resolve, reject) => {
-    ports.forEach((name, i) => {
-      const input: WorkerInput = {
-        port: name,
-        openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined,
-          // -H on a VALE port sets its header length, as netmap's pkt-gen does (PORT_HDR_SET)
-          vnetHdrLen: o.virtioHdrLen && factoryKind(parsePortSpec(name, { defaultPrefix: true })) === 'vale' ? o.virtioHdrLen : undefined },
-        cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
-      };
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
-      w.on('message', (m: { type: string; line?: string; message?: string; txRings?: number; rxRings?: number; slots?: number; backend?: BackendInfo }) => {
-        if (m.type === 'log') io.err(m.line!);
-        else if (m.type === 'ready') {
-          if (i === 0) { info = { txRings: m.txRings!, rxRings: m.rxRings!, slots: m.slots! }; backend = m.backend; }
-          threadBackends[i] = m.backend;
-          if (++ready === ports.length) resolve();
-        }
-        else if (m.type === 'error') {
-          // port errors already start with the port's name
-          errors.push(`pkt-gen: ${m.message!.startsWith(`${name}:`) ? '' : `${name}: `}${m.message}`);
-          reject(new Error(errors[errors.length - 1]));
-        }
-        else if (m.type === 'done') done++;
-      });
-      w.on('error', (e) => { errors.push(`pkt-gen: thread ${i}: ${e.message}`); reject(e); });
-      w.on('exit', () => { exited[i] = true; if (stats[i * ROW + S.done] === 0) stats[i * ROW + S.done] = 1; });
-      workers.push(w);
-    });
-  });
-  const stopAll = async (): Promise<void> => {
-    Atomics.store(ctrl, C.stop, 1);
-    Atomics.notify(ctrl, C.go);
-    await Promise.all(workers.map((w, i) => new Promise<void>((res) => {
-      if (exited[i]) return res();
-      const t = setTimeout(() => { void w.terminate().then(() => res()); }, 3000);
-      w.once('exit', () => { clearTimeout(t); res(); });
-    })));
-  };
+  const inputs: WorkerInput[] = ports.map((name, i) => ({
+    port: name,
+    openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined,
+      // -H on a VALE port sets its header length, as netmap's pkt-gen does (PORT_HDR_SET)
+      vnetHdrLen: o.virtioHdrLen && factoryKind(parsePortSpec(name, { defaultPrefix: true })) === 'vale' ? o.virtioHdrLen : undefined },
+    cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
+  }));
+  const pool = new WorkerPool(inputs, stats, ctrl, io.err);
+  const errors = pool.errors;
   try {
-    await allReady;
+    await pool.ready;
   } catch {
-    await stopAll();
+    await pool.stopAll();
     throw new PktGenUsageError(errors[0] ?? 'pkt-gen: a thread failed to start');
   }
+  const info = pool.shape;
+  const backend = pool.backends[0];
 
   const sending = o.function !== 'rx' && o.function !== 'rxseq';
   const queues = sending ? info.txRings : info.rxRings;
   io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${ncpu} cpus.`);
-  for (const line of backendLines(o.port, backend && { backend: backend.name, ...backend })) io.err(line);
+  for (const line of backendLines(o.port, backend)) io.err(line);
   // threads on different queues may end up on different backends (another program held the hook)
-  threadBackends.forEach((b, i) => {
-    if (i > 0 && b && (b.name !== backend?.name || b.fallbackReason !== backend?.fallbackReason)) {
-      for (const line of backendLines(`${ports[i]} (thread ${i})`, { backend: b.name, ...b })) io.err(line);
+  pool.backends.forEach((b, i) => {
+    if (i > 0 && b && (b.backend !== backend?.backend || b.fallbackReason !== backend?.fallbackReason)) {
+      for (const line of backendLines(`${ports[i]} (thread ${i})`, b)) io.err(line);
     }
   });
   if (o.cpuPin !== undefined && o.verbose) io.err(`pinned: ${ports.map((_, i) => `thread ${i} on cpu ${cpuOf(i)}`).join(', ')}`);
@@ -171,54 +137,24 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     await new Promise((r) => setTimeout(r, wait * 1000));
   }
 
-  Atomics.store(ctrl, C.go, 1);
-  Atomics.notify(ctrl, C.go);
+  pool.go();
   const t0 = performance.now();
-  const window = new RateWindow();
-  const hist = new RttHistogram();
-  let last = { pkts: 0, bytes: 0, events: 0, rtt: 0, rttSum: 0, t: t0 };
-  const sum = (k: number): number => { let v = 0; for (let t = 0; t < o.threads; t++) v += stats[t * ROW + k]; return v; };
-  const report = (): void => {
-    const now = performance.now();
-    const pkts = sum(S.pkts), bytes = sum(S.bytes), events = sum(S.events);
-    const usec = (now - last.t) * 1000;
-    const dp = pkts - last.pkts, db = bytes - last.bytes, de = events - last.events;
-    const pps = intervalPps(dp, usec);
-    if (o.ppsStats) window.push(pps);
-    let minSpace = 0;
-    for (let t = 0; t < o.threads; t++) {
-      const m = stats[t * ROW + S.minSpace];
-      if (m >= 0) minSpace = t === 0 ? m : Math.min(minSpace, m);
-      stats[t * ROW + S.minSpace] = -1;
-    }
-    io.err(timestampPrefix() + intervalLine({ pps, pkts: dp, bps: intervalBps(dp, db, usec, o.framingBytes), usec, avgBatch: de ? dp / de : 0, minSpace, avgPps: window.mean(), stdPps: window.std() }, { normalize: o.normalize, showAvg: o.ppsStats }));
-    if (o.function === 'ping') {
-      const cnt = stats[S.rttCount], rsum = stats[S.rttSum];
-      for (let k = 0; k < 64; k++) hist.buckets[k] = stats[o.threads * ROW + k];
-      const dc = cnt - last.rtt;
-      if (dc > 0) {
-        io.err(rttLine(dc, stats[S.rttMin], (rsum - last.rttSum) / dc));
-        io.err(histogramLine(hist));
-      }
-      last.rtt = cnt; last.rttSum = rsum;
-      stats.fill(0, o.threads * ROW, o.threads * ROW + HIST);
-    }
-    last = { ...last, pkts, bytes, events, t: now };
-  };
+  const reporter = new IntervalReporter(o, stats, io.err, t0);
+  const sum = (k: number): number => reporter.sum(k);
 
   const durationMs = o.durationSec !== undefined ? o.durationSec * 1000 : Infinity;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const elapsed = performance.now() - t0;
-      if (done >= ports.length || errors.length || elapsed >= durationMs) return resolve();
+      if (pool.done >= ports.length || errors.length || elapsed >= durationMs) return resolve();
       if (io.signal?.aborted) return resolve();
-      const nextReport = last.t + o.reportMs - performance.now();
-      if (nextReport <= 0) report();
+      const nextReport = reporter.dueIn(performance.now());
+      if (nextReport <= 0) reporter.report();
       setTimeout(tick, Math.max(1, Math.min(50, nextReport, durationMs - elapsed)));
     };
     tick();
   });
-  await stopAll();
+  await pool.stopAll();
   for (const e of errors) io.err(e);
 
   const pkts = sum(S.pkts), bytes = sum(S.bytes), events = sum(S.events);

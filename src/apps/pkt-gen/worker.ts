@@ -46,10 +46,10 @@ const drops0 = boundDrops(port, rxSide);
 const WARM_SYNCS = Number(process.env.NMTS_PKTGEN_WARMUP ?? 20000);
 for (let i = 0; i < WARM_SYNCS; i++) port.check(rxSide ? POLLIN : POLLOUT);
 // a port on a Linux interface says which kernel mechanism it uses (pkt-gen prints it)
-const kinfo = (port as { info?: { backend: string; detail: string; fallbackReason: string; warnings: string[] } }).info;
+const kinfo = port.backend();
 parentPort!.postMessage({
   type: 'ready', txRings: port.txRings.length, rxRings: port.rxRings.length, slots: port.txRings[0]?.numSlots ?? port.rxRings[0]?.numSlots ?? 0,
-  backend: kinfo ? { name: kinfo.backend, detail: kinfo.detail, fallbackReason: kinfo.fallbackReason, warnings: kinfo.warnings } : undefined,
+  backend: kinfo ? { backend: kinfo.backend, detail: kinfo.detail, fallbackReason: kinfo.fallbackReason, warnings: kinfo.warnings } : null,
 });
 Atomics.add(ctrl, C.ready, 1);
 while (Atomics.load(ctrl, C.go) === 0 && Atomics.load(ctrl, C.stop) === 0) Atomics.wait(ctrl, C.go, 0, 50);

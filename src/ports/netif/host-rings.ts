@@ -10,22 +10,21 @@
 // kernel removes a TAP that is not persistent with its last fd); a TAP that exists already
 // (persistent: `vale-ctl -n IF^`) is used as it is and stays.
 import { existsSync } from 'node:fs';
-import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import { ifFlags, ifHwAddr, ifMtu, setIfHwAddr, setIfMtu, setIfUp } from '../../sys/net.js';
 import { closeTap, openTap, tunFlags, type TapDevice } from '../../sys/tun.js';
 import * as K from '../../sys/kernel-abi.js';
 import type { InterfaceInfo } from './iface.js';
-import type { HostRings, KernelPort } from './kernel-port.js';
+import type { HostRings, InterfaceOpenOptions, KernelPort } from './kernel-port.js';
 import { openTapPort, tapError } from './tap-port.js';
 import { TapRings } from './tap-rings.js';
 
 /** Opens the NIC rings of IF, with `host` as an extra last ring pair (open-interface.ts's openNic). */
-export type NicOpener = (spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, host: HostRings | null) => KernelPort;
+export type NicOpener = (spec: PortSpec, opts: InterfaceOpenOptions, info: InterfaceInfo, host: HostRings | null) => KernelPort;
 
 /** The TAP that is IF's host stack: `hostTap`, NMTS_HOST_TAP, or IF + '^' with IF cut to fit IFNAMSIZ. */
-export function hostTapName(ifname: string, opts: OpenOptions): string {
+export function hostTapName(ifname: string, opts: InterfaceOpenOptions): string {
   const given = opts.hostTap ?? process.env.NMTS_HOST_TAP;
   if (given) return given;
   let base = [...ifname];
@@ -64,8 +63,8 @@ function openHostTap(portName: string, info: InterfaceInfo, name: string): { tap
   return { tap, warnings };
 }
 
-/** netmap:IF^, netmap:IF^0, netmap:IF* (registered with open-interface.ts's registerHostRings). */
-export function openHostRings(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, openNic: NicOpener): KernelPort {
+/** netmap:IF^, netmap:IF^0, netmap:IF* (open-interface.ts hands them here). */
+export function openHostRings(spec: PortSpec, opts: InterfaceOpenOptions, info: InterfaceInfo, openNic: NicOpener): KernelPort {
   if (tunFlags(info.name) !== null) {
     throw new NetmapError('EINVAL', `${spec.raw}: ${info.name} is a TAP device: netmap:${info.name} already reaches its host stack, it has no host rings`);
   }

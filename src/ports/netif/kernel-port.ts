@@ -5,7 +5,7 @@
 // whose syncs the subclass hands to a HostRings handler (a TAP device, tap-rings.ts).
 import { NR_RX, NR_TX, POLLIN, POLLOUT } from '../../core/constants.js';
 import { RecKind } from '../../core/layout.js';
-import { clock, Port, SPIN_CHECKS_PER_US, type OpenOptions, type PortStats } from '../../core/port.js';
+import { clock, Port, SPIN_CHECKS_PER_US, type BackendInfo, type OpenOptions, type PortStats } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import type { PrivateRegion } from '../../core/private-region.js';
 import { createPortRecord, createRing, portRing, setPortRing } from '../../core/records.js';
@@ -13,7 +13,7 @@ import type { Region } from '../../core/region.js';
 import { PollSet } from '../../sys/net.js';
 
 /** Record kind of ports backed by the kernel (their records live in a private region). */
-export const KERNEL_PORT_KIND = 6 as RecKind;
+export const KERNEL_PORT_KIND = RecKind.Kernel;
 
 /**
  * The port record of a kernel port with `pairs` tx/rx ring pairs (ring ids from `firstRingId`),
@@ -33,17 +33,29 @@ export function createKernelPortRecord(region: Region, pairs: number, txSlots: n
   }
 }
 
+/** open() options of ports on Linux interfaces (netmap:IF), beyond those of every port. */
+export interface InterfaceOpenOptions extends OpenOptions {
+  /**
+   * Linux interfaces (netmap:IF): which kernel mechanism to use. 'auto' (default, or the
+   * NMTS_BACKEND environment variable) tries AF_XDP and falls back to AF_PACKET.
+   */
+  backend?: 'auto' | 'af_xdp' | 'af_packet';
+  /** AF_XDP: attach the XDP program in driver ('native') or skb ('generic') mode; 'auto' tries native first. */
+  xdpAttach?: 'auto' | 'native' | 'generic';
+  /** AF_XDP: 'zerocopy' where the driver offers it, 'copy', or 'auto' (zero-copy if available). */
+  xdpBind?: 'auto' | 'copy' | 'zerocopy';
+  /**
+   * Host rings (netmap:IF^, IF*): the TAP device that is IF's host stack (default IF + '^', IF cut
+   * to fit 15 bytes; or the NMTS_HOST_TAP environment variable). Made at open unless it exists.
+   */
+  hostTap?: string;
+}
+
 /** Which kernel mechanism moves the frames of a port on an interface. */
 export type Backend = 'af_xdp' | 'af_packet' | 'tap';
 
-export interface KernelPortInfo {
+export interface KernelPortInfo extends BackendInfo {
   backend: Backend;
-  /** e.g. "native XDP, copy mode, queue 0" or "TPACKET_V3 rx ring, sendmmsg tx, qdisc bypass" */
-  detail: string;
-  /** why another backend was not used (auto choice), '' if not applicable */
-  fallbackReason: string;
-  /** advice printed by tools at open (offloads, MTU) */
-  warnings: string[];
   /** the TAP device behind the port (backend 'tap') or behind its host rings (netmap:IF*) */
   tap?: string;
 }
@@ -106,8 +118,12 @@ export abstract class KernelPort extends Port {
     return this;
   }
 
+  override backend(): KernelPortInfo {
+    return this.info;
+  }
+
   /** File descriptors poll(2) waits on (for pollPorts over several kernel ports). */
-  get fds(): readonly number[] {
+  override pollFds(): readonly number[] {
     return this.pollSet.fds;
   }
 

@@ -3,8 +3,7 @@
 // interface first, and turns kernel errors into ones that say what to do. Host rings (IF^, IF*)
 // are host-rings.ts's.
 import { NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
-import { registerPortType } from '../../core/open.js';
-import type { OpenOptions, Port } from '../../core/port.js';
+import type { Port } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import { NetError } from '../../sys/net.js';
@@ -12,24 +11,14 @@ import { tunFlags } from '../../sys/tun.js';
 import * as K from '../../sys/kernel-abi.js';
 import { interfaceInfo, offloadAdvice, privilegeError, type InterfaceInfo } from './iface.js';
 import { openHostRings } from './host-rings.js';
-import type { HostRings, KernelPort } from './kernel-port.js';
+import type { HostRings, InterfaceOpenOptions, KernelPort } from './kernel-port.js';
 import { openPacketPort } from './packet-port.js';
 import { openTapInterface } from './tap-port.js';
 import { openXdpPort } from './xdp-port.js';
 
-type Backend = NonNullable<OpenOptions['backend']>;
+type Backend = NonNullable<InterfaceOpenOptions['backend']>;
 
-export interface HostRingsFactory {
-  /** netmap:IF^ (host rings only), netmap:IF* and netmap:IF^N: provided by the host-stack module. */
-  (spec: PortSpec, opts: OpenOptions, info: InterfaceInfo): Port;
-}
-let hostFactory: HostRingsFactory | null = null;
-/** Registered by the host-stack (TAP) module. */
-export function registerHostRings(f: HostRingsFactory): void {
-  hostFactory = f;
-}
-
-function chosenBackend(spec: PortSpec, opts: OpenOptions): Backend {
+function chosenBackend(spec: PortSpec, opts: InterfaceOpenOptions): Backend {
   const b = opts.backend ?? process.env.NMTS_BACKEND ?? 'auto';
   if (b === 'xdp') return 'af_xdp';
   if (b === 'packet') return 'af_packet';
@@ -61,12 +50,12 @@ function final(e: unknown): boolean {
   return e instanceof NetError && (e.errno === K.EPERM || e.errno === K.EACCES || e.errno === K.ENODEV);
 }
 
-export function openInterface(spec: PortSpec, opts: OpenOptions): Port {
+/** Open a port on a Linux interface (netmap:IF, IF^, IF*): the `netmap` entry of the port-kind table. */
+export function openInterface(spec: PortSpec, opts: InterfaceOpenOptions): Port {
   if (spec.share) throw new NetmapError('ENOTSUP', `${spec.raw}: @share is not supported for interfaces`);
   const info = interfaceInfo(spec.raw, spec.name);
   if (spec.mode === 'sw' || spec.mode === 'one-sw' || spec.mode === 'nic-sw') {
-    if (!hostFactory) throw new NetmapError('ENOTSUP', `${spec.raw}: host rings are not loaded (import 'netmap-ts')`);
-    return hostFactory(spec, opts, info);
+    return openHostRings(spec, opts, info, openNic);
   }
   return openNic(spec, opts, info);
 }
@@ -76,7 +65,7 @@ export function openInterface(spec: PortSpec, opts: OpenOptions): Port {
  * ring pair (netmap:IF*). A TAP device gets the TAP backend: its "wire" is its file descriptor, so
  * AF_XDP or AF_PACKET on it would not reach its host stack.
  */
-export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, host: HostRings | null = null): KernelPort {
+export function openNic(spec: PortSpec, opts: InterfaceOpenOptions, info: InterfaceInfo, host: HostRings | null = null): KernelPort {
   const backend = chosenBackend(spec, opts);
   if (tunFlags(info.name) !== null) {
     const port = openTapInterface(spec, opts, info);
@@ -109,6 +98,3 @@ export function openNic(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, 
   port.info.warnings.push(...warnings);
   return port;
 }
-
-registerHostRings((spec, opts, info) => openHostRings(spec, opts, info, openNic));
-registerPortType('netmap', (_region, spec, opts) => openInterface(spec, opts));

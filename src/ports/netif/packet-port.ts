@@ -4,6 +4,7 @@
 // the block back. Transmit: one sendmmsg() per txsync whose iovecs point straight at the slots'
 // buffers in the port's region (its address is known), with PACKET_QDISC_BYPASS.
 // With host rings (netmap:IF*), ring 1 is the host ring pair: its syncs go to the TAP handler.
+import { DEFAULT_SLOTS } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
@@ -47,7 +48,7 @@ export class PacketPort extends KernelPort {
     this.ring = ring;
     this.r32 = new Uint32Array(ring.buffer);
     this.r16 = new Uint16Array(ring.buffer);
-    this.batch = Math.min(K.UIO_MAXIOV, opts.txSlots ?? 1024);
+    this.batch = Math.min(K.UIO_MAXIOV, opts.txSlots ?? DEFAULT_SLOTS);
     this.vec = mmapAnonymous(this.batch * (K.mmsghdr.size + K.iovec.size), 'sendmmsg vector');
     this.v32 = new Uint32Array(this.vec.buffer);
     this.base = Number(mem.region.addr);
@@ -209,7 +210,7 @@ function insertVlan(src32: Uint32Array, src16: Uint16Array, h: number, mac: numb
 /** Open netmap:IF over AF_PACKET (one rx and one tx ring); with `host`, netmap:IF*: ring pair 1 is the host rings. */
 export function openPacketPort(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] },
   host: HostRings | null = null): PacketPort {
-  const txSlots = opts.txSlots ?? 1024, rxSlots = opts.rxSlots ?? 1024;
+  const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? DEFAULT_SLOTS;
   const nr = host ? 2 : 1;
   const mem = createPrivateRegion(nr * (txSlots + rxSlots) + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
   checkMtu(spec.raw, info, mem.region.bufSize, `AF_PACKET: ${mem.region.bufSize}-byte buffers`);

@@ -2,7 +2,7 @@
 // the interface is itself a TAP (its tx ring feeds the TAP's host stack, its rx ring receives
 // what the stack sends through it), and the host rings alone, netmap:IF^ and netmap:IF^0
 // (host-rings.ts). Backend 'tap'; one system call per frame (see tap-rings.ts).
-import { DEFAULT_BUF_SIZE, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
+import { DEFAULT_BUF_SIZE, DEFAULT_SLOTS, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
 import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
@@ -44,7 +44,7 @@ export class TapPort extends KernelPort {
  * TAP: it is closed if the open fails.
  */
 export function openTapPort(spec: PortSpec, opts: OpenOptions, tap: TapRings, ringId: number, info: KernelPortInfo): TapPort {
-  const txSlots = opts.txSlots ?? 1024, rxSlots = opts.rxSlots ?? 1024;
+  const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? DEFAULT_SLOTS;
   let mem: PrivateRegion | null = null;
   try {
     mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${tap.name} buffers`);

@@ -10,8 +10,8 @@
 //   tx ring: slots [hwcur, head) become tx descriptors (one kick per sync in copy mode); each
 //            completion hands a buffer back to the oldest in-flight slot and advances tail.
 // With host rings (netmap:IF*), ring nq is the host ring pair: its syncs go to the TAP handler.
+import { DEFAULT_SLOTS } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
-import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { portRing } from '../../core/records.js';
@@ -22,7 +22,7 @@ import { XskSocket } from '../../sys/xsk.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
 import { acquireRedirect, releaseRedirect } from './redirect-registry.js';
-import { createKernelPortRecord, KernelPort, type HostRings, type KernelPortInfo } from './kernel-port.js';
+import { createKernelPortRecord, KernelPort, type HostRings, type InterfaceOpenOptions, type KernelPortInfo } from './kernel-port.js';
 
 /** Where the kernel puts a received frame inside its chunk (XDP_PACKET_HEADROOM). */
 export const XDP_HEADROOM = 256;
@@ -38,7 +38,7 @@ export class XdpPort extends KernelPort {
   private readonly redirect: XskRedirect;
   private readonly ifindex: number;
 
-  constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
+  constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: InterfaceOpenOptions,
     socks: (XskSocket | null)[], redirect: XskRedirect, ifindex: number, info: KernelPortInfo, host: HostRings | null = null) {
     super(mem, rec, spec, rings, opts, socks.filter((s): s is XskSocket => s !== null).map((s) => s.fd), info,
       host ? { rings: host, index: socks.length } : null);
@@ -205,10 +205,10 @@ function queueCount(rings: { tx: number[]; rx: number[] }, nq: number): number {
   return new Set([...rings.tx, ...rings.rx].filter((q) => q < nq)).size;
 }
 
-export function openXdpPort(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] }, nq: number,
+export function openXdpPort(spec: PortSpec, opts: InterfaceOpenOptions, info: InterfaceInfo, rings: { tx: number[]; rx: number[] }, nq: number,
   host: HostRings | null = null): XdpPort {
   checkMtu(spec.raw, info, XDP_MAX_FRAME, 'AF_XDP: 2048-byte chunks less 256 bytes of kernel headroom');
-  const txSlots = opts.txSlots ?? 1024, rxSlots = opts.rxSlots ?? 1024;
+  const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? DEFAULT_SLOTS;
   const queues = [...new Set([...rings.tx, ...rings.rx])].filter((q) => q < nq).sort((a, b) => a - b);
   const nr = host ? nq + 1 : nq;
   const fillEntries = fillEntriesFor(rxSlots, queueCount(rings, nq));

@@ -1,0 +1,176 @@
+// `nmts capture` command line: tcpdump's letters for the common job (-i -w -c -s -G -C -W
+// -q -e -n -U), two long options (--pcapng, --nano) and a trailing filter expression.
+//
+// As with tcpdump on Linux (GNU getopt permutes), options may come before or after the
+// expression words; every word that is not an option or an option's value is part of the
+// expression, joined with single spaces. `--` ends the options: everything after it is
+// expression. Values may be attached (-c10, -s64) or separate (-c 10).
+
+import { PCAP_MAX_CAPLEN } from '../../packet/pcap.js';
+
+/** tcpdump's default snap length (MAXIMUM_SNAPLEN); -s 0 means this too. */
+export const DEFAULT_SNAPLEN = PCAP_MAX_CAPLEN; // 262144
+
+export class CaptureUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CaptureUsageError';
+  }
+}
+
+export interface CaptureArgs {
+  help: boolean;
+  /** -i */
+  port: string;
+  /** -w: file name, '-' for stdout; undefined prints one text line per packet. */
+  file: string | undefined;
+  /** --pcapng (else classic pcap). */
+  pcapng: boolean;
+  /** --nano / --time-stamp-precision=nano: nanosecond timestamps. */
+  nano: boolean;
+  /** -c: stop after this many packets captured; 0 = no limit. */
+  count: number;
+  /** -s, already resolved: 0 and values above the maximum become DEFAULT_SNAPLEN. */
+  snaplen: number;
+  /** -G: seconds per file, 0 = no time rotation. */
+  rotateSeconds: number;
+  /** -C: bytes per file (the option's value times its unit), 0 = no size rotation. */
+  rotateBytes: number;
+  /** -W: number of files (ring with -C, limit then exit with -G); 0 = unlimited. */
+  fileLimit: number;
+  /** -q: quick (shorter) text lines. */
+  quick: boolean;
+  /** -e: print the link-level header on text lines. */
+  linkHeader: boolean;
+  /** -U: flush the output after every batch, not only when the port is idle. */
+  packetBuffered: boolean;
+  /** The filter expression ('' = every packet). */
+  filter: string;
+}
+
+export function defaultCaptureArgs(): CaptureArgs {
+  return {
+    help: false, port: '', file: undefined, pcapng: false, nano: false, count: 0,
+    snaplen: DEFAULT_SNAPLEN, rotateSeconds: 0, rotateBytes: 0, fileLimit: 0,
+    quick: false, linkHeader: false, packetBuffered: false, filter: '',
+  };
+}
+
+function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(v)) throw new CaptureUsageError(`invalid ${flag} '${v}': not a non-negative integer`);
+  const n = Number(v);
+  if (n < min || n > max) throw new CaptureUsageError(`invalid ${flag} '${v}': must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `in ${min}..${max}`}`);
+  return n;
+}
+
+/**
+ * -C's value in bytes: a number of millions of bytes (tcpdump's unit), or with a k/K, m/M,
+ * g/G suffix KiB, MiB, GiB (tcpdump 4.99). Fractions are accepted (-C 0.5 = 500000 bytes).
+ */
+export function parseFileSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(v);
+  if (!m) throw new CaptureUsageError(`invalid -C '${v}': expected a size such as 10 (millions of bytes), 512k, 2m or 1g`);
+  const unit = m[2] === '' ? 1_000_000 : 1024 ** ('kmg'.indexOf(m[2]!.toLowerCase()) + 1);
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (bytes < 1) throw new CaptureUsageError(`invalid -C '${v}': must be more than 0`);
+  return bytes;
+}
+
+const WITH_VALUE = new Set(['i', 'w', 'c', 's', 'G', 'C', 'W']);
+const FLAGS = new Set(['q', 'e', 'n', 'U', 'h']);
+
+export function parseCaptureArgs(argv: readonly string[]): CaptureArgs {
+  const o = defaultCaptureArgs();
+  const expr: string[] = [];
+  let seenI = false;
+  const set = (letter: string, v: string): void => {
+    switch (letter) {
+      case 'i': o.port = v; seenI = true; break;
+      case 'w': o.file = v; break;
+      case 'c': o.count = int('-c', v, 1); break;
+      case 's': {
+        const n = int('-s', v, 0);
+        o.snaplen = n === 0 || n > DEFAULT_SNAPLEN ? DEFAULT_SNAPLEN : n;
+        break;
+      }
+      case 'G': o.rotateSeconds = int('-G', v, 1); break;
+      case 'C': o.rotateBytes = parseFileSize(v); break;
+      case 'W': o.fileLimit = int('-W', v, 1); break;
+    }
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { expr.push(...argv.slice(i + 1)); break; }
+    if (a === '--help') { o.help = true; continue; }
+    if (a === '--pcapng') { o.pcapng = true; continue; }
+    if (a === '--nano' || a === '--time-stamp-precision=nano') { o.nano = true; continue; }
+    if (a === '--time-stamp-precision=micro') { o.nano = false; continue; }
+    if (a.startsWith('--')) throw new CaptureUsageError(`unknown option ${a}`);
+    if (a.length < 2 || a[0] !== '-') { expr.push(a); continue; }
+    // a cluster of short options: -qn, -c10, -qc 10
+    for (let k = 1; k < a.length; k++) {
+      const letter = a[k]!;
+      if (WITH_VALUE.has(letter)) {
+        let v = a.slice(k + 1);
+        if (v === '') {
+          if (i + 1 >= argv.length) throw new CaptureUsageError(`option -${letter} requires an argument`);
+          v = argv[++i]!;
+        }
+        set(letter, v);
+        break;
+      }
+      if (!FLAGS.has(letter)) throw new CaptureUsageError(`unknown option -${letter}`);
+      if (letter === 'q') o.quick = true;
+      else if (letter === 'e') o.linkHeader = true;
+      else if (letter === 'U') o.packetBuffered = true;
+      else if (letter === 'h') o.help = true;
+      // -n: tcpdump's "don't resolve names"; netmap-ts never resolves them
+    }
+  }
+  o.filter = expr.join(' ');
+  if (o.help) return o;
+  if (!seenI || o.port === '') throw new CaptureUsageError('missing -i PORT');
+  if ((o.rotateSeconds || o.rotateBytes) && o.file === undefined) throw new CaptureUsageError('-C and -G need -w FILE');
+  if ((o.rotateSeconds || o.rotateBytes) && o.file === '-') throw new CaptureUsageError('-C and -G cannot rotate the standard output (-w -)');
+  if (o.fileLimit && !o.rotateSeconds && !o.rotateBytes) throw new CaptureUsageError('-W needs -C or -G');
+  return o;
+}
+
+export function captureUsage(): string {
+  return `usage: nmts capture -i PORT [-w FILE [--pcapng] [-C SIZE] [-G SECONDS] [-W N]]
+                    [-c COUNT] [-s SNAPLEN] [--nano] [-q] [-e] [-U] [expression]
+
+Capture packets from a netmap-ts port, as tcpdump does from an interface.
+
+  -i PORT      a VALE port (vale0:1), a pipe end (x}1, x{1) or a monitor of a port that is
+               already open (vale0:1/r, /t, /rt, /z); netmap:IF (AF_XDP or AF_PACKET)
+  -w FILE      write the packets to FILE (pcap; '-' = standard output) instead of printing
+               one line per packet
+  --pcapng     write pcapng instead of pcap
+  --nano       nanosecond timestamps (also --time-stamp-precision=nano)
+  -c COUNT     stop after COUNT packets
+  -s SNAPLEN   keep at most SNAPLEN bytes of each packet (default and 0: ${DEFAULT_SNAPLEN})
+  -C SIZE      start a new file when the current one exceeds SIZE millions of bytes
+               (k, m, g suffixes: KiB, MiB, GiB); files are FILE, FILE1, FILE2, ...
+  -G SECONDS   start a new file every SECONDS; FILE may hold strftime %Y %m %d %H %M %S
+  -W N         with -C: a ring of N files (FILE0 .. FILE<N-1>); with -G: stop after N files
+  -q           shorter lines
+  -e           print the Ethernet header on each line
+  -U           flush the output after every batch (it is always flushed when the port idles)
+  -n           accepted for tcpdump habits (names are never resolved)
+  --help       this text
+
+The expression is tcpdump's filter syntax (pcap-filter(7)): all remaining words, joined.
+On exit (after -c, or SIGINT/SIGTERM) the counters go to standard error:
+  N packets captured          packets that matched the filter and were written or printed
+  M packets received by filter  packets the filter examined
+  K packets dropped by kernel   frames the port could not take because the capture ring
+                                was full (the port's rxDrops while capturing)
+
+examples:
+  nmts capture -i vale0:1 -c 10                       (print 10 packets)
+  nmts capture -i vale0:1/rt -w both.pcap udp port 53 (both directions of a port in use)
+  nmts capture -i vale0:2 -w cap.pcapng --pcapng -C 100 -W 5
+  nmts capture -i x}1 -w - | tcpdump -r - -n
+`;
+}

@@ -1,0 +1,95 @@
+// Moving frames from the rx rings of one port to the tx rings of another, as netmap's bridge
+// does: by swapping buffer indices when both ports share a memory region (zero-copy), else by
+// copying the bytes. Used by `nmts bridge` and by the forwarders of interfaces attached to a
+// VALE switch. Nothing here allocates per frame.
+//
+// A destination on a Linux interface (AF_XDP, AF_PACKET) takes frames of a bounded length and
+// no NS_MOREFRAG chains: frames it cannot take are dropped and counted, never handed to its
+// txsync (which would reset the ring and throw, as netmap's does for a bad slot).
+import { NS_MOREFRAG } from '../../core/constants.js';
+import { copyWords } from '../../core/frame-copy.js';
+import type { Port } from '../../core/port.js';
+import type { Ring } from '../../core/ring.js';
+
+/** One direction (src -> dst) of a forwarder: its limits, counters and chain state. */
+export class Direction {
+  readonly src: Port;
+  readonly dst: Port;
+  readonly zerocopy: boolean;
+  /** Longest frame the destination transmits. */
+  readonly maxLen: number;
+  /** Whether the destination keeps NS_MOREFRAG chains (ports of shared regions do). */
+  readonly chains: boolean;
+  packets = 0;
+  bytes = 0;
+  /** Frames the destination could not take (too long, or part of a chain it cannot send). */
+  drops = 0;
+  private dropping = false; // inside a chain being dropped
+  private txNext = 0; // round-robin over the destination's tx rings
+
+  constructor(src: Port, dst: Port, zerocopy: boolean) {
+    this.src = src;
+    this.dst = dst;
+    this.zerocopy = zerocopy && src.region === dst.region;
+    this.maxLen = dst.maxFrame;
+    this.chains = dst.pollFds() === null; // kernel ports send each slot as one frame
+  }
+
+  /** Move up to `burst` frames from every rx ring of src to dst's tx rings; returns frames moved. */
+  run(burst: number): number {
+    const rxs = this.src.rxRings, txs = this.dst.txRings;
+    if (txs.length === 0) return 0;
+    let moved = 0;
+    for (let r = 0; r < rxs.length && moved < burst; r++) {
+      const rx = rxs[r];
+      for (let tries = 0; tries < txs.length && !rx.empty() && moved < burst; tries++) {
+        const tx = txs[this.txNext];
+        this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
+        moved += this.move(rx, tx, burst - moved);
+      }
+    }
+    return moved;
+  }
+
+  private move(rx: Ring, tx: Ring, limit: number): number {
+    let j = rx.head, k = tx.head, n = 0;
+    const rt = rx.tail, tt = tx.tail, max = this.maxLen;
+    const su8 = this.src.u8, sf64 = this.src.region.f64, df64 = this.dst.region.f64;
+    const same = this.src.region === this.dst.region;
+    while (j !== rt && k !== tt && n < limit) {
+      const len = rx.len(j), more = rx.slotFlags(j) & NS_MOREFRAG;
+      if (this.dropping || len > max || (more && !this.chains)) {
+        // the rest of a chain goes with its first fragment
+        this.dropping = more !== 0;
+        this.drops++;
+        j = rx.next(j);
+        continue;
+      }
+      if (this.zerocopy) {
+        tx.swapIn(k, rx, j);
+      } else {
+        if (same) su8.copyWithin(tx.buf(k), rx.buf(j), rx.buf(j) + len);
+        else copyWords(sf64, rx.buf(j), df64, tx.buf(k), len); // (core/frame-copy.ts)
+        tx.setLen(k, len);
+        tx.setSlotFlags(k, more);
+      }
+      this.bytes += len;
+      j = rx.next(j);
+      k = tx.next(k);
+      n++;
+    }
+    // A chain cut by the end of the batch is fine: txsync publishes only complete chains, so
+    // its first part waits in tx until the rest follows in the next round.
+    rx.advance(j);
+    tx.advance(k);
+    this.packets += n;
+    return n;
+  }
+}
+
+/** Whether any rx ring of p holds frames the user has not released. */
+export function rxPending(p: Port): boolean {
+  const rings = p.rxRings;
+  for (let i = 0; i < rings.length; i++) if (!rings[i].empty()) return true;
+  return false;
+}
