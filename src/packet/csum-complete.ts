@@ -16,28 +16,37 @@ import { VNET_BAD_CSUM_OFFSET, VNET_BAD_CSUM_START, VNET_OK } from './vnet-hdr.j
 let cacheBuf0: ArrayBufferLike | null = null;
 let cacheDv0: DataView | null = null;
 let cacheU80: Uint8Array | null = null;
+let cacheW0: Uint32Array | null = null;
 let cacheBuf1: ArrayBufferLike | null = null;
 let cacheDv1: DataView | null = null;
 let cacheU81: Uint8Array | null = null;
+let cacheW1: Uint32Array | null = null;
 
 function remember(buf: ArrayBufferLike): void {
   if (cacheBuf0 === buf) return;
   if (cacheBuf1 === buf) {
-    const d = cacheDv1, u = cacheU81;
-    cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80;
-    cacheBuf0 = buf; cacheDv0 = d; cacheU80 = u;
+    const d = cacheDv1, u = cacheU81, w = cacheW1;
+    cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80; cacheW1 = cacheW0;
+    cacheBuf0 = buf; cacheDv0 = d; cacheU80 = u; cacheW0 = w;
     return;
   }
-  cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80;
+  cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80; cacheW1 = cacheW0;
   cacheBuf0 = buf;
   cacheDv0 = new DataView(buf);
   cacheU80 = new Uint8Array(buf);
+  cacheW0 = new Uint32Array(buf, 0, buf.byteLength >>> 2);
 }
 
 /** A DataView over the whole ArrayBuffer under `u8` (address it with u8.byteOffset + off). */
 export function wholeView(u8: Uint8Array): DataView {
   remember(u8.buffer);
   return cacheDv0!;
+}
+
+/** A Uint32Array over the whole ArrayBuffer under `u8` (its last 0..3 bytes excluded). */
+export function wholeWords(u8: Uint8Array): Uint32Array {
+  remember(u8.buffer);
+  return cacheW0!;
 }
 
 /** A Uint8Array over the whole ArrayBuffer under `u8` (for copyWithin between two views of it). */

@@ -25,7 +25,7 @@
 // word loop. Checksums are summed from the source, 32 bits at a time (csum-complete.ts).
 
 import { checksumAdd, checksumFold } from './checksum.js';
-import { sumWords, swapSum, wholeBytes, wholeView } from './csum-complete.js';
+import { sumWords, swapSum, wholeBytes, wholeView, wholeWords } from './csum-complete.js';
 import {
   ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, etherPayload,
 } from './headers.js';
@@ -378,17 +378,42 @@ export class Segmenter {
   }
 }
 
-/** Copy between two different buffers without a view: 32-bit words through DataViews. */
+/**
+ * Copy between two different buffers without a view per call: when both ends have the same
+ * address modulo 4 (a segment's payload usually does: same header length, gso_size a multiple
+ * of 4), 32-bit words through the buffers' Uint32Arrays; else through their DataViews.
+ */
 function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
-  const sv = wholeView(src);
-  const sb = src.byteOffset + s;
-  const dv = wholeView(dst);
-  const db = dst.byteOffset + d;
+  const sa = src.byteOffset + s;
+  const da = dst.byteOffset + d;
   let i = 0;
-  const n4 = n & ~3;
-  while (i < n4) {
-    dv.setUint32(db + i, sv.getUint32(sb + i, true), true);
-    i += 4;
+  if (((sa ^ da) & 3) === 0) {
+    while (i < n && ((sa + i) & 3) !== 0) { dst[d + i] = src[s + i]!; i++; }
+    const sw = wholeWords(src);
+    const dw = wholeWords(dst);
+    let si = (sa + i) >>> 2;
+    let di = (da + i) >>> 2;
+    const words = (n - i) >>> 2;
+    const end4 = si + (words & ~3);
+    while (si < end4) {
+      dw[di] = sw[si]!;
+      dw[di + 1] = sw[si + 1]!;
+      dw[di + 2] = sw[si + 2]!;
+      dw[di + 3] = sw[si + 3]!;
+      si += 4;
+      di += 4;
+    }
+    const end = end4 + (words & 3);
+    while (si < end) dw[di++] = sw[si++]!;
+    i += words << 2;
+  } else {
+    const sv = wholeView(src);
+    const dv = wholeView(dst);
+    const n4 = n & ~3;
+    while (i < n4) {
+      dv.setUint32(da + i, sv.getUint32(sa + i, true), true);
+      i += 4;
+    }
   }
   while (i < n) {
     dst[d + i] = src[s + i]!;
