@@ -60,29 +60,48 @@ export function wholeBytes(u8: Uint8Array): Uint8Array {
  * words (an odd last byte is the high half of a word), like checksumAdd. The result is
  * unfolded; checksumFold handles it.
  */
-export function sumWords(dv: DataView, abs: number, len: number, sum: number): number {
+export function sumWords(dv: DataView, abs: number, len: number, sum: number, w?: Uint32Array): number {
   // Little-endian 32-bit words (native loads, no byte swap), two accumulators; a ones'-complement
   // sum of byte-swapped words is the byte-swapped sum (RFC 1071 §2(B)), so fold and swap once.
+  // From an even address, one 16-bit word brings the rest to a multiple of 4, read through the
+  // buffer's Uint32Array when the caller has it (cheaper than DataView loads).
+  const end = abs + len;
   let i = abs;
-  const end32 = abs + (len & ~31);
+  let x = 0;
+  if (w !== undefined && (i & 3) === 2 && len >= 2) {
+    x = dv.getUint16(i);
+    i += 2;
+  }
   let a = 0;
   let b = 0;
-  while (i < end32) {
-    a += dv.getUint32(i, true) + dv.getUint32(i + 4, true) + dv.getUint32(i + 8, true) + dv.getUint32(i + 12, true);
-    b += dv.getUint32(i + 16, true) + dv.getUint32(i + 20, true) + dv.getUint32(i + 24, true) + dv.getUint32(i + 28, true);
-    i += 32;
+  if (w !== undefined && (i & 3) === 0) {
+    let k = i >>> 2;
+    const end8 = k + (((end - i) >>> 5) << 3);
+    while (k < end8) {
+      a += w[k]! + w[k + 1]! + w[k + 2]! + w[k + 3]!;
+      b += w[k + 4]! + w[k + 5]! + w[k + 6]! + w[k + 7]!;
+      k += 8;
+    }
+    i = k << 2;
+  } else {
+    const end32 = i + ((end - i) & ~31);
+    while (i < end32) {
+      a += dv.getUint32(i, true) + dv.getUint32(i + 4, true) + dv.getUint32(i + 8, true) + dv.getUint32(i + 12, true);
+      b += dv.getUint32(i + 16, true) + dv.getUint32(i + 20, true) + dv.getUint32(i + 24, true) + dv.getUint32(i + 28, true);
+      i += 32;
+    }
   }
-  const end4 = abs + (len & ~3);
+  const end4 = i + ((end - i) & ~3);
   while (i < end4) {
     a += dv.getUint32(i, true);
     i += 4;
   }
-  let x = a + b;
-  if (x !== 0) {
-    x = checksumFold(x);
-    x = ((x & 0xff) << 8) | (x >>> 8);
+  let y = a + b;
+  if (y !== 0) {
+    y = checksumFold(y);
+    x += ((y & 0xff) << 8) | (y >>> 8);
   }
-  const rest = abs + len - i;
+  const rest = end - i;
   if (rest >= 2) {
     x += dv.getUint16(i);
     i += 2;

@@ -91,6 +91,7 @@ export class Segmenter {
   /** views of the source's whole ArrayBuffer (csum-complete.ts), taken once per frame */
   private srcView: DataView = new DataView(new ArrayBuffer(0));
   private srcAll: Uint8Array = new Uint8Array(0);
+  private srcWords: Uint32Array = new Uint32Array(0);
 
   /**
    * Parse the frame in pieces fragOff/fragLen[0, nfrags) of `src` for the GSO type (with or
@@ -114,6 +115,7 @@ export class Segmenter {
     this.src = src;
     this.srcView = wholeView(src);
     this.srcAll = wholeBytes(src);
+    this.srcWords = wholeWords(src);
     this.frameLen = pos;
     const f0 = this.fragOff[0]!;
     const len0 = this.fragLen[0]!;
@@ -335,7 +337,7 @@ export class Segmenter {
     if (len <= 0) return sum;
     const dv = this.srcView;
     const base = this.src.byteOffset;
-    if (this.nfrags === 1) return sumWords(dv, base + this.fragOff[0]! + p, len, sum);
+    if (this.nfrags === 1) return sumWords(dv, base + this.fragOff[0]! + p, len, sum, this.srcWords);
     let k = this.fragAt(p);
     let rel = 0; // bytes summed so far; odd => the next piece starts mid-word
     while (len > 0) {
@@ -343,8 +345,8 @@ export class Segmenter {
       const avail = this.fragLen[k]! - inFrag;
       const n = avail < len ? avail : len;
       const abs = base + this.fragOff[k]! + inFrag;
-      if ((rel & 1) === 0) sum = sumWords(dv, abs, n, sum);
-      else sum += swapSum(checksumFold(sumWords(dv, abs, n, 0)));
+      if ((rel & 1) === 0) sum = sumWords(dv, abs, n, sum, this.srcWords);
+      else sum += swapSum(checksumFold(sumWords(dv, abs, n, 0, this.srcWords)));
       rel += n;
       p += n;
       len -= n;
