@@ -126,7 +126,7 @@ export function completeChecksum(u8: Uint8Array, off: number, len: number, csumS
   if (!(csumOffset >= 0) || (csumOffset & 1) !== 0 || csumStart + csumOffset + 2 > len) return VNET_BAD_CSUM_OFFSET;
   const dv = wholeView(u8);
   const abs = u8.byteOffset + off;
-  const c = ~checksumFold(sumWords(dv, abs + csumStart, len - csumStart, 0)) & 0xffff;
+  const c = ~checksumFold(sumWords(dv, abs + csumStart, len - csumStart, 0, wholeWords(u8))) & 0xffff;
   const f = off + csumStart + csumOffset;
   const v = c === 0 ? 0xffff : c;
   u8[f] = v >>> 8;
