@@ -88,7 +88,9 @@ describe('segments equal the kernel\'s', { skip }, () => {
     sh('ip', 'link', 'add', A, 'type', 'veth', 'peer', 'name', B);
     sh('ip', 'link', 'set', A, 'up');
     sh('ip', 'link', 'set', B, 'up');
-    sh('ethtool', '-K', A, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'tx-udp-segmentation', 'off');
+    sh('ethtool', '-K', A, 'tx', 'off', 'tso', 'off', 'gso', 'off');
+    // a kernel without UDP segmentation offload on veth segments USO frames in software anyway
+    try { sh('ethtool', '-K', A, 'tx-udp-segmentation', 'off'); } catch { /* no such feature here */ }
     const file = join(dir, 'kernel.pcap');
     const td = spawn('tcpdump', ['-i', B, '-w', file, '-U', '-s', '0', '-B', '32768', '--immediate-mode', 'ether src 02:00:00:00:00:01'],
       { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -96,14 +96,15 @@ describe('virtio-net header', () => {
 describe('checksum completion', () => {
   for (const f of [{ family: 4, proto: 'tcp' }, { family: 6, proto: 'tcp' }, { family: 4, proto: 'udp' }, { family: 6, proto: 'udp' }] as const) {
     test(`a partial ${f.proto}v${f.family} checksum is completed`, () => {
-      for (const n of [0, 1, 2, 3, 17, 1001, 1448]) {
+      for (const n of [0, 1, 2, 3, 17, 18, 1001, 1448, 1449, 1450]) {
         const { frame, layout } = superFrame({ ...f, payload: payloadOf(n, n), partial: true, vlans: n % 3 });
         const start = layout.l4;
         const offset = f.proto === 'tcp' ? 16 : 6;
-        const buf = new Uint8Array(frame.length + 7);
-        buf.set(frame, 5);
-        assert.equal(completeChecksum(buf, 5, frame.length, start, offset), VNET_OK);
-        const out = buf.subarray(5, 5 + frame.length);
+        const at = 4 + (n & 3); // every alignment
+        const buf = new Uint8Array(frame.length + 9);
+        buf.set(frame, at);
+        assert.equal(completeChecksum(buf, at, frame.length, start, offset), VNET_OK);
+        const out = buf.subarray(at, at + frame.length);
         assert.ok(checksumsValid(out, layout, f.family, f.proto), `payload ${n}`);
         if (f.proto === 'udp') assert.notEqual((out[start + 6]! << 8) | out[start + 7]!, 0);
         assert.deepEqual(out, linuxSegments(frame, layout, f.family, f.proto, 65535)[0], 'same as a whole-checksum segment');

@@ -16,28 +16,37 @@ import { VNET_BAD_CSUM_OFFSET, VNET_BAD_CSUM_START, VNET_OK } from './vnet-hdr.j
 let cacheBuf0: ArrayBufferLike | null = null;
 let cacheDv0: DataView | null = null;
 let cacheU80: Uint8Array | null = null;
+let cacheW0: Uint32Array | null = null;
 let cacheBuf1: ArrayBufferLike | null = null;
 let cacheDv1: DataView | null = null;
 let cacheU81: Uint8Array | null = null;
+let cacheW1: Uint32Array | null = null;
 
 function remember(buf: ArrayBufferLike): void {
   if (cacheBuf0 === buf) return;
   if (cacheBuf1 === buf) {
-    const d = cacheDv1, u = cacheU81;
-    cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80;
-    cacheBuf0 = buf; cacheDv0 = d; cacheU80 = u;
+    const d = cacheDv1, u = cacheU81, w = cacheW1;
+    cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80; cacheW1 = cacheW0;
+    cacheBuf0 = buf; cacheDv0 = d; cacheU80 = u; cacheW0 = w;
     return;
   }
-  cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80;
+  cacheBuf1 = cacheBuf0; cacheDv1 = cacheDv0; cacheU81 = cacheU80; cacheW1 = cacheW0;
   cacheBuf0 = buf;
   cacheDv0 = new DataView(buf);
   cacheU80 = new Uint8Array(buf);
+  cacheW0 = new Uint32Array(buf, 0, buf.byteLength >>> 2);
 }
 
 /** A DataView over the whole ArrayBuffer under `u8` (address it with u8.byteOffset + off). */
 export function wholeView(u8: Uint8Array): DataView {
   remember(u8.buffer);
   return cacheDv0!;
+}
+
+/** A Uint32Array over the whole ArrayBuffer under `u8` (its last 0..3 bytes excluded). */
+export function wholeWords(u8: Uint8Array): Uint32Array {
+  remember(u8.buffer);
+  return cacheW0!;
 }
 
 /** A Uint8Array over the whole ArrayBuffer under `u8` (for copyWithin between two views of it). */
@@ -51,29 +60,48 @@ export function wholeBytes(u8: Uint8Array): Uint8Array {
  * words (an odd last byte is the high half of a word), like checksumAdd. The result is
  * unfolded; checksumFold handles it.
  */
-export function sumWords(dv: DataView, abs: number, len: number, sum: number): number {
+export function sumWords(dv: DataView, abs: number, len: number, sum: number, w?: Uint32Array): number {
   // Little-endian 32-bit words (native loads, no byte swap), two accumulators; a ones'-complement
   // sum of byte-swapped words is the byte-swapped sum (RFC 1071 §2(B)), so fold and swap once.
+  // From an even address, one 16-bit word brings the rest to a multiple of 4, read through the
+  // buffer's Uint32Array when the caller has it (cheaper than DataView loads).
+  const end = abs + len;
   let i = abs;
-  const end32 = abs + (len & ~31);
+  let x = 0;
+  if (w !== undefined && (i & 3) === 2 && len >= 2) {
+    x = dv.getUint16(i);
+    i += 2;
+  }
   let a = 0;
   let b = 0;
-  while (i < end32) {
-    a += dv.getUint32(i, true) + dv.getUint32(i + 4, true) + dv.getUint32(i + 8, true) + dv.getUint32(i + 12, true);
-    b += dv.getUint32(i + 16, true) + dv.getUint32(i + 20, true) + dv.getUint32(i + 24, true) + dv.getUint32(i + 28, true);
-    i += 32;
+  if (w !== undefined && (i & 3) === 0) {
+    let k = i >>> 2;
+    const end8 = k + (((end - i) >>> 5) << 3);
+    while (k < end8) {
+      a += w[k]! + w[k + 1]! + w[k + 2]! + w[k + 3]!;
+      b += w[k + 4]! + w[k + 5]! + w[k + 6]! + w[k + 7]!;
+      k += 8;
+    }
+    i = k << 2;
+  } else {
+    const end32 = i + ((end - i) & ~31);
+    while (i < end32) {
+      a += dv.getUint32(i, true) + dv.getUint32(i + 4, true) + dv.getUint32(i + 8, true) + dv.getUint32(i + 12, true);
+      b += dv.getUint32(i + 16, true) + dv.getUint32(i + 20, true) + dv.getUint32(i + 24, true) + dv.getUint32(i + 28, true);
+      i += 32;
+    }
   }
-  const end4 = abs + (len & ~3);
+  const end4 = i + ((end - i) & ~3);
   while (i < end4) {
     a += dv.getUint32(i, true);
     i += 4;
   }
-  let x = a + b;
-  if (x !== 0) {
-    x = checksumFold(x);
-    x = ((x & 0xff) << 8) | (x >>> 8);
+  let y = a + b;
+  if (y !== 0) {
+    y = checksumFold(y);
+    x += ((y & 0xff) << 8) | (y >>> 8);
   }
-  const rest = abs + len - i;
+  const rest = end - i;
   if (rest >= 2) {
     x += dv.getUint16(i);
     i += 2;
@@ -98,7 +126,7 @@ export function completeChecksum(u8: Uint8Array, off: number, len: number, csumS
   if (!(csumOffset >= 0) || (csumOffset & 1) !== 0 || csumStart + csumOffset + 2 > len) return VNET_BAD_CSUM_OFFSET;
   const dv = wholeView(u8);
   const abs = u8.byteOffset + off;
-  const c = ~checksumFold(sumWords(dv, abs + csumStart, len - csumStart, 0)) & 0xffff;
+  const c = ~checksumFold(sumWords(dv, abs + csumStart, len - csumStart, 0, wholeWords(u8))) & 0xffff;
   const f = off + csumStart + csumOffset;
   const v = c === 0 ? 0xffff : c;
   u8[f] = v >>> 8;

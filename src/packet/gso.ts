@@ -25,7 +25,7 @@
 // word loop. Checksums are summed from the source, 32 bits at a time (csum-complete.ts).
 
 import { checksumAdd, checksumFold } from './checksum.js';
-import { sumWords, swapSum, wholeBytes, wholeView } from './csum-complete.js';
+import { sumWords, swapSum, wholeBytes, wholeView, wholeWords } from './csum-complete.js';
 import {
   ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, etherPayload,
 } from './headers.js';
@@ -91,6 +91,7 @@ export class Segmenter {
   /** views of the source's whole ArrayBuffer (csum-complete.ts), taken once per frame */
   private srcView: DataView = new DataView(new ArrayBuffer(0));
   private srcAll: Uint8Array = new Uint8Array(0);
+  private srcWords: Uint32Array = new Uint32Array(0);
 
   /**
    * Parse the frame in pieces fragOff/fragLen[0, nfrags) of `src` for the GSO type (with or
@@ -114,6 +115,7 @@ export class Segmenter {
     this.src = src;
     this.srcView = wholeView(src);
     this.srcAll = wholeBytes(src);
+    this.srcWords = wholeWords(src);
     this.frameLen = pos;
     const f0 = this.fragOff[0]!;
     const len0 = this.fragLen[0]!;
@@ -335,7 +337,7 @@ export class Segmenter {
     if (len <= 0) return sum;
     const dv = this.srcView;
     const base = this.src.byteOffset;
-    if (this.nfrags === 1) return sumWords(dv, base + this.fragOff[0]! + p, len, sum);
+    if (this.nfrags === 1) return sumWords(dv, base + this.fragOff[0]! + p, len, sum, this.srcWords);
     let k = this.fragAt(p);
     let rel = 0; // bytes summed so far; odd => the next piece starts mid-word
     while (len > 0) {
@@ -343,8 +345,8 @@ export class Segmenter {
       const avail = this.fragLen[k]! - inFrag;
       const n = avail < len ? avail : len;
       const abs = base + this.fragOff[k]! + inFrag;
-      if ((rel & 1) === 0) sum = sumWords(dv, abs, n, sum);
-      else sum += swapSum(checksumFold(sumWords(dv, abs, n, 0)));
+      if ((rel & 1) === 0) sum = sumWords(dv, abs, n, sum, this.srcWords);
+      else sum += swapSum(checksumFold(sumWords(dv, abs, n, 0, this.srcWords)));
       rel += n;
       p += n;
       len -= n;
@@ -378,17 +380,42 @@ export class Segmenter {
   }
 }
 
-/** Copy between two different buffers without a view: 32-bit words through DataViews. */
+/**
+ * Copy between two different buffers without a view per call: when both ends have the same
+ * address modulo 4 (a segment's payload usually does: same header length, gso_size a multiple
+ * of 4), 32-bit words through the buffers' Uint32Arrays; else through their DataViews.
+ */
 function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
-  const sv = wholeView(src);
-  const sb = src.byteOffset + s;
-  const dv = wholeView(dst);
-  const db = dst.byteOffset + d;
+  const sa = src.byteOffset + s;
+  const da = dst.byteOffset + d;
   let i = 0;
-  const n4 = n & ~3;
-  while (i < n4) {
-    dv.setUint32(db + i, sv.getUint32(sb + i, true), true);
-    i += 4;
+  if (((sa ^ da) & 3) === 0) {
+    while (i < n && ((sa + i) & 3) !== 0) { dst[d + i] = src[s + i]!; i++; }
+    const sw = wholeWords(src);
+    const dw = wholeWords(dst);
+    let si = (sa + i) >>> 2;
+    let di = (da + i) >>> 2;
+    const words = (n - i) >>> 2;
+    const end4 = si + (words & ~3);
+    while (si < end4) {
+      dw[di] = sw[si]!;
+      dw[di + 1] = sw[si + 1]!;
+      dw[di + 2] = sw[si + 2]!;
+      dw[di + 3] = sw[si + 3]!;
+      si += 4;
+      di += 4;
+    }
+    const end = end4 + (words & 3);
+    while (si < end) dw[di++] = sw[si++]!;
+    i += words << 2;
+  } else {
+    const sv = wholeView(src);
+    const dv = wholeView(dst);
+    const n4 = n & ~3;
+    while (i < n4) {
+      dv.setUint32(da + i, sv.getUint32(sa + i, true), true);
+      i += 4;
+    }
   }
   while (i < n) {
     dst[d + i] = src[s + i]!;
