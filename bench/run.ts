@@ -28,6 +28,7 @@ import './netmap-cases.js';
 import './xproc-cases.js';
 import './limit.js';
 import './tool-cases.js';
+import { runRef } from './ref.js';
 import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
 import { measureStartupMs } from './startup.js';
 
@@ -41,6 +42,10 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --linux           only the Linux-interface cases (root): peers (tcpreplay, trafgen,
                     tcpdump, DPDK AF_XDP, npm cap/pcap, XDP-generated frames) and nmts
                     on veth pairs in a network namespace of their own
+  --ref             netmap-ts beside C loops of the same algorithms (bench/ref/ref.c, built
+                    with the system's cc -O2; skipped with a note without one), interleaved
+                    C, JS, C, JS..., ratios with min/median/max (--only picks pairs)
+  --rounds N        rounds of --ref (default 5)
   --list            list the cases and exit
   --help            this text
 
@@ -59,6 +64,9 @@ interface Options {
   tools?: boolean;
   /** --linux: only the Linux-interface cases (bench/linux-cases.ts). */
   linux?: boolean;
+  /** --ref: the C-reference pairs (bench/ref.ts), interleaved for `rounds` rounds. */
+  ref?: boolean;
+  rounds: number;
   list: boolean;
   help: boolean;
 }
@@ -74,7 +82,7 @@ function parseSeconds(flag: string, v: string | undefined): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { json: false, durationMs: 5000, warmupMs: DEFAULT_WARMUP_MS, list: false, help: false };
+  const o: Options = { json: false, durationMs: 5000, warmupMs: DEFAULT_WARMUP_MS, rounds: 5, list: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let val: string | undefined;
@@ -109,6 +117,15 @@ function parseArgs(argv: string[]): Options {
       case '--linux':
         o.linux = true;
         break;
+      case '--ref':
+        o.ref = true;
+        break;
+      case '--rounds': {
+        const n = Number(next());
+        if (!Number.isInteger(n) || n < 1) throw new UsageError('--rounds needs a whole number >= 1');
+        o.rounds = n;
+        break;
+      }
       case '--list':
         o.list = true;
         break;
@@ -298,6 +315,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json });
   const all = listCases();
   if (o.list) {
     const w = Math.max(...all.map((c) => c.name.length));
