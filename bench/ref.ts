@@ -24,10 +24,11 @@ const SOURCE = fileURLToPath(new URL('../../bench/ref/ref.c', import.meta.url));
 
 /** One side of a pair: a C reference run or a registered case. */
 type Side = { c: [mode: string, len: number] } | { js: string };
-interface Pair { name: string; frameLen: number; a: Side; b: Side; what: string }
+/** cpu: compare frames per CPU-second (one-thread pairs: holds on a loaded machine). */
+interface Pair { name: string; frameLen: number; a: Side; b: Side; what: string; cpu?: boolean }
 
 export const PAIRS: Pair[] = [
-  { name: 'vale-1t-60', frameLen: 60, a: { c: ['vale1', 60] }, b: { js: 'vale-1t-60' }, what: 'VALE learn+lookup+copy, one thread' },
+  { name: 'vale-1t-60', frameLen: 60, a: { c: ['vale1', 60] }, b: { js: 'vale-1t-60' }, what: 'VALE learn+lookup+copy, one thread; M frames per CPU-second', cpu: true },
   { name: 'vale-60', frameLen: 60, a: { c: ['vale2', 60] }, b: { js: 'vale-60' }, what: 'VALE, sender and receiver threads' },
   { name: 'vale-1514', frameLen: 1514, a: { c: ['vale2', 1514] }, b: { js: 'vale-1514' }, what: 'VALE 1514 B, two threads' },
   { name: 'pipe-60', frameLen: 60, a: { c: ['pipe', 60] }, b: { js: 'pipe-60' }, what: 'shared-slot pipe, two threads' },
@@ -57,17 +58,17 @@ function runC(bin: string, mode: string, len: number, durationMs: number, warmup
     child.stderr.on('data', (d) => { err += d; });
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`ref ${mode}: exit ${code}: ${err.trim()}`));
-      const r = JSON.parse(out.trim()) as { packets: number; seconds: number; drops: number };
-      resolve({ packets: r.packets, bytes: r.packets * len, seconds: r.seconds, notes: `C ${mode}, ${r.drops} dropped` });
+      const r = JSON.parse(out.trim()) as { packets: number; seconds: number; cpuSeconds: number; drops: number };
+      resolve({ packets: r.packets, bytes: r.packets * len, seconds: r.seconds, notes: `C ${mode}, ${r.drops} dropped`, extra: { cpuSeconds: r.cpuSeconds } });
     });
   });
 }
 
-async function runSide(s: Side, bin: string | undefined, durationMs: number, warmupMs: number): Promise<CaseResult | null> {
+async function runSide(s: Side, bin: string | undefined, durationMs: number, warmupMs: number, pin?: boolean): Promise<CaseResult | null> {
   if ('c' in s) return bin ? runC(bin, s.c[0], s.c[1], durationMs, warmupMs) : null;
   const c = listCases().find((x) => x.name === s.js);
   if (!c) throw new Error(`no case ${s.js}`);
-  return c.run(durationMs, { warmupMs });
+  return c.run(durationMs, { warmupMs, pin });
 }
 
 const sideName = (s: Side): string => ('c' in s ? `C ${s.c[0]}-${s.c[1]}` : s.js);
@@ -81,13 +82,13 @@ function stats(xs: number[]): string {
 }
 
 /** Run the pairs (or those named in `only`) interleaved for `rounds` rounds; print the table. */
-export async function runRef(o: { rounds: number; durationMs: number; warmupMs: number; only?: string[]; json: boolean }): Promise<number> {
+export async function runRef(o: { rounds: number; durationMs: number; warmupMs: number; only?: string[]; json: boolean; pin?: boolean }): Promise<number> {
   const { bin, dir, note } = buildRef();
   const log = (s: string): boolean => process.stderr.write(s);
   if (note) log(`bench --ref: ${note}\n`);
   const pairs = PAIRS.filter((p) => !o.only || o.only.includes(p.name));
   const res = pairs.map(() => ({ a: [] as number[], b: [] as number[], r: [] as number[], errors: [] as string[] }));
-  const rate = (r: CaseResult | null): number | null => (r ? r.packets / r.seconds / 1e6 : null);
+  const rate = (r: CaseResult | null, cpu?: boolean): number | null => (r ? r.packets / (cpu ? Number(r.extra?.cpuSeconds) : r.seconds) / 1e6 : null);
   try {
     for (let round = 0; round < o.rounds; round++) {
       for (const [i, p] of pairs.entries()) {
@@ -95,7 +96,7 @@ export async function runRef(o: { rounds: number; durationMs: number; warmupMs: 
         for (const s of [p.a, p.b]) {
           log(`[round ${round + 1}/${o.rounds}] ${sideName(s)} ... `);
           try {
-            const m = rate(await runSide(s, bin, o.durationMs, o.warmupMs));
+            const m = rate(await runSide(s, bin, o.durationMs, o.warmupMs, o.pin), p.cpu);
             got.push(m);
             log(m === null ? 'skipped\n' : `${m.toFixed(2)} Mpps\n`);
           } catch (e) {
@@ -141,7 +142,7 @@ async function runValeOneThread(len: number, durationMs: number, opts?: RunOptio
     new UdpFrameTemplate({ family: 4, srcMac: mac(1), dstMac: mac(2), src: '10.0.0.1:1234', dst: '10.1.0.1:1234', frameLen: len }).write(frame, 0);
     const back = new Uint8Array(len);
     new UdpFrameTemplate({ family: 4, srcMac: mac(2), dstMac: mac(1), src: '10.1.0.1:1234', dst: '10.0.0.1:1234', frameLen: len }).write(back, 0);
-    const t = tx.txRings[0], r = rx.rxRings[0], u8 = tx.u8;
+    const t = tx.txRings[0], rr = rx.rxRings[0], u8 = tx.u8;
     for (let i = 0; i < t.numSlots; i++) u8.set(frame, t.buf(i));
     // the receiver's MAC is learned (one frame from it), as in the two-thread case
     const rt = rx.txRings[0];
@@ -149,7 +150,7 @@ async function runValeOneThread(len: number, durationMs: number, opts?: RunOptio
     rt.setLen(rt.head, len);
     rt.advance(rt.next(rt.head));
     rx.txsync();
-    const tu32 = t.u32, ts = t.slots, tn = t.numSlots, ru32 = r.u32, rs = r.slots, rn = r.numSlots;
+    const tu32 = t.u32, ts = t.slots, tn = t.numSlots, ru32 = rr.u32, rs = rr.slots, rn = rr.numSlots;
     const step = (): number => {
       let h = t.head, todo = t.space();
       if (todo > 512) todo = 512;
@@ -161,17 +162,19 @@ async function runValeOneThread(len: number, durationMs: number, opts?: RunOptio
       t.advance(h);
       tx.txsync();
       rx.rxsync();
-      let k = r.head, got = 0, bytes = 0;
-      const end = r.tail;
+      let k = rr.head, got = 0, bytes = 0;
+      const end = rr.tail;
       while (k !== end) {
         bytes += ru32[rs + (k << 2) + 1] & 0xffff;
         got++;
         k = k + 1 === rn ? 0 : k + 1;
       }
-      r.advance(k);
+      rr.advance(k);
       return bytes >= 0 ? got : 0;
     };
-    return await runInThread({ durationMs, warmupMs: warmupOf(opts), frameLen: len, step });
+    const r = await runInThread({ durationMs, warmupMs: warmupOf(opts), frameLen: len, step });
+    const cpuS = Number(r.extra?.cpuSeconds);
+    return { ...r, notes: `${(r.packets / cpuS / 1e6).toFixed(2)} M frames per CPU-second`, extra: { cpuSeconds: cpuS } };
   } finally {
     tx.close();
     rx.close();

@@ -46,6 +46,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
                     with the system's cc -O2; skipped with a note without one), interleaved
                     C, JS, C, JS..., ratios with min/median/max (--only picks pairs)
   --rounds N        rounds of --ref (default 5)
+  --pin             pin each worker of the netmap cases to a CPU (worker i to CPU i mod n)
+  --opt-status      (under node --allow-natives-syntax) the sender's V8 optimization status
+                    of the forwarding functions, in the notes
   --list            list the cases and exit
   --help            this text
 
@@ -67,6 +70,7 @@ interface Options {
   /** --ref: the C-reference pairs (bench/ref.ts), interleaved for `rounds` rounds. */
   ref?: boolean;
   rounds: number;
+  pin?: boolean;
   list: boolean;
   help: boolean;
 }
@@ -119,6 +123,12 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--ref':
         o.ref = true;
+        break;
+      case '--pin':
+        o.pin = true;
+        break;
+      case '--opt-status':
+        if (!process.execArgv.includes('--allow-natives-syntax')) throw new UsageError('--opt-status needs node --allow-natives-syntax dist/bench/run.js ...');
         break;
       case '--rounds': {
         const n = Number(next());
@@ -186,7 +196,7 @@ async function runOne(c: BenchCase, o: Options): Promise<CaseResult> {
   });
   try {
     // Promise.resolve().then(): a case that throws synchronously still ends up as a rejection.
-    const p = Promise.resolve().then(() => c.run(o.durationMs, { warmupMs: o.warmupMs }));
+    const p = Promise.resolve().then(() => c.run(o.durationMs, { warmupMs: o.warmupMs, pin: o.pin }));
     return checkResult(await Promise.race([p, timeout]));
   } finally {
     clearTimeout(timer);
@@ -315,7 +325,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json });
+  if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json, pin: o.pin });
   const all = listCases();
   if (o.list) {
     const w = Math.max(...all.map((c) => c.name.length));

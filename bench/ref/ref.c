@@ -67,6 +67,12 @@ static double now_s(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 static uint32_t mac_hash(uint32_t lo, uint32_t hi) {
   return ((lo ^ (hi * 0x85ebca6bu)) * 0x9e3779b1u) >> 22; /* 1024 entries */
 }
@@ -236,7 +242,7 @@ int main(int argc, char **argv) {
   int threaded = !strcmp(mode, "vale2") || !strcmp(mode, "pipe");
   pthread_t th;
   if (threaded && pthread_create(&th, NULL, !strcmp(mode, "pipe") ? pipe_rx_thread : vale_rx_thread, NULL)) return 1;
-  double t0 = now_s(), start = 0, end = 0;
+  double t0 = now_s(), start = 0, end = 0, cpu0 = 0;
   uint64_t at_start = 0;
   volatile uint64_t sink = 0;
   uint32_t cpos = 0;
@@ -244,6 +250,7 @@ int main(int argc, char **argv) {
     double t = now_s();
     if (start == 0 && t - t0 >= warm) {
       start = t;
+      cpu0 = cpu_s();
       at_start = threaded ? atomic_load(&g->received) : local;
       atomic_store(&g->phase, 1);
     }
@@ -261,9 +268,10 @@ int main(int argc, char **argv) {
       }
     }
   }
+  double cpu = cpu_s() - cpu0;
   uint64_t got = (threaded ? atomic_load(&g->received) : local) - at_start;
   atomic_store(&g->phase, 2);
   if (threaded) pthread_join(th, NULL);
-  printf("{\"packets\":%llu,\"seconds\":%.6f,\"drops\":%llu}\n", (unsigned long long)got, end - start, (unsigned long long)drops);
+  printf("{\"packets\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"drops\":%llu}\n", (unsigned long long)got, end - start, cpu, (unsigned long long)drops);
   return 0;
 }
