@@ -34,6 +34,8 @@ export const CASE_SLACK_MS = 2000;
 export interface RunOptions {
   /** Warm-up before the measured window, in ms. */
   warmupMs: number;
+  /** bench --pin: pin each worker thread of the netmap cases to a CPU of its own (worker i to CPU i mod n). */
+  pin?: boolean;
 }
 
 export interface CaseResult {

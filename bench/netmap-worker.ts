@@ -7,6 +7,13 @@ import { runLoop, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
 import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
 import { C, ROW, S } from '../src/apps/pkt-gen/shared.js';
 import { countGc } from './gc.js';
+import { gettid } from '../src/sys/libc.js';
+import { pinThisThread } from '../src/sys/sched.js';
+import { boundDrops } from '../src/apps/pkt-gen/drops.js';
+import { ValePort } from '../src/vale/vale-port.js';
+import { forwardBatch } from '../src/vale/forward.js';
+import { deliverCopies } from '../src/core/deliver.js';
+import { copyFrame } from '../src/core/frame-copy.js';
 
 export interface NetmapWorkerParams {
   port: string;
@@ -18,6 +25,26 @@ export interface NetmapWorkerParams {
   stats: SharedArrayBuffer;
   ctrl: SharedArrayBuffer;
   window: SharedArrayBuffer; // float64 [start, end] epoch ms of the measured window
+  /** Pin this thread to this CPU (bench --pin). */
+  cpu?: number;
+}
+
+/**
+ * V8's optimization status of the forwarding path's functions (bench --opt-status, under
+ * node --allow-natives-syntax): the bit field of %GetOptimizationStatus, and whether the
+ * function runs TurboFan code (bit 4 = 16 "optimized", bit 5 = 32 "TurboFanned").
+ */
+function optStatus(): Record<string, number> | undefined {
+  if (!process.execArgv.includes('--allow-natives-syntax')) return undefined;
+  const get = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const fns: Record<string, unknown> = {
+    txsyncRing: (ValePort.prototype as unknown as Record<string, unknown>).txsyncRing,
+    rxsyncRing: (ValePort.prototype as unknown as Record<string, unknown>).rxsyncRing,
+    forwardBatch, deliverCopies, copyFrame,
+  };
+  const out: Record<string, number> = {};
+  for (const [k, f] of Object.entries(fns)) out[k] = get(f);
+  return out;
 }
 
 const p = workerData as NetmapWorkerParams;
@@ -32,12 +59,15 @@ const cfg: LoopConfig = {
   randomSrc: false, randomDst: false, frags: 1, fragSize: 0, vhdr: 0, rubbish: false, dump: false,
   exitOnIdle: false, family: 4, reportMs: 1000,
 };
-parentPort!.postMessage({ type: 'ready' });
+if (p.cpu !== undefined) pinThisThread(p.cpu);
+parentPort!.postMessage({ type: 'ready', tid: gettid() });
 Atomics.add(ctrl, C.ready, 1);
 while (Atomics.load(ctrl, C.go) === 0) Atomics.wait(ctrl, C.go, 0, 50);
 runLoop(port, cfg, { stats, row: p.index * ROW, ctrl, log: () => {} });
 stats[p.index * ROW + S.done] = 1;
+const opt = optStatus();
+const drops = p.fn === 'tx' ? boundDrops(port, false) : boundDrops(port, true);
 port.close();
 await gc.flush();
-parentPort!.postMessage({ type: 'done', gc: gc.count(win[0], win[1]) });
+parentPort!.postMessage({ type: 'done', gc: gc.count(win[0], win[1]), opt, drops });
 gc.stop();

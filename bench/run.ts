@@ -29,6 +29,7 @@ import './xproc-cases.js';
 import './limit.js';
 import './tool-cases.js';
 import './offload-cases.js';
+import { runRef } from './ref.js';
 import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
 import { measureStartupMs } from './startup.js';
 
@@ -42,6 +43,13 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --linux           only the Linux-interface cases (root): peers (tcpreplay, trafgen,
                     tcpdump, DPDK AF_XDP, npm cap/pcap, XDP-generated frames) and nmts
                     on veth pairs in a network namespace of their own
+  --ref             netmap-ts beside C loops of the same algorithms (bench/ref/ref.c, built
+                    with the system's cc -O2; skipped with a note without one), interleaved
+                    C, JS, C, JS..., ratios with min/median/max (--only picks pairs)
+  --rounds N        rounds of --ref (default 5)
+  --pin             pin each worker of the netmap cases to a CPU (worker i to CPU i mod n)
+  --opt-status      (under node --allow-natives-syntax) the sender's V8 optimization status
+                    of the forwarding functions, in the notes
   --list            list the cases and exit
   --help            this text
 
@@ -60,6 +68,10 @@ interface Options {
   tools?: boolean;
   /** --linux: only the Linux-interface cases (bench/linux-cases.ts). */
   linux?: boolean;
+  /** --ref: the C-reference pairs (bench/ref.ts), interleaved for `rounds` rounds. */
+  ref?: boolean;
+  rounds: number;
+  pin?: boolean;
   list: boolean;
   help: boolean;
 }
@@ -75,7 +87,7 @@ function parseSeconds(flag: string, v: string | undefined): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { json: false, durationMs: 5000, warmupMs: DEFAULT_WARMUP_MS, list: false, help: false };
+  const o: Options = { json: false, durationMs: 5000, warmupMs: DEFAULT_WARMUP_MS, rounds: 5, list: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let val: string | undefined;
@@ -110,6 +122,21 @@ function parseArgs(argv: string[]): Options {
       case '--linux':
         o.linux = true;
         break;
+      case '--ref':
+        o.ref = true;
+        break;
+      case '--pin':
+        o.pin = true;
+        break;
+      case '--opt-status':
+        if (!process.execArgv.includes('--allow-natives-syntax')) throw new UsageError('--opt-status needs node --allow-natives-syntax dist/bench/run.js ...');
+        break;
+      case '--rounds': {
+        const n = Number(next());
+        if (!Number.isInteger(n) || n < 1) throw new UsageError('--rounds needs a whole number >= 1');
+        o.rounds = n;
+        break;
+      }
       case '--list':
         o.list = true;
         break;
@@ -170,7 +197,7 @@ async function runOne(c: BenchCase, o: Options): Promise<CaseResult> {
   });
   try {
     // Promise.resolve().then(): a case that throws synchronously still ends up as a rejection.
-    const p = Promise.resolve().then(() => c.run(o.durationMs, { warmupMs: o.warmupMs }));
+    const p = Promise.resolve().then(() => c.run(o.durationMs, { warmupMs: o.warmupMs, pin: o.pin }));
     return checkResult(await Promise.race([p, timeout]));
   } finally {
     clearTimeout(timer);
@@ -299,6 +326,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json, pin: o.pin });
   const all = listCases();
   if (o.list) {
     const w = Math.max(...all.map((c) => c.name.length));

@@ -79,6 +79,20 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     const p = list[k];
     const nf = ft.frags[p];
     if (nf > free) { drops++; continue; }
+    if (nf === 1) {
+      // the common case, one slot: its word (len | flags << 16) is written with one store
+      const slot = s + (prod << 2);
+      const idx = u32[slot];
+      if (idx < 2 || idx >= nbufs) { drops += end - k; break; } // the receiver broke a slot (below)
+      const len = ft.len[p];
+      copyFrame(u8, f64, ft.src[p], bufsOfs + idx * bufSize, len);
+      u32[slot + 1] = len | (((ft.flags[p] & NS_MOREFRAG) | addFlags) << 16);
+      bytes += len;
+      prod = prod + 1 === nslots ? 0 : prod + 1;
+      free--;
+      delivered++;
+      continue;
+    }
     const start = prod;
     let pktBytes = 0, broken = false;
     for (let f = p; f < p + nf; f++) {

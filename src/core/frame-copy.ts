@@ -16,11 +16,17 @@ export function copyWords(src: Float64Array, s: number, dst: Float64Array, d: nu
 }
 
 /**
- * Copy len bytes from byte offset src to dst within one region. Short frames move as 8-byte
- * words (measured faster than copyWithin below ~256 bytes, and bit-exact); longer ones use
- * copyWithin (memmove).
+ * Copy len bytes from byte offset src to dst within one region, the way that measured fastest
+ * at each size (bench/ref.ts, docs/benchmarks.md): up to 64 bytes (a minimum-size frame) as 8
+ * unrolled 8-byte words — a buffer is at least 64 bytes long, so the words past len stay inside
+ * both buffers; up to 256 bytes as a word loop; longer frames with copyWithin (memmove). Word
+ * copies through a Float64Array are bit-exact (V8 moves the bits, it does not canonicalize).
  */
 export function copyFrame(u8: Uint8Array, f64: Float64Array, src: number, dst: number, len: number): void {
-  if (len <= 256) copyWords(f64, src, f64, dst, len);
+  if (len <= 64) {
+    const i = src >>> 3, j = dst >>> 3;
+    f64[j] = f64[i]; f64[j + 1] = f64[i + 1]; f64[j + 2] = f64[i + 2]; f64[j + 3] = f64[i + 3];
+    f64[j + 4] = f64[i + 4]; f64[j + 5] = f64[i + 5]; f64[j + 6] = f64[i + 6]; f64[j + 7] = f64[i + 7];
+  } else if (len <= 256) copyWords(f64, src, f64, dst, len);
   else u8.copyWithin(dst, src, src + len);
 }

@@ -30,6 +30,8 @@ export { lbExitLine, lbStatsLines, type LbCounters, type LbPipeCounters } from '
 export const BUF_REVOKE = 150;
 export const DEF_BATCH = 2048;
 export const DEF_OUT_PIPES = 2;
+/** Steps run() retries when out of input before it sleeps (each syncs every port: ~0.5-1 us). */
+const LB_SPIN_STEPS = 64;
 
 export interface LbGroup {
   /**
@@ -445,7 +447,13 @@ export class LoadBalancer {
         while (!this.stopping && !o.signal?.aborted) {
           // at most half an input ring per round: the producer refills the other half meanwhile
           // instead of waiting for lb to hand the whole ring back (6-7 -> 10-12 Mpps, 1024 slots)
-          const moved = this.step(this.halfRing);
+          let moved = this.step(this.halfRing);
+          // out of input: keep stepping for a few tens of microseconds before sleeping, as
+          // Port.poll spins. pollAsync's wake-up (a futex wait on the thread pool, then an
+          // event-loop turn) takes far longer than the feeder needs to refill half a ring:
+          // without the spin, lb and its feeder fell into taking turns (6.3 Mpps, the slow
+          // runs of issue 14) and stayed there
+          for (let i = 0; moved === 0 && i < LB_SPIN_STEPS && !this.busyWait; i++) moved = this.step(this.halfRing);
           if (moved === 0) {
             if (this.busyWait) await new Promise((r) => setImmediate(r));
             else await this.input.pollAsync(POLLIN, this.pending() ? 1 : 50);

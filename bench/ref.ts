@@ -1,0 +1,187 @@
+// `npm run bench -- --ref [--rounds N]`: netmap-ts beside plain C loops of the same algorithms
+// (bench/ref/ref.c, compiled with the system's cc -O2 into a temporary directory; skipped with
+// a note when there is no cc). Each pair runs interleaved — C, JS, C, JS… for N rounds — so
+// that the noise of a shared machine hits both sides alike, and the ratio JS/C is printed per
+// pair with its min/median/max over the rounds (a ratio is taken within one round).
+//
+// Pairs: vale-1t-60 (one thread: fill, txsync, rxsync, read — in C the same loop) against C
+// `vale1`; vale-60 and vale-1514 (two workers) against C `vale2` (two threads on one shared
+// mapping); pipe-60 against the C shared-slot pipe; memcpy-limit-1514 against memcpy; and
+// xproc-vale-60 against vale-60 (two processes against two threads, both ours).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { registerCase, listCases, type CaseResult, type RunOptions } from './cases.js';
+import { runInThread, warmupOf } from './harness.js';
+import '../src/index.js';
+import { open } from '../src/core/open.js';
+import { processRegion } from '../src/core/memory.js';
+import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
+
+const SOURCE = fileURLToPath(new URL('../../bench/ref/ref.c', import.meta.url));
+
+/** One side of a pair: a C reference run or a registered case. */
+type Side = { c: [mode: string, len: number] } | { js: string };
+/** cpu: compare frames per CPU-second (one-thread pairs: holds on a loaded machine). */
+interface Pair { name: string; frameLen: number; a: Side; b: Side; what: string; cpu?: boolean }
+
+export const PAIRS: Pair[] = [
+  { name: 'vale-1t-60', frameLen: 60, a: { c: ['vale1', 60] }, b: { js: 'vale-1t-60' }, what: 'VALE learn+lookup+copy, one thread; M frames per CPU-second', cpu: true },
+  { name: 'vale-60', frameLen: 60, a: { c: ['vale2', 60] }, b: { js: 'vale-60' }, what: 'VALE, sender and receiver threads' },
+  { name: 'vale-1514', frameLen: 1514, a: { c: ['vale2', 1514] }, b: { js: 'vale-1514' }, what: 'VALE 1514 B, two threads' },
+  { name: 'pipe-60', frameLen: 60, a: { c: ['pipe', 60] }, b: { js: 'pipe-60' }, what: 'shared-slot pipe, two threads' },
+  { name: 'memcpy-limit-1514', frameLen: 1514, a: { c: ['copy', 1514] }, b: { js: 'memcpy-limit-1514' }, what: '1514 B copy, one thread' },
+  { name: 'xproc-vale-60', frameLen: 60, a: { js: 'vale-60' }, b: { js: 'xproc-vale-60' }, what: 'VALE, two processes against two threads' },
+];
+
+/** Compile the C references; returns the binary's path, or a note saying why not. */
+export function buildRef(): { bin?: string; dir?: string; note?: string } {
+  const cc = process.env.CC || 'cc';
+  if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) return { note: `no C compiler (${cc}): C references skipped` };
+  const dir = mkdtempSync(join(tmpdir(), 'nmts-ref-'));
+  const bin = join(dir, 'ref');
+  const r = spawnSync(cc, ['-O2', '-pthread', '-o', bin, SOURCE], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return { note: `${cc} -O2 ${SOURCE} failed: C references skipped\n${r.stderr}` };
+  }
+  return { bin, dir };
+}
+
+function runC(bin: string, mode: string, len: number, durationMs: number, warmupMs: number): Promise<CaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [mode, String(len), String(warmupMs), String(durationMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`ref ${mode}: exit ${code}: ${err.trim()}`));
+      const r = JSON.parse(out.trim()) as { packets: number; seconds: number; cpuSeconds: number; drops: number };
+      resolve({ packets: r.packets, bytes: r.packets * len, seconds: r.seconds, notes: `C ${mode}, ${r.drops} dropped`, extra: { cpuSeconds: r.cpuSeconds } });
+    });
+  });
+}
+
+async function runSide(s: Side, bin: string | undefined, durationMs: number, warmupMs: number, pin?: boolean): Promise<CaseResult | null> {
+  if ('c' in s) return bin ? runC(bin, s.c[0], s.c[1], durationMs, warmupMs) : null;
+  const c = listCases().find((x) => x.name === s.js);
+  if (!c) throw new Error(`no case ${s.js}`);
+  return c.run(durationMs, { warmupMs, pin });
+}
+
+const sideName = (s: Side): string => ('c' in s ? `C ${s.c[0]}-${s.c[1]}` : s.js);
+
+function stats(xs: number[]): string {
+  if (xs.length === 0) return '-';
+  const v = [...xs].sort((a, b) => a - b);
+  const med = v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  const f = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  return `${f(v[0])} / ${f(med)} / ${f(v[v.length - 1])}`;
+}
+
+/** Run the pairs (or those named in `only`) interleaved for `rounds` rounds; print the table. */
+export async function runRef(o: { rounds: number; durationMs: number; warmupMs: number; only?: string[]; json: boolean; pin?: boolean }): Promise<number> {
+  const { bin, dir, note } = buildRef();
+  const log = (s: string): boolean => process.stderr.write(s);
+  if (note) log(`bench --ref: ${note}\n`);
+  const pairs = PAIRS.filter((p) => !o.only || o.only.includes(p.name));
+  const res = pairs.map(() => ({ a: [] as number[], b: [] as number[], r: [] as number[], errors: [] as string[] }));
+  const rate = (r: CaseResult | null, cpu?: boolean): number | null => (r ? r.packets / (cpu ? Number(r.extra?.cpuSeconds) : r.seconds) / 1e6 : null);
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      for (const [i, p] of pairs.entries()) {
+        const got: (number | null)[] = [];
+        for (const s of [p.a, p.b]) {
+          log(`[round ${round + 1}/${o.rounds}] ${sideName(s)} ... `);
+          try {
+            const m = rate(await runSide(s, bin, o.durationMs, o.warmupMs, o.pin), p.cpu);
+            got.push(m);
+            log(m === null ? 'skipped\n' : `${m.toFixed(2)} Mpps\n`);
+          } catch (e) {
+            got.push(null);
+            res[i].errors.push(e instanceof Error ? e.message : String(e));
+            log(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const [a, b] = got;
+        if (a !== null) res[i].a.push(a);
+        if (b !== null) res[i].b.push(b);
+        if (a !== null && b !== null && a > 0) res[i].r.push(b / a);
+      }
+    }
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+  const lines = ['pair | reference (Mpps min/med/max) | ours (Mpps min/med/max) | ours/reference (min/med/max) | what', '---|---|---|---|---'];
+  for (const [i, p] of pairs.entries()) {
+    const r = res[i];
+    if (o.json) process.stdout.write(`${JSON.stringify({ pair: p.name, reference: sideName(p.a), ours: sideName(p.b), refMpps: r.a, mpps: r.b, ratios: r.r, errors: r.errors })}\n`);
+    lines.push(`${p.name} | ${sideName(p.a)}: ${stats(r.a)} | ${stats(r.b)} | ${stats(r.r)} | ${p.what}${r.errors.length ? `; ${r.errors.length} error(s): ${r.errors[0]}` : ''}`);
+  }
+  if (!o.json) process.stdout.write(`${lines.join('\n')}\n${note ? `(${note.split('\n')[0]})\n` : ''}`);
+  return res.some((r) => r.errors.length) ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- vale-1t-60
+// The JS side of C `vale1`: one thread fills a VALE tx ring, txsyncs (gather, learn, lookup,
+// copy, publish), rxsyncs the receiving port and reads its frames, as pkt-gen's loops do.
+
+let oneThreadRun = 0;
+
+async function runValeOneThread(len: number, durationMs: number, opts?: RunOptions): Promise<CaseResult> {
+  processRegion();
+  const sw = `valeref${process.pid}x${oneThreadRun++}`;
+  const rx = open(`${sw}:rx`, { txSlots: 1024, rxSlots: 1024 });
+  const tx = open(`${sw}:tx`, { txSlots: 1024, rxSlots: 1024 });
+  try {
+    const mac = (n: number): string => `02:00:00:00:00:0${n}`;
+    const frame = new Uint8Array(len);
+    new UdpFrameTemplate({ family: 4, srcMac: mac(1), dstMac: mac(2), src: '10.0.0.1:1234', dst: '10.1.0.1:1234', frameLen: len }).write(frame, 0);
+    const back = new Uint8Array(len);
+    new UdpFrameTemplate({ family: 4, srcMac: mac(2), dstMac: mac(1), src: '10.1.0.1:1234', dst: '10.0.0.1:1234', frameLen: len }).write(back, 0);
+    const t = tx.txRings[0], rr = rx.rxRings[0], u8 = tx.u8;
+    for (let i = 0; i < t.numSlots; i++) u8.set(frame, t.buf(i));
+    // the receiver's MAC is learned (one frame from it), as in the two-thread case
+    const rt = rx.txRings[0];
+    u8.set(back, rt.buf(rt.head));
+    rt.setLen(rt.head, len);
+    rt.advance(rt.next(rt.head));
+    rx.txsync();
+    const tu32 = t.u32, ts = t.slots, tn = t.numSlots, ru32 = rr.u32, rs = rr.slots, rn = rr.numSlots;
+    const step = (): number => {
+      let h = t.head, todo = t.space();
+      if (todo > 512) todo = 512;
+      for (let i = 0; i < todo; i++) {
+        const s = ts + (h << 2);
+        if (tu32[s + 1] !== len) tu32[s + 1] = len;
+        h = h + 1 === tn ? 0 : h + 1;
+      }
+      t.advance(h);
+      tx.txsync();
+      rx.rxsync();
+      let k = rr.head, got = 0, bytes = 0;
+      const end = rr.tail;
+      while (k !== end) {
+        bytes += ru32[rs + (k << 2) + 1] & 0xffff;
+        got++;
+        k = k + 1 === rn ? 0 : k + 1;
+      }
+      rr.advance(k);
+      return bytes >= 0 ? got : 0;
+    };
+    const r = await runInThread({ durationMs, warmupMs: warmupOf(opts), frameLen: len, step });
+    const cpuS = Number(r.extra?.cpuSeconds);
+    return { ...r, notes: `${(r.packets / cpuS / 1e6).toFixed(2)} M frames per CPU-second`, extra: { cpuSeconds: cpuS } };
+  } finally {
+    tx.close();
+    rx.close();
+  }
+}
+
+registerCase({
+  name: 'vale-1t-60', description: 'VALE in one thread: fill, txsync (learn, lookup, copy), rxsync, read (the C reference vale1 does the same)', frameLen: 60, kind: 'netmap',
+  run: (ms, o) => runValeOneThread(60, ms, o),
+});

@@ -1,0 +1,277 @@
+/*
+ * C references for `npm run bench -- --ref` (bench/ref.ts): plain C loops of the algorithms
+ * netmap-ts runs, written for the benchmark (no code taken from netmap). Compiled with the
+ * system's cc -O2 into a temporary directory; each run prints one JSON line
+ * {"packets":N,"seconds":S} counted by the receiving side inside the measured window.
+ *
+ *   ref vale1 LEN WARM_MS DUR_MS   one thread: fill, gather + validate, learn + lookup,
+ *                                  8-byte-word copy into the destination ring, per-batch
+ *                                  publish, then drain that ring (as pkt-gen tx and rx would)
+ *   ref vale2 LEN WARM_MS DUR_MS   the same with the receiver in a second thread, the rings
+ *                                  in one MAP_SHARED mapping of a file in /dev/shm
+ *   ref pipe  60  WARM_MS DUR_MS   shared-slot pipe: the sender writes slot lengths and
+ *                                  publishes one index per batch, the receiver validates the
+ *                                  slots it got and releases them (two threads)
+ *   ref copy  LEN WARM_MS DUR_MS   one thread copying LEN-byte frames between buffers (memcpy)
+ *
+ * Layout like ours: 16-byte slots {u32 buf_idx, u16 len, u16 flags, u64 ptr}, 2048-byte
+ * buffers 64-byte aligned, 1024-slot rings, batches of 512; the ring indices of each side sit
+ * in cache lines of their own.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NSLOTS 1024u
+#define BUFSZ 2048u
+#define BATCH 512u
+#define HASH 1024u
+#define BCAST 254u
+
+struct slot { uint32_t idx; uint16_t len; uint16_t flags; uint64_t ptr; };
+struct ring {
+  _Alignas(64) _Atomic uint32_t prod; /* written by the producer */
+  _Alignas(64) _Atomic uint32_t hwcur; /* written by the consumer */
+  _Alignas(64) _Atomic uint32_t lock;
+  _Alignas(64) _Atomic uint32_t wake_seq; /* the receiver sleeps on it, as ours does */
+  _Atomic uint32_t waiters;
+  uint32_t pad[14];
+  struct slot slots[NSLOTS];
+};
+struct mac_entry { uint32_t lo; uint32_t hi; };
+struct shm {
+  struct ring tx, rx;
+  struct mac_entry table[HASH];
+  _Alignas(64) _Atomic int phase; /* 0 warm-up, 1 measure, 2 stop */
+  _Alignas(64) _Atomic uint64_t received;
+  _Alignas(64) uint8_t bufs[];
+};
+
+static struct shm *g;
+static unsigned frame_len;
+static uint32_t nbufs;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static uint32_t mac_hash(uint32_t lo, uint32_t hi) {
+  return ((lo ^ (hi * 0x85ebca6bu)) * 0x9e3779b1u) >> 22; /* 1024 entries */
+}
+
+static void copy_words(uint64_t *d, const uint64_t *s, unsigned len) {
+  for (unsigned i = 0, n = (len + 7) >> 3; i < n; i++) d[i] = s[i];
+}
+
+static struct shm *map_region(size_t size) {
+  char path[] = "/dev/shm/nmts-ref-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0 || ftruncate(fd, size) != 0) { perror("ref: shm"); exit(1); }
+  unlink(path);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) { perror("ref: mmap"); exit(1); }
+  close(fd);
+  return p;
+}
+
+/* the wake-up protocol of src/core/wait.ts: the producer pays one load when nobody sleeps */
+static void wake(struct ring *r) {
+  if (atomic_load(&r->waiters)) {
+    atomic_fetch_add(&r->wake_seq, 1);
+    syscall(SYS_futex, &r->wake_seq, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+  }
+}
+
+static void sleep_on(struct ring *r, uint32_t head) {
+  uint32_t seq = atomic_load(&r->wake_seq);
+  atomic_fetch_add(&r->waiters, 1);
+  if (atomic_load(&r->prod) == head) {
+    struct timespec ts = { 0, 200 * 1000 * 1000 };
+    syscall(SYS_futex, &r->wake_seq, FUTEX_WAIT, seq, &ts, NULL, 0);
+  }
+  atomic_fetch_sub(&r->waiters, 1);
+}
+
+static uint8_t *buf(uint32_t idx) { return g->bufs + (size_t)idx * BUFSZ; }
+
+/* sender side of VALE: fill the tx ring, then forward [0, n) into the rx ring */
+static uint64_t vale_send(uint32_t *txhead, uint64_t *drops) {
+  struct ring *tx = &g->tx, *rx = &g->rx;
+  uint32_t h = *txhead;
+  /* fill: lengths only, the buffers hold the frame already (as pkt-gen) */
+  for (unsigned i = 0; i < BATCH; i++) {
+    struct slot *s = &tx->slots[(h + i) & (NSLOTS - 1)];
+    if (s->len != frame_len) s->len = frame_len;
+  }
+  /* txsync: lock the destination, gather + validate + learn + lookup + copy per frame */
+  while (atomic_exchange_explicit(&rx->lock, 1, memory_order_acquire)) ;
+  uint32_t prod = atomic_load_explicit(&rx->prod, memory_order_relaxed);
+  uint32_t stop = atomic_load_explicit(&rx->hwcur, memory_order_acquire);
+  uint32_t space = (stop + NSLOTS - 1 - prod) & (NSLOTS - 1);
+  uint64_t sent = 0;
+  for (unsigned i = 0; i < BATCH; i++) {
+    struct slot *s = &tx->slots[(h + i) & (NSLOTS - 1)];
+    uint32_t idx = s->idx; unsigned len = s->len;
+    if (idx < 2 || idx >= nbufs || len > BUFSZ) { fprintf(stderr, "bad slot\n"); exit(1); }
+    const uint8_t *f = buf(idx);
+    uint32_t slo, shi, dlo, dhi;
+    memcpy(&dlo, f, 4); dhi = f[4] | f[5] << 8;
+    memcpy(&slo, f + 6, 4); shi = f[10] | f[11] << 8;
+    if (!(slo & 1)) {
+      struct mac_entry *e = &g->table[mac_hash(slo, shi)];
+      uint32_t v = shi | 1u << 16 | 1u << 24;
+      if (e->lo != slo || e->hi != v) { e->lo = slo; e->hi = v; }
+    }
+    unsigned dst = BCAST;
+    if (!(dlo & 1)) {
+      struct mac_entry *e = &g->table[mac_hash(dlo, dhi)];
+      if (e->lo == dlo && (e->hi & 0x100ffffu) == (dhi | 0x1000000u)) dst = (e->hi >> 16) & 0xff;
+    }
+    if (dst == 1 || dst == 2) {
+      if (!space) { (*drops)++; continue; }
+      struct slot *d = &rx->slots[prod];
+      uint32_t didx = d->idx;
+      if (didx < 2 || didx >= nbufs) { fprintf(stderr, "bad rx slot\n"); exit(1); }
+      copy_words((uint64_t *)buf(didx), (const uint64_t *)f, len);
+      d->len = len;
+      d->flags = 0;
+      prod = (prod + 1) & (NSLOTS - 1);
+      space--;
+      sent++;
+    }
+  }
+  atomic_store_explicit(&rx->prod, prod, memory_order_release); /* one publish per batch */
+  atomic_store_explicit(&rx->lock, 0, memory_order_release);
+  if (sent) wake(rx);
+  *txhead = (h + BATCH) & (NSLOTS - 1);
+  return sent;
+}
+
+/* receiver side: take what was published, validate released slots, count, release */
+static uint64_t drain(struct ring *r, uint32_t *head) {
+  uint32_t prod = atomic_load_explicit(&r->prod, memory_order_acquire);
+  uint64_t n = 0;
+  for (uint32_t k = *head; k != prod; k = (k + 1) & (NSLOTS - 1)) {
+    uint32_t idx = r->slots[k].idx;
+    if (idx < 2 || idx >= nbufs) { fprintf(stderr, "bad slot\n"); exit(1); }
+    n++;
+  }
+  if (n) {
+    *head = prod;
+    atomic_store_explicit(&r->hwcur, prod, memory_order_release);
+  }
+  return n;
+}
+
+static void *vale_rx_thread(void *arg) {
+  (void)arg;
+  uint32_t head = 0, idle = 0;
+  while (atomic_load_explicit(&g->phase, memory_order_relaxed) < 2) {
+    uint64_t n = drain(&g->rx, &head);
+    if (n) {
+      atomic_fetch_add_explicit(&g->received, n, memory_order_relaxed);
+      idle = 0;
+    } else if (++idle > 2000) { /* ~50 us of checks, then sleep (our poll's spin) */
+      sleep_on(&g->rx, head);
+      idle = 0;
+    }
+  }
+  return NULL;
+}
+
+/* pipe: tx and rx share one slot array; the sender publishes prod, the receiver hwcur */
+static void *pipe_rx_thread(void *arg) { return vale_rx_thread(arg); }
+
+static uint64_t pipe_send(uint32_t *h) {
+  struct ring *r = &g->rx;
+  uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
+  uint32_t space = (stop + NSLOTS - 1 - *h) & (NSLOTS - 1);
+  if (space > BATCH) space = BATCH;
+  uint32_t k = *h;
+  for (uint32_t i = 0; i < space; i++) {
+    struct slot *s = &r->slots[k];
+    if (s->len != frame_len) s->len = frame_len;
+    /* the txsync prologue's slot check */
+    if (s->idx < 2 || s->idx >= nbufs || s->len > BUFSZ) { fprintf(stderr, "bad slot\n"); exit(1); }
+    k = (k + 1) & (NSLOTS - 1);
+  }
+  *h = k;
+  atomic_store_explicit(&r->prod, k, memory_order_release);
+  if (space) wake(r);
+  return space;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|copy LEN WARM_MS DUR_MS\n"); return 2; }
+  const char *mode = argv[1];
+  frame_len = (unsigned)atoi(argv[2]);
+  double warm = atof(argv[3]) / 1000, dur = atof(argv[4]) / 1000;
+  nbufs = 2 + 3 * NSLOTS;
+  g = map_region(sizeof(struct shm) + (size_t)nbufs * BUFSZ);
+  /* frames: dst 02:..:02, src 02:..:01 in every tx buffer; buffers 2.. for tx, then rx */
+  for (uint32_t i = 0; i < NSLOTS; i++) {
+    g->tx.slots[i].idx = 2 + i;
+    g->rx.slots[i].idx = 2 + NSLOTS + i;
+    uint8_t *f = buf(2 + i);
+    static const uint8_t hdr[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
+    memcpy(f, hdr, 12);
+    for (unsigned j = 12; j < frame_len; j++) f[j] = (uint8_t)j;
+  }
+  /* the receiver's MAC is learned, as in the JS case */
+  { uint32_t lo = 0x00000002, hi = 0x0200; g->table[mac_hash(lo, hi)] = (struct mac_entry){ lo, hi | 2u << 16 | 1u << 24 }; }
+  uint64_t drops = 0, local = 0;
+  uint32_t txhead = 0, rxhead = 0;
+  int threaded = !strcmp(mode, "vale2") || !strcmp(mode, "pipe");
+  pthread_t th;
+  if (threaded && pthread_create(&th, NULL, !strcmp(mode, "pipe") ? pipe_rx_thread : vale_rx_thread, NULL)) return 1;
+  double t0 = now_s(), start = 0, end = 0, cpu0 = 0;
+  uint64_t at_start = 0;
+  volatile uint64_t sink = 0;
+  uint32_t cpos = 0;
+  for (;;) {
+    double t = now_s();
+    if (start == 0 && t - t0 >= warm) {
+      start = t;
+      cpu0 = cpu_s();
+      at_start = threaded ? atomic_load(&g->received) : local;
+      atomic_store(&g->phase, 1);
+    }
+    if (start != 0 && t - start >= dur) { end = t; break; }
+    for (int rep = 0; rep < 8; rep++) {
+      if (!strcmp(mode, "copy")) {
+        for (unsigned i = 0; i < BATCH; i++, cpos = (cpos + 1) & (NSLOTS - 1)) memcpy(buf(2 + NSLOTS + cpos), buf(2 + cpos), frame_len);
+        local += BATCH;
+        sink += buf(2 + NSLOTS + cpos)[0];
+      } else if (!strcmp(mode, "pipe")) {
+        pipe_send(&txhead);
+      } else {
+        vale_send(&txhead, &drops);
+        if (!threaded) local += drain(&g->rx, &rxhead);
+      }
+    }
+  }
+  double cpu = cpu_s() - cpu0;
+  uint64_t got = (threaded ? atomic_load(&g->received) : local) - at_start;
+  atomic_store(&g->phase, 2);
+  if (threaded) pthread_join(th, NULL);
+  printf("{\"packets\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"drops\":%llu}\n", (unsigned long long)got, end - start, cpu, (unsigned long long)drops);
+  return 0;
+}

@@ -1,0 +1,27 @@
+// copyFrame (core/frame-copy.ts) picks a copy by length: 8 unrolled words up to 64 bytes, a
+// word loop up to 256, copyWithin above. Every size must copy exactly the frame's bytes, write
+// nothing past the end of its 64-byte-rounded destination, and keep bit patterns that are
+// NaNs as doubles.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFrame } from '../src/core/frame-copy.js';
+
+test('copyFrame copies every length 0..1600 exactly and stays inside the destination buffer', () => {
+  const BUF = 2048;
+  const ab = new ArrayBuffer(4 * BUF);
+  const u8 = new Uint8Array(ab), f64 = new Float64Array(ab);
+  let seed = 12345;
+  const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed >>> 24; };
+  for (let len = 0; len <= 1600; len++) {
+    const src = BUF, dst = 2 * BUF;
+    for (let i = 0; i < BUF; i++) u8[src + i] = rnd();
+    // signalling-NaN patterns in the first words: a copy through doubles must keep them
+    u8.set([0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf7, 0xff], src);
+    u8.fill(0xee, dst, dst + BUF);
+    copyFrame(u8, f64, src, dst, len);
+    for (let i = 0; i < len; i++) if (u8[dst + i] !== u8[src + i]) assert.fail(`len ${len}: byte ${i} differs`);
+    const limit = Math.max(64, (len + 7) & ~7);
+    for (let i = limit; i < BUF; i++) if (u8[dst + i] !== 0xee) assert.fail(`len ${len}: byte ${i} past the frame written`);
+    for (let i = 0; i < BUF; i++) if (u8[i] !== 0 || u8[3 * BUF + i] !== 0) assert.fail(`len ${len}: a neighbouring buffer was written`);
+  }
+});
