@@ -17,7 +17,7 @@ import { wakePort } from './wait.js';
  * participant that never lets go (stopped, hostile, or a lock word written over) costs each
  * sender at most this much per batch, and the batch is dropped and counted by the caller.
  */
-export const RING_LOCK_WAIT_MS = 50;
+export const RING_LOCK_WAIT_MS = 1000;
 
 /** Scratch table of frames (one entry per slot/fragment) gathered for delivery. */
 export class FrameTable {
