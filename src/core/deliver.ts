@@ -83,7 +83,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
       // the common case, one slot: its word (len | flags << 16) is written with one store
       const slot = s + (prod << 2);
       const idx = u32[slot];
-      if (idx < 2 || idx >= nbufs) { drops += end - k; break; } // the receiver broke a slot (below)
+      if (idx < 2 || idx >= nbufs) { bad = end - k; drops += bad; break; } // the receiver broke a slot (below)
       const len = ft.len[p];
       copyFrame(u8, f64, ft.src[p], bufsOfs + idx * bufSize, len);
       u32[slot + 1] = len | (((ft.flags[p] & NS_MOREFRAG) | addFlags) << 16);
