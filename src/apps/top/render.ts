@@ -1,18 +1,10 @@
 // What `nmts top` shows: one line per port of every switch, rates and drops, sorted by packet
 // rate, from two metrics snapshots (vale/metrics.ts). Plain functions of the snapshots, so the
 // screen, --once and --json print the same figures.
-import { portRates, type MetricsSnapshot, type PortMetrics } from '../../vale/metrics.js';
+import { portRates, type MetricsSnapshot, type PortMetrics, type PortRates } from '../../vale/metrics.js';
 
-export interface TopRow {
-  switch: string;
-  port: string;
-  rxPps: number;
-  txPps: number;
-  rxBps: number;
-  txBps: number;
-  dropsPs: number;
-  /** Drops so far, all causes, and by cause. */
-  drops: number;
+/** A port's rates (PortRates) with its drops so far by cause. */
+export interface TopRow extends PortRates {
   undelivered: number;
   ringFull: number;
   badSlot: number;
