@@ -322,19 +322,19 @@ export interface ReclaimOptions {
 /** Default bound on the wait for one file's config lock in a pass over all files. */
 export const PASS_LOCK_WAIT_MS = 200;
 
+
 /**
- * Visit every region file: reclaim the ports of dead threads and processes, and retire a
- * region left empty (its file is unlinked). A file that cannot be trusted or opened, or whose
- * config lock a live task holds longer than `lockWaitMs`, is skipped and reported.
+ * The regions of the shm directory, in name order, for a pass over all of them: each opened
+ * (never created) as it is reached. Files that are not ours or that `want` declines are passed
+ * over, files retired meanwhile are left out, and files this user may not use are added to
+ * `skipped` with the reason. Used by reclaimAll and the metrics reader.
  */
-export function reclaimAll(alive: (tid: number) => boolean, opts: ReclaimOptions = {}): ReclaimReport {
-  const report: ReclaimReport = { openers: 0, ports: [], retired: [], skipped: [], problems: [] };
+export function* regionsInDir(skipped: SkippedFile[], want?: (key: string) => boolean): Generator<{ key: string; file: string; region: Region }> {
   let names: string[] = [];
-  try { names = readdirSync(SHM_DIR).sort(); } catch { return report; }
-  const waitMs = opts.lockWaitMs ?? PASS_LOCK_WAIT_MS;
+  try { names = readdirSync(SHM_DIR).sort(); } catch { return; }
   for (const f of names) {
     const key = regionKey(f);
-    if (key === null || (opts.filter && !opts.filter(key))) continue;
+    if (key === null || (want && !want(key))) continue;
     const file = `${SHM_DIR}/${f}`;
     let region: Region;
     try {
@@ -342,9 +342,22 @@ export function reclaimAll(alive: (tid: number) => boolean, opts: ReclaimOptions
     } catch (e) {
       if (e instanceof NetmapError && e.code === 'ENOENT') continue; // gone meanwhile
       if (!(e instanceof NetmapError || e instanceof SysError)) throw e;
-      report.skipped.push({ file, reason: e.message, code: e.code });
+      skipped.push({ file, reason: e.message, code: e.code });
       continue;
     }
+    yield { key, file, region };
+  }
+}
+
+/**
+ * Visit every region file: reclaim the ports of dead threads and processes, and retire a
+ * region left empty (its file is unlinked). A file that cannot be trusted or opened, or whose
+ * config lock a live task holds longer than `lockWaitMs`, is skipped and reported.
+ */
+export function reclaimAll(alive: (tid: number) => boolean, opts: ReclaimOptions = {}): ReclaimReport {
+  const report: ReclaimReport = { openers: 0, ports: [], retired: [], skipped: [], problems: [] };
+  const waitMs = opts.lockWaitMs ?? PASS_LOCK_WAIT_MS;
+  for (const { key, file, region } of regionsInDir(report.skipped, opts.filter)) {
     const owner = region.tryLockConfig(waitMs);
     if (owner !== 0) {
       report.skipped.push({ file, reason: `config lock held by live task ${owner} for more than ${waitMs} ms; skipped this time`, code: 'ETIMEDOUT' });

@@ -20,12 +20,11 @@
 //   rx  bad_slot     frames for this port dropped because a slot or the ring's geometry was
 //                    damaged (RR.badSlots)
 //   monitor monitor_full  frames a monitor of this port had no room for (its rings' RR.drops)
-import { readdirSync } from 'node:fs';
 import { NM_BDG_HASH, NM_BDG_MAXPORTS } from '../core/constants.js';
 import { DIR, DirType, PR, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import { PR_STATE_ACTIVE, portRecordProblem, ringRecordProblem } from '../core/records.js';
-import { NetmapError, type Region } from '../core/region.js';
-import { forgetRegion, openSharedRegion, regionKey, SHM_DIR, type SkippedFile } from '../core/shm.js';
+import type { Region } from '../core/region.js';
+import { forgetRegion, regionsInDir, type SkippedFile } from '../core/shm.js';
 import { switchProblem } from './switch.js';
 
 export interface RingMetrics {
@@ -255,22 +254,7 @@ export function readRegionMetrics(region: Region, problems: string[]): SwitchMet
  */
 export function readMetrics(): MetricsSnapshot {
   const snap: MetricsSnapshot = { time: Date.now(), mono: performance.now(), switches: [], skipped: [], problems: [] };
-  let names: string[] = [];
-  try { names = readdirSync(SHM_DIR).sort(); } catch { return snap; }
-  for (const f of names) {
-    const key = regionKey(f);
-    if (key === null || key.startsWith('pipe.')) continue;
-    const file = `${SHM_DIR}/${f}`;
-    let region: Region;
-    try {
-      region = openSharedRegion(key, { create: false });
-    } catch (e) {
-      if (e instanceof NetmapError && e.code === 'ENOENT') continue; // retired meanwhile
-      const code = (e as { code?: unknown }).code;
-      if (!(e instanceof Error) || typeof code !== 'string') throw e; // NetmapError, SysError
-      snap.skipped.push({ file, reason: e.message, code });
-      continue;
-    }
+  for (const { region } of regionsInDir(snap.skipped, (key) => !key.startsWith('pipe.'))) {
     if (region.dead) { forgetRegion(region); continue; }
     snap.switches.push(...readRegionMetrics(region, snap.problems));
   }
