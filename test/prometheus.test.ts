@@ -3,7 +3,7 @@
 // to what pkt-gen reported, and rate() within 10 % of pkt-gen's rate.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from '../src/index.js';
 import { readMetrics } from '../src/vale/metrics.js';
+import { needs } from './fixtures/requires.js';
 import { startMetricsServer, type MetricsServer } from '../src/apps/http/server.js';
 
 const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const id = process.pid % 100000;
-const hasProm = spawnSync('prometheus', ['--version']).status === 0;
 
 let prom: ChildProcess | null = null, server: MetricsServer | null = null, dir = '';
 const kids = new Set<ChildProcess>();
@@ -57,7 +57,7 @@ async function query(base: string, path: string, params: Record<string, string>)
   return await r.json() as PromResult;
 }
 
-test('Prometheus scrapes the counters: the packet counter equals pkt-gen\'s count, rate() within 10 % of its rate', { skip: hasProm ? false : 'prometheus is not installed (apt-get install prometheus)', timeout: 90_000 }, async (t) => {
+test('Prometheus scrapes the counters: the packet counter equals pkt-gen\'s count, rate() within 10 % of its rate', { skip: needs(['prometheus']), timeout: 90_000 }, async (t) => {
   const sw = `valeProm${id}`;
   // the test holds both ports too, so that their counters outlive the pkt-gen processes
   const holdTx = open(`${sw}:tx`), holdRx = open(`${sw}:rx`);

@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { renderTop, si, topRows } from '../src/apps/top/render.js';
 import type { MetricsSnapshot } from '../src/vale/metrics.js';
+import { needs } from './fixtures/requires.js';
 
 const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -72,9 +73,8 @@ test('nmts top --once --json: the ports of a running pair with their rates', asy
   assert.ok(prx.rxPps > 0);
 });
 
-const tmux = spawnSync('tmux', ['-V']).status === 0;
 
-test('nmts top in a terminal: the lines and figures appear, q quits', { skip: tmux ? false : 'tmux is not installed (apt-get install tmux)' }, async () => {
+test('nmts top in a terminal: the lines and figures appear, q quits', { skip: needs(['tmux']) }, async () => {
   const sw = `valeTt${id}`;
   const sock = `nmts-top-${id}`;
   const t = (...args: string[]): string => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
