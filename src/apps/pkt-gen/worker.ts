@@ -9,6 +9,7 @@ import { UdpFrameTemplate } from '../../packet/frame-builder.js';
 import type { LoopConfig } from './loops.js';
 import { runLoop } from './loops.js';
 import { boundDrops } from './drops.js';
+import { warmDataPath, WARM_MIN_COUNT, WARM_MIN_RATE, WARM_MS, type WarmUp } from './warm-up.js';
 import { C, ROW, S } from './shared.js';
 import type { TemplateSpec } from './frame.js';
 
@@ -45,6 +46,21 @@ const drops0 = boundDrops(port, rxSide);
 // and three processes compile at once); a sync with nothing to move changes nothing
 const WARM_SYNCS = Number(process.env.NMTS_PKTGEN_WARMUP ?? 20000);
 for (let i = 0; i < WARM_SYNCS; i++) port.check(rxSide ? POLLIN : POLLOUT);
+/** The loop's configuration; one maker, so that the warm-up's copies have the real one's shape. */
+function loopConfig(): LoopConfig {
+  return { ...input.cfg, template: input.template ? new UdpFrameTemplate(input.template) : null };
+}
+// and the loops that move frames, on a private switch (warm-up.ts says why), when the run
+// can be fast enough for compiling during it to cost frames: unpaced or paced fast, and long
+let warm: WarmUp | null = null;
+const { rate, count } = input.cfg;
+if (WARM_SYNCS > 0 && (rate === 0 || rate >= WARM_MIN_RATE) && (count === 0 || count >= WARM_MIN_COUNT)) {
+  try {
+    warm = warmDataPath(loopConfig, WARM_MS);
+  } catch (e) {
+    log(`pkt-gen: warm-up skipped: ${(e as Error).message}`);
+  }
+}
 // a port on a Linux interface says which kernel mechanism it uses (pkt-gen prints it)
 const kinfo = port.backend();
 parentPort!.postMessage({
@@ -53,7 +69,7 @@ parentPort!.postMessage({
 });
 Atomics.add(ctrl, C.ready, 1);
 while (Atomics.load(ctrl, C.go) === 0 && Atomics.load(ctrl, C.stop) === 0) Atomics.wait(ctrl, C.go, 0, 50);
-const cfg: LoopConfig = { ...input.cfg, template: input.template ? new UdpFrameTemplate(input.template) : null };
+const cfg = loopConfig();
 try {
   runLoop(port, cfg, { stats, row, ctrl, log });
 } catch (e) {
@@ -66,5 +82,6 @@ try {
   }
   stats[row + S.done] = 1;
   port.close();
+  warm?.dispose();
   parentPort!.postMessage({ type: 'done' });
 }
