@@ -14,7 +14,7 @@
 // there, not on a machine with a core to spare for them.
 import { createServer, type AddressInfo } from 'node:net';
 import { registerCase, DEFAULT_WARMUP_MS, type CaseResult, type RunOptions } from './cases.js';
-import { benchScript, NMTS, start } from './tool-kit.js';
+import { benchScript, ForeignLoad, foreignNote, NMTS, start } from './tool-kit.js';
 
 const ROUNDS = 3;
 const CONCURRENCY = 200;
@@ -54,6 +54,8 @@ async function scrapeCase(durationMs: number, opts?: RunOptions): Promise<CaseRe
   const server = start(process.execPath, [NMTS, 'metrics', '--http', `127.0.0.1:${port}`]);
   try {
     await server.says(`serving ${url}/metrics`, 'err');
+    const load = new ForeignLoad();
+    load.start();
     const without: number[] = [];
     const loaded = { paced: [] as number[], flood: [] as number[] };
     const reports = { paced: [] as ScrapeReport[], flood: [] as ScrapeReport[] };
@@ -74,6 +76,7 @@ async function scrapeCase(durationMs: number, opts?: RunOptions): Promise<CaseRe
         reports[mode].push(JSON.parse(line) as ScrapeReport);
       }
     }
+    const other = load.stop();
     const mWithout = median(without);
     const change = (v: number[]): number => (median(v) / mWithout - 1) * 100;
     const pct = (c: number): string => `${c >= 0 ? '+' : '−'}${Math.abs(c).toFixed(1)} %`;
@@ -89,13 +92,13 @@ async function scrapeCase(durationMs: number, opts?: RunOptions): Promise<CaseRe
       notes: `Mpps min/median/max (${ROUNDS} rounds interleaved): without scrapes ${series(without)}; ` +
         `${CONCURRENCY} scrapers once a second ${series(loaded.paced)} (${pct(change(loaded.paced))}, ${ap.perSec.toFixed(0)} answers/s, ${ap.errors} errors); ` +
         `${CONCURRENCY} always in flight ${series(loaded.flood)} (${pct(change(loaded.flood))}, ${af.perSec.toFixed(0)} answers/s, ${af.errors} errors); ` +
-        'target: a fall of at most 5 %',
+        `target: a fall of at most 5 %${foreignNote(other)}`,
       extra: {
         withoutMpps: without.join(','), pacedMpps: loaded.paced.join(','), floodMpps: loaded.flood.join(','),
         medianWithout: mWithout, medianPaced: mPaced, medianFlood: median(loaded.flood),
         pacedChangePct: change(loaded.paced), floodChangePct: change(loaded.flood),
         pacedAnswersPerSec: ap.perSec, floodAnswersPerSec: af.perSec, scrapeErrors: ap.errors + af.errors,
-        concurrency: CONCURRENCY, rounds: ROUNDS,
+        concurrency: CONCURRENCY, rounds: ROUNDS, otherCpuPct: other,
       },
     };
   } finally {
