@@ -5,7 +5,8 @@
 import { capture, formatCounters } from '../apps/capture/capture.js';
 import { captureUsage, CaptureUsageError, parseCaptureArgs } from '../apps/capture/options.js';
 import { FilterError } from '../packet/filter.js';
-import { parseOr, stdoutLine, withStopSignal } from './tool.js';
+import { ProgressLine } from '../apps/common/progress.js';
+import { parseOr, withStopSignal } from './tool.js';
 
 export async function captureCommand(argv: string[]): Promise<number> {
   const args = parseOr('capture', argv, parseCaptureArgs, CaptureUsageError, 'nmts capture: ');
@@ -14,6 +15,10 @@ export async function captureCommand(argv: string[]): Promise<number> {
     process.stdout.write(captureUsage());
     return 0;
   }
+  // the status line: on a terminal, unless the packet lines go to that terminal too
+  const mode = args.progress === 'auto' && args.file === undefined && process.stdout.isTTY ? 'off' : args.progress;
+  const progress = ProgressLine.stderr(mode);
+  const out = (l: string): void => { if (process.stdout.isTTY) progress.lineOn(process.stdout, l); else process.stdout.write(l + '\n'); };
   return withStopSignal(async (signal) => {
     try {
       const r = await capture({
@@ -23,13 +28,15 @@ export async function captureCommand(argv: string[]): Promise<number> {
         packetBuffered: args.packetBuffered, filter: args.filter,
       }, {
         // -w - owns the standard output: text never goes there then
-        out: stdoutLine,
-        err: (l) => process.stderr.write(`nmts capture: ${l}\n`),
+        out,
+        err: (l) => progress.line(`nmts capture: ${l}`),
         signal,
+        progress,
       });
       process.stderr.write(formatCounters(r).join('\n') + '\n');
       return 0;
     } catch (e) {
+      progress.clear();
       process.stderr.write(`nmts capture: ${(e as Error).message}\n`);
       return e instanceof FilterError ? 2 : 1;
     }

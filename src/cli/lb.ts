@@ -1,9 +1,10 @@
 // `nmts lb`: netmap's lb command line.
-import { createLoadBalancer, DEF_BATCH, DEF_OUT_PIPES, type LbGroup, type LoadBalancer } from '../apps/lb/lb.js';
+import { createLoadBalancer, DEF_BATCH, DEF_OUT_PIPES, lbProgressLine, type LbCounters, type LbGroup, type LoadBalancer } from '../apps/lb/lb.js';
+import { ProgressLine, progressFlag, type ProgressMode } from '../apps/common/progress.js';
 import { PortSpecError } from '../core/portspec.js';
 import { NetmapError } from '../core/region.js';
 
-const USAGE = `usage: nmts lb -i PORT [-p [name:]N]... [-B extra_bufs] [-b batch] [-w wait] [-W] [-s sec] [-o sec]
+const USAGE = `usage: nmts lb -i PORT [-p [name:]N]... [-B extra_bufs] [-b batch] [-w wait] [-W] [-s sec] [-o sec] [--[no-]progress]
 
 Load balancer: reads PORT, hashes every packet with a symmetric RSS (Toeplitz) hash of its
 addresses and ports, and moves it without copying to output pipe hash % N of each group, so
@@ -20,6 +21,10 @@ open NAME}i (for -i vale0:1: vale0:1}0, vale0:1}1, ...).
   -W             busy-wait (burns a core)
   -o SEC         every SEC seconds print lb's JSON statistics lines to stdout
   -s SEC         every SEC seconds print them to stderr (netmap's lb: syslog)
+  --progress     a status line on stderr, every second: rates in, out and dropped, totals,
+                 queued and free buffers (by default only when stderr is a terminal;
+                 with this option also to a file or pipe, one line a second)
+  --no-progress  no status line
 Stop with Ctrl-C: prints 'N packets forwarded.  M packets dropped. Total T'.
 `;
 
@@ -27,6 +32,7 @@ export async function lbCommand(argv: string[]): Promise<number> {
   let input: string | undefined;
   const groups: LbGroup[] = [];
   let extraBufs = 0, batch = DEF_BATCH, wait = 0, busyWait = false, stdoutSec = 0, stderrSec = 0;
+  let progressMode: ProgressMode = 'auto';
   const fail = (m: string): number => { process.stderr.write(`lb: ${m}\n${USAGE}`); return 2; };
   const int = (v: string | undefined, min: number): number | null => {
     if (v === undefined || !/^\d+$/.test(v)) return null;
@@ -40,6 +46,8 @@ export async function lbCommand(argv: string[]): Promise<number> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') { process.stdout.write(USAGE); return 0; }
+    const pm = progressFlag(a);
+    if (pm !== null) { progressMode = pm; continue; }
     if (!/^-[ipBbwWso]/.test(a)) return fail(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument '${a}'`);
     const opt = a[1];
     if (opt === 'W') { if (a.length > 2) return fail(`unknown option ${a}`); busyWait = true; continue; }
@@ -73,6 +81,10 @@ export async function lbCommand(argv: string[]): Promise<number> {
     return e instanceof PortSpecError ? 2 : 1;
   }
   for (const p of lb.pipes) process.stderr.write(`lb: opened pipe ${p.interface} (group ${p.group}): read it as ${p.consumer}\n`);
+  // the status line, from its own once-a-second timer reading lb's counters (the forwarding
+  // loop yields to timers; nothing is added to it)
+  const progress = ProgressLine.stderr(progressMode);
+  let progressTimer: NodeJS.Timeout | null = null;
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   process.once('SIGINT', stop);
@@ -88,22 +100,38 @@ export async function lbCommand(argv: string[]): Promise<number> {
     const intervals = [stdoutSec, stderrSec].filter((s) => s > 0);
     const tick = intervals.length ? Math.min(...intervals) : 0;
     let accOut = 0, accErr = 0;
+    if (progress.enabled) {
+      const t0 = performance.now();
+      let prev: LbCounters = lb.counters();
+      progressTimer = setInterval(() => {
+        const cur = lb.counters();
+        progress.update(lbProgressLine(cur, prev, (performance.now() - t0) / 1000));
+        prev = cur;
+      }, 1000);
+    }
     await lb.run({
       signal: ac.signal,
       statsMs: tick * 1000,
       onStats: (lines) => {
         const text = lines.join('\n') + '\n';
-        if (stdoutSec > 0 && (accOut += tick) + 1e-9 >= stdoutSec) { accOut = 0; process.stdout.write(text); }
-        if (stderrSec > 0 && (accErr += tick) + 1e-9 >= stderrSec) { accErr = 0; process.stderr.write(text); }
+        if (stdoutSec > 0 && (accOut += tick) + 1e-9 >= stdoutSec) {
+          accOut = 0;
+          if (process.stdout.isTTY) progress.lineOn(process.stdout, text.slice(0, -1)); else process.stdout.write(text);
+        }
+        if (stderrSec > 0 && (accErr += tick) + 1e-9 >= stderrSec) { accErr = 0; progress.line(text.slice(0, -1)); }
       },
     });
+    if (progressTimer) clearInterval(progressTimer);
+    progress.clear();
     process.stdout.write(lb.exitLine() + '\n');
     return 0;
   } catch (e) {
     lb.close();
+    progress.clear();
     process.stderr.write(`lb: ${(e as Error).message}\n`);
     return e instanceof NetmapError ? 1 : 2;
   } finally {
+    if (progressTimer) clearInterval(progressTimer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }

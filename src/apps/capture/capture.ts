@@ -13,6 +13,7 @@ import { compileFilter, type PacketFilter } from '../../packet/filter.js';
 import { describePacket, formatTime } from './format.js';
 import { DEFAULT_SNAPLEN } from './options.js';
 import { CaptureSink } from './sink.js';
+import { progressText, type ProgressLine } from '../common/progress.js';
 
 export { parseCaptureArgs, captureUsage, CaptureUsageError, DEFAULT_SNAPLEN, type CaptureArgs } from './options.js';
 export { describePacket, formatTime, strftime, numberedName } from './format.js';
@@ -58,6 +59,8 @@ export interface CaptureIo {
   stdoutFd?: number;
   /** Wall clock in ms since the epoch (default performance.timeOrigin + performance.now()). */
   clock?: () => number;
+  /** The status line (captured/-c, rate, drops, ETA), updated from the receive loop; erased at the end. */
+  progress?: ProgressLine;
 }
 
 export interface CaptureResult {
@@ -116,6 +119,19 @@ export async function capture(opts: CaptureOptions, io: CaptureIo = {}): Promise
     let asm = 0, asmOrig = 0; // bytes gathered in scratch / whole frame length so far
     const flushEach = opts.packetBuffered ?? false;
     let lastYield = clock();
+    // the status line: checked once per batch or idle wake-up, drawn once per its interval
+    const progress = io.progress?.enabled ? io.progress : null;
+    const t0 = lastYield;
+    let rateT = t0, rateN = 0;
+    const showProgress = (t: number): void => {
+      const rate = t > rateT ? (captured - rateN) * 1000 / (t - rateT) : 0;
+      rateT = t; rateN = captured;
+      const drops = port.isClosed ? 0 : port.stats().rxDrops - drops0;
+      progress!.update(progressText({
+        tool: 'capture', done: captured, total: limit || undefined, unit: 'packets', rate, elapsedSec: (t - t0) / 1000,
+        fraction: limit ? captured / limit : undefined, extra: `${received} seen, ${drops} dropped`,
+      }));
+    };
     let running = true;
     while (running && !(signal?.aborted ?? false)) {
       const n = port.receiveBatch(offs, lens, batch, flags);
@@ -123,6 +139,7 @@ export async function capture(opts: CaptureOptions, io: CaptureIo = {}): Promise
         if (sink !== null) sink.flush();
         await port.pollAsync(POLLIN, pollMs);
         lastYield = clock();
+        if (progress !== null && progress.due(lastYield)) showProgress(lastYield);
         continue;
       }
       const t = clock();
@@ -155,14 +172,17 @@ export async function capture(opts: CaptureOptions, io: CaptureIo = {}): Promise
         if (captured === limit) { running = false; break; }
       }
       if (flushEach && sink !== null) sink.flush();
+      if (progress !== null && progress.due(t)) showProgress(t);
       if (t - lastYield > 50) {
         await yieldNow();
         lastYield = clock();
       }
     }
+    progress?.clear();
     if (sink !== null) sink.close();
     return { captured, received, dropped: port.isClosed ? 0 : port.stats().rxDrops - drops0, files: sink?.files ?? [] };
   } finally {
+    io.progress?.clear();
     if (sink !== null) sink.close();
     if (owned) port.close();
   }

@@ -7,6 +7,7 @@
 // expression. Values may be attached (-c10, -s64) or separate (-c 10).
 
 import { PCAP_MAX_CAPLEN } from '../../packet/pcap.js';
+import type { ProgressMode } from '../common/progress.js';
 
 /** tcpdump's default snap length (MAXIMUM_SNAPLEN); -s 0 means this too. */
 export const DEFAULT_SNAPLEN = PCAP_MAX_CAPLEN; // 262144
@@ -46,13 +47,15 @@ export interface CaptureArgs {
   packetBuffered: boolean;
   /** The filter expression ('' = every packet). */
   filter: string;
+  /** The status line on stderr: 'auto' (a terminal not also taking the packet lines), --progress, --no-progress. */
+  progress: ProgressMode;
 }
 
 export function defaultCaptureArgs(): CaptureArgs {
   return {
     help: false, port: '', file: undefined, pcapng: false, nano: false, count: 0,
     snaplen: DEFAULT_SNAPLEN, rotateSeconds: 0, rotateBytes: 0, fileLimit: 0,
-    quick: false, linkHeader: false, packetBuffered: false, filter: '',
+    quick: false, linkHeader: false, packetBuffered: false, filter: '', progress: 'auto',
   };
 }
 
@@ -105,6 +108,8 @@ export function parseCaptureArgs(argv: readonly string[]): CaptureArgs {
     if (a === '--pcapng') { o.pcapng = true; continue; }
     if (a === '--nano' || a === '--time-stamp-precision=nano') { o.nano = true; continue; }
     if (a === '--time-stamp-precision=micro') { o.nano = false; continue; }
+    if (a === '--progress') { o.progress = 'on'; continue; }
+    if (a === '--no-progress') { o.progress = 'off'; continue; }
     if (a.startsWith('--')) throw new CaptureUsageError(`unknown option ${a}`);
     if (a.length < 2 || a[0] !== '-') { expr.push(a); continue; }
     // a cluster of short options: -qn, -c10, -qc 10
@@ -138,7 +143,7 @@ export function parseCaptureArgs(argv: readonly string[]): CaptureArgs {
 
 export function captureUsage(): string {
   return `usage: nmts capture -i PORT [-w FILE [--pcapng] [-C SIZE] [-G SECONDS] [-W N]]
-                    [-c COUNT] [-s SNAPLEN] [--nano] [-q] [-e] [-U] [expression]
+                    [-c COUNT] [-s SNAPLEN] [--nano] [-q] [-e] [-U] [--[no-]progress] [expression]
 
 Capture packets from a netmap-ts port, as tcpdump does from an interface.
 
@@ -158,6 +163,10 @@ Capture packets from a netmap-ts port, as tcpdump does from an interface.
   -e           print the Ethernet header on each line
   -U           flush the output after every batch (it is always flushed when the port idles)
   -n           accepted for tcpdump habits (names are never resolved)
+  --progress   the status line on stderr (captured/COUNT, rate, drops, ETA) even when stderr
+               is not a terminal (then one line a second); by default it shows only on a
+               terminal, and not when the packet lines go to the same terminal
+  --no-progress  no status line
   --help       this text
 
 The expression is tcpdump's filter syntax (pcap-filter(7)): all remaining words, joined.

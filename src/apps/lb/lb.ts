@@ -24,7 +24,7 @@ import type { Ring } from '../../core/ring.js';
 import { FRAME_OTHER, lastFrameKind, rssFrameHash, SYMMETRIC_KEY, type ToeplitzKey } from '../../packet/toeplitz.js';
 import { lbExitLine, lbStatsLines, type LbCounters } from './stats.js';
 
-export { lbExitLine, lbStatsLines, type LbCounters, type LbPipeCounters } from './stats.js';
+export { lbExitLine, lbProgressLine, lbStatsLines, type LbCounters, type LbPipeCounters } from './stats.js';
 
 /** lb's BUF_REVOKE: packets dropped from the longest overflow queue at a time. */
 export const BUF_REVOKE = 150;

@@ -23,6 +23,8 @@ export interface LbCounters {
   pipes: LbPipeCounters[];
 }
 
+import { clockTime, siCount } from '../common/progress.js';
+
 interface Totals { pkts: number; bytes: number; drop: number; dropBytes: number }
 
 /** Rates as lb computes them over `usec` microseconds (integers per second, rounded). */
@@ -71,4 +73,21 @@ export function lbStatsLines(cur: LbCounters, prev: LbCounters | null): string[]
 /** lb's exit line. */
 export function lbExitLine(forwarded: number, dropped: number): string {
   return `${forwarded} packets forwarded.  ${dropped} packets dropped. Total ${forwarded + dropped}`;
+}
+
+/**
+ * The status line of `nmts lb` on a terminal (apps/common/progress.ts): rates since `prev`
+ * (received, forwarded, dropped per second), the totals, overflow-queued and free buffers.
+ */
+export function lbProgressLine(cur: LbCounters, prev: LbCounters, elapsedSec: number): string {
+  const dt = (cur.t - prev.t) / 1000;
+  let fwd = 0, drop = 0, pfwd = 0, pdrop = 0, oq = 0;
+  for (let j = 0; j < cur.pipes.length; j++) {
+    const c = cur.pipes[j]!, p = prev.pipes[j];
+    fwd += c.pkts; drop += c.drop; oq += c.oqN;
+    if (p) { pfwd += p.pkts; pdrop += p.drop; }
+  }
+  const per = (v: number): string => siCount(dt > 0 ? v / dt : 0);
+  return `lb: in ${per(cur.received - prev.received)} pps  out ${per(fwd - pfwd)} pps  drop ${per(drop - pdrop)} pps` +
+    `  total ${siCount(fwd)} forwarded, ${siCount(drop)} dropped  queued ${oq}, free ${cur.freeq}  elapsed ${clockTime(elapsedSec)}`;
 }

@@ -2,9 +2,14 @@
 // subset that makes sense on netmap-ts ports, parsed getopt_long-style: `-i X`, `-iX`,
 // `--intf1 X`, `--intf1=X`, bundled flags (`-tK`), `--` ends the options.
 //
+// --progress takes its value only attached (--progress=S): a bare --progress is a flag, so
+// that `--progress file.pcap` keeps the file.
+//
 // Checked up front, as tcpreplay's AutoOpts does: a missing -i, no input file, two speed
 // modes at once (`the 'topspeed' and 'pps' options conflict`), --pps-multi without --pps,
 // and every numeric value. -o/--oneatatime is refused: there is no interactive mode.
+
+import type { ProgressMode } from '../common/progress.js';
 
 export class ReplayUsageError extends Error {
   override name = 'ReplayUsageError';
@@ -41,18 +46,21 @@ export interface ReplayOptions {
   help: boolean;
   /** Most packets per txsync (not a tcpreplay option; default 256). */
   batch: number;
-  /** Seconds between progress lines on stderr (0 = none; default 5; off with -q or --stats). */
+  /** Seconds between updates of the status line (0 = none; default 1). */
   progressSec: number;
+  /** The status line on stderr: 'auto' (on a terminal, unless -q), 'on' (--progress), 'off' (--no-progress). */
+  progress: ProgressMode;
 }
 
 export function defaultReplayOptions(): ReplayOptions {
   return {
     intf: '', files: [], speed: 'timing', rate: 0, ppsMulti: 1, loop: 1, loopDelayMs: 0, preload: false,
-    limit: 0, durationSec: 0, statsSec: -1, quiet: false, verbose: false, help: false, batch: 256, progressSec: 5,
+    limit: 0, durationSec: 0, statsSec: -1, quiet: false, verbose: false, help: false, batch: 256, progressSec: 1, progress: 'auto',
   };
 }
 
-interface Spec { long: string; short?: string; arg: boolean }
+/** optArg: a value only as --name=VALUE. */
+interface Spec { long: string; short?: string; arg: boolean; optArg?: boolean }
 const SPECS: Spec[] = [
   { long: 'intf1', short: 'i', arg: true },
   { long: 'topspeed', short: 't', arg: false },
@@ -71,7 +79,8 @@ const SPECS: Spec[] = [
   { long: 'verbose', short: 'v', arg: false },
   { long: 'help', short: 'h', arg: false },
   { long: 'batch', arg: true },
-  { long: 'progress', arg: true },
+  { long: 'progress', arg: false, optArg: true },
+  { long: 'no-progress', arg: false },
 ];
 
 function num(flag: string, v: string, o: { min?: number; gt0?: boolean; int?: boolean }): number {
@@ -107,7 +116,11 @@ export function parseReplayArgs(argv: string[]): ReplayOptions {
       case 'verbose': o.verbose = true; break;
       case 'help': o.help = true; break;
       case 'batch': o.batch = num(long, value!, { int: true, min: 1 }); break;
-      case 'progress': o.progressSec = num(long, value!, { min: 0 }); break;
+      case 'progress':
+        o.progress = 'on';
+        if (value !== null) o.progressSec = num(long, value, { gt0: true });
+        break;
+      case 'no-progress': o.progress = 'off'; break;
     }
   };
   let i = 0;
@@ -126,8 +139,8 @@ export function parseReplayArgs(argv: string[]): ReplayOptions {
         else throw new ReplayUsageError(`nmts replay: option '--${name}' needs a value`);
         set(spec.long, v);
       } else {
-        if (eq >= 0) throw new ReplayUsageError(`nmts replay: option '--${name}' takes no value`);
-        set(spec.long, null);
+        if (eq >= 0 && !spec.optArg) throw new ReplayUsageError(`nmts replay: option '--${name}' takes no value`);
+        set(spec.long, eq >= 0 ? a.slice(eq + 1) : null);
       }
       continue;
     }
@@ -193,7 +206,11 @@ output
                           with "Test start:" / "Test complete:" lines
   -q, --quiet             print nothing but the final statistics
   -v, --verbose           print one line per packet sent
-      --progress S        progress line on stderr every S seconds (default 5, 0 = none)
+      --progress[=S]      the status line on stderr (frames sent/total, rate, ETA), updated
+                          every S seconds (default 1), even when stderr is not a terminal
+                          (then one line per update); without the option it shows on a
+                          terminal only, and not with -q
+      --no-progress       no status line
       --batch N           most packets per txsync (default 256)
   -h, --help              this text
 

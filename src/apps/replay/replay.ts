@@ -24,6 +24,8 @@ import type { Port } from '../../core/port.js';
 import type { ReplayOptions } from './options.js';
 import { CachedSource, StreamSource, type PacketSource } from './source.js';
 import { Pacer } from './pacer.js';
+import { replayProgressLine } from './progress.js';
+import type { ProgressLine } from '../common/progress.js';
 import { deviceStatsLines, describePacket, flowStatsLine, FlowTable, formatDateTime, packetStatsLines } from './stats.js';
 
 export { parseReplayArgs, replayUsage, ReplayUsageError, defaultReplayOptions, type ReplayOptions, type ReplaySpeed } from './options.js';
@@ -36,6 +38,8 @@ export interface ReplayIo {
   err: (line: string) => void;
   /** Stops the replay (the statistics are still returned). */
   signal?: AbortSignal;
+  /** The status line (frames done/total, rate, ETA), updated every progressSec; erased at the end. */
+  progress?: ProgressLine;
 }
 
 /** 'empty': a whole pass over the files found no packet (so --loop 0 cannot go on forever). */
@@ -167,7 +171,10 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
   const flowsTab = new FlowTable();
   const nap = new Int32Array(new SharedArrayBuffer(4));
   const statsEvery = o.statsSec > 0 ? o.statsSec * 1000 : 0;
-  const progressEvery = !o.quiet && o.statsSec < 0 && o.progressSec > 0 ? o.progressSec * 1000 : 0;
+  const progress = io.progress?.enabled && o.progressSec > 0 ? io.progress : null;
+  const perPass = preload ? sources.reduce((n, s) => n + (s as CachedSource).count, 0) : 0;
+  let fileNo = 0;
+  let rateT = 0, rateSent = 0, rate = 0;
 
   // counters: totals in a Float64Array (they grow past 2^31), per-batch values in locals
   let sent = 0, bytes = 0, failed = 0, eagain = 0;
@@ -178,7 +185,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
   const endAt = o.durationSec > 0 ? start + o.durationSec * 1000 : Infinity;
   let lastYield = start;
   let nextStats = statsEvery ? start + statsEvery : Infinity;
-  let nextProgress = progressEvery ? start + progressEvery : Infinity;
+  rateT = start;
   let lastSyncAt = start;
   let stop: ReplayStop = 'done';
   let loopNo = 0;
@@ -195,10 +202,12 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       if (nextStats <= t) nextStats = t + statsEvery;
       for (const l of packetStatsLines({ packets: sent, bytes, failed }, (t - start) * 1000)) io.out(l);
     }
-    if (t >= nextProgress) {
-      nextProgress = t + progressEvery;
-      const s = (t - start) / 1000;
-      io.err(`replay: ${sent} packets (${bytes} bytes) sent in ${s.toFixed(2)} s, ${(sent / s).toFixed(2)} pps, loop ${loopNo + 1}${loops === Infinity ? '' : ` of ${loops}`}`);
+    if (progress !== null && progress.due(t)) {
+      if (t > rateT) { rate = (sent - rateSent) * 1000 / (t - rateT); rateT = t; rateSent = sent; }
+      progress.update(replayProgressLine({
+        sent, rate, elapsedSec: (t - start) / 1000, limit, durationSec: o.durationSec, loops, loopNo,
+        sources, fileNo, perPass,
+      }));
     }
   };
   /** Wait until clock time t (or the duration deadline, or a stop); false when stopped. */
@@ -239,6 +248,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
     let passPackets = 0; // files in which this pass found a packet
     for (let fi = 0; fi < sources.length; fi++) {
       const src = sources[fi]!;
+      fileNo = fi;
       if (loopNo > 0 || src.index > 0) src.rewind();
       let pending: boolean;
       try {
@@ -345,6 +355,7 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
     }
   }
   publish();
+  progress?.clear();
   res.stop = stop;
   // hand what is still queued to the peer (bounded wait, as pkt-gen)
   port.txsync();

@@ -49,6 +49,10 @@ export interface PacketSource {
   tsRel: number;
   /** Packets returned in this pass. */
   index: number;
+  /** Size of the file in bytes (weighs the files of a pass for the progress line). */
+  readonly fileBytes: number;
+  /** Share of this file gone through in this pass, 0..1 (for the progress line). */
+  passed(): number;
   next(): boolean;
   rewind(): void;
   close(): void;
@@ -64,6 +68,7 @@ export class StreamSource implements PacketSource {
   linkType = 0;
   tsRel = 0;
   index = 0;
+  readonly fileBytes: number;
   private readonly r: PcapStreamReader;
   private sec0 = 0;
   private nsec0 = 0;
@@ -71,7 +76,9 @@ export class StreamSource implements PacketSource {
   constructor(file: string, bufSize?: number) {
     this.file = file;
     try {
-      if (statSync(file).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      const st = statSync(file);
+      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      this.fileBytes = st.size;
       this.r = PcapStreamReader.open(file, bufSize ? { bufSize } : {});
     } catch (e) {
       throw fileError(file, e);
@@ -99,6 +106,10 @@ export class StreamSource implements PacketSource {
     return true;
   }
 
+  passed(): number {
+    return this.fileBytes > 0 ? Math.min(1, this.r.filePosition / this.fileBytes) : 1;
+  }
+
   rewind(): void {
     this.r.rewind();
     this.index = 0;
@@ -122,6 +133,7 @@ export class CachedSource implements PacketSource {
   tsRel = 0;
   index = 0;
   readonly count: number;
+  readonly fileBytes: number;
   private readonly offs: Float64Array;
   private readonly lens: Uint32Array;
   private readonly ts: Float64Array;
@@ -130,6 +142,7 @@ export class CachedSource implements PacketSource {
   constructor(file: string) {
     this.file = file;
     const s = new StreamSource(file);
+    this.fileBytes = s.fileBytes;
     let data = new Uint8Array(1 << 16), used = 0, n = 0;
     let offs = new Float64Array(1024), lens = new Uint32Array(1024), ts = new Float64Array(1024), links = new Uint16Array(1024);
     try {
@@ -177,6 +190,10 @@ export class CachedSource implements PacketSource {
     this.linkType = this.links[i]!;
     this.index = i + 1;
     return true;
+  }
+
+  passed(): number {
+    return this.count > 0 ? this.index / this.count : 1;
   }
 
   rewind(): void {
