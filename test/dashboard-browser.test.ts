@@ -1,0 +1,169 @@
+// A real browser on the dashboard: Debian's chromium, driven by playwright-core (no browser
+// download), loads `nmts daemon --http`'s page while pkt-gen sends through a switch with three
+// ports. The page lists every port; the sender's chart's latest value is within 20 % of
+// pkt-gen's own rate (paced with -R, so it is steady); stopping the receiver (SIGSTOP: its ring
+// fills) makes its drop counter rise on the page; a daemon restart shows "disconnected", then
+// the page reconnects by itself. NMTS_UPDATE_SCREENSHOT=1 writes docs/observability.png.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { daemonRequest } from '../src/apps/daemon/client.js';
+import { needs } from './fixtures/requires.js';
+
+const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const CHROMIUM = '/usr/bin/chromium';
+const RATE = 100_000;
+
+type Playwright = typeof import('playwright-core');
+let pw: Playwright | null = null;
+try { pw = await import('playwright-core'); } catch { pw = null; }
+const skip = needs(['chromium']) || (existsSync(CHROMIUM) ? false : `needs ${CHROMIUM} (apt-get install chromium)`)
+  || (pw ? false : 'needs playwright-core (npm install: a devDependency)');
+
+const id = process.pid % 100000;
+const dir = mkdtempSync(join(tmpdir(), 'nmts-dash-'));
+const kids = new Set<ChildProcess>();
+let closeBrowser: (() => Promise<void>) | null = null;
+after(async () => {
+  await closeBrowser?.().catch(() => {});
+  for (const k of kids) { k.kill('SIGCONT'); k.kill('SIGKILL'); }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+/** A child nmts command; `out` collects its stdout and stderr. */
+function run(args: string[]): { child: ChildProcess; out: () => string } {
+  const c = spawn(process.execPath, [nmts, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  kids.add(c);
+  c.once('exit', () => kids.delete(c));
+  let out = '';
+  c.stdout!.on('data', (d) => { out += d; });
+  c.stderr!.on('data', (d) => { out += d; });
+  return { child: c, out: () => out };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number, detail: () => string = () => ''): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail() ? `: ${detail()}` : ''}`);
+    await sleep(200);
+  }
+}
+
+async function startDaemon(socket: string, port: number): Promise<{ child: ChildProcess; out: () => string }> {
+  const d = run(['daemon', '--socket', socket, '--http', `127.0.0.1:${port}`]);
+  await until('the daemon to listen', async () => /HTTP http:\/\/127\.0\.0\.1:\d+ \(read-only\)/.test(d.out()), 15_000, d.out);
+  return d;
+}
+
+/** pkt-gen's latest per-second rate line ("97.439 Kpps (...)") in packets per second. */
+function lastInterval(out: string): number | null {
+  const m = [...out.matchAll(/main_thread ([\d.]+) ([KMG]?)pps \(/g)].pop();
+  if (!m) return null;
+  return Number(m[1]) * ({ '': 1, K: 1e3, M: 1e6, G: 1e9 } as Record<string, number>)[m[2]];
+}
+
+test('the dashboard in a real browser: every port, a chart within 20 % of pkt-gen, drops rise when the receiver stops, reconnects after a restart', { skip, timeout: 120_000 }, async () => {
+  const sw = `valeDash${id}`;
+  const socket = join(dir, 'nmts.sock');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  let daemon = await startDaemon(socket, port);
+
+  // three ports: a held one (c, read by nobody: broadcast frames fill it), a receiver, a paced sender
+  const held = await daemonRequest(socket, { id: 1, cmd: 'hold', port: `${sw}:c` });
+  assert.equal(held.ok, true, JSON.stringify(held));
+  const rx = run(['pkt-gen', '-i', `${sw}:b`, '-f', 'rx']);
+  await until('the receiver', async () => /Receiving from/.test(rx.out()) || null, 15_000, rx.out);
+  const tx = run(['pkt-gen', '-i', `${sw}:a`, '-f', 'tx', '-R', String(RATE), '--duration', '90']);
+
+  const browser = await pw!.chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+  closeBrowser = () => browser.close();
+  const page = browser.pages()[0] ?? await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('requestfailed', (r) => { if (!r.url().endsWith('/api/stream')) errors.push(`request failed: ${r.url()}`); });
+  await page.goto(url);
+
+  // every port of the switch is listed
+  for (const p of ['a', 'b', 'c']) await page.locator(`#switches tr[data-port="${sw}:${p}"]`).waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator(`#switches tr[data-switch="${sw}"]`).count(), 3);
+  assert.equal(await page.title(), 'netmap-ts dashboard');
+
+  // the sender's chart: its latest value (the uPlot instance's data) within 20 % of pkt-gen's rate
+  let seen = '';
+  await until('the chart of the sender to show pkt-gen\'s rate', async () => {
+    const pg = lastInterval(tx.out());
+    const v = await page.evaluate((name) => {
+      const c = (globalThis as unknown as { nmtsDashboard: { chart(p: string): { data: number[][] } | null } }).nmtsDashboard.chart(name);
+      if (!c || c.data[0].length < 3) return null;
+      return c.data[2][c.data[2].length - 1]; // series 2: tx pps
+    }, `${sw}:a`);
+    seen = `chart ${v}, pkt-gen ${pg}`;
+    return pg !== null && v !== null && Math.abs(v - pg) <= 0.2 * pg && Math.abs(v - RATE) <= 0.2 * RATE;
+  }, 30_000, () => `${seen}\n${tx.out().slice(-600)}`);
+  // the page's text says the same
+  assert.match(await page.locator(`#switches tr[data-port="${sw}:a"] .tx`).innerText(), /\d K?pps/);
+
+  // the receiver stops: its ring fills and its drop counter rises on the page
+  const drops = async (): Promise<number> => Number((await page.locator(`#switches tr[data-port="${sw}:b"] .drops`).innerText()).replace(/[^\d]/g, '') || '0');
+  await sleep(1500);
+  const before = await drops();
+  rx.child.kill('SIGSTOP');
+  await until('the receiver\'s drop counter to rise', async () => (await drops()) > before + RATE / 10, 15_000, () => `${before} -> ?`);
+  await page.locator(`#switches tr[data-port="${sw}:b"].dropping`).waitFor({ timeout: 5000 });
+
+  // a port's detail: rings and learned MACs
+  await page.locator(`#switches tr[data-port="${sw}:a"]`).click();
+  await page.locator('#detail h3', { hasText: 'Rings' }).waitFor({ timeout: 5000 });
+  await page.locator('#detail h3', { hasText: 'Learned MACs (1)' }).waitFor({ timeout: 5000 }); // the sender's source MAC
+  assert.match(await page.locator('#detail').innerText(), /tx 0\s+1024/);
+
+  const shot = join(dir, 'dashboard.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(statSync(shot).size > 10_000);
+  if (process.env.NMTS_UPDATE_SCREENSHOT === '1') copyFileSync(shot, fileURLToPath(new URL('../../docs/observability.png', import.meta.url)));
+  await page.locator(`#switches tr[data-port="${sw}:a"]`).click(); // close the detail
+  rx.child.kill('SIGCONT');
+
+  // the daemon restarts: the page says so, then reconnects by itself
+  await daemonRequest(socket, { id: 2, cmd: 'release', port: `${sw}:c` });
+  daemon.child.kill('SIGTERM');
+  await new Promise((r) => daemon.child.once('exit', r));
+  await page.locator('#status', { hasText: 'disconnected' }).waitFor({ timeout: 10_000 });
+  daemon = await startDaemon(socket, port);
+  await page.locator('#status', { hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
+  await page.locator(`#switches tr[data-port="${sw}:a"]`).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator(`#switches tr[data-port="${sw}:c"]`).count(), 0, 'a released port leaves the page');
+
+  assert.deepEqual(errors, []);
+  await browser.close();
+  closeBrowser = null;
+  tx.child.kill('SIGINT');
+  rx.child.kill('SIGINT');
+  daemon.child.kill('SIGTERM');
+  await new Promise((r) => daemon.child.once('exit', r));
+});
