@@ -155,6 +155,13 @@ export class Attachments {
     Atomics.store(a.ctrl, A.stall, 1);
   }
 
+  /** Tests only: let a forwarder stalled by stallForTest run again. */
+  resumeForTest(port: string): void {
+    const a = this.find(port);
+    Atomics.store(a.ctrl, A.stall, 0);
+    Atomics.notify(a.ctrl, A.stall);
+  }
+
   get size(): number {
     return this.byIf.size;
   }
