@@ -141,13 +141,20 @@
     $('#charts').append(box);
     s.box = box; s.latest = latest;
     s.chart = new uPlot({
-      width: 400, height: 170, legend: { show: true, live: false },
+      width: chartWidth(box), height: 170, legend: { show: true, live: false },
       scales: { x: { time: true }, d: { auto: true, range: (u, min, max) => [0, Math.max(1, max)] } },
-      axes: [{}, { size: 60, values: (u, v) => v.map((x) => si(x, '')) }, { scale: 'd', side: 1, size: 50, stroke: '#cf222e', grid: { show: false }, values: (u, v) => v.map((x) => si(x, '')) }],
+      axes: [{}, { size: 60, values: (u, v) => v.map((x) => si(x, '')) }, { scale: 'd', side: 1, size: 64, stroke: '#cf222e', grid: { show: false }, values: (u, v) => v.map((x) => si(x, '')) }],
       series: [{}, { label: 'rx pps', stroke: '#0969da', width: 1.5 }, { label: 'tx pps', stroke: '#8250df', width: 1.5 }, { label: 'drops/s', stroke: '#cf222e', width: 1.5, scale: 'd', fill: 'rgba(207,34,46,0.12)' }],
     }, s.ring.data(), box);
     return s;
   }
+
+  const chartWidth = (box) => Math.max(280, box.clientWidth - 18);
+  let resizing = 0;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => { for (const s of ports.values()) s.chart.setSize({ width: chartWidth(s.box), height: 170 }); }, 150);
+  });
 
   function paintRow(k) {
     const s = ports.get(k);
