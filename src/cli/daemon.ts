@@ -3,7 +3,7 @@
 // socket. Runs in the foreground (as systemd expects) until SIGTERM or SIGINT, then detaches
 // and releases everything and removes its socket.
 import { defaultSocketPath, formatLogLine, resolveGroup, runDaemon } from '../apps/daemon/daemon.js';
-import { parseListen } from '../apps/http/server.js';
+import { parseListen } from '../apps/http/listen.js';
 
 const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--http [HOST:]PORT] [--foreground] [--exit-when-idle]
 

@@ -20,9 +20,8 @@ import {
   boolArg, confArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
 } from './args.js';
 import { resolveGroup, startServer } from './server.js';
-import { daemonMetricsProvider } from './http.js';
 import { DaemonCounters } from './stats.js';
-import { startMetricsServer, type HttpOptions, type MetricsServer } from '../http/server.js';
+import type { HttpOptions, MetricsServer } from '../http/server.js';
 import { callerText, DaemonState, packageVersion, type Caller, type DaemonView, type HeldPort, type ReclaimResult } from './state.js';
 import type { AttachmentInfo } from '../vale-attach/vale-attach.js';
 
@@ -181,6 +180,8 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   let http: MetricsServer | null = null;
   if (opts.http) {
     try {
+      // loaded only when asked: prom-client takes a while to load, and most daemons serve no HTTP
+      const [{ startMetricsServer }, { daemonMetricsProvider }] = await Promise.all([import('../http/server.js'), import('./http.js')]);
       http = await startMetricsServer(daemonMetricsProvider(state, counters, server), opts.http);
     } catch (e) {
       await server.close();

@@ -24,6 +24,9 @@ import type { Registry } from 'prom-client';
 import { portRates, readMacTables, type MetricsSnapshot, type PortRates } from '../../vale/metrics.js';
 import { exposition } from '../metrics/prometheus.js';
 import { staticFile, STATIC_FILES } from './static.js';
+import { DEFAULT_HTTP_PORT } from './listen.js';
+
+export { DEFAULT_HTTP_PORT, parseListen } from './listen.js';
 
 /** Where the figures come from. */
 export interface MetricsProvider {
@@ -60,19 +63,9 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_HTTP_PORT = 9180;
 const MAX_URL = 2048;
 /** Bytes of events a stream client may leave unread before it is cut off. */
 const MAX_STREAM_BACKLOG = 1 << 20;
-
-/** Parse "host:port", "[v6]:port" or "port" (host 127.0.0.1). */
-export function parseListen(s: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(s) ?? /^()()(\d+)$/.exec(s);
-  if (!m) throw new Error(`'${s}': expected HOST:PORT (127.0.0.1:${DEFAULT_HTTP_PORT}) or PORT`);
-  const port = Number(m[3]);
-  if (!(port >= 0 && port <= 65535)) throw new Error(`'${s}': port ${m[3]} out of range`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
-}
 
 export async function startMetricsServer(provider: MetricsProvider, opts: HttpOptions = {}): Promise<MetricsServer> {
   const intervalMs = opts.intervalMs ?? 1000;
