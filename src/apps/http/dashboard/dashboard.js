@@ -176,6 +176,7 @@
   function onRates(msg) {
     if (msg.error) return;
     lastStream = Date.now();
+    setStatus('connected'); // (again: a stream that was silent for a while said "disconnected")
     const t = msg.time / 1000;
     let unknown = false;
     const seen = new Set();
@@ -249,6 +250,7 @@
   // ---- connection state
   function setStatus(s) {
     const e = $('#status');
+    if (e.textContent === s) return;
     e.className = 'status ' + s;
     e.textContent = s;
   }
@@ -256,7 +258,7 @@
   let es = null;
   function connect() {
     es = new EventSource('/api/stream');
-    es.addEventListener('open', () => { setStatus('connected'); void refreshTopology(); });
+    es.addEventListener('open', () => { lastStream = Date.now(); setStatus('connected'); void refreshTopology(); });
     es.addEventListener('error', () => setStatus('disconnected'));
     es.addEventListener('rates', (ev) => { try { onRates(JSON.parse(ev.data)); } catch (e) { console.error(e); } });
   }
@@ -265,6 +267,7 @@
 
   setInterval(() => { if (Date.now() - lastStream < 3000) void refreshTopology(); }, TOPOLOGY_MS);
   setInterval(() => { if (selected && Date.now() - lastStream < 3000) void renderDetail(); }, 1000);
+  // a stream that stays silent (a server that hangs, a network that drops packets) is as good as gone
   setInterval(() => { if (lastStream && Date.now() - lastStream > 3500) setStatus('disconnected'); }, 1000);
 
   window.nmtsDashboard = {
