@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,12 +112,21 @@ test('daemon --http: its metrics and JSON count what the control socket saw; the
   await assert.rejects(fetch(d.httpUrl + '/metrics'));
 });
 
-test('daemon: no HTTP server unless asked; the CLI documents --http and refuses a bad address', async () => {
+test('daemon: no HTTP server unless asked; an address in use fails the start cleanly; the CLI documents --http and refuses a bad address', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-dh-'));
   try {
     const d = await runDaemon({ socketPath: join(dir, 'd.sock'), log: () => {} });
     assert.equal(d.httpUrl, null);
     await d.close();
+    const busy = await runDaemon({ socketPath: join(dir, 'b.sock'), log: () => {}, http: { port: 0 } });
+    try {
+      const port = Number(new URL(busy.httpUrl!).port);
+      await assert.rejects(runDaemon({ socketPath: join(dir, 'c.sock'), log: () => {}, http: { port } }),
+        (e: Error & { code?: string }) => e.code === 'EADDRINUSE' && /cannot serve HTTP on 127\.0\.0\.1:\d+/.test(e.message));
+      assert.equal(existsSync(join(dir, 'c.sock')), false, 'the control socket is removed again');
+    } finally {
+      await busy.close();
+    }
     const cli = (args: string[]): Promise<{ code: number | null; out: string; err: string }> => new Promise((resolve) => {
       const c = spawn(process.execPath, [nmts, 'daemon', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '', err = '';

@@ -173,7 +173,12 @@ let kernelAt = -Infinity;
 function publishKernel(now: number): void {
   kernelAt = now;
   if (!(nic instanceof KernelPort)) return;
-  const k = nic.kernelDrops();
+  let k;
+  try {
+    k = nic.kernelDrops();
+  } catch {
+    return; // figures for the metrics only: forwarding goes on (the last values stay)
+  }
   for (let i = 0; i < KERNEL_DROPS.length; i++) {
     const v = k[KERNEL_DROPS[i]];
     counters[KERNEL_DROPS_OFS + i] = v >= 0 ? v : 0;
@@ -246,7 +251,7 @@ try {
   failure = errorMessage(e);
 } finally {
   publish();
-  try { publishKernel(performance.now()); } catch { /* the sockets may be gone with the interface */ }
+  publishKernel(performance.now());
   if (waker && !waker.stop()) failure ??= { code: 'EIO', message: 'the waker thread did not stop' };
   closeAll();
 }

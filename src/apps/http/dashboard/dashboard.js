@@ -72,7 +72,7 @@
   function describe(p) {
     for (const i of topo.interfaces) {
       if (i.switch !== p.switch) continue;
-      if (i.port === p.port) return { kind: 'nic', backend: i.backend, peer: 'NIC ' + i.interface, iface: i };
+      if (i.port === p.port) return { kind: 'nic', backend: i.backend, peer: 'NIC ' + i.interface + (i.kernelDropsTotal ? ' (kernel dropped ' + count(i.kernelDropsTotal) + ')' : ''), iface: i };
       if (i.hostPort === p.port) return { kind: 'host', backend: 'tap', peer: 'host stack of ' + i.interface, iface: i };
     }
     return { kind: 'vale', backend: 'shared memory', peer: p.openers + ' opener' + (p.openers === 1 ? '' : 's') + (p.monitors ? ', ' + p.monitors + ' monitor' + (p.monitors === 1 ? '' : 's') : '') };
