@@ -125,7 +125,7 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('requestfailed', (r) => { if (!r.url().endsWith('/api/stream')) errors.push(`request failed: ${r.url()}`); });
-  await page.goto(url);
+  await page.goto(`${url}?points=6`); // a short ring buffer: the test sees it wrap
 
   // every port of the switch is listed
   for (const p of ['a', 'b', third]) await page.locator(`#switches tr[data-port="${sw}:${p}"]`).waitFor({ timeout: 15_000 });
@@ -157,6 +157,9 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   rx.child.kill('SIGSTOP');
   await until('the receiver\'s drop counter to rise', async () => (await drops()) > before + RATE / 10, 15_000, () => `${before} -> ?`);
   await page.locator(`#switches tr[data-port="${sw}:b"].dropping`).waitFor({ timeout: 5000 });
+  // memory stays bounded: each chart holds the last 6 samples, however long the page runs
+  const lengths = await page.evaluate((names) => names.map((n) => (globalThis as unknown as { nmtsDashboard: { chart(p: string): { data: number[][] } | null } }).nmtsDashboard.chart(n)!.data.map((c) => c.length)), [`${sw}:a`, `${sw}:b`]);
+  for (const l of lengths) assert.deepEqual(l, [6, 6, 6, 6], 'a full ring buffer of 6 samples per series');
 
   // a port's detail: rings and learned MACs
   await page.locator(`#switches tr[data-port="${sw}:a"]`).click();

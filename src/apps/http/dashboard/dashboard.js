@@ -15,7 +15,8 @@
 // topology up again when it comes back.
 'use strict';
 (function () {
-  const POINTS = 300; // 5 minutes at one sample a second
+  // samples kept per port: 5 minutes at one a second (?points=N, 2..3600, to see more or less)
+  const POINTS = Math.max(2, Math.min(3600, Math.floor(Number(new URLSearchParams(location.search).get('points'))) || 300));
   const TOPOLOGY_MS = 5000;
   const $ = (sel) => document.querySelector(sel);
   const el = (tag, attrs, ...kids) => {
@@ -61,7 +62,7 @@
   }
 
   // ---- state
-  const ports = new Map(); // key "switch\0port" -> { sw, name, ring, chart, box, latest, lastDrops }
+  const ports = new Map(); // key "switch\0port" -> { sw, name, ring, chart, box, latest, rates }
   let topo = { switches: [], ports: [], interfaces: [], daemon: null };
   let selected = null; // key of the port whose detail is open
   let lastStream = 0;
@@ -92,6 +93,8 @@
     renderSwitches();
   }
 
+  const summary = (w) => (w.lookup ? 'lookup ' + w.lookup : 'learning bridge') + (w.rss ? ', RSS' : '') + ', ' + w.ports.length + ' port(s), ' + w.learnedMacs + ' learned MAC(s)';
+
   // ---- the switch tables (rebuilt when the set of ports changes, updated in place otherwise)
   let shape = '';
   function renderSwitches() {
@@ -118,10 +121,14 @@
         }
         const head = el('tr', {}, ...['port', 'idx', 'kind', 'backend', 'peer', 'rx pps', 'tx pps', 'rx bps', 'tx bps', 'drops/s', 'drops'].map((h, i) => el('th', { class: i === 1 || i > 4 ? 'num' : '', text: h })));
         root.append(el('div', { class: 'switch', 'data-switch': w.name },
-          el('h2', { text: w.name }, el('span', { class: 'muted', text: (w.lookup ? 'lookup ' + w.lookup : 'learning bridge') + (w.rss ? ', RSS' : '') + ', ' + w.ports.length + ' port(s), ' + w.learnedMacs + ' learned MAC(s)' })),
+          el('h2', { text: w.name }, el('span', { class: 'muted summary', text: summary(w) })),
           el('table', {}, el('thead', {}, head), body)));
       }
     } else {
+      for (const box of root.querySelectorAll('div.switch')) {
+        const w = topo.switches.find((x) => x.name === box.dataset.switch);
+        if (w) box.querySelector('.summary').textContent = summary(w);
+      }
       for (const tr of root.querySelectorAll('tr[data-port]')) {
         const p = topo.ports.find((x) => x.port === tr.dataset.port && x.switch === tr.dataset.switch);
         if (p) tr.querySelector('.peer').textContent = describe(p).peer;
