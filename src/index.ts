@@ -14,7 +14,7 @@ export { ValePort } from './vale/vale-port.js';
 export { PipePort } from './ports/pipe.js';
 export { MonitorPort } from './ports/monitor.js';
 export { NullPort } from './ports/null.js';
-export { KernelPort, type KernelPortInfo, type Backend, type InterfaceOpenOptions } from './ports/netif/kernel-port.js';
+export { KernelPort, type KernelDrops, type KernelPortInfo, type Backend, type InterfaceOpenOptions } from './ports/netif/kernel-port.js';
 export { XdpPort } from './ports/netif/xdp-port.js';
 export { PacketPort } from './ports/netif/packet-port.js';
 export { registerLookup, type LookupFn } from './vale/switch.js';

@@ -113,7 +113,7 @@ test('bad input: unknown paths 404, other methods 405, bodies 413, long URLs 414
   const nope = await fetch(`${s.url}/nope`);
   assert.equal(nope.status, 404);
   assert.match(((await nope.json()) as { error: string }).error, /no \/nope here/);
-  assert.equal((await fetch(`${s.url}/`)).status, 404);
+  assert.equal((await fetch(`${s.url}/`)).status, 200); // the dashboard
   assert.equal((await fetch(`${s.url}/api`)).status, 404);
   const post = await fetch(`${s.url}/metrics`, { method: 'POST', body: 'x' });
   assert.equal(post.status, 405);

@@ -3,8 +3,9 @@
 // socket. Runs in the foreground (as systemd expects) until SIGTERM or SIGINT, then detaches
 // and releases everything and removes its socket.
 import { defaultSocketPath, formatLogLine, resolveGroup, runDaemon } from '../apps/daemon/daemon.js';
+import { parseListen } from '../apps/http/listen.js';
 
-const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--foreground] [--exit-when-idle]
+const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--http [HOST:]PORT] [--foreground] [--exit-when-idle]
 
 Holds persistent VALE ports and switches that outlive the processes that asked for them,
 keeps Linux interfaces attached to switches (one forwarder thread each: nmts vale-ctl -a,
@@ -19,6 +20,15 @@ stderr. SIGTERM or SIGINT: every interface is detached, every held port is relea
                   a 0700 directory); refused in a directory other users may write
   --mode MODE     octal mode of the socket file: who may connect (0660)
   --group NAME    group of the socket file (name or gid; default: the daemon's group)
+  --http [HOST:]PORT  also serve a read-only HTTP server there (off unless given; HOST
+                  defaults to 127.0.0.1, loopback: bind another address only behind a
+                  firewall): / the live dashboard (switches, ports, rates, drops),
+                  /metrics for Prometheus (the switches' counters, the daemon's own:
+                  connections, requests, errors, reclaims; per attached interface its
+                  backend and the kernel's drops), /api/switches, /api/ports,
+                  /api/interfaces, /api/daemon, /api/macs (JSON), /api/stream (rates
+                  every second, Server-Sent Events); see docs/observability.md. Nothing
+                  there changes anything: changes stay on the control socket
   --foreground    run in the foreground: the default and only mode (under systemd use
                   Type=simple; contrib/nmts-daemon.service is an example unit)
   --exit-when-idle  exit once nothing is held or attached (after the request that left the
@@ -32,8 +42,9 @@ closed after 60 s without a request, and one uid may have at most 32 connections
 (more get EUSERS). Clients check that the socket and its directory belong to them or to
 root (NMTS_DAEMON_UID adds a daemon user) before they send anything.
 
-example:
+examples:
   nmts daemon --socket /tmp/nmts.sock &
+  nmts daemon --http 127.0.0.1:9180 &      # then open http://127.0.0.1:9180/
   echo '{"id":1,"cmd":"hold","port":"vale0:p1"}' | socat - UNIX-CONNECT:/tmp/nmts.sock
 `;
 
@@ -44,6 +55,7 @@ function usageError(msg: string): number {
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   let socketPath: string | undefined, mode: number | undefined, group: string | undefined, exitWhenIdle = false;
+  let http: { host: string; port: number } | undefined;
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let v: string | undefined;
@@ -80,6 +92,12 @@ export async function daemonCommand(argv: string[]): Promise<number> {
         mode = parseInt(m, 8);
         break;
       }
+      case '--http': {
+        const h = value();
+        if (!h) return usageError(`option ${a} requires an address such as 127.0.0.1:9180 or 9180`);
+        try { http = parseListen(h); } catch (e) { return usageError(`invalid --http: ${e instanceof Error ? e.message : String(e)}`); }
+        break;
+      }
       case '--group': {
         const g = value();
         if (!g) return usageError(`option ${a} requires a group name or id`);
@@ -95,7 +113,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const log = (line: string): void => { process.stderr.write(line + '\n'); };
   let daemon;
   try {
-    daemon = await runDaemon({ socketPath: socketPath ?? defaultSocketPath(), mode, group, log, exitWhenIdle });
+    daemon = await runDaemon({ socketPath: socketPath ?? defaultSocketPath(), mode, group, log, exitWhenIdle, http });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`nmts daemon: ${msg}\n`);

@@ -12,8 +12,9 @@ bytes per port and ring, drops by cause, learned MACs, ring occupancy. Read-only
 lock-free: the data path never waits for it, and the daemon is not needed.
   (no option)        print the Prometheus text once
   --json             print the snapshot as JSON once
-  --http HOST:PORT   serve GET /metrics, /api/switches, /api/ports and /api/stream (Server-Sent
-                     Events of per-port rates) until Ctrl-C; HOST defaults to 127.0.0.1
+  --http HOST:PORT   serve GET / (the live dashboard), /metrics, /api/switches, /api/ports,
+                     /api/macs and /api/stream (Server-Sent Events of per-port rates) until
+                     Ctrl-C; HOST defaults to 127.0.0.1
                      (a bare PORT binds loopback), e.g. --http 127.0.0.1:${DEFAULT_HTTP_PORT}
   --interval MS      period of the rates stream (1000)
 Metric names and the API: docs/observability.md.
@@ -40,7 +41,7 @@ export async function metricsCommand(argv: string[]): Promise<number> {
   let where: { host: string; port: number };
   try { where = parseListen(listen); } catch (e) { return fail((e as Error).message); }
   const server = await startMetricsServer({ snapshot: readMetrics }, { ...where, intervalMs: interval });
-  stderrLine(`metrics: serving ${server.url}/metrics (also /api/switches, /api/ports, /api/stream); Ctrl-C stops`);
+  stderrLine(`metrics: serving ${server.url}/metrics and the dashboard at ${server.url}/ (also /api/switches, /api/ports, /api/macs, /api/stream); Ctrl-C stops`);
   await withStopSignal((signal) => new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });

@@ -311,3 +311,52 @@ export function portRates(prev: MetricsSnapshot | null, cur: MetricsSnapshot): P
   }
   return out.sort((x, y) => y.rxPps + y.txPps - (x.rxPps + x.txPps) || (x.port < y.port ? -1 : x.port > y.port ? 1 : 0));
 }
+
+/** One entry of a switch's MAC table: a MAC and the index of the port it was last seen on. */
+export interface LearnedMac {
+  mac: string;
+  index: number;
+}
+
+export interface MacTables {
+  time: number;
+  /** Each switch's learned MACs, sorted by port index then MAC. */
+  switches: { name: string; macs: LearnedMac[] }[];
+  skipped: SkippedFile[];
+  problems: string[];
+}
+
+const hex2 = (b: number): string => (b < 16 ? '0' : '') + b.toString(16);
+
+/** The valid entries of one switch's MAC table (entry h = [lo, hi16 | port << 16 | valid << 24]). */
+function macTable(region: Region, sw: number): LearnedMac[] {
+  const u32 = region.u32, tab = (sw + SW.macTable) >> 2;
+  const out: LearnedMac[] = [];
+  for (let h = 0; h < NM_BDG_HASH; h++) {
+    const v = u32[tab + 2 * h + 1];
+    if (!(v & 0x1000000)) continue;
+    const index = (v >>> 16) & 0xff;
+    if (index >= NM_BDG_MAXPORTS) continue;
+    const lo = u32[tab + 2 * h];
+    out.push({ mac: [lo & 0xff, (lo >>> 8) & 0xff, (lo >>> 16) & 0xff, lo >>> 24, v & 0xff, (v >>> 8) & 0xff].map(hex2).join(':'), index });
+  }
+  return out.sort((a, b) => a.index - b.index || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+}
+
+/**
+ * Every switch's learned MACs (the dashboard's port detail), read like readMetrics: no lock,
+ * nothing written. An entry being overwritten meanwhile may show its old or new MAC.
+ */
+export function readMacTables(): MacTables {
+  const t: MacTables = { time: Date.now(), switches: [], skipped: [], problems: [] };
+  for (const { region } of regionsInDir(t.skipped, (key) => !key.startsWith('pipe.'))) {
+    if (region.dead) { forgetRegion(region); continue; }
+    for (const [name, sw] of region.dirList(DirType.Switch, t.problems)) {
+      const bad = switchProblem(region, sw);
+      if (bad) { t.problems.push(`${region.label}: switch ${name}: ${bad}; skipped`); continue; }
+      t.switches.push({ name, macs: macTable(region, sw) });
+    }
+  }
+  t.switches.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return t;
+}

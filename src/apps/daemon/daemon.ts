@@ -10,6 +10,8 @@
 //   state.ts   held ports, attachments, reclaim: one method per request, and a read-only view
 //   client.ts  the client side (daemonRequest, daemonCall)
 //   socket.ts  where the socket lives and whether a client trusts it
+//   http.ts    with the `http` option: the read-only HTTP server's daemon side (metrics of the
+//              daemon and its attached interfaces, /api/interfaces); stats.ts counts requests
 // and keeps what spans them: the command table, exit-when-idle, the reclaim timer, close().
 import { NetmapError } from '../../index.js';
 import { SHM_DIR, regionPath } from '../../core/shm.js';
@@ -18,6 +20,8 @@ import {
   boolArg, confArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
 } from './args.js';
 import { resolveGroup, startServer } from './server.js';
+import { DaemonCounters } from './stats.js';
+import type { HttpOptions, MetricsServer } from '../http/server.js';
 import { callerText, DaemonState, packageVersion, type Caller, type DaemonView, type HeldPort, type ReclaimResult } from './state.js';
 import type { AttachmentInfo } from '../vale-attach/vale-attach.js';
 
@@ -45,6 +49,11 @@ export interface DaemonOptions {
   idleTimeoutMs?: number;
   /** Connections one uid may have open at once; more are refused with EUSERS (default 32). */
   maxConnectionsPerUid?: number;
+  /**
+   * Serve the read-only HTTP side (metrics, JSON API, dashboard: apps/http/server.ts) on this
+   * address (host 127.0.0.1 and port 9180 unless given; port 0 picks a free one). Off by default.
+   */
+  http?: HttpOptions;
 }
 
 export type { Caller, DaemonView, HeldPort, PeerCred, ReclaimResult } from './state.js';
@@ -52,6 +61,8 @@ export type { Caller, DaemonView, HeldPort, PeerCred, ReclaimResult } from './st
 export interface DaemonHandle {
   readonly socketPath: string;
   readonly pid: number;
+  /** http://host:port of the HTTP server (the `http` option), else null. */
+  readonly httpUrl: string | null;
   /** Ports held right now. */
   held(): HeldPort[];
   /** Interfaces attached to switches right now, with their forwarders' counters. */
@@ -142,14 +153,17 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => { resolveClosed = r; });
   const state = new DaemonState(emit, () => idleCheck());
+  const counters = new DaemonCounters();
 
   const fail = (c: Caller, id: unknown, code: string, error: string, what: string): Result => {
+    counters.error(code);
     emit(`${callerText(c)}: error ${code} (${what}): ${error}`);
     return { id, ok: false, error, code };
   };
   const answer = async (c: Caller, text: string): Promise<Result | null> => {
     if (text.trim() === '') return null; // blank lines are ignored
     const p = parseRequest(text);
+    counters.request(p.ok ? p.command : null);
     if (!p.ok) return fail(c, p.id, p.code, p.error, 'request');
     let r: Result;
     try {
@@ -163,7 +177,19 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   };
 
   const server = await startServer({ socketPath, mode, gid, maxRequestBytes, idleTimeoutMs, maxPerUid, emit, answer });
-  emit(`started: socket ${socketPath} (mode ${mode.toString(8).padStart(4, '0')}${gid !== undefined ? `, group ${opts.group}` : ''}), pid ${process.pid}, version ${packageVersion()}, shared files in ${SHM_DIR}`);
+  let http: MetricsServer | null = null;
+  if (opts.http) {
+    try {
+      // loaded only when asked: prom-client takes a while to load, and most daemons serve no HTTP
+      const [{ startMetricsServer }, { daemonMetricsProvider }] = await Promise.all([import('../http/server.js'), import('./http.js')]);
+      http = await startMetricsServer(daemonMetricsProvider(state, counters, server), opts.http);
+    } catch (e) {
+      await server.close();
+      const err = e as NodeJS.ErrnoException;
+      throw new NetmapError(err.code ?? 'EIO', `cannot serve HTTP on ${opts.http.host ?? '127.0.0.1'}:${opts.http.port ?? 9180}: ${err.message}`);
+    }
+  }
+  emit(`started: socket ${socketPath} (mode ${mode.toString(8).padStart(4, '0')}${gid !== undefined ? `, group ${opts.group}` : ''}), pid ${process.pid}, version ${packageVersion()}, shared files in ${SHM_DIR}${http ? `, HTTP ${http.url} (read-only)` : ''}`);
 
   let idleTimer: NodeJS.Timeout | null = null;
   /** With exitWhenIdle: stop shortly after the daemon is left with nothing to keep. */
@@ -184,6 +210,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       state.reclaim('periodic');
       lastReclaimError = '';
     } catch (e) {
+      counters.reclaimFailures++;
       const msg = e instanceof Error ? e.message : String(e);
       if (msg !== lastReclaimError) emit(`reclaim failed: ${msg}`);
       lastReclaimError = msg;
@@ -202,8 +229,10 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
       if (idleTimer) clearTimeout(idleTimer);
       emit(`shutting down: ${state.heldCount} held port(s), ${state.attachedCount} attached interface(s), ${server.connections} connection(s)`);
       const serverClosed = server.close();
+      const httpClosed = http?.close();
       const { detached, released } = await state.close();
       await serverClosed;
+      await httpClosed;
       emit(`stopped: ${detached.length ? `detached ${detached.join(' ')}, ` : ''}released ${released.length} port(s)${released.length ? ` (${released.join(' ')})` : ''}, removed socket ${socketPath}`);
       resolveClosed();
     })();
@@ -213,6 +242,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<DaemonHandle>
   return {
     socketPath,
     pid: process.pid,
+    httpUrl: http?.url ?? null,
     held: () => state.heldPorts(),
     attached: () => state.attached(),
     view: () => state.view(),

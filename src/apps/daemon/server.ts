@@ -30,6 +30,9 @@ export interface DaemonServer {
   readonly inflight: number;
   /** Connections open right now. */
   readonly connections: number;
+  /** Connections accepted, and refused (too many of one uid), since the start. */
+  readonly accepted: number;
+  readonly refused: number;
   /** Stop accepting, drop every client, remove the socket file if it is still ours. */
   close(): Promise<void>;
 }
@@ -113,7 +116,7 @@ export async function startServer(o: ServerOptions): Promise<DaemonServer> {
 
   const conns = new Set<Conn>();
   let nextConn = 1;
-  let inflight = 0;
+  let inflight = 0, acceptedCount = 0, refused = 0;
   let closing: Promise<void> | null = null;
 
   const reply = (c: Conn, obj: Record<string, unknown>): void => {
@@ -165,6 +168,7 @@ export async function startServer(o: ServerOptions): Promise<DaemonServer> {
     let same = 0;
     for (const x of conns) if (x.peer.uid === c.peer.uid) same++;
     if (same >= maxPerUid) {
+      refused++;
       // one reply saying why, then the connection goes: other users still get in
       emit(`${callerText(c)}: refused: ${same} connection(s) of uid ${c.peer.uid} already open (at most ${maxPerUid})`);
       socket.on('error', () => { /* the client went away */ });
@@ -173,6 +177,7 @@ export async function startServer(o: ServerOptions): Promise<DaemonServer> {
       return;
     }
     conns.add(c);
+    acceptedCount++;
     if (idleTimeoutMs > 0) {
       socket.setTimeout(idleTimeoutMs);
       socket.on('timeout', () => {
@@ -231,6 +236,8 @@ export async function startServer(o: ServerOptions): Promise<DaemonServer> {
   return {
     get inflight() { return inflight; },
     get connections() { return conns.size; },
+    get accepted() { return acceptedCount; },
+    get refused() { return refused; },
     close: () => {
       if (closing) return closing;
       closing = (async () => {

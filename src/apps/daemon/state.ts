@@ -92,6 +92,8 @@ export class DaemonState {
   private readonly attachments: Attachments;
   private readonly started = Date.now();
   private shuttingDown = false;
+  /** What the reclaim passes did since the start (the daemon's metrics). */
+  readonly reclaimTotals = { passes: 0, openers: 0, ports: 0, files: 0 };
 
   /**
    * `emit` receives one event per change (a log line without its prefix); `changed` runs
@@ -120,6 +122,11 @@ export class DaemonState {
   /** Run a reclaim pass and log what it did. */
   reclaim(why: string): ReclaimResult {
     const r = reclaimDeadPorts();
+    const t = this.reclaimTotals;
+    t.passes++;
+    t.openers += r.reclaimed;
+    t.ports += r.ports.length;
+    t.files += r.removed.length;
     if (r.reclaimed) {
       this.emit(`reclaimed ${r.reclaimed} opener(s) of dead processes (${why})${r.ports.length ? `: destroyed ${r.ports.join(' ')}` : ''}${r.removed.length ? `; removed ${r.removed.join(' ')}` : ''}`);
     }

@@ -2,9 +2,11 @@
 // per-port rates, from a provider of snapshots (the shared files today, the daemon's state
 // later). Nothing here changes anything: changes stay on the daemon's Unix control socket.
 //
+//   GET /               the live dashboard (static.ts: dashboard/ and uPlot's files)
 //   GET /metrics        Prometheus text (apps/metrics/prometheus.ts)
 //   GET /api/switches   switches: name, file, lookup, RSS, learned MACs, port count
 //   GET /api/ports      every port's counters and rings, with rates since the previous sample
+//   GET /api/macs       every switch's learned MACs and the port index each was seen on
 //   GET /api/stream     Server-Sent Events: one `rates` event per interval (1 s)
 //   GET /api/<extra>    what the provider adds (the daemon: interfaces, VMs)
 // Anything else: 404; a method other than GET/HEAD: 405; a request with a body: 413.
@@ -19,8 +21,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { portRates, type MetricsSnapshot, type PortRates } from '../../vale/metrics.js';
+import { portRates, readMacTables, type MetricsSnapshot, type PortRates } from '../../vale/metrics.js';
 import { exposition } from '../metrics/prometheus.js';
+import { staticFile, STATIC_FILES } from './static.js';
+import { DEFAULT_HTTP_PORT } from './listen.js';
+
+export { DEFAULT_HTTP_PORT, parseListen } from './listen.js';
 
 /** Where the figures come from. */
 export interface MetricsProvider {
@@ -57,19 +63,9 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_HTTP_PORT = 9180;
 const MAX_URL = 2048;
 /** Bytes of events a stream client may leave unread before it is cut off. */
 const MAX_STREAM_BACKLOG = 1 << 20;
-
-/** Parse "host:port", "[v6]:port" or "port" (host 127.0.0.1). */
-export function parseListen(s: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(s) ?? /^()()(\d+)$/.exec(s);
-  if (!m) throw new Error(`'${s}': expected HOST:PORT (127.0.0.1:${DEFAULT_HTTP_PORT}) or PORT`);
-  const port = Number(m[3]);
-  if (!(port >= 0 && port <= 65535)) throw new Error(`'${s}': port ${m[3]} out of range`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
-}
 
 export async function startMetricsServer(provider: MetricsProvider, opts: HttpOptions = {}): Promise<MetricsServer> {
   const intervalMs = opts.intervalMs ?? 1000;
@@ -156,8 +152,20 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
         skipped: s.skipped, problems: s.problems,
       }, req);
     },
+    '/api/macs': (req, res) => send(res, 200, readMacTables(), req),
     '/api/stream': openStream,
   };
+  for (const path of Object.keys(STATIC_FILES)) {
+    routes[path] = (req, res) => {
+      const f = staticFile(path)!;
+      res.writeHead(200, {
+        'content-type': f.type, 'content-length': f.body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff',
+        // the page runs nothing but its own files and talks to nothing but this server
+        'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+      });
+      res.end(req.method === 'HEAD' ? undefined : f.body);
+    };
+  }
   for (const [name, fn] of Object.entries(provider.extras ?? {})) {
     if (/^[a-z][a-z0-9-]*$/.test(name) && !routes[`/api/${name}`]) routes[`/api/${name}`] = (req, res) => send(res, 200, fn(), req);
   }

@@ -20,6 +20,15 @@ export const COUNTERS_PER_DIR = 3;
 /** Directions: nic -> switch, switch -> nic, host -> switch, switch -> host. */
 export const DIRECTIONS = ['nicToSwitch', 'switchToNic', 'hostToSwitch', 'switchToHost'] as const;
 
+/**
+ * After the directions' counters: the kernel's drop counters of the interface port (netmap:IF,
+ * with its host rings), by cause (ports/netif KernelDrops), refreshed about once a second.
+ */
+export const KERNEL_DROPS = ['rxRingFull', 'rxOther', 'txInvalid', 'host'] as const;
+export const KERNEL_DROPS_OFS = DIRECTIONS.length * COUNTERS_PER_DIR;
+/** Float64 words of the counters buffer. */
+export const COUNTERS_SIZE = KERNEL_DROPS_OFS + KERNEL_DROPS.length;
+
 export interface RingConf {
   txSlots?: number;
   rxSlots?: number;

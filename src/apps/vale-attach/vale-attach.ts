@@ -14,7 +14,7 @@ import { close as closeFd } from '../../sys/libc.js';
 import { readlinkSync } from 'node:fs';
 import { abandonRedirect } from '../../ports/netif/redirect-registry.js';
 import * as K from '../../sys/kernel-abi.js';
-import { A, COUNTERS_PER_DIR, DIRECTIONS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './shared.js';
+import { A, COUNTERS_PER_DIR, COUNTERS_SIZE, DIRECTIONS, KERNEL_DROPS, KERNEL_DROPS_OFS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './shared.js';
 
 export type { RingConf } from './shared.js';
 
@@ -52,6 +52,8 @@ export interface AttachmentInfo {
   since: string;
   by: Requester;
   counters: Record<(typeof DIRECTIONS)[number], Counters>;
+  /** Frames the kernel side of the interface dropped, by cause (refreshed about once a second). */
+  kernelDrops: Record<(typeof KERNEL_DROPS)[number], number>;
   /**
    * Set when the forwarder would not stop and was terminated, but what it held could not all
    * be closed: why. The interface stays listed (and cannot be attached again) until the daemon
@@ -153,6 +155,13 @@ export class Attachments {
     Atomics.store(a.ctrl, A.stall, 1);
   }
 
+  /** Tests only: let a forwarder stalled by stallForTest run again. */
+  resumeForTest(port: string): void {
+    const a = this.find(port);
+    Atomics.store(a.ctrl, A.stall, 0);
+    Atomics.notify(a.ctrl, A.stall);
+  }
+
   get size(): number {
     return this.byIf.size;
   }
@@ -179,7 +188,7 @@ export class Attachments {
         : `${ifname} is attached to ${have.sw}; detach it first: vale-ctl -d ${have.sw}:${ifname}`);
     }
     checkInterface(ifname);
-    const ctrlSab = new SharedArrayBuffer(A.size * 4), countersSab = new SharedArrayBuffer(DIRECTIONS.length * COUNTERS_PER_DIR * 8);
+    const ctrlSab = new SharedArrayBuffer(A.size * 4), countersSab = new SharedArrayBuffer(COUNTERS_SIZE * 8);
     const input: AttachWorkerInput = { sw, ifname, host: o.host, conf: o.conf, burst: this.burst, ctrl: ctrlSab, counters: countersSab };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
     const a: Attachment = {
@@ -201,7 +210,7 @@ export class Attachments {
       });
       a.info = {
         port: ready.port, interface: ifname, switch: sw, index: ready.index, hostPort: ready.hostPort, hostIndex: ready.hostIndex,
-        backend: ready.backend, lines: ready.lines, polling: null, since, by: o.by, counters: this.counters(a),
+        backend: ready.backend, lines: ready.lines, polling: null, since, by: o.by, counters: this.counters(a), kernelDrops: this.kernelDrops(a),
       };
       if (this.closing) throw new NetmapError('ESHUTDOWN', 'the daemon is shutting down');
     } catch (e) {
@@ -254,7 +263,7 @@ export class Attachments {
     }
     const why = `${r.left.join(', ')} could not be closed`;
     this.log(`${what}; closed ${r.closed} socket(s)${r.xdp ? `, ${r.xdp}` : ''}, but ${why}: ${a.ifname} stays listed as stuck until the daemon restarts`);
-    if (a.info) this.stuck.set(a.ifname, { ...a.info, counters: this.counters(a), stuck: why });
+    if (a.info) this.stuck.set(a.ifname, { ...a.info, counters: this.counters(a), kernelDrops: this.kernelDrops(a), stuck: why });
   }
 
   /**
@@ -314,7 +323,7 @@ export class Attachments {
       throw new NetmapError('EINVAL', `cannot poll on CPU ${plan?.cpu}: ${applied.error}`);
     }
     info.polling = plan ? { cpu: plan.cpu, note: plan.note } : null;
-    return { ...info, counters: this.counters(a) };
+    return { ...info, counters: this.counters(a), kernelDrops: this.kernelDrops(a) };
   }
 
   private applyPolling(a: Attachment, on: boolean, cpu: number): Promise<Extract<WorkerMessage, { type: 'polling' }>> {
@@ -341,9 +350,15 @@ export class Attachments {
     return out;
   }
 
+  private kernelDrops(a: Attachment): AttachmentInfo['kernelDrops'] {
+    const out = {} as AttachmentInfo['kernelDrops'];
+    KERNEL_DROPS.forEach((k, i) => { out[k] = a.counters[KERNEL_DROPS_OFS + i]; });
+    return out;
+  }
+
   /** Every attachment (started ones), with its counters. */
   list(): AttachmentInfo[] {
-    return [...this.byIf.values()].filter((a) => a.info).map((a): AttachmentInfo => ({ ...a.info!, counters: this.counters(a) }))
+    return [...this.byIf.values()].filter((a) => a.info).map((a): AttachmentInfo => ({ ...a.info!, counters: this.counters(a), kernelDrops: this.kernelDrops(a) }))
       .concat([...this.stuck.values()]);
   }
 

@@ -22,7 +22,8 @@ import { FdWaker } from '../common/fd-waker.js';
 import { Direction, rxPending } from '../common/port-forward.js';
 import { portBackendLines } from '../common/port-backend.js';
 import { setThreadCpus } from '../common/thread-affinity.js';
-import { A, COUNTERS_PER_DIR, type AttachWorkerInput, type WorkerMessage } from './shared.js';
+import { KernelPort } from '../../ports/netif/kernel-port.js';
+import { A, COUNTERS_PER_DIR, KERNEL_DROPS, KERNEL_DROPS_OFS, type AttachWorkerInput, type WorkerMessage } from './shared.js';
 import { openAttachedPort } from './port.js';
 
 const input = workerData as AttachWorkerInput;
@@ -167,6 +168,23 @@ function applyPolling(): void {
   post({ type: 'polling', gen, on, cpu: on ? cpu : -1, error });
 }
 
+let kernelAt = -Infinity;
+/** The kernel's drop counters (system calls: at most once a second, and at the end). */
+function publishKernel(now: number): void {
+  kernelAt = now;
+  if (!(nic instanceof KernelPort)) return;
+  let k;
+  try {
+    k = nic.kernelDrops();
+  } catch {
+    return; // figures for the metrics only: forwarding goes on (the last values stay)
+  }
+  for (let i = 0; i < KERNEL_DROPS.length; i++) {
+    const v = k[KERNEL_DROPS[i]];
+    counters[KERNEL_DROPS_OFS + i] = v >= 0 ? v : 0;
+  }
+}
+
 function publish(): void {
   for (let d = 0; d < dirs.length; d++) {
     const o = d * COUNTERS_PER_DIR;
@@ -174,6 +192,8 @@ function publish(): void {
     counters[o + 1] = dirs[d].bytes;
     counters[o + 2] = dirs[d].drops;
   }
+  const now = performance.now();
+  if (now - kernelAt >= 1000) publishKernel(now);
 }
 
 function syncAll(rx: boolean): void {
@@ -231,6 +251,7 @@ try {
   failure = errorMessage(e);
 } finally {
   publish();
+  publishKernel(performance.now());
   if (waker && !waker.stop()) failure ??= { code: 'EIO', message: 'the waker thread did not stop' };
   closeAll();
 }

@@ -61,6 +61,21 @@ export interface KernelPortInfo extends BackendInfo {
 }
 
 /**
+ * Frames the kernel side of a port dropped, by cause (what `nmts daemon --http` shows per
+ * attached interface). Each is a count since the port was opened.
+ */
+export interface KernelDrops {
+  /** Received frames dropped because the socket's ring was full (AF_XDP rx_ring_full, AF_PACKET tp_drops). */
+  rxRingFull: number;
+  /** Other receive drops (AF_XDP rx_dropped: no fill-ring buffer or frame too big; rx_invalid_descs). */
+  rxOther: number;
+  /** Descriptors to send that the kernel rejected (AF_XDP tx_invalid_descs). */
+  txInvalid: number;
+  /** Frames the host-stack TAP dropped (netmap:IF* host rings; its tx_dropped). */
+  host: number;
+}
+
+/**
  * The kernel side of a ring pair that moves frames through another file descriptor than the
  * port's sockets: the host rings of netmap:IF* (and every ring of a TAP port), a TAP device.
  */
@@ -131,6 +146,22 @@ export abstract class KernelPort extends Port {
   protected abstract kernelCounters(): { rxDrops: number; txDrops: number };
   /** Close the sockets / devices: after this the kernel no longer touches the region. */
   protected abstract closeKernel(): void;
+
+  /**
+   * The kernel's drop counters by cause (a system call per socket: call it once in a while,
+   * not per batch). The default puts the subclass's counters under rxOther / txInvalid.
+   */
+  kernelDrops(): KernelDrops {
+    const k = this.kernelCounters();
+    return { rxRingFull: 0, rxOther: k.rxDrops, txInvalid: k.txDrops, host: this.hostDrops() };
+  }
+
+  /** Drops of the host-stack TAP (0 without host rings). */
+  protected hostDrops(): number {
+    if (!this.host) return 0;
+    const h = this.host.counters();
+    return h.rxDrops + h.txDrops;
+  }
 
   override stats(): PortStats {
     const s = super.stats();

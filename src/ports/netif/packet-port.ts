@@ -15,7 +15,7 @@ import {
 } from '../../sys/net.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
-import { createKernelPortRecord, KernelPort, type HostRings } from './kernel-port.js';
+import { createKernelPortRecord, KernelPort, type HostRings, type KernelDrops } from './kernel-port.js';
 
 const BLOCK_SIZE = 1 << 18;
 const BLOCKS = 32;
@@ -39,7 +39,7 @@ export class PacketPort extends KernelPort {
   private readonly batch: number;
   private readonly base: number; // region address as a number (below 2^53)
   private readonly stats3 = new Uint8Array(K.tpacket_stats_v3.size);
-  private kernelDrops = 0;
+  private tpDrops = 0;
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions, fd: number, ring: Mapping, detail: string,
     host: HostRings | null = null) {
@@ -162,10 +162,15 @@ export class PacketPort extends KernelPort {
     this.block = this.block + 1 === BLOCKS ? 0 : this.block + 1;
   }
 
+  /** PACKET_STATISTICS' tp_drops: frames that found no room in the TPACKET ring. */
+  override kernelDrops(): KernelDrops {
+    return { rxRingFull: this.kernelCounters().rxDrops, rxOther: 0, txInvalid: 0, host: this.hostDrops() };
+  }
+
   protected kernelCounters(): { rxDrops: number; txDrops: number } {
     getsockopt(this.fd, K.SOL_PACKET, K.PACKET_STATISTICS, this.stats3, this.spec.name); // reading resets them
-    this.kernelDrops += new DataView(this.stats3.buffer).getUint32(K.tpacket_stats_v3.tp_drops, true);
-    return { rxDrops: this.kernelDrops, txDrops: 0 };
+    this.tpDrops += new DataView(this.stats3.buffer).getUint32(K.tpacket_stats_v3.tp_drops, true);
+    return { rxDrops: this.tpDrops, txDrops: 0 };
   }
 
   protected closeKernel(): void {

@@ -22,7 +22,7 @@ import { XskSocket } from '../../sys/xsk.js';
 import * as K from '../../sys/kernel-abi.js';
 import { checkMtu, type InterfaceInfo } from './iface.js';
 import { acquireRedirect, releaseRedirect } from './redirect-registry.js';
-import { createKernelPortRecord, KernelPort, type HostRings, type InterfaceOpenOptions, type KernelPortInfo } from './kernel-port.js';
+import { createKernelPortRecord, KernelPort, type HostRings, type InterfaceOpenOptions, type KernelDrops, type KernelPortInfo } from './kernel-port.js';
 
 /** Where the kernel puts a received frame inside its chunk (XDP_PACKET_HEADROOM). */
 export const XDP_HEADROOM = 256;
@@ -170,6 +170,11 @@ export class XdpPort extends KernelPort {
       for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += st[k];
     }
     return sum;
+  }
+
+  override kernelDrops(): KernelDrops {
+    const s = this.xdpStatistics();
+    return { rxRingFull: s.rxRingFull, rxOther: s.rxDropped + s.rxInvalidDescs, txInvalid: s.txInvalidDescs, host: this.hostDrops() };
   }
 
   protected kernelCounters(): { rxDrops: number; txDrops: number } {
