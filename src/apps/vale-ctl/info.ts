@@ -31,13 +31,15 @@ export interface ValePortEntry {
 
 /**
  * The counters -v prints, as one string: "tx_packets N tx_bytes N tx_drops N rx_packets N
- * rx_bytes N rx_drops N". tx_drops: frames the port sent that the switch could not deliver
- * (a full destination ring, no destination); rx_drops: frames for the port that found its
- * receive ring full.
+ * rx_bytes N rx_drops N", then " tx_bad_vnet_hdr N" when that is not 0. tx_drops: frames the
+ * port sent that the switch could not deliver (a full destination ring, no destination, a
+ * malformed virtio-net header); tx_bad_vnet_hdr: of those, the ones refused for a malformed
+ * virtio-net header; rx_drops: frames for the port that found its receive ring full.
  */
 export function countersText(s: PortStats): string {
   return `tx_packets ${s.txPackets} tx_bytes ${s.txBytes} tx_drops ${s.txDrops} ` +
-    `rx_packets ${s.rxPackets} rx_bytes ${s.rxBytes} rx_drops ${s.rxDrops}`;
+    `rx_packets ${s.rxPackets} rx_bytes ${s.rxBytes} rx_drops ${s.rxDrops}` +
+    (s.txBadVnet > 0 ? ` tx_bad_vnet_hdr ${s.txBadVnet}` : '');
 }
 
 let issues: string[] = [];
