@@ -12,7 +12,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Port } from '../src/index.js';
+import fc from 'fast-check';
+import { open, valeSwitch, type Port, type ValePort } from '../src/index.js';
+import { PR } from '../src/core/layout.js';
 import { NS_MOREFRAG } from '../src/core/constants.js';
 import { PcapWriter } from '../src/packet/pcap.js';
 import {
@@ -328,6 +330,122 @@ describe('VALE: malformed virtio-net headers are dropped and counted', () => {
       assert.equal(m.rings.find((r) => r.direction === 'tx')!.badVnetHdr, nBad);
     } finally {
       tx.close(); rx.close();
+    }
+  });
+});
+
+describe('VALE conversion: rings, floods, damage, fuzz', () => {
+  test('a super-frame goes whole or not at all: no room for its segments counts them as the receiver\'s drops', () => {
+    const S = `valeoff${ID}f`;
+    const tx = open(`${S}:vm@conf:vnet=12`);
+    const rx = open(`${S}:host`, { rxSlots: 64 }); // holds 63 frames
+    try {
+      const { frame, layout } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(40 * 1448, 51), partial: true, flags: TCP_ACK });
+      const b = withHdr(12, frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, layout.hdrEnd, 1448, layout.l4, 16);
+      sendChain(tx, b); // 40 segments: fit
+      sendChain(tx, b); // 40 more: 23 free slots, dropped whole
+      assert.equal(stats(rx).rxDrops, 40, 'the receiver counts the 40 frames it could not take');
+      assert.equal(stats(tx).txDrops, 1, 'the sender counts its one packet');
+      assert.equal(stats(tx).txBadVnet, 0);
+      const got = packets(drain(rx));
+      assert.equal(got.length, 40);
+      sendChain(tx, b);
+      assert.equal(packets(drain(rx)).length, 40, 'after the receiver drained: delivered');
+    } finally {
+      tx.close(); rx.close();
+    }
+  });
+
+  test('RSS: segments of a flow spread by flow hash land on one rx ring, in order', () => {
+    const S = `valeoff${ID}s`;
+    const tx = open(`${S}:vm@conf:vnet=10`);
+    const rx = open(`${S}:host@conf:rings=4`);
+    try {
+      valeSwitch(S).setRss(true);
+      const got: Rx[] = [];
+      for (let i = 0; i < 8; i++) {
+        const { frame, layout } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(5000, 60 + i), partial: true, seq: 1000 * i });
+        frame[layout.l4 + 1] = i; // source port: a flow each
+        const b = withHdr(10, frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, layout.hdrEnd, 1448, layout.l4, 16);
+        sendChain(tx, b);
+        const r = drain(rx);
+        assert.equal(r.length, 4, `flow ${i}: 4 segments`);
+        assert.equal(new Set(r.map((x) => x.ring)).size, 1, `flow ${i}: one ring`);
+        got.push(...r);
+      }
+      assert.ok(new Set(got.map((x) => x.ring)).size > 1, 'flows spread over rings');
+    } finally {
+      tx.close(); rx.close();
+    }
+  });
+
+  test('a damaged header length in a port record: nothing is forwarded to or from it, counted', () => {
+    const S = `valeoff${ID}d`;
+    const a = open(`${S}:a@conf:vnet=12`) as ValePort;
+    const b = open(`${S}:b`) as ValePort;
+    try {
+      const f = new Uint8Array(60);
+      f[0] = 2; f[6] = 2; f[11] = 1; f[12] = 8;
+      b.region.u32[(b.rec + PR.vnetHdrLen) >> 2] = 5; // as a planted file could
+      sendChain(a, withHdr(12, f, 0, VNET_GSO_NONE, 0, 0, 0, 0));
+      assert.equal(packets(drain(b)).length, 0);
+      assert.equal(stats(a).txDrops, 1, 'undelivered');
+      a.region.u32[(a.rec + PR.vnetHdrLen) >> 2] = 99;
+      sendChain(a, withHdr(12, f, 0, VNET_GSO_NONE, 0, 0, 0, 0));
+      assert.deepEqual([stats(a).txDrops, stats(a).txBadVnet], [2, 1], 'the sender\'s own length is damaged: bad_vnet_hdr');
+      a.region.u32[(a.rec + PR.vnetHdrLen) >> 2] = 12;
+      b.region.u32[(b.rec + PR.vnetHdrLen) >> 2] = 0;
+      sendChain(a, withHdr(12, f, 0, VNET_GSO_NONE, 0, 0, 0, 0));
+      assert.equal(hex(packets(drain(b))[0]![0]), hex(f), 'repaired: forwarded again');
+    } finally {
+      a.close(); b.close();
+    }
+  });
+
+  test('fuzz: random headers and frames never throw; every packet is delivered or counted', () => {
+    const S = `valeoff${ID}z`;
+    const tx = open(`${S}:vm@conf:vnet=12`);
+    const r0 = open(`${S}:host`, { rxSlots: 4096 });
+    const r10 = open(`${S}:vm10@conf:vnet=10`, { rxSlots: 4096 });
+    let segmented = 0, converted = 0;
+    try {
+      fc.assert(fc.property(
+        fc.record({
+          family: fc.constantFrom<4 | 6>(4, 6), tcp: fc.boolean(), n: fc.integer({ min: 0, max: 9000 }),
+          gso: fc.boolean(), gsoSize: fc.integer({ min: 500, max: 3000 }), piece: fc.integer({ min: 100, max: 2048 }),
+          // a well-formed header, then maybe one field or one frame byte changed
+          field: fc.integer({ min: -1, max: 6 }), value: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 100 })),
+          garble: fc.integer({ min: -40, max: 90 }),
+        }),
+        (c) => {
+          const { frame, layout } = superFrame({ family: c.family, proto: c.tcp ? 'tcp' : 'udp', payload: payloadOf(c.n, c.n), partial: true });
+          if (c.garble >= 0 && c.garble < frame.length) frame[c.garble] ^= 0x5a;
+          frame[0] = 0xff; // broadcast: both receivers
+          const type = !c.gso ? VNET_GSO_NONE : c.tcp ? (c.family === 4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6) : VNET_GSO_UDP_L4;
+          const h = [VNET_F_NEEDS_CSUM, type, layout.hdrEnd, c.gsoSize, layout.l4, c.tcp ? 16 : 6];
+          if (c.field >= 0 && c.field < 6) h[c.field] = c.field < 2 ? c.value & 0xff : c.value;
+          const b = withHdr(12, frame, h[0]!, h[1]!, h[2]!, h[3]!, h[4]!, h[5]!);
+          if (c.field === 6) b[10] = c.value; // num_buffers: ignored
+          const before = stats(tx);
+          sendChain(tx, b, Math.max(c.piece, 12 + 14, Math.ceil(b.length / 64))); // (one packet: at most 64 slots)
+          const after = stats(tx);
+          const at0 = packets(drain(r0)), at10 = packets(drain(r10));
+          const refused = after.txBadVnet - before.txBadVnet;
+          assert.equal(after.txDrops - before.txDrops, refused, 'drops are refusals (the rings have room)');
+          assert.equal(refused + (at0.length > 0 ? 1 : 0) + (at10.length > 0 ? 1 : 0), 2, 'each receiver got it or it was refused for it');
+          if (at10.length) assert.equal(hex(at10[0]![0].subarray(10)), hex(frame), 'the 10-byte port gets the frame behind a re-laid header');
+          if (at0.length === 1 && !(h[1]! & 0x7f)) assert.equal(at0[0]![0].length, frame.length);
+          if (c.field === -1 && c.garble < 0) {
+            assert.equal(refused, 0, 'a well-formed frame is never refused');
+            for (const [seg] of at0) assert.ok(checksumsValid(seg, layout, c.family, c.tcp ? 'tcp' : 'udp'), 'checksums of a well-formed frame are right');
+          }
+          if (at0.length > 1) segmented++;
+          if (at0.length > 0) converted++;
+        },
+      ), { numRuns: 400, seed: 20261205 });
+      assert.ok(segmented > 40 && converted > 150, `the fuzz reached the conversions: ${converted} delivered to the vnet=0 port, ${segmented} of them segmented`);
+    } finally {
+      tx.close(); r0.close(); r10.close();
     }
   });
 });
