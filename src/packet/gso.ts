@@ -92,6 +92,8 @@ export class Segmenter {
   private srcView: DataView = new DataView(new ArrayBuffer(0));
   private srcAll: Uint8Array = new Uint8Array(0);
   private srcWords: Uint32Array = new Uint32Array(0);
+  /** src.byteOffset, read once per frame (the getter is not free on every kind of buffer) */
+  private srcBase = 0;
 
   /**
    * Parse the frame in pieces fragOff/fragLen[0, nfrags) of `src` for the GSO type (with or
@@ -116,6 +118,7 @@ export class Segmenter {
     this.srcView = wholeView(src);
     this.srcAll = wholeBytes(src);
     this.srcWords = wholeWords(src);
+    this.srcBase = src.byteOffset;
     this.frameLen = pos;
     const f0 = this.fragOff[0]!;
     const len0 = this.fragLen[0]!;
@@ -253,8 +256,8 @@ export class Segmenter {
     // headers (32-bit words through the DataViews), then payload
     const sv = this.srcView;
     const dv = dst.buffer === src.buffer ? sv : wholeView(dst);
-    const sa = src.byteOffset + f0;
-    const da = dst.byteOffset + d;
+    const sa = this.srcBase + f0;
+    const da = (dst === src ? this.srcBase : dst.byteOffset) + d;
     const hl4 = hl & ~3;
     let k = 0;
     for (; k < hl4; k += 4) dv.setUint32(da + k, sv.getUint32(sa + k, true), true);
@@ -336,7 +339,7 @@ export class Segmenter {
   private sumRange(p: number, len: number, sum: number): number {
     if (len <= 0) return sum;
     const dv = this.srcView;
-    const base = this.src.byteOffset;
+    const base = this.srcBase;
     if (this.nfrags === 1) return sumWords(dv, base + this.fragOff[0]! + p, len, sum, this.srcWords);
     let k = this.fragAt(p);
     let rel = 0; // bytes summed so far; odd => the next piece starts mid-word
@@ -367,8 +370,8 @@ export class Segmenter {
       const n = avail < len ? avail : len;
       const s = this.fragOff[k]! + inFrag;
       if (all !== null) {
-        const sa = src.byteOffset + s;
-        all.copyWithin(dst.byteOffset + d, sa, sa + n);
+        const sa = this.srcBase + s;
+        all.copyWithin((dst === src ? this.srcBase : dst.byteOffset) + d, sa, sa + n);
       } else {
         copyBytes(src, s, dst, d, n);
       }
