@@ -22,6 +22,8 @@ import {
 } from '../src/packet/vnet-hdr.js';
 import { readMetrics } from '../src/vale/metrics.js';
 import { valeCtl } from '../src/apps/vale-ctl/vale-ctl.js';
+import { pktGen } from '../src/apps/pkt-gen/run.js';
+import { parsePktGenArgs } from '../src/apps/pkt-gen/options.js';
 import {
   TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, checksumsValid, linuxSegments, payloadOf, superFrame, udpDatagramValid, type SuperFrame,
 } from './fixtures/gso-frames.js';
@@ -225,6 +227,26 @@ describe('VALE: headers added, re-laid, passed', () => {
       assert.equal(got[1]![1], Math.ceil((5000 + 12) / rx.rxRings[0]!.bufSize));
     } finally {
       tx.close(); rx.close();
+    }
+  });
+
+  test('pkt-gen -H 12 on a VALE port: a vnet=0 receiver gets its frames without the header', async () => {
+    const S = `valeoff${ID}p`;
+    const rx = open(`${S}:host`);
+    try {
+      const io = { out: (): void => {}, err: (): void => {} };
+      const r = await pktGen(parsePktGenArgs(['-i', `${S}:vm`, '-f', 'tx', '-n', '100', '-l', '60', '-H', '12']), io) as { packets: number };
+      assert.equal(r.packets, 100);
+      const got = packets(drain(rx));
+      assert.equal(got.length, 100);
+      for (const [b, slots] of got) {
+        assert.equal(slots, 1);
+        assert.equal(b.length, 60, 'the 12-byte header is gone');
+        assert.equal((b[12]! << 8) | b[13]!, 0x0800, 'an Ethernet frame from its first byte');
+        assert.equal(b[14], 0x45);
+      }
+    } finally {
+      rx.close();
     }
   });
 
