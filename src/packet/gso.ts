@@ -57,6 +57,8 @@ export class Segmenter {
   /** Logical start of each piece within the frame (computed by begin). */
   private readonly fragPos = new Float64Array(GSO_MAX_FRAGS + 1);
   private nfrags = 0;
+  /** The piece fragAt() found last. */
+  private fragHint = 0;
   private src: Uint8Array = new Uint8Array(0);
 
   /** After a successful begin(): how many segments the frame makes. */
@@ -255,7 +257,7 @@ export class Segmenter {
 
     // headers (32-bit words through the DataViews), then payload
     const sv = this.srcView;
-    const dv = dst.buffer === src.buffer ? sv : wholeView(dst);
+    const dv = dst === src || dst.buffer === src.buffer ? sv : wholeView(dst);
     const sa = this.srcBase + f0;
     const da = (dst === src ? this.srcBase : dst.byteOffset) + d;
     const hl4 = hl & ~3;
@@ -328,10 +330,14 @@ export class Segmenter {
     return segLen;
   }
 
-  /** Index of the piece that holds frame position p (p < frameLen). */
+  /**
+   * Index of the piece that holds frame position p (p < frameLen). Segments are mostly written
+   * in order, so the search starts from the piece found last when that is not past p.
+   */
   private fragAt(p: number): number {
-    let k = 0;
+    let k = this.fragHint < this.nfrags && this.fragPos[this.fragHint]! <= p ? this.fragHint : 0;
     while (k + 1 < this.nfrags && this.fragPos[k + 1]! <= p) k++;
+    this.fragHint = k;
     return k;
   }
 
@@ -363,7 +369,7 @@ export class Segmenter {
     if (len <= 0) return;
     const src = this.src;
     let k = this.nfrags === 1 ? 0 : this.fragAt(p);
-    const all = src.buffer === dst.buffer ? this.srcAll : null;
+    const all = dst === src || src.buffer === dst.buffer ? this.srcAll : null;
     while (len > 0) {
       const inFrag = p - this.fragPos[k]!;
       const avail = this.fragLen[k]! - inFrag;
