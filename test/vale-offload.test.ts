@@ -21,6 +21,7 @@ import {
   VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_GSO_UDP, VNET_GSO_UDP_L4, vnetWrite,
 } from '../src/packet/vnet-hdr.js';
 import { readMetrics } from '../src/vale/metrics.js';
+import { exposition } from '../src/apps/metrics/prometheus.js';
 import { valeCtl } from '../src/apps/vale-ctl/vale-ctl.js';
 import { pktGen } from '../src/apps/pkt-gen/run.js';
 import { parsePktGenArgs } from '../src/apps/pkt-gen/options.js';
@@ -304,7 +305,7 @@ describe('VALE: headers added, re-laid, passed', () => {
 });
 
 describe('VALE: malformed virtio-net headers are dropped and counted', () => {
-  test('each kind: bad csum_start/csum_offset, gso_size 0, hdr_len past the frame, unknown gso_type, over 64 KiB, not what the type says', () => {
+  test('each kind: bad csum_start/csum_offset, gso_size 0, hdr_len past the frame, unknown gso_type, over 64 KiB, not what the type says', async () => {
     const S = `valeoff${ID}m`;
     const tx = open(`${S}:vm@conf:vnet=12`);
     const rx = open(`${S}:host`);
@@ -350,6 +351,11 @@ describe('VALE: malformed virtio-net headers are dropped and counted', () => {
       const m = readMetrics().switches.find((s) => s.name === S)!.ports.find((p) => p.port === `${S}:vm`)!;
       assert.deepEqual([m.drops.badVnetHdr, m.drops.undelivered], [nBad, 1]);
       assert.equal(m.rings.find((r) => r.direction === 'tx')!.badVnetHdr, nBad);
+      const { text } = await exposition(readMetrics());
+      const line = (cause: string): string | undefined => text.split('\n').find((l) => l.startsWith('nmts_port_drops_total{') &&
+        l.includes(`port="${S}:vm"`) && l.includes('direction="tx"') && l.includes(`cause="${cause}"`));
+      assert.match(line('bad_vnet_hdr') ?? '', new RegExp(` ${nBad}$`), 'Prometheus: its own cause');
+      assert.match(line('undelivered') ?? '', / 1$/);
     } finally {
       tx.close(); rx.close();
     }
