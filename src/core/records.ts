@@ -182,8 +182,6 @@ export interface PortStats {
   /** Frames this port sent that were not delivered: a full destination ring, or dropped
    *  by the switch's lookup (frames under 14 bytes, NM_BDG_NOPORT, no such port). */
   txDrops: number;
-  /** Of txDrops, frames a VALE switch refused for a malformed virtio-net header (vale/offload.ts). */
-  txBadVnet: number;
   /** Frames for this port dropped because its rx ring was full. */
   rxDrops: number;
 }
@@ -193,7 +191,7 @@ export function portStats(region: Region, rec: number): PortStats {
   checkPortRecord(region, rec);
   const u32 = region.u32, f = region.f64;
   const ntx = u32[(rec + PR.ntx) >> 2], nrx = u32[(rec + PR.nrx) >> 2];
-  const s: PortStats = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, txDrops: 0, txBadVnet: 0, rxDrops: 0 };
+  const s: PortStats = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, txDrops: 0, rxDrops: 0 };
   for (let i = 0; i < ntx + nrx; i++) {
     const r = u32[((rec + PR.ringsOfs) >> 2) + i];
     if (!r) continue;
@@ -201,7 +199,6 @@ export function portStats(region: Region, rec: number): PortStats {
       s.txPackets += f[(r + RR.txPkts) >> 3];
       s.txBytes += f[(r + RR.txBytes) >> 3];
       s.txDrops += f[(r + RR.txDrops) >> 3];
-      s.txBadVnet += f[(r + RR.txBadVnet) >> 3];
     } else {
       s.rxPackets += f[(r + RR.delivered) >> 3];
       s.rxBytes += f[(r + RR.rxBytes) >> 3];
