@@ -143,11 +143,11 @@ test('rates come from the growth of counters between snapshots', () => {
       ports: [{
         switch: 'vale0', port: 'vale0:1', index: 0, gen, openers: 1, monitors: 0, learnedMacs: 0,
         rxPackets: rx, rxBytes: rx * 60, txPackets: tx, txBytes: tx * 60,
-        drops: { undelivered: drops, ringFull: 0, badSlot: 0, monitorFull: 0 }, rings: [],
+        drops: { undelivered: drops, badVnetHdr: 0, ringFull: 0, badSlot: 0, monitorFull: 0 }, rings: [],
       }, {
         switch: 'vale0', port: 'vale0:2', index: 1, gen: 9, openers: 1, monitors: 0, learnedMacs: 0,
         rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0,
-        drops: { undelivered: 0, ringFull: 0, badSlot: 0, monitorFull: 0 }, rings: [],
+        drops: { undelivered: 0, badVnetHdr: 0, ringFull: 0, badSlot: 0, monitorFull: 0 }, rings: [],
       }],
     }],
   });

@@ -23,8 +23,8 @@ function snap(mono: number, ports: Array<[string, number, number, number]>): Met
       ports: ports.map(([port, rx, tx, drops], index) => ({
         switch: 'vale0', port, index, gen: 1, openers: 1, monitors: 0, learnedMacs: index,
         rxPackets: rx, rxBytes: rx * 100, txPackets: tx, txBytes: tx * 100,
-        drops: { undelivered: 0, ringFull: drops, badSlot: 0, monitorFull: 0 },
-        rings: [{ ring: 0, direction: 'rx' as const, slots: 1024, occupancy: 7, packets: rx, bytes: rx * 100, drops, ringFull: drops, badSlot: 0 }],
+        drops: { undelivered: 0, badVnetHdr: 0, ringFull: drops, badSlot: 0, monitorFull: 0 },
+        rings: [{ ring: 0, direction: 'rx' as const, slots: 1024, occupancy: 7, packets: rx, bytes: rx * 100, drops, ringFull: drops, badSlot: 0, badVnetHdr: 0 }],
       })),
     }],
   };

@@ -3,6 +3,12 @@
 // have been destroyed since the producer looked it up), copies as many whole packets as fit,
 // publishes the new producer index, and drops-and-counts the rest: no back-pressure, as in
 // netmap. Fragment chains (NS_MOREFRAG) are delivered whole or not at all.
+//
+// A FrameConverter, when the caller passes one, rewrites each packet on its way in (VALE
+// between ports whose virtio-net header lengths differ, src/vale/offload.ts): it plans the
+// packet's output (slots and frames it makes, or a refusal it counts itself) and fills each
+// destination slot's buffer; the locking, ring checks, free-slot accounting, counters and the
+// wake-up stay here, the one delivery mechanism.
 import { NETMAP_MAX_FRAGS, NS_BUF_CHANGED, NS_MOREFRAG } from './constants.js';
 import { RR } from './layout.js';
 import { lockWithin, unlock } from './lock.js';
@@ -42,15 +48,38 @@ export class FrameTable {
 }
 
 /**
+ * Rewrites packets while deliverCopies puts them into a ring. For each packet, plan() is called
+ * once, then (when the ring has room) fill(0..slots-1) in order; nothing is allocated.
+ */
+export interface FrameConverter {
+  /**
+   * Plan packet `p` (a first-fragment index of `ft`) for a ring of `bufSize`-byte buffers:
+   * returns the destination slots its output takes (> 0), or 0 when the packet is refused (the
+   * converter counts the refusal under its own cause; the ring counts nothing).
+   */
+  plan(u8: Uint8Array, ft: FrameTable, p: number, bufSize: number): number;
+  /** Frames the planned output makes (the receiver's count; a chain is one frame). */
+  frames: number;
+  /**
+   * Write output slot j of the planned packet into the buffer at byte offset `dst` (bufSize
+   * bytes). Returns the slot word: its length | NS_MOREFRAG << 16 when the frame goes on.
+   */
+  fill(u8: Uint8Array, j: number, dst: number, bufSize: number): number;
+}
+
+/**
  * Deliver the packets whose first fragments are list[first..first+n) to rx ring `ring`
  * (expected generation `gen`). Returns packets delivered, or -1 if the ring no longer exists,
  * its record is unusable or a live owner kept its lock past RING_LOCK_WAIT_MS (every packet is then the caller's to count as dropped).
+ * With a converter `conv`, each packet goes in as conv writes it (see FrameConverter): the
+ * return value still counts the caller's packets, the ring's counters the frames it received.
  *
  * The destination ring is another participant's: its geometry, prod, hwcur and the buf_idx of
  * every slot written are checked before use. A bad value stops the delivery to this ring
  * only: what was copied before it is published, the rest is dropped and counted here.
  */
-export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number): number {
+export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number,
+  conv: FrameConverter | null = null): number {
   // (the generation is checked before locking too: a damaged monitor list must not make us
   // take a "lock" at a random place of the object area)
   if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
@@ -73,10 +102,37 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   const bufsOfs = region.bufsOfs, bufSize = region.bufSize, nbufs = region.nbufs;
   let free = stop - 1 - prod;
   if (free < 0) free += nslots;
-  let delivered = 0, drops = 0, bytes = 0, bad = 0;
+  let delivered = 0, drops = 0, bytes = 0, bad = 0, frames = 0;
   const end = first + n;
   for (let k = first; k < end; k++) {
     const p = list[k];
+    if (conv !== null) {
+      const need = conv.plan(u8, ft, p, bufSize);
+      if (need <= 0) continue; // refused: counted by the converter, under its cause
+      if (need > free) { drops += conv.frames; continue; }
+      const start = prod;
+      let pktBytes = 0, broken = false;
+      for (let j = 0; j < need; j++) {
+        const slot = s + (prod << 2);
+        const idx = u32[slot];
+        if (idx < 2 || idx >= nbufs) { broken = true; break; }
+        const w = conv.fill(u8, j, bufsOfs + idx * bufSize, bufSize);
+        u32[slot + 1] = (w & 0xffff) | ((((w >>> 16) & NS_MOREFRAG) | addFlags) << 16);
+        pktBytes += w & 0xffff;
+        prod = prod + 1 === nslots ? 0 : prod + 1;
+      }
+      if (broken) { // as below: nothing more goes to this ring in this batch
+        prod = start;
+        bad = end - k;
+        drops += bad;
+        break;
+      }
+      bytes += pktBytes;
+      free -= need;
+      frames += conv.frames;
+      delivered++;
+      continue;
+    }
     const nf = ft.frags[p];
     if (nf > free) { drops++; continue; }
     if (nf === 1) {
@@ -120,7 +176,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   const port = u32[(ring + RR.portOfs) >> 2];
   if (drops) f64[(ring + RR.drops) >> 3] += drops;
   if (bad) f64[(ring + RR.badSlots) >> 3] += bad;
-  f64[(ring + RR.delivered) >> 3] += delivered;
+  f64[(ring + RR.delivered) >> 3] += conv === null ? delivered : frames;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(region, ring + RR.lock);
   if (delivered) wakePort(region, port);

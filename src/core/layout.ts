@@ -142,6 +142,7 @@ export const RR = {
   delivered: 216, // float64: frames delivered into this rx ring
   rxBytes: 224, // float64
   badSlots: 232, // float64: of `drops`, those caused by a bad slot (buf_idx) or ring geometry, not a full ring
+  txBadVnet: 240, // float64, VALE tx rings (written by the owner at txsync): of `txDrops`, frames refused for a malformed virtio-net header
   slots: 256,
 } as const;
 export const MAX_MONITORS = 7;

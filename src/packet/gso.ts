@@ -57,6 +57,8 @@ export class Segmenter {
   /** Logical start of each piece within the frame (computed by begin). */
   private readonly fragPos = new Float64Array(GSO_MAX_FRAGS + 1);
   private nfrags = 0;
+  /** The piece fragAt() found last. */
+  private fragHint = 0;
   private src: Uint8Array = new Uint8Array(0);
 
   /** After a successful begin(): how many segments the frame makes. */
@@ -92,6 +94,8 @@ export class Segmenter {
   private srcView: DataView = new DataView(new ArrayBuffer(0));
   private srcAll: Uint8Array = new Uint8Array(0);
   private srcWords: Uint32Array = new Uint32Array(0);
+  /** src.byteOffset, read once per frame (the getter is not free on every kind of buffer) */
+  private srcBase = 0;
 
   /**
    * Parse the frame in pieces fragOff/fragLen[0, nfrags) of `src` for the GSO type (with or
@@ -116,6 +120,7 @@ export class Segmenter {
     this.srcView = wholeView(src);
     this.srcAll = wholeBytes(src);
     this.srcWords = wholeWords(src);
+    this.srcBase = src.byteOffset;
     this.frameLen = pos;
     const f0 = this.fragOff[0]!;
     const len0 = this.fragLen[0]!;
@@ -252,9 +257,9 @@ export class Segmenter {
 
     // headers (32-bit words through the DataViews), then payload
     const sv = this.srcView;
-    const dv = dst.buffer === src.buffer ? sv : wholeView(dst);
-    const sa = src.byteOffset + f0;
-    const da = dst.byteOffset + d;
+    const dv = dst === src || dst.buffer === src.buffer ? sv : wholeView(dst);
+    const sa = this.srcBase + f0;
+    const da = (dst === src ? this.srcBase : dst.byteOffset) + d;
     const hl4 = hl & ~3;
     let k = 0;
     for (; k < hl4; k += 4) dv.setUint32(da + k, sv.getUint32(sa + k, true), true);
@@ -325,10 +330,14 @@ export class Segmenter {
     return segLen;
   }
 
-  /** Index of the piece that holds frame position p (p < frameLen). */
+  /**
+   * Index of the piece that holds frame position p (p < frameLen). Segments are mostly written
+   * in order, so the search starts from the piece found last when that is not past p.
+   */
   private fragAt(p: number): number {
-    let k = 0;
+    let k = this.fragHint < this.nfrags && this.fragPos[this.fragHint]! <= p ? this.fragHint : 0;
     while (k + 1 < this.nfrags && this.fragPos[k + 1]! <= p) k++;
+    this.fragHint = k;
     return k;
   }
 
@@ -336,7 +345,7 @@ export class Segmenter {
   private sumRange(p: number, len: number, sum: number): number {
     if (len <= 0) return sum;
     const dv = this.srcView;
-    const base = this.src.byteOffset;
+    const base = this.srcBase;
     if (this.nfrags === 1) return sumWords(dv, base + this.fragOff[0]! + p, len, sum, this.srcWords);
     let k = this.fragAt(p);
     let rel = 0; // bytes summed so far; odd => the next piece starts mid-word
@@ -360,15 +369,15 @@ export class Segmenter {
     if (len <= 0) return;
     const src = this.src;
     let k = this.nfrags === 1 ? 0 : this.fragAt(p);
-    const all = src.buffer === dst.buffer ? this.srcAll : null;
+    const all = dst === src || src.buffer === dst.buffer ? this.srcAll : null;
     while (len > 0) {
       const inFrag = p - this.fragPos[k]!;
       const avail = this.fragLen[k]! - inFrag;
       const n = avail < len ? avail : len;
       const s = this.fragOff[k]! + inFrag;
       if (all !== null) {
-        const sa = src.byteOffset + s;
-        all.copyWithin(dst.byteOffset + d, sa, sa + n);
+        const sa = this.srcBase + s;
+        all.copyWithin((dst === src ? this.srcBase : dst.byteOffset) + d, sa, sa + n);
       } else {
         copyBytes(src, s, dst, d, n);
       }

@@ -3,6 +3,12 @@
 // sort, and copy each group into the destination's rx ring under that ring's lock. A full
 // destination drops and counts; other destinations are unaffected. All scratch space is
 // preallocated per thread.
+//
+// A destination whose virtio-net header length differs from the sender's gets each packet
+// through the converter of offload.ts (header added, removed or re-laid; checksums completed,
+// super-frames segmented), inside the same delivery routine; packets the converter refuses (a
+// malformed header) are counted on the sender's tx ring as RR.txBadVnet, part of RR.txDrops.
+// Equal lengths (the common case) deliver the slots as they are.
 import { NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_BROADCAST, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NM_BDG_NOPORT, NS_NO_LEARN } from '../core/constants.js';
 import { deliverCopies, FrameTable } from '../core/deliver.js';
 import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
@@ -10,6 +16,7 @@ import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
 import { symmetricFlowHash } from '../packet/flow-hash.js';
 import { learnAndLookup } from './learning.js';
+import { portVnetHdrLen, VnetConverter } from './offload.js';
 import type { LookupFn } from './switch.js';
 
 /** Per-thread scratch for one batch. */
@@ -23,12 +30,27 @@ const start = new Int32Array(257);
 const merged = new Int32Array(NM_BDG_BATCH);
 const byRing = new Int32Array(NM_BDG_BATCH);
 const ringCnt = new Int32Array(257);
+const offload = new VnetConverter();
 
 /**
  * Forward packets pktFirst[0..pkts) of the scratch table, sent by port index `src` of switch
- * `sw` from its tx ring record `txRing` (index `ringId`). Returns frames that some destination could not take.
+ * `sw` from its tx ring record `txRing` (index `ringId`), whose frames carry a virtio-net
+ * header of `srcHdr` bytes (0, 10, 12; -1, a damaged port record: nothing is forwarded).
+ * Returns frames that some destination could not take.
  */
-export function forwardBatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null): number {
+export function forwardBatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr = 0): number {
+  if (srcHdr < 0) {
+    region.f64[(txRing + RR.txDrops) >> 3] += pkts;
+    region.f64[(txRing + RR.txBadVnet) >> 3] += pkts;
+    return pkts;
+  }
+  const drops = route(region, sw, src, txRing, ringId, pkts, lookup, srcHdr);
+  const refused = offload.takeRefused();
+  if (refused) region.f64[(txRing + RR.txBadVnet) >> 3] += refused;
+  return drops;
+}
+
+function route(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr: number): number {
   const u8 = region.u8, u16 = region.u16, u32 = region.u32;
   const tab = (sw + SW.macTable) >> 2;
   const rss = (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0;
@@ -37,22 +59,30 @@ export function forwardBatch(region: Region, sw: number, src: number, txRing: nu
   let c0 = 0, c1 = 0, c2 = 0, cDst = 0; // MAC words (bytes 0..11) of the last looked-up frame
   for (let p = 0; p < pkts; p++) {
     const f = pktFirst[p];
-    const len = ft.len[f];
+    // the lookup sees the Ethernet frame after the port's virtio-net header (its first slot
+    // must hold both, as in netmap)
+    const len = ft.len[f] - srcHdr;
     let dst: number;
     if (len < 14) dst = NM_BDG_NOPORT;
     else if (lookup === null) {
       // consecutive frames of a flow carry the same MACs: reuse the previous result within
       // the batch instead of hashing again (netmap keeps a last-source-MAC per port likewise)
-      const b = ft.src[f]; // a byte offset that may exceed 2^31: unsigned shifts only
-      const w = b >>> 2;
-      const m0 = u32[w], m1 = u32[w + 1], m2 = u32[w + 2];
+      const b = ft.src[f] + srcHdr; // a byte offset that may exceed 2^31: unsigned shifts only
+      let m0: number, m1: number, m2: number;
+      if ((b & 3) === 0) {
+        const w = b >>> 2;
+        m0 = u32[w]; m1 = u32[w + 1]; m2 = u32[w + 2];
+      } else { // behind a 10-byte header: 2-byte aligned
+        const h = b >>> 1;
+        m0 = (u16[h] | (u16[h + 1] << 16)) >>> 0; m1 = (u16[h + 2] | (u16[h + 3] << 16)) >>> 0; m2 = (u16[h + 4] | (u16[h + 5] << 16)) >>> 0;
+      }
       if (p > 0 && m0 === c0 && m1 === c1 && m2 === c2 && (ft.flags[f] & NS_NO_LEARN) === 0) dst = cDst;
       else {
         dst = learnAndLookup(u16, u32, tab, b, src, (ft.flags[f] & NS_NO_LEARN) !== 0);
         c0 = m0; c1 = m1; c2 = m2; cDst = dst;
       }
     } else {
-      dst = lookup(u8, ft.src[f], len, src, ringId);
+      dst = lookup(u8, ft.src[f] + srcHdr, len, src, ringId);
       if (!(dst >= 0 && dst <= NM_BDG_NOPORT)) dst = NM_BDG_NOPORT;
       dst |= 0;
     }
@@ -60,12 +90,12 @@ export function forwardBatch(region: Region, sw: number, src: number, txRing: nu
     pktDst[p] = dst;
     cnt[dst]++;
     single = p === 0 ? dst : single === dst ? dst : -2;
-    if (rss) pktHash[p] = symmetricFlowHash(u8, ft.src[f], len);
+    if (rss) pktHash[p] = symmetricFlowHash(u8, ft.src[f] + srcHdr, len);
   }
   if (single >= 0 && single < NM_BDG_BROADCAST && !rss) {
     // fast path: one destination for the whole batch, no grouping needed
     const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + single);
-    const drops = rec === 0 ? pkts : deliverListToPort(region, rec, pktFirst, pkts, ringId);
+    const drops = rec === 0 ? pkts : deliverListToPort(region, rec, pktFirst, pkts, ringId, srcHdr);
     if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
     return drops;
   }
@@ -94,7 +124,7 @@ export function forwardBatch(region: Region, sw: number, src: number, txRing: nu
     while (a < aEnd || b < bEnd) {
       merged[m++] = b >= bEnd || (a < aEnd && order[a] < order[b]) ? order[a++] : order[b++];
     }
-    drops += deliverToPort(region, rec, m, ringId, rss);
+    drops += deliverToPort(region, rec, m, ringId, rss, srcHdr);
   }
   // unicast to ports that left the switch since they were learned
   drops += pkts - nFlood - cnt[NM_BDG_NOPORT] - unicastSeen;
@@ -114,27 +144,44 @@ function rxRingsOf(region: Region, rec: number): number {
   return ntx <= NM_BDG_MAXRINGS && nrx >= 1 && nrx <= NM_BDG_MAXRINGS ? nrx : 0;
 }
 
+/**
+ * The converter for packets from a port with an `srcHdr`-byte header to port record `rec`
+ * (validated by rxRingsOf): null when the lengths are equal, undefined when `rec`'s length is
+ * damaged (nothing is delivered to it).
+ */
+function converterFor(region: Region, rec: number, srcHdr: number): VnetConverter | null | undefined {
+  const dstHdr = portVnetHdrLen(region, rec);
+  if (dstHdr === srcHdr) return null;
+  if (dstHdr < 0) return undefined;
+  offload.setup(srcHdr, dstHdr);
+  return offload;
+}
+
 /** Deliver first-fragment indices list[0..m) to ring (srcRing % nrx) of `rec`; returns drops. */
-function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number): number {
+function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number, srcHdr: number): number {
   const u32 = region.u32;
   const nrx = rxRingsOf(region, rec);
   if (nrx === 0) return m;
+  const conv = converterFor(region, rec, srcHdr);
+  if (conv === undefined) return m;
   const ring = portRing(region, rec, true, srcRing % nrx);
-  const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0);
+  const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0, conv);
   return got < 0 ? m : m - got;
 }
 
 /** Deliver merged[0..m) (packet numbers) to port record `rec`; returns frames dropped. */
-function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean): number {
+function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean, srcHdr: number): number {
   const u32 = region.u32;
   const nrx = rxRingsOf(region, rec);
   if (nrx === 0) return m;
+  const conv = converterFor(region, rec, srcHdr);
+  if (conv === undefined) return m;
   if (nrx === 1 || !rss) {
     // netmap: unicast goes to the sender's ring index, flood to ring 0; we keep both in one
     // ring per sender ring so that a flow's packets stay in order
     const ring = portRing(region, rec, true, srcRing % nrx);
     for (let i = 0; i < m; i++) merged[i] = pktFirst[merged[i]];
-    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0);
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0, conv);
     return got < 0 ? m : m - got;
   }
   // software RSS: split by flow hash over the port's rx rings
@@ -151,7 +198,7 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
     if (to === from) continue;
     const ring = portRing(region, rec, true, r);
     const n = to - from;
-    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0);
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0, conv);
     drops += got < 0 ? n : n - got;
     from = to;
   }

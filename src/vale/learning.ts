@@ -1,7 +1,8 @@
 // VALE's default lookup: a learning bridge. The table (NM_BDG_HASH entries, in the switch
 // record so every thread sees it) maps a MAC to the port it was last seen on; entries are
 // overwritten on collision and never aged, as in netmap. Frames are read in place through
-// the region's u16/u32 views (buffers are 64-byte aligned, so the MAC words are aligned;
+// the region's u16/u32 views (buffers are 64-byte aligned, so the MAC words are aligned, or
+// 2-byte aligned behind a 10-byte virtio-net header;
 // byte offsets may exceed 2^31 in a 4 GiB region, so they become indices by unsigned shifts).
 import { NM_BDG_BROADCAST, NM_BDG_HASH } from '../core/constants.js';
 
@@ -32,7 +33,7 @@ export function learnAndLookup(u16: Uint16Array, u32: Uint32Array, tab: number, 
     }
   }
   // destination MAC: bytes 0..5
-  const dLo = u32[buf >>> 2];
+  const dLo = (buf & 3) === 0 ? u32[buf >>> 2] : (u16[w] | (u16[w + 1] << 16)) >>> 0; // (behind a 10-byte virtio-net header: 2-byte aligned)
   if (dLo & 1) return NM_BDG_BROADCAST;
   const dHi = u16[w + 2];
   const e = tab + (macHash(dLo, dHi) << 1);

@@ -15,7 +15,11 @@
 // Drop causes, each counted where the drop happens:
 //   tx  undelivered  frames this port sent that reached no destination: a full destination
 //                    ring, a destination that was unusable or locked too long, no destination
-//                    (lookup said drop, frame under 14 bytes, back to the sender) (RR.txDrops)
+//                    (lookup said drop, frame under 14 bytes, back to the sender)
+//                    (RR.txDrops - RR.txBadVnet)
+//   tx  bad_vnet_hdr frames this port sent that the switch refused to convert for a port with
+//                    another virtio-net header length: a malformed header, a frame over 64 KiB,
+//                    a super-frame that cannot be segmented (RR.txBadVnet; vale/offload.ts)
 //   rx  ring_full    frames for this port that found its rx ring full (RR.drops - RR.badSlots)
 //   rx  bad_slot     frames for this port dropped because a slot or the ring's geometry was
 //                    damaged (RR.badSlots)
@@ -36,15 +40,19 @@ export interface RingMetrics {
   occupancy: number;
   packets: number;
   bytes: number;
-  /** tx: undelivered; rx: ringFull + badSlot. */
+  /** tx: undelivered + badVnetHdr; rx: ringFull + badSlot. */
   drops: number;
   ringFull: number;
   badSlot: number;
+  /** tx: refused for a malformed virtio-net header (of drops). */
+  badVnetHdr: number;
 }
 
 export interface PortDrops {
   /** Sent, not delivered (tx). */
   undelivered: number;
+  /** Sent, refused for a malformed virtio-net header (tx). */
+  badVnetHdr: number;
   /** Received, rx ring full. */
   ringFull: number;
   /** Received, damaged slot or ring (the port's and its monitors'). */
@@ -108,7 +116,7 @@ function readRing(region: Region, r: number, i: number, rx: boolean): RingMetric
   const m: RingMetrics = {
     ring: i, direction: rx ? 'rx' : 'tx', slots: n,
     occupancy: hwcur < n && end < n ? dist(hwcur, end, n) : 0,
-    packets: 0, bytes: 0, drops: 0, ringFull: 0, badSlot: 0,
+    packets: 0, bytes: 0, drops: 0, ringFull: 0, badSlot: 0, badVnetHdr: 0,
   };
   if (rx) {
     m.packets = f[(r + RR.delivered) >> 3];
@@ -120,6 +128,7 @@ function readRing(region: Region, r: number, i: number, rx: boolean): RingMetric
     m.packets = f[(r + RR.txPkts) >> 3];
     m.bytes = f[(r + RR.txBytes) >> 3];
     m.drops = f[(r + RR.txDrops) >> 3];
+    m.badVnetHdr = Math.min(f[(r + RR.txBadVnet) >> 3], m.drops);
   }
   // counters are float64 written by one party: anything but a finite count is damage
   for (const v of [m.packets, m.bytes, m.drops]) if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER)) return `counter ${v}`;
@@ -200,12 +209,12 @@ function readSwitch(region: Region, name: string, sw: number, problems: string[]
       openers: Math.min(u32[(rec + PR.refs) >> 2], 1 << 16),
       monitors: 0, learnedMacs: macs[i],
       rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0,
-      drops: { undelivered: 0, ringFull: 0, badSlot: 0, monitorFull: 0 },
+      drops: { undelivered: 0, badVnetHdr: 0, ringFull: 0, badSlot: 0, monitorFull: 0 },
       rings,
     };
     for (const r of rings) {
       if (r.direction === 'rx') { p.rxPackets += r.packets; p.rxBytes += r.bytes; p.drops.ringFull += r.ringFull; p.drops.badSlot += r.badSlot; }
-      else { p.txPackets += r.packets; p.txBytes += r.bytes; p.drops.undelivered += r.drops; }
+      else { p.txPackets += r.packets; p.txBytes += r.bytes; p.drops.undelivered += r.drops - r.badVnetHdr; p.drops.badVnetHdr += r.badVnetHdr; }
     }
     s.ports.push(p);
   }
@@ -278,7 +287,7 @@ export interface PortRates {
 }
 
 export function totalDrops(p: PortMetrics): number {
-  return p.drops.undelivered + p.drops.ringFull + p.drops.badSlot + p.drops.monitorFull;
+  return p.drops.undelivered + p.drops.badVnetHdr + p.drops.ringFull + p.drops.badSlot + p.drops.monitorFull;
 }
 
 /**

@@ -13,6 +13,7 @@ import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkPublished, ringPrologue, rxPrologue, slotInvalid, stampRing } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
+import { portVnetHdrLen } from './offload.js';
 import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, switchProblem, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
 import { OWNER_TOKEN } from '../core/lock.js';
@@ -59,6 +60,7 @@ export class ValePort extends Port {
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
       const f64 = region.f64;
+      const hdr = portVnetHdrLen(region, this.rec); // fixed while the port is open (read once per sync)
       let k = hwcur;
       while (k !== head) {
         // gather complete packets, up to one batch (ft has NETMAP_MAX_FRAGS of slack to finish a chain)
@@ -95,7 +97,7 @@ export class ValePort extends Port {
           const e = Atomics.load(u32, (this.sw + SW.epoch) >> 2) & 1;
           Atomics.store(u32, (t + RR.fwd) >> 2, (OWNER_TOKEN | (e << 31)) >>> 0);
           try {
-            forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn);
+            forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn, hdr);
           } finally {
             Atomics.store(u32, (t + RR.fwd) >> 2, 0);
           }
@@ -167,14 +169,7 @@ function createValePort(region: Region, spec: PortSpec, name: string, opts: Open
   return rec;
 }
 
-/**
- * The virtio-net header length of VALE port record `rec`: 0, 10 or 12, or -1 when the record
- * holds anything else (a planted or damaged file): a user of the value checks for -1.
- */
-export function portVnetHdrLen(region: Region, rec: number): number {
-  const v = region.u32[(rec + PR.vnetHdrLen) >> 2];
-  return v === 0 || v === 10 || v === 12 ? v : -1;
-}
+export { portVnetHdrLen };
 
 /** Change an existing port's header length (netmap's PORT_HDR_SET): only while no one has it open. */
 function setVnetHdrLen(region: Region, rec: number, len: 0 | 10 | 12, name: string): void {

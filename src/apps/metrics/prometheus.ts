@@ -29,13 +29,13 @@ export function snapshotRegistry(snap: MetricsSnapshot, extend?: (registry: Regi
 
   const pkts = counter('nmts_port_packets_total', 'Frames a port sent (direction="tx") or received (direction="rx"), summed over its rings.', PORT_DIR);
   const bytes = counter('nmts_port_bytes_total', 'Bytes a port sent or received, summed over its rings.', PORT_DIR);
-  const drops = counter('nmts_port_drops_total', 'Frames lost at a port, by cause: tx/undelivered (sent, reached no destination), rx/ring_full (its rx ring was full), rx/bad_slot (a damaged slot or ring), monitor/monitor_full (a monitor of the port had no room).', [...PORT_DIR, 'cause']);
+  const drops = counter('nmts_port_drops_total', 'Frames lost at a port, by cause: tx/undelivered (sent, reached no destination), tx/bad_vnet_hdr (sent with a malformed virtio-net header, refused by the switch), rx/ring_full (its rx ring was full), rx/bad_slot (a damaged slot or ring), monitor/monitor_full (a monitor of the port had no room).', [...PORT_DIR, 'cause']);
   const macs = gauge('nmts_port_learned_macs', 'Entries of the switch MAC table that point to this port.', PORT);
   const openers = gauge('nmts_port_openers', 'Opens of the port now.', PORT);
   const monitors = gauge('nmts_port_monitors', 'Monitors attached to the port now.', PORT);
   const rPkts = counter('nmts_ring_packets_total', 'Frames through one ring (tx: sent, rx: delivered into it).', RING);
   const rBytes = counter('nmts_ring_bytes_total', 'Bytes through one ring.', RING);
-  const rDrops = counter('nmts_ring_drops_total', 'Frames lost at one ring, by cause (undelivered, ring_full, bad_slot).', [...RING, 'cause']);
+  const rDrops = counter('nmts_ring_drops_total', 'Frames lost at one ring, by cause (undelivered, bad_vnet_hdr, ring_full, bad_slot).', [...RING, 'cause']);
   const occ = gauge('nmts_ring_occupancy_slots', 'Slots of a ring holding frames not given back yet (rx: received, not released by the reader).', RING);
   const size = gauge('nmts_ring_slots', 'Slots of a ring (it holds at most this minus one frames).', RING);
   const swPorts = gauge('nmts_switch_ports', 'Ports attached to a VALE switch.', ['switch'] as const);
@@ -53,6 +53,7 @@ export function snapshotRegistry(snap: MetricsSnapshot, extend?: (registry: Regi
       bytes.inc({ ...l, direction: 'tx' }, p.txBytes);
       bytes.inc({ ...l, direction: 'rx' }, p.rxBytes);
       drops.inc({ ...l, direction: 'tx', cause: 'undelivered' }, p.drops.undelivered);
+      drops.inc({ ...l, direction: 'tx', cause: 'bad_vnet_hdr' }, p.drops.badVnetHdr);
       drops.inc({ ...l, direction: 'rx', cause: 'ring_full' }, p.drops.ringFull);
       drops.inc({ ...l, direction: 'rx', cause: 'bad_slot' }, p.drops.badSlot);
       drops.inc({ ...l, direction: 'monitor', cause: 'monitor_full' }, p.drops.monitorFull);
@@ -63,8 +64,10 @@ export function snapshotRegistry(snap: MetricsSnapshot, extend?: (registry: Regi
         const rl = { ...l, ring: String(r.ring), direction: r.direction };
         rPkts.inc(rl, r.packets);
         rBytes.inc(rl, r.bytes);
-        if (r.direction === 'tx') rDrops.inc({ ...rl, cause: 'undelivered' }, r.drops);
-        else {
+        if (r.direction === 'tx') {
+          rDrops.inc({ ...rl, cause: 'undelivered' }, r.drops - r.badVnetHdr);
+          rDrops.inc({ ...rl, cause: 'bad_vnet_hdr' }, r.badVnetHdr);
+        } else {
           rDrops.inc({ ...rl, cause: 'ring_full' }, r.ringFull);
           rDrops.inc({ ...rl, cause: 'bad_slot' }, r.badSlot);
         }

@@ -10,6 +10,7 @@ import { portStats, reclaimDead, type PortStats } from '../../core/records.js';
 import { NetmapError, type Region } from '../../core/region.js';
 import { openSharedRegion, regionKey, SHM_DIR } from '../../core/shm.js';
 import { listSwitchesReport, type SwitchInfo } from '../../vale/api.js';
+import { readMetrics } from '../../vale/metrics.js';
 import { fail, strerrorOf, ValeCtlError } from './errors.js';
 
 export interface ValePortEntry {
@@ -27,17 +28,22 @@ export interface ValePortEntry {
   openers: number;
   /** Packets, bytes and drops of both sides, summed over the port's rings. */
   stats: PortStats;
+  /** Of stats.txDrops, frames refused for a malformed virtio-net header (listValePorts(true) only). */
+  badVnetHdr: number;
 }
 
 /**
  * The counters -v prints, as one string: "tx_packets N tx_bytes N tx_drops N rx_packets N
- * rx_bytes N rx_drops N". tx_drops: frames the port sent that the switch could not deliver
- * (a full destination ring, no destination); rx_drops: frames for the port that found its
- * receive ring full.
+ * rx_bytes N rx_drops N", then " tx_bad_vnet_hdr N" when `badVnetHdr` is not 0. tx_drops: frames
+ * the port sent that the switch could not deliver (a full destination ring, no destination, a
+ * malformed virtio-net header); tx_bad_vnet_hdr: of those, the ones refused for a malformed
+ * virtio-net header (vale/offload.ts); rx_drops: frames for the port that found its receive
+ * ring full.
  */
-export function countersText(s: PortStats): string {
+export function countersText(s: PortStats, badVnetHdr = 0): string {
   return `tx_packets ${s.txPackets} tx_bytes ${s.txBytes} tx_drops ${s.txDrops} ` +
-    `rx_packets ${s.rxPackets} rx_bytes ${s.rxBytes} rx_drops ${s.rxDrops}`;
+    `rx_packets ${s.rxPackets} rx_bytes ${s.rxBytes} rx_drops ${s.rxDrops}` +
+    (badVnetHdr > 0 ? ` tx_bad_vnet_hdr ${badVnetHdr}` : '');
 }
 
 let issues: string[] = [];
@@ -54,14 +60,20 @@ export function sortedSwitches(): SwitchInfo[] {
   return r.switches.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
 
-/** Every port of every switch, by switch name then port index (vale-ctl without arguments). */
-export function listValePorts(): ValePortEntry[] {
+/**
+ * Every port of every switch, by switch name then port index (vale-ctl without arguments);
+ * `drops` also reads each port's bad_vnet_hdr drops (from the metrics reader, vale-ctl -v).
+ */
+export function listValePorts(drops = false): ValePortEntry[] {
+  const bad = new Map<string, number>();
+  if (drops) for (const s of readMetrics().switches) for (const p of s.ports) bad.set(p.port, p.drops.badVnetHdr);
   const out: ValePortEntry[] = [];
   sortedSwitches().forEach((sw, bridgeIdx) => {
     for (const p of [...sw.ports].sort((x, y) => x.index - y.index)) {
       out.push({
         name: p.name, switchName: sw.name, bridgeIdx, portIdx: p.index,
         txRings: p.txRings, rxRings: p.rxRings, txSlots: p.txSlots, rxSlots: p.rxSlots, openers: p.openers, stats: p.stats,
+        badVnetHdr: bad.get(p.name) ?? 0,
       });
     }
   });

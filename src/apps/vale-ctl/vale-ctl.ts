@@ -257,13 +257,13 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       if (args.name === null) {
         let ports: ValePortEntry[];
         try {
-          ports = listValePorts();
+          ports = listValePorts(v);
         } catch (e) {
           fail('list', 'all', e);
         }
         for (const p of ports) {
           io.out(`${p.name} bridge_idx ${p.bridgeIdx} port_idx ${p.portIdx}` +
-            (v ? ` tx_rings ${p.txRings} rx_rings ${p.rxRings} tx_slots ${p.txSlots} rx_slots ${p.rxSlots} openers ${p.openers} ${countersText(p.stats)}` : ''));
+            (v ? ` tx_rings ${p.txRings} rx_rings ${p.rxRings} tx_slots ${p.txSlots} rx_slots ${p.rxSlots} openers ${p.openers} ${countersText(p.stats, p.badVnetHdr)}` : ''));
         }
         if (v) for (const u of unreadableSwitches()) io.err(`vale-ctl: switch ${u.name} not listed: ${u.path}: ${u.reason}`);
         if (v) for (const line of listingIssues()) io.err(`vale-ctl: ${line}`);
