@@ -5,7 +5,8 @@
 //
 // A destination on a Linux interface (AF_XDP, AF_PACKET) takes frames of a bounded length and
 // no NS_MOREFRAG chains: frames it cannot take are dropped and counted, never handed to its
-// txsync (which would reset the ring and throw, as netmap's does for a bad slot).
+// txsync (which would reset the ring and throw, as netmap's does for a bad slot). A kernel port
+// with a virtio-net header (AF_PACKET, TAP) takes chains: each is one frame of up to 64 KiB.
 import { NS_MOREFRAG } from '../../core/constants.js';
 import { copyWords } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
@@ -32,7 +33,8 @@ export class Direction {
     this.dst = dst;
     this.zerocopy = zerocopy && src.region === dst.region;
     this.maxLen = dst.maxFrame;
-    this.chains = dst.pollFds() === null; // kernel ports send each slot as one frame
+    // kernel ports send each slot as one frame, unless they carry a virtio-net header (a chain is one frame)
+    this.chains = dst.pollFds() === null || dst.vnetHdrLen > 0;
   }
 
   /** Move up to `burst` frames from every rx ring of src to dst's tx rings; returns frames moved. */
