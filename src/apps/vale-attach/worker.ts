@@ -53,9 +53,10 @@ function closeAll(): void {
 }
 
 /** The host rings of IF, with a clear error while they are not available. */
-function openHost(name: string): Port {
+function openHost(name: string, vnetHdrLen: 0 | 10 | 12): Port {
   try {
-    return open(name, nicOptions());
+    // the host stack's TAP carries the NIC's header (or none): the two switch ports agree
+    return open(name, { ...slotOptions(), vnetHdrLen } as InterfaceOpenOptions);
   } catch (e) {
     if (e instanceof NetmapError && e.code === 'ENOTSUP') {
       throw new NetmapError('ENOTSUP', `the host stack of ${input.ifname} (${name}) cannot be opened: ${e.message}; -a attaches the interface without its host stack`);
@@ -107,7 +108,7 @@ try {
   // header length, so super-frames cross the switch whole
   nic = keep(open(`netmap:${input.ifname}`, nicOptions()));
   refuseBusy(nic);
-  if (input.host) host = keep(openHost(`netmap:${input.ifname}^`));
+  if (input.host) host = keep(openHost(`netmap:${input.ifname}^`, hdrLen(nic)));
   vnic = keep(openAttachedPort(input.sw, input.ifname, { ...valeOptions(nic), vnetHdrLen: hdrLen(nic) }));
   if (host) vhost = keep(openAttachedPort(input.sw, `${input.ifname}^`, { ...valeOptions(host), vnetHdrLen: hdrLen(host) }));
 } catch (e) {
