@@ -19,6 +19,7 @@ const SW = `valeo${process.pid % 100000}`;
 const SOCK = `/tmp/kvn-${process.pid}.sock`;
 const env = { NMTS_SOCKET: SOCK };
 const UDP = fileURLToPath(new URL('./fixtures/udp-check.js', import.meta.url));
+const VNET_CHILD = fileURLToPath(new URL('./fixtures/vnet-port-child.js', import.meta.url));
 const IP3 = '10.201.0.3'; // b2^, the middle's host stack through the switch
 let daemon: Proc | null = null;
 let port = 5301 + (process.pid % 500);
@@ -105,6 +106,17 @@ describe('TCP/UDP through VALE with default offloads (AF_PACKET and TAP with vir
     const p = topo.spawn(topo.ns1, 'ping', ['-n', '-q', '-c', '5', '-i', '0.1', '-s', '8000', '-W', '2', IP2]);
     await p.wait(20_000);
     assert.match(p.stdout, /5 packets transmitted, 5 received/, p.stdout + p.stderr);
+  });
+
+  test('AF_PACKET with a header: a super-frame sent as a chain arrives whole with its header; a malformed header is dropped and counted', { timeout: 30_000 }, () => {
+    ip('-n', topo.mid, 'link', 'add', 'kx0', 'type', 'veth', 'peer', 'name', 'kx1');
+    ip('-n', topo.mid, 'link', 'set', 'kx0', 'up');
+    ip('-n', topo.mid, 'link', 'set', 'kx1', 'up');
+    const r = JSON.parse(topo.run(topo.mid, process.execPath, [VNET_CHILD, 'kx0', 'kx1']).trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.deepEqual(r, {
+      chains: 1, len: r.sentLen, sentLen: 10 + 14 + 20 + 20 + 20000, same: true, gsoType: 1, gsoSize: 1448, flags: 1,
+      backend: 'af_packet', vnet: 10, txPackets: 1, txDrops: 1,
+    });
   });
 
   test('the host-stack TAP (b2^) with a virtio-net header: ping and TCP both ways', { timeout: 90_000 }, async (t) => {
