@@ -148,8 +148,6 @@ export const PACKET_TX_RING = 13;
 export const PACKET_LOSS = 14;
 /** frames read and written with a struct virtio_net_hdr (10 bytes) before the Ethernet header; set before the rings */
 export const PACKET_VNET_HDR = 15;
-/** the header's length, 10 or 12 (Linux 6.2+): PACKET_VNET_HDR_SZ */
-export const PACKET_VNET_HDR_SZ = 24;
 export const PACKET_TIMESTAMP = 17;
 export const PACKET_FANOUT = 18;
 export const PACKET_QDISC_BYPASS = 20;

@@ -38,6 +38,8 @@ const VNET_FRAME = 69632;
 const VNET_BLOCK = 1 << 20;
 const VNET_PER_BLOCK = Math.floor(VNET_BLOCK / VNET_FRAME);
 const VNET_BLOCKS = 32;
+/** PACKET_VNET_HDR_SZ (Linux 6.2+, after the headers CI builds against): the header's length, 10 or 12 */
+const PACKET_VNET_HDR_SZ = 24;
 /** vnet rx: frames longer than this are copied by the kernel (process_vm_readv), shorter ones by words */
 const SCATTER_MIN = 4096;
 /** PACKET_RESERVE of 2 puts the Ethernet header on a 4-byte boundary: frames copy by words. */
@@ -471,7 +473,7 @@ export function openPacketPort(spec: PortSpec, opts: OpenOptions, info: Interfac
     setsockopt(fd, K.SOL_PACKET, K.PACKET_QDISC_BYPASS, 1, info.name);
     // before the ring (EBUSY after): every frame then carries a virtio-net header
     if (vnetLen === 10) setsockopt(fd, K.SOL_PACKET, K.PACKET_VNET_HDR, 1, info.name);
-    else if (vnetLen === 12) setsockopt(fd, K.SOL_PACKET, K.PACKET_VNET_HDR_SZ, 12, info.name);
+    else if (vnetLen === 12) setsockopt(fd, K.SOL_PACKET, PACKET_VNET_HDR_SZ, 12, info.name);
     if (vnetLen) {
       const req = Buffer.alloc(K.tpacket_req.size);
       req.writeUInt32LE(VNET_BLOCK, K.tpacket_req.tp_block_size);
