@@ -20,6 +20,8 @@ const LAYOUTS: Record<string, { c: string; prefix?: string; path?: Record<string
   sockaddr_ll: { c: 'struct sockaddr_ll' },
   packet_mreq: { c: 'struct packet_mreq' },
   tpacket_req3: { c: 'struct tpacket_req3' },
+  tpacket_req: { c: 'struct tpacket_req' },
+  tpacket2_hdr: { c: 'struct tpacket2_hdr' },
   tpacket3_hdr: { c: 'struct tpacket3_hdr', path: { tp_rxhash: 'hv1.tp_rxhash', tp_vlan_tci: 'hv1.tp_vlan_tci', tp_vlan_tpid: 'hv1.tp_vlan_tpid' } },
   tpacket_block_desc: {
     c: 'struct tpacket_block_desc',

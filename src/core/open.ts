@@ -69,7 +69,7 @@ export function open(name: string, opts: OpenOptions = {}): Port {
   const kind = factoryKind(spec);
   const vnet = spec.conf.vnetHdrLen ?? opts.vnetHdrLen;
   if (vnet !== undefined && vnet !== 0 && vnet !== 10 && vnet !== 12) throw new NetmapError('EINVAL', `${name}: virtio-net header length ${vnet} (0, 10 or 12)`);
-  if (vnet && kind !== 'vale') throw new NetmapError('ENOTSUP', `${name}: only VALE ports carry a virtio-net header (vnet=${vnet})`);
+  if (vnet && kind !== 'vale' && kind !== 'netmap') throw new NetmapError('ENOTSUP', `${name}: only VALE ports and Linux interfaces carry a virtio-net header (vnet=${vnet})`);
   if (!kinds) throw new NetmapError('ENOTSUP', `${name}: no port kinds are loaded (import 'netmap-ts' rather than its internal modules)`);
   const factory = kinds[kind].open;
   for (let attempt = 0; ; attempt++) {

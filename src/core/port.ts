@@ -53,7 +53,8 @@ export interface OpenOptions {
   /**
    * VALE ports: the virtio-net header length (0, 10 or 12) frames carry on this port (same as
    * @conf:vnet=N; netmap's PORT_HDR_SET). Set when the open creates the port, or changes it
-   * when no one else has it open (EBUSY otherwise); other port kinds accept only 0.
+   * when no one else has it open (EBUSY otherwise). Linux interfaces (netmap:IF, IF^, TAPs):
+   * frames read and written with that header (AF_PACKET or TAP; ports/netif). Other kinds: 0 only.
    */
   vnetHdrLen?: 0 | 10 | 12;
   // options of one port kind extend these where the kind is defined (ports/netif: InterfaceOpenOptions)
@@ -349,6 +350,14 @@ export abstract class Port {
   /** Largest frame this port moves: a buffer, unless the kernel keeps part of it (AF_XDP). */
   get maxFrame(): number {
     return this.region.bufSize;
+  }
+
+  /**
+   * The virtio-net header before each frame on this port (0, 10, 12): frames up to 64 KiB are
+   * then NS_MOREFRAG chains with the header in their first slot.
+   */
+  get vnetHdrLen(): number {
+    return 0;
   }
 
   /** Which kernel mechanism moves this port's frames; null for a port of a shared region. */

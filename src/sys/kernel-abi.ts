@@ -113,6 +113,14 @@ export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;
 export const TUNSETIFF = 0x400454ca;
 export const TUNSETPERSIST = 0x400454cb;
+/** TUNSETOFFLOAD (value argument): the offloads the reader takes (TUN_F_*), so the stack may hand it partial checksums and TSO frames */
+export const TUNSETOFFLOAD = 0x400454d0;
+/** TUNSETVNETHDRSZ (int pointer): the virtio-net header length of a device with IFF_VNET_HDR (10 or 12) */
+export const TUNSETVNETHDRSZ = 0x400454d8;
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
 /** ifr_flags of TUNSETIFF, and /sys/class/net/IF/tun_flags */
 export const IFF_TUN = 0x0001;
 export const IFF_TAP = 0x0002;
@@ -138,6 +146,8 @@ export const PACKET_HDRLEN = 11;
 export const PACKET_RESERVE = 12;
 export const PACKET_TX_RING = 13;
 export const PACKET_LOSS = 14;
+/** frames read and written with a struct virtio_net_hdr (10 bytes) before the Ethernet header; set before the rings */
+export const PACKET_VNET_HDR = 15;
 export const PACKET_TIMESTAMP = 17;
 export const PACKET_FANOUT = 18;
 export const PACKET_QDISC_BYPASS = 20;
@@ -167,6 +177,12 @@ export const sockaddr_ll = {
   size: 20, sll_family: 0, sll_protocol: 2, sll_ifindex: 4, sll_hatype: 8, sll_pkttype: 10, sll_halen: 11, sll_addr: 12,
 } as const;
 export const packet_mreq = { size: 16, mr_ifindex: 0, mr_type: 4, mr_alen: 6, mr_address: 8 } as const;
+/** struct tpacket2_hdr (TPACKET_V2: one status word per frame) */
+export const tpacket2_hdr = {
+  size: 32, tp_status: 0, tp_len: 4, tp_snaplen: 8, tp_mac: 12, tp_net: 14, tp_sec: 16, tp_nsec: 20, tp_vlan_tci: 24, tp_vlan_tpid: 26,
+} as const;
+/** struct tpacket_req (TPACKET_V1/V2 rings) */
+export const tpacket_req = { size: 16, tp_block_size: 0, tp_block_nr: 4, tp_frame_size: 8, tp_frame_nr: 12 } as const;
 export const tpacket_req3 = {
   size: 28, tp_block_size: 0, tp_block_nr: 4, tp_frame_size: 8, tp_frame_nr: 12, tp_retire_blk_tov: 16, tp_sizeof_priv: 20,
   tp_feature_req_word: 24,

@@ -48,7 +48,7 @@ const FAMILY: Record<number, string> = { [K.AF_INET]: 'AF_INET', [K.AF_PACKET]: 
 const SOCKOPTS: Record<number, readonly string[]> = {
   [K.SOL_SOCKET]: ['SO_RCVBUF', 'SO_SNDBUF', 'SO_BUSY_POLL', 'SO_PREFER_BUSY_POLL', 'SO_BUSY_POLL_BUDGET'],
   [K.SOL_PACKET]: ['PACKET_ADD_MEMBERSHIP', 'PACKET_DROP_MEMBERSHIP', 'PACKET_RX_RING', 'PACKET_STATISTICS', 'PACKET_VERSION',
-    'PACKET_HDRLEN', 'PACKET_RESERVE', 'PACKET_TX_RING', 'PACKET_LOSS', 'PACKET_TIMESTAMP', 'PACKET_FANOUT', 'PACKET_QDISC_BYPASS',
+    'PACKET_HDRLEN', 'PACKET_RESERVE', 'PACKET_TX_RING', 'PACKET_LOSS', 'PACKET_VNET_HDR', 'PACKET_TIMESTAMP', 'PACKET_FANOUT', 'PACKET_QDISC_BYPASS',
     'PACKET_IGNORE_OUTGOING'],
   [K.SOL_XDP]: ['XDP_MMAP_OFFSETS', 'XDP_RX_RING', 'XDP_TX_RING', 'XDP_UMEM_REG', 'XDP_UMEM_FILL_RING', 'XDP_UMEM_COMPLETION_RING',
     'XDP_STATISTICS', 'XDP_OPTIONS'],
@@ -318,6 +318,22 @@ export function ethtoolGet(name: string, cmd: number): number | null {
   return v.getUint32(K.ethtool_value.data, true);
 }
 
+/** The transmit offloads of an interface as ethtool -k shows them (null: the driver does not say). */
+export interface TxOffloads { txCsum: boolean | null; tso: boolean | null; gso: boolean | null }
+
+/**
+ * tx-checksumming, TSO and GSO of the interface (ETHTOOL_GTXCSUM / GTSO / GGSO): read only, nothing
+ * is changed. A host stack with any of them on hands its frames over with checksums left to the
+ * device or as super-frames, which only a port speaking the virtio-net header carries as they are.
+ */
+export function txOffloads(name: string): TxOffloads {
+  const on = (cmd: number): boolean | null => {
+    const v = ethtoolGet(name, cmd);
+    return v === null ? null : v !== 0;
+  };
+  return { txCsum: on(K.ETHTOOL_GTXCSUM), tso: on(K.ETHTOOL_GTSO), gso: on(K.ETHTOOL_GGSO) };
+}
+
 const _sendmmsg = libc.func('int sendmmsg(int, void *, unsigned int, int)');
 const _recvfrom = libc.func('intptr_t recvfrom(int, void *, size_t, int, void *, void *)');
 
@@ -330,6 +346,20 @@ export function sendmmsg(fd: number, vec: ArrayBuffer, count: number, flags: num
     throw new NetError('sendmmsg', '', ifname, e);
   }
   return r;
+}
+
+const _pvr = libc.func('intptr_t process_vm_readv(int, uint64_t, unsigned long, uint64_t, unsigned long, unsigned long)');
+
+/**
+ * One memcpy by the kernel inside this process: the bytes described by `remoteCount` iovecs at
+ * address `remoteIov` into the `localCount` iovecs at `localIov` (process_vm_readv on our own
+ * pid). A super-frame scattered over a chain's buffers costs one call instead of a JavaScript
+ * word loop over 64 KiB. Returns the bytes copied, or -errno (EPERM where a sandbox forbids it:
+ * the caller then copies itself).
+ */
+export function copyScatter(localIov: number, localCount: number, remoteIov: number, remoteCount: number): number {
+  const r = _pvr(process.pid, localIov, localCount, remoteIov, remoteCount, 0) as number;
+  return r >= 0 ? r : -koffi.errno();
 }
 
 /** recvfrom(fd, NULL, 0, MSG_DONTWAIT): wakes an AF_XDP socket's driver; the result is ignored. */

@@ -38,7 +38,7 @@ export class ValePort extends Port {
   }
 
   /** The port's virtio-net header length (0, 10, 12; -1 if its record holds something else). */
-  get vnetHdrLen(): number {
+  override get vnetHdrLen(): number {
     return portVnetHdrLen(this.region, this.rec);
   }
 

@@ -103,8 +103,9 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   const inputs: WorkerInput[] = ports.map((name, i) => ({
     port: name,
     openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined,
-      // -H on a VALE port sets its header length, as netmap's pkt-gen does (PORT_HDR_SET)
-      vnetHdrLen: o.virtioHdrLen && factoryKind(parsePortSpec(name, { defaultPrefix: true })) === 'vale' ? o.virtioHdrLen : undefined },
+      // -H on a VALE port sets its header length, as netmap's pkt-gen does (PORT_HDR_SET); on a
+      // Linux interface it takes AF_PACKET (or the TAP) with that header (docs/interfaces.md)
+      vnetHdrLen: o.virtioHdrLen && ['vale', 'netmap'].includes(factoryKind(parsePortSpec(name, { defaultPrefix: true }))) ? o.virtioHdrLen : undefined },
     cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
   }));
   const pool = new WorkerPool(inputs, stats, ctrl, io.err);

@@ -15,6 +15,7 @@ import { ANY_WORD, portWord, sleepOn } from '../../core/wait.js';
 import { open } from '../../core/open.js';
 import type { Port } from '../../core/port.js';
 import { NetmapError } from '../../core/region.js';
+import type { InterfaceOpenOptions } from '../../ports/netif/kernel-port.js';
 import { ctlSocketFd, ifIndex } from '../../sys/net.js';
 import { pinThisThread, allowedCpus } from '../../sys/sched.js';
 import type { ValePort } from '../../vale/vale-port.js';
@@ -53,9 +54,10 @@ function closeAll(): void {
 }
 
 /** The host rings of IF, with a clear error while they are not available. */
-function openHost(name: string): Port {
+function openHost(name: string, vnetHdrLen: 0 | 10 | 12): Port {
   try {
-    return open(name, slotOptions());
+    // the host stack's TAP carries the NIC's header (or none): the two switch ports agree
+    return open(name, { ...slotOptions(), vnetHdrLen } as InterfaceOpenOptions);
   } catch (e) {
     if (e instanceof NetmapError && e.code === 'ENOTSUP') {
       throw new NetmapError('ENOTSUP', `the host stack of ${input.ifname} (${name}) cannot be opened: ${e.message}; -a attaches the interface without its host stack`);
@@ -75,6 +77,16 @@ function refuseBusy(p: Port): void {
   }
 }
 
+function hdrLen(p: Port): 0 | 10 | 12 {
+  const v = p.vnetHdrLen;
+  return v === 10 || v === 12 ? v : 0;
+}
+
+/** The interface's ports (IF, IF^): their backend and header chosen by the interface's offloads. */
+function nicOptions(): InterfaceOpenOptions {
+  return { ...slotOptions(), offloadAware: true };
+}
+
 function slotOptions(): { txSlots?: number; rxSlots?: number } {
   return { txSlots: input.conf.txSlots, rxSlots: input.conf.rxSlots };
 }
@@ -92,11 +104,14 @@ function valeOptions(p: Port): { txRings: number; rxRings: number; txSlots?: num
 
 let nic: Port, vnic: ValePort, host: Port | null = null, vhost: ValePort | null = null;
 try {
-  nic = keep(open(`netmap:${input.ifname}`, slotOptions()));
+  // the interface's offloads choose: AF_PACKET with virtio-net headers when the stack may hand
+  // over super-frames or partial checksums, AF_XDP otherwise; the switch port takes the same
+  // header length, so super-frames cross the switch whole
+  nic = keep(open(`netmap:${input.ifname}`, nicOptions()));
   refuseBusy(nic);
-  if (input.host) host = keep(openHost(`netmap:${input.ifname}^`));
-  vnic = keep(openAttachedPort(input.sw, input.ifname, valeOptions(nic)));
-  if (host) vhost = keep(openAttachedPort(input.sw, `${input.ifname}^`, valeOptions(host)));
+  if (input.host) host = keep(openHost(`netmap:${input.ifname}^`, hdrLen(nic)));
+  vnic = keep(openAttachedPort(input.sw, input.ifname, { ...valeOptions(nic), vnetHdrLen: hdrLen(nic) }));
+  if (host) vhost = keep(openAttachedPort(input.sw, `${input.ifname}^`, { ...valeOptions(host), vnetHdrLen: hdrLen(host) }));
 } catch (e) {
   closeAll();
   post({ type: 'error', phase: 'open', ...errorMessage(e) });

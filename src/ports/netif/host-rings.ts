@@ -33,14 +33,14 @@ export function hostTapName(ifname: string, opts: InterfaceOpenOptions): string 
 }
 
 /** Attach to the host TAP, or make it with IF's MAC address and MTU, up. */
-function openHostTap(portName: string, info: InterfaceInfo, name: string): { tap: TapDevice; warnings: string[] } {
+function openHostTap(portName: string, info: InterfaceInfo, name: string, vnet: 0 | 10 | 12): { tap: TapDevice; warnings: string[] } {
   const flags = tunFlags(name);
   if ((flags === null && existsSync(`/sys/class/net/${name}`)) || (flags !== null && (flags & K.IFF_TUN) !== 0)) {
     throw new NetmapError('EEXIST', `${portName}: the host stack of ${info.name} is the TAP ${name}, but an interface ${name} exists that is not a TAP; name another one with the hostTap option or NMTS_HOST_TAP`);
   }
   let tap: TapDevice;
   try {
-    tap = openTap(name, 'either');
+    tap = openTap(name, 'either', vnet);
   } catch (e) {
     throw tapError(portName, name, e);
   }
@@ -72,13 +72,16 @@ export function openHostRings(spec: PortSpec, opts: InterfaceOpenOptions, info: 
     throw new NetmapError('EINVAL', `${spec.raw}: host ring ${spec.ringId} does not exist (${info.name} has one host ring, ^0)`);
   }
   const name = hostTapName(info.name, opts);
-  const { tap, warnings } = openHostTap(spec.raw, info, name);
+  // netmap:IF* has one header length for all its rings: the NIC's backend is chosen after the
+  // TAP is open, so only an explicit vnet=N gives it one (offloadAware serves IF and IF^ opened apart)
+  const vnet = spec.mode === 'nic-sw' ? opts.vnetHdrLen ?? 0 : opts.vnetHdrLen ?? (opts.offloadAware ? 10 : 0);
+  const { tap, warnings } = openHostTap(spec.raw, info, name, vnet);
   const host = new TapRings(tap);
-  const how = `${tap.created ? 'made for this port' : 'persistent'}, one read()/write() per frame`;
+  const how = `${tap.created ? 'made for this port' : 'persistent'}, ${vnet ? `${vnet}-byte virtio-net header, offloads taken (TSO, partial checksums), one readv()/writev()` : 'one read()/write()'} per frame`;
   if (spec.mode === 'nic-sw') {
     let port: KernelPort;
     try {
-      port = openNic(spec, opts, info, host);
+      port = openNic(spec, { ...opts, offloadAware: false }, info, host);
     } catch (e) {
       host.close();
       throw e;

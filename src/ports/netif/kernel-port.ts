@@ -40,6 +40,15 @@ export interface InterfaceOpenOptions extends OpenOptions {
    * NMTS_BACKEND environment variable) tries AF_XDP and falls back to AF_PACKET.
    */
   backend?: 'auto' | 'af_xdp' | 'af_packet';
+  /**
+   * Let the interface's transmit offloads choose (the forwarders of vale-ctl -a and bridge set
+   * it): when tx-checksumming, TSO or GSO is on, 'auto' takes AF_PACKET with a 10-byte
+   * virtio-net header, which carries the stack's super-frames and partial checksums as they are;
+   * with them all off, AF_XDP (no header). AF_PACKET, forced or fallen back to, and TAPs then
+   * always carry the header. An explicit vnetHdrLen (@conf:vnet=N) wins: 10 or 12 take AF_PACKET
+   * (or the TAP) with that header, 0 none.
+   */
+  offloadAware?: boolean;
   /** AF_XDP: attach the XDP program in driver ('native') or skb ('generic') mode; 'auto' tries native first. */
   xdpAttach?: 'auto' | 'native' | 'generic';
   /** AF_XDP: 'zerocopy' where the driver offers it, 'copy', or 'auto' (zero-copy if available). */

@@ -2,11 +2,18 @@
 // `backend` option override; a TAP device always gets its own, tap-port.ts), checks the
 // interface first, and turns kernel errors into ones that say what to do. Host rings (IF^, IF*)
 // are host-rings.ts's.
+//
+// The virtio-net header (vnetHdrLen 10 or 12): AF_PACKET and TAP ports can carry it, AF_XDP
+// cannot. Asked for explicitly (@conf:vnet=N), it takes AF_PACKET. With `offloadAware` (the
+// forwarders), the interface's transmit offloads decide: any of tx-checksumming, TSO, GSO on
+// (read with ETHTOOL_GTXCSUM/GTSO/GGSO, never changed) means the frames may be super-frames
+// or carry checksums left to the device, which only a port with the header passes on intact:
+// AF_PACKET with the header. With them all off, AF_XDP, the faster for small frames.
 import { NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
 import type { Port } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
-import { NetError } from '../../sys/net.js';
+import { NetError, txOffloads } from '../../sys/net.js';
 import { tunFlags } from '../../sys/tun.js';
 import * as K from '../../sys/kernel-abi.js';
 import { interfaceInfo, offloadAdvice, privilegeError, type InterfaceInfo } from './iface.js';
@@ -50,6 +57,21 @@ function final(e: unknown): boolean {
   return e instanceof NetError && (e.errno === K.EPERM || e.errno === K.EACCES || e.errno === K.ENODEV);
 }
 
+/** Names of the interface's transmit offloads that are on ('tx-checksumming', 'TSO', 'GSO'). */
+function offloadsOn(ifname: string): string[] {
+  try {
+    const o = txOffloads(ifname);
+    return [o.txCsum ? 'tx-checksumming' : '', o.tso ? 'TSO' : '', o.gso ? 'GSO' : ''].filter((x) => x !== '');
+  } catch {
+    return [];
+  }
+}
+
+/** The virtio-net header length an AF_PACKET or TAP port of this open carries. */
+export function vnetFor(opts: InterfaceOpenOptions): 0 | 10 | 12 {
+  return opts.vnetHdrLen ?? (opts.offloadAware ? 10 : 0);
+}
+
 /** Open a port on a Linux interface (netmap:IF, IF^, IF*): the `netmap` entry of the port-kind table. */
 export function openInterface(spec: PortSpec, opts: InterfaceOpenOptions): Port {
   if (spec.share) throw new NetmapError('ENOTSUP', `${spec.raw}: @share is not supported for interfaces`);
@@ -67,15 +89,28 @@ export function openInterface(spec: PortSpec, opts: InterfaceOpenOptions): Port 
  */
 export function openNic(spec: PortSpec, opts: InterfaceOpenOptions, info: InterfaceInfo, host: HostRings | null = null): KernelPort {
   const backend = chosenBackend(spec, opts);
+  const vnet = vnetFor(opts);
   if (tunFlags(info.name) !== null) {
-    const port = openTapInterface(spec, opts, info);
+    const port = openTapInterface(spec, opts, info, vnet);
     if (backend !== 'auto') port.info.fallbackReason = `${info.name} is a TAP device: the port reads and writes the TAP itself (${backend} would not reach its host stack)`;
     return port;
   }
-  const warnings = offloadAdvice(info.name);
+  const warnings = opts.offloadAware || opts.vnetHdrLen ? [] : offloadAdvice(info.name);
   let port: KernelPort;
   let fallbackReason = '';
-  if (backend !== 'af_packet') {
+  let tryXdp = backend !== 'af_packet';
+  if (opts.vnetHdrLen) {
+    if (backend === 'af_xdp') throw new NetmapError('EINVAL', `${spec.raw}: AF_XDP carries no virtio-net header (vnet=${opts.vnetHdrLen}): use backend af_packet, or vnet=0`);
+    tryXdp = false;
+    fallbackReason = `a ${opts.vnetHdrLen}-byte virtio-net header was asked for (vnet=${opts.vnetHdrLen}), which AF_XDP cannot carry`;
+  } else if (opts.offloadAware && opts.vnetHdrLen === undefined && backend === 'auto') {
+    const on = offloadsOn(info.name);
+    if (on.length) {
+      tryXdp = false;
+      fallbackReason = `${info.name} has ${on.join(', ')} on: AF_PACKET with a virtio-net header carries the stack's super-frames and partial checksums as they are (AF_XDP would lose them; force it with backend af_xdp)`;
+    }
+  }
+  if (tryXdp) {
     try {
       const nq = Math.max(1, Math.min(info.rxQueues, info.txQueues));
       port = openXdpPort(spec, opts, info, nicRings(spec, nq, host !== null), nq, host);
@@ -90,7 +125,7 @@ export function openNic(spec: PortSpec, opts: InterfaceOpenOptions, info: Interf
     }
   }
   try {
-    port = openPacketPort(spec, opts, info, nicRings(spec, 1, host !== null, true), host);
+    port = openPacketPort(spec, opts, info, nicRings(spec, 1, host !== null, true), host, vnet);
   } catch (e) {
     throw privilegeError(spec.raw, e);
   }

@@ -33,6 +33,10 @@ export class TapPort extends KernelPort {
     return { rxDrops: 0, txDrops: 0 }; // the TAP's own are added by KernelPort
   }
 
+  override get vnetHdrLen(): number {
+    return (this.host as TapRings).vnetHdrLen;
+  }
+
   protected closeKernel(): void {
     // nothing but the TAP, which KernelPort closes
   }
@@ -79,7 +83,7 @@ export function tapError(portName: string, tap: string, e: unknown): unknown {
  * AF_PACKET on a TAP would see the other side: the frames of whoever holds the fd.) The TAP must
  * be free (a TAP has a single reader), hence persistent; it stays when the port closes.
  */
-export function openTapInterface(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo): TapPort {
+export function openTapInterface(spec: PortSpec, opts: OpenOptions, info: InterfaceInfo, vnet: 0 | 10 | 12 = 0): TapPort {
   const flags = tunFlags(info.name) ?? 0;
   if (flags & K.IFF_TUN) {
     throw new NetmapError('ENOTSUP', `${spec.raw}: ${info.name} is a TUN device, which carries IP packets without an Ethernet header; netmap ports carry Ethernet frames (use a TAP: ip tuntap add NAME mode tap)`);
@@ -90,10 +94,11 @@ export function openTapInterface(spec: PortSpec, opts: OpenOptions, info: Interf
   checkMtu(spec.raw, info, DEFAULT_BUF_SIZE, `TAP: ${DEFAULT_BUF_SIZE}-byte buffers`);
   let tap: TapDevice;
   try {
-    tap = openTap(info.name, 'attach');
+    tap = openTap(info.name, 'attach', vnet);
   } catch (e) {
     throw tapError(spec.raw, info.name, e);
   }
-  const detail = `TAP ${info.name}${tap.created ? '' : ', persistent'}, one read()/write() per frame`;
+  const how = tap.vnetHdrLen ? `${tap.vnetHdrLen}-byte virtio-net header, offloads taken (TSO, partial checksums), one readv()/writev() per frame` : 'one read()/write() per frame';
+  const detail = `TAP ${info.name}${tap.created ? '' : ', persistent'}, ${how}`;
   return openTapPort(spec, opts, new TapRings(tap), 0, { backend: 'tap', detail, fallbackReason: '', warnings: [], tap: info.name });
 }
