@@ -1,0 +1,59 @@
+// vale-ctl for VXLAN ports: `-n NAME --vxlan vni=42,local=10.0.0.1[,remote=...]` makes one (its
+// config file, ports/vxlan/config.ts), `-r NAME` removes it (EBUSY while a program or an
+// attachment holds it open), and `-v` lists each one with its configuration and counters.
+// `-a valeX:NAME` is the daemon's, as for interfaces: its forwarder opens netmap:NAME.
+import { existsSync, openSync, closeSync, constants } from 'node:fs';
+import { NetmapError } from '../../core/region.js';
+import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
+import {
+  formatVxlanSpec, loadVxlanConfig, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
+} from '../../ports/vxlan/config.js';
+import { readVxlanStats } from '../../ports/vxlan/stats.js';
+import type { ValeCtlOutput } from './vale-ctl.js';
+
+export { vxlanExists };
+
+/** -n NAME --vxlan SPEC */
+export function createVxlan(name: string, spec: string, io: ValeCtlOutput, verbose: boolean): void {
+  if (!validVxlanName(name)) throw new NetmapError('EINVAL', `'${name}' is not a VXLAN port name: 1 to 15 letters, digits, '_' or '.', not starting with vale`);
+  if (existsSync(`/sys/class/net/${name}`)) throw new NetmapError('EEXIST', `network interface ${name} exists: netmap:${name} would be ambiguous`);
+  const c = parseVxlanSpec(spec);
+  storeVxlanConfig(name, c);
+  if (verbose) io.out(`${name}: VXLAN port ${formatVxlanSpec(c)}; open it as netmap:${name}, attach it with vale-ctl -a valeX:${name}`);
+}
+
+/** -r NAME of a VXLAN port. */
+export function removeVxlan(name: string): void {
+  let fd: number;
+  try {
+    fd = openSync(vxlanConfigPath(name), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
+  }
+  try {
+    if (!flock(fd, LOCK_EX | LOCK_NB)) {
+      throw new NetmapError('EBUSY', `VXLAN port ${name} is open (netmap:${name} in a program, or attached to a switch: vale-ctl -d valeX:${name}); close it first`);
+    }
+    removeVxlanFiles(name);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** -v listing lines: one per VXLAN port, its config and counters. */
+export function vxlanListing(): string[] {
+  const lines: string[] = [];
+  for (const name of vxlanNames()) {
+    let spec: string;
+    try {
+      spec = formatVxlanSpec(loadVxlanConfig(name).config);
+    } catch (e) {
+      lines.push(`${name} vxlan unreadable: ${(e as Error).message}`);
+      continue;
+    }
+    const s = readVxlanStats(name);
+    const counters = s ? Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ') : 'never opened';
+    lines.push(`${name} vxlan ${spec} ${s?.open ? 'open' : 'closed'} ${counters}`);
+  }
+  return lines;
+}
