@@ -40,6 +40,8 @@ export interface VxlanConfig {
 }
 
 const KEYS = ['vni', 'local', 'remote', 'group', 'dev', 'port', 'ttl', 'df', 'ageing', 'fdb'];
+/** Head-end replication sends one datagram per remote, all of a frame's in one batch. */
+export const MAX_REMOTES = 64;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 function bad(msg: string): never {
@@ -75,6 +77,7 @@ export function parseVxlanSpec(spec: string): VxlanConfig {
       case 'remote': {
         const r = ipv4(k, v);
         if (!c.remotes.includes(r)) c.remotes.push(r);
+        if (c.remotes.length > MAX_REMOTES) bad(`at most ${MAX_REMOTES} remotes (head-end replication sends a copy to each)`);
         break;
       }
       case 'group': {
