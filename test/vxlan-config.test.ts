@@ -14,6 +14,7 @@ const { parseVxlanSpec, formatVxlanSpec, storeVxlanConfig, loadVxlanConfig, vxla
 const { Fdb } = await import('../src/ports/vxlan/fdb.js');
 const { valeCtl } = await import('../src/apps/vale-ctl/vale-ctl.js');
 const { NetmapError } = await import('../src/core/region.js');
+const statsModule = await import('../src/ports/vxlan/stats.js');
 
 const mac = (s: string): Uint8Array => Uint8Array.from(s.split(':').map((h) => parseInt(h, 16)));
 
@@ -104,6 +105,20 @@ test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {
   assert.match(v.stdout, /^vxt2 vxlan vni=42,local=10\.0\.0\.1,remote=10\.0\.0\.2,port=4789,ttl=64,df=1,ageing=300 closed never opened$/m);
   assert.equal(valeCtl(['-a', 'vale0:vxt2', '--vxlan', 'vni=1,local=10.0.0.1']).status, 2, '--vxlan applies to -n');
   assert.equal(valeCtl(['-n', 'vxt4', '--vxlan']).status, 2);
+  // run-time static entries: kept beside the config, listed, and signalled to an opener
+  const { VxlanStats, C } = statsModule;
+  const st = VxlanStats.open('vxt2');
+  try {
+    const f = valeCtl(['--vxlan-fdb', 'vxt2,02:00:00:00:00:AB@10.0.0.7']);
+    assert.equal(f.status, 0, f.stderr);
+    assert.equal(st.c[C.fdbGen], 1, 'the opener is told');
+  } finally {
+    st.close();
+  }
+  assert.match(valeCtl(['-v']).stdout, /^vxt2 vxlan vni=42,.*,fdb=02:00:00:00:00:ab@10\.0\.0\.7 closed /m);
+  assert.match(valeCtl(['--vxlan-fdb', 'vxt2,01:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to vxt2: Invalid argument.*multicast/);
+  assert.match(valeCtl(['--vxlan-fdb', 'nope,02:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to nope: No such device or address/);
+  assert.equal(valeCtl(['--vxlan-fdb', 'vxt2']).status, 2);
   const r = valeCtl(['-r', 'vxt2']);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!vxlanExists('vxt2'));

@@ -132,6 +132,19 @@ describe('VXLAN, three hosts: head-end replication, unicast to the learned VTEP,
     assert.ok(underlayRx(NS.a2, 'vxlul') - a2Before < 5, 'A2\'s underlay received (almost) nothing: at most an ARP refresh');
   });
 
+  test('a static entry added at run time (vale-ctl --vxlan-fdb) steers unicast to its VTEP at once', { timeout: 60_000 }, () => {
+    const r = nmts('a1', 'vale-ctl', '--vxlan-fdb', `vx0,02:00:00:00:00:77@${UL.a2}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(nmts('a1', 'vale-ctl', '-v').stdout, /^vx0 vxlan .*,fdb=02:00:00:00:00:77@10\.9\.0\.2 open /m);
+    inNs(NS.c1, 'ip', ['neigh', 'replace', '192.168.43.77', 'lladdr', '02:00:00:00:00:77', 'dev', 'vxlc0']);
+    const a1 = vx('a1'), a2 = vx('a2').rx_frames, bRx = underlayRx(NS.b, 'vxlul');
+    assert.equal(ping(NS.c1, '192.168.43.77', 5), 0, 'nobody answers for that address');
+    assert.equal(vx('a1').tx_unicast - a1.tx_unicast, 5, 'sent unicast, not flooded');
+    assert.equal(vx('a1').tx_flooded, a1.tx_flooded);
+    assert.equal(vx('a2').rx_frames - a2, 5, 'to A2, the entry\'s VTEP');
+    assert.ok(underlayRx(NS.b, 'vxlul') - bRx < 3, 'host B saw none of them');
+  });
+
   test('a MAC that moves to another host is followed once it sends from there', { timeout: 60_000 }, () => {
     // the "VM" of host B moves to host A2: container B's MAC and address go to container 2
     const macB = inNs(NS.cb, 'cat', ['/sys/class/net/vxlc0/address']).trim();

@@ -1,14 +1,15 @@
 // vale-ctl for VXLAN ports: `-n NAME --vxlan vni=42,local=10.0.0.1[,remote=...]` makes one (its
-// config file, ports/vxlan/config.ts), `-r NAME` removes it (EBUSY while a program or an
+// config file, ports/vxlan/config.ts), `--vxlan-fdb NAME,MAC@VTEP` adds a static FDB entry (the
+// port's opener takes it at its next sync), `-r NAME` removes it (EBUSY while a program or an
 // attachment holds it open), and `-v` lists each one with its configuration and counters.
 // `-a valeX:NAME` is the daemon's, as for interfaces: its forwarder opens netmap:NAME.
 import { existsSync, openSync, closeSync, constants } from 'node:fs';
 import { NetmapError } from '../../core/region.js';
 import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
 import {
-  formatVxlanSpec, loadVxlanConfig, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
+  appendStaticEntry, formatVxlanSpec, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
-import { readVxlanStats } from '../../ports/vxlan/stats.js';
+import { bumpFdbGeneration, readVxlanStats } from '../../ports/vxlan/stats.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
 
 export { vxlanExists };
@@ -20,6 +21,12 @@ export function createVxlan(name: string, spec: string, io: ValeCtlOutput, verbo
   const c = parseVxlanSpec(spec);
   storeVxlanConfig(name, c);
   if (verbose) io.out(`${name}: VXLAN port ${formatVxlanSpec(c)}; open it as netmap:${name}, attach it with vale-ctl -a valeX:${name}`);
+}
+
+/** --vxlan-fdb NAME,MAC@VTEP: a static entry, kept with the port and taken by its opener at once. */
+export function appendVxlanFdb(name: string, entry: string): void {
+  appendStaticEntry(name, parseStaticEntry(entry));
+  bumpFdbGeneration(name);
 }
 
 /** -r NAME of a VXLAN port. */
@@ -53,7 +60,8 @@ export function vxlanListing(): string[] {
     }
     const s = readVxlanStats(name);
     const counters = s ? Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ') : 'never opened';
-    lines.push(`${name} vxlan ${spec} ${s?.open ? 'open' : 'closed'} ${counters}`);
+    const extra = loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join('');
+    lines.push(`${name} vxlan ${spec}${extra} ${s?.open ? 'open' : 'closed'} ${counters}`);
   }
   return lines;
 }

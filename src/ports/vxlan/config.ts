@@ -8,7 +8,7 @@
 // The file is untrusted input when read: opened without following links, owned by this user
 // or root, at most 4 KiB, every field checked as the command line's are. An opener holds a
 // shared flock on it for as long as the port is open, so -r can answer EBUSY.
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { SHM_DIR } from '../../core/shm.js';
 import { NetmapError } from '../../core/region.js';
 import { VNI_MAX, VXLAN_PORT, formatIpv4, parseIpv4 } from '../../packet/vxlan.js';
@@ -126,6 +126,11 @@ export function vxlanConfigPath(name: string): string {
   return `${vxlanDir()}/${name}.json`;
 }
 
+/** Static FDB entries added at run time (vale-ctl --vxlan-fdb): one `MAC@VTEP` per line. */
+export function vxlanFdbPath(name: string): string {
+  return `${vxlanDir()}/${name}.fdb`;
+}
+
 export function vxlanStatsPath(name: string): string {
   return `${vxlanDir()}/${name}.stats`;
 }
@@ -210,7 +215,42 @@ function checkStored(o: unknown, path: string): VxlanConfig {
 
 /** Remove the files of a VXLAN port (the caller checked nobody holds it). */
 export function removeVxlanFiles(name: string): void {
-  for (const p of [vxlanConfigPath(name), vxlanStatsPath(name)]) {
+  for (const p of [vxlanConfigPath(name), vxlanStatsPath(name), vxlanFdbPath(name)]) {
     try { unlinkSync(p); } catch { /* not there */ }
+  }
+}
+
+/** Parse `MAC@VTEP` (EINVAL naming it otherwise). */
+export function parseStaticEntry(text: string): VxlanStatic {
+  const at = text.indexOf('@');
+  const mac = text.slice(0, at).toLowerCase();
+  if (at < 0 || !MAC.test(mac)) throw new NetmapError('EINVAL', `'${text}': expected MAC@VTEP, e.g. 02:00:00:00:00:01@10.0.0.2`);
+  if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0) throw new NetmapError('EINVAL', `'${text}': ${mac} is a multicast address`);
+  return { mac, dst: ipv4('fdb', text.slice(at + 1)) };
+}
+
+/** Append a static entry to port `name`'s run-time list (the port must exist). */
+export function appendStaticEntry(name: string, e: VxlanStatic): void {
+  if (!vxlanExists(name)) throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
+  appendFileSync(vxlanFdbPath(name), `${e.mac}@${e.dst}\n`, { mode: 0o644 });
+}
+
+/** The run-time static entries of port `name`: lines checked, bad ones left out; at most 64 KiB read. */
+export function loadStaticEntries(name: string): VxlanStatic[] {
+  let fd: number;
+  try { fd = openSync(vxlanFdbPath(name), constants.O_RDONLY | constants.O_NOFOLLOW); } catch { return []; }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.geteuid?.() ?? 0;
+    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) return [];
+    const buf = Buffer.alloc(Math.min(st.size, 1 << 16));
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const out: VxlanStatic[] = [];
+    for (const line of buf.toString('utf8', 0, n).split('\n')) {
+      try { if (line !== '') out.push(parseStaticEntry(line)); } catch { /* a damaged line */ }
+    }
+    return out;
+  } finally {
+    closeSync(fd);
   }
 }

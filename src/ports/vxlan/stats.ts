@@ -3,7 +3,7 @@
 // a VXLAN port has one opener), and that `vale-ctl -v` reads (readVxlanStats) whether the port
 // is opened by a program (netmap:vx0) or by the daemon's forwarder (vale-ctl -a vale0:vx0).
 // Every frame not sent or not delivered has its cause here.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
 import { close, ftruncate, mmapShared, munmap, O_CREAT, O_NOFOLLOW, O_RDWR, open } from '../../sys/libc.js';
 import { vxlanStatsPath } from './config.js';
 
@@ -15,7 +15,9 @@ export const C = {
   fdbLearned: 16, fdbMoved: 17, fdbEvicted: 18,
   /** pid of the opener (0: closed) */
   pid: 19,
-  count: 20,
+  /** bumped by whoever appends a static FDB entry (config.ts appendStaticEntry): the opener reloads them */
+  fdbGen: 20,
+  count: 21,
 } as const;
 
 /** Names as vale-ctl prints them, by index. */
@@ -62,4 +64,20 @@ export function readVxlanStats(name: string): { open: boolean; counters: Record<
     counters[n] = Number.isFinite(v) && v >= 0 ? v : 0;
   });
   return { open: b.readDoubleLE(C.pid * 8) > 0, counters };
+}
+
+/** Tell the opener of port `name` (if any) that its static FDB entries changed. */
+export function bumpFdbGeneration(name: string): void {
+  let fd: number;
+  try { fd = openSync(vxlanStatsPath(name), constants.O_RDWR | constants.O_NOFOLLOW); } catch { return; } // never opened: read at open
+  try {
+    const b = Buffer.alloc(8);
+    if (readSync(fd, b, 0, 8, C.fdbGen * 8) === 8) {
+      const g = b.readDoubleLE(0);
+      b.writeDoubleLE(Number.isFinite(g) && g >= 0 && g < 2 ** 52 ? g + 1 : 1, 0);
+      writeSync(fd, b, 0, 8, C.fdbGen * 8); // the page the opener maps: it sees the new value
+    }
+  } finally {
+    closeSync(fd);
+  }
 }

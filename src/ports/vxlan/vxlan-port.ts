@@ -32,7 +32,7 @@ import {
   parseIpv4, readVxlanHeader, vxlanSourcePort, writeOuterIpv4Udp, writeVxlanHeader, VX_BAD_FLAGS, VX_SHORT, VXLAN_IP_HLEN, VXLAN_IP_OVERHEAD, type VxlanOuter,
 } from '../../packet/vxlan.js';
 import { createKernelPortRecord, KernelPort } from '../netif/kernel-port.js';
-import { loadVxlanConfig, type VxlanConfig } from './config.js';
+import { loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
 import { C, VxlanStats } from './stats.js';
 
@@ -112,6 +112,7 @@ export class VxlanPort extends KernelPort {
     this.fdb = new Fdb(1024, c.ageing);
     for (const f of c.fdb) this.fdb.addStatic(Uint8Array.from(f.mac.split(':').map((h) => parseInt(h, 16))), parseIpv4(f.dst));
     this.stats2 = stats;
+    this.loadRuntimeStatic();
     this.local = parseIpv4(c.local);
     const bum = c.remotes.map(parseIpv4);
     if (c.group) bum.push(parseIpv4(c.group));
@@ -123,6 +124,16 @@ export class VxlanPort extends KernelPort {
     this.base = Number(mem.region.addr);
     this.vbase = Number(this.vec.addr);
     this.prepareVectors();
+  }
+
+  private fdbGen = -1;
+
+  /** Static entries added at run time (vale-ctl --vxlan-fdb): read at open and whenever their generation moves. */
+  private loadRuntimeStatic(): void {
+    this.fdbGen = this.stats2.c[C.fdbGen];
+    for (const f of loadStaticEntries(this.spec.name)) {
+      this.fdb.addStatic(Uint8Array.from(f.mac.split(':').map((h) => parseInt(h, 16))), parseIpv4(f.dst));
+    }
   }
 
   private put64(at: number, v: number): void {
@@ -171,6 +182,7 @@ export class VxlanPort extends KernelPort {
   protected txsyncRing(t: number): void {
     const region = this.region, u32 = region.u32, u8 = region.u8, st = this.stats2.c;
     checkHeadCur(region, t, this.name);
+    if (st[C.fdbGen] !== this.fdbGen) this.loadRuntimeStatic();
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
     const head = u32[(t + RR.head) >> 2];
     let hwcur = u32[(t + RR.hwcur) >> 2];
