@@ -9,7 +9,8 @@ import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
 import {
   appendStaticEntry, formatVxlanSpec, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
-import { bumpFdbGeneration, readVxlanStats } from '../../ports/vxlan/stats.js';
+import { bumpFdbGeneration, readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
+import { parseIpv4 } from '../../packet/vxlan.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
 
 export { vxlanExists };
@@ -51,15 +52,18 @@ export function removeVxlan(name: string): void {
 export function vxlanListing(): string[] {
   const lines: string[] = [];
   for (const name of vxlanNames()) {
-    let spec: string;
+    let spec: string, sockDrops: number | null = null;
     try {
-      spec = formatVxlanSpec(loadVxlanConfig(name).config);
+      const c = loadVxlanConfig(name).config;
+      spec = formatVxlanSpec(c);
+      sockDrops = udpSocketDrops(parseIpv4(c.local), c.port);
     } catch (e) {
       lines.push(`${name} vxlan unreadable: ${(e as Error).message}`);
       continue;
     }
     const s = readVxlanStats(name);
-    const counters = s ? Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ') : 'never opened';
+    // rx_socket_drops: datagrams the kernel dropped with the socket's buffer full (this namespace's /proc/net/udp)
+    const counters = s ? `${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ')}${s.open && sockDrops !== null ? ` rx_socket_drops ${sockDrops}` : ''}` : 'never opened';
     const extra = loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join('');
     lines.push(`${name} vxlan ${spec}${extra} ${s?.open ? 'open' : 'closed'} ${counters}`);
   }

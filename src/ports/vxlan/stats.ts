@@ -81,3 +81,23 @@ export function bumpFdbGeneration(name: string): void {
     closeSync(fd);
   }
 }
+
+/**
+ * Datagrams the kernel dropped on the UDP socket bound to ip:port (its receive buffer was full)
+ * from /proc/net/udp of this network namespace, or null when no such socket is open.
+ */
+export function udpSocketDrops(ip: number, port: number): number | null {
+  let text: string;
+  try { text = readFileSync('/proc/net/udp', 'utf8'); } catch { return null; }
+  // the address is printed as the kernel's 32-bit word in host order (little-endian: reversed)
+  const le = ((ip & 0xff) << 24 | ((ip >>> 8) & 0xff) << 16 | ((ip >>> 16) & 0xff) << 8 | (ip >>> 24)) >>> 0;
+  const want = `${le.toString(16).toUpperCase().padStart(8, '0')}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === want) {
+      const d = Number(f[f.length - 1]);
+      return Number.isFinite(d) ? d : null;
+    }
+  }
+  return null;
+}

@@ -34,7 +34,7 @@ import {
 import { createKernelPortRecord, KernelPort } from '../netif/kernel-port.js';
 import { loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
-import { C, VxlanStats } from './stats.js';
+import { C, udpSocketDrops, VxlanStats } from './stats.js';
 
 /** Datagrams per sendmmsg (replicas included) and per recvmmsg. */
 const TX_BATCH = 1024;
@@ -317,8 +317,9 @@ export class VxlanPort extends KernelPort {
     u32[(r + RR.tail) >> 2] = hwtail;
   }
 
+  /** stats(): datagrams the kernel dropped on the UDP socket (buffer full), and those it refused to send. */
   protected kernelCounters(): { rxDrops: number; txDrops: number } {
-    return { rxDrops: 0, txDrops: this.stats2.c[C.txErrors] };
+    return { rxDrops: udpSocketDrops(this.local, this.config.port) ?? 0, txDrops: this.stats2.c[C.txErrors] };
   }
 
   protected closeKernel(): void {
