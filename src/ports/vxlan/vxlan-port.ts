@@ -295,7 +295,7 @@ export class VxlanPort extends KernelPort {
           u32[ko] = a;
         }
         const len = dlen - 8;
-        u32[so + 1] = (u32[so + 1] & 0xffff0000) | len;
+        u32[so + 1] = len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
         this.fdb.learn(u8, region.bufOffset(u32[so]) + 6, from, now);
         pkts++;
         bytes += len;
