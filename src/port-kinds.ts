@@ -11,6 +11,8 @@ import { openNull } from './ports/null.js';
 import { destroyPipe, openPipe } from './ports/pipe.js';
 import type { InterfaceOpenOptions } from './ports/netif/kernel-port.js';
 import { openInterface } from './ports/netif/open-interface.js';
+import { vxlanExists } from './ports/vxlan/config.js';
+import { openVxlanPort } from './ports/vxlan/vxlan-port.js';
 import { destroyValePort, openValePort } from './vale/vale-port.js';
 
 export const PORT_KINDS: PortKindTable = {
@@ -18,8 +20,9 @@ export const PORT_KINDS: PortKindTable = {
   pipe: { open: openPipe, destroy: { [RecKind.PipeMaster]: destroyPipe, [RecKind.PipeSlave]: destroyPipe } },
   vale: { open: openValePort, destroy: { [RecKind.Vale]: destroyValePort } },
   null: { open: openNull },
-  // an interface port's record lives in its private region: never in a shared file's reclaim
-  netmap: { open: (_region, spec, opts) => openInterface(spec, opts) },
+  // an interface port's record lives in its private region: never in a shared file's reclaim;
+  // netmap:NAME of a VXLAN port made by vale-ctl -n NAME --vxlan (ports/vxlan) opens that port
+  netmap: { open: (_region, spec, opts) => (vxlanExists(spec.name) ? openVxlanPort(spec, opts) : openInterface(spec, opts)) },
 };
 
 usePortKinds(PORT_KINDS);

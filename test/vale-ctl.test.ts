@@ -386,9 +386,9 @@ describe('vale-ctl', () => {
   });
 
   test('option parsing follows getopt; -C is read as netmap reads it', () => {
-    assert.deepEqual(parseValeCtlArgs([]), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false });
+    assert.deepEqual(parseValeCtlArgs([]), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null });
     assert.equal(parseValeCtlArgs(['-vv']).verbose, 2);
-    assert.deepEqual(parseValeCtlArgs(['-l']), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false });
+    assert.deepEqual(parseValeCtlArgs(['-l']), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null });
     assert.equal(parseValeCtlArgs(['-lvale0:1']).name, 'vale0:1');
     assert.equal(parseValeCtlArgs(['-vg', 'vale0:1']).request, 'info');
     // the last request wins, as in netmap

@@ -75,7 +75,10 @@ export const EOPNOTSUPP = 95;
 export const EAFNOSUPPORT = 97;
 export const EADDRINUSE = 98;
 export const ENETDOWN = 100;
+export const ENETUNREACH = 101;
 export const ENOBUFS = 105;
+export const ECONNREFUSED = 111;
+export const EHOSTUNREACH = 113;
 export const ETIMEDOUT = 110;
 
 // ---- Ethernet (linux/if_ether.h, linux/if_arp.h) ----
@@ -353,3 +356,15 @@ export const msghdr = {
 export const mmsghdr = { size: 64, msg_hdr: 0, msg_len: 56 } as const;
 /** sendmmsg() sends at most this many messages per call */
 export const UIO_MAXIOV = 1024;
+/** msg_flags of a received message: the datagram was longer than the buffers (recvmmsg) */
+export const MSG_TRUNC = 0x20;
+
+// ---- UDP and raw IPv4 sockets (netinet/in.h): the VXLAN port's underlay ----
+export const IPPROTO_IP = 0;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_RAW = 255;
+export const IP_ADD_MEMBERSHIP = 35;
+export const SO_REUSEADDR = 2;
+export const SO_BINDTODEVICE = 25;
+export const sockaddr_in = { size: 16, sin_family: 0, sin_port: 2, sin_addr: 4 } as const;
+export const ip_mreqn = { size: 12, imr_multiaddr: 0, imr_address: 4, imr_ifindex: 8 } as const;

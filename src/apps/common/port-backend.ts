@@ -2,7 +2,7 @@
 // its frames, why another was not used, and offload advice.
 import type { BackendInfo, Port } from '../../core/port.js';
 
-const NAMES: Record<string, string> = { af_xdp: 'AF_XDP', af_packet: 'AF_PACKET', tap: 'TAP' };
+const NAMES: Record<string, string> = { af_xdp: 'AF_XDP', af_packet: 'AF_PACKET', tap: 'TAP', vxlan: 'VXLAN' };
 
 /** Lines describing the backend of `info` (a KernelPort's `info`), for the port named `name`. */
 export function backendLines(name: string, info: BackendInfo | null | undefined): string[] {

@@ -13,6 +13,7 @@ import { ifIndex, NetError } from '../../sys/net.js';
 import { close as closeFd } from '../../sys/libc.js';
 import { readlinkSync } from 'node:fs';
 import { abandonRedirect } from '../../ports/netif/redirect-registry.js';
+import { vxlanExists } from '../../ports/vxlan/config.js';
 import * as K from '../../sys/kernel-abi.js';
 import { A, COUNTERS_PER_DIR, COUNTERS_SIZE, DIRECTIONS, KERNEL_DROPS, KERNEL_DROPS_OFS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './shared.js';
 
@@ -110,6 +111,7 @@ export function parseAttachName(port: string, hostSuffix: boolean): { sw: string
 
 /** ENXIO naming the interface when it does not exist in this (the daemon's) network namespace. */
 export function checkInterface(ifname: string): void {
+  if (vxlanExists(ifname)) return; // a VXLAN port (vale-ctl -n NAME --vxlan): netmap:NAME opens it
   try {
     ifIndex(ifname);
   } catch (e) {

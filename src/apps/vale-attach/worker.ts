@@ -136,7 +136,9 @@ try {
   waker = null; // without it the interface is served every millisecond instead
 }
 
-const ifindex = ifIndex(input.ifname); // (opens this thread's ioctl socket before the fds are listed)
+// (opens this thread's ioctl socket before the fds are listed); a VXLAN port has no interface
+const isVxlan = nic.backend()?.backend === 'vxlan';
+const ifindex = isVxlan ? -1 : ifIndex(input.ifname);
 post({
   type: 'ready',
   port: `${input.sw}:${input.ifname}`, index: vnic.portIndex,
@@ -158,7 +160,7 @@ let lastLook = performance.now();
  */
 function checkInterface(): void {
   const now = performance.now();
-  if (now - lastLook < 1000) return;
+  if (isVxlan || now - lastLook < 1000) return;
   lastLook = now;
   let index = -1;
   try { index = ifIndex(input.ifname); } catch { /* gone */ }

@@ -9,6 +9,7 @@
 // `nmts vale-ctl`: the other requests run synchronously in vale-ctl.ts.
 import { NetmapError } from '../../core/region.js';
 import { ifIndex } from '../../sys/net.js';
+import { vxlanExists } from './vxlan.js';
 import { daemonCall } from '../daemon/client.js';
 import { parseAttachName } from '../vale-attach/vale-attach.js';
 import {
@@ -27,6 +28,7 @@ export function isInterfaceRequest(r: ValeCtlRequest): r is InterfaceRequest {
 
 
 function interfaceHere(ifname: string): boolean {
+  if (vxlanExists(ifname)) return true; // a VXLAN port: its forwarder opens netmap:NAME
   try {
     ifIndex(ifname);
     return true;

@@ -10,7 +10,7 @@
 //                    daemon, which keeps a forwarder thread per attached interface (started on
 //                    demand when none answers: vale-ctl/attach.ts, vale-attach/vale-attach.ts); they need
 //                    runValeCtlAsync / valeCtlAsync (attach.ts), which the CLI uses.
-//   -n IF, -r IF     persistent (OS-visible) ports.
+//   -n IF, -r IF     persistent (OS-visible) ports; -n NAME --vxlan SPEC: a VXLAN port (vxlan.ts).
 //
 // Differences from netmap, all deliberate: bridge_idx is the switch's position in the list of
 // switches sorted by name (netmap: its slot in the kernel's bridge array); `-l` of a port
@@ -23,6 +23,7 @@ import { parsePortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import { regionPath, SHM_DIR } from '../../core/shm.js';
 import { valeCtlTap } from './tap.js';
+import { appendVxlanFdb, createVxlan, removeVxlan, vxlanExists, vxlanListing } from './vxlan.js';
 import { fail, ValeCtlError, ValeCtlUsageError } from './errors.js';
 import { countersText, describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './info.js';
 import { boundNotes, ringConfigOf, type RingConfig as RingCounts } from '../common/ring-config.js';
@@ -44,7 +45,8 @@ export type ValeCtlRequest =
   | 'create' // -n
   | 'remove' // -r
   | 'polling-on' // -p
-  | 'polling-off'; // -P
+  | 'polling-off' // -P
+  | 'fdb-append'; // --vxlan-fdb NAME,MAC@VTEP
 
 export interface ValeCtlArgs {
   request: ValeCtlRequest;
@@ -58,6 +60,8 @@ export interface ValeCtlArgs {
   verbose: number;
   /** --help */
   help: boolean;
+  /** --vxlan SPEC (with -n): make a VXLAN port instead of a TAP */
+  vxlan: string | null;
 }
 
 const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
@@ -72,13 +76,29 @@ const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
  * manual documents a bare -l). Throws ValeCtlUsageError.
  */
 export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
-  const a: ValeCtlArgs = { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false };
+  const a: ValeCtlArgs = { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null };
   let requested = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const w = argv[i];
     if (w === '--') { i++; break; }
     if (w === '--help') { a.help = true; continue; }
+    if (w === '--vxlan-fdb' || w.startsWith('--vxlan-fdb=')) {
+      const v = w === '--vxlan-fdb' ? argv[++i] : w.slice(12);
+      const comma = v === undefined ? -1 : v.indexOf(',');
+      if (v === undefined || comma <= 0) throw new ValeCtlUsageError('--vxlan-fdb requires NAME,MAC@VTEP (a static FDB entry for VXLAN port NAME)');
+      a.request = 'fdb-append';
+      a.name = v.slice(0, comma);
+      a.vxlan = v.slice(comma + 1);
+      requested = true;
+      continue;
+    }
+    if (w === '--vxlan' || w.startsWith('--vxlan=')) {
+      const v = w === '--vxlan' ? argv[++i] : w.slice(8);
+      if (v === undefined || v === '') throw new ValeCtlUsageError('--vxlan requires vni=N,local=ADDR[,remote=ADDR...][,group=ADDR][,dev=IF][,port=4789]');
+      a.vxlan = v;
+      continue;
+    }
     if (w.startsWith('--')) throw new ValeCtlUsageError(`unknown option ${w}`);
     if (!w.startsWith('-') || w === '-') break; // first operand: getopt stops here
     for (let k = 1; k < w.length; k++) {
@@ -117,6 +137,7 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
   if (a.memId !== null && !['create', 'attach', 'attach-host'].includes(a.request)) {
     throw new ValeCtlUsageError('-m applies to -n, -a and -h');
   }
+  if (a.vxlan !== null && a.request !== 'create' && a.request !== 'fdb-append') throw new ValeCtlUsageError('--vxlan applies to -n');
   if (a.config !== null) {
     if (a.request === 'polling-on' || a.request === 'polling-off') parsePollConfig(a.config);
     else parseRingConfig(a.config);
@@ -134,7 +155,11 @@ ${command} [arguments]
 \t-h valeX:IF\tattach IF to valeX together with its host stack (port valeX:IF^)
 \t-d valeX:IF\tdetach IF from valeX
 \t-n IF\t\tcreate a persistent port: a TAP device IF the OS sees (netmap:IF opens it)
-\t-r IF\t\tdelete the persistent port (TAP device) IF
+\t-n NAME --vxlan vni=N,local=ADDR[,remote=ADDR...][,group=ADDR][,dev=IF][,port=4789]
+\t\t\tcreate a VXLAN port NAME (netmap:NAME; -a valeX:NAME joins a switch to the overlay;
+\t\t\talso ttl=, df=0|1, ageing=SEC, fdb=MAC@VTEP static entries; see docs/vxlan.md)
+\t--vxlan-fdb NAME,MAC@VTEP  add a static FDB entry to VXLAN port NAME (at once if it is open)
+\t-r IF\t\tdelete the persistent port (TAP device or VXLAN port) IF
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
 \t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)
 \t-p valeX:IF\tbusy-poll IF: its forwarding thread never sleeps (see -C)
@@ -228,7 +253,7 @@ function checkMemId(text: string): void {
 
 export const ACTION: Record<Exclude<ValeCtlRequest, 'list' | 'info'>, string> = {
   attach: 'attach', 'attach-host': 'attach', detach: 'detach', create: 'create', remove: 'remove',
-  'polling-on': 'enable polling on', 'polling-off': 'disable polling on',
+  'polling-on': 'enable polling on', 'polling-off': 'disable polling on', 'fdb-append': 'add an FDB entry to',
 };
 
 /** -a/-h/-d/-p/-P talk to the daemon, which a synchronous call cannot: they are runValeCtlAsync's (attach.ts). */
@@ -267,6 +292,7 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
         }
         if (v) for (const u of unreadableSwitches()) io.err(`vale-ctl: switch ${u.name} not listed: ${u.path}: ${u.reason}`);
         if (v) for (const line of listingIssues()) io.err(`vale-ctl: ${line}`);
+        if (v) for (const line of vxlanListing()) io.out(line);
         return;
       }
       const r = valePortIndices(args.name);
@@ -294,9 +320,19 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       return;
     }
     default: {
-      if (args.request === 'create' || args.request === 'remove') { // persistent TAP ports: tap.ts
+      if (args.request === 'fdb-append') {
         try {
-          valeCtlTap(args, io);
+          appendVxlanFdb(args.name!, args.vxlan!);
+        } catch (e) {
+          fail(ACTION[args.request], args.name!, e);
+        }
+        return;
+      }
+      if (args.request === 'create' || args.request === 'remove') { // persistent TAP ports: tap.ts; VXLAN: vxlan.ts
+        try {
+          if (args.request === 'create' && args.vxlan !== null) createVxlan(args.name!, args.vxlan, io, v);
+          else if (args.request === 'remove' && vxlanExists(args.name!)) removeVxlan(args.name!);
+          else valeCtlTap(args, io);
         } catch (e) {
           fail(ACTION[args.request], args.name!, e);
         }

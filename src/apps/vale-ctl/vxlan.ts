@@ -1,0 +1,71 @@
+// vale-ctl for VXLAN ports: `-n NAME --vxlan vni=42,local=10.0.0.1[,remote=...]` makes one (its
+// config file, ports/vxlan/config.ts), `--vxlan-fdb NAME,MAC@VTEP` adds a static FDB entry (the
+// port's opener takes it at its next sync), `-r NAME` removes it (EBUSY while a program or an
+// attachment holds it open), and `-v` lists each one with its configuration and counters.
+// `-a valeX:NAME` is the daemon's, as for interfaces: its forwarder opens netmap:NAME.
+import { existsSync, openSync, closeSync, constants } from 'node:fs';
+import { NetmapError } from '../../core/region.js';
+import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
+import {
+  appendStaticEntry, formatVxlanSpec, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
+} from '../../ports/vxlan/config.js';
+import { bumpFdbGeneration, readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
+import { parseIpv4 } from '../../packet/vxlan.js';
+import type { ValeCtlOutput } from './vale-ctl.js';
+
+export { vxlanExists };
+
+/** -n NAME --vxlan SPEC */
+export function createVxlan(name: string, spec: string, io: ValeCtlOutput, verbose: boolean): void {
+  if (!validVxlanName(name)) throw new NetmapError('EINVAL', `'${name}' is not a VXLAN port name: 1 to 15 letters, digits, '_' or '.', not starting with vale`);
+  if (existsSync(`/sys/class/net/${name}`)) throw new NetmapError('EEXIST', `network interface ${name} exists: netmap:${name} would be ambiguous`);
+  const c = parseVxlanSpec(spec);
+  storeVxlanConfig(name, c);
+  if (verbose) io.out(`${name}: VXLAN port ${formatVxlanSpec(c)}; open it as netmap:${name}, attach it with vale-ctl -a valeX:${name}`);
+}
+
+/** --vxlan-fdb NAME,MAC@VTEP: a static entry, kept with the port and taken by its opener at once. */
+export function appendVxlanFdb(name: string, entry: string): void {
+  appendStaticEntry(name, parseStaticEntry(entry));
+  bumpFdbGeneration(name);
+}
+
+/** -r NAME of a VXLAN port. */
+export function removeVxlan(name: string): void {
+  let fd: number;
+  try {
+    fd = openSync(vxlanConfigPath(name), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
+  }
+  try {
+    if (!flock(fd, LOCK_EX | LOCK_NB)) {
+      throw new NetmapError('EBUSY', `VXLAN port ${name} is open (netmap:${name} in a program, or attached to a switch: vale-ctl -d valeX:${name}); close it first`);
+    }
+    removeVxlanFiles(name);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** -v listing lines: one per VXLAN port, its config and counters. */
+export function vxlanListing(): string[] {
+  const lines: string[] = [];
+  for (const name of vxlanNames()) {
+    let spec: string, sockDrops: number | null = null;
+    try {
+      const c = loadVxlanConfig(name).config;
+      spec = formatVxlanSpec(c);
+      sockDrops = udpSocketDrops(parseIpv4(c.local), c.port);
+    } catch (e) {
+      lines.push(`${name} vxlan unreadable: ${(e as Error).message}`);
+      continue;
+    }
+    const s = readVxlanStats(name);
+    // rx_socket_drops: datagrams the kernel dropped with the socket's buffer full (this namespace's /proc/net/udp)
+    const counters = s ? `${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ')}${s.open && sockDrops !== null ? ` rx_socket_drops ${sockDrops}` : ''}` : 'never opened';
+    const extra = loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join('');
+    lines.push(`${name} vxlan ${spec}${extra} ${s?.open ? 'open' : 'closed'} ${counters}`);
+  }
+  return lines;
+}

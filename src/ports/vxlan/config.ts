@@ -1,0 +1,256 @@
+// A VXLAN port's configuration, and where it persists. `vale-ctl -n vx0 --vxlan vni=42,local=...`
+// writes it; `netmap:vx0` (and so `vale-ctl -a vale0:vx0`, whose forwarder opens netmap:vx0)
+// finds it; `vale-ctl -r vx0` removes it. netmap's -n makes an interface the OS sees; a VXLAN
+// port has no kernel object of its own (its sockets exist while a port is open), so what
+// persists is this small file: `<NMTS_SHM_DIR>/nmts.vxlan/<name>.json` (not an `nmts-` region
+// file, so the region passes skip it), beside `<name>.stats` (counters, stats.ts).
+//
+// The file is untrusted input when read: opened without following links, owned by this user
+// or root, at most 4 KiB, every field checked as the command line's are. An opener holds a
+// shared flock on it for as long as the port is open, so -r can answer EBUSY.
+import { appendFileSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { SHM_DIR } from '../../core/shm.js';
+import { NetmapError } from '../../core/region.js';
+import { VNI_MAX, VXLAN_PORT, formatIpv4, parseIpv4 } from '../../packet/vxlan.js';
+
+export interface VxlanStatic {
+  /** 'aa:bb:cc:dd:ee:ff' */
+  mac: string;
+  /** remote VTEP, dotted quad */
+  dst: string;
+}
+
+export interface VxlanConfig {
+  vni: number;
+  /** local VTEP address, dotted quad */
+  local: string;
+  /** head-end replication list */
+  remotes: string[];
+  /** multicast group for broadcast / unknown unicast, or null */
+  group: string | null;
+  /** underlay interface (its MTU; the raw socket is bound to it), or null: the route's */
+  dev: string | null;
+  port: number;
+  ttl: number;
+  df: boolean;
+  /** seconds a learned entry lives without traffic (Linux: 300) */
+  ageing: number;
+  /** static FDB entries: inner MAC -> VTEP */
+  fdb: VxlanStatic[];
+}
+
+const KEYS = ['vni', 'local', 'remote', 'group', 'dev', 'port', 'ttl', 'df', 'ageing', 'fdb'];
+/** Head-end replication sends one datagram per remote, all of a frame's in one batch. */
+export const MAX_REMOTES = 64;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+function bad(msg: string): never {
+  throw new NetmapError('EINVAL', `--vxlan: ${msg}`);
+}
+
+function ipv4(key: string, v: string): string {
+  const n = parseIpv4(v);
+  if (Number.isNaN(n)) bad(`${key}=${v} is not an IPv4 address (a.b.c.d)`);
+  return formatIpv4(n);
+}
+
+function int(key: string, v: string, min: number, max: number): number {
+  if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max) bad(`${key}=${v}: expected a number in ${min}..${max}`);
+  return Number(v);
+}
+
+/**
+ * `vni=42,local=10.0.0.1[,remote=10.0.0.2,remote=...][,group=239.1.1.1][,dev=eth0][,port=4789]`
+ * [,ttl=64][,df=1][,ageing=300][,fdb=MAC@VTEP...] as the config it makes. Throws EINVAL naming
+ * the field.
+ */
+export function parseVxlanSpec(spec: string): VxlanConfig {
+  const c: VxlanConfig = { vni: -1, local: '', remotes: [], group: null, dev: null, port: VXLAN_PORT, ttl: 64, df: true, ageing: 300, fdb: [] };
+  for (const item of spec.split(',')) {
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) bad(`'${item}' is not key=value (keys: ${KEYS.join(', ')})`);
+    const k = item.slice(0, eq), v = item.slice(eq + 1);
+    switch (k) {
+      case 'vni': c.vni = int(k, v, 0, VNI_MAX); break;
+      case 'local': c.local = ipv4(k, v); break;
+      case 'remote': {
+        const r = ipv4(k, v);
+        if (!c.remotes.includes(r)) c.remotes.push(r);
+        if (c.remotes.length > MAX_REMOTES) bad(`at most ${MAX_REMOTES} remotes (head-end replication sends a copy to each)`);
+        break;
+      }
+      case 'group': {
+        const g = ipv4(k, v);
+        if ((parseIpv4(g) >>> 28) !== 0xe) bad(`group=${v} is not a multicast address (224.0.0.0/4)`);
+        c.group = g;
+        break;
+      }
+      case 'dev':
+        if (v === '' || Buffer.byteLength(v) > 15 || /[/\s:]/.test(v)) bad(`dev=${v} is not an interface name`);
+        c.dev = v;
+        break;
+      case 'port': c.port = int(k, v, 1, 65535); break;
+      case 'ttl': c.ttl = int(k, v, 1, 255); break;
+      case 'df': c.df = int(k, v, 0, 1) === 1; break;
+      case 'ageing': c.ageing = int(k, v, 1, 86400); break;
+      case 'fdb': {
+        const at = v.indexOf('@');
+        const mac = v.slice(0, at).toLowerCase();
+        if (at < 0 || !MAC.test(mac)) bad(`fdb=${v}: expected MAC@VTEP, e.g. fdb=02:00:00:00:00:01@10.0.0.2`);
+        c.fdb.push({ mac, dst: ipv4(k, v.slice(at + 1)) });
+        break;
+      }
+      default: bad(`unknown key '${k}' (keys: ${KEYS.join(', ')})`);
+    }
+  }
+  if (c.vni < 0) bad('vni= is required (0..16777215)');
+  if (c.local === '') bad('local= is required: the address of this VTEP on the underlay');
+  if (c.remotes.includes(c.local)) bad(`remote=${c.local} is this VTEP's own address`);
+  return c;
+}
+
+/** The config as the --vxlan text that makes it (for listings). */
+export function formatVxlanSpec(c: VxlanConfig): string {
+  return [`vni=${c.vni}`, `local=${c.local}`, ...c.remotes.map((r) => `remote=${r}`), ...(c.group ? [`group=${c.group}`] : []),
+    ...(c.dev ? [`dev=${c.dev}`] : []), `port=${c.port}`, `ttl=${c.ttl}`, `df=${c.df ? 1 : 0}`, `ageing=${c.ageing}`,
+    ...c.fdb.map((f) => `fdb=${f.mac}@${f.dst}`)].join(',');
+}
+
+/** The directory of VXLAN port files. */
+export function vxlanDir(): string {
+  return `${SHM_DIR}/nmts.vxlan`;
+}
+
+export function vxlanConfigPath(name: string): string {
+  return `${vxlanDir()}/${name}.json`;
+}
+
+/** Static FDB entries added at run time (vale-ctl --vxlan-fdb): one `MAC@VTEP` per line. */
+export function vxlanFdbPath(name: string): string {
+  return `${vxlanDir()}/${name}.fdb`;
+}
+
+export function vxlanStatsPath(name: string): string {
+  return `${vxlanDir()}/${name}.stats`;
+}
+
+/** A name a VXLAN port may have: an interface-like name netmap:NAME opens as itself. */
+export function validVxlanName(name: string): boolean {
+  return /^[A-Za-z0-9_.]{1,15}$/.test(name) && !name.startsWith('vale') && name !== '.' && name !== '..';
+}
+
+/** Whether a VXLAN port of this name is configured (a cheap check, made for every netmap:IF open). */
+export function vxlanExists(name: string): boolean {
+  return validVxlanName(name) && existsSync(vxlanConfigPath(name));
+}
+
+/** The configured VXLAN port names. */
+export function vxlanNames(): string[] {
+  try {
+    return readdirSync(vxlanDir()).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(validVxlanName).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Write a new config (EEXIST when there is one). */
+export function storeVxlanConfig(name: string, c: VxlanConfig): void {
+  if (!validVxlanName(name)) throw new NetmapError('EINVAL', `'${name}' is not a VXLAN port name: 1 to 15 letters, digits, '_' or '.', not starting with vale`);
+  mkdirSync(vxlanDir(), { recursive: true, mode: 0o755 });
+  const path = vxlanConfigPath(name);
+  if (existsSync(path)) throw new NetmapError('EEXIST', `VXLAN port ${name} exists (${formatVxlanSpec(loadVxlanConfig(name).config)}); remove it first: vale-ctl -r ${name}`);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(c)}\n`, { mode: 0o644, flag: 'wx' });
+  renameSync(tmp, path);
+}
+
+/**
+ * Open and read a config, checked as untrusted input. Returns it with the open descriptor (the
+ * caller flocks it, or closes it).
+ */
+export function loadVxlanConfig(name: string, keepFd = false): { config: VxlanConfig; fd: number } {
+  const path = vxlanConfigPath(name);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT') throw new NetmapError('ENXIO', `no VXLAN port ${name} (make it: vale-ctl -n ${name} --vxlan vni=N,local=ADDR,...)`);
+    throw new NetmapError(code && /^E[A-Z]+$/.test(code) ? code : 'EIO', `${path}: ${(e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.geteuid?.() ?? 0;
+    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) throw new NetmapError('EPERM', `${path}: not a regular file of this user or root`);
+    if (st.size > 4096) throw new NetmapError('EINVAL', `${path}: ${st.size} bytes, a VXLAN config takes less than 4 KiB`);
+    const buf = Buffer.alloc(st.size);
+    const n = readSync(fd, buf, 0, st.size, 0);
+    const config = checkStored(JSON.parse(buf.toString('utf8', 0, n)) as unknown, path);
+    if (!keepFd) closeSync(fd);
+    return { config, fd: keepFd ? fd : -1 };
+  } catch (e) {
+    try { closeSync(fd); } catch { /* already */ }
+    if (e instanceof SyntaxError) throw new NetmapError('EINVAL', `${path}: not a VXLAN config (${e.message})`);
+    throw e;
+  }
+}
+
+/** A parsed file as a config: rebuilt through the --vxlan parser, so every field gets the same checks. */
+function checkStored(o: unknown, path: string): VxlanConfig {
+  if (typeof o !== 'object' || o === null) throw new NetmapError('EINVAL', `${path}: not a VXLAN config`);
+  const r = o as Record<string, unknown>;
+  const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+  const parts = [`vni=${str(r.vni)}`, `local=${str(r.local)}`, `port=${str(r.port)}`, `ttl=${str(r.ttl)}`, `df=${r.df === true ? 1 : 0}`, `ageing=${str(r.ageing)}`];
+  if (Array.isArray(r.remotes)) for (const x of r.remotes) parts.push(`remote=${str(x)}`);
+  if (r.group !== null && r.group !== undefined) parts.push(`group=${str(r.group)}`);
+  if (r.dev !== null && r.dev !== undefined) parts.push(`dev=${str(r.dev)}`);
+  if (Array.isArray(r.fdb)) for (const f of r.fdb as Array<Record<string, unknown>>) parts.push(`fdb=${str(f?.mac)}@${str(f?.dst)}`);
+  try {
+    return parseVxlanSpec(parts.join(','));
+  } catch (e) {
+    throw new NetmapError('EINVAL', `${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Remove the files of a VXLAN port (the caller checked nobody holds it). */
+export function removeVxlanFiles(name: string): void {
+  for (const p of [vxlanConfigPath(name), vxlanStatsPath(name), vxlanFdbPath(name)]) {
+    try { unlinkSync(p); } catch { /* not there */ }
+  }
+}
+
+/** Parse `MAC@VTEP` (EINVAL naming it otherwise). */
+export function parseStaticEntry(text: string): VxlanStatic {
+  const at = text.indexOf('@');
+  const mac = text.slice(0, at).toLowerCase();
+  if (at < 0 || !MAC.test(mac)) throw new NetmapError('EINVAL', `'${text}': expected MAC@VTEP, e.g. 02:00:00:00:00:01@10.0.0.2`);
+  if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0) throw new NetmapError('EINVAL', `'${text}': ${mac} is a multicast address`);
+  return { mac, dst: ipv4('fdb', text.slice(at + 1)) };
+}
+
+/** Append a static entry to port `name`'s run-time list (the port must exist). */
+export function appendStaticEntry(name: string, e: VxlanStatic): void {
+  if (!vxlanExists(name)) throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
+  appendFileSync(vxlanFdbPath(name), `${e.mac}@${e.dst}\n`, { mode: 0o644 });
+}
+
+/** The run-time static entries of port `name`: lines checked, bad ones left out; at most 64 KiB read. */
+export function loadStaticEntries(name: string): VxlanStatic[] {
+  let fd: number;
+  try { fd = openSync(vxlanFdbPath(name), constants.O_RDONLY | constants.O_NOFOLLOW); } catch { return []; }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.geteuid?.() ?? 0;
+    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) return [];
+    const buf = Buffer.alloc(Math.min(st.size, 1 << 16));
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const out: VxlanStatic[] = [];
+    for (const line of buf.toString('utf8', 0, n).split('\n')) {
+      try { if (line !== '') out.push(parseStaticEntry(line)); } catch { /* a damaged line */ }
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,128 @@
+// The VXLAN port's forwarding database: inner MAC address -> remote VTEP (IPv4), as Linux's
+// vxlan FDB (`bridge fdb show dev vxlan42`). Entries are learned from the inner source MAC of
+// every decapsulated frame (a MAC seen behind another VTEP moves there), age out after
+// `ageing` seconds without traffic, or are static (from the config, never aged or moved).
+//
+// Typed arrays only, no allocation per lookup: 4-way set-associative buckets, so an aged entry
+// simply stops matching and a full bucket replaces its oldest learned entry (counted).
+const WAYS = 4;
+
+export class Fdb {
+  readonly capacity: number;
+  private readonly mask: number;
+  private readonly lo: Uint32Array;
+  private readonly hi: Uint32Array; // bit 16: valid, bit 17: static; low 16 bits: MAC bytes 0-1
+  private readonly vtep: Uint32Array;
+  private readonly seen: Float64Array; // ms (performance.now()) of the last frame from it
+  private readonly ageMs: number;
+  /** learned (new entries), moved (a MAC seen behind another VTEP), evicted (full bucket) */
+  learned = 0;
+  moved = 0;
+  evicted = 0;
+
+  constructor(buckets = 1024, ageingSec = 300) {
+    this.capacity = buckets * WAYS;
+    this.mask = buckets - 1;
+    if ((buckets & this.mask) !== 0) throw new RangeError('Fdb: buckets must be a power of two');
+    this.lo = new Uint32Array(this.capacity);
+    this.hi = new Uint32Array(this.capacity);
+    this.vtep = new Uint32Array(this.capacity);
+    this.seen = new Float64Array(this.capacity);
+    this.ageMs = ageingSec * 1000;
+  }
+
+  private bucket(lo: number, hi: number): number {
+    let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 13;
+    return (h & this.mask) * WAYS;
+  }
+
+  /** The VTEP for the MAC at u8[off..off+6), or 0 (none, or aged out). */
+  lookup(u8: Uint8Array, off: number, now: number): number {
+    const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
+    const hi = (u8[off] << 8) | u8[off + 1];
+    const b = this.bucket(lo, hi);
+    for (let w = b; w < b + WAYS; w++) {
+      const h = this.hi[w];
+      if ((h & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
+        if ((h & 0x20000) === 0 && now - this.seen[w] > this.ageMs) return 0;
+        return this.vtep[w];
+      }
+    }
+    return 0;
+  }
+
+  /** Learn (or refresh) MAC u8[off..off+6) behind `vtep`; multicast sources are ignored. */
+  learn(u8: Uint8Array, off: number, vtep: number, now: number): void {
+    if (u8[off] & 1) return;
+    this.put(u8, off, vtep, now, false);
+  }
+
+  /** A static entry (config): never aged, never moved by learning. */
+  addStatic(mac: Uint8Array, vtep: number): void {
+    this.put(mac, 0, vtep, 0, true);
+  }
+
+  private put(u8: Uint8Array, off: number, vtep: number, now: number, stat: boolean): void {
+    const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
+    const hi = (u8[off] << 8) | u8[off + 1];
+    const b = this.bucket(lo, hi);
+    let free = -1, oldest = -1;
+    for (let w = b; w < b + WAYS; w++) {
+      const h = this.hi[w];
+      if ((h & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
+        if (h & 0x20000 && !stat) return; // static: learning does not move it
+        if (this.vtep[w] !== vtep) {
+          const live = (h & 0x20000) !== 0 || now - this.seen[w] <= this.ageMs;
+          if (live) this.moved++;
+          else this.learned++;
+          this.vtep[w] = vtep;
+        } else if (now - this.seen[w] > this.ageMs && (h & 0x20000) === 0) {
+          this.learned++; // aged out and back
+        }
+        this.seen[w] = now;
+        if (stat) this.hi[w] = 0x30000 | hi;
+        return;
+      }
+      if ((h & 0x10000) === 0 || ((h & 0x20000) === 0 && now - this.seen[w] > this.ageMs)) {
+        if (free < 0) free = w;
+      } else if ((h & 0x20000) === 0 && (oldest < 0 || this.seen[w] < this.seen[oldest])) {
+        oldest = w;
+      }
+    }
+    let w = free;
+    if (w < 0) {
+      if (oldest < 0) return; // a bucket of static entries
+      w = oldest;
+      this.evicted++;
+    }
+    this.hi[w] = (stat ? 0x30000 : 0x10000) | hi;
+    this.lo[w] = lo;
+    this.vtep[w] = vtep;
+    this.seen[w] = now;
+    this.learned++;
+  }
+
+  /** Entries live at `now` (for counters and listings; walks the table). */
+  size(now: number): number {
+    let n = 0;
+    for (let w = 0; w < this.capacity; w++) {
+      const h = this.hi[w];
+      if (h & 0x10000 && (h & 0x20000 || now - this.seen[w] <= this.ageMs)) n++;
+    }
+    return n;
+  }
+
+  /** The live entries as [mac, vtep, static] (listings, tests). */
+  entries(now: number): Array<{ mac: string; vtep: number; static: boolean }> {
+    const out: Array<{ mac: string; vtep: number; static: boolean }> = [];
+    for (let w = 0; w < this.capacity; w++) {
+      const h = this.hi[w];
+      if (!(h & 0x10000) || (!(h & 0x20000) && now - this.seen[w] > this.ageMs)) continue;
+      const l = this.lo[w];
+      const bytes = [(h >> 8) & 0xff, h & 0xff, l >>> 24, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff];
+      out.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: this.vtep[w], static: (h & 0x20000) !== 0 });
+    }
+    return out;
+  }
+}

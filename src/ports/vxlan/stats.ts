@@ -1,0 +1,103 @@
+// A VXLAN port's counters, where every process can read them: `<dir>/<name>.stats`, one page
+// of float64 counters that the port's opener maps shared and updates per batch (one writer:
+// a VXLAN port has one opener), and that `vale-ctl -v` reads (readVxlanStats) whether the port
+// is opened by a program (netmap:vx0) or by the daemon's forwarder (vale-ctl -a vale0:vx0).
+// Every frame not sent or not delivered has its cause here.
+import { closeSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { close, ftruncate, mmapShared, munmap, O_CREAT, O_NOFOLLOW, O_RDWR, open } from '../../sys/libc.js';
+import { vxlanStatsPath } from './config.js';
+
+/** Counter indices. */
+export const C = {
+  txFrames: 0, txBytes: 1, txDatagrams: 2, txUnicast: 3, txFlooded: 4,
+  txTooBig: 5, txShort: 6, txNoRemote: 7, txErrors: 8,
+  rxFrames: 9, rxBytes: 10, rxShort: 11, rxBadFlags: 12, rxWrongVni: 13, rxTooBig: 14, rxFromSelf: 15,
+  fdbLearned: 16, fdbMoved: 17, fdbEvicted: 18,
+  /** pid of the opener (0: closed) */
+  pid: 19,
+  /** bumped by whoever appends a static FDB entry (config.ts appendStaticEntry): the opener reloads them */
+  fdbGen: 20,
+  count: 21,
+} as const;
+
+/** Names as vale-ctl prints them, by index. */
+export const COUNTER_NAMES = [
+  'tx_frames', 'tx_bytes', 'tx_datagrams', 'tx_unicast', 'tx_flooded', 'tx_too_big', 'tx_short', 'tx_no_remote', 'tx_errors',
+  'rx_frames', 'rx_bytes', 'rx_short', 'rx_bad_flags', 'rx_wrong_vni', 'rx_too_big', 'rx_from_self',
+  'fdb_learned', 'fdb_moved', 'fdb_evicted',
+] as const;
+
+const SIZE = 4096;
+
+export class VxlanStats {
+  private constructor(readonly c: Float64Array, private readonly addr: bigint) {}
+
+  /** Map (making it if needed) the counter page of port `name`, reset for a new opener. */
+  static open(name: string): VxlanStats {
+    const fd = open(vxlanStatsPath(name), O_RDWR | O_CREAT | O_NOFOLLOW, 0o644);
+    try {
+      ftruncate(fd, SIZE);
+      const m = mmapShared(fd, SIZE, `${name} VXLAN counters`);
+      const c = new Float64Array(m.buffer, 0, C.count);
+      c.fill(0);
+      c[C.pid] = process.pid;
+      return new VxlanStats(c, m.addr);
+    } finally {
+      close(fd);
+    }
+  }
+
+  close(): void {
+    this.c[C.pid] = 0;
+    munmap(this.addr, SIZE);
+  }
+}
+
+/** The counters of port `name` by name, or null when it never had an opener. */
+export function readVxlanStats(name: string): { open: boolean; counters: Record<string, number> } | null {
+  let b: Buffer;
+  try { b = readFileSync(vxlanStatsPath(name)); } catch { return null; }
+  if (b.length < C.count * 8) return null;
+  const counters: Record<string, number> = {};
+  COUNTER_NAMES.forEach((n, i) => {
+    const v = b.readDoubleLE(i * 8);
+    counters[n] = Number.isFinite(v) && v >= 0 ? v : 0;
+  });
+  return { open: b.readDoubleLE(C.pid * 8) > 0, counters };
+}
+
+/** Tell the opener of port `name` (if any) that its static FDB entries changed. */
+export function bumpFdbGeneration(name: string): void {
+  let fd: number;
+  try { fd = openSync(vxlanStatsPath(name), constants.O_RDWR | constants.O_NOFOLLOW); } catch { return; } // never opened: read at open
+  try {
+    const b = Buffer.alloc(8);
+    if (readSync(fd, b, 0, 8, C.fdbGen * 8) === 8) {
+      const g = b.readDoubleLE(0);
+      b.writeDoubleLE(Number.isFinite(g) && g >= 0 && g < 2 ** 52 ? g + 1 : 1, 0);
+      writeSync(fd, b, 0, 8, C.fdbGen * 8); // the page the opener maps: it sees the new value
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Datagrams the kernel dropped on the UDP socket bound to ip:port (its receive buffer was full)
+ * from /proc/net/udp of this network namespace, or null when no such socket is open.
+ */
+export function udpSocketDrops(ip: number, port: number): number | null {
+  let text: string;
+  try { text = readFileSync('/proc/net/udp', 'utf8'); } catch { return null; }
+  // the address is printed as the kernel's 32-bit word in host order (little-endian: reversed)
+  const le = ((ip & 0xff) << 24 | ((ip >>> 8) & 0xff) << 16 | ((ip >>> 16) & 0xff) << 8 | (ip >>> 24)) >>> 0;
+  const want = `${le.toString(16).toUpperCase().padStart(8, '0')}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === want) {
+      const d = Number(f[f.length - 1]);
+      return Number.isFinite(d) ? d : null;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,125 @@
+// The VXLAN port's pieces that need no network: the --vxlan option (every key, every error),
+// its config file (stored, read back through the same checks, hostile contents refused), the
+// FDB (learning, moves, ageing, static entries, eviction), and vale-ctl's -n --vxlan / -r / -v.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dir = mkdtempSync(join(tmpdir(), 'nmts-vxcfg-'));
+process.env.NMTS_SHM_DIR = dir;
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const { parseVxlanSpec, formatVxlanSpec, storeVxlanConfig, loadVxlanConfig, vxlanConfigPath, vxlanExists, vxlanNames } = await import('../src/ports/vxlan/config.js');
+const { Fdb } = await import('../src/ports/vxlan/fdb.js');
+const { valeCtl } = await import('../src/apps/vale-ctl/vale-ctl.js');
+const { NetmapError } = await import('../src/core/region.js');
+const statsModule = await import('../src/ports/vxlan/stats.js');
+
+const mac = (s: string): Uint8Array => Uint8Array.from(s.split(':').map((h) => parseInt(h, 16)));
+
+test('--vxlan: keys, defaults and repeated remotes', () => {
+  const c = parseVxlanSpec('vni=42,local=10.0.0.1,remote=10.0.0.2,remote=10.0.0.3,remote=10.0.0.2,group=239.1.1.1,dev=eth0,port=8472,ttl=9,df=0,ageing=60,fdb=02:00:00:00:00:0A@10.0.0.3');
+  assert.deepEqual(c, {
+    vni: 42, local: '10.0.0.1', remotes: ['10.0.0.2', '10.0.0.3'], group: '239.1.1.1', dev: 'eth0', port: 8472, ttl: 9, df: false, ageing: 60,
+    fdb: [{ mac: '02:00:00:00:00:0a', dst: '10.0.0.3' }],
+  });
+  const d = parseVxlanSpec('vni=7,local=192.168.1.1');
+  assert.deepEqual([d.port, d.ttl, d.df, d.ageing, d.remotes, d.group, d.dev], [4789, 64, true, 300, [], null, null]);
+  assert.deepEqual(parseVxlanSpec(formatVxlanSpec(c)), c, 'the listing form parses back');
+});
+
+test('--vxlan: each mistake named', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['local=10.0.0.1', /vni= is required/],
+    ['vni=42', /local= is required/],
+    ['vni=16777216,local=10.0.0.1', /vni=16777216: expected a number in 0\.\.16777215/],
+    ['vni=4x,local=10.0.0.1', /vni=4x/],
+    ['vni=1,local=10.0.0.256', /local=10\.0\.0\.256 is not an IPv4 address/],
+    ['vni=1,local=10.0.0.1,remote=10.0.0.1', /own address/],
+    ['vni=1,local=10.0.0.1,group=10.0.0.9', /not a multicast address/],
+    ['vni=1,local=10.0.0.1,port=0', /port=0/],
+    ['vni=1,local=10.0.0.1,dev=a/b', /dev=a\/b is not an interface name/],
+    ['vni=1,local=10.0.0.1,fdb=02:00:00:00:00:01', /expected MAC@VTEP/],
+    ['vni=1,local=10.0.0.1,colour=blue', /unknown key 'colour'/],
+    ['vni=1,local', /'local' is not key=value/],
+  ];
+  for (const [spec, re] of cases) {
+    assert.throws(() => parseVxlanSpec(spec), (e: unknown) => e instanceof NetmapError && e.code === 'EINVAL' && re.test(e.message), spec);
+  }
+});
+
+test('config file: stored once, read back checked; hostile contents refused', () => {
+  const c = parseVxlanSpec('vni=5,local=10.1.0.1,remote=10.1.0.2');
+  storeVxlanConfig('vxt1', c);
+  assert.ok(vxlanExists('vxt1'));
+  assert.deepEqual(loadVxlanConfig('vxt1').config, c);
+  assert.throws(() => storeVxlanConfig('vxt1', c), /EEXIST|exists/);
+  assert.throws(() => storeVxlanConfig('vale0', c), /not a VXLAN port name/);
+  assert.ok(!vxlanExists('nope'));
+  assert.throws(() => loadVxlanConfig('nope'), (e: unknown) => e instanceof NetmapError && e.code === 'ENXIO');
+  for (const [name, text] of [['vxbad1', '{"vni": 99999999, "local": "10.0.0.1"}'], ['vxbad2', 'not json'], ['vxbad3', '{"vni": 1, "local": "10.0.0.1", "remotes": ["x"]}'],
+    ['vxbad4', 'x'.repeat(5000)]] as const) {
+    writeFileSync(vxlanConfigPath(name), text);
+    assert.throws(() => loadVxlanConfig(name), (e: unknown) => e instanceof NetmapError && e.code === 'EINVAL', name);
+  }
+  assert.deepEqual(vxlanNames().filter((n) => n.startsWith('vxt')), ['vxt1']);
+});
+
+test('FDB: learns, follows a MAC that moves, ages out, keeps static entries, evicts the oldest of a full bucket', () => {
+  const f = new Fdb(1, 10); // one bucket of 4 ways, 10 s ageing
+  const a = mac('02:00:00:00:00:01');
+  assert.equal(f.lookup(a, 0, 0), 0);
+  f.learn(a, 0, 0x0a000002, 1000);
+  assert.equal(f.lookup(a, 0, 1000), 0x0a000002);
+  f.learn(a, 0, 0x0a000003, 2000); // moved behind another VTEP
+  assert.equal(f.lookup(a, 0, 2000), 0x0a000003);
+  assert.deepEqual([f.learned, f.moved], [1, 1]);
+  assert.equal(f.lookup(a, 0, 2000 + 10_001), 0, 'aged out');
+  f.learn(mac('01:00:5e:00:00:01'), 0, 0x0a000002, 3000); // multicast sources are not learned
+  assert.equal(f.size(3000), 1);
+  const s = mac('02:00:00:00:00:05');
+  f.addStatic(s, 0x0a000009);
+  f.learn(s, 0, 0x0a000002, 4000);
+  assert.equal(f.lookup(s, 0, 1e9), 0x0a000009, 'static: never moved or aged');
+  for (let i = 0; i < 4; i++) f.learn(mac(`02:00:00:00:01:0${i}`), 0, 0x0a000100 + i, 5000 + i);
+  // the bucket held a (live, learned at 2000) and s: two new entries took the free ways, the
+  // third replaced a, the fourth the oldest of the new ones
+  assert.equal(f.evicted, 2, 'a full bucket replaced its oldest learned entries');
+  assert.equal(f.lookup(a, 0, 6000), 0);
+  assert.equal(f.lookup(mac('02:00:00:00:01:03'), 0, 6000), 0x0a000103);
+  assert.equal(f.lookup(s, 0, 6000), 0x0a000009, 'the static entry stays');
+  assert.deepEqual(f.entries(6000).filter((e) => e.static).map((e) => e.mac), ['02:00:00:00:00:05']);
+});
+
+test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {
+  const n = valeCtl(['-n', 'vxt2', '--vxlan', 'vni=42,local=10.0.0.1,remote=10.0.0.2']);
+  assert.equal(n.status, 0, n.stderr);
+  const again = valeCtl(['-n', 'vxt2', '--vxlan=vni=42,local=10.0.0.1']);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /^failed to create vxt2: File exists/);
+  const bad = valeCtl(['-n', 'vxt3', '--vxlan', 'vni=42']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /failed to create vxt3: Invalid argument.*local= is required/);
+  const v = valeCtl(['-v']);
+  assert.match(v.stdout, /^vxt2 vxlan vni=42,local=10\.0\.0\.1,remote=10\.0\.0\.2,port=4789,ttl=64,df=1,ageing=300 closed never opened$/m);
+  assert.equal(valeCtl(['-a', 'vale0:vxt2', '--vxlan', 'vni=1,local=10.0.0.1']).status, 2, '--vxlan applies to -n');
+  assert.equal(valeCtl(['-n', 'vxt4', '--vxlan']).status, 2);
+  // run-time static entries: kept beside the config, listed, and signalled to an opener
+  const { VxlanStats, C } = statsModule;
+  const st = VxlanStats.open('vxt2');
+  try {
+    const f = valeCtl(['--vxlan-fdb', 'vxt2,02:00:00:00:00:AB@10.0.0.7']);
+    assert.equal(f.status, 0, f.stderr);
+    assert.equal(st.c[C.fdbGen], 1, 'the opener is told');
+  } finally {
+    st.close();
+  }
+  assert.match(valeCtl(['-v']).stdout, /^vxt2 vxlan vni=42,.*,fdb=02:00:00:00:00:ab@10\.0\.0\.7 closed /m);
+  assert.match(valeCtl(['--vxlan-fdb', 'vxt2,01:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to vxt2: Invalid argument.*multicast/);
+  assert.match(valeCtl(['--vxlan-fdb', 'nope,02:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to nope: No such device or address/);
+  assert.equal(valeCtl(['--vxlan-fdb', 'vxt2']).status, 2);
+  const r = valeCtl(['-r', 'vxt2']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!vxlanExists('vxt2'));
+});
