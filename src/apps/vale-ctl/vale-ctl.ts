@@ -58,6 +58,8 @@ export interface ValeCtlArgs {
   verbose: number;
   /** --help */
   help: boolean;
+  /** --vhost-user PATH with -n: a vhost-user port served by the daemon on socket PATH. */
+  vhostUser: string | null;
 }
 
 const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
@@ -72,13 +74,19 @@ const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
  * manual documents a bare -l). Throws ValeCtlUsageError.
  */
 export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
-  const a: ValeCtlArgs = { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false };
+  const a: ValeCtlArgs = { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vhostUser: null };
   let requested = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const w = argv[i];
     if (w === '--') { i++; break; }
     if (w === '--help') { a.help = true; continue; }
+    if (w === '--vhost-user' || w.startsWith('--vhost-user=')) {
+      const v = w.includes('=') ? w.slice(w.indexOf('=') + 1) : argv[++i];
+      if (v === undefined || v === '') throw new ValeCtlUsageError('--vhost-user requires a socket path');
+      a.vhostUser = v;
+      continue;
+    }
     if (w.startsWith('--')) throw new ValeCtlUsageError(`unknown option ${w}`);
     if (!w.startsWith('-') || w === '-') break; // first operand: getopt stops here
     for (let k = 1; k < w.length; k++) {
@@ -111,6 +119,7 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
   if (!requested && (a.config !== null || a.memId !== null)) {
     throw new ValeCtlUsageError(`${a.config !== null ? '-C' : '-m'} needs a request (-n, -a, -h${a.config !== null ? ', -p, -P' : ''})`);
   }
+  if (a.vhostUser !== null && a.request !== 'create') throw new ValeCtlUsageError('--vhost-user applies to -n');
   if (a.config !== null && !['create', 'attach', 'attach-host', 'polling-on', 'polling-off'].includes(a.request)) {
     throw new ValeCtlUsageError('-C applies to -n, -a, -h, -p and -P');
   }
@@ -135,6 +144,8 @@ ${command} [arguments]
 \t-d valeX:IF\tdetach IF from valeX
 \t-n IF\t\tcreate a persistent port: a TAP device IF the OS sees (netmap:IF opens it)
 \t-r IF\t\tdelete the persistent port (TAP device) IF
+\t-n NAME --vhost-user PATH\tcreate a vhost-user port NAME served by the daemon on socket PATH
+\t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it)
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
 \t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)
 \t-p valeX:IF\tbusy-poll IF: its forwarding thread never sleeps (see -C)
