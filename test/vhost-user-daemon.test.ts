@@ -41,10 +41,10 @@ test('daemon vhost-user port: guest <-> switch with exact counts, hostile ring s
   let fe: TestFrontEnd | null = null;
   let peer: Port | null = null;
   try {
-    const c = await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock });
+    const c = await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock }, 30_000);
     assert.equal(c.ok, true, String(c.error));
     assert.ok((c.qemu as string[]).includes('vhost-user,id=net0,chardev=chr0'));
-    assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock + 'x' })).code, 'EEXIST');
+    assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock + 'x' }, 30_000)).code, 'EEXIST');
     const a = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` });
     assert.equal(a.ok, true, String(a.error));
     peer = open(`${sw}:peer`);
@@ -71,7 +71,7 @@ test('daemon vhost-user port: guest <-> switch with exact counts, hostile ring s
       assert.equal(b.hdr[10], 1, 'num_buffers 1');
       assert.deepEqual(b.frame, testFrame(1000 + k, 100));
     });
-    const list = await daemonRequest(sock, { cmd: 'vhost-list' });
+    const list = await daemonRequest(sock, { cmd: 'vhost-list' }, 30_000);
     const info = (list.ports as { connected: boolean; switch: string; queues: { packets: number; drops: number; kicks: number }[] }[])[0];
     assert.equal(info.connected, true);
     assert.equal(info.switch, sw);
@@ -84,12 +84,12 @@ test('daemon vhost-user port: guest <-> switch with exact counts, hostile ring s
     fe.pushAvail(1, 200);
     fe.send([testFrame(7)], 201);
     await until('queue stopped in the log', () => logs.some((l) => /vm1: .*queue 1 \(guest tx\) stopped: descriptor 200/.test(l)));
-    const l2 = await daemonRequest(sock, { cmd: 'vhost-list' });
+    const l2 = await daemonRequest(sock, { cmd: 'vhost-list' }, 30_000);
     assert.equal((l2.ports as { queues: { broken: boolean }[] }[])[0].queues[1].broken, true);
-    assert.equal((await daemonRequest(sock, { cmd: 'ping' })).ok, true);
+    assert.equal((await daemonRequest(sock, { cmd: 'ping' }, 30_000)).ok, true);
     fe.close();
     fe = null;
-    await until('disconnect seen', async () => ((await daemonRequest(sock, { cmd: 'vhost-list' })).ports as { connected: boolean }[])[0].connected === false);
+    await until('disconnect seen', async () => ((await daemonRequest(sock, { cmd: 'vhost-list' }, 30_000)).ports as { connected: boolean }[])[0].connected === false);
     fe = new TestFrontEnd(vsock);
     fe.setup(ALL_FEATURES_FOR_TEST);
     fe.send([testFrame(42)]);
@@ -99,7 +99,7 @@ test('daemon vhost-user port: guest <-> switch with exact counts, hostile ring s
 
     const det = await daemonRequest(sock, { cmd: 'detach', port: `${sw}:vm1` });
     assert.equal(det.ok, true, String(det.error));
-    const rm = await daemonRequest(sock, { cmd: 'vhost-remove', port: 'vm1' });
+    const rm = await daemonRequest(sock, { cmd: 'vhost-remove', port: 'vm1' }, 30_000);
     assert.equal(rm.ok, true, String(rm.error));
     assert.equal(existsSync(vsock), false, 'socket removed');
   } finally {

@@ -26,6 +26,11 @@ export interface VhostUserDeviceOptions {
   queuePairs?: number;
   /** One line per event (connections, errors, broken queues). */
   log?: (line: string) => void;
+  /**
+   * Called when the front end stops a queue (GET_VRING_BASE), before it is stopped: the
+   * forwarder moves what the guest had already made available (nothing sent is lost).
+   */
+  beforeStop?: (q: Virtqueue) => void;
 }
 
 export interface QueueStats {
@@ -57,6 +62,7 @@ export class VhostUserDevice {
   readonly path: string;
   readonly queues: Virtqueue[];
   private readonly log: (line: string) => void;
+  private readonly beforeStop: (q: Virtqueue) => void;
   private listenFd: number;
   private connFd = -1;
   /** Bytes of the message being read (header, then payload), and the fds that came with it. */
@@ -75,6 +81,7 @@ export class VhostUserDevice {
   constructor(o: VhostUserDeviceOptions) {
     this.path = o.path;
     this.log = o.log ?? (() => {});
+    this.beforeStop = o.beforeStop ?? (() => {});
     const pairs = o.queuePairs ?? 1;
     this.queues = Array.from({ length: 2 * pairs }, (_, i) => new Virtqueue(i));
     for (const q of this.queues) q.onBroken = (vq, reason) => this.log(`${this.path}: queue ${vq.index} (${vq.index & 1 ? 'guest tx' : 'guest rx'}) stopped: ${reason}`);
@@ -248,6 +255,7 @@ export class VhostUserDevice {
       case REQ.GET_VRING_BASE: {
         this.need(p, 8, req);
         const q = this.queueOf(p, req);
+        if (q.running) this.beforeStop(q);
         q.finish();
         const r = Buffer.alloc(8);
         r.writeUInt32LE(q.index, 0);
