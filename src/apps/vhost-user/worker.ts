@@ -51,6 +51,7 @@ let vnic: ValePort | null = null;
 let sw = '';
 let noPortDrops = 0;
 const scratch = new Uint8Array(65536 + 64); // guest frames dropped while not attached are read into it
+const scratch32 = new Uint32Array(scratch.buffer);
 
 let reqSeen = Atomics.load(ctrl, C.reqSeq);
 function handleRequest(): void {
@@ -151,7 +152,7 @@ function guestToSwitch(): number {
   let n = 0;
   if (!vnic) {
     for (;;) {
-      const len = txq.txPop(scratch, 0, 65536);
+      const len = txq.txPop(scratch, scratch32, 0, 65536);
       if (len === EMPTY || len === BROKEN) break;
       noPortDrops++;
       if (++n >= burst) break;
@@ -159,11 +160,11 @@ function guestToSwitch(): number {
     txq.finish();
     return n;
   }
-  const tx = vnic.txRings[0], u8 = vnic.u8, max = vnic.maxFrame;
+  const tx = vnic.txRings[0], u8 = vnic.u8, u32 = vnic.region.u32, max = vnic.maxFrame;
   let k = tx.head;
   const tt = tx.tail;
   while (k !== tt && n < burst) {
-    const len = txq.txPop(u8, tx.buf(k), max);
+    const len = txq.txPop(u8, u32, tx.buf(k), max);
     if (len === EMPTY || len === BROKEN) break;
     if (len === TOO_LONG) continue;
     tx.setLen(k, len);
@@ -180,7 +181,7 @@ function guestToSwitch(): number {
 function switchToGuest(): number {
   if (!vnic) return 0;
   vnic.rxsync();
-  const rx = vnic.rxRings[0], u8 = vnic.u8;
+  const rx = vnic.rxRings[0], u8 = vnic.u8, u32 = vnic.region.u32;
   let j = rx.head, n = 0;
   const rt = rx.tail;
   const up = rxq.running;
@@ -188,7 +189,7 @@ function switchToGuest(): number {
     if (!up || (rx.slotFlags(j) & NS_MOREFRAG)) { // no guest to take it, or a chain (no offloads yet): dropped
       rxq.drops++;
     } else {
-      const r = rxq.rxPush(u8, rx.buf(j), rx.len(j));
+      const r = rxq.rxPush(u8, u32, rx.buf(j), rx.len(j));
       if (r === EMPTY || r === BROKEN) break; // the guest has no buffers: the frames wait (the switch drops when the ring is full)
       if (r === TOO_LONG) { /* counted by the queue */ }
     }
