@@ -45,7 +45,7 @@ test('daemon vhost-user port: guest <-> switch with exact counts, hostile ring s
     assert.equal(c.ok, true, String(c.error));
     assert.ok((c.qemu as string[]).includes('vhost-user,id=net0,chardev=chr0'));
     assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock + 'x' }, 30_000)).code, 'EEXIST');
-    const a = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` });
+    const a = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` }, 30_000);
     assert.equal(a.ok, true, String(a.error));
     peer = open(`${sw}:peer`);
 
@@ -97,7 +97,7 @@ test('daemon vhost-user port: guest <-> switch with exact counts, hostile ring s
     await until('a new front end is served', () => { receiveAll(peer!, again); return again.length === 1; });
     assert.deepEqual(again[0], testFrame(42));
 
-    const det = await daemonRequest(sock, { cmd: 'detach', port: `${sw}:vm1` });
+    const det = await daemonRequest(sock, { cmd: 'detach', port: `${sw}:vm1` }, 30_000);
     assert.equal(det.ok, true, String(det.error));
     const rm = await daemonRequest(sock, { cmd: 'vhost-remove', port: 'vm1' }, 30_000);
     assert.equal(rm.ok, true, String(rm.error));

@@ -52,23 +52,31 @@ function accumulated(text: string): { rx: number; tx: number } {
 test('DPDK virtio_user txonly -> vhost-user port -> switch -> pkt-gen -f rx: exact counts', { skip, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-vhdpdk-'));
   const sock = join(dir, 'd.sock'), vsock = join(dir, 'vm1.sock'), sw = `valevp${process.pid}`;
-  const d = await runDaemon({ socketPath: sock, log: () => {} });
+  const logs: string[] = [];
+  const d = await runDaemon({ socketPath: sock, log: (l) => logs.push(l) });
   let rx: ChildProcess | null = null;
   try {
-    assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock }, 30_000)).ok, true);
-    assert.equal((await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` })).ok, true);
+    { const r = await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock }, 30_000); assert.equal(r.ok, true, `${String(r.error)}\n${logs.join('\n')}`); }
+    { const r = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` }, 30_000); assert.equal(r.ok, true, `${String(r.error)}\n${logs.join('\n')}`); }
     rx = spawn(process.execPath, ['bin/nmts.js', 'pkt-gen', '-i', `${sw}:rx@conf:slots=4096`, '-f', 'rx', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let rxOut = '';
     rx.stdout!.on('data', (b: Buffer) => { rxOut += b.toString(); });
     const rxExit = new Promise<void>((r) => rx!.once('exit', () => r()));
-    await sleep(1500); // pkt-gen's port exists and receives
+    // pkt-gen's port is on the switch (frames sent before would find no destination)
+    await until('pkt-gen -f rx on the switch', async () => {
+      const l = await daemonRequest(sock, { cmd: 'list' }, 30_000);
+      return (l.switches as { name: string; ports: { name: string }[] }[]).some((s) => s.name === sw && s.ports.some((p) => p.name === `${sw}:rx`));
+    });
+    await sleep(300);
     const tp = testpmd(`nmtsvt${process.pid}`, vsock, 'txonly');
     await until('testpmd sending through the port', async () => (await queues(sock))[1].packets > 20_000);
     tp.child.kill('SIGINT');
     await tp.exited;
     const sent = accumulated(tp.out()).tx;
     assert.ok(sent > 20_000, `testpmd sent ${sent}`);
-    await until('the port counted every frame testpmd sent', async () => (await queues(sock))[1].packets === sent, 10_000);
+    let seen = -1;
+    await until(`the port counted every frame testpmd sent (${sent})`, async () => (seen = (await queues(sock))[1].packets) === sent, 10_000)
+      .catch((e: Error) => { throw new Error(`${e.message}: it counted ${seen}`); });
     const q = await queues(sock);
     assert.equal(q[1].drops, 0);
     await sleep(500);
@@ -86,10 +94,11 @@ test('DPDK virtio_user txonly -> vhost-user port -> switch -> pkt-gen -f rx: exa
 test('pkt-gen -f tx -> switch -> vhost-user port -> DPDK virtio_user rxonly: exact counts', { skip, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-vhdpdk-'));
   const sock = join(dir, 'd.sock'), vsock = join(dir, 'vm1.sock'), sw = `valevq${process.pid}`;
-  const d = await runDaemon({ socketPath: sock, log: () => {} });
+  const logs: string[] = [];
+  const d = await runDaemon({ socketPath: sock, log: (l) => logs.push(l) });
   try {
-    assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock }, 30_000)).ok, true);
-    assert.equal((await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` })).ok, true);
+    { const r = await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock }, 30_000); assert.equal(r.ok, true, `${String(r.error)}\n${logs.join('\n')}`); }
+    { const r = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` }, 30_000); assert.equal(r.ok, true, `${String(r.error)}\n${logs.join('\n')}`); }
     const tp = testpmd(`nmtsvr${process.pid}`, vsock, 'rxonly');
     await until('testpmd receiving (guest RX queue running)', async () => (await queues(sock))[0].running);
     await sleep(500);
@@ -98,15 +107,15 @@ test('pkt-gen -f tx -> switch -> vhost-user port -> DPDK virtio_user rxonly: exa
     assert.equal(tx.status, 0, tx.stderr);
     const s = JSON.parse(tx.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as { packets: number; dropped: number };
     assert.equal(s.packets, N);
-    const st = await daemonRequest(sock, { cmd: 'stats', port: `${sw}:vm1` });
-    const sw1 = st.stats as { rxPackets: number; rxDrops: number };
     // every frame the switch took is accounted for: in the guest's queue, or dropped at the port
+    let last = '';
     await until('frames given to the guest', async () => {
       const q = (await queues(sock))[0];
-      const t = (await daemonRequest(sock, { cmd: 'stats', port: `${sw}:vm1` })).stats as { rxPackets: number; rxDrops: number };
-      return q.packets + q.drops === t.rxPackets && t.rxPackets + t.rxDrops === N - s.dropped;
-    }, 10_000);
-    void sw1;
+      const t = (await daemonRequest(sock, { cmd: 'stats', port: `${sw}:vm1` }, 30_000)).stats as { rxPackets: number; rxDrops: number };
+      last = `guest queue ${q.packets} + dropped ${q.drops}, switch delivered ${t.rxPackets} + dropped ${t.rxDrops}, pkt-gen sent ${N} - ${s.dropped}; running ${q.running}`;
+      // pkt-gen's "dropped" are the frames the switch dropped at vm1's full ring
+      return q.packets + q.drops === t.rxPackets && t.rxPackets + t.rxDrops === N && t.rxDrops === s.dropped;
+    }, 10_000).catch((e: Error) => { throw new Error(`${e.message}: ${last}`); });
     await sleep(1200); // testpmd's forwarding core has taken them
     tp.child.kill('SIGINT');
     await tp.exited;

@@ -33,6 +33,8 @@ interface Entry {
   sw: string | null;
   exited: Promise<void>;
   pending: Map<number, (m: Extract<VhostWorkerMessage, { type: 'done' }>) => void>;
+  /** Why the thread stopped, once it has. */
+  failure: string;
 }
 
 const NAME = /^[A-Za-z0-9_.]{1,15}$/;
@@ -70,7 +72,7 @@ export class VhostPorts {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
     const e: Entry = {
       name, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
-      exited: new Promise((r) => worker.once('exit', () => r())), pending: new Map(),
+      exited: new Promise((r) => worker.once('exit', () => r())), pending: new Map(), failure: '',
     };
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (m: VhostWorkerMessage) => {
@@ -79,13 +81,18 @@ export class VhostPorts {
         else if (m.type === 'done') { e.pending.get(m.seq)?.(m); e.pending.delete(m.seq); }
         else if (m.type === 'error') {
           if (m.phase === 'open') reject(new NetmapError(m.code, `${name}: ${m.message}`));
-          else this.emit(`${name}: forwarder failed: ${m.message}`);
+          else { e.failure = m.message; this.emit(`${name}: forwarder failed: ${m.message}`); }
         }
       });
       worker.once('error', (err) => reject(err));
       worker.once('exit', () => reject(new NetmapError('EIO', `${name}: the port's thread exited`)));
     });
-    worker.on('exit', () => { if (this.ports.get(name) === e) this.ports.delete(name); });
+    worker.on('exit', () => {
+      if (this.ports.get(name) === e) this.ports.delete(name);
+      // requests in flight get the reason instead of a timeout
+      for (const [seq, done] of e.pending) done({ type: 'done', seq, ok: false, code: 'EIO', message: `${name}: the port's thread stopped${e.failure ? `: ${e.failure}` : ''}`, index: -1, sw: '' });
+      e.pending.clear();
+    });
     this.ports.set(name, e);
     this.emit(`vhost-user port ${name}: listening on ${path}`);
     return this.info(e);
@@ -105,7 +112,7 @@ export class VhostPorts {
     Atomics.store(e.ctrl, C.reqOp, op);
     const seq = Atomics.add(e.ctrl, C.reqSeq, 1) + 1;
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => { e.pending.delete(seq); reject(new NetmapError('ETIMEDOUT', `${e.name}: its thread did not answer`)); }, 5000);
+      const t = setTimeout(() => { e.pending.delete(seq); reject(new NetmapError('ETIMEDOUT', `${e.name}: its thread did not answer within 15 s`)); }, 15_000);
       e.pending.set(seq, (m) => { clearTimeout(t); resolve(m); });
     });
   }

@@ -27,7 +27,7 @@ export interface VhostUserDeviceOptions {
   /** One line per event (connections, errors, broken queues). */
   log?: (line: string) => void;
   /**
-   * Called when the front end stops a queue (GET_VRING_BASE), before it is stopped: the
+   * Called when the front end stops a queue (GET_VRING_BASE, SET_VRING_ENABLE 0, disconnect) before it is stopped: the
    * forwarder moves what the guest had already made available (nothing sent is lost).
    */
   beforeStop?: (q: Virtqueue) => void;
@@ -291,7 +291,9 @@ export class VhostUserDevice {
       }
       case REQ.SET_VRING_ENABLE: {
         this.need(p, 8, req);
-        this.queueOf(p, req).enabled = p.readUInt32LE(4) === 1;
+        const q = this.queueOf(p, req), on = p.readUInt32LE(4) === 1;
+        if (!on && q.running) { this.beforeStop(q); q.finish(); } // what the guest queued still goes
+        q.enabled = on;
         break;
       }
       case REQ.SEND_RARP: case REQ.NET_SET_MTU: case REQ.SET_VRING_ENDIAN:
@@ -362,6 +364,7 @@ export class VhostUserDevice {
   /** Drop the front end: queues stopped, its memory unmapped (it may reconnect). */
   disconnect(why: string): void {
     if (this.connFd < 0) return;
+    for (const q of this.queues) if (q.running) { this.beforeStop(q); q.finish(); }
     this.resetQueues();
     this.mem?.unmap();
     this.mem = null;
