@@ -53,7 +53,9 @@ let noPortDrops = 0;
 const scratch = new Uint8Array(65536 + 64); // guest frames dropped while not attached are read into it
 const scratch32 = new Uint32Array(scratch.buffer);
 
-let reqSeen = Atomics.load(ctrl, C.reqSeq);
+// 0, not the word's value now: the daemon may send a request as soon as 'ready' is posted,
+// before this line runs (a request missed that way was never answered)
+let reqSeen = 0;
 function handleRequest(): void {
   const seq = Atomics.load(ctrl, C.reqSeq);
   if (seq === reqSeen) return;
