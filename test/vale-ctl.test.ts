@@ -386,10 +386,16 @@ describe('vale-ctl', () => {
   });
 
   test('option parsing follows getopt; -C is read as netmap reads it', () => {
-    assert.deepEqual(parseValeCtlArgs([]), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null });
+    assert.deepEqual(parseValeCtlArgs([]), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null, vhostUser: null });
     assert.equal(parseValeCtlArgs(['-vv']).verbose, 2);
-    assert.deepEqual(parseValeCtlArgs(['-l']), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null });
+    assert.deepEqual(parseValeCtlArgs(['-l']), { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null, vhostUser: null });
     assert.equal(parseValeCtlArgs(['-lvale0:1']).name, 'vale0:1');
+    // vhost-user ports: --vhost-user PATH (or =PATH) goes with -n only
+    const vu = parseValeCtlArgs(['-n', 'vm1', '--vhost-user', '/run/vm1.sock']);
+    assert.deepEqual([vu.request, vu.name, vu.vhostUser], ['create', 'vm1', '/run/vm1.sock']);
+    assert.equal(parseValeCtlArgs(['--vhost-user=/x.sock', '-n', 'vm2']).vhostUser, '/x.sock');
+    assert.throws(() => parseValeCtlArgs(['-a', 'vale0:vm1', '--vhost-user', '/x']), /--vhost-user applies to -n/);
+    assert.throws(() => parseValeCtlArgs(['-n', 'vm1', '--vhost-user']), /--vhost-user requires a socket path/);
     assert.equal(parseValeCtlArgs(['-vg', 'vale0:1']).request, 'info');
     // the last request wins, as in netmap
     assert.deepEqual(parseValeCtlArgs(['-g', 'vale0:1', '-l', 'vale0:2']).name, 'vale0:2');

@@ -6,7 +6,7 @@ import { NetmapError, parsePortSpec, formatPortSpec, type OpenOptions } from '..
 import type { PollingRequest } from '../vale-attach/vale-attach.js';
 
 /** Commands of the protocol, in the order docs/daemon.md lists them. */
-export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats', 'attach', 'detach', 'polling', 'attached'] as const;
+export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats', 'attach', 'detach', 'polling', 'attached', 'vhost-create', 'vhost-remove', 'vhost-list'] as const;
 export type Command = (typeof DAEMON_COMMANDS)[number];
 
 export type Request = Record<string, unknown>;
@@ -15,6 +15,7 @@ export const CONF_KEYS = ['rings', 'slots', 'txRings', 'rxRings', 'txSlots', 'rx
 export const ARGS: Record<Command, readonly string[]> = {
   ping: [], list: [], hold: ['port', 'conf'], release: ['port'], held: [], reclaim: [], stats: ['port'],
   attach: ['port', 'host', 'conf'], detach: ['port'], polling: ['port', 'enable', 'mode', 'firstCpu', 'numCpus'], attached: [],
+  'vhost-create': ['port', 'path'], 'vhost-remove': ['port'], 'vhost-list': [],
 };
 
 /** Canonical name of a port spec, without @conf (which only matters when creating). */
@@ -51,6 +52,13 @@ export function confArg(req: Request): OpenOptions {
   o.txSlots = n.txSlots ?? n.slots;
   o.rxSlots = n.rxSlots ?? n.slots;
   return o;
+}
+
+/** A string argument (vhost-user socket paths). */
+export function stringArg(req: Request, key: string): string {
+  const v = req[key];
+  if (typeof v !== 'string' || v.length === 0 || v.length > 107) throw new NetmapError('EINVAL', `argument '${key}' must be a non-empty string of at most 107 characters`);
+  return v;
 }
 
 export function boolArg(req: Request, key: string, required: boolean): boolean {

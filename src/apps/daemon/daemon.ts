@@ -17,7 +17,7 @@ import { NetmapError } from '../../index.js';
 import { SHM_DIR, regionPath } from '../../core/shm.js';
 import { defaultSocketPath } from './socket.js';
 import {
-  boolArg, confArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
+  boolArg, confArg, stringArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
 } from './args.js';
 import { resolveGroup, startServer } from './server.js';
 import { DaemonCounters } from './stats.js';
@@ -94,7 +94,7 @@ export function formatLogLine(event: string, pid = process.pid, now = new Date()
 }
 
 /** Requests after which a daemon that exits when idle looks whether it is. */
-const CHANGES: ReadonlySet<Command> = new Set<Command>(['hold', 'release', 'attach', 'detach']);
+const CHANGES: ReadonlySet<Command> = new Set<Command>(['hold', 'release', 'attach', 'detach', 'vhost-create', 'vhost-remove']);
 
 type Result = Record<string, unknown>;
 /** Each command: its arguments checked (args.ts), then the state's method; the reply's fields. */
@@ -124,6 +124,9 @@ const HANDLERS: Record<Command, (s: DaemonState, req: Request, c: Caller) => Res
     return { port: a.port, polling: a.polling !== null, cpu: a.polling?.cpu ?? null, note: a.polling?.note ?? '' };
   },
   attached: (s) => ({ attachments: s.attached() }),
+  'vhost-create': async (s, req, c) => ({ ...await s.vhostCreate(portArg(req), stringArg(req, 'path'), c) }),
+  'vhost-remove': async (s, req, c) => { await s.vhostRemove(portArg(req), c); return { port: portArg(req) }; },
+  'vhost-list': (s) => ({ ports: s.vhostList() }),
 };
 
 /** Start the daemon; resolves once it listens. */

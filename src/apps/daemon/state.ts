@@ -11,6 +11,7 @@ import { taskAlive } from '../../core/lock.js';
 import { reclaimAll, regionPath } from '../../core/shm.js';
 import { Attachments, type AttachmentInfo, type PollingRequest, type RingConf } from '../vale-attach/vale-attach.js';
 import { canonicalPort, refuseInterface } from './args.js';
+import { VhostPorts, qemuArgs, type VhostPortInfo } from '../vhost-user/manager.js';
 
 /** Who connected (SO_PEERCRED at connect time). */
 export interface PeerCred {
@@ -90,6 +91,8 @@ interface Held { port: Port; info: HeldPort }
 export class DaemonState {
   private readonly held = new Map<string, Held>();
   private readonly attachments: Attachments;
+  /** vhost-user ports (vale-ctl -n NAME --vhost-user PATH), one thread each. */
+  private readonly vhost: VhostPorts;
   private readonly started = Date.now();
   private shuttingDown = false;
   /** What the reclaim passes did since the start (the daemon's metrics). */
@@ -101,11 +104,12 @@ export class DaemonState {
    */
   constructor(private readonly emit: (event: string) => void, changed: () => void = () => {}) {
     this.attachments = new Attachments((event) => emit(event), changed);
+    this.vhost = new VhostPorts((event) => emit(event));
   }
 
   /** Nothing held and nothing attached. */
   get empty(): boolean {
-    return this.held.size === 0 && this.attachments.size === 0;
+    return this.held.size === 0 && this.attachments.size === 0 && this.vhost.size === 0;
   }
 
   get heldCount(): number { return this.held.size; }
@@ -182,12 +186,31 @@ export class DaemonState {
 
   async attach(port: string, host: boolean, conf: RingConf, by: Caller): Promise<AttachmentInfo> {
     this.refuseWhileClosing();
+    const vm = this.vhostTarget(port);
+    if (vm) {
+      if (host) throw new NetmapError('EINVAL', `${vm.name} is a vhost-user port: it has no host stack (-a, not -h)`);
+      const v = await this.vhost.attach(vm.name, vm.sw);
+      this.emit(`${callerText(by)}: attach vhost-user port ${vm.name} to ${vm.sw} (index ${v.index})`);
+      return {
+        port: `${vm.sw}:${vm.name}`, interface: vm.name, switch: vm.sw, index: v.index ?? -1, hostPort: null, hostIndex: null,
+        backend: 'vhost-user', lines: [`vhost-user port ${vm.name} (socket ${v.path})`], polling: null, since: new Date().toISOString(), by: by.peer,
+        counters: { nicToSwitch: { packets: 0, bytes: 0, drops: 0 }, switchToNic: { packets: 0, bytes: 0, drops: 0 }, hostToSwitch: { packets: 0, bytes: 0, drops: 0 }, switchToHost: { packets: 0, bytes: 0, drops: 0 } },
+        // a vhost-user port has no kernel socket: its queue counters are in vale-ctl -v
+        kernelDrops: { rxRingFull: 0, rxOther: 0, txInvalid: 0, host: 0 },
+      };
+    }
     const a = await this.attachments.attach(port, { host, conf, by: by.peer });
     this.emit(`${callerText(by)}: attach ${a.interface} to ${a.switch}: ${a.port} (index ${a.index})${a.hostPort ? `, ${a.hostPort} (index ${a.hostIndex})` : ''}; ${a.lines[0] ?? a.backend}`);
     return a;
   }
 
   async detach(port: string, by: Caller): Promise<string[]> {
+    const vm = this.vhostTarget(port);
+    if (vm) {
+      const p = await this.vhost.detach(vm.name);
+      this.emit(`${callerText(by)}: detach ${p}`);
+      return [p];
+    }
     const ports = await this.attachments.detach(port);
     this.emit(`${callerText(by)}: detach ${ports.join(' ')}`);
     return ports;
@@ -198,6 +221,28 @@ export class DaemonState {
     const a = await this.attachments.polling(port, request, enable);
     this.emit(`${callerText(by)}: polling ${enable ? 'on' : 'off'} ${a.port}${a.polling ? ` (${a.polling.note})` : ''}`);
     return a;
+  }
+
+  /** valeX:NAME naming a vhost-user port of this daemon, else null. */
+  private vhostTarget(port: string): { sw: string; name: string } | null {
+    const m = /^(vale[A-Za-z0-9_]*):(.+)$/.exec(port);
+    return m && this.vhost.has(m[2]) ? { sw: m[1], name: m[2] } : null;
+  }
+
+  async vhostCreate(name: string, path: string, by: Caller): Promise<VhostPortInfo & { qemu: string[] }> {
+    this.refuseWhileClosing();
+    const info = await this.vhost.create(name, path);
+    this.emit(`${callerText(by)}: create vhost-user port ${name} on ${path}`);
+    return { ...info, qemu: qemuArgs(path) };
+  }
+
+  async vhostRemove(name: string, by: Caller): Promise<void> {
+    await this.vhost.remove(name);
+    this.emit(`${callerText(by)}: remove vhost-user port ${name}`);
+  }
+
+  vhostList(): VhostPortInfo[] {
+    return this.vhost.list();
   }
 
   attached(): AttachmentInfo[] {
@@ -224,6 +269,11 @@ export class DaemonState {
       detached = await this.attachments.closeAll();
     } catch (e) {
       this.emit(`detaching failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    try {
+      detached.push(...await this.vhost.closeAll());
+    } catch (e) {
+      this.emit(`removing vhost-user ports failed: ${e instanceof Error ? e.message : String(e)}`);
     }
     const released: string[] = [];
     for (const [key, h] of this.held) {

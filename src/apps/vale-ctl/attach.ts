@@ -17,6 +17,8 @@ import {
   ValeCtlError, type ValeCtlArgs, type ValeCtlOutput, type ValeCtlRequest, type ValeCtlResult,
 } from './vale-ctl.js';
 import { boundedConf } from '../common/ring-config.js';
+import { resolve } from 'node:path';
+import type { VhostPortInfo } from '../vhost-user/manager.js';
 
 type InterfaceRequest = 'attach' | 'attach-host' | 'detach' | 'polling-on' | 'polling-off';
 const INTERFACE_REQUESTS: ReadonlySet<ValeCtlRequest> = new Set<ValeCtlRequest>(['attach', 'attach-host', 'detach', 'polling-on', 'polling-off']);
@@ -108,7 +110,10 @@ function report(request: InterfaceRequest, r: Record<string, unknown>, verbose: 
 /** runValeCtl for every request, the daemon's included. */
 export async function runValeCtlAsync(args: ValeCtlArgs, io: ValeCtlOutput): Promise<void> {
   if (isInterfaceRequest(args.request)) return interfaceRequest(args, io);
+  if (args.request === 'create' && args.vhostUser !== null) return vhostCreate(args, io);
+  if (args.request === 'remove' && await vhostRemove(args.name!)) return;
   runValeCtl(args, io);
+  if (args.request === 'list' && args.name === null && args.verbose > 0) await vhostListing(io);
 }
 
 /**
@@ -124,5 +129,52 @@ export async function valeCtlAsync(argv: readonly string[]): Promise<ValeCtlResu
     return call.ok();
   } catch (e) {
     return call.failed(e);
+  }
+}
+
+// ---- vhost-user ports (the daemon serves them: apps/vhost-user/) ----
+
+async function vhostCreate(args: ValeCtlArgs, io: ValeCtlOutput): Promise<void> {
+  const name = args.name!;
+  try {
+    const path = resolve(args.vhostUser!);
+    const r = await daemonCall({ cmd: 'vhost-create', port: name, path }, { autostart: true, note: (l) => io.err(`vale-ctl: ${l}`) });
+    io.out(`${name}: vhost-user port, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
+    io.out(`QEMU: ${(r.qemu as string[]).join(' ')}`);
+  } catch (e) {
+    if (e instanceof NetmapError) throw new ValeCtlError(ACTION.create, name, e.code, e.message);
+    throw e;
+  }
+}
+
+/** -r NAME of a vhost-user port of the daemon: true when it was one (and is removed). */
+async function vhostRemove(name: string): Promise<boolean> {
+  let ports: { name: string }[];
+  try {
+    ports = (await daemonCall({ cmd: 'vhost-list' }, { autostart: false, note: () => {} })).ports as { name: string }[];
+  } catch {
+    return false; // no daemon: a TAP port, if anything
+  }
+  if (!ports.some((p) => p.name === name)) return false;
+  try {
+    await daemonCall({ cmd: 'vhost-remove', port: name }, { autostart: false, note: () => {} });
+  } catch (e) {
+    if (e instanceof NetmapError) throw new ValeCtlError(ACTION.remove, name, e.code, e.message);
+    throw e;
+  }
+  return true;
+}
+
+/** vale-ctl -v: a line per vhost-user port of the daemon, if one answers. */
+async function vhostListing(io: ValeCtlOutput): Promise<void> {
+  let ports: VhostPortInfo[];
+  try {
+    ports = (await daemonCall({ cmd: 'vhost-list' }, { autostart: false, note: () => {} })).ports as VhostPortInfo[];
+  } catch {
+    return;
+  }
+  for (const p of ports) {
+    const q = p.queues.map((x) => `${x.dir}${x.index >> 1} ${x.running ? 'running' : x.broken ? 'STOPPED' : 'idle'} size ${x.size} packets ${x.packets} bytes ${x.bytes} drops ${x.drops} kicks ${x.kicks} interrupts ${x.interrupts}`);
+    io.out(`${p.name} vhost-user ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
   }
 }

@@ -62,6 +62,8 @@ export interface ValeCtlArgs {
   help: boolean;
   /** --vxlan SPEC (with -n): make a VXLAN port instead of a TAP */
   vxlan: string | null;
+  /** --vhost-user PATH with -n: a vhost-user port served by the daemon on socket PATH. */
+  vhostUser: string | null;
 }
 
 const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
@@ -76,13 +78,19 @@ const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
  * manual documents a bare -l). Throws ValeCtlUsageError.
  */
 export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
-  const a: ValeCtlArgs = { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null };
+  const a: ValeCtlArgs = { request: 'list', name: null, config: null, memId: null, verbose: 0, help: false, vxlan: null, vhostUser: null };
   let requested = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const w = argv[i];
     if (w === '--') { i++; break; }
     if (w === '--help') { a.help = true; continue; }
+    if (w === '--vhost-user' || w.startsWith('--vhost-user=')) {
+      const v = w.includes('=') ? w.slice(w.indexOf('=') + 1) : argv[++i];
+      if (v === undefined || v === '') throw new ValeCtlUsageError('--vhost-user requires a socket path');
+      a.vhostUser = v;
+      continue;
+    }
     if (w === '--vxlan-fdb' || w.startsWith('--vxlan-fdb=')) {
       const v = w === '--vxlan-fdb' ? argv[++i] : w.slice(12);
       const comma = v === undefined ? -1 : v.indexOf(',');
@@ -131,6 +139,8 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
   if (!requested && (a.config !== null || a.memId !== null)) {
     throw new ValeCtlUsageError(`${a.config !== null ? '-C' : '-m'} needs a request (-n, -a, -h${a.config !== null ? ', -p, -P' : ''})`);
   }
+  if (a.vhostUser !== null && a.request !== 'create') throw new ValeCtlUsageError('--vhost-user applies to -n');
+  if (a.vhostUser !== null && a.vxlan !== null) throw new ValeCtlUsageError('-n makes one port: --vxlan or --vhost-user, not both');
   if (a.config !== null && !['create', 'attach', 'attach-host', 'polling-on', 'polling-off'].includes(a.request)) {
     throw new ValeCtlUsageError('-C applies to -n, -a, -h, -p and -P');
   }
@@ -159,7 +169,9 @@ ${command} [arguments]
 \t\t\tcreate a VXLAN port NAME (netmap:NAME; -a valeX:NAME joins a switch to the overlay;
 \t\t\talso ttl=, df=0|1, ageing=SEC, fdb=MAC@VTEP static entries; see docs/vxlan.md)
 \t--vxlan-fdb NAME,MAC@VTEP  add a static FDB entry to VXLAN port NAME (at once if it is open)
-\t-r IF\t\tdelete the persistent port (TAP device or VXLAN port) IF
+\t-r IF\t\tdelete the persistent port (TAP device, VXLAN or vhost-user port) IF
+\t-n NAME --vhost-user PATH\tcreate a vhost-user port NAME served by the daemon on socket PATH
+\t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it)
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
 \t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)
 \t-p valeX:IF\tbusy-poll IF: its forwarding thread never sleeps (see -C)

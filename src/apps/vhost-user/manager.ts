@@ -1,0 +1,172 @@
+// The daemon's vhost-user ports (vale-ctl -n NAME --vhost-user PATH): one thread each
+// (worker.ts) serving the front end on PATH, attached to a switch on request (-a valeX:NAME),
+// detached (-d), removed (-r). They live as long as the daemon. list() reads the counters the
+// threads publish: connected, features, per-queue packets, bytes, drops, kicks, interrupts.
+import { existsSync, lstatSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { NetmapError } from '../../core/region.js';
+import { featureNames } from '../../ports/vhost-user/protocol.js';
+import { C, CTRL_BYTES, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
+
+export interface VhostQueueInfo { index: number; dir: 'rx' | 'tx'; size: number; running: boolean; broken: boolean; packets: number; bytes: number; drops: number; kicks: number; interrupts: number }
+export interface VhostPortInfo {
+  name: string;
+  path: string;
+  connected: boolean;
+  connections: number;
+  features: string[];
+  /** the switch it is attached to, or null */
+  switch: string | null;
+  index: number | null;
+  /** frames the guest sent while the port was not attached to a switch */
+  noPortDrops: number;
+  queues: VhostQueueInfo[];
+}
+
+interface Entry {
+  name: string;
+  path: string;
+  pairs: number;
+  worker: Worker;
+  ctrl: Int32Array;
+  stats: Float64Array;
+  sw: string | null;
+  exited: Promise<void>;
+  pending: Map<number, (m: Extract<VhostWorkerMessage, { type: 'done' }>) => void>;
+  /** Why the thread stopped, once it has. */
+  failure: string;
+}
+
+const NAME = /^[A-Za-z0-9_.]{1,15}$/;
+
+/** The QEMU arguments for a port's socket (docs/vms.md). */
+export function qemuArgs(path: string, mac = '52:54:00:12:34:56'): string[] {
+  return [
+    '-object', 'memory-backend-memfd,id=mem0,size=256M,share=on', '-numa', 'node,memdev=mem0',
+    '-chardev', `socket,id=chr0,path=${path},reconnect=1`,
+    '-netdev', 'vhost-user,id=net0,chardev=chr0',
+    '-device', `virtio-net-pci,netdev=net0,mac=${mac},vectors=0`,
+  ];
+}
+
+export class VhostPorts {
+  private readonly ports = new Map<string, Entry>();
+  constructor(private readonly emit: (line: string) => void) {}
+
+  get size(): number { return this.ports.size; }
+  has(name: string): boolean { return this.ports.has(name); }
+
+  async create(name: string, path: string, burst = 256): Promise<VhostPortInfo> {
+    if (!NAME.test(name) || name.startsWith('vale')) throw new NetmapError('EINVAL', `'${name}' is not a valid port name (1-15 letters, digits, '_' or '.', not starting with vale)`);
+    if (this.ports.has(name)) throw new NetmapError('EEXIST', `vhost-user port ${name} already exists`);
+    if (!path.startsWith('/')) throw new NetmapError('EINVAL', `the socket path must be absolute: ${path}`);
+    for (const e of this.ports.values()) if (e.path === path) throw new NetmapError('EEXIST', `${path} is the socket of port ${e.name}`);
+    if (existsSync(path)) {
+      if (!lstatSync(path).isSocket()) throw new NetmapError('EEXIST', `${path} exists and is not a socket`);
+      throw new NetmapError('EEXIST', `${path} exists (a stale socket? remove it first)`);
+    }
+    const pairs = 1;
+    const ctrlSab = new SharedArrayBuffer(CTRL_BYTES);
+    const statsSab = new SharedArrayBuffer((S.size + 2 * pairs * Q.n) * 8);
+    const input: VhostWorkerInput = { name, path, queuePairs: pairs, burst, ctrl: ctrlSab, stats: statsSab };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
+    const e: Entry = {
+      name, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
+      exited: new Promise((r) => worker.once('exit', () => r())), pending: new Map(), failure: '',
+    };
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: VhostWorkerMessage) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'log') this.emit(m.line);
+        else if (m.type === 'done') { e.pending.get(m.seq)?.(m); e.pending.delete(m.seq); }
+        else if (m.type === 'error') {
+          if (m.phase === 'open') reject(new NetmapError(m.code, `${name}: ${m.message}`));
+          else { e.failure = m.message; this.emit(`${name}: forwarder failed: ${m.message}`); }
+        }
+      });
+      worker.once('error', (err) => reject(err));
+      worker.once('exit', () => reject(new NetmapError('EIO', `${name}: the port's thread exited`)));
+    });
+    worker.on('exit', () => {
+      if (this.ports.get(name) === e) this.ports.delete(name);
+      // requests in flight get the reason instead of a timeout
+      for (const [seq, done] of e.pending) done({ type: 'done', seq, ok: false, code: 'EIO', message: `${name}: the port's thread stopped${e.failure ? `: ${e.failure}` : ''}`, index: -1, sw: '' });
+      e.pending.clear();
+    });
+    this.ports.set(name, e);
+    this.emit(`vhost-user port ${name}: listening on ${path}`);
+    return this.info(e);
+  }
+
+  private entry(name: string): Entry {
+    const e = this.ports.get(name);
+    if (!e) throw new NetmapError('ENXIO', `no vhost-user port ${name}`);
+    return e;
+  }
+
+  private request(e: Entry, op: 1 | 2, sw = ''): Promise<Extract<VhostWorkerMessage, { type: 'done' }>> {
+    const bytes = Buffer.from(sw);
+    if (bytes.length > 64) throw new NetmapError('EINVAL', 'switch name too long');
+    new Uint8Array(e.ctrl.buffer).set(bytes, NAME_OFS);
+    Atomics.store(e.ctrl, C.nameLen, bytes.length);
+    Atomics.store(e.ctrl, C.reqOp, op);
+    const seq = Atomics.add(e.ctrl, C.reqSeq, 1) + 1;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { e.pending.delete(seq); reject(new NetmapError('ETIMEDOUT', `${e.name}: its thread did not answer within 15 s`)); }, 15_000);
+      e.pending.set(seq, (m) => { clearTimeout(t); resolve(m); });
+    });
+  }
+
+  async attach(name: string, sw: string): Promise<VhostPortInfo> {
+    const e = this.entry(name);
+    const m = await this.request(e, 1, sw);
+    if (!m.ok) throw new NetmapError(m.code, m.message);
+    e.sw = sw;
+    return this.info(e);
+  }
+
+  async detach(name: string): Promise<string> {
+    const e = this.entry(name);
+    const m = await this.request(e, 2);
+    if (!m.ok) throw new NetmapError(m.code, m.message);
+    e.sw = null;
+    return `${m.sw}:${name}`;
+  }
+
+  async remove(name: string): Promise<void> {
+    const e = this.entry(name);
+    Atomics.store(e.ctrl, C.stop, 1);
+    const t = setTimeout(() => { void e.worker.terminate(); }, 5000);
+    await e.exited;
+    clearTimeout(t);
+    this.ports.delete(name);
+    this.emit(`vhost-user port ${name}: removed (socket ${e.path})`);
+  }
+
+  info(e: Entry): VhostPortInfo {
+    const s = e.stats;
+    const feat = BigInt(s[S.featLo]) | (BigInt(s[S.featHi]) << 32n);
+    const queues: VhostQueueInfo[] = [];
+    for (let i = 0; i < 2 * e.pairs; i++) {
+      const o = S.size + i * Q.n;
+      queues.push({
+        index: i, dir: i & 1 ? 'tx' : 'rx', size: s[o + Q.size], running: s[o + Q.running] === 1, broken: s[o + Q.broken] === 1,
+        packets: s[o + Q.packets], bytes: s[o + Q.bytes], drops: s[o + Q.drops], kicks: s[o + Q.kicks], interrupts: s[o + Q.interrupts],
+      });
+    }
+    return {
+      name: e.name, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat),
+      switch: e.sw, index: s[S.portIndex] >= 0 && e.sw ? s[S.portIndex] : null, noPortDrops: s[S.noPortDrops], queues,
+    };
+  }
+
+  list(): VhostPortInfo[] {
+    return [...this.ports.values()].map((e) => this.info(e));
+  }
+
+  async closeAll(): Promise<string[]> {
+    const names = [...this.ports.keys()];
+    for (const n of names) await this.remove(n);
+    return names;
+  }
+}

@@ -1,0 +1,246 @@
+// The thread of one vhost-user port in the daemon (vale-ctl -n NAME --vhost-user PATH): it
+// serves the front end on PATH (ports/vhost-user/device.ts) and, once the port is attached to a
+// switch (vale-ctl -a valeX:NAME), moves frames between the guest's virtqueues and the switch
+// port valeX:NAME: the guest's TX queue into the port's tx ring, the port's rx ring into the
+// guest's RX buffers. Not attached, what the guest sends is dropped and counted (noPortDrops).
+// Batched, one copy per frame (guest memory <-> switch buffers), nothing allocated per frame.
+//
+// Idle, it sleeps on the switch port's futex word with an fd-waker watching the socket and the
+// kick eventfds (apps/common/fd-waker.ts), or in poll(2) when not attached; it asks the guest
+// for kicks only before it sleeps (virtqueue.ts wantKicks). Requests from the daemon (attach,
+// detach, stop) are words in a SharedArrayBuffer, seen within 100 ms.
+import { parentPort, workerData } from 'node:worker_threads';
+import '../../index.js';
+import { NS_MOREFRAG } from '../../core/constants.js';
+import { portWord, sleepOn } from '../../core/wait.js';
+import { PollSet } from '../../sys/net.js';
+import type { ValePort } from '../../vale/vale-port.js';
+import { VhostUserDevice } from '../../ports/vhost-user/device.js';
+import { BROKEN, EMPTY, TOO_LONG } from '../../ports/vhost-user/virtqueue.js';
+import { FdWaker } from '../common/fd-waker.js';
+import { openAttachedPort } from '../vale-attach/port.js';
+import { C, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
+
+const input = workerData as VhostWorkerInput;
+const ctrl = new Int32Array(input.ctrl);
+const ctrlBytes = new Uint8Array(input.ctrl);
+const stats = new Float64Array(input.stats);
+const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
+
+function errorOf(e: unknown): { code: string; message: string } {
+  const code = (e as { code?: unknown })?.code;
+  return { code: typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'EIO', message: e instanceof Error ? e.message : String(e) };
+}
+
+let dev: VhostUserDevice;
+try {
+  dev = new VhostUserDevice({
+    path: input.path, queuePairs: input.queuePairs, log: (l) => post({ type: 'log', line: `${input.name}: ${l}` }),
+    // the guest stops its TX queue: what it had queued still goes out (exact counts)
+    beforeStop: (q) => { if (q.index === 1) for (let i = 0; i < 64 && guestToSwitch() > 0; i++) { /* drain */ } },
+  });
+} catch (e) {
+  post({ type: 'error', phase: 'open', ...errorOf(e) });
+  process.exit(0);
+}
+post({ type: 'ready' });
+
+const rxq = dev.queues[0], txq = dev.queues[1];
+const burst = input.burst;
+let vnic: ValePort | null = null;
+let sw = '';
+let noPortDrops = 0;
+const scratch = new Uint8Array(65536 + 64); // guest frames dropped while not attached are read into it
+const scratch32 = new Uint32Array(scratch.buffer);
+
+// 0, not the word's value now: the daemon may send a request as soon as 'ready' is posted,
+// before this line runs (a request missed that way was never answered)
+let reqSeen = 0;
+function handleRequest(): void {
+  const seq = Atomics.load(ctrl, C.reqSeq);
+  if (seq === reqSeen) return;
+  reqSeen = seq;
+  const op = Atomics.load(ctrl, C.reqOp);
+  try {
+    if (op === 1) {
+      const name = Buffer.from(ctrlBytes.subarray(NAME_OFS, NAME_OFS + Atomics.load(ctrl, C.nameLen))).toString();
+      if (vnic) throw Object.assign(new Error(`${input.name} is already attached to ${sw}`), { code: 'EBUSY' });
+      vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
+      sw = name;
+      rebuildWaker();
+      post({ type: 'done', seq, ok: true, code: '', message: '', index: vnic.portIndex, sw });
+    } else {
+      if (!vnic) throw Object.assign(new Error(`${input.name} is not attached`), { code: 'ENXIO' });
+      const was = sw;
+      closePort();
+      post({ type: 'done', seq, ok: true, code: '', message: '', index: -1, sw: was });
+    }
+  } catch (e) {
+    post({ type: 'done', seq, ok: false, ...errorOf(e), index: -1, sw: '' });
+  }
+}
+
+function closePort(): void {
+  if (!vnic) return;
+  try { vnic.close(); } catch { /* nothing more to do */ }
+  vnic = null;
+  sw = '';
+  rebuildWaker();
+}
+
+// ---- sleeping: poll(2) on the device's fds, or (attached) the switch futex and a waker ----
+let fdGen = -1;
+let pollSet = new PollSet(dev.pollFds());
+let waker: FdWaker | null = null;
+function rebuildWaker(): void {
+  fdGen = dev.fdGen;
+  pollSet = new PollSet(dev.pollFds());
+  if (waker) { waker.stop(); waker = null; }
+  if (vnic) {
+    try {
+      waker = new FdWaker({ fds: dev.pollFds(), path: vnic.region.path, wordOfs: portWord(vnic.rec) << 2 });
+    } catch {
+      waker = null; // then the sleep is 1 ms at most
+    }
+  }
+}
+
+/** Frames waiting in the switch port's rx ring for guest buffers. */
+function rxWaiting(): boolean {
+  return vnic !== null && !vnic.rxRings[0].empty();
+}
+
+const check = {
+  beforeSleep(): number {
+    rxq.wantKicks(true);
+    txq.wantKicks(true);
+    if (vnic) vnic.rxsync();
+    if (txq.available() > 0) return 0;
+    if (rxWaiting() && rxq.available() > 0) return 0;
+    waker?.arm();
+    return waker ? 100 : 1;
+  },
+};
+
+/** Before sleeping, look at the rings for a while (about 50 µs): a busy guest refills them sooner than a wake-up takes. */
+const SPIN_MS = 0.05;
+function spin(): boolean {
+  const end = performance.now() + SPIN_MS;
+  do {
+    if (txq.available() > 0 || (rxq.running && vnic !== null && (vnic.rxsync(), !vnic.rxRings[0].empty()) && rxq.available() > 0)) return true;
+  } while (performance.now() < end);
+  return false;
+}
+
+function sleep(): void {
+  if (spin()) return;
+  if (vnic) {
+    sleepOn(vnic.region, portWord(vnic.rec), check);
+  } else {
+    rxq.wantKicks(true);
+    txq.wantKicks(true);
+    if (txq.available() > 0) return;
+    pollSet.poll(100);
+  }
+  dev.consumeKicks();
+  dev.service();
+  rxq.wantKicks(false);
+  txq.wantKicks(false);
+}
+
+// ---- moving frames ----
+function guestToSwitch(): number {
+  if (!txq.running) return 0;
+  let n = 0;
+  if (!vnic) {
+    for (;;) {
+      const len = txq.txPop(scratch, scratch32, 0, 65536);
+      if (len === EMPTY || len === BROKEN) break;
+      noPortDrops++;
+      if (++n >= burst) break;
+    }
+    txq.finish();
+    return n;
+  }
+  const tx = vnic.txRings[0], u8 = vnic.u8, u32 = vnic.region.u32, max = vnic.maxFrame;
+  let k = tx.head;
+  const tt = tx.tail;
+  while (k !== tt && n < burst) {
+    const len = txq.txPop(u8, u32, tx.buf(k), max);
+    if (len === EMPTY || len === BROKEN) break;
+    if (len === TOO_LONG) continue;
+    tx.setLen(k, len);
+    tx.setSlotFlags(k, 0);
+    k = tx.next(k);
+    n++;
+  }
+  tx.advance(k);
+  txq.finish();
+  vnic.txsync();
+  return n;
+}
+
+function switchToGuest(): number {
+  if (!vnic) return 0;
+  vnic.rxsync();
+  const rx = vnic.rxRings[0], u8 = vnic.u8, u32 = vnic.region.u32;
+  let j = rx.head, n = 0;
+  const rt = rx.tail;
+  const up = rxq.running;
+  while (j !== rt && n < burst) {
+    if (!up || (rx.slotFlags(j) & NS_MOREFRAG)) { // no guest to take it, or a chain (no offloads yet): dropped
+      rxq.drops++;
+    } else {
+      const r = rxq.rxPush(u8, u32, rx.buf(j), rx.len(j));
+      if (r === EMPTY || r === BROKEN) break; // the guest has no buffers: the frames wait (the switch drops when the ring is full)
+      if (r === TOO_LONG) { /* counted by the queue */ }
+    }
+    j = rx.next(j);
+    n++;
+  }
+  rx.advance(j);
+  rxq.finish();
+  return n;
+}
+
+function publish(): void {
+  stats[S.connected] = dev.connected ? 1 : 0;
+  stats[S.connections] = dev.connections;
+  stats[S.featLo] = Number(dev.features & 0xffffffffn);
+  stats[S.featHi] = Number(dev.features >> 32n);
+  stats[S.portIndex] = vnic ? vnic.portIndex : -1;
+  stats[S.noPortDrops] = noPortDrops;
+  for (let i = 0; i < dev.queues.length; i++) {
+    const q = dev.queues[i], o = S.size + i * Q.n;
+    stats[o + Q.running] = q.running ? 1 : 0;
+    stats[o + Q.broken] = q.broken ? 1 : 0;
+    stats[o + Q.size] = q.size;
+    stats[o + Q.packets] = q.packets;
+    stats[o + Q.bytes] = q.bytes;
+    stats[o + Q.drops] = q.drops;
+    stats[o + Q.kicks] = q.kicks;
+    stats[o + Q.interrupts] = q.interrupts;
+  }
+}
+
+let failure: { code: string; message: string } | null = null;
+let rounds = 0;
+try {
+  while (Atomics.load(ctrl, C.stop) === 0) {
+    handleRequest();
+    if (dev.fdGen !== fdGen) rebuildWaker();
+    const moved = guestToSwitch() + switchToGuest();
+    publish();
+    if (moved === 0) sleep();
+    else if ((++rounds & 255) === 0) { dev.service(); dev.consumeKicks(); }
+  }
+} catch (e) {
+  failure = errorOf(e);
+} finally {
+  publish();
+  (waker as FdWaker | null)?.stop();
+  closePort();
+  try { dev.close(); } catch { /* the socket file may be gone */ }
+}
+if (failure) post({ type: 'error', phase: 'run', ...failure });
+post({ type: 'stopped' });
