@@ -1,0 +1,92 @@
+// The host's counters: one Float64Array, one index per counter, so the frame loop counts with
+// an indexed add (no object per frame). Every frame the host does not use is counted under
+// exactly one drop reason; `hostStats` turns the array into named numbers with the drop total.
+
+/** Counters that are not drops. */
+export const C = {
+  rxFrames: 0, rxBytes: 1, txFrames: 2, txBytes: 3,
+  arpRequestsIn: 4, arpRepliesIn: 5, arpRepliesOut: 6, arpRequestsOut: 7, gratuitousOut: 8,
+  icmpEchoIn: 9, icmpEchoOut: 10, udpIn: 11, udpOut: 12,
+} as const;
+
+/** Drop reasons: a received frame, or a frame the application asked to send, that went nowhere. */
+export const D = {
+  /** shorter than its headers say (Ethernet, ARP, IPv4, ICMP or UDP header cut off) */
+  truncated: 13,
+  /** unicast to another MAC, or multicast */
+  notOurMac: 14,
+  /** 802.1Q/802.1ad tagged: VLANs are not handled in this version */
+  vlan: 15,
+  /** IPv6: not handled in this version */
+  ipv6: 16,
+  /** another ethertype */
+  otherEthertype: 17,
+  /** ARP with other hardware/protocol types or sizes, or an unknown operation */
+  arpMalformed: 18,
+  /** an ARP request for another address (counted, nothing to answer) */
+  arpNotForUs: 19,
+  /** an ARP packet claiming our own address from another MAC */
+  arpConflict: 20,
+  /** IPv4 version, header length or total length inconsistent */
+  badIpHeader: 21,
+  badIpChecksum: 22,
+  /** TTL 0 */
+  badTtl: 23,
+  /** a fragment (MF set or offset non-zero): reassembly is not done */
+  fragment: 24,
+  /** IPv4 to another address */
+  notOurIp: 25,
+  /** source address multicast, broadcast or 0 */
+  badSrcIp: 26,
+  /** IPv4 protocols other than ICMP and UDP */
+  otherProto: 27,
+  badIcmpChecksum: 28,
+  /** ICMP other than echo request (or an echo to a broadcast address) */
+  icmpIgnored: 29,
+  badUdpLength: 30,
+  badUdpChecksum: 31,
+  /** UDP to a port with no endpoint */
+  noUdpPort: 32,
+  /** the endpoint's batch was full (the application did not recv() since the last poll) */
+  endpointFull: 33,
+  /** no tx slot (the port's tx ring full after a sync) */
+  txFull: 34,
+  /** send(): the next hop's MAC is not known yet (an ARP request went out) */
+  noArp: 35,
+  /** send(): off-link destination and no gateway */
+  noRoute: 36,
+  /** send(): the frame does not fit a buffer */
+  tooBig: 37,
+  /** datagrams filed with an endpoint that the application did not recv() before the next poll() */
+  unread: 38,
+} as const;
+
+export const NCOUNTERS = 39;
+const FIRST_DROP = D.truncated;
+
+const NAMES: string[] = [];
+for (const [k, v] of Object.entries(C)) NAMES[v] = k;
+for (const [k, v] of Object.entries(D)) NAMES[v] = k;
+
+export interface HostStats {
+  [name: string]: number;
+  /** the sum of all drop reasons */
+  dropped: number;
+}
+
+/** Named counters, with `dropped` the sum of the drop reasons. */
+export function hostStats(c: Float64Array): HostStats {
+  const out: HostStats = { dropped: 0 };
+  for (let i = 0; i < NCOUNTERS; i++) {
+    out[NAMES[i]!] = c[i]!;
+    if (i >= FIRST_DROP) out.dropped += c[i]!;
+  }
+  return out;
+}
+
+/** The drop reasons that are non-zero, "name=N" separated by spaces ('' if none). */
+export function dropSummary(c: Float64Array): string {
+  const parts: string[] = [];
+  for (let i = FIRST_DROP; i < NCOUNTERS; i++) if (c[i]) parts.push(`${NAMES[i]}=${c[i]}`);
+  return parts.join(' ');
+}
