@@ -212,6 +212,19 @@ export class Host {
     this.counters[C.txBytes] += len;
   }
 
+  /** Free tx slots now (after a txsync when there are none: completed frames give theirs back). */
+  txRoom(): number {
+    const rings = this.port.txRings;
+    let room = 0;
+    for (let i = 0; i < rings.length; i++) room += rings[i]!.space();
+    if (room === 0) {
+      this.txPending = false;
+      this.port.txsync();
+      for (let i = 0; i < rings.length; i++) room += rings[i]!.space();
+    }
+    return room;
+  }
+
   /** Next IPv4 identification. */
   nextId(): number {
     const id = this.ipId;

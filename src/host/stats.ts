@@ -85,8 +85,8 @@ export function hostStats(c: Float64Array): HostStats {
 }
 
 /** The drop reasons that are non-zero, "name=N" separated by spaces ('' if none). */
-export function dropSummary(c: Float64Array): string {
+export function dropSummary(s: HostStats): string {
   const parts: string[] = [];
-  for (let i = FIRST_DROP; i < NCOUNTERS; i++) if (c[i]) parts.push(`${NAMES[i]}=${c[i]}`);
+  for (let i = FIRST_DROP; i < NCOUNTERS; i++) if (s[NAMES[i]!]) parts.push(`${NAMES[i]}=${s[NAMES[i]!]}`);
   return parts.join(' ');
 }
