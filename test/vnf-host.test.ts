@@ -120,6 +120,29 @@ test('UDP: recv() hands views of the payloads; reply() echoes them with a valid 
   assert.deepEqual([s.udpIn, s.udpOut, s.noArp, s.noRoute], [3, 4, 2, 1]);
 });
 
+test('a UDP checksum field holding only the pseudo-header sum (Linux CHECKSUM_PARTIAL) is accepted and counted; the reply gets a full checksum; partialChecksums: false drops it', () => {
+  for (const accept of [true, false]) {
+    const { h, peer } = setup({ partialChecksums: accept });
+    take(peer);
+    const ep = h.udp(7);
+    const f = eth(HMAC, PEER, 0x0800, ipv4('10.9.0.2', '10.9.0.1', 17, udp('10.9.0.2', '10.9.0.1', 5000, 7, [1, 2, 3], 'none')));
+    // what a Linux sender leaves for the device: the folded pseudo-header sum (addresses, protocol, length)
+    let s = 0x0a09 + 0x0002 + 0x0a09 + 0x0001 + 17 + 11;
+    s = (s & 0xffff) + (s >>> 16);
+    f[40] = s >> 8; f[41] = s & 0xff;
+    send(peer, f);
+    h.poll(0);
+    assert.equal(ep.recv(), accept ? 1 : 0);
+    const st = h.stats();
+    assert.deepEqual([st.udpCsumPartial, st.badUdpChecksum], accept ? [1, 0] : [0, 1]);
+    if (!accept) continue;
+    assert.ok(ep.reply(0));
+    h.flush();
+    const p = parseIp(take(peer)[0]!); // verifies the reply's checksum
+    assert.deepEqual([...p.l4.subarray(8)], [1, 2, 3]);
+  }
+});
+
 test('a gateway carries off-link traffic; a static entry is used without ARP and never overwritten', () => {
   const { h, peer } = setup({ gateway: '10.9.0.254', arp: { static: [{ ip: '10.9.0.254', mac: '02:00:00:00:00:fe' }] } });
   take(peer);

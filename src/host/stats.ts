@@ -7,61 +7,64 @@ export const C = {
   rxFrames: 0, rxBytes: 1, txFrames: 2, txBytes: 3,
   arpRequestsIn: 4, arpRepliesIn: 5, arpRepliesOut: 6, arpRequestsOut: 7, gratuitousOut: 8,
   icmpEchoIn: 9, icmpEchoOut: 10, udpIn: 11, udpOut: 12,
+  /** UDP datagrams whose checksum field holds only the pseudo-header sum (a Linux sender's
+   *  CHECKSUM_PARTIAL, seen on veth and other virtual links): accepted, see HostOptions.partialChecksums */
+  udpCsumPartial: 13,
 } as const;
 
 /** Drop reasons: a received frame, or a frame the application asked to send, that went nowhere. */
 export const D = {
   /** shorter than its headers say (Ethernet, ARP, IPv4, ICMP or UDP header cut off) */
-  truncated: 13,
+  truncated: 14,
   /** unicast to another MAC, or multicast */
-  notOurMac: 14,
+  notOurMac: 15,
   /** 802.1Q/802.1ad tagged: VLANs are not handled in this version */
-  vlan: 15,
+  vlan: 16,
   /** IPv6: not handled in this version */
-  ipv6: 16,
+  ipv6: 17,
   /** another ethertype */
-  otherEthertype: 17,
+  otherEthertype: 18,
   /** ARP with other hardware/protocol types or sizes, or an unknown operation */
-  arpMalformed: 18,
+  arpMalformed: 19,
   /** an ARP request for another address (counted, nothing to answer) */
-  arpNotForUs: 19,
+  arpNotForUs: 20,
   /** an ARP packet claiming our own address from another MAC */
-  arpConflict: 20,
+  arpConflict: 21,
   /** IPv4 version, header length or total length inconsistent */
-  badIpHeader: 21,
-  badIpChecksum: 22,
+  badIpHeader: 22,
+  badIpChecksum: 23,
   /** TTL 0 */
-  badTtl: 23,
+  badTtl: 24,
   /** a fragment (MF set or offset non-zero): reassembly is not done */
-  fragment: 24,
+  fragment: 25,
   /** IPv4 to another address */
-  notOurIp: 25,
+  notOurIp: 26,
   /** source address multicast, broadcast or 0 */
-  badSrcIp: 26,
+  badSrcIp: 27,
   /** IPv4 protocols other than ICMP and UDP */
-  otherProto: 27,
-  badIcmpChecksum: 28,
+  otherProto: 28,
+  badIcmpChecksum: 29,
   /** ICMP other than echo request (or an echo to a broadcast address) */
-  icmpIgnored: 29,
-  badUdpLength: 30,
-  badUdpChecksum: 31,
+  icmpIgnored: 30,
+  badUdpLength: 31,
+  badUdpChecksum: 32,
   /** UDP to a port with no endpoint */
-  noUdpPort: 32,
+  noUdpPort: 33,
   /** the endpoint's batch was full (the application did not recv() since the last poll) */
-  endpointFull: 33,
+  endpointFull: 34,
   /** no tx slot (the port's tx ring full after a sync) */
-  txFull: 34,
+  txFull: 35,
   /** send(): the next hop's MAC is not known yet (an ARP request went out) */
-  noArp: 35,
+  noArp: 36,
   /** send(): off-link destination and no gateway */
-  noRoute: 36,
+  noRoute: 37,
   /** send(): the frame does not fit a buffer */
-  tooBig: 37,
+  tooBig: 38,
   /** datagrams filed with an endpoint that the application did not recv() before the next poll() */
-  unread: 38,
+  unread: 39,
 } as const;
 
-export const NCOUNTERS = 39;
+export const NCOUNTERS = 40;
 const FIRST_DROP = D.truncated;
 
 const NAMES: string[] = [];
