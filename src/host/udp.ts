@@ -74,8 +74,9 @@ export class UdpEndpoint {
     const at = h.txAlloc(UDP_HDRS + plen);
     if (at < 0) return false;
     writeUdpHeaders(u8, at, u8, this.frame[i]! + 6, h.mac, h.ip, this.srcIp[i]!, this.port, this.srcPort[i]!, plen, h.ttl, h.nextId());
-    const o = this.off[i]!;
-    u8.copyWithin(at + UDP_HDRS, o, o + plen);
+    const o = this.off[i]!, d = at + UDP_HDRS;
+    if (plen <= 64) for (let k = 0; k < plen; k++) u8[d + k] = u8[o + k]!; // copyWithin costs more than short copies
+    else u8.copyWithin(d, o, o + plen);
     const ck = this.csum[i]!;
     if (ck !== 0) { u8[at + 40] = ck >>> 8; u8[at + 41] = ck; } else udpChecksumAt(u8, at, plen);
     h.commitTx(UDP_HDRS + plen);
