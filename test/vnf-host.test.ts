@@ -239,3 +239,20 @@ test('ArpCache: learned entries expire, incomplete ones are retried then given u
   assert.equal(c.find(3), -1);
   assert.equal(c.failed, 1);
 });
+
+test('examples/udp-upper.ts: a datagram from a neighbour that ARPed us is answered in upper case', async () => {
+  const { serveOnce } = await import('../examples/udp-upper.js');
+  const { h, peer } = setup();
+  take(peer);
+  const ep = h.udp(4000);
+  const c = { answered: 0, failed: 0 };
+  send(peer, eth('ff:ff:ff:ff:ff:ff', PEER, 0x0806, arp(1, PEER, '10.9.0.2', '00:00:00:00:00:00', '10.9.0.1')),
+    eth(HMAC, PEER, 0x0800, ipv4('10.9.0.2', '10.9.0.1', 17, udp('10.9.0.2', '10.9.0.1', 3333, 4000, [...Buffer.from('hello, Host 42')]))));
+  assert.equal(serveOnce(h, ep, c), 2);
+  const out = take(peer);
+  assert.equal(out.length, 2, 'the ARP reply and the answer');
+  const p = parseIp(out[1]!);
+  assert.deepEqual([p.dst, p.dstMac, (p.l4[2]! << 8) | p.l4[3]!], ['10.9.0.2', PEER, 3333]);
+  assert.equal(Buffer.from(p.l4.subarray(8)).toString(), 'HELLO, HOST 42');
+  assert.deepEqual(c, { answered: 1, failed: 0 });
+});
