@@ -351,8 +351,8 @@ export class Host {
     // RFC 826: update an entry we have; add one only when the sender asked us (0.0.0.0 is a probe)
     if (spa !== 0 && (u8[a + 8]! & 1) === 0) this.arp.learn(spa, u8, a + 8, this.now, forUs);
     if (op === 2) { c[C.arpRepliesIn]++; return; }
-    c[C.arpRequestsIn]++;
     if (!forUs) { c[D.arpNotForUs]++; return; }
+    c[C.arpRequestsIn]++;
     const at = this.txAlloc(MIN_FRAME);
     if (at < 0) return;
     this.commitTx(writeArp(u8, at, 2, u8, a + 8, this.mac, this.ip, u8, a + 8, spa));

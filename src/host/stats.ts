@@ -5,6 +5,7 @@
 /** Counters that are not drops. */
 export const C = {
   rxFrames: 0, rxBytes: 1, txFrames: 2, txBytes: 3,
+  /** ARP requests for our address (requests for others: arpNotForUs) */
   arpRequestsIn: 4, arpRepliesIn: 5, arpRepliesOut: 6, arpRequestsOut: 7, gratuitousOut: 8,
   icmpEchoIn: 9, icmpEchoOut: 10, udpIn: 11, udpOut: 12,
   /** UDP datagrams whose checksum field holds only the pseudo-header sum (a Linux sender's
@@ -26,7 +27,7 @@ export const D = {
   otherEthertype: 18,
   /** ARP with other hardware/protocol types or sizes, or an unknown operation */
   arpMalformed: 19,
-  /** an ARP request for another address (counted, nothing to answer) */
+  /** an ARP request for another address, or a neighbour's gratuitous ARP (counted, nothing to answer) */
   arpNotForUs: 20,
   /** an ARP packet claiming our own address from another MAC */
   arpConflict: 21,
@@ -75,14 +76,23 @@ export interface HostStats {
   [name: string]: number;
   /** the sum of all drop reasons */
   dropped: number;
+  /**
+   * received frames dropped (every reason but the sending ones and `unread`): so that
+   * rxFrames = arpRequestsIn + arpRepliesIn + icmpEchoIn + udpIn + rxDropped
+   */
+  rxDropped: number;
 }
+
+/** Drops of datagrams the application sends, and of datagrams already counted as received. */
+const NOT_RX: readonly number[] = [D.txFull, D.noArp, D.noRoute, D.tooBig, D.unread];
 
 /** Named counters, with `dropped` the sum of the drop reasons. */
 export function hostStats(c: Float64Array): HostStats {
-  const out: HostStats = { dropped: 0 };
+  const out: HostStats = { dropped: 0, rxDropped: 0 };
   for (let i = 0; i < NCOUNTERS; i++) {
     out[NAMES[i]!] = c[i]!;
     if (i >= FIRST_DROP) out.dropped += c[i]!;
+    if (i >= FIRST_DROP && !NOT_RX.includes(i)) out.rxDropped += c[i]!;
   }
   return out;
 }
