@@ -160,7 +160,7 @@ test('a gateway carries off-link traffic; a static entry is used without ARP and
 });
 
 test('bad input is counted under its reason and nothing is answered', () => {
-  const { h, peer } = setup();
+  const { h, peer } = setup({ icmpUnreachableRate: 0 });
   take(peer);
   h.udp(7);
   const U = (d: number[], o = {}): Uint8Array => eth(HMAC, PEER, 0x0800, ipv4('10.9.0.2', '10.9.0.1', 17, udp('10.9.0.2', '10.9.0.1', 1, 7, d), o));
@@ -282,4 +282,19 @@ test('20000 random frames (to our MAC, IPv4 or ARP, random lengths and bytes): n
   assert.ok(s.rxFrames > 19_000);
   assert.equal(s.arpRequestsIn! + s.arpRepliesIn! + s.icmpEchoIn! + s.udpIn! + s.rxDropped, s.rxFrames, JSON.stringify(s));
   assert.ok(s.truncated! > 0 && s.badIpChecksum! > 0, 'damage was seen');
+});
+
+test('a datagram to a port without endpoint gets an ICMP port unreachable quoting it, at most icmpUnreachableRate per second', () => {
+  const { h, peer } = setup({ icmpUnreachableRate: 5 });
+  take(peer);
+  const f = eth(HMAC, PEER, 0x0800, ipv4('10.9.0.2', '10.9.0.1', 17, udp('10.9.0.2', '10.9.0.1', 4444, 9, [1, 2, 3, 4, 5, 6])));
+  for (let i = 0; i < 8; i++) send(peer, f);
+  h.poll(0);
+  const out = take(peer);
+  assert.equal(out.length, 5, 'the rate limit');
+  const p = parseIp(out[0]!); // checksums verified
+  assert.deepEqual([p.src, p.dst, p.proto, p.dstMac, p.l4[0], p.l4[1]], ['10.9.0.1', '10.9.0.2', 1, PEER, 3, 3]);
+  assert.deepEqual([...p.l4.subarray(8)], [...f.subarray(14, 14 + 28)], 'the IP header and the first 8 bytes of the datagram');
+  const s = h.stats();
+  assert.deepEqual([s.noUdpPort, s.icmpUnreachOut], [8, 5]);
 });

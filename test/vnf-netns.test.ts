@@ -51,6 +51,7 @@ function checkClients(ns: Netns, ip: string, dev: string, ourMac: string): void 
   assert.equal(nc, 'hello from nc');
   const py = JSON.parse(sh(ns, `python3 ${PEER} udp ${ip} 7 60`, 120_000)) as { sent: number; ok: number; bad: number; lost: number };
   assert.deepEqual(py, { sent: 60, ok: 60, bad: 0, lost: 0 }, 'every datagram (0..1472 bytes) echoed byte for byte from port 7');
+  assert.deepEqual(JSON.parse(sh(ns, `python3 ${PEER} refused ${ip} 9`)), { refused: true }, 'a closed port: ICMP port unreachable, ECONNREFUSED');
 }
 
 describe('nmts vnf udp-echo with Linux clients: ping, arping, nc -u, Python sockets', { skip, timeout: 300_000 }, () => {

@@ -48,6 +48,11 @@ export interface HostOptions {
    * datagram passes only if its field happens to equal that sum (1 in 65536).
    */
   partialChecksums?: boolean;
+  /**
+   * ICMP port unreachable answers per second for datagrams to ports without an endpoint, as a
+   * Linux host sends them (a connected UDP socket then gets ECONNREFUSED); 0: never. Default 100.
+   */
+  icmpUnreachableRate?: number;
   /** TTL of what the host sends (default 64). */
   ttl?: number;
   /** Options for open() when `port` is a name. */
@@ -100,6 +105,9 @@ export class Host {
   private nextSweep = 0;
   private ipId = 1;
   private readonly partialOk: boolean;
+  private readonly unreachRate: number;
+  private unreachBudget = 0;
+  private unreachWindow = 0;
   private readonly retry = (ip: number): void => { this.sendArpRequest(ip); };
 
   constructor(opts: HostOptions) {
@@ -123,6 +131,7 @@ export class Host {
     this.port = typeof opts.port === 'string' ? open(opts.port, opts.openOptions) : opts.port;
     this.u8 = this.port.u8;
     this.partialOk = opts.partialChecksums ?? true;
+    this.unreachRate = opts.icmpUnreachableRate ?? 100;
     try {
       if (this.port.txRings.length === 0 || this.port.rxRings.length === 0) throw new RangeError(`${this.port.name}: a host needs both tx and rx rings`);
       this.mac = opts.mac ? parseMac(opts.mac) : interfaceMac(this.port) ?? new Uint8Array([0x02, 0x6e, ip >>> 24, ip >>> 16, ip >>> 8, ip].map((b) => b & 0xff));
@@ -412,6 +421,40 @@ export class Host {
     c[C.icmpEchoOut]++;
   }
 
+  /** ICMP type 3 code 3 quoting the datagram's IP header and 8 bytes (RFC 792), within the rate. */
+  private portUnreachable(o: number, ip: number, tot: number): void {
+    if (this.now >= this.unreachWindow) { this.unreachWindow = this.now + 1000; this.unreachBudget = this.unreachRate; }
+    if (this.unreachBudget <= 0) return;
+    this.unreachBudget--;
+    const u8 = this.u8, quoted = Math.min(tot, ((u8[ip]! & 15) << 2) + 8);
+    const flen = ETH_HLEN + 28 + quoted;
+    const at = this.txAlloc(flen);
+    if (at < 0) return;
+    copyMac(u8, at, u8, o + 6);
+    copyMac(u8, at + 6, this.mac, 0);
+    u8[at + 12] = 0x08; u8[at + 13] = 0;
+    const r = at + ETH_HLEN;
+    u8[r] = 0x45; u8[r + 1] = 0;
+    u8[r + 2] = (28 + quoted) >>> 8; u8[r + 3] = 28 + quoted;
+    const id = this.nextId();
+    u8[r + 4] = id >>> 8; u8[r + 5] = id;
+    u8[r + 6] = 0; u8[r + 7] = 0;
+    u8[r + 8] = this.ttl; u8[r + 9] = 1;
+    u8[r + 10] = 0; u8[r + 11] = 0;
+    wr32(u8, r + 12, this.ip);
+    u8.copyWithin(r + 16, ip + 12, ip + 16);
+    const hs = ~checksumFold(checksumAdd(u8, r, 20, 0)) & 0xffff;
+    u8[r + 10] = hs >>> 8; u8[r + 11] = hs;
+    const m = r + 20;
+    u8[m] = 3; u8[m + 1] = 3; u8[m + 2] = 0; u8[m + 3] = 0;
+    u8[m + 4] = 0; u8[m + 5] = 0; u8[m + 6] = 0; u8[m + 7] = 0;
+    u8.copyWithin(m + 8, ip, ip + quoted);
+    const cs = ~checksumFold(checksumAdd(u8, m, 8 + quoted, 0)) & 0xffff;
+    u8[m + 2] = cs >>> 8; u8[m + 3] = cs;
+    this.commitTx(flen);
+    this.counters[C.icmpUnreachOut]++;
+  }
+
   private udpIn(o: number, ip: number, l4: number, l4len: number, src: number, bcast: boolean): void {
     const u8 = this.u8, c = this.counters;
     if (l4len < 8) { c[D.truncated]++; return; }
@@ -427,7 +470,11 @@ export class Host {
       }
     }
     const e = this.epIndex[(u8[l4 + 2]! << 8) | u8[l4 + 3]!]!;
-    if (e === 0) { c[D.noUdpPort]++; return; }
+    if (e === 0) {
+      c[D.noUdpPort]++;
+      if (!bcast && this.unreachRate > 0) this.portUnreachable(o, ip, l4 - ip + l4len);
+      return;
+    }
     const ep = this.endpoints[e - 1]!;
     const i = ep.count;
     if (i >= ep.capacity) { c[D.endpointFull]++; return; }

@@ -11,61 +11,63 @@ export const C = {
   /** UDP datagrams whose checksum field holds only the pseudo-header sum (a Linux sender's
    *  CHECKSUM_PARTIAL, seen on veth and other virtual links): accepted, see HostOptions.partialChecksums */
   udpCsumPartial: 13,
+  /** ICMP port unreachable sent for a datagram to a port without endpoint (rate-limited) */
+  icmpUnreachOut: 14,
 } as const;
 
 /** Drop reasons: a received frame, or a frame the application asked to send, that went nowhere. */
 export const D = {
   /** shorter than its headers say (Ethernet, ARP, IPv4, ICMP or UDP header cut off) */
-  truncated: 14,
+  truncated: 15,
   /** unicast to another MAC, or multicast */
-  notOurMac: 15,
+  notOurMac: 16,
   /** 802.1Q/802.1ad tagged: VLANs are not handled in this version */
-  vlan: 16,
+  vlan: 17,
   /** IPv6: not handled in this version */
-  ipv6: 17,
+  ipv6: 18,
   /** another ethertype */
-  otherEthertype: 18,
+  otherEthertype: 19,
   /** ARP with other hardware/protocol types or sizes, or an unknown operation */
-  arpMalformed: 19,
+  arpMalformed: 20,
   /** an ARP request for another address, or a neighbour's gratuitous ARP (counted, nothing to answer) */
-  arpNotForUs: 20,
+  arpNotForUs: 21,
   /** an ARP packet claiming our own address from another MAC */
-  arpConflict: 21,
+  arpConflict: 22,
   /** IPv4 version, header length or total length inconsistent */
-  badIpHeader: 22,
-  badIpChecksum: 23,
+  badIpHeader: 23,
+  badIpChecksum: 24,
   /** TTL 0 */
-  badTtl: 24,
+  badTtl: 25,
   /** a fragment (MF set or offset non-zero): reassembly is not done */
-  fragment: 25,
+  fragment: 26,
   /** IPv4 to another address */
-  notOurIp: 26,
+  notOurIp: 27,
   /** source address multicast, broadcast or 0 */
-  badSrcIp: 27,
+  badSrcIp: 28,
   /** IPv4 protocols other than ICMP and UDP */
-  otherProto: 28,
-  badIcmpChecksum: 29,
+  otherProto: 29,
+  badIcmpChecksum: 30,
   /** ICMP other than echo request (or an echo to a broadcast address) */
-  icmpIgnored: 30,
-  badUdpLength: 31,
-  badUdpChecksum: 32,
+  icmpIgnored: 31,
+  badUdpLength: 32,
+  badUdpChecksum: 33,
   /** UDP to a port with no endpoint */
-  noUdpPort: 33,
+  noUdpPort: 34,
   /** the endpoint's batch was full (the application did not recv() since the last poll) */
-  endpointFull: 34,
+  endpointFull: 35,
   /** no tx slot (the port's tx ring full after a sync) */
-  txFull: 35,
+  txFull: 36,
   /** send(): the next hop's MAC is not known yet (an ARP request went out) */
-  noArp: 36,
+  noArp: 37,
   /** send(): off-link destination and no gateway */
-  noRoute: 37,
+  noRoute: 38,
   /** send(): the frame does not fit a buffer */
-  tooBig: 38,
+  tooBig: 39,
   /** datagrams filed with an endpoint that the application did not recv() before the next poll() */
-  unread: 39,
+  unread: 40,
 } as const;
 
-export const NCOUNTERS = 40;
+export const NCOUNTERS = 41;
 const FIRST_DROP = D.truncated;
 
 const NAMES: string[] = [];
