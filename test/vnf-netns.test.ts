@@ -92,6 +92,16 @@ describe('nmts vnf udp-echo with Linux clients: ping, arping, nc -u, Python sock
     assert.ok(s.udpCsumPartial! > 0, 'the kernel\'s unfinished (CHECKSUM_PARTIAL) checksums were accepted and counted');
   });
 
+  test('on a veth with the AF_PACKET backend (NMTS_BACKEND=af_packet): the same clients', async () => {
+    const echo = await startEcho(ns, 'netmap:vnfa', '10.77.0.1/24', { NMTS_BACKEND: 'af_packet' });
+    assert.match(echo.stderr, /backend af_packet/);
+    ns.ip('neigh', 'flush', 'dev', 'vnfb'); // resolved again, against this process's answers
+    checkClients(ns, '10.77.0.1', 'vnfb', linkMac(ns, 'vnfa'));
+    const r = await stopEcho(echo);
+    assert.equal(r.received, r.echoed);
+    assert.equal(r.stats.arpRequestsIn! + r.stats.arpRepliesIn! + r.stats.icmpEchoIn! + r.stats.udpIn! + r.stats.rxDropped!, r.stats.rxFrames);
+  });
+
   test('through VALE: vnfc attached to a switch (vale-ctl -a), udp-echo on a VALE port of it', async () => {
     const env = { NMTS_SOCKET: SOCK };
     const a = await ns.nmts(['vale-ctl', '-a', `${SW}:vnfc`], env).wait(20_000);
