@@ -48,7 +48,7 @@ export async function udpEcho(o: UdpEchoOptions): Promise<UdpEchoResult> {
     const t0 = performance.now();
     const end = o.durationSec ? t0 + o.durationSec * 1000 : Infinity;
     const statsMs = o.statsMs ?? 1000;
-    let nextStats = t0 + statsMs, rounds = 0, echoed = 0;
+    let nextStats = o.onStats ? t0 + statsMs : Infinity, rounds = 0, echoed = 0;
     while (!o.signal?.aborted) {
       const n = h.poll(0);
       const got = ep.recv();
@@ -56,8 +56,8 @@ export async function udpEcho(o: UdpEchoOptions): Promise<UdpEchoResult> {
       h.flush();
       const now = h.now;
       if (now >= end) break;
-      if (o.onStats && now >= nextStats) { nextStats += statsMs; o.onStats(h.stats(), (now - t0) / 1000); }
-      if (n === 0) await h.wait(Math.min(100, Math.max(1, end - now), Math.max(1, nextStats - now)));
+      if (now >= nextStats) { nextStats += statsMs; o.onStats!(h.stats(), (now - t0) / 1000); }
+      if (n === 0) await h.wait(Math.max(1, Math.min(100, end - now, nextStats - now)));
       else if (++rounds % 256 === 0) await new Promise((r) => setImmediate(r)); // let signals and timers in
     }
     const s = h.stats();
