@@ -298,3 +298,20 @@ test('a datagram to a port without endpoint gets an ICMP port unreachable quotin
   const s = h.stats();
   assert.deepEqual([s.noUdpPort, s.icmpUnreachOut], [8, 5]);
 });
+
+test('a frame chained over several slots (NS_MOREFRAG) is counted per slot as multiSlot, and the next frame is handled', () => {
+  const { h, peer } = setup();
+  take(peer);
+  const r = peer.txRings[0]!;
+  const ping = eth(HMAC, PEER, 0x0800, ipv4('10.9.0.2', '10.9.0.1', 1, icmpEcho(1, 1, [1, 2, 3])));
+  let hd = r.head;
+  for (const [f, flags] of [[ping, 0x20], [ping, 0x20], [ping, 0], [ping, 0]] as const) {
+    peer.u8.set(f, r.buf(hd)); r.setLen(hd, f.length); r.setSlotFlags(hd, flags); hd = r.next(hd);
+  }
+  r.advance(hd);
+  peer.txsync();
+  assert.equal(h.poll(0), 4);
+  const s = h.stats();
+  assert.deepEqual([s.multiSlot, s.icmpEchoOut], [3, 1]);
+  assert.equal(take(peer).length, 1);
+});

@@ -14,7 +14,7 @@
 // against the frame's length before use; every frame not used is counted under one reason
 // (stats.ts).
 import { readFileSync } from 'node:fs';
-import { POLLIN } from '../core/constants.js';
+import { NS_MOREFRAG, POLLIN } from '../core/constants.js';
 import type { OpenOptions, Port } from '../core/port.js';
 import { parseIPv4, parseMac, formatIPv4 } from '../packet/addr.js';
 import { checksumAdd, checksumAdjust, checksumFold } from '../packet/checksum.js';
@@ -99,6 +99,9 @@ export class Host {
   readonly endpointBatch: number;
   private readonly rxOffs: Uint32Array;
   private readonly rxLens: Uint16Array;
+  private readonly rxFlags: Uint16Array;
+  /** the last slot taken had NS_MOREFRAG: the next one continues a chain */
+  private inChain = false;
   private readonly epIndex = new Uint16Array(65536); // UDP port -> endpoint index + 1
   private readonly endpoints: UdpEndpoint[] = [];
   private txPending = false;
@@ -123,6 +126,7 @@ export class Host {
     this.endpointBatch = opts.endpointBatch ?? this.batch;
     this.rxOffs = new Uint32Array(this.batch);
     this.rxLens = new Uint16Array(this.batch);
+    this.rxFlags = new Uint16Array(this.batch);
     this.arp = new ArpCache(opts.arp);
     for (const s of opts.arp?.static ?? []) {
       if (!this.arp.addStatic(parseIPv4(s.ip), parseMac(s.mac))) throw new RangeError(`static ARP entry ${s.ip}: its cache bucket holds only static entries`);
@@ -172,10 +176,10 @@ export class Host {
       this.counters[D.unread] += this.endpoints[i]!.reset();
     }
     const port = this.port;
-    let n = port.receiveBatch(this.rxOffs, this.rxLens, this.batch);
+    let n = port.receiveBatch(this.rxOffs, this.rxLens, this.batch, this.rxFlags);
     if (n === 0 && timeoutMs !== 0) {
       port.poll(POLLIN, timeoutMs);
-      n = port.receiveBatch(this.rxOffs, this.rxLens, this.batch);
+      n = port.receiveBatch(this.rxOffs, this.rxLens, this.batch, this.rxFlags);
     }
     this.now = performance.now();
     if (this.now >= this.nextSweep) {
@@ -321,12 +325,14 @@ export class Host {
   // ---------------------------------------------------------------- receive path
 
   private handle(n: number): void {
-    const u8 = this.u8, offs = this.rxOffs, lens = this.rxLens, c = this.counters, mac = this.mac;
+    const u8 = this.u8, offs = this.rxOffs, lens = this.rxLens, flags = this.rxFlags, c = this.counters, mac = this.mac;
     const m0 = (mac[0]! << 8) | mac[1]!, m1 = (mac[2]! << 8) | mac[3]!, m2 = (mac[4]! << 8) | mac[5]!;
     for (let k = 0; k < n; k++) {
       const o = offs[k]!, len = lens[k]!;
       c[C.rxFrames]++;
       c[C.rxBytes] += len;
+      const more = (flags[k]! & NS_MOREFRAG) !== 0;
+      if (more || this.inChain) { c[D.multiSlot]++; this.inChain = more; continue; }
       if (len < ETH_HLEN) { c[D.truncated]++; continue; }
       const d0 = (u8[o]! << 8) | u8[o + 1]!, d1 = (u8[o + 2]! << 8) | u8[o + 3]!, d2 = (u8[o + 4]! << 8) | u8[o + 5]!;
       if (!(d0 === m0 && d1 === m1 && d2 === m2) && !(d0 === 0xffff && d1 === 0xffff && d2 === 0xffff)) { c[D.notOurMac]++; continue; }

@@ -65,9 +65,11 @@ export const D = {
   tooBig: 39,
   /** datagrams filed with an endpoint that the application did not recv() before the next poll() */
   unread: 40,
+  /** slots of frames longer than a buffer (NS_MOREFRAG chains): the host handles one-slot frames */
+  multiSlot: 41,
 } as const;
 
-export const NCOUNTERS = 41;
+export const NCOUNTERS = 42;
 const FIRST_DROP = D.truncated;
 
 const NAMES: string[] = [];
