@@ -22,3 +22,4 @@ export { valeSwitch, listSwitches, listSwitchesReport, type SwitchInfo, type Swi
 export { reclaimAll, regionPath, openSharedRegion } from './core/shm.js';
 export { taskAlive } from './core/lock.js';
 export * as packet from './packet/index.js';
+export * as host from './host/index.js';

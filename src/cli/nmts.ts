@@ -11,6 +11,7 @@ import { captureCommand } from './capture.js';
 import { tlemCommand } from './tlem.js';
 import { metricsCommand } from './metrics.js';
 import { topCommand } from './top.js';
+import { vnfCommand } from './vnf.js';
 
 const USAGE = `usage: nmts <command> [options]
 
@@ -28,6 +29,7 @@ commands:
   daemon    hold persistent switches and ports, reclaim dead ones, answer a JSON control socket
   top       live per-port rates and drops of every switch, sorted by rate (--once, --json)
   metrics   the switches' metrics: Prometheus text, JSON, or served over HTTP (--http 127.0.0.1:9180)
+  vnf       network functions on a user-space host stack: udp-echo, udp-client (docs/vnf.md)
   help      this text; 'nmts <command> --help' for a command's options
   version   print the version
 
@@ -61,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     case 'tlem': return tlemCommand(rest);
     case 'top': return topCommand(rest);
     case 'metrics': return metricsCommand(rest);
+    case 'vnf': return vnfCommand(rest);
     case 'version': case '--version': case '-V':
       process.stdout.write(`nmts ${version()}\n`);
       return 0;

@@ -1,0 +1,153 @@
+// `nmts vnf udp-echo` and `nmts vnf udp-client` command lines: a small long-option parser
+// (--name VALUE, --name=VALUE, -i VALUE) and the two option sets. A bad command line throws
+// VnfUsageError naming the option (the CLI prints it with a hint, exit code 2).
+import { parseIPv4 } from '../../packet/addr.js';
+
+export class VnfUsageError extends Error {
+  override name = 'VnfUsageError';
+}
+
+/** Split argv into [name, value] pairs; `flags` take no value. */
+function pairs(argv: string[], flags: Set<string>): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('-')) throw new VnfUsageError(`unexpected argument '${a}'`);
+    let name = a, value: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) { name = a.slice(0, eq); value = a.slice(eq + 1); }
+    if (flags.has(name)) {
+      if (value !== undefined) throw new VnfUsageError(`option ${name} takes no value`);
+      out.push([name, '']);
+      continue;
+    }
+    if (value === undefined) value = argv[++i];
+    if (value === undefined) throw new VnfUsageError(`option ${name} requires a value`);
+    out.push([name, value]);
+  }
+  return out;
+}
+
+function int(name: string, v: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new VnfUsageError(`invalid ${name} '${v}': an integer ${min}..${max}`);
+  return Number(v);
+}
+
+/** 1000, 1.5k, 2M (10^3, 10^6) */
+function rate(name: string, v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(v);
+  if (!m) throw new VnfUsageError(`invalid ${name} '${v}': packets per second, e.g. 100000, 500k, 1M (0: as fast as possible)`);
+  return Math.round(Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1e3 : 1e6));
+}
+
+function cidr(name: string, v: string): string {
+  const [a, p] = v.split('/');
+  try { parseIPv4(a!); } catch (e) { throw new VnfUsageError(`invalid ${name} '${v}': ${(e as Error).message}`); }
+  if (p === undefined || !/^\d{1,2}$/.test(p) || Number(p) > 32) throw new VnfUsageError(`invalid ${name} '${v}': an address with its prefix length, e.g. 10.0.0.1/24`);
+  return v;
+}
+
+function addr(name: string, v: string): string {
+  try { parseIPv4(v); } catch (e) { throw new VnfUsageError(`invalid ${name} '${v}': ${(e as Error).message}`); }
+  return v;
+}
+
+/** What both tools share: the port, the host's address, MAC, gateway, static ARP entries, batch. */
+export interface HostCli {
+  port: string;
+  ip: string;
+  mac?: string;
+  gateway?: string;
+  staticArp: { ip: string; mac: string }[];
+  batch: number;
+  json: boolean;
+  busyWait: boolean;
+  durationSec: number;
+  help: boolean;
+}
+
+function hostOption(o: HostCli, name: string, v: string): boolean {
+  switch (name) {
+    case '-i': case '--port': o.port = v; return true;
+    case '--ip': o.ip = cidr(name, v); return true;
+    case '--mac': if (!/^([0-9a-f]{1,2}[:-]){5}[0-9a-f]{1,2}$/i.test(v)) throw new VnfUsageError(`invalid --mac '${v}'`); o.mac = v; return true;
+    case '--gateway': o.gateway = addr(name, v); return true;
+    case '--arp': {
+      const [a, m] = v.split('=');
+      if (!m) throw new VnfUsageError(`invalid --arp '${v}': IP=MAC, e.g. 10.0.0.2=02:00:00:00:00:02`);
+      o.staticArp.push({ ip: addr(name, a!), mac: m });
+      return true;
+    }
+    case '-b': case '--batch': o.batch = int(name, v, 1, 4096); return true;
+    case '--duration': {
+      if (!/^\d+(\.\d+)?$/.test(v)) throw new VnfUsageError(`invalid --duration '${v}': seconds`);
+      o.durationSec = Number(v);
+      return true;
+    }
+    case '--json': o.json = true; return true;
+    case '--busy-wait': o.busyWait = true; return true;
+    case '-h': case '--help': o.help = true; return true;
+    default: return false;
+  }
+}
+
+const HOST_FLAGS = ['--json', '--busy-wait', '-h', '--help'];
+
+export interface UdpEchoCli extends HostCli { udpPort: number }
+
+export function parseUdpEcho(argv: string[]): UdpEchoCli {
+  const o: UdpEchoCli = { port: '', ip: '', staticArp: [], batch: 512, json: false, busyWait: false, durationSec: 0, help: false, udpPort: 7 };
+  for (const [n, v] of pairs(argv, new Set(HOST_FLAGS))) {
+    if (hostOption(o, n, v)) continue;
+    if (n === '--udp-port') o.udpPort = int(n, v, 1, 65535);
+    else throw new VnfUsageError(`unknown option ${n}`);
+  }
+  if (!o.help && !o.port) throw new VnfUsageError('missing -i PORT');
+  if (!o.help && !o.ip) throw new VnfUsageError('missing --ip ADDRESS/PREFIX');
+  return o;
+}
+
+export interface UdpClientCli extends HostCli {
+  server: string;
+  serverPort: number;
+  /** packets per second, 0 = as fast as the ring takes them */
+  rate: number;
+  /** UDP payload bytes (at least 16: sequence and send time) */
+  size: number;
+  /** source ports, one flow each */
+  flows: number;
+  /** datagrams to send (0: until --duration or Ctrl-C) */
+  count: number;
+}
+
+export const CLIENT_MIN_SIZE = 16;
+
+export function parseUdpClient(argv: string[]): UdpClientCli {
+  const o: UdpClientCli = {
+    port: '', ip: '', staticArp: [], batch: 256, json: false, busyWait: false, durationSec: 0, help: false,
+    server: '', serverPort: 7, rate: 0, size: 64, flows: 1, count: 0,
+  };
+  for (const [n, v] of pairs(argv, new Set(HOST_FLAGS))) {
+    if (hostOption(o, n, v)) continue;
+    switch (n) {
+      case '--server': {
+        const [a, p] = v.split(':');
+        o.server = addr(n, a!);
+        if (p !== undefined) o.serverPort = int(`${n} port`, p, 1, 65535);
+        break;
+      }
+      case '--rate': o.rate = rate(n, v); break;
+      case '--size': o.size = int(n, v, CLIENT_MIN_SIZE, 1472); break;
+      case '--flows': o.flows = int(n, v, 1, 256); break;
+      case '-n': case '--count': o.count = int(n, v, 0, Number.MAX_SAFE_INTEGER); break;
+      default: throw new VnfUsageError(`unknown option ${n}`);
+    }
+  }
+  if (!o.help) {
+    if (!o.port) throw new VnfUsageError('missing -i PORT');
+    if (!o.ip) throw new VnfUsageError('missing --ip ADDRESS/PREFIX');
+    if (!o.server) throw new VnfUsageError('missing --server ADDRESS[:PORT]');
+    if (!o.count && !o.durationSec) o.durationSec = 5;
+  }
+  return o;
+}

@@ -1,0 +1,148 @@
+// `nmts vnf <name>`: network functions on the user-space host stack (src/host, src/apps/vnf).
+// This slice has udp-echo (the manual's sample server) and udp-client (its sample client).
+import { dropSummary } from '../host/stats.js';
+import { parseUdpClient, parseUdpEcho, VnfUsageError } from '../apps/vnf/options.js';
+import { udpEcho } from '../apps/vnf/udp-echo.js';
+import { bucketLimit, udpClient, UdpClientError, type UdpClientResult } from '../apps/vnf/udp-client.js';
+import { NetmapError } from '../core/region.js';
+import { parseOr, withStopSignal } from './tool.js';
+
+const USAGE = `usage: nmts vnf <function> [options]
+
+Network functions on netmap-ts's user-space host stack (docs/vnf.md):
+  udp-echo     answer ARP and ping on an address and echo UDP datagrams sent to a port
+  udp-client   send UDP datagrams to an echo server at a rate; count echoes, latency histogram
+
+'nmts vnf <function> --help' for its options.
+`;
+
+const HOST_HELP = `  -i, --port PORT      the port: netmap:IF (a Linux interface), valeX:Y, a pipe end x}N
+  --ip A.B.C.D/LEN     the host's address and prefix length
+  --mac MAC            its MAC (default: the interface's for netmap:IF, else 02:6e + the address)
+  --gateway A.B.C.D    next hop for destinations outside the prefix
+  --arp IP=MAC         a static ARP entry (repeatable)
+  -b, --batch N        frames taken from the port per poll (1..4096)
+  --duration SEC       stop after SEC seconds
+  --busy-wait          spin instead of sleeping when idle (burns a core)
+  --json               print one JSON object at the end instead of the summary lines`;
+
+const ECHO_USAGE = `usage: nmts vnf udp-echo -i PORT --ip A.B.C.D/LEN [--udp-port 7] [options]
+
+A host in user space on PORT: answers ARP (resolver cache, gratuitous ARP at start) and ICMP
+echo for its address, validates IPv4, and echoes every UDP datagram sent to --udp-port back
+to its sender. One thread reads the port itself. On a terminal it prints a stats line per
+second; Ctrl-C (or --duration) stops it and prints the totals (with --json: one JSON object).
+${HOST_HELP}
+  --udp-port N         the UDP port to echo on (7)
+Frames the host does not use are counted by reason (truncated, badIpChecksum, fragment,
+vlan, ipv6, noUdpPort, ...): the summary lists those that are not zero.
+`;
+
+const CLIENT_USAGE = `usage: nmts vnf udp-client -i PORT --ip A.B.C.D/LEN --server A.B.C.D[:PORT] [options]
+
+The sample client: a user-space host on PORT resolves the server by ARP, then sends UDP
+datagrams to it and measures the echoes: rate, loss and a latency histogram (log2 buckets of
+microseconds). On a terminal a stats line per second; --json: one JSON object at the end.
+${HOST_HELP}
+  --server A[:P]       the echo server (port 7)
+  --rate PPS           datagrams per second: 100000, 500k, 1M (0, the default: as fast as possible)
+  --size BYTES         UDP payload, 16..1472 (64)
+  --flows N            source ports 10000..10000+N-1, one flow each (1..256; 1)
+  -n, --count N        datagrams to send (default: 5 seconds unless --duration)
+`;
+
+const rateStr = (pps: number): string => (pps >= 1e6 ? `${(pps / 1e6).toFixed(2)} Mpps` : `${(pps / 1e3).toFixed(1)} kpps`);
+
+async function echoCommand(argv: string[]): Promise<number> {
+  const o = parseOr('vnf udp-echo', argv, parseUdpEcho, VnfUsageError, 'vnf udp-echo: ');
+  if (typeof o === 'number') return o;
+  if (o.help) { process.stdout.write(ECHO_USAGE); return 0; }
+  const tty = process.stdout.isTTY === true && !o.json;
+  let prevIn = 0, prevOut = 0, prevT = 0;
+  return withStopSignal(async (signal) => {
+    try {
+      const r = await udpEcho({
+        port: o.port, ip: o.ip, udpPort: o.udpPort, mac: o.mac, gateway: o.gateway, staticArp: o.staticArp, batch: o.batch,
+        busyWait: o.busyWait, durationSec: o.durationSec, signal,
+        onReady: (h) => process.stderr.write(`udp-echo: ${h} (MAC ${[...h.mac].map((b) => b.toString(16).padStart(2, '0')).join(':')}), UDP port ${o.udpPort}${h.port.backend() ? `, backend ${h.port.backend()!.backend}` : ''}\n`),
+        onStats: tty ? (s, t) => {
+          const dt = t - prevT || 1;
+          process.stdout.write(`${t.toFixed(0)}s  in ${rateStr((s.udpIn! - prevIn) / dt)}  echoed ${rateStr((s.udpOut! - prevOut) / dt)}  arp ${s.arpRequestsIn}/${s.arpRepliesOut}  ping ${s.icmpEchoOut}  dropped ${s.dropped}\n`);
+          prevIn = s.udpIn!; prevOut = s.udpOut!; prevT = t;
+        } : undefined,
+      });
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ seconds: r.seconds, received: r.received, echoed: r.echoed, stats: r.stats }) + '\n');
+      } else {
+        const s = r.stats;
+        process.stdout.write(`${r.received} datagrams received, ${r.echoed} echoed in ${r.seconds.toFixed(1)} s (${rateStr(r.echoed / (r.seconds || 1))})\n`);
+        process.stdout.write(`arp: ${s.arpRequestsIn} requests in, ${s.arpRepliesOut} answered, ${s.arpEntries} cache entries; ping: ${s.icmpEchoOut} answered\n`);
+        process.stdout.write(`dropped ${s.dropped}${s.dropped ? `: ${dropSummary(s)}` : ''}\n`);
+      }
+      return 0;
+    } catch (e) {
+      process.stderr.write(`vnf udp-echo: ${(e as Error).message}\n`);
+      return e instanceof NetmapError || e instanceof RangeError ? 1 : 2;
+    }
+  });
+}
+
+function histLines(r: UdpClientResult): string[] {
+  const lines: string[] = [];
+  const max = Math.max(1, ...r.histogram);
+  r.histogram.forEach((n, k) => {
+    if (!n) return;
+    const lo = k === 0 ? 0 : bucketLimit(k - 1), hi = bucketLimit(k);
+    const label = k === r.histogram.length - 1 ? `>= ${lo} us` : `${lo}..${hi} us`;
+    lines.push(`  ${label.padStart(20)}  ${String(n).padStart(10)}  ${'#'.repeat(Math.max(1, Math.round((n / max) * 40)))}`);
+  });
+  return lines;
+}
+
+async function clientCommand(argv: string[]): Promise<number> {
+  const o = parseOr('vnf udp-client', argv, parseUdpClient, VnfUsageError, 'vnf udp-client: ');
+  if (typeof o === 'number') return o;
+  if (o.help) { process.stdout.write(CLIENT_USAGE); return 0; }
+  const tty = process.stdout.isTTY === true && !o.json;
+  let prevSent = 0, prevRecv = 0, prevT = 0;
+  return withStopSignal(async (signal) => {
+    try {
+      const r = await udpClient({
+        port: o.port, ip: o.ip, server: o.server, serverPort: o.serverPort, rate: o.rate, size: o.size, flows: o.flows, count: o.count,
+        durationSec: o.durationSec, mac: o.mac, gateway: o.gateway, staticArp: o.staticArp, batch: o.batch, busyWait: o.busyWait, signal,
+        onStats: tty ? (x) => {
+          const dt = x.seconds - prevT || 1;
+          process.stdout.write(`${x.seconds.toFixed(0)}s  sent ${rateStr((x.sent - prevSent) / dt)}  echoed ${rateStr((x.received - prevRecv) / dt)}  rtt p50 ${x.latencyUs.p50} us p99 ${x.latencyUs.p99} us\n`);
+          prevSent = x.sent; prevRecv = x.received; prevT = x.seconds;
+        } : undefined,
+      });
+      if (o.json) {
+        process.stdout.write(JSON.stringify(r) + '\n');
+      } else {
+        process.stdout.write(`${r.sent} datagrams sent, ${r.received} echoed, ${r.lost} lost in ${r.seconds.toFixed(1)} s (${rateStr(r.sent / (r.seconds || 1))} sent, ${rateStr(r.received / (r.seconds || 1))} echoed)\n`);
+        const l = r.latencyUs;
+        process.stdout.write(`round trip: min ${l.min.toFixed(1)} us, mean ${l.mean.toFixed(1)} us, max ${l.max.toFixed(1)} us, p50 < ${l.p50} us, p99 < ${l.p99} us\n`);
+        for (const line of histLines(r)) process.stdout.write(line + '\n');
+        if (r.stats.dropped) process.stdout.write(`host dropped ${r.stats.dropped}: ${dropSummary(r.stats)}\n`);
+      }
+      return 0;
+    } catch (e) {
+      process.stderr.write(`vnf udp-client: ${(e as Error).message}\n`);
+      return e instanceof NetmapError || e instanceof RangeError || e instanceof UdpClientError ? 1 : 2;
+    }
+  });
+}
+
+export async function vnfCommand(argv: string[]): Promise<number> {
+  const [fn, ...rest] = argv;
+  switch (fn) {
+    case 'udp-echo': return echoCommand(rest);
+    case 'udp-client': return clientCommand(rest);
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE);
+      return fn === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`nmts vnf: unknown function '${fn}'\n\n${USAGE}`);
+      return 2;
+  }
+}
