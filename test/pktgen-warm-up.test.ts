@@ -47,7 +47,12 @@ test('a sender\'s and a receiver\'s warm-up move frames through a switch of thei
   }
 });
 
-test('ping, pong and a zero budget do not warm', () => {
+test('ports with a virtio-net header warm up with one; ping, pong and a zero budget do not warm', () => {
+  for (const vhdr of [10, 12]) {
+    const w = warmDataPath(config('tx', vhdr), 20);
+    assert.ok(w.moved >= 1000, `vnet=${vhdr}: moved ${w.moved}`);
+    w.dispose();
+  }
   for (const fn of ['ping', 'pong'] as const) assert.equal(warmDataPath(config(fn), 20).moved, 0, fn);
   assert.equal(warmDataPath(config('tx'), 0).moved, 0, '0 ms: off');
 });
