@@ -2,8 +2,9 @@
 // Ethernet + IPv4 + UDP headers in front of a payload. Plain functions over the region's bytes
 // (no object per frame); the caller owns the buffer and knows it is large enough.
 import { checksumAdd, checksumFold } from '../packet/checksum.js';
+import { ETH_HLEN } from '../packet/headers.js';
 
-export const ETH_HLEN = 14;
+export { ETH_HLEN };
 export const ARP_LEN = 28;
 /** Ethernet's minimum frame without FCS: ARP frames are padded to it. */
 export const MIN_FRAME = 60;

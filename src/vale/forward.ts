@@ -15,6 +15,7 @@ import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
 import { symmetricFlowHash } from '../packet/flow-hash.js';
+import { ETH_HLEN } from '../packet/headers.js';
 import { learnAndLookup } from './learning.js';
 import { portVnetHdrLen, VnetConverter } from './offload.js';
 import type { LookupFn } from './switch.js';
@@ -63,7 +64,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
     // must hold both, as in netmap)
     const len = ft.len[f] - srcHdr;
     let dst: number;
-    if (len < 14) dst = NM_BDG_NOPORT;
+    if (len < ETH_HLEN) dst = NM_BDG_NOPORT;
     else if (lookup === null) {
       // consecutive frames of a flow carry the same MACs: reuse the previous result within
       // the batch instead of hashing again (netmap keeps a last-source-MAC per port likewise)

@@ -1,6 +1,7 @@
 // What vale-ctl lists and reports: the ports of every switch (no arguments), a port's indices
 // (-l) and its rings and memory (-g), read from the switches' shared files.
-import { accessSync, constants as fsConstants, existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { DIR, DirType, PR, RecKind } from '../../core/layout.js';
 import { taskAlive } from '../../core/lock.js';
 import { processRegion } from '../../core/memory.js';
@@ -8,7 +9,7 @@ import { regionKeyOf } from '../../core/open.js';
 import { parsePortSpec, type PortSpec } from '../../core/portspec.js';
 import { portStats, reclaimDead, type PortStats } from '../../core/records.js';
 import { NetmapError, type Region } from '../../core/region.js';
-import { openSharedRegion, regionKey, SHM_DIR } from '../../core/shm.js';
+import { openSharedRegion, regionKey } from '../../core/shm.js';
 import { listSwitchesReport, type SwitchInfo } from '../../vale/api.js';
 import { readMetrics } from '../../vale/metrics.js';
 import { fail, strerrorOf, ValeCtlError } from './errors.js';
@@ -47,6 +48,7 @@ export function countersText(s: PortStats, badVnetHdr = 0): string {
 }
 
 let issues: string[] = [];
+let unreadable: UnreadableSwitch[] = [];
 
 /** What the last listing skipped: damaged or untrusted files (not EACCES: see unreadableSwitches), bad records. */
 export function listingIssues(): string[] {
@@ -56,6 +58,13 @@ export function listingIssues(): string[] {
 /** Every switch this user can open, sorted by name (bridge_idx is the position here). */
 export function sortedSwitches(): SwitchInfo[] {
   const r = listSwitchesReport();
+  unreadable = [];
+  for (const s of r.skipped) {
+    if (s.code !== 'EACCES') continue;
+    const name = regionKey(basename(s.file));
+    if (name === null || name.startsWith('pipe.')) continue;
+    unreadable.push({ name, path: s.file, reason: `${strerrorOf('EACCES')} (${describeFile(s.file)})` });
+  }
   issues = [...r.skipped.filter((s) => s.code !== 'EACCES').map((s) => `${s.file} not listed: ${s.reason.startsWith(`${s.file}: `) ? s.reason.slice(s.file.length + 2) : s.reason}`), ...r.problems];
   return r.switches.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
@@ -82,25 +91,12 @@ export function listValePorts(drops = false): ValePortEntry[] {
 
 export interface UnreadableSwitch { name: string; path: string; reason: string }
 
-/** Switch files that exist but that this user may not open (they are missing from listings). */
+/**
+ * Switch files that exist but that this user may not open (they are missing from listings):
+ * the EACCES part of what the last listing's pass over the directory skipped.
+ */
 export function unreadableSwitches(): UnreadableSwitch[] {
-  if (process.env.NMTS_SHARED === '0') return [];
-  let names: string[] = [];
-  try { names = readdirSync(SHM_DIR); } catch { return []; }
-  const out: UnreadableSwitch[] = [];
-  for (const f of names.sort()) {
-    const key = regionKey(f);
-    if (key === null || key.startsWith('pipe.')) continue;
-    const path = `${SHM_DIR}/${f}`;
-    try {
-      accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'EACCES';
-      if (code === 'ENOENT') continue; // retired meanwhile
-      out.push({ name: key, path, reason: `${strerrorOf(code)} (${describeFile(path)})` });
-    }
-  }
-  return out;
+  return unreadable;
 }
 
 export function describeFile(path: string): string {
