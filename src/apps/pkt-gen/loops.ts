@@ -25,6 +25,8 @@ export interface LoopConfig {
   fragSize: number;
   vhdr: number; // virtio-net header bytes before the frame
   rubbish: boolean;
+  /** -o 4 / -o 8: copy the frame into every buffer sent (a byte loop / TypedArray.set); 0 or absent = no. */
+  copyMode?: 0 | 4 | 8;
   dump: boolean;
   exitOnIdle: boolean;
   family: 4 | 6;
@@ -71,7 +73,7 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const wireLen = cfg.frameLen + cfg.vhdr;
   // the path (tx-fill.ts) is chosen once: the batch loop below stays monomorphic
   const path = cfg.frags > 1 ? FILL_FRAGMENTS
-    : !dynamic && !randLen && !seq && !cfg.dump && !cfg.rubbish ? FILL_FIXED : FILL_FRAMES;
+    : !dynamic && !randLen && !seq && !cfg.dump && !cfg.rubbish && !cfg.copyMode ? FILL_FIXED : FILL_FRAMES;
   const st = new TxState();
   prefill(port, cfg);
   let burst = cfg.burst;

@@ -7,7 +7,9 @@
 //    and the value (the C tool mostly trusts atoi() and carries on);
 //  - operands (words that are not options) are rejected, pkt-gen takes none;
 //  - ping, pong and txseq refuse -p > 1 up front instead of failing in the thread;
-//  - -R also accepts a k/M/G suffix (-R 1M), -o also accepts 0x hex.
+//  - -R also accepts a k/M/G suffix (-R 1M), -o also accepts 0x hex;
+//  - -I and the -o bits with no effect here (REFUSED_BITS) are refused with the reason
+//    instead of being accepted silently; -o 4 / -o 8 copy the frame into every buffer.
 // Things that need the system (number of CPUs, MAC of the interface, whether
 // the port is a VALE port for the -w default) are left to run time.
 
@@ -31,6 +33,18 @@ export const OPT_RANDOM_SRC = 512;
 export const OPT_RANDOM_DST = 1024;
 export const OPT_PPS_STATS = 2048;
 export const OPT_UPDATE_CSUM = 4096;
+/**
+ * -o bits refused, with the reason (netmap's pkt-gen accepts them; here they would do nothing).
+ * OPT_INDIRECT is -I's bit.
+ */
+export const REFUSED_BITS: ReadonlyArray<readonly [number, string]> = [
+  [OPT_PREFETCH, 'prefetch (1): JavaScript has no prefetch instruction, so the bit would change nothing'],
+  [OPT_ACCESS, 'access (2): netmap\'s pkt-gen lists it but no code of it reads the bit; nothing to reproduce'],
+  [OPT_TS, 'timestamp (16): netmap\'s pkt-gen lists it but no code of it reads the bit; -f ping stamps its frames'],
+  [OPT_INDIRECT, 'indirect (32, -I): an NS_INDIRECT slot points at the sender\'s own memory by its user virtual address; ' +
+    'netmap-ts processes share only the region, a switch could not follow such a pointer'],
+];
+
 /** Every bit -o knows about. */
 export const OPT_KNOWN_MASK =
   OPT_PREFETCH | OPT_ACCESS | OPT_COPY | OPT_MEMCPY | OPT_TS | OPT_INDIRECT | OPT_DUMP |
@@ -107,8 +121,10 @@ export interface PktGenOptions {
   frags: number;
   /** -M: bytes per fragment; undefined = the buffer size. */
   fragSize: number | undefined;
-  /** -I (or -o 32): NS_INDIRECT slots. */
+  /** -I (or -o 32): NS_INDIRECT slots; always false here (refused by the parser). */
   indirect: boolean;
+  /** -o 4 (4) or -o 8 (8): tx copies the frame into every buffer it sends (not only new ones); 0 = no. */
+  copyMode: 0 | 4 | 8;
   /** -r (or -o 256): send buffers without filling them. */
   rubbish: boolean;
   /** -A (or -o 2048): sliding-window mean/std-dev of pps in the report lines. */
@@ -173,6 +189,7 @@ function bitsArg(value: string): number {
   if (!Number.isSafeInteger(n) || n > 0xffffffff) bad('-o', value, 'expected a number (bitmask)');
   const unknown = n & ~OPT_KNOWN_MASK;
   if (unknown !== 0) bad('-o', value, `unknown option bits 0x${(unknown >>> 0).toString(16)}`);
+  for (const [bit, why] of REFUSED_BITS) if (n & bit) bad('-o', value, `bit ${why}`);
   return n;
 }
 
@@ -312,6 +329,7 @@ function defaults(): PktGenOptions {
     frags: 1,
     fragSize: undefined,
     indirect: false,
+    copyMode: 0,
     rubbish: false,
     ppsStats: false,
     framingBytes: 0,
@@ -339,7 +357,7 @@ function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boole
     case '4': o.family = 4; break;
     case '6': o.family = 6; break;
     case 'N': o.normalize = false; break;
-    case 'I': o.optionBits |= OPT_INDIRECT; break;
+    case 'I': fail(`-I is not available: ${REFUSED_BITS.find(([b]) => b === OPT_INDIRECT)![1]}`);
     case 'W': o.exitOnIdle = true; break;
     case 'v': o.verbose++; break;
     case 'X': o.optionBits |= OPT_DUMP; break;
@@ -409,6 +427,7 @@ function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstS
   if (!st.dstSet) o.dstRange = o.family === 4 ? DEFAULT_DST_RANGE_V4 : DEFAULT_DST_RANGE_V6;
   const b = o.optionBits;
   o.indirect = (b & OPT_INDIRECT) !== 0;
+  o.copyMode = b & OPT_COPY ? 4 : b & OPT_MEMCPY ? 8 : 0;
   o.dump = (b & OPT_DUMP) !== 0;
   o.rubbish = (b & OPT_RUBBISH) !== 0;
   o.randomSrc = (b & OPT_RANDOM_SRC) !== 0;

@@ -3,7 +3,7 @@
 //   fillFixed      the same frame in every buffer (prefilled): only buffers swapped in
 //                  (NS_BUF_CHANGED) are written again, and a slot word only when it changes;
 //   fillFrames     one frame per slot, varied per frame (-A/-B ranges, random addresses or
-//                  sizes, sequence numbers, -X dump);
+//                  sizes, sequence numbers, -X dump), or copied into every buffer (-o 4 / 8);
 //   fillFragments  one frame spread over `frags` slots chained with NS_MOREFRAG (-F, -M).
 // Each fills at most `todo` frames from the ring's head into its free space, advances the
 // head, and returns the frames queued; the bytes go to `st.bytes`. Nothing is allocated.
@@ -66,7 +66,8 @@ export function fillFrames(r: Ring, u8: Uint8Array, cfg: LoopConfig, todo: numbe
     const s = slots + (h << 2);
     const buf = r.bufsOfs + u32[s] * r.bufSize;
     let len = wireLen;
-    if ((u16[(s << 1) + 3] & NS_BUF_CHANGED) && !cfg.rubbish) writeFrame(u8, buf, cfg);
+    if (cfg.copyMode === 8) { if (vh) u8.fill(0, buf, buf + vh); u8.set(cfg.frame, buf + vh); } // pkt-gen's memcpy
+    else if (cfg.copyMode === 4 || ((u16[(s << 1) + 3] & NS_BUF_CHANGED) && !cfg.rubbish)) writeFrame(u8, buf, cfg);
     if (ranges) tmpl!.advance(u8, buf + vh);
     if (random) tmpl!.randomize(u8, buf + vh, cfg.randomSrc, cfg.randomDst);
     if (randLen) {

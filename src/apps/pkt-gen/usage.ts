@@ -37,7 +37,6 @@ Frames
   -F n           send each frame as n slots chained with NS_MOREFRAG (1..63,
                  default 1)
   -M size        bytes per fragment with -F (default: the buffer size)
-  -I             tx with NS_INDIRECT slots (VALE ports only)
   -r             "rubbish": tx sends buffers without filling them
 
 Speed and threads
@@ -72,10 +71,23 @@ Output
                  mpps, gbps, raw_gbps, avg_batch, frame_len, and rtt_min_ns,
                  rtt_avg_ns for ping)
   -o bits        extra behaviour, sum of (decimal or 0x hex):
-                   1 prefetch   2 access    4 copy      8 memcpy   16 timestamp
-                  32 indirect (-I)          64 dump (-X)
-                 256 rubbish (-r)  512 random src (-z)  1024 random dst (-Z)
-                2048 pps stats (-A)        4096 update checksums
+                   4 copy: tx copies the frame into every buffer it sends, byte
+                     by byte (else only into buffers the port swapped in)
+                   8 memcpy: the same with one block copy (TypedArray.set)
+                  64 dump (-X)      256 rubbish (-r)
+                 512 random src (-z)                 1024 random dst (-Z)
+                2048 pps stats (-A)
+                4096 update checksums (always done here: accepted, no change)
+
+Header lines (stdout, as netmap's pkt-gen): "Sending on PORT: Q queues, T threads
+and C cpus." (tx, txseq; then "SRC -> DST (SMAC -> DMAC)"), "Receiving from ..."
+(rx, rxseq), "Working on ..." (ping, pong). Reports go to stderr, the summary to
+stdout.
+
+Not available (refused with the reason): -I and -o 32 (NS_INDIRECT slots point
+at the sender's own memory; processes share only the region), -o 1 (prefetch:
+no such instruction in JavaScript), -o 2 and -o 16 (no code of netmap's pkt-gen
+reads them).
 
 Report line (every -T ms) and summary:
   6.728 Mpps (6.735 Mpkts 3.229 Gbps in 1001031 usec) 512.00 avg_batch 0 min_space
