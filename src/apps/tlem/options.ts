@@ -7,6 +7,8 @@
 // -B/-D/-L/-Q/-R given once apply to both directions, given twice: first A->B, then B->A.
 // -Q's default is tlem's: 50000 bytes when -B limits the bandwidth, else no byte limit.
 
+import { linkWait } from '../common/link-wait.js';
+
 export class TlemUsageError extends Error {
   override name = 'TlemUsageError';
 }
@@ -153,11 +155,12 @@ export function slotsForBytes(qbytes: number): number {
   return Math.min(MAX_QSIZE, Math.max(DEFAULT_QSIZE, Math.ceil(qbytes / 64) + DEFAULT_QSIZE));
 }
 
-/** -w default: tlem waits 2 s for a link when an interface (netmap:IF) is involved; software ports need none. */
+/** tlem's -w default (tlem.8): 2 s. */
+export const TLEM_LINK_WAIT = 2;
+
+/** -w, else 2 s when an interface (netmap:IF) is involved; software ports need none. */
 export function resolveTlemWait(o: Pick<TlemCliOptions, 'waitSec' | 'a' | 'b'>): number {
-  if (o.waitSec !== undefined) return o.waitSec;
-  const iface = (p: string): boolean => p.startsWith('netmap:') && !/[{}]/.test(p);
-  return iface(o.a) || iface(o.b) ? 2 : 0;
+  return linkWait(o.waitSec, [o.a, o.b], TLEM_LINK_WAIT);
 }
 
 function int(flag: string, v: string, min: number, max: number): number {
