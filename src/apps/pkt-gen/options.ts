@@ -1,6 +1,7 @@
 // pkt-gen's command line: a small getopt(3)-style parser for the same letters
 // as netmap's pkt-gen ("46a:f:F:Nn:i:Il:d:s:D:S:b:c:o:p:T:w:WvR:XC:H:rP:zZAhBM:")
-// plus three long options of ours: --help, --json and --duration SECONDS.
+// plus long options of ours: --help, --json, --duration SECONDS and --vlan ID[,INNER]; -l also
+// takes a size mix (`imix`, `64:7,570:4,1518:1`), and an IPv6 -s/-d selects -6 by itself.
 //
 // Differences from the C tool, all on purpose:
 //  - every value is checked; a bad one throws PktGenUsageError naming the flag
@@ -82,6 +83,10 @@ export interface PktGenOptions {
   frameLen: number;
   /** Second -l: frames get random lengths in [frameLenMin, frameLen). undefined = fixed length. */
   frameLenMin: number | undefined;
+  /** -l imix / -l len:weight,...: [length, weight] pairs (frameLen is then the largest); undefined = none. */
+  sizeMix: Array<[number, number]> | undefined;
+  /** --vlan ID or --vlan OUTER,INNER: VLAN IDs, outermost first; [] = untagged. */
+  vlan: number[];
   /** -b: packets per sync; defaults to 512 (tx, rx, txseq, rxseq) or 1 (ping, pong). */
   burst: number;
   /** -4 / -6. */
@@ -140,6 +145,14 @@ export interface PktGenOptions {
   /** -v, once per -v. */
   verbose: number;
 }
+
+/** `-l imix`: the standard simple IMIX, sizes (as -l: without CRC) and weights. */
+export const IMIX: ReadonlyArray<readonly [number, number]> = [[64, 7], [570, 4], [1518, 1]];
+/** Most entries of a size schedule (the sum of the weights). */
+export const MAX_MIX_WEIGHT = 4096;
+/** 802.1Q tag (one --vlan ID, or the inner tag of two) and 802.1ad S-tag (outer of two). */
+export const ETH_P_8021Q = 0x8100;
+export const ETH_P_8021AD = 0x88a8;
 
 /** A bad command line. The message is ready to print. */
 export class PktGenUsageError extends Error {
@@ -307,6 +320,8 @@ function defaults(): PktGenOptions {
     count: 0,
     frameLen: 60,
     frameLenMin: undefined,
+    sizeMix: undefined,
+    vlan: [],
     burst: 0,
     family: 4,
     srcRange: '',
@@ -351,11 +366,44 @@ export function resolveWaitLink(o: Pick<PktGenOptions, 'waitLinkSec' | 'port'>):
 }
 
 /** Apply one option letter with its value (undefined for letters without one). */
-function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boolean; burstSet: boolean; srcSet: boolean; dstSet: boolean }): void {
+/** -l imix or len:weight[,len:weight...]: the pairs, each length checked as -l's. */
+function sizeMixArg(v: string): Array<[number, number]> {
+  if (v === 'imix') return IMIX.map(([l, w]) => [l, w]);
+  const why = `expected imix or len:weight[,len:weight...] with lengths ${MIN_FRAME_LEN}..${MAX_FRAME_LEN} and weights >= 1 (at most ${MAX_MIX_WEIGHT} in all)`;
+  const mix = v.split(',').map((part): [number, number] => {
+    const m = /^(\d+):(\d+)$/.exec(part);
+    if (!m) bad('-l', v, why);
+    const len = Number(m[1]), w = Number(m[2]);
+    if (len < MIN_FRAME_LEN || len > MAX_FRAME_LEN || w < 1) bad('-l', v, why);
+    return [len, w];
+  });
+  if (mix.reduce((a, [, w]) => a + w, 0) > MAX_MIX_WEIGHT) bad('-l', v, why);
+  return mix;
+}
+
+/** --vlan ID or OUTER,INNER: IDs 0..4095. */
+function vlanArg(v: string): number[] {
+  const ids = v.split(',');
+  const why = 'expected a VLAN ID 0..4095, or OUTER,INNER for QinQ (802.1ad outer tag, 802.1Q inner)';
+  if (ids.length > 2) bad('--vlan', v, why);
+  return ids.map((x) => {
+    if (!/^\d{1,4}$/.test(x) || Number(x) > 4095) bad('--vlan', v, why);
+    return Number(x);
+  });
+}
+
+/** pkt-gen's IPv6 address forms in -s/-d: a bracketed address, or more than one ':'. */
+export function looksIPv6(range: string): boolean {
+  return range.includes('[') || (range.match(/:/g)?.length ?? 0) >= 2;
+}
+
+type ParseState = { lenSeen: boolean; burstSet: boolean; srcSet: boolean; dstSet: boolean; familySet: boolean; lenSet: boolean };
+
+function apply(o: PktGenOptions, letter: string, v: string, st: ParseState): void {
   const flag = `-${letter}`;
   switch (letter) {
-    case '4': o.family = 4; break;
-    case '6': o.family = 6; break;
+    case '4': o.family = 4; st.familySet = true; break;
+    case '6': o.family = 6; st.familySet = true; break;
     case 'N': o.normalize = false; break;
     case 'I': fail(`-I is not available: ${REFUSED_BITS.find(([b]) => b === OPT_INDIRECT)![1]}`);
     case 'W': o.exitOnIdle = true; break;
@@ -381,6 +429,16 @@ function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boole
       o.count = intArg(flag, v, 0, Number.MAX_SAFE_INTEGER, 'count must be a whole number (0 = forever)');
       break;
     case 'l':
+      if (/[:a-z]/.test(v)) {
+        if (st.lenSeen) bad(flag, v, 'a size mix replaces -l, it cannot be combined with another -l');
+        o.sizeMix = sizeMixArg(v);
+        o.frameLen = Math.max(...o.sizeMix.map(([l]) => l));
+        st.lenSeen = true;
+        st.lenSet = true;
+        break;
+      }
+      if (o.sizeMix) bad(flag, v, 'a size mix replaces -l, it cannot be combined with another -l');
+      st.lenSet = true;
       if (!st.lenSeen) {
         o.frameLen = intArg(flag, v, MIN_FRAME_LEN, MAX_FRAME_LEN, `frame length must be ${MIN_FRAME_LEN}..${MAX_FRAME_LEN}`);
         st.lenSeen = true;
@@ -421,8 +479,17 @@ function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boole
 }
 
 /** Fill in what depends on several options, check the combinations. */
-function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstSet: boolean }, checkAll: boolean): PktGenOptions {
+/** Bytes of the VLAN tags before the ethertype. */
+export function vlanBytes(o: Pick<PktGenOptions, 'vlan'>): number {
+  return 4 * o.vlan.length;
+}
+
+function finish(o: PktGenOptions, st: ParseState, checkAll: boolean): PktGenOptions {
   if (!st.burstSet) o.burst = defaultBurst(o.function);
+  // an IPv6 -s/-d is pkt-gen's way to ask for IPv6 frames (unless -4 says otherwise)
+  if (!st.familySet && ((st.srcSet && looksIPv6(o.srcRange)) || (st.dstSet && looksIPv6(o.dstRange)))) o.family = 6;
+  // default length: 60, or the headers (IPv6, VLAN tags) plus 16 bytes of payload when longer
+  if (!st.lenSet) o.frameLen = Math.max(60, (o.family === 4 ? 42 : 62) + vlanBytes(o) + 16);
   if (!st.srcSet) o.srcRange = o.family === 4 ? DEFAULT_SRC_RANGE_V4 : DEFAULT_SRC_RANGE_V6;
   if (!st.dstSet) o.dstRange = o.family === 4 ? DEFAULT_DST_RANGE_V4 : DEFAULT_DST_RANGE_V6;
   const b = o.optionBits;
@@ -440,6 +507,12 @@ function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstS
   if (o.threads > 1 && (o.function === 'ping' || o.function === 'pong' || o.function === 'txseq')) {
     bad('-p', String(o.threads), `-f ${o.function} works with one thread only`);
   }
+  if (o.sizeMix) {
+    const why = o.pcapFile ? 'the frame of -P has its own length' : o.frags > 1 ? '-F sends one length in fragments'
+      : o.function === 'ping' || o.function === 'pong' ? `-f ${o.function} sends one length` : '';
+    if (why) fail(`a size mix (-l ${o.sizeMix.map(([l, w]) => `${l}:${w}`).join(',')}) does not go with ${why}`);
+  }
+  if (o.vlan.length && o.pcapFile) fail('--vlan does not go with -P: the frame of the file is sent as it is');
   return o;
 }
 
@@ -450,7 +523,7 @@ function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstS
  */
 export function parsePktGenArgs(argv: readonly string[]): PktGenOptions {
   const o = defaults();
-  const st = { lenSeen: false, burstSet: false, srcSet: false, dstSet: false };
+  const st: ParseState = { lenSeen: false, burstSet: false, srcSet: false, dstSet: false, familySet: false, lenSet: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -466,6 +539,15 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions {
         if (name === 'json') { o.json = true; continue; }
         o.help = true;
         return finish(o, st, false);
+      }
+      if (name === 'vlan') {
+        let v = inline;
+        if (v === undefined) {
+          if (i + 1 >= argv.length) fail('option --vlan requires an argument');
+          v = argv[++i] as string;
+        }
+        o.vlan = vlanArg(v);
+        continue;
       }
       if (name === 'duration') {
         let v = inline;

@@ -6,7 +6,7 @@ import { ifHwAddr } from '../../sys/net.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
 import { factoryKind } from '../../core/open.js';
-import { buildFrame } from './frame.js';
+import { buildFrame, sizeSchedule } from './frame.js';
 import { backendLines } from '../common/port-backend.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
@@ -74,6 +74,9 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   }
   processRegion(); // workers inherit the region
   const built = buildFrame(interfaceSourceMac(o));
+  if ((o.function === 'ping' || o.function === 'pong') && built.template && built.frameLen < built.tagLen + (o.family === 4 ? 42 : 62) + 12) {
+    throw new PktGenUsageError(`pkt-gen: -f ${o.function} needs -l ${built.tagLen + (o.family === 4 ? 42 : 62) + 12} or more (sequence number and timestamp after the UDP header)`);
+  }
   const ports = threadPorts(o);
   const ring = o.ringConfig ? parseRingConfig(o.ringConfig) : null;
   const { stats: statsSab, ctrl: ctrlSab } = makeShared(o.threads);
@@ -85,6 +88,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     frame: built.frame.slice(0, built.frameLen), frameLen: built.frameLen,
     frameLenMin: o.frameLenMin ?? built.frameLen,
     randomSrc: o.randomSrc, randomDst: o.randomDst, frags: o.frags, fragSize: o.fragSize ?? 0,
+    tagLen: built.tagLen, sizes: o.sizeMix ? sizeSchedule(o.sizeMix) : null,
     vhdr: o.virtioHdrLen, rubbish: o.rubbish, copyMode: o.copyMode, dump: o.dump, exitOnIdle: o.exitOnIdle,
     family: o.family, reportMs: o.reportMs,
   });
