@@ -67,9 +67,11 @@ test('grammar: -l imix / len:weight, --vlan, an IPv6 -d selects -6, combinations
   assert.equal(parsePktGenArgs(['-i', 'p', '-d', 'fd00::2']).family, 6);
   assert.equal(parsePktGenArgs(['-i', 'p', '-d', '[fd00::9]:99']).family, 6);
   assert.equal(parsePktGenArgs(['-i', 'p', '-d', '10.0.0.9:99']).family, 4);
+  assert.equal(parsePktGenArgs(['-i', 'p', '-d', '10.0.0.1:1000-10.0.0.9:1099']).family, 4);
+  assert.equal(parsePktGenArgs(['-i', 'p', '-d', 'fd00::1-fd00::9']).family, 6);
   assert.equal(parsePktGenArgs(['-i', 'p', '-6']).frameLen, 78, 'IPv6 default length: headers + 16');
   assert.equal(parsePktGenArgs(['-i', 'p', '--vlan', '1,2']).frameLen, 66);
-  for (const argv of [['-l', 'imix', '-l', '60'], ['-l', '60', '-l', 'imix'], ['-l', '10:1'], ['-l', '64:0'], ['-l', 'mix'],
+  for (const argv of [['-l', 'imix', '-l', '60'], ['-l', '60', '-l', 'imix'], ['-l', '10:1'], ['-l', '64:0'], ['-l', 'mix:1'],
     ['--vlan', '4096'], ['--vlan', '1,2,3'], ['--vlan', 'x'], ['-l', 'imix', '-f', 'ping'], ['-l', 'imix', '-F', '2'],
     ['--vlan', '5', '-P', 'x.pcap'], ['-4', '-d', 'fd00::2']]) {
     assert.throws(() => parsePktGenArgs(['-i', 'p', ...argv]), PktGenUsageError, argv.join(' '));

@@ -394,7 +394,8 @@ function vlanArg(v: string): number[] {
 
 /** pkt-gen's IPv6 address forms in -s/-d: a bracketed address, or more than one ':'. */
 export function looksIPv6(range: string): boolean {
-  return range.includes('[') || (range.match(/:/g)?.length ?? 0) >= 2;
+  // per end of an a-b range: an IPv4 end "addr:port" has at most one ':'
+  return range.split('-').some((end) => end.includes('[') || (end.match(/:/g)?.length ?? 0) >= 2);
 }
 
 type ParseState = { lenSeen: boolean; burstSet: boolean; srcSet: boolean; dstSet: boolean; familySet: boolean; lenSet: boolean };
@@ -429,7 +430,7 @@ function apply(o: PktGenOptions, letter: string, v: string, st: ParseState): voi
       o.count = intArg(flag, v, 0, Number.MAX_SAFE_INTEGER, 'count must be a whole number (0 = forever)');
       break;
     case 'l':
-      if (/[:a-z]/.test(v)) {
+      if (v === 'imix' || v.includes(':')) {
         if (st.lenSeen) bad(flag, v, 'a size mix replaces -l, it cannot be combined with another -l');
         o.sizeMix = sizeMixArg(v);
         o.frameLen = Math.max(...o.sizeMix.map(([l]) => l));

@@ -13,7 +13,8 @@ Port and function
   -f function    tx     send frames as fast as possible (or at -R)
                  rx     count received frames (default)
                  ping   send timestamped frames, measure round-trip times
-                 pong   answer ping frames (MACs and IPv4 addresses swapped)
+                 pong   answer ping frames (MACs, IPv4 or IPv6 addresses and
+                        ports swapped, behind VLAN tags too)
                  txseq  send frames carrying a 32-bit sequence number
                  rxseq  receive txseq frames, report gaps and reordering
   -n count       packets (tx, rx) or transactions (ping, pong); 0 = forever
@@ -21,9 +22,19 @@ Port and function
   -h, --help     print this text and exit
 
 Frames
-  -l len         frame length without CRC, 16..65536 (default 60); give it
-                 twice (-l 1514 -l 64) for random lengths in [second, first)
-  -4 / -6        IPv4 (default) / IPv6 UDP frames
+  -l len         frame length without CRC, 16..65536, VLAN tags included
+                 (default 60, or the headers plus 16 bytes when longer: 78
+                 with -6); give it twice (-l 1514 -l 64) for random lengths
+                 in [second, first)
+  -l imix        the simple IMIX: 64:7,570:4,1518:1 (lengths as -l's)
+  -l len:w,...   a size mix: each length w times in every sum(w) frames,
+                 interleaved (e.g. -l 64:7,570:4,1518:1); tx and txseq
+  --vlan id      put an 802.1Q tag (VLAN id 0..4095) after the MACs
+  --vlan o,i     QinQ: an 802.1ad tag (ethertype 0x88a8) with id o, then
+                 an 802.1Q tag with id i; a receiver of txseq frames
+                 (rxseq) and ping/pong take the same --vlan
+  -4 / -6        IPv4 (default) / IPv6 UDP frames; an IPv6 -s or -d
+                 ([fd00::2]:1234, fd00::2) selects -6 by itself
   -s range       source addr[:port][-addr[:port]]
                  (default 10.0.0.1:1234, with -6 [fd00::1]:1234)
   -d range       destination addr[:port][-addr[:port]]
