@@ -30,7 +30,7 @@ async function pair(sw: string, durationMs: number, opts?: RunOptions): Promise<
   const warm = (opts?.warmupMs ?? DEFAULT_WARMUP_MS) / 1000, dur = durationMs / 1000;
   const tx = start(process.execPath, [NMTS, 'pkt-gen', '-i', `${sw}:tx`, '-f', 'tx', '-S', '02:00:00:00:00:01', '-D', '02:00:00:00:00:02', '--duration', String(warm + dur + 30)]);
   try {
-    await tx.says('Sending on', 'err');
+    await tx.says('Sending on', 'out');
     const rx = await start(process.execPath, [NMTS, 'pkt-gen', '-i', `${sw}:rx`, '-f', 'rx', '--duration', String(warm + dur), '--json']).exited;
     if (rx.code !== 0) throw new Error(`pkt-gen receiver exited with ${rx.code}: ${rx.err.trim().split('\n').pop() ?? ''}`);
     const r = JSON.parse(rx.out.trim().split('\n').pop()!) as { packets: number; seconds: number };

@@ -17,11 +17,11 @@ function pktGen(args: string[]): PktGen {
   let out = '', err = '';
   let readyNow!: () => void;
   const ready = new Promise<void>((r) => { readyNow = r; });
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => {
-    err += d;
-    if (/^(Receiving from|Sending on) /m.test(err)) readyNow(); // its port is open
+  child.stdout!.on('data', (d) => {
+    out += d;
+    if (/^(Receiving from|Sending on) /m.test(out)) readyNow(); // its port is open (pkt-gen prints it on stdout)
   });
+  child.stderr!.on('data', (d) => { err += d; });
   const done = new Promise<{ code: number; out: string; err: string }>((resolve) => child.once('exit', (code, sig) => {
     readyNow();
     resolve({ code: code ?? (sig ? 128 : -1), out, err });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   parsePktGenArgs, parseRingConfig, resolveWaitLink, defaultBurst, PktGenUsageError,
-  OPT_DUMP, OPT_INDIRECT, OPT_RUBBISH, OPT_RANDOM_SRC, OPT_RANDOM_DST, OPT_PPS_STATS, OPT_COPY,
+  OPT_DUMP, OPT_RUBBISH, REFUSED_BITS, OPT_RANDOM_SRC, OPT_RANDOM_DST, OPT_PPS_STATS, OPT_COPY,
 } from '../src/apps/pkt-gen/options.js';
 import { pktGenUsage } from '../src/apps/pkt-gen/usage.js';
 
@@ -87,10 +87,10 @@ test('every value option, separate and attached', () => {
 });
 
 test('every flag option', () => {
-  const o = parsePktGenArgs(['-i', 'p', '-6', '-N', '-I', '-W', '-v', '-X', '-r', '-z', '-Z', '-A', '-B', '-v']);
+  const o = parsePktGenArgs(['-i', 'p', '-6', '-N', '-W', '-v', '-X', '-r', '-z', '-Z', '-A', '-B', '-v']);
   assert.equal(o.family, 6);
   assert.equal(o.normalize, false);
-  assert.equal(o.indirect, true);
+  assert.equal(o.indirect, false);
   assert.equal(o.exitOnIdle, true);
   assert.equal(o.verbose, 2);
   assert.equal(o.dump, true);
@@ -99,7 +99,7 @@ test('every flag option', () => {
   assert.equal(o.randomDst, true);
   assert.equal(o.ppsStats, true);
   assert.equal(o.framingBytes, 24);
-  assert.equal(o.optionBits, OPT_INDIRECT | OPT_DUMP | OPT_RUBBISH | OPT_RANDOM_SRC | OPT_RANDOM_DST | OPT_PPS_STATS);
+  assert.equal(o.optionBits, OPT_DUMP | OPT_RUBBISH | OPT_RANDOM_SRC | OPT_RANDOM_DST | OPT_PPS_STATS);
   // IPv6 defaults follow the final family, whatever the order.
   assert.equal(o.srcRange, '[fd00::1]:1234');
   assert.equal(o.dstRange, '[fd00::2]:1234');
@@ -251,4 +251,18 @@ test('usage lists every option', () => {
     assert.ok(u.includes(s), `usage lacks ${s}`);
   }
   assert.ok(u.endsWith('\n'));
+});
+
+test('-I and the -o bits with no effect here are refused with the reason; -o 4 / 8 select a copy mode', () => {
+  throwsUsage(['-i', 'p', '-I'], `pkt-gen: -I is not available: ${REFUSED_BITS[3]![1]}`);
+  for (const [bit, why] of REFUSED_BITS) {
+    throwsUsage(['-i', 'p', '-o', String(bit)], `pkt-gen: invalid -o '${bit}': bit ${why}`);
+  }
+  throwsUsage(['-i', 'p', '-o', '5'], `pkt-gen: invalid -o '5': bit ${REFUSED_BITS[0]![1]}`);
+  assert.equal(parsePktGenArgs(['-i', 'p', '-o', '4']).copyMode, 4);
+  assert.equal(parsePktGenArgs(['-i', 'p', '-o', '8']).copyMode, 8);
+  assert.equal(parsePktGenArgs(['-i', 'p']).copyMode, 0);
+  assert.equal(parsePktGenArgs(['-i', 'p', '-o', '4096']).optionBits, 4096, 'update checksums: always done here, accepted');
+  assert.doesNotMatch(pktGenUsage(), /^ {2}-I /m, '--help does not offer -I as an option');
+  assert.match(pktGenUsage(), /Not available[^]*-I and -o 32/);
 });

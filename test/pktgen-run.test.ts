@@ -25,11 +25,11 @@ function start(args: string[], signal?: AbortSignal): Run {
   let opened!: () => void;
   const ready = new Promise<void>((r) => { opened = r; });
   const result = pktGen(parsePktGenArgs(args), {
-    out: (l) => out.push(l),
-    err: (l) => {
-      err.push(l);
-      if (/^(Sending on|Receiving from) /.test(l)) opened();
+    out: (l) => {
+      out.push(l);
+      if (/^(Sending on|Receiving from|Working on) /.test(l)) opened();
     },
+    err: (l) => err.push(l),
     signal,
   });
   // a failed start must not leave `ready` pending forever
@@ -62,8 +62,8 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     assert.equal(tx.bytes, N * 60);
     assert.equal(rx.bytes, N * 60);
     assert.equal(rx.seqErrors, 0);
-    assert.ok(rxRun.err[0]?.startsWith('Receiving from vale5:rx@conf:slots=4096: 1 queues, 1 threads'), rxRun.err[0]);
-    assert.ok(txRun.err.includes('10.0.0.1 -> 10.1.0.1 (02:00:00:00:05:01 -> 02:00:00:00:05:02)'), txRun.err.join('\n'));
+    assert.ok(rxRun.out[0]?.startsWith('Receiving from vale5:rx@conf:slots=4096: 1 queues, 1 threads'), rxRun.out[0]);
+    assert.equal(txRun.out[1], '10.0.0.1 -> 10.1.0.1 (02:00:00:00:05:01 -> 02:00:00:00:05:02)', txRun.out.join('\n'));
   });
 
   test('tx -> rx through a pipe: 200000 packets, none lost (pipes have back-pressure)', async () => {
@@ -113,7 +113,7 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     const { rx, tx, txRun } = await pair(['-i', 'pm}1@conf:rings=2', '-f', 'rx', '-n', String(N)], ['-i', 'pm{1', '-f', 'tx', '-p', '2', '-n', String(N)]);
     assert.equal(tx.packets, N);
     assert.equal(rx.packets, N);
-    assert.ok(txRun.err[0]?.startsWith('Sending on pm{1: 2 queues, 2 threads'), txRun.err[0]);
+    assert.ok(txRun.out[0]?.startsWith('Sending on pm{1: 2 queues, 2 threads'), txRun.out[0]);
   });
 
   test('-p 2 on both sides of a pipe', async () => {
@@ -121,12 +121,16 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     const { rx, tx, rxRun } = await pair(['-i', 'pn}1', '-f', 'rx', '-p', '2', '-n', String(N)], ['-i', 'pn{1', '-f', 'tx', '-p', '2', '-n', String(N)]);
     assert.equal(tx.packets, N);
     assert.equal(rx.packets, N);
-    assert.ok(rxRun.err[0]?.startsWith('Receiving from pn}1: 2 queues, 2 threads'), rxRun.err[0]);
+    assert.ok(rxRun.out[0]?.startsWith('Receiving from pn}1: 2 queues, 2 threads'), rxRun.out[0]);
   });
 
   test('summary lines have pkt-gen\'s format', async () => {
     const N = 3000;
     const { rxRun, txRun } = await pair(['-i', 'pf}1', '-f', 'rx', '-n', String(N)], ['-i', 'pf{1', '-f', 'tx', '-n', String(N)]);
+    // stdout: netmap's header lines, then the summary
+    assert.match(txRun.out.shift()!, /^Sending on pf\{1: 1 queues, 1 threads and \d+ cpus\.$/);
+    assert.equal(txRun.out.shift(), '10.0.0.1 -> 10.1.0.1 (00:00:00:00:00:00 -> ff:ff:ff:ff:ff:ff)');
+    assert.match(rxRun.out.shift()!, /^Receiving from pf\}1: 1 queues, 1 threads and \d+ cpus\.$/);
     assert.equal(txRun.out.length, 3, txRun.out.join('\n'));
     assert.match(txRun.out[0]!, SENT_RE);
     assert.match(txRun.out[0]!, new RegExp(`^Sent ${N} packets ${N * 60} bytes \\d+ events 60 bytes each in `));
@@ -143,8 +147,10 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     const N = 2000;
     const { txRun, rxRun } = await pair(['-i', 'pj}1', '-f', 'rx', '-n', String(N), '--json'], ['-i', 'pj{1', '-f', 'tx', '-n', String(N), '--json']);
     for (const [run, fn] of [[txRun, 'tx'], [rxRun, 'rx']] as const) {
-      assert.equal(run.out.length, 1, run.out.join('\n'));
-      const j = JSON.parse(run.out[0]!) as Record<string, unknown>;
+      const json = run.out.filter((l) => l.startsWith('{'));
+      assert.equal(json.length, 1, run.out.join('\n'));
+      assert.equal(run.out[run.out.length - 1], json[0], 'the JSON line comes last');
+      const j = JSON.parse(json[0]!) as Record<string, unknown>;
       assert.equal(j.function, fn);
       assert.equal(j.packets, N);
       assert.equal(j.bytes, N * 60);
@@ -157,7 +163,7 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     const run = start(['-i', 'vale6:idle', '-f', 'rx', '--duration', '0.3']);
     const r = await run.result;
     assert.equal(r.packets, 0);
-    assert.deepEqual(run.out, ['Received nothing.', 'Dropped 0 packets: this port\'s receive ring was full.']);
+    assert.deepEqual(run.out.slice(1), ['Received nothing.', 'Dropped 0 packets: this port\'s receive ring was full.']);
   });
 
   test('an AbortSignal stops an endless receiver and the summary is still produced', async () => {
@@ -167,7 +173,7 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     ac.abort();
     const r = await run.result;
     assert.equal(r.packets, 0);
-    assert.deepEqual(run.out, ['Received nothing.', 'Dropped 0 packets: this port\'s receive ring was full.']);
+    assert.deepEqual(run.out.slice(1), ['Received nothing.', 'Dropped 0 packets: this port\'s receive ring was full.']);
   });
 
   test('a port that cannot be opened is reported, not hung on', async () => {

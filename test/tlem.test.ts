@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { open, type Port } from '../src/index.js';
 import { tlem, type TlemOptions, type TlemResult } from '../src/apps/tlem/tlem.js';
-import { parseBandwidth, parseDelay, parseLoss, parseTlemArgs, TlemUsageError } from '../src/apps/tlem/options.js';
+import { BW_DEFAULT_QBYTES, parseBandwidth, parseDelay, parseLoss, parseQueue, parseReorder, parseTlemArgs, resolveTlemWait, TlemUsageError } from '../src/apps/tlem/options.js';
 import { tlemCommand } from '../src/cli/tlem.js';
 
 const id = process.pid;
@@ -127,7 +127,7 @@ test('queue overflow: arrivals to a full queue are dropped and counted', async (
 });
 
 test('-D given twice: A->B gets the first delay, B->A the second', async () => {
-  const o = parseTlemArgs(['-i', 'x}1', '-i', 'x}2', '-D', '5m', '-D', '40m', '-L', '0', '-Q', '64']);
+  const o = parseTlemArgs(['-i', 'x}1', '-i', 'x}2', '-D', '5m', '-D', '40m', '-L', '0', '-Q', '64p']);
   assert.equal(o.dirs[0].delay.a, 5);
   assert.equal(o.dirs[1].delay.a, 40);
   assert.equal(o.dirs[0].qsize, 64);
@@ -163,7 +163,8 @@ test('CLI: grammar errors exit 2, --help 0, a short run exits 0', async () => {
   process.stderr.write = (() => true) as typeof process.stderr.write;
   try {
     for (const argv of [['-i', 'a{1', '-i', 'a{2', '-B', '10X'], ['-i', 'a{1'], ['-i', 'a{1', '-i', 'a{2', '-L', 'plr'],
-      ['-i', 'a{1', '-i', 'a{2', '-D', 'uniform,1'], ['-i', 'a{1', '-i', 'a{2', '-Q', '0'], ['--bogus'], ['-i', 'a{1', '-i', 'a{2', '-b']]) {
+      ['-i', 'a{1', '-i', 'a{2', '-D', 'uniform,1'], ['-i', 'a{1', '-i', 'a{2', '-Q', '0p'], ['-i', 'a{1', '-i', 'a{2', '-Q', '5x'], ['-i', 'a{1', '-i', 'a{2', '-R', '0.1'],
+      ['-i', 'a{1', '-i', 'a{2', '-R', '2,1m'], ['-i', 'a{1', '-i', 'a{2', '-w', '101'], ['--bogus'], ['-i', 'a{1', '-i', 'a{2', '-b']]) {
       assert.equal(await tlemCommand(argv), 2, argv.join(' '));
     }
   } finally {
@@ -182,4 +183,72 @@ test('CLI: grammar errors exit 2, --help 0, a short run exits 0', async () => {
   const bad = spawnSync(process.execPath, ['-e', code, '--', '-i', 'a{1', '-i', 'a{2', '-B', '1Q'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /tlem: -B '1Q': unknown suffix/);
+});
+
+test('-Q is tlem\'s byte count (k/m/g = 2^10/2^20/2^30), Np counts packets; the default follows -B', () => {
+  assert.deepEqual(parseQueue('50000'), { bytes: 50000 });
+  assert.deepEqual(parseQueue('64k'), { bytes: 65536 });
+  assert.deepEqual(parseQueue('2M'), { bytes: 2 << 20 });
+  assert.deepEqual(parseQueue('1g'), { bytes: 1 << 30 });
+  assert.deepEqual(parseQueue('0'), { bytes: 0 });
+  assert.deepEqual(parseQueue('1000p'), { packets: 1000 });
+  const base = ['-i', 'x}1', '-i', 'x}2'];
+  let o = parseTlemArgs(base);
+  assert.equal(o.dirs[0].qbytes, 0, 'no -B: no byte limit');
+  o = parseTlemArgs([...base, '-B', '10M']);
+  assert.equal(o.dirs[0].qbytes, BW_DEFAULT_QBYTES, 'with -B: tlem\'s 50000 bytes');
+  o = parseTlemArgs([...base, '-B', '10M', '-Q', '100k', '-Q', '1000p']);
+  assert.equal(o.dirs[0].qbytes, 102400);
+  assert.ok(o.dirs[0].qsize >= 1024 + 1600, 'room for 100 KiB of 64-byte frames');
+  assert.equal(o.dirs[1].qsize, 1000);
+  assert.equal(o.dirs[1].qbytes, 0);
+  assert.equal(parseTlemArgs(['--help']).help, true);
+});
+
+test('-Q 5000 with -B 100k: arrivals beyond 5000 bytes waiting for the wire are dropped (tlem overflows by one)', async () => {
+  const l = link();
+  const o = parseTlemArgs(['-i', l.a, '-i', l.b, '-B', '100k', '-Q', '5000']);
+  // 500-byte frames take 40 ms each on the wire: the burst of 100 arrives while the 1st is serialized
+  const { r, atB } = await run(l, { dirs: o.dirs, maxPackets: 100 }, () => send(l.sa, 100, 500));
+  assert.equal(r.aToB.in, 100);
+  assert.equal(r.aToB.out, 11, '10 x 500 bytes fill 5000, the 11th overflows once');
+  assert.equal(r.aToB.queueDrops, 89);
+  assert.deepEqual(atB.map((x) => x.seq), [...Array(11).keys()]);
+});
+
+test('-R const,0.2,5m: a fifth of the packets held 5 ms, passed by later ones, none lost; same seed same count', async () => {
+  assert.deepEqual(parseReorder('const,0.2,5m'), { p: 0.2, holdMs: 5 });
+  assert.deepEqual(parseReorder('0.5,100u'), { p: 0.5, holdMs: 0.1 });
+  const counts: number[] = [];
+  for (let k = 0; k < 2; k++) {
+    const l = link();
+    const o = parseTlemArgs(['-i', l.a, '-i', l.b, '-R', 'const,0.2,5m', '--seed', '7']);
+    const n = 400;
+    const traffic = async (): Promise<void> => { for (let b = 0; b < n / 10; b++) { await send(l.sa, 10, 64); await sleep(1); } };
+    const { r, atB } = await run(l, { dirs: o.dirs, seed: o.seed, maxPackets: n }, traffic);
+    assert.equal(r.aToB.out, n);
+    assert.equal(r.aToB.lost + r.aToB.queueDrops, 0);
+    assert.equal(atB.length, n);
+    assert.ok(r.aToB.reordered >= 50 && r.aToB.reordered <= 110, `held ${r.aToB.reordered} of ${n}`);
+    // the seq numbers restart every burst of 10 (send() numbers from 0): a held frame shows
+    // as a drop in the sequence where it would have been
+    let inversions = 0;
+    for (let i = 1; i < atB.length; i++) if (atB[i]!.sent < atB[i - 1]!.sent) inversions++;
+    assert.ok(inversions > 0, 'some frames arrive after later ones');
+    const late = atB.filter((x) => x.at - x.sent >= 5).length;
+    assert.ok(late >= r.aToB.reordered, `${late} frames 5 ms late, ${r.aToB.reordered} held`);
+    counts.push(r.aToB.reordered);
+  }
+  assert.equal(counts[0], counts[1]);
+});
+
+test('-w: tlem waits before forwarding (2 s default with an interface, 0 for software ports)', async () => {
+  assert.equal(resolveTlemWait({ waitSec: undefined, a: 'x}1', b: 'vale0:1' }), 0);
+  assert.equal(resolveTlemWait({ waitSec: undefined, a: 'netmap:eth0', b: 'vale0:1' }), 2);
+  assert.equal(resolveTlemWait({ waitSec: 0, a: 'netmap:eth0', b: 'netmap:eth1' }), 0);
+  assert.equal(parseTlemArgs(['-i', 'x}1', '-i', 'x}2', '-w', '3']).waitSec, 3);
+  const l = link();
+  const { atB } = await run(l, { maxPackets: 1, waitSec: 0.3 }, () => send(l.sa, 1, 64));
+  assert.equal(atB.length, 1);
+  assert.ok(atB[0]!.at - atB[0]!.sent >= 290, `forwarded after ${(atB[0]!.at - atB[0]!.sent).toFixed(1)} ms`);
 });

@@ -29,8 +29,8 @@ function start(args: string[]): { ready: Promise<void>; done: Promise<Run>; stop
   let out = '', err = '';
   let markReady: () => void = () => {};
   const ready = new Promise<void>((r) => { markReady = r; });
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; if (/Receiving from|Sending on/.test(err)) markReady(); });
+  child.stdout.on('data', (d) => { out += d; if (/Receiving from|Sending on/.test(out)) markReady(); });
+  child.stderr.on('data', (d) => { err += d; });
   const done = new Promise<Run>((resolve) => child.once('exit', (code) => {
     markReady();
     const last = out.trim().split('\n').pop() ?? '';

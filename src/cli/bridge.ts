@@ -1,5 +1,6 @@
 // `nmts bridge`: netmap's bridge command line. `-i A -i B` or positional `A B [burst]`.
 import { bridge } from '../apps/bridge/bridge.js';
+import { linkWait } from '../apps/common/link-wait.js';
 import { NetmapError } from '../core/region.js';
 import { stderrLine, withStopSignal } from './tool.js';
 
@@ -16,8 +17,10 @@ zero-copy is used. NS_MOREFRAG chains are kept whole.
   -b N      packets per batch, 1..8192 (1024)
   -c        always copy, never swap buffers
   -L        loop: send A's traffic back out on A
-  -w SEC    seconds to wait before forwarding (0; netmap waits for NIC links)
+  -w SEC    seconds to wait after opening the ports, for links to come up (default:
+            netmap's 4 when a port is an interface netmap:IF, 0 for VALE ports and pipes)
   -v        log every batch
+  -h        print this help (also --help)
 With one interface port and no -L, the interface is bridged with its host stack
 (netmap:IF <-> netmap:IF^), as netmap does. Stop with Ctrl-C: the counts are printed.
 Interfaces: disable offloads that change frames on the hosts that send through the bridge
@@ -25,15 +28,19 @@ Interfaces: disable offloads that change frames on the hosts that send through t
 hands it over, so a checksum left to the hardware stays unfilled.
 `;
 
+/** netmap's bridge.c waits 4 s (its man page says 2). */
+export const BRIDGE_LINK_WAIT = 4;
+
 export async function bridgeCommand(argv: string[]): Promise<number> {
   const ports: string[] = [];
-  let burst = 1024, copy = false, loop = false, verbose = false, wait = 0;
+  let burst = 1024, copy = false, loop = false, verbose = false;
+  let wait: number | undefined;
   const fail = (m: string): number => { process.stderr.write(`bridge: ${m}\n${USAGE}`); return 2; };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string | undefined => (a.length > 2 ? a.slice(2) : argv[++i]);
-    if (a === '--help') { process.stdout.write(USAGE); return 0; }
+    if (a === '--help' || a === '-h') { process.stdout.write(USAGE); return 0; }
     if (a.startsWith('-i')) { const v = val(); if (!v) return fail('option -i requires a port'); ports.push(v); }
     else if (a.startsWith('-b')) { const v = Number(val()); if (!Number.isInteger(v) || v < 1 || v > 8192) return fail(`invalid -b '${argv[i]}': burst must be 1..8192`); burst = v; }
     else if (a.startsWith('-w')) { const v = Number(val()); if (!Number.isFinite(v) || v < 0) return fail(`invalid -w '${argv[i]}'`); wait = v; }
@@ -55,10 +62,11 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
   }
   if (ports.length === 0) return fail('missing -i PORT');
   if (ports.length > 2) return fail('at most two ports');
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
   return withStopSignal(async (signal) => {
     try {
-      const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal }, stderrLine);
+      // netmap's bridge waits 4 s for links; the host stack of a lone interface counts as one
+      const waitSec = linkWait(wait, ports, BRIDGE_LINK_WAIT);
+      const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal, waitSec }, stderrLine);
       process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1] ?? `${ports[0]}^`}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})${r.drops ? `, ${r.drops} dropped (too long for the destination, or chains sent to an interface)` : ''}\n`);
       return 0;
     } catch (e) {

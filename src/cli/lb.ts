@@ -1,6 +1,7 @@
 // `nmts lb`: netmap's lb command line.
 import { createLoadBalancer, DEF_BATCH, DEF_OUT_PIPES, lbProgressLine, type LbCounters, type LbGroup, type LoadBalancer } from '../apps/lb/lb.js';
 import { ProgressLine, progressFlag, type ProgressMode } from '../apps/common/progress.js';
+import { linkWait } from '../apps/common/link-wait.js';
 import { PortSpecError } from '../core/portspec.js';
 import { NetmapError } from '../core/region.js';
 
@@ -17,7 +18,8 @@ open NAME}i (for -i vale0:1: vale0:1}0, vale0:1}1, ...).
                  valeX:name (same memory region: zero-copy)
   -B N           extra buffers for per-pipe overflow queues (0: drop when a pipe is full)
   -b N           batch: packets taken from the input per round (${DEF_BATCH})
-  -w SEC         seconds to wait before starting (0; netmap's lb waits 2 s for NIC links)
+  -w SEC         seconds to wait after opening, before forwarding (default: netmap's 2 when
+                 the input is an interface netmap:IF, 0 for VALE ports and pipes)
   -W             busy-wait (burns a core)
   -o SEC         every SEC seconds print lb's JSON statistics lines to stdout
   -s SEC         every SEC seconds print them to stderr (netmap's lb: syslog)
@@ -28,10 +30,14 @@ open NAME}i (for -i vale0:1: vale0:1}0, vale0:1}1, ...).
 Stop with Ctrl-C: prints 'N packets forwarded.  M packets dropped. Total T'.
 `;
 
+/** netmap's lb waits 2 s for the input's link. */
+export const LB_LINK_WAIT = 2;
+
 export async function lbCommand(argv: string[]): Promise<number> {
   let input: string | undefined;
   const groups: LbGroup[] = [];
-  let extraBufs = 0, batch = DEF_BATCH, wait = 0, busyWait = false, stdoutSec = 0, stderrSec = 0;
+  let extraBufs = 0, batch = DEF_BATCH, busyWait = false, stdoutSec = 0, stderrSec = 0;
+  let waitGiven: number | undefined;
   let progressMode: ProgressMode = 'auto';
   const fail = (m: string): number => { process.stderr.write(`lb: ${m}\n${USAGE}`); return 2; };
   const int = (v: string | undefined, min: number): number | null => {
@@ -67,12 +73,13 @@ export async function lbCommand(argv: string[]): Promise<number> {
       }
       case 'B': { const n = int(v, 0); if (n === null) return fail(`invalid -B '${v}': a number of buffers`); extraBufs = n; break; }
       case 'b': { const n = int(v, 1); if (n === null) return fail(`invalid -b '${v}': batch must be at least 1`); batch = n; break; }
-      case 'w': { const n = seconds(v); if (n === null) return fail(`invalid -w '${v}': seconds`); wait = n; break; }
+      case 'w': { const n = seconds(v); if (n === null) return fail(`invalid -w '${v}': seconds`); waitGiven = n; break; }
       case 'o': { const n = seconds(v); if (n === null) return fail(`invalid -o '${v}': seconds`); stdoutSec = n; break; }
       case 's': { const n = seconds(v); if (n === null) return fail(`invalid -s '${v}': seconds`); stderrSec = n; break; }
     }
   }
   if (input === undefined) return fail('missing interface name (-i PORT)');
+  const wait = linkWait(waitGiven, [input], LB_LINK_WAIT);
   let lb: LoadBalancer;
   try {
     lb = createLoadBalancer({ input, groups: groups.length ? groups : undefined, extraBufs, batch, busyWait });

@@ -1,6 +1,6 @@
 // `nmts tlem`: netmap's tlem link emulator between two ports. Usage errors exit 2.
 import { tlem, tlemSummary } from '../apps/tlem/tlem.js';
-import { parseTlemArgs, TLEM_USAGE, TlemUsageError } from '../apps/tlem/options.js';
+import { parseTlemArgs, resolveTlemWait, TLEM_USAGE, TlemUsageError } from '../apps/tlem/options.js';
 import { NetmapError } from '../core/region.js';
 import { parseOr, stderrLine, withStopSignal } from './tool.js';
 
@@ -12,7 +12,7 @@ export async function tlemCommand(argv: string[]): Promise<number> {
     try {
       const r = await tlem({
         a: o.a, b: o.b, dirs: o.dirs, batch: o.batch, seed: o.seed, durationSec: o.durationSec,
-        signal, statsMs: o.quiet ? 0 : 1000, verbose: o.verbose,
+        signal, statsMs: o.quiet ? 0 : 1000, verbose: o.verbose, waitSec: resolveTlemWait(o),
       }, { log: stderrLine });
       process.stdout.write(tlemSummary(o.a, o.b, r) + '\n');
       return 0;

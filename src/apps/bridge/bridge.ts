@@ -24,6 +24,8 @@ export interface BridgeOptions {
   signal?: AbortSignal;
   /** Stop after this many packets in total (tests, demos). */
   maxPackets?: number;
+  /** Seconds to wait after opening the ports before forwarding (netmap's -w: links coming up). */
+  waitSec?: number;
 }
 
 export interface BridgeResult {
@@ -80,6 +82,13 @@ export async function bridge(o: BridgeOptions, log: (line: string) => void): Pro
   if (pb !== pa) for (const l of portBackendLines(pb)) log(l);
   log(`------- zerocopy ${zerocopy ? '' : 'NOT '}supported`);
   log(`Ready to go, ${pa.name} (${pa.rxRings.length} rx / ${pa.txRings.length} tx rings) <-> ${pb.name} (${pb.rxRings.length} rx / ${pb.txRings.length} tx rings).`);
+  if (o.waitSec && o.waitSec > 0) {
+    log(`Wait ${o.waitSec} secs for link to come up...`);
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, o.waitSec! * 1000);
+      o.signal?.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+    });
+  }
   const ports = pb === pa ? [pa] : [pa, pb];
   const evs = new Int32Array(ports.length), rev = new Int32Array(ports.length);
   const max = o.maxPackets ?? Infinity;

@@ -24,7 +24,13 @@ export interface LoopConfig {
   frags: number;
   fragSize: number;
   vhdr: number; // virtio-net header bytes before the frame
+  /** VLAN tag bytes after the MACs (--vlan): the template's edits start vhdr + tagLen in. */
+  tagLen?: number;
+  /** Size mix (-l imix): wire lengths (without vhdr) sent in turn, cycling; absent = none. */
+  sizes?: Uint32Array | null;
   rubbish: boolean;
+  /** -o 4 / -o 8: copy the frame into every buffer sent (a byte loop / TypedArray.set); 0 or absent = no. */
+  copyMode?: 0 | 4 | 8;
   dump: boolean;
   exitOnIdle: boolean;
   family: 4 | 6;
@@ -67,11 +73,11 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const u8 = port.u8, rings = port.txRings, nr = rings.length;
   const seq = cfg.fn === 'txseq';
   const dynamic = cfg.template !== null && (cfg.template.hasRange || cfg.randomSrc || cfg.randomDst);
-  const randLen = cfg.frameLenMin < cfg.frameLen;
+  const randLen = cfg.frameLenMin < cfg.frameLen || (cfg.sizes != null && cfg.sizes.length > 0);
   const wireLen = cfg.frameLen + cfg.vhdr;
   // the path (tx-fill.ts) is chosen once: the batch loop below stays monomorphic
   const path = cfg.frags > 1 ? FILL_FRAGMENTS
-    : !dynamic && !randLen && !seq && !cfg.dump && !cfg.rubbish ? FILL_FIXED : FILL_FRAMES;
+    : !dynamic && !randLen && !seq && !cfg.dump && !cfg.rubbish && !cfg.copyMode ? FILL_FIXED : FILL_FRAMES;
   const st = new TxState();
   prefill(port, cfg);
   let burst = cfg.burst;
@@ -134,7 +140,8 @@ export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const row = io.row;
   const u8 = port.u8, rings = port.rxRings, nr = rings.length;
   const rxseq = cfg.fn === 'rxseq';
-  const seqAt = seqOffset(cfg.family) + cfg.vhdr;
+  const fo = cfg.vhdr + (cfg.tagLen ?? 0); // where the template's layout starts
+  const seqAt = seqOffset(cfg.family) + fo;
   // per-packet variables stay small integers (a double mixed with ints gets boxed: one
   // allocation per packet); the -n budget is applied per batch
   const limited = cfg.count > 0;
@@ -173,7 +180,7 @@ export function rxLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
           got++;
           if (rxseq) {
             const buf = r.bufsOfs + u32[s] * r.bufSize;
-            const v = len >= seqAt + 4 ? readSeq(u8, buf + cfg.vhdr, cfg.family) : -1;
+            const v = len >= seqAt + 4 ? readSeq(u8, buf + fo, cfg.family) : -1;
             if (expect >= 0 && v !== expect) {
               errors++;
               if (logged < 10 || now() - lastLog > 1000) {
@@ -215,6 +222,7 @@ export function pingLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const u8 = port.u8, tx = port.txRings[0], rx = port.rxRings[0];
   const hist = stats.length - HIST;
   const total = cfg.count > 0 ? cfg.count : Infinity;
+  const fo = cfg.vhdr + (cfg.tagLen ?? 0);
   let sent = 0, pkts = 0, bytes = 0, events = 0, seq = 0;
   let rttCount = 0, rttMin = Infinity, rttSum = 0;
   stats[row + S.start] = now();
@@ -225,7 +233,7 @@ export function pingLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
       const buf = tx.buf(h);
       writeFrame(u8, buf, cfg);
       const t = performance.timeOrigin + now();
-      writePingStamp(u8, buf + cfg.vhdr, seq++, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), cfg.family);
+      writePingStamp(u8, buf + fo, seq++, Math.floor(t / 1000), Math.round((t % 1000) * 1e6), cfg.family);
       tx.setLen(h, cfg.frameLen + cfg.vhdr);
       tx.setSlotFlags(h, 0);
       h = tx.next(h);
@@ -245,7 +253,7 @@ export function pingLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
         const buf = rx.buf(k);
         const len = rx.len(k);
         const nowNs = (performance.timeOrigin + now()) * 1e6;
-        const sentNs = readPingSec(u8, buf + cfg.vhdr, cfg.family) * 1e9 + readPingNsec(u8, buf + cfg.vhdr, cfg.family);
+        const sentNs = readPingSec(u8, buf + fo, cfg.family) * 1e9 + readPingNsec(u8, buf + fo, cfg.family);
         const rtt = Math.max(0, nowNs - sentNs);
         rttCount++;
         rttSum += rtt;

@@ -1,13 +1,16 @@
 // pkt-gen's command line: a small getopt(3)-style parser for the same letters
 // as netmap's pkt-gen ("46a:f:F:Nn:i:Il:d:s:D:S:b:c:o:p:T:w:WvR:XC:H:rP:zZAhBM:")
-// plus three long options of ours: --help, --json and --duration SECONDS.
+// plus long options of ours: --help, --json, --duration SECONDS and --vlan ID[,INNER]; -l also
+// takes a size mix (`imix`, `64:7,570:4,1518:1`), and an IPv6 -s/-d selects -6 by itself.
 //
 // Differences from the C tool, all on purpose:
 //  - every value is checked; a bad one throws PktGenUsageError naming the flag
 //    and the value (the C tool mostly trusts atoi() and carries on);
 //  - operands (words that are not options) are rejected, pkt-gen takes none;
 //  - ping, pong and txseq refuse -p > 1 up front instead of failing in the thread;
-//  - -R also accepts a k/M/G suffix (-R 1M), -o also accepts 0x hex.
+//  - -R also accepts a k/M/G suffix (-R 1M), -o also accepts 0x hex;
+//  - -I and the -o bits with no effect here (REFUSED_BITS) are refused with the reason
+//    instead of being accepted silently; -o 4 / -o 8 copy the frame into every buffer.
 // Things that need the system (number of CPUs, MAC of the interface, whether
 // the port is a VALE port for the -w default) are left to run time.
 
@@ -31,6 +34,18 @@ export const OPT_RANDOM_SRC = 512;
 export const OPT_RANDOM_DST = 1024;
 export const OPT_PPS_STATS = 2048;
 export const OPT_UPDATE_CSUM = 4096;
+/**
+ * -o bits refused, with the reason (netmap's pkt-gen accepts them; here they would do nothing).
+ * OPT_INDIRECT is -I's bit.
+ */
+export const REFUSED_BITS: ReadonlyArray<readonly [number, string]> = [
+  [OPT_PREFETCH, 'prefetch (1): JavaScript has no prefetch instruction, so the bit would change nothing'],
+  [OPT_ACCESS, 'access (2): netmap\'s pkt-gen lists it but no code of it reads the bit; nothing to reproduce'],
+  [OPT_TS, 'timestamp (16): netmap\'s pkt-gen lists it but no code of it reads the bit; -f ping stamps its frames'],
+  [OPT_INDIRECT, 'indirect (32, -I): an NS_INDIRECT slot points at the sender\'s own memory by its user virtual address; ' +
+    'netmap-ts processes share only the region, a switch could not follow such a pointer'],
+];
+
 /** Every bit -o knows about. */
 export const OPT_KNOWN_MASK =
   OPT_PREFETCH | OPT_ACCESS | OPT_COPY | OPT_MEMCPY | OPT_TS | OPT_INDIRECT | OPT_DUMP |
@@ -68,6 +83,10 @@ export interface PktGenOptions {
   frameLen: number;
   /** Second -l: frames get random lengths in [frameLenMin, frameLen). undefined = fixed length. */
   frameLenMin: number | undefined;
+  /** -l imix / -l len:weight,...: [length, weight] pairs (frameLen is then the largest); undefined = none. */
+  sizeMix: Array<[number, number]> | undefined;
+  /** --vlan ID or --vlan OUTER,INNER: VLAN IDs, outermost first; [] = untagged. */
+  vlan: number[];
   /** -b: packets per sync; defaults to 512 (tx, rx, txseq, rxseq) or 1 (ping, pong). */
   burst: number;
   /** -4 / -6. */
@@ -107,8 +126,10 @@ export interface PktGenOptions {
   frags: number;
   /** -M: bytes per fragment; undefined = the buffer size. */
   fragSize: number | undefined;
-  /** -I (or -o 32): NS_INDIRECT slots. */
+  /** -I (or -o 32): NS_INDIRECT slots; always false here (refused by the parser). */
   indirect: boolean;
+  /** -o 4 (4) or -o 8 (8): tx copies the frame into every buffer it sends (not only new ones); 0 = no. */
+  copyMode: 0 | 4 | 8;
   /** -r (or -o 256): send buffers without filling them. */
   rubbish: boolean;
   /** -A (or -o 2048): sliding-window mean/std-dev of pps in the report lines. */
@@ -124,6 +145,14 @@ export interface PktGenOptions {
   /** -v, once per -v. */
   verbose: number;
 }
+
+/** `-l imix`: the standard simple IMIX, sizes (as -l: without CRC) and weights. */
+export const IMIX: ReadonlyArray<readonly [number, number]> = [[64, 7], [570, 4], [1518, 1]];
+/** Most entries of a size schedule (the sum of the weights). */
+export const MAX_MIX_WEIGHT = 4096;
+/** 802.1Q tag (one --vlan ID, or the inner tag of two) and 802.1ad S-tag (outer of two). */
+export const ETH_P_8021Q = 0x8100;
+export const ETH_P_8021AD = 0x88a8;
 
 /** A bad command line. The message is ready to print. */
 export class PktGenUsageError extends Error {
@@ -173,6 +202,7 @@ function bitsArg(value: string): number {
   if (!Number.isSafeInteger(n) || n > 0xffffffff) bad('-o', value, 'expected a number (bitmask)');
   const unknown = n & ~OPT_KNOWN_MASK;
   if (unknown !== 0) bad('-o', value, `unknown option bits 0x${(unknown >>> 0).toString(16)}`);
+  for (const [bit, why] of REFUSED_BITS) if (n & bit) bad('-o', value, `bit ${why}`);
   return n;
 }
 
@@ -290,6 +320,8 @@ function defaults(): PktGenOptions {
     count: 0,
     frameLen: 60,
     frameLenMin: undefined,
+    sizeMix: undefined,
+    vlan: [],
     burst: 0,
     family: 4,
     srcRange: '',
@@ -312,6 +344,7 @@ function defaults(): PktGenOptions {
     frags: 1,
     fragSize: undefined,
     indirect: false,
+    copyMode: 0,
     rubbish: false,
     ppsStats: false,
     framingBytes: 0,
@@ -333,13 +366,47 @@ export function resolveWaitLink(o: Pick<PktGenOptions, 'waitLinkSec' | 'port'>):
 }
 
 /** Apply one option letter with its value (undefined for letters without one). */
-function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boolean; burstSet: boolean; srcSet: boolean; dstSet: boolean }): void {
+/** -l imix or len:weight[,len:weight...]: the pairs, each length checked as -l's. */
+function sizeMixArg(v: string): Array<[number, number]> {
+  if (v === 'imix') return IMIX.map(([l, w]) => [l, w]);
+  const why = `expected imix or len:weight[,len:weight...] with lengths ${MIN_FRAME_LEN}..${MAX_FRAME_LEN} and weights >= 1 (at most ${MAX_MIX_WEIGHT} in all)`;
+  const mix = v.split(',').map((part): [number, number] => {
+    const m = /^(\d+):(\d+)$/.exec(part);
+    if (!m) bad('-l', v, why);
+    const len = Number(m[1]), w = Number(m[2]);
+    if (len < MIN_FRAME_LEN || len > MAX_FRAME_LEN || w < 1) bad('-l', v, why);
+    return [len, w];
+  });
+  if (mix.reduce((a, [, w]) => a + w, 0) > MAX_MIX_WEIGHT) bad('-l', v, why);
+  return mix;
+}
+
+/** --vlan ID or OUTER,INNER: IDs 0..4095. */
+function vlanArg(v: string): number[] {
+  const ids = v.split(',');
+  const why = 'expected a VLAN ID 0..4095, or OUTER,INNER for QinQ (802.1ad outer tag, 802.1Q inner)';
+  if (ids.length > 2) bad('--vlan', v, why);
+  return ids.map((x) => {
+    if (!/^\d{1,4}$/.test(x) || Number(x) > 4095) bad('--vlan', v, why);
+    return Number(x);
+  });
+}
+
+/** pkt-gen's IPv6 address forms in -s/-d: a bracketed address, or more than one ':'. */
+export function looksIPv6(range: string): boolean {
+  // per end of an a-b range: an IPv4 end "addr:port" has at most one ':'
+  return range.split('-').some((end) => end.includes('[') || (end.match(/:/g)?.length ?? 0) >= 2);
+}
+
+type ParseState = { lenSeen: boolean; burstSet: boolean; srcSet: boolean; dstSet: boolean; familySet: boolean; lenSet: boolean };
+
+function apply(o: PktGenOptions, letter: string, v: string, st: ParseState): void {
   const flag = `-${letter}`;
   switch (letter) {
-    case '4': o.family = 4; break;
-    case '6': o.family = 6; break;
+    case '4': o.family = 4; st.familySet = true; break;
+    case '6': o.family = 6; st.familySet = true; break;
     case 'N': o.normalize = false; break;
-    case 'I': o.optionBits |= OPT_INDIRECT; break;
+    case 'I': fail(`-I is not available: ${REFUSED_BITS.find(([b]) => b === OPT_INDIRECT)![1]}`);
     case 'W': o.exitOnIdle = true; break;
     case 'v': o.verbose++; break;
     case 'X': o.optionBits |= OPT_DUMP; break;
@@ -363,6 +430,16 @@ function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boole
       o.count = intArg(flag, v, 0, Number.MAX_SAFE_INTEGER, 'count must be a whole number (0 = forever)');
       break;
     case 'l':
+      if (v === 'imix' || v.includes(':')) {
+        if (st.lenSeen) bad(flag, v, 'a size mix replaces -l, it cannot be combined with another -l');
+        o.sizeMix = sizeMixArg(v);
+        o.frameLen = Math.max(...o.sizeMix.map(([l]) => l));
+        st.lenSeen = true;
+        st.lenSet = true;
+        break;
+      }
+      if (o.sizeMix) bad(flag, v, 'a size mix replaces -l, it cannot be combined with another -l');
+      st.lenSet = true;
       if (!st.lenSeen) {
         o.frameLen = intArg(flag, v, MIN_FRAME_LEN, MAX_FRAME_LEN, `frame length must be ${MIN_FRAME_LEN}..${MAX_FRAME_LEN}`);
         st.lenSeen = true;
@@ -403,12 +480,22 @@ function apply(o: PktGenOptions, letter: string, v: string, st: { lenSeen: boole
 }
 
 /** Fill in what depends on several options, check the combinations. */
-function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstSet: boolean }, checkAll: boolean): PktGenOptions {
+/** Bytes of the VLAN tags before the ethertype. */
+export function vlanBytes(o: Pick<PktGenOptions, 'vlan'>): number {
+  return 4 * o.vlan.length;
+}
+
+function finish(o: PktGenOptions, st: ParseState, checkAll: boolean): PktGenOptions {
   if (!st.burstSet) o.burst = defaultBurst(o.function);
+  // an IPv6 -s/-d is pkt-gen's way to ask for IPv6 frames (unless -4 says otherwise)
+  if (!st.familySet && ((st.srcSet && looksIPv6(o.srcRange)) || (st.dstSet && looksIPv6(o.dstRange)))) o.family = 6;
+  // default length: 60, or the headers (IPv6, VLAN tags) plus 16 bytes of payload when longer
+  if (!st.lenSet) o.frameLen = Math.max(60, (o.family === 4 ? 42 : 62) + vlanBytes(o) + 16);
   if (!st.srcSet) o.srcRange = o.family === 4 ? DEFAULT_SRC_RANGE_V4 : DEFAULT_SRC_RANGE_V6;
   if (!st.dstSet) o.dstRange = o.family === 4 ? DEFAULT_DST_RANGE_V4 : DEFAULT_DST_RANGE_V6;
   const b = o.optionBits;
   o.indirect = (b & OPT_INDIRECT) !== 0;
+  o.copyMode = b & OPT_COPY ? 4 : b & OPT_MEMCPY ? 8 : 0;
   o.dump = (b & OPT_DUMP) !== 0;
   o.rubbish = (b & OPT_RUBBISH) !== 0;
   o.randomSrc = (b & OPT_RANDOM_SRC) !== 0;
@@ -421,6 +508,12 @@ function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstS
   if (o.threads > 1 && (o.function === 'ping' || o.function === 'pong' || o.function === 'txseq')) {
     bad('-p', String(o.threads), `-f ${o.function} works with one thread only`);
   }
+  if (o.sizeMix) {
+    const why = o.pcapFile ? 'the frame of -P has its own length' : o.frags > 1 ? '-F sends one length in fragments'
+      : o.function === 'ping' || o.function === 'pong' ? `-f ${o.function} sends one length` : '';
+    if (why) fail(`a size mix (-l ${o.sizeMix.map(([l, w]) => `${l}:${w}`).join(',')}) does not go with ${why}`);
+  }
+  if (o.vlan.length && o.pcapFile) fail('--vlan does not go with -P: the frame of the file is sent as it is');
   return o;
 }
 
@@ -431,7 +524,7 @@ function finish(o: PktGenOptions, st: { burstSet: boolean; srcSet: boolean; dstS
  */
 export function parsePktGenArgs(argv: readonly string[]): PktGenOptions {
   const o = defaults();
-  const st = { lenSeen: false, burstSet: false, srcSet: false, dstSet: false };
+  const st: ParseState = { lenSeen: false, burstSet: false, srcSet: false, dstSet: false, familySet: false, lenSet: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -447,6 +540,15 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions {
         if (name === 'json') { o.json = true; continue; }
         o.help = true;
         return finish(o, st, false);
+      }
+      if (name === 'vlan') {
+        let v = inline;
+        if (v === undefined) {
+          if (i + 1 >= argv.length) fail('option --vlan requires an argument');
+          v = argv[++i] as string;
+        }
+        o.vlan = vlanArg(v);
+        continue;
       }
       if (name === 'duration') {
         let v = inline;

@@ -6,7 +6,7 @@ import { ifHwAddr } from '../../sys/net.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
 import { factoryKind } from '../../core/open.js';
-import { buildFrame } from './frame.js';
+import { buildFrame, sizeSchedule } from './frame.js';
 import { backendLines } from '../common/port-backend.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
@@ -17,7 +17,7 @@ import { IntervalReporter } from './reporter.js';
 import type { WorkerInput } from './worker.js';
 
 export interface PktGenIo {
-  /** Summary lines (stdout in the CLI). */
+  /** Header and summary lines (stdout in the CLI: netmap's pkt-gen prints them there, scripts scrape them). */
   out: (line: string) => void;
   /** Progress and report lines (stderr in the CLI). */
   err: (line: string) => void;
@@ -63,7 +63,6 @@ function interfaceSourceMac(o: PktGenOptions): PktGenOptions {
 }
 
 export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResult> {
-  if (o.indirect) throw new PktGenUsageError('pkt-gen: -I (NS_INDIRECT) needs user virtual addresses, which JavaScript does not have; not supported');
   if (o.virtioHdrLen && o.function !== 'tx' && o.function !== 'rx') throw new PktGenUsageError('pkt-gen: -H works with -f tx and -f rx');
   if (o.frags > 1) {
     const wire = (o.pcapFile ? 0 : o.frameLen) + o.virtioHdrLen;
@@ -75,6 +74,9 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   }
   processRegion(); // workers inherit the region
   const built = buildFrame(interfaceSourceMac(o));
+  if ((o.function === 'ping' || o.function === 'pong') && built.template && built.frameLen < built.tagLen + (o.family === 4 ? 42 : 62) + 12) {
+    throw new PktGenUsageError(`pkt-gen: -f ${o.function} needs -l ${built.tagLen + (o.family === 4 ? 42 : 62) + 12} or more (sequence number and timestamp after the UDP header)`);
+  }
   const ports = threadPorts(o);
   const ring = o.ringConfig ? parseRingConfig(o.ringConfig) : null;
   const { stats: statsSab, ctrl: ctrlSab } = makeShared(o.threads);
@@ -86,7 +88,8 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     frame: built.frame.slice(0, built.frameLen), frameLen: built.frameLen,
     frameLenMin: o.frameLenMin ?? built.frameLen,
     randomSrc: o.randomSrc, randomDst: o.randomDst, frags: o.frags, fragSize: o.fragSize ?? 0,
-    vhdr: o.virtioHdrLen, rubbish: o.rubbish, dump: o.dump, exitOnIdle: o.exitOnIdle,
+    tagLen: built.tagLen, sizes: o.sizeMix ? sizeSchedule(o.sizeMix) : null,
+    vhdr: o.virtioHdrLen, rubbish: o.rubbish, copyMode: o.copyMode, dump: o.dump, exitOnIdle: o.exitOnIdle,
     family: o.family, reportMs: o.reportMs,
   });
   // -a: thread i on CPU (first + i) among the CPUs allowed (-c limits how many are used)
@@ -120,8 +123,12 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   const backend = pool.backends[0];
 
   const sending = o.function !== 'rx' && o.function !== 'rxseq';
+  // netmap's pkt-gen: "Sending on" (tx, txseq), "Receiving from" (rx, rxseq), "Working on"
+  // (ping, pong), then for senders the addresses; both on stdout
+  const sender = o.function === 'tx' || o.function === 'txseq';
   const queues = sending ? info.txRings : info.rxRings;
-  io.err(`${sending ? 'Sending on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${ncpu} cpus.`);
+  io.out(`${sender ? 'Sending on' : sending ? 'Working on' : 'Receiving from'} ${o.port}: ${queues * ports.length} queues, ${o.threads} threads and ${ncpu} cpus.`);
+  if (sender) io.out(built.describe);
   for (const line of backendLines(o.port, backend)) io.err(line);
   // threads on different queues may end up on different backends (another program held the hook)
   pool.backends.forEach((b, i) => {
@@ -130,7 +137,6 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     }
   });
   if (o.cpuPin !== undefined && o.verbose) io.err(`pinned: ${ports.map((_, i) => `thread ${i} on cpu ${cpuOf(i)}`).join(', ')}`);
-  if (sending) io.err(built.describe);
   if (o.rate) io.err(`${timestampPrefix(undefined, 'main')}Sending ${o.burst} packets every ${(o.burst / o.rate).toFixed(9)} s`);
   const wait = resolveWaitLink(o);
   if (wait > 0 && !o.port.startsWith('vale') && !o.port.includes('{') && !o.port.includes('}') && o.port !== 'null') {

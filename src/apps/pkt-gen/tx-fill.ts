@@ -3,7 +3,7 @@
 //   fillFixed      the same frame in every buffer (prefilled): only buffers swapped in
 //                  (NS_BUF_CHANGED) are written again, and a slot word only when it changes;
 //   fillFrames     one frame per slot, varied per frame (-A/-B ranges, random addresses or
-//                  sizes, sequence numbers, -X dump);
+//                  sizes, sequence numbers, -X dump), or copied into every buffer (-o 4 / 8);
 //   fillFragments  one frame spread over `frags` slots chained with NS_MOREFRAG (-F, -M).
 // Each fills at most `todo` frames from the ring's head into its free space, advances the
 // head, and returns the frames queued; the bytes go to `st.bytes`. Nothing is allocated.
@@ -21,6 +21,8 @@ export class TxState {
   seqNo = 0;
   /** xorshift state for random frame sizes */
   rng = 0x9e3779b9 | 0;
+  /** next entry of the size schedule (-l imix) */
+  sizeAt = 0;
 }
 
 /** Write the template frame (after the virtio-net header, zeroed) into the buffer at `off`. */
@@ -54,7 +56,8 @@ export function fillFixed(r: Ring, u8: Uint8Array, cfg: LoopConfig, todo: number
 /** One frame per slot, each possibly different (ranges, random fields and sizes, sequence numbers). */
 export function fillFrames(r: Ring, u8: Uint8Array, cfg: LoopConfig, todo: number, wireLen: number, st: TxState, log: (line: string) => void): number {
   const u32 = r.u32, u16 = r.u16, slots = r.slots, n = r.numSlots;
-  const tmpl = cfg.template, vh = cfg.vhdr;
+  const tmpl = cfg.template, vh = cfg.vhdr, fo = vh + (cfg.tagLen ?? 0);
+  const sizes = cfg.sizes ?? null;
   const ranges = tmpl !== null && tmpl.hasRange;
   const random = tmpl !== null && (cfg.randomSrc || cfg.randomDst);
   const randLen = cfg.frameLenMin < cfg.frameLen;
@@ -66,17 +69,24 @@ export function fillFrames(r: Ring, u8: Uint8Array, cfg: LoopConfig, todo: numbe
     const s = slots + (h << 2);
     const buf = r.bufsOfs + u32[s] * r.bufSize;
     let len = wireLen;
-    if ((u16[(s << 1) + 3] & NS_BUF_CHANGED) && !cfg.rubbish) writeFrame(u8, buf, cfg);
-    if (ranges) tmpl!.advance(u8, buf + vh);
-    if (random) tmpl!.randomize(u8, buf + vh, cfg.randomSrc, cfg.randomDst);
-    if (randLen) {
+    if (cfg.copyMode === 8) { if (vh) u8.fill(0, buf, buf + vh); u8.set(cfg.frame, buf + vh); } // pkt-gen's memcpy
+    else if (cfg.copyMode === 4 || ((u16[(s << 1) + 3] & NS_BUF_CHANGED) && !cfg.rubbish)) writeFrame(u8, buf, cfg);
+    if (ranges) tmpl!.advance(u8, buf + fo);
+    if (random) tmpl!.randomize(u8, buf + fo, cfg.randomSrc, cfg.randomDst);
+    if (sizes !== null) {
+      // the precomputed schedule: one lookup per frame, nothing allocated
+      const k = st.sizeAt;
+      len = vh + sizes[k]!;
+      st.sizeAt = k + 1 === sizes.length ? 0 : k + 1;
+      if (tmpl) tmpl.setLength(u8, buf + fo, len - fo);
+    } else if (randLen) {
       let x = st.rng;
       x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
       st.rng = x;
       len = vh + cfg.frameLenMin + ((x >>> 0) % (cfg.frameLen - cfg.frameLenMin));
-      if (tmpl) tmpl.setLength(u8, buf + vh, len - vh);
+      if (tmpl) tmpl.setLength(u8, buf + fo, len - fo);
     }
-    if (seq) writeSeq(u8, buf + vh, st.seqNo++, cfg.family);
+    if (seq) writeSeq(u8, buf + fo, st.seqNo++, cfg.family);
     if (cfg.dump) log(hexdump(u8, buf, len, len, 0));
     u32[s + 1] = len; // len, flags = 0
     bytes += len;
@@ -105,7 +115,7 @@ export function fillFragments(r: Ring, u8: Uint8Array, cfg: LoopConfig, todo: nu
       const fb = r.bufsOfs + u32[fs] * r.bufSize;
       const flen = f === frags - 1 ? lastFrag : fragLen;
       if (!cfg.rubbish) for (let i = 0; i < flen; i++) u8[fb + i] = f === 0 && i < vh ? 0 : cfg.frame[f * fragLen + i - vh] ?? 0;
-      if (seq && f === 0) writeSeq(u8, fb + vh, st.seqNo++, cfg.family);
+      if (seq && f === 0) writeSeq(u8, fb + vh + (cfg.tagLen ?? 0), st.seqNo++, cfg.family);
       u32[fs + 1] = flen | (f === frags - 1 ? 0 : NS_MOREFRAG << 16);
       h = h + 1 === n ? 0 : h + 1;
     }

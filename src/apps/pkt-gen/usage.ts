@@ -13,7 +13,8 @@ Port and function
   -f function    tx     send frames as fast as possible (or at -R)
                  rx     count received frames (default)
                  ping   send timestamped frames, measure round-trip times
-                 pong   answer ping frames (MACs and IPv4 addresses swapped)
+                 pong   answer ping frames (MACs, IPv4 or IPv6 addresses and
+                        ports swapped, behind VLAN tags too)
                  txseq  send frames carrying a 32-bit sequence number
                  rxseq  receive txseq frames, report gaps and reordering
   -n count       packets (tx, rx) or transactions (ping, pong); 0 = forever
@@ -21,9 +22,19 @@ Port and function
   -h, --help     print this text and exit
 
 Frames
-  -l len         frame length without CRC, 16..65536 (default 60); give it
-                 twice (-l 1514 -l 64) for random lengths in [second, first)
-  -4 / -6        IPv4 (default) / IPv6 UDP frames
+  -l len         frame length without CRC, 16..65536, VLAN tags included
+                 (default 60, or the headers plus 16 bytes when longer: 78
+                 with -6); give it twice (-l 1514 -l 64) for random lengths
+                 in [second, first)
+  -l imix        the simple IMIX: 64:7,570:4,1518:1 (lengths as -l's)
+  -l len:w,...   a size mix: each length w times in every sum(w) frames,
+                 interleaved (e.g. -l 64:7,570:4,1518:1); tx and txseq
+  --vlan id      put an 802.1Q tag (VLAN id 0..4095) after the MACs
+  --vlan o,i     QinQ: an 802.1ad tag (ethertype 0x88a8) with id o, then
+                 an 802.1Q tag with id i; a receiver of txseq frames
+                 (rxseq) and ping/pong take the same --vlan
+  -4 / -6        IPv4 (default) / IPv6 UDP frames; an IPv6 -s or -d
+                 ([fd00::2]:1234, fd00::2) selects -6 by itself
   -s range       source addr[:port][-addr[:port]]
                  (default 10.0.0.1:1234, with -6 [fd00::1]:1234)
   -d range       destination addr[:port][-addr[:port]]
@@ -37,7 +48,6 @@ Frames
   -F n           send each frame as n slots chained with NS_MOREFRAG (1..63,
                  default 1)
   -M size        bytes per fragment with -F (default: the buffer size)
-  -I             tx with NS_INDIRECT slots (VALE ports only)
   -r             "rubbish": tx sends buffers without filling them
 
 Speed and threads
@@ -72,10 +82,23 @@ Output
                  mpps, gbps, raw_gbps, avg_batch, frame_len, and rtt_min_ns,
                  rtt_avg_ns for ping)
   -o bits        extra behaviour, sum of (decimal or 0x hex):
-                   1 prefetch   2 access    4 copy      8 memcpy   16 timestamp
-                  32 indirect (-I)          64 dump (-X)
-                 256 rubbish (-r)  512 random src (-z)  1024 random dst (-Z)
-                2048 pps stats (-A)        4096 update checksums
+                   4 copy: tx copies the frame into every buffer it sends, byte
+                     by byte (else only into buffers the port swapped in)
+                   8 memcpy: the same with one block copy (TypedArray.set)
+                  64 dump (-X)      256 rubbish (-r)
+                 512 random src (-z)                 1024 random dst (-Z)
+                2048 pps stats (-A)
+                4096 update checksums (always done here: accepted, no change)
+
+Header lines (stdout, as netmap's pkt-gen): "Sending on PORT: Q queues, T threads
+and C cpus." (tx, txseq; then "SRC -> DST (SMAC -> DMAC)"), "Receiving from ..."
+(rx, rxseq), "Working on ..." (ping, pong). Reports go to stderr, the summary to
+stdout.
+
+Not available (refused with the reason): -I and -o 32 (NS_INDIRECT slots point
+at the sender's own memory; processes share only the region), -o 1 (prefetch:
+no such instruction in JavaScript), -o 2 and -o 16 (no code of netmap's pkt-gen
+reads them).
 
 Report line (every -T ms) and summary:
   6.728 Mpps (6.735 Mpkts 3.229 Gbps in 1001031 usec) 512.00 avg_batch 0 min_space

@@ -2,8 +2,11 @@
 // read from the source get a departure time from the emulated link (serialization at the
 // bandwidth, then the delay; no reordering), wait in a fixed-size queue (a preallocated
 // copy area: no per-packet allocation) and are written to the destination when due. Loss
-// drops packets at arrival; a full queue drops them too. One async loop serves both
-// directions, sleeping on the region's wake word until the next departure.
+// drops packets at arrival; a full queue drops them too, as does tlem's byte limit (-Q:
+// bytes still waiting for the emulated wire). Reordering (-R) holds a packet aside for a
+// while (a second preallocated FIFO), after which it goes through loss, queue and link like
+// a new arrival, behind the packets that passed it. One async loop serves both directions,
+// sleeping on the region's wake word until the next departure or release.
 import { NS_MOREFRAG } from '../../core/constants.js';
 import { copyWords } from '../../core/frame-copy.js';
 import { ANY_WORD, sleepOnAsync } from '../../core/wait.js';
@@ -26,6 +29,8 @@ export interface TlemOptions {
   /** Milliseconds between stats lines (1000; 0 = none). */
   statsMs?: number;
   verbose?: boolean;
+  /** Seconds to wait after opening the ports before forwarding (tlem's -w: links coming up). */
+  waitSec?: number;
 }
 
 export interface TlemCounters {
@@ -39,6 +44,8 @@ export interface TlemCounters {
   queueDrops: number;
   /** Most packets queued at once. */
   maxQueue: number;
+  /** Held for reordering (-R); they count again in lost/queueDrops/out once released. */
+  reordered: number;
 }
 
 export interface TlemResult { aToB: TlemCounters; bToA: TlemCounters }
@@ -58,7 +65,7 @@ class Prng {
 }
 
 class Direction {
-  readonly c: TlemCounters = { in: 0, out: 0, lost: 0, queueDrops: 0, maxQueue: 0 };
+  readonly c: TlemCounters = { in: 0, out: 0, lost: 0, queueDrops: 0, maxQueue: 0, reordered: 0 };
   // per stats interval
   iMaxq = 0; iLost = 0; iDrops = 0;
   private readonly data64: Float64Array;
@@ -67,6 +74,20 @@ class Direction {
   private readonly dep: Float64Array;
   private qHead = 0;
   count = 0;
+  // tlem's byte queue (-Q bytes): the newest stored packets whose serialization is not over
+  private readonly qout: Float64Array;
+  private bqHead = 0;
+  private bqCount = 0;
+  private bqBytes = 0;
+  // reordering (-R): packets held aside until their release time, in a FIFO of their own
+  private readonly hData64: Float64Array;
+  private readonly hLens: Uint32Array;
+  private readonly hFlags: Uint16Array;
+  private readonly hRel: Float64Array;
+  private readonly hCap: number;
+  private hHead = 0;
+  hCount = 0;
+  private hTailRel = -Infinity;
   private linkFree = -Infinity; // ms: when the emulated wire is free again
   private lastDep = -Infinity;
   private readonly msPerBit: number;
@@ -82,6 +103,12 @@ class Direction {
     this.lens = new Uint32Array(cfg.qsize);
     this.flags = new Uint16Array(cfg.qsize);
     this.dep = new Float64Array(cfg.qsize);
+    this.qout = new Float64Array(cfg.qsize);
+    this.hCap = cfg.reorder.p > 0 ? cfg.qsize : 0;
+    this.hData64 = new Float64Array(this.hCap * bufSize / 8);
+    this.hLens = new Uint32Array(this.hCap);
+    this.hFlags = new Uint16Array(this.hCap);
+    this.hRel = new Float64Array(this.hCap);
     this.msPerBit = cfg.bw.bps > 0 ? 1000 / cfg.bw.bps : 0;
     this.framing = cfg.bw.ether ? ETHER_FRAMING_BITS : 0;
     this.rng = new Prng(seed);
@@ -103,40 +130,88 @@ class Direction {
     return this.rng.next() < p;
   }
 
-  /** Read up to `batch` packets that arrived at `now`; returns how many were read. */
+  /** Forget the bytes whose serialization ended by `now` (tlem's q_reclaim). */
+  private reclaim(now: number): void {
+    const q = this.cfg.qsize;
+    while (this.bqCount > 0 && this.qout[this.bqHead]! <= now) {
+      this.bqBytes -= this.lens[this.bqHead]!;
+      this.bqHead = this.bqHead + 1 === q ? 0 : this.bqHead + 1;
+      this.bqCount--;
+    }
+  }
+
+  /** One arrival (read, or released from the hold queue): loss, queue limits, then the link. */
+  private admit(src: Float64Array, off: number, len: number, flags: number, now: number): void {
+    const q = this.cfg.qsize, qbytes = this.cfg.qbytes;
+    if (this.lose(len)) { this.c.lost++; this.iLost++; return; }
+    // tlem checks the bytes queued before adding: the queue may overflow by one packet
+    if (this.count === q || (qbytes > 0 && this.bqBytes > qbytes)) { this.c.queueDrops++; this.iDrops++; return; }
+    let k = this.qHead + this.count;
+    if (k >= q) k -= q;
+    copyWords(src, off, this.data64, k * this.slot, len);
+    this.lens[k] = len;
+    this.flags[k] = flags;
+    // the wire: serialization after the previous frame, then the delay; never reorder
+    const wireDone = Math.max(now, this.linkFree) + (len * 8 + this.framing) * this.msPerBit;
+    this.linkFree = wireDone;
+    this.qout[k] = wireDone;
+    if (wireDone > now) {
+      if (this.bqCount === 0) this.bqHead = k;
+      this.bqCount++;
+      this.bqBytes += len;
+    }
+    const d = Math.max(wireDone + this.delay(), this.lastDep);
+    this.lastDep = d;
+    this.dep[k] = d;
+    if (++this.count > this.c.maxQueue) this.c.maxQueue = this.count;
+    if (this.count > this.iMaxq) this.iMaxq = this.count;
+  }
+
+  /** Put a packet aside until now + hold (never before the one held last: the hold queue is FIFO). */
+  private hold(src: Float64Array, off: number, len: number, flags: number, now: number): void {
+    if (this.hCount === this.hCap) { this.c.queueDrops++; this.iDrops++; return; }
+    let k = this.hHead + this.hCount;
+    if (k >= this.hCap) k -= this.hCap;
+    copyWords(src, off, this.hData64, k * this.slot, len);
+    this.hLens[k] = len;
+    this.hFlags[k] = flags;
+    const rel = Math.max(now + this.cfg.reorder.holdMs, this.hTailRel);
+    this.hTailRel = rel;
+    this.hRel[k] = rel;
+    this.hCount++;
+    this.c.reordered++;
+  }
+
+  /** Read up to `batch` packets that arrived at `now`; returns how many were read (or released). */
   read(now: number, batch: number): number {
-    const src = this.src, q = this.cfg.qsize;
+    const src = this.src, p = this.cfg.reorder.p;
     let n = 0;
+    this.reclaim(now);
+    // held packets whose time came re-enter first, as in tlem
+    while (this.hCount > 0 && this.hRel[this.hHead]! <= now) {
+      const h = this.hHead;
+      this.admit(this.hData64, h * this.slot, this.hLens[h]!, this.hFlags[h]!, now);
+      this.hHead = h + 1 === this.hCap ? 0 : h + 1;
+      this.hCount--;
+      n++;
+    }
+    let got = 0;
     for (const rx of src.rxRings) {
       let j = rx.head;
       const t = rx.tail;
-      while (j !== t && n < batch) {
+      while (j !== t && got < batch) {
         const len = rx.len(j);
-        n++;
+        got++;
         this.c.in++;
-        if (this.lose(len)) { this.c.lost++; this.iLost++; }
-        else if (this.count === q) { this.c.queueDrops++; this.iDrops++; }
-        else {
-          let k = this.qHead + this.count;
-          if (k >= q) k -= q;
-          copyWords(src.region.f64, rx.buf(j), this.data64, k * this.slot, len);
-          this.lens[k] = len;
-          this.flags[k] = rx.slotFlags(j) & NS_MOREFRAG;
-          // the wire: serialization after the previous frame, then the delay; never reorder
-          const wireDone = Math.max(now, this.linkFree) + (len * 8 + this.framing) * this.msPerBit;
-          this.linkFree = wireDone;
-          const d = Math.max(wireDone + this.delay(), this.lastDep);
-          this.lastDep = d;
-          this.dep[k] = d;
-          if (++this.count > this.c.maxQueue) this.c.maxQueue = this.count;
-          if (this.count > this.iMaxq) this.iMaxq = this.count;
-        }
+        const flags = rx.slotFlags(j) & NS_MOREFRAG;
+        if (p > 0 && this.rng.next() < p) this.hold(src.region.f64, rx.buf(j), len, flags, now);
+        else this.admit(src.region.f64, rx.buf(j), len, flags, now);
         j = rx.next(j);
       }
       rx.advance(j);
-      if (n >= batch) break;
+      if (got >= batch) break;
     }
-    return n;
+    return n + got;
   }
 
   /** Write the packets due at `now`; returns how many. */
@@ -165,8 +240,14 @@ class Direction {
     return n;
   }
 
-  /** Departure time of the head packet (Infinity when empty). */
-  nextDue(): number { return this.count > 0 ? this.dep[this.qHead]! : Infinity; }
+  /** Departure time of the head packet or release time of the first held one (Infinity: none). */
+  nextDue(): number {
+    const d = this.count > 0 ? this.dep[this.qHead]! : Infinity;
+    return this.hCount > 0 ? Math.min(d, this.hRel[this.hHead]!) : d;
+  }
+
+  /** Packets queued or held. */
+  pending(): number { return this.count + this.hCount; }
 }
 
 function fill(p: Partial<DirectionConfig> | undefined): DirectionConfig {
@@ -176,6 +257,8 @@ function fill(p: Partial<DirectionConfig> | undefined): DirectionConfig {
   if (!(c.bw.bps >= 0)) throw new NetmapError('EINVAL', `tlem: bandwidth ${c.bw.bps} must be >= 0`);
   if (!(c.loss.x >= 0 && c.loss.x <= 1)) throw new NetmapError('EINVAL', `tlem: loss ${c.loss.x} must be in [0, 1]`);
   if (!(c.delay.a >= 0) || (c.delay.kind !== 'constant' && !(c.delay.b >= c.delay.a))) throw new NetmapError('EINVAL', 'tlem: bad delay');
+  if (!(c.qbytes >= 0)) throw new NetmapError('EINVAL', `tlem: queue bytes ${c.qbytes} must be >= 0`);
+  if (!(c.reorder.p >= 0 && c.reorder.p <= 1) || !(c.reorder.holdMs >= 0)) throw new NetmapError('EINVAL', 'tlem: reordering needs p in [0, 1] and a hold time >= 0');
   return c;
 }
 
@@ -214,6 +297,13 @@ export async function tlem(o: TlemOptions, io: TlemIo): Promise<TlemResult> {
       return this.ready ? 0 : this.wait;
     },
   };
+  if (o.waitSec && o.waitSec > 0) {
+    // tlem's -w: the ports are open (an interface's link is coming up); wait, abortable
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, o.waitSec! * 1000);
+      o.signal?.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+    });
+  }
   const start = clock.now();
   const end = o.durationSec ? start + o.durationSec * 1000 : Infinity;
   const statsMs = o.statsMs ?? 1000;
@@ -228,7 +318,7 @@ export async function tlem(o: TlemOptions, io: TlemIo): Promise<TlemResult> {
     for (;;) {
       let now = clock.now();
       if (o.signal?.aborted || now >= end) break;
-      if (ab.c.in + ba.c.in >= max && ab.count === 0 && ba.count === 0) break;
+      if (ab.c.in + ba.c.in >= max && ab.pending() === 0 && ba.pending() === 0) break;
       pa.rxsync();
       pb.rxsync();
       now = clock.now();
@@ -271,6 +361,6 @@ export async function tlem(o: TlemOptions, io: TlemIo): Promise<TlemResult> {
 
 /** Totals line printed at exit. */
 export function tlemSummary(a: string, b: string, r: TlemResult): string {
-  const d = (x: TlemCounters): string => `in ${x.in} out ${x.out} lost ${x.lost} queue-drops ${x.queueDrops} maxq ${x.maxQueue}`;
+  const d = (x: TlemCounters): string => `in ${x.in} out ${x.out} lost ${x.lost} queue-drops ${x.queueDrops} maxq ${x.maxQueue} reordered ${x.reordered}`;
   return `${a} -> ${b}: ${d(r.aToB)}\n${a} <- ${b}: ${d(r.bToA)}`;
 }
