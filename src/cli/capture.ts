@@ -48,7 +48,7 @@ export async function captureCommand(argv: string[]): Promise<number> {
           ...text, readFile: args.readFile!, file: args.file, pcapng: args.pcapng, count: args.count,
           snaplen: args.snaplen === 262144 ? 0 : args.snaplen, rotateSeconds: args.rotateSeconds,
           rotateBytes: args.rotateBytes, fileLimit: args.fileLimit, filter: args.filter,
-        }, { out: w.out, err: (l) => process.stderr.write(l + '\n'), signal, onReady: () => drop(say) });
+        }, { out: w.out, err: (l) => process.stderr.write(l + '\n'), signal, afterOpen: () => drop(say) });
         w.flush();
         process.stderr.write(formatReadCounters(r) + '\n');
         return 0;
@@ -75,7 +75,7 @@ export async function captureCommand(argv: string[]): Promise<number> {
         err: (l) => progress.line(`nmts capture: ${l}`),
         signal,
         progress,
-        onReady: () => drop((l) => progress.line(`nmts capture: ${l}`)),
+        afterOpen: () => drop((l) => progress.line(`nmts capture: ${l}`)),
       });
       process.stderr.write(formatCounters(r).join('\n') + '\n');
       return 0;

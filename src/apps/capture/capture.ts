@@ -87,6 +87,8 @@ export interface CaptureIo {
   err?: (line: string) => void;
   /** Stops the capture (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
+  /** Called once the port is open, before the output file is (tcpdump -Z drops privileges here). */
+  afterOpen?: () => void;
   /** Called once the port is open and the output ready, before the first receive. */
   onReady?: (port: Port) => void | Promise<void>;
   /** fd for -w - (default 1). */
@@ -136,6 +138,7 @@ export async function capture(opts: CaptureOptions, io: CaptureIo = {}): Promise
   let captured = 0, received = 0;
   const drops0 = port.stats().rxDrops;
   try {
+    io.afterOpen?.();
     if (opts.file !== undefined) {
       sink = new CaptureSink({
         file: opts.file, pcapng: opts.pcapng ?? false, nano, snaplen,

@@ -19,7 +19,7 @@ export interface InterfaceEntry {
   why: string;
 }
 
-const IFF_UP = 0x1, IFF_LOOPBACK = 0x8, IFF_RUNNING = 0x40;
+const IFF_UP = 0x1, IFF_LOOPBACK = 0x8;
 
 function sysfs(name: string, file: string): string {
   try { return readFileSync(`/sys/class/net/${name}/${file}`, 'utf8').trim(); } catch { return ''; }
@@ -35,7 +35,7 @@ export function listInterfaces(env: NodeJS.ProcessEnv = process.env): InterfaceE
     const mtu = Number(sysfs(name, 'mtu') || '1500');
     const up = (flags & IFF_UP) !== 0;
     const e: InterfaceEntry = {
-      index: Number(sysfs(name, 'ifindex') || '0'), name, up, running: (flags & IFF_RUNNING) !== 0,
+      index: Number(sysfs(name, 'ifindex') || '0'), name, up, running: up && sysfs(name, 'carrier') === '1',
       loopback: (flags & IFF_LOOPBACK) !== 0, backend: 'AF_XDP', why: '',
     };
     if (!up) { e.backend = 'none'; e.why = `down: opening it fails until \`ip link set ${name} up\``; }

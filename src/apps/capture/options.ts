@@ -210,32 +210,58 @@ export function parseCaptureArgs(argv: readonly string[], readText: (file: strin
 }
 
 export function captureUsage(): string {
-  return `usage: nmts capture -i PORT [-w FILE [--pcapng] [-C SIZE] [-G SECONDS] [-W N]]
-                    [-c COUNT] [-s SNAPLEN] [--nano] [-q] [-e] [-U] [--[no-]progress] [expression]
+  return `usage: nmts capture -i PORT [-Q in|out|inout] [-w FILE [--pcapng] [-C SIZE] [-G SECONDS] [-W N]]
+                    [-c COUNT] [-s SNAPLEN] [-Z USER] [text flags] [-F FILE | expression]
+       nmts capture -r FILE|- [-w FILE ...] [-c COUNT] [text flags] [-F FILE | expression]
+       nmts capture -D
 
-Capture packets from a netmap-ts port, as tcpdump does from an interface.
+Capture packets from a netmap-ts port, or read a saved capture, as tcpdump does.
 
   -i PORT      a VALE port (vale0:1), a pipe end (x}1, x{1) or a monitor of a port that is
                already open (vale0:1/r, /t, /rt, /z); netmap:IF (AF_XDP or AF_PACKET)
+  -r FILE      read packets from a pcap or pcapng file ('-' = standard input) instead of a
+               port; the filter, -c, -w and the text flags apply; ends with "N packets read,
+               M matched" on standard error
   -w FILE      write the packets to FILE (pcap; '-' = standard output) instead of printing
-               one line per packet
+               one line per packet (from -r: the file's timestamps and original lengths)
   --pcapng     write pcapng instead of pcap
-  --nano       nanosecond timestamps (also --time-stamp-precision=nano)
   -c COUNT     stop after COUNT packets
-  -s SNAPLEN   keep at most SNAPLEN bytes of each packet (default and 0: ${DEFAULT_SNAPLEN})
+  -s SNAPLEN   keep at most SNAPLEN bytes of each packet (default and 0: ${DEFAULT_SNAPLEN}; with
+               -r: the file's snap length)
   -C SIZE      start a new file when the current one exceeds SIZE millions of bytes
                (k, m, g suffixes: KiB, MiB, GiB); files are FILE, FILE1, FILE2, ...
   -G SECONDS   start a new file every SECONDS; FILE may hold strftime %Y %m %d %H %M %S
   -W N         with -C: a ring of N files (FILE0 .. FILE<N-1>); with -G: stop after N files
-  -q           shorter lines
-  -e           print the Ethernet header on each line
+  -F FILE      read the filter expression from FILE ('#' starts a comment)
+  -Q DIR       in, out or inout: with a monitor (-i PORT/rt) the frames the port receives
+               (/r), sends (/t) or both (/rt); any other port only receives (-Q in)
+  -Z USER      after opening the port (or -r's file), before opening -w's file, become USER
+               and its groups (initgroups, setgid, setuid)
+  -D           list the interfaces and the backend (AF_XDP, AF_PACKET, TAP) each would get
+  -p           accepted: netmap-ts never puts an interface in promiscuous mode
   -U           flush the output after every batch (it is always flushed when the port idles)
-  -n           accepted for tcpdump habits (names are never resolved)
   --progress   the status line on stderr (captured/COUNT, rate, drops, ETA) even when stderr
                is not a terminal (then one line a second); by default it shows only on a
                terminal, and not when the packet lines go to the same terminal
   --no-progress  no status line
   --help       this text
+
+Text flags (the lines tcpdump -n prints):
+  -n           accepted for tcpdump habits (names are never resolved)
+  -q           shorter lines (TCP as "tcp LEN")
+  -e           print the Ethernet header and VLAN tags on each line
+  -v, -vv      the IPv4 header (tos, ttl, id, offset, flags, proto, length, options, a bad
+               checksum), IPv6 hlim and next header, TCP/UDP/ICMPv6 checksums, ARP types,
+               neighbour discovery options; -vv also each TCP segment's seq
+  -S           absolute TCP sequence numbers (default: relative to the conversation)
+  -x, -xx      the packet in hex after the link header (-xx: from the first byte)
+  -X, -XX      hex and ASCII
+  -A           the packet as text
+  -t           no timestamp; -tt seconds since the epoch; -ttt since the previous packet;
+               -tttt date and time; -ttttt since the first packet
+  --nano       nanosecond timestamps, in files and on lines (also --time-stamp-precision=nano)
+  --micro      microseconds (the default; also --time-stamp-precision=micro)
+  -l           write each line out at once (with -r lines are otherwise written in 64 KiB blocks)
 
 The expression is tcpdump's filter syntax (pcap-filter(7)): all remaining words, joined.
 On exit (after -c, or SIGINT/SIGTERM) the counters go to standard error:
@@ -248,6 +274,7 @@ examples:
   nmts capture -i vale0:1 -c 10                       (print 10 packets)
   nmts capture -i vale0:1/rt -w both.pcap udp port 53 (both directions of a port in use)
   nmts capture -i vale0:2 -w cap.pcapng --pcapng -C 100 -W 5
-  nmts capture -i x}1 -w - | tcpdump -r - -n
+  nmts capture -r cap.pcap -n -vv -e 'tcp port 80'
+  nmts capture -i x}1 -w - | nmts capture -r - -X
 `;
 }

@@ -32,8 +32,8 @@ export interface ReadIo {
   signal?: AbortSignal;
   stdinFd?: number;
   stdoutFd?: number;
-  /** Called after the input and the output are open, before the first packet (-Z drops privileges here). */
-  onReady?: () => void;
+  /** Called once the input is open, before the output file is (tcpdump -Z drops privileges here). */
+  afterOpen?: () => void;
 }
 
 export interface ReadResult {
@@ -73,9 +73,9 @@ export async function readCapture(opts: ReadOptions, io: ReadIo = {}): Promise<R
       file: opts.file!, pcapng: opts.pcapng ?? false, nano, snaplen, rotateSeconds: opts.rotateSeconds ?? 0,
       rotateBytes: opts.rotateBytes ?? 0, fileLimit: opts.fileLimit ?? 0, ifName: name, stdoutFd: io.stdoutFd ?? 1,
     }, ms);
-    // the output opens now, or with -G at the first packet (its time names the file); then -Z
+    io.afterOpen?.();
+    // the output opens now, or with -G at the first packet (its time names the file)
     if (opts.file !== undefined && !opts.rotateSeconds) sink = openSink(Date.now());
-    if (sink !== null || printer !== null) io.onReady?.();
     for (;;) {
       if (!r.next()) break;
       read++;
@@ -89,10 +89,7 @@ export async function readCapture(opts: ReadOptions, io: ReadIo = {}): Promise<R
         out(printer.line(u, off, cap, r.origLen, r.tsSec, r.tsNsec));
       } else {
         const ms = r.tsSec * 1000 + r.tsNsec / 1e6;
-        if (sink === null) {
-          sink = openSink(ms);
-          io.onReady?.();
-        }
+        if (sink === null) sink = openSink(ms);
         if (!sink.tick(ms)) break;
         sink.write(u, off, cap, r.tsSec, nano ? r.tsNsec : Math.floor(r.tsNsec / 1000), r.origLen);
       }

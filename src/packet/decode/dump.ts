@@ -7,7 +7,7 @@ const HEX = '0123456789abcdef';
 const h2 = (b: number): string => HEX[b >> 4]! + HEX[b & 15]!;
 
 /** Hex (and with `ascii` the -X column) of u[at, at+len), each line starting "\n\t0x....:  ". */
-export function hexLines(u: Uint8Array, at: number, len: number, ascii: boolean): string {
+export function hexLines(u: Uint8Array, at: number, len: number, ascii: boolean, indent = '\n\t'): string {
   let out = '';
   for (let i = 0; i < len; i += 16) {
     let hex = '', asc = '';
@@ -21,7 +21,7 @@ export function hexLines(u: Uint8Array, at: number, len: number, ascii: boolean)
         if (j + 1 < n) { const b = u[at + i + j + 1]!; asc += b > 0x20 && b < 0x7f ? String.fromCharCode(b) : '.'; }
       }
     }
-    out += `\n\t0x${i.toString(16).padStart(4, '0')}: ${ascii ? `${hex.padEnd(40)}  ${asc}` : hex}`;
+    out += `${indent}0x${i.toString(16).padStart(4, '0')}: ${ascii ? `${hex.padEnd(40)}  ${asc}` : hex}`;
   }
   return out;
 }

@@ -7,10 +7,11 @@
 import { formatIPv4, formatIPv6 } from '../addr.js';
 import { fold, l4Checksum, rd16, rd32, sum16, type DecodeOptions } from './options.js';
 import { tcpText, type TcpSeqTable } from './tcp.js';
-import { icmp6Text, icmpChecksum, icmpText, udpText } from './udp-icmp.js';
+import { icmpChecksum, icmpText, udpText } from './udp-icmp.js';
+import { icmp6Text } from './icmp6.js';
 
 const PROTO: Record<number, string> = {
-  0: 'HBH', 1: 'ICMP', 2: 'IGMP', 4: 'IPIP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 43: 'Routing', 44: 'frag',
+  0: 'Options', 1: 'ICMP', 2: 'IGMP', 4: 'IPIP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 43: 'Routing', 44: 'frag',
   47: 'GRE', 50: 'ESP', 51: 'AH', 58: 'ICMPv6', 59: 'NONE', 60: 'DSTOPTS', 103: 'PIM', 112: 'VRRP', 132: 'SCTP',
 };
 const protoName = (p: number): string => PROTO[p] ?? 'unknown';
@@ -94,6 +95,33 @@ export function ipv4Text(u: Uint8Array, at: number, end: number, o: DecodeOption
   return head + transport(u, l4, end, tot - ihl, proto, at + 12, 4, src, dst, o, table, whole);
 }
 
+/** Hop-by-hop / destination options as tcpdump -v shows them: "(rtalert: 0x0000) (padn) ". */
+function v6Options(u: Uint8Array, at: number, end: number): string {
+  let s = '';
+  while (at < end) {
+    const t = u[at]!;
+    if (t === 0) { s += '(pad1)'; at++; continue; }
+    if (at + 2 > end) break;
+    const l = u[at + 1]!;
+    if (t === 1) s += '(padn)';
+    else if (t === 5 && l === 2 && at + 4 <= end) s += `(rtalert: 0x${rd16(u, at + 2).toString(16).padStart(4, '0')}) `;
+    else if (t === 0xc2 && l === 4 && at + 6 <= end) s += `(jumbo: ${rd32(u, at + 2)}) `;
+    else s += `(opt_type 0x${t.toString(16).padStart(2, '0')}: len=${l}) `;
+    at += 2 + l;
+  }
+  return s === '' ? '' : `${s} `;
+}
+
+/** The IPv6 transport after "src > dst: " was printed: the ports (TCP/UDP) or the ICMPv6 text. */
+function transport6(u: Uint8Array, l4: number, end: number, len: number, nh: number, addr: number,
+  src: string, dst: string, o: DecodeOptions, table: TcpSeqTable, whole = true): string {
+  const t = transport(u, l4, end, len, nh, addr, 16, src, dst, o, table, whole);
+  // transport() starts with "src[.port] > dst[.port]: "; for ICMPv6 and unknown headers the
+  // addresses are already printed
+  if (nh === 6 || nh === 17 || nh === 132) return t;
+  return t.slice(`${src} > ${dst}: `.length);
+}
+
 /** IPv6 at u[at, end); the text after "IP6 " (or after the link header with -e). */
 export function ipv6Text(u: Uint8Array, at: number, end: number, o: DecodeOptions, table: TcpSeqTable): string {
   if (at + 40 > end) return '[|ip6]';
@@ -108,20 +136,26 @@ export function ipv6Text(u: Uint8Array, at: number, end: number, o: DecodeOption
       `hlim ${u[at + 7]!}, next-header ${protoName(nh)} (${nh}) payload length: ${plen}) `;
   }
   let l4 = at + 40, len = plen;
+  let ext = '';
   while ((nh === 0 || nh === 43 || nh === 60) && l4 + 8 <= end) {
     const hl = (u[l4 + 1]! + 1) * 8;
+    if (nh !== 43) ext += `${nh === 0 ? 'HBH' : 'DSTOPT'} ${o.verbose > 0 ? v6Options(u, l4 + 2, Math.min(l4 + hl, end)) : ''}`;
     nh = u[l4]!;
     l4 += hl;
     len -= hl;
   }
+  // tcpdump names the addresses first unless TCP/UDP/SCTP follows the IPv6 header directly
+  const first = u[at + 6]!;
+  if (first !== 6 && first !== 17 && first !== 132) head += `${src} > ${dst}: `;
+  head += ext;
   if (nh === 44) {
-    if (l4 + 8 > end) return `${head}${src} > ${dst}: frag [|frag]`;
+    if (l4 + 8 > end) return `${head}frag [|frag]`;
     const fo = rd16(u, l4 + 2);
-    const text = `${head}${src} > ${dst}: frag (${fo & 0xfff8}|${len - 8})`;
+    const text = `${head}frag (${fo & 0xfff8}|${len - 8})`;
     if ((fo & 0xfff8) !== 0) return text;
-    return `${text} ${transport(u, l4 + 8, end, len - 8, u[l4]!, at + 8, 16, src, dst, o, table, false)}`;
+    return `${text} ${transport6(u, l4 + 8, end, len - 8, u[l4]!, at + 8, src, dst, o, table, false)}`;
   }
-  return head + transport(u, l4, end, len < 0 ? 0 : len, nh, at + 8, 16, src, dst, o, table, true);
+  return head + transport6(u, l4, end, len < 0 ? 0 : len, nh, at + 8, src, dst, o, table);
 }
 
 export { icmpChecksum };

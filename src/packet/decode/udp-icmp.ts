@@ -1,7 +1,7 @@
-// UDP, ICMP and ICMPv6 in tcpdump's words: "UDP, length 18", "ICMP echo request, id 1, seq
-// 2, length 64", "ICMP6, echo reply, id 7, seq 3, length 18", with tcpdump's checksum notes
-// under -v ("[udp sum ok]": IPv4 from -vv, IPv6 from -v, as tcpdump).
-import { formatIPv4, formatIPv6 } from '../addr.js';
+// UDP and ICMP in tcpdump's words: "UDP, length 18", "ICMP echo request, id 1, seq 2,
+// length 64", with tcpdump's checksum notes under -v ("[udp sum ok]": IPv4 from -vv, IPv6
+// from -v, as tcpdump). ICMPv6 is icmp6.ts.
+import { formatIPv4 } from '../addr.js';
 import { fold, rd16, rd32, sum16, type DecodeOptions } from './options.js';
 import { hex4 } from './tcp.js';
 
@@ -46,32 +46,6 @@ export function icmpText(u: Uint8Array, l4: number, end: number, l4len: number, 
     t = `type-#${type}`;
   }
   return `ICMP ${t}, length ${l4len}`;
-}
-
-/** ICMPv6 at u[l4, end); `csum` the checksum it should carry, -1 unknown. */
-export function icmp6Text(u: Uint8Array, l4: number, end: number, l4len: number, o: DecodeOptions, csum: number): string {
-  if (l4 + 4 > end) return 'ICMP6 [|icmp6]';
-  const type = u[l4]!;
-  let note = '';
-  if (o.verbose > 0 && csum >= 0) {
-    const have = rd16(u, l4 + 2);
-    note = have === csum ? '[icmp6 sum ok] ' : `[bad icmp6 cksum 0x${hex4(have)} -> 0x${hex4(csum)}!] `;
-  }
-  let t: string;
-  if ((type === 128 || type === 129) && l4 + 8 <= end) {
-    t = `echo ${type === 128 ? 'request' : 'reply'}, id ${rd16(u, l4 + 4)}, seq ${rd16(u, l4 + 6)}`;
-  } else if (type === 135 && l4 + 24 <= end) {
-    t = `neighbor solicitation, who has ${formatIPv6(u, l4 + 8)}`;
-  } else if (type === 136 && l4 + 24 <= end) {
-    t = `neighbor advertisement, tgt is ${formatIPv6(u, l4 + 8)}`;
-  } else if (type === 133) t = 'router solicitation';
-  else if (type === 134) t = 'router advertisement';
-  else if (type === 1) t = `destination unreachable`;
-  else if (type === 3) t = `time exceeded in-transit`;
-  else t = `unknown icmp6 type (${type})`;
-  // tcpdump drops the length from echo lines under -v
-  const len = o.verbose > 0 && (type === 128 || type === 129) ? '' : `, length ${l4len}`;
-  return `${note}ICMP6, ${t}${len}`;
 }
 
 /** The checksum ICMP carries over u[l4, l4+len) (no pseudo header). */
