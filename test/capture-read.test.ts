@@ -158,6 +158,25 @@ describe('-r in its forms', () => {
   });
 });
 
+test('a live capture prints the lines tcpdump prints for the same frames (-t -v -e)', { skip: skipTcpdump }, async () => {
+  // a pipe delivers every frame (a VALE switch would learn the sources and send some back)
+  const pipe = `capl${process.pid}`;
+  const tx = open(`${pipe}{1`);
+  try {
+    const frames = decodeFrames();
+    const child = spawn(process.execPath, [CLI, '-n', '-t', '-v', '-e', '-i', `${pipe}}1`, '-c', String(frames.length)], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    let out = '', err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    await new Promise<void>((res) => child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; if (err.includes('listening on')) res(); }));
+    sendFrames(tx, frames);
+    const code = await new Promise((r) => child.on('close', r));
+    assert.equal(code, 0, err);
+    assert.equal(out, tcpdump(['-n', '-t', '-v', '-e', '-r', SYN]));
+  } finally {
+    tx.close();
+  }
+});
+
 describe('-F, -Q, -Z and the options', () => {
   test('-F: the filter from a file, # comments; with an expression too it is an error', () => {
     const f = join(dir, 'filter.txt');
