@@ -217,7 +217,7 @@ test('text lines: time, src > dst, protocol, length', async () => {
     lines.forEach((l, i) => assert.match(l, re[i]!));
     const f = frames[2]!;
     assert.equal(describePacket(f, 0, f.length, f.length, true), 'IP 10.0.0.1.40000 > 10.0.0.4.80: tcp 84');
-    assert.match(describePacket(f, 0, 64, f.length, false, true), /^02:00:00:00:00:0a > 02:00:00:00:00:0b, ethertype IPv4 \(0x0800\), length 138: IP /);
+    assert.match(describePacket(f, 0, 64, f.length, false, true), /^02:00:00:00:00:0a > 02:00:00:00:00:0b, ethertype IPv4 \(0x0800\), length 138: 10\.0\.0\.1\.40000 > /); // tcpdump -e drops the "IP "
   } finally {
     tx.close();
   }

@@ -22,7 +22,7 @@ commands:
   demo      an embedded VALE switch with a generator and a receiver in worker threads (about 10 s)
   bridge    forward between two ports both ways (zero-copy when they share a region)
   replay    send pcap/pcapng files to a port with tcpreplay's options and statistics
-  capture   write a port's packets to pcap/pcapng (or print them) with tcpdump's options and filters
+  capture   tcpdump on a port (print, or write pcap/pcapng) or on saved captures (-r), its options and filters
   tlem      link emulation between two ports: bandwidth, delay, loss, queue size, per direction
   lb        netmap's load balancer: symmetric RSS hash from one port to N zero-copy pipes
   vale-ctl  list switches and ports, attach interfaces (netmap's vale-ctl: -l -g -a -h -d -p -P -n -r)

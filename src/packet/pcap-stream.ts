@@ -24,8 +24,11 @@
 //  - Errors are sticky: once next() has thrown, it throws the same error
 //    until rewind(). readBatch returns the packets copied before an error
 //    and throws it on the following call.
-//  - The fd is read with explicit positions (pread), so it must be seekable
-//    (a regular file); its file position is not used or changed.
+//  - A regular file is read with explicit positions (pread): its file
+//    position is not used or changed. Any other fd (a pipe: `-r -` reads
+//    standard input) is read in order from where it stands; rewind() is then
+//    refused, and a block too large for the buffer is read through and
+//    dropped instead of skipped.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import {
@@ -33,6 +36,8 @@ import {
 } from './pcap.js';
 import { PCAPNG_KIND_PACKET, PCAPNG_SHB, PcapngError, PcapngParser, pcapngBlockNeeded } from './pcapng.js';
 import { rd16, rd32 } from './byte-order.js';
+
+const WAIT = new Int32Array(new SharedArrayBuffer(4));
 
 export const PCAP_STREAM_DEFAULT_BUF = 1 << 20;
 /** Smallest read buffer accepted (records/blocks larger than the buffer are errors). */
@@ -83,6 +88,8 @@ export class PcapStreamReader {
   private readonly ng: PcapngParser | null;
   private readonly scratch = new Uint8Array(4);
   private snapLimit = 0;
+  /** A regular file (pread at positions); false: a pipe or terminal read in order. */
+  private readonly seekable: boolean;
 
   static open(path: string, o: PcapStreamOptions = {}): PcapStreamReader {
     const fd = openSync(path, 'r');
@@ -102,6 +109,7 @@ export class PcapStreamReader {
     }
     this.fd = fd;
     this.ownFd = o.ownFd ?? false;
+    this.seekable = fstatSync(fd).isFile();
     this.buf = new Uint8Array(size);
     const have = this.fill(4);
     if (have < 4) throw new PcapError('truncated-file-header', 0, `file header needs 4 bytes, have ${have}`);
@@ -149,12 +157,25 @@ export class PcapStreamReader {
       this.pos = 0;
     }
     while (this.end < n && this.end < this.buf.length) {
-      const got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.base + this.end);
+      const got = this.read(this.buf, this.end, this.buf.length - this.end, this.base + this.end);
       if (got === 0) { this.eof = true; break; }
       this.end += got;
     }
     avail = this.end - this.pos;
     return avail;
+  }
+
+  /** pread on a regular file; on a pipe, read in order (waiting out EAGAIN on a non-blocking one). */
+  private read(dst: Uint8Array, at: number, len: number, pos: number): number {
+    if (this.seekable) return readSync(this.fd, dst, at, len, pos);
+    for (;;) {
+      try {
+        return readSync(this.fd, dst, at, len, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        Atomics.wait(WAIT, 0, 0, 5);
+      }
+    }
   }
 
   /** File offset of the next record/block. */
@@ -196,7 +217,7 @@ export class PcapStreamReader {
     }
     const need = PCAP_REC_HDR_LEN + capLen;
     if (need > this.buf.length) {
-      const have = fstatSync(this.fd).size - at - PCAP_REC_HDR_LEN;
+      const have = this.seekable ? fstatSync(this.fd).size - at - PCAP_REC_HDR_LEN : capLen;
       if (have < capLen) throw new PcapError('truncated-packet', at, `packet needs ${capLen} bytes, have ${have}`);
       throw new PcapngError('block-exceeds-buffer', at, `record of ${need} bytes exceeds the ${this.buf.length}-byte read buffer`);
     }
@@ -226,8 +247,18 @@ export class PcapStreamReader {
         // length, then skip it unread unless its body is needed.
         const tailPos = at + len - 4;
         let got = 0;
+        if (!this.seekable) {
+          // a pipe cannot skip: read the block through, the buffer's bytes first
+          let left = len - 4 - (this.end - this.pos);
+          while (left > 0) {
+            const r = this.read(this.buf, 0, Math.min(left, this.buf.length), 0);
+            if (r === 0) break;
+            left -= r;
+          }
+          if (left > 0) throw new PcapngError('truncated-block', at, `block needs ${len} bytes, file ends first`);
+        }
         while (got < 4) {
-          const r = readSync(this.fd, this.scratch, got, 4 - got, tailPos + got);
+          const r = this.seekable ? readSync(this.fd, this.scratch, got, 4 - got, tailPos + got) : this.read(this.scratch, got, 4 - got, 0);
           if (r === 0) break;
           got += r;
         }
@@ -304,6 +335,7 @@ export class PcapStreamReader {
 
   /** Go back to the first packet (for looping replays). */
   rewind(): void {
+    if (!this.seekable) throw new RangeError('PcapStreamReader.rewind: the input is not a regular file (a pipe cannot be read twice)');
     this.base = 0;
     this.pos = 0;
     this.end = 0;

@@ -213,3 +213,43 @@ export function groupId(name: string): number | null {
   const p = _getgrnam(name);
   return p ? (koffi.decode(p, 'nmts_group') as { gr_gid: number }).gr_gid : null;
 }
+
+// ---------------------------------------------------------------- dropping privileges (capture -Z)
+koffi.struct('nmts_passwd', {
+  pw_name: 'char *', pw_passwd: 'char *', pw_uid: 'uint32_t', pw_gid: 'uint32_t', pw_gecos: 'char *', pw_dir: 'char *', pw_shell: 'char *',
+});
+const _getpwnam = libc.func('nmts_passwd *getpwnam(const char *)');
+const _initgroups = libc.func('int initgroups(const char *, uint32_t)');
+const _setgid = libc.func('int setgid(uint32_t)');
+const _setuid = libc.func('int setuid(uint32_t)');
+const _getuid = libc.func('uint32_t getuid()');
+const _geteuid = libc.func('uint32_t geteuid()');
+const _getgid = libc.func('uint32_t getgid()');
+
+/** uid and primary gid of a user name (or a numeric uid), or null if there is no such user. */
+export function userIds(name: string): { uid: number; gid: number } | null {
+  const p = _getpwnam(name);
+  if (p) {
+    const pw = koffi.decode(p, 'nmts_passwd') as { pw_uid: number; pw_gid: number };
+    return { uid: pw.pw_uid, gid: pw.pw_gid };
+  }
+  return null;
+}
+
+/**
+ * Become `user` for good, as tcpdump -Z does: its supplementary groups (initgroups), its
+ * primary group, then its uid (in that order: after setuid the others are no longer
+ * allowed). glibc applies each to every thread of the process. Throws SysError naming the
+ * call that failed, and checks afterwards that uid and euid both changed.
+ */
+export function dropPrivileges(user: string): { uid: number; gid: number } {
+  const ids = userIds(user);
+  if (ids === null) throw new SysError('getpwnam', user, 2);
+  if ((_initgroups(user, ids.gid) as number) !== 0) throw new SysError('initgroups', user, koffi.errno());
+  if ((_setgid(ids.gid) as number) !== 0) throw new SysError('setgid', String(ids.gid), koffi.errno());
+  if ((_setuid(ids.uid) as number) !== 0) throw new SysError('setuid', String(ids.uid), koffi.errno());
+  if ((_getuid() as number) !== ids.uid || (_geteuid() as number) !== ids.uid || (_getgid() as number) !== ids.gid) {
+    throw new SysError('setuid', `${user}: ids did not change`, 1);
+  }
+  return ids;
+}

@@ -10,15 +10,20 @@
 import { NS_MOREFRAG, POLLIN, open, type Port } from '../../index.js'; // the entry installs the port-kind table
 import { portBackendLines } from '../common/port-backend.js';
 import { compileFilter, type PacketFilter } from '../../packet/filter.js';
-import { describePacket, formatTime } from './format.js';
 import { DEFAULT_SNAPLEN } from './options.js';
 import { CaptureSink } from './sink.js';
+import { TextPrinter, type TextOptions } from './print.js';
+import { parsePortSpec, formatPortSpec } from '../../core/portspec.js';
+import { NR_MONITOR_RX, NR_MONITOR_TX, NR_ZCOPY_MON } from '../../core/constants.js';
 import { progressText, type ProgressLine } from '../common/progress.js';
 
 export { parseCaptureArgs, captureUsage, CaptureUsageError, DEFAULT_SNAPLEN, type CaptureArgs } from './options.js';
 export { describePacket, formatTime, strftime, numberedName } from './format.js';
+export { readCapture, formatReadCounters, ReadError, type ReadOptions, type ReadResult } from './read.js';
+export { listInterfaces, formatInterfaces } from './list.js';
+export { TextPrinter } from './print.js';
 
-export interface CaptureOptions {
+export interface CaptureOptions extends Omit<TextOptions, 'nano' | 'quick' | 'linkHeader'> {
   /** A port name to open (and close at the end), or a port the caller opened (left open). */
   port: string | Port;
   /** Output file; '-' = io.stdoutFd; undefined: one text line per packet through io.out. */
@@ -44,6 +49,35 @@ export interface CaptureOptions {
   batch?: number;
   /** Longest wait in pollAsync before the loop checks the signal again (default 100 ms). */
   pollMs?: number;
+  /** -Q: the direction of a monitored port's frames (see portForDirection). */
+  direction?: 'in' | 'out' | 'inout';
+}
+
+export class CaptureDirectionError extends Error {
+  constructor(message: string) { super(message); this.name = 'CaptureDirectionError'; }
+}
+
+/**
+ * The port name -Q makes of -i's. A monitor (PORT/r, /t, /rt) takes the direction asked
+ * for: in = /r, out = /t, inout = /rt. Any other port only receives (a VALE port or a pipe
+ * end gets what is sent to it; netmap:IF gets the interface's received frames, AF_PACKET
+ * leaving out what the host sends): -Q in is what it does anyway, -Q out and inout are
+ * refused with the monitor to use instead.
+ */
+export function portForDirection(name: string, dir: 'in' | 'out' | 'inout' | undefined): string {
+  if (dir === undefined) return name;
+  const spec = parsePortSpec(name, { defaultPrefix: true });
+  const mon = spec.flags & (NR_MONITOR_RX | NR_MONITOR_TX | NR_ZCOPY_MON);
+  if (mon === 0) {
+    if (dir === 'in') return name;
+    throw new CaptureDirectionError(`-Q ${dir}: ${name} only receives (a capture port sees what comes in); to see what it sends, monitor it: -i '${name}/${dir === 'out' ? 't' : 'rt'}' (it must be open already)`);
+  }
+  if (mon & NR_ZCOPY_MON) {
+    if (dir === 'inout') return name;
+    throw new CaptureDirectionError(`-Q ${dir}: a zero-copy monitor (/z) sees both directions; use ${dir === 'in' ? '/r' : '/t'}`);
+  }
+  const flags = (spec.flags & ~(NR_MONITOR_RX | NR_MONITOR_TX)) | (dir === 'in' ? NR_MONITOR_RX : dir === 'out' ? NR_MONITOR_TX : NR_MONITOR_RX | NR_MONITOR_TX);
+  return formatPortSpec({ ...spec, flags });
 }
 
 export interface CaptureIo {
@@ -53,6 +87,8 @@ export interface CaptureIo {
   err?: (line: string) => void;
   /** Stops the capture (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
+  /** Called once the port is open, before the output file is (tcpdump -Z drops privileges here). */
+  afterOpen?: () => void;
   /** Called once the port is open and the output ready, before the first receive. */
   onReady?: (port: Port) => void | Promise<void>;
   /** fd for -w - (default 1). */
@@ -93,15 +129,16 @@ export async function capture(opts: CaptureOptions, io: CaptureIo = {}): Promise
   const err = io.err ?? ((l: string) => { process.stderr.write(l + '\n'); });
   const batch = opts.batch ?? 512;
   const pollMs = opts.pollMs ?? 100;
-  const quick = opts.quick ?? false, linkHeader = opts.linkHeader ?? false;
   const signal = io.signal;
 
   const owned = typeof opts.port === 'string';
-  const port: Port = typeof opts.port === 'string' ? open(opts.port) : opts.port;
+  const port: Port = typeof opts.port === 'string' ? open(portForDirection(opts.port, opts.direction)) : opts.port;
+  const printer = opts.file === undefined ? new TextPrinter({ ...opts, nano }) : null;
   let sink: CaptureSink | null = null;
   let captured = 0, received = 0;
   const drops0 = port.stats().rxDrops;
   try {
+    io.afterOpen?.();
     if (opts.file !== undefined) {
       sink = new CaptureSink({
         file: opts.file, pcapng: opts.pcapng ?? false, nano, snaplen,
@@ -167,7 +204,7 @@ export async function capture(opts: CaptureOptions, io: CaptureIo = {}): Promise
         if (sink !== null) sink.write(buf, off, len, tsSec, tsFrac);
         else {
           const cap = len < snaplen ? len : snaplen;
-          out(`${formatTime(tsSec, tsFrac, nano)} ${describePacket(buf, off, cap, len, quick, linkHeader)}`);
+          out(printer!.line(buf, off, cap, len, tsSec, nano ? tsFrac : tsFrac * 1000));
         }
         if (captured === limit) { running = false; break; }
       }

@@ -99,8 +99,8 @@ export class CaptureSink {
     return true;
   }
 
-  /** Write one packet (cut to the snap length; origLen is len). */
-  write(u8: Uint8Array, off: number, len: number, tsSec: number, tsFrac: number): void {
+  /** Write one packet (cut to the snap length; origLen, the length on the wire, defaults to len). */
+  write(u8: Uint8Array, off: number, len: number, tsSec: number, tsFrac: number, origLen = len): void {
     const o = this.o;
     if (o.rotateBytes > 0 && this.bytes > o.rotateBytes) {
       // tcpdump: "before writing a packet, if the file is larger than -C, start a new one"
@@ -111,10 +111,10 @@ export class CaptureSink {
     }
     if (this.pcap !== null) {
       this.bytes += this.pcap.writer.recordLength(len);
-      this.pcap.write(u8, off, len, tsSec, tsFrac, len);
+      this.pcap.write(u8, off, len, tsSec, tsFrac, origLen);
     } else {
       this.bytes += this.ng!.writer.recordLength(len, 0);
-      this.ng!.write(0, u8, off, len, tsSec, tsFrac, len);
+      this.ng!.write(0, u8, off, len, tsSec, tsFrac, origLen);
     }
   }
 
