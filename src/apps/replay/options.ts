@@ -274,7 +274,7 @@ export function parseReplayArgs(argv: string[]): ReplayOptions {
   if (modes.length > 1) throw new ReplayUsageError(`nmts replay: the '${modes[0]}' and '${modes[1]}' options conflict`);
   if (modes.length === 1) o.speed = modes[0] as ReplaySpeed;
   if (seen.has('pps-multi') && o.speed !== 'pps') throw new ReplayUsageError("nmts replay: option 'pps-multi' requires 'pps'");
-  if (!o.intf && !o.write) throw new ReplayUsageError("nmts replay: -i/--intf1 PORT (or -w FILE) is required (a VALE port vale0:1, a pipe end x{1, ...)");
+  if (!o.intf && !o.write) throw new ReplayUsageError("nmts replay: -i/--intf1 PORT is required (or -w FILE; a VALE port vale0:1, a pipe end x{1, ...)");
   if (o.files.length === 0) throw new ReplayUsageError('nmts replay: at least one pcap or pcapng file is required');
   if (o.dualfile && o.files.length % 2 !== 0) throw new ReplayUsageError('nmts replay: --dualfile needs files in pairs (the first of each pair out -i, the second out -I)');
   if (o.cachefile && o.files.length !== 1) throw new ReplayUsageError('nmts replay: -c/--cachefile describes one file: give exactly one');
@@ -282,11 +282,23 @@ export function parseReplayArgs(argv: string[]): ReplayOptions {
 }
 
 export function replayUsage(): string {
-  return `usage: nmts replay -i PORT [options] FILE...
+  return `usage: nmts replay -i PORT [-I PORT2 (-c CACHEFILE | --dualfile)] [options] FILE...
+       nmts replay -w OUT.pcap [options] FILE...
 
 Replay pcap/pcapng files onto a netmap-ts port, as tcpreplay does onto an interface.
-PORT is any port name: a VALE port (vale0:1), a pipe end (x{1, read it with x}1), ...
-Files are played in order; pcap and pcapng are detected by their magic number.
+PORT is any port name: a VALE port (vale0:1), a pipe end (x{1, read it with x}1),
+an interface (netmap:eth0), ... Files are played in order; pcap and pcapng are
+detected by their magic number.
+
+ports
+  -i, --intf1 PORT        output port (primary packets)
+  -I, --intf2 PORT        second port (secondary packets; needs -c or --dualfile)
+  -c, --cachefile FILE    tcpprep's cache file (tcpprep or 'nmts prep'): which packets go
+                          out -i, which out -I, which not at all; one input file
+  -2, --dualfile          files in pairs, played together by timestamp: the first of a
+                          pair out -i, the second out -I
+  -w, --write FILE        write a pcap file instead of sending (stands for -i)
+      --listnics          list interfaces and software ports, then exit
 
 speed (one of; default: the capture's own timing)
   -t, --topspeed          as fast as possible
@@ -294,11 +306,21 @@ speed (one of; default: the capture's own timing)
   -p, --pps R             R packets per second (float)
   -x, --multiplier X      the capture's timing, X times faster (0.5 = half speed)
       --pps-multi N       with --pps: send N packets per interval
-  -o, --oneatatime        not supported (interactive mode)
+  -o, --oneatatime        ask before each packet (Enter: one, N: N packets); stdin must
+                          be a terminal
+  -T, --timer M           select|ioport|gtod|nano|abstime: accepted, all use the same
+                          monotonic-clock scheduler here
+      --maxsleep MS       never pause more than MS between two packets
 
-repetition and limits
+repetition, selection and limits
   -l, --loop N            play the files N times (default 1; 0 = forever)
       --loopdelay-ms MS   pause between loops
+      --loopdelay-ns NS   the same in nanoseconds
+      --unique-ip         new IPv4/IPv6 addresses each loop (checksums stay valid)
+      --unique-ip-loops N a new address every N loops
+      --include LIST      send only packets LIST (numbers from 1: 1-5,9,72-)
+      --exclude LIST      send all but packets LIST
+      --pktlen            send the on-wire length (origlen), zero-filled past the capture
   -L, --limit N           stop after N packets
       --duration S        stop after S seconds
   -K, --preload-pcap      load the files into memory first ("File Cache is enabled")
@@ -306,6 +328,8 @@ repetition and limits
 output
       --stats S           print Actual/Rated every S seconds (0 = after each loop),
                           with "Test start:" / "Test complete:" lines
+      --no-flow-stats     no flow statistics
+      --flow-expiry S     a flow idle S seconds (capture time) counts again, as expired
   -q, --quiet             print nothing but the final statistics
   -v, --verbose           print one line per packet sent
       --progress[=S]      the status line on stderr (frames sent/total, rate, ETA), updated
@@ -317,8 +341,8 @@ output
   -h, --help              this text
 
 The final statistics block is tcpreplay's (Actual, Rated, Flows, Statistics for network
-device ...). Packets larger than the port's buffers are not sent and count as Failed.
-A VALE port never blocks: frames the switch cannot deliver are not send failures; the
-receiving port's rxDrops counter tells. See docs/replay.md.
+device ... for each port). Packets larger than the port's buffers are not sent and count
+as Failed. A VALE port never blocks: frames the switch cannot deliver are not send
+failures; the receiving port's rxDrops counter tells. See docs/replay.md.
 `;
 }
