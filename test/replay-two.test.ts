@@ -384,3 +384,14 @@ test('-o in a terminal: asks how many, Enter sends one, a number sends that many
     spawnSync('tmux', ['-L', sock, 'kill-server']);
   }
 });
+
+test('--listnics lists the interfaces as port names, and the software ports', () => {
+  const r = nmtsRun(['replay', '--listnics']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Available network interfaces:$/m);
+  assert.match(r.out, /^netmap:lo\t\(/m);
+  assert.match(r.out, /^vale0:1\t/m);
+  const h = nmtsRun(['prep', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.out, /usage: nmts prep/);
+});
