@@ -346,6 +346,7 @@ async function run(o: ReplayOptions, io: ReplayIo, outs: ReplayOutput[], sources
       shift = 0; lastDue = clock.now();
       let horizon = -Infinity; // packets due before this join the open batch
       let inBatch = 0;
+      let step = 0; // packets looked at since the last batch boundary (sent, failed or skipped)
       while (pending) {
         if (sent + inBatch >= limit) { stop = 'limit'; break outer; }
         // which output, if any
@@ -366,7 +367,10 @@ async function run(o: ReplayOptions, io: ReplayIo, outs: ReplayOutput[], sources
           let due = pacer.due(src.tsRel) - shift;
           if (due - lastDue > maxSleep) { shift += due - lastDue - maxSleep; due = lastDue + maxSleep; }
           lastDue = due;
-          if (due >= horizon || inBatch >= maxBatch) {
+          if (due >= horizon || step >= maxBatch) {
+            // a batch boundary (also every maxBatch packets that all failed or were skipped, so
+            // that stop requests and the event loop are still seen)
+            step = 0;
             if (inBatch > 0) { flushAll(); sent += inBatch; inBatch = 0; }
             let now = clock.now();
             if (due > now) {
@@ -439,7 +443,14 @@ async function run(o: ReplayOptions, io: ReplayIo, outs: ReplayOutput[], sources
           pacer.scheduled(len);
         } else {
           skipped++;
+          if (step >= maxBatch) {
+            step = 0;
+            if (signal?.aborted) { stop = 'signal'; break outer; }
+            const now = clock.now();
+            if (now - lastYield > YIELD_MS) { periodic(now); await yieldNow(); lastYield = clock.now(); }
+          }
         }
+        step++;
         try {
           pending = src.next();
         } catch (e) {
