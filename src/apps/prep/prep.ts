@@ -170,7 +170,6 @@ export function prepCache(o: PrepOptions): PrepResult {
     }
   });
   if (n === 0) throw new PrepError('no packets were processed');
-  void HOST_UNKNOWN;
   const bytes = cache.build(cacheComment(o));
   const res: PrepResult = { packets: n, primary: 0, secondary: 0, nosend: 0, bytes };
   const c = { data: bytes.subarray(bytes.length - Math.ceil(n / 4)), count: n };

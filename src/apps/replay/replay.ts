@@ -434,10 +434,7 @@ async function run(o: ReplayOptions, io: ReplayIo, outs: ReplayOutput[], sources
             out.commit(len, src.origLen, src.tsSec, src.tsNsec);
             inBatch++;
             bytes += len;
-            if (countFlows) {
-              const r = flowsTab.add(u8, d, cap, src.linkType, src.tsSec, expiry);
-              void r;
-            }
+            if (countFlows) flowsTab.add(u8, d, cap, src.linkType, src.tsSec, expiry);
             if (verbose) io.out(`${(src.tsRel / 1000).toFixed(6)} ${describePacket(u8, d, cap, src.linkType)}`);
           }
           pacer.scheduled(len);
