@@ -331,9 +331,16 @@ test('tcpreplay -i X -I Y -c ours.cache and nmts replay on veths: every frame ou
       const caps = ['repa1', 'repb1'].map((l) => {
         const f = join(dir, `${l}.pcap`);
         rmSync(f, { force: true });
-        return { f, p: execFileSync('sh', ['-c', `ip netns exec ${NS} tcpdump -U -i ${l} -w ${f} >/dev/null 2>&1 & echo $!`], { encoding: 'utf8' }).trim() };
+        const log = `${f}.log`;
+        rmSync(log, { force: true });
+        return { f, log, p: execFileSync('sh', ['-c', `ip netns exec ${NS} tcpdump -U -i ${l} -w ${f} >/dev/null 2>${log} & echo $!`], { encoding: 'utf8' }).trim() };
       });
-      await sleep(1500);
+      // wait until both captures listen (a loaded machine starts tcpdump slowly)
+      for (let t = 0; t < 15_000; t += 100) {
+        if (caps.every((c) => { try { return /listening on/.test(readFileSync(c.log, 'utf8')); } catch { return false; } })) break;
+        await sleep(100);
+      }
+      await sleep(300);
       sh(`ip netns exec ${NS} ${send}`);
       await sleep(800);
       for (const c of caps) sh(`kill -INT ${c.p}; while kill -0 ${c.p} 2>/dev/null; do sleep 0.1; done`);
