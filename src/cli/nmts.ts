@@ -6,6 +6,7 @@ import { daemonCommand } from './daemon.js';
 import { valeCtlCommand } from './vale-ctl.js';
 import { bridgeCommand } from './bridge.js';
 import { replayCommand } from './replay.js';
+import { prepCommand } from './prep.js';
 import { lbCommand } from './lb.js';
 import { captureCommand } from './capture.js';
 import { tlemCommand } from './tlem.js';
@@ -22,6 +23,7 @@ commands:
   demo      an embedded VALE switch with a generator and a receiver in worker threads (about 10 s)
   bridge    forward between two ports both ways (zero-copy when they share a region)
   replay    send pcap/pcapng files to a port with tcpreplay's options and statistics
+  prep      split a capture into client/server directions: tcpprep's cache files for replay -c
   capture   tcpdump on a port (print, or write pcap/pcapng) or on saved captures (-r), its options and filters
   tlem      link emulation between two ports: bandwidth, delay, loss, queue size, per direction
   lb        netmap's load balancer: symmetric RSS hash from one port to N zero-copy pipes
@@ -58,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     case 'vale-ctl': case 'valectl': return valeCtlCommand(rest);
     case 'bridge': return bridgeCommand(rest);
     case 'replay': return replayCommand(rest);
+    case 'prep': return prepCommand(rest);
     case 'lb': return lbCommand(rest);
     case 'capture': return captureCommand(rest);
     case 'tlem': return tlemCommand(rest);

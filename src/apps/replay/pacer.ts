@@ -28,7 +28,7 @@ export class Pacer {
   private bytes = 0;
 
   constructor(o: Pick<ReplayOptions, 'speed' | 'rate' | 'ppsMulti'>, start: number) {
-    this.mode = o.speed === 'topspeed' ? TOP : o.speed === 'pps' ? PPS : o.speed === 'mbps' ? MBPS : TIMING;
+    this.mode = o.speed === 'topspeed' || o.speed === 'oneatatime' ? TOP : o.speed === 'pps' ? PPS : o.speed === 'mbps' ? MBPS : TIMING;
     this.mult = o.speed === 'multiplier' ? o.rate : 1;
     this.ppsPeriod = this.mode === PPS ? 1000 / o.rate : 0;
     this.ppsMulti = o.ppsMulti > 1 ? o.ppsMulti : 1;

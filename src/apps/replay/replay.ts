@@ -10,6 +10,12 @@
 // Nothing is allocated per packet: the source's next() fills fields of one object, the
 // copy goes straight into the region, flows are counted in a Uint32Array table.
 //
+// Two ports (-I): with -c each packet goes where tcpprep's cache says (or is skipped), with
+// --dualfile the packets of the second file of a pair go out -I; -w writes a pcap instead
+// (output.ts). --include/--exclude skip packets by number, --unique-ip edits the copy in the
+// slot (unique-ip.ts), --maxsleep caps each pause by moving the rest of the schedule earlier,
+// -o asks on the terminal before each packet (io.ask).
+//
 // Choices (see docs/replay.md):
 //  - a packet longer than the port's buffer is not sent and counts as Failed (tcpreplay's
 //    "Failed packets", like an EMSGSIZE send), never Truncated (always 0);
@@ -19,16 +25,18 @@
 //    destination port's rxDrops (or this port's txDrops), not as send failures.
 import { open } from '../../index.js';
 import { portBackendLines } from '../common/port-backend.js';
-import { POLLOUT } from '../../core/constants.js';
-import type { Port } from '../../core/port.js';
-import type { ReplayOptions } from './options.js';
-import { CachedSource, StreamSource, type PacketSource } from './source.js';
+import { inPacketList, type ReplayOptions } from './options.js';
+import { CachedSource, MergeSource, StreamSource, type PacketSource } from './source.js';
+import { PcapOutput, PortOutput, type ReplayOutput } from './output.js';
+import { cacheDir, DIR_NOSEND, DIR_PRIMARY, readCacheFile, type TcpprepCache } from './tcpprep-cache.js';
+import { uniqueIpEdit, uniqueIteration } from './unique-ip.js';
 import { Pacer } from './pacer.js';
 import { replayProgressLine } from './progress.js';
 import type { ProgressLine } from '../common/progress.js';
 import { deviceStatsLines, describePacket, flowStatsLine, FlowTable, formatDateTime, packetStatsLines } from './stats.js';
 
 export { parseReplayArgs, replayUsage, ReplayUsageError, defaultReplayOptions, type ReplayOptions, type ReplaySpeed } from './options.js';
+export { CacheFileError } from './tcpprep-cache.js';
 export { ReplayFileError } from './source.js';
 
 export interface ReplayIo {
@@ -40,10 +48,20 @@ export interface ReplayIo {
   signal?: AbortSignal;
   /** The status line (frames done/total, rate, ETA), updated every progressSec; erased at the end. */
   progress?: ProgressLine;
+  /** -o: show the prompt, resolve with the line typed (null: input closed). */
+  ask?: (prompt: string) => Promise<string | null>;
 }
 
 /** 'empty': a whole pass over the files found no packet (so --loop 0 cannot go on forever). */
 export type ReplayStop = 'done' | 'limit' | 'duration' | 'signal' | 'error' | 'empty';
+
+/** tcpreplay's per-device counters (sendpacket_getstat()). */
+export interface DeviceResult {
+  name: string;
+  sent: number;
+  failed: number;
+  retriedEagain: number;
+}
 
 export interface ReplayResult {
   intf: string;
@@ -62,9 +80,18 @@ export interface ReplayResult {
   retriedEnobufs: number;
   /** Times a full tx ring had to be waited out. */
   retriedEagain: number;
+  /** Flows (new + expired), unique (new) and expired; -1 flows = not tracked (--no-flow-stats). */
   flows: number;
+  flowsUnique: number;
+  flowsExpired: number;
   flowPackets: number;
   nonFlowPackets: number;
+  /** Whether --flow-expiry was given (the Flows line then shows unique and expired). */
+  flowExpiry: boolean;
+  /** Packets not sent by choice: the cache said "don't send", or --include/--exclude. */
+  skipped: number;
+  /** Per output (-i, then -I; or the -w file). */
+  devices: DeviceResult[];
   /** Passes over the file list completed. */
   loops: number;
   stop: ReplayStop;
@@ -105,18 +132,32 @@ function copyFrame(u8: Uint8Array, u32: Uint32Array, d: number, b: Uint8Array, d
 /** The final statistics block, as tcpreplay prints it. */
 export function statsBlock(r: ReplayResult): string[] {
   const lines = packetStatsLines({ packets: r.packets, bytes: r.bytes, failed: r.failed }, r.elapsedUs);
-  const f = flowStatsLine(r.flows, r.flowPackets, r.nonFlowPackets, r.elapsedUs);
-  if (f) lines.push(f);
-  lines.push(...deviceStatsLines(r.intf, {
-    sent: r.packets, failed: r.failed, truncated: r.truncated, retriedEnobufs: r.retriedEnobufs, retriedEagain: r.retriedEagain,
-  }));
+  if (r.flows >= 0) {
+    const f = flowStatsLine(r.flows, r.flowPackets, r.nonFlowPackets, r.elapsedUs,
+      r.flowExpiry ? { unique: r.flowsUnique, expired: r.flowsExpired } : undefined);
+    if (f) lines.push(f);
+  }
+  const devs = r.devices.length > 0 ? r.devices : [{ name: r.intf, sent: r.packets, failed: r.failed, retriedEagain: r.retriedEagain }];
+  for (const d of devs) {
+    lines.push(...deviceStatsLines(d.name, {
+      sent: d.sent, failed: d.failed, truncated: 0, retriedEnobufs: 0, retriedEagain: d.retriedEagain,
+    }));
+  }
   return lines;
 }
 
 function openSources(o: ReplayOptions): PacketSource[] {
   const srcs: PacketSource[] = [];
+  const one = (f: string): PacketSource => (o.preload ? new CachedSource(f) : new StreamSource(f));
   try {
-    for (const f of o.files) srcs.push(o.preload ? new CachedSource(f) : new StreamSource(f));
+    if (o.dualfile) {
+      for (let i = 0; i + 1 < o.files.length; i += 2) {
+        const a = one(o.files[i]!);
+        try { srcs.push(new MergeSource(a, one(o.files[i + 1]!))); } catch (e) { a.close(); throw e; }
+      }
+    } else {
+      for (const f of o.files) srcs.push(one(f));
+    }
   } catch (e) {
     for (const s of srcs) s.close();
     throw e;
@@ -124,60 +165,97 @@ function openSources(o: ReplayOptions): PacketSource[] {
   return srcs;
 }
 
+/** Packets per pass with -K (for the progress line), else 0. */
+function preloadedCount(s: PacketSource): number {
+  if (s instanceof CachedSource) return s.count;
+  if (s instanceof MergeSource) return preloadedCount(s.a) + preloadedCount(s.b);
+  return 0;
+}
+
+function openOutputs(o: ReplayOptions, sources: PacketSource[], io: ReplayIo): ReplayOutput[] {
+  if (o.write) {
+    let linkType = 1;
+    for (const s of sources) { linkType = s.linkType; break; }
+    return [new PcapOutput(o.write, linkType)];
+  }
+  const outs: ReplayOutput[] = [];
+  try {
+    for (const name of o.intf2 ? [o.intf, o.intf2] : [o.intf]) {
+      const port = open(name);
+      try {
+        outs.push(new PortOutput(port));
+      } catch (e) {
+        port.close();
+        throw e;
+      }
+      if (!o.quiet) for (const line of portBackendLines(port)) io.err(line);
+    }
+  } catch (e) {
+    for (const x of outs) x.close();
+    throw e;
+  }
+  return outs;
+}
+
 /**
- * Replay o.files onto port o.intf. Throws (before sending anything) when the port cannot
- * be opened or a file cannot be opened / has a bad header (with -K: any bad record); a
- * file that goes bad later stops the replay with stop = 'error' and the counters so far.
- * The caller prints statsBlock(result); with --stats the periodic lines and the
- * "Test start:" / "Test complete:" lines are printed here through io.out.
+ * Replay o.files onto port o.intf (and o.intf2, or into the pcap o.write). Throws (before
+ * sending anything) when a port cannot be opened or a file or the cache cannot be read / has
+ * a bad header (with -K: any bad record); a file that goes bad later stops the replay with
+ * stop = 'error' and the counters so far. The caller prints statsBlock(result); with --stats
+ * the periodic lines and the "Test start:" / "Test complete:" lines are printed here.
  */
 export async function replay(o: ReplayOptions, io: ReplayIo): Promise<ReplayResult> {
   const quiet = o.quiet;
+  const cache = o.cachefile ? readCacheFile(o.cachefile) : null;
   if (o.preload && !quiet) io.err('File Cache is enabled');
   const sources = openSources(o);
-  let port: Port;
+  let outs: ReplayOutput[];
   try {
-    port = open(o.intf);
-    if (!quiet) for (const line of portBackendLines(port)) io.err(line);
+    outs = openOutputs(o, sources, io);
   } catch (e) {
     for (const s of sources) s.close();
     throw e;
   }
   const res: ReplayResult = {
-    intf: o.intf, packets: 0, bytes: 0, elapsedUs: 0, startTime: 0, endTime: 0, failed: 0, truncated: 0,
-    retriedEnobufs: 0, retriedEagain: 0, flows: 0, flowPackets: 0, nonFlowPackets: 0, loops: 0, stop: 'done',
+    intf: o.write || o.intf, packets: 0, bytes: 0, elapsedUs: 0, startTime: 0, endTime: 0, failed: 0, truncated: 0,
+    retriedEnobufs: 0, retriedEagain: 0, flows: -1, flowsUnique: 0, flowsExpired: 0, flowPackets: 0, nonFlowPackets: 0,
+    flowExpiry: o.flowExpiry > 0, skipped: 0, devices: [], loops: 0, stop: 'done',
   };
   try {
-    await run(o, io, port, sources, res);
+    await run(o, io, outs, sources, cache, res);
   } finally {
     for (const s of sources) s.close();
-    port.close();
+    for (const x of outs) x.close(io.signal);
   }
+  res.devices = outs.map((x) => ({ name: x.name, sent: x.sent, failed: x.failed, retriedEagain: x.retriedEagain }));
+  res.retriedEagain = outs.reduce((n, x) => n + x.retriedEagain, 0);
   return res;
 }
 
-async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSource[], res: ReplayResult): Promise<void> {
-  const u8 = port.u8, f64 = port.region.f64;
-  const rings = port.txRings;
-  const nr = rings.length;
-  if (nr === 0) throw new Error(`${port.name}: the port has no tx ring bound (opened rx-only?)`);
-  const bufSize = rings[0]!.bufSize;
-  const maxBatch = o.batch > 0 ? o.batch : 256;
+async function run(o: ReplayOptions, io: ReplayIo, outs: ReplayOutput[], sources: PacketSource[], cache: TcpprepCache | null, res: ReplayResult): Promise<void> {
+  const maxBatch = o.oneAtATime ? 1 : o.batch > 0 ? o.batch : 256;
   const limit = o.limit > 0 ? o.limit : Infinity;
   const loops = o.loop > 0 ? o.loop : Infinity;
   const verbose = o.verbose && !o.quiet;
   const signal = io.signal;
   const preload = o.preload;
-  const flowsTab = new FlowTable();
+  const flowsTab = o.flowStats ? new FlowTable() : null;
+  const expiry = o.flowExpiry;
   const nap = new Int32Array(new SharedArrayBuffer(4));
   const statsEvery = o.statsSec > 0 ? o.statsSec * 1000 : 0;
   const progress = io.progress?.enabled && o.progressSec > 0 ? io.progress : null;
-  const perPass = preload ? sources.reduce((n, s) => n + (s as CachedSource).count, 0) : 0;
+  const perPass = preload ? sources.reduce((n, s) => n + preloadedCount(s), 0) : 0;
+  const list = o.list, exclude = o.listExclude;
+  const cacheData = cache?.data ?? null, cacheCount = cache?.count ?? 0;
+  const dual = o.dualfile;
+  const pktlen = o.pktlen;
+  const maxSleep = o.maxSleepMs > 0 ? o.maxSleepMs : Infinity;
+  const unique = o.uniqueIp;
+  const nOuts = outs.length;
   let fileNo = 0;
   let rateT = 0, rateSent = 0, rate = 0;
 
-  // counters: totals in a Float64Array (they grow past 2^31), per-batch values in locals
-  let sent = 0, bytes = 0, failed = 0, eagain = 0;
+  let sent = 0, bytes = 0, failed = 0, skipped = 0;
   let warnedBig = false;
 
   const start = clock.now();
@@ -189,13 +267,10 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
   let lastSyncAt = start;
   let stop: ReplayStop = 'done';
   let loopNo = 0;
+  let askLeft = 0; // -o: packets still to send before asking again
 
   if (o.statsSec >= 0) io.out(`Test start: ${formatDateTime(res.startTime)} ...`);
 
-  const publish = (): void => {
-    res.packets = sent; res.bytes = bytes; res.failed = failed; res.retriedEagain = eagain;
-    res.elapsedUs = (lastSyncAt - start) * 1000;
-  };
   const periodic = (t: number): void => {
     if (t >= nextStats) {
       nextStats += statsEvery;
@@ -230,8 +305,16 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       // else spin
     }
   };
+  /** Hand every output's batch over. */
+  const flushAll = (): void => {
+    let n = 0;
+    for (let k = 0; k < nOuts; k++) n += outs[k]!.flush();
+    if (n > 0) lastSyncAt = clock.now();
+  };
 
   const pacer = new Pacer(o, start);
+  // --maxsleep: the schedule moves earlier by `shift` ms whenever a pause would exceed it
+  let shift = 0, lastDue = start;
 
   outer:
   for (loopNo = 0; loopNo < loops; loopNo++) {
@@ -241,11 +324,12 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       }
       pacer.passStart(clock.now(), o.loopDelayMs > 0);
     }
-    // a stop request is seen between passes even when a pass sends nothing (no yield inside)
     if (signal?.aborted) { stop = 'signal'; break; }
     if (clock.now() - lastYield > YIELD_MS) { await yieldNow(); lastYield = clock.now(); }
-    const countFlows = !preload || loopNo === 0; // -K: flows are counted in the first pass only
-    let passPackets = 0; // files in which this pass found a packet
+    // -K: flows are counted in the first pass only (tcpreplay), unless --unique-ip makes every pass new
+    const countFlows = flowsTab !== null && (!preload || loopNo === 0 || unique);
+    const uniq = unique ? uniqueIteration(loopNo, o.uniqueIpLoops) : 0;
+    let passPackets = 0;
     for (let fi = 0; fi < sources.length; fi++) {
       const src = sources[fi]!;
       fileNo = fi;
@@ -259,92 +343,121 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       if (!pending) continue;
       passPackets++;
       pacer.fileStart(clock.now());
+      shift = 0; lastDue = clock.now();
+      let horizon = -Infinity; // packets due before this join the open batch
+      let inBatch = 0;
+      let step = 0; // packets looked at since the last batch boundary (sent, failed or skipped)
       while (pending) {
-        if (sent >= limit) { stop = 'limit'; break outer; }
-        // when is the pending packet due?
-        let due = pacer.due(src.tsRel);
-        let now = clock.now();
-        if (due > now) {
-          if (!(await waitUntil(due))) break outer;
-          now = clock.now();
-        } else {
-          if (signal?.aborted) { stop = 'signal'; break outer; }
-          if (now >= endAt) { stop = 'duration'; break outer; }
-          if (now - lastYield > YIELD_MS) {
-            periodic(now);
-            await yieldNow();
-            lastYield = clock.now();
+        if (sent + inBatch >= limit) { stop = 'limit'; break outer; }
+        // which output, if any
+        const pno = src.index;
+        let target = dual ? src.side : 0;
+        let skip = list !== null && inPacketList(list, pno) === exclude;
+        if (!skip && cacheData !== null) {
+          const d = cacheDir(cacheData, cacheCount, pno);
+          if (d < 0) {
+            res.error = new Error(`${o.cachefile} describes ${cacheCount} packets, ${src.file} has more: packet ${pno} and later not sent`);
+            stop = 'error'; break outer;
           }
+          if (d === DIR_NOSEND) skip = true;
+          else target = d === DIR_PRIMARY ? 0 : 1;
         }
-        const horizon = (due > now ? due : now) + QUANTUM_MS;
-        // fill one batch across the tx rings
-        let n = 0, nb = 0, room = 0;
-        let budget = limit - sent;
-        if (budget > maxBatch) budget = maxBatch;
-        for (let ri = 0; ri < nr && pending && n < budget; ri++) {
-          const r = rings[ri]!;
-          const u32 = r.u32, slots = r.slots, ns = r.numSlots, bufsOfs = r.bufsOfs, bs = r.bufSize;
-          let space = r.space();
-          let h = r.head;
-          while (space > 0 && n < budget) {
-            room++;
-            const len = src.caplen;
-            if (len > bufSize) {
-              failed++;
-              if (!warnedBig && !o.quiet) {
-                warnedBig = true;
-                io.err(`Warning: ${src.file}: packet ${src.index} of ${len} bytes exceeds the port's ${bufSize}-byte buffers: not sent (counted as failed)`);
-              }
+        if (!skip) {
+          // when is it due?
+          let due = pacer.due(src.tsRel) - shift;
+          if (due - lastDue > maxSleep) { shift += due - lastDue - maxSleep; due = lastDue + maxSleep; }
+          lastDue = due;
+          if (due >= horizon || step >= maxBatch) {
+            // a batch boundary (also every maxBatch packets that all failed or were skipped, so
+            // that stop requests and the event loop are still seen)
+            step = 0;
+            if (inBatch > 0) { flushAll(); sent += inBatch; inBatch = 0; }
+            let now = clock.now();
+            if (due > now) {
+              if (!(await waitUntil(due))) break outer;
+              now = clock.now();
             } else {
-              const s = slots + (h << 2);
-              const d = bufsOfs + u32[s]! * bs;
-              const b = src.buf, off = src.offset, f = src.f64;
-              if (f !== null && (off & 7) === 0 && ((len + 7) & ~7) <= bs) {
-                // the -K cache keeps packets 8-aligned: 8-byte words, as VALE copies
-                let i = off >>> 3, j = d >>> 3; // byte offsets past 2^31: unsigned shifts
-                const end = i + ((len + 7) >> 3);
-                while (i < end) f64[j++] = f[i++];
-              } else {
-                // words through a DataView (any source alignment) into the aligned buffer,
-                // then the tail: no view object per packet, as u8.set(b.subarray()) would need
-                copyFrame(u8, u32, d, b, src.dv, off, len);
+              if (signal?.aborted) { stop = 'signal'; break outer; }
+              if (now >= endAt) { stop = 'duration'; break outer; }
+              if (now - lastYield > YIELD_MS) {
+                periodic(now);
+                await yieldNow();
+                lastYield = clock.now();
               }
-              u32[s + 1] = len; // len, flags = 0
-              h = h + 1 === ns ? 0 : h + 1;
-              space--;
-              n++;
-              nb += len;
-              if (countFlows) flowsTab.add(b, off, len, src.linkType);
-              if (verbose) io.out(`${(src.tsRel / 1000).toFixed(6)} ${describePacket(b, off, len, src.linkType)}`);
             }
-            pacer.scheduled(len);
-            try {
-              pending = src.next();
-            } catch (e) {
-              res.error = e as Error; stop = 'error'; pending = false;
+            horizon = (due > now ? due : now) + QUANTUM_MS;
+            if (o.oneAtATime && io.ask) {
+              const name = outs[target < nOuts ? target : 0]!.name;
+              if (askLeft === 0) {
+                const line = await io.ask(`**** Next packet #${sent + 1} out ${name}.  How many packets do you wish to send? `);
+                if (line === null || signal?.aborted) { stop = 'signal'; break outer; }
+                const n = Number.parseInt(line.trim(), 10);
+                askLeft = Number.isFinite(n) && n > 0 ? n : 1;
+              }
+              io.out(`Sending packet ${sent + 1} out: ${name}`);
+              askLeft--;
             }
-            if (!pending) break;
-            due = pacer.due(src.tsRel);
-            if (due >= horizon) break;
           }
-          r.advance(h);
-          if (due >= horizon) break;
+          const out = outs[target < nOuts ? target : 0]!;
+          const len = pktlen ? src.origLen : src.caplen;
+          const cap = src.caplen < len ? src.caplen : len;
+          if (len > out.bufSize) {
+            failed++;
+            out.failed++;
+            if (!warnedBig && !o.quiet) {
+              warnedBig = true;
+              io.err(`Warning: ${src.file}: packet ${pno} of ${len} bytes exceeds the port's ${out.bufSize}-byte buffers: not sent (counted as failed)`);
+            }
+          } else {
+            let d = out.slot();
+            while (d < 0) {
+              // every tx ring of this output is full: hand the batch over, then wait for room
+              if (inBatch > 0) { flushAll(); sent += inBatch; inBatch = 0; }
+              d = out.slot();
+              if (d >= 0) break;
+              out.waitRoom(20);
+              if (signal?.aborted) { stop = 'signal'; break outer; }
+              d = out.slot();
+            }
+            const b = src.buf, off = src.offset, f = src.f64, u8 = out.u8;
+            if (f !== null && (off & 7) === 0 && (d & 7) === 0 && ((cap + 7) & ~7) <= out.bufSize) {
+              // the -K cache keeps packets 8-aligned: 8-byte words, as VALE copies
+              const f64 = out.f64;
+              let i = off >>> 3, j = d >>> 3; // byte offsets past 2^31: unsigned shifts
+              const end = i + ((cap + 7) >> 3);
+              while (i < end) f64[j++] = f[i++]!;
+            } else {
+              copyFrame(u8, out.u32, d, b, src.dv, off, cap);
+            }
+            for (let z = cap; z < len; z++) u8[d + z] = 0; // --pktlen: past the captured bytes
+            if (uniq > 0) uniqueIpEdit(u8, d, len, src.linkType, uniq);
+            out.commit(len, src.origLen, src.tsSec, src.tsNsec);
+            inBatch++;
+            bytes += len;
+            if (countFlows) flowsTab.add(u8, d, cap, src.linkType, src.tsSec, expiry);
+            if (verbose) io.out(`${(src.tsRel / 1000).toFixed(6)} ${describePacket(u8, d, cap, src.linkType)}`);
+          }
+          pacer.scheduled(len);
+        } else {
+          skipped++;
+          if (step >= maxBatch) {
+            step = 0;
+            if (signal?.aborted) { stop = 'signal'; break outer; }
+            const now = clock.now();
+            if (now - lastYield > YIELD_MS) { periodic(now); await yieldNow(); lastYield = clock.now(); }
+          }
         }
-        if (n > 0) {
-          port.txsync();
-          lastSyncAt = clock.now();
-          sent += n;
-          bytes += nb;
-        } else if (room === 0) {
-          // every tx ring is full: wait for the receiver (a pipe) to make room
-          eagain++;
-          port.poll(POLLOUT, 20);
+        step++;
+        try {
+          pending = src.next();
+        } catch (e) {
+          res.error = e as Error; stop = 'error'; pending = false;
         }
-        if (stop === 'error') break outer;
       }
+      if (inBatch > 0) { flushAll(); sent += inBatch; inBatch = 0; }
+      if (stop === 'error') break outer;
     }
     if (passPackets === 0) {
-      // nothing to send: end now (with --loop 0 the next pass would find nothing either)
       stop = 'empty';
       res.error = new Error(`no packets in ${o.files.join(', ')}: nothing to replay`);
       break;
@@ -354,21 +467,21 @@ async function run(o: ReplayOptions, io: ReplayIo, port: Port, sources: PacketSo
       for (const l of packetStatsLines({ packets: sent, bytes, failed }, (clock.now() - start) * 1000)) io.out(l);
     }
   }
-  publish();
+  // a batch left open by a stop: hand it over (its packets count as sent)
+  let left = 0;
+  for (let k = 0; k < nOuts; k++) left += outs[k]!.queued;
+  if (left > 0) { flushAll(); sent += left; }
+  res.packets = sent; res.bytes = bytes; res.failed = failed; res.skipped = skipped;
+  res.elapsedUs = (lastSyncAt - start) * 1000;
   progress?.clear();
   res.stop = stop;
-  // hand what is still queued to the peer (bounded wait, as pkt-gen)
-  port.txsync();
-  const drainUntil = clock.now() + 1000;
-  for (;;) {
-    let pendingTx = false;
-    for (let ri = 0; ri < nr; ri++) if (rings[ri]!.txPending()) pendingTx = true;
-    if (!pendingTx || clock.now() > drainUntil || signal?.aborted) break;
-    port.poll(POLLOUT, 10);
-  }
   res.endTime = performance.timeOrigin + lastSyncAt;
-  res.flows = flowsTab.flows;
-  res.flowPackets = flowsTab.flowPackets;
-  res.nonFlowPackets = flowsTab.nonFlowPackets;
+  if (flowsTab !== null) {
+    res.flows = flowsTab.flows;
+    res.flowsUnique = flowsTab.unique;
+    res.flowsExpired = flowsTab.expired;
+    res.flowPackets = flowsTab.flowPackets;
+    res.nonFlowPackets = flowsTab.nonFlowPackets;
+  }
   if (o.statsSec >= 0) io.out(`Test complete: ${formatDateTime(res.endTime)}`);
 }

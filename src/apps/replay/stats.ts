@@ -50,8 +50,12 @@ export function packetStatsLines(c: PacketCounters, diffUs: number): string[] {
   return lines;
 }
 
-/** The "Flows:" line, or null when there were no flows (tcpreplay prints nothing then). */
-export function flowStatsLine(flows: number, flowPackets: number, nonFlowPackets: number, diffUs: number): string | null {
+/**
+ * The "Flows:" line, or null when there were no flows (tcpreplay prints nothing then). With
+ * `expiry` (--flow-expiry) the line also shows the unique and expired flows, as tcpreplay's.
+ */
+export function flowStatsLine(flows: number, flowPackets: number, nonFlowPackets: number, diffUs: number,
+  expiry?: { unique: number; expired: number }): string | null {
   if (!flows) return null;
   const us = BigInt(Math.max(0, Math.round(diffUs)));
   let fps = 0n, fps100 = 0n;
@@ -60,7 +64,11 @@ export function flowStatsLine(flows: number, flowPackets: number, nonFlowPackets
     fps = x100 / 100n;
     fps100 = x100 % 100n;
   }
-  return `Flows: ${flows} flows, ${fps}.${fps100.toString().padStart(2, '0')} fps, ${flowPackets} unique flow packets, ${nonFlowPackets} unique non-flow packets`;
+  const rate = `${fps}.${fps100.toString().padStart(2, '0')} fps`;
+  if (expiry) {
+    return `Flows: ${flows} flows, ${expiry.unique} unique, ${expiry.expired} expired, ${rate}, ${flowPackets} unique flow packets, ${nonFlowPackets} unique non-flow packets`;
+  }
+  return `Flows: ${flows} flows, ${rate}, ${flowPackets} unique flow packets, ${nonFlowPackets} unique non-flow packets`;
 }
 
 export interface DeviceCounters {
@@ -101,7 +109,7 @@ export const LINKTYPE_IPV6 = 229;
 const KEY_WORDS = 10; // version|proto, src[4], dst[4], sport<<16|dport
 
 /** What flow_decode() said about a packet. */
-export const FLOW_NEW = 0, FLOW_EXISTING = 1, FLOW_NON_IP = 2, FLOW_INVALID = 3;
+export const FLOW_NEW = 0, FLOW_EXISTING = 1, FLOW_NON_IP = 2, FLOW_INVALID = 3, FLOW_EXPIRED = 4;
 
 /**
  * Flows as tcpreplay counts them: a directional 5-tuple (IP version, protocol, addresses,
@@ -111,12 +119,21 @@ export const FLOW_NEW = 0, FLOW_EXISTING = 1, FLOW_NON_IP = 2, FLOW_INVALID = 3;
  * (the table doubles when half full).
  */
 export class FlowTable {
+  /** New flows plus expired ones seen again (tcpreplay's "flows"). */
   flows = 0;
+  /** Flows seen for the first time. */
+  unique = 0;
+  /** Packets of a flow idle longer than the expiry (each starts the flow again). */
+  expired = 0;
   flowPackets = 0;
   nonFlowPackets = 0;
   private cap = 0;
   private keys = new Uint32Array(0);
   private used = new Uint8Array(0);
+  /** Capture second each flow was last seen (for --flow-expiry). */
+  private seen = new Float64Array(0);
+  /** Slot of the last put(). */
+  private at = 0;
   private readonly k = new Uint32Array(KEY_WORDS);
 
   constructor(initial = 1024) {
@@ -127,25 +144,36 @@ export class FlowTable {
     this.cap = cap;
     this.keys = new Uint32Array(cap * KEY_WORDS);
     this.used = new Uint8Array(cap);
+    this.seen = new Float64Array(cap);
   }
 
   get size(): number { return this.flows; }
 
   reset(): void {
     this.used.fill(0);
-    this.flows = this.flowPackets = this.nonFlowPackets = 0;
+    this.flows = this.unique = this.expired = this.flowPackets = this.nonFlowPackets = 0;
   }
 
-  /** Classify one packet and count it; returns FLOW_NEW, FLOW_EXISTING, FLOW_NON_IP or FLOW_INVALID. */
-  add(b: Uint8Array, off: number, len: number, linkType: number): number {
+  /**
+   * Classify one packet and count it; returns FLOW_NEW, FLOW_EXISTING, FLOW_EXPIRED,
+   * FLOW_NON_IP or FLOW_INVALID. With expiry > 0 (seconds), a flow idle for more than
+   * expiry seconds of capture time (tsSec: the packet's) counts again, as expired
+   * (tcpreplay's hash_put_data()).
+   */
+  add(b: Uint8Array, off: number, len: number, linkType: number, tsSec = 0, expiry = 0): number {
     const r = this.decode(b, off, len, linkType);
     if (r === FLOW_NON_IP) this.nonFlowPackets++;
     else if (r === FLOW_INVALID) return r;
     else {
       this.flowPackets++;
       const found = this.put();
-      if (!found) this.flows++;
-      return found ? FLOW_EXISTING : FLOW_NEW;
+      const i = this.at;
+      let res = FLOW_NEW;
+      if (!found) { this.flows++; this.unique++; }
+      else if (expiry > 0 && tsSec > expiry + this.seen[i]!) { this.flows++; this.expired++; res = FLOW_EXPIRED; }
+      else res = FLOW_EXISTING;
+      if (expiry > 0) this.seen[i] = tsSec;
+      return res;
     }
     return r;
   }
@@ -225,18 +253,22 @@ export class FlowTable {
       const base = i * KEY_WORDS;
       let eq = true;
       for (let w = 0; w < KEY_WORDS; w++) if (keys[base + w] !== k[w]) { eq = false; break; }
-      if (eq) return true;
+      if (eq) { this.at = i; return true; }
       i = (i + 1) & mask;
     }
     const base = i * KEY_WORDS;
     for (let w = 0; w < KEY_WORDS; w++) keys[base + w] = k[w]!;
     used[i] = 1;
-    if ((this.flows + 1) * 2 > this.cap) this.grow();
+    this.seen[i] = 0;
+    this.at = i;
+    if ((this.unique + 1) * 2 > this.cap) this.grow();
     return false;
   }
 
   private grow(): void {
-    const oldKeys = this.keys, oldUsed = this.used, oldCap = this.cap;
+    const oldKeys = this.keys, oldUsed = this.used, oldSeen = this.seen, oldCap = this.cap;
+    const at = this.at;
+    let newAt = 0;
     this.alloc(oldCap * 2);
     const k = this.k;
     const saved = Uint32Array.from(k);
@@ -244,8 +276,11 @@ export class FlowTable {
       if (!oldUsed[i]) continue;
       for (let w = 0; w < KEY_WORDS; w++) k[w] = oldKeys[i * KEY_WORDS + w]!;
       this.put();
+      this.seen[this.at] = oldSeen[i]!;
+      if (i === at) newAt = this.at;
     }
     k.set(saved);
+    this.at = newAt;
   }
 }
 
