@@ -207,7 +207,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     const url = req.url ?? '';
     const path = url.length > MAX_URL ? '' : url.split('?')[0];
     const cls: PathClass = STATIC_FILES[path] ? 'dashboard' : routes[path] ? pathClass(path) : 'unknown';
-    res.once('finish', () => stats.request(cls, res.statusCode));
+    res.once('close', () => stats.request(cls, res.statusCode)); // (a stream ends with 'close' only)
     const refuse = (reason: Refusal, status: number, error: string): void => { stats.refuse(reason); send(res, status, { error }, req, true); };
     if (url.length > MAX_URL) return refuse('oversized', 414, `URL longer than ${MAX_URL} bytes`);
     if (method !== 'GET' && method !== 'HEAD') {
