@@ -166,6 +166,7 @@ test('the stream sends per-port rates every interval; streams are limited; extra
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     assert.equal((await fetch(`${s.url}/api/stream`)).status, 503, 'one stream at most here');
+    assert.equal(s.stats.refused.too_many_streams, 1, 'counted');
     assert.equal(s.streams(), 1);
     const reader = res.body!.getReader();
     const dec = new TextDecoder();
