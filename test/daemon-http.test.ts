@@ -148,3 +148,49 @@ test('daemon: no HTTP server unless asked; an address in use fails the start cle
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('daemon --http: refused connections and the openers of a dead process it reclaims are counted', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nmts-dhr-'));
+  const sock = join(dir, 'd.sock');
+  const d = await runDaemon({ socketPath: sock, log: () => {}, http: { port: 0, cacheMs: 0 }, maxConnectionsPerUid: 2 });
+  const sw = `valeDr${id}`;
+  const idle: import('node:net').Socket[] = [];
+  let child: import('node:child_process').ChildProcess | null = null;
+  try {
+    // two idle connections, then a third of the same uid: refused
+    const { createConnection } = await import('node:net');
+    for (let i = 0; i < 2; i++) {
+      const s = createConnection(sock);
+      await new Promise((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+      s.on('error', () => {});
+      idle.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await assert.rejects(daemonRequest(sock, { cmd: 'ping' }).then((r) => { if (r.code === 'EUSERS') throw new Error('EUSERS'); return r; }));
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+
+    // a process opens a port and dies with it open: a reclaim pass (list) releases and destroys it
+    const script = `const m = await import(${JSON.stringify(join(root, 'dist/src/index.js'))}); m.open(${JSON.stringify(`${sw}:dead`)}); process.stdout.write('open\\n'); setInterval(() => {}, 1000);`;
+    child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => { child!.stdout!.once('data', () => resolve()); child!.once('exit', () => reject(new Error('the child exited'))); });
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    child = null;
+    assert.equal((await daemonRequest(sock, { cmd: 'list' })).ok, true);
+
+    const text = await (await fetch(d.httpUrl + '/metrics')).text();
+    assert.equal(sample(text, 'nmts_daemon_connections_total', { result: 'refused' }), 1);
+    assert.ok(sample(text, 'nmts_daemon_reclaimed_openers_total', {})! >= 1, 'the dead opener reclaimed');
+    assert.ok(sample(text, 'nmts_daemon_reclaimed_ports_total', {})! >= 1, 'its port destroyed');
+    assert.equal(sample(text, 'nmts_daemon_errors_total', { code: 'reclaim' }), 0);
+    const dv = await (await fetch(d.httpUrl + '/api/daemon')).json() as { connections: { refused: number }; reclaims: { openers: number; ports: number; failures: number } };
+    assert.equal(dv.connections.refused, 1);
+    assert.ok(dv.reclaims.openers >= 1 && dv.reclaims.ports >= 1 && dv.reclaims.failures === 0, JSON.stringify(dv.reclaims));
+  } finally {
+    child?.kill('SIGKILL');
+    for (const s of idle) s.destroy();
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,10 @@
 // fills) makes its drop counter rise on the page; a daemon restart shows "disconnected", then
 // the page reconnects by itself. As root (with `ip`), everything runs in a network namespace of
 // its own (the browser too, through a wrapper) and the third port is a veth the daemon attaches
-// (kind nic, its backend, its peer); otherwise the third port is one the daemon holds.
+// (kind nic, its backend, its peer); otherwise the third port is one the daemon holds. A fourth
+// port is a VM: a vhost-user port of the daemon driven by the test's own front end
+// (fixtures/vhost-front.ts): its row says kind vm, and its detail lists its queues with the
+// frames the guest sent, its kicks and interrupts.
 // NMTS_UPDATE_SCREENSHOT=1 writes docs/observability.png.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { daemonRequest } from '../src/apps/daemon/client.js';
 import { needs } from './fixtures/requires.js';
 import { Netns } from './fixtures/netif-helpers.js';
+import { ALL_FEATURES_FOR_TEST } from './fixtures/vhost-features.js';
+import { TestFrontEnd, testFrame } from './fixtures/vhost-front.js';
 
 const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,11 +39,13 @@ const id = process.pid % 100000;
 const dir = mkdtempSync(join(tmpdir(), 'nmts-dash-'));
 const kids = new Set<ChildProcess>();
 let closeBrowser: (() => Promise<void>) | null = null;
+let fe: TestFrontEnd | null = null;
 // as root: a namespace of the test's own, with a veth pair whose end dshx the daemon attaches
 const ns = !skip && needs(['root', 'ip']) === false ? new Netns('dashb') : null;
 if (ns) ns.create([['dshx', 'dshy']]);
 after(async () => {
   await closeBrowser?.().catch(() => {});
+  fe?.close();
   for (const k of kids) { k.kill('SIGCONT'); k.kill('SIGKILL'); }
   await ns?.destroy();
   rmSync(dir, { recursive: true, force: true });
@@ -104,6 +111,15 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   const third = ns ? 'dshx' : 'c';
   const r3 = await daemonRequest(socket, ns ? { id: 1, cmd: 'attach', port: `${sw}:dshx` } : { id: 1, cmd: 'hold', port: `${sw}:c` }, 20_000);
   assert.equal(r3.ok, true, JSON.stringify(r3));
+  // the VM: a vhost-user port of the daemon, attached, with the test's front end sending 30 frames
+  const vsock = join(dir, 'vm1.sock');
+  const vc = await daemonRequest(socket, { id: 3, cmd: 'vhost-create', port: 'vm1', path: vsock }, 30_000);
+  assert.equal(vc.ok, true, JSON.stringify(vc));
+  const va = await daemonRequest(socket, { id: 4, cmd: 'attach', port: `${sw}:vm1` }, 30_000);
+  assert.equal(va.ok, true, JSON.stringify(va));
+  fe = new TestFrontEnd(vsock);
+  fe.setup(ALL_FEATURES_FOR_TEST);
+  fe.send(Array.from({ length: 30 }, (_, k) => testFrame(k)));
   const rx = run(['pkt-gen', '-i', `${sw}:b`, '-f', 'rx']);
   await until('the receiver', async () => /Receiving from/.test(rx.out()) || null, 45_000, rx.out);
   const tx = run(['pkt-gen', '-i', `${sw}:a`, '-f', 'tx', '-R', String(RATE), '--duration', '200']);
@@ -130,11 +146,12 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   await page.goto(`${url}?points=6`); // a short ring buffer: the test sees it wrap
 
   // every port of the switch is listed
-  for (const p of ['a', 'b', third]) await page.locator(`#switches tr[data-port="${sw}:${p}"]`).waitFor({ timeout: 30_000 });
-  assert.equal(await page.locator(`#switches tr[data-switch="${sw}"]`).count(), 3);
+  for (const p of ['a', 'b', third, 'vm1']) await page.locator(`#switches tr[data-port="${sw}:${p}"]`).waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator(`#switches tr[data-switch="${sw}"]`).count(), 4);
   const row = async (p: string): Promise<string> => page.locator(`#switches tr[data-port="${sw}:${p}"]`).innerText();
   assert.match(await row('a'), /\bvale\b.*shared memory.*1 opener/s);
   if (ns) assert.match(await row('dshx'), /\bnic\b.*\baf_(xdp|packet)\b.*NIC dshx/s);
+  assert.match(await row('vm1'), /\bvm\b.*vhost-user.*VM vm1/s);
   assert.equal(await page.title(), 'netmap-ts dashboard');
 
   // the sender's chart: its latest value (the uPlot instance's data) within 20 % of pkt-gen's rate
@@ -171,12 +188,20 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   await page.locator('#detail h3', { hasText: 'Rings' }).waitFor({ timeout: 15_000 });
   await page.locator('#detail h3', { hasText: 'Learned MACs (1)' }).waitFor({ timeout: 15_000 }); // the sender's source MAC
   assert.match(await page.locator('#detail').innerText(), /tx 0\s+1024/);
+  // the VM's detail: its queues, the 30 frames the guest sent, its kicks and interrupts
+  await page.locator(`#switches tr[data-port="${sw}:vm1"]`).click();
+  await page.locator('#detail h3', { hasText: 'VM port vm1' }).waitFor({ timeout: 15_000 });
+  const q1 = await page.locator('#detail table.queues tr[data-queue="1"]').innerText();
+  assert.match(q1, /from the guest.*running\s+256\s+30\s/s, q1);
+  assert.ok(Number((await page.locator('#detail table.queues tr[data-queue="1"] .kicks').innerText()).replace(/\D/g, '')) >= 1, 'kicks shown');
+  assert.match(await page.locator('#detail table.queues tr[data-queue="0"]').innerText(), /to the guest/);
+  assert.match(await page.locator('#detail table.queues thead').innerText(), /kicks\s+interrupts/);
 
   const shot = join(dir, 'dashboard.png');
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(statSync(shot).size > 10_000);
   if (process.env.NMTS_UPDATE_SCREENSHOT === '1') copyFileSync(shot, fileURLToPath(new URL('../../docs/observability.png', import.meta.url)));
-  await page.locator(`#switches tr[data-port="${sw}:a"]`).click(); // close the detail
+  await page.locator('#detail button', { hasText: 'close' }).click();
   rx.child.kill('SIGCONT');
 
   // the daemon restarts (detaching the interface, releasing the held port): the page says so,
@@ -190,6 +215,7 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   await page.locator('#status', { hasText: /^connected$/ }).waitFor({ timeout: 30_000 });
   await page.locator(`#switches tr[data-port="${sw}:a"]`).waitFor({ timeout: 20_000 });
   await until('the third port to leave the page', async () => (await page.locator(`#switches tr[data-port="${sw}:${third}"]`).count()) === 0, 20_000);
+  await until('the VM port to leave the page', async () => (await page.locator(`#switches tr[data-port="${sw}:vm1"]`).count()) === 0, 20_000);
 
   assert.deepEqual(errors, []);
   await browser.close();

@@ -138,6 +138,17 @@ test('bad input: unknown paths 404, other methods 405, bodies 413, long URLs 414
   assert.match(garbage.text, /^HTTP\/1\.1 400 /);
   // the server still answers
   assert.equal((await fetch(`${s.url}/metrics`)).status, 200);
+  // and it counted all of it: requests by path class and code, refusals by reason
+  const h = await (await fetch(`${s.url}/api/http`)).json() as { requests: Record<string, Record<string, number>>; refused: Record<string, number> };
+  assert.deepEqual(h.refused, { oversized: 3, slow: 1, bad_request: 1, method: 2, too_many_connections: 0, too_many_streams: 0 });
+  assert.equal(h.requests.unknown['404'], 2);
+  assert.equal(h.requests.dashboard['200'], 1);
+  assert.equal(h.requests.metrics['405'], 1);
+  assert.equal(h.requests.api['405'], 1);
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  assert.equal(sample(text, 'nmts_http_refused_total', { reason: 'oversized' }), 3);
+  assert.equal(sample(text, 'nmts_http_requests_total', { path: 'unknown', code: '404' }), 2);
+  assert.equal(sample(text, 'nmts_http_requests_total', { path: 'metrics', code: '200' }), 1); // (this scrape is counted once answered)
 });
 
 test('the stream sends per-port rates every interval; streams are limited; extras plug in', async () => {
@@ -155,6 +166,7 @@ test('the stream sends per-port rates every interval; streams are limited; extra
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     assert.equal((await fetch(`${s.url}/api/stream`)).status, 503, 'one stream at most here');
+    assert.equal(s.stats.refused.too_many_streams, 1, 'counted');
     assert.equal(s.streams(), 1);
     const reader = res.body!.getReader();
     const dec = new TextDecoder();

@@ -41,7 +41,7 @@ export async function metricsCommand(argv: string[]): Promise<number> {
   let where: { host: string; port: number };
   try { where = parseListen(listen); } catch (e) { return fail((e as Error).message); }
   const server = await startMetricsServer({ snapshot: readMetrics }, { ...where, intervalMs: interval });
-  stderrLine(`metrics: serving ${server.url}/metrics and the dashboard at ${server.url}/ (also /api/switches, /api/ports, /api/macs, /api/stream); Ctrl-C stops`);
+  stderrLine(`metrics: serving ${server.url}/metrics and the dashboard at ${server.url}/ (also /api/switches, /api/ports, /api/macs, /api/stream, /api/http); Ctrl-C stops`);
   await withStopSignal((signal) => new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });

@@ -1,6 +1,7 @@
 // `nmts top`: per-port rates and drops of every switch, refreshed every second, sorted by
 // rate; from the shared files (no daemon needed). q or Ctrl-C quits.
 import { runTop } from '../apps/top/run.js';
+import { askVms } from '../apps/top/vms.js';
 import { withStopSignal } from './tool.js';
 
 const USAGE = `usage: nmts top [--once] [--json] [-d SECONDS] [-n COUNT]
@@ -9,7 +10,9 @@ One line per port of every VALE switch, busiest first: receive and transmit rate
 and bits per second), drops per second and in total (every cause: undelivered, rx ring full,
 bad slot, monitor full; a line ending in '!' is dropping now), the fullest rx ring's
 occupancy and the MACs learned on the port. Read from the shared files (NMTS_SHM_DIR):
-works without the daemon and never slows the data path. q or Ctrl-C quits.
+works without the daemon and never slows the data path. When the daemon answers (NMTS_SOCKET),
+its VM ports (vhost-user) follow: rates each way from the guest's side, drops, kicks and
+interrupts per second, connected or not, the switch port. q or Ctrl-C quits.
   --once       print one table after one interval and exit (for scripts)
   --json       one JSON object per interval instead of the table (with --once: one)
   -d SECONDS   refresh interval (1; 0.1..60)
@@ -41,6 +44,7 @@ export async function topCommand(argv: string[]): Promise<number> {
         intervalMs, once, json, count, tty,
         columns: process.stdout.columns, rows: process.stdout.rows,
         write: (s) => { process.stdout.write(s); }, signal: ac.signal,
+        vms: () => askVms(),
       });
     } finally {
       if (interactive) { stdin.off('data', onKey); stdin.setRawMode(false); stdin.pause(); }

@@ -13,9 +13,10 @@
 // mapping is used again only after checking that the file was not truncated meanwhile.
 // Passes over every file (reclaimAll, listings) bound their wait for each file's config lock
 // and report the files they skipped, with the reason.
-import { existsSync, fstatSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { existsSync, fstatSync, readSync, statSync, type Stats } from 'node:fs';
 import { close, flock, ftruncate, fchmod, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, mmapShared, munmap, replaceWithAnonymous, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
 import { DirType, REGION_HEADER_SIZE, RH } from './layout.js';
+import { dirNames } from './dir-names.js';
 import { parseSize } from './memory.js';
 import { checkHeader, NetmapError, Region } from './region.js';
 import { reclaimDead } from './records.js';
@@ -330,8 +331,9 @@ export const PASS_LOCK_WAIT_MS = 200;
  * `skipped` with the reason. Used by reclaimAll and the metrics reader.
  */
 export function* regionsInDir(skipped: SkippedFile[], want?: (key: string) => boolean): Generator<{ key: string; file: string; region: Region }> {
-  let names: string[] = [];
-  try { names = readdirSync(SHM_DIR).sort(); } catch { return; }
+  let names: readonly string[] = [];
+  try { names = dirNames(SHM_DIR); } catch { return; } // listed again only when the directory changed
+
   for (const f of names) {
     const key = regionKey(f);
     if (key === null || (want && !want(key))) continue;

@@ -6,6 +6,8 @@
 //                        direction, the kernel's drops by cause (AF_XDP XDP_STATISTICS,
 //                        AF_PACKET PACKET_STATISTICS, the host TAP's tx_dropped)
 //   GET /api/daemon      pid, version, uptime, connections, requests, errors, reclaims, held ports
+//   GET /api/vms         VM ports (vhost-user): connected, features, queues, per-queue packets,
+//                        bytes, drops, kicks, interrupts (vm-metrics.ts, also its metrics)
 //
 // Metrics added to /metrics (names, types and labels in docs/observability.md):
 //   nmts_daemon_uptime_seconds, nmts_daemon_connections,
@@ -26,6 +28,7 @@ import type { MetricsProvider } from '../http/server.js';
 import type { AttachmentInfo } from '../vale-attach/vale-attach.js';
 import type { DaemonCounters } from './stats.js';
 import { packageVersion, type DaemonState } from './state.js';
+import { addVmMetrics, vmView } from './vm-metrics.js';
 
 /** What the HTTP side reads of the socket server. */
 export interface ConnectionCounts {
@@ -86,6 +89,7 @@ export function daemonView(state: DaemonState, counters: DaemonCounters, conns: 
     reclaims: { ...state.reclaimTotals, failures: counters.reclaimFailures },
     held: state.heldPorts(),
     attached: state.attachedCount,
+    vms: state.vhostList().length,
   };
 }
 
@@ -111,6 +115,7 @@ export function addDaemonMetrics(reg: Registry, state: DaemonState, counters: Da
   counter('nmts_daemon_reclaimed_ports_total', 'Ports destroyed because their last opener was reclaimed.').inc(t.ports);
   gauge('nmts_daemon_held_ports', 'Ports the daemon holds open for clients.').set(state.heldCount);
   gauge('nmts_daemon_attached_interfaces', 'Linux interfaces the daemon keeps attached to switches.').set(state.attachedCount);
+  addVmMetrics(reg, state.vhostList());
 
   const IF = ['interface', 'switch'] as const;
   const info = gauge('nmts_interface_info', 'An interface attached to a switch (value 1): its switch port and backend (af_xdp, af_packet).', [...IF, 'port', 'backend'] as const);
@@ -143,6 +148,7 @@ export function daemonMetricsProvider(state: DaemonState, counters: DaemonCounte
     extras: {
       interfaces: () => ({ time: Date.now(), interfaces: state.attached().map(interfaceView) }),
       daemon: () => daemonView(state, counters, conns),
+      vms: () => ({ time: Date.now(), vms: state.vhostList().map(vmView) }),
     },
   };
 }

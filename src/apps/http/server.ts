@@ -8,6 +8,7 @@
 //   GET /api/ports      every port's counters and rings, with rates since the previous sample
 //   GET /api/macs       every switch's learned MACs and the port index each was seen on
 //   GET /api/stream     Server-Sent Events: one `rates` event per interval (1 s)
+//   GET /api/http       this server's own figures (stats.ts): requests, refusals, scrapes
 //   GET /api/<extra>    what the provider adds (the daemon: interfaces, VMs)
 // Anything else: 404; a method other than GET/HEAD: 405; a request with a body: 413.
 //
@@ -17,14 +18,17 @@
 // at maxStreams (a stream client that leaves 1 MiB unread is cut off), connections at
 // maxConnections. Snapshots are shared by the requests of cacheMs, so a burst of scrapes
 // reads the shared files once, lock-free (vale/metrics.ts): the data path never waits for a
-// scrape.
+// scrape. What is served from a snapshot is made once per snapshot too: the Prometheus text,
+// each JSON body (/api/switches, /api/ports, /api/macs, the provider's extras) and the stream's
+// event, so N clients in one interval cost one read and one serialization, not N.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { portRates, readMacTables, type MetricsSnapshot, type PortRates } from '../../vale/metrics.js';
+import { portRates, readMacTables, type MetricsSnapshot } from '../../vale/metrics.js';
 import { exposition } from '../metrics/prometheus.js';
 import { staticFile, STATIC_FILES } from './static.js';
 import { DEFAULT_HTTP_PORT } from './listen.js';
+import { HttpStats, pathClass, type PathClass, type Refusal } from './stats.js';
 
 export { DEFAULT_HTTP_PORT, parseListen } from './listen.js';
 
@@ -60,6 +64,8 @@ export interface MetricsServer {
   readonly port: number;
   /** Open event streams. */
   streams(): number;
+  /** The server's own counters (also in /metrics and /api/http). */
+  readonly stats: HttpStats;
   close(): Promise<void>;
 }
 
@@ -76,6 +82,8 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
 
   // ---- snapshots: one read serves cacheMs of requests; rates against a sample >= interval older
   let cur: MetricsSnapshot | null = null, prev: MetricsSnapshot | null = null;
+  let openConnections = 0;
+  const stats = new HttpStats(() => ({ connections: openConnections, streams: streams.size }));
   const snapshot = (): MetricsSnapshot => {
     const now = performance.now();
     if (cur && now - cur.mono < cacheMs) return cur;
@@ -84,17 +92,38 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     cur = next;
     return cur;
   };
-  const rates = (): PortRates[] => portRates(prev, snapshot());
   // the text of a snapshot is made once (prom-client needs ~0.2 ms per port): concurrent scrapes share it
   let textOf: MetricsSnapshot | null = null, text: Promise<{ text: string; contentType: string }> | null = null;
+  const extend = (reg: Registry): void => {
+    provider.extendRegistry?.(reg);
+    stats.registerInto(reg);
+  };
   const scrape = (): Promise<{ text: string; contentType: string }> => {
+    const t0 = performance.now();
     const s = snapshot();
     if (s !== textOf || !text) {
       textOf = s;
-      text = exposition(s, provider.extendRegistry?.bind(provider));
-      text.catch(() => { if (textOf === s) textOf = null; });
+      text = exposition(s, extend);
+      text.then(() => stats.built((performance.now() - t0) / 1000), () => { if (textOf === s) textOf = null; });
+    } else {
+      stats.scrapes.cached++;
     }
     return text;
+  };
+  // JSON bodies, each made once per snapshot (or per cacheMs for what is not in the snapshot)
+  const bodies = new Map<string, { of: unknown; at: number; body: string }>();
+  const cachedBody = (key: string, of: unknown, make: () => unknown): string => {
+    const now = performance.now();
+    const b = bodies.get(key);
+    if (b && b.of === of && now - b.at < cacheMs) return b.body;
+    const body = JSON.stringify(make());
+    bodies.set(key, { of, at: now, body });
+    return body;
+  };
+  /** A JSON body made from the current snapshot (shared by every request of its interval). */
+  const fromSnapshot = (key: string, make: (s: MetricsSnapshot) => unknown): string => {
+    const s = snapshot();
+    return cachedBody(key, s, () => make(s));
   };
 
   // ---- the event stream: one timer for every client, running while there are clients
@@ -103,8 +132,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
   const tick = (): void => {
     let data: string;
     try {
-      const s = snapshot();
-      data = JSON.stringify({ time: s.time, ports: portRates(prev, s) });
+      data = fromSnapshot('stream', (s) => ({ time: s.time, ports: portRates(prev, s) }));
     } catch (e) {
       data = JSON.stringify({ error: (e as Error).message });
     }
@@ -115,7 +143,10 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     }
   };
   const openStream = (req: IncomingMessage, res: ServerResponse): void => {
-    if (streams.size >= maxStreams) return send(res, 503, { error: `too many streams (at most ${maxStreams})` }, req);
+    if (streams.size >= maxStreams) {
+      stats.refuse('too_many_streams');
+      return send(res, 503, { error: `too many streams (at most ${maxStreams})` }, req);
+    }
     if (req.method === 'HEAD') { res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }); res.end(); return; }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(`retry: ${Math.max(1000, intervalMs)}\n\n`);
@@ -135,24 +166,21 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
       res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : text);
     },
-    '/api/switches': (req, res) => {
-      const s = snapshot();
-      send(res, 200, {
-        time: s.time,
-        switches: s.switches.map((w) => ({ name: w.name, file: w.file, lookup: w.lookup, rss: w.rss, learnedMacs: w.learnedMacs, ports: w.ports.map((p) => p.port) })),
-        skipped: s.skipped, problems: s.problems,
-      }, req);
-    },
-    '/api/ports': (req, res) => {
-      const r = rates(), s = snapshot();
-      const byName = new Map(r.map((x) => [`${x.switch}\0${x.port}`, x]));
-      send(res, 200, {
+    '/api/switches': (req, res) => sendText(res, 200, fromSnapshot('switches', (s) => ({
+      time: s.time,
+      switches: s.switches.map((w) => ({ name: w.name, file: w.file, lookup: w.lookup, rss: w.rss, learnedMacs: w.learnedMacs, ports: w.ports.map((p) => p.port) })),
+      skipped: s.skipped, problems: s.problems,
+    })), req),
+    '/api/ports': (req, res) => sendText(res, 200, fromSnapshot('ports', (s) => {
+      const byName = new Map(portRates(prev, s).map((x) => [`${x.switch}\0${x.port}`, x]));
+      return {
         time: s.time,
         ports: s.switches.flatMap((w) => w.ports.map((p) => ({ ...p, rates: byName.get(`${w.name}\0${p.port}`) }))),
         skipped: s.skipped, problems: s.problems,
-      }, req);
-    },
-    '/api/macs': (req, res) => send(res, 200, readMacTables(), req),
+      };
+    }), req),
+    '/api/macs': (req, res) => sendText(res, 200, cachedBody('macs', null, readMacTables), req),
+    '/api/http': (req, res) => send(res, 200, { time: Date.now(), ...stats.view() }, req),
     '/api/stream': openStream,
   };
   for (const path of Object.keys(STATIC_FILES)) {
@@ -167,7 +195,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     };
   }
   for (const [name, fn] of Object.entries(provider.extras ?? {})) {
-    if (/^[a-z][a-z0-9-]*$/.test(name) && !routes[`/api/${name}`]) routes[`/api/${name}`] = (req, res) => send(res, 200, fn(), req);
+    if (/^[a-z][a-z0-9-]*$/.test(name) && !routes[`/api/${name}`]) routes[`/api/${name}`] = (req, res) => sendText(res, 200, cachedBody(`extra:${name}`, null, fn), req);
   }
 
   const server = createServer({
@@ -177,15 +205,18 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
   }, (req, res) => {
     const method = req.method ?? '';
     const url = req.url ?? '';
-    if (url.length > MAX_URL) return send(res, 414, { error: `URL longer than ${MAX_URL} bytes` }, req, true);
+    const path = url.length > MAX_URL ? '' : url.split('?')[0];
+    const cls: PathClass = STATIC_FILES[path] ? 'dashboard' : routes[path] ? pathClass(path) : 'unknown';
+    res.once('close', () => stats.request(cls, res.statusCode)); // (a stream ends with 'close' only)
+    const refuse = (reason: Refusal, status: number, error: string): void => { stats.refuse(reason); send(res, status, { error }, req, true); };
+    if (url.length > MAX_URL) return refuse('oversized', 414, `URL longer than ${MAX_URL} bytes`);
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      return send(res, 405, { error: `${method.slice(0, 16)}: this server is read-only (GET, HEAD); changes go through the control socket` }, req, true);
+      return refuse('method', 405, `${method.slice(0, 16)}: this server is read-only (GET, HEAD); changes go through the control socket`);
     }
     if ((req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined) {
-      return send(res, 413, { error: 'a request here has no body' }, req, true);
+      return refuse('oversized', 413, 'a request here has no body');
     }
-    const path = url.split('?')[0];
     const route = routes[path];
     if (!route) return send(res, 404, { error: `no ${path.slice(0, 200)} here`, paths: Object.keys(routes) }, req);
     Promise.resolve().then(() => route(req, res)).catch((e: unknown) => {
@@ -194,10 +225,14 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     });
   });
   server.maxConnections = opts.maxConnections ?? 1024;
+  server.on('connection', (socket) => { openConnections++; socket.once('close', () => { openConnections--; }); });
+  server.on('drop', () => stats.refuse('too_many_connections'));
   server.on('clientError', (err, socket) => {
     // oversized headers (431), a timeout (408) or garbage (400): answer if possible, then cut
     const code = (err as NodeJS.ErrnoException).code;
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    // a connection that closes idle between requests is no refusal
+    if (code !== 'ECONNRESET') stats.refuse(status === 431 ? 'oversized' : status === 408 ? 'slow' : 'bad_request');
     if (socket.writable) socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     socket.destroy();
   });
@@ -212,6 +247,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     url: `http://${host}:${addr.port}`,
     port: addr.port,
     streams: () => streams.size,
+    stats,
     close: () => new Promise<void>((resolve) => {
       if (timer) { clearInterval(timer); timer = null; }
       for (const res of streams) res.end();
@@ -222,7 +258,10 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
 }
 
 function send(res: ServerResponse, status: number, body: unknown, req: IncomingMessage, close = false): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body), req, close);
+}
+
+function sendText(res: ServerResponse, status: number, text: string, req: IncomingMessage, close = false): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) });
   res.end(req.method === 'HEAD' ? undefined : text);
 }

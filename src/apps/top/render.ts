@@ -2,6 +2,7 @@
 // rate, from two metrics snapshots (vale/metrics.ts). Plain functions of the snapshots, so the
 // screen, --once and --json print the same figures.
 import { portRates, type MetricsSnapshot, type PortMetrics, type PortRates } from '../../vale/metrics.js';
+import type { VmRow } from './vms.js';
 
 /** A port's rates (PortRates) with its drops so far by cause. */
 export interface TopRow extends PortRates {
@@ -46,8 +47,23 @@ export function si(v: number): string {
 
 const COLS: Array<[string, number]> = [['PORT', 0], ['RX pps', 9], ['TX pps', 9], ['RX bit/s', 10], ['TX bit/s', 10], ['DROP/s', 9], ['DROPS', 9], ['RX RING', 11], ['MACS', 5]];
 
-/** The screen: a title, a header and one line per port (width of the port column from the names). */
-export function renderTop(rows: TopRow[], cur: MetricsSnapshot, opts: { width?: number; maxRows?: number } = {}): string[] {
+const VM_COLS: Array<[string, number]> = [['VM PORT', 0], ['RX pps', 9], ['TX pps', 9], ['RX bit/s', 10], ['TX bit/s', 10], ['DROP/s', 9], ['DROPS', 9], ['KICK/s', 9], ['IRQ/s', 9], ['STATE', 0]];
+
+/** The VM ports' lines (the daemon's vhost-user ports): a header and one line each, busiest first. */
+export function renderVms(vms: VmRow[]): string[] {
+  if (vms.length === 0) return [];
+  const nameW = Math.max(8, ...vms.map((v) => v.name.length));
+  const lines = [VM_COLS.map(([h, w], i) => (i === 0 ? h.padEnd(nameW) : i === VM_COLS.length - 1 ? h : h.padStart(w))).join(' ')];
+  for (const v of vms) {
+    const state = `${v.connected ? 'connected' : 'not connected'}, ${v.port ?? 'not attached'}`;
+    const cells = [v.name.padEnd(nameW), si(v.rxPps), si(v.txPps), si(v.rxBps * 8), si(v.txBps * 8), si(v.dropsPs), si(v.drops), si(v.kicksPs), si(v.interruptsPs), state];
+    lines.push(cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c : c.padStart(VM_COLS[i][1]))).join(' ') + (v.dropsPs > 0 ? '  !' : ''));
+  }
+  return lines;
+}
+
+/** The screen: a title, a header and one line per port (width of the port column from the names); then the VM ports, if any. */
+export function renderTop(rows: TopRow[], cur: MetricsSnapshot, opts: { width?: number; maxRows?: number; vms?: VmRow[] } = {}): string[] {
   const nports = rows.length;
   const title = `nmts top - ${new Date(cur.time).toISOString().slice(11, 19)} - ${cur.switches.length} switch${cur.switches.length === 1 ? '' : 'es'}, ${nports} port${nports === 1 ? '' : 's'}, sorted by packet rate` +
     (cur.skipped.length || cur.problems.length ? ` - ${cur.skipped.length} file(s) not read, ${cur.problems.length} damaged record(s)` : '');
@@ -61,5 +77,6 @@ export function renderTop(rows: TopRow[], cur: MetricsSnapshot, opts: { width?: 
   }
   if (shown.length < rows.length) lines.push(`(${rows.length - shown.length} more ports)`);
   if (rows.length === 0) lines.push('(no VALE ports: switches appear when a port is opened, e.g. nmts pkt-gen -i vale0:1 -f rx)');
+  if (opts.vms?.length) lines.push('', ...renderVms(opts.vms));
   return opts.width ? lines.map((l) => l.slice(0, opts.width)) : lines;
 }

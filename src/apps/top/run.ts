@@ -1,7 +1,9 @@
 // The `nmts top` loop: a snapshot every interval, redrawn on a terminal (or one JSON line, or
-// one table with --once), until stopped. Reads the shared files directly: no daemon needed.
+// one table with --once), until stopped. Reads the shared files directly: no daemon needed;
+// when a daemon answers, its VM ports (vhost-user) are added below the switch ports (vms.ts).
 import { readMetrics, type MetricsSnapshot } from '../../vale/metrics.js';
 import { renderTop, topRows } from './render.js';
+import { vmRows, type VmSample } from './vms.js';
 
 export interface TopOptions {
   intervalMs: number;
@@ -18,6 +20,8 @@ export interface TopOptions {
   signal: AbortSignal;
   /** Where snapshots come from (default: the shared files). */
   snapshot?: () => MetricsSnapshot;
+  /** The daemon's VM ports (askVms), or null without a daemon; none by default. */
+  vms?: () => Promise<VmSample | null>;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((resolve) => {
@@ -30,6 +34,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((r
 export async function runTop(o: TopOptions): Promise<void> {
   const read = o.snapshot ?? readMetrics;
   let prev = read();
+  let prevVms = o.vms ? await o.vms() : null;
   const redraw = o.tty && !o.once && !o.json;
   if (redraw) o.write('\x1b[?25l'); // hide the cursor while drawing
   try {
@@ -39,10 +44,14 @@ export async function runTop(o: TopOptions): Promise<void> {
       const cur = read();
       const rows = topRows(prev, cur);
       prev = cur;
+      const curVms = o.vms ? await o.vms() : null;
+      const vms = curVms ? vmRows(prevVms, curVms) : [];
+      prevVms = curVms;
       if (o.json) {
-        o.write(JSON.stringify({ time: cur.time, intervalMs: o.intervalMs, ports: rows, skipped: cur.skipped, problems: cur.problems }) + '\n');
+        o.write(JSON.stringify({ time: cur.time, intervalMs: o.intervalMs, ports: rows, vms, skipped: cur.skipped, problems: cur.problems }) + '\n');
       } else {
-        const lines = renderTop(rows, cur, redraw ? { width: o.columns, maxRows: o.rows !== undefined ? o.rows - 3 : undefined } : {});
+        const room = o.rows !== undefined ? o.rows - 3 - (vms.length ? vms.length + 2 : 0) : undefined;
+        const lines = renderTop(rows, cur, redraw ? { width: o.columns, maxRows: room, vms } : { vms });
         o.write(redraw ? `\x1b[H\x1b[2J${lines.join('\n')}\n` : `${lines.join('\n')}\n`);
       }
       if (o.once) break;

@@ -144,7 +144,8 @@ export class VhostPorts {
   }
 
   info(e: Entry): VhostPortInfo {
-    const s = e.stats;
+    // the thread's counters, checked like anything shared: a count is a finite, non-negative integer-valued number
+    const s = e.stats.map((v) => (v >= 0 && v <= Number.MAX_SAFE_INTEGER ? Math.floor(v) : v === -1 ? -1 : 0));
     const feat = BigInt(s[S.featLo]) | (BigInt(s[S.featHi]) << 32n);
     const queues: VhostQueueInfo[] = [];
     for (let i = 0; i < 2 * e.pairs; i++) {

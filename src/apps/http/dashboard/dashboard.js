@@ -6,6 +6,7 @@
 //   /api/switches    switches: lookup, learned MACs
 //   /api/interfaces  the daemon's attached interfaces (404 without a daemon: no NICs then)
 //   /api/daemon      the daemon's pid, version, uptime (404 without a daemon)
+//   /api/vms         the daemon's VM ports (vhost-user): queues, kicks, interrupts (404 without a daemon)
 //   /api/macs        learned MACs, for a port's detail
 //
 // Memory stays bounded however long the page is open: each port keeps its last POINTS samples
@@ -63,14 +64,17 @@
 
   // ---- state
   const ports = new Map(); // key "switch\0port" -> { sw, name, ring, chart, box, latest, rates }
-  let topo = { switches: [], ports: [], interfaces: [], daemon: null };
+  let topo = { switches: [], ports: [], interfaces: [], vms: [], daemon: null };
   let selected = null; // key of the port whose detail is open
   let lastStream = 0;
 
   const keyOf = (sw, port) => sw + '\u0000' + port;
 
-  // ---- what a port is: a NIC (attached interface), its host stack, or a software port
+  // ---- what a port is: a NIC (attached interface), its host stack, a VM (vhost-user), or a software port
   function describe(p) {
+    for (const v of topo.vms) {
+      if (v.port === p.port) return { kind: 'vm', backend: 'vhost-user', peer: 'VM ' + v.name + (v.connected ? '' : ' (not connected)'), vm: v };
+    }
     for (const i of topo.interfaces) {
       if (i.switch !== p.switch) continue;
       if (i.port === p.port) return { kind: 'nic', backend: i.backend, peer: 'NIC ' + i.interface + (i.kernelDropsTotal ? ' (kernel dropped ' + count(i.kernelDropsTotal) + ')' : ''), iface: i };
@@ -82,15 +86,16 @@
   const getJson = (path) => fetch(path, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null), () => null);
 
   async function refreshTopology() {
-    const [sw, ps, ifs, d] = await Promise.all([getJson('/api/switches'), getJson('/api/ports'), getJson('/api/interfaces'), getJson('/api/daemon')]);
+    const [sw, ps, ifs, d, vms] = await Promise.all([getJson('/api/switches'), getJson('/api/ports'), getJson('/api/interfaces'), getJson('/api/daemon'), getJson('/api/vms')]);
     if (!sw || !ps) return;
-    topo = { switches: sw.switches, ports: ps.ports, interfaces: ifs ? ifs.interfaces : [], daemon: d };
+    topo = { switches: sw.switches, ports: ps.ports, interfaces: ifs ? ifs.interfaces : [], vms: vms ? vms.vms : [], daemon: d };
     const probs = [...sw.skipped.map((s) => (s.file || s.path || '') + ': ' + (s.reason || JSON.stringify(s))), ...sw.problems];
     const pb = $('#problems');
     pb.hidden = probs.length === 0;
     pb.textContent = probs.length ? 'Left out of these figures:\n' + probs.join('\n') : '';
-    $('#daemon').textContent = d ? 'daemon pid ' + d.pid + ', version ' + d.version + ', ' + (d.attached || 0) + ' attached interface(s), ' + d.held.length + ' held port(s)' : 'no daemon (shared files only)';
+    $('#daemon').textContent = d ? 'daemon pid ' + d.pid + ', version ' + d.version + ', ' + (d.attached || 0) + ' attached interface(s), ' + (d.vms || 0) + ' VM port(s), ' + d.held.length + ' held port(s)' : 'no daemon (shared files only)';
     renderSwitches();
+    renderVms();
   }
 
   const summary = (w) => (w.lookup ? 'lookup ' + w.lookup : 'learning bridge') + (w.rss ? ', RSS' : '') + ', ' + w.ports.length + ' port(s), ' + w.learnedMacs + ' learned MAC(s)';
@@ -99,7 +104,7 @@
   let shape = '';
   function renderSwitches() {
     const root = $('#switches');
-    const now = topo.ports.map((p) => keyOf(p.switch, p.port)).join('|') + '#' + topo.interfaces.map((i) => i.port).join('|');
+    const now = topo.ports.map((p) => keyOf(p.switch, p.port)).join('|') + '#' + topo.interfaces.map((i) => i.port).join('|') + '#' + topo.vms.map((v) => v.port).join('|');
     const live = new Set(topo.ports.map((p) => keyOf(p.switch, p.port)));
     for (const [k, s] of ports) if (!live.has(k)) { s.chart && s.chart.destroy(); s.box && s.box.remove(); ports.delete(k); }
     for (const p of topo.ports) ensurePort(p.switch, p.port);
@@ -135,6 +140,36 @@
       }
     }
     for (const [k] of ports) paintRow(k);
+  }
+
+  // ---- VM ports not attached to a switch (attached ones are rows of their switch, kind vm)
+  function renderVms() {
+    const box = $('#vms');
+    const loose = topo.vms.filter((v) => !v.port);
+    box.hidden = loose.length === 0;
+    if (!loose.length) { box.replaceChildren(); return; }
+    const body = el('tbody');
+    for (const v of loose) {
+      body.append(el('tr', { 'data-vm': v.name }, el('td', { text: v.name }), el('td', { text: v.path }), el('td', { text: v.connected ? 'connected' : 'not connected' }),
+        el('td', { class: 'num', text: count(v.totals.rxPackets) }), el('td', { class: 'num', text: count(v.totals.txPackets) }),
+        el('td', { class: 'num' + (v.totals.drops ? ' drops' : ''), text: count(v.totals.drops) }), el('td', { class: 'num', text: count(v.totals.kicks) }), el('td', { class: 'num', text: count(v.totals.interrupts) })));
+    }
+    box.replaceChildren(el('h2', { text: 'VM ports not attached to a switch' }),
+      el('table', {}, el('thead', {}, el('tr', {}, ...['VM port', 'socket', 'front end', 'rx packets', 'tx packets', 'drops', 'kicks', 'interrupts'].map((h, i) => el('th', { class: i > 2 ? 'num' : '', text: h })))), body));
+  }
+
+  /** A VM port's part of the detail: the front end, features and each queue's counters. */
+  function vmDetail(v) {
+    const body = el('tbody');
+    for (const q of v.queues) {
+      body.append(el('tr', { 'data-queue': String(q.index) }, el('td', { text: q.index + ' (' + (q.dir === 'rx' ? 'to the guest' : 'from the guest') + ')' }),
+        el('td', { text: q.broken ? 'stopped (bad ring)' : q.running ? 'running' : 'not running' }), el('td', { class: 'num', text: String(q.size) }),
+        el('td', { class: 'num', text: count(q.packets) }), el('td', { class: 'num', text: si(q.bytes, 'B') }), el('td', { class: 'num' + (q.drops ? ' drops' : ''), text: count(q.drops) }),
+        el('td', { class: 'num kicks', text: count(q.kicks) }), el('td', { class: 'num interrupts', text: count(q.interrupts) })));
+    }
+    return [el('h3', { text: 'VM port ' + v.name }),
+      el('div', { text: 'socket ' + v.path + ' · ' + (v.connected ? 'front end connected' : 'no front end') + ' (' + v.connections + ' connection(s) so far) · features ' + (v.features.join(', ') || 'none') + (v.noPortDrops ? ' · ' + count(v.noPortDrops) + ' dropped while not attached' : '') }),
+      el('table', { class: 'queues' }, el('thead', {}, el('tr', {}, ...['queue', 'state', 'size', 'packets', 'bytes', 'drops', 'kicks', 'interrupts'].map((h, i) => el('th', { class: i > 1 ? 'num' : '', text: h })))), body)];
   }
 
   function ensurePort(sw, name) {
@@ -216,9 +251,10 @@
     if (!selected) { box.hidden = true; box.replaceChildren(); return; }
     const s = ports.get(selected);
     if (!s) { selected = null; box.hidden = true; return; }
-    const [ps, macs] = await Promise.all([getJson('/api/ports'), getJson('/api/macs')]);
+    const [ps, macs, vms] = await Promise.all([getJson('/api/ports'), getJson('/api/macs'), getJson('/api/vms')]);
     const p = ps && ps.ports.find((x) => x.switch === s.sw && x.port === s.name);
     if (!p || keyOf(p.switch, p.port) !== selected) return;
+    if (vms) topo.vms = vms.vms;
     const d = describe(p);
     const close = el('button', { type: 'button', text: 'close' });
     close.addEventListener('click', () => select(selected));
@@ -248,6 +284,7 @@
         el('div', { text: d.iface.lines.join(' · ') }),
         el('div', { text: 'kernel drops: rx ring full ' + count(k.rxRingFull) + ' · rx other ' + count(k.rxOther) + ' · tx invalid ' + count(k.txInvalid) + ' · host TAP ' + count(k.host) }));
     }
+    if (d.vm) parts.push(...vmDetail(d.vm));
     parts.push(el('h3', { text: 'Learned MACs (' + learned.length + ')' }),
       learned.length ? el('div', { class: 'macs' }, ...learned.map((m) => el('div', { text: m.mac }))) : el('div', { class: 'muted', text: 'none: the switch has seen no frame from this port' }));
     box.replaceChildren(...parts);
