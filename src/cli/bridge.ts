@@ -3,7 +3,7 @@ import { bridge } from '../apps/bridge/bridge.js';
 import { NetmapError } from '../core/region.js';
 import { stderrLine, withStopSignal } from './tool.js';
 
-const USAGE = `usage: nmts bridge [-v] [-c] [-L] [-b burst] [-w wait] -i PORT_A [-i PORT_B]
+const USAGE = `usage: nmts bridge [-v] [-c] [-L] [-O] [-b burst] [-w wait] -i PORT_A [-i PORT_B]
        nmts bridge PORT_A [PORT_B [burst]]
 
 Forwards every packet between two ports, both ways, in one poll loop. When both ports share
@@ -18,16 +18,19 @@ zero-copy is used. NS_MOREFRAG chains are kept whole.
   -L        loop: send A's traffic back out on A
   -w SEC    seconds to wait before forwarding (0; netmap waits for NIC links)
   -v        log every batch
+  -O        open interfaces as other programs do (AF_XDP first, no virtio-net header),
+            not by their offloads
 With one interface port and no -L, the interface is bridged with its host stack
 (netmap:IF <-> netmap:IF^), as netmap does. Stop with Ctrl-C: the counts are printed.
-Interfaces: disable offloads that change frames on the hosts that send through the bridge
-(ethtool -K IF tx off on the far ends), as with netmap: a frame is forwarded as the kernel
-hands it over, so a checksum left to the hardware stays unfilled.
+Offloads: an interface with tx checksumming, TSO or GSO on (what Linux sets up) is opened
+with AF_PACKET and a virtio-net header, as vale-ctl -a does, so TCP super-frames and partial
+checksums cross whole; one with them all off with AF_XDP. Between a side with a header and
+one without, super-frames are cut into segments and checksums completed (as VALE does).
 `;
 
 export async function bridgeCommand(argv: string[]): Promise<number> {
   const ports: string[] = [];
-  let burst = 1024, copy = false, loop = false, verbose = false, wait = 0;
+  let burst = 1024, copy = false, loop = false, verbose = false, wait = 0, offloads = true;
   const fail = (m: string): number => { process.stderr.write(`bridge: ${m}\n${USAGE}`); return 2; };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -40,6 +43,7 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     else if (a === '-c') copy = true;
     else if (a === '-L') loop = true;
     else if (a === '-v') verbose = true;
+    else if (a === '-O') offloads = false;
     else if (a.startsWith('-') && a.length > 1) return fail(`unknown option ${a}`);
     else positional.push(a);
   }
@@ -58,8 +62,8 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
   return withStopSignal(async (signal) => {
     try {
-      const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal }, stderrLine);
-      process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1] ?? `${ports[0]}^`}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})${r.drops ? `, ${r.drops} dropped (too long for the destination, or chains sent to an interface)` : ''}\n`);
+      const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal, offloads }, stderrLine);
+      process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1] ?? `${ports[0]}^`}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})${r.drops ? `, ${r.drops} dropped (too long for the destination, or chains sent to an interface${r.badVnet ? `; ${r.badVnet} with a malformed virtio-net header` : ''})` : ''}${r.converted ? `, ${r.converted} frames converted between header lengths` : ''}\n`);
       return 0;
     } catch (e) {
       process.stderr.write(`bridge: ${(e as Error).message}\n`);
