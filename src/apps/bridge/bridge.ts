@@ -66,6 +66,16 @@ function secondPort(o: BridgeOptions): string | null {
   throw new NetmapError('ENOTSUP', `with one port netmap bridges ${o.a} with its host stack (${o.a}^), which only Linux interfaces (netmap:IF) have; use -L to loop ${o.a} back on itself`);
 }
 
+/** Whether port name b is the host stack (IF^, IF^0) of interface port a (netmap:IF). */
+function hostOf(a: string, b: string): boolean {
+  try {
+    const sa = parsePortSpec(a, { defaultPrefix: true }), sb = parsePortSpec(b, { defaultPrefix: true });
+    return sa.kind === 'netmap' && sb.kind === 'netmap' && sa.name === sb.name && (sb.mode === 'sw' || sb.mode === 'one-sw');
+  } catch {
+    return false; // open() reports the bad name
+  }
+}
+
 function openHost(name: string, a: string, opts: OpenOptions): Port {
   try {
     return open(name, opts);
@@ -89,7 +99,7 @@ export async function bridge(o: BridgeOptions, log: (line: string) => void): Pro
   try {
     // the host stack takes the interface's header length, so that the two sides agree
     const host = o.offloads === false ? {} : ({ vnetHdrLen: pa.vnetHdrLen } as OpenOptions);
-    pb = nameB === null ? pa : nameB === o.b ? open(nameB, aware) : openHost(nameB, o.a, host);
+    pb = nameB === null ? pa : nameB === o.b ? open(nameB, hostOf(o.a, nameB) ? host : aware) : openHost(nameB, o.a, host);
   } catch (e) {
     pa.close();
     throw e;
