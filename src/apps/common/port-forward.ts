@@ -181,10 +181,12 @@ export class Direction {
     const rt = rx.tail;
     while (j !== rt && n < limit) {
       // the packet: slots j .. end of its chain
-      let nf = 0, e = j, whole = false;
+      let nf = 0, e = j, whole = false, badLen = false;
       while (e !== rt) {
         const more = rx.slotFlags(e) & NS_MOREFRAG;
-        if (nf < NETMAP_MAX_FRAGS) { ft.src[nf] = rx.buf(e); ft.len[nf] = rx.len(e); }
+        const l = rx.len(e); // (shared memory: a length past the buffer is not trusted)
+        if (l > rx.bufSize) badLen = true;
+        if (nf < NETMAP_MAX_FRAGS) { ft.src[nf] = rx.buf(e); ft.len[nf] = l; }
         nf++;
         e = rx.next(e);
         if (!more) { whole = true; break; }
@@ -194,7 +196,7 @@ export class Direction {
         nf = NETMAP_MAX_FRAGS + 1; // a chain as long as the ring: never whole, dropped
       }
       let slots = 0;
-      if (nf <= NETMAP_MAX_FRAGS) {
+      if (nf <= NETMAP_MAX_FRAGS && !badLen) {
         ft.frags[0] = nf;
         ft.count = nf;
         slots = conv.plan(su8, ft, 0, bufSize);
