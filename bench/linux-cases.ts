@@ -7,6 +7,9 @@
 //              pcap, DPDK, our pkt-gen and capture
 //   forward    nmtsbB -> nmtsbA -> forwarder -> nmtsbC -> counted on nmtsbD: the Linux bridge,
 //              DPDK, our bridge, VALE
+//   tcp        iperf3 between two host namespaces through VALE and through nmts bridge, with
+//              the hosts' offloads as Linux sets them and off, each beside the Linux bridge on
+//              the same hosts in the same case, interleaved (bench/linux-tcp.ts)
 //
 // Peers run first in each section; each of our rows is then compared with the best peer of its
 // section (transmit: max(tcpreplay, trafgen)) and with DPDK: `vsBestPeer` and `vsDpdk` in the
@@ -23,6 +26,7 @@ import type { LinuxCtx } from './linux-measure.js';
 import { A, B, C, D, createTopology, removeStaleNamespaces } from './linux-ns.js';
 import { checkAptPeers, peerStatus, prepareNpmPeers } from './linux-peers.js';
 import { rxDpdk, rxNmtsCapture, rxNmtsPktGen, rxNpm, rxTcpdump, type RxSender } from './linux-rx.js';
+import { tcpRow } from './linux-tcp.js';
 import { txDpdk, txNmts, txNmtsReplay, txPeer, txXdp } from './linux-tx.js';
 
 export { PeerMissing } from './linux-peers.js';
@@ -63,7 +67,7 @@ export async function prepareLinux(log: (s: string) => void): Promise<void> {
 
 // ------------------------------------------------------------------ cases
 
-type Section = 'tx' | 'rx' | 'flood' | 'fwd';
+type Section = 'tx' | 'rx' | 'flood' | 'fwd' | 'tcp';
 
 interface LinuxCase {
   name: string;
@@ -72,6 +76,10 @@ interface LinuxCase {
   /** peers are compared against; ours are compared; the limit is the ceiling of its section */
   role: 'peer' | 'dpdk' | 'limit' | 'ours';
   run(ctx: LinuxCtx): Promise<CaseResult>;
+  /** Frame length for the table (60 unless given). */
+  frameLen?: number;
+  /** Extra time beyond warm-up + duration (default 15 s). */
+  slackMs?: number;
 }
 
 /** The peers each section's "vs best peer" takes the maximum of. */
@@ -80,8 +88,9 @@ const BEST_OF: Record<Section, string[]> = {
   rx: ['linux-rx-tcpdump-60', 'linux-rx-cap-60', 'linux-rx-pcap-60'],
   flood: ['linux-flood-tcpdump-60', 'linux-flood-cap-60', 'linux-flood-pcap-60'],
   fwd: ['linux-fwd-kbridge-60'],
+  tcp: [], // each TCP row compares with the Linux bridge itself, in the same case
 };
-const DPDK: Record<Section, string> = { tx: 'linux-tx-dpdk-60', rx: 'linux-rx-dpdk-60', flood: 'linux-flood-dpdk-60', fwd: 'linux-fwd-dpdk-60' };
+const DPDK: Record<Section, string> = { tx: 'linux-tx-dpdk-60', rx: 'linux-rx-dpdk-60', flood: 'linux-flood-dpdk-60', fwd: 'linux-fwd-dpdk-60', tcp: '' };
 const LIMIT = 'linux-tx-xdp-limit-60';
 
 const FLOOD: RxSender = { kind: 'flood', sink: false };
@@ -121,6 +130,13 @@ const CASES: LinuxCase[] = [
   { name: 'linux-fwd-nmts-bridge-60', section: 'fwd', role: 'ours', description: 'nmts bridge -i netmap:nmtsbA -i netmap:nmtsbC', run: fwdNmtsBridge },
   { name: 'linux-fwd-vale-pktgen-60', section: 'fwd', role: 'ours', description: 'the same VALE forwarding with nmts pkt-gen on both ends (tx on netmap:nmtsbB, rx on netmap:nmtsbD)', run: (c) => fwdVale(c, true) },
   { name: 'linux-fwd-vale-60', section: 'fwd', role: 'ours', description: 'nmts daemon, then nmts vale-ctl -a SW:nmtsbA -a SW:nmtsbC (VALE forwarding between the interfaces)', run: (c) => fwdVale(c) },
+
+  // TCP between two hosts (iperf3), ours interleaved with the Linux bridge on the same hosts
+  ...(['vale', 'bridge'] as const).flatMap((fwd) => (['default', 'off'] as const).map((off): LinuxCase => ({
+    name: `linux-tcp-${fwd}-${off === 'default' ? 'offloads' : 'nooffloads'}`, section: 'tcp', role: 'ours', frameLen: 1514, slackMs: 90_000,
+    description: `iperf3 TCP between two host namespaces through ${fwd === 'vale' ? 'VALE (nmts daemon, vale-ctl -a of both veths)' : 'nmts bridge'}, offloads ${off === 'default' ? 'as Linux sets them (tx csum, TSO, GSO on)' : 'off (tx, tso, gso)'}; interleaved with the Linux bridge on the same hosts`,
+    run: (c) => tcpRow(c, fwd, off),
+  }))),
 ];
 
 const NAMES = new Set(CASES.map((c) => c.name));
@@ -153,15 +169,15 @@ for (const c of CASES) {
   registerCase({
     name: c.name,
     description: c.description,
-    frameLen: 60,
+    frameLen: c.frameLen ?? 60,
     kind: 'other',
-    slackMs: 15_000, // peers start slowly (testpmd without hugepages) and stop with a grace period
+    slackMs: c.slackMs ?? 15_000, // peers start slowly (testpmd without hugepages) and stop with a grace period
     async run(durationMs, opts) {
       if (!prepared) throw new Error('--linux cases need prepareLinux() first (run them with --linux)');
       const r = await c.run({ ...prepared, durationMs, warmupMs: opts?.warmupMs ?? DEFAULT_WARMUP_MS });
       const rate = r.packets / r.seconds / 1e6;
       mpps.set(c.name, rate);
-      const extra = { ...r.extra, section: c.section, role: c.role, ...(c.role === 'ours' ? compare(c, rate) : {}) };
+      const extra = { ...r.extra, section: c.section, role: c.role, ...(c.role === 'ours' && c.section !== 'tcp' ? compare(c, rate) : {}) };
       return { ...r, extra };
     },
   });

@@ -34,11 +34,12 @@ function ip(args: string[]): string {
 export function removeStaleNamespaces(): string[] {
   const removed: string[] = [];
   for (const line of ip(['netns', 'list']).split('\n')) {
-    const m = /^nmtsb(\d+)\b/.exec(line.trim());
-    if (!m || existsSync(`/proc/${m[1]}`)) continue;
+    // (nmtsb<pid>h1 and h2: the hosts of the TCP rows, bench/linux-tcp.ts)
+    const m = /^(nmtsb(\d+)(?:h[12])?)\b/.exec(line.trim());
+    if (!m || existsSync(`/proc/${m[2]}`)) continue;
     try {
-      ip(['netns', 'del', `nmtsb${m[1]}`]);
-      removed.push(`nmtsb${m[1]}`);
+      ip(['netns', 'del', m[1]!]);
+      removed.push(m[1]!);
     } catch {
       // someone else removed it
     }
@@ -81,10 +82,12 @@ export function teardown(): void {
   killAll();
   rmSync(`/var/run/dpdk/nmtsb${process.pid}`, { recursive: true, force: true }); // testpmd's EAL files
   if (!current) return;
-  try {
-    execFileSync('ip', ['netns', 'del', current], { stdio: 'ignore' });
-  } catch {
-    // already gone
+  for (const n of [current, `${current}h1`, `${current}h2`]) {
+    try {
+      execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+    } catch {
+      // already gone, or never made (the TCP rows' hosts)
+    }
   }
   current = null;
 }

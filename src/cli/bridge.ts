@@ -4,7 +4,7 @@ import { linkWait } from '../apps/common/link-wait.js';
 import { NetmapError } from '../core/region.js';
 import { stderrLine, withStopSignal } from './tool.js';
 
-const USAGE = `usage: nmts bridge [-v] [-c] [-L] [-b burst] [-w wait] -i PORT_A [-i PORT_B]
+const USAGE = `usage: nmts bridge [-v] [-c] [-L] [-O] [-b burst] [-w wait] -i PORT_A [-i PORT_B]
        nmts bridge PORT_A [PORT_B [burst]]
 
 Forwards every packet between two ports, both ways, in one poll loop. When both ports share
@@ -21,11 +21,14 @@ zero-copy is used. NS_MOREFRAG chains are kept whole.
             netmap's 4 when a port is an interface netmap:IF, 0 for VALE ports and pipes)
   -v        log every batch
   -h        print this help (also --help)
+  -O        open interfaces as other programs do (AF_XDP first, no virtio-net header),
+            not by their offloads
 With one interface port and no -L, the interface is bridged with its host stack
 (netmap:IF <-> netmap:IF^), as netmap does. Stop with Ctrl-C: the counts are printed.
-Interfaces: disable offloads that change frames on the hosts that send through the bridge
-(ethtool -K IF tx off on the far ends), as with netmap: a frame is forwarded as the kernel
-hands it over, so a checksum left to the hardware stays unfilled.
+Offloads: an interface with tx checksumming, TSO or GSO on (what Linux sets up) is opened
+with AF_PACKET and a virtio-net header, as vale-ctl -a does, so TCP super-frames and partial
+checksums cross whole; one with them all off with AF_XDP. Between a side with a header and
+one without, super-frames are cut into segments and checksums completed (as VALE does).
 `;
 
 /** netmap's bridge.c waits 4 s (its man page says 2). */
@@ -35,6 +38,7 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
   const ports: string[] = [];
   let burst = 1024, copy = false, loop = false, verbose = false;
   let wait: number | undefined;
+  let offloads = true;
   const fail = (m: string): number => { process.stderr.write(`bridge: ${m}\n${USAGE}`); return 2; };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -47,6 +51,7 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     else if (a === '-c') copy = true;
     else if (a === '-L') loop = true;
     else if (a === '-v') verbose = true;
+    else if (a === '-O') offloads = false;
     else if (a.startsWith('-') && a.length > 1) return fail(`unknown option ${a}`);
     else positional.push(a);
   }
@@ -66,8 +71,8 @@ export async function bridgeCommand(argv: string[]): Promise<number> {
     try {
       // netmap's bridge waits 4 s for links; the host stack of a lone interface counts as one
       const waitSec = linkWait(wait, ports, BRIDGE_LINK_WAIT);
-      const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal, waitSec }, stderrLine);
-      process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1] ?? `${ports[0]}^`}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})${r.drops ? `, ${r.drops} dropped (too long for the destination, or chains sent to an interface)` : ''}\n`);
+      const r = await bridge({ a: ports[0], b: ports[1], burst, copy, loop, verbose, signal, waitSec, offloads }, stderrLine);
+      process.stdout.write(`${r.aToB} packets ${ports[0]} -> ${loop ? ports[0] : ports[1] ?? `${ports[0]}^`}, ${r.bToA} packets back (${r.zerocopy ? 'zero-copy' : 'copied'})${r.drops ? `, ${r.drops} dropped (too long for the destination, or chains sent to an interface${r.badVnet ? `; ${r.badVnet} with a malformed virtio-net header` : ''})` : ''}${r.converted ? `, ${r.converted} frames converted between header lengths` : ''}\n`);
       return 0;
     } catch (e) {
       process.stderr.write(`bridge: ${(e as Error).message}\n`);

@@ -21,6 +21,11 @@
 // piece from the source chain (a completed checksum is summed from the source first and its
 // two bytes patched into whichever slot holds them); only a segment longer than a buffer is
 // written once into a scratch buffer and split from there. All state is allocated once.
+//
+// The source and the destination may be different memories: plan() reads the packet from the
+// array it is given and fill() writes into the array it is given. VALE passes its region to
+// both; `nmts bridge` and the interface forwarders (apps/common/port-forward.ts) pass two
+// ports' regions, so the one conversion serves every place frames move between header lengths.
 import { NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../core/constants.js';
 import type { FrameConverter, FrameTable } from '../core/deliver.js';
 import { PR } from '../core/layout.js';
@@ -40,6 +45,9 @@ import {
 export const VNET_MAX_FRAME = 65535 + 14 + 8;
 /** Refusal reason (beyond packet/vnet-hdr.ts's codes): a frame longer than VNET_MAX_FRAME. */
 export const VNET_FRAME_TOO_LONG = 13;
+
+/** Node's native byte copy between two arrays at any offsets (no subarray per copy). */
+const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
 const MODE_COPY = 1;
 const MODE_SEG = 2;
@@ -87,6 +95,8 @@ export class VnetConverter implements FrameConverter {
   private lastSlots = 1;
   private segLen0 = 0;
   private segLenLast = 0;
+  /** The memory plan() read the packet from (fill() reads its bytes from here). */
+  private src: Uint8Array = new Uint8Array(0);
   private readonly scratch = new Uint8Array(SCRATCH);
   private readonly scratch32 = new Uint32Array(this.scratch.buffer);
 
@@ -112,6 +122,7 @@ export class VnetConverter implements FrameConverter {
 
   plan(u8: Uint8Array, ft: FrameTable, p: number, bufSize: number): number {
     const A = this.srcHdr, B = this.dstHdr;
+    this.src = u8;
     const nf = ft.frags[p];
     if (!(nf >= 1 && nf <= NETMAP_MAX_FRAGS) || p + nf > ft.cap) return this.refuse(VNET_BAD_SIZE);
     const len0 = ft.len[p];
@@ -208,7 +219,7 @@ export class VnetConverter implements FrameConverter {
       else vnetWrite(u8, dst, B, this.hFlags, this.hGsoType, this.hHdrLen, this.hGsoSize, this.hCsumStart, this.hCsumOffset);
       d += B; q += B; want -= B;
     }
-    this.copyFrame(u8, q - B, d, want);
+    this.copyFrame(this.src, u8, q - B, d, want);
     const at = this.csumAt;
     if (at >= 0) { // B == 0 here: output positions are frame positions
       const v = this.csumVal;
@@ -218,8 +229,8 @@ export class VnetConverter implements FrameConverter {
     return len | (len < left ? NS_MOREFRAG << 16 : 0);
   }
 
-  /** Copy frame bytes [pos, pos+len) to region offset d, across pieces. */
-  private copyFrame(u8: Uint8Array, pos: number, d: number, len: number): void {
+  /** Copy frame bytes [pos, pos+len) (in `src`, across pieces) to offset d of `dst`. */
+  private copyFrame(src: Uint8Array, dst: Uint8Array, pos: number, d: number, len: number): void {
     if (len <= 0) return;
     let k = 0;
     while (k + 1 < this.nPieces && this.pPos[k + 1] <= pos) k++;
@@ -228,8 +239,9 @@ export class VnetConverter implements FrameConverter {
       const avail = this.pLen[k] - inPiece;
       const n = avail < len ? avail : len;
       const s = this.pOff[k] + inPiece;
-      if (n <= 32) for (let i = 0; i < n; i++) u8[d + i] = u8[s + i];
-      else u8.copyWithin(d, s, s + n);
+      if (n <= 32) for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
+      else if (src === dst) dst.copyWithin(d, s, s + n);
+      else bufferCopy.call(src, dst, d, s, s + n); // memmove between memories, no view made
       pos += n; d += n; len -= n; k++;
     }
   }

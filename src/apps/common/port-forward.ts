@@ -12,11 +12,22 @@
 // least SCATTER_MIN bytes are copied by the kernel: their (source, destination) pairs are
 // gathered and handed to one process_vm_readv per MAX_IOV slots (the 33 slots of a 64 KiB
 // super-frame cost one system call instead of 33 word loops); shorter ones by words.
-import { NS_MOREFRAG } from '../../core/constants.js';
+//
+// Ports whose virtio-net header lengths differ (an interface with offloads on, AF_PACKET with a
+// 10-byte header, and one with them off, AF_XDP without; a vnet=12 VALE port and an interface)
+// get the switch's own conversion, vale/offload.ts's VnetConverter: each packet (a chain) is
+// planned from the source ring and written into as many destination slots as it takes (header
+// added, re-laid or removed; checksum completed; super-frames cut into segments). A packet
+// waits in the source ring until the destination has room for all of its output (a forwarder
+// has back-pressure, unlike a switch); one the converter refuses (a malformed header) is
+// dropped and counted in `badVnet` (and `drops`).
+import { NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constants.js';
+import { FrameTable } from '../../core/deliver.js';
 import { copyWords } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
 import { copyScatter, mmapAnonymous, type Mapping } from '../../sys/net.js';
+import { VnetConverter } from '../../vale/offload.js';
 
 const SCATTER_MIN = 1024;
 const MAX_IOV = 64;
@@ -43,10 +54,24 @@ export class Direction {
   private pending = 0;
   private srcBase = 0;
   private dstBase = 0;
+  /** Packets whose virtio-net header (or frame, for the conversion) was malformed; part of drops. */
+  badVnet = 0;
+  /** Segments and frames written by the conversion (a super-frame cut into 46 counts 46). */
+  converted = 0;
+  /** Between ports with different header lengths: the conversion and its one-packet table. */
+  private readonly conv: VnetConverter | null = null;
+  private readonly ft: FrameTable | null = null;
 
   constructor(src: Port, dst: Port, zerocopy: boolean) {
     this.src = src;
     this.dst = dst;
+    const sh = src.vnetHdrLen, dh = dst.vnetHdrLen;
+    if (sh !== dh && (sh === 0 || sh === 10 || sh === 12) && (dh === 0 || dh === 10 || dh === 12)) {
+      this.conv = new VnetConverter();
+      this.conv.setup(sh, dh);
+      this.ft = new FrameTable(NETMAP_MAX_FRAGS);
+      zerocopy = false;
+    }
     this.zerocopy = zerocopy && src.region === dst.region;
     this.maxLen = dst.maxFrame;
     // kernel ports send each slot as one frame, unless they carry a virtio-net header (a chain is one frame)
@@ -105,6 +130,7 @@ export class Direction {
   }
 
   private move(rx: Ring, tx: Ring, limit: number): number {
+    if (this.conv !== null) return this.convert(rx, tx, limit);
     let j = rx.head, k = tx.head, n = 0;
     const rt = rx.tail, tt = tx.tail, max = this.maxLen;
     const su8 = this.src.u8, sf64 = this.src.region.f64, df64 = this.dst.region.f64;
@@ -135,6 +161,67 @@ export class Direction {
     this.flush(); // the copies land before the slots are handed on
     // A chain cut by the end of the batch is fine: txsync publishes only complete chains, so
     // its first part waits in tx until the rest follows in the next round.
+    rx.advance(j);
+    tx.advance(k);
+    this.packets += n;
+    return n;
+  }
+  /**
+   * move() between different header lengths: packet by packet (a chain is one), planned by the
+   * converter from the source ring's buffers and written into the destination's. Stops at a
+   * packet the destination has no room for (it waits for the next round) or an unfinished chain.
+   */
+  private convert(rx: Ring, tx: Ring, limit: number): number {
+    const conv = this.conv!, ft = this.ft!;
+    const su8 = this.src.u8, du8 = this.dst.u8;
+    // a destination that sends each slot as one frame (no header: AF_XDP) gets frames of at
+    // most maxLen bytes in one slot each; others take chains of buffer-sized slots
+    const bufSize = this.chains ? tx.bufSize : Math.min(tx.bufSize, this.maxLen);
+    let j = rx.head, k = tx.head, n = 0;
+    const rt = rx.tail;
+    while (j !== rt && n < limit) {
+      // the packet: slots j .. end of its chain
+      let nf = 0, e = j, whole = false, badLen = false;
+      while (e !== rt) {
+        const more = rx.slotFlags(e) & NS_MOREFRAG;
+        const l = rx.len(e); // (shared memory: a length past the buffer is not trusted)
+        if (l > rx.bufSize) badLen = true;
+        if (nf < NETMAP_MAX_FRAGS) { ft.src[nf] = rx.buf(e); ft.len[nf] = l; }
+        nf++;
+        e = rx.next(e);
+        if (!more) { whole = true; break; }
+      }
+      if (!whole) {
+        if (nf < rx.numSlots - 1) break; // the rest of the chain is still to come
+        nf = NETMAP_MAX_FRAGS + 1; // a chain as long as the ring: never whole, dropped
+      }
+      let slots = 0;
+      if (nf <= NETMAP_MAX_FRAGS && !badLen) {
+        ft.frags[0] = nf;
+        ft.count = nf;
+        slots = conv.plan(su8, ft, 0, bufSize);
+        if (slots === 0) { conv.takeRefused(); this.badVnet++; }
+        else if (!this.chains && slots > conv.frames) slots = 0; // a frame longer than the destination sends
+      }
+      if (slots === 0) {
+        this.drops++;
+        j = e;
+        n++;
+        continue;
+      }
+      if (tx.space() - ((k - tx.head + tx.numSlots) % tx.numSlots) < slots) break; // no room yet
+      for (let s = 0; s < slots; s++) {
+        const w = conv.fill(du8, s, tx.buf(k), bufSize);
+        const len = w & 0xffff;
+        tx.setLen(k, len);
+        tx.setSlotFlags(k, (w >>> 16) & NS_MOREFRAG);
+        this.bytes += len;
+        k = tx.next(k);
+      }
+      this.converted += conv.frames;
+      j = e;
+      n++;
+    }
     rx.advance(j);
     tx.advance(k);
     this.packets += n;
