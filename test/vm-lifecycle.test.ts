@@ -2,7 +2,8 @@
 // namespace across the switch; QEMU is SIGKILLed (the port shows disconnected, frames sent to
 // the guest meanwhile are dropped and counted); a new QEMU on the same socket pings again; the
 // daemon is restarted (the port made and attached again), QEMU reconnects by itself (chardev
-// reconnect=1) and the same guest, never rebooted, pings again.
+// reconnect=1) and the same guest, never rebooted, pings again; the guest reloads virtio_net (a
+// device reset on the same connection) and pings again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -97,6 +98,14 @@ test('guest lifecycle: QEMU SIGKILL (frames to it dropped and counted), a new QE
       .catch((e: Error) => { throw new Error(`${e.message}\n${logs.join('\n')}\n${g2.output.slice(-2000)}`); });
     const r = await g2.run('nt_ping 10.0.0.3', 90_000);
     assert.match(r.out, /NMTS-PING 10\.0\.0\.3 transmitted=5 received=5/, r.out);
+
+    // the guest reloads its driver: the device is reset, its rings set up again, and it pings again
+    const conns = (await vm1(sock)).connections;
+    const reload = await g2.run('rmmod virtio_net && insmod /lib/modules/virtio_net.ko && sleep 1 && ip addr add 10.0.0.1/24 dev eth0 && ip link set eth0 up && nt_ping 10.0.0.3', 90_000);
+    assert.match(reload.out, /NMTS-PING 10\.0\.0\.3 transmitted=5 received=5/, `${reload.out}\n${logs.join('\n')}`);
+    const v = await vm1(sock);
+    assert.equal(v.connections, conns, 'the same connection (a reset, not a reconnect)');
+    assert.ok(v.queues.every((q) => q.running));
   } finally {
     peer?.close();
     await Promise.all(guests.map((g) => g.kill()));
