@@ -65,9 +65,9 @@ test('a stream guest and a vhost-user guest on one switch with a netns: ping, TC
     assert.equal(p2.kind, 'stream');
     assert.equal(p2.connected, true);
     assert.equal(p2.connections, 1);
-    // 1 MB of TCP segments out, their ACKs and the pings in; nothing the guest sent dropped (frames flooded
+    // 1 MB of TCP segments (MSS 1448) out, their ACKs and the pings in; nothing the guest sent dropped (frames flooded
     // to the port before QEMU connected are the only drops towards the guest)
-    assert.ok(p2.queues[1].packets > 700 && p2.queues[1].bytes > 1_000_000 && p2.queues[0].packets > 100, JSON.stringify(p2.queues));
+    assert.ok(p2.queues[1].packets > 1_000_000 / 1448 && p2.queues[1].bytes > 1_000_000 && p2.queues[0].packets > 100, JSON.stringify(p2.queues));
     assert.equal(p2.queues[1].drops, 0);
     assert.equal(p2.noPortDrops, 0);
     // -r while connected: the connection is closed, the socket file removed
