@@ -15,7 +15,7 @@ export const CONF_KEYS = ['rings', 'slots', 'txRings', 'rxRings', 'txSlots', 'rx
 export const ARGS: Record<Command, readonly string[]> = {
   ping: [], list: [], hold: ['port', 'conf'], release: ['port'], held: [], reclaim: [], stats: ['port'],
   attach: ['port', 'host', 'conf'], detach: ['port'], polling: ['port', 'enable', 'mode', 'firstCpu', 'numCpus'], attached: [],
-  'vhost-create': ['port', 'path'], 'vhost-remove': ['port'], 'vhost-list': [],
+  'vhost-create': ['port', 'path', 'kind'], 'vhost-remove': ['port'], 'vhost-list': [],
 };
 
 /** Canonical name of a port spec, without @conf (which only matters when creating). */
@@ -59,6 +59,14 @@ export function stringArg(req: Request, key: string): string {
   const v = req[key];
   if (typeof v !== 'string' || v.length === 0 || v.length > 107) throw new NetmapError('EINVAL', `argument '${key}' must be a non-empty string of at most 107 characters`);
   return v;
+}
+
+/** The kind of a VM port: 'vhost-user' (the default) or 'stream' (QEMU's -netdev stream). */
+export function vmKindArg(req: Request): 'vhost-user' | 'stream' {
+  const v = req.kind;
+  if (v === undefined || v === 'vhost-user') return 'vhost-user';
+  if (v === 'stream') return 'stream';
+  throw new NetmapError('EINVAL', `argument 'kind' must be "vhost-user" or "stream", got ${JSON.stringify(v)}`);
 }
 
 export function boolArg(req: Request, key: string, required: boolean): boolean {

@@ -138,8 +138,9 @@ async function vhostCreate(args: ValeCtlArgs, io: ValeCtlOutput): Promise<void> 
   const name = args.name!;
   try {
     const path = resolve(args.vhostUser!);
-    const r = await daemonCall({ cmd: 'vhost-create', port: name, path }, { autostart: true, note: (l) => io.err(`vale-ctl: ${l}`) });
-    io.out(`${name}: vhost-user port, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
+    const kind = args.vmKind ?? 'vhost-user';
+    const r = await daemonCall({ cmd: 'vhost-create', port: name, path, kind }, { autostart: true, note: (l) => io.err(`vale-ctl: ${l}`) });
+    io.out(`${name}: ${kind} port, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
     io.out(`QEMU: ${(r.qemu as string[]).join(' ')}`);
   } catch (e) {
     if (e instanceof NetmapError) throw new ValeCtlError(ACTION.create, name, e.code, e.message);
@@ -175,6 +176,6 @@ async function vhostListing(io: ValeCtlOutput): Promise<void> {
   }
   for (const p of ports) {
     const q = p.queues.map((x) => `${x.dir}${x.index >> 1} ${x.running ? 'running' : x.broken ? 'STOPPED' : 'idle'} size ${x.size} packets ${x.packets} bytes ${x.bytes} drops ${x.drops} kicks ${x.kicks} interrupts ${x.interrupts}`);
-    io.out(`${p.name} vhost-user ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
+    io.out(`${p.name} ${p.kind ?? 'vhost-user'} ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
   }
 }

@@ -64,6 +64,8 @@ export interface ValeCtlArgs {
   vxlan: string | null;
   /** --vhost-user PATH with -n: a vhost-user port served by the daemon on socket PATH. */
   vhostUser: string | null;
+  /** 'stream' with --stream PATH (then vhostUser holds PATH): a QEMU -netdev stream port; absent for vhost-user. */
+  vmKind?: 'stream';
 }
 
 const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
@@ -88,7 +90,16 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
     if (w === '--vhost-user' || w.startsWith('--vhost-user=')) {
       const v = w.includes('=') ? w.slice(w.indexOf('=') + 1) : argv[++i];
       if (v === undefined || v === '') throw new ValeCtlUsageError('--vhost-user requires a socket path');
+      if (a.vmKind === 'stream') throw new ValeCtlUsageError('-n makes one port: --vhost-user or --stream, not both');
       a.vhostUser = v;
+      continue;
+    }
+    if (w === '--stream' || w.startsWith('--stream=')) {
+      const v = w.includes('=') ? w.slice(w.indexOf('=') + 1) : argv[++i];
+      if (v === undefined || v === '') throw new ValeCtlUsageError('--stream requires a socket path');
+      if (a.vhostUser !== null && a.vmKind !== 'stream') throw new ValeCtlUsageError('-n makes one port: --vhost-user or --stream, not both');
+      a.vhostUser = v;
+      a.vmKind = 'stream';
       continue;
     }
     if (w === '--vxlan-fdb' || w.startsWith('--vxlan-fdb=')) {
@@ -139,7 +150,7 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
   if (!requested && (a.config !== null || a.memId !== null)) {
     throw new ValeCtlUsageError(`${a.config !== null ? '-C' : '-m'} needs a request (-n, -a, -h${a.config !== null ? ', -p, -P' : ''})`);
   }
-  if (a.vhostUser !== null && a.request !== 'create') throw new ValeCtlUsageError('--vhost-user applies to -n');
+  if (a.vhostUser !== null && a.request !== 'create') throw new ValeCtlUsageError(`${a.vmKind === 'stream' ? '--stream' : '--vhost-user'} applies to -n`);
   if (a.vhostUser !== null && a.vxlan !== null) throw new ValeCtlUsageError('-n makes one port: --vxlan or --vhost-user, not both');
   if (a.config !== null && !['create', 'attach', 'attach-host', 'polling-on', 'polling-off'].includes(a.request)) {
     throw new ValeCtlUsageError('-C applies to -n, -a, -h, -p and -P');
@@ -172,6 +183,7 @@ ${command} [arguments]
 \t-r IF\t\tdelete the persistent port (TAP device, VXLAN or vhost-user port) IF
 \t-n NAME --vhost-user PATH\tcreate a vhost-user port NAME served by the daemon on socket PATH
 \t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it)
+\t-n NAME --stream PATH\tcreate a port NAME for QEMU's -netdev stream on unix socket PATH (the daemon listens)
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
 \t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)
 \t-p valeX:IF\tbusy-poll IF: its forwarding thread never sleeps (see -C)

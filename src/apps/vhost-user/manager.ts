@@ -1,5 +1,6 @@
-// The daemon's vhost-user ports (vale-ctl -n NAME --vhost-user PATH): one thread each
-// (worker.ts) serving the front end on PATH, attached to a switch on request (-a valeX:NAME),
+// The daemon's VM ports: vhost-user (vale-ctl -n NAME --vhost-user PATH, thread worker.ts) and
+// QEMU -netdev stream (vale-ctl -n NAME --stream PATH, thread stream-worker.ts), one thread each
+// serving the front end on PATH, attached to a switch on request (-a valeX:NAME),
 // detached (-d), removed (-r). They live as long as the daemon. list() reads the counters the
 // threads publish: connected, features, per-queue packets, bytes, drops, kicks, interrupts.
 import { existsSync, lstatSync } from 'node:fs';
@@ -9,8 +10,12 @@ import { featureNames } from '../../ports/vhost-user/protocol.js';
 import { C, CTRL_BYTES, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
 
 export interface VhostQueueInfo { index: number; dir: 'rx' | 'tx'; size: number; running: boolean; broken: boolean; packets: number; bytes: number; drops: number; kicks: number; interrupts: number }
+/** How the front end reaches the port: vhost-user (shared memory, virtqueues) or QEMU's -netdev stream. */
+export type VmPortKind = 'vhost-user' | 'stream';
+
 export interface VhostPortInfo {
   name: string;
+  kind: VmPortKind;
   path: string;
   connected: boolean;
   connections: number;
@@ -25,6 +30,7 @@ export interface VhostPortInfo {
 
 interface Entry {
   name: string;
+  kind: VmPortKind;
   path: string;
   pairs: number;
   worker: Worker;
@@ -40,7 +46,13 @@ interface Entry {
 const NAME = /^[A-Za-z0-9_.]{1,15}$/;
 
 /** The QEMU arguments for a port's socket (docs/vms.md). */
-export function qemuArgs(path: string, mac = '52:54:00:12:34:56'): string[] {
+export function qemuArgs(path: string, mac = '52:54:00:12:34:56', kind: VmPortKind = 'vhost-user'): string[] {
+  if (kind === 'stream') {
+    return [
+      '-netdev', `stream,id=net0,server=off,addr.type=unix,addr.path=${path}`,
+      '-device', `virtio-net-pci,netdev=net0,mac=${mac}`,
+    ];
+  }
   return [
     '-object', 'memory-backend-memfd,id=mem0,size=256M,share=on', '-numa', 'node,memdev=mem0',
     '-chardev', `socket,id=chr0,path=${path},reconnect=1`,
@@ -56,9 +68,9 @@ export class VhostPorts {
   get size(): number { return this.ports.size; }
   has(name: string): boolean { return this.ports.has(name); }
 
-  async create(name: string, path: string, burst = 256): Promise<VhostPortInfo> {
+  async create(name: string, path: string, burst = 256, kind: VmPortKind = 'vhost-user'): Promise<VhostPortInfo> {
     if (!NAME.test(name) || name.startsWith('vale')) throw new NetmapError('EINVAL', `'${name}' is not a valid port name (1-15 letters, digits, '_' or '.', not starting with vale)`);
-    if (this.ports.has(name)) throw new NetmapError('EEXIST', `vhost-user port ${name} already exists`);
+    if (this.ports.has(name)) throw new NetmapError('EEXIST', `VM port ${name} already exists`);
     if (!path.startsWith('/')) throw new NetmapError('EINVAL', `the socket path must be absolute: ${path}`);
     for (const e of this.ports.values()) if (e.path === path) throw new NetmapError('EEXIST', `${path} is the socket of port ${e.name}`);
     if (existsSync(path)) {
@@ -69,9 +81,9 @@ export class VhostPorts {
     const ctrlSab = new SharedArrayBuffer(CTRL_BYTES);
     const statsSab = new SharedArrayBuffer((S.size + 2 * pairs * Q.n) * 8);
     const input: VhostWorkerInput = { name, path, queuePairs: pairs, burst, ctrl: ctrlSab, stats: statsSab };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
+    const worker = new Worker(new URL(kind === 'stream' ? './stream-worker.js' : './worker.js', import.meta.url), { workerData: input });
     const e: Entry = {
-      name, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
+      name, kind, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
       exited: new Promise((r) => worker.once('exit', () => r())), pending: new Map(), failure: '',
     };
     await new Promise<void>((resolve, reject) => {
@@ -94,7 +106,7 @@ export class VhostPorts {
       e.pending.clear();
     });
     this.ports.set(name, e);
-    this.emit(`vhost-user port ${name}: listening on ${path}`);
+    this.emit(`${kind} port ${name}: listening on ${path}`);
     return this.info(e);
   }
 
@@ -140,7 +152,7 @@ export class VhostPorts {
     await e.exited;
     clearTimeout(t);
     this.ports.delete(name);
-    this.emit(`vhost-user port ${name}: removed (socket ${e.path})`);
+    this.emit(`${e.kind} port ${name}: removed (socket ${e.path})`);
   }
 
   info(e: Entry): VhostPortInfo {
@@ -156,7 +168,7 @@ export class VhostPorts {
       });
     }
     return {
-      name: e.name, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat),
+      name: e.name, kind: e.kind, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat),
       switch: e.sw, index: s[S.portIndex] >= 0 && e.sw ? s[S.portIndex] : null, noPortDrops: s[S.noPortDrops], queues,
     };
   }
