@@ -12,7 +12,8 @@
 // (a tombstone keeps later probes going); sweep() removes the rest (once a second is enough).
 // Size limit: at most `limit` live entries and at most MAX_PROBE slots probed. Inserting into a
 // full table, or into a probe window full of live entries, evicts the entry of that window that
-// expires first (Linux's early drop) and counts it in `evictions`.
+// expires first (Linux's early drop; a table at its limit whose window holds no live entry
+// evicts the next live entry after a hand going round the table) and counts it in `evictions`.
 //
 // Each entry carries a u32 `value` for its user (the l4lb's backend index).
 
@@ -65,8 +66,6 @@ export class Conntrack {
   count = 0;
   /** Entries evicted to make room (the table or a probe window was full). */
   evictions = 0;
-  /** Inserts refused: the table at its limit and no live entry in the probe window to evict. */
-  full = 0;
   /** Entries created; entries removed because they expired. */
   created = 0;
   expired = 0;
@@ -134,8 +133,9 @@ export class Conntrack {
   /**
    * A new entry for a packet with no entry (lookup() returned -1), in state `state`, holding
    * `value`. When the table or the probe window is full, the entry of the window that expires
-   * first is evicted (counted); -1 (counted in `full`) only when the table is at its limit and
-   * the window holds no live entry to evict. Returns the entry.
+   * first is evicted (counted); when the table is at its limit and the window holds no live
+   * entry, one found by a hand going round the table. Returns the entry (never -1 today; callers
+   * still count a -1 as untracked).
    */
   insert(proto: number, src: number, dst: number, sport: number, dport: number, state: number, value: number, now: number): number {
     const m = this.mask, st = this.state;
@@ -149,8 +149,8 @@ export class Conntrack {
     }
     if (at < 0 || this.count >= this.limit) {
       // full (table at its limit, or the whole window live): evict what expires first in the window
-      if (soonest < 0) { this.full++; return -1; } // at the limit with no live entry here to evict
-      this.remove(soonest);
+      if (soonest < 0) soonest = this.victim(); // at the limit with no live entry in this window
+      this.remove(soonest, true); // a tombstone: the new entry may sit past it
       this.evictions++;
       if (at < 0) at = soonest;
     }
@@ -165,6 +165,16 @@ export class Conntrack {
     this.created++;
     return at;
   }
+
+  /** A live entry elsewhere: the next one after a hand that goes round the table (2 slots per entry: a few steps). */
+  private victim(): number {
+    const st = this.state, m = this.mask;
+    let i = this.hand;
+    while (st[i]! <= ST_DEAD) i = (i + 1) & m;
+    this.hand = (i + 1) & m;
+    return i;
+  }
+  private hand = 0;
 
   /** Advance entry e's state for a packet (`reply`: in its reply direction; tcpFlags for TCP) and renew its timer. */
   update(e: number, reply: boolean, tcpFlags: number, now: number): void {
@@ -189,9 +199,9 @@ export class Conntrack {
     return (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN ? ST_TCP_SYN : ST_TCP_EST;
   }
 
-  remove(e: number): void {
+  remove(e: number, tombstone = false): void {
     // a tombstone unless the next slot is empty (then nothing probes past this one)
-    this.state[e] = this.state[(e + 1) & this.mask] === ST_EMPTY ? ST_EMPTY : ST_DEAD;
+    this.state[e] = !tombstone && this.state[(e + 1) & this.mask] === ST_EMPTY ? ST_EMPTY : ST_DEAD;
     this.count--;
   }
 

@@ -53,7 +53,7 @@ export interface FirewallEngineOptions extends ConntrackOptions {
 export interface FirewallStats extends Record<FwCounterName, number> {
   /** sum of the drop reasons */
   dropped: number;
-  conntrack: { entries: number; limit: number; created: number; expired: number; evictions: number; full: number; byState: Record<string, number> };
+  conntrack: { entries: number; limit: number; created: number; expired: number; evictions: number; byState: Record<string, number> };
   rules: { rule: string; line: number; hits: number }[];
   defaultPolicy: 'allow' | 'deny';
 }
@@ -157,7 +157,7 @@ export class FirewallEngine {
     }
     s.dropped = dropped;
     const ct = this.ct;
-    s.conntrack = { entries: ct.count, limit: ct.limit, created: ct.created, expired: ct.expired, evictions: ct.evictions, full: ct.full, byState: ct.byState() };
+    s.conntrack = { entries: ct.count, limit: ct.limit, created: ct.created, expired: ct.expired, evictions: ct.evictions, byState: ct.byState() };
     s.rules = this.rules.map((r, i) => ({ rule: r.text, line: r.line, hits: this.hits[i]! }));
     s.defaultPolicy = this.defaultAllow ? 'allow' : 'deny';
     return s as unknown as FirewallStats;

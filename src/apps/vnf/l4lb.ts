@@ -85,7 +85,7 @@ export interface L4lbResult {
   vip: string;
   counters: Record<keyof typeof L, number> & { dropped: number };
   backends: L4lbBackendStats[];
-  conntrack: { entries: number; limit: number; created: number; expired: number; evictions: number; full: number };
+  conntrack: { entries: number; limit: number; created: number; expired: number; evictions: number };
   host: HostStats;
 }
 
@@ -260,7 +260,7 @@ export class L4lb {
     return {
       seconds, mode: this.mode, vip: `${formatIPv4(this.vip)}:${this.vipPort}`, counters,
       backends: Array.from(this.backendIp, (ip, i) => ({ ip: formatIPv4(ip), up: this.alive[i] === 1, flows: this.flows[i]!, packets: this.packets[i]!, bytes: this.bytes[i]!, tableEntries: entries[i]! })),
-      conntrack: { entries: ct.count, limit: ct.limit, created: ct.created, expired: ct.expired, evictions: ct.evictions, full: ct.full },
+      conntrack: { entries: ct.count, limit: ct.limit, created: ct.created, expired: ct.expired, evictions: ct.evictions },
       host: this.h.stats(),
     };
   }
