@@ -104,6 +104,8 @@ export class L4lb {
   readonly ct: Conntrack;
   readonly counters = new Float64Array(NL);
   readonly checkMs: number;
+  /** Added to the host's clock (tests move time forward with it). */
+  clockSkew = 0;
   private nextCheck = 0;
   private nextEval = 0;
   private readonly onHealth?: (backend: string, up: boolean) => void;
@@ -161,7 +163,10 @@ export class L4lb {
       // an ARP reply from a backend: it is alive (the host still learns it)
       if (len >= 42 && u8[o + 21] === 2) {
         const b = this.backendOf(rd32(u8, o + 28));
-        if (b >= 0) this.lastSeen[b] = this.h.now;
+        if (b >= 0) {
+          this.lastSeen[b] = this.h.now + this.clockSkew;
+          if (!this.alive[b]) this.nextEval = 0; // up at the next tick
+        }
       }
       return false;
     }
@@ -191,7 +196,7 @@ export class L4lb {
   }
 
   private toBackend(o: number, len: number, ip: number, l4: number, proto: number, src: number, dst: number, sport: number, dport: number, flags: number): void {
-    const c = this.counters, ct = this.ct, now = this.h.now;
+    const c = this.counters, ct = this.ct, now = this.h.now + this.clockSkew;
     let e = ct.lookup(proto, src, dst, sport, dport, now), b: number;
     if (e >= 0) {
       b = ct.value[e]!;
@@ -232,7 +237,7 @@ export class L4lb {
   }
 
   private toClient(o: number, len: number, ip: number, l4: number, proto: number, src: number, dst: number, sport: number, dport: number, flags: number): void {
-    const c = this.counters, ct = this.ct, h = this.h, now = h.now;
+    const c = this.counters, ct = this.ct, h = this.h, now = h.now + this.clockSkew;
     const e = ct.lookup(proto, dst, this.vip, dport, this.vipPort, now);
     if (e >= 0) ct.update(e, true, flags, now);
     else c[L.replyUntracked]++;
