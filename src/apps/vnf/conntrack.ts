@@ -184,7 +184,7 @@ export class Conntrack {
       if (tcpFlags & TCP_RST) s = ST_TCP_CLOSED;
       else if (tcpFlags & TCP_FIN) { if (s !== ST_TCP_CLOSED) s = ST_TCP_CLOSING; }
       else if (s === ST_TCP_SYN && reply) s = ST_TCP_EST;
-      else if (s === ST_TCP_CLOSED && (tcpFlags & TCP_SYN) && !reply) s = ST_TCP_SYN; // the same 5-tuple opened again
+      else if ((s === ST_TCP_CLOSED || s === ST_TCP_CLOSING) && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && !reply) s = ST_TCP_SYN; // the same 5-tuple opened again
     }
     this.state[e] = s;
     this.expires[e] = now + this.t[s]!;

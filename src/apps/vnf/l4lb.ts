@@ -24,7 +24,7 @@ import { Host, type HostOptions } from '../../host/host.js';
 import type { HostStats } from '../../host/stats.js';
 import { formatIPv4, parseIPv4 } from '../../packet/addr.js';
 import { checksumAdd, checksumAdjust, checksumFold } from '../../packet/checksum.js';
-import { Conntrack, PROTO_TCP, PROTO_UDP } from './conntrack.js';
+import { Conntrack, PROTO_TCP, PROTO_UDP, ST_TCP_CLOSED, ST_TCP_CLOSING, TCP_ACK, TCP_SYN } from './conntrack.js';
 import { flowHash, Maglev } from './maglev.js';
 
 export interface L4lbOptions {
@@ -198,6 +198,11 @@ export class L4lb {
   private toBackend(o: number, len: number, ip: number, l4: number, proto: number, src: number, dst: number, sport: number, dport: number, flags: number): void {
     const c = this.counters, ct = this.ct, now = this.h.now + this.clockSkew;
     let e = ct.lookup(proto, src, dst, sport, dport, now), b: number;
+    if (e >= 0 && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && ct.state[e]! >= ST_TCP_CLOSING && ct.state[e]! <= ST_TCP_CLOSED) {
+      // a new connection on the 5-tuple of a closed one: a new flow, placed by the table
+      ct.remove(e);
+      e = -1;
+    }
     if (e >= 0) {
       b = ct.value[e]!;
       if (!this.alive[b]) {
