@@ -138,12 +138,17 @@ test('engine: truncated headers, bad IP checksums, fragments and a full table ar
   assert.equal(check(e, badHdr), false);
   const frag = eth(B, A, 0x0800, ipv4('10.0.0.1', '10.0.0.2', 17, udp('10.0.0.1', '10.0.0.2', 1, 2, [1]), { flags: 0x2000 }));
   assert.equal(check(e, frag), false, 'a first fragment');
+  // the first slot of a super-frame: IPv4 says 9014 bytes, the slot holds the headers
+  const head = eth(B, A, 0x0800, ipv4('10.0.0.1', '10.0.0.2', 6, tcp('10.0.0.1', '10.0.0.2', 40000, 80, TCP_ACK, new Array(9000).fill(0)))).slice(0, 200);
+  assert.equal(e.check(head, 0, head.length, true), true, 'chained: the headers are enough');
+  assert.equal(e.check(head, 0, head.length), false, 'alone: truncated');
+  assert.equal(e.check(head, 0, 50, true), false, 'chained but the TCP header cut: truncated');
   let s = e.stats();
-  assert.deepEqual([s.truncated, s.badIpChecksum, s.badIpHeader, s.fragment], [3, 1, 1, 1]);
+  assert.deepEqual([s.truncated, s.badIpChecksum, s.badIpHeader, s.fragment], [5, 1, 1, 1]);
   for (let i = 0; i < 1000; i++) assert.equal(check(e, tcpFrame('10.0.0.1', '10.0.0.2', 10000 + i, 80, TCP_SYN)), true);
   s = e.stats();
   assert.ok(s.conntrack.entries <= 8);
-  assert.equal(s.conntrack.evictions + s.untracked, 1000 - 8, 'every flow beyond the limit evicted another or went untracked');
+  assert.equal(s.conntrack.evictions + s.untracked, 1001 - 8, 'every flow beyond the limit evicted another or went untracked');
   // random bytes, and random damage to good frames: no throw, every frame passed or counted once
   let seed = 12345;
   const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;

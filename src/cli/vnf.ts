@@ -9,6 +9,7 @@ import { l4lb, type L4lbResult } from '../apps/vnf/l4lb.js';
 import { udpEcho } from '../apps/vnf/udp-echo.js';
 import { bucketLimit, udpClient, UdpClientError, type UdpClientResult } from '../apps/vnf/udp-client.js';
 import { NetmapError } from '../core/region.js';
+import type { Port } from '../core/port.js';
 import { parseOr, withStopSignal } from './tool.js';
 
 const USAGE = `usage: nmts vnf <function> [options]
@@ -181,6 +182,11 @@ ${HOST_HELP}
 (--workers and --layout are not supported yet.)
 `;
 
+const backendNote = (p: Port): string => {
+  const b = p.backend();
+  return b ? ` (${b.backend}${p.vnetHdrLen ? `, ${p.vnetHdrLen}-byte virtio-net header` : ''})` : '';
+};
+
 async function firewallCommand(argv: string[]): Promise<number> {
   const o = parseOr('vnf firewall', argv, parseFirewall, VnfUsageError, 'vnf firewall: ');
   if (typeof o === 'number') return o;
@@ -192,7 +198,7 @@ async function firewallCommand(argv: string[]): Promise<number> {
       const r = await firewall({
         a: o.ports[0]!, b: o.ports[1]!, rulesFile: o.rules, defaultAllow: o.defaultAllow, conntrackLimit: o.conntrackMax,
         burst: o.batch, copy: o.copy, busyWait: o.busyWait, durationSec: o.durationSec, signal,
-        onReady: ({ a, b, zerocopy, rules }) => process.stderr.write(`firewall: ${a.name} <-> ${b.name}, ${rules.length} rules, default ${o.defaultAllow ? 'allow' : 'deny'}, zerocopy ${zerocopy ? 'yes' : 'no'}\n`),
+        onReady: ({ a, b, zerocopy, rules }) => process.stderr.write(`firewall: ${a.name}${backendNote(a)} <-> ${b.name}${backendNote(b)}, ${rules.length} rules, default ${o.defaultAllow ? 'allow' : 'deny'}, zerocopy ${zerocopy ? 'yes' : 'no'}\n`),
         onStats: tty ? (x) => {
           const dt = x.seconds - (prev?.seconds ?? 0) || 1;
           process.stdout.write(`${x.seconds.toFixed(0)}s  a->b ${rateStr((x.aToB - (prev?.aToB ?? 0)) / dt)}  b->a ${rateStr((x.bToA - (prev?.bToA ?? 0)) / dt)}  conns ${x.firewall.conntrack.entries}  dropped ${x.firewall.dropped}\n`);

@@ -36,11 +36,12 @@ export class Direction {
   /** Frames the destination could not take (too long, or part of a chain it cannot send). */
   drops = 0;
   /**
-   * Optional verdict on each frame (its first slot; `off` past any virtio-net header): false
+   * Optional verdict on each frame, given its first slot (`off` past any virtio-net header;
+   * `chained` when more slots follow: a super-frame whose headers are all in this slot): false
    * drops it (with the rest of its chain), counted in `filtered`. Set once, called per frame:
    * the firewall's rules and connection table (apps/vnf).
    */
-  filter: ((u8: Uint8Array, off: number, len: number) => boolean) | null = null;
+  filter: ((u8: Uint8Array, off: number, len: number, chained: boolean) => boolean) | null = null;
   /** Frames the filter refused (slots of their chains not counted). */
   filtered = 0;
   private dropping = false; // inside a chain being dropped
@@ -130,7 +131,7 @@ export class Direction {
         j = rx.next(j);
         continue;
       }
-      if (filter !== null && !this.inChain && !filter(su8, rx.buf(j) + hdr, len - hdr)) {
+      if (filter !== null && !this.inChain && !filter(su8, rx.buf(j) + hdr, len - hdr, more !== 0)) {
         this.filtered++;
         this.dropping = this.refusing = more !== 0;
         j = rx.next(j);

@@ -4,12 +4,21 @@
 // per-frame verdict is the FirewallEngine's (fw-engine.ts: rules in the tcpdump filter
 // language, a connection table), so a refused frame is simply not moved, and counted.
 //
+// Offloads: when both ports are Linux interfaces, they are opened offload-aware (as the bridge
+// and vale-ctl -a open theirs): an interface with TSO/GSO/tx-checksumming on gets AF_PACKET with
+// a virtio-net header, so the hosts' super-frames (NS_MOREFRAG chains) and partial checksums
+// cross whole; the rules see the headers in the first slot, behind the virtio-net header. If
+// the two ports end up with different header lengths they are opened again without (AF_XDP
+// where possible: then the hosts must turn those offloads off).
+//
 // One thread reads both ports (`--workers`/`--layout` are a later slice).
 import { readFileSync } from 'node:fs';
 import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pollPorts } from '../../core/poll.js';
 import type { Port } from '../../core/port.js';
 import { open } from '../../port-kinds.js';
+import { parsePortSpec } from '../../core/portspec.js';
+import type { InterfaceOpenOptions } from '../../ports/netif/kernel-port.js';
 import { Direction, rxPending } from '../common/port-forward.js';
 import { FirewallEngine, type FirewallStats } from './fw-engine.js';
 import { parseRules, type Rule } from './fw-rules.js';
@@ -56,23 +65,34 @@ export function loadRules(o: Pick<FirewallOptions, 'rulesFile' | 'rulesText'>): 
   return parseRules(readFileSync(o.rulesFile, 'utf8'), o.rulesFile);
 }
 
+function openPair(a: string, b: string, opts: InterfaceOpenOptions): [Port, Port] {
+  const pa = open(a, opts);
+  try {
+    return [pa, open(b, opts)];
+  } catch (e) {
+    pa.close();
+    throw e;
+  }
+}
+
 /** Run the firewall until the signal aborts (or durationSec). */
 export async function firewall(o: FirewallOptions): Promise<FirewallResult> {
   const rules = loadRules(o);
   const eng = new FirewallEngine({ rules, defaultAllow: o.defaultAllow, limit: o.conntrackLimit, timeouts: o.timeouts });
   const burst = o.burst ?? 512;
-  const pa = open(o.a, { busyWait: o.busyWait ?? false });
-  let pb: Port;
-  try {
-    pb = open(o.b, { busyWait: o.busyWait ?? false });
-  } catch (e) {
+  const iface = (n: string): boolean => {
+    try { const s = parsePortSpec(n, { defaultPrefix: true }); return s.kind === 'netmap' && !s.pipe; } catch { return false; }
+  };
+  let [pa, pb] = openPair(o.a, o.b, { busyWait: o.busyWait ?? false, offloadAware: iface(o.a) && iface(o.b) });
+  if (pa.vnetHdrLen !== pb.vnetHdrLen) {
+    pb.close();
     pa.close();
-    throw e;
+    [pa, pb] = openPair(o.a, o.b, { busyWait: o.busyWait ?? false });
   }
   const zerocopy = !o.copy && pa.region === pb.region;
   const ab = new Direction(pa, pb, zerocopy), ba = new Direction(pb, pa, zerocopy);
-  ab.filter = (u8, off, len) => eng.check(u8, off, len);
-  ba.filter = (u8, off, len) => eng.check(u8, off, len);
+  ab.filter = (u8, off, len, chained) => eng.check(u8, off, len, chained);
+  ba.filter = ab.filter;
   const t0 = performance.now();
   const result = (): FirewallResult => ({
     seconds: (performance.now() - t0) / 1000, zerocopy,

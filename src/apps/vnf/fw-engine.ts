@@ -86,8 +86,12 @@ export class FirewallEngine {
     return -1;
   }
 
-  /** Whether the Ethernet frame u8[off, off+len) may pass. */
-  check(u8: Uint8Array, off: number, len: number): boolean {
+  /**
+   * Whether the Ethernet frame u8[off, off+len) may pass. `chained`: these are the first bytes
+   * of a longer frame (a super-frame in several slots): its IPv4 total length may exceed len,
+   * the headers must still be within len.
+   */
+  check(u8: Uint8Array, off: number, len: number, chained = false): boolean {
     const c = this.counters;
     if (len < 14) { c[F.truncated]++; return false; }
     const type = (u8[off + 12]! << 8) | u8[off + 13]!;
@@ -105,13 +109,14 @@ export class FirewallEngine {
     if (len < 34) { c[F.truncated]++; return false; }
     const vhl = u8[ip]!, hl = (vhl & 15) << 2, tot = (u8[ip + 2]! << 8) | u8[ip + 3]!;
     if (vhl >> 4 !== 4 || hl < 20 || tot < hl) { c[F.badIpHeader]++; return false; }
-    if (14 + tot > len) { c[F.truncated]++; return false; }
+    if (14 + tot > len && !chained) { c[F.truncated]++; return false; }
+    if (14 + hl > len) { c[F.truncated]++; return false; }
     if (checksumFold(checksumAdd(u8, ip, hl, 0)) !== 0xffff) { c[F.badIpChecksum]++; return false; }
     if ((((u8[ip + 6]! << 8) | u8[ip + 7]!) & 0x3fff) !== 0) { c[F.fragment]++; return false; }
     const proto = u8[ip + 9]!;
     if (proto !== PROTO_TCP && proto !== PROTO_UDP) return this.byRules(u8, off, len, -1, 0, 0, 0, 0, 0);
     const l4 = ip + hl, l4len = tot - hl;
-    if (l4len < (proto === PROTO_TCP ? 20 : 8)) { c[F.truncated]++; return false; }
+    if (l4len < (proto === PROTO_TCP ? 20 : 8) || l4 + (proto === PROTO_TCP ? 20 : 8) > off + len) { c[F.truncated]++; return false; }
     const src = rd32(u8, ip + 12), dst = rd32(u8, ip + 16);
     const sport = (u8[l4]! << 8) | u8[l4 + 1]!, dport = (u8[l4 + 2]! << 8) | u8[l4 + 3]!;
     const flags = proto === PROTO_TCP ? u8[l4 + 13]! : 0;
