@@ -22,6 +22,7 @@ describe('nmts vnf l4lb: curl to the VIP over two http.server backends', { skip,
   const sw = new Netns('l4sw', 'nf'), cli = new Netns('l4c', 'nf');
   const be = [new Netns('l4b1', 'nf'), new Netns('l4b2', 'nf')];
   const servers: Proc[] = [];
+  let natMapping: Map<number, string> | null = null;
   const noTimeWait = 'echo 0 > /proc/sys/net/ipv4/tcp_max_tw_buckets'; // a source port can be used again at once
 
   function backendNet(i: number): void {
@@ -99,5 +100,25 @@ describe('nmts vnf l4lb: curl to the VIP over two http.server backends', { skip,
     assert.equal(j.counters.tableRebuilds, 3, 'up (both), b2 down, b2 up');
     assert.ok(j.backends[1]!.flows >= onB2 && j.backends[0]!.flows >= PORTS.length - onB2, JSON.stringify(j.backends));
     process.stderr.write(`l4lb: ${onB2} of ${PORTS.length} flows on b2; counters ${JSON.stringify(j.counters)}\n`);
+    natMapping = first;
+  });
+
+  test('DSR: the backends hold the VIP and answer the client directly; the same table, the same mapping', async () => {
+    assert.ok(natMapping, 'runs after the NAT test');
+    be.forEach((ns, i) => {
+      const dev = `nfb${i + 1}1`;
+      ns.ip('addr', 'add', '10.0.0.100/32', 'dev', 'lo');
+      ns.run('sh', ['-c', `for c in all ${dev}; do echo 1 > /proc/sys/net/ipv4/conf/$c/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/$c/arp_announce; done`]);
+      ns.ip('route', 'replace', '10.0.0.2', 'dev', dev); // answers go straight to the client
+    });
+    const lb = sw.nmts(['vnf', 'l4lb', '-i', 'netmap:nflb', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--backend', '10.0.0.12', '--mode', 'dsr', '--json']);
+    await lb.waitFor(/^l4lb: .* mode dsr, backends 10\.0\.0\.11 up, 10\.0\.0\.12 up/m, 20_000, 'stderr');
+    assert.deepEqual(round(), natMapping, 'DSR places each flow where NAT did');
+    lb.kill('SIGTERM');
+    const r = await lb.wait(20_000);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as LbJson;
+    assert.ok(j.counters.toBackend >= PORTS.length * 3, 'SYN, ACKs and FIN of each flow went through the balancer');
+    assert.equal(j.counters.toClient, 0, 'no answer came back through it');
   });
 });
