@@ -223,3 +223,19 @@ test('firewall() between two pipe ends of one parent: zero-copy, verdicts per di
   assert.deepEqual([f.ruleAllowed, f.established, f.ruleDenied, f.defaultDenied, f.dropped], [1, 1, 1, 2, 3]);
   assert.deepEqual(f.rules.map((x) => x.hits), [1, 1]);
 });
+
+test('the rules compiled together pick the same first match as each filter alone', async () => {
+  const { compileFirstMatch, compileFilter } = await import('../src/packet/filter.js');
+  const exprs = ['tcp dst port 80', 'udp and src host 10.0.0.1', 'arp', '', 'icmp'];
+  const first = compileFirstMatch(exprs);
+  const each = exprs.map((e) => (e === '' ? () => true : compileFilter(e)));
+  let seed = 7;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
+  const frames = [tcpFrame('10.0.0.1', '10.0.0.2', 1, 80, TCP_SYN), udpFrame('10.0.0.1', '10.0.0.2', 1, 2), udpFrame('10.0.0.3', '10.0.0.2', 1, 2)];
+  for (let i = 0; i < 3000; i++) {
+    const f = frames[i % 3]!.slice(0, rnd() % 80);
+    if (f.length > 20 && i % 2) f[12 + (rnd() % (f.length - 12))] = rnd();
+    assert.equal(first(f, 0, f.length), each.findIndex((m) => m(f, 0, f.length)));
+  }
+  assert.equal(compileFirstMatch(['tcp'])(frames[1]!, 0, frames[1]!.length), -1);
+});

@@ -1,6 +1,8 @@
 // The firewall's verdict on one frame: ordered rules (fw-rules.ts) plus a connection table
 // (conntrack.ts), with every frame that does not pass counted under one reason.
 //
+// The rules are compiled together into one generated function (packet/filter.ts
+// compileFirstMatch): one call per frame, whatever their number.
 // For an IPv4 TCP or UDP frame, the connection table is asked first: a frame of a known flow,
 // in either direction, passes without the rules (that is how replies of an allowed flow get
 // through with no rule of their own) and moves the flow's state on. Otherwise the rules are
@@ -16,6 +18,7 @@
 //
 // No allocation per frame: counters are Float64Array slots, the table is typed arrays.
 import { checksumAdd, checksumFold } from '../../packet/checksum.js';
+import { compileFirstMatch } from '../../packet/filter.js';
 import { Conntrack, PROTO_TCP, PROTO_UDP, type ConntrackOptions } from './conntrack.js';
 import type { Rule } from './fw-rules.js';
 
@@ -67,7 +70,8 @@ export class FirewallEngine {
   readonly hits: Float64Array;
   /** the clock (ms), set by the caller once per batch */
   now = 0;
-  private readonly matchers: ((u8: Uint8Array, off: number, len: number) => boolean)[];
+  /** all the rules as one generated function: the index of the first that matches, or -1 */
+  private readonly firstOf: (u8: Uint8Array, off: number, len: number) => number;
   private readonly allows: Uint8Array;
 
   constructor(o: FirewallEngineOptions) {
@@ -75,15 +79,15 @@ export class FirewallEngine {
     this.defaultAllow = o.defaultAllow ?? false;
     this.ct = new Conntrack(o);
     this.hits = new Float64Array(o.rules.length);
-    this.matchers = o.rules.map((r) => r.match);
+    this.firstOf = compileFirstMatch(o.rules.map((r) => r.expr));
     this.allows = Uint8Array.from(o.rules, (r) => (r.allow ? 1 : 0));
   }
 
   /** The first rule matching the frame, or -1. */
   private firstMatch(u8: Uint8Array, off: number, len: number): number {
-    const m = this.matchers;
-    for (let i = 0; i < m.length; i++) if (m[i]!(u8, off, len)) { this.hits[i]++; return i; }
-    return -1;
+    const i = this.firstOf(u8, off, len);
+    if (i >= 0) this.hits[i]++;
+    return i;
   }
 
   /**
