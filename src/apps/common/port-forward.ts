@@ -128,6 +128,7 @@ export class Direction {
         if (!this.dropping || !this.refusing) this.drops++;
         this.dropping = more !== 0;
         if (!this.dropping) this.refusing = false;
+        this.inChain = false; // the rest of this chain is dropped too: the next frame's first slot is filtered
         j = rx.next(j);
         continue;
       }
