@@ -13,7 +13,8 @@
 //    loopback and does not answer ARP for it, and answers the client directly.
 //
 // Health: every checkMs the balancer ARPs each backend through the host stack; a backend whose
-// last answer is older than 3 intervals is down, and the Maglev table is rebuilt without it
+// last sign of life (an ARP answer, or in NAT mode any answer it sends through the balancer:
+// an ARP answer lost in a flood does not take a busy backend down) is older than 3 intervals is down, and the Maglev table is rebuilt without it
 // (only its flows move); it is up again at its next answer.
 //
 // The forwarding runs in Host.intercept, on the frames of a batch in place: each frame for the
@@ -181,17 +182,20 @@ export class L4lb {
     const src = rd32(u8, ip + 12), dst = rd32(u8, ip + 16);
     const sport = (u8[l4]! << 8) | u8[l4 + 1]!, dport = (u8[l4 + 2]! << 8) | u8[l4 + 3]!;
     const toVip = dst === this.vip && dport === this.vipPort;
-    let fromBackend = false;
+    let from = -1;
     if (!toVip) {
       if (this.mode !== 'nat' || sport !== this.vipPort || dst === this.h.ip) return false;
-      fromBackend = this.backendOf(src) >= 0;
-      if (!fromBackend) return false;
+      from = this.backendOf(src);
+      if (from < 0) return false;
     }
     if (checksumFold(checksumAdd(u8, ip, hl, 0)) !== 0xffff) return false; // the host counts it
     if (u8[ip + 8]! <= 1) return false; // TTL: the host counts 0; 1 would expire here (no ICMP time exceeded)
     const flags = proto === PROTO_TCP ? u8[l4 + 13]! : 0;
     if (toVip) this.toBackend(o, len, ip, l4, proto, src, dst, sport, dport, flags);
-    else this.toClient(o, len, ip, l4, proto, src, dst, sport, dport, flags);
+    else {
+      this.lastSeen[from] = this.h.now + this.clockSkew; // its answers show it is alive as well as its ARP
+      this.toClient(o, len, ip, l4, proto, src, dst, sport, dport, flags);
+    }
     return true;
   }
 
