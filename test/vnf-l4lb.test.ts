@@ -93,12 +93,12 @@ function parse(f: Uint8Array): Seen {
 }
 
 let nPipe = 0;
-function setup(mode: 'nat' | 'dsr'): { h: host.Host; lb: L4lb; peer: Port; take: () => Uint8Array[]; send: (...f: Uint8Array[]) => void; round: (dt?: number) => Uint8Array[] } {
+function setup(mode: 'nat' | 'dsr', conntrackLimit?: number): { h: host.Host; lb: L4lb; peer: Port; take: () => Uint8Array[]; send: (...f: Uint8Array[]) => void; round: (dt?: number) => Uint8Array[] } {
   const n = nPipe++;
   const h = host.createHost({ port: `${P}{${n}`, ip: '10.0.0.1/24', mac: LB, aliases: ['10.0.0.100'] });
   const peer = open(`${P}}${n}`);
   opened.push(peer, h);
-  const lb = new L4lb(h, { vip: '10.0.0.100', vipPort: 80, backends: ['10.0.0.11', '10.0.0.12'], mode, tableSize: 251, checkMs: 1000 });
+  const lb = new L4lb(h, { vip: '10.0.0.100', vipPort: 80, backends: ['10.0.0.11', '10.0.0.12'], mode, tableSize: 251, checkMs: 1000, conntrackLimit });
   const offs = new Uint32Array(1024), lens = new Uint16Array(1024);
   const take = (): Uint8Array[] => {
     const k = peer.receiveBatch(offs, lens);
@@ -226,4 +226,28 @@ test('l4lb DSR: only the MACs change; hostile frames are counted by the host, no
   const s2 = h.stats(), r = lb.result(0);
   assert.equal(s2.rxFrames, s2.arpRequestsIn + s2.arpRepliesIn + s2.icmpEchoIn + s2.udpIn + s2.intercepted + s2.rxDropped);
   assert.equal(s2.intercepted, r.counters.toBackend + r.counters.toClient + r.counters.dropped);
+});
+
+test('l4lb: a connection table of 16 under 300 flows: evictions counted, every frame still placed by the table', () => {
+  const { lb, send, round, take } = setup('nat', 16);
+  take();
+  send(...answerArp(round(), { '10.0.0.11': B1, '10.0.0.12': B2 }));
+  round(0);
+  const first = new Map<number, string>();
+  for (let pass = 0; pass < 2; pass++) {
+    for (let p = 0; p < 300; p += 50) {
+      for (let s = p; s < p + 50; s++) send(syn(20000 + s));
+      round().forEach((f, i) => {
+        const x = parse(f);
+        if (pass === 0) first.set(20000 + p + i, x.dst);
+        else assert.equal(x.dst, first.get(20000 + p + i), 'an evicted flow is placed again where the table put it');
+      });
+    }
+  }
+  assert.equal(first.size, 300);
+  const r = lb.result(0);
+  assert.ok(r.conntrack.entries <= 16);
+  assert.equal(r.conntrack.evictions, 600 - 16, 'every new entry beyond the limit evicted one');
+  assert.equal(r.counters.toBackend, 600);
+  assert.equal(r.counters.dropped, 0);
 });
