@@ -162,7 +162,7 @@ export class L4lb {
     const u8 = this.h.u8;
     if (type === 0x0806) {
       // an ARP reply from a backend: it is alive (the host still learns it)
-      if (len >= 42 && u8[o + 21] === 2) {
+      if (len >= 42 && u8[o + 21] === 2 && u8[o + 15] === 1 && u8[o + 16] === 8 && u8[o + 17] === 0 && u8[o + 18] === 6 && u8[o + 19] === 4) {
         const b = this.backendOf(rd32(u8, o + 28));
         if (b >= 0) {
           this.lastSeen[b] = this.h.now + this.clockSkew;
@@ -189,7 +189,7 @@ export class L4lb {
       if (from < 0) return false;
     }
     if (checksumFold(checksumAdd(u8, ip, hl, 0)) !== 0xffff) return false; // the host counts it
-    if (u8[ip + 8]! <= 1) return false; // TTL: the host counts 0; 1 would expire here (no ICMP time exceeded)
+    if (u8[ip + 8] === 0) return false; // the host counts it (the balancer keeps the TTL: it is not a hop, as a bridge)
     const flags = proto === PROTO_TCP ? u8[l4 + 13]! : 0;
     if (toVip) this.toBackend(o, len, ip, l4, proto, src, dst, sport, dport, flags);
     else {
