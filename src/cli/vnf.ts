@@ -1,10 +1,15 @@
 // `nmts vnf <name>`: network functions on the user-space host stack (src/host, src/apps/vnf).
-// This slice has udp-echo (the manual's sample server) and udp-client (its sample client).
+// udp-echo (the manual's sample server), udp-client (its sample client), firewall and l4lb.
 import { dropSummary } from '../host/stats.js';
-import { parseUdpClient, parseUdpEcho, VnfUsageError } from '../apps/vnf/options.js';
+import { parseFirewall, parseL4lb, parseUdpClient, parseUdpEcho, VnfUsageError } from '../apps/vnf/options.js';
+import { firewall, type FirewallResult } from '../apps/vnf/firewall.js';
+import { FW_DROP_REASONS } from '../apps/vnf/fw-engine.js';
+import { RuleError } from '../apps/vnf/fw-rules.js';
+import { l4lb, type L4lbResult } from '../apps/vnf/l4lb.js';
 import { udpEcho } from '../apps/vnf/udp-echo.js';
 import { bucketLimit, udpClient, UdpClientError, type UdpClientResult } from '../apps/vnf/udp-client.js';
 import { NetmapError } from '../core/region.js';
+import type { Port } from '../core/port.js';
 import { parseOr, withStopSignal } from './tool.js';
 
 const USAGE = `usage: nmts vnf <function> [options]
@@ -12,6 +17,10 @@ const USAGE = `usage: nmts vnf <function> [options]
 Network functions on netmap-ts's user-space host stack (docs/vnf.md):
   udp-echo     answer ARP and ping on an address and echo UDP datagrams sent to a port
   udp-client   send UDP datagrams to an echo server at a rate; count echoes, latency histogram
+  firewall     a stateful firewall between two ports: ordered allow/deny rules in the tcpdump
+               filter language, a connection table, per-rule hit counters
+  l4lb         a layer-4 load balancer: a virtual IP:port spread over backends (Maglev
+               consistent hashing), NAT or direct server return, ARP health checks
 
 'nmts vnf <function> --help' for its options.
 `;
@@ -133,11 +142,129 @@ async function clientCommand(argv: string[]): Promise<number> {
   });
 }
 
+const FW_USAGE = `usage: nmts vnf firewall -i PORT_A -i PORT_B --rules FILE [--default deny|allow] [options]
+
+A stateful firewall between two ports (no address of its own): frames move both ways, zero-copy
+when the ports share a memory region. The rules file holds one rule a line, tried in order:
+  allow tcp dst port 80        # '#' starts a comment
+  deny udp
+  allow icmp
+EXPR after allow/deny is a tcpdump filter expression. A TCP/UDP frame of a flow already in the
+connection table passes without the rules (replies of an allowed flow need no rule); a frame
+no rule matches gets the default policy (deny), except ARP, which passes.
+  -i, --port PORT      the two ports (netmap:IF, valeX:Y, pipe ends), -i twice
+  --rules FILE         the rules file
+  --default POLICY     deny (default) or allow
+  --conntrack-max N    connection table limit (65536); when full, the entry expiring first is evicted
+  -b, --batch N        frames moved per direction and round (512)
+  --copy               copy frames even when the ports share a region
+  --duration SEC       stop after SEC seconds
+  --busy-wait          spin instead of sleeping when idle
+  --json               one JSON object at the end
+(--workers and --layout are not supported yet.)
+`;
+
+const L4LB_USAGE = `usage: nmts vnf l4lb -i PORT --ip A.B.C.D/LEN --vip A.B.C.D:PORT --backend A.B.C.D... [--mode nat|dsr] [options]
+
+A layer-4 load balancer on PORT: TCP and UDP to the VIP are spread over the backends by a Maglev
+consistent-hash table (a backend's loss moves only its flows) and a connection table (a flow
+stays on its backend). The balancer answers ARP and ping for its address and the VIP.
+  nat   the destination is rewritten to the backend (checksums patched incrementally); the
+        backends must route their answers through the balancer (its --ip as their gateway)
+  dsr   only the MACs change; each backend holds the VIP on a loopback, answers the client directly
+${HOST_HELP}
+  --vip A.B.C.D:PORT   the virtual service
+  --backend A.B.C.D    a backend on the balancer's link (repeatable)
+  --mode nat|dsr       nat (default) or dsr
+  --table-size P       Maglev table entries, a prime (65537)
+  --check-interval MS  ARP health check interval (1000); down after 3 unanswered
+  --conntrack-max N    connection table limit (65536)
+(--workers and --layout are not supported yet.)
+`;
+
+const backendNote = (p: Port): string => {
+  const b = p.backend();
+  return b ? ` (${b.backend}${p.vnetHdrLen ? `, ${p.vnetHdrLen}-byte virtio-net header` : ''})` : '';
+};
+
+async function firewallCommand(argv: string[]): Promise<number> {
+  const o = parseOr('vnf firewall', argv, parseFirewall, VnfUsageError, 'vnf firewall: ');
+  if (typeof o === 'number') return o;
+  if (o.help) { process.stdout.write(FW_USAGE); return 0; }
+  const tty = process.stdout.isTTY === true && !o.json;
+  let prev: FirewallResult | null = null;
+  return withStopSignal(async (signal) => {
+    try {
+      const r = await firewall({
+        a: o.ports[0]!, b: o.ports[1]!, rulesFile: o.rules, defaultAllow: o.defaultAllow, conntrackLimit: o.conntrackMax,
+        burst: o.batch, copy: o.copy, busyWait: o.busyWait, durationSec: o.durationSec, signal,
+        onReady: ({ a, b, zerocopy, rules }) => process.stderr.write(`firewall: ${a.name}${backendNote(a)} <-> ${b.name}${backendNote(b)}, ${rules.length} rules, default ${o.defaultAllow ? 'allow' : 'deny'}, zerocopy ${zerocopy ? 'yes' : 'no'}\n`),
+        onStats: tty ? (x) => {
+          const dt = x.seconds - (prev?.seconds ?? 0) || 1;
+          process.stdout.write(`${x.seconds.toFixed(0)}s  a->b ${rateStr((x.aToB - (prev?.aToB ?? 0)) / dt)}  b->a ${rateStr((x.bToA - (prev?.bToA ?? 0)) / dt)}  conns ${x.firewall.conntrack.entries}  dropped ${x.firewall.dropped}\n`);
+          prev = x;
+        } : undefined,
+      });
+      if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else {
+        const f = r.firewall;
+        process.stdout.write(`${r.aToB} frames a->b, ${r.bToA} b->a in ${r.seconds.toFixed(1)} s (zerocopy ${r.zerocopy ? 'yes' : 'no'})\n`);
+        process.stdout.write(`passed: ${f.established} established, ${f.ruleAllowed} by rules, ${f.defaultAllowed} by default, ${f.arpPassed} ARP; connections ${f.conntrack.entries} (created ${f.conntrack.created}, evicted ${f.conntrack.evictions})\n`);
+        for (const x of f.rules) process.stdout.write(`  ${String(x.hits).padStart(10)}  line ${x.line}: ${x.rule}\n`);
+        const reasons = FW_DROP_REASONS.filter((k) => f[k]).map((k) => `${k}=${f[k]}`);
+        if (r.tooLong) reasons.push(`tooLong=${r.tooLong}`);
+        process.stdout.write(`dropped ${f.dropped + r.tooLong}${reasons.length ? `: ${reasons.join(' ')}` : ''}\n`);
+      }
+      return 0;
+    } catch (e) {
+      process.stderr.write(`vnf firewall: ${(e as Error).message}\n`);
+      return e instanceof NetmapError || e instanceof RangeError || e instanceof RuleError || (e as NodeJS.ErrnoException).code === 'ENOENT' ? 1 : 2;
+    }
+  });
+}
+
+async function l4lbCommand(argv: string[]): Promise<number> {
+  const o = parseOr('vnf l4lb', argv, parseL4lb, VnfUsageError, 'vnf l4lb: ');
+  if (typeof o === 'number') return o;
+  if (o.help) { process.stdout.write(L4LB_USAGE); return 0; }
+  const tty = process.stdout.isTTY === true && !o.json;
+  let prev: L4lbResult | null = null;
+  return withStopSignal(async (signal) => {
+    try {
+      const r = await l4lb({
+        port: o.port, ip: o.ip, vip: o.vip, vipPort: o.vipPort, backends: o.backends, mode: o.mode, mac: o.mac, gateway: o.gateway,
+        staticArp: o.staticArp, batch: o.batch, tableSize: o.tableSize, checkMs: o.checkMs, conntrackLimit: o.conntrackMax,
+        busyWait: o.busyWait, durationSec: o.durationSec, signal,
+        onReady: (h, x) => process.stderr.write(`l4lb: ${h} VIP ${x.vip} mode ${x.mode}, backends ${x.backends.map((b) => `${b.ip} ${b.up ? 'up' : 'down'}`).join(', ')}\n`),
+        onHealth: (b, up) => process.stderr.write(`l4lb: backend ${b} ${up ? 'up' : 'down'}\n`),
+        onStats: tty ? (x) => {
+          const dt = x.seconds - (prev?.seconds ?? 0) || 1;
+          process.stdout.write(`${x.seconds.toFixed(0)}s  to backends ${rateStr((x.counters.toBackend - (prev?.counters.toBackend ?? 0)) / dt)}  to clients ${rateStr((x.counters.toClient - (prev?.counters.toClient ?? 0)) / dt)}  ${x.backends.map((b) => `${b.ip}${b.up ? '' : '(down)'} ${b.flows}`).join('  ')}  dropped ${x.counters.dropped + x.host.dropped}\n`);
+          prev = x;
+        } : undefined,
+      });
+      if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else {
+        const c = r.counters;
+        process.stdout.write(`${c.toBackend} frames to backends, ${c.toClient} to clients in ${r.seconds.toFixed(1)} s (mode ${r.mode}, VIP ${r.vip})\n`);
+        for (const b of r.backends) process.stdout.write(`  ${b.ip.padEnd(15)} ${b.up ? 'up  ' : 'down'} flows ${b.flows} packets ${b.packets} bytes ${b.bytes} table entries ${b.tableEntries}\n`);
+        process.stdout.write(`flows moved ${c.moved}, table rebuilds ${c.tableRebuilds}, connections ${r.conntrack.entries}; dropped ${c.dropped} (noBackend=${c.noBackend} noArp=${c.noArp} txFull=${c.txFull}); host dropped ${r.host.dropped}${r.host.dropped ? `: ${dropSummary(r.host)}` : ''}\n`);
+      }
+      return 0;
+    } catch (e) {
+      process.stderr.write(`vnf l4lb: ${(e as Error).message}\n`);
+      return e instanceof NetmapError || e instanceof RangeError ? 1 : 2;
+    }
+  });
+}
+
 export async function vnfCommand(argv: string[]): Promise<number> {
   const [fn, ...rest] = argv;
   switch (fn) {
     case 'udp-echo': return echoCommand(rest);
     case 'udp-client': return clientCommand(rest);
+    case 'firewall': return firewallCommand(rest);
+    case 'l4lb': return l4lbCommand(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);
       return fn === undefined ? 2 : 0;

@@ -53,6 +53,11 @@ export interface HostOptions {
    * Linux host sends them (a connected UDP socket then gets ECONNREFUSED); 0: never. Default 100.
    */
   icmpUnreachableRate?: number;
+  /**
+   * More addresses the host answers ARP and ping for (a load balancer's virtual IP), each
+   * inside the prefix or not; replies come from the address asked. UDP to them reaches endpoints.
+   */
+  aliases?: string[];
   /** TTL of what the host sends (default 64). */
   ttl?: number;
   /** Options for open() when `port` is a name. */
@@ -92,6 +97,15 @@ export class Host {
   readonly ttl: number;
   /** Counters, indexed by stats.ts C and D. */
   readonly counters = new Float64Array(NCOUNTERS);
+  /** The addresses of HostOptions.aliases. */
+  readonly aliases: Uint32Array;
+  /**
+   * A function on the receive path (a load balancer's forwarding): called for each received
+   * one-slot frame addressed to our MAC (or broadcast) before the host looks at it, with its
+   * offset in u8, length and ethertype; true when it took the frame (forwarded it, or dropped
+   * and counted it itself), false to let the host handle it. Set once; no allocation per call.
+   */
+  intercept: ((off: number, len: number, ethertype: number) => boolean) | null = null;
   /** Clock of the current batch (performance.now(), ms). */
   now = 0;
   private readonly ownsPort: boolean;
@@ -120,6 +134,7 @@ export class Host {
     this.netmask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
     this.broadcast = (ip | ~this.netmask) >>> 0;
     this.gateway = opts.gateway ? parseIPv4(opts.gateway) : 0;
+    this.aliases = Uint32Array.from(opts.aliases ?? [], (a) => parseIPv4(a));
     if (this.gateway && !this.onLink(this.gateway)) throw new RangeError(`gateway ${opts.gateway} is not inside ${opts.ip}`);
     this.ttl = opts.ttl ?? 64;
     this.batch = opts.batch ?? 512;
@@ -147,6 +162,13 @@ export class Host {
       if (this.ownsPort) this.port.close();
       throw e;
     }
+  }
+
+  /** Whether `ip` is one of the aliases. */
+  isAlias(ip: number): boolean {
+    const a = this.aliases;
+    for (let i = 0; i < a.length; i++) if (a[i] === ip) return true;
+    return false;
   }
 
   /** Whether `ip` is inside this host's subnet. */
@@ -337,6 +359,7 @@ export class Host {
       const d0 = (u8[o]! << 8) | u8[o + 1]!, d1 = (u8[o + 2]! << 8) | u8[o + 3]!, d2 = (u8[o + 4]! << 8) | u8[o + 5]!;
       if (!(d0 === m0 && d1 === m1 && d2 === m2) && !(d0 === 0xffff && d1 === 0xffff && d2 === 0xffff)) { c[D.notOurMac]++; continue; }
       const type = (u8[o + 12]! << 8) | u8[o + 13]!;
+      if (this.intercept !== null && this.intercept(o, len, type)) { c[C.intercepted]++; continue; }
       if (type === 0x0800) this.ipv4(o, len);
       else if (type === 0x0806) this.arpIn(o, len);
       else if (type === 0x8100 || type === 0x88a8) c[D.vlan]++;
@@ -362,7 +385,7 @@ export class Host {
       c[same ? D.arpNotForUs : D.arpConflict]++; // same MAC: our own ARP looped back
       return;
     }
-    const forUs = tpa === this.ip;
+    const forUs = tpa === this.ip || (this.aliases.length > 0 && this.isAlias(tpa));
     // RFC 826: update an entry we have; add one only when the sender asked us (0.0.0.0 is a probe)
     if (spa !== 0 && (u8[a + 8]! & 1) === 0) this.arp.learn(spa, u8, a + 8, this.now, forUs);
     if (op === 2) { c[C.arpRepliesIn]++; return; }
@@ -370,7 +393,7 @@ export class Host {
     c[C.arpRequestsIn]++;
     const at = this.txAlloc(MIN_FRAME);
     if (at < 0) return;
-    this.commitTx(writeArp(u8, at, 2, u8, a + 8, this.mac, this.ip, u8, a + 8, spa));
+    this.commitTx(writeArp(u8, at, 2, u8, a + 8, this.mac, tpa, u8, a + 8, spa));
     c[C.arpRepliesOut]++;
   }
 
@@ -387,7 +410,7 @@ export class Host {
     if (u8[ip + 8] === 0) { c[D.badTtl]++; return; }
     const dst = rd32(u8, ip + 16), src = rd32(u8, ip + 12);
     const bcast = dst === 0xffffffff || dst === this.broadcast;
-    if (dst !== this.ip && !bcast) { c[D.notOurIp]++; return; }
+    if (dst !== this.ip && !bcast && !(this.aliases.length > 0 && this.isAlias(dst))) { c[D.notOurIp]++; return; }
     if (src === 0 || src >= 0xe0000000 || src === this.broadcast) { c[D.badSrcIp]++; return; }
     const l4 = ip + hl, l4len = tot - hl, proto = u8[ip + 9];
     if (proto === 17) this.udpIn(o, ip, l4, l4len, src, bcast);
@@ -409,8 +432,8 @@ export class Host {
     copyMac(u8, at, u8, o + 6);
     copyMac(u8, at + 6, this.mac, 0);
     const rip = at + ETH_HLEN;
+    u8.copyWithin(rip + 12, ip + 16, ip + 20); // src = the address they pinged (ours or an alias)
     u8.copyWithin(rip + 16, ip + 12, ip + 16); // dst = their source
-    wr32(u8, rip + 12, this.ip);
     u8[rip + 8] = this.ttl;
     u8[rip + 10] = 0;
     u8[rip + 11] = 0;

@@ -13,6 +13,8 @@ export const C = {
   udpCsumPartial: 13,
   /** ICMP port unreachable sent for a datagram to a port without endpoint (rate-limited) */
   icmpUnreachOut: 14,
+  /** frames taken by Host.intercept (a load balancer's forwarding): counted in rxFrames, handled there */
+  intercepted: 42,
 } as const;
 
 /** Drop reasons: a received frame, or a frame the application asked to send, that went nowhere. */
@@ -69,8 +71,9 @@ export const D = {
   multiSlot: 41,
 } as const;
 
-export const NCOUNTERS = 42;
+export const NCOUNTERS = 43;
 const FIRST_DROP = D.truncated;
+const isDrop = (i: number): boolean => i >= FIRST_DROP && i <= D.multiSlot;
 
 const NAMES: string[] = [];
 for (const [k, v] of Object.entries(C)) NAMES[v] = k;
@@ -82,7 +85,7 @@ export interface HostStats {
   dropped: number;
   /**
    * received frames dropped (every reason but the sending ones and `unread`): so that
-   * rxFrames = arpRequestsIn + arpRepliesIn + icmpEchoIn + udpIn + rxDropped
+   * rxFrames = arpRequestsIn + arpRepliesIn + icmpEchoIn + udpIn + intercepted + rxDropped
    */
   rxDropped: number;
 }
@@ -95,8 +98,8 @@ export function hostStats(c: Float64Array): HostStats {
   const out: HostStats = { dropped: 0, rxDropped: 0 };
   for (let i = 0; i < NCOUNTERS; i++) {
     out[NAMES[i]!] = c[i]!;
-    if (i >= FIRST_DROP) out.dropped += c[i]!;
-    if (i >= FIRST_DROP && !NOT_RX.includes(i)) out.rxDropped += c[i]!;
+    if (isDrop(i)) out.dropped += c[i]!;
+    if (isDrop(i) && !NOT_RX.includes(i)) out.rxDropped += c[i]!;
   }
   return out;
 }
@@ -104,6 +107,6 @@ export function hostStats(c: Float64Array): HostStats {
 /** The drop reasons that are non-zero, "name=N" separated by spaces ('' if none). */
 export function dropSummary(s: HostStats): string {
   const parts: string[] = [];
-  for (let i = FIRST_DROP; i < NCOUNTERS; i++) if (s[NAMES[i]!]) parts.push(`${NAMES[i]}=${s[NAMES[i]!]}`);
+  for (let i = FIRST_DROP; i < NCOUNTERS; i++) if (isDrop(i) && s[NAMES[i]!]) parts.push(`${NAMES[i]}=${s[NAMES[i]!]}`);
   return parts.join(' ');
 }

@@ -670,3 +670,22 @@ export function compileFilter(expr: string): PacketFilter {
     throw e;
   }
 }
+
+/**
+ * Compile an ordered list of filters to one function returning the index of the first that
+ * matches the frame u8[off, off+len), or -1 (a firewall's rules: one call per frame, however
+ * many rules). An empty expression matches every frame. Each filter keeps its own BPF
+ * semantics (a load past the end rejects that filter only). Throws as compileFilter does,
+ * naming the expression at fault.
+ */
+export function compileFirstMatch(exprs: readonly string[]): (u8: Uint8Array, off: number, len: number) => number {
+  const parts = exprs.map((e, i) => (e.trim() === '' ? `return ${i};` : `k = 1; if ((${new Parser(e).parse()}) && k === 1) return ${i};`));
+  const body = `'use strict';\nlet k = 1, t = 0, x = 0, y = 0;\n${parts.join('\n')}\nreturn -1;`;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('u8', 'off', 'len', body) as (u8: Uint8Array, off: number, len: number) => number;
+  } catch (e) {
+    if (e instanceof RangeError) throw new FilterError(exprs.join(' / ').slice(0, 200), 0, `the compiled rules are too large (${e.message})`, 'too complex');
+    throw e;
+  }
+}

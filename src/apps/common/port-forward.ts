@@ -46,7 +46,18 @@ export class Direction {
   bytes = 0;
   /** Frames the destination could not take (too long, or part of a chain it cannot send). */
   drops = 0;
+  /**
+   * Optional verdict on each frame, given its first slot (`off` past any virtio-net header;
+   * `chained` when more slots follow: a super-frame whose headers are all in this slot): false
+   * drops it (with the rest of its chain), counted in `filtered`. Set once, called per frame:
+   * the firewall's rules and connection table (apps/vnf).
+   */
+  filter: ((u8: Uint8Array, off: number, len: number, chained: boolean) => boolean) | null = null;
+  /** Frames the filter refused (slots of their chains not counted). */
+  filtered = 0;
   private dropping = false; // inside a chain being dropped
+  private refusing = false; // ... because the filter refused its first slot (counted there)
+  private inChain = false; // the last slot moved had NS_MOREFRAG: the next one is not a frame's first
   private txNext = 0; // round-robin over the destination's tx rings
   /** MAX_IOV destination iovecs, then MAX_IOV source iovecs; null: copy by words */
   private scat: Mapping | null = null;
@@ -135,15 +146,25 @@ export class Direction {
     const rt = rx.tail, tt = tx.tail, max = this.maxLen;
     const su8 = this.src.u8, sf64 = this.src.region.f64, df64 = this.dst.region.f64;
     const same = this.src.region === this.dst.region;
+    const filter = this.filter, hdr = this.src.vnetHdrLen;
     while (j !== rt && k !== tt && n < limit) {
       const len = rx.len(j), more = rx.slotFlags(j) & NS_MOREFRAG;
       if (this.dropping || len > max || (more && !this.chains)) {
         // the rest of a chain goes with its first fragment
+        if (!this.dropping || !this.refusing) this.drops++;
         this.dropping = more !== 0;
-        this.drops++;
+        if (!this.dropping) this.refusing = false;
+        this.inChain = false; // the rest of this chain is dropped too: the next frame's first slot is filtered
         j = rx.next(j);
         continue;
       }
+      if (filter !== null && !this.inChain && !filter(su8, rx.buf(j) + hdr, len - hdr, more !== 0)) {
+        this.filtered++;
+        this.dropping = this.refusing = more !== 0;
+        j = rx.next(j);
+        continue;
+      }
+      this.inChain = more !== 0;
       if (this.zerocopy) {
         tx.swapIn(k, rx, j);
       } else {

@@ -151,3 +151,103 @@ export function parseUdpClient(argv: string[]): UdpClientCli {
   }
   return o;
 }
+
+/** `--workers` and `--layout` are in the issue's CLI for every VNF; distribution is a later slice. */
+function notYet(name: string): never {
+  throw new VnfUsageError(`${name} is not supported yet (distribution to worker threads is a later slice): one thread reads the ports itself`);
+}
+
+export interface FirewallCli {
+  ports: string[];
+  rules: string;
+  defaultAllow: boolean;
+  conntrackMax: number;
+  batch: number;
+  copy: boolean;
+  json: boolean;
+  busyWait: boolean;
+  durationSec: number;
+  help: boolean;
+}
+
+export function parseFirewall(argv: string[]): FirewallCli {
+  const o: FirewallCli = { ports: [], rules: '', defaultAllow: false, conntrackMax: 65536, batch: 512, copy: false, json: false, busyWait: false, durationSec: 0, help: false };
+  for (const [n, v] of pairs(argv, new Set([...HOST_FLAGS, '--copy']))) {
+    switch (n) {
+      case '-i': case '--port': o.ports.push(v); break;
+      case '--rules': o.rules = v; break;
+      case '--default':
+        if (v !== 'deny' && v !== 'allow') throw new VnfUsageError(`invalid --default '${v}': deny or allow`);
+        o.defaultAllow = v === 'allow';
+        break;
+      case '--conntrack-max': o.conntrackMax = int(n, v, 1, 1 << 24); break;
+      case '-b': case '--batch': o.batch = int(n, v, 1, 4096); break;
+      case '--copy': o.copy = true; break;
+      case '--duration':
+        if (!/^\d+(\.\d+)?$/.test(v)) throw new VnfUsageError(`invalid --duration '${v}': seconds`);
+        o.durationSec = Number(v);
+        break;
+      case '--json': o.json = true; break;
+      case '--busy-wait': o.busyWait = true; break;
+      case '-h': case '--help': o.help = true; break;
+      case '--workers': case '--layout': notYet(n);
+      // falls through (never returns)
+      default: throw new VnfUsageError(`unknown option ${n}`);
+    }
+  }
+  if (!o.help) {
+    if (o.ports.length !== 2) throw new VnfUsageError(`the firewall sits between two ports: -i PORT_A -i PORT_B (got ${o.ports.length})`);
+    if (o.ports[0] === o.ports[1]) throw new VnfUsageError('the two ports must differ');
+    if (!o.rules) throw new VnfUsageError('missing --rules FILE');
+  }
+  return o;
+}
+
+export interface L4lbCli extends HostCli {
+  vip: string;
+  vipPort: number;
+  backends: string[];
+  mode: 'nat' | 'dsr';
+  tableSize: number;
+  checkMs: number;
+  conntrackMax: number;
+}
+
+export function parseL4lb(argv: string[]): L4lbCli {
+  const o: L4lbCli = {
+    port: '', ip: '', staticArp: [], batch: 512, json: false, busyWait: false, durationSec: 0, help: false,
+    vip: '', vipPort: 0, backends: [], mode: 'nat', tableSize: 65537, checkMs: 1000, conntrackMax: 65536,
+  };
+  for (const [n, v] of pairs(argv, new Set(HOST_FLAGS))) {
+    if (hostOption(o, n, v)) continue;
+    switch (n) {
+      case '--vip': {
+        const m = /^([^:]+):(\d+)$/.exec(v);
+        if (!m) throw new VnfUsageError(`invalid --vip '${v}': ADDRESS:PORT, e.g. 10.0.0.100:80`);
+        o.vip = addr(n, m[1]!);
+        o.vipPort = int(`${n} port`, m[2]!, 1, 65535);
+        break;
+      }
+      case '--backend': o.backends.push(addr(n, v)); break;
+      case '--mode':
+        if (v !== 'nat' && v !== 'dsr') throw new VnfUsageError(`invalid --mode '${v}': nat or dsr`);
+        o.mode = v;
+        break;
+      case '--table-size': o.tableSize = int(n, v, 7, 1 << 22); break;
+      case '--check-interval': o.checkMs = int(n, v, 50, 600_000); break;
+      case '--conntrack-max': o.conntrackMax = int(n, v, 1, 1 << 24); break;
+      case '--workers': case '--layout': notYet(n);
+      // falls through (never returns)
+      default: throw new VnfUsageError(`unknown option ${n}`);
+    }
+  }
+  if (!o.help) {
+    if (!o.port) throw new VnfUsageError('missing -i PORT');
+    if (!o.ip) throw new VnfUsageError('missing --ip ADDRESS/PREFIX');
+    if (!o.vip) throw new VnfUsageError('missing --vip ADDRESS:PORT');
+    if (o.backends.length === 0) throw new VnfUsageError('missing --backend ADDRESS (at least one)');
+    if (new Set(o.backends).size !== o.backends.length) throw new VnfUsageError('a backend is given twice');
+    if (o.backends.length > 256) throw new VnfUsageError('at most 256 backends');
+  }
+  return o;
+}
