@@ -13,7 +13,7 @@ const topo = new Topology('b');
 /** Start `nmts bridge ARGS` in the middle namespace and wait until it forwards. */
 async function startBridge(args: string[], env: NodeJS.ProcessEnv = {}) {
   const p = topo.nmts(['bridge', ...args], env);
-  await p.waitFor(/Ready to go/);
+  await p.waitFor(/Ready to go/, 20_000);
   return p;
 }
 
@@ -88,7 +88,7 @@ describe('nmts bridge between two interfaces', { skip }, () => {
 
   test('one interface without -L: bridged with its host stack (netmap:IF^), or a clear reason', { timeout: 30_000 }, async () => {
     const p = topo.nmts(['bridge', '-i', 'netmap:a2']);
-    const how = await Promise.race([p.exited.then(() => 'exited'), p.waitFor(/Ready to go/).then(() => 'ready', () => 'exited')]);
+    const how = await Promise.race([p.exited.then(() => 'exited'), p.waitFor(/Ready to go/, 20_000).then(() => 'ready', () => 'exited')]);
     if (how === 'exited') {
       // the host rings (netmap:IF^) are not in this build yet: the reason, and what to do
       assert.equal((await p.exited).code, 1);

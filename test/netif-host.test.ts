@@ -130,7 +130,7 @@ describe('host stack through TAP devices (netmap:IF^, netmap:IF*) and TAP ports 
     test(`nmts bridge -i netmap:vethA -i netmap:vethA^ (${backend}): ping from the peer to the address on the TAP vethA^, and back`, { skip }, async () => {
       const bridge = new Proc([NMTS, 'bridge', '-i', 'netmap:vethA', '-i', 'netmap:vethA^'], { NMTS_BACKEND: backend });
       procs.push(bridge);
-      await bridge.waitFor(/^Ready to go/m);
+      await bridge.waitFor(/^Ready to go/m, 20_000);
       // (the TAP takes vethA's header length: none on AF_XDP, 10 bytes when AF_PACKET is forced)
       assert.match(bridge.stderr, /^netmap:vethA\^: backend TAP \(host stack of vethA: TAP vethA\^, made for this port, (one read\(\)\/write\(\)|10-byte virtio-net header, offloads taken \(TSO, partial checksums\), one readv\(\)\/writev\(\)) per frame\)$/m);
       const tap = links().get('vethA^');

@@ -333,9 +333,11 @@ test('tcpreplay -i X -I Y -c ours.cache and nmts replay on veths: every frame ou
         rmSync(f, { force: true });
         const log = `${f}.log`;
         rmSync(log, { force: true });
-        return { f, log, p: execFileSync('sh', ['-c', `ip netns exec ${NS} tcpdump -U -i ${l} -w ${f} >/dev/null 2>${log} & echo $!`], { encoding: 'utf8' }).trim() };
+        return { f, log, p: execFileSync('sh', ['-c', `ip netns exec ${NS} tcpdump -U --immediate-mode -B 16384 -i ${l} -w ${f} >/dev/null 2>${log} & echo $!`], { encoding: 'utf8' }).trim() };
       });
-      // wait until both captures listen (a loaded machine starts tcpdump slowly)
+      // --immediate-mode: else the last, unfilled block of the capture ring is never read before the
+      // SIGINT; -B: a burst at top speed overflows the default ring. Then wait until both captures
+      // listen (a loaded machine starts tcpdump slowly)
       for (let t = 0; t < 15_000; t += 100) {
         if (caps.every((c) => { try { return /listening on/.test(readFileSync(c.log, 'utf8')); } catch { return false; } })) break;
         await sleep(100);

@@ -118,7 +118,6 @@ export async function bridge(o: BridgeOptions, log: (line: string) => void): Pro
     log(`virtio-net headers: ${pa.vnetHdrLen} bytes on both sides: super-frames and partial checksums pass whole`);
   }
   log(`------- zerocopy ${zerocopy ? '' : 'NOT '}supported`);
-  log(`Ready to go, ${pa.name} (${pa.rxRings.length} rx / ${pa.txRings.length} tx rings) <-> ${pb.name} (${pb.rxRings.length} rx / ${pb.txRings.length} tx rings).`);
   if (o.waitSec && o.waitSec > 0) {
     log(`Wait ${o.waitSec} secs for link to come up...`);
     await new Promise<void>((r) => {
@@ -126,6 +125,8 @@ export async function bridge(o: BridgeOptions, log: (line: string) => void): Pro
       o.signal?.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
     });
   }
+  // as netmap's bridge: "Ready to go" once the wait is over, when frames start to move
+  log(`Ready to go, ${pa.name} (${pa.rxRings.length} rx / ${pa.txRings.length} tx rings) <-> ${pb.name} (${pb.rxRings.length} rx / ${pb.txRings.length} tx rings).`);
   const ports = pb === pa ? [pa] : [pa, pb];
   const evs = new Int32Array(ports.length), rev = new Int32Array(ports.length);
   const max = o.maxPackets ?? Infinity;

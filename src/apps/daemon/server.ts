@@ -117,6 +117,8 @@ export async function startServer(o: ServerOptions): Promise<DaemonServer> {
   const conns = new Set<Conn>();
   let nextConn = 1;
   let inflight = 0, acceptedCount = 0, refused = 0;
+  /** Refused connections still closing (not in conns). */
+  const refusedSockets = new Set<Socket>();
   let closing: Promise<void> | null = null;
 
   const reply = (c: Conn, obj: Record<string, unknown>): void => {
@@ -172,6 +174,9 @@ export async function startServer(o: ServerOptions): Promise<DaemonServer> {
       // one reply saying why, then the connection goes: other users still get in
       emit(`${callerText(c)}: refused: ${same} connection(s) of uid ${c.peer.uid} already open (at most ${maxPerUid})`);
       socket.on('error', () => { /* the client went away */ });
+      refusedSockets.add(socket);
+      socket.on('close', () => refusedSockets.delete(socket));
+      socket.resume(); // read (and drop) its input, so its end is seen and it closes
       socket.end(JSON.stringify({ id: null, ok: false, error: `too many connections from uid ${c.peer.uid} (at most ${maxPerUid}): close idle ones`, code: 'EUSERS' }) + '\n');
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
@@ -243,6 +248,7 @@ export async function startServer(o: ServerOptions): Promise<DaemonServer> {
       closing = (async () => {
         const serverClosed = new Promise<void>((r) => server.close(() => r()));
         for (const c of conns) c.socket.destroy();
+        for (const x of refusedSockets) x.destroy(); // else server.close() waits for them
         await serverClosed;
         try { // libuv removes the socket file on close; make sure, if it is still ours
           if (statSync(socketPath).ino === ino) unlinkSync(socketPath);

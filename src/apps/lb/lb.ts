@@ -409,7 +409,7 @@ export class LoadBalancer {
   /** A snapshot of the counters for the statistics lines. */
   counters(): LbCounters {
     return {
-      t: Date.now(),
+      t: performance.timeOrigin + performance.now(), // sub-millisecond: two snapshots in one ms still give a rate
       interface: this.inputName,
       received: this.totals.received,
       nonIp: this.totals.nonIp,
