@@ -19,21 +19,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import '../../index.js';
 import type { ValePort } from '../../vale/vale-port.js';
 import { openAttachedPort } from '../vale-attach/port.js';
-import { C, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
+import { AttachRequests, errorOf } from './attach-requests.js';
+import { C, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
 
 const input = workerData as VhostWorkerInput;
 const ctrl = new Int32Array(input.ctrl);
-const ctrlBytes = new Uint8Array(input.ctrl);
 const stats = new Float64Array(input.stats);
 const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
 const log = (l: string): void => post({ type: 'log', line: `${input.name}: ${l}` });
 const burst = input.burst;
 const MAX_LEN = 65535;
-
-function errorOf(e: unknown): { code: string; message: string } {
-  const code = (e as { code?: unknown })?.code;
-  return { code: typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'EIO', message: e instanceof Error ? e.message : String(e) };
-}
 
 let vnic: ValePort | null = null;
 let vbuf: Buffer | null = null; // a Buffer view of the port's memory (Buffer.copy into and out of it)
@@ -133,31 +128,17 @@ function switchToGuest(): number {
 }
 
 // ---- requests from the daemon ----
-let reqSeen = 0;
-function handleRequest(): void {
-  const seq = Atomics.load(ctrl, C.reqSeq);
-  if (seq === reqSeen) return;
-  reqSeen = seq;
-  const op = Atomics.load(ctrl, C.reqOp);
-  try {
-    if (op === 1) {
-      const name = Buffer.from(ctrlBytes.subarray(NAME_OFS, NAME_OFS + Atomics.load(ctrl, C.nameLen))).toString();
-      if (vnic) throw Object.assign(new Error(`${input.name} is already attached to ${sw}`), { code: 'EBUSY' });
-      vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
-      vbuf = Buffer.from(vnic.u8.buffer, vnic.u8.byteOffset, vnic.u8.byteLength);
-      sw = name;
-      dst = -1; // a frame half read goes nowhere
-      post({ type: 'done', seq, ok: true, code: '', message: '', index: vnic.portIndex, sw });
-    } else {
-      if (!vnic) throw Object.assign(new Error(`${input.name} is not attached`), { code: 'ENXIO' });
-      const was = sw;
-      closePort();
-      post({ type: 'done', seq, ok: true, code: '', message: '', index: -1, sw: was });
-    }
-  } catch (e) {
-    post({ type: 'done', seq, ok: false, ...errorOf(e), index: -1, sw: '' });
-  }
-}
+const requests = new AttachRequests(input.ctrl, input.name, {
+  attachedTo: () => sw,
+  attach: (name) => {
+    vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
+    vbuf = Buffer.from(vnic.u8.buffer, vnic.u8.byteOffset, vnic.u8.byteLength);
+    sw = name;
+    dst = -1; // a frame half read goes nowhere
+    return vnic.portIndex;
+  },
+  detach: () => closePort(),
+}, post);
 
 function closePort(): void {
   if (!vnic) return;
@@ -216,7 +197,7 @@ server.listen(input.path, () => {
 function tick(): void {
   try {
     if (Atomics.load(ctrl, C.stop) !== 0) { stop(null); return; }
-    handleRequest();
+    requests.poll();
     const moved = switchToGuest();
     publish();
     if (moved > 0) setImmediate(tick);

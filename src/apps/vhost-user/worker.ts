@@ -19,18 +19,13 @@ import { VhostUserDevice } from '../../ports/vhost-user/device.js';
 import { BROKEN, EMPTY, TOO_LONG } from '../../ports/vhost-user/virtqueue.js';
 import { FdWaker } from '../common/fd-waker.js';
 import { openAttachedPort } from '../vale-attach/port.js';
-import { C, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
+import { AttachRequests, errorOf } from './attach-requests.js';
+import { C, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
 
 const input = workerData as VhostWorkerInput;
 const ctrl = new Int32Array(input.ctrl);
-const ctrlBytes = new Uint8Array(input.ctrl);
 const stats = new Float64Array(input.stats);
 const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
-
-function errorOf(e: unknown): { code: string; message: string } {
-  const code = (e as { code?: unknown })?.code;
-  return { code: typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'EIO', message: e instanceof Error ? e.message : String(e) };
-}
 
 let dev: VhostUserDevice;
 try {
@@ -53,32 +48,16 @@ let noPortDrops = 0;
 const scratch = new Uint8Array(65536 + 64); // guest frames dropped while not attached are read into it
 const scratch32 = new Uint32Array(scratch.buffer);
 
-// 0, not the word's value now: the daemon may send a request as soon as 'ready' is posted,
-// before this line runs (a request missed that way was never answered)
-let reqSeen = 0;
-function handleRequest(): void {
-  const seq = Atomics.load(ctrl, C.reqSeq);
-  if (seq === reqSeen) return;
-  reqSeen = seq;
-  const op = Atomics.load(ctrl, C.reqOp);
-  try {
-    if (op === 1) {
-      const name = Buffer.from(ctrlBytes.subarray(NAME_OFS, NAME_OFS + Atomics.load(ctrl, C.nameLen))).toString();
-      if (vnic) throw Object.assign(new Error(`${input.name} is already attached to ${sw}`), { code: 'EBUSY' });
-      vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
-      sw = name;
-      rebuildWaker();
-      post({ type: 'done', seq, ok: true, code: '', message: '', index: vnic.portIndex, sw });
-    } else {
-      if (!vnic) throw Object.assign(new Error(`${input.name} is not attached`), { code: 'ENXIO' });
-      const was = sw;
-      closePort();
-      post({ type: 'done', seq, ok: true, code: '', message: '', index: -1, sw: was });
-    }
-  } catch (e) {
-    post({ type: 'done', seq, ok: false, ...errorOf(e), index: -1, sw: '' });
-  }
-}
+const requests = new AttachRequests(input.ctrl, input.name, {
+  attachedTo: () => sw,
+  attach: (name) => {
+    vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
+    sw = name;
+    rebuildWaker();
+    return vnic.portIndex;
+  },
+  detach: () => closePort(),
+}, post);
 
 function closePort(): void {
   if (!vnic) return;
@@ -227,7 +206,7 @@ let failure: { code: string; message: string } | null = null;
 let rounds = 0;
 try {
   while (Atomics.load(ctrl, C.stop) === 0) {
-    handleRequest();
+    requests.poll();
     if (dev.fdGen !== fdGen) rebuildWaker();
     const moved = guestToSwitch() + switchToGuest();
     publish();
