@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonRequest } from '../src/apps/daemon/daemon.js';
 import { needs } from './fixtures/requires.js';
-import { IP1, IP2, ip, iperfResult, skipReason, Topology, type Proc } from './fixtures/nmtsv-topology.js';
+import { IP1, IP2, ip, skipReason, Topology, type Proc } from './fixtures/nmtsv-topology.js';
 
 const skip = skipReason();
 const topo = new Topology('x', { prefix: 'offl', offloads: 'default' });
@@ -44,18 +44,9 @@ function offloads(on: boolean, side: 'a' | 'b'): void {
   assert.equal(topo.run(topo.mid, process.execPath, [...args, `${side}2`]).trim(), 'ok');
 }
 
-async function iperf(cns: string, sns: string, sip: string, reverse: boolean, seconds = 3): Promise<ReturnType<typeof iperfResult>> {
-  const p = String(port++);
-  const server = topo.spawn(sns, 'iperf3', ['-s', '-1', '-B', sip, '-p', p, '--forceflush']);
-  try {
-    await server.waitFor(/Server listening/, 5000);
-    const client = topo.spawn(cns, 'iperf3', ['-c', sip, '-p', p, '-t', String(seconds), '-J', '--connect-timeout', '3000', ...(reverse ? ['-R'] : [])]);
-    await client.wait(seconds * 1000 + 20_000);
-    await server.wait(5000);
-    return iperfResult(client);
-  } finally {
-    server.kill('SIGKILL');
-  }
+/** iperf3 TCP for `seconds` between a client in cns and a server at sip in sns (a port of this file's); reverse: the server sends. */
+function iperf(cns: string, sns: string, sip: string, reverse: boolean, seconds = 3): ReturnType<Topology['iperfBetween']> {
+  return topo.iperfBetween(cns, sns, sip, port++, reverse, seconds);
 }
 
 /** ping, iperf3 TCP both ways, UDP payloads (18..8000 bytes) from ns1 to ns2 and back. */
