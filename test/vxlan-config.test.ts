@@ -12,6 +12,7 @@ process.env.NMTS_SHM_DIR = dir;
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const { parseVxlanSpec, formatVxlanSpec, storeVxlanConfig, loadVxlanConfig, vxlanConfigPath, vxlanExists, vxlanNames } = await import('../src/ports/vxlan/config.js');
 const { Fdb } = await import('../src/ports/vxlan/fdb.js');
+const { formatVtep, parseVtep } = await import('../src/packet/vxlan.js');
 const { valeCtl } = await import('../src/apps/vale-ctl/vale-ctl.js');
 const { NetmapError } = await import('../src/core/region.js');
 const statsModule = await import('../src/ports/vxlan/stats.js');
@@ -68,28 +69,48 @@ test('config file: stored once, read back checked; hostile contents refused', ()
 
 test('FDB: learns, follows a MAC that moves, ages out, keeps static entries, evicts the oldest of a full bucket', () => {
   const f = new Fdb(1, 10); // one bucket of 4 ways, 10 s ageing
+  const v = (t: string): Uint8Array => parseVtep(t)!;
+  /** The VTEP of the entry lookup() found, as text ('' for none). */
+  const at = (m: Uint8Array, now: number): string => {
+    const e = f.lookup(m, 0, now);
+    return e === 0 ? '' : formatVtep(f.addr, (e - 1) * 16);
+  };
   const a = mac('02:00:00:00:00:01');
   assert.equal(f.lookup(a, 0, 0), 0);
-  f.learn(a, 0, 0x0a000002, 1000);
-  assert.equal(f.lookup(a, 0, 1000), 0x0a000002);
-  f.learn(a, 0, 0x0a000003, 2000); // moved behind another VTEP
-  assert.equal(f.lookup(a, 0, 2000), 0x0a000003);
+  f.learn(a, 0, v('10.0.0.2'), 0, 1000);
+  assert.equal(at(a, 1000), '10.0.0.2');
+  f.learn(a, 0, v('10.0.0.3'), 0, 2000); // moved behind another VTEP
+  assert.equal(at(a, 2000), '10.0.0.3');
   assert.deepEqual([f.learned, f.moved], [1, 1]);
   assert.equal(f.lookup(a, 0, 2000 + 10_001), 0, 'aged out');
-  f.learn(mac('01:00:5e:00:00:01'), 0, 0x0a000002, 3000); // multicast sources are not learned
+  f.learn(mac('01:00:5e:00:00:01'), 0, v('10.0.0.2'), 0, 3000); // multicast sources are not learned
   assert.equal(f.size(3000), 1);
   const s = mac('02:00:00:00:00:05');
-  f.addStatic(s, 0x0a000009);
-  f.learn(s, 0, 0x0a000002, 4000);
-  assert.equal(f.lookup(s, 0, 1e9), 0x0a000009, 'static: never moved or aged');
-  for (let i = 0; i < 4; i++) f.learn(mac(`02:00:00:00:01:0${i}`), 0, 0x0a000100 + i, 5000 + i);
+  f.addStatic(s, v('10.0.0.9'));
+  f.learn(s, 0, v('10.0.0.2'), 0, 4000);
+  assert.equal(at(s, 1e9), '10.0.0.9', 'static: never moved or aged');
+  for (let i = 0; i < 4; i++) f.learn(mac(`02:00:00:00:01:0${i}`), 0, v(`10.0.1.${i}`), 0, 5000 + i);
   // the bucket held a (live, learned at 2000) and s: two new entries took the free ways, the
   // third replaced a, the fourth the oldest of the new ones
   assert.equal(f.evicted, 2, 'a full bucket replaced its oldest learned entries');
   assert.equal(f.lookup(a, 0, 6000), 0);
-  assert.equal(f.lookup(mac('02:00:00:00:01:03'), 0, 6000), 0x0a000103);
-  assert.equal(f.lookup(s, 0, 6000), 0x0a000009, 'the static entry stays');
+  assert.equal(at(mac('02:00:00:00:01:03'), 6000), '10.0.1.3');
+  assert.equal(at(s, 6000), '10.0.0.9', 'the static entry stays');
   assert.deepEqual(f.entries(6000).filter((e) => e.static).map((e) => e.mac), ['02:00:00:00:00:05']);
+});
+
+test('FDB: VTEPs keyed by address family (IPv6, and IPv4 as ::ffff:a.b.c.d never equal to it)', () => {
+  const f = new Fdb(4, 10);
+  const m = mac('02:00:00:00:00:09');
+  f.learn(m, 0, parseVtep('fd00::2')!, 0, 100);
+  assert.equal(formatVtep(f.addr, (f.lookup(m, 0, 100) - 1) * 16), 'fd00::2');
+  f.learn(m, 0, parseVtep('::ffff:10.0.0.2')!, 0, 200);
+  assert.equal(f.moved, 1, 'an IPv4 VTEP is another VTEP');
+  assert.equal(f.entries(200)[0].vtep, '10.0.0.2');
+  f.learn(m, 0, parseVtep('fd00:0:0::2')!, 0, 300);
+  assert.equal(f.entries(300)[0].vtep, 'fd00::2', 'one address, however written');
+  assert.equal(parseVtep('fd00::1%eth0'), null);
+  assert.equal(parseVtep('10.0.0'), null);
 });
 
 test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {

@@ -10,7 +10,6 @@ import {
   appendStaticEntry, formatVxlanSpec, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
 import { bumpFdbGeneration, readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
-import { parseIpv4 } from '../../packet/vxlan.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
 
 export { vxlanExists };
@@ -56,13 +55,13 @@ export function vxlanListing(): string[] {
     try {
       const c = loadVxlanConfig(name).config;
       spec = formatVxlanSpec(c);
-      sockDrops = udpSocketDrops(parseIpv4(c.local), c.port);
+      sockDrops = udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port);
     } catch (e) {
       lines.push(`${name} vxlan unreadable: ${(e as Error).message}`);
       continue;
     }
     const s = readVxlanStats(name);
-    // rx_socket_drops: datagrams the kernel dropped with the socket's buffer full (this namespace's /proc/net/udp)
+    // rx_socket_drops: datagrams the kernel dropped with the sockets' buffers full (this namespace's /proc/net/udp, udp6)
     const counters = s ? `${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ')}${s.open && sockDrops !== null ? ` rx_socket_drops ${sockDrops}` : ''}` : 'never opened';
     const extra = loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join('');
     lines.push(`${name} vxlan ${spec}${extra} ${s?.open ? 'open' : 'closed'} ${counters}`);
