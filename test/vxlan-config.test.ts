@@ -28,6 +28,10 @@ test('--vxlan: keys, defaults and repeated remotes', () => {
   const d = parseVxlanSpec('vni=7,local=192.168.1.1');
   assert.deepEqual([d.port, d.ttl, d.df, d.ageing, d.remotes, d.group, d.dev], [4789, 64, true, 300, [], null, null]);
   assert.deepEqual(parseVxlanSpec(formatVxlanSpec(c)), c, 'the listing form parses back');
+  // an IPv6 underlay: addresses in RFC 5952 form
+  const v6 = parseVxlanSpec('vni=42,local=FD00:0::1,remote=fd00::2,remote=fd00:0:0::2,group=ff05::42,fdb=02:00:00:00:00:01@fd00::3');
+  assert.deepEqual([v6.local, v6.remotes, v6.group, v6.fdb[0].dst], ['fd00::1', ['fd00::2'], 'ff05::42', 'fd00::3']);
+  assert.deepEqual(parseVxlanSpec(formatVxlanSpec(v6)), v6);
 });
 
 test('--vxlan: each mistake named', () => {
@@ -44,6 +48,12 @@ test('--vxlan: each mistake named', () => {
     ['vni=1,local=10.0.0.1,fdb=02:00:00:00:00:01', /expected MAC@VTEP/],
     ['vni=1,local=10.0.0.1,colour=blue', /unknown key 'colour'/],
     ['vni=1,local', /'local' is not key=value/],
+    ['vni=1,local=fd00::1,remote=10.0.0.2', /remote=10\.0\.0\.2 is not IPv6 as local=fd00::1 is/],
+    ['vni=1,local=10.0.0.1,fdb=02:00:00:00:00:01@fd00::2', /fdb=fd00::2 is not IPv4 as local=10\.0\.0\.1 is/],
+    ['vni=1,local=fd00::1,group=fd00::9', /group=fd00::9 is not a multicast address/],
+    ['vni=1,local=fd00::1,remote=fd00::1', /own address/],
+    ['vni=1,local=::ffff:10.0.0.1', /write an IPv4 VTEP as a\.b\.c\.d/],
+    ['vni=1,local=fd00::1%eth0', /is not an IPv4 address \(a\.b\.c\.d\) or an IPv6 address/],
   ];
   for (const [spec, re] of cases) {
     assert.throws(() => parseVxlanSpec(spec), (e: unknown) => e instanceof NetmapError && e.code === 'EINVAL' && re.test(e.message), spec);
