@@ -107,6 +107,11 @@ test('FDB: learns, follows a MAC that moves, ages out, keeps static entries, evi
   assert.equal(at(mac('02:00:00:00:01:03'), 6000), '10.0.1.3');
   assert.equal(at(s, 6000), '10.0.0.9', 'the static entry stays');
   assert.deepEqual(f.entries(6000).filter((e) => e.static).map((e) => e.mac), ['02:00:00:00:00:05']);
+  assert.ok(f.remove(s, 0), 'a static entry removed at run time');
+  assert.equal(f.lookup(s, 0, 6000), 0);
+  assert.ok(!f.remove(s, 0));
+  f.learn(s, 0, v('10.0.0.2'), 0, 7000);
+  assert.equal(at(s, 7000), '10.0.0.2', 'then learned as any MAC');
 });
 
 test('FDB: VTEPs keyed by address family (IPv6, and IPv4 as ::ffff:a.b.c.d never equal to it)', () => {
@@ -150,6 +155,19 @@ test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {
   assert.match(valeCtl(['--vxlan-fdb', 'vxt2,01:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to vxt2: Invalid argument.*multicast/);
   assert.match(valeCtl(['--vxlan-fdb', 'nope,02:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to nope: No such device or address/);
   assert.equal(valeCtl(['--vxlan-fdb', 'vxt2']).status, 2);
+  // run-time removal: by MAC@VTEP or MAC; entries of the configuration are not removable so
+  assert.equal(valeCtl(['--vxlan-fdb', 'vxt2,02:00:00:00:00:cd@10.0.0.8']).status, 0);
+  const d = valeCtl(['--vxlan-fdb-del', 'vxt2,02:00:00:00:00:ab@10.0.0.7']);
+  assert.equal(d.status, 0, d.stderr);
+  assert.match(valeCtl(['-v']).stdout, /^vxt2 vxlan vni=42,.*ageing=300,fdb=02:00:00:00:00:cd@10\.0\.0\.8 closed /m);
+  assert.match(valeCtl(['--vxlan-fdb-del', 'vxt2,02:00:00:00:00:ab']).stderr, /failed to remove an FDB entry from vxt2: No such file or directory.*no static entry 02:00:00:00:00:ab/);
+  assert.equal(valeCtl(['--vxlan-fdb-del=vxt2,02:00:00:00:00:CD']).status, 0, 'by MAC alone');
+  assert.doesNotMatch(valeCtl(['-v']).stdout, /fdb=/);
+  assert.equal(valeCtl(['--vxlan-fdb-del', 'vxt2,nomac']).status, 1);
+  assert.equal(valeCtl(['--vxlan-fdb-del', 'vxt2']).status, 2);
+  assert.equal(valeCtl(['-n', 'vxt5', '--vxlan', 'vni=1,local=10.0.0.1,fdb=02:00:00:00:00:01@10.0.0.2']).status, 0);
+  assert.match(valeCtl(['--vxlan-fdb-del', 'vxt5,02:00:00:00:00:01']).stderr, /Operation not permitted.*part of vxt5's configuration/);
+  assert.equal(valeCtl(['-r', 'vxt5']).status, 0);
   const r = valeCtl(['-r', 'vxt2']);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!vxlanExists('vxt2'));

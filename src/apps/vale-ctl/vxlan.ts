@@ -1,13 +1,14 @@
 // vale-ctl for VXLAN ports: `-n NAME --vxlan vni=42,local=10.0.0.1[,remote=...]` makes one (its
 // config file, ports/vxlan/config.ts), `--vxlan-fdb NAME,MAC@VTEP` adds a static FDB entry (the
-// port's opener takes it at its next sync), `-r NAME` removes it (EBUSY while a program or an
+// port's opener takes it at its next sync), `--vxlan-fdb-del NAME,MAC[@VTEP]` removes one so
+// added (the opener drops it at its next sync; the MAC is then learned again as any), `-r NAME` removes it (EBUSY while a program or an
 // attachment holds it open), and `-v` lists each one with its configuration and counters.
 // `-a valeX:NAME` is the daemon's, as for interfaces: its forwarder opens netmap:NAME.
 import { existsSync, openSync, closeSync, constants } from 'node:fs';
 import { NetmapError } from '../../core/region.js';
 import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
 import {
-  appendStaticEntry, formatVxlanSpec, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
+  appendStaticEntry, formatVxlanSpec, parseStaticSelector, removeStaticEntries, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
 import { bumpFdbGeneration, readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
@@ -26,6 +27,12 @@ export function createVxlan(name: string, spec: string, io: ValeCtlOutput, verbo
 /** --vxlan-fdb NAME,MAC@VTEP: a static entry, kept with the port and taken by its opener at once. */
 export function appendVxlanFdb(name: string, entry: string): void {
   appendStaticEntry(name, parseStaticEntry(entry));
+  bumpFdbGeneration(name);
+}
+
+/** --vxlan-fdb-del NAME,MAC[@VTEP]: remove run-time static entries (ENOENT when none matches). */
+export function deleteVxlanFdb(name: string, entry: string): void {
+  removeStaticEntries(name, parseStaticSelector(entry));
   bumpFdbGeneration(name);
 }
 

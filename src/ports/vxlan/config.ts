@@ -247,6 +247,34 @@ export function appendStaticEntry(name: string, e: VxlanStatic): void {
   appendFileSync(vxlanFdbPath(name), `${e.mac}@${e.dst}\n`, { mode: 0o644 });
 }
 
+/** Parse `MAC` or `MAC@VTEP`, what --vxlan-fdb-del removes (dst '' : every entry of the MAC). */
+export function parseStaticSelector(text: string): VxlanStatic {
+  if (text.includes('@')) return parseStaticEntry(text);
+  const mac = text.toLowerCase();
+  if (!MAC.test(mac)) throw new NetmapError('EINVAL', `'${text}': expected MAC or MAC@VTEP, e.g. 02:00:00:00:00:01@10.0.0.2`);
+  return { mac, dst: '' };
+}
+
+/**
+ * Remove port `name`'s run-time static entries matching `sel` (its MAC, and its VTEP unless
+ * empty): the list rewritten and renamed into place. ENOENT when none matches; an entry of the
+ * port's configuration (-n ... fdb=) is not removable here (EPERM, naming it).
+ */
+export function removeStaticEntries(name: string, sel: VxlanStatic): void {
+  const { config } = loadVxlanConfig(name);
+  const match = (e: VxlanStatic): boolean => e.mac === sel.mac && (sel.dst === '' || e.dst === sel.dst);
+  const entries = loadStaticEntries(name);
+  const keep = entries.filter((e) => !match(e));
+  if (keep.length === entries.length) {
+    const fixed = config.fdb.find(match);
+    if (fixed) throw new NetmapError('EPERM', `${fixed.mac}@${fixed.dst} is part of ${name}'s configuration (fdb= at -n): remove and make the port again to drop it`);
+    throw new NetmapError('ENOENT', `no static entry ${sel.mac}${sel.dst ? `@${sel.dst}` : ''} added to ${name} (vale-ctl -v lists them)`);
+  }
+  const path = vxlanFdbPath(name), tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, keep.map((e) => `${e.mac}@${e.dst}\n`).join(''), { mode: 0o644, flag: 'w' });
+  renameSync(tmp, path);
+}
+
 /** The run-time static entries of port `name`: lines checked, bad ones left out; at most 64 KiB read. */
 export function loadStaticEntries(name: string): VxlanStatic[] {
   let fd: number;

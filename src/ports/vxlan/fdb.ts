@@ -70,6 +70,20 @@ export class Fdb {
     this.put(mac, 0, vtep, 0, 0, true);
   }
 
+  /** Forget the entry of MAC u8[off..off+6), static or learned (a static entry removed at run time). */
+  remove(u8: Uint8Array, off: number): boolean {
+    const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
+    const hi = (u8[off] << 8) | u8[off + 1];
+    const b = this.bucket(lo, hi);
+    for (let w = b; w < b + WAYS; w++) {
+      if ((this.hi[w] & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
+        this.hi[w] = 0;
+        return true;
+      }
+    }
+    return false;
+  }
+
   private sameVtep(w: number, a: Uint8Array, aOff: number): boolean {
     const d = this.addr, o = w << 4;
     for (let i = 0; i < 16; i++) if (d[o + i] !== a[aOff + i]) return false;

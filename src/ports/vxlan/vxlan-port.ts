@@ -164,13 +164,33 @@ export class VxlanPort extends KernelPort {
 
   private fdbGen = -1;
 
-  /** Static entries added at run time (vale-ctl --vxlan-fdb): read at open and whenever their generation moves. */
+  /** The run-time static entries in force ('mac@vtep'), to tell which ones a reload removed. */
+  private runtimeStatic = new Set<string>();
+
+  /**
+   * Static entries added and removed at run time (vale-ctl --vxlan-fdb, --vxlan-fdb-del): read
+   * at open and whenever their generation moves (rare: allocation is fine here). An entry gone
+   * from the list is forgotten (a configured entry of the same MAC comes back), then the list's
+   * entries are (re)added.
+   */
   private loadRuntimeStatic(): void {
     this.fdbGen = this.stats2.c[C.fdbGen];
+    const now = new Set<string>();
     for (const f of loadStaticEntries(this.spec.name)) {
-      const a = parseVtep(f.dst);
-      if (a && isIpv6(f.dst) === isIpv6(this.config.local)) this.fdb.addStatic(macBytes(f.mac), a); // (another family: unreachable, left out)
+      if (parseVtep(f.dst) && isIpv6(f.dst) === isIpv6(this.config.local)) now.add(`${f.mac}@${f.dst}`); // (another family: unreachable, left out)
     }
+    for (const e of this.runtimeStatic) {
+      if (now.has(e)) continue;
+      const mac = e.slice(0, e.indexOf('@'));
+      this.fdb.remove(macBytes(mac), 0);
+      const fixed = this.config.fdb.find((f) => f.mac === mac);
+      if (fixed) this.fdb.addStatic(macBytes(fixed.mac), parseVtep(fixed.dst)!);
+    }
+    for (const e of now) {
+      const at = e.indexOf('@');
+      this.fdb.addStatic(macBytes(e.slice(0, at)), parseVtep(e.slice(at + 1))!);
+    }
+    this.runtimeStatic = now;
   }
 
   private put64(at: number, v: number): void {
