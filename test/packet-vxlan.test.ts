@@ -1,16 +1,17 @@
 // packet/vxlan.ts: the VXLAN header, the outer IPv4/UDP headers, whole encapsulation and the
 // checks of decapsulation (every cause), and tshark's reading of what encapsulate writes
-// (`-d udp.port==4789,vxlan`: VNI, flags, TTL, DF, checksums, the inner frame intact).
+// (`-d udp.port==4789,vxlan`: VNI, flags, TTL, DF, checksums, the inner frame intact); the
+// IPv6 outer headers with their UDP checksum, verified by tshark.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ipv4HeaderChecksum } from '../src/packet/checksum.js';
+import { checksumAdd, ipv4HeaderChecksum } from '../src/packet/checksum.js';
 import { PcapWriter } from '../src/packet/pcap.js';
 import {
-  decapsulate, encapsulate, formatIpv4, parseIpv4, readVxlanHeader, vxlanSourcePort, writeVxlanHeader, VX_BAD_FLAGS, VX_BAD_LENGTH,
+  decapsulate, encapsulate, formatIpv4, parseIpv4, parseVtep, readVxlanHeader, vxlanHeaderSum, writeOuterIpv6Udp, vxlanSourcePort, writeVxlanHeader, VX_BAD_FLAGS, VX_BAD_LENGTH,
   VX_FRAGMENT, VX_NOT_IPV4, VX_NOT_UDP, VX_SHORT, VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_SPORT_MIN, type VxlanFound, type VxlanOuter,
 } from '../src/packet/vxlan.js';
 import { needs } from './fixtures/requires.js';
@@ -152,6 +153,65 @@ test('tshark reads encapsulated frames as VXLAN: VNI, flags, outer TTL/DF/checks
       assert.equal(v['udp.srcport'].split(',')[1], String(4000 + i), `frame ${i}: inner UDP source port`);
       assert.equal(v['frame.len'], String(110 + i * 100));
     });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** An outer Ethernet + IPv6 + UDP + VXLAN frame around `inner`, as the port writes it over an IPv6 underlay. */
+function encapsulate6(out: Uint8Array, inner: Uint8Array, vni: number, sport: number, hop: number): number {
+  const src = parseVtep('fd00::1')!, dst = parseVtep('fd00::2')!;
+  out.set([0x02, 0xbb, 0, 0, 0, 2, 0x02, 0xaa, 0, 0, 0, 1, 0x86, 0xdd], 0);
+  writeVxlanHeader(out, 14 + 48, vni);
+  out.set(inner, 14 + 56);
+  const psum = checksumAdd(inner, 0, inner.length, vxlanHeaderSum(vni));
+  writeOuterIpv6Udp(out, 14, src, 0, dst, 0, hop, sport, VXLAN_PORT, 8 + inner.length, psum);
+  return 14 + 56 + inner.length;
+}
+
+test('IPv6 outer headers: hop limit, addresses, and the UDP checksum IPv6 requires, verified by tshark', { skip: needs(['tshark']) }, () => {
+  // the header's own sum equals checksumAdd over its bytes
+  const h = new Uint8Array(8);
+  writeVxlanHeader(h, 0, 0xabcdef);
+  assert.equal(checksumAdd(h, 0, 8, 0), vxlanHeaderSum(0xabcdef));
+  const dir = mkdtempSync(join(tmpdir(), 'nmts-vxlan6-'));
+  try {
+    const w = new PcapWriter();
+    const file = new Uint8Array(1 << 16);
+    let at = w.writeHeader(file, 0);
+    const frame = new Uint8Array(2048);
+    const lens = [60, 61, 1430];
+    for (let i = 0; i < lens.length; i++) {
+      const n = encapsulate6(frame, innerFrame(lens[i], 5000 + i, 80), 42 + i, 50000 + i, 30 + i);
+      at = w.writeRecord(file, at, frame, 0, n, 1_700_000_000 + i, 0);
+    }
+    // a payload whose checksum comes out 0 is sent as 0xffff: find one by varying a byte
+    const inner = innerFrame(60, 1, 2);
+    for (let v = 0; v < 65536; v++) {
+      inner[58] = v >> 8; inner[59] = v & 0xff;
+      const n = encapsulate6(frame, inner, 42, 50000, 64);
+      if (frame[14 + 46] === 0xff && frame[14 + 47] === 0xff) { at = w.writeRecord(file, at, frame, 0, n, 1_700_000_010, 0); break; }
+    }
+    const path = join(dir, 'vx6.pcap');
+    writeFileSync(path, file.subarray(0, at));
+    const fields = ['ipv6.src', 'ipv6.dst', 'ipv6.hlim', 'udp.srcport', 'udp.checksum', 'udp.checksum.status', 'vxlan.vni', 'ip.src'];
+    const r = spawnSync('tshark', ['-r', path, '-o', 'udp.check_checksum:TRUE', '-d', 'udp.port==4789,vxlan', '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=f',
+      ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => Object.fromEntries(l.split('|').map((x, k) => [fields[k], x])));
+    assert.equal(rows.length, 4, 'three frames and the 0xffff one');
+    rows.forEach((v, i) => {
+      assert.equal(v['ipv6.src'], 'fd00::1');
+      assert.equal(v['ipv6.dst'], 'fd00::2');
+      assert.equal(v['udp.checksum.status'], '1', `frame ${i}: UDP checksum good (${v['udp.checksum']})`);
+      assert.equal(v['ip.src'], '192.168.7.1', 'the inner frame decoded');
+      if (i < 3) {
+        assert.equal(v['ipv6.hlim'], String(30 + i));
+        assert.equal(v['udp.srcport'], String(50000 + i));
+        assert.equal(v['vxlan.vni'], String(42 + i));
+      }
+    });
+    assert.equal(rows[3]['udp.checksum'], '0xffff');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

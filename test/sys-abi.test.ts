@@ -54,6 +54,8 @@ const LAYOUTS: Record<string, { c: string; prefix?: string; path?: Record<string
   mmsghdr: { c: 'struct mmsghdr' },
   sockaddr_in: { c: 'struct sockaddr_in' },
   ip_mreqn: { c: 'struct ip_mreqn' },
+  sockaddr_in6: { c: 'struct sockaddr_in6' },
+  ipv6_mreq: { c: 'struct ipv6_mreq' },
 };
 
 const HEADERS = [

@@ -12,6 +12,7 @@ process.env.NMTS_SHM_DIR = dir;
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const { parseVxlanSpec, formatVxlanSpec, storeVxlanConfig, loadVxlanConfig, vxlanConfigPath, vxlanExists, vxlanNames } = await import('../src/ports/vxlan/config.js');
 const { Fdb } = await import('../src/ports/vxlan/fdb.js');
+const { formatVtep, parseVtep } = await import('../src/packet/vxlan.js');
 const { valeCtl } = await import('../src/apps/vale-ctl/vale-ctl.js');
 const { NetmapError } = await import('../src/core/region.js');
 const statsModule = await import('../src/ports/vxlan/stats.js');
@@ -27,6 +28,10 @@ test('--vxlan: keys, defaults and repeated remotes', () => {
   const d = parseVxlanSpec('vni=7,local=192.168.1.1');
   assert.deepEqual([d.port, d.ttl, d.df, d.ageing, d.remotes, d.group, d.dev], [4789, 64, true, 300, [], null, null]);
   assert.deepEqual(parseVxlanSpec(formatVxlanSpec(c)), c, 'the listing form parses back');
+  // an IPv6 underlay: addresses in RFC 5952 form
+  const v6 = parseVxlanSpec('vni=42,local=FD00:0::1,remote=fd00::2,remote=fd00:0:0::2,group=ff05::42,fdb=02:00:00:00:00:01@fd00::3');
+  assert.deepEqual([v6.local, v6.remotes, v6.group, v6.fdb[0].dst], ['fd00::1', ['fd00::2'], 'ff05::42', 'fd00::3']);
+  assert.deepEqual(parseVxlanSpec(formatVxlanSpec(v6)), v6);
 });
 
 test('--vxlan: each mistake named', () => {
@@ -43,6 +48,12 @@ test('--vxlan: each mistake named', () => {
     ['vni=1,local=10.0.0.1,fdb=02:00:00:00:00:01', /expected MAC@VTEP/],
     ['vni=1,local=10.0.0.1,colour=blue', /unknown key 'colour'/],
     ['vni=1,local', /'local' is not key=value/],
+    ['vni=1,local=fd00::1,remote=10.0.0.2', /remote=10\.0\.0\.2 is not IPv6 as local=fd00::1 is/],
+    ['vni=1,local=10.0.0.1,fdb=02:00:00:00:00:01@fd00::2', /fdb=fd00::2 is not IPv4 as local=10\.0\.0\.1 is/],
+    ['vni=1,local=fd00::1,group=fd00::9', /group=fd00::9 is not a multicast address/],
+    ['vni=1,local=fd00::1,remote=fd00::1', /own address/],
+    ['vni=1,local=::ffff:10.0.0.1', /write an IPv4 VTEP as a\.b\.c\.d/],
+    ['vni=1,local=fd00::1%eth0', /is not an IPv4 address \(a\.b\.c\.d\) or an IPv6 address/],
   ];
   for (const [spec, re] of cases) {
     assert.throws(() => parseVxlanSpec(spec), (e: unknown) => e instanceof NetmapError && e.code === 'EINVAL' && re.test(e.message), spec);
@@ -68,28 +79,53 @@ test('config file: stored once, read back checked; hostile contents refused', ()
 
 test('FDB: learns, follows a MAC that moves, ages out, keeps static entries, evicts the oldest of a full bucket', () => {
   const f = new Fdb(1, 10); // one bucket of 4 ways, 10 s ageing
+  const v = (t: string): Uint8Array => parseVtep(t)!;
+  /** The VTEP of the entry lookup() found, as text ('' for none). */
+  const at = (m: Uint8Array, now: number): string => {
+    const e = f.lookup(m, 0, now);
+    return e === 0 ? '' : formatVtep(f.addr, (e - 1) * 16);
+  };
   const a = mac('02:00:00:00:00:01');
   assert.equal(f.lookup(a, 0, 0), 0);
-  f.learn(a, 0, 0x0a000002, 1000);
-  assert.equal(f.lookup(a, 0, 1000), 0x0a000002);
-  f.learn(a, 0, 0x0a000003, 2000); // moved behind another VTEP
-  assert.equal(f.lookup(a, 0, 2000), 0x0a000003);
+  f.learn(a, 0, v('10.0.0.2'), 0, 1000);
+  assert.equal(at(a, 1000), '10.0.0.2');
+  f.learn(a, 0, v('10.0.0.3'), 0, 2000); // moved behind another VTEP
+  assert.equal(at(a, 2000), '10.0.0.3');
   assert.deepEqual([f.learned, f.moved], [1, 1]);
   assert.equal(f.lookup(a, 0, 2000 + 10_001), 0, 'aged out');
-  f.learn(mac('01:00:5e:00:00:01'), 0, 0x0a000002, 3000); // multicast sources are not learned
+  f.learn(mac('01:00:5e:00:00:01'), 0, v('10.0.0.2'), 0, 3000); // multicast sources are not learned
   assert.equal(f.size(3000), 1);
   const s = mac('02:00:00:00:00:05');
-  f.addStatic(s, 0x0a000009);
-  f.learn(s, 0, 0x0a000002, 4000);
-  assert.equal(f.lookup(s, 0, 1e9), 0x0a000009, 'static: never moved or aged');
-  for (let i = 0; i < 4; i++) f.learn(mac(`02:00:00:00:01:0${i}`), 0, 0x0a000100 + i, 5000 + i);
+  f.addStatic(s, v('10.0.0.9'));
+  f.learn(s, 0, v('10.0.0.2'), 0, 4000);
+  assert.equal(at(s, 1e9), '10.0.0.9', 'static: never moved or aged');
+  for (let i = 0; i < 4; i++) f.learn(mac(`02:00:00:00:01:0${i}`), 0, v(`10.0.1.${i}`), 0, 5000 + i);
   // the bucket held a (live, learned at 2000) and s: two new entries took the free ways, the
   // third replaced a, the fourth the oldest of the new ones
   assert.equal(f.evicted, 2, 'a full bucket replaced its oldest learned entries');
   assert.equal(f.lookup(a, 0, 6000), 0);
-  assert.equal(f.lookup(mac('02:00:00:00:01:03'), 0, 6000), 0x0a000103);
-  assert.equal(f.lookup(s, 0, 6000), 0x0a000009, 'the static entry stays');
+  assert.equal(at(mac('02:00:00:00:01:03'), 6000), '10.0.1.3');
+  assert.equal(at(s, 6000), '10.0.0.9', 'the static entry stays');
   assert.deepEqual(f.entries(6000).filter((e) => e.static).map((e) => e.mac), ['02:00:00:00:00:05']);
+  assert.ok(f.remove(s, 0), 'a static entry removed at run time');
+  assert.equal(f.lookup(s, 0, 6000), 0);
+  assert.ok(!f.remove(s, 0));
+  f.learn(s, 0, v('10.0.0.2'), 0, 7000);
+  assert.equal(at(s, 7000), '10.0.0.2', 'then learned as any MAC');
+});
+
+test('FDB: VTEPs keyed by address family (IPv6, and IPv4 as ::ffff:a.b.c.d never equal to it)', () => {
+  const f = new Fdb(4, 10);
+  const m = mac('02:00:00:00:00:09');
+  f.learn(m, 0, parseVtep('fd00::2')!, 0, 100);
+  assert.equal(formatVtep(f.addr, (f.lookup(m, 0, 100) - 1) * 16), 'fd00::2');
+  f.learn(m, 0, parseVtep('::ffff:10.0.0.2')!, 0, 200);
+  assert.equal(f.moved, 1, 'an IPv4 VTEP is another VTEP');
+  assert.equal(f.entries(200)[0].vtep, '10.0.0.2');
+  f.learn(m, 0, parseVtep('fd00:0:0::2')!, 0, 300);
+  assert.equal(f.entries(300)[0].vtep, 'fd00::2', 'one address, however written');
+  assert.equal(parseVtep('fd00::1%eth0'), null);
+  assert.equal(parseVtep('10.0.0'), null);
 });
 
 test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {
@@ -119,6 +155,19 @@ test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {
   assert.match(valeCtl(['--vxlan-fdb', 'vxt2,01:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to vxt2: Invalid argument.*multicast/);
   assert.match(valeCtl(['--vxlan-fdb', 'nope,02:00:00:00:00:01@10.0.0.7']).stderr, /failed to add an FDB entry to nope: No such device or address/);
   assert.equal(valeCtl(['--vxlan-fdb', 'vxt2']).status, 2);
+  // run-time removal: by MAC@VTEP or MAC; entries of the configuration are not removable so
+  assert.equal(valeCtl(['--vxlan-fdb', 'vxt2,02:00:00:00:00:cd@10.0.0.8']).status, 0);
+  const d = valeCtl(['--vxlan-fdb-del', 'vxt2,02:00:00:00:00:ab@10.0.0.7']);
+  assert.equal(d.status, 0, d.stderr);
+  assert.match(valeCtl(['-v']).stdout, /^vxt2 vxlan vni=42,.*ageing=300,fdb=02:00:00:00:00:cd@10\.0\.0\.8 closed /m);
+  assert.match(valeCtl(['--vxlan-fdb-del', 'vxt2,02:00:00:00:00:ab']).stderr, /failed to remove an FDB entry from vxt2: No such file or directory.*no static entry 02:00:00:00:00:ab/);
+  assert.equal(valeCtl(['--vxlan-fdb-del=vxt2,02:00:00:00:00:CD']).status, 0, 'by MAC alone');
+  assert.doesNotMatch(valeCtl(['-v']).stdout, /fdb=/);
+  assert.equal(valeCtl(['--vxlan-fdb-del', 'vxt2,nomac']).status, 1);
+  assert.equal(valeCtl(['--vxlan-fdb-del', 'vxt2']).status, 2);
+  assert.equal(valeCtl(['-n', 'vxt5', '--vxlan', 'vni=1,local=10.0.0.1,fdb=02:00:00:00:00:01@10.0.0.2']).status, 0);
+  assert.match(valeCtl(['--vxlan-fdb-del', 'vxt5,02:00:00:00:00:01']).stderr, /Operation not permitted.*part of vxt5's configuration/);
+  assert.equal(valeCtl(['-r', 'vxt5']).status, 0);
   const r = valeCtl(['-r', 'vxt2']);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!vxlanExists('vxt2'));

@@ -3,7 +3,9 @@
 // Linux host (B: vxlan42 with `bridge fdb append 00:00:00:00:00:00 dst ...` per peer, a bridge,
 // a container), on one underlay bridge. Broadcast (ARP) is replicated to every remote and
 // reaches all containers; unicast goes only to the VTEP learned for its MAC (the third host's
-// underlay sees none of it); a MAC that moves to another host is followed once it sends.
+// underlay sees none of it); a static entry added at run time steers unicast, and once removed
+// (--vxlan-fdb-del) its MAC is flooded again; a MAC that moves to another host is followed once
+// it sends.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -143,6 +145,16 @@ describe('VXLAN, three hosts: head-end replication, unicast to the learned VTEP,
     assert.equal(vx('a1').tx_flooded, a1.tx_flooded);
     assert.equal(vx('a2').rx_frames - a2, 5, 'to A2, the entry\'s VTEP');
     assert.ok(underlayRx(NS.b, 'vxlul') - bRx < 3, 'host B saw none of them');
+  });
+
+  test('the static entry removed at run time (vale-ctl --vxlan-fdb-del): that MAC is flooded again', { timeout: 60_000 }, () => {
+    const r = nmts('a1', 'vale-ctl', '--vxlan-fdb-del', `vx0,02:00:00:00:00:77@${UL.a2}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(nmts('a1', 'vale-ctl', '-v').stdout, /fdb=02:00:00:00:00:77/);
+    const a1 = vx('a1');
+    assert.equal(ping(NS.c1, '192.168.43.77', 3), 0);
+    assert.equal(vx('a1').tx_unicast, a1.tx_unicast, 'no longer sent unicast');
+    assert.equal(vx('a1').tx_flooded - a1.tx_flooded, 3, 'unknown again: flooded to every remote');
   });
 
   test('a MAC that moves to another host is followed once it sends from there', { timeout: 60_000 }, () => {

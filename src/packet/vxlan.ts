@@ -10,9 +10,16 @@
 //  * writeOuterIpv4Udp: the outer IPv4 header (TTL, DF, header checksum) and UDP header
 //    (source port from the inner flow hash, so the underlay's ECMP/RSS spreads flows;
 //    checksum 0, which RFC 7348 allows over IPv4 and Linux sends by default).
+//  * writeOuterIpv6Udp: the outer IPv6 header (hop limit, flow label 0) and UDP header with its
+//    checksum, which IPv6 makes mandatory (RFC 8200 §8.1; Linux's vxlan computes it unless
+//    udp6zerocsumtx is set): the caller passes the sum of the payload, so a frame flooded to
+//    several VTEPs is summed once and each copy adds only its pseudo-header.
+//  * VTEP addresses in one 16-byte form for both families (IPv6 as is, IPv4 as ::ffff:a.b.c.d,
+//    so the two never compare equal): parseVtep / formatVtep, for the FDB and the port.
 //  * encapsulate / decapsulate: the whole 50-byte outer stack, for paths that build Ethernet
 //    frames themselves (tests, benchmark frames, a raw-interface path), with every field of a
 //    received frame checked and a cause code for each reason to drop it.
+import { formatIPv6, parseIPv6 } from './addr.js';
 import { checksumAdd, checksumFold } from './checksum.js';
 import { symmetricFlowHash } from './flow-hash.js';
 
@@ -24,6 +31,9 @@ export const VXLAN_OVERHEAD = 50;
 export const VXLAN_IP_OVERHEAD = 36;
 /** The outer IPv4 + UDP + VXLAN headers, as written in front of an inner frame on a raw IP socket. */
 export const VXLAN_IP_HLEN = 36;
+/** Over an IPv6 underlay: IPv6 (40) + UDP + VXLAN count against the MTU; 70 bytes on the wire. */
+export const VXLAN_IP6_OVERHEAD = 56;
+export const VXLAN_IP6_HLEN = 56;
 /** Flags byte of a valid header: the I bit (VNI present). */
 export const VXLAN_FLAG_VNI = 0x08;
 export const VNI_MAX = 0xffffff;
@@ -119,6 +129,76 @@ export function writeOuterIpv4Udp(u8: Uint8Array, off: number, o: VxlanOuter, sr
   u8[u + 5] = ulen & 0xff;
   u8[u + 6] = 0; // no checksum (RFC 7348 §5, Linux's default over IPv4)
   u8[u + 7] = 0;
+}
+
+/**
+ * IPv6 + UDP headers at u8[off] (48 bytes) for a VXLAN payload of `payloadLen` bytes whose
+ * unfolded 16-bit big-endian word sum is `payloadSum` (from an even offset: checksumAdd or
+ * sumWords): source src[srcOff..+16), destination dst[dstOff..+16), the UDP checksum over the
+ * pseudo-header, the UDP header and the payload (0 sent as 0xffff).
+ */
+export function writeOuterIpv6Udp(u8: Uint8Array, off: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number,
+  hopLimit: number, srcPort: number, dstPort: number, payloadLen: number, payloadSum: number): void {
+  const ulen = 8 + payloadLen;
+  u8[off] = 0x60; u8[off + 1] = 0; u8[off + 2] = 0; u8[off + 3] = 0; // version 6, traffic class 0, flow label 0
+  u8[off + 4] = ulen >>> 8;
+  u8[off + 5] = ulen & 0xff;
+  u8[off + 6] = 17;
+  u8[off + 7] = hopLimit;
+  let sum = payloadSum + 17 + ulen + ulen + srcPort + dstPort; // pseudo-header next header and length; UDP header
+  for (let i = 0; i < 16; i += 2) {
+    const a = (src[srcOff + i] << 8) | src[srcOff + i + 1], b = (dst[dstOff + i] << 8) | dst[dstOff + i + 1];
+    u8[off + 8 + i] = src[srcOff + i]; u8[off + 9 + i] = src[srcOff + i + 1];
+    u8[off + 24 + i] = dst[dstOff + i]; u8[off + 25 + i] = dst[dstOff + i + 1];
+    sum += a + b;
+  }
+  const c = ~checksumFold(sum) & 0xffff;
+  const u = off + 40;
+  u8[u] = srcPort >>> 8;
+  u8[u + 1] = srcPort & 0xff;
+  u8[u + 2] = dstPort >>> 8;
+  u8[u + 3] = dstPort & 0xff;
+  u8[u + 4] = ulen >>> 8;
+  u8[u + 5] = ulen & 0xff;
+  const cs = c === 0 ? 0xffff : c;
+  u8[u + 6] = cs >>> 8;
+  u8[u + 7] = cs & 0xff;
+}
+
+/** The word sum of the 8-byte VXLAN header for `vni` (what checksumAdd gives for it). */
+export function vxlanHeaderSum(vni: number): number {
+  return (VXLAN_FLAG_VNI << 8) + ((vni >>> 8) & 0xffff) + ((vni & 0xff) << 8);
+}
+
+/**
+ * A VTEP address as 16 bytes (IPv6 as is, IPv4 as ::ffff:a.b.c.d), or null when `text` is
+ * neither a dotted quad nor an IPv6 address.
+ */
+export function parseVtep(text: string): Uint8Array | null {
+  const v4 = parseIpv4(text);
+  if (!Number.isNaN(v4)) {
+    const a = new Uint8Array(16);
+    a[10] = 0xff; a[11] = 0xff;
+    writeU32(a, 12, v4);
+    return a;
+  }
+  if (!text.includes(':') || text.includes('%')) return null;
+  try {
+    return parseIPv6(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the 16-byte VTEP address at u8[off] is an IPv4 one (::ffff:a.b.c.d). */
+export function vtepIsIpv4(u8: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 10; i++) if (u8[off + i] !== 0) return false;
+  return u8[off + 10] === 0xff && u8[off + 11] === 0xff;
+}
+
+/** The 16-byte VTEP address at u8[off] as text: a dotted quad for IPv4, RFC 5952 for IPv6. */
+export function formatVtep(u8: Uint8Array, off: number): string {
+  return vtepIsIpv4(u8, off) ? formatIpv4(readU32(u8, off + 12)) : formatIPv6(u8, off);
 }
 
 function writeU32(u8: Uint8Array, off: number, v: number): void {

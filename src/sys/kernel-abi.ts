@@ -10,6 +10,7 @@
 
 // ---- sockets (sys/socket.h, asm/socket.h) ----
 export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const AF_PACKET = 17;
 export const AF_XDP = 44;
 export const SOCK_STREAM = 1;
@@ -366,5 +367,13 @@ export const IPPROTO_RAW = 255;
 export const IP_ADD_MEMBERSHIP = 35;
 export const SO_REUSEADDR = 2;
 export const SO_BINDTODEVICE = 25;
+export const IP_MULTICAST_IF = 32;
 export const sockaddr_in = { size: 16, sin_family: 0, sin_port: 2, sin_addr: 4 } as const;
 export const ip_mreqn = { size: 12, imr_multiaddr: 0, imr_address: 4, imr_ifindex: 8 } as const;
+// ... and IPv6 (an IPv6 underlay)
+export const IPPROTO_IPV6 = 41;
+export const IPV6_MULTICAST_IF = 17;
+export const IPV6_ADD_MEMBERSHIP = 20;
+export const IPV6_V6ONLY = 26;
+export const sockaddr_in6 = { size: 28, sin6_family: 0, sin6_port: 2, sin6_flowinfo: 4, sin6_addr: 8, sin6_scope_id: 24 } as const;
+export const ipv6_mreq = { size: 20, ipv6mr_multiaddr: 0, ipv6mr_interface: 16 } as const;

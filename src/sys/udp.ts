@@ -1,9 +1,13 @@
-// IPv4 datagram sockets for the VXLAN port's underlay, through koffi: a UDP socket bound to
-// local:4789 that receives a batch of datagrams per recvmmsg(2), and a raw IPv4 socket
-// (IPPROTO_RAW: the caller writes the IP and UDP headers, so each datagram has its own UDP
-// source port, TTL and DF bit) that sends a batch per sendmmsg(2) (net.ts). The kernel routes
-// and resolves the next hop's MAC address (its neighbour table), as for any host's traffic.
-// One system call per batch; the message vectors are prepared once by the caller.
+// Datagram sockets for the VXLAN port's underlay, IPv4 or IPv6, through koffi: a UDP socket
+// bound to local:4789 (and one bound to the multicast group, the only way a socket receives a
+// group's datagrams besides binding the wildcard) that receives a batch of datagrams per
+// recvmmsg(2), and a raw IP socket (IPPROTO_RAW: the caller writes the IP and UDP headers, so
+// each datagram has its own UDP source port, TTL / hop limit and DF bit; for IPv6 the caller
+// also computes the UDP checksum) that sends a batch per sendmmsg(2). The kernel routes and
+// resolves the next hop's MAC address (its neighbour table), as for any host's traffic. One
+// system call per batch; the message vectors are prepared once by the caller.
+//
+// Addresses are given as 16 bytes (packet/vxlan.ts parseVtep: IPv4 as ::ffff:a.b.c.d).
 import koffi from 'koffi';
 import { close as closeFd } from './libc.js';
 import { bind, NetError, setsockopt, socket } from './net.js';
@@ -29,12 +33,36 @@ export function sockaddrIn(ip: number, port: number, into?: Uint8Array, at = 0):
   return b;
 }
 
-/** A non-blocking UDP socket bound to ip:port (0: any address), with a receive buffer of `rcvbuf` bytes. */
-export function udpSocket(ip: number, port: number, rcvbuf: number, what: string): number {
-  const fd = socket(K.AF_INET, K.SOCK_DGRAM | K.SOCK_NONBLOCK, K.IPPROTO_UDP, what);
+/** struct sockaddr_in6 for the 16-byte address a[aOff..] and `port` (scope: an interface index, or 0). */
+export function sockaddrIn6(a: Uint8Array, aOff: number, port: number, scope = 0): Uint8Array {
+  const b = new Uint8Array(K.sockaddr_in6.size);
+  b[K.sockaddr_in6.sin6_family] = K.AF_INET6 & 0xff;
+  b[K.sockaddr_in6.sin6_port] = port >> 8;
+  b[K.sockaddr_in6.sin6_port + 1] = port & 0xff;
+  b.set(a.subarray(aOff, aOff + 16), K.sockaddr_in6.sin6_addr);
+  new DataView(b.buffer).setUint32(K.sockaddr_in6.sin6_scope_id, scope, true);
+  return b;
+}
+
+function isV4(a: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
+  return a[10] === 0xff && a[11] === 0xff;
+}
+
+const v4Of = (a: Uint8Array): number => ((a[12] << 24) | (a[13] << 16) | (a[14] << 8) | a[15]) >>> 0;
+
+/**
+ * A non-blocking UDP socket bound to addr:port (addr: 16 bytes, IPv4 mapped or IPv6; an IPv6
+ * one takes only IPv6), with a receive buffer of `rcvbuf` bytes; `scope`: the interface index
+ * for a link-scoped IPv6 address (a multicast group's).
+ */
+export function udpSocket(addr: Uint8Array, port: number, rcvbuf: number, what: string, scope = 0): number {
+  const v4 = isV4(addr);
+  const fd = socket(v4 ? K.AF_INET : K.AF_INET6, K.SOCK_DGRAM | K.SOCK_NONBLOCK, K.IPPROTO_UDP, what);
   try {
     setsockopt(fd, K.SOL_SOCKET, K.SO_RCVBUF, rcvbuf, what);
-    bind(fd, sockaddrIn(ip, port), what);
+    if (!v4) setsockopt(fd, K.IPPROTO_IPV6, K.IPV6_V6ONLY, 1, what);
+    bind(fd, v4 ? sockaddrIn(v4Of(addr), port) : sockaddrIn6(addr, 0, port, scope), what);
     return fd;
   } catch (e) {
     closeFd(fd);
@@ -42,12 +70,21 @@ export function udpSocket(ip: number, port: number, rcvbuf: number, what: string
   }
 }
 
-/** A raw IPv4 socket sending whole IP packets (IP_HDRINCL implied); bound to `dev` when given. */
-export function rawIpSocket(dev: string | null, sndbuf: number, what: string): number {
-  const fd = socket(K.AF_INET, K.SOCK_RAW | K.SOCK_NONBLOCK, K.IPPROTO_RAW, what);
+/**
+ * A raw IPv4 or IPv6 socket sending whole IP packets (IPPROTO_RAW: the header included);
+ * bound to `dev` when given; multicast leaves through interface `mcIfindex` (when > 0).
+ */
+export function rawIpSocket(v6: boolean, dev: string | null, mcIfindex: number, sndbuf: number, what: string): number {
+  const fd = socket(v6 ? K.AF_INET6 : K.AF_INET, K.SOCK_RAW | K.SOCK_NONBLOCK, K.IPPROTO_RAW, what);
   try {
     setsockopt(fd, K.SOL_SOCKET, K.SO_SNDBUF, sndbuf, what);
     if (dev) setsockopt(fd, K.SOL_SOCKET, K.SO_BINDTODEVICE, Buffer.from(`${dev}\0`), dev);
+    if (mcIfindex > 0 && v6) setsockopt(fd, K.IPPROTO_IPV6, K.IPV6_MULTICAST_IF, mcIfindex, what);
+    if (mcIfindex > 0 && !v6) {
+      const m = new Uint8Array(K.ip_mreqn.size);
+      new DataView(m.buffer).setInt32(K.ip_mreqn.imr_ifindex, mcIfindex, true);
+      setsockopt(fd, K.IPPROTO_IP, K.IP_MULTICAST_IF, m, what);
+    }
     return fd;
   } catch (e) {
     closeFd(fd);
@@ -55,13 +92,20 @@ export function rawIpSocket(dev: string | null, sndbuf: number, what: string): n
   }
 }
 
-/** Join multicast `group` on the interface `ifindex` (0: the kernel's choice) for socket fd. */
-export function joinGroup(fd: number, group: number, ifindex: number, what: string): void {
-  const m = new Uint8Array(K.ip_mreqn.size);
-  const dv = new DataView(m.buffer);
-  dv.setUint32(K.ip_mreqn.imr_multiaddr, group, false); // network order
-  dv.setInt32(K.ip_mreqn.imr_ifindex, ifindex, true);
-  setsockopt(fd, K.IPPROTO_IP, K.IP_ADD_MEMBERSHIP, m, what);
+/** Join multicast `group` (16 bytes, IPv4 mapped or IPv6) on the interface `ifindex` (0: the kernel's choice) for socket fd. */
+export function joinGroup(fd: number, group: Uint8Array, ifindex: number, what: string): void {
+  if (isV4(group)) {
+    const m = new Uint8Array(K.ip_mreqn.size);
+    const dv = new DataView(m.buffer);
+    dv.setUint32(K.ip_mreqn.imr_multiaddr, v4Of(group), false); // network order
+    dv.setInt32(K.ip_mreqn.imr_ifindex, ifindex, true);
+    setsockopt(fd, K.IPPROTO_IP, K.IP_ADD_MEMBERSHIP, m, what);
+    return;
+  }
+  const m = new Uint8Array(K.ipv6_mreq.size);
+  m.set(group.subarray(0, 16), K.ipv6_mreq.ipv6mr_multiaddr);
+  new DataView(m.buffer).setInt32(K.ipv6_mreq.ipv6mr_interface, ifindex, true);
+  setsockopt(fd, K.IPPROTO_IPV6, K.IPV6_ADD_MEMBERSHIP, m, what);
 }
 
 /**

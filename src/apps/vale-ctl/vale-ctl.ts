@@ -23,7 +23,7 @@ import { parsePortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import { regionPath, SHM_DIR } from '../../core/shm.js';
 import { valeCtlTap } from './tap.js';
-import { appendVxlanFdb, createVxlan, removeVxlan, vxlanExists, vxlanListing } from './vxlan.js';
+import { appendVxlanFdb, createVxlan, deleteVxlanFdb, removeVxlan, vxlanExists, vxlanListing } from './vxlan.js';
 import { fail, ValeCtlError, ValeCtlUsageError } from './errors.js';
 import { countersText, describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './info.js';
 import { boundNotes, ringConfigOf, type RingConfig as RingCounts } from '../common/ring-config.js';
@@ -46,7 +46,8 @@ export type ValeCtlRequest =
   | 'remove' // -r
   | 'polling-on' // -p
   | 'polling-off' // -P
-  | 'fdb-append'; // --vxlan-fdb NAME,MAC@VTEP
+  | 'fdb-append' // --vxlan-fdb NAME,MAC@VTEP
+  | 'fdb-delete'; // --vxlan-fdb-del NAME,MAC[@VTEP]
 
 export interface ValeCtlArgs {
   request: ValeCtlRequest;
@@ -100,6 +101,16 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
       if (a.vhostUser !== null && a.vmKind !== 'stream') throw new ValeCtlUsageError('-n makes one port: --vhost-user or --stream, not both');
       a.vhostUser = v;
       a.vmKind = 'stream';
+      continue;
+    }
+    if (w === '--vxlan-fdb-del' || w.startsWith('--vxlan-fdb-del=')) {
+      const v = w === '--vxlan-fdb-del' ? argv[++i] : w.slice(16);
+      const comma = v === undefined ? -1 : v.indexOf(',');
+      if (v === undefined || comma <= 0) throw new ValeCtlUsageError('--vxlan-fdb-del requires NAME,MAC[@VTEP] (a static FDB entry of VXLAN port NAME to remove)');
+      a.request = 'fdb-delete';
+      a.name = v.slice(0, comma);
+      a.vxlan = v.slice(comma + 1);
+      requested = true;
       continue;
     }
     if (w === '--vxlan-fdb' || w.startsWith('--vxlan-fdb=')) {
@@ -158,7 +169,7 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
   if (a.memId !== null && !['create', 'attach', 'attach-host'].includes(a.request)) {
     throw new ValeCtlUsageError('-m applies to -n, -a and -h');
   }
-  if (a.vxlan !== null && a.request !== 'create' && a.request !== 'fdb-append') throw new ValeCtlUsageError('--vxlan applies to -n');
+  if (a.vxlan !== null && a.request !== 'create' && a.request !== 'fdb-append' && a.request !== 'fdb-delete') throw new ValeCtlUsageError('--vxlan applies to -n');
   if (a.config !== null) {
     if (a.request === 'polling-on' || a.request === 'polling-off') parsePollConfig(a.config);
     else parseRingConfig(a.config);
@@ -180,6 +191,7 @@ ${command} [arguments]
 \t\t\tcreate a VXLAN port NAME (netmap:NAME; -a valeX:NAME joins a switch to the overlay;
 \t\t\talso ttl=, df=0|1, ageing=SEC, fdb=MAC@VTEP static entries; see docs/vxlan.md)
 \t--vxlan-fdb NAME,MAC@VTEP  add a static FDB entry to VXLAN port NAME (at once if it is open)
+\t--vxlan-fdb-del NAME,MAC[@VTEP]  remove static FDB entries added with --vxlan-fdb (at once)
 \t-r IF\t\tdelete the persistent port (TAP device, VXLAN or vhost-user port) IF
 \t-n NAME --vhost-user PATH\tcreate a vhost-user port NAME served by the daemon on socket PATH
 \t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it)
@@ -277,7 +289,7 @@ function checkMemId(text: string): void {
 
 export const ACTION: Record<Exclude<ValeCtlRequest, 'list' | 'info'>, string> = {
   attach: 'attach', 'attach-host': 'attach', detach: 'detach', create: 'create', remove: 'remove',
-  'polling-on': 'enable polling on', 'polling-off': 'disable polling on', 'fdb-append': 'add an FDB entry to',
+  'polling-on': 'enable polling on', 'polling-off': 'disable polling on', 'fdb-append': 'add an FDB entry to', 'fdb-delete': 'remove an FDB entry from',
 };
 
 /** -a/-h/-d/-p/-P talk to the daemon, which a synchronous call cannot: they are runValeCtlAsync's (attach.ts). */
@@ -344,9 +356,10 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       return;
     }
     default: {
-      if (args.request === 'fdb-append') {
+      if (args.request === 'fdb-append' || args.request === 'fdb-delete') {
         try {
-          appendVxlanFdb(args.name!, args.vxlan!);
+          if (args.request === 'fdb-append') appendVxlanFdb(args.name!, args.vxlan!);
+          else deleteVxlanFdb(args.name!, args.vxlan!);
         } catch (e) {
           fail(ACTION[args.request], args.name!, e);
         }

@@ -1,16 +1,16 @@
 // vale-ctl for VXLAN ports: `-n NAME --vxlan vni=42,local=10.0.0.1[,remote=...]` makes one (its
 // config file, ports/vxlan/config.ts), `--vxlan-fdb NAME,MAC@VTEP` adds a static FDB entry (the
-// port's opener takes it at its next sync), `-r NAME` removes it (EBUSY while a program or an
+// port's opener takes it at its next sync), `--vxlan-fdb-del NAME,MAC[@VTEP]` removes one so
+// added (the opener drops it at its next sync; the MAC is then learned again as any), `-r NAME` removes it (EBUSY while a program or an
 // attachment holds it open), and `-v` lists each one with its configuration and counters.
 // `-a valeX:NAME` is the daemon's, as for interfaces: its forwarder opens netmap:NAME.
 import { existsSync, openSync, closeSync, constants } from 'node:fs';
 import { NetmapError } from '../../core/region.js';
 import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
 import {
-  appendStaticEntry, formatVxlanSpec, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
+  appendStaticEntry, formatVxlanSpec, parseStaticSelector, removeStaticEntries, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
 import { bumpFdbGeneration, readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
-import { parseIpv4 } from '../../packet/vxlan.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
 
 export { vxlanExists };
@@ -27,6 +27,12 @@ export function createVxlan(name: string, spec: string, io: ValeCtlOutput, verbo
 /** --vxlan-fdb NAME,MAC@VTEP: a static entry, kept with the port and taken by its opener at once. */
 export function appendVxlanFdb(name: string, entry: string): void {
   appendStaticEntry(name, parseStaticEntry(entry));
+  bumpFdbGeneration(name);
+}
+
+/** --vxlan-fdb-del NAME,MAC[@VTEP]: remove run-time static entries (ENOENT when none matches). */
+export function deleteVxlanFdb(name: string, entry: string): void {
+  removeStaticEntries(name, parseStaticSelector(entry));
   bumpFdbGeneration(name);
 }
 
@@ -56,13 +62,13 @@ export function vxlanListing(): string[] {
     try {
       const c = loadVxlanConfig(name).config;
       spec = formatVxlanSpec(c);
-      sockDrops = udpSocketDrops(parseIpv4(c.local), c.port);
+      sockDrops = udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port);
     } catch (e) {
       lines.push(`${name} vxlan unreadable: ${(e as Error).message}`);
       continue;
     }
     const s = readVxlanStats(name);
-    // rx_socket_drops: datagrams the kernel dropped with the socket's buffer full (this namespace's /proc/net/udp)
+    // rx_socket_drops: datagrams the kernel dropped with the sockets' buffers full (this namespace's /proc/net/udp, udp6)
     const counters = s ? `${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ')}${s.open && sockDrops !== null ? ` rx_socket_drops ${sockDrops}` : ''}` : 'never opened';
     const extra = loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join('');
     lines.push(`${name} vxlan ${spec}${extra} ${s?.open ? 'open' : 'closed'} ${counters}`);

@@ -11,18 +11,18 @@
 import { appendFileSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { SHM_DIR } from '../../core/shm.js';
 import { NetmapError } from '../../core/region.js';
-import { VNI_MAX, VXLAN_PORT, formatIpv4, parseIpv4 } from '../../packet/vxlan.js';
+import { VNI_MAX, VXLAN_PORT, formatVtep, parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
 
 export interface VxlanStatic {
   /** 'aa:bb:cc:dd:ee:ff' */
   mac: string;
-  /** remote VTEP, dotted quad */
+  /** remote VTEP: a dotted quad, or an IPv6 address (RFC 5952 form) */
   dst: string;
 }
 
 export interface VxlanConfig {
   vni: number;
-  /** local VTEP address, dotted quad */
+  /** local VTEP address, IPv4 or IPv6 (the underlay's family: every address of the config is of it) */
   local: string;
   /** head-end replication list */
   remotes: string[];
@@ -48,10 +48,17 @@ function bad(msg: string): never {
   throw new NetmapError('EINVAL', `--vxlan: ${msg}`);
 }
 
-function ipv4(key: string, v: string): string {
-  const n = parseIpv4(v);
-  if (Number.isNaN(n)) bad(`${key}=${v} is not an IPv4 address (a.b.c.d)`);
-  return formatIpv4(n);
+/** An address of either family, in its canonical text (a dotted quad, or RFC 5952 for IPv6). */
+function address(key: string, v: string): string {
+  const a = parseVtep(v);
+  if (!a) bad(`${key}=${v} is not an IPv4 address (a.b.c.d) or an IPv6 address`);
+  if (vtepIsIpv4(a, 0) && v.includes(':')) bad(`${key}=${v}: write an IPv4 VTEP as a.b.c.d`);
+  return formatVtep(a, 0);
+}
+
+/** Whether an address text (canonical) is IPv6. */
+export function isIpv6(text: string): boolean {
+  return text.includes(':');
 }
 
 function int(key: string, v: string, min: number, max: number): number {
@@ -73,16 +80,16 @@ export function parseVxlanSpec(spec: string): VxlanConfig {
     const k = item.slice(0, eq), v = item.slice(eq + 1);
     switch (k) {
       case 'vni': c.vni = int(k, v, 0, VNI_MAX); break;
-      case 'local': c.local = ipv4(k, v); break;
+      case 'local': c.local = address(k, v); break;
       case 'remote': {
-        const r = ipv4(k, v);
+        const r = address(k, v);
         if (!c.remotes.includes(r)) c.remotes.push(r);
         if (c.remotes.length > MAX_REMOTES) bad(`at most ${MAX_REMOTES} remotes (head-end replication sends a copy to each)`);
         break;
       }
       case 'group': {
-        const g = ipv4(k, v);
-        if ((parseIpv4(g) >>> 28) !== 0xe) bad(`group=${v} is not a multicast address (224.0.0.0/4)`);
+        const g = address(k, v);
+        if (isIpv6(g) ? parseVtep(g)![0] !== 0xff : (parseVtep(g)![12] >>> 4) !== 0xe) bad(`group=${v} is not a multicast address (224.0.0.0/4, ff00::/8)`);
         c.group = g;
         break;
       }
@@ -98,7 +105,7 @@ export function parseVxlanSpec(spec: string): VxlanConfig {
         const at = v.indexOf('@');
         const mac = v.slice(0, at).toLowerCase();
         if (at < 0 || !MAC.test(mac)) bad(`fdb=${v}: expected MAC@VTEP, e.g. fdb=02:00:00:00:00:01@10.0.0.2`);
-        c.fdb.push({ mac, dst: ipv4(k, v.slice(at + 1)) });
+        c.fdb.push({ mac, dst: address(k, v.slice(at + 1)) });
         break;
       }
       default: bad(`unknown key '${k}' (keys: ${KEYS.join(', ')})`);
@@ -107,6 +114,11 @@ export function parseVxlanSpec(spec: string): VxlanConfig {
   if (c.vni < 0) bad('vni= is required (0..16777215)');
   if (c.local === '') bad('local= is required: the address of this VTEP on the underlay');
   if (c.remotes.includes(c.local)) bad(`remote=${c.local} is this VTEP's own address`);
+  // one underlay, one family: the sockets are of local's
+  const v6 = isIpv6(c.local), fam = v6 ? 'IPv6' : 'IPv4';
+  for (const [k, a] of [...c.remotes.map((r) => ['remote', r]), ...(c.group ? [['group', c.group]] : []), ...c.fdb.map((f) => ['fdb', f.dst])]) {
+    if (isIpv6(a) !== v6) bad(`${k}=${a} is not ${fam} as local=${c.local} is: an underlay has one address family`);
+  }
   return c;
 }
 
@@ -226,13 +238,41 @@ export function parseStaticEntry(text: string): VxlanStatic {
   const mac = text.slice(0, at).toLowerCase();
   if (at < 0 || !MAC.test(mac)) throw new NetmapError('EINVAL', `'${text}': expected MAC@VTEP, e.g. 02:00:00:00:00:01@10.0.0.2`);
   if ((parseInt(mac.slice(0, 2), 16) & 1) !== 0) throw new NetmapError('EINVAL', `'${text}': ${mac} is a multicast address`);
-  return { mac, dst: ipv4('fdb', text.slice(at + 1)) };
+  return { mac, dst: address('fdb', text.slice(at + 1)) };
 }
 
 /** Append a static entry to port `name`'s run-time list (the port must exist). */
 export function appendStaticEntry(name: string, e: VxlanStatic): void {
   if (!vxlanExists(name)) throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
   appendFileSync(vxlanFdbPath(name), `${e.mac}@${e.dst}\n`, { mode: 0o644 });
+}
+
+/** Parse `MAC` or `MAC@VTEP`, what --vxlan-fdb-del removes (dst '' : every entry of the MAC). */
+export function parseStaticSelector(text: string): VxlanStatic {
+  if (text.includes('@')) return parseStaticEntry(text);
+  const mac = text.toLowerCase();
+  if (!MAC.test(mac)) throw new NetmapError('EINVAL', `'${text}': expected MAC or MAC@VTEP, e.g. 02:00:00:00:00:01@10.0.0.2`);
+  return { mac, dst: '' };
+}
+
+/**
+ * Remove port `name`'s run-time static entries matching `sel` (its MAC, and its VTEP unless
+ * empty): the list rewritten and renamed into place. ENOENT when none matches; an entry of the
+ * port's configuration (-n ... fdb=) is not removable here (EPERM, naming it).
+ */
+export function removeStaticEntries(name: string, sel: VxlanStatic): void {
+  const { config } = loadVxlanConfig(name);
+  const match = (e: VxlanStatic): boolean => e.mac === sel.mac && (sel.dst === '' || e.dst === sel.dst);
+  const entries = loadStaticEntries(name);
+  const keep = entries.filter((e) => !match(e));
+  if (keep.length === entries.length) {
+    const fixed = config.fdb.find(match);
+    if (fixed) throw new NetmapError('EPERM', `${fixed.mac}@${fixed.dst} is part of ${name}'s configuration (fdb= at -n): remove and make the port again to drop it`);
+    throw new NetmapError('ENOENT', `no static entry ${sel.mac}${sel.dst ? `@${sel.dst}` : ''} added to ${name} (vale-ctl -v lists them)`);
+  }
+  const path = vxlanFdbPath(name), tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, keep.map((e) => `${e.mac}@${e.dst}\n`).join(''), { mode: 0o644, flag: 'w' });
+  renameSync(tmp, path);
 }
 
 /** The run-time static entries of port `name`: lines checked, bad ones left out; at most 64 KiB read. */

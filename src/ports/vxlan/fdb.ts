@@ -1,10 +1,16 @@
-// The VXLAN port's forwarding database: inner MAC address -> remote VTEP (IPv4), as Linux's
+// The VXLAN port's forwarding database: inner MAC address -> remote VTEP, as Linux's
 // vxlan FDB (`bridge fdb show dev vxlan42`). Entries are learned from the inner source MAC of
 // every decapsulated frame (a MAC seen behind another VTEP moves there), age out after
 // `ageing` seconds without traffic, or are static (from the config, never aged or moved).
 //
+// A VTEP is 16 bytes, keyed by address family: an IPv6 address as is, an IPv4 one as
+// ::ffff:a.b.c.d (packet/vxlan.ts parseVtep), so entries of the two families never match each
+// other. lookup() gives the entry (index + 1); the caller reads its VTEP from `addr`.
+//
 // Typed arrays only, no allocation per lookup: 4-way set-associative buckets, so an aged entry
 // simply stops matching and a full bucket replaces its oldest learned entry (counted).
+import { formatVtep } from '../../packet/vxlan.js';
+
 const WAYS = 4;
 
 export class Fdb {
@@ -12,7 +18,8 @@ export class Fdb {
   private readonly mask: number;
   private readonly lo: Uint32Array;
   private readonly hi: Uint32Array; // bit 16: valid, bit 17: static; low 16 bits: MAC bytes 0-1
-  private readonly vtep: Uint32Array;
+  /** The VTEP of entry w at addr[w * 16 .. + 16). */
+  readonly addr: Uint8Array;
   private readonly seen: Float64Array; // ms (performance.now()) of the last frame from it
   private readonly ageMs: number;
   /** learned (new entries), moved (a MAC seen behind another VTEP), evicted (full bucket) */
@@ -26,7 +33,7 @@ export class Fdb {
     if ((buckets & this.mask) !== 0) throw new RangeError('Fdb: buckets must be a power of two');
     this.lo = new Uint32Array(this.capacity);
     this.hi = new Uint32Array(this.capacity);
-    this.vtep = new Uint32Array(this.capacity);
+    this.addr = new Uint8Array(this.capacity * 16);
     this.seen = new Float64Array(this.capacity);
     this.ageMs = ageingSec * 1000;
   }
@@ -37,7 +44,7 @@ export class Fdb {
     return (h & this.mask) * WAYS;
   }
 
-  /** The VTEP for the MAC at u8[off..off+6), or 0 (none, or aged out). */
+  /** The entry of the MAC at u8[off..off+6) as its index + 1 (its VTEP at addr[index * 16]), or 0 (none, or aged out). */
   lookup(u8: Uint8Array, off: number, now: number): number {
     const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
     const hi = (u8[off] << 8) | u8[off + 1];
@@ -46,24 +53,49 @@ export class Fdb {
       const h = this.hi[w];
       if ((h & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
         if ((h & 0x20000) === 0 && now - this.seen[w] > this.ageMs) return 0;
-        return this.vtep[w];
+        return w + 1;
       }
     }
     return 0;
   }
 
-  /** Learn (or refresh) MAC u8[off..off+6) behind `vtep`; multicast sources are ignored. */
-  learn(u8: Uint8Array, off: number, vtep: number, now: number): void {
+  /** Learn (or refresh) MAC u8[off..off+6) behind the VTEP a[aOff..+16); multicast sources are ignored. */
+  learn(u8: Uint8Array, off: number, a: Uint8Array, aOff: number, now: number): void {
     if (u8[off] & 1) return;
-    this.put(u8, off, vtep, now, false);
+    this.put(u8, off, a, aOff, now, false);
   }
 
   /** A static entry (config): never aged, never moved by learning. */
-  addStatic(mac: Uint8Array, vtep: number): void {
-    this.put(mac, 0, vtep, 0, true);
+  addStatic(mac: Uint8Array, vtep: Uint8Array): void {
+    this.put(mac, 0, vtep, 0, 0, true);
   }
 
-  private put(u8: Uint8Array, off: number, vtep: number, now: number, stat: boolean): void {
+  /** Forget the entry of MAC u8[off..off+6), static or learned (a static entry removed at run time). */
+  remove(u8: Uint8Array, off: number): boolean {
+    const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
+    const hi = (u8[off] << 8) | u8[off + 1];
+    const b = this.bucket(lo, hi);
+    for (let w = b; w < b + WAYS; w++) {
+      if ((this.hi[w] & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
+        this.hi[w] = 0;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private sameVtep(w: number, a: Uint8Array, aOff: number): boolean {
+    const d = this.addr, o = w << 4;
+    for (let i = 0; i < 16; i++) if (d[o + i] !== a[aOff + i]) return false;
+    return true;
+  }
+
+  private setVtep(w: number, a: Uint8Array, aOff: number): void {
+    const d = this.addr, o = w << 4;
+    for (let i = 0; i < 16; i++) d[o + i] = a[aOff + i];
+  }
+
+  private put(u8: Uint8Array, off: number, a: Uint8Array, aOff: number, now: number, stat: boolean): void {
     const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
     const hi = (u8[off] << 8) | u8[off + 1];
     const b = this.bucket(lo, hi);
@@ -72,11 +104,11 @@ export class Fdb {
       const h = this.hi[w];
       if ((h & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
         if (h & 0x20000 && !stat) return; // static: learning does not move it
-        if (this.vtep[w] !== vtep) {
+        if (!this.sameVtep(w, a, aOff)) {
           const live = (h & 0x20000) !== 0 || now - this.seen[w] <= this.ageMs;
           if (live) this.moved++;
           else this.learned++;
-          this.vtep[w] = vtep;
+          this.setVtep(w, a, aOff);
         } else if (now - this.seen[w] > this.ageMs && (h & 0x20000) === 0) {
           this.learned++; // aged out and back
         }
@@ -98,7 +130,7 @@ export class Fdb {
     }
     this.hi[w] = (stat ? 0x30000 : 0x10000) | hi;
     this.lo[w] = lo;
-    this.vtep[w] = vtep;
+    this.setVtep(w, a, aOff);
     this.seen[w] = now;
     this.learned++;
   }
@@ -113,15 +145,15 @@ export class Fdb {
     return n;
   }
 
-  /** The live entries as [mac, vtep, static] (listings, tests). */
-  entries(now: number): Array<{ mac: string; vtep: number; static: boolean }> {
-    const out: Array<{ mac: string; vtep: number; static: boolean }> = [];
+  /** The live entries as [mac, vtep (text), static] (listings, tests). */
+  entries(now: number): Array<{ mac: string; vtep: string; static: boolean }> {
+    const out: Array<{ mac: string; vtep: string; static: boolean }> = [];
     for (let w = 0; w < this.capacity; w++) {
       const h = this.hi[w];
       if (!(h & 0x10000) || (!(h & 0x20000) && now - this.seen[w] > this.ageMs)) continue;
       const l = this.lo[w];
       const bytes = [(h >> 8) & 0xff, h & 0xff, l >>> 24, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff];
-      out.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: this.vtep[w], static: (h & 0x20000) !== 0 });
+      out.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: formatVtep(this.addr, w << 4), static: (h & 0x20000) !== 0 });
     }
     return out;
   }

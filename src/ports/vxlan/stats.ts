@@ -6,6 +6,7 @@
 import { closeSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
 import { close, ftruncate, mmapShared, munmap, O_CREAT, O_NOFOLLOW, O_RDWR, open } from '../../sys/libc.js';
 import { vxlanStatsPath } from './config.js';
+import { parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
 
 /** Counter indices. */
 export const C = {
@@ -83,21 +84,33 @@ export function bumpFdbGeneration(name: string): void {
 }
 
 /**
- * Datagrams the kernel dropped on the UDP socket bound to ip:port (its receive buffer was full)
- * from /proc/net/udp of this network namespace, or null when no such socket is open.
+ * Datagrams the kernel dropped on the UDP sockets bound to addr:port for each address given
+ * (the local address, and the multicast group when there is one; canonical text, IPv4 or
+ * IPv6: /proc/net/udp or /proc/net/udp6 of this network namespace) because their receive
+ * buffers were full, summed; null when no such socket is open.
  */
-export function udpSocketDrops(ip: number, port: number): number | null {
-  let text: string;
-  try { text = readFileSync('/proc/net/udp', 'utf8'); } catch { return null; }
-  // the address is printed as the kernel's 32-bit word in host order (little-endian: reversed)
-  const le = ((ip & 0xff) << 24 | ((ip >>> 8) & 0xff) << 16 | ((ip >>> 16) & 0xff) << 8 | (ip >>> 24)) >>> 0;
-  const want = `${le.toString(16).toUpperCase().padStart(8, '0')}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] === want) {
-      const d = Number(f[f.length - 1]);
-      return Number.isFinite(d) ? d : null;
+export function udpSocketDrops(addrs: readonly string[], port: number): number | null {
+  let total: number | null = null;
+  for (const text of addrs) {
+    const a = parseVtep(text);
+    if (!a) continue;
+    const v4 = vtepIsIpv4(a, 0);
+    let table: string;
+    try { table = readFileSync(v4 ? '/proc/net/udp' : '/proc/net/udp6', 'utf8'); } catch { continue; }
+    // the address is printed as the kernel's 32-bit words in host order (little-endian: each reversed)
+    let hex = '';
+    for (let w = v4 ? 12 : 0; w < 16; w += 4) {
+      for (let b = 3; b >= 0; b--) hex += a[w + b].toString(16).toUpperCase().padStart(2, '0');
+    }
+    const want = `${hex}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    for (const line of table.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f[1] === want) {
+        const d = Number(f[f.length - 1]);
+        if (Number.isFinite(d)) total = (total ?? 0) + d;
+        break;
+      }
     }
   }
-  return null;
+  return total;
 }

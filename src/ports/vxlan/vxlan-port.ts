@@ -4,13 +4,20 @@
 //       learned/static -> one datagram to that VTEP
 //       broadcast, multicast, unknown -> one datagram per configured remote (head-end
 //       replication) and to the group, if any
-//     each datagram = [IPv4 + UDP + VXLAN header, built here][the slot's buffer], two iovecs,
-//     all of a txsync's datagrams in one sendmmsg(2) on a raw IPv4 socket (so each gets its
-//     UDP source port from the inner flow hash, the TTL and DF bit of the config, checksum 0);
-//     the kernel routes it and fills the outer Ethernet header from its neighbour table.
-//   UDP socket bound to local:port -> one recvmmsg(2) per rxsync: each datagram's VXLAN header
-//     into a scratch area, its inner frame straight into a free slot's buffer; checked (flags,
-//     VNI, length, from ourselves), the inner source MAC learned behind the sender's address.
+//     each datagram = [IPv4 or IPv6 + UDP + VXLAN header, built here][the slot's buffer], two
+//     iovecs, all of a txsync's datagrams in one sendmmsg(2) on a raw IP socket (so each gets
+//     its UDP source port from the inner flow hash, the TTL / hop limit and DF bit of the
+//     config; UDP checksum 0 over IPv4, computed over IPv6 where it is mandatory: the frame is
+//     summed once, each copy adds its pseudo-header); the kernel routes it and fills the outer
+//     Ethernet header from its neighbour table.
+//   UDP socket bound to local:port, and one bound to the group:port (a socket bound to a
+//     unicast address receives no multicast) -> one recvmmsg(2) per socket per rxsync: each
+//     datagram's VXLAN header into a scratch area, its inner frame straight into a free slot's
+//     buffer; checked (flags, VNI, length, from ourselves), the inner source MAC learned behind
+//     the sender's address.
+//
+// The underlay's family is local's (config.ts checks every address is of it). VTEPs are 16
+// bytes everywhere (IPv4 as ::ffff:a.b.c.d): the FDB, the flood list, the receive names' copy.
 //
 // Every frame not sent or not delivered is counted by cause (stats.ts, shown by vale-ctl -v):
 // too big for the underlay MTU, no remote to send to, send errors; short, bad flags, wrong
@@ -28,33 +35,41 @@ import { flock, LOCK_NB, LOCK_SH } from '../../sys/libc.js';
 import { close, ifIndex, ifMtu, mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
 import { joinGroup, rawIpSocket, recvmmsg, sendmmsgAt, udpSocket } from '../../sys/udp.js';
 import * as K from '../../sys/kernel-abi.js';
+import { sumWords, wholeView, wholeWords } from '../../packet/csum-complete.js';
 import {
-  parseIpv4, readVxlanHeader, vxlanSourcePort, writeOuterIpv4Udp, writeVxlanHeader, VX_BAD_FLAGS, VX_SHORT, VXLAN_IP_HLEN, VXLAN_IP_OVERHEAD, type VxlanOuter,
+  parseVtep, readU32, readVxlanHeader, vxlanHeaderSum, vxlanSourcePort, writeOuterIpv4Udp, writeOuterIpv6Udp, writeVxlanHeader, VX_BAD_FLAGS, VX_SHORT,
+  VXLAN_IP_HLEN, VXLAN_IP6_HLEN, type VxlanOuter,
 } from '../../packet/vxlan.js';
 import { createKernelPortRecord, KernelPort } from '../netif/kernel-port.js';
-import { loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
+import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
 import { C, udpSocketDrops, VxlanStats } from './stats.js';
 
 /** Datagrams per sendmmsg (replicas included) and per recvmmsg. */
 const TX_BATCH = 1024;
 const RX_BATCH = 256;
-const HDR = 64; // bytes of header scratch per tx message (36 used)
+const HDR = 64; // bytes of header scratch per tx message (36 used, 56 over IPv6)
+const NAME = K.sockaddr_in6.size; // bytes per message name, either family
 /** sendmmsg errors after which the datagrams are retried at the next sync */
 const RETRY = [K.EAGAIN, K.ENOBUFS];
 /** errors that drop the first datagram of the batch (no route, neighbour unreachable, too big) */
 const DROP = [K.EINVAL, K.EMSGSIZE, K.ENETDOWN, K.ENETUNREACH, K.EHOSTUNREACH, K.ENXIO, K.ECONNREFUSED, K.EPERM];
 const TOLERATE = [...RETRY, ...DROP];
 
+function sameAddress(a: string, b: string): boolean {
+  const x = parseVtep(a), y = parseVtep(b);
+  return x !== null && y !== null && x.every((v, i) => v === y[i]);
+}
+
 /** The underlay interface: `dev`, else the one holding the local address; its MTU. */
 function underlay(c: VxlanConfig, what: string): { dev: string; mtu: number; ifindex: number } {
   let dev = c.dev;
   if (!dev) {
     for (const [name, addrs] of Object.entries(networkInterfaces())) {
-      if (addrs?.some((a) => a.family === 'IPv4' && a.address === c.local)) { dev = name; break; }
+      if (addrs?.some((a) => a.family === (isIpv6(c.local) ? 'IPv6' : 'IPv4') && sameAddress(a.address, c.local))) { dev = name; break; }
     }
   }
-  if (!dev) throw new NetmapError('EADDRNOTAVAIL', `${what}: no interface in this network namespace has the local address ${c.local} (see ip -4 addr)`);
+  if (!dev) throw new NetmapError('EADDRNOTAVAIL', `${what}: no interface in this network namespace has the local address ${c.local} (see ip addr)`);
   try {
     return { dev, mtu: ifMtu(dev), ifindex: ifIndex(dev) };
   } catch (e) {
@@ -67,10 +82,13 @@ export class VxlanPort extends KernelPort {
   readonly config: VxlanConfig;
   readonly fdb: Fdb;
   readonly stats2: VxlanStats;
-  /** Largest inner frame (its Ethernet header included) the underlay carries: MTU - 36. */
+  /** Largest inner frame (its Ethernet header included) the underlay carries: MTU - 36 (IPv6: - 56). */
   readonly maxInner: number;
   readonly underlayMtu: number;
-  private readonly udpFd: number;
+  /** An IPv6 underlay. */
+  readonly v6: boolean;
+  /** The sockets datagrams arrive on: the one bound to local, then the group's (if any). */
+  private readonly rxFds: readonly number[];
   private readonly rawFd: number;
   private readonly cfgFd: number;
   private readonly vec: Mapping;
@@ -79,8 +97,17 @@ export class VxlanPort extends KernelPort {
   private readonly base: number; // region address
   private readonly vbase: number; // vector address
   private readonly outer: VxlanOuter;
-  private readonly remotes: Uint32Array; // BUM destinations: remotes, then the group
+  /** BUM destinations, 16 bytes each: the remotes, then the group. */
+  private readonly bum: Uint8Array;
+  private readonly nBum: number;
+  /** This VTEP's address, 16 bytes; as a number for IPv4. */
+  private readonly local16: Uint8Array;
   private readonly local: number;
+  /** The IP + UDP + VXLAN header length: 36, or 56 over IPv6. */
+  private readonly hlen: number;
+  /** Scratch: a received IPv4 sender as 16 bytes (::ffff: set once). */
+  private readonly from16 = new Uint8Array(16);
+  private readonly hdrSum: number;
   private readonly txMsgSlot = new Int32Array(TX_BATCH); // the tx slot of each prepared datagram
   private ipId = 0;
   // vector layout (byte offsets in vec)
@@ -88,37 +115,46 @@ export class VxlanPort extends KernelPort {
   private readonly txIov = TX_BATCH * K.mmsghdr.size;
   private readonly txHdr = this.txIov + TX_BATCH * 2 * K.iovec.size;
   private readonly txName = this.txHdr + TX_BATCH * HDR;
-  private readonly rxMsg = this.txName + TX_BATCH * K.sockaddr_in.size;
+  private readonly rxMsg = this.txName + TX_BATCH * NAME;
   private readonly rxIov = this.rxMsg + RX_BATCH * K.mmsghdr.size;
   private readonly rxHdr = this.rxIov + RX_BATCH * 2 * K.iovec.size;
   private readonly rxName = this.rxHdr + RX_BATCH * 16;
   private readonly rxSlotOf = new Int32Array(RX_BATCH);
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
-    c: VxlanConfig, fds: { udp: number; raw: number; cfg: number }, u: { dev: string; mtu: number }, stats: VxlanStats) {
-    const maxInner = Math.min(mem.region.bufSize, u.mtu - VXLAN_IP_OVERHEAD);
-    const detail = `VNI ${c.vni}, ${c.local}:${c.port} -> ${c.remotes.length ? c.remotes.join(' ') : 'no remotes'}${c.group ? `, group ${c.group}` : ''}; ` +
+    c: VxlanConfig, fds: { udp: number; mc: number; raw: number; cfg: number }, u: { dev: string; mtu: number }, stats: VxlanStats) {
+    const v6 = isIpv6(c.local), hlen = v6 ? VXLAN_IP6_HLEN : VXLAN_IP_HLEN;
+    const maxInner = Math.min(mem.region.bufSize, u.mtu - hlen);
+    const detail = `VNI ${c.vni}, ${v6 ? `[${c.local}]` : c.local}:${c.port} -> ${c.remotes.length ? c.remotes.join(' ') : 'no remotes'}${c.group ? `, group ${c.group}` : ''}; ` +
       `underlay ${u.dev} MTU ${u.mtu}: inner frames up to ${maxInner} bytes (MTU ${maxInner - 14} on the overlay's hosts)`;
-    super(mem, rec, spec, rings, opts, [fds.udp, fds.raw], { backend: 'vxlan', detail, fallbackReason: '', warnings: [] });
+    const rxFds = fds.mc >= 0 ? [fds.udp, fds.mc] : [fds.udp];
+    super(mem, rec, spec, rings, opts, [...rxFds, fds.raw], { backend: 'vxlan', detail, fallbackReason: '', warnings: [] });
     this.config = c;
-    this.udpFd = fds.udp;
+    this.v6 = v6;
+    this.hlen = hlen;
+    this.rxFds = rxFds;
     this.rawFd = fds.raw;
     this.cfgFd = fds.cfg;
     this.underlayMtu = u.mtu;
     this.maxInner = maxInner;
-    if (u.mtu - VXLAN_IP_OVERHEAD - 14 < 1500) {
-      this.info.warnings.push(`${spec.name}: the underlay ${u.dev} has MTU ${u.mtu}: inner frames over ${maxInner} bytes are dropped (counted: tx_too_big); set MTU ${maxInner - 14} on the overlay's hosts, or MTU ${1500 + VXLAN_IP_OVERHEAD + 14} on the underlay`);
+    if (u.mtu - hlen - 14 < 1500) {
+      this.info.warnings.push(`${spec.name}: the underlay ${u.dev} has MTU ${u.mtu}: inner frames over ${maxInner} bytes are dropped (counted: tx_too_big); set MTU ${maxInner - 14} on the overlay's hosts, or MTU ${1500 + hlen + 14} on the underlay`);
     }
     this.fdb = new Fdb(1024, c.ageing);
-    for (const f of c.fdb) this.fdb.addStatic(Uint8Array.from(f.mac.split(':').map((h) => parseInt(h, 16))), parseIpv4(f.dst));
+    for (const f of c.fdb) this.fdb.addStatic(macBytes(f.mac), parseVtep(f.dst)!);
     this.stats2 = stats;
     this.loadRuntimeStatic();
-    this.local = parseIpv4(c.local);
-    const bum = c.remotes.map(parseIpv4);
-    if (c.group) bum.push(parseIpv4(c.group));
-    this.remotes = Uint32Array.from(bum);
+    this.local16 = parseVtep(c.local)!;
+    this.local = readU32(this.local16, 12);
+    this.from16[10] = 0xff;
+    this.from16[11] = 0xff;
+    const bum = [...c.remotes, ...(c.group ? [c.group] : [])];
+    this.nBum = bum.length;
+    this.bum = new Uint8Array(16 * Math.max(1, bum.length));
+    bum.forEach((a, i) => this.bum.set(parseVtep(a)!, i * 16));
+    this.hdrSum = vxlanHeaderSum(c.vni);
     this.outer = { vni: c.vni, src: this.local, dst: 0, ttl: c.ttl, df: c.df, dstPort: c.port };
-    this.vec = mmapAnonymous(this.rxName + RX_BATCH * K.sockaddr_in.size, 'VXLAN message vectors');
+    this.vec = mmapAnonymous(this.rxName + RX_BATCH * NAME, 'VXLAN message vectors');
     this.v8 = new Uint8Array(this.vec.buffer);
     this.v32 = new Uint32Array(this.vec.buffer);
     this.base = Number(mem.region.addr);
@@ -128,12 +164,33 @@ export class VxlanPort extends KernelPort {
 
   private fdbGen = -1;
 
-  /** Static entries added at run time (vale-ctl --vxlan-fdb): read at open and whenever their generation moves. */
+  /** The run-time static entries in force ('mac@vtep'), to tell which ones a reload removed. */
+  private runtimeStatic = new Set<string>();
+
+  /**
+   * Static entries added and removed at run time (vale-ctl --vxlan-fdb, --vxlan-fdb-del): read
+   * at open and whenever their generation moves (rare: allocation is fine here). An entry gone
+   * from the list is forgotten (a configured entry of the same MAC comes back), then the list's
+   * entries are (re)added.
+   */
   private loadRuntimeStatic(): void {
     this.fdbGen = this.stats2.c[C.fdbGen];
+    const now = new Set<string>();
     for (const f of loadStaticEntries(this.spec.name)) {
-      this.fdb.addStatic(Uint8Array.from(f.mac.split(':').map((h) => parseInt(h, 16))), parseIpv4(f.dst));
+      if (parseVtep(f.dst) && isIpv6(f.dst) === isIpv6(this.config.local)) now.add(`${f.mac}@${f.dst}`); // (another family: unreachable, left out)
     }
+    for (const e of this.runtimeStatic) {
+      if (now.has(e)) continue;
+      const mac = e.slice(0, e.indexOf('@'));
+      this.fdb.remove(macBytes(mac), 0);
+      const fixed = this.config.fdb.find((f) => f.mac === mac);
+      if (fixed) this.fdb.addStatic(macBytes(fixed.mac), parseVtep(fixed.dst)!);
+    }
+    for (const e of now) {
+      const at = e.indexOf('@');
+      this.fdb.addStatic(macBytes(e.slice(0, at)), parseVtep(e.slice(at + 1))!);
+    }
+    this.runtimeStatic = now;
   }
 
   private put64(at: number, v: number): void {
@@ -143,20 +200,21 @@ export class VxlanPort extends KernelPort {
 
   /** Pointers that never change: names, iovec arrays, the header iovecs, VXLAN headers, address families. */
   private prepareVectors(): void {
+    const nameLen = this.v6 ? K.sockaddr_in6.size : K.sockaddr_in.size;
     for (let i = 0; i < TX_BATCH; i++) {
       const m = this.txMsg + i * K.mmsghdr.size, io = this.txIov + i * 2 * K.iovec.size;
-      this.put64(m + K.msghdr.msg_name, this.vbase + this.txName + i * K.sockaddr_in.size);
-      this.v32[(m + K.msghdr.msg_namelen) >> 2] = K.sockaddr_in.size;
+      this.put64(m + K.msghdr.msg_name, this.vbase + this.txName + i * NAME);
+      this.v32[(m + K.msghdr.msg_namelen) >> 2] = nameLen;
       this.put64(m + K.msghdr.msg_iov, this.vbase + io);
       this.put64(m + K.msghdr.msg_iovlen, 2);
       this.put64(io + K.iovec.iov_base, this.vbase + this.txHdr + i * HDR);
-      this.put64(io + K.iovec.iov_len, VXLAN_IP_HLEN);
-      writeVxlanHeader(this.v8, this.txHdr + i * HDR + 28, this.config.vni);
-      this.v8[this.txName + i * K.sockaddr_in.size] = K.AF_INET;
+      this.put64(io + K.iovec.iov_len, this.hlen);
+      writeVxlanHeader(this.v8, this.txHdr + i * HDR + this.hlen - 8, this.config.vni);
+      this.v8[this.txName + i * NAME] = this.v6 ? K.AF_INET6 : K.AF_INET; // (sin6_port 0: a raw socket's protocol)
     }
     for (let i = 0; i < RX_BATCH; i++) {
       const m = this.rxMsg + i * K.mmsghdr.size, io = this.rxIov + i * 2 * K.iovec.size;
-      this.put64(m + K.msghdr.msg_name, this.vbase + this.rxName + i * K.sockaddr_in.size);
+      this.put64(m + K.msghdr.msg_name, this.vbase + this.rxName + i * NAME);
       this.put64(m + K.msghdr.msg_iov, this.vbase + io);
       this.put64(m + K.msghdr.msg_iovlen, 2);
       this.put64(io + K.iovec.iov_base, this.vbase + this.rxHdr + i * 16);
@@ -164,15 +222,25 @@ export class VxlanPort extends KernelPort {
     }
   }
 
-  /** Prepare datagram `i` of the tx vector: inner frame of slot `k` (buffer at region offset bo, len bytes) to `dst`. */
-  private prepareTx(i: number, k: number, bo: number, len: number, dst: number, sport: number): void {
-    const o = this.outer, v8 = this.v8;
-    o.dst = dst;
-    const h = this.txHdr + i * HDR;
-    writeOuterIpv4Udp(v8, h, o, sport, 8 + len, this.ipId);
-    this.ipId = (this.ipId + 1) & 0xffff;
-    const nm = this.txName + i * K.sockaddr_in.size + K.sockaddr_in.sin_addr;
-    v8[nm] = dst >>> 24; v8[nm + 1] = (dst >>> 16) & 0xff; v8[nm + 2] = (dst >>> 8) & 0xff; v8[nm + 3] = dst & 0xff;
+  /**
+   * Prepare datagram `i` of the tx vector: inner frame of slot `k` (buffer at region offset bo,
+   * len bytes) to the VTEP at a[aOff..+16); psum: the payload's word sum (IPv6 only).
+   */
+  private prepareTx(i: number, k: number, bo: number, len: number, a: Uint8Array, aOff: number, sport: number, psum: number): void {
+    const v8 = this.v8;
+    const h = this.txHdr + i * HDR, nm = this.txName + i * NAME;
+    if (this.v6) {
+      writeOuterIpv6Udp(v8, h, this.local16, 0, a, aOff, this.config.ttl, sport, this.config.port, 8 + len, psum);
+      const d = nm + K.sockaddr_in6.sin6_addr;
+      for (let b = 0; b < 16; b++) v8[d + b] = a[aOff + b];
+    } else {
+      const o = this.outer;
+      o.dst = readU32(a, aOff + 12);
+      writeOuterIpv4Udp(v8, h, o, sport, 8 + len, this.ipId);
+      this.ipId = (this.ipId + 1) & 0xffff;
+      const d = nm + K.sockaddr_in.sin_addr;
+      v8[d] = a[aOff + 12]; v8[d + 1] = a[aOff + 13]; v8[d + 2] = a[aOff + 14]; v8[d + 3] = a[aOff + 15];
+    }
     const io = this.txIov + i * 2 * K.iovec.size + K.iovec.size;
     this.put64(io + K.iovec.iov_base, this.base + bo);
     this.put64(io + K.iovec.iov_len, len);
@@ -186,7 +254,8 @@ export class VxlanPort extends KernelPort {
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
     const head = u32[(t + RR.head) >> 2];
     let hwcur = u32[(t + RR.hwcur) >> 2];
-    const nbufs = region.nbufs, bufSize = region.bufSize, maxInner = this.maxInner, bum = this.remotes, nb = bum.length;
+    const nbufs = region.nbufs, bufSize = region.bufSize, maxInner = this.maxInner, bum = this.bum, nb = this.nBum, fdb = this.fdb, v6 = this.v6;
+    const dv = v6 ? wholeView(u8) : null, words = v6 ? wholeWords(u8) : undefined;
     const now = performance.now();
     let pkts = 0, bytes = 0, drops = 0;
     while (hwcur !== head) {
@@ -198,16 +267,18 @@ export class VxlanPort extends KernelPort {
         const bo = region.bufOffset(idx);
         if (len < 14) { st[C.txShort]++; drops++; continue; }
         if (len > maxInner) { st[C.txTooBig]++; drops++; continue; }
-        const vtep = (u8[bo] & 1) === 0 ? this.fdb.lookup(u8, bo, now) : 0;
-        const need = vtep !== 0 ? 1 : nb;
+        const e = (u8[bo] & 1) === 0 ? fdb.lookup(u8, bo, now) : 0;
+        const need = e !== 0 ? 1 : nb;
         if (need === 0) { st[C.txNoRemote]++; drops++; continue; }
         if (count + need > TX_BATCH) break;
         const sport = vxlanSourcePort(u8, bo, len);
-        if (vtep !== 0) {
-          this.prepareTx(count++, k, bo, len, vtep, sport);
+        // IPv6: the payload (VXLAN header and frame) summed once for every copy
+        const psum = dv !== null ? sumWords(dv, u8.byteOffset + bo, len, this.hdrSum, words) : 0;
+        if (e !== 0) {
+          this.prepareTx(count++, k, bo, len, fdb.addr, (e - 1) << 4, sport, psum);
           st[C.txUnicast]++;
         } else {
-          for (let r = 0; r < nb; r++) this.prepareTx(count++, k, bo, len, bum[r], sport);
+          for (let r = 0; r < nb; r++) this.prepareTx(count++, k, bo, len, bum, r << 4, sport, psum);
           st[C.txFlooded]++;
         }
         pkts++;
@@ -248,61 +319,15 @@ export class VxlanPort extends KernelPort {
   }
 
   protected rxsyncRing(r: number): void {
-    const region = this.region, u32 = region.u32, u8 = region.u8, v8 = this.v8, v32 = this.v32, st = this.stats2.c;
+    const region = this.region, u32 = region.u32, st = this.stats2.c;
     checkHeadCur(region, r, this.name);
-    const n = u32[(r + RR.numSlots) >> 2], s = u32[(r + RR.slotsOfs) >> 2] >> 2;
+    const n = u32[(r + RR.numSlots) >> 2];
     const hwcur = u32[(r + RR.head) >> 2];
     u32[(r + RR.hwcur) >> 2] = hwcur;
-    const stop = hwcur === 0 ? n - 1 : hwcur - 1;
+    this.rxPkts = 0; this.rxBytes = 0; this.rxDrops = 0;
     let hwtail = u32[(r + RR.hwtail) >> 2];
-    const nbufs = region.nbufs, bufSize = region.bufSize, vni = this.config.vni, local = this.local;
-    let pkts = 0, bytes = 0, drops = 0;
-    let now = -1;
-    for (;;) {
-      const free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
-      if (free === 0) break;
-      const want = free < RX_BATCH ? free : RX_BATCH;
-      for (let i = 0, k = hwtail; i < want; i++, k = k + 1 === n ? 0 : k + 1) {
-        const idx = u32[s + (k << 2)];
-        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
-        const m = this.rxMsg + i * K.mmsghdr.size, io = this.rxIov + i * 2 * K.iovec.size + K.iovec.size;
-        v32[(m + K.msghdr.msg_namelen) >> 2] = K.sockaddr_in.size;
-        v32[(m + K.msghdr.msg_flags) >> 2] = 0;
-        this.put64(io + K.iovec.iov_base, this.base + region.bufOffset(idx));
-        this.put64(io + K.iovec.iov_len, bufSize);
-        this.rxSlotOf[i] = k;
-      }
-      const got = recvmmsg(this.udpFd, this.vbase + this.rxMsg, want, this.spec.name);
-      if (got <= 0) break;
-      if (now < 0) now = performance.now();
-      for (let i = 0; i < got; i++) {
-        const m = this.rxMsg + i * K.mmsghdr.size;
-        const dlen = v32[(m + K.mmsghdr.msg_len) >> 2], flags = v32[(m + K.msghdr.msg_flags) >> 2];
-        const h = this.rxHdr + i * 16;
-        const nm = this.rxName + i * K.sockaddr_in.size + K.sockaddr_in.sin_addr;
-        const from = ((v8[nm] << 24) | (v8[nm + 1] << 16) | (v8[nm + 2] << 8) | v8[nm + 3]) >>> 0;
-        if (flags & K.MSG_TRUNC) { st[C.rxTooBig]++; drops++; continue; }
-        const got8 = readVxlanHeader(v8, h, dlen);
-        if (got8 === VX_SHORT) { st[C.rxShort]++; drops++; continue; }
-        if (got8 === VX_BAD_FLAGS) { st[C.rxBadFlags]++; drops++; continue; }
-        if (got8 !== vni) { st[C.rxWrongVni]++; drops++; continue; }
-        if (from === local) { st[C.rxFromSelf]++; drops++; continue; }
-        // the inner frame is in the buffer of slot rxSlotOf[i]: move that buffer to slot hwtail
-        const k = this.rxSlotOf[i], so = s + (hwtail << 2);
-        if (k !== hwtail) {
-          const ko = s + (k << 2), a = u32[so];
-          u32[so] = u32[ko];
-          u32[ko] = a;
-        }
-        const len = dlen - 8;
-        u32[so + 1] = len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
-        this.fdb.learn(u8, region.bufOffset(u32[so]) + 6, from, now);
-        pkts++;
-        bytes += len;
-        hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
-      }
-      if (got < want) break;
-    }
+    for (let f = 0; f < this.rxFds.length; f++) hwtail = this.rxFrom(this.rxFds[f], r, n, hwcur, hwtail);
+    const pkts = this.rxPkts, bytes = this.rxBytes, drops = this.rxDrops;
     if (pkts || drops) {
       u32[(r + RR.hwtail) >> 2] = hwtail;
       region.f64[(r + RR.delivered) >> 3] += pkts;
@@ -317,18 +342,92 @@ export class VxlanPort extends KernelPort {
     u32[(r + RR.tail) >> 2] = hwtail;
   }
 
+  private rxPkts = 0;
+  private rxBytes = 0;
+  private rxDrops = 0;
+
+  /** Receive from socket fd into rx ring r's free slots from hwtail (the ring's free part ends before hwcur); the new hwtail. */
+  private rxFrom(fd: number, r: number, n: number, hwcur: number, hwtail: number): number {
+    const region = this.region, u32 = region.u32, u8 = region.u8, v8 = this.v8, v32 = this.v32, st = this.stats2.c;
+    const s = u32[(r + RR.slotsOfs) >> 2] >> 2;
+    const stop = hwcur === 0 ? n - 1 : hwcur - 1;
+    const nbufs = region.nbufs, bufSize = region.bufSize, vni = this.config.vni, v6 = this.v6, local = this.local, l16 = this.local16, from16 = this.from16;
+    let now = -1;
+    for (;;) {
+      const free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
+      if (free === 0) break;
+      const want = free < RX_BATCH ? free : RX_BATCH;
+      for (let i = 0, k = hwtail; i < want; i++, k = k + 1 === n ? 0 : k + 1) {
+        const idx = u32[s + (k << 2)];
+        if (idx < 2 || idx >= nbufs) badSlot(region, r, k, this.name);
+        const m = this.rxMsg + i * K.mmsghdr.size, io = this.rxIov + i * 2 * K.iovec.size + K.iovec.size;
+        v32[(m + K.msghdr.msg_namelen) >> 2] = NAME;
+        v32[(m + K.msghdr.msg_flags) >> 2] = 0;
+        this.put64(io + K.iovec.iov_base, this.base + region.bufOffset(idx));
+        this.put64(io + K.iovec.iov_len, bufSize);
+        this.rxSlotOf[i] = k;
+      }
+      const got = recvmmsg(fd, this.vbase + this.rxMsg, want, this.spec.name);
+      if (got <= 0) break;
+      if (now < 0) now = performance.now();
+      for (let i = 0; i < got; i++) {
+        const m = this.rxMsg + i * K.mmsghdr.size;
+        const dlen = v32[(m + K.mmsghdr.msg_len) >> 2], flags = v32[(m + K.msghdr.msg_flags) >> 2];
+        const h = this.rxHdr + i * 16;
+        if (flags & K.MSG_TRUNC) { st[C.rxTooBig]++; this.rxDrops++; continue; }
+        const got8 = readVxlanHeader(v8, h, dlen);
+        if (got8 === VX_SHORT) { st[C.rxShort]++; this.rxDrops++; continue; }
+        if (got8 === VX_BAD_FLAGS) { st[C.rxBadFlags]++; this.rxDrops++; continue; }
+        if (got8 !== vni) { st[C.rxWrongVni]++; this.rxDrops++; continue; }
+        // the sender, as 16 bytes (a[aOff..]), and whether it is ourselves (our multicast looped back)
+        let a: Uint8Array, aOff: number, self: boolean;
+        if (v6) {
+          a = v8; aOff = this.rxName + i * NAME + K.sockaddr_in6.sin6_addr;
+          self = true;
+          for (let b = 0; b < 16; b++) if (v8[aOff + b] !== l16[b]) { self = false; break; }
+        } else {
+          const nm = this.rxName + i * NAME + K.sockaddr_in.sin_addr;
+          from16[12] = v8[nm]; from16[13] = v8[nm + 1]; from16[14] = v8[nm + 2]; from16[15] = v8[nm + 3];
+          a = from16; aOff = 0;
+          self = readU32(from16, 12) === local;
+        }
+        if (self) { st[C.rxFromSelf]++; this.rxDrops++; continue; }
+        // the inner frame is in the buffer of slot rxSlotOf[i]: move that buffer to slot hwtail
+        const k = this.rxSlotOf[i], so = s + (hwtail << 2);
+        if (k !== hwtail) {
+          const ko = s + (k << 2), x = u32[so];
+          u32[so] = u32[ko];
+          u32[ko] = x;
+        }
+        const len = dlen - 8;
+        u32[so + 1] = len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
+        this.fdb.learn(u8, region.bufOffset(u32[so]) + 6, a, aOff, now);
+        this.rxPkts++;
+        this.rxBytes += len;
+        hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
+      }
+      if (got < want) break;
+    }
+    return hwtail;
+  }
+
   /** stats(): datagrams the kernel dropped on the UDP socket (buffer full), and those it refused to send. */
   protected kernelCounters(): { rxDrops: number; txDrops: number } {
-    return { rxDrops: udpSocketDrops(this.local, this.config.port) ?? 0, txDrops: this.stats2.c[C.txErrors] };
+    const c = this.config;
+    return { rxDrops: udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port) ?? 0, txDrops: this.stats2.c[C.txErrors] };
   }
 
   protected closeKernel(): void {
-    close(this.udpFd);
+    for (const fd of this.rxFds) close(fd);
     close(this.rawFd);
     munmap(this.vec.addr, this.vec.size);
     this.stats2.close();
     try { closeSync(this.cfgFd); } catch { /* closed */ }
   }
+}
+
+function macBytes(mac: string): Uint8Array {
+  return Uint8Array.from(mac.split(':').map((h) => parseInt(h, 16)));
 }
 
 /** Open netmap:NAME for the VXLAN port NAME (its config exists: the port-kind table checked). */
@@ -338,31 +437,38 @@ export function openVxlanPort(spec: PortSpec, opts: OpenOptions): Port {
     throw new NetmapError('EINVAL', `${spec.raw}: a VXLAN port has one ring pair and no host rings (open netmap:${spec.name})`);
   }
   const { config: c, fd: cfg } = loadVxlanConfig(spec.name, true);
-  let udp = -1, raw = -1, mem: PrivateRegion | null = null, stats: VxlanStats | null = null;
+  let udp = -1, mc = -1, raw = -1, mem: PrivateRegion | null = null, stats: VxlanStats | null = null;
   try {
     if (!flock(cfg, LOCK_SH | LOCK_NB)) throw new NetmapError('EBUSY', `${spec.raw}: VXLAN port ${spec.name} is being removed`);
     const u = underlay(c, spec.raw);
-    const local = parseIpv4(c.local);
+    const local = parseVtep(c.local)!, v6 = isIpv6(c.local);
+    const at = v6 ? `[${c.local}]:${c.port}` : `${c.local}:${c.port}`;
     try {
       udp = udpSocket(local, c.port, 4 << 20, spec.name);
+      // multicast: a socket bound to the group (one bound to local gets none of its datagrams)
+      if (c.group) {
+        const g = parseVtep(c.group)!;
+        mc = udpSocket(g, c.port, 4 << 20, spec.name, v6 ? u.ifindex : 0);
+        joinGroup(mc, g, u.ifindex, spec.name);
+      }
     } catch (e) {
       if (e instanceof NetError && e.errno === K.EADDRINUSE) {
-        throw new NetmapError('EBUSY', `${spec.raw}: ${c.local}:${c.port} is in use (another opener of ${spec.name}, a Linux vxlan device on this port, or another program): one opener at a time`);
+        throw new NetmapError('EBUSY', `${spec.raw}: ${at}${c.group ? ` or ${c.group}` : ''} is in use (another opener of ${spec.name}, a Linux vxlan device on this port, or another program): one opener at a time`);
       }
-      if (e instanceof NetError && e.code === 'EADDRNOTAVAIL') throw new NetmapError('EADDRNOTAVAIL', `${spec.raw}: ${c.local} is not an address of this network namespace`);
+      if (e instanceof NetError && e.code === 'EADDRNOTAVAIL') throw new NetmapError('EADDRNOTAVAIL', `${spec.raw}: ${c.local} is not an address of this network namespace${v6 ? ' (or still tentative: duplicate address detection takes a moment; ip addr add ... nodad skips it)' : ''}`);
       throw e;
     }
-    if (c.group) joinGroup(udp, parseIpv4(c.group), u.ifindex, spec.name);
-    raw = rawIpSocket(c.dev, 4 << 20, spec.name);
+    raw = rawIpSocket(v6, c.dev, c.group ? u.ifindex : 0, 4 << 20, spec.name);
     const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? DEFAULT_SLOTS;
     mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
     const rec = createKernelPortRecord(mem.region, 1, txSlots, rxSlots);
     stats = VxlanStats.open(spec.name);
     const rings = { tx: spec.flags & NR_RX_RINGS_ONLY ? [] : [0], rx: spec.flags & NR_TX_RINGS_ONLY ? [] : [0] };
-    const port = new VxlanPort(mem, rec, spec, rings, opts, c, { udp, raw, cfg }, u, stats);
+    const port = new VxlanPort(mem, rec, spec, rings, opts, c, { udp, mc, raw, cfg }, u, stats);
     return port.bindOpener();
   } catch (e) {
     if (udp >= 0) close(udp);
+    if (mc >= 0) close(mc);
     if (raw >= 0) close(raw);
     mem?.release();
     stats?.close();

@@ -1,0 +1,131 @@
+// VXLAN with a container keeping Linux's default offloads (issue 13, item 5): container A's veth
+// keeps tx checksumming, TSO and GSO on, so `vale-ctl -a` attaches it with AF_PACKET and a
+// virtio-net header and its switch port carries TCP super-frames (up to 64 KiB) with partial
+// checksums. The VXLAN port's switch port has no header: the switch's conversion
+// (vale/offload.ts, VnetConverter) cuts each super-frame into MSS-sized segments and completes
+// their checksums on the way to it, and the port encapsulates each segment. iperf3 TCP both ways
+// to the plain Linux host B; tcpdump on host A's underlay shows no datagram over the MTU, and
+// more datagrams than the frames the container handed the switch (super-frames were cut).
+// Namespaces start with vxo.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { needs } from './fixtures/requires.js';
+import { A_IP, B_IP, CA_IP, CB_IP, VxlanTopology } from './fixtures/vxlan-topology.js';
+
+const skip = needs(['root', 'ip', 'iperf3', 'tcpdump', 'tshark', 'ethtool'], 'network namespaces, veth pairs, a Linux vxlan device');
+const NMTS = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
+const topo = new VxlanTopology({ prefix: 'vxo', offloadsA: 'default' });
+const dir = mkdtempSync(join(tmpdir(), 'nmts-vxo-'));
+const env = { ...process.env, NMTS_SHM_DIR: dir, NMTS_SOCKET: join(dir, 'nmts.sock'), NMTS_DAEMON_AUTOSTART: '0' };
+const SW = `valeo${process.pid % 100000}`;
+const children: ChildProcess[] = [];
+
+function nmts(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('ip', ['netns', 'exec', topo.a, process.execPath, NMTS, ...args], { encoding: 'utf8', env, timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Counters of a `vale-ctl -v` line starting with `prefix` (key value pairs whose key matches re). */
+function counters(prefix: string, re: RegExp): Record<string, number> {
+  const r = nmts('vale-ctl', '-v');
+  assert.equal(r.status, 0, r.stderr);
+  const line = r.stdout.split('\n').find((l) => l.startsWith(prefix));
+  assert.ok(line, `vale-ctl -v lists ${prefix}: ${r.stdout}`);
+  const w = line.split(' '), out: Record<string, number> = {};
+  for (let i = 0; i < w.length - 1; i++) if (re.test(w[i])) out[w[i]] = Number(w[i + 1]);
+  return out;
+}
+const vx = (): Record<string, number> => counters('vx0 vxlan ', /^(tx|rx|fdb)_/);
+const port = (name: string): Record<string, number> => counters(`${SW}:${name} `, /^(tx|rx)_/);
+
+function start(ns: string, cmd: string, args: string[]): ChildProcess {
+  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  children.push(c);
+  return c;
+}
+
+function output(c: ChildProcess, re: RegExp, ms = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}: ${text}`)), ms);
+    const on = (d: Buffer): void => {
+      text += d.toString();
+      if (re.test(text)) { clearTimeout(t); resolve(); }
+    };
+    c.stdout?.on('data', on);
+    c.stderr?.on('data', on);
+  });
+}
+
+const exited = (c: ChildProcess): Promise<number | null> => new Promise((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+
+/** iperf3 TCP from a client in `from` to a server in `server` at dst: -t seconds, or -n bytes. */
+async function iperf(from: string, server: string, dst: string, p: number, amount: string[]): Promise<{ bps: number; bytes: number }> {
+  const s = start(server, 'iperf3', ['-s', '-1', '--forceflush', '-p', String(p)]);
+  await output(s, /Server listening/);
+  const r = spawnSync('ip', ['netns', 'exec', from, 'iperf3', '-c', dst, '-p', String(p), ...amount, '-J'], { encoding: 'utf8', timeout: 60_000 });
+  await exited(s);
+  assert.equal(r.status, 0, r.stdout.slice(-2000) + r.stderr);
+  const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number; bytes: number } } };
+  return { bps: j.end.sum_received.bits_per_second, bytes: j.end.sum_received.bytes };
+}
+
+describe('VXLAN: TCP from a container with default offloads (TSO, tx checksumming) through the overlay', { skip }, () => {
+  before(async () => {
+    topo.create();
+    const daemon = start(topo.a, process.execPath, [NMTS, 'daemon', '--socket', env.NMTS_SOCKET]);
+    await output(daemon, /started: socket/);
+    const n = nmts('vale-ctl', '-n', 'vx0', '--vxlan', `vni=42,local=${A_IP},remote=${B_IP},dev=vxlua`);
+    assert.equal(n.status, 0, n.stderr);
+    const a1 = nmts('vale-ctl', '-v', '-a', `${SW}:vxlca1`);
+    assert.equal(a1.status, 0, a1.stderr);
+    assert.match(a1.stdout, /^netmap:vxlca1: backend AF_PACKET \(\d+-byte virtio-net header/m, 'the container\'s offloads choose a header');
+    const a2 = nmts('vale-ctl', '-a', `${SW}:vx0`);
+    assert.equal(a2.status, 0, a2.stderr);
+  });
+  after(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    topo.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('super-frames are segmented before encapsulation: no datagram over the underlay MTU', { timeout: 90_000 }, async (t) => {
+    const file = join(dir, 'underlay.pcap');
+    const dump = start(topo.a, 'tcpdump', ['-i', 'vxlua', '-n', '-Z', 'root', '-s', '96', '-B', '16384', '-U', '-w', file, 'udp port 4789 and src host', A_IP]);
+    await output(dump, /listening on/);
+    const into = port('vxlca1').tx_packets, before = vx();
+    const r = await iperf(topo.ca, topo.cb, CB_IP, 5311, ['-n', '8M']);
+    await new Promise((res) => setTimeout(res, 300));
+    dump.kill('SIGINT');
+    await exited(dump);
+    assert.ok(r.bytes > 1e6, `iperf3 moved ${r.bytes} bytes`);
+    const frames = port('vxlca1').tx_packets - into, c = vx();
+    const sent = c.tx_frames - before.tx_frames;
+    t.diagnostic(`the container handed the switch ${frames} frames; vx0 sent ${sent} (${(r.bps / 1e6).toFixed(0)} Mbit/s)`);
+    assert.equal(c.tx_too_big - before.tx_too_big, 0, JSON.stringify(c));
+    assert.ok(sent > frames * 1.5, `super-frames were cut into segments: ${frames} frames in, ${sent} out`);
+    const ts = spawnSync('tshark', ['-r', file, '-d', 'udp.port==4789,vxlan', '-T', 'fields', '-E', 'separator=|', '-e', 'ip.len', '-e', 'vxlan.vni'],
+      { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 << 20 });
+    assert.equal(ts.status, 0, ts.stderr);
+    const rows = ts.stdout.trim().split('\n').map((l) => l.split('|'));
+    assert.ok(rows.length >= sent * 0.9, `the capture holds the transfer: ${rows.length} datagrams of ${sent}`);
+    const biggest = rows.reduce((m, x) => Math.max(m, Number(x[0].split(',')[0])), 0);
+    t.diagnostic(`${rows.length} datagrams on the underlay, the largest IP packet ${biggest} bytes`);
+    assert.ok(biggest <= 1500 && biggest > 1400, `the largest outer IP packet: ${biggest} bytes (MTU 1500)`);
+    for (const x of rows.slice(0, 100)) assert.equal(x[1], '42');
+  });
+
+  test('iperf3 TCP both ways with the container\'s offloads on', { timeout: 90_000 }, async (t) => {
+    const ab = await iperf(topo.ca, topo.cb, CB_IP, 5312, ['-t', '3']);
+    const ba = await iperf(topo.cb, topo.ca, CA_IP, 5313, ['-t', '3']);
+    assert.ok(ab.bytes > 1e6 && ba.bytes > 1e6, `${ab.bytes} ${ba.bytes}`);
+    t.diagnostic(`iperf3 TCP A->B ${(ab.bps / 1e6).toFixed(0)} Mbit/s, B->A ${(ba.bps / 1e6).toFixed(0)} Mbit/s (container A: TSO and tx checksumming on)`);
+    const c = vx();
+    for (const k of ['tx_too_big', 'tx_errors', 'rx_too_big']) assert.equal(c[k], 0, `${k}: ${JSON.stringify(c)}`);
+  });
+});
