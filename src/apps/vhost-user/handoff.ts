@@ -14,10 +14,11 @@ export class DirectHandoff {
   private lent = false;
   private nextCheck = 0;
 
-  constructor(name: string, private readonly dev: VhostUserDevice, private readonly log: (line: string) => void) {
+  /** `name` null: the claim file is another daemon's, nothing to hand over. */
+  constructor(name: string | null, private readonly dev: VhostUserDevice, private readonly log: (line: string) => void) {
     let c: Claim | null = null;
     try {
-      c = Claim.open(name);
+      if (name !== null) c = Claim.open(name);
     } catch (e) {
       log(`${dev.path}: netmap:${name} cannot be opened directly: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -68,7 +69,7 @@ export class DirectHandoff {
       return;
     }
     this.lent = false;
-    this.log(`${this.dev.path}: netmap:${this.claim!.name} ${why}: the daemon serves the socket again`);
+    this.log(`${this.dev.path}: netmap:${this.claim!.name}: ${why}: the daemon serves the socket again`);
   }
 
   /** Before attaching to switch `sw`: refused while an opener has the port. */

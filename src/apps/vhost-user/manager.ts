@@ -80,10 +80,12 @@ export class VhostPorts {
       throw new NetmapError('EEXIST', `${path} exists (a stale socket? remove it first)`);
     }
     const pairs = 1;
-    writeClaim(name, kind, path); // netmap:NAME finds the port through it (ports/vhost-user/claim.ts)
+    // netmap:NAME finds the port through its claim file (ports/vhost-user/claim.ts)
+    const claimed = writeClaim(name, kind, path);
+    if (!claimed) this.emit(`${kind} port ${name}: another nmts daemon has a VM port ${name}: netmap:${name} opens that one, this one can only be attached`);
     const ctrlSab = new SharedArrayBuffer(CTRL_BYTES);
     const statsSab = new SharedArrayBuffer((S.size + 2 * pairs * Q.n) * 8);
-    const input: VhostWorkerInput = { name, path, queuePairs: pairs, burst, ctrl: ctrlSab, stats: statsSab };
+    const input: VhostWorkerInput = { name, path, queuePairs: pairs, burst, ctrl: ctrlSab, stats: statsSab, claimed };
     const worker = new Worker(new URL(kind === 'stream' ? './stream-worker.js' : './worker.js', import.meta.url), { workerData: input });
     const e: Entry = {
       name, kind, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
@@ -102,7 +104,7 @@ export class VhostPorts {
       worker.once('error', (err) => reject(err));
       worker.once('exit', () => reject(new NetmapError('EIO', `${name}: the port's thread exited`)));
     }).catch((err: unknown) => {
-      removeClaim(name);
+      if (claimed) removeClaim(name);
       throw err;
     });
     worker.on('exit', () => {
@@ -158,7 +160,7 @@ export class VhostPorts {
       let pid = 0;
       try {
         const c = Claim.open(name);
-        if ((c.state === CLAIM.LENT || c.state === CLAIM.WANT) && processAlive(c.openerPid)) pid = c.openerPid;
+        if (c.daemonPid === process.pid && (c.state === CLAIM.LENT || c.state === CLAIM.WANT) && processAlive(c.openerPid)) pid = c.openerPid;
         c.close();
       } catch { /* no claim: nothing open directly */ }
       if (pid > 0) throw new NetmapError('EBUSY', `${name} is open directly (netmap:${name}, pid ${pid}): close it first`);

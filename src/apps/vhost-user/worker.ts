@@ -40,7 +40,7 @@ try {
   process.exit(0);
 }
 // netmap:NAME opened directly: the opener serves the socket meanwhile (handoff.ts)
-const handoff = new DirectHandoff(input.name, dev, (l) => post({ type: 'log', line: `${input.name}: ${l}` }));
+const handoff = new DirectHandoff(input.claimed === true ? input.name : null, dev, (l) => post({ type: 'log', line: `${input.name}: ${l}` }));
 post({ type: 'ready' });
 
 const rxq = dev.queues[0], txq = dev.queues[1];

@@ -52,18 +52,16 @@ export function vmPortExists(name: string): boolean {
   }
 }
 
-/** The daemon: write the claim file of a new port (an older one of a dead daemon is replaced). */
-export function writeClaim(name: string, kind: ClaimKind, socketPath: string): void {
+/**
+ * The daemon: write the claim file of a new port (one of a dead daemon is replaced). False,
+ * with nothing written, when another live daemon has a port of that name: netmap:NAME is
+ * that one's (a name is the opener's only handle), and this port is served for attaching only.
+ */
+export function writeClaim(name: string, kind: ClaimKind, socketPath: string): boolean {
   if (!NAME.test(name)) throw new NetmapError('EINVAL', `'${name}' is not a VM port name`);
   const p = Buffer.from(socketPath);
   if (p.length > PATH_MAX) throw new NetmapError('EINVAL', `socket path longer than ${PATH_MAX} bytes: ${socketPath}`);
-  let old: Claim | null = null;
-  try { old = Claim.open(name); } catch { /* none, or unreadable: replaced */ }
-  if (old) {
-    const pid = old.daemonPid;
-    old.close();
-    if (pid !== process.pid && processAlive(pid)) throw new NetmapError('EEXIST', `VM port ${name} is served by another nmts daemon (pid ${pid})`);
-  }
+  if (claimOwner(name) > 0) return false;
   mkdirSync(claimDir(), { recursive: true, mode: 0o755 });
   const b = Buffer.alloc(SIZE);
   b.writeInt32LE(MAGIC, W.magic * 4);
@@ -76,11 +74,25 @@ export function writeClaim(name: string, kind: ClaimKind, socketPath: string): v
   const tmp = `${claimPath(name)}.${process.pid}.tmp`;
   writeFileSync(tmp, b, { mode: 0o600 });
   renameSync(tmp, claimPath(name)); // whole, at once: an opener never sees half a file
+  return true;
+}
+
+/** The pid of another live daemon whose claim file `name` is, else 0. */
+function claimOwner(name: string): number {
+  let c: Claim;
+  try { c = Claim.open(name); } catch { return 0; } // none, or unreadable: replaced
+  const pid = c.daemonPid;
+  c.close();
+  return pid !== process.pid && processAlive(pid) ? pid : 0;
 }
 
 /** The daemon: the port is gone. */
 export function removeClaim(name: string): void {
-  try { unlinkSync(claimPath(name)); } catch { /* gone */ }
+  let c: Claim;
+  try { c = Claim.open(name); } catch { return; }
+  const mine = c.daemonPid === process.pid;
+  c.close();
+  if (mine) try { unlinkSync(claimPath(name)); } catch { /* gone */ }
 }
 
 export class Claim {
