@@ -27,7 +27,7 @@ import { clock, SPIN_CHECKS_PER_US, type OpenOptions, type Port } from '../../co
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { NetmapError } from '../../core/region.js';
-import { checkHeadCur, txPrologue } from '../../core/sync.js';
+import { badSlot, checkHeadCur, txPrologue } from '../../core/sync.js';
 import { lstatSync } from 'node:fs';
 import { close, processAlive, unlink } from '../../sys/libc.js';
 import { epollAdd, epollCreate, epollDel } from '../../sys/epoll.js';
@@ -72,17 +72,17 @@ export class VhostDirectPort extends KernelPort {
     };
     this.dev = new VhostUserDevice({
       path: claim.socketPath, queuePairs: 1, log,
-      // the guest stops its TX queue: what it queued is read while the rx ring has room
-      beforeStop: (q) => { if (q.index === 1 && !this.isClosed) this.rxsync(); },
+      // the guest stops its TX queue: what it queued is read while the rx ring has room, the rest counted as dropped
+      beforeStop: (q) => {
+        if (q.index !== 1 || this.isClosed) return;
+        this.rxsync();
+        const left = q.available();
+        if (left > 0 && this.rxOfs.length) this.region.f64[(this.rxOfs[0] + RR.drops) >> 3] += left;
+      },
     });
     this.rxq = this.dev.queues[0];
     this.txq = this.dev.queues[1];
     this.watch();
-  }
-
-  /** The front end is connected and both its queues run. */
-  get linkUp(): boolean {
-    return this.rxq.running && this.txq.running;
   }
 
   /** Keep the epoll set equal to the device's descriptors (they change on connect, set-up, disconnect). */
@@ -165,7 +165,7 @@ export class VhostDirectPort extends KernelPort {
     if (q.running) {
       while (hwtail !== stop) {
         const so = s + (hwtail << 2), idx = u32[so];
-        if (idx < 2 || idx >= nbufs) throw new NetmapError('EINVAL', `${this.name}: rx slot ${hwtail}: invalid buf_idx ${idx}`);
+        if (idx < 2 || idx >= nbufs) badSlot(region, r, hwtail, this.name);
         const len = q.txPop(u8, u32, region.bufOffset(idx), max);
         if (len === EMPTY || len === BROKEN) break;
         if (len === TOO_LONG) { drops++; continue; }
@@ -250,7 +250,7 @@ export class VhostDirectPort extends KernelPort {
     }
   }
 
-  /** Frames dropped by the queues (too long, a broken queue's), beside the rings' counts. */
+  /** Every drop is counted in the rings' own counters (too long, a stopped queue): nothing more here. */
   protected kernelCounters(): { rxDrops: number; txDrops: number } {
     return { rxDrops: 0, txDrops: 0 };
   }
