@@ -395,11 +395,6 @@ export class VhostUserDevice {
     };
   }
 
-  /** Serving the socket (not released). */
-  get listening(): boolean {
-    return this.listenFd >= 0;
-  }
-
   /**
    * Let go of the socket for another server (a program opening netmap:NAME directly,
    * claim.ts): the front end disconnected, the socket closed and its file removed. relisten()
