@@ -266,16 +266,19 @@ export async function runVms(o: VmsOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-bvm-'));
   const c: Ctx = { dir, daemonSock: join(dir, 'd.sock'), logs: [], n: 0 };
   const rows = new Map<string, VmRow>();
+  const notRoot = process.getuid?.() !== 0;
   const noDpdk = !haveTestpmd();
-  const noGuest = guestSkip();
+  const todo = o.only ? ROWS.filter((r) => o.only!.includes(r.name)) : ROWS;
+  // the guest is built (or found in its cache) only when a guest row runs
+  const noGuest = todo.some((r) => r.name.startsWith('guest')) ? guestSkip() : false;
   const d = await runDaemon({ socketPath: c.daemonSock, log: (l) => c.logs.push(l) });
   let failures = 0;
   try {
-    const todo = o.only ? ROWS.filter((r) => o.only!.includes(r.name)) : ROWS;
     for (const [i, r] of todo.entries()) {
       err(`[${i + 1}/${todo.length}] ${r.name} ... `);
       const row: VmRow = { name: r.name, what: r.what, pps: null, vs: r.vs, note: '' };
-      const skip = noDpdk && !r.name.startsWith('guest-vm') ? 'needs dpdk-testpmd (apt-get install dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23)'
+      const skip = notRoot ? 'needs root (testpmd\'s runtime directory, the daemon\'s sockets)'
+        : noDpdk && !r.name.startsWith('guest-vm') ? 'needs dpdk-testpmd (apt-get install dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23)'
         : r.name.startsWith('guest') && noGuest ? `skipped: ${noGuest}` : '';
       if (skip) {
         row.note = skip;
