@@ -30,6 +30,7 @@ import './limit.js';
 import './tool-cases.js';
 import './offload-cases.js';
 import { runRef } from './ref.js';
+import { runVms } from './vms.js';
 import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
 import { measureStartupMs } from './startup.js';
 
@@ -47,6 +48,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
                     with the system's cc -O2; skipped with a note without one), interleaved
                     C, JS, C, JS..., ratios with min/median/max (--only picks pairs)
   --rounds N        rounds of --ref (default 5)
+  --vms             issue #11's VM rows (root, dpdk-testpmd; QEMU and the test guest for the
+                    guest rows): netmap:vm1 and vm1 through VALE beside DPDK's net_vhost with
+                    the same virtio_user front end, ratios as the targets name them (bench/vms.ts)
   --pin             pin each worker of the netmap cases to a CPU (worker i to CPU i mod n)
   --opt-status      (under node --allow-natives-syntax) the sender's V8 optimization status
                     of the forwarding functions, in the notes
@@ -71,6 +75,8 @@ interface Options {
   /** --ref: the C-reference pairs (bench/ref.ts), interleaved for `rounds` rounds. */
   ref?: boolean;
   rounds: number;
+  /** --vms: the VM rows (bench/vms.ts). */
+  vms?: boolean;
   pin?: boolean;
   list: boolean;
   help: boolean;
@@ -124,6 +130,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--ref':
         o.ref = true;
+        break;
+      case '--vms':
+        o.vms = true;
         break;
       case '--pin':
         o.pin = true;
@@ -326,6 +335,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (o.vms) return runVms({ durationMs: o.durationMs, warmupMs: o.warmupMs, json: o.json, only: o.only });
   if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json, pin: o.pin });
   const all = listCases();
   if (o.list) {

@@ -11,6 +11,8 @@ import { openNull } from './ports/null.js';
 import { destroyPipe, openPipe } from './ports/pipe.js';
 import type { InterfaceOpenOptions } from './ports/netif/kernel-port.js';
 import { openInterface } from './ports/netif/open-interface.js';
+import { vmPortExists } from './ports/vhost-user/claim.js';
+import { openVhostDirect } from './ports/vhost-user/direct-port.js';
 import { vxlanExists } from './ports/vxlan/config.js';
 import { openVxlanPort } from './ports/vxlan/vxlan-port.js';
 import { destroyValePort, openValePort } from './vale/vale-port.js';
@@ -21,8 +23,12 @@ export const PORT_KINDS: PortKindTable = {
   vale: { open: openValePort, destroy: { [RecKind.Vale]: destroyValePort } },
   null: { open: openNull },
   // an interface port's record lives in its private region: never in a shared file's reclaim;
-  // netmap:NAME of a VXLAN port made by vale-ctl -n NAME --vxlan (ports/vxlan) opens that port
-  netmap: { open: (_region, spec, opts) => (vxlanExists(spec.name) ? openVxlanPort(spec, opts) : openInterface(spec, opts)) },
+  // netmap:NAME of a VXLAN port made by vale-ctl -n NAME --vxlan (ports/vxlan) opens that port,
+  // of a VM port made by vale-ctl -n NAME --vhost-user the VM directly (ports/vhost-user/direct-port)
+  netmap: {
+    open: (_region, spec, opts) => (vxlanExists(spec.name) ? openVxlanPort(spec, opts)
+      : vmPortExists(spec.name) ? openVhostDirect(spec, opts) : openInterface(spec, opts)),
+  },
 };
 
 usePortKinds(PORT_KINDS);

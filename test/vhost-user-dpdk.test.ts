@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { daemonRequest, runDaemon } from '../src/apps/daemon/daemon.js';
 import { needs } from './fixtures/requires.js';
+import { accumulated, testpmd } from './fixtures/testpmd.js';
 
 const skip = needs(['root', 'dpdk-testpmd'], 'DPDK testpmd (its runtime directory /var/run/dpdk)');
 const root = resolve(import.meta.dirname, '../..');
@@ -28,25 +29,6 @@ async function until(what: string, f: () => Promise<boolean>, ms = 30_000): Prom
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
     await sleep(50);
   }
-}
-
-function testpmd(prefix: string, path: string, mode: 'txonly' | 'rxonly'): { child: ChildProcess; out: () => string; exited: Promise<void> } {
-  const child = spawn('dpdk-testpmd', ['-l', '0-1', '--no-huge', '-m', '512', '--no-pci', `--file-prefix=${prefix}`,
-    '--vdev', `virtio_user0,path=${path},queues=1`, '--', `--forward-mode=${mode}`, '--total-num-mbufs=16384', '--stats-period', '1'],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d: Buffer) => { text += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { text += d.toString(); });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return { child, out: () => text, exited };
-}
-
-/** testpmd's final "Accumulated forward statistics": RX-packets and TX-packets. */
-function accumulated(text: string): { rx: number; tx: number } {
-  const i = text.lastIndexOf('Accumulated forward statistics');
-  assert.ok(i >= 0, `no final statistics in testpmd's output:\n${text.slice(-2000)}`);
-  const block = text.slice(i);
-  return { rx: Number(/RX-packets:\s+(\d+)/.exec(block)![1]), tx: Number(/TX-packets:\s+(\d+)/.exec(block)![1]) };
 }
 
 test('DPDK virtio_user txonly -> vhost-user port -> switch -> pkt-gen -f rx: exact counts', { skip, timeout: 120_000 }, async () => {

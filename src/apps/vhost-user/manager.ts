@@ -6,7 +6,9 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { NetmapError } from '../../core/region.js';
+import { CLAIM, Claim, removeClaim, writeClaim } from '../../ports/vhost-user/claim.js';
 import { featureNames } from '../../ports/vhost-user/protocol.js';
+import { processAlive } from '../../sys/libc.js';
 import { C, CTRL_BYTES, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
 
 export interface VhostQueueInfo { index: number; dir: 'rx' | 'tx'; size: number; running: boolean; broken: boolean; packets: number; bytes: number; drops: number; kicks: number; interrupts: number }
@@ -78,9 +80,12 @@ export class VhostPorts {
       throw new NetmapError('EEXIST', `${path} exists (a stale socket? remove it first)`);
     }
     const pairs = 1;
+    // netmap:NAME finds the port through its claim file (ports/vhost-user/claim.ts)
+    const claimed = writeClaim(name, kind, path);
+    if (!claimed) this.emit(`${kind} port ${name}: another nmts daemon has a VM port ${name}: netmap:${name} opens that one, this one can only be attached`);
     const ctrlSab = new SharedArrayBuffer(CTRL_BYTES);
     const statsSab = new SharedArrayBuffer((S.size + 2 * pairs * Q.n) * 8);
-    const input: VhostWorkerInput = { name, path, queuePairs: pairs, burst, ctrl: ctrlSab, stats: statsSab };
+    const input: VhostWorkerInput = { name, path, queuePairs: pairs, burst, ctrl: ctrlSab, stats: statsSab, claimed };
     const worker = new Worker(new URL(kind === 'stream' ? './stream-worker.js' : './worker.js', import.meta.url), { workerData: input });
     const e: Entry = {
       name, kind, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
@@ -98,6 +103,9 @@ export class VhostPorts {
       });
       worker.once('error', (err) => reject(err));
       worker.once('exit', () => reject(new NetmapError('EIO', `${name}: the port's thread exited`)));
+    }).catch((err: unknown) => {
+      if (claimed) removeClaim(name);
+      throw err;
     });
     worker.on('exit', () => {
       if (this.ports.get(name) === e) this.ports.delete(name);
@@ -145,13 +153,24 @@ export class VhostPorts {
     return `${m.sw}:${name}`;
   }
 
-  async remove(name: string): Promise<void> {
+  async remove(name: string, force = false): Promise<void> {
     const e = this.entry(name);
+    if (!force) {
+      // a program serving the socket itself (netmap:NAME) keeps the port until it closes it
+      let pid = 0;
+      try {
+        const c = Claim.open(name);
+        if (c.daemonPid === process.pid && (c.state === CLAIM.LENT || c.state === CLAIM.WANT) && processAlive(c.openerPid)) pid = c.openerPid;
+        c.close();
+      } catch { /* no claim: nothing open directly */ }
+      if (pid > 0) throw new NetmapError('EBUSY', `${name} is open directly (netmap:${name}, pid ${pid}): close it first`);
+    }
     Atomics.store(e.ctrl, C.stop, 1);
     const t = setTimeout(() => { void e.worker.terminate(); }, 5000);
     await e.exited;
     clearTimeout(t);
     this.ports.delete(name);
+    removeClaim(name);
     this.emit(`${e.kind} port ${name}: removed (socket ${e.path})`);
   }
 
@@ -179,7 +198,7 @@ export class VhostPorts {
 
   async closeAll(): Promise<string[]> {
     const names = [...this.ports.keys()];
-    for (const n of names) await this.remove(n);
+    for (const n of names) await this.remove(n, true);
     return names;
   }
 }

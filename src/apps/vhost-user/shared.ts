@@ -27,6 +27,8 @@ export interface VhostWorkerInput {
   burst: number;
   ctrl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** The port's claim file is this daemon's: netmap:NAME may be opened directly (handoff.ts). */
+  claimed?: boolean;
 }
 
 export type VhostWorkerMessage =

@@ -20,6 +20,7 @@ import { BROKEN, EMPTY, TOO_LONG } from '../../ports/vhost-user/virtqueue.js';
 import { FdWaker } from '../common/fd-waker.js';
 import { openAttachedPort } from '../vale-attach/port.js';
 import { AttachRequests, errorOf } from './attach-requests.js';
+import { DirectHandoff } from './handoff.js';
 import { C, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
 
 const input = workerData as VhostWorkerInput;
@@ -38,6 +39,8 @@ try {
   post({ type: 'error', phase: 'open', ...errorOf(e) });
   process.exit(0);
 }
+// netmap:NAME opened directly: the opener serves the socket meanwhile (handoff.ts)
+const handoff = new DirectHandoff(input.claimed === true ? input.name : null, dev, (l) => post({ type: 'log', line: `${input.name}: ${l}` }));
 post({ type: 'ready' });
 
 const rxq = dev.queues[0], txq = dev.queues[1];
@@ -51,12 +54,18 @@ const scratch32 = new Uint32Array(scratch.buffer);
 const requests = new AttachRequests(input.ctrl, input.name, {
   attachedTo: () => sw,
   attach: (name) => {
-    vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
+    handoff.attach(name); // refused while netmap:NAME is open directly
+    try {
+      vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
+    } catch (e) {
+      handoff.detached();
+      throw e;
+    }
     sw = name;
     rebuildWaker();
     return vnic.portIndex;
   },
-  detach: () => closePort(),
+  detach: () => { closePort(); handoff.detached(); },
 }, post);
 
 function closePort(): void {
@@ -207,6 +216,7 @@ let rounds = 0;
 try {
   while (Atomics.load(ctrl, C.stop) === 0) {
     requests.poll();
+    handoff.poll();
     if (dev.fdGen !== fdGen) rebuildWaker();
     const moved = guestToSwitch() + switchToGuest();
     publish();
@@ -219,6 +229,8 @@ try {
   publish();
   (waker as FdWaker | null)?.stop();
   closePort();
+  handoff.detached();
+  handoff.close();
   try { dev.close(); } catch { /* the socket file may be gone */ }
 }
 if (failure) post({ type: 'error', phase: 'run', ...failure });

@@ -61,7 +61,7 @@ export interface InterfaceOpenOptions extends OpenOptions {
 }
 
 /** Which kernel mechanism moves the frames of a port on an interface. */
-export type Backend = 'af_xdp' | 'af_packet' | 'tap' | 'vxlan';
+export type Backend = 'af_xdp' | 'af_packet' | 'tap' | 'vxlan' | 'vhost-user';
 
 export interface KernelPortInfo extends BackendInfo {
   backend: Backend;

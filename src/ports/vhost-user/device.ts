@@ -10,6 +10,7 @@
 // ends the connection with a logged error: the front end reconnects and starts over, as after a
 // back-end restart. A bad ring only stops its queue (virtqueue.ts). The front end's memory is
 // unmapped on disconnect, after its queues are stopped.
+import { lstatSync } from 'node:fs';
 import { close, unlink } from '../../sys/libc.js';
 import { recvWithFds, sendWithFds, unixAccept, unixListen, eventfdConsume } from '../../sys/unix.js';
 import { GuestMemory, type RegionDesc } from './guest-memory.js';
@@ -392,6 +393,28 @@ export class VhostUserDevice {
         packets: q.packets, bytes: q.bytes, drops: q.drops, kicks: q.kicks, interrupts: q.interrupts,
       })),
     };
+  }
+
+  /**
+   * Let go of the socket for another server (a program opening netmap:NAME directly,
+   * claim.ts): the front end disconnected, the socket closed and its file removed. relisten()
+   * serves it again.
+   */
+  release(why: string): void {
+    this.disconnect(why);
+    if (this.listenFd < 0) return;
+    close(this.listenFd);
+    this.listenFd = -1;
+    try { unlink(this.path); } catch { /* already gone */ }
+    this.fdGen++;
+  }
+
+  /** Listen on the socket again after release(); a stale socket file left there is replaced. */
+  relisten(): void {
+    if (this.listenFd >= 0) return;
+    try { if (lstatSync(this.path).isSocket()) unlink(this.path); } catch { /* none */ }
+    this.listenFd = unixListen(this.path);
+    this.fdGen++;
   }
 
   /** Disconnect, stop listening, remove the socket file. */
