@@ -14,7 +14,7 @@ import { close, unlink } from '../../sys/libc.js';
 import { recvWithFds, sendWithFds, unixAccept, unixListen, eventfdConsume } from '../../sys/unix.js';
 import { GuestMemory, type RegionDesc } from './guest-memory.js';
 import {
-  bit, F, FLAG_NEED_REPLY, FLAG_REPLY, FLAG_VERSION, HDR_SIZE, MAX_PAYLOAD, MAX_REGIONS, netHeaderLength,
+  bit, F, FLAG_NEED_REPLY, FLAG_REPLY, FLAG_VERSION, HDR_SIZE, MAX_PAYLOAD, MAX_QUEUE_PAIRS, MAX_REGIONS, netHeaderLength,
   OFFERED_FEATURES, OFFERED_PROTOCOL_FEATURES, PF, REQ, requestName, VRING_IDX_MASK, VRING_NOFD,
 } from './protocol.js';
 import { Virtqueue } from './virtqueue.js';
@@ -22,7 +22,7 @@ import { Virtqueue } from './virtqueue.js';
 export interface VhostUserDeviceOptions {
   /** The Unix socket to listen on (made here; removed by close()). */
   path: string;
-  /** Queue pairs (1 in this version). */
+  /** Queue pairs, 1 to MAX_QUEUE_PAIRS; more than 1 offers VIRTIO_NET_F_MQ (each pair a ring pair of the port). */
   queuePairs?: number;
   /** One line per event (connections, errors, broken queues). */
   log?: (line: string) => void;
@@ -71,6 +71,8 @@ export class VhostUserDevice {
   private inFds: number[] = [];
   features = 0n;
   protocolFeatures = 0n;
+  /** The device features offered (OFFERED_FEATURES, plus MQ with several queue pairs). */
+  readonly offered: bigint;
   private mem: GuestMemory | null = null;
   /** Ring addresses per queue (front-end virtual), re-translated when the memory table changes. */
   private readonly ringAddr: ([number, number, number] | null)[];
@@ -83,6 +85,8 @@ export class VhostUserDevice {
     this.log = o.log ?? (() => {});
     this.beforeStop = o.beforeStop ?? (() => {});
     const pairs = o.queuePairs ?? 1;
+    if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_QUEUE_PAIRS) throw new RangeError(`queue pairs: ${pairs} (1 to ${MAX_QUEUE_PAIRS})`);
+    this.offered = OFFERED_FEATURES | (pairs > 1 ? bit(F.MQ) : 0n);
     this.queues = Array.from({ length: 2 * pairs }, (_, i) => new Virtqueue(i));
     for (const q of this.queues) q.onBroken = (vq, reason) => this.log(`${this.path}: queue ${vq.index} (${vq.index & 1 ? 'guest tx' : 'guest rx'}) stopped: ${reason}`);
     this.ringAddr = this.queues.map(() => null);
@@ -201,14 +205,14 @@ export class VhostUserDevice {
   private handle(req: number, flags: number, p: Buffer, fds: number[]): void {
     let ok = true; // for REPLY_ACK
     switch (req) {
-      case REQ.GET_FEATURES: this.replyU64(req, OFFERED_FEATURES); return;
+      case REQ.GET_FEATURES: this.replyU64(req, this.offered); return;
       case REQ.GET_PROTOCOL_FEATURES: this.replyU64(req, OFFERED_PROTOCOL_FEATURES); return;
       case REQ.GET_QUEUE_NUM: this.replyU64(req, BigInt(this.queues.length / 2)); return;
       case REQ.SET_FEATURES: {
         this.need(p, 8, req);
         const v = p.readBigUInt64LE(0);
-        if (v & ~OFFERED_FEATURES) this.log(`${this.path}: front end asked for features not offered: 0x${(v & ~OFFERED_FEATURES).toString(16)} (ignored)`);
-        this.features = v & OFFERED_FEATURES;
+        if (v & ~this.offered) this.log(`${this.path}: front end asked for features not offered: 0x${(v & ~this.offered).toString(16)} (ignored)`);
+        this.features = v & this.offered;
         const hdr = netHeaderLength(this.features);
         for (const q of this.queues) {
           q.eventIdx = (this.features & bit(F.EVENT_IDX)) !== 0n;

@@ -45,8 +45,14 @@ export const bit = (b: number): bigint => 1n << BigInt(b);
 
 /** What this back end offers: split rings, merged rx buffers, event-index suppression, no offloads (yet). */
 export const OFFERED_FEATURES = bit(F.VERSION_1) | bit(F.MRG_RXBUF) | bit(F.EVENT_IDX) | bit(F.ANY_LAYOUT) | bit(F.PROTOCOL_FEATURES);
-/** Protocol features offered: acks on request. */
-export const OFFERED_PROTOCOL_FEATURES = bit(PF.REPLY_ACK);
+/**
+ * Protocol features offered: acks on request, and MQ (GET_QUEUE_NUM answers the port's queue
+ * pairs; QEMU refuses `queues=N` on its netdev beyond it, and starts every pair's rings with
+ * SET_VRING_ENABLE as the guest turns them on).
+ */
+export const OFFERED_PROTOCOL_FEATURES = bit(PF.REPLY_ACK) | bit(PF.MQ);
+/** Queue pairs a port may have (vale-ctl -n NAME --vhost-user PATH -C tx,rx,QUEUES). */
+export const MAX_QUEUE_PAIRS = 8;
 
 /** Names of the feature bits set in `f`, for listings. */
 export function featureNames(f: bigint): string[] {
