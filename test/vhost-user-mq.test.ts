@@ -90,6 +90,36 @@ test('daemon: vhost-create checks queues', { skip: needs(['root']) }, async () =
   }
 });
 
+test('vale-ctl -n vm1 --vhost-user PATH -C 1024,1024,2: two queue pairs, the QEMU arguments, and -v per queue', { skip: needs(['root']), timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nmts-vhmq-'));
+  const sock = join(dir, 'd.sock'), vsock = join(dir, 'vm1.sock');
+  const d = await runDaemon({ socketPath: sock, log: () => {} });
+  const env = { ...process.env, NMTS_SOCKET: sock, NMTS_DAEMON_AUTOSTART: '0' };
+  // the daemon runs in this process: vale-ctl is awaited, not run synchronously
+  const ctl = (...a: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> => new Promise((res) => {
+    const c = spawn(process.execPath, ['bin/nmts.js', 'vale-ctl', ...a], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    c.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
+    c.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+    c.once('close', (status) => res({ status, stdout, stderr }));
+  });
+  try {
+    const n = await ctl('-n', 'vm1', '--vhost-user', vsock, '-C', '1024,1024,2');
+    assert.equal(n.status, 0, n.stderr);
+    assert.match(n.stdout, /vm1: vhost-user port with 2 queue pairs, socket /);
+    assert.match(n.stdout, /-netdev vhost-user,id=net0,chardev=chr0,queues=2 -device virtio-net-pci,netdev=net0,mac=[0-9a-f:]+,mq=on,vectors=0/);
+    const v = await ctl('-v');
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, /^vm1 vhost-user .* not attached queue_pairs 2 features - unattached_drops 0; rx0 idle .*; tx0 idle .*; rx1 idle .*; tx1 idle /m);
+    const bad = await ctl('-n', 'vm2', '--vhost-user', join(dir, 'vm2.sock'), '-C', '1024,1024,2,3');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /as many rx as tx rings/);
+  } finally {
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('pkt-gen (64 flows) -> switch RSS -> 2-queue vhost-user port -> DPDK virtio_user rxonly on 2 queues: per-queue exact counts', { skip, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-vhmq-'));
   const sock = join(dir, 'd.sock'), vsock = join(dir, 'vm1.sock'), sw = `valemq${process.pid}`;

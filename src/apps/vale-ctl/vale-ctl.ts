@@ -182,7 +182,8 @@ ${command} [arguments]
 \t--vxlan-fdb NAME,MAC@VTEP  add a static FDB entry to VXLAN port NAME (at once if it is open)
 \t-r IF\t\tdelete the persistent port (TAP device, VXLAN or vhost-user port) IF
 \t-n NAME --vhost-user PATH\tcreate a vhost-user port NAME served by the daemon on socket PATH
-\t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it)
+\t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it;
+\t\t\t-C tx_slots,rx_slots,queues: queue pairs for a multi-queue guest, see docs/vms.md)
 \t-n NAME --stream PATH\tcreate a port NAME for QEMU's -netdev stream on unix socket PATH (the daemon listens)
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
 \t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)
