@@ -140,6 +140,7 @@ async function vhostCreate(args: ValeCtlArgs, io: ValeCtlOutput): Promise<void> 
     const path = resolve(args.vhostUser!);
     const kind = args.vmKind ?? 'vhost-user';
     const body: Record<string, unknown> = { cmd: 'vhost-create', port: name, path, kind };
+    if (args.offloads) body.offloads = true;
     if (args.config !== null) {
       // -C tx_slots,rx_slots,queues: the switch port's slots and the queue pairs (its ring pairs)
       const c = boundedConf(parseRingConfig(args.config));
@@ -152,7 +153,7 @@ async function vhostCreate(args: ValeCtlArgs, io: ValeCtlOutput): Promise<void> 
     }
     const r = await daemonCall(body, { autostart: true, note: (l) => io.err(`vale-ctl: ${l}`) });
     const pairs = typeof r.queuePairs === 'number' ? r.queuePairs : 1;
-    io.out(`${name}: ${kind} port${pairs > 1 ? ` with ${pairs} queue pairs` : ''}, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
+    io.out(`${name}: ${kind} port${pairs > 1 ? ` with ${pairs} queue pairs` : ''}${r.offloads === true ? ' with offloads (12-byte virtio-net header)' : ''}, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
     io.out(`QEMU: ${(r.qemu as string[]).join(' ')}`);
   } catch (e) {
     if (e instanceof NetmapError) throw new ValeCtlError(ACTION.create, name, e.code, e.message);
@@ -188,6 +189,6 @@ async function vhostListing(io: ValeCtlOutput): Promise<void> {
   }
   for (const p of ports) {
     const q = p.queues.map((x) => `${x.dir}${x.index >> 1} ${x.running ? 'running' : x.broken ? 'STOPPED' : 'idle'} size ${x.size} packets ${x.packets} bytes ${x.bytes} drops ${x.drops} kicks ${x.kicks} interrupts ${x.interrupts}`);
-    io.out(`${p.name} ${p.kind ?? 'vhost-user'} ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'}${(p.queuePairs ?? 1) > 1 ? ` queue_pairs ${p.queuePairs}` : ''} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
+    io.out(`${p.name} ${p.kind ?? 'vhost-user'} ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'}${(p.queuePairs ?? 1) > 1 ? ` queue_pairs ${p.queuePairs}` : ''}${p.offloads ? ' offloads' : ''} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
   }
 }

@@ -11,7 +11,7 @@ import { C, CTRL_BYTES, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerM
 
 export interface VhostQueueInfo { index: number; dir: 'rx' | 'tx'; size: number; running: boolean; broken: boolean; packets: number; bytes: number; drops: number; kicks: number; interrupts: number }
 /** A VM port's queue pairs (vhost-user) and its switch port's ring slots, from vale-ctl -n's -C. */
-export interface VmRingConf { queues?: number; txSlots?: number; rxSlots?: number }
+export interface VmRingConf { queues?: number; txSlots?: number; rxSlots?: number; offloads?: boolean }
 /** How the front end reaches the port: vhost-user (shared memory, virtqueues) or QEMU's -netdev stream. */
 export type VmPortKind = 'vhost-user' | 'stream';
 
@@ -24,6 +24,8 @@ export interface VhostPortInfo {
   features: string[];
   /** queue pairs */
   queuePairs: number;
+  /** offloads offered (the switch port has a 12-byte virtio-net header) */
+  offloads: boolean;
   /** the switch it is attached to, or null */
   switch: string | null;
   index: number | null;
@@ -37,6 +39,7 @@ interface Entry {
   kind: VmPortKind;
   path: string;
   pairs: number;
+  offloads: boolean;
   worker: Worker;
   ctrl: Int32Array;
   stats: Float64Array;
@@ -86,13 +89,14 @@ export class VhostPorts {
     }
     const pairs = ring.queues ?? 1;
     if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_QUEUE_PAIRS) throw new NetmapError('EINVAL', `${name}: ${pairs} queue pairs (1 to ${MAX_QUEUE_PAIRS})`);
+    if (ring.offloads && kind === 'stream') throw new NetmapError('EINVAL', `${name}: offloads need vhost-user (a -netdev stream carries no virtio-net header)`);
     if (pairs > 1 && kind === 'stream') throw new NetmapError('EINVAL', `${name}: a -netdev stream port has one queue pair (several need vhost-user)`);
     const ctrlSab = new SharedArrayBuffer(CTRL_BYTES);
     const statsSab = new SharedArrayBuffer((S.size + 2 * pairs * Q.n) * 8);
-    const input: VhostWorkerInput = { name, path, queuePairs: pairs, txSlots: ring.txSlots, rxSlots: ring.rxSlots, burst, ctrl: ctrlSab, stats: statsSab };
+    const input: VhostWorkerInput = { name, path, queuePairs: pairs, txSlots: ring.txSlots, rxSlots: ring.rxSlots, offloads: ring.offloads === true, burst, ctrl: ctrlSab, stats: statsSab };
     const worker = new Worker(new URL(kind === 'stream' ? './stream-worker.js' : './worker.js', import.meta.url), { workerData: input });
     const e: Entry = {
-      name, kind, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
+      name, kind, path, pairs, offloads: ring.offloads === true, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
       exited: new Promise((r) => worker.once('exit', () => r())), pending: new Map(), failure: '',
     };
     await new Promise<void>((resolve, reject) => {
@@ -177,7 +181,7 @@ export class VhostPorts {
       });
     }
     return {
-      name: e.name, kind: e.kind, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat), queuePairs: e.pairs,
+      name: e.name, kind: e.kind, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat), queuePairs: e.pairs, offloads: e.offloads,
       switch: e.sw, index: s[S.portIndex] >= 0 && e.sw ? s[S.portIndex] : null, noPortDrops: s[S.noPortDrops], queues,
     };
   }

@@ -28,6 +28,8 @@ export interface VhostWorkerInput {
   /** Slots of the switch port's rings (vale-ctl -n ... -C tx,rx,queues); undefined: the defaults. */
   txSlots?: number;
   rxSlots?: number;
+  /** The offload features offered; the switch port carries a 12-byte virtio-net header. */
+  offloads?: boolean;
   burst: number;
   ctrl: SharedArrayBuffer;
   stats: SharedArrayBuffer;

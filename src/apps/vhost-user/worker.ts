@@ -25,6 +25,7 @@ import type { ValePort } from '../../vale/vale-port.js';
 import { VhostUserDevice } from '../../ports/vhost-user/device.js';
 import { BROKEN, EMPTY, TOO_LONG, type Virtqueue } from '../../ports/vhost-user/virtqueue.js';
 import { setSwitchRss } from '../../vale/switch.js';
+import { guestToRingWithHdr, PORT_HDR, ringToGuestWithHdr } from './offload-path.js';
 import { FdWaker } from '../common/fd-waker.js';
 import { openAttachedPort } from '../vale-attach/port.js';
 import { AttachRequests, errorOf } from './attach-requests.js';
@@ -38,7 +39,7 @@ const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
 let dev: VhostUserDevice;
 try {
   dev = new VhostUserDevice({
-    path: input.path, queuePairs: input.queuePairs, log: (l) => post({ type: 'log', line: `${input.name}: ${l}` }),
+    path: input.path, queuePairs: input.queuePairs, offloads: input.offloads === true, log: (l) => post({ type: 'log', line: `${input.name}: ${l}` }),
     // the guest stops its TX queue: what it had queued still goes out (exact counts)
     beforeStop: (q) => { if (q.index & 1) for (let i = 0; i < 64 && guestToSwitchPair(q.index >> 1) > 0; i++) { /* drain */ } },
   });
@@ -49,19 +50,22 @@ try {
 post({ type: 'ready' });
 
 const pairs = dev.queues.length >> 1;
+const offloads = input.offloads === true;
 /** The guest's RX queues (even indices) and TX queues (odd), by queue pair. */
 const rxqs = dev.queues.filter((q) => (q.index & 1) === 0), txqs = dev.queues.filter((q) => (q.index & 1) === 1);
 const burst = input.burst;
 let vnic: ValePort | null = null;
 let sw = '';
 let noPortDrops = 0;
-const scratch = new Uint8Array(65536 + 64); // guest frames dropped while not attached are read into it
+const SCRATCH_MAX = 65536 + 64; // a 64 KiB super-frame with its header
+const scratch = new Uint8Array(SCRATCH_MAX + 64); // guest frames dropped while not attached are read into it
 const scratch32 = new Uint32Array(scratch.buffer);
 
 const requests = new AttachRequests(input.ctrl, input.name, {
   attachedTo: () => sw,
   attach: (name) => {
-    vnic = openAttachedPort(name, input.name, { rxSlots: input.rxSlots ?? 4096, txSlots: input.txSlots, txRings: pairs, rxRings: pairs });
+    // with offloads the frames keep their virtio-net header into the switch (offload-path.ts)
+    vnic = openAttachedPort(name, input.name, { rxSlots: input.rxSlots ?? 4096, txSlots: input.txSlots, txRings: pairs, rxRings: pairs, vnetHdrLen: offloads ? PORT_HDR : 0 });
     sw = name;
     if (pairs > 1) {
       setSwitchRss(vnic.region, vnic.sw, true); // flows spread over the guest's queues
@@ -156,6 +160,17 @@ function sleep(): void {
 }
 
 // ---- moving frames ----
+/** Take and drop what queue q has (counted in its drops). */
+function dropAll(q: Virtqueue): number {
+  let n = 0;
+  for (; n < burst; n++) {
+    const len = q.txPop(scratch, scratch32, 0, SCRATCH_MAX);
+    if (len === EMPTY || len === BROKEN) break;
+    if (len >= 0) { q.drops++; q.packets--; q.bytes -= len; }
+  }
+  return n;
+}
+
 function guestToSwitch(): number {
   let n = 0;
   for (let i = 0; i < pairs; i++) n += guestToSwitchPair(i);
@@ -177,7 +192,7 @@ function guestToSwitchPair(i: number): number {
   let n = 0;
   if (!vnic) {
     for (;;) {
-      const len = txq.txPop(scratch, scratch32, 0, 65536);
+      const len = txq.txPop(scratch, scratch32, 0, SCRATCH_MAX);
       if (len === EMPTY || len === BROKEN) break;
       noPortDrops++;
       if (++n >= burst) break;
@@ -186,6 +201,13 @@ function guestToSwitchPair(i: number): number {
     return n;
   }
   const tx = vnic.txRings[i], u8 = vnic.u8, u32 = vnic.region.u32, max = vnic.maxFrame;
+  if (offloads) {
+    // a 10-byte header (a front end without VERSION_1 and MRG_RXBUF) is not the port's 12: dropped, counted
+    const moved = txq.hdrLen === PORT_HDR ? guestToRingWithHdr(txq, tx, u8, u32, burst) : dropAll(txq);
+    txq.finish();
+    vnic.txsync();
+    return moved;
+  }
   let k = tx.head;
   const tt = tx.tail;
   while (k !== tt && n < burst) {
@@ -211,6 +233,7 @@ function switchRingToGuest(i: number): number {
   const rt = rx.tail;
   if (j === rt) return 0;
   const target = rxTarget(i);
+  if (offloads) return ringToGuestWithHdr(rx, u8, u32, target !== null && target.hdrLen === PORT_HDR ? target : null, target ?? rxqs[i], dev.featuresLo, burst);
   const rxq = target ?? rxqs[i];
   const up = target !== null;
   while (j !== rt && n < burst) {

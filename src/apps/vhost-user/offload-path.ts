@@ -1,0 +1,132 @@
+// The frame paths of a vhost-user port made with offloads (vale-ctl -n NAME --vhost-user PATH
+// --offloads): the switch port then has a 12-byte virtio-net header (PR.vnetHdrLen 12) and
+// frames keep the guest's header through the switch, so a TSO super-frame or a frame with its
+// checksum left undone crosses VALE whole; VALE's offload converter (vale/offload.ts) finishes
+// the work when such a frame goes to a port without a header, and a port with one (a Linux
+// interface with offloads on, another VM) takes it as it is.
+//
+//   guest -> switch  guestToRingWithHdr(): the guest's header and frame (up to 64 KiB) go into
+//                    a chain of the tx ring's slots (NS_MOREFRAG on all but the last), written
+//                    straight into the slots' buffers (Virtqueue.txPop with pieces); a batch
+//                    stops when the ring has no room for the longest chain.
+//   switch -> guest  ringToGuestWithHdr(): a packet of the rx ring (one slot, or a chain
+//                    gathered into a scratch buffer first) goes to the guest's receive
+//                    buffers with the switch's header (num_buffers set by the queue). A packet
+//                    whose header asks for something the front end did not negotiate
+//                    (NEEDS_CSUM without GUEST_CSUM, TCP segmentation without GUEST_TSO4/6, ECN
+//                    without GUEST_ECN, any UDP segmentation) is dropped and counted in the
+//                    queue's drops, as is a packet shorter than its header or longer than
+//                    64 KiB, or with a slot length past its buffer.
+//
+// Slots and lengths come from shared memory and are checked; nothing is allocated per frame.
+import { NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constants.js';
+import type { Ring } from '../../core/ring.js';
+import { bit, F } from '../../ports/vhost-user/protocol.js';
+import { BROKEN, EMPTY, TOO_LONG, type Virtqueue } from '../../ports/vhost-user/virtqueue.js';
+import { VNET_MAX_FRAME } from '../../vale/offload.js';
+
+/** The port's header length: the 12-byte form (num_buffers), which VERSION_1 front ends use. */
+export const PORT_HDR = 12;
+/** The longest packet with its header. */
+const MAX_PACKET = PORT_HDR + VNET_MAX_FRAME;
+
+/** Node's native byte copy between two arrays at any offsets (no subarray per copy). */
+const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
+
+const pieces = new Float64Array(NETMAP_MAX_FRAGS);
+const gather = new Uint8Array((MAX_PACKET + 64) & ~63);
+const gather32 = new Uint32Array(gather.buffer);
+
+const NEEDS_CSUM = 1, GSO_TCPV4 = 1, GSO_TCPV6 = 4, GSO_ECN = 0x80;
+const GUEST_CSUM = Number(bit(F.GUEST_CSUM)), GUEST_TSO4 = Number(bit(F.GUEST_TSO4)), GUEST_TSO6 = Number(bit(F.GUEST_TSO6)), GUEST_ECN = Number(bit(F.GUEST_ECN));
+
+/** Whether the header at u8[h] asks only for what the front end negotiated (features' low 32 bits). */
+function guestTakes(u8: Uint8Array, h: number, feat: number): boolean {
+  if ((u8[h] & NEEDS_CSUM) && !(feat & GUEST_CSUM)) return false;
+  const g = u8[h + 1], type = g & ~GSO_ECN;
+  if (type === 0) return true;
+  if ((g & GSO_ECN) && !(feat & GUEST_ECN)) return false;
+  if (type === GSO_TCPV4) return (feat & GUEST_TSO4) !== 0;
+  if (type === GSO_TCPV6) return (feat & GUEST_TSO6) !== 0;
+  return false;
+}
+
+/** Guest TX queue q into tx ring `tx` (header kept, chains for long frames); returns frames moved. */
+export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: Uint32Array, burst: number): number {
+  const bufSize = tx.bufSize, size = tx.numSlots;
+  let maxPieces = Math.ceil(MAX_PACKET / bufSize);
+  if (maxPieces > NETMAP_MAX_FRAGS) maxPieces = NETMAP_MAX_FRAGS;
+  const maxLen = maxPieces * bufSize < MAX_PACKET ? maxPieces * bufSize : MAX_PACKET;
+  const tt = tx.tail;
+  let k = tx.head, n = 0;
+  while (n < burst) {
+    let free = tt - k;
+    if (free < 0) free += size;
+    if (free < maxPieces) break; // room for the longest chain, or wait for the switch
+    for (let p = 0, j = k; p < maxPieces; p++, j = tx.next(j)) pieces[p] = tx.buf(j);
+    const len = q.txPop(u8, u32, 0, maxLen, pieces, bufSize);
+    if (len === EMPTY || len === BROKEN) break;
+    if (len === TOO_LONG) continue;
+    let left = len;
+    for (;;) {
+      const l = left > bufSize ? bufSize : left;
+      left -= l;
+      tx.setLen(k, l);
+      tx.setSlotFlags(k, left > 0 ? NS_MOREFRAG : 0);
+      k = tx.next(k);
+      if (left === 0) break;
+    }
+    n++;
+  }
+  tx.advance(k);
+  return n;
+}
+
+/**
+ * Packets of rx ring `rx` into guest RX queue q (null: no queue running, every packet dropped
+ * and counted in `counter`'s drops); feat: the negotiated features' low 32 bits. Stops at a
+ * packet the guest has no buffers for (it waits in the ring). Returns packets taken.
+ */
+export function ringToGuestWithHdr(rx: Ring, u8: Uint8Array, u32: Uint32Array, q: Virtqueue | null, counter: Virtqueue, feat: number, burst: number): number {
+  const rt = rx.tail, bufSize = rx.bufSize;
+  let j = rx.head, n = 0;
+  while (j !== rt && n < burst) {
+    // the packet: slots j..e, NS_MOREFRAG on all but the last (at most NETMAP_MAX_FRAGS)
+    let e = j, count = 1, total = rx.len(j), bad = total > bufSize, whole = true;
+    while ((rx.slotFlags(e) & NS_MOREFRAG) && count < NETMAP_MAX_FRAGS) {
+      const nx = rx.next(e);
+      if (nx === rt) { whole = false; break; }
+      e = nx;
+      count++;
+      const l = rx.len(e);
+      if (l > bufSize) bad = true;
+      total += l;
+    }
+    if (!whole) break; // the rest of the chain is not there yet
+    if (q === null || bad || total < PORT_HDR || total > MAX_PACKET) {
+      counter.drops++;
+    } else {
+      let src = u8, src32 = u32, off = rx.buf(j);
+      if (count > 1) { // gathered into one buffer first
+        let at = 0;
+        for (let s = j, c = 0; c < count; c++, s = rx.next(s)) {
+          const l = rx.len(s), b = rx.buf(s);
+          bufferCopy.call(u8, gather, at, b, b + l);
+          at += l;
+        }
+        src = gather; src32 = gather32; off = 0;
+      }
+      if (!guestTakes(src, off, feat)) {
+        q.drops++;
+      } else {
+        const r = q.rxPush(src, src32, off + PORT_HDR, total - PORT_HDR, src, off);
+        if (r === EMPTY || r === BROKEN) break; // no buffers: the packet waits
+      }
+    }
+    j = rx.next(e);
+    n++;
+  }
+  rx.advance(j);
+  if (q !== null) q.finish();
+  return n;
+}
