@@ -120,7 +120,7 @@ test('vale-ctl -n vm1 --vhost-user PATH -C 1024,1024,2: two queue pairs, the QEM
   }
 });
 
-test('pkt-gen (64 flows) -> switch RSS -> 2-queue vhost-user port -> DPDK virtio_user rxonly on 2 queues: per-queue exact counts', { skip, timeout: 120_000 }, async () => {
+test('pkt-gen (64 flows) -> switch RSS -> 2-queue vhost-user port -> DPDK virtio_user rxonly on 2 queues: per-queue exact counts', { skip, timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-vhmq-'));
   const sock = join(dir, 'd.sock'), vsock = join(dir, 'vm1.sock'), sw = `valemq${process.pid}`;
   const logs: string[] = [];
@@ -153,6 +153,7 @@ test('pkt-gen (64 flows) -> switch RSS -> 2-queue vhost-user port -> DPDK virtio
     const q = await queues(sock);
     assert.ok(q[0].packets > N / 10 && q[2].packets > N / 10, `flows on both queues: ${q[0].packets}, ${q[2].packets}`);
     const pq = perQueue(tp.out());
+    t.diagnostic(`testpmd RX queue 0: ${pq.rx[0]}, queue 1: ${pq.rx[1]} (the port: ${q[0].packets}, ${q[2].packets}; dropped ${q[0].drops + q[2].drops})`);
     assert.deepEqual(pq.rx, [q[0].packets, q[2].packets], `testpmd's per-queue RX = what the port put in each queue\n${tp.out().slice(-3000)}`);
     assert.equal(accumulated(tp.out()).rx, q[0].packets + q[2].packets);
     assert.ok(logs.some((l) => /2 queue pairs: software RSS on/.test(l)), logs.join('\n'));
