@@ -33,7 +33,8 @@ const MAX_PACKET = PORT_HDR + VNET_MAX_FRAME;
 /** Node's native byte copy between two arrays at any offsets (no subarray per copy). */
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
-const pieces = new Float64Array(NETMAP_MAX_FRAGS);
+/** Buffer offsets of the tx ring's free slots from head, filled once per batch (grown to the ring's size once). */
+let win = new Float64Array(1024);
 const gather = new Uint8Array((MAX_PACKET + 64) & ~63);
 const gather32 = new Uint32Array(gather.buffer);
 
@@ -56,15 +57,20 @@ export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: 
   const bufSize = tx.bufSize, size = tx.numSlots;
   let maxPieces = Math.ceil(MAX_PACKET / bufSize);
   if (maxPieces > NETMAP_MAX_FRAGS) maxPieces = NETMAP_MAX_FRAGS;
+  if (maxPieces > size - 1) maxPieces = size - 1; // a tiny ring: longer frames are dropped (TOO_LONG, counted)
   const maxLen = maxPieces * bufSize < MAX_PACKET ? maxPieces * bufSize : MAX_PACKET;
   const tt = tx.tail;
   let k = tx.head, n = 0;
-  while (n < burst) {
-    let free = tt - k;
-    if (free < 0) free += size;
-    if (free < maxPieces) break; // room for the longest chain, or wait for the switch
-    for (let p = 0, j = k; p < maxPieces; p++, j = tx.next(j)) pieces[p] = tx.buf(j);
-    const len = q.txPop(u8, u32, 0, maxLen, pieces, bufSize);
+  let free = tt - k;
+  if (free < 0) free += size;
+  // the slots a batch may use: burst one-slot frames and a longest chain, or fewer when the ring is fuller
+  let fill = 2 * burst + maxPieces;
+  if (fill > free) fill = free;
+  if (win.length < fill) win = new Float64Array(size);
+  for (let p = 0, j = k; p < fill; p++, j = tx.next(j)) win[p] = tx.buf(j);
+  let used = 0;
+  while (n < burst && fill - used >= maxPieces) { // room for the longest chain, or wait for the switch
+    const len = q.txPop(u8, u32, 0, maxLen, win, bufSize, used);
     if (len === EMPTY || len === BROKEN) break;
     if (len === TOO_LONG) continue;
     let left = len;
@@ -74,6 +80,7 @@ export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: 
       tx.setLen(k, l);
       tx.setSlotFlags(k, left > 0 ? NS_MOREFRAG : 0);
       k = tx.next(k);
+      used++;
       if (left === 0) break;
     }
     n++;

@@ -163,10 +163,10 @@ export class Virtqueue {
    * Take the next frame the guest sends: copied (without its virtio-net header) to dst at dOff,
    * at most `max` bytes. Returns its length, EMPTY, BROKEN, or TOO_LONG (the chain is consumed
    * and the frame dropped: the caller counts it). With `pieces`, the frame is written in
-   * pieceSize-byte pieces at the offsets pieces[0], pieces[1], ... of dst instead (max must be at
-   * most pieces.length * pieceSize): a switch ring's slot chain.
+   * pieceSize-byte pieces at the offsets pieces[first], pieces[first + 1], ... of dst instead
+   * (max must be at most (pieces.length - first) * pieceSize): a switch ring's slot chain.
    */
-  txPop(dst: Uint8Array, dst32: Uint32Array, dOff: number, max: number, pieces: Float64Array | null = null, pieceSize = 0): number {
+  txPop(dst: Uint8Array, dst32: Uint32Array, dOff: number, max: number, pieces: Float64Array | null = null, pieceSize = 0, first = 0): number {
     const head = this.nextHead();
     if (head < 0) return head;
     const mem = this.mem!, n = this.size, dr = this.dr, dOfs = this.dOfs;
@@ -193,9 +193,9 @@ export class Virtqueue {
           total += left;
         } else { // into pieceSize-byte pieces at pieces[0], pieces[1], ... (a slot chain's buffers)
           while (left > 0) {
-            const p = (total / pieceSize) | 0, within = total - p * pieceSize;
+            const p = (total / pieceSize) | 0, within = total - p * pieceSize; // piece first + p
             const k = pieceSize - within < left ? pieceSize - within : left;
-            copyBytes(mem.u8[r], mem.u32[r], s, dst, dst32, pieces[p] + within, k);
+            copyBytes(mem.u8[r], mem.u32[r], s, dst, dst32, pieces[first + p] + within, k);
             total += k; s += k; left -= k;
           }
         }
