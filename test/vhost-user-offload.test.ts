@@ -2,15 +2,19 @@
 // in one thread: a device of several queue pairs offers MQ and answers GET_QUEUE_NUM; a device
 // with offloads offers the checksum and TSO features, keeps the guest's virtio-net header on
 // transmit (written into pieces, as into a switch ring's slot chain) and gives the guest the
-// switch's header on receive (num_buffers set across merged buffers).
+// switch's header on receive (num_buffers set across merged buffers). With DPDK: testpmd's
+// frames through a port with offloads lose their header at a port without one, every frame counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { daemonRequest, runDaemon } from '../src/apps/daemon/daemon.js';
 import { VhostUserDevice } from '../src/ports/vhost-user/device.js';
 import { bit, F, OFFLOAD_FEATURES, PF, REQ } from '../src/ports/vhost-user/protocol.js';
 import { EMPTY } from '../src/ports/vhost-user/virtqueue.js';
+import { needs } from './fixtures/requires.js';
 import { BUF_SIZE, BUFS, N, TestFrontEnd, testFrame } from './fixtures/vhost-front.js';
 
 function setup(want: bigint, o: { queuePairs?: number; offloads?: boolean }): { dev: VhostUserDevice; fe: TestFrontEnd; done: () => void } {
@@ -98,4 +102,62 @@ test('offloads: RX gives the guest the switch\'s header (bytes 0-9) and sets num
     const [[id, len]] = fe.takeUsed(0);
     assert.deepEqual([...fe.rxBuffer(id, len).hdr], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
   } finally { done(); }
+});
+
+// ---- with DPDK: a port with offloads, frames losing their header at a port without one ----
+
+const root = resolve(import.meta.dirname, '../..');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, f: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(50);
+  }
+}
+
+test('DPDK virtio_user txonly -> port with offloads (12-byte header in the switch) -> pkt-gen -f rx (no header): exact counts, 60-byte frames', { skip: needs(['root', 'dpdk-testpmd'], 'DPDK testpmd'), timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nmts-vhoff-'));
+  const sock = join(dir, 'd.sock'), vsock = join(dir, 'vm1.sock'), sw = `valeqd${process.pid}`;
+  const logs: string[] = [];
+  const d = await runDaemon({ socketPath: sock, log: (l) => logs.push(l) });
+  let rx: ChildProcess | null = null, tp: ChildProcess | null = null;
+  try {
+    assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: vsock, offloads: true }, 30_000)).ok, true);
+    assert.equal((await daemonRequest(sock, { cmd: 'attach', port: `${sw}:vm1` }, 30_000)).ok, true);
+    rx = spawn(process.execPath, ['bin/nmts.js', 'pkt-gen', '-i', `${sw}:rx@conf:slots=4096`, '-f', 'rx', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let rxOut = '';
+    rx.stdout!.on('data', (b: Buffer) => { rxOut += b.toString(); });
+    const rxExit = new Promise<void>((r) => rx!.once('exit', () => r()));
+    await until('pkt-gen -f rx on the switch', async () => {
+      const l = await daemonRequest(sock, { cmd: 'list' }, 30_000);
+      return (l.switches as { name: string; ports: { name: string }[] }[]).some((s) => s.name === sw && s.ports.some((p) => p.name === `${sw}:rx`));
+    });
+    await sleep(300);
+    tp = spawn('dpdk-testpmd', ['-l', '0-1', '--no-huge', '-m', '512', '--no-pci', `--file-prefix=nmtsqo${process.pid}`,
+      '--vdev', `virtio_user0,path=${vsock},queues=1`, '--', '--forward-mode=txonly', '--total-num-mbufs=16384', '--stats-period', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    tp.stdout!.on('data', (b: Buffer) => { text += b.toString(); });
+    tp.stderr!.on('data', (b: Buffer) => { text += b.toString(); });
+    const tpExit = new Promise<void>((r) => tp!.once('exit', () => r()));
+    const txPackets = async (): Promise<number> => ((await daemonRequest(sock, { cmd: 'vhost-list' }, 30_000)).ports as { queues: { packets: number }[] }[])[0].queues[1].packets;
+    await until('testpmd sending through the port', async () => (await txPackets()) > 20_000).catch((e: Error) => { throw new Error(`${e.message}\n${logs.join('\n')}\n${text.slice(-2000)}`); });
+    tp.kill('SIGINT');
+    await tpExit;
+    const i = text.lastIndexOf('Accumulated forward statistics');
+    const sent = Number(/TX-packets:\s+(\d+)/.exec(text.slice(i))![1]);
+    await until('the port counted every frame', async () => (await txPackets()) === sent, 10_000);
+    const st = (await daemonRequest(sock, { cmd: 'stats', port: `${sw}:vm1` }, 30_000)).stats as { txPackets: number; txBytes: number };
+    assert.equal(st.txPackets, sent);
+    await sleep(500);
+    rx.kill('SIGINT');
+    await rxExit;
+    const r = JSON.parse(rxOut.trim().split('\n').pop()!) as { packets: number; dropped: number; bytes?: number };
+    assert.equal(r.packets + r.dropped, sent, `pkt-gen received ${r.packets} + dropped ${r.dropped} = testpmd's ${sent}`);
+  } finally {
+    tp?.kill('SIGKILL');
+    rx?.kill('SIGKILL');
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
