@@ -14,15 +14,23 @@
 //                    buffers with the switch's header (num_buffers set by the queue). A packet
 //                    whose header asks for something the front end did not negotiate
 //                    (NEEDS_CSUM without GUEST_CSUM, TCP segmentation without GUEST_TSO4/6, ECN
-//                    without GUEST_ECN, any UDP segmentation) is dropped and counted in the
-//                    queue's drops, as is a packet shorter than its header or longer than
-//                    64 KiB, or with a slot length past its buffer.
+//                    without GUEST_ECN, any UDP segmentation) is finished here, as VALE does for
+//                    a port without a header: its header checked (vnetCheck), the checksum
+//                    completed in a copy, or the super-frame cut by the Segmenter (packet/gso.ts)
+//                    into segments given to the guest one by one with a header asking nothing
+//                    (segments the guest has no buffers for once the first went are dropped and
+//                    counted: TCP sends them again). A malformed header, a packet shorter than
+//                    its header or longer than 64 KiB, or a slot length past its buffer is
+//                    dropped and counted in the queue's drops.
 //
 // Slots and lengths come from shared memory and are checked; nothing is allocated per frame.
 import { NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constants.js';
 import type { Ring } from '../../core/ring.js';
 import { bit, F } from '../../ports/vhost-user/protocol.js';
 import { BROKEN, EMPTY, TOO_LONG, type Virtqueue } from '../../ports/vhost-user/virtqueue.js';
+import { completeChecksum } from '../../packet/csum-complete.js';
+import { Segmenter } from '../../packet/gso.js';
+import { VNET_CSUM_OFFSET, VNET_CSUM_START, VNET_GSO_SIZE, VNET_OK, vnetCheck } from '../../packet/vnet-hdr.js';
 import { VNET_MAX_FRAME } from '../../vale/offload.js';
 
 /** The port's header length: the 12-byte form (num_buffers), which VERSION_1 front ends use. */
@@ -38,6 +46,12 @@ let win = new Float64Array(1024);
 const gather = new Uint8Array((MAX_PACKET + 64) & ~63);
 const gather32 = new Uint32Array(gather.buffer);
 
+const seg = new Segmenter();
+const segBuf = new Uint8Array((VNET_MAX_FRAME + 64 + 63) & ~63);
+const segBuf32 = new Uint32Array(segBuf.buffer);
+/** A header asking for nothing (flags 0, no GSO), for what is finished here. */
+const plainHdr = new Uint8Array(12);
+
 const NEEDS_CSUM = 1, GSO_TCPV4 = 1, GSO_TCPV6 = 4, GSO_ECN = 0x80;
 const GUEST_CSUM = Number(bit(F.GUEST_CSUM)), GUEST_TSO4 = Number(bit(F.GUEST_TSO4)), GUEST_TSO6 = Number(bit(F.GUEST_TSO6)), GUEST_ECN = Number(bit(F.GUEST_ECN));
 
@@ -50,6 +64,37 @@ function guestTakes(u8: Uint8Array, h: number, feat: number): boolean {
   if (type === GSO_TCPV4) return (feat & GUEST_TSO4) !== 0;
   if (type === GSO_TCPV6) return (feat & GUEST_TSO6) !== 0;
   return false;
+}
+
+/**
+ * Give the guest a packet (header at src[off], total bytes with it) whose header asks for what
+ * the front end did not negotiate: finished here. Returns EMPTY (nothing given: the packet
+ * waits), BROKEN, or a length (given, or dropped and counted).
+ */
+function finishForGuest(q: Virtqueue, src: Uint8Array, off: number, total: number): number {
+  const len = total - PORT_HDR, f = off + PORT_HDR;
+  if (vnetCheck(src, off, PORT_HDR, len) !== VNET_OK) { q.drops++; return len; }
+  const type = src[off + 1] & ~GSO_ECN;
+  if (type === 0) { // a checksum to complete: in a copy (the packet may wait for buffers and be tried again)
+    bufferCopy.call(src, segBuf, 0, f, f + len);
+    if (completeChecksum(segBuf, 0, len, src[off + VNET_CSUM_START] | (src[off + VNET_CSUM_START + 1] << 8), src[off + VNET_CSUM_OFFSET] | (src[off + VNET_CSUM_OFFSET + 1] << 8)) !== VNET_OK) { q.drops++; return len; }
+    return q.rxPush(segBuf, segBuf32, 0, len, plainHdr, 0);
+  }
+  seg.fragOff[0] = f;
+  seg.fragLen[0] = len;
+  if (seg.begin(src, 1, src[off + 1], src[off + VNET_GSO_SIZE] | (src[off + VNET_GSO_SIZE + 1] << 8)) !== VNET_OK) { q.drops++; return len; }
+  for (let i = 0; i < seg.count; i++) {
+    const n = seg.write(i, segBuf, 0, segBuf.length - 64);
+    if (n < 0) { q.drops += seg.count - i; return len; }
+    const r = q.rxPush(segBuf, segBuf32, 0, n, plainHdr, 0);
+    if (r === BROKEN) return r;
+    if (r === EMPTY) {
+      if (i === 0) return EMPTY; // nothing given yet: the packet waits
+      q.drops += seg.count - i; // the rest of the super-frame is lost (counted); TCP sends it again
+      return len;
+    }
+  }
+  return len;
 }
 
 /** Guest TX queue q into tx ring `tx` (header kept, chains for long frames); returns frames moved. */
@@ -123,12 +168,10 @@ export function ringToGuestWithHdr(rx: Ring, u8: Uint8Array, u32: Uint32Array, q
         }
         src = gather; src32 = gather32; off = 0;
       }
-      if (!guestTakes(src, off, feat)) {
-        q.drops++;
-      } else {
-        const r = q.rxPush(src, src32, off + PORT_HDR, total - PORT_HDR, src, off);
-        if (r === EMPTY || r === BROKEN) break; // no buffers: the packet waits
-      }
+      const r = guestTakes(src, off, feat)
+        ? q.rxPush(src, src32, off + PORT_HDR, total - PORT_HDR, src, off)
+        : finishForGuest(q, src, off, total);
+      if (r === EMPTY || r === BROKEN) break; // no buffers: the packet waits
     }
     j = rx.next(e);
     n++;
