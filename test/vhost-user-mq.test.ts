@@ -114,6 +114,14 @@ test('vale-ctl -n vm1 --vhost-user PATH -C 1024,1024,2: two queue pairs, the QEM
     const bad = await ctl('-n', 'vm2', '--vhost-user', join(dir, 'vm2.sock'), '-C', '1024,1024,2,3');
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /as many rx as tx rings/);
+    // --offloads: the port offers checksum and TSO offloads (docs/vms.md)
+    const o = await ctl('-n', 'vm3', '--vhost-user', join(dir, 'vm3.sock'), '--offloads', '-C', '1024,1024,2');
+    assert.equal(o.status, 0, o.stderr);
+    assert.match(o.stdout, /vm3: vhost-user port with 2 queue pairs and offloads \(12-byte virtio-net header\), socket /);
+    assert.match((await ctl('-v')).stdout, /^vm3 vhost-user .* queue_pairs 2 offloads features /m);
+    const u = await ctl('-n', 'vm4', '--stream', join(dir, 'vm4.sock'), '--offloads');
+    assert.equal(u.status, 2, 'usage error');
+    assert.match(u.stderr, /--offloads applies to -n NAME --vhost-user PATH/);
   } finally {
     await d.close();
     rmSync(dir, { recursive: true, force: true });

@@ -153,7 +153,8 @@ async function vhostCreate(args: ValeCtlArgs, io: ValeCtlOutput): Promise<void> 
     }
     const r = await daemonCall(body, { autostart: true, note: (l) => io.err(`vale-ctl: ${l}`) });
     const pairs = typeof r.queuePairs === 'number' ? r.queuePairs : 1;
-    io.out(`${name}: ${kind} port${pairs > 1 ? ` with ${pairs} queue pairs` : ''}${r.offloads === true ? ' with offloads (12-byte virtio-net header)' : ''}, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
+    const extras = [...(pairs > 1 ? [`${pairs} queue pairs`] : []), ...(r.offloads === true ? ['offloads (12-byte virtio-net header)'] : [])];
+    io.out(`${name}: ${kind} port${extras.length ? ` with ${extras.join(' and ')}` : ''}, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
     io.out(`QEMU: ${(r.qemu as string[]).join(' ')}`);
   } catch (e) {
     if (e instanceof NetmapError) throw new ValeCtlError(ACTION.create, name, e.code, e.message);
