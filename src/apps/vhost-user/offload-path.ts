@@ -41,7 +41,7 @@ const MAX_PACKET = PORT_HDR + VNET_MAX_FRAME;
 /** Node's native byte copy between two arrays at any offsets (no subarray per copy). */
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
-/** Buffer offsets of the tx ring's free slots from head, filled once per batch (grown to the ring's size once). */
+/** Buffer offsets of the tx ring's free slots from head (grown to the ring's size once). */
 let win = new Float64Array(1024);
 const gather = new Uint8Array((MAX_PACKET + 64) & ~63);
 const gather32 = new Uint32Array(gather.buffer);
@@ -108,13 +108,14 @@ export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: 
   let k = tx.head, n = 0;
   let free = tt - k;
   if (free < 0) free += size;
-  // the slots a batch may use: burst one-slot frames and a longest chain, or fewer when the ring is fuller
-  let fill = 2 * burst + maxPieces;
-  if (fill > free) fill = free;
-  if (win.length < fill) win = new Float64Array(size);
-  for (let p = 0, j = k; p < fill; p++, j = tx.next(j)) win[p] = tx.buf(j);
-  let used = 0;
-  while (n < burst && fill - used >= maxPieces) { // room for the longest chain, or wait for the switch
+  if (win.length < free) win = new Float64Array(size);
+  // win[p]: the buffer of the p-th free slot from head, filled as frames need them (a frame may
+  // take up to maxPieces slots; a short one takes one, so each slot's offset is read about once)
+  let filled = 0, used = 0, jf = k;
+  while (n < burst) {
+    const want = used + maxPieces;
+    if (want > free) break; // room for the longest chain, or wait for the switch
+    for (; filled < want; filled++, jf = tx.next(jf)) win[filled] = tx.buf(jf);
     const len = q.txPop(u8, u32, 0, maxLen, win, bufSize, used);
     if (len === EMPTY || len === BROKEN) break;
     if (len === TOO_LONG) continue;
