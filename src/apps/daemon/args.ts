@@ -15,7 +15,7 @@ export const CONF_KEYS = ['rings', 'slots', 'txRings', 'rxRings', 'txSlots', 'rx
 export const ARGS: Record<Command, readonly string[]> = {
   ping: [], list: [], hold: ['port', 'conf'], release: ['port'], held: [], reclaim: [], stats: ['port'],
   attach: ['port', 'host', 'conf'], detach: ['port'], polling: ['port', 'enable', 'mode', 'firstCpu', 'numCpus'], attached: [],
-  'vhost-create': ['port', 'path', 'kind'], 'vhost-remove': ['port'], 'vhost-list': [],
+  'vhost-create': ['port', 'path', 'kind', 'queues', 'conf', 'offloads'], 'vhost-remove': ['port'], 'vhost-list': [],
 };
 
 /** Canonical name of a port spec, without @conf (which only matters when creating). */
@@ -59,6 +59,15 @@ export function stringArg(req: Request, key: string): string {
   const v = req[key];
   if (typeof v !== 'string' || v.length === 0 || v.length > 107) throw new NetmapError('EINVAL', `argument '${key}' must be a non-empty string of at most 107 characters`);
   return v;
+}
+
+/** A VM port's queue pairs ('queues', default 1, at most 8) and its switch port's slots ('conf': txSlots, rxSlots). */
+export function vmRingArg(req: Request): { queues?: number; txSlots?: number; rxSlots?: number; offloads?: boolean } {
+  const q = req.queues;
+  if (q !== undefined && (typeof q !== 'number' || !Number.isInteger(q) || q < 1 || q > 8)) throw new NetmapError('EINVAL', `argument 'queues' must be an integer from 1 to 8, got ${JSON.stringify(q)}`);
+  const c = confArg(req);
+  if ((c.txRings !== undefined || c.rxRings !== undefined) && q === undefined) throw new NetmapError('EINVAL', `a VM port's rings are its queue pairs: give 'queues', not conf rings`);
+  return { queues: q as number | undefined, txSlots: c.txSlots, rxSlots: c.rxSlots, offloads: boolArg(req, 'offloads', false) };
 }
 
 /** The kind of a VM port: 'vhost-user' (the default) or 'stream' (QEMU's -netdev stream). */

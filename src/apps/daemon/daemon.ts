@@ -17,7 +17,7 @@ import { NetmapError } from '../../index.js';
 import { SHM_DIR, regionPath } from '../../core/shm.js';
 import { defaultSocketPath } from './socket.js';
 import {
-  boolArg, confArg, stringArg, vmKindArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
+  boolArg, confArg, stringArg, vmKindArg, vmRingArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
 } from './args.js';
 import { resolveGroup, startServer } from './server.js';
 import { DaemonCounters } from './stats.js';
@@ -124,7 +124,7 @@ const HANDLERS: Record<Command, (s: DaemonState, req: Request, c: Caller) => Res
     return { port: a.port, polling: a.polling !== null, cpu: a.polling?.cpu ?? null, note: a.polling?.note ?? '' };
   },
   attached: (s) => ({ attachments: s.attached() }),
-  'vhost-create': async (s, req, c) => ({ ...await s.vhostCreate(portArg(req), stringArg(req, 'path'), c, vmKindArg(req)) }),
+  'vhost-create': async (s, req, c) => ({ ...await s.vhostCreate(portArg(req), stringArg(req, 'path'), c, vmKindArg(req), vmRingArg(req)) }),
   'vhost-remove': async (s, req, c) => { await s.vhostRemove(portArg(req), c); return { port: portArg(req) }; },
   'vhost-list': (s) => ({ ports: s.vhostList() }),
 };

@@ -11,7 +11,7 @@ import { taskAlive } from '../../core/lock.js';
 import { reclaimAll, regionPath } from '../../core/shm.js';
 import { Attachments, type AttachmentInfo, type PollingRequest, type RingConf } from '../vale-attach/vale-attach.js';
 import { canonicalPort, refuseInterface } from './args.js';
-import { VhostPorts, qemuArgs, type VhostPortInfo, type VmPortKind } from '../vhost-user/manager.js';
+import { VhostPorts, qemuArgs, type VhostPortInfo, type VmPortKind, type VmRingConf } from '../vhost-user/manager.js';
 
 /** Who connected (SO_PEERCRED at connect time). */
 export interface PeerCred {
@@ -229,11 +229,11 @@ export class DaemonState {
     return m && this.vhost.has(m[2]) ? { sw: m[1], name: m[2] } : null;
   }
 
-  async vhostCreate(name: string, path: string, by: Caller, kind: VmPortKind = 'vhost-user'): Promise<VhostPortInfo & { qemu: string[] }> {
+  async vhostCreate(name: string, path: string, by: Caller, kind: VmPortKind = 'vhost-user', ring: VmRingConf = {}): Promise<VhostPortInfo & { qemu: string[] }> {
     this.refuseWhileClosing();
-    const info = await this.vhost.create(name, path, 256, kind);
-    this.emit(`${callerText(by)}: create ${kind} port ${name} on ${path}`);
-    return { ...info, qemu: qemuArgs(path, undefined, kind) };
+    const info = await this.vhost.create(name, path, 256, kind, ring);
+    this.emit(`${callerText(by)}: create ${kind} port ${name} on ${path}${info.queuePairs > 1 ? ` (${info.queuePairs} queue pairs)` : ''}`);
+    return { ...info, qemu: qemuArgs(path, undefined, kind, info.queuePairs) };
   }
 
   async vhostRemove(name: string, by: Caller): Promise<void> {

@@ -139,8 +139,22 @@ async function vhostCreate(args: ValeCtlArgs, io: ValeCtlOutput): Promise<void> 
   try {
     const path = resolve(args.vhostUser!);
     const kind = args.vmKind ?? 'vhost-user';
-    const r = await daemonCall({ cmd: 'vhost-create', port: name, path, kind }, { autostart: true, note: (l) => io.err(`vale-ctl: ${l}`) });
-    io.out(`${name}: ${kind} port, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
+    const body: Record<string, unknown> = { cmd: 'vhost-create', port: name, path, kind };
+    if (args.offloads) body.offloads = true;
+    if (args.config !== null) {
+      // -C tx_slots,rx_slots,queues: the switch port's slots and the queue pairs (its ring pairs)
+      const c = boundedConf(parseRingConfig(args.config));
+      if (c.txRings !== undefined && c.rxRings !== undefined && c.txRings !== c.rxRings) throw new NetmapError('EINVAL', `-C: a VM port has as many rx as tx rings (one pair per queue pair), got ${c.txRings},${c.rxRings}`);
+      if (c.txRings !== undefined) body.queues = c.txRings;
+      const conf: Record<string, number> = {};
+      if (c.txSlots !== undefined) conf.txSlots = c.txSlots;
+      if (c.rxSlots !== undefined) conf.rxSlots = c.rxSlots;
+      if (Object.keys(conf).length) body.conf = conf;
+    }
+    const r = await daemonCall(body, { autostart: true, note: (l) => io.err(`vale-ctl: ${l}`) });
+    const pairs = typeof r.queuePairs === 'number' ? r.queuePairs : 1;
+    const extras = [...(pairs > 1 ? [`${pairs} queue pairs`] : []), ...(r.offloads === true ? ['offloads (12-byte virtio-net header)'] : [])];
+    io.out(`${name}: ${kind} port${extras.length ? ` with ${extras.join(' and ')}` : ''}, socket ${path}; attach it with: nmts vale-ctl -a vale0:${name}`);
     io.out(`QEMU: ${(r.qemu as string[]).join(' ')}`);
   } catch (e) {
     if (e instanceof NetmapError) throw new ValeCtlError(ACTION.create, name, e.code, e.message);
@@ -176,6 +190,6 @@ async function vhostListing(io: ValeCtlOutput): Promise<void> {
   }
   for (const p of ports) {
     const q = p.queues.map((x) => `${x.dir}${x.index >> 1} ${x.running ? 'running' : x.broken ? 'STOPPED' : 'idle'} size ${x.size} packets ${x.packets} bytes ${x.bytes} drops ${x.drops} kicks ${x.kicks} interrupts ${x.interrupts}`);
-    io.out(`${p.name} ${p.kind ?? 'vhost-user'} ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
+    io.out(`${p.name} ${p.kind ?? 'vhost-user'} ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'}${(p.queuePairs ?? 1) > 1 ? ` queue_pairs ${p.queuePairs}` : ''}${p.offloads ? ' offloads' : ''} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
   }
 }

@@ -67,6 +67,8 @@ export interface ValeCtlArgs {
   vhostUser: string | null;
   /** 'stream' with --stream PATH (then vhostUser holds PATH): a QEMU -netdev stream port; absent for vhost-user. */
   vmKind?: 'stream';
+  /** --offloads with -n NAME --vhost-user PATH: offer checksum and TSO offloads (the port carries a virtio-net header). */
+  offloads?: boolean;
 }
 
 const WITH_ARG: Record<string, ValeCtlRequest | 'C' | 'm'> = {
@@ -95,6 +97,7 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
       a.vhostUser = v;
       continue;
     }
+    if (w === '--offloads') { a.offloads = true; continue; }
     if (w === '--stream' || w.startsWith('--stream=')) {
       const v = w.includes('=') ? w.slice(w.indexOf('=') + 1) : argv[++i];
       if (v === undefined || v === '') throw new ValeCtlUsageError('--stream requires a socket path');
@@ -161,6 +164,7 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
   if (!requested && (a.config !== null || a.memId !== null)) {
     throw new ValeCtlUsageError(`${a.config !== null ? '-C' : '-m'} needs a request (-n, -a, -h${a.config !== null ? ', -p, -P' : ''})`);
   }
+  if (a.offloads && (a.vhostUser === null || a.vmKind === 'stream')) throw new ValeCtlUsageError('--offloads applies to -n NAME --vhost-user PATH');
   if (a.vhostUser !== null && a.request !== 'create') throw new ValeCtlUsageError(`${a.vmKind === 'stream' ? '--stream' : '--vhost-user'} applies to -n`);
   if (a.vhostUser !== null && a.vxlan !== null) throw new ValeCtlUsageError('-n makes one port: --vxlan or --vhost-user, not both');
   if (a.config !== null && !['create', 'attach', 'attach-host', 'polling-on', 'polling-off'].includes(a.request)) {
@@ -194,7 +198,9 @@ ${command} [arguments]
 \t--vxlan-fdb-del NAME,MAC[@VTEP]  remove static FDB entries added with --vxlan-fdb (at once)
 \t-r IF\t\tdelete the persistent port (TAP device, VXLAN or vhost-user port) IF
 \t-n NAME --vhost-user PATH\tcreate a vhost-user port NAME served by the daemon on socket PATH
-\t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it)
+\t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it;
+\t\t\t-C tx_slots,rx_slots,queues: queue pairs for a multi-queue guest;
+\t\t\t--offloads: checksum and TSO offloads, the port carries a virtio-net header; see docs/vms.md)
 \t-n NAME --stream PATH\tcreate a port NAME for QEMU's -netdev stream on unix socket PATH (the daemon listens)
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
 \t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)

@@ -7,11 +7,13 @@ import { existsSync, lstatSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { NetmapError } from '../../core/region.js';
 import { CLAIM, Claim, removeClaim, writeClaim } from '../../ports/vhost-user/claim.js';
-import { featureNames } from '../../ports/vhost-user/protocol.js';
+import { featureNames, MAX_QUEUE_PAIRS } from '../../ports/vhost-user/protocol.js';
 import { processAlive } from '../../sys/libc.js';
 import { C, CTRL_BYTES, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
 
 export interface VhostQueueInfo { index: number; dir: 'rx' | 'tx'; size: number; running: boolean; broken: boolean; packets: number; bytes: number; drops: number; kicks: number; interrupts: number }
+/** A VM port's queue pairs (vhost-user) and its switch port's ring slots, from vale-ctl -n's -C. */
+export interface VmRingConf { queues?: number; txSlots?: number; rxSlots?: number; offloads?: boolean }
 /** How the front end reaches the port: vhost-user (shared memory, virtqueues) or QEMU's -netdev stream. */
 export type VmPortKind = 'vhost-user' | 'stream';
 
@@ -22,6 +24,10 @@ export interface VhostPortInfo {
   connected: boolean;
   connections: number;
   features: string[];
+  /** queue pairs */
+  queuePairs: number;
+  /** offloads offered (the switch port has a 12-byte virtio-net header) */
+  offloads: boolean;
   /** the switch it is attached to, or null */
   switch: string | null;
   index: number | null;
@@ -35,6 +41,7 @@ interface Entry {
   kind: VmPortKind;
   path: string;
   pairs: number;
+  offloads: boolean;
   worker: Worker;
   ctrl: Int32Array;
   stats: Float64Array;
@@ -48,7 +55,7 @@ interface Entry {
 const NAME = /^[A-Za-z0-9_.]{1,15}$/;
 
 /** The QEMU arguments for a port's socket (docs/vms.md). */
-export function qemuArgs(path: string, mac = '52:54:00:12:34:56', kind: VmPortKind = 'vhost-user'): string[] {
+export function qemuArgs(path: string, mac = '52:54:00:12:34:56', kind: VmPortKind = 'vhost-user', queues = 1): string[] {
   if (kind === 'stream') {
     return [
       '-netdev', `stream,id=net0,server=off,addr.type=unix,addr.path=${path}`,
@@ -58,8 +65,10 @@ export function qemuArgs(path: string, mac = '52:54:00:12:34:56', kind: VmPortKi
   return [
     '-object', 'memory-backend-memfd,id=mem0,size=256M,share=on', '-numa', 'node,memdev=mem0',
     '-chardev', `socket,id=chr0,path=${path},reconnect=1`,
-    '-netdev', 'vhost-user,id=net0,chardev=chr0',
-    '-device', `virtio-net-pci,netdev=net0,mac=${mac},vectors=0`,
+    // several queue pairs: queues=N on the netdev, mq=on on the device; vectors=0 (INTx) under
+    // TCG as for one pair (with KVM: vectors=2N+2, one per queue plus config and control)
+    '-netdev', `vhost-user,id=net0,chardev=chr0${queues > 1 ? `,queues=${queues}` : ''}`,
+    '-device', `virtio-net-pci,netdev=net0,mac=${mac}${queues > 1 ? ',mq=on' : ''},vectors=0`,
   ];
 }
 
@@ -70,7 +79,8 @@ export class VhostPorts {
   get size(): number { return this.ports.size; }
   has(name: string): boolean { return this.ports.has(name); }
 
-  async create(name: string, path: string, burst = 256, kind: VmPortKind = 'vhost-user'): Promise<VhostPortInfo> {
+  /** `ring`: the queue pairs (vhost-user only) and the switch port's slots. */
+  async create(name: string, path: string, burst = 256, kind: VmPortKind = 'vhost-user', ring: VmRingConf = {}): Promise<VhostPortInfo> {
     if (!NAME.test(name) || name.startsWith('vale')) throw new NetmapError('EINVAL', `'${name}' is not a valid port name (1-15 letters, digits, '_' or '.', not starting with vale)`);
     if (this.ports.has(name)) throw new NetmapError('EEXIST', `VM port ${name} already exists`);
     if (!path.startsWith('/')) throw new NetmapError('EINVAL', `the socket path must be absolute: ${path}`);
@@ -79,16 +89,19 @@ export class VhostPorts {
       if (!lstatSync(path).isSocket()) throw new NetmapError('EEXIST', `${path} exists and is not a socket`);
       throw new NetmapError('EEXIST', `${path} exists (a stale socket? remove it first)`);
     }
-    const pairs = 1;
+    const pairs = ring.queues ?? 1;
+    if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_QUEUE_PAIRS) throw new NetmapError('EINVAL', `${name}: ${pairs} queue pairs (1 to ${MAX_QUEUE_PAIRS})`);
+    if (ring.offloads && kind === 'stream') throw new NetmapError('EINVAL', `${name}: offloads need vhost-user (a -netdev stream carries no virtio-net header)`);
+    if (pairs > 1 && kind === 'stream') throw new NetmapError('EINVAL', `${name}: a -netdev stream port has one queue pair (several need vhost-user)`);
     // netmap:NAME finds the port through its claim file (ports/vhost-user/claim.ts)
     const claimed = writeClaim(name, kind, path);
     if (!claimed) this.emit(`${kind} port ${name}: another nmts daemon has a VM port ${name}: netmap:${name} opens that one, this one can only be attached`);
     const ctrlSab = new SharedArrayBuffer(CTRL_BYTES);
     const statsSab = new SharedArrayBuffer((S.size + 2 * pairs * Q.n) * 8);
-    const input: VhostWorkerInput = { name, path, queuePairs: pairs, burst, ctrl: ctrlSab, stats: statsSab, claimed };
+    const input: VhostWorkerInput = { name, path, queuePairs: pairs, txSlots: ring.txSlots, rxSlots: ring.rxSlots, offloads: ring.offloads === true, burst, ctrl: ctrlSab, stats: statsSab, claimed };
     const worker = new Worker(new URL(kind === 'stream' ? './stream-worker.js' : './worker.js', import.meta.url), { workerData: input });
     const e: Entry = {
-      name, kind, path, pairs, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
+      name, kind, path, pairs, offloads: ring.offloads === true, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
       exited: new Promise((r) => worker.once('exit', () => r())), pending: new Map(), failure: '',
     };
     await new Promise<void>((resolve, reject) => {
@@ -187,7 +200,7 @@ export class VhostPorts {
       });
     }
     return {
-      name: e.name, kind: e.kind, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat),
+      name: e.name, kind: e.kind, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat), queuePairs: e.pairs, offloads: e.offloads,
       switch: e.sw, index: s[S.portIndex] >= 0 && e.sw ? s[S.portIndex] : null, noPortDrops: s[S.noPortDrops], queues,
     };
   }

@@ -23,7 +23,13 @@ export const Q = { running: 0, broken: 1, size: 2, packets: 3, bytes: 4, drops: 
 export interface VhostWorkerInput {
   name: string;
   path: string;
+  /** Queue pairs of the device, and ring pairs of its switch port. */
   queuePairs: number;
+  /** Slots of the switch port's rings (vale-ctl -n ... -C tx,rx,queues); undefined: the defaults. */
+  txSlots?: number;
+  rxSlots?: number;
+  /** The offload features offered; the switch port carries a 12-byte virtio-net header. */
+  offloads?: boolean;
   burst: number;
   ctrl: SharedArrayBuffer;
   stats: SharedArrayBuffer;

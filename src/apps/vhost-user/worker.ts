@@ -5,6 +5,13 @@
 // guest's RX buffers. Not attached, what the guest sends is dropped and counted (noPortDrops).
 // Batched, one copy per frame (guest memory <-> switch buffers), nothing allocated per frame.
 //
+// With several queue pairs (VIRTIO_NET_F_MQ, vale-ctl -n ... -C tx,rx,QUEUES) the switch port
+// has as many ring pairs: guest TX queue i goes into the port's tx ring i, the port's rx ring i
+// into guest RX queue i, and attaching turns on the switch's software RSS (SW_FLAG_RSS) so
+// the switch spreads flows over the rx rings by a symmetric flow hash, hence over the guest's
+// queues. A ring whose guest queue is not running (the guest enabled fewer pairs) goes to the
+// first running RX queue instead: a flow still stays on one queue, in order.
+//
 // Idle, it sleeps on the switch port's futex word with an fd-waker watching the socket and the
 // kick eventfds (apps/common/fd-waker.ts), or in poll(2) when not attached; it asks the guest
 // for kicks only before it sleeps (virtqueue.ts wantKicks). Requests from the daemon (attach,
@@ -16,7 +23,9 @@ import { portWord, sleepOn } from '../../core/wait.js';
 import { PollSet } from '../../sys/net.js';
 import type { ValePort } from '../../vale/vale-port.js';
 import { VhostUserDevice } from '../../ports/vhost-user/device.js';
-import { BROKEN, EMPTY, TOO_LONG } from '../../ports/vhost-user/virtqueue.js';
+import { BROKEN, EMPTY, TOO_LONG, type Virtqueue } from '../../ports/vhost-user/virtqueue.js';
+import { setSwitchRss } from '../../vale/switch.js';
+import { guestToRingWithHdr, PORT_HDR, ringToGuestWithHdr } from './offload-path.js';
 import { FdWaker } from '../common/fd-waker.js';
 import { openAttachedPort } from '../vale-attach/port.js';
 import { AttachRequests, errorOf } from './attach-requests.js';
@@ -31,9 +40,9 @@ const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
 let dev: VhostUserDevice;
 try {
   dev = new VhostUserDevice({
-    path: input.path, queuePairs: input.queuePairs, log: (l) => post({ type: 'log', line: `${input.name}: ${l}` }),
+    path: input.path, queuePairs: input.queuePairs, offloads: input.offloads === true, log: (l) => post({ type: 'log', line: `${input.name}: ${l}` }),
     // the guest stops its TX queue: what it had queued still goes out (exact counts)
-    beforeStop: (q) => { if (q.index === 1) for (let i = 0; i < 64 && guestToSwitch() > 0; i++) { /* drain */ } },
+    beforeStop: (q) => { if (q.index & 1) for (let i = 0; i < 64 && guestToSwitchPair(q.index >> 1) > 0; i++) { /* drain */ } },
   });
 } catch (e) {
   post({ type: 'error', phase: 'open', ...errorOf(e) });
@@ -43,12 +52,16 @@ try {
 const handoff = new DirectHandoff(input.claimed === true ? input.name : null, dev, (l) => post({ type: 'log', line: `${input.name}: ${l}` }));
 post({ type: 'ready' });
 
-const rxq = dev.queues[0], txq = dev.queues[1];
+const pairs = dev.queues.length >> 1;
+const offloads = input.offloads === true;
+/** The guest's RX queues (even indices) and TX queues (odd), by queue pair. */
+const rxqs = dev.queues.filter((q) => (q.index & 1) === 0), txqs = dev.queues.filter((q) => (q.index & 1) === 1);
 const burst = input.burst;
 let vnic: ValePort | null = null;
 let sw = '';
 let noPortDrops = 0;
-const scratch = new Uint8Array(65536 + 64); // guest frames dropped while not attached are read into it
+const SCRATCH_MAX = 65536 + 64; // a 64 KiB super-frame with its header
+const scratch = new Uint8Array(SCRATCH_MAX + 64); // guest frames dropped while not attached are read into it
 const scratch32 = new Uint32Array(scratch.buffer);
 
 const requests = new AttachRequests(input.ctrl, input.name, {
@@ -56,12 +69,17 @@ const requests = new AttachRequests(input.ctrl, input.name, {
   attach: (name) => {
     handoff.attach(name); // refused while netmap:NAME is open directly
     try {
-      vnic = openAttachedPort(name, input.name, { rxSlots: 4096 });
+      // with offloads the frames keep their virtio-net header into the switch (offload-path.ts)
+      vnic = openAttachedPort(name, input.name, { rxSlots: input.rxSlots ?? 4096, txSlots: input.txSlots, txRings: pairs, rxRings: pairs, vnetHdrLen: offloads ? PORT_HDR : 0 });
     } catch (e) {
       handoff.detached();
       throw e;
     }
     sw = name;
+    if (pairs > 1) {
+      setSwitchRss(vnic.region, vnic.sw, true); // flows spread over the guest's queues
+      post({ type: 'log', line: `${input.name}: ${pairs} queue pairs: software RSS on for switch ${name}` });
+    }
     rebuildWaker();
     return vnic.portIndex;
   },
@@ -93,18 +111,34 @@ function rebuildWaker(): void {
   }
 }
 
-/** Frames waiting in the switch port's rx ring for guest buffers. */
-function rxWaiting(): boolean {
-  return vnic !== null && !vnic.rxRings[0].empty();
+/** The guest RX queue that takes the port's rx ring i: queue i, or the first running one when it is not running; null: none. */
+function rxTarget(i: number): Virtqueue | null {
+  if (rxqs[i].running) return rxqs[i];
+  for (const q of rxqs) if (q.running) return q;
+  return null;
+}
+
+function wantKicks(on: boolean): void {
+  for (const q of dev.queues) q.wantKicks(on);
+}
+
+/** Work waiting: a guest TX queue with frames, or a switch rx ring with frames and guest buffers for them (after an rxsync). */
+function workWaiting(): boolean {
+  for (const q of txqs) if (q.available() > 0) return true;
+  if (vnic === null) return false;
+  vnic.rxsync();
+  for (let i = 0; i < pairs; i++) {
+    if (vnic.rxRings[i].empty()) continue;
+    const q = rxTarget(i);
+    if (q !== null && q.available() > 0) return true;
+  }
+  return false;
 }
 
 const check = {
   beforeSleep(): number {
-    rxq.wantKicks(true);
-    txq.wantKicks(true);
-    if (vnic) vnic.rxsync();
-    if (txq.available() > 0) return 0;
-    if (rxWaiting() && rxq.available() > 0) return 0;
+    wantKicks(true);
+    if (workWaiting()) return 0;
     waker?.arm();
     return waker ? 100 : 1;
   },
@@ -115,7 +149,7 @@ const SPIN_MS = 0.05;
 function spin(): boolean {
   const end = performance.now() + SPIN_MS;
   do {
-    if (txq.available() > 0 || (rxq.running && vnic !== null && (vnic.rxsync(), !vnic.rxRings[0].empty()) && rxq.available() > 0)) return true;
+    if (workWaiting()) return true;
   } while (performance.now() < end);
   return false;
 }
@@ -125,24 +159,49 @@ function sleep(): void {
   if (vnic) {
     sleepOn(vnic.region, portWord(vnic.rec), check);
   } else {
-    rxq.wantKicks(true);
-    txq.wantKicks(true);
-    if (txq.available() > 0) return;
+    wantKicks(true);
+    for (const q of txqs) if (q.available() > 0) { wantKicks(false); return; }
     pollSet.poll(100);
   }
   dev.consumeKicks();
   dev.service();
-  rxq.wantKicks(false);
-  txq.wantKicks(false);
+  wantKicks(false);
 }
 
 // ---- moving frames ----
+/** Take and drop what queue q has (counted in its drops). */
+function dropAll(q: Virtqueue): number {
+  let n = 0;
+  for (; n < burst; n++) {
+    const len = q.txPop(scratch, scratch32, 0, SCRATCH_MAX);
+    if (len === EMPTY || len === BROKEN) break;
+    if (len >= 0) { q.drops++; q.packets--; q.bytes -= len; }
+  }
+  return n;
+}
+
 function guestToSwitch(): number {
+  let n = 0;
+  for (let i = 0; i < pairs; i++) n += guestToSwitchPair(i);
+  return n;
+}
+
+function switchToGuest(): number {
+  if (!vnic) return 0;
+  vnic.rxsync();
+  let n = 0;
+  for (let i = 0; i < pairs; i++) n += switchRingToGuest(i);
+  return n;
+}
+
+/** Guest TX queue i into the switch port's tx ring i. */
+function guestToSwitchPair(i: number): number {
+  const txq = txqs[i];
   if (!txq.running) return 0;
   let n = 0;
   if (!vnic) {
     for (;;) {
-      const len = txq.txPop(scratch, scratch32, 0, 65536);
+      const len = txq.txPop(scratch, scratch32, 0, SCRATCH_MAX);
       if (len === EMPTY || len === BROKEN) break;
       noPortDrops++;
       if (++n >= burst) break;
@@ -150,7 +209,14 @@ function guestToSwitch(): number {
     txq.finish();
     return n;
   }
-  const tx = vnic.txRings[0], u8 = vnic.u8, u32 = vnic.region.u32, max = vnic.maxFrame;
+  const tx = vnic.txRings[i], u8 = vnic.u8, u32 = vnic.region.u32, max = vnic.maxFrame;
+  if (offloads) {
+    // a 10-byte header (a front end without VERSION_1 and MRG_RXBUF) is not the port's 12: dropped, counted
+    const moved = txq.hdrLen === PORT_HDR ? guestToRingWithHdr(txq, tx, u8, u32, burst) : dropAll(txq);
+    txq.finish();
+    vnic.txsync();
+    return moved;
+  }
   let k = tx.head;
   const tt = tx.tail;
   while (k !== tt && n < burst) {
@@ -168,13 +234,17 @@ function guestToSwitch(): number {
   return n;
 }
 
-function switchToGuest(): number {
-  if (!vnic) return 0;
-  vnic.rxsync();
-  const rx = vnic.rxRings[0], u8 = vnic.u8, u32 = vnic.region.u32;
+/** The switch port's rx ring i into guest RX queue i (or the one rxTarget names); vnic is open. */
+function switchRingToGuest(i: number): number {
+  const v = vnic!;
+  const rx = v.rxRings[i], u8 = v.u8, u32 = v.region.u32;
   let j = rx.head, n = 0;
   const rt = rx.tail;
-  const up = rxq.running;
+  if (j === rt) return 0;
+  const target = rxTarget(i);
+  if (offloads) return ringToGuestWithHdr(rx, u8, u32, target !== null && target.hdrLen === PORT_HDR ? target : null, target ?? rxqs[i], dev.featuresLo, burst);
+  const rxq = target ?? rxqs[i];
+  const up = target !== null;
   while (j !== rt && n < burst) {
     if (!up || (rx.slotFlags(j) & NS_MOREFRAG)) { // no guest to take it, or a chain (no offloads yet): dropped
       rxq.drops++;

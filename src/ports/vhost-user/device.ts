@@ -15,7 +15,7 @@ import { close, unlink } from '../../sys/libc.js';
 import { recvWithFds, sendWithFds, unixAccept, unixListen, eventfdConsume } from '../../sys/unix.js';
 import { GuestMemory, type RegionDesc } from './guest-memory.js';
 import {
-  bit, F, FLAG_NEED_REPLY, FLAG_REPLY, FLAG_VERSION, HDR_SIZE, MAX_PAYLOAD, MAX_REGIONS, netHeaderLength,
+  bit, F, FLAG_NEED_REPLY, FLAG_REPLY, FLAG_VERSION, HDR_SIZE, MAX_PAYLOAD, MAX_QUEUE_PAIRS, MAX_REGIONS, netHeaderLength, OFFLOAD_FEATURES,
   OFFERED_FEATURES, OFFERED_PROTOCOL_FEATURES, PF, REQ, requestName, VRING_IDX_MASK, VRING_NOFD,
 } from './protocol.js';
 import { Virtqueue } from './virtqueue.js';
@@ -23,8 +23,10 @@ import { Virtqueue } from './virtqueue.js';
 export interface VhostUserDeviceOptions {
   /** The Unix socket to listen on (made here; removed by close()). */
   path: string;
-  /** Queue pairs (1 in this version). */
+  /** Queue pairs, 1 to MAX_QUEUE_PAIRS; more than 1 offers VIRTIO_NET_F_MQ (each pair a ring pair of the port). */
   queuePairs?: number;
+  /** Offer the offload features (OFFLOAD_FEATURES); the queues then keep the guest's virtio-net header (keepHdr). */
+  offloads?: boolean;
   /** One line per event (connections, errors, broken queues). */
   log?: (line: string) => void;
   /**
@@ -71,7 +73,11 @@ export class VhostUserDevice {
   private inLen = 0;
   private inFds: number[] = [];
   features = 0n;
+  /** The negotiated features' low 32 bits, as a number (the offload bits, read per batch). */
+  featuresLo = 0;
   protocolFeatures = 0n;
+  /** The device features offered (OFFERED_FEATURES, plus MQ with several queue pairs). */
+  readonly offered: bigint;
   private mem: GuestMemory | null = null;
   /** Ring addresses per queue (front-end virtual), re-translated when the memory table changes. */
   private readonly ringAddr: ([number, number, number] | null)[];
@@ -84,7 +90,10 @@ export class VhostUserDevice {
     this.log = o.log ?? (() => {});
     this.beforeStop = o.beforeStop ?? (() => {});
     const pairs = o.queuePairs ?? 1;
+    if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_QUEUE_PAIRS) throw new RangeError(`queue pairs: ${pairs} (1 to ${MAX_QUEUE_PAIRS})`);
+    this.offered = OFFERED_FEATURES | (pairs > 1 ? bit(F.MQ) : 0n) | (o.offloads ? OFFLOAD_FEATURES : 0n);
     this.queues = Array.from({ length: 2 * pairs }, (_, i) => new Virtqueue(i));
+    if (o.offloads) for (const q of this.queues) q.keepHdr = true;
     for (const q of this.queues) q.onBroken = (vq, reason) => this.log(`${this.path}: queue ${vq.index} (${vq.index & 1 ? 'guest tx' : 'guest rx'}) stopped: ${reason}`);
     this.ringAddr = this.queues.map(() => null);
     this.listenFd = unixListen(o.path);
@@ -202,14 +211,15 @@ export class VhostUserDevice {
   private handle(req: number, flags: number, p: Buffer, fds: number[]): void {
     let ok = true; // for REPLY_ACK
     switch (req) {
-      case REQ.GET_FEATURES: this.replyU64(req, OFFERED_FEATURES); return;
+      case REQ.GET_FEATURES: this.replyU64(req, this.offered); return;
       case REQ.GET_PROTOCOL_FEATURES: this.replyU64(req, OFFERED_PROTOCOL_FEATURES); return;
       case REQ.GET_QUEUE_NUM: this.replyU64(req, BigInt(this.queues.length / 2)); return;
       case REQ.SET_FEATURES: {
         this.need(p, 8, req);
         const v = p.readBigUInt64LE(0);
-        if (v & ~OFFERED_FEATURES) this.log(`${this.path}: front end asked for features not offered: 0x${(v & ~OFFERED_FEATURES).toString(16)} (ignored)`);
-        this.features = v & OFFERED_FEATURES;
+        if (v & ~this.offered) this.log(`${this.path}: front end asked for features not offered: 0x${(v & ~this.offered).toString(16)} (ignored)`);
+        this.features = v & this.offered;
+        this.featuresLo = Number(this.features & 0xffffffffn);
         const hdr = netHeaderLength(this.features);
         for (const q of this.queues) {
           q.eventIdx = (this.features & bit(F.EVENT_IDX)) !== 0n;
@@ -228,6 +238,7 @@ export class VhostUserDevice {
       case REQ.RESET_OWNER: case REQ.RESET_DEVICE:
         this.resetQueues();
         this.features = 0n;
+        this.featuresLo = 0;
         break;
       case REQ.SET_MEM_TABLE: this.setMemTable(p, fds); break;
       case REQ.SET_VRING_NUM: {
@@ -375,6 +386,7 @@ export class VhostUserDevice {
     this.inFds = [];
     this.inLen = 0;
     this.features = 0n;
+    this.featuresLo = 0;
     this.protocolFeatures = 0n;
     this.fdGen++;
     this.log(`${this.path}: front end disconnected: ${why}`);

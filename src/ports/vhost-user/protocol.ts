@@ -33,7 +33,7 @@ export const VRING_NOFD = 0x100;
 
 /** Virtio device feature bits (virtio 1.x, 5.1.3) and the vhost-user one. */
 export const F = {
-  CSUM: 0, GUEST_CSUM: 1, MAC: 5, MRG_RXBUF: 15, STATUS: 16, CTRL_VQ: 17, MQ: 22,
+  CSUM: 0, GUEST_CSUM: 1, MAC: 5, GUEST_TSO4: 7, GUEST_TSO6: 8, GUEST_ECN: 9, HOST_TSO4: 11, HOST_TSO6: 12, HOST_ECN: 13, MRG_RXBUF: 15, STATUS: 16, CTRL_VQ: 17, MQ: 22,
   NOTIFY_ON_EMPTY: 24, ANY_LAYOUT: 27, INDIRECT_DESC: 28, EVENT_IDX: 29,
   PROTOCOL_FEATURES: 30, VERSION_1: 32,
 } as const;
@@ -43,10 +43,26 @@ export const PF = { MQ: 0, LOG_SHMFD: 1, RARP: 2, REPLY_ACK: 3, MTU: 4, BACKEND_
 
 export const bit = (b: number): bigint => 1n << BigInt(b);
 
+/**
+ * The offloads offered by a port made with them (vale-ctl -n NAME --vhost-user PATH --offloads):
+ * checksums left to the other side both ways, TCP segmentation both ways (IPv4, IPv6, with ECN).
+ * The frames keep their virtio-net header through the switch (the port's header is 12 bytes);
+ * VALE's offload converter finishes the work for a port without a header. MRG_RXBUF (always
+ * offered) lets a 64 KiB super-frame into a guest's small receive buffers.
+ */
+export const OFFLOAD_FEATURES = bit(F.CSUM) | bit(F.GUEST_CSUM) | bit(F.GUEST_TSO4) | bit(F.GUEST_TSO6) | bit(F.GUEST_ECN)
+  | bit(F.HOST_TSO4) | bit(F.HOST_TSO6) | bit(F.HOST_ECN);
+
 /** What this back end offers: split rings, merged rx buffers, event-index suppression, no offloads (yet). */
 export const OFFERED_FEATURES = bit(F.VERSION_1) | bit(F.MRG_RXBUF) | bit(F.EVENT_IDX) | bit(F.ANY_LAYOUT) | bit(F.PROTOCOL_FEATURES);
-/** Protocol features offered: acks on request. */
-export const OFFERED_PROTOCOL_FEATURES = bit(PF.REPLY_ACK);
+/**
+ * Protocol features offered: acks on request, and MQ (GET_QUEUE_NUM answers the port's queue
+ * pairs; QEMU refuses `queues=N` on its netdev beyond it, and starts every pair's rings with
+ * SET_VRING_ENABLE as the guest turns them on).
+ */
+export const OFFERED_PROTOCOL_FEATURES = bit(PF.REPLY_ACK) | bit(PF.MQ);
+/** Queue pairs a port may have (vale-ctl -n NAME --vhost-user PATH -C tx,rx,QUEUES). */
+export const MAX_QUEUE_PAIRS = 8;
 
 /** Names of the feature bits set in `f`, for listings. */
 export function featureNames(f: bigint): string[] {

@@ -72,6 +72,14 @@ export class Virtqueue {
   eventIdx = false;
   mrgRxbuf = false;
   hdrLen = 12;
+  /**
+   * Offloads (the port carries the virtio-net header into the switch): txPop keeps the
+   * guest's header before the frame instead of skipping it, and rxPush's hOff names the
+   * header to give the guest (bytes 0-9; num_buffers is set here).
+   */
+  keepHdr = false;
+  private hOff = -1;
+  private hSrc: Uint8Array | null = null;
   packets = 0;
   bytes = 0;
   drops = 0;
@@ -154,14 +162,16 @@ export class Virtqueue {
   /**
    * Take the next frame the guest sends: copied (without its virtio-net header) to dst at dOff,
    * at most `max` bytes. Returns its length, EMPTY, BROKEN, or TOO_LONG (the chain is consumed
-   * and the frame dropped: the caller counts it).
+   * and the frame dropped: the caller counts it). With `pieces`, the frame is written in
+   * pieceSize-byte pieces at the offsets pieces[first], pieces[first + 1], ... of dst instead
+   * (max must be at most (pieces.length - first) * pieceSize): a switch ring's slot chain.
    */
-  txPop(dst: Uint8Array, dst32: Uint32Array, dOff: number, max: number): number {
+  txPop(dst: Uint8Array, dst32: Uint32Array, dOff: number, max: number, pieces: Float64Array | null = null, pieceSize = 0, first = 0): number {
     const head = this.nextHead();
     if (head < 0) return head;
     const mem = this.mem!, n = this.size, dr = this.dr, dOfs = this.dOfs;
     const du32 = mem.u32[dr], du16 = mem.u16[dr];
-    let i = head, skip = this.hdrLen, total = 0, too = false;
+    let i = head, skip = this.keepHdr ? 0 : this.hdrLen, total = 0, too = false;
     for (let count = 0; ; count++) {
       if (count >= n) return this.fail(`descriptor chain from ${head} is longer than the ring (a loop)`);
       const d = (dOfs + 16 * i) >> 2;
@@ -178,9 +188,16 @@ export class Virtqueue {
       }
       if (left > 0) {
         if (too || total + left > max) too = true;
-        else {
+        else if (pieces === null) {
           copyBytes(mem.u8[r], mem.u32[r], s, dst, dst32, dOff + total, left);
           total += left;
+        } else { // into pieceSize-byte pieces at pieces[0], pieces[1], ... (a slot chain's buffers)
+          while (left > 0) {
+            const p = (total / pieceSize) | 0, within = total - p * pieceSize; // piece first + p
+            const k = pieceSize - within < left ? pieceSize - within : left;
+            copyBytes(mem.u8[r], mem.u32[r], s, dst, dst32, pieces[first + p] + within, k);
+            total += k; s += k; left -= k;
+          }
         }
       }
       if (!(flags & DESC_F_NEXT)) break;
@@ -197,11 +214,12 @@ export class Virtqueue {
 
   /**
    * Give one frame (len bytes of src at sOff) to the guest, after a virtio-net header with
-   * flags 0. Returns len, EMPTY when the guest has not made enough buffers available (nothing
+   * flags 0 (or, with hdrSrc, the 10 bytes at hdrSrc[hOff..]: the switch's header). Returns len, EMPTY when the guest has not made enough buffers available (nothing
    * taken: the caller may retry later or drop), TOO_LONG when one chain cannot hold it without
    * MRG_RXBUF (the frame is dropped, the chain stays), or BROKEN.
    */
-  rxPush(src: Uint8Array, src32: Uint32Array, sOff: number, len: number): number {
+  rxPush(src: Uint8Array, src32: Uint32Array, sOff: number, len: number, hdrSrc: Uint8Array | null = null, hOff = -1): number {
+    this.hSrc = hdrSrc; this.hOff = hdrSrc === null ? -1 : hOff;
     const startAvail = this.lastAvail, startUsed = this.usedIdx;
     const hdrLen = this.hdrLen, need = hdrLen + len;
     let done = 0, chains = 0;
@@ -252,14 +270,16 @@ export class Virtqueue {
       if (r < 0) return this.fail(`descriptor ${i}: buffer 0x${(hi * 4294967296 + lo).toString(16)}+${dlen} outside the guest's memory`);
       const dst = mem.u8[r];
       let o = mem.ofs, room = dlen;
+      const hs = this.hSrc, ho = this.hOff;
       if (pos === 0 && room >= hdrLen) { // the usual case: the whole header in the first buffer
-        for (let h = 0; h < hdrLen; h++) dst[o + h] = 0;
+        if (hs === null) for (let h = 0; h < hdrLen; h++) dst[o + h] = 0;
+        else for (let h = 0; h < hdrLen; h++) dst[o + h] = h < 10 ? hs[ho + h] : 0;
         if (hdrLen === 12) { this.nbR0 = r; this.nbO0 = o + 10; this.nbR1 = r; this.nbO1 = o + 11; }
         o += hdrLen; pos = hdrLen; room -= hdrLen;
       }
       while (room > 0 && pos < hdrLen) { // a header split over buffers: zeros, num_buffers filled in at the end
         if (pos === 10) { this.nbR0 = r; this.nbO0 = o; } else if (pos === 11) { this.nbR1 = r; this.nbO1 = o; }
-        dst[o++] = 0;
+        dst[o++] = hs !== null && pos < 10 ? hs[ho + pos] : 0;
         pos++; room--;
       }
       if (room > 0 && pos < need) {
