@@ -22,7 +22,7 @@
 // off on every row: the VNFs then read them through AF_XDP and the kernel never sees their
 // frames. Namespaces are made per row and deleted after it (and at exit).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_WARMUP_MS, type CaseResult, type RunOptions } from './cases.js';
@@ -200,11 +200,15 @@ function lbTopology(): LbTopo {
 export type LbKind = 'ours' | 'ipvs' | 'nft';
 
 function ipvs(ns: string): void {
-  try { sh(['ipvsadm', '--version']); } catch { throw new PeerMissing('ipvsadm not installed (apt-get install ipvsadm)'); }
+  // (ipvsadm --version itself fails on a kernel without IPVS: look for the program instead)
+  if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin', ...(process.env.PATH ?? '').split(':')].some((d) => d && existsSync(join(d, 'ipvsadm')))) {
+    throw new PeerMissing('ipvsadm not installed (apt-get install ipvsadm)');
+  }
   try {
     inNs(ns, ['ipvsadm', '-A', '-u', '10.9.3.100:9', '-s', 'sh']);
   } catch (e) {
-    const why = String((e as { stderr?: string }).stderr ?? e).trim().split('\n')[0];
+    const lines = String((e as { stderr?: string }).stderr ?? e).trim().split('\n');
+    const why = lines.find((l) => /initialize|not available|not supported/i.test(l)) ?? lines[0];
     throw new PeerMissing(`IPVS not available in this kernel (CONFIG_IP_VS): ${why}`);
   }
   for (const b of ['10.9.3.11', '10.9.3.12']) inNs(ns, ['ipvsadm', '-a', '-u', '10.9.3.100:9', '-r', `${b}:9`, '-m']);
@@ -242,6 +246,9 @@ export async function l4lbVeth(durationMs: number, opts: RunOptions | undefined,
       for (const [ip, ] of [['10.9.3.11'], ['10.9.3.12']]) sh(['ip', '-n', t.l, 'neigh', 'replace', ip!, 'lladdr', MAC.O, 'dev', 'vnfbL', 'nud', 'permanent']);
       if (kind === 'ipvs') ipvs(t.l);
       else nftNat(t.l);
+      // a frame from vnfbL teaches the bridge its MAC (the VNF's gratuitous ARP does it for ours),
+      // so the sender's frames are not flooded to the backends before the first one is forwarded
+      try { inNs(t.l, ['ping', '-c', '1', '-W', '0.2', '10.9.3.11']); } catch { /* no answer: the backends drop everything */ }
     }
     const send = sender(t.c, 'vnfbQ', MAC.Q, MAC.L, '10.9.3.2', '10.9.3.100:9', total);
     const what = kind === 'ours'
