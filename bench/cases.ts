@@ -61,7 +61,7 @@ export interface BenchCase {
   frameLen: number;
   run(durationMs: number, opts?: RunOptions): Promise<CaseResult>;
   /** Role of the row; 'baseline' cases are the comparison columns. */
-  kind?: 'netmap' | 'baseline' | 'limit' | 'tool' | 'other';
+  kind?: 'netmap' | 'baseline' | 'limit' | 'tool' | 'vnf' | 'other';
   /** Time allowed beyond warm-up + duration before the case is failed (default CASE_SLACK_MS). */
   slackMs?: number;
   /**

@@ -36,16 +36,19 @@ export const PAIRS: Pair[] = [
   { name: 'xproc-vale-60', frameLen: 60, a: { js: 'vale-60' }, b: { js: 'xproc-vale-60' }, what: 'VALE, two processes against two threads' },
 ];
 
-/** Compile the C references; returns the binary's path, or a note saying why not. */
-export function buildRef(): { bin?: string; dir?: string; note?: string } {
+/**
+ * Compile a C reference (bench/ref/ref.c unless `source` names another file of bench/ref) into
+ * a temporary directory; returns the binary's path, or a note saying why not.
+ */
+export function buildRef(source = SOURCE): { bin?: string; dir?: string; note?: string } {
   const cc = process.env.CC || 'cc';
   if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) return { note: `no C compiler (${cc}): C references skipped` };
   const dir = mkdtempSync(join(tmpdir(), 'nmts-ref-'));
   const bin = join(dir, 'ref');
-  const r = spawnSync(cc, ['-O2', '-pthread', '-o', bin, SOURCE], { encoding: 'utf8' });
+  const r = spawnSync(cc, ['-O2', '-pthread', '-o', bin, source], { encoding: 'utf8' });
   if (r.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    return { note: `${cc} -O2 ${SOURCE} failed: C references skipped\n${r.stderr}` };
+    return { note: `${cc} -O2 ${source} failed: C references skipped\n${r.stderr}` };
   }
   return { bin, dir };
 }

@@ -29,6 +29,7 @@ import './xproc-cases.js';
 import './limit.js';
 import './tool-cases.js';
 import './offload-cases.js';
+import { isVnfCase } from './vnf-cases.js';
 import { runRef } from './ref.js';
 import { runVms } from './vms.js';
 import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
@@ -44,6 +45,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --linux           only the Linux-interface cases (root): peers (tcpreplay, trafgen,
                     tcpdump, DPDK AF_XDP, npm cap/pcap, XDP-generated frames) and nmts
                     on veth pairs in a network namespace of their own
+  --vnf             the network functions (nmts vnf udp-echo, firewall, l4lb) beside a
+                    socket echo server, nftables and IPVS, with the ratios of issue 15's
+                    targets (veth rows need root; missing tools skip with a note)
   --ref             netmap-ts beside C loops of the same algorithms (bench/ref/ref.c, built
                     with the system's cc -O2; skipped with a note without one), interleaved
                     C, JS, C, JS..., ratios with min/median/max (--only picks pairs)
@@ -72,6 +76,8 @@ interface Options {
   tools?: boolean;
   /** --linux: only the Linux-interface cases (bench/linux-cases.ts). */
   linux?: boolean;
+  /** --vnf: the network functions' rows (bench/vnf-cases.ts). */
+  vnf?: boolean;
   /** --ref: the C-reference pairs (bench/ref.ts), interleaved for `rounds` rounds. */
   ref?: boolean;
   rounds: number;
@@ -127,6 +133,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--linux':
         o.linux = true;
+        break;
+      case '--vnf':
+        o.vnf = true;
         break;
       case '--ref':
         o.ref = true;
@@ -271,7 +280,13 @@ function extraRatio(r: Row, key: string): number | null {
   return typeof v === 'number' ? v : null;
 }
 
-function table(rows: Row[], linux = false): string {
+function fmtMeets(r: Row): string {
+  const m = r.result?.extra?.meets;
+  return m === true ? 'yes' : m === false ? 'NO' : '-';
+}
+
+function table(rows: Row[], linux = false, vnf = false): string {
+  if (vnf) return vnfTable(rows);
   // --linux rows compare with the Linux peers of their section (bench/linux-cases.ts)
   const head = linux
     ? ['case', 'Mpps', 'Gbit/s', 'vs best peer', 'vs DPDK', 'notes']
@@ -295,6 +310,23 @@ function table(rows: Row[], linux = false): string {
       .map((s, i) => (i === cells.length - 1 ? s : right[i] ? s.padStart(widths[i]!) : s.padEnd(widths[i]!)))
       .join(' | ')
       .trimEnd();
+  const sep = widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? head[i]!.length : w)).join('-|-');
+  return [line(head), sep, ...body.map(line)].join('\n');
+}
+
+/** --vnf: each row against issue 15's target (a ratio to another row, or Mpps). */
+function vnfTable(rows: Row[]): string {
+  const head = ['case', 'Mpps', 'Gbit/s', 'vs', 'ratio', 'target', 'met', 'notes'];
+  const right = head.map((h) => h === 'Mpps' || h === 'Gbit/s' || h === 'ratio');
+  const body = rows.map((r) => {
+    const x = r.result?.extra ?? {};
+    const also = typeof x.vsAlso === 'string' ? `; vs ${x.vsAlso}: ${fmtRatio(typeof x.ratioAlso === 'number' ? x.ratioAlso : null)}` : '';
+    return [r.c.name, fmtRate(r.mpps), fmtRate(r.gbps), typeof x.vs === 'string' ? x.vs : '-', fmtRatio(extraRatio(r, 'ratio')),
+      typeof x.target === 'string' ? x.target : '-', r.result ? fmtMeets(r) : '-', `${notes(r)}${also}`];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((s, i) => (i === cells.length - 1 ? s : right[i] ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join(' | ').trimEnd();
   const sep = widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? head[i]!.length : w)).join('-|-');
   return [line(head), sep, ...body.map(line)].join('\n');
 }
@@ -347,7 +379,8 @@ async function main(): Promise<number> {
   }
   let selected = o.linux
     ? all.filter((c) => isLinuxCase(c.name))
-    : o.tools ? all.filter((c) => c.kind === 'tool' || c.kind === 'baseline') : all.filter((c) => c.kind !== 'tool' && !isLinuxCase(c.name));
+    : o.vnf ? all.filter((c) => isVnfCase(c.name))
+      : o.tools ? all.filter((c) => c.kind === 'tool' || c.kind === 'baseline') : all.filter((c) => c.kind !== 'tool' && c.kind !== 'vnf' && !isLinuxCase(c.name));
   if (o.only) {
     const unknown = o.only.filter((n) => !all.some((c) => c.name === n));
     if (unknown.length) {
@@ -395,7 +428,7 @@ async function main(): Promise<number> {
   if (o.json) {
     process.stderr.write(`${machine(o)}\n`);
   } else {
-    process.stdout.write(`${table([...rows.values()], selected.every((c) => isLinuxCase(c.name)))}\n\n${machine(o)}\n`);
+    process.stdout.write(`${table([...rows.values()], selected.every((c) => isLinuxCase(c.name)), selected.every((c) => isVnfCase(c.name)))}\n\n${machine(o)}\n`);
   }
   return failures ? 1 : 0;
 }
