@@ -91,7 +91,7 @@ function limitS(ms: number): number {
 /** pkt-gen in `ns` on netmap:dev: 60-byte UDP frames over 1000 source ports. */
 function sender(ns: string, dev: string, srcMac: string, dstMac: string, src: string, dst: string, totalMs: number): Proc {
   const [lo, hi] = FLOWS.split('-');
-  return spawnInNs(ns, cmd.nmts(['pkt-gen', '-i', `netmap:${dev}`, '-f', 'tx', '-l', '60', '-S', srcMac, '-D', dstMac,
+  return spawnInNs(ns, cmd.nmts(['pkt-gen', '-i', `netmap:${dev}`, '-f', 'tx', '-w', '0', '-l', '60', '-S', srcMac, '-D', dstMac,
     '-s', `${src}:${lo}-${src}:${hi}`, '-d', dst]), { limitS: limitS(totalMs), label: 'nmts pkt-gen tx' });
 }
 
