@@ -24,6 +24,7 @@ function setup(want: bigint): { dev: VhostUserDevice; fe: TestFrontEnd; logs: st
 
 /** A 32-bit view of a frame (its buffer starts 4-byte aligned). */
 const w32 = (a: Uint8Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
+const w64 = (a: Uint8Array): Float64Array => new Float64Array(a.buffer, a.byteOffset, a.byteLength >> 3);
 const t1 = testFrame(1);
 
 const ALL = bit(F.VERSION_1) | bit(F.MRG_RXBUF) | bit(F.EVENT_IDX) | bit(F.PROTOCOL_FEATURES);
@@ -44,19 +45,19 @@ test('guest TX: frames come out without their header, in order; used ring and in
     const txq = dev.queues[1];
     fe.setUsedEvent(1, 0xffff); // no interrupt wanted until used idx passes 0xffff
     fe.send([testFrame(1), testFrame(2, 1514), testFrame(3)]);
-    const out = new Uint8Array(4096), out32 = w32(out);
-    assert.equal(txq.txPop(out, out32, 0, 2048), 60);
+    const out = new Uint8Array(4096), out32 = w32(out), out64 = w64(out);
+    assert.equal(txq.txPop(out, out32, out64, 0, 2048), 60);
     assert.deepEqual(out.slice(0, 60), testFrame(1));
-    assert.equal(txq.txPop(out, out32, 101, 2048), 1514, 'to an unaligned place: bytewise');
+    assert.equal(txq.txPop(out, out32, out64, 101, 2048), 1514, 'to an unaligned place: bytewise');
     assert.deepEqual(out.slice(101, 1615), testFrame(2, 1514));
-    assert.equal(txq.txPop(out, out32, 0, 2048), 60);
-    assert.equal(txq.txPop(out, out32, 0, 2048), EMPTY);
+    assert.equal(txq.txPop(out, out32, out64, 0, 2048), 60);
+    assert.equal(txq.txPop(out, out32, out64, 0, 2048), EMPTY);
     txq.finish();
     assert.deepEqual(fe.takeUsed(1).map((e) => e[0]), [0, 1, 2]);
     assert.equal(fe.interrupts(1), 0, 'used_event not passed: no interrupt');
     fe.setUsedEvent(1, 3);
     fe.send([testFrame(4)], 3);
-    assert.equal(txq.txPop(out, out32, 0, 2048), 60);
+    assert.equal(txq.txPop(out, out32, out64, 0, 2048), 60);
     txq.finish();
     assert.equal(fe.interrupts(1), 1, 'used idx passed used_event: one interrupt');
     assert.equal(txq.packets, 4);
@@ -71,9 +72,9 @@ test('guest RX: header with num_buffers, frames split over merged buffers, EMPTY
   try {
     const rxq = dev.queues[0];
     const f = testFrame(9, 1000);
-    assert.equal(rxq.rxPush(f, w32(f), 0, f.length), EMPTY, 'no buffers posted');
+    assert.equal(rxq.rxPush(f, w32(f), w64(f), 0, f.length), EMPTY, 'no buffers posted');
     fe.postRx(4, 512);
-    assert.equal(rxq.rxPush(f, w32(f), 0, f.length), 1000);
+    assert.equal(rxq.rxPush(f, w32(f), w64(f), 0, f.length), 1000);
     rxq.finish();
     const used = fe.takeUsed(0);
     assert.deepEqual(used, [[0, 512], [1, 500]], '1012 bytes (header + frame) over two 512-byte buffers');
@@ -81,12 +82,12 @@ test('guest RX: header with num_buffers, frames split over merged buffers, EMPTY
     assert.equal(a.hdr[10] | (a.hdr[11] << 8), 2, 'num_buffers = 2');
     assert.deepEqual(Buffer.concat([a.frame, b]), Buffer.from(f));
     const g = testFrame(10, 1500);
-    assert.equal(rxq.rxPush(g, w32(g), 0, g.length), EMPTY, 'two buffers left cannot hold 1512 bytes: nothing taken');
+    assert.equal(rxq.rxPush(g, w32(g), w64(g), 0, g.length), EMPTY, 'two buffers left cannot hold 1512 bytes: nothing taken');
     assert.equal(rxq.lastAvail, 2);
     // a frame at an odd offset of its buffer (bytewise copy) arrives intact too
     const odd = new Uint8Array(128);
     odd.set(testFrame(11, 100), 1);
-    assert.equal(rxq.rxPush(odd, w32(odd), 1, 100), 100);
+    assert.equal(rxq.rxPush(odd, w32(odd), w64(odd), 1, 100), 100);
     rxq.finish();
     const [[id, len]] = fe.takeUsed(0);
     assert.deepEqual(fe.rxBuffer(id, len).frame, testFrame(11, 100));
@@ -94,7 +95,7 @@ test('guest RX: header with num_buffers, frames split over merged buffers, EMPTY
 });
 
 test('hostile driver: each bad ring stops its queue with a reason; the rest keeps working', () => {
-  const out = new Uint8Array(4096), out32 = w32(out);
+  const out = new Uint8Array(4096), out32 = w32(out), out64 = w64(out);
   const cases: [string, (fe: TestFrontEnd) => void, RegExp][] = [
     ['address outside memory', (fe) => { fe.writeDesc(1, 0, GPA + MEM_SIZE - 10, 100, 0, 0); fe.pushAvail(1, 0); }, /outside the guest's memory/],
     ['address below memory', (fe) => { fe.writeDesc(1, 0, 0, 100, 0, 0); fe.pushAvail(1, 0); }, /outside/],
@@ -111,13 +112,13 @@ test('hostile driver: each bad ring stops its queue with a reason; the rest keep
     try {
       bad(fe);
       const txq = dev.queues[1], rxq = dev.queues[0];
-      assert.equal(txq.txPop(out, out32, 0, 2048), BROKEN, what);
+      assert.equal(txq.txPop(out, out32, out64, 0, 2048), BROKEN, what);
       assert.ok(txq.broken && reason.test(txq.error), `${what}: ${txq.error}`);
-      assert.equal(txq.txPop(out, out32, 0, 2048), BROKEN, 'stays stopped');
+      assert.equal(txq.txPop(out, out32, out64, 0, 2048), BROKEN, 'stays stopped');
       assert.ok(logs.some((l) => /queue 1 .*stopped/.test(l)), `${what}: logged`);
       // the RX queue and the control channel still work
       fe.postRx(1);
-      assert.equal(rxq.rxPush(t1, w32(t1), 0, 60), 60, `${what}: rx still works`);
+      assert.equal(rxq.rxPush(t1, w32(t1), w64(t1), 0, 60), 60, `${what}: rx still works`);
       assert.equal(fe.getU64(REQ.GET_FEATURES) & bit(F.VERSION_1), bit(F.VERSION_1));
       assert.ok(dev.connected);
     } finally { done(); }
@@ -129,7 +130,7 @@ test('RX hostile: read-only buffer in the receive queue stops it', () => {
   try {
     fe.writeDesc(0, 0, GPA + BUFS, 2048, 0, 0);
     fe.pushAvail(0, 0);
-    assert.equal(dev.queues[0].rxPush(t1, w32(t1), 0, 60), BROKEN);
+    assert.equal(dev.queues[0].rxPush(t1, w32(t1), w64(t1), 0, 60), BROKEN);
     assert.match(dev.queues[0].error, /read-only/);
   } finally { done(); }
 });

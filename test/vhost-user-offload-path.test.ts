@@ -84,7 +84,7 @@ test('a guest with GUEST_TSO4 and GUEST_CSUM takes the super-frame whole, with i
     sendChain(b, tsoPkt);
     a.rxsync();
     const rxq = dev.queues[0];
-    assert.equal(ringToGuestWithHdr(a.rxRings[0]!, a.u8, a.region.u32, rxq, rxq, dev.featuresLo, 64), 1);
+    assert.equal(ringToGuestWithHdr(a.rxRings[0]!, a.u8, a.region.u32, a.region.f64, rxq, rxq, dev.featuresLo, 64), 1);
     const got = received(fe);
     assert.equal(got.length, 1);
     assert.deepEqual(got[0].hdr.slice(0, 10), [...tsoPkt.subarray(0, 10)]);
@@ -105,7 +105,7 @@ test('a guest without them gets the segments Linux makes, checksums done; a part
     sendChain(b, withHdr(small.frame, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, 0, small.frame.length + 4, 16)); // csum_start past the frame
     a.rxsync();
     const rxq = dev.queues[0];
-    assert.equal(ringToGuestWithHdr(a.rxRings[0]!, a.u8, a.region.u32, rxq, rxq, dev.featuresLo, 64), 3);
+    assert.equal(ringToGuestWithHdr(a.rxRings[0]!, a.u8, a.region.u32, a.region.f64, rxq, rxq, dev.featuresLo, 64), 3);
     const got = received(fe);
     const want = linuxSegments(tso.frame, tso.layout, 4, 'tcp', 1448);
     assert.equal(got.length, want.length + 1);
@@ -132,7 +132,7 @@ test('a 5000-byte frame from the guest goes into a chain of slots with its heade
     fe.writeDesc(1, 0, GPA + buf, 12 + f.length, 0, 0);
     fe.pushAvail(1, 0);
     const txq = dev.queues[1];
-    assert.equal(guestToRingWithHdr(txq, b.txRings[0]!, b.u8, b.region.u32, 64), 1);
+    assert.equal(guestToRingWithHdr(txq, b.txRings[0]!, b.u8, b.region.u32, b.region.f64, 64), 1);
     txq.finish();
     b.txsync();
     a.rxsync();

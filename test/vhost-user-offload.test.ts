@@ -26,6 +26,7 @@ function setup(want: bigint, o: { queuePairs?: number; offloads?: boolean }): { 
 }
 
 const w32 = (a: Uint8Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
+const w64 = (a: Uint8Array): Float64Array => new Float64Array(a.buffer, a.byteOffset, a.byteLength >> 3);
 const BASE = bit(F.VERSION_1) | bit(F.MRG_RXBUF) | bit(F.EVENT_IDX) | bit(F.PROTOCOL_FEATURES);
 
 test('multi-queue: MQ offered with several pairs (not with one), GET_QUEUE_NUM answers the pairs, protocol feature MQ', () => {
@@ -65,15 +66,15 @@ test('offloads: offered only when asked for; TX keeps the guest\'s header, writt
     // the header the guest wrote: NEEDS_CSUM, TCPV4, gso_size 1448, csum_start 34, offset 16
     const h = BUFS; // descriptor 0's buffer
     fe.u8.set([1, 1, 66, 0, 0xa8, 5, 34, 0, 16, 0, 0, 0], h);
-    const out = new Uint8Array(8192), out32 = w32(out);
+    const out = new Uint8Array(8192), out32 = w32(out), out64 = w64(out);
     const pieces = Float64Array.from([4096, 64, 2048, 7000]); // anywhere, any order: a slot chain's buffers
-    const len = txq.txPop(out, out32, 0, 4 * 512, pieces, 512);
+    const len = txq.txPop(out, out32, out64, 0, 4 * 512, pieces, 512);
     assert.equal(len, 1512, 'header and frame');
     const whole = new Uint8Array(1512);
     for (let p = 0, at = 0; at < 1512; p++) { const k = Math.min(512, 1512 - at); whole.set(out.subarray(pieces[p], pieces[p] + k), at); at += k; }
     assert.deepEqual([...whole.subarray(0, 10)], [1, 1, 66, 0, 0xa8, 5, 34, 0, 16, 0]);
     assert.deepEqual(whole.subarray(12), f);
-    assert.equal(txq.txPop(out, out32, 0, 2048), EMPTY);
+    assert.equal(txq.txPop(out, out32, out64, 0, 2048), EMPTY);
     assert.equal(txq.bytes, 1512);
   } finally { done(); }
 });
@@ -87,7 +88,7 @@ test('offloads: RX gives the guest the switch\'s header (bytes 0-9) and sets num
     const f = testFrame(7, 3000);
     pkt.set(f, 12);
     fe.postRx(4, BUF_SIZE);
-    assert.equal(rxq.rxPush(pkt, w32(pkt), 12, 3000, pkt, 0), 3000);
+    assert.equal(rxq.rxPush(pkt, w32(pkt), w64(pkt), 12, 3000, pkt, 0), 3000);
     rxq.finish();
     const used = fe.takeUsed(0);
     assert.deepEqual(used, [[0, BUF_SIZE], [1, 3012 - BUF_SIZE]]);
@@ -97,7 +98,7 @@ test('offloads: RX gives the guest the switch\'s header (bytes 0-9) and sets num
     assert.deepEqual(Buffer.concat([a.frame, rest]), Buffer.from(f));
     // without a header source: zeros, as before
     const g = testFrame(8, 100);
-    assert.equal(rxq.rxPush(g, w32(g), 0, 100), 100);
+    assert.equal(rxq.rxPush(g, w32(g), w64(g), 0, 100), 100);
     rxq.finish();
     const [[id, len]] = fe.takeUsed(0);
     assert.deepEqual([...fe.rxBuffer(id, len).hdr], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);

@@ -30,3 +30,35 @@ export function copyFrame(u8: Uint8Array, f64: Float64Array, src: number, dst: n
   } else if (len <= 256) copyWords(f64, src, f64, dst, len);
   else u8.copyWithin(dst, src, src + len);
 }
+
+/**
+ * Copy n bytes from byte offset s of one memory to byte offset d of another where the offsets
+ * have any alignment (guest buffers of a vhost-user front end: a frame after a 12-byte header
+ * in a buffer anywhere). Each memory comes as its byte, 32-bit and 64-bit views, made once by
+ * the caller. The bulk moves as 8-byte words when both offsets are 8-byte aligned (a DPDK or
+ * Linux front end's frame, a switch buffer: a 64-byte frame in 8 moves), else as 4-byte words
+ * when both are 4-byte aligned, else bytewise; the tail bytewise. Not a byte outside
+ * [s, s + n) is read nor outside [d, d + n) written: next to a guest buffer is the guest's
+ * memory. Offsets past 2^32 (regions up to 2^40 bytes) take the byte loop.
+ */
+export function copyBytes(s8: Uint8Array, s32: Uint32Array, s64: Float64Array, s: number,
+  d8: Uint8Array, d32: Uint32Array, d64: Float64Array, d: number, n: number): void {
+  if (n >= 8 && s + n <= 0xffffffff && d + n <= 0xffffffff) {
+    const a = s | d;
+    if ((a & 7) === 0) {
+      let i = s >>> 3, j = d >>> 3;
+      const end = i + (n >>> 3);
+      while (i < end) d64[j++] = s64[i++];
+      const done = n & ~7;
+      s += done; d += done; n -= done;
+    } else if ((a & 3) === 0) {
+      let i = s >>> 2, j = d >>> 2;
+      const end = i + (n >>> 2);
+      while (i < end) d32[j++] = s32[i++];
+      const done = n & ~3;
+      s += done; d += done; n -= done;
+    }
+  }
+  const end = s + n;
+  while (s < end) d8[d++] = s8[s++];
+}

@@ -44,11 +44,11 @@ const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Arra
 /** Buffer offsets of the tx ring's free slots from head (grown to the ring's size once). */
 let win = new Float64Array(1024);
 const gather = new Uint8Array((MAX_PACKET + 64) & ~63);
-const gather32 = new Uint32Array(gather.buffer);
+const gather32 = new Uint32Array(gather.buffer), gather64 = new Float64Array(gather.buffer);
 
 const seg = new Segmenter();
 const segBuf = new Uint8Array((VNET_MAX_FRAME + 64 + 63) & ~63);
-const segBuf32 = new Uint32Array(segBuf.buffer);
+const segBuf32 = new Uint32Array(segBuf.buffer), segBuf64 = new Float64Array(segBuf.buffer);
 /** A header asking for nothing (flags 0, no GSO), for what is finished here. */
 const plainHdr = new Uint8Array(12);
 
@@ -78,7 +78,7 @@ function finishForGuest(q: Virtqueue, src: Uint8Array, off: number, total: numbe
   if (type === 0) { // a checksum to complete: in a copy (the packet may wait for buffers and be tried again)
     bufferCopy.call(src, segBuf, 0, f, f + len);
     if (completeChecksum(segBuf, 0, len, src[off + VNET_CSUM_START] | (src[off + VNET_CSUM_START + 1] << 8), src[off + VNET_CSUM_OFFSET] | (src[off + VNET_CSUM_OFFSET + 1] << 8)) !== VNET_OK) { q.drops++; return len; }
-    return q.rxPush(segBuf, segBuf32, 0, len, plainHdr, 0);
+    return q.rxPush(segBuf, segBuf32, segBuf64, 0, len, plainHdr, 0);
   }
   seg.fragOff[0] = f;
   seg.fragLen[0] = len;
@@ -86,7 +86,7 @@ function finishForGuest(q: Virtqueue, src: Uint8Array, off: number, total: numbe
   for (let i = 0; i < seg.count; i++) {
     const n = seg.write(i, segBuf, 0, segBuf.length - 64);
     if (n < 0) { q.drops += seg.count - i; return len; }
-    const r = q.rxPush(segBuf, segBuf32, 0, n, plainHdr, 0);
+    const r = q.rxPush(segBuf, segBuf32, segBuf64, 0, n, plainHdr, 0);
     if (r === BROKEN) return r;
     if (r === EMPTY) {
       if (i === 0) return EMPTY; // nothing given yet: the packet waits
@@ -98,7 +98,7 @@ function finishForGuest(q: Virtqueue, src: Uint8Array, off: number, total: numbe
 }
 
 /** Guest TX queue q into tx ring `tx` (header kept, chains for long frames); returns frames moved. */
-export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: Uint32Array, burst: number): number {
+export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: Uint32Array, f64: Float64Array, burst: number): number {
   const bufSize = tx.bufSize, size = tx.numSlots;
   let maxPieces = Math.ceil(MAX_PACKET / bufSize);
   if (maxPieces > NETMAP_MAX_FRAGS) maxPieces = NETMAP_MAX_FRAGS;
@@ -116,7 +116,7 @@ export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: 
     const want = used + maxPieces;
     if (want > free) break; // room for the longest chain, or wait for the switch
     for (; filled < want; filled++, jf = tx.next(jf)) win[filled] = tx.buf(jf);
-    const len = q.txPop(u8, u32, 0, maxLen, win, bufSize, used);
+    const len = q.txPop(u8, u32, f64, 0, maxLen, win, bufSize, used);
     if (len === EMPTY || len === BROKEN) break;
     if (len === TOO_LONG) continue;
     let left = len;
@@ -140,7 +140,7 @@ export function guestToRingWithHdr(q: Virtqueue, tx: Ring, u8: Uint8Array, u32: 
  * and counted in `counter`'s drops); feat: the negotiated features' low 32 bits. Stops at a
  * packet the guest has no buffers for (it waits in the ring). Returns packets taken.
  */
-export function ringToGuestWithHdr(rx: Ring, u8: Uint8Array, u32: Uint32Array, q: Virtqueue | null, counter: Virtqueue, feat: number, burst: number): number {
+export function ringToGuestWithHdr(rx: Ring, u8: Uint8Array, u32: Uint32Array, f64: Float64Array, q: Virtqueue | null, counter: Virtqueue, feat: number, burst: number): number {
   const rt = rx.tail, bufSize = rx.bufSize;
   let j = rx.head, n = 0;
   while (j !== rt && n < burst) {
@@ -159,7 +159,7 @@ export function ringToGuestWithHdr(rx: Ring, u8: Uint8Array, u32: Uint32Array, q
     if (q === null || bad || total < PORT_HDR || total > MAX_PACKET) {
       counter.drops++;
     } else {
-      let src = u8, src32 = u32, off = rx.buf(j);
+      let src = u8, src32 = u32, src64 = f64, off = rx.buf(j);
       if (count > 1) { // gathered into one buffer first
         let at = 0;
         for (let s = j, c = 0; c < count; c++, s = rx.next(s)) {
@@ -167,10 +167,10 @@ export function ringToGuestWithHdr(rx: Ring, u8: Uint8Array, u32: Uint32Array, q
           bufferCopy.call(u8, gather, at, b, b + l);
           at += l;
         }
-        src = gather; src32 = gather32; off = 0;
+        src = gather; src32 = gather32; src64 = gather64; off = 0;
       }
       const r = guestTakes(src, off, feat)
-        ? q.rxPush(src, src32, off + PORT_HDR, total - PORT_HDR, src, off)
+        ? q.rxPush(src, src32, src64, off + PORT_HDR, total - PORT_HDR, src, off)
         : finishForGuest(q, src, off, total);
       if (r === EMPTY || r === BROKEN) break; // no buffers: the packet waits
     }

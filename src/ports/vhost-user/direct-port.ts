@@ -42,6 +42,8 @@ import { BROKEN, EMPTY, TOO_LONG, type Virtqueue } from './virtqueue.js';
 const HANDOVER_MS = 5000;
 /** Syncs between two looks at the socket while frames flow (set-up messages, a disconnect). */
 const SERVICE_EVERY = 256;
+/** Looks at the epoll set between two full services (the listening socket is not in the set while connected). */
+const SERVICE_FULL = 16;
 
 export class VhostDirectPort extends KernelPort {
   readonly dev: VhostUserDevice;
@@ -56,6 +58,7 @@ export class VhostDirectPort extends KernelPort {
   private watched: number[] = [];
   private fdGen = -1;
   private syncs = 0;
+  private looks = 0;
   private servicing = false;
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
@@ -108,17 +111,24 @@ export class VhostDirectPort extends KernelPort {
     }
   }
 
-  /** Called by every sync: the socket is looked at every SERVICE_EVERY syncs, or every time until both queues run. */
+  /**
+   * Called by every sync: every SERVICE_EVERY syncs (every time while a queue does not run
+   * yet), one look at the epoll set (a message, a kick: then service()), and a full service()
+   * every SERVICE_FULL looks (a second front end knocking on the listening socket). While
+   * frames flow that is one system call per SERVICE_EVERY syncs: the guest does not kick.
+   */
   private maybeService(): void {
-    if (++this.syncs >= SERVICE_EVERY || !this.txq.running || !this.rxq.running) {
-      this.syncs = 0;
+    if (++this.syncs < SERVICE_EVERY && this.txq.running && this.rxq.running) return;
+    this.syncs = 0;
+    if (++this.looks >= SERVICE_FULL || this.sleepSet.poll(0, this.spec.name) > 0) {
+      this.looks = 0;
       this.service();
     }
   }
 
   protected txsyncRing(t: number): void {
     if (!this.isClosed) this.maybeService();
-    const region = this.region, u32 = region.u32, u8 = region.u8;
+    const region = this.region, u32 = region.u32, u8 = region.u8, f64 = region.f64;
     const pub = txPrologue(region, t, this.name, region.bufSize);
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >>> 2;
     let hwcur = u32[(t + RR.hwcur) >> 2];
@@ -130,7 +140,7 @@ export class VhostDirectPort extends KernelPort {
         if (q.broken || (word & (NS_MOREFRAG << 16))) {
           drops++; // a broken queue takes nothing (the driver resets it); chains: one buffer per frame here
         } else {
-          const r = q.rxPush(u8, u32, region.bufOffset(idx), len);
+          const r = q.rxPush(u8, u32, f64, region.bufOffset(idx), len);
           if (r === EMPTY) break; // the guest has no buffers: the frames wait
           if (r === BROKEN) continue; // dropped from the next round on
           if (r === TOO_LONG) drops++;
@@ -153,7 +163,7 @@ export class VhostDirectPort extends KernelPort {
 
   protected rxsyncRing(r: number): void {
     if (!this.isClosed) this.maybeService();
-    const region = this.region, u32 = region.u32, u8 = region.u8;
+    const region = this.region, u32 = region.u32, u8 = region.u8, f64 = region.f64;
     checkHeadCur(region, r, this.name);
     const n = u32[(r + RR.numSlots) >> 2], s = u32[(r + RR.slotsOfs) >> 2] >>> 2;
     const hwcur = u32[(r + RR.head) >> 2];
@@ -166,7 +176,7 @@ export class VhostDirectPort extends KernelPort {
       while (hwtail !== stop) {
         const so = s + (hwtail << 2), idx = u32[so];
         if (idx < 2 || idx >= nbufs) badSlot(region, r, hwtail, this.name);
-        const len = q.txPop(u8, u32, region.bufOffset(idx), max);
+        const len = q.txPop(u8, u32, f64, region.bufOffset(idx), max);
         if (len === EMPTY || len === BROKEN) break;
         if (len === TOO_LONG) { drops++; continue; }
         u32[so + 1] = len; // len, flags 0

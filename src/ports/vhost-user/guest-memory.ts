@@ -27,8 +27,11 @@ export class GuestMemory {
   readonly u8: Uint8Array[] = [];
   readonly u16: Uint16Array[] = [];
   readonly u32: Uint32Array[] = [];
+  readonly f64: Float64Array[] = [];
   /** Offset in the region of the last address find() translated. */
   ofs = 0;
+  /** The region find() last found an address in. */
+  private hit = 0;
   private readonly maps: { addr: bigint; len: number; fd: number }[] = [];
 
   /**
@@ -53,6 +56,7 @@ export class GuestMemory {
         m.u8.push(new Uint8Array(map.buffer, pageOfs, r.size));
         m.u16.push(new Uint16Array(map.buffer, pageOfs, Math.floor(r.size / 2)));
         m.u32.push(new Uint32Array(map.buffer, pageOfs, Math.floor(r.size / 4)));
+        m.f64.push(new Float64Array(map.buffer, pageOfs, Math.floor(r.size / 8)));
         m.gpa[i] = r.gpa; m.uva[i] = r.uva; m.size[i] = r.size;
         m.count++;
       }
@@ -66,9 +70,14 @@ export class GuestMemory {
 
   /** The region holding guest-physical range [gpa, gpa+len), offset in `ofs`; -1 if none holds all of it. */
   find(gpa: number, len: number): number {
+    const h = this.hit; // a guest's buffers are mostly in one region: that one first
+    if (h < this.count) {
+      const o = gpa - this.gpa[h];
+      if (o >= 0 && o + len <= this.size[h]) { this.ofs = o; return h; }
+    }
     for (let i = 0; i < this.count; i++) {
       const o = gpa - this.gpa[i];
-      if (o >= 0 && o + len <= this.size[i]) { this.ofs = o; return i; }
+      if (o >= 0 && o + len <= this.size[i]) { this.ofs = o; this.hit = i; return i; }
     }
     return -1;
   }
@@ -96,7 +105,7 @@ export class GuestMemory {
       try { close(m.fd); } catch { /* already closed */ }
     }
     this.maps.length = 0;
-    this.u8.length = 0; this.u16.length = 0; this.u32.length = 0;
+    this.u8.length = 0; this.u16.length = 0; this.u32.length = 0; this.f64.length = 0;
     this.count = 0;
   }
 }

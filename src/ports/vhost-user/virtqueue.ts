@@ -19,31 +19,15 @@
 // negotiated (INDIRECT) or a wrong direction stops this queue (broken, with a reason), as a real
 // device would stop. Nothing here throws, allocates or touches memory outside the regions.
 import { eventfdSignal } from '../../sys/unix.js';
+import { copyBytes } from '../../core/frame-copy.js';
 import type { GuestMemory } from './guest-memory.js';
 
 const DESC_F_NEXT = 1, DESC_F_WRITE = 2, DESC_F_INDIRECT = 4;
 const AVAIL_F_NO_INTERRUPT = 1;
 const USED_F_NO_NOTIFY = 1;
+const EMPTY_U16 = new Uint16Array(0), EMPTY_U32 = new Uint32Array(0);
 /** Results of txPop / rxPush besides a length. */
 export const EMPTY = -1, BROKEN = -2, TOO_LONG = -3;
-
-/**
- * Copy n bytes from s in src to d in dst. Guest buffers have any alignment, but a frame after a
- * 12-byte header in a 4-byte aligned buffer, and a switch buffer (64-byte aligned), are both
- * 4-byte aligned: then the bulk moves as 32-bit words (u32 views of the same memories), the
- * rest bytewise.
- */
-function copyBytes(src: Uint8Array, src32: Uint32Array, s: number, dst: Uint8Array, dst32: Uint32Array, d: number, n: number): void {
-  if (((s | d) & 3) === 0 && n >= 16) {
-    let i = s >>> 2, j = d >>> 2;
-    const end = i + (n >>> 2);
-    while (i < end) dst32[j++] = src32[i++];
-    const done = n & ~3;
-    s += done; d += done; n -= done;
-  }
-  const end = s + n;
-  while (s < end) dst[d++] = src[s++];
-}
 
 export class Virtqueue {
   readonly index: number;
@@ -51,9 +35,12 @@ export class Virtqueue {
   size = 0;
   /** Region and byte offsets of the descriptor table, the avail ring and the used ring (set by setAddresses). */
   private dr = -1; private dOfs = 0;
-  private ar = -1; private aOfs = 0;
-  private ur = -1; private uOfs = 0;
+  private aOfs = 0;
+  private uOfs = 0;
   private mem: GuestMemory | null = null;
+  // the rings' views, taken once per setAddresses (valid while mem is not null)
+  private descU32: Uint32Array = EMPTY_U32; private descU16: Uint16Array = EMPTY_U16; private availU16: Uint16Array = EMPTY_U16;
+  private usedU32: Uint32Array = EMPTY_U32; private usedU16: Uint16Array = EMPTY_U16;
   /** Next avail entry to take (free-running 16-bit), and the used index to publish. */
   lastAvail = 0;
   usedIdx = 0;
@@ -101,14 +88,23 @@ export class Virtqueue {
 
   /** Forget the ring (GET_VRING_BASE, reset, disconnect); counters stay. */
   stop(): void {
-    this.dr = this.ar = this.ur = -1;
+    this.dr = -1;
     this.kicked = false;
+    this.forget();
+  }
+
+  /** Drop the ring views (the memory may be unmapped next): the next take reads the avail index again, which checks running. */
+  private forget(): void {
     this.mem = null;
+    this.descU32 = this.usedU32 = EMPTY_U32;
+    this.descU16 = this.availU16 = this.usedU16 = EMPTY_U16;
+    this.availCache = this.lastAvail;
   }
 
   /** The ring's addresses (front-end virtual addresses) in `mem`: null when valid, else why not. */
   setAddresses(mem: GuestMemory, descUva: number, usedUva: number, availUva: number): string | null {
     const n = this.size;
+    this.forget();
     if (n === 0) return 'SET_VRING_ADDR before SET_VRING_NUM';
     const dr = mem.findUva(descUva, 16 * n), dOfs = mem.ofs;
     const ar = mem.findUva(availUva, 6 + 2 * n), aOfs = mem.ofs;
@@ -116,17 +112,24 @@ export class Virtqueue {
     if (dr < 0 || ar < 0 || ur < 0) return `ring addresses outside the memory table (desc 0x${descUva.toString(16)}, avail 0x${availUva.toString(16)}, used 0x${usedUva.toString(16)})`;
     if (dOfs % 16 || aOfs % 2 || uOfs % 4) return 'misaligned ring addresses';
     this.mem = mem;
-    this.dr = dr; this.dOfs = dOfs; this.ar = ar; this.aOfs = aOfs; this.ur = ur; this.uOfs = uOfs;
+    this.dr = dr; this.dOfs = dOfs; this.aOfs = aOfs; this.uOfs = uOfs;
+    this.descU32 = mem.u32[dr]; this.descU16 = mem.u16[dr]; this.availU16 = mem.u16[ar];
+    this.usedU32 = mem.u32[ur]; this.usedU16 = mem.u16[ur];
     this.broken = false;
     this.error = '';
     this.usedIdx = this.publishedUsed = this.lastAvail;
     this.availCache = this.lastAvail;
+    // no kicks while the thread serving the queue is awake (it is: it handles this message); it
+    // asks for them before it sleeps (wantKicks(true)). A kick per batch is a system call for
+    // the front end: DPDK's net_vhost asks for none either
+    this.kickFlags(false);
     return null;
   }
 
   private fail(reason: string): number {
     if (!this.broken) {
       this.broken = true;
+      this.availCache = this.lastAvail; // nothing more taken from the cached entries
       this.error = reason;
       if (this.errFd >= 0) eventfdSignal(this.errFd);
       this.onBroken(this, reason);
@@ -137,7 +140,7 @@ export class Virtqueue {
   /** Entries the driver has made available and we have not taken (validated), or BROKEN. */
   available(): number {
     if (!this.running) return 0;
-    const avail = Atomics.load(this.mem!.u16[this.ar], (this.aOfs + 2) >> 1);
+    const avail = Atomics.load(this.availU16, (this.aOfs + 2) >> 1);
     const n = (avail - this.lastAvail) & 0xffff;
     if (n > this.size) return this.fail(`avail index ${avail} is ${n} entries past ${this.lastAvail}, more than the ring's ${this.size}`);
     this.availCache = avail;
@@ -147,13 +150,13 @@ export class Virtqueue {
   /** The head of the next available chain, validated, or EMPTY / BROKEN. */
   private nextHead(): number {
     if (this.lastAvail === this.availCache && this.available() <= 0) return this.broken ? BROKEN : EMPTY;
-    const head = this.mem!.u16[this.ar][(this.aOfs + 4 + 2 * (this.lastAvail % this.size)) >> 1];
+    const head = this.availU16[(this.aOfs + 4 + 2 * (this.lastAvail % this.size)) >> 1];
     if (head >= this.size) return this.fail(`avail ring entry ${this.lastAvail % this.size} names descriptor ${head}, past the ring's ${this.size}`);
     return head;
   }
 
   private addUsed(id: number, len: number): void {
-    const u32 = this.mem!.u32[this.ur], e = (this.uOfs + 4 + 8 * (this.usedIdx % this.size)) >> 2;
+    const u32 = this.usedU32, e = (this.uOfs + 4 + 8 * (this.usedIdx % this.size)) >> 2;
     u32[e] = id;
     u32[e + 1] = len;
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
@@ -166,11 +169,11 @@ export class Virtqueue {
    * pieceSize-byte pieces at the offsets pieces[first], pieces[first + 1], ... of dst instead
    * (max must be at most (pieces.length - first) * pieceSize): a switch ring's slot chain.
    */
-  txPop(dst: Uint8Array, dst32: Uint32Array, dOff: number, max: number, pieces: Float64Array | null = null, pieceSize = 0, first = 0): number {
+  txPop(dst: Uint8Array, dst32: Uint32Array, dst64: Float64Array, dOff: number, max: number, pieces: Float64Array | null = null, pieceSize = 0, first = 0): number {
     const head = this.nextHead();
     if (head < 0) return head;
-    const mem = this.mem!, n = this.size, dr = this.dr, dOfs = this.dOfs;
-    const du32 = mem.u32[dr], du16 = mem.u16[dr];
+    const mem = this.mem!, n = this.size, dOfs = this.dOfs;
+    const du32 = this.descU32, du16 = this.descU16;
     let i = head, skip = this.keepHdr ? 0 : this.hdrLen, total = 0, too = false;
     for (let count = 0; ; count++) {
       if (count >= n) return this.fail(`descriptor chain from ${head} is longer than the ring (a loop)`);
@@ -189,13 +192,13 @@ export class Virtqueue {
       if (left > 0) {
         if (too || total + left > max) too = true;
         else if (pieces === null) {
-          copyBytes(mem.u8[r], mem.u32[r], s, dst, dst32, dOff + total, left);
+          copyBytes(mem.u8[r], mem.u32[r], mem.f64[r], s, dst, dst32, dst64, dOff + total, left);
           total += left;
         } else { // into pieceSize-byte pieces at pieces[0], pieces[1], ... (a slot chain's buffers)
           while (left > 0) {
             const p = (total / pieceSize) | 0, within = total - p * pieceSize; // piece first + p
             const k = pieceSize - within < left ? pieceSize - within : left;
-            copyBytes(mem.u8[r], mem.u32[r], s, dst, dst32, pieces[first + p] + within, k);
+            copyBytes(mem.u8[r], mem.u32[r], mem.f64[r], s, dst, dst32, dst64, pieces[first + p] + within, k);
             total += k; s += k; left -= k;
           }
         }
@@ -218,7 +221,7 @@ export class Virtqueue {
    * taken: the caller may retry later or drop), TOO_LONG when one chain cannot hold it without
    * MRG_RXBUF (the frame is dropped, the chain stays), or BROKEN.
    */
-  rxPush(src: Uint8Array, src32: Uint32Array, sOff: number, len: number, hdrSrc: Uint8Array | null = null, hOff = -1): number {
+  rxPush(src: Uint8Array, src32: Uint32Array, src64: Float64Array, sOff: number, len: number, hdrSrc: Uint8Array | null = null, hOff = -1): number {
     this.hSrc = hdrSrc; this.hOff = hdrSrc === null ? -1 : hOff;
     const startAvail = this.lastAvail, startUsed = this.usedIdx;
     const hdrLen = this.hdrLen, need = hdrLen + len;
@@ -235,7 +238,7 @@ export class Virtqueue {
         this.lastAvail = startAvail; this.usedIdx = startUsed;
         return head;
       }
-      const w = this.fillChain(head, src, src32, sOff, done, need);
+      const w = this.fillChain(head, src, src32, src64, sOff, done, need);
       if (w < 0) return BROKEN;
       if (w === 0 && need - done > 0) return this.fail(`receive chain from ${head} has no room`);
       this.lastAvail = (this.lastAvail + 1) & 0xffff;
@@ -255,9 +258,9 @@ export class Virtqueue {
   }
 
   /** Write bytes [done, need) of header+frame into the chain at head; returns bytes written or BROKEN. */
-  private fillChain(head: number, src: Uint8Array, src32: Uint32Array, sOff: number, done: number, need: number): number {
-    const mem = this.mem!, n = this.size, dr = this.dr, dOfs = this.dOfs, hdrLen = this.hdrLen;
-    const du32 = mem.u32[dr], du16 = mem.u16[dr];
+  private fillChain(head: number, src: Uint8Array, src32: Uint32Array, src64: Float64Array, sOff: number, done: number, need: number): number {
+    const mem = this.mem!, n = this.size, dOfs = this.dOfs, hdrLen = this.hdrLen;
+    const du32 = this.descU32, du16 = this.descU16;
     let i = head, pos = done;
     for (let count = 0; ; count++) {
       if (count >= n) return this.fail(`descriptor chain from ${head} is longer than the ring (a loop)`);
@@ -272,8 +275,14 @@ export class Virtqueue {
       let o = mem.ofs, room = dlen;
       const hs = this.hSrc, ho = this.hOff;
       if (pos === 0 && room >= hdrLen) { // the usual case: the whole header in the first buffer
-        if (hs === null) for (let h = 0; h < hdrLen; h++) dst[o + h] = 0;
-        else for (let h = 0; h < hdrLen; h++) dst[o + h] = h < 10 ? hs[ho + h] : 0;
+        if (hs === null) {
+          if ((o & 3) === 0 && o + 12 <= 0xffffffff) { // flags, gso_type, hdr_len, gso_size, csum_*: zero words
+            const w = mem.u32[r], k = o >>> 2;
+            w[k] = 0; w[k + 1] = 0;
+            if (hdrLen === 12) w[k + 2] = 0;
+            else { dst[o + 8] = 0; dst[o + 9] = 0; }
+          } else for (let h = 0; h < hdrLen; h++) dst[o + h] = 0;
+        } else for (let h = 0; h < hdrLen; h++) dst[o + h] = h < 10 ? hs[ho + h] : 0;
         if (hdrLen === 12) { this.nbR0 = r; this.nbO0 = o + 10; this.nbR1 = r; this.nbO1 = o + 11; }
         o += hdrLen; pos = hdrLen; room -= hdrLen;
       }
@@ -284,7 +293,7 @@ export class Virtqueue {
       }
       if (room > 0 && pos < need) {
         const k = need - pos < room ? need - pos : room;
-        copyBytes(src, src32, sOff + (pos - hdrLen), dst, mem.u32[r], o, k);
+        copyBytes(src, src32, src64, sOff + (pos - hdrLen), dst, mem.u32[r], mem.f64[r], o, k);
         o += k;
         pos += k;
       }
@@ -295,14 +304,14 @@ export class Virtqueue {
     return pos - done;
   }
 
-  /** Publish the used entries added since the last call; interrupt the guest if it wants one. */
+  /** Publish the used entries added since the last call (one store of the used index per batch); interrupt the guest if it wants one. */
   finish(): void {
     if (this.usedIdx === this.publishedUsed || this.mem === null || this.broken) return;
     const old = this.publishedUsed, now = this.usedIdx;
-    Atomics.store(this.mem.u16[this.ur], (this.uOfs + 2) >> 1, now);
+    Atomics.store(this.usedU16, (this.uOfs + 2) >> 1, now);
     this.publishedUsed = now;
     let want: boolean;
-    const au16 = this.mem.u16[this.ar];
+    const au16 = this.availU16;
     if (this.eventIdx) {
       const ev = Atomics.load(au16, (this.aOfs + 4 + 2 * this.size) >> 1);
       want = ((now - ev - 1) & 0xffff) < ((now - old) & 0xffff);
@@ -313,16 +322,20 @@ export class Virtqueue {
   }
 
   /**
-   * Ask the driver for kicks (before sleeping: true) or not (while busy polling the ring).
-   * With EVENT_IDX: avail_event = the next entry we will take; else the used ring's NO_NOTIFY.
+   * Ask the driver for kicks (before sleeping: true) or not (awake, polling the ring). With
+   * EVENT_IDX: avail_event = the next entry we will take (a kick when the driver makes it
+   * available), or the one before it (behind every index the driver can publish: no kick;
+   * a thread that busy-polls calls this every round, so the driver's index never wraps round
+   * to it); else the used ring's NO_NOTIFY flag.
    */
   wantKicks(on: boolean): void {
     if (!this.running) return;
-    const u16 = this.mem!.u16[this.ur];
-    if (this.eventIdx) {
-      if (on) Atomics.store(u16, (this.uOfs + 4 + 8 * this.size) >> 1, this.lastAvail);
-    } else {
-      Atomics.store(u16, this.uOfs >> 1, on ? 0 : USED_F_NO_NOTIFY);
-    }
+    this.kickFlags(on);
+  }
+
+  private kickFlags(on: boolean): void {
+    const u16 = this.usedU16;
+    if (this.eventIdx) Atomics.store(u16, (this.uOfs + 4 + 8 * this.size) >> 1, on ? this.lastAvail : (this.lastAvail - 1) & 0xffff);
+    else Atomics.store(u16, this.uOfs >> 1, on ? 0 : USED_F_NO_NOTIFY);
   }
 }
