@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { listSwitches, NetmapError, open, ValePort, type OpenOptions, type Port, type SwitchInfo, type PortStats } from '../../index.js';
 import { taskAlive } from '../../core/lock.js';
 import { reclaimAll, regionPath } from '../../core/shm.js';
-import { Attachments, type AttachmentInfo, type PollingRequest, type RingConf } from '../vale-attach/vale-attach.js';
+import { Attachments, pollingPlan, type AttachmentInfo, type PollingRequest, type RingConf } from '../vale-attach/vale-attach.js';
 import { canonicalPort, refuseInterface } from './args.js';
 import { VhostPorts, qemuArgs, type VhostPortInfo, type VmPortKind, type VmRingConf } from '../vhost-user/manager.js';
 
@@ -191,13 +191,7 @@ export class DaemonState {
       if (host) throw new NetmapError('EINVAL', `${vm.name} is a vhost-user port: it has no host stack (-a, not -h)`);
       const v = await this.vhost.attach(vm.name, vm.sw);
       this.emit(`${callerText(by)}: attach vhost-user port ${vm.name} to ${vm.sw} (index ${v.index})`);
-      return {
-        port: `${vm.sw}:${vm.name}`, interface: vm.name, switch: vm.sw, index: v.index ?? -1, hostPort: null, hostIndex: null,
-        backend: 'vhost-user', lines: [`vhost-user port ${vm.name} (socket ${v.path})`], polling: null, since: new Date().toISOString(), by: by.peer,
-        counters: { nicToSwitch: { packets: 0, bytes: 0, drops: 0 }, switchToNic: { packets: 0, bytes: 0, drops: 0 }, hostToSwitch: { packets: 0, bytes: 0, drops: 0 }, switchToHost: { packets: 0, bytes: 0, drops: 0 } },
-        // a vhost-user port has no kernel socket: its queue counters are in vale-ctl -v
-        kernelDrops: { rxRingFull: 0, rxOther: 0, txInvalid: 0, host: 0 },
-      };
+      return vmAttachment(v, vm.sw, by);
     }
     const a = await this.attachments.attach(port, { host, conf, by: by.peer });
     this.emit(`${callerText(by)}: attach ${a.interface} to ${a.switch}: ${a.port} (index ${a.index})${a.hostPort ? `, ${a.hostPort} (index ${a.hostIndex})` : ''}; ${a.lines[0] ?? a.backend}`);
@@ -218,6 +212,12 @@ export class DaemonState {
 
   async polling(port: string, request: PollingRequest | null, enable: boolean, by: Caller): Promise<AttachmentInfo> {
     if (!enable && request) throw new NetmapError('EINVAL', `'mode', 'firstCpu' and 'numCpus' apply when enabling polling`);
+    const vm = this.vhostTarget(port);
+    if (vm) {
+      const v = await this.vhost.polling(vm.name, vm.sw, enable ? pollingPlan(request) : null);
+      this.emit(`${callerText(by)}: polling ${enable ? 'on' : 'off'} ${vm.sw}:${vm.name}${v.polling ? ` (${v.polling.note})` : ''}`);
+      return vmAttachment(v, vm.sw, by);
+    }
     const a = await this.attachments.polling(port, request, enable);
     this.emit(`${callerText(by)}: polling ${enable ? 'on' : 'off'} ${a.port}${a.polling ? ` (${a.polling.note})` : ''}`);
     return a;
@@ -287,4 +287,15 @@ export class DaemonState {
     this.held.clear();
     return { detached, released };
   }
+}
+
+/** A VM port's attachment as -a and -p report it (its queue counters are in vale-ctl -v: no kernel socket). */
+function vmAttachment(v: VhostPortInfo, sw: string, by: Caller): AttachmentInfo {
+  const zero = (): { packets: number; bytes: number; drops: number } => ({ packets: 0, bytes: 0, drops: 0 });
+  return {
+    port: `${sw}:${v.name}`, interface: v.name, switch: sw, index: v.index ?? -1, hostPort: null, hostIndex: null,
+    backend: 'vhost-user', lines: [`vhost-user port ${v.name} (socket ${v.path})`], polling: v.polling, since: new Date().toISOString(), by: by.peer,
+    counters: { nicToSwitch: zero(), switchToNic: zero(), hostToSwitch: zero(), switchToHost: zero() },
+    kernelDrops: { rxRingFull: 0, rxOther: 0, txInvalid: 0, host: 0 },
+  };
 }

@@ -190,6 +190,6 @@ async function vhostListing(io: ValeCtlOutput): Promise<void> {
   }
   for (const p of ports) {
     const q = p.queues.map((x) => `${x.dir}${x.index >> 1} ${x.running ? 'running' : x.broken ? 'STOPPED' : 'idle'} size ${x.size} packets ${x.packets} bytes ${x.bytes} drops ${x.drops} kicks ${x.kicks} interrupts ${x.interrupts}`);
-    io.out(`${p.name} ${p.kind ?? 'vhost-user'} ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'}${(p.queuePairs ?? 1) > 1 ? ` queue_pairs ${p.queuePairs}` : ''}${p.offloads ? ' offloads' : ''} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
+    io.out(`${p.name} ${p.kind ?? 'vhost-user'} ${p.path} ${p.connected ? 'connected' : 'not connected'} ${p.switch ? `attached ${p.switch}:${p.name}` : 'not attached'}${p.polling ? ` polling${p.polling.cpu !== null ? ` cpu ${p.polling.cpu}` : ''}` : ''}${(p.queuePairs ?? 1) > 1 ? ` queue_pairs ${p.queuePairs}` : ''}${p.offloads ? ' offloads' : ''} features ${p.features.join(',') || '-'} unattached_drops ${p.noPortDrops}; ${q.join('; ')}`);
   }
 }

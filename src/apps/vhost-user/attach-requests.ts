@@ -1,9 +1,9 @@
-// The worker side of the daemon's attach/detach requests to a VM port's thread (vhost-user or
-// stream), written once for both: the daemon writes the switch name at NAME_OFS, the operation
-// (1 attach, else detach) and bumps the request sequence word; the thread answers each new
+// The worker side of the daemon's attach/detach/polling requests to a VM port's thread
+// (vhost-user or stream), written once for both: the daemon writes the switch name at NAME_OFS
+// (or the CPU in C.pollCpu), the operation (OP) and bumps the request sequence word; the thread answers each new
 // sequence number exactly once with a 'done' message. What attaching means (open the switch
 // port, rebuild the waker, reset a half-read frame) stays in each worker's hooks.
-import { C, NAME_OFS, type VhostWorkerMessage } from './shared.js';
+import { C, NAME_OFS, OP, type VhostWorkerMessage } from './shared.js';
 
 /** An error as the daemon reports it: an errno-like code (EIO when there is none) and the text. */
 export function errorOf(e: unknown): { code: string; message: string } {
@@ -18,6 +18,8 @@ export interface AttachHooks {
   attach(sw: string): number;
   /** Detach (only called when attached). */
   detach(): void;
+  /** Busy polling on (pinned to `cpu` unless -1) or off; absent: the thread cannot busy-poll. */
+  polling?(on: boolean, cpu: number): void;
 }
 
 export class AttachRequests {
@@ -41,12 +43,16 @@ export class AttachRequests {
     const op = Atomics.load(this.ctrl, C.reqOp);
     const h = this.hooks;
     try {
-      if (op === 1) {
+      if (op === OP.attach) {
         const len = Atomics.load(this.ctrl, C.nameLen);
         const name = Buffer.from(this.ctrlBytes.subarray(NAME_OFS, NAME_OFS + len)).toString();
         if (h.attachedTo() !== '') throw Object.assign(new Error(`${this.portName} is already attached to ${h.attachedTo()}`), { code: 'EBUSY' });
         const index = h.attach(name);
         this.post({ type: 'done', seq, ok: true, code: '', message: '', index, sw: name });
+      } else if (op === OP.pollOn || op === OP.pollOff) {
+        if (!h.polling) throw Object.assign(new Error(`${this.portName}: busy polling is for vhost-user ports (a -netdev stream port's thread waits on its socket)`), { code: 'ENOTSUP' });
+        h.polling(op === OP.pollOn, Atomics.load(this.ctrl, C.pollCpu));
+        this.post({ type: 'done', seq, ok: true, code: '', message: '', index: -1, sw: h.attachedTo() });
       } else {
         const was = h.attachedTo();
         if (was === '') throw Object.assign(new Error(`${this.portName} is not attached`), { code: 'ENXIO' });

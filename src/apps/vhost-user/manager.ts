@@ -1,7 +1,8 @@
 // The daemon's VM ports: vhost-user (vale-ctl -n NAME --vhost-user PATH, thread worker.ts) and
 // QEMU -netdev stream (vale-ctl -n NAME --stream PATH, thread stream-worker.ts), one thread each
 // serving the front end on PATH, attached to a switch on request (-a valeX:NAME),
-// detached (-d), removed (-r). They live as long as the daemon. list() reads the counters the
+// detached (-d), removed (-r), put in busy-polling mode (-p valeX:NAME) and back (-P). They
+// live as long as the daemon. list() reads the counters the
 // threads publish: connected, features, per-queue packets, bytes, drops, kicks, interrupts.
 import { existsSync, lstatSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -9,7 +10,7 @@ import { NetmapError } from '../../core/region.js';
 import { CLAIM, Claim, removeClaim, writeClaim } from '../../ports/vhost-user/claim.js';
 import { featureNames, MAX_QUEUE_PAIRS } from '../../ports/vhost-user/protocol.js';
 import { processAlive } from '../../sys/libc.js';
-import { C, CTRL_BYTES, NAME_OFS, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
+import { C, CTRL_BYTES, NAME_OFS, OP, Q, S, type VhostWorkerInput, type VhostWorkerMessage } from './shared.js';
 
 export interface VhostQueueInfo { index: number; dir: 'rx' | 'tx'; size: number; running: boolean; broken: boolean; packets: number; bytes: number; drops: number; kicks: number; interrupts: number }
 /** A VM port's queue pairs (vhost-user) and its switch port's ring slots, from vale-ctl -n's -C. */
@@ -30,6 +31,8 @@ export interface VhostPortInfo {
   offloads: boolean;
   /** the switch it is attached to, or null */
   switch: string | null;
+  /** null: the port's thread sleeps when idle; else it busy-polls (vale-ctl -p), pinned to `cpu` unless null */
+  polling: null | { cpu: number | null; note: string };
   index: number | null;
   /** frames the guest sent while the port was not attached to a switch */
   noPortDrops: number;
@@ -46,6 +49,7 @@ interface Entry {
   ctrl: Int32Array;
   stats: Float64Array;
   sw: string | null;
+  polling: VhostPortInfo['polling'];
   exited: Promise<void>;
   pending: Map<number, (m: Extract<VhostWorkerMessage, { type: 'done' }>) => void>;
   /** Why the thread stopped, once it has. */
@@ -101,7 +105,7 @@ export class VhostPorts {
     const input: VhostWorkerInput = { name, path, queuePairs: pairs, txSlots: ring.txSlots, rxSlots: ring.rxSlots, offloads: ring.offloads === true, burst, ctrl: ctrlSab, stats: statsSab, claimed };
     const worker = new Worker(new URL(kind === 'stream' ? './stream-worker.js' : './worker.js', import.meta.url), { workerData: input });
     const e: Entry = {
-      name, kind, path, pairs, offloads: ring.offloads === true, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null,
+      name, kind, path, pairs, offloads: ring.offloads === true, worker, ctrl: new Int32Array(ctrlSab), stats: new Float64Array(statsSab), sw: null, polling: null,
       exited: new Promise((r) => worker.once('exit', () => r())), pending: new Map(), failure: '',
     };
     await new Promise<void>((resolve, reject) => {
@@ -137,11 +141,12 @@ export class VhostPorts {
     return e;
   }
 
-  private request(e: Entry, op: 1 | 2, sw = ''): Promise<Extract<VhostWorkerMessage, { type: 'done' }>> {
+  private request(e: Entry, op: (typeof OP)[keyof typeof OP], sw = '', cpu = -1): Promise<Extract<VhostWorkerMessage, { type: 'done' }>> {
     const bytes = Buffer.from(sw);
     if (bytes.length > 64) throw new NetmapError('EINVAL', 'switch name too long');
     new Uint8Array(e.ctrl.buffer).set(bytes, NAME_OFS);
     Atomics.store(e.ctrl, C.nameLen, bytes.length);
+    Atomics.store(e.ctrl, C.pollCpu, cpu);
     Atomics.store(e.ctrl, C.reqOp, op);
     const seq = Atomics.add(e.ctrl, C.reqSeq, 1) + 1;
     return new Promise((resolve, reject) => {
@@ -152,7 +157,7 @@ export class VhostPorts {
 
   async attach(name: string, sw: string): Promise<VhostPortInfo> {
     const e = this.entry(name);
-    const m = await this.request(e, 1, sw);
+    const m = await this.request(e, OP.attach, sw);
     if (!m.ok) throw new NetmapError(m.code, m.message);
     e.sw = sw;
     return this.info(e);
@@ -160,10 +165,28 @@ export class VhostPorts {
 
   async detach(name: string): Promise<string> {
     const e = this.entry(name);
-    const m = await this.request(e, 2);
+    if (e.polling) throw new NetmapError('EBUSY', `${e.sw ?? 'valeX'}:${name} is in polling mode: stop polling first (vale-ctl -P ${e.sw ?? 'valeX'}:${name})`);
+    const m = await this.request(e, OP.detach);
     if (!m.ok) throw new NetmapError(m.code, m.message);
     e.sw = null;
     return `${m.sw}:${name}`;
+  }
+
+  /**
+   * Busy polling (vale-ctl -p valeX:NAME) on, with `plan` (the CPU to pin the thread to, what
+   * it means), or off (null): the port's thread never sleeps and tells the guest not to kick.
+   * The port must be attached to `sw`, as an interface must be for -p.
+   */
+  async polling(name: string, sw: string, plan: { cpu: number | null; note: string } | null): Promise<VhostPortInfo> {
+    const e = this.entry(name);
+    if (e.kind !== 'vhost-user') throw new NetmapError('ENOTSUP', `${name} is a -netdev stream port: busy polling is for vhost-user ports (its thread waits on its socket)`);
+    if (e.sw !== sw) throw new NetmapError('ENXIO', `${name} is not attached to ${sw}${e.sw ? ` (it is to ${e.sw})` : ''}`);
+    if (plan && e.polling) throw new NetmapError('EBUSY', `${sw}:${name} is already in polling mode (${e.polling.note})`);
+    if (!plan && !e.polling) throw new NetmapError('EINVAL', `${sw}:${name} is not in polling mode`);
+    const m = await this.request(e, plan ? OP.pollOn : OP.pollOff, '', plan?.cpu ?? -1);
+    if (!m.ok) throw new NetmapError(m.code, m.message);
+    e.polling = plan;
+    return this.info(e);
   }
 
   async remove(name: string, force = false): Promise<void> {
@@ -201,7 +224,7 @@ export class VhostPorts {
     }
     return {
       name: e.name, kind: e.kind, path: e.path, connected: s[S.connected] === 1, connections: s[S.connections], features: featureNames(feat), queuePairs: e.pairs, offloads: e.offloads,
-      switch: e.sw, index: s[S.portIndex] >= 0 && e.sw ? s[S.portIndex] : null, noPortDrops: s[S.noPortDrops], queues,
+      switch: e.sw, polling: e.polling, index: s[S.portIndex] >= 0 && e.sw ? s[S.portIndex] : null, noPortDrops: s[S.noPortDrops], queues,
     };
   }
 

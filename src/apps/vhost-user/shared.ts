@@ -1,5 +1,5 @@
 // What the daemon and a vhost-user port's thread (worker.ts) share: control words (stop, and
-// one request at a time: attach to a switch, detach), the counters the listing shows (a Float64
+// one request at a time: attach to a switch, detach, busy polling on or off), the counters the listing shows (a Float64
 // array the worker rewrites after every round), the worker's input and its messages.
 
 /** Int32 words of the control buffer. */
@@ -7,12 +7,16 @@ export const C = {
   stop: 0,
   /** Bumped by the daemon for each request; the worker answers each once (message 'done'). */
   reqSeq: 1,
-  /** 1 attach (switch name in the name bytes), 2 detach. */
+  /** An OP: attach (switch name in the name bytes), detach, polling on (CPU in pollCpu) or off. */
   reqOp: 2,
   /** Length of the switch name, in bytes, at byte NAME_OFS. */
   nameLen: 3,
-  size: 4,
+  /** The CPU to pin the busy-polling thread to, -1: not pinned. */
+  pollCpu: 4,
+  size: 5,
 } as const;
+/** Requests in C.reqOp. */
+export const OP = { attach: 1, detach: 2, pollOn: 3, pollOff: 4 } as const;
 export const NAME_OFS = C.size * 4;
 export const CTRL_BYTES = NAME_OFS + 64;
 

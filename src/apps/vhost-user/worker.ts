@@ -14,13 +14,18 @@
 //
 // Idle, it sleeps on the switch port's futex word with an fd-waker watching the socket and the
 // kick eventfds (apps/common/fd-waker.ts), or in poll(2) when not attached; it asks the guest
-// for kicks only before it sleeps (virtqueue.ts wantKicks). Requests from the daemon (attach,
-// detach, stop) are words in a SharedArrayBuffer, seen within 100 ms.
+// for kicks only before it sleeps (virtqueue.ts wantKicks). In busy-polling mode (vale-ctl -p
+// valeX:NAME, until -P; pinned to a CPU with -C 0,CPU) it never sleeps and never asks for
+// kicks: each round tells the guest not to kick (NO_NOTIFY, or avail_event behind its index),
+// as DPDK's net_vhost does, and the socket is looked at every 256 rounds. Requests from the
+// daemon (attach, detach, polling, stop) are words in a SharedArrayBuffer, seen within 100 ms.
 import { parentPort, workerData } from 'node:worker_threads';
 import '../../index.js';
 import { NS_MOREFRAG } from '../../core/constants.js';
 import { portWord, sleepOn } from '../../core/wait.js';
 import { PollSet } from '../../sys/net.js';
+import { allowedCpus, pinThisThread } from '../../sys/sched.js';
+import { setThreadCpus } from '../common/thread-affinity.js';
 import type { ValePort } from '../../vale/vale-port.js';
 import { VhostUserDevice } from '../../ports/vhost-user/device.js';
 import { BROKEN, EMPTY, TOO_LONG, type Virtqueue } from '../../ports/vhost-user/virtqueue.js';
@@ -60,9 +65,12 @@ const burst = input.burst;
 let vnic: ValePort | null = null;
 let sw = '';
 let noPortDrops = 0;
+/** vale-ctl -p: never sleep, never ask for kicks. */
+let polling = false;
+const cpusAtStart = allowedCpus();
 const SCRATCH_MAX = 65536 + 64; // a 64 KiB super-frame with its header
 const scratch = new Uint8Array(SCRATCH_MAX + 64); // guest frames dropped while not attached are read into it
-const scratch32 = new Uint32Array(scratch.buffer);
+const scratch32 = new Uint32Array(scratch.buffer), scratch64 = new Float64Array(scratch.buffer);
 
 const requests = new AttachRequests(input.ctrl, input.name, {
   attachedTo: () => sw,
@@ -84,6 +92,12 @@ const requests = new AttachRequests(input.ctrl, input.name, {
     return vnic.portIndex;
   },
   detach: () => { closePort(); handoff.detached(); },
+  polling: (on, cpu) => {
+    if (on && cpu >= 0) pinThisThread(cpu);
+    if (!on) setThreadCpus(cpusAtStart);
+    polling = on;
+    post({ type: 'log', line: `${input.name}: busy polling ${on ? `on${cpu >= 0 ? ` (CPU ${cpu})` : ''}: no kicks asked from the guest` : 'off'}` });
+  },
 }, post);
 
 function closePort(): void {
@@ -173,7 +187,7 @@ function sleep(): void {
 function dropAll(q: Virtqueue): number {
   let n = 0;
   for (; n < burst; n++) {
-    const len = q.txPop(scratch, scratch32, 0, SCRATCH_MAX);
+    const len = q.txPop(scratch, scratch32, scratch64, 0, SCRATCH_MAX);
     if (len === EMPTY || len === BROKEN) break;
     if (len >= 0) { q.drops++; q.packets--; q.bytes -= len; }
   }
@@ -201,7 +215,7 @@ function guestToSwitchPair(i: number): number {
   let n = 0;
   if (!vnic) {
     for (;;) {
-      const len = txq.txPop(scratch, scratch32, 0, SCRATCH_MAX);
+      const len = txq.txPop(scratch, scratch32, scratch64, 0, SCRATCH_MAX);
       if (len === EMPTY || len === BROKEN) break;
       noPortDrops++;
       if (++n >= burst) break;
@@ -209,10 +223,10 @@ function guestToSwitchPair(i: number): number {
     txq.finish();
     return n;
   }
-  const tx = vnic.txRings[i], u8 = vnic.u8, u32 = vnic.region.u32, max = vnic.maxFrame;
+  const tx = vnic.txRings[i], u8 = vnic.u8, u32 = vnic.region.u32, f64 = vnic.region.f64, max = vnic.maxFrame;
   if (offloads) {
     // a 10-byte header (a front end without VERSION_1 and MRG_RXBUF) is not the port's 12: dropped, counted
-    const moved = txq.hdrLen === PORT_HDR ? guestToRingWithHdr(txq, tx, u8, u32, burst) : dropAll(txq);
+    const moved = txq.hdrLen === PORT_HDR ? guestToRingWithHdr(txq, tx, u8, u32, f64, burst) : dropAll(txq);
     txq.finish();
     vnic.txsync();
     return moved;
@@ -220,7 +234,7 @@ function guestToSwitchPair(i: number): number {
   let k = tx.head;
   const tt = tx.tail;
   while (k !== tt && n < burst) {
-    const len = txq.txPop(u8, u32, tx.buf(k), max);
+    const len = txq.txPop(u8, u32, f64, tx.buf(k), max);
     if (len === EMPTY || len === BROKEN) break;
     if (len === TOO_LONG) continue;
     tx.setLen(k, len);
@@ -237,19 +251,19 @@ function guestToSwitchPair(i: number): number {
 /** The switch port's rx ring i into guest RX queue i (or the one rxTarget names); vnic is open. */
 function switchRingToGuest(i: number): number {
   const v = vnic!;
-  const rx = v.rxRings[i], u8 = v.u8, u32 = v.region.u32;
+  const rx = v.rxRings[i], u8 = v.u8, u32 = v.region.u32, f64 = v.region.f64;
   let j = rx.head, n = 0;
   const rt = rx.tail;
   if (j === rt) return 0;
   const target = rxTarget(i);
-  if (offloads) return ringToGuestWithHdr(rx, u8, u32, target !== null && target.hdrLen === PORT_HDR ? target : null, target ?? rxqs[i], dev.featuresLo, burst);
+  if (offloads) return ringToGuestWithHdr(rx, u8, u32, f64, target !== null && target.hdrLen === PORT_HDR ? target : null, target ?? rxqs[i], dev.featuresLo, burst);
   const rxq = target ?? rxqs[i];
   const up = target !== null;
   while (j !== rt && n < burst) {
     if (!up || (rx.slotFlags(j) & NS_MOREFRAG)) { // no guest to take it, or a chain (no offloads yet): dropped
       rxq.drops++;
     } else {
-      const r = rxq.rxPush(u8, u32, rx.buf(j), rx.len(j));
+      const r = rxq.rxPush(u8, u32, f64, rx.buf(j), rx.len(j));
       if (r === EMPTY || r === BROKEN) break; // the guest has no buffers: the frames wait (the switch drops when the ring is full)
       if (r === TOO_LONG) { /* counted by the queue */ }
     }
@@ -290,7 +304,10 @@ try {
     if (dev.fdGen !== fdGen) rebuildWaker();
     const moved = guestToSwitch() + switchToGuest();
     publish();
-    if (moved === 0) sleep();
+    if (polling && !handoff.isLent) {
+      wantKicks(false); // also moves avail_event along with EVENT_IDX
+      if ((++rounds & 255) === 0) { dev.service(); dev.consumeKicks(); }
+    } else if (moved === 0) sleep();
     else if ((++rounds & 255) === 0) { dev.service(); dev.consumeKicks(); }
   }
 } catch (e) {
