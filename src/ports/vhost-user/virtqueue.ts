@@ -324,9 +324,10 @@ export class Virtqueue {
   /**
    * Ask the driver for kicks (before sleeping: true) or not (awake, polling the ring). With
    * EVENT_IDX: avail_event = the next entry we will take (a kick when the driver makes it
-   * available), or the one before it (behind every index the driver can publish: no kick;
-   * a thread that busy-polls calls this every round, so the driver's index never wraps round
-   * to it); else the used ring's NO_NOTIFY flag.
+   * available), or a whole ring past it: the driver cannot publish that far before we take more
+   * (at most `size` entries outstanding), so no batch it adds crosses it, however it counts its
+   * batch (a thread that busy-polls calls this every round, moving it along); else the used
+   * ring's NO_NOTIFY flag.
    */
   wantKicks(on: boolean): void {
     if (!this.running) return;
@@ -335,7 +336,7 @@ export class Virtqueue {
 
   private kickFlags(on: boolean): void {
     const u16 = this.usedU16;
-    if (this.eventIdx) Atomics.store(u16, (this.uOfs + 4 + 8 * this.size) >> 1, on ? this.lastAvail : (this.lastAvail - 1) & 0xffff);
+    if (this.eventIdx) Atomics.store(u16, (this.uOfs + 4 + 8 * this.size) >> 1, on ? this.lastAvail : (this.lastAvail + this.size) & 0xffff);
     else Atomics.store(u16, this.uOfs >> 1, on ? 0 : USED_F_NO_NOTIFY);
   }
 }
