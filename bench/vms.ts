@@ -7,6 +7,7 @@
  *   ref-tx      net_vhost txonly -> virtio_user rxonly            (Rx-pps of the front end)
  *   vm-tx       pkt-gen -f tx -i netmap:vm1 -> virtio_user rxonly (Rx-pps of the front end)
  *   vm-switch   virtio_user txonly -> vm1 (the daemon's thread) -> VALE -> pkt-gen -f rx
+ *   vm-switch-p the same with the port's thread busy-polling (vale-ctl -p valeX:vm1)
  *   guest-ref   a TCG guest's pktgen -> net_vhost rxonly           (the guest's own pps)
  *   guest-vm    a TCG guest's pktgen -> pkt-gen -f rx -i netmap:vm1 (the guest's own pps)
  *
@@ -200,20 +201,12 @@ const ROWS: { name: string; what: string; fn: RowFn; vs?: { row: string; target:
   {
     name: 'vm-switch', what: 'virtio_user txonly -> vm1 -> VALE -> pkt-gen -f rx (3 busy threads, 2 cores)',
     vs: { row: 'ref-rx', target: 0.5, label: 'vs net_vhost rxonly' },
-    fn: async (c, o) => {
-      const sw = `valevb${process.pid % 100000}`;
-      // the switch's receiver sleeps when idle: a spinning one would take a core from the port's thread
-      const rx = pktgen(['-f', 'rx', '-i', `${sw}:rx@conf:slots=4096`], false);
-      let fe: Proc | null = null;
-      let name = '';
-      try {
-        await until('pkt-gen on the switch', () => /Receiving from/.test(rx.out()), 20_000, rx.out);
-        const p = await vmPort(c, sw);
-        name = p.name;
-        fe = virtioUser(p.sock, 'txonly');
-        return { pps: await window(o, rx, pktgenPps, PKTGEN_MOVING), note: 'delivered to pkt-gen (the switch drops the rest at its ring)' };
-      } finally { await stop(fe); await stop(rx); if (name) await removePort(c, name); }
-    },
+    fn: (c, o) => switchRow(c, o, false),
+  },
+  {
+    name: 'vm-switch-p', what: 'as vm-switch, the port\'s thread busy-polling (vale-ctl -p valeX:vm1: no kicks asked)',
+    vs: { row: 'ref-rx', target: 0.5, label: 'vs net_vhost rxonly' },
+    fn: (c, o) => switchRow(c, o, true),
   },
   {
     name: 'guest-ref', what: 'TCG guest pktgen (60 B, burst 32) -> net_vhost rxonly',
@@ -244,6 +237,33 @@ const ROWS: { name: string; what: string; fn: RowFn; vs?: { row: string; target:
     },
   },
 ];
+
+/** front end -> vm1 (the daemon's thread, busy-polling with `poll`) -> VALE -> pkt-gen -f rx. */
+async function switchRow(c: Ctx, o: VmsOptions, poll: boolean): Promise<{ pps: number; note?: string }> {
+  const sw = `valevb${process.pid % 100000}`;
+  // the switch's receiver sleeps when idle: a spinning one would take a core from the port's thread
+  const rx = pktgen(['-f', 'rx', '-i', `${sw}:rx@conf:slots=4096`], false);
+  let fe: Proc | null = null;
+  let name = '';
+  try {
+    await until('pkt-gen on the switch', () => /Receiving from/.test(rx.out()), 20_000, rx.out);
+    const p = await vmPort(c, sw);
+    name = p.name;
+    if (poll) {
+      const r = await daemonRequest(c.daemonSock, { cmd: 'polling', port: `${sw}:${name}`, enable: true }, 30_000);
+      if (r.ok !== true) throw new Error(`polling: ${String(r.error)}`);
+    }
+    fe = virtioUser(p.sock, 'txonly');
+    return { pps: await window(o, rx, pktgenPps, PKTGEN_MOVING), note: 'delivered to pkt-gen (the switch drops the rest at its ring)' };
+  } finally {
+    await stop(fe);
+    await stop(rx);
+    if (name) {
+      if (poll) await daemonRequest(c.daemonSock, { cmd: 'polling', port: `${sw}:${name}`, enable: false }, 30_000).catch(() => undefined);
+      await removePort(c, name);
+    }
+  }
+}
 
 const GUEST_FRAMES = 200_000;
 /** One guest boot: its pktgen floods GUEST_FRAMES frames through the NIC on `sock`; its own pps. */

@@ -4,7 +4,7 @@
 // NaNs as doubles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFrame } from '../src/core/frame-copy.js';
+import { copyBytes, copyFrame } from '../src/core/frame-copy.js';
 
 test('copyFrame copies every length 0..1600 exactly and stays inside the destination buffer', () => {
   const BUF = 2048;
@@ -25,3 +25,27 @@ test('copyFrame copies every length 0..1600 exactly and stays inside the destina
     for (let i = 0; i < BUF; i++) if (u8[i] !== 0 || u8[3 * BUF + i] !== 0) assert.fail(`len ${len}: a neighbouring buffer was written`);
   }
 });
+
+test('copyBytes: every length 0..300 at every alignment pair (0..8), exact, not a byte written outside the range, NaN bits kept', () => {
+  const ab = new ArrayBuffer(8192), ab2 = new ArrayBuffer(8192);
+  const s8 = new Uint8Array(ab), s32 = new Uint32Array(ab), s64 = new Float64Array(ab);
+  const d8 = new Uint8Array(ab2), d32 = new Uint32Array(ab2), d64 = new Float64Array(ab2);
+  let seed = 777;
+  const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed >>> 24; };
+  for (let i = 0; i < s8.length; i++) s8[i] = rnd();
+  s8.set([0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x7f], 1024); // a signalling NaN as a double
+  for (let sa = 0; sa <= 8; sa++) {
+    for (let da = 0; da <= 8; da++) {
+      for (let len = 0; len <= 300; len += len < 80 ? 1 : 7) {
+        const s = 1024 + sa, d = 2048 + da;
+        d8.fill(0xee, d - 16, d + len + 16);
+        copyBytes(s8, s32, s64, s, d8, d32, d64, d, len);
+        for (let i = 0; i < len; i++) if (d8[d + i] !== s8[s + i]) assert.fail(`src+${sa} dst+${da} len ${len}: byte ${i}`);
+        for (let i = 1; i <= 16; i++) {
+          if (d8[d - i] !== 0xee || d8[d + len + i - 1] !== 0xee) assert.fail(`src+${sa} dst+${da} len ${len}: written outside`);
+        }
+      }
+    }
+  }
+});
+

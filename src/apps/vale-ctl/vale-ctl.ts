@@ -204,8 +204,9 @@ ${command} [arguments]
 \t-n NAME --stream PATH\tcreate a port NAME for QEMU's -netdev stream on unix socket PATH (the daemon listens)
 \t-C x[,y[,z[,w]]]\twith -n/-a/-h: tx slots, rx slots, rings (tx = rx), rx rings
 \t\t\twith -p: 0,y = poll on core y; 1,y,z = netmap's core per ring (here: core y)
-\t-p valeX:IF\tbusy-poll IF: its forwarding thread never sleeps (see -C)
-\t-P valeX:IF\tstop polling IF
+\t-p valeX:IF\tbusy-poll IF: its forwarding thread never sleeps (see -C); for a vhost-user
+\t\t\tport valeX:NAME the port's thread also asks the guest for no kicks
+\t-P valeX:IF\tstop polling IF (or vhost-user port NAME)
 \t-m memid\twith -n/-a/-h: memory region to use (a number, or netmap:PORT to share its region)
 \t-v\t\tmore detail (-v alone: verbose listing)
 \t--help\t\tthis text
