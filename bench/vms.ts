@@ -204,6 +204,8 @@ const ROWS: { name: string; what: string; fn: RowFn; vs?: { row: string; target:
     fn: (c, o) => switchRow(c, o, false),
   },
   {
+    // vm-switch itself stays without -p: on 2 cores with 3 busy threads a thread that never
+    // yields took time from the front end and the receiver (docs/benchmarks.md, VMs)
     name: 'vm-switch-p', what: 'as vm-switch, the port\'s thread busy-polling (vale-ctl -p valeX:vm1: no kicks asked)',
     vs: { row: 'ref-rx', target: 0.5, label: 'vs net_vhost rxonly' },
     fn: (c, o) => switchRow(c, o, true),
