@@ -120,6 +120,16 @@ function tcp(t: Topo, seconds: number): number {
   }
 }
 
+/** The offload counters of vx0 on both hosts (vale-ctl -v), for the notes. */
+function vxCounters(t: Topo): string {
+  const keys = ['tx_datagrams', 'tx_gso_sends', 'rx_frames', 'rx_merged', 'tx_errors', 'tx_too_big'];
+  return (['a', 'b'] as const).map((h) => {
+    const r = spawnSync('ip', ['netns', 'exec', t.ns[h], process.execPath, NMTS, 'vale-ctl', '-v'], { encoding: 'utf8', env: t.env[h] });
+    const w = (r.stdout ?? '').split('\n').find((l) => l.startsWith('vx0 vxlan '))?.split(' ') ?? [];
+    return `host ${h.toUpperCase()} vx0 ${keys.map((k) => `${k} ${w[w.indexOf(k) + 1] ?? '?'}`).join(' ')}`;
+  }).join('; ');
+}
+
 interface Mmm { min: number; med: number; max: number }
 function mmm(xs: number[]): Mmm {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -160,6 +170,7 @@ export async function runVxlan(o: VxlanBenchOptions): Promise<number> {
         process.stderr.write(`round ${r + 1}/${o.rounds} ${t.label}: TCP ${(x / 1e9).toFixed(2)} Gbit/s\n`);
       }
     }
+    for (const t of topos) if (t.kind === 'netmap-ts') process.stderr.write(`${t.label}: ${vxCounters(t)}\n`);
   } finally {
     for (const t of topos) destroy(t);
   }

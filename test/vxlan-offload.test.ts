@@ -3,7 +3,8 @@
 // virtio-net header and its switch port carries TCP super-frames (up to 64 KiB) with partial
 // checksums. The VXLAN port, attached the same way, takes the same header: it cuts each
 // super-frame into MSS-sized segments itself and sends them, each behind its VXLAN header, with
-// UDP GSO (one send per super-frame: counted in tx_gso_sends). iperf3 TCP both ways to the plain
+// UDP GSO (one send per super-frame: counted in tx_gso_sends); the TCP segments it receives are
+// merged back into super-frames for container A (rx_merged). iperf3 TCP both ways to the plain
 // Linux host B. With the underlay's UDP segmentation offload off (the kernel then cuts the GSO
 // sends into datagrams before the interface, where tcpdump sees them), tcpdump on host A's
 // underlay shows no datagram over the MTU, and more datagrams than the frames the container
@@ -139,5 +140,7 @@ describe('VXLAN: TCP from a container with default offloads (TSO, tx checksummin
     const c = vx();
     for (const k of ['tx_too_big', 'tx_errors', 'rx_too_big', 'tx_bad_vnet']) assert.equal(c[k], 0, `${k}: ${JSON.stringify(c)}`);
     assert.ok(c.tx_gso_sends > 0, `UDP GSO with the underlay's offload on too: ${JSON.stringify(c)}`);
+    t.diagnostic(`vx0: ${c.tx_gso_sends} UDP GSO sends, ${c.rx_frames} datagrams received, ${c.rx_merged} super-frames merged from them`);
+    assert.ok(c.rx_merged > 0, `B->A: received TCP segments merged into super-frames for container A: ${JSON.stringify(c)}`);
   });
 });

@@ -368,10 +368,9 @@ export const IP_ADD_MEMBERSHIP = 35;
 export const SO_REUSEADDR = 2;
 export const SO_BINDTODEVICE = 25;
 export const IP_MULTICAST_IF = 32;
-/** UDP GSO / GRO (linux/udp.h): the segment size, as a socket option or per message (cmsg at SOL_UDP) */
+/** UDP GSO (linux/udp.h): the segment size, as a socket option or per message (cmsg at SOL_UDP) */
 export const SOL_UDP = 17;
 export const UDP_SEGMENT = 103;
-export const UDP_GRO = 104;
 /** the kernel's most segments per UDP GSO send (UDP_MAX_SEGMENTS: 64, 128 since Linux 6.9) */
 export const UDP_MAX_SEGMENTS = 64;
 export const IP_TTL = 2;

@@ -20,14 +20,16 @@ export const C = {
   fdbGen: 20,
   /** chunks of super-frames sent with UDP GSO (one send: many datagrams), and super-frames or frames whose virtio-net header was refused */
   txGsoSends: 21, txBadVnet: 22,
-  count: 23,
+  /** super-frames made from received TCP segments (tcp-merge.ts) */
+  rxMerged: 23,
+  count: 24,
 } as const;
 
 /** Names as vale-ctl prints them, by index. */
 export const COUNTER_NAMES = [
   'tx_frames', 'tx_bytes', 'tx_datagrams', 'tx_unicast', 'tx_flooded', 'tx_too_big', 'tx_short', 'tx_no_remote', 'tx_errors',
   'rx_frames', 'rx_bytes', 'rx_short', 'rx_bad_flags', 'rx_wrong_vni', 'rx_too_big', 'rx_from_self',
-  'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet',
+  'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet', 'rx_merged',
 ] as const;
 
 const SIZE = 4096;
