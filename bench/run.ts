@@ -58,8 +58,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
                     the same virtio_user front end, ratios as the targets name them (bench/vms.ts)
   --vxlan           issue #13's VXLAN rows (root, iperf3): 60-byte inner frames and TCP between
                     two netmap-ts hosts (VALE + VXLAN port) beside the same topology built from
-                    Linux vxlan + bridge devices, --rounds interleaved rounds, min/median/max
-                    and the ratios against the targets (bench/vxlan.ts)
+                    Linux vxlan + bridge devices (netmap-ts with its default offloads=1, UDP
+                    GSO and TCP merging, and with offloads=0), --rounds interleaved rounds,
+                    min/median/max and the ratios against the targets (bench/vxlan.ts)
   --pin             pin each worker of the netmap cases to a CPU (worker i to CPU i mod n)
   --opt-status      (under node --allow-natives-syntax) the sender's V8 optimization status
                     of the forwarding functions, in the notes
@@ -377,7 +378,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (o.vxlan) return runVxlan({ durationMs: o.durationMs, rounds: o.rounds, json: o.json });
+  if (o.vxlan) return runVxlan({ durationMs: o.durationMs, rounds: o.rounds, json: o.json, variants: ['', 'offloads=0'] });
   if (o.vms) return runVms({ durationMs: o.durationMs, warmupMs: o.warmupMs, json: o.json, only: o.only });
   if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json, pin: o.pin });
   const all = listCases();

@@ -683,8 +683,9 @@ export function openVxlanPort(spec: PortSpec, opts: OpenOptions): Port {
       throw e;
     }
     raw = rawIpSocket(v6, c.dev, c.group ? u.ifindex : 0, 4 << 20, spec.name);
-    // an offload-aware opener (vale-ctl -a's forwarder) takes super-frames whole with a header; a program asks with vnetHdrLen
-    const vnet = opts.vnetHdrLen ?? ((opts as InterfaceOpenOptions).offloadAware ? 10 : 0);
+    // an offload-aware opener (vale-ctl -a's forwarder) takes super-frames whole with a header
+    // (unless the config says offloads=0); a program asks with vnetHdrLen
+    const vnet = opts.vnetHdrLen ?? (c.offloads && (opts as InterfaceOpenOptions).offloadAware ? 10 : 0);
     const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? DEFAULT_SLOTS;
     mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
     const rec = createKernelPortRecord(mem.region, 1, txSlots, rxSlots);
