@@ -17,7 +17,7 @@
 //   node dist/bench/run.js --vxlan [--duration S] [--rounds N] [--json]     (npm run bench -- --vxlan)
 //   node dist/bench/vxlan.js [SECONDS] [ROUNDS]                               (the same, standalone)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,9 +96,10 @@ function destroy(t: Topo): void {
 
 const rxPackets = (t: Topo): number => Number(inNs(t.ns.cb, 'cat', ['/sys/class/net/vxlc0/statistics/rx_packets']).trim());
 
-async function smallFrames(t: Topo, seconds: number): Promise<number> {
+async function smallFrames(t: Topo, seconds: number, cpu = false): Promise<number> {
   const dst = inNs(t.ns.cb, 'cat', ['/sys/class/net/vxlc0/address']).trim();
   const before = rxPackets(t);
+  if (cpu) setTimeout(() => { const a = threadTicks(t); setTimeout(() => process.stderr.write(`${t.label}, 60-byte frames, CPU per thread (1 s in the middle): ${busiest(a, threadTicks(t), 1)}\n`), 1000); }, seconds * 400);
   const gen = spawn('ip', ['netns', 'exec', t.ns.ca, process.execPath, NMTS, 'pkt-gen', '-i', 'netmap:vxlc0', '-f', 'tx', '-l', '60', '-D', dst,
     '-s', '192.168.44.1', '-d', '192.168.44.2', '--duration', String(seconds), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const t0 = Date.now();
@@ -118,6 +119,34 @@ function tcp(t: Topo, seconds: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU ticks of every thread of the processes in the topology's namespaces (the daemons, pkt-gen), by 'host/comm/tid'. */
+function threadTicks(t: Topo): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const h of ['a', 'b', 'ca', 'cb'] as const) {
+    const pids = spawnSync('ip', ['netns', 'pids', t.ns[h]], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+    for (const pid of pids) {
+      let tasks: string[];
+      try { tasks = readdirSync(`/proc/${pid}/task`); } catch { continue; }
+      for (const tid of tasks) {
+        try {
+          const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+          const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+          out.set(`${h}/${comm}/${tid}`, Number(f[11]) + Number(f[12])); // utime + stime
+        } catch { /* gone */ }
+      }
+    }
+  }
+  return out;
+}
+
+/** The busiest threads between two samples, as 'host/comm/tid NN%' (of one CPU). */
+function busiest(a: Map<string, number>, b: Map<string, number>, seconds: number): string {
+  const hz = 100;
+  return [...b].map(([k, v]) => [k, (v - (a.get(k) ?? 0)) / hz / seconds] as const).filter(([, x]) => x >= 0.03)
+    .sort((x, y) => y[1] - x[1]).map(([k, x]) => `${k} ${(x * 100).toFixed(0)}%`).join(', ');
 }
 
 /** The offload counters of vx0 on both hosts (vale-ctl -v), for the notes. */
@@ -160,7 +189,7 @@ export async function runVxlan(o: VxlanBenchOptions): Promise<number> {
     for (const t of topos) { pps.set(t, []); bps.set(t, []); }
     for (let r = 0; r < o.rounds; r++) {
       for (const t of topos) {
-        const x = await smallFrames(t, seconds);
+        const x = await smallFrames(t, seconds, r === 0 && t.kind === 'netmap-ts');
         pps.get(t)!.push(x);
         process.stderr.write(`round ${r + 1}/${o.rounds} ${t.label}: ${(x / 1e6).toFixed(3)} Mpps of 60-byte inner frames\n`);
       }
