@@ -112,7 +112,16 @@ const rxPackets = (t: Topo): number => Number(inNs(t.ns.cb, 'cat', ['/sys/class/
 async function smallFrames(t: Topo, seconds: number, cpu = false): Promise<number> {
   const dst = inNs(t.ns.cb, 'cat', ['/sys/class/net/vxlc0/address']).trim();
   const before = rxPackets(t);
-  if (cpu) setTimeout(() => { const a = threadTicks(t); setTimeout(() => process.stderr.write(`${t.label}, 60-byte frames, CPU per thread (1 s in the middle): ${busiest(a, threadTicks(t), 1)}\n`), 1000); }, seconds * 600); // (pkt-gen takes a second to start)
+  if (cpu) {
+    // one second in the middle (pkt-gen takes a second to start), timed: a late timer would inflate the shares
+    setTimeout(() => {
+      const a = threadTicks(t), t0 = performance.now();
+      setTimeout(() => {
+        const b = threadTicks(t), dt = (performance.now() - t0) / 1000;
+        process.stderr.write(`${t.label}, 60-byte frames, CPU per thread (${dt.toFixed(2)} s in the middle): ${busiest(a, b, dt)}\n`);
+      }, 1000);
+    }, seconds * 600);
+  }
   const gen = spawn('ip', ['netns', 'exec', t.ns.ca, process.execPath, NMTS, 'pkt-gen', '-i', 'netmap:vxlc0', '-f', 'tx', '-l', '60', '-D', dst,
     '-s', '192.168.44.1', '-d', '192.168.44.2', '--duration', String(seconds), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const t0 = Date.now();
