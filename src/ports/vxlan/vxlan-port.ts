@@ -16,6 +16,13 @@
 //     buffer; checked (flags, VNI, length, from ourselves), the inner source MAC learned behind
 //     the sender's address.
 //
+// An offload-aware opener (vale-ctl -a's forwarder; config offloads=1) or one asking for a
+// virtio-net header gets one before each frame of both rings: TCP super-frames then reach the
+// tx ring whole (NS_MOREFRAG chains) and leave with UDP GSO (gso-tx.ts; raw datagrams when a
+// flow has no UDP socket), frames with a partial checksum have it completed, and on receive
+// consecutive TCP segments of a connection are merged in place into super-frames
+// (tcp-merge.ts); every other received frame gets a header asking for nothing.
+//
 // The underlay's family is local's (config.ts checks every address is of it). VTEPs are 16
 // bytes everywhere (IPv4 as ::ffff:a.b.c.d): the FDB, the flood list, the receive names' copy.
 //
