@@ -4,6 +4,8 @@
 //
 //   node dist/bench/xproc-delivery.js [--runs 5] [-n 2000000] [--rate PPS] [--pin] [--trace]
 //
+// --monitor: the issue's other check, a `/r` monitor in a third process while 20 k frames
+// arrive at 100 kpps: does it see every frame, every run?
 // Default mode runs the real tools (`nmts pkt-gen -f rx` then `-f tx -n N`) --runs times and
 // prints, per run, the frames sent, received and dropped (received + dropped must equal sent
 // exactly: the run fails otherwise) and the delivered fraction, then min/median/max.
@@ -57,6 +59,26 @@ function withEnv<T>(env: Array<[string, string]>, f: () => T): T {
   } finally {
     process.env = saved;
   }
+}
+
+/** The issue's third-process check: a `/r` monitor of the receiving port while 20 k frames arrive at 100 kpps. */
+async function monitorRun(n: number, rate: number, tag: string, rxEnv: Array<[string, string]>): Promise<{ got: number; dropped: number; monGot: number; monDropped: number }> {
+  const sw = `valedm${process.pid}${tag}`;
+  const rx = withEnv(rxEnv, () => start(process.execPath, [NMTS, 'pkt-gen', '-f', 'rx', '-i', `${sw}:b`, '--json', '--duration', '60']));
+  await rx.says('Receiving from');
+  const mon = withEnv(rxEnv, () => start(process.execPath, [NMTS, 'pkt-gen', '-f', 'rx', '-i', `${sw}:b/r`, '--json', '--duration', '60']));
+  await mon.says('Receiving from');
+  const t = await start(process.execPath, [NMTS, 'pkt-gen', '-f', 'tx', '-i', `${sw}:a`, '-n', String(n), '-R', String(rate), '--json']).exited;
+  await new Promise((res) => setTimeout(res, 300));
+  rx.kill('SIGINT'); // its last rxsync copies what it got to the monitor
+  const r = await rx.exited;
+  mon.kill('SIGINT');
+  const m = await mon.exited;
+  if (t.code !== 0 || r.code !== 0 || m.code !== 0) throw new Error(`pkt-gen exited with ${t.code}/${r.code}/${m.code}: ${t.err.trim()} ${r.err.trim()} ${m.err.trim()}`);
+  const last = (out: string): { packets: number; dropped: number } => JSON.parse(out.trim().split('\n').pop()!) as { packets: number; dropped: number };
+  const rs = last(r.out), ms = last(m.out);
+  if (rs.packets + rs.dropped !== n || ms.packets + ms.dropped !== rs.packets) throw new Error(`accounting: sent ${n}, port ${rs.packets}+${rs.dropped}, monitor ${ms.packets}+${ms.dropped}`);
+  return { got: rs.packets, dropped: rs.dropped, monGot: ms.packets, monDropped: ms.dropped };
 }
 
 /** A --tools row: one run, the delivered fraction against the issue's target. */
@@ -156,7 +178,7 @@ async function main(): Promise<void> {
   // --rx-env NAME=VALUE (repeatable): the receiver's environment, e.g. NMTS_FLOW_SPIN_US=0
   const rxEnv = args.flatMap((a, i) => (a === '--rx-env' ? [args[i + 1].split('=', 2) as [string, string]] : []));
   if (args.includes('--help') || args.includes('-h')) {
-    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]...');
+    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]... | --monitor [--runs N]');
     return;
   }
   console.log(`# ${trace ? 'traced' : 'pkt-gen'} runs: ${runs} x ${n} frames, ${rate ? `${rate} pps` : 'unpaced'}${pin ? ', pinned (rx CPU 0, tx CPU 1)' : ''}; load ${loadavg()[0].toFixed(2)}`);
@@ -165,6 +187,18 @@ async function main(): Promise<void> {
   const refEnv = args.flatMap((a, i) => (a === '--ref-env' ? [args[i + 1].split('=', 2) as [string, string]] : []));
   const sides: Array<{ label: string; env: Array<[string, string]>; got: number[] }> = [{ label: 'this', env: rxEnv, got: [] }];
   if (refEnv.length) sides.push({ label: `ref (${refEnv.map((e) => e.join('=')).join(' ')})`, env: [...rxEnv, ...refEnv], got: [] });
+  if (args.includes('--monitor')) {
+    // the monitor check: -n and --rate default to the issue's 20 k frames at 100 kpps
+    const mn = args.includes('-n') ? n : 20_000, mr = rate || 100_000;
+    let every = 0;
+    for (let i = 0; i < runs; i++) {
+      const r = await monitorRun(mn, mr, String(i), rxEnv);
+      if (r.monGot === mn) every++;
+      console.log(`run ${i + 1}: port received ${r.got} dropped ${r.dropped}; monitor saw ${r.monGot} dropped ${r.monDropped} (load ${loadavg()[0].toFixed(1)})`);
+    }
+    console.log(`monitor saw every one of ${mn} frames at ${mr} pps in ${every} of ${runs} runs`);
+    return;
+  }
   for (let i = 0; i < runs; i++) {
     for (const side of sides) {
       if (trace) {
