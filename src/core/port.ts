@@ -48,6 +48,7 @@ export interface OpenOptions {
    * Microseconds poll() keeps checking, yielding the CPU, while a stream flows (something was
    * ready within the last 2 ms), before it sleeps; it stops at once when another thread wants
    * the CPU (core/spin.ts). Default 0 = off (NMTS_FLOW_SPIN_US): for a receiver with a CPU of its own.
+   * Ports of a shared region only (ports on kernel objects wait in poll(2)).
    */
   flowSpinUs?: number;
   /** Extra buffers handed to the port as a linked list (netmap's nr_extra_bufs). */
