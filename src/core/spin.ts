@@ -61,9 +61,9 @@ export class FlowSpin {
   private noSpinUntil = 0;
   constructor(public flowSpinUs: number) {}
 
-  /** Note that the poll found something ready (one clock read). */
+  /** Note that the poll found something ready (one clock read; none when the flow spin is off). */
   sawReady(): void {
-    this.lastReady = clock.now();
+    if (this.flowSpinUs > 0) this.lastReady = clock.now();
   }
 
   /**
