@@ -17,6 +17,7 @@ import type { Port } from '../src/core/port.js';
 import { rssFrameHash } from '../src/packet/toeplitz.js';
 import { udpEcho } from '../src/apps/vnf/udp-echo.js';
 import { firewall } from '../src/apps/vnf/firewall.js';
+import { l4lb } from '../src/apps/vnf/l4lb.js';
 import { sumStats } from '../src/apps/vnf/distribute.js';
 import { arp, eth, ipv4, udp } from './fixtures/vnf-frames.js';
 import { NMTS, Proc } from './fixtures/netif-helpers.js';
@@ -197,6 +198,15 @@ for (const layout of LAYOUTS) {
     }
   });
 }
+
+test('a worker that throws stops the run with its error: udp-echo with a gateway off its link, l4lb with a backend off it', { timeout: 30_000 }, async () => {
+  const sw = `valedse${process.pid}`;
+  await assert.rejects(udpEcho({ port: `${sw}:e`, ip: '10.0.0.1/24', gateway: '10.9.9.9', workers: 2, layout: 'n-1' }), /worker \d: gateway 10\.9\.9\.9 is not inside/);
+  await assert.rejects(l4lb({ port: `${sw}:l`, ip: '10.0.0.1/24', vip: '10.0.0.100', vipPort: 80, backends: ['10.5.0.1'], workers: 3, layout: 'n-2' }), /worker \d: backend 10\.5\.0\.1 is not inside/);
+  // the ports and pipes were closed: the names can be opened again
+  const again = open(`${sw}:e{0`);
+  again.close();
+});
 
 test('sumStats adds numbers member by member and keeps text', () => {
   assert.deepEqual(sumStats({ a: 1, s: 'x', v: [1, { k: 2 }], o: { n: 3 } }, { a: 2, s: 'y', v: [3, { k: 4 }], o: { n: 5 } }), { a: 3, s: 'x', v: [4, { k: 6 }], o: { n: 8 } });

@@ -131,12 +131,13 @@ export async function distribute(o: DistributeOptions): Promise<DistResult> {
     w.on('message', (m: ThreadMessage) => {
       if (m.t === 'ready') { t.ready = true; t.zc = m.zerocopy; wake(); } else if (m.t === 'stats') t.last = m; else t.done = t.last = m;
     });
-    w.on('error', (e) => { failure ??= new Error(`${role === 'worker' ? `worker ${id}` : `${role} thread`}: ${e.message}`, { cause: e }); stop(); });
+    // a bad address or option is a RangeError in any thread; anything else a runtime failure (NetmapError): CLI exit 1
+    w.on('error', (e) => { failure ??= threadError(role, id, e); stop(); });
     t.exited = new Promise((resolve) => w.once('exit', () => {
       if (role === 'worker') Atomics.add(ctrl, CTRL_WORKERS_DONE, 1);
       else if (role !== 'tx') Atomics.store(ctrl, CTRL_RX_DONE, 1); // (a failed rx side: the workers stop waiting)
       Atomics.notify(ctrl, CTRL_RX_DONE);
-      if (!t.done && !failure) { failure = new Error(`${role === 'worker' ? `worker ${id}` : `${role} thread`} exited early`); stop(); }
+      if (!t.done && !failure) { failure = new NetmapError('EIO', `${threadName(role, id)} exited early`); stop(); }
       resolve();
       wake();
     }));
@@ -168,6 +169,13 @@ export async function distribute(o: DistributeOptions): Promise<DistResult> {
     if (ticker) clearInterval(ticker);
     for (const t of threads) void t.w.terminate();
   }
+}
+
+const threadName = (role: ThreadRole, id: number): string => (role === 'worker' ? `worker ${id}` : `${role} thread`);
+
+function threadError(role: ThreadRole, id: number, e: Error): Error {
+  const msg = `${threadName(role, id)}: ${e.message}`;
+  return e.name === 'RangeError' ? new RangeError(msg, { cause: e }) : new NetmapError('EIO', msg);
 }
 
 function collect(threads: Thread[], layout: Layout, n: number, seconds: number): DistResult {
