@@ -21,8 +21,7 @@ import { open } from '../../port-kinds.js';
 import { Direction } from '../common/port-forward.js';
 import { createStage, type VnfSpec } from './dist-stages.js';
 import { SP, Spreader, type Steer } from './dist-spread.js';
-
-export const CTRL_STOP = 0, CTRL_RX_DONE = 1, CTRL_WORKERS_DONE = 2;
+import { CTRL_RX_DONE, CTRL_STOP, CTRL_WORKERS_DONE } from './distribute.js';
 
 export type ThreadRole = 'io' | 'rx' | 'tx' | 'worker';
 

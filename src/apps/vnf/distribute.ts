@@ -22,9 +22,11 @@ import { formatMac, parseIPv4 } from '../../packet/addr.js';
 import { lbPipeNames } from '../lb/lb.js';
 import type { Steer } from './dist-spread.js';
 import type { VnfSpec } from './dist-stages.js';
-import { CTRL_RX_DONE, CTRL_STOP, CTRL_WORKERS_DONE, type IoStats, type ThreadInput, type ThreadMessage, type ThreadRole, type WorkerSnapshot } from './dist-thread.js';
+import type { IoStats, ThreadInput, ThreadMessage, ThreadRole, WorkerSnapshot } from './dist-thread.js';
 
 export type Layout = 'n-1' | 'n-2';
+/** The control words shared with the threads (an Int32Array): stop; no more frames enter the pipes; workers exited. */
+export const CTRL_STOP = 0, CTRL_RX_DONE = 1, CTRL_WORKERS_DONE = 2;
 export const MAX_WORKERS = 64;
 export const LAYOUTS: readonly Layout[] = ['n-1', 'n-2'];
 
