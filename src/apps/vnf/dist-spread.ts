@@ -11,7 +11,10 @@
 // ARP: a request goes to worker 0 (the one that answers); every other ARP frame (answers,
 // gratuitous ARP) is copied to every worker, so that each worker's host keeps its own
 // resolver cache current. Other non-IP frames go to worker 0. A frame whose pipe is full is
-// dropped and counted (`pipeFull`, per worker): one slow worker never stalls the others.
+// dropped and counted (`pipeFull`, per worker): one slow worker never stalls the others. With
+// one worker (`hold`) the frame stays in the port's ring instead (back-pressure): dropping it
+// would lose it all the same, after spending the I/O thread's time on it, time the worker needs
+// when they share a core; the port's ring then fills and its own drops count (the switch's).
 // NS_MOREFRAG chains go whole to the pipe of their first slot, or are dropped whole.
 //
 // `steer: { vip, vipPort }` (the l4lb in NAT mode) hashes the client's (address, port)
@@ -57,8 +60,13 @@ export class Spreader {
   private readonly swap: Uint8Array; // per pipe: same region as the port
   private readonly vip: number;
   private readonly vipPort: number;
+  /** hold frames in the port's ring when the pipe is full (one worker) instead of dropping them */
+  private readonly hold: boolean;
+  /** the last run() stopped at a frame its pipe had no room for (hold): wait for the pipe */
+  blocked = false;
 
   constructor(readonly port: Port, readonly pipes: Port[], steer: Steer | null, copy: boolean) {
+    this.hold = pipes.length === 1;
     const n = pipes.length;
     this.toWorker = new Float64Array(n);
     this.pipeFull = new Float64Array(n);
@@ -99,6 +107,7 @@ export class Spreader {
     for (let i = 0; i < pipes.length; i++) cur[i] = pipes[i]!.txRings[0]!.head;
     const rxs = this.port.rxRings;
     let moved = 0;
+    this.blocked = false;
     for (let r = 0; r < rxs.length && moved < burst; r++) moved += this.ring(rxs[r]!, burst - moved);
     for (let i = 0; i < pipes.length; i++) {
       const tx = pipes[i]!.txRings[0]!;
@@ -124,6 +133,7 @@ export class Spreader {
         if (slots < rx.numSlots - 1) break; // the rest of the chain is still to come
         c[SP.badChain]++; c[SP.received]++; j = e; n++; continue;
       }
+      if (this.hold && !this.room(0, slots)) { this.blocked = true; break; } // (one worker: no ARP copies)
       c[SP.received]++;
       const len = Math.min(rx.len(j), rx.bufSize); // shared memory: never trusted past the buffer
       let w = this.pick(u8, rx.buf(j), len);
@@ -139,12 +149,18 @@ export class Spreader {
     return n;
   }
 
+  /** Whether pipe w has room for `slots` more slots this round. */
+  private room(w: number, slots: number): boolean {
+    const tx = this.pipes[w]!.txRings[0]!;
+    const free = tx.tail - this.cur[w]!;
+    return (free < 0 ? free + tx.numSlots : free) >= slots;
+  }
+
   /** Put the frame at rx slots j.. (`slots` of them) into pipe w: swapped or copied; false (counted) when full. */
   private put(rx: Ring, j: number, slots: number, w: number, swap: boolean): boolean {
     const tx = this.pipes[w]!.txRings[0]!;
     let k = this.cur[w]!;
-    const free = tx.tail - k;
-    if ((free < 0 ? free + tx.numSlots : free) < slots) {
+    if (!this.room(w, slots)) {
       this.pipeFull[w]++;
       this.counters[SP.pipeFull]++;
       return false;

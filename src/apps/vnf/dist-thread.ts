@@ -14,7 +14,7 @@
 // (received = handed to workers + drops). Counters travel as messages: a snapshot every
 // statsMs when asked, and the final one before the thread exits.
 import { parentPort, workerData } from 'node:worker_threads';
-import { POLLIN } from '../../core/constants.js';
+import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pollPorts } from '../../core/poll.js';
 import type { Port } from '../../core/port.js';
 import { open } from '../../port-kinds.js';
@@ -82,6 +82,9 @@ class IoThread {
   private readonly dirWorker: number[] = [];
   private readonly outPorts: Port[] = [];
   private readonly pollSet: Port[] = [];
+  /** per pollSet entry: the spreader it is the port of (-1), or of whose pipes it is (k), for back-pressure */
+  private readonly pollOf: number[] = [];
+  private readonly pollIsPort: boolean[] = [];
   private readonly evs: Int32Array;
   private readonly rev: Int32Array;
   readonly zerocopy: boolean;
@@ -100,9 +103,11 @@ class IoThread {
           const s = new Spreader(ports[k]!, masters[k]!, inp.steer, inp.copy);
           zc &&= s.zerocopy();
           this.spreaders.push(s);
-          this.pollSet.push(ports[k]!);
         });
       }
+      // poll: the ports (rx side) for frames, the pipes for answers (tx side) and for room (rx side, when held back)
+      if (rxSide) ports.forEach((p, k) => { this.pollSet.push(p); this.pollOf.push(k); this.pollIsPort.push(true); });
+      masters.forEach((row, k) => row.forEach((m) => { this.pollSet.push(m); this.pollOf.push(k); this.pollIsPort.push(false); }));
       if (txSide) {
         inp.ports.forEach((_, k) => {
           const dst = ports[inp.out[k]!]!;
@@ -111,7 +116,6 @@ class IoThread {
             zc &&= d.zerocopy;
             this.dirs.push(d);
             this.dirWorker.push(i);
-            this.pollSet.push(m);
           });
           if (!this.outPorts.includes(dst)) this.outPorts.push(dst);
         });
@@ -121,8 +125,18 @@ class IoThread {
       this.close();
       throw e;
     }
-    this.evs = new Int32Array(this.pollSet.length).fill(POLLIN);
+    this.evs = new Int32Array(this.pollSet.length);
     this.rev = new Int32Array(this.pollSet.length);
+  }
+
+  /** Sleep until a port has frames (unless its spreader is held back), a pipe has answers (tx side) or room (a held-back spreader). */
+  private wait(ms: number): void {
+    const evs = this.evs, rxSide = this.spreaders.length > 0, txSide = this.dirs.length > 0;
+    for (let j = 0; j < evs.length; j++) {
+      const held = rxSide && this.spreaders[this.pollOf[j]!]!.blocked;
+      evs[j] = this.pollIsPort[j] ? (held ? 0 : POLLIN) : (txSide ? POLLIN : 0) | (held ? POLLOUT : 0);
+    }
+    pollPorts(this.pollSet, evs, this.rev, ms);
   }
 
   private keep(p: Port): Port { this.opened.push(p); return p; }
@@ -171,15 +185,18 @@ class IoThread {
       if (txSide) {
         const dirs = this.dirs;
         for (let j = 0; j < dirs.length; j++) {
-          dirs[j]!.src.rxsync();
-          work += dirs[j]!.run(inp.batch);
+          const d = dirs[j]!;
+          d.src.rxsync();
+          const n = d.run(inp.batch);
+          if (n > 0) d.src.rxsync(); // hand the slots back to the worker now: its next batch of answers has room
+          work += n;
         }
         for (let j = 0; j < this.outPorts.length; j++) this.outPorts[j]!.txsync();
         if (stopping && ((allDone && work === 0) || performance.now() - stopAt > inp.drainMs)) break;
       }
       const now = performance.now();
       if (now >= nextStats) { nextStats = now + inp.statsMs; post({ t: 'stats', role: inp.role, id: 0, io: this.stats() }); }
-      if (work === 0) pollPorts(this.pollSet, this.evs, this.rev, stopping ? 1 : 20);
+      if (work === 0) this.wait(stopping ? 1 : 20);
     }
   }
 
