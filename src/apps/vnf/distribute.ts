@@ -122,12 +122,12 @@ export async function distribute(o: DistributeOptions): Promise<DistResult> {
     batch: o.batch ?? 512, busyWait: o.busyWait ?? false, copy: o.copy ?? false, ctrl: ctrlSab,
     statsMs: o.onStats ? statsMs : 0, drainMs: o.drainMs ?? 2000,
   };
-  const roles: [ThreadRole, number][] = o.layout === 'n-1' ? [['io', 0]] : [['rx', 0], ['tx', 0]];
-  for (let i = 0; i < n; i++) roles.push(['worker', i]);
+  const ioRoles: [ThreadRole, number][] = o.layout === 'n-1' ? [['io', 0]] : [['rx', 0], ['tx', 0]];
   let failure: Error | null = null;
   let wake: () => void = () => {};
   const stop = (): void => { Atomics.store(ctrl, CTRL_STOP, 1); Atomics.notify(ctrl, CTRL_STOP); wake(); };
-  const threads: Thread[] = roles.map(([role, id]) => {
+  const threads: Thread[] = [];
+  const spawn = (role: ThreadRole, id: number): Thread => {
     const w = new Worker(new URL('./dist-thread.js', import.meta.url), { workerData: { ...base, role, id } satisfies ThreadInput });
     const t: Thread = { role, id, w, exited: Promise.resolve(), last: null, done: null, ready: false, zc: true };
     w.on('message', (m: ThreadMessage) => {
@@ -143,17 +143,26 @@ export async function distribute(o: DistributeOptions): Promise<DistResult> {
       resolve();
       wake();
     }));
+    threads.push(t);
     return t;
-  });
-  const t0 = performance.now();
+  };
+  let t0 = performance.now(); // (from every thread up)
   const result = (): DistResult => collect(threads, o.layout, n, (performance.now() - t0) / 1000);
   const onAbort = (): void => stop();
   o.signal?.addEventListener('abort', onAbort);
   let timer: NodeJS.Timeout | null = null, ticker: NodeJS.Timeout | null = null;
   try {
-    // up: every thread ready (or one failed)
-    while (!failure && !threads.every((t) => t.ready) && !o.signal?.aborted) await new Promise<void>((r) => { wake = r; });
+    // up: the I/O threads one after the other (the first opener of a port creates it, its
+    // switch's region and the pipes: never two threads at once), then the workers, which open
+    // pipe ends that exist by then; every thread ready (or one failed)
+    const upTo = async (): Promise<void> => {
+      while (!failure && !threads.every((t) => t.ready) && !o.signal?.aborted) await new Promise<void>((r) => { wake = r; });
+    };
+    for (const [role, id] of ioRoles) { spawn(role, id); await upTo(); }
+    if (!failure && !o.signal?.aborted) for (let i = 0; i < n; i++) spawn('worker', i);
+    await upTo();
     if (!failure && !o.signal?.aborted) {
+      t0 = performance.now();
       o.onReady?.({ zerocopy: threads.every((t) => t.zc), pipes: pipes.flatMap((r) => r.map((p) => p.master)) });
       if (o.durationSec) timer = setTimeout(stop, o.durationSec * 1000);
       if (o.onStats) ticker = setInterval(() => o.onStats!(result()), statsMs);
