@@ -165,7 +165,8 @@ export async function distribute(o: DistributeOptions): Promise<DistResult> {
       t0 = performance.now();
       o.onReady?.({ zerocopy: threads.every((t) => t.zc), pipes: pipes.flatMap((r) => r.map((p) => p.master)) });
       if (o.durationSec) timer = setTimeout(stop, o.durationSec * 1000);
-      if (o.onStats) ticker = setInterval(() => o.onStats!(result()), statsMs);
+      // (once every thread has reported: a VNF's stats object is complete only then)
+      if (o.onStats) ticker = setInterval(() => { if (threads.every((t) => t.last !== null)) o.onStats!(result()); }, statsMs);
       while (!Atomics.load(ctrl, CTRL_STOP)) await new Promise<void>((r) => { wake = r; });
     }
     stop();
