@@ -211,6 +211,7 @@ test('a worker that throws stops the run with its error: udp-echo with a gateway
   again.close();
 });
 
-test('sumStats adds numbers member by member and keeps text', () => {
+test('sumStats adds numbers member by member and keeps text and names', () => {
   assert.deepEqual(sumStats({ a: 1, s: 'x', v: [1, { k: 2 }], o: { n: 3 } }, { a: 2, s: 'y', v: [3, { k: 4 }], o: { n: 5 } }), { a: 3, s: 'x', v: [4, { k: 6 }], o: { n: 8 } });
+  assert.deepEqual(sumStats({ rules: [{ line: 3, hits: 1 }] }, { rules: [{ line: 3, hits: 2 }] }), { rules: [{ line: 3, hits: 3 }] }, 'a rule\'s line is not a count');
 });

@@ -74,13 +74,16 @@ export interface DistResult {
   total: Record<string, unknown>;
 }
 
-/** a + b for plain statistics objects: numbers added, arrays and objects member by member, anything else a's. */
+/** Members that name a thing rather than count (a rule's line, a backend's share of the same Maglev table): kept, not added. */
+const NOT_COUNTS = new Set(['line', 'tableEntries']);
+
+/** a + b for plain statistics objects: numbers added, arrays and objects member by member, anything else (and NOT_COUNTS) a's. */
 export function sumStats<T>(a: T, b: T): T {
   if (typeof a === 'number' && typeof b === 'number') return (a + b) as T;
   if (Array.isArray(a) && Array.isArray(b)) return a.map((x, i) => (i < b.length ? sumStats(x, b[i]) : x)) as T;
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(b as Record<string, unknown>)) out[k] = k in out ? sumStats(out[k], v) : v;
+    for (const [k, v] of Object.entries(b as Record<string, unknown>)) out[k] = !(k in out) ? v : NOT_COUNTS.has(k) ? out[k] : sumStats(out[k], v);
     return out as T;
   }
   return a;

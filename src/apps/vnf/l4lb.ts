@@ -106,11 +106,8 @@ export interface L4lbResult {
 async function distributed(o: L4lbOptions): Promise<L4lbResult> {
   const mac = workerMac(o.port, o.ip, o.mac);
   const shape = (d: DistResult): L4lbResult => {
-    const t = d.total as unknown as L4lbResult;
-    const first = d.perWorker[0]?.stats as unknown as L4lbResult | undefined;
-    // every worker builds the same Maglev table: its entries are worker 0's, not the sum
-    const backends = (t.backends ?? []).map((b, i) => ({ ...b, tableEntries: first?.backends[i]?.tableEntries ?? 0 }));
-    return { ...t, seconds: d.seconds, backends, layout: d.layout, workers: d.perWorker, distribution: d.distribution };
+    const t = d.total as unknown as L4lbResult; // (tableEntries: worker 0's, every worker builds the same Maglev table)
+    return { ...t, seconds: d.seconds, layout: d.layout, workers: d.perWorker, distribution: d.distribution };
   };
   const d = await distribute({
     vnf: {
