@@ -5,7 +5,7 @@
 // pair with its min/median/max over the rounds (a ratio is taken within one round).
 //
 // Pairs: vale-1t-60 (one thread: fill, txsync, rxsync, read — in C the same loop) against C
-// `vale1`; vale-60 and vale-1514 (two workers) against C `vale2` (two threads on one shared
+// `vale1`; pipe-1t-60 (the same for a pipe) against C `pipe1`; vale-60 and vale-1514 (two workers) against C `vale2` (two threads on one shared
 // mapping); pipe-60 against the C shared-slot pipe; memcpy-limit-1514 against memcpy; and
 // xproc-vale-60 against vale-60 (two processes against two threads, both ours).
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,6 +19,8 @@ import '../src/index.js';
 import { open } from '../src/core/open.js';
 import { processRegion } from '../src/core/memory.js';
 import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
+import { countFrames, RxTally, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
+import { fillFixed, TxState } from '../src/apps/pkt-gen/tx-fill.js';
 
 const SOURCE = fileURLToPath(new URL('../../bench/ref/ref.c', import.meta.url));
 
@@ -31,6 +33,7 @@ export const PAIRS: Pair[] = [
   { name: 'vale-1t-60', frameLen: 60, a: { c: ['vale1', 60] }, b: { js: 'vale-1t-60' }, what: 'VALE learn+lookup+copy, one thread; M frames per CPU-second', cpu: true },
   { name: 'vale-60', frameLen: 60, a: { c: ['vale2', 60] }, b: { js: 'vale-60' }, what: 'VALE, sender and receiver threads' },
   { name: 'vale-1514', frameLen: 1514, a: { c: ['vale2', 1514] }, b: { js: 'vale-1514' }, what: 'VALE 1514 B, two threads' },
+  { name: 'pipe-1t-60', frameLen: 60, a: { c: ['pipe1', 60] }, b: { js: 'pipe-1t-60' }, what: 'shared-slot pipe, one thread; M frames per CPU-second', cpu: true },
   { name: 'pipe-60', frameLen: 60, a: { c: ['pipe', 60] }, b: { js: 'pipe-60' }, what: 'shared-slot pipe, two threads' },
   { name: 'memcpy-limit-1514', frameLen: 1514, a: { c: ['copy', 1514] }, b: { js: 'memcpy-limit-1514' }, what: '1514 B copy, one thread' },
   { name: 'xproc-vale-60', frameLen: 60, a: { js: 'vale-60' }, b: { js: 'xproc-vale-60' }, what: 'VALE, two processes against two threads' },
@@ -128,52 +131,43 @@ export async function runRef(o: { rounds: number; durationMs: number; warmupMs: 
   return res.some((r) => r.errors.length) ? 1 : 0;
 }
 
-// ---------------------------------------------------------------- vale-1t-60
-// The JS side of C `vale1`: one thread fills a VALE tx ring, txsyncs (gather, learn, lookup,
-// copy, publish), rxsyncs the receiving port and reads its frames, as pkt-gen's loops do.
+// ---------------------------------------------------------------- vale-1t-60, pipe-1t-60
+// The JS side of C `vale1` and `pipe1`: one thread fills a tx ring, txsyncs (VALE: gather,
+// learn, lookup, copy, publish; pipe: the slot checks and one index published), rxsyncs the
+// receiving end and reads its frames, as pkt-gen's loops do.
 
 let oneThreadRun = 0;
 
-async function runValeOneThread(len: number, durationMs: number, opts?: RunOptions): Promise<CaseResult> {
+async function runOneThread(kind: 'vale' | 'pipe', len: number, durationMs: number, opts?: RunOptions): Promise<CaseResult> {
   processRegion();
-  const sw = `valeref${process.pid}x${oneThreadRun++}`;
-  const rx = open(`${sw}:rx`, { txSlots: 1024, rxSlots: 1024 });
-  const tx = open(`${sw}:tx`, { txSlots: 1024, rxSlots: 1024 });
+  const name = `${kind}ref${process.pid}x${oneThreadRun++}`;
+  const rx = open(kind === 'vale' ? `${name}:rx` : `${name}}0`, { txSlots: 1024, rxSlots: 1024 });
+  const tx = open(kind === 'vale' ? `${name}:tx` : `${name}{0`, { txSlots: 1024, rxSlots: 1024 });
   try {
     const mac = (n: number): string => `02:00:00:00:00:0${n}`;
     const frame = new Uint8Array(len);
     new UdpFrameTemplate({ family: 4, srcMac: mac(1), dstMac: mac(2), src: '10.0.0.1:1234', dst: '10.1.0.1:1234', frameLen: len }).write(frame, 0);
-    const back = new Uint8Array(len);
-    new UdpFrameTemplate({ family: 4, srcMac: mac(2), dstMac: mac(1), src: '10.1.0.1:1234', dst: '10.0.0.1:1234', frameLen: len }).write(back, 0);
     const t = tx.txRings[0], rr = rx.rxRings[0], u8 = tx.u8;
     for (let i = 0; i < t.numSlots; i++) u8.set(frame, t.buf(i));
-    // the receiver's MAC is learned (one frame from it), as in the two-thread case
-    const rt = rx.txRings[0];
-    u8.set(back, rt.buf(rt.head));
-    rt.setLen(rt.head, len);
-    rt.advance(rt.next(rt.head));
-    rx.txsync();
-    const tu32 = t.u32, ts = t.slots, tn = t.numSlots, ru32 = rr.u32, rs = rr.slots, rn = rr.numSlots;
+    if (kind === 'vale') {
+      // the receiver's MAC is learned (one frame from it), as in the two-thread case
+      const back = new Uint8Array(len);
+      new UdpFrameTemplate({ family: 4, srcMac: mac(2), dstMac: mac(1), src: '10.1.0.1:1234', dst: '10.0.0.1:1234', frameLen: len }).write(back, 0);
+      const rt = rx.txRings[0];
+      u8.set(back, rt.buf(rt.head));
+      rt.setLen(rt.head, len);
+      rt.advance(rt.next(rt.head));
+      rx.txsync();
+    }
+    // pkt-gen's fill (prefilled buffers: a slot word written only when it changes) and count
+    const cfg = { frame, frameLen: len, vhdr: 0 } as LoopConfig, st = new TxState(), tally = new RxTally();
     const step = (): number => {
-      let h = t.head, todo = t.space();
-      if (todo > 512) todo = 512;
-      for (let i = 0; i < todo; i++) {
-        const s = ts + (h << 2);
-        if (tu32[s + 1] !== len) tu32[s + 1] = len;
-        h = h + 1 === tn ? 0 : h + 1;
-      }
-      t.advance(h);
+      fillFixed(t, u8, cfg, 512, len, st);
       tx.txsync();
       rx.rxsync();
-      let k = rr.head, got = 0, bytes = 0;
-      const end = rr.tail;
-      while (k !== end) {
-        bytes += ru32[rs + (k << 2) + 1] & 0xffff;
-        got++;
-        k = k + 1 === rn ? 0 : k + 1;
-      }
-      rr.advance(k);
-      return bytes >= 0 ? got : 0;
+      let avail = rr.tail - rr.head;
+      if (avail < 0) avail += rr.numSlots;
+      return countFrames(rr, avail, tally);
     };
     const r = await runInThread({ durationMs, warmupMs: warmupOf(opts), frameLen: len, step });
     const cpuS = Number(r.extra?.cpuSeconds);
@@ -186,5 +180,9 @@ async function runValeOneThread(len: number, durationMs: number, opts?: RunOptio
 
 registerCase({
   name: 'vale-1t-60', description: 'VALE in one thread: fill, txsync (learn, lookup, copy), rxsync, read (the C reference vale1 does the same)', frameLen: 60, kind: 'netmap',
-  run: (ms, o) => runValeOneThread(60, ms, o),
+  run: (ms, o) => runOneThread('vale', 60, ms, o),
+});
+registerCase({
+  name: 'pipe-1t-60', description: 'zero-copy pipe in one thread: fill, txsync (slot checks, publish), rxsync (released-slot checks), read (the C reference pipe1 does the same)', frameLen: 60, kind: 'netmap',
+  run: (ms, o) => runOneThread('pipe', 60, ms, o),
 });

@@ -32,6 +32,7 @@ import './offload-cases.js';
 import { isVnfCase } from './vnf-cases.js';
 import { runRef } from './ref.js';
 import { runVms } from './vms.js';
+import { runVxlan } from './vxlan.js';
 import { isLinuxCase, prepareLinux, PeerMissing } from './linux-cases.js';
 import { measureStartupMs } from './startup.js';
 
@@ -51,10 +52,15 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --ref             netmap-ts beside C loops of the same algorithms (bench/ref/ref.c, built
                     with the system's cc -O2; skipped with a note without one), interleaved
                     C, JS, C, JS..., ratios with min/median/max (--only picks pairs)
-  --rounds N        rounds of --ref (default 5)
+  --rounds N        rounds of --ref and --vxlan (default 5)
   --vms             issue #11's VM rows (root, dpdk-testpmd; QEMU and the test guest for the
                     guest rows): netmap:vm1 and vm1 through VALE beside DPDK's net_vhost with
                     the same virtio_user front end, ratios as the targets name them (bench/vms.ts)
+  --vxlan           issue #13's VXLAN rows (root, iperf3): 60-byte inner frames and TCP between
+                    two netmap-ts hosts (VALE + VXLAN port) beside the same topology built from
+                    Linux vxlan + bridge devices (netmap-ts with its default offloads=1, UDP
+                    GSO and TCP merging, and with offloads=0), --rounds interleaved rounds,
+                    min/median/max and the ratios against the targets (bench/vxlan.ts)
   --pin             pin each worker of the netmap cases to a CPU (worker i to CPU i mod n)
   --opt-status      (under node --allow-natives-syntax) the sender's V8 optimization status
                     of the forwarding functions, in the notes
@@ -81,6 +87,8 @@ interface Options {
   /** --ref: the C-reference pairs (bench/ref.ts), interleaved for `rounds` rounds. */
   ref?: boolean;
   rounds: number;
+  /** --vxlan: the VXLAN overlay rows (bench/vxlan.ts). */
+  vxlan?: boolean;
   /** --vms: the VM rows (bench/vms.ts). */
   vms?: boolean;
   pin?: boolean;
@@ -142,6 +150,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--vms':
         o.vms = true;
+        break;
+      case '--vxlan':
+        o.vxlan = true;
         break;
       case '--pin':
         o.pin = true;
@@ -367,6 +378,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (o.vxlan) return runVxlan({ durationMs: o.durationMs, rounds: o.rounds, json: o.json, variants: ['', 'offloads=0'] });
   if (o.vms) return runVms({ durationMs: o.durationMs, warmupMs: o.warmupMs, json: o.json, only: o.only });
   if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json, pin: o.pin });
   const all = listCases();

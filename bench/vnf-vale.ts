@@ -67,11 +67,11 @@ export async function echoVale(durationMs: number, opts: RunOptions | undefined,
       limitMs: durationMs + (opts?.warmupMs ?? DEFAULT_WARMUP_MS) + 1500,
     });
     const other = load.stop();
-    const s = await summary(vnf) as { received?: number; echoed?: number; stats?: { dropped?: number } } | null;
+    const s = await summary(vnf) as { received?: number; echoed?: number; stats?: { dropped?: number }; distribution?: { received?: number; pipeFull?: number } } | null;
     const answered = r.counters.rx, sent = r.counters.tx;
     return {
       packets: answered, bytes: answered * 64, seconds: r.seconds, gcCount: r.gcCount,
-      notes: `udp-echo${layout ? ' --layout n-1 --workers 1' : ' (one thread reads the port)'} on VALE; the client offered ${M(sent, r.seconds)} (64 flows); the echo's totals: ${s ? `${s.received} received, ${s.echoed} echoed, ${s.stats?.dropped ?? '?'} host drops` : 'no summary'}${foreignNote(other)}`,
+      notes: `udp-echo${layout ? ' --layout n-1 --workers 1' : ' (one thread reads the port)'} on VALE; the client offered ${M(sent, r.seconds)} (64 flows); the echo's totals: ${s ? `${s.received} received, ${s.echoed} echoed, ${s.stats?.dropped ?? '?'} host drops${s.distribution ? `; the I/O thread took ${s.distribution.received}, ${s.distribution.pipeFull} dropped at the full pipe` : ''}` : 'no summary'}${foreignNote(other)}`,
       extra: { offeredMpps: sent / r.seconds / 1e6, echoReceived: s?.received ?? null, echoed: s?.echoed ?? null, otherCpuPct: other },
     };
   } finally {

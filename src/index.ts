@@ -23,3 +23,4 @@ export { reclaimAll, regionPath, openSharedRegion } from './core/shm.js';
 export { taskAlive } from './core/lock.js';
 export * as packet from './packet/index.js';
 export * as host from './host/index.js';
+export * as vnf from './apps/vnf/lib.js';

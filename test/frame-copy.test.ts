@@ -4,7 +4,7 @@
 // NaNs as doubles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyBytes, copyFrame } from '../src/core/frame-copy.js';
+import { copyBytes, copyFrame, PieceViews } from '../src/core/frame-copy.js';
 
 test('copyFrame copies every length 0..1600 exactly and stays inside the destination buffer', () => {
   const BUF = 2048;
@@ -49,3 +49,21 @@ test('copyBytes: every length 0..300 at every alignment pair (0..8), exact, not 
   }
 });
 
+test('PieceViews: one view per key, kept while its offset holds, re-made when it moves; set() copies the whole piece', () => {
+  const src = new ArrayBuffer(8 * 2048), dst = new Uint8Array(new ArrayBuffer(4 * 2048));
+  const s8 = new Uint8Array(src);
+  for (let i = 0; i < s8.length; i++) s8[i] = (i * 7 + 3) & 0xff;
+  const views = new PieceViews(src, 2048);
+  const a = views.at(3, 3 * 2048 + 66);
+  assert.equal(a.byteLength, 2048);
+  assert.equal(a.byteOffset, 3 * 2048 + 66);
+  assert.equal(views.at(3, 3 * 2048 + 66), a, 'the same object while the offset holds: no allocation per frame');
+  const b = views.at(3, 3 * 2048 + 80);
+  assert.notEqual(b, a);
+  assert.equal(b.byteOffset, 3 * 2048 + 80);
+  dst.fill(0xee);
+  dst.set(views.at(5, 5 * 2048 + 66), 2048);
+  for (let i = 0; i < 2048; i++) assert.equal(dst[2048 + i], s8[5 * 2048 + 66 + i]);
+  assert.equal(dst[2047], 0xee, 'nothing before the destination');
+  assert.equal(dst[4096], 0xee, 'nothing after it');
+});

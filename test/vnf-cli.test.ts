@@ -42,7 +42,9 @@ test('udp-client: no ARP answer is an error (exit 1); usage errors exit 2 and na
     [['udp-echo', '-i', 'vale0:x', '--ip', '10.0.0.1/24', '--udp-port', '70000'], /invalid --udp-port '70000'/],
     [['udp-client', '-i', 'vale0:x', '--ip', '10.0.0.1/24'], /missing --server/],
     [['udp-client', '-i', 'vale0:x', '--ip', '10.0.0.1/24', '--server', '10.0.0.2', '--size', '8'], /invalid --size '8'/],
-    [['udp-echo', '--workers', '2'], /unknown option --workers/],
+    [['udp-echo', '-i', 'vale0:x', '--ip', '10.0.0.1/24', '--workers', '0'], /invalid --workers '0': an integer 1\.\.64/],
+    [['udp-echo', '-i', 'vale0:x', '--ip', '10.0.0.1/24', '--workers', '65'], /invalid --workers '65'/],
+    [['udp-echo', '-i', 'vale0:x', '--ip', '10.0.0.1/24', '--layout', 'n-3'], /invalid --layout 'n-3': n-1 .* or n-2/],
   ] as const) {
     const r = spawnSync(process.execPath, [NMTS, 'vnf', ...args], { encoding: 'utf8' });
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -50,14 +50,19 @@ test('rules: allow/deny lines, comments, continuation lines; errors name the lin
   assert.throws(() => parseRules('allow tcp port\n', 'x'), (e: unknown) => e instanceof RuleError && /^x:1: /.test(e.message));
 });
 
-test('options: two ports, --rules, --default; --workers/--layout are refused as not yet', () => {
+test('options: two ports, --rules, --default, --workers, --layout (each implies the other)', () => {
   const o = parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--default', 'allow', '--json']);
   assert.deepEqual([o.ports, o.rules, o.defaultAllow, o.json], [['a{1', 'b{1'], 'f', true, true]);
   assert.throws(() => parseFirewall(['-i', 'a{1', '--rules', 'f']), VnfUsageError);
   assert.throws(() => parseFirewall(['-i', 'a{1', '-i', 'b{1']), /missing --rules/);
   assert.throws(() => parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--default', 'maybe']), /deny or allow/);
-  assert.throws(() => parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--workers', '2']), /--workers is not supported yet/);
-  assert.throws(() => parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--layout', 'n-1']), /--layout is not supported yet/);
+  assert.equal(o.workers, undefined, 'no distribution by default');
+  const w = parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--workers', '2']);
+  assert.deepEqual([w.workers, w.layout], [2, 'n-1']);
+  const l = parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--layout', 'n-2']);
+  assert.deepEqual([l.workers, l.layout], [1, 'n-2']);
+  assert.throws(() => parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--workers', '0']), /invalid --workers '0'/);
+  assert.throws(() => parseFirewall(['-i', 'a{1', '-i', 'b{1', '--rules', 'f', '--layout', 'n1']), /invalid --layout 'n1'/);
 });
 
 test('connection table: found from both directions, states, timeouts', () => {

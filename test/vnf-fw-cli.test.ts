@@ -1,6 +1,6 @@
 // nmts vnf firewall and nmts vnf l4lb as processes (no privileges: pipes and VALE ports):
-// --json summaries, rules file errors naming the line (exit 1), usage errors (exit 2), and
-// --workers/--layout refused as not yet supported.
+// --json summaries, rules file errors naming the line (exit 1), usage errors (exit 2) including
+// bad --workers/--layout values.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -39,11 +39,11 @@ test('firewall: --json summary on two pipe ends; rules errors exit 1 naming the 
     for (const [args, msg] of [
       [['firewall', '-i', 'a{1', '--rules', rules], /two ports/],
       [['firewall', '-i', 'a{1', '-i', 'b{1'], /missing --rules/],
-      [['firewall', '-i', 'a{1', '-i', 'b{1', '--rules', rules, '--workers', '2'], /--workers is not supported yet/],
-      [['firewall', '-i', 'a{1', '-i', 'b{1', '--rules', rules, '--layout', 'n-2'], /--layout is not supported yet/],
+      [['firewall', '-i', 'a{1', '-i', 'b{1', '--rules', rules, '--workers', '100'], /invalid --workers '100': an integer 1\.\.64/],
+      [['firewall', '-i', 'a{1', '-i', 'b{1', '--rules', rules, '--layout', 'n-4'], /invalid --layout 'n-4'/],
       [['l4lb', '-i', 'x', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80'], /missing --backend/],
       [['l4lb', '-i', 'x', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--mode', 'tun'], /nat or dsr/],
-      [['l4lb', '-i', 'x', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--layout', 'n-1'], /--layout is not supported yet/],
+      [['l4lb', '-i', 'x', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--layout', 'x'], /invalid --layout 'x'/],
     ] as const) {
       const u = run([...args]);
       assert.equal(u.status, 2, `${args.join(' ')}: ${u.stderr}`);

@@ -50,12 +50,14 @@ test('Maglev: balanced; a lost backend moves only its entries, spread over the o
   assert.deepEqual(small.counts().sort(), [3, 4]);
 });
 
-test('l4lb options: --vip, --backend, --mode; --workers is refused as not yet', () => {
+test('l4lb options: --vip, --backend, --mode, --workers, --layout', () => {
   const o = parseL4lb(['-i', 'x{1', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--backend', '10.0.0.12', '--mode', 'dsr']);
   assert.deepEqual([o.vip, o.vipPort, o.backends, o.mode], ['10.0.0.100', 80, ['10.0.0.11', '10.0.0.12'], 'dsr']);
   assert.throws(() => parseL4lb(['-i', 'x{1', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100', '--backend', '10.0.0.11']), /ADDRESS:PORT/);
   assert.throws(() => parseL4lb(['-i', 'x{1', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80']), /--backend/);
-  assert.throws(() => parseL4lb(['-i', 'x{1', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--workers', '2']), /not supported yet/);
+  assert.throws(() => parseL4lb(['-i', 'x{1', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--workers', 'two']), /invalid --workers 'two'/);
+  const w = parseL4lb(['-i', 'x{1', '--ip', '10.0.0.1/24', '--vip', '10.0.0.100:80', '--backend', '10.0.0.11', '--workers', '3', '--layout', 'n-2']);
+  assert.deepEqual([w.workers, w.layout], [3, 'n-2']);
 });
 
 // ------------------------------------------------------------------ on a pipe

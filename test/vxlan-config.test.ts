@@ -23,10 +23,17 @@ test('--vxlan: keys, defaults and repeated remotes', () => {
   const c = parseVxlanSpec('vni=42,local=10.0.0.1,remote=10.0.0.2,remote=10.0.0.3,remote=10.0.0.2,group=239.1.1.1,dev=eth0,port=8472,ttl=9,df=0,ageing=60,fdb=02:00:00:00:00:0A@10.0.0.3');
   assert.deepEqual(c, {
     vni: 42, local: '10.0.0.1', remotes: ['10.0.0.2', '10.0.0.3'], group: '239.1.1.1', dev: 'eth0', port: 8472, ttl: 9, df: false, ageing: 60,
-    fdb: [{ mac: '02:00:00:00:00:0a', dst: '10.0.0.3' }],
+    fdb: [{ mac: '02:00:00:00:00:0a', dst: '10.0.0.3' }], offloads: true,
   });
   const d = parseVxlanSpec('vni=7,local=192.168.1.1');
-  assert.deepEqual([d.port, d.ttl, d.df, d.ageing, d.remotes, d.group, d.dev], [4789, 64, true, 300, [], null, null]);
+  assert.deepEqual([d.port, d.ttl, d.df, d.ageing, d.remotes, d.group, d.dev, d.offloads], [4789, 64, true, 300, [], null, null, true]);
+  // offloads=0: listed (the default is not), and parsed back
+  const o = parseVxlanSpec('vni=7,local=192.168.1.1,offloads=0');
+  assert.equal(o.offloads, false);
+  assert.match(formatVxlanSpec(o), /,offloads=0$/);
+  assert.deepEqual(parseVxlanSpec(formatVxlanSpec(o)), o);
+  assert.doesNotMatch(formatVxlanSpec(d), /offloads/);
+  assert.throws(() => parseVxlanSpec('vni=7,local=192.168.1.1,offloads=2'), /offloads/);
   assert.deepEqual(parseVxlanSpec(formatVxlanSpec(c)), c, 'the listing form parses back');
   // an IPv6 underlay: addresses in RFC 5952 form
   const v6 = parseVxlanSpec('vni=42,local=FD00:0::1,remote=fd00::2,remote=fd00:0:0::2,group=ff05::42,fdb=02:00:00:00:00:01@fd00::3');

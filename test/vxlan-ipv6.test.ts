@@ -135,6 +135,28 @@ describe('VXLAN over IPv6: a netmap-ts host and a Linux host (local fd00::1, rem
     assert.equal(vx().tx_too_big, 0, 'TCP segments fit the overlay MTU (1430)');
   });
 
+  test('container A with its offloads on: super-frames leave with UDP GSO over IPv6, TCP both ways', { timeout: 90_000 }, async (t) => {
+    // the attachment chooses the header by the interface's offloads: attach it again with them on
+    topo.run(topo.ca, 'ethtool', ['-K', 'vxlca0', 'tx', 'on', 'tso', 'on', 'gso', 'on']);
+    assert.equal(nmts('vale-ctl', '-d', `${SW}:vxlca1`).status, 0);
+    const a = nmts('vale-ctl', '-v', '-a', `${SW}:vxlca1`);
+    assert.equal(a.status, 0, a.stderr);
+    try {
+      const before = vx();
+      const ab = await iperf(topo.ca, topo.cb, CB_IP, 5323);
+      const ba = await iperf(topo.cb, topo.ca, CA_IP, 5324);
+      assert.ok(ab.bytes > 1e6 && ba.bytes > 1e6, `${ab.bytes} ${ba.bytes}`);
+      const c = vx();
+      t.diagnostic(`iperf3 TCP A->B ${(ab.bps / 1e6).toFixed(0)} Mbit/s, B->A ${(ba.bps / 1e6).toFixed(0)} Mbit/s; ${c.tx_gso_sends - before.tx_gso_sends} UDP GSO sends, ${c.rx_merged - before.rx_merged} super-frames merged`);
+      assert.ok(c.tx_gso_sends > before.tx_gso_sends, `UDP GSO over IPv6: ${JSON.stringify(c)}`);
+      for (const k of ['tx_too_big', 'tx_errors', 'tx_bad_vnet']) assert.equal(c[k] - before[k], 0, `${k}: ${JSON.stringify(c)}`);
+    } finally {
+      topo.run(topo.ca, 'ethtool', ['-K', 'vxlca0', 'tx', 'off']);
+      nmts('vale-ctl', '-d', `${SW}:vxlca1`);
+      assert.equal(nmts('vale-ctl', '-a', `${SW}:vxlca1`).status, 0);
+    }
+  });
+
   test('inner frames over 1444 bytes (MTU 1500 less 56) are dropped and counted', { timeout: 30_000 }, () => {
     topo.run(topo.ca, 'ip', ['link', 'set', 'vxlca0', 'mtu', '1500']);
     topo.run(topo.a, 'ip', ['link', 'set', 'vxlca1', 'mtu', '1500']);

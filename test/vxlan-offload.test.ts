@@ -1,11 +1,14 @@
 // VXLAN with a container keeping Linux's default offloads (issue 13, item 5): container A's veth
 // keeps tx checksumming, TSO and GSO on, so `vale-ctl -a` attaches it with AF_PACKET and a
 // virtio-net header and its switch port carries TCP super-frames (up to 64 KiB) with partial
-// checksums. The VXLAN port's switch port has no header: the switch's conversion
-// (vale/offload.ts, VnetConverter) cuts each super-frame into MSS-sized segments and completes
-// their checksums on the way to it, and the port encapsulates each segment. iperf3 TCP both ways
-// to the plain Linux host B; tcpdump on host A's underlay shows no datagram over the MTU, and
-// more datagrams than the frames the container handed the switch (super-frames were cut).
+// checksums. The VXLAN port, attached the same way, takes the same header: it cuts each
+// super-frame into MSS-sized segments itself and sends them, each behind its VXLAN header, with
+// UDP GSO (one send per super-frame: counted in tx_gso_sends); the TCP segments it receives are
+// merged back into super-frames for container A (rx_merged). iperf3 TCP both ways to the plain
+// Linux host B. With the underlay's UDP segmentation offload off (the kernel then cuts the GSO
+// sends into datagrams before the interface, where tcpdump sees them), tcpdump on host A's
+// underlay shows no datagram over the MTU, and more datagrams than the frames the container
+// handed the switch (super-frames were cut).
 // Namespaces start with vxo.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,6 +98,10 @@ describe('VXLAN: TCP from a container with default offloads (TSO, tx checksummin
   });
 
   test('super-frames are segmented before encapsulation: no datagram over the underlay MTU', { timeout: 90_000 }, async (t) => {
+    // the kernel cuts the GSO sends before the veth, as a NIC without UDP segmentation offload needs
+    const off = spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'off'], { encoding: 'utf8' });
+    assert.equal(off.status, 0, off.stderr);
+    t.after(() => { spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'on']); });
     const file = join(dir, 'underlay.pcap');
     const dump = start(topo.a, 'tcpdump', ['-i', 'vxlua', '-n', '-Z', 'root', '-s', '96', '-B', '65536', '-U', '-w', file, 'udp port 4789 and src host', A_IP]);
     await output(dump, /listening on/);
@@ -109,6 +116,9 @@ describe('VXLAN: TCP from a container with default offloads (TSO, tx checksummin
     t.diagnostic(`the container handed the switch ${frames} frames; vx0 sent ${sent} (${(r.bps / 1e6).toFixed(0)} Mbit/s)`);
     assert.equal(c.tx_too_big - before.tx_too_big, 0, JSON.stringify(c));
     assert.ok(sent > frames * 1.5, `super-frames were cut into segments: ${frames} frames in, ${sent} out`);
+    const gso = c.tx_gso_sends - before.tx_gso_sends, dgrams = c.tx_datagrams - before.tx_datagrams;
+    t.diagnostic(`${gso} UDP GSO sends carried ${dgrams} datagrams`);
+    assert.ok(gso > 0 && dgrams > gso * 2, `super-frames left with UDP GSO: ${gso} sends, ${dgrams} datagrams`);
     const ts = spawnSync('tshark', ['-r', file, '-d', 'udp.port==4789,vxlan', '-T', 'fields', '-E', 'separator=|', '-e', 'ip.len', '-e', 'vxlan.vni'],
       { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 << 20 });
     assert.equal(ts.status, 0, ts.stderr);
@@ -128,6 +138,9 @@ describe('VXLAN: TCP from a container with default offloads (TSO, tx checksummin
     assert.ok(ab.bytes > 1e6 && ba.bytes > 1e6, `${ab.bytes} ${ba.bytes}`);
     t.diagnostic(`iperf3 TCP A->B ${(ab.bps / 1e6).toFixed(0)} Mbit/s, B->A ${(ba.bps / 1e6).toFixed(0)} Mbit/s (container A: TSO and tx checksumming on)`);
     const c = vx();
-    for (const k of ['tx_too_big', 'tx_errors', 'rx_too_big']) assert.equal(c[k], 0, `${k}: ${JSON.stringify(c)}`);
+    for (const k of ['tx_too_big', 'tx_errors', 'rx_too_big', 'tx_bad_vnet']) assert.equal(c[k], 0, `${k}: ${JSON.stringify(c)}`);
+    assert.ok(c.tx_gso_sends > 0, `UDP GSO with the underlay's offload on too: ${JSON.stringify(c)}`);
+    t.diagnostic(`vx0: ${c.tx_gso_sends} UDP GSO sends, ${c.rx_frames} datagrams received, ${c.rx_merged} super-frames merged from them`);
+    assert.ok(c.rx_merged > 0, `B->A: received TCP segments merged into super-frames for container A: ${JSON.stringify(c)}`);
   });
 });

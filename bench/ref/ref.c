@@ -12,6 +12,7 @@
  *   ref pipe  60  WARM_MS DUR_MS   shared-slot pipe: the sender writes slot lengths and
  *                                  publishes one index per batch, the receiver validates the
  *                                  slots it got and releases them (two threads)
+ *   ref pipe1 60  WARM_MS DUR_MS   the same pipe in one thread: send a batch, then drain it
  *   ref copy  LEN WARM_MS DUR_MS   one thread copying LEN-byte frames between buffers (memcpy)
  *
  * Layout like ours: 16-byte slots {u32 buf_idx, u16 len, u16 flags, u64 ptr}, 2048-byte
@@ -220,7 +221,7 @@ static uint64_t pipe_send(uint32_t *h) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|copy LEN WARM_MS DUR_MS\n"); return 2; }
+  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|pipe1|copy LEN WARM_MS DUR_MS\n"); return 2; }
   const char *mode = argv[1];
   frame_len = (unsigned)atoi(argv[2]);
   double warm = atof(argv[3]) / 1000, dur = atof(argv[4]) / 1000;
@@ -262,6 +263,9 @@ int main(int argc, char **argv) {
         sink += buf(2 + NSLOTS + cpos)[0];
       } else if (!strcmp(mode, "pipe")) {
         pipe_send(&txhead);
+      } else if (!strcmp(mode, "pipe1")) {
+        pipe_send(&txhead);
+        local += drain(&g->rx, &rxhead);
       } else {
         vale_send(&txhead, &drops);
         if (!threaded) local += drain(&g->rx, &rxhead);

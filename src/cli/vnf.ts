@@ -6,6 +6,7 @@ import { firewall, type FirewallResult } from '../apps/vnf/firewall.js';
 import { FW_DROP_REASONS } from '../apps/vnf/fw-engine.js';
 import { RuleError } from '../apps/vnf/fw-rules.js';
 import { l4lb, type L4lbResult } from '../apps/vnf/l4lb.js';
+import { distLine, type DistResult, type DistWorkerStats } from '../apps/vnf/distribute.js';
 import { udpEcho } from '../apps/vnf/udp-echo.js';
 import { bucketLimit, udpClient, UdpClientError, type UdpClientResult } from '../apps/vnf/udp-client.js';
 import { NetmapError } from '../core/region.js';
@@ -35,13 +36,31 @@ const HOST_HELP = `  -i, --port PORT      the port: netmap:IF (a Linux interface
   --busy-wait          spin instead of sleeping when idle (burns a core)
   --json               print one JSON object at the end instead of the summary lines`;
 
+const DIST_HELP = `  --workers N          distribute over N worker threads (1..64; default: none, one thread
+                       reads the port itself); frames are spread by a symmetric RSS hash, so
+                       both directions of a flow reach the same worker
+  --layout n-1|n-2     n-1: one I/O thread reads and writes the port(s); n-2: an rx and a tx
+                       I/O thread (default n-1 with --workers; --layout alone: 1 worker)`;
+
+/** Summary lines of a distributed run: each worker, then the I/O stage. */
+function distLines(r: { layout?: string; workers?: DistWorkerStats[]; distribution?: DistResult['distribution'] }): string[] {
+  if (!r.workers || !r.distribution) return [];
+  const d = r.distribution;
+  const lines = r.workers.map((w) => `  worker ${w.worker}: handed ${w.handed}, rx ${w.rx}, tx ${w.tx}, drops ${w.drops}, pipe full ${w.pipeFull}`);
+  lines.push(`  ${r.layout} I/O: received ${d.received} (non-IP ${d.nonIp}, ARP copies ${d.arpCopies}), sent ${d.sent}; dropped ${d.dropped} (pipe full ${d.pipeFull}, bad chain ${d.badChain}, too long ${d.tooLong})`);
+  return lines;
+}
+const distReady = (o: { workers?: number; layout?: string }, zerocopy: boolean): string => `, ${o.workers} worker${o.workers === 1 ? '' : 's'}, layout ${o.layout}, zerocopy ${zerocopy ? 'yes' : 'no'}`;
+
 const ECHO_USAGE = `usage: nmts vnf udp-echo -i PORT --ip A.B.C.D/LEN [--udp-port 7] [options]
 
 A host in user space on PORT: answers ARP (resolver cache, gratuitous ARP at start) and ICMP
 echo for its address, validates IPv4, and echoes every UDP datagram sent to --udp-port back
-to its sender. One thread reads the port itself. On a terminal it prints a stats line per
+to its sender. One thread reads the port itself, or with --workers an I/O thread spreads
+the frames over worker threads, each echoing on a zero-copy pipe. On a terminal it prints a stats line per
 second; Ctrl-C (or --duration) stops it and prints the totals (with --json: one JSON object).
 ${HOST_HELP}
+${DIST_HELP}
   --udp-port N         the UDP port to echo on (7)
 Frames the host does not use are counted by reason (truncated, badIpChecksum, fragment,
 vlan, ipv6, noUdpPort, ...): the summary lists those that are not zero.
@@ -72,21 +91,23 @@ async function echoCommand(argv: string[]): Promise<number> {
     try {
       const r = await udpEcho({
         port: o.port, ip: o.ip, udpPort: o.udpPort, mac: o.mac, gateway: o.gateway, staticArp: o.staticArp, batch: o.batch,
-        busyWait: o.busyWait, durationSec: o.durationSec, signal,
+        busyWait: o.busyWait, durationSec: o.durationSec, signal, workers: o.workers, layout: o.layout,
         onReady: (h) => process.stderr.write(`udp-echo: ${h} (MAC ${[...h.mac].map((b) => b.toString(16).padStart(2, '0')).join(':')}), UDP port ${o.udpPort}${h.port.backend() ? `, backend ${h.port.backend()!.backend}` : ''}\n`),
-        onStats: tty ? (s, t) => {
+        onDistReady: (x) => process.stderr.write(`udp-echo: ${o.ip} on ${o.port} (MAC ${x.mac}), UDP port ${o.udpPort}${distReady(o, x.zerocopy)}\n`),
+        onStats: tty ? (s, t, dist) => {
           const dt = t - prevT || 1;
-          process.stdout.write(`${t.toFixed(0)}s  in ${rateStr((s.udpIn! - prevIn) / dt)}  echoed ${rateStr((s.udpOut! - prevOut) / dt)}  arp ${s.arpRequestsIn}/${s.arpRepliesOut}  ping ${s.icmpEchoOut}  dropped ${s.dropped}\n`);
+          process.stdout.write(`${t.toFixed(0)}s  in ${rateStr((s.udpIn! - prevIn) / dt)}  echoed ${rateStr((s.udpOut! - prevOut) / dt)}  arp ${s.arpRequestsIn}/${s.arpRepliesOut}  ping ${s.icmpEchoOut}  dropped ${s.dropped}${dist ? `  ${distLine(dist.layout, dist.perWorker, dist.distribution)}` : ''}\n`);
           prevIn = s.udpIn!; prevOut = s.udpOut!; prevT = t;
         } : undefined,
       });
       if (o.json) {
-        process.stdout.write(JSON.stringify({ seconds: r.seconds, received: r.received, echoed: r.echoed, stats: r.stats }) + '\n');
+        process.stdout.write(JSON.stringify({ seconds: r.seconds, received: r.received, echoed: r.echoed, stats: r.stats, layout: r.layout, workers: r.workers, distribution: r.distribution }) + '\n');
       } else {
         const s = r.stats;
         process.stdout.write(`${r.received} datagrams received, ${r.echoed} echoed in ${r.seconds.toFixed(1)} s (${rateStr(r.echoed / (r.seconds || 1))})\n`);
         process.stdout.write(`arp: ${s.arpRequestsIn} requests in, ${s.arpRepliesOut} answered, ${s.arpEntries} cache entries; ping: ${s.icmpEchoOut} answered\n`);
         process.stdout.write(`dropped ${s.dropped}${s.dropped ? `: ${dropSummary(s)}` : ''}\n`);
+        for (const line of distLines(r)) process.stdout.write(line + '\n');
       }
       return 0;
     } catch (e) {
@@ -161,7 +182,10 @@ no rule matches gets the default policy (deny), except ARP, which passes.
   --duration SEC       stop after SEC seconds
   --busy-wait          spin instead of sleeping when idle
   --json               one JSON object at the end
-(--workers and --layout are not supported yet.)
+${DIST_HELP}
+With --workers each worker owns its own connection table (a flow's two directions hash alike,
+so they meet on one worker); the ports are then opened without virtio-net headers: the hosts'
+offloads (TSO, GSO, tx checksumming) must be off on interfaces.
 `;
 
 const L4LB_USAGE = `usage: nmts vnf l4lb -i PORT --ip A.B.C.D/LEN --vip A.B.C.D:PORT --backend A.B.C.D... [--mode nat|dsr] [options]
@@ -179,7 +203,10 @@ ${HOST_HELP}
   --table-size P       Maglev table entries, a prime (65537)
   --check-interval MS  ARP health check interval (1000); down after 3 unanswered
   --conntrack-max N    connection table limit (65536)
-(--workers and --layout are not supported yet.)
+${DIST_HELP}
+With --workers each worker runs its own balancer (the same Maglev table, its own connection
+table and health checks); a connection is steered by its client's address and port, so the
+request and (NAT) the backend's answer meet on one worker.
 `;
 
 const backendNote = (p: Port): string => {
@@ -197,11 +224,13 @@ async function firewallCommand(argv: string[]): Promise<number> {
     try {
       const r = await firewall({
         a: o.ports[0]!, b: o.ports[1]!, rulesFile: o.rules, defaultAllow: o.defaultAllow, conntrackLimit: o.conntrackMax,
-        burst: o.batch, copy: o.copy, busyWait: o.busyWait, durationSec: o.durationSec, signal,
+        burst: o.batch, copy: o.copy, busyWait: o.busyWait, durationSec: o.durationSec, signal, workers: o.workers, layout: o.layout,
         onReady: ({ a, b, zerocopy, rules }) => process.stderr.write(`firewall: ${a.name}${backendNote(a)} <-> ${b.name}${backendNote(b)}, ${rules.length} rules, default ${o.defaultAllow ? 'allow' : 'deny'}, zerocopy ${zerocopy ? 'yes' : 'no'}\n`),
+        onDistReady: ({ zerocopy, rules }) => process.stderr.write(`firewall: ${o.ports[0]} <-> ${o.ports[1]}, ${rules.length} rules, default ${o.defaultAllow ? 'allow' : 'deny'}${distReady(o, zerocopy)}\n`),
         onStats: tty ? (x) => {
           const dt = x.seconds - (prev?.seconds ?? 0) || 1;
-          process.stdout.write(`${x.seconds.toFixed(0)}s  a->b ${rateStr((x.aToB - (prev?.aToB ?? 0)) / dt)}  b->a ${rateStr((x.bToA - (prev?.bToA ?? 0)) / dt)}  conns ${x.firewall.conntrack.entries}  dropped ${x.firewall.dropped}\n`);
+          const dist = x.workers ? `  ${distLine(x.layout!, x.workers, x.distribution!)}` : '';
+          process.stdout.write(`${x.seconds.toFixed(0)}s  a->b ${rateStr((x.aToB - (prev?.aToB ?? 0)) / dt)}  b->a ${rateStr((x.bToA - (prev?.bToA ?? 0)) / dt)}  conns ${x.firewall.conntrack.entries}  dropped ${x.firewall.dropped}${dist}\n`);
           prev = x;
         } : undefined,
       });
@@ -214,6 +243,7 @@ async function firewallCommand(argv: string[]): Promise<number> {
         const reasons = FW_DROP_REASONS.filter((k) => f[k]).map((k) => `${k}=${f[k]}`);
         if (r.tooLong) reasons.push(`tooLong=${r.tooLong}`);
         process.stdout.write(`dropped ${f.dropped + r.tooLong}${reasons.length ? `: ${reasons.join(' ')}` : ''}\n`);
+        for (const line of distLines(r)) process.stdout.write(line + '\n');
       }
       return 0;
     } catch (e) {
@@ -234,12 +264,14 @@ async function l4lbCommand(argv: string[]): Promise<number> {
       const r = await l4lb({
         port: o.port, ip: o.ip, vip: o.vip, vipPort: o.vipPort, backends: o.backends, mode: o.mode, mac: o.mac, gateway: o.gateway,
         staticArp: o.staticArp, batch: o.batch, tableSize: o.tableSize, checkMs: o.checkMs, conntrackLimit: o.conntrackMax,
-        busyWait: o.busyWait, durationSec: o.durationSec, signal,
+        busyWait: o.busyWait, durationSec: o.durationSec, signal, workers: o.workers, layout: o.layout,
         onReady: (h, x) => process.stderr.write(`l4lb: ${h} VIP ${x.vip} mode ${x.mode}, backends ${x.backends.map((b) => `${b.ip} ${b.up ? 'up' : 'down'}`).join(', ')}\n`),
+        onDistReady: (x) => process.stderr.write(`l4lb: ${o.ip} on ${o.port} (MAC ${x.mac}) VIP ${o.vip}:${o.vipPort} mode ${o.mode}, backends ${o.backends.join(', ')}${distReady(o, x.zerocopy)}\n`),
         onHealth: (b, up) => process.stderr.write(`l4lb: backend ${b} ${up ? 'up' : 'down'}\n`),
         onStats: tty ? (x) => {
           const dt = x.seconds - (prev?.seconds ?? 0) || 1;
-          process.stdout.write(`${x.seconds.toFixed(0)}s  to backends ${rateStr((x.counters.toBackend - (prev?.counters.toBackend ?? 0)) / dt)}  to clients ${rateStr((x.counters.toClient - (prev?.counters.toClient ?? 0)) / dt)}  ${x.backends.map((b) => `${b.ip}${b.up ? '' : '(down)'} ${b.flows}`).join('  ')}  dropped ${x.counters.dropped + x.host.dropped}\n`);
+          const dist = x.workers ? `  ${distLine(x.layout!, x.workers, x.distribution!)}` : '';
+          process.stdout.write(`${x.seconds.toFixed(0)}s  to backends ${rateStr((x.counters.toBackend - (prev?.counters.toBackend ?? 0)) / dt)}  to clients ${rateStr((x.counters.toClient - (prev?.counters.toClient ?? 0)) / dt)}  ${x.backends.map((b) => `${b.ip}${b.up ? '' : '(down)'} ${b.flows}`).join('  ')}  dropped ${x.counters.dropped + x.host.dropped}${dist}\n`);
           prev = x;
         } : undefined,
       });
@@ -249,6 +281,7 @@ async function l4lbCommand(argv: string[]): Promise<number> {
         process.stdout.write(`${c.toBackend} frames to backends, ${c.toClient} to clients in ${r.seconds.toFixed(1)} s (mode ${r.mode}, VIP ${r.vip})\n`);
         for (const b of r.backends) process.stdout.write(`  ${b.ip.padEnd(15)} ${b.up ? 'up  ' : 'down'} flows ${b.flows} packets ${b.packets} bytes ${b.bytes} table entries ${b.tableEntries}\n`);
         process.stdout.write(`flows moved ${c.moved}, table rebuilds ${c.tableRebuilds}, connections ${r.conntrack.entries}; dropped ${c.dropped} (noBackend=${c.noBackend} noArp=${c.noArp} txFull=${c.txFull}); host dropped ${r.host.dropped}${r.host.dropped ? `: ${dropSummary(r.host)}` : ''}\n`);
+        for (const line of distLines(r)) process.stdout.write(line + '\n');
       }
       return 0;
     } catch (e) {

@@ -104,6 +104,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   if (free < 0) free += nslots;
   let delivered = 0, drops = 0, bytes = 0, bad = 0, frames = 0;
   const end = first + n;
+  const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags; // locals: no reload per packet
   for (let k = first; k < end; k++) {
     const p = list[k];
     if (conv !== null) {
@@ -133,16 +134,16 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
       delivered++;
       continue;
     }
-    const nf = ft.frags[p];
+    const nf = fFrags[p];
     if (nf > free) { drops++; continue; }
     if (nf === 1) {
       // the common case, one slot: its word (len | flags << 16) is written with one store
       const slot = s + (prod << 2);
       const idx = u32[slot];
       if (idx < 2 || idx >= nbufs) { bad = end - k; drops += bad; break; } // the receiver broke a slot (below)
-      const len = ft.len[p];
-      copyFrame(u8, f64, ft.src[p], bufsOfs + idx * bufSize, len);
-      u32[slot + 1] = len | (((ft.flags[p] & NS_MOREFRAG) | addFlags) << 16);
+      const len = fLen[p];
+      copyFrame(u8, f64, fSrc[p], bufsOfs + idx * bufSize, len);
+      u32[slot + 1] = len | (((fFlags[p] & NS_MOREFRAG) | addFlags) << 16);
       bytes += len;
       prod = prod + 1 === nslots ? 0 : prod + 1;
       free--;
@@ -155,10 +156,10 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
       const slot = s + (prod << 2);
       const idx = u32[slot];
       if (idx < 2 || idx >= nbufs) { broken = true; break; }
-      const len = ft.len[f];
-      copyFrame(u8, f64, ft.src[f], bufsOfs + idx * bufSize, len);
+      const len = fLen[f];
+      copyFrame(u8, f64, fSrc[f], bufsOfs + idx * bufSize, len);
       u16[(slot << 1) + 2] = len;
-      u16[(slot << 1) + 3] = (ft.flags[f] & NS_MOREFRAG) | addFlags;
+      u16[(slot << 1) + 3] = (fFlags[f] & NS_MOREFRAG) | addFlags;
       pktBytes += len;
       prod = prod + 1 === nslots ? 0 : prod + 1;
     }

@@ -13,6 +13,7 @@ function u32Refs(region: Region, rec: number): number {
 import { OWNER_TOKEN } from './lock.js';
 import { forgetRegion, retireRegion } from './shm.js';
 import { portWord, sleepOn, sleepOnAsync, type WaitCheck } from './wait.js';
+import { defaultFlowSpinUs, FlowSpin, type SpinCheck } from './spin.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -43,6 +44,13 @@ export interface OpenOptions {
    * spin; an idle port still sleeps, using no CPU.
    */
   spinUs?: number;
+  /**
+   * Microseconds poll() keeps checking, yielding the CPU, while a stream flows (something was
+   * ready within the last 2 ms), before it sleeps; it stops at once when another thread wants
+   * the CPU (core/spin.ts). Default 0 = off (NMTS_FLOW_SPIN_US): for a receiver with a CPU of its own.
+   * Ports of a shared region only (ports on kernel objects wait in poll(2)).
+   */
+  flowSpinUs?: number;
   /** Extra buffers handed to the port as a linked list (netmap's nr_extra_bufs). */
   extraBufs?: number;
   /** Rings and slots when the open creates the port (same as @conf:). */
@@ -79,7 +87,7 @@ export function selectRings(spec: PortSpec, ntx: number, nrx: number): { tx: num
 }
 
 /** poll()'s check after announcing itself as a waiter: sync, and sleep until the deadline unless ready. */
-class PortWait implements WaitCheck {
+class PortWait implements WaitCheck, SpinCheck {
   events = 0;
   deadline = 0;
   revents = 0;
@@ -87,6 +95,9 @@ class PortWait implements WaitCheck {
   beforeSleep(): number {
     this.revents = this.port.check(this.events);
     return this.revents ? 0 : this.deadline - clock.now();
+  }
+  ready(): number {
+    return this.port.check(this.events);
   }
 }
 
@@ -103,6 +114,8 @@ export abstract class Port {
   readonly memId: number;
   busyWait: boolean;
   spinUs: number;
+  /** poll()'s spin while a stream flows (core/spin.ts); its flowSpinUs may be changed. */
+  readonly flow: FlowSpin;
   protected readonly txOfs: Int32Array;
   protected readonly rxOfs: Int32Array;
   protected closed = false;
@@ -120,6 +133,7 @@ export abstract class Port {
     this.memId = region.memId;
     this.busyWait = opts.busyWait ?? false;
     this.spinUs = opts.spinUs ?? Number(process.env.NMTS_SPIN_US ?? 50);
+    this.flow = new FlowSpin(opts.flowSpinUs ?? defaultFlowSpinUs());
     this.exclusive = (spec.flags & NR_EXCLUSIVE) !== 0;
     this.extraBufs = opts.extraBufs ?? 0;
     if (!Number.isInteger(this.extraBufs) || this.extraBufs < 0) throw new NetmapError('EINVAL', `${spec.raw}: extraBufs must be a non-negative integer`);
@@ -256,18 +270,20 @@ export abstract class Port {
    */
   poll(events: number, timeoutMs = -1): number {
     let revents = this.ready(events);
-    if (revents || timeoutMs === 0) return revents;
+    if (revents || timeoutMs === 0) return this.readyNow(revents);
     // Spin first, counting checks rather than reading the clock (which costs more than a
     // check and allocates); a check is roughly 25-50 ns, so SPIN_CHECKS_PER_US is an
     // approximation on the safe side.
     const spins = this.spinUs * SPIN_CHECKS_PER_US;
     for (let i = 0; i < spins; i++) {
       revents = this.ready(events);
-      if (revents) return revents;
+      if (revents) return this.readyNow(revents);
     }
-    const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
     const w = this.waitCheck, word = portWord(this.rec);
     w.events = events;
+    // while a stream flows, spin longer, as long as the CPU is free (core/spin.ts)
+    if (!this.busyWait && (revents = this.flow.spin(w))) return this.readyNow(revents);
+    const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
     w.deadline = deadline;
     for (;;) {
       if (this.busyWait) {
@@ -277,8 +293,15 @@ export abstract class Port {
         sleepOn(this.region, word, w); // checks again once announced as a waiter (core/wait.ts)
         revents = w.revents || this.ready(events);
       }
-      if (revents || clock.now() >= deadline) return revents;
+      if (revents) return this.readyNow(revents);
+      if (clock.now() >= deadline) return 0;
     }
+  }
+
+  /** poll() found `revents` ready (non-zero: a stream may be flowing). */
+  private readyNow(revents: number): number {
+    if (revents) this.flow.sawReady();
+    return revents;
   }
 
   /** poll() that does not block the event loop: resolves with the ready events. */

@@ -54,6 +54,11 @@ export const txDone = new Float64Array(2);
  * (buf_idx, len <= maxLen). Returns the slot after the last complete packet (a packet ends at
  * a slot without NS_MOREFRAG, or at its NETMAP_MAX_FRAGS-th slot); an unfinished chain stays
  * with the user. Resets the ring and throws on a violation.
+ *
+ * One pass over the slot words does the slot rule for every slot, sums the lengths and ORs
+ * the flags; only when some slot carries NS_MOREFRAG are the chains walked (chainsEnd). The
+ * pass runs over the one or two contiguous pieces of [hwcur, head), so that its loop has no
+ * wrap-around test.
  */
 export function txPrologue(region: Region, t: number, what: string, maxLen: number): number {
   const head = ringPrologue(region, t, what);
@@ -61,14 +66,42 @@ export function txPrologue(region: Region, t: number, what: string, maxLen: numb
   const s = u32[(t + RR.slotsOfs) >> 2] >>> 2;
   const n = u32[(t + RR.numSlots) >> 2];
   const hwcur = u32[(t + RR.hwcur) >> 2];
-  const nbufs = region.nbufs;
+  const nb = region.nbufs - 2; // the slot rule as one unsigned compare: idx - 2 < nbufs - 2
+  let bytes = 0, any = 0;
+  for (let a = hwcur, b = head >= hwcur ? head : n; ; a = 0, b = head) {
+    let i = s + (a << 2);
+    const e = s + (b << 2);
+    // four slots a step (fewer loop tests); a step with a bad slot is left to the loop below
+    for (; i + 16 <= e; i += 16) {
+      const w0 = u32[i + 1], w1 = u32[i + 5], w2 = u32[i + 9], w3 = u32[i + 13];
+      const l0 = w0 & 0xffff, l1 = w1 & 0xffff, l2 = w2 & 0xffff, l3 = w3 & 0xffff;
+      if (((u32[i] - 2) >>> 0) >= nb || ((u32[i + 4] - 2) >>> 0) >= nb || ((u32[i + 8] - 2) >>> 0) >= nb || ((u32[i + 12] - 2) >>> 0) >= nb ||
+        l0 > maxLen || l1 > maxLen || l2 > maxLen || l3 > maxLen) break;
+      bytes += l0 + l1 + l2 + l3;
+      any |= w0 | w1 | w2 | w3;
+    }
+    for (; i < e; i += 4) {
+      const w = u32[i + 1];
+      if (((u32[i] - 2) >>> 0) >= nb || (w & 0xffff) > maxLen) badSlot(region, t, (i - s) >>> 2, what, maxLen);
+      bytes += w & 0xffff;
+      any |= w;
+    }
+    if (b === head) break;
+  }
+  if ((any & (NS_MOREFRAG << 16)) === 0) {
+    txDone[0] = dist(hwcur, head, n);
+    txDone[1] = bytes;
+    return head;
+  }
+  return chainsEnd(u32, s, n, hwcur, head);
+}
+
+/** txPrologue's walk when [hwcur, head) holds NS_MOREFRAG chains (slots already checked). */
+function chainsEnd(u32: Uint32Array, s: number, n: number, hwcur: number, head: number): number {
   let done = hwcur, pkts = 0, bytes = 0, doneBytes = 0, frags = 0;
   for (let k = hwcur; k !== head;) {
-    const slot = s + (k << 2);
-    const idx = u32[slot], word = u32[slot + 1];
-    const len = word & 0xffff;
-    if (idx < 2 || idx >= nbufs || len > maxLen) badSlot(region, t, k, what, maxLen); // slotInvalid, inlined
-    bytes += len;
+    const word = u32[s + (k << 2) + 1];
+    bytes += word & 0xffff;
     frags++;
     k = k + 1 === n ? 0 : k + 1;
     if ((word & (NS_MOREFRAG << 16)) === 0 || frags === NETMAP_MAX_FRAGS) {
@@ -78,9 +111,8 @@ export function txPrologue(region: Region, t: number, what: string, maxLen: numb
       frags = 0;
     }
   }
-  bytes = doneBytes;
   txDone[0] = pkts;
-  txDone[1] = bytes;
+  txDone[1] = doneBytes;
   return done;
 }
 
@@ -112,10 +144,18 @@ export function rxPrologue(region: Region, r: number, what: string): number {
   const n = u32[(r + RR.numSlots) >> 2];
   const hwcur = u32[(r + RR.hwcur) >> 2];
   const head = checkIndices(region, r, n, hwcur, what);
-  const nbufs = region.nbufs;
-  for (let k = hwcur; k !== head; k = k + 1 === n ? 0 : k + 1) {
-    const idx = u32[s + (k << 2)];
-    if (idx < 2 || idx >= nbufs) badSlot(region, r, k, what, region.bufSize);
+  const nb = region.nbufs - 2; // idx - 2 < nbufs - 2, unsigned: one compare per slot
+  // the one or two contiguous pieces of [hwcur, head): no wrap-around test in the loop
+  for (let a = hwcur, b = head >= hwcur ? head : n; ; a = 0, b = head) {
+    let i = s + (a << 2);
+    const e = s + (b << 2);
+    for (; i + 16 <= e; i += 16) { // four slots a step; a step with a bad slot is left to the loop below
+      if (((u32[i] - 2) >>> 0) >= nb || ((u32[i + 4] - 2) >>> 0) >= nb || ((u32[i + 8] - 2) >>> 0) >= nb || ((u32[i + 12] - 2) >>> 0) >= nb) break;
+    }
+    for (; i < e; i += 4) {
+      if (((u32[i] - 2) >>> 0) >= nb) badSlot(region, r, (i - s) >>> 2, what, region.bufSize);
+    }
+    if (b === head) break;
   }
   return head;
 }

@@ -368,6 +368,20 @@ export const IP_ADD_MEMBERSHIP = 35;
 export const SO_REUSEADDR = 2;
 export const SO_BINDTODEVICE = 25;
 export const IP_MULTICAST_IF = 32;
+/** UDP GSO (linux/udp.h): the segment size, as a socket option or per message (cmsg at SOL_UDP) */
+export const SOL_UDP = 17;
+export const UDP_SEGMENT = 103;
+/** the kernel's most segments per UDP GSO send (UDP_MAX_SEGMENTS: 64, 128 since Linux 6.9) */
+export const UDP_MAX_SEGMENTS = 64;
+export const IP_TTL = 2;
+export const IP_MTU_DISCOVER = 10;
+export const IP_PMTUDISC_DONT = 0;
+export const IP_PMTUDISC_DO = 2;
+export const IP_MULTICAST_TTL = 33;
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_MULTICAST_HOPS = 18;
+/** struct cmsghdr (64-bit): len, level, type; data at 16; CMSG_SPACE(2) = 24 */
+export const cmsghdr = { size: 16, cmsg_len: 0, cmsg_level: 8, cmsg_type: 12 } as const;
 export const sockaddr_in = { size: 16, sin_family: 0, sin_port: 2, sin_addr: 4 } as const;
 export const ip_mreqn = { size: 12, imr_multiaddr: 0, imr_address: 4, imr_ifindex: 8 } as const;
 // ... and IPv6 (an IPv6 underlay)

@@ -348,20 +348,6 @@ export function sendmmsg(fd: number, vec: ArrayBuffer, count: number, flags: num
   return r;
 }
 
-const _pvr = libc.func('intptr_t process_vm_readv(int, uint64_t, unsigned long, uint64_t, unsigned long, unsigned long)');
-
-/**
- * One memcpy by the kernel inside this process: the bytes described by `remoteCount` iovecs at
- * address `remoteIov` into the `localCount` iovecs at `localIov` (process_vm_readv on our own
- * pid). A super-frame scattered over a chain's buffers costs one call instead of a JavaScript
- * word loop over 64 KiB. Returns the bytes copied, or -errno (EPERM where a sandbox forbids it:
- * the caller then copies itself).
- */
-export function copyScatter(localIov: number, localCount: number, remoteIov: number, remoteCount: number): number {
-  const r = _pvr(process.pid, localIov, localCount, remoteIov, remoteCount, 0) as number;
-  return r >= 0 ? r : -koffi.errno();
-}
-
 /** recvfrom(fd, NULL, 0, MSG_DONTWAIT): wakes an AF_XDP socket's driver; the result is ignored. */
 export function recvKick(fd: number): void {
   _recvfrom(fd, null, 0, K.MSG_DONTWAIT, null, null);

@@ -24,3 +24,9 @@ export function allowedCpus(): number[] {
   for (let i = 0; i < MASK_BYTES * 8; i++) if (mask[i >> 3] & (1 << (i & 7))) out.push(i);
   return out;
 }
+
+const _yield = libc.func('int sched_yield(void)');
+/** Give the CPU to another runnable thread if there is one (returns at once otherwise). */
+export function schedYield(): void {
+  _yield();
+}

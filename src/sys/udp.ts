@@ -7,6 +7,13 @@
 // resolves the next hop's MAC address (its neighbour table), as for any host's traffic. One
 // system call per batch; the message vectors are prepared once by the caller.
 //
+// With UDP GSO (an offload-aware opener: TCP super-frames reach the port whole) a super-frame's
+// segments, each behind its own VXLAN header, leave in one send on a UDP socket bound to
+// local:<the flow's source port> with a UDP_SEGMENT control message (udpGsoSocket): the kernel
+// cuts the payload into datagrams of that size after routing it once. A UDP socket has one
+// source port, so there is one such socket per flow-hash source port in use, opened at the
+// flow's first super-frame.
+//
 // Addresses are given as 16 bytes (packet/vxlan.ts parseVtep: IPv4 as ::ffff:a.b.c.d).
 import koffi from 'koffi';
 import { close as closeFd } from './libc.js';
@@ -85,6 +92,43 @@ export function rawIpSocket(v6: boolean, dev: string | null, mcIfindex: number, 
       new DataView(m.buffer).setInt32(K.ip_mreqn.imr_ifindex, mcIfindex, true);
       setsockopt(fd, K.IPPROTO_IP, K.IP_MULTICAST_IF, m, what);
     }
+    return fd;
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+}
+
+/**
+ * A non-blocking UDP socket for sending UDP GSO batches from addr:sport (addr: 16 bytes) with
+ * the outer TTL / hop limit and DF bit of the port's config, bound to `dev` when given;
+ * multicast leaves through interface `mcIfindex` (when > 0). It receives nothing the port
+ * reads (its receive buffer is the kernel's minimum). Throws NetError (EADDRINUSE: the source
+ * port is taken by another socket of this network namespace).
+ */
+export function udpGsoSocket(addr: Uint8Array, sport: number, o: { dev: string | null; ttl: number; df: boolean; mcIfindex: number; sndbuf: number }, what: string): number {
+  const v4 = isV4(addr);
+  const fd = socket(v4 ? K.AF_INET : K.AF_INET6, K.SOCK_DGRAM | K.SOCK_NONBLOCK, K.IPPROTO_UDP, what);
+  try {
+    setsockopt(fd, K.SOL_SOCKET, K.SO_SNDBUF, o.sndbuf, what);
+    setsockopt(fd, K.SOL_SOCKET, K.SO_RCVBUF, 0, what);
+    if (o.dev) setsockopt(fd, K.SOL_SOCKET, K.SO_BINDTODEVICE, Buffer.from(`${o.dev}\0`), o.dev);
+    if (v4) {
+      setsockopt(fd, K.IPPROTO_IP, K.IP_TTL, o.ttl, what);
+      setsockopt(fd, K.IPPROTO_IP, K.IP_MULTICAST_TTL, o.ttl, what);
+      setsockopt(fd, K.IPPROTO_IP, K.IP_MTU_DISCOVER, o.df ? K.IP_PMTUDISC_DO : K.IP_PMTUDISC_DONT, what);
+      if (o.mcIfindex > 0) {
+        const m = new Uint8Array(K.ip_mreqn.size);
+        new DataView(m.buffer).setInt32(K.ip_mreqn.imr_ifindex, o.mcIfindex, true);
+        setsockopt(fd, K.IPPROTO_IP, K.IP_MULTICAST_IF, m, what);
+      }
+    } else {
+      setsockopt(fd, K.IPPROTO_IPV6, K.IPV6_V6ONLY, 1, what);
+      setsockopt(fd, K.IPPROTO_IPV6, K.IPV6_UNICAST_HOPS, o.ttl, what);
+      setsockopt(fd, K.IPPROTO_IPV6, K.IPV6_MULTICAST_HOPS, o.ttl, what);
+      if (o.mcIfindex > 0) setsockopt(fd, K.IPPROTO_IPV6, K.IPV6_MULTICAST_IF, o.mcIfindex, what);
+    }
+    bind(fd, v4 ? sockaddrIn(v4Of(addr), sport) : sockaddrIn6(addr, 0, sport), what);
     return fd;
   } catch (e) {
     closeFd(fd);

@@ -58,17 +58,18 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   cnt.fill(0);
   let single = -1; // the one unicast destination of the whole batch, if there is one
   let c0 = 0, c1 = 0, c2 = 0, cDst = 0; // MAC words (bytes 0..11) of the last looked-up frame
+  const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, firsts = pktFirst, dsts = pktDst, counts = cnt; // locals: no reload per packet
   for (let p = 0; p < pkts; p++) {
-    const f = pktFirst[p];
+    const f = firsts[p];
     // the lookup sees the Ethernet frame after the port's virtio-net header (its first slot
     // must hold both, as in netmap)
-    const len = ft.len[f] - srcHdr;
+    const len = fLen[f] - srcHdr;
     let dst: number;
     if (len < ETH_HLEN) dst = NM_BDG_NOPORT;
     else if (lookup === null) {
       // consecutive frames of a flow carry the same MACs: reuse the previous result within
       // the batch instead of hashing again (netmap keeps a last-source-MAC per port likewise)
-      const b = ft.src[f] + srcHdr; // a byte offset that may exceed 2^31: unsigned shifts only
+      const b = fSrc[f] + srcHdr; // a byte offset that may exceed 2^31: unsigned shifts only
       let m0: number, m1: number, m2: number;
       if ((b & 3) === 0) {
         const w = b >>> 2;
@@ -77,21 +78,21 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
         const h = b >>> 1;
         m0 = (u16[h] | (u16[h + 1] << 16)) >>> 0; m1 = (u16[h + 2] | (u16[h + 3] << 16)) >>> 0; m2 = (u16[h + 4] | (u16[h + 5] << 16)) >>> 0;
       }
-      if (p > 0 && m0 === c0 && m1 === c1 && m2 === c2 && (ft.flags[f] & NS_NO_LEARN) === 0) dst = cDst;
+      if (p > 0 && m0 === c0 && m1 === c1 && m2 === c2 && (fFlags[f] & NS_NO_LEARN) === 0) dst = cDst;
       else {
-        dst = learnAndLookup(u16, u32, tab, b, src, (ft.flags[f] & NS_NO_LEARN) !== 0);
+        dst = learnAndLookup(u16, u32, tab, b, src, (fFlags[f] & NS_NO_LEARN) !== 0);
         c0 = m0; c1 = m1; c2 = m2; cDst = dst;
       }
     } else {
-      dst = lookup(u8, ft.src[f] + srcHdr, len, src, ringId);
+      dst = lookup(u8, fSrc[f] + srcHdr, len, src, ringId);
       if (!(dst >= 0 && dst <= NM_BDG_NOPORT)) dst = NM_BDG_NOPORT;
       dst |= 0;
     }
     if (dst === src) dst = NM_BDG_NOPORT; // never back to the sender
-    pktDst[p] = dst;
-    cnt[dst]++;
+    dsts[p] = dst;
+    counts[dst]++;
     single = p === 0 ? dst : single === dst ? dst : -2;
-    if (rss) pktHash[p] = symmetricFlowHash(u8, ft.src[f] + srcHdr, len);
+    if (rss) pktHash[p] = symmetricFlowHash(u8, fSrc[f] + srcHdr, len);
   }
   if (single >= 0 && single < NM_BDG_BROADCAST && !rss) {
     // fast path: one destination for the whole batch, no grouping needed

@@ -58,31 +58,59 @@ export class ValePort extends Port {
       }
       const s = u32[(t + RR.slotsOfs) >> 2] >>> 2;
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
+      const nb = nbufs - 2; // the slot rule's buf_idx test as one unsigned compare: idx - 2 < nbufs - 2
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
       const f64 = region.f64;
       const hdr = portVnetHdrLen(region, this.rec); // fixed while the port is open (read once per sync)
+      // the scratch table's arrays in locals: the gather loop does not reload them per slot
+      const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags, firsts = pktFirst;
       let k = hwcur;
       while (k !== head) {
         // gather complete packets, up to one batch (ft has NETMAP_MAX_FRAGS of slack to finish a chain)
         const from = done;
         let count = 0, pkts = 0, first = -1, bytes = 0, pktBytes = 0;
+        // one-slot packets (no NS_MOREFRAG), the common case, in a tight loop over the
+        // contiguous slots from k: the slot rule, the table entry, the packet's index; the
+        // first chain or the ring's end leaves the rest to the general loop below
+        let piece = (k < head ? head : n) - k;
+        if (piece > NM_BDG_BATCH) piece = NM_BDG_BATCH;
+        const s0 = s + (k << 2);
+        for (let i = s0, e = s0 + (piece << 2); i < e; i += 4) {
+          const idx = u32[i], word = u32[i + 1];
+          if (word & (NS_MOREFRAG << 16)) break;
+          const len = word & 0xffff;
+          if (((idx - 2) >>> 0) >= nb || len > bufSize) badSlot(region, t, (i - s) >>> 2, this.name);
+          fSrc[count] = bufsOfs + idx * bufSize;
+          fLen[count] = len;
+          fFlags[count] = word >>> 16;
+          fFrags[count] = 1;
+          firsts[count] = count;
+          count++;
+          bytes += len;
+        }
+        if (count > 0) {
+          pkts = count;
+          k += count;
+          if (k === n) k = 0;
+          done = k;
+        }
         while (k !== head && pkts < NM_BDG_BATCH && (count < FT_LIMIT || first >= 0)) {
           const slot = s + (k << 2);
           const idx = u32[slot], word = u32[slot + 1];
           const len = word & 0xffff, flags = word >>> 16;
           if (slotInvalid(idx, len, nbufs, bufSize)) badSlot(region, t, k, this.name);
-          ft.src[count] = bufsOfs + idx * bufSize;
-          ft.len[count] = len;
-          ft.flags[count] = flags;
-          ft.frags[count] = 0;
+          fSrc[count] = bufsOfs + idx * bufSize;
+          fLen[count] = len;
+          fFlags[count] = flags;
+          fFrags[count] = 0;
           if (first < 0) first = count;
           count++;
           pktBytes += len;
           k = k + 1 === n ? 0 : k + 1;
           // the chain rule of txPrologue: a packet ends without NS_MOREFRAG or at its 64th slot
           if (!(flags & NS_MOREFRAG) || count - first >= NETMAP_MAX_FRAGS) {
-            ft.frags[first] = count - first;
-            pktFirst[pkts++] = first;
+            fFrags[first] = count - first;
+            firsts[pkts++] = first;
             first = -1;
             done = k;
             bytes += pktBytes;

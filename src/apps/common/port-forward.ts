@@ -8,10 +8,9 @@
 // txsync (which would reset the ring and throw, as netmap's does for a bad slot). A kernel port
 // with a virtio-net header (AF_PACKET, TAP) takes chains: each is one frame of up to 64 KiB.
 //
-// Between two regions whose addresses are known (mapped files, private regions), slots of at
-// least SCATTER_MIN bytes are copied by the kernel: their (source, destination) pairs are
-// gathered and handed to one process_vm_readv per MAX_IOV slots (the 33 slots of a 64 KiB
-// super-frame cost one system call instead of 33 word loops); shorter ones by words.
+// Between two regions, a slot holding a whole buffer (the middle slots of a super-frame's chain)
+// is copied by one TypedArray set() from a view of the source buffer made once (core/frame-copy's
+// PieceViews: V8's memmove, no allocation per frame once warm); shorter slots by words.
 //
 // Ports whose virtio-net header lengths differ (an interface with offloads on, AF_PACKET with a
 // 10-byte header, and one with them off, AF_XDP without; a vnet=12 VALE port and an interface)
@@ -23,15 +22,11 @@
 // dropped and counted in `badVnet` (and `drops`).
 import { NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constants.js';
 import { FrameTable } from '../../core/deliver.js';
-import { copyWords } from '../../core/frame-copy.js';
+import { copyWords, PieceViews } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
-import { copyScatter, mmapAnonymous, type Mapping } from '../../sys/net.js';
 import { VnetConverter } from '../../vale/offload.js';
 
-const SCATTER_MIN = 1024;
-const MAX_IOV = 64;
-const IOV = 16;
 
 /** One direction (src -> dst) of a forwarder: its limits, counters and chain state. */
 export class Direction {
@@ -59,12 +54,8 @@ export class Direction {
   private refusing = false; // ... because the filter refused its first slot (counted there)
   private inChain = false; // the last slot moved had NS_MOREFRAG: the next one is not a frame's first
   private txNext = 0; // round-robin over the destination's tx rings
-  /** MAX_IOV destination iovecs, then MAX_IOV source iovecs; null: copy by words */
-  private scat: Mapping | null = null;
-  private scat32: Uint32Array | null = null;
-  private pending = 0;
-  private srcBase = 0;
-  private dstBase = 0;
+  /** Views of the source region's buffers, for whole-buffer copies into another region. */
+  private readonly srcViews: PieceViews;
   /** Packets whose virtio-net header (or frame, for the conversion) was malformed; part of drops. */
   badVnet = 0;
   /** Segments and frames written by the conversion (a super-frame cut into 46 counts 46). */
@@ -87,41 +78,7 @@ export class Direction {
     this.maxLen = dst.maxFrame;
     // kernel ports send each slot as one frame, unless they carry a virtio-net header (a chain is one frame)
     this.chains = dst.pollFds() === null || dst.vnetHdrLen > 0;
-    if (!this.zerocopy && src.region !== dst.region && src.region.addr !== 0n && dst.region.addr !== 0n) {
-      this.scat = mmapAnonymous(2 * MAX_IOV * IOV, 'forwarder iovecs');
-      this.scat32 = new Uint32Array(this.scat.buffer);
-      this.srcBase = Number(src.region.addr);
-      this.dstBase = Number(dst.region.addr);
-    }
-  }
-
-  /** Queue a copy of len bytes from src offset s to dst offset d for the next flush. */
-  private queue(s: number, d: number, len: number): void {
-    const v = this.scat32!, o = this.pending << 2, so = (MAX_IOV + this.pending) << 2;
-    const da = this.dstBase + d, sa = this.srcBase + s;
-    v[o] = da >>> 0; v[o + 1] = (da / 4294967296) >>> 0; v[o + 2] = len; v[o + 3] = 0;
-    v[so] = sa >>> 0; v[so + 1] = (sa / 4294967296) >>> 0; v[so + 2] = len; v[so + 3] = 0;
-    if (++this.pending === MAX_IOV) this.flush();
-  }
-
-  /** Copy what queue() gathered: one process_vm_readv; by words if the kernel refuses (then always). */
-  private flush(): void {
-    const n = this.pending;
-    if (n === 0) return;
-    this.pending = 0;
-    const a = Number(this.scat!.addr);
-    let want = 0;
-    const v = this.scat32!;
-    for (let i = 0; i < n; i++) want += v[(i << 2) + 2];
-    if (copyScatter(a, n, a + MAX_IOV * IOV, n) === want) return;
-    const sf = this.src.region.f64, df = this.dst.region.f64;
-    for (let i = 0; i < n; i++) {
-      const o = i << 2, so = (MAX_IOV + i) << 2;
-      const d = v[o] + v[o + 1] * 4294967296 - this.dstBase, s = v[so] + v[so + 1] * 4294967296 - this.srcBase;
-      copyWords(sf, s, df, d, v[o + 2]);
-    }
-    this.scat = null; // refused (a sandbox): words from now on (the mapping stays until exit)
-    this.scat32 = null;
+    this.srcViews = new PieceViews(src.u8.buffer, src.region.bufSize);
   }
 
   /** Move up to `burst` frames from every rx ring of src to dst's tx rings; returns frames moved. */
@@ -144,7 +101,8 @@ export class Direction {
     if (this.conv !== null) return this.convert(rx, tx, limit);
     let j = rx.head, k = tx.head, n = 0;
     const rt = rx.tail, tt = tx.tail, max = this.maxLen;
-    const su8 = this.src.u8, sf64 = this.src.region.f64, df64 = this.dst.region.f64;
+    const su8 = this.src.u8, du8 = this.dst.u8, sf64 = this.src.region.f64, df64 = this.dst.region.f64;
+    const views = this.srcViews, whole = views.len, base = su8.byteOffset;
     const same = this.src.region === this.dst.region;
     const filter = this.filter, hdr = this.src.vnetHdrLen;
     while (j !== rt && k !== tt && n < limit) {
@@ -169,7 +127,7 @@ export class Direction {
         tx.swapIn(k, rx, j);
       } else {
         if (same) su8.copyWithin(tx.buf(k), rx.buf(j), rx.buf(j) + len);
-        else if (len >= SCATTER_MIN && this.scat32) this.queue(rx.buf(j), tx.buf(k), len);
+        else if (len === whole) du8.set(views.at(Math.floor(rx.buf(j) / whole), base + rx.buf(j)), tx.buf(k));
         else copyWords(sf64, rx.buf(j), df64, tx.buf(k), len); // (core/frame-copy.ts)
         tx.setLen(k, len);
         tx.setSlotFlags(k, more);
@@ -179,7 +137,6 @@ export class Direction {
       k = tx.next(k);
       n++;
     }
-    this.flush(); // the copies land before the slots are handed on
     // A chain cut by the end of the batch is fine: txsync publishes only complete chains, so
     // its first part waits in tx until the rest follows in the next round.
     rx.advance(j);

@@ -32,21 +32,35 @@ export function writeFrame(u8: Uint8Array, off: number, cfg: LoopConfig): void {
   for (let i = 0; i < n; i++) u8[off + v + i] = f[i];
 }
 
-/** The fast path: every frame `wireLen` bytes, the buffers already hold it. */
+/**
+ * The fast path: every frame `wireLen` bytes, the buffers already hold it. One load per slot
+ * (its word, len | flags << 16), a store only when it changes, over the one or two
+ * contiguous pieces of the slots filled (no wrap-around test in the loop).
+ */
 export function fillFixed(r: Ring, u8: Uint8Array, cfg: LoopConfig, todo: number, wireLen: number, st: TxState): number {
   const u32 = r.u32, slots = r.slots, n = r.numSlots;
   const space = r.space();
   if (todo > space) todo = space;
-  let h = r.head;
+  const h0 = r.head;
+  let h = h0 + todo;
+  if (h >= n) h -= n;
   const word = wireLen; // len, flags = 0
-  for (let i = 0; i < todo; i++) {
-    const s = slots + (h << 2);
-    const w = u32[s + 1];
-    if (w !== word) {
-      if ((w >>> 16) & NS_BUF_CHANGED) writeFrame(u8, r.bufsOfs + u32[s] * r.bufSize, cfg);
-      u32[s + 1] = word;
+  for (let a = h0, b = h >= h0 ? h : n; ; a = 0, b = h) {
+    let i = slots + (a << 2) + 1;
+    const e = slots + (b << 2);
+    while (i < e) {
+      // four slots a step while all four words hold `word` already (the steady state), then
+      // the next four (or fewer) one by one
+      for (; i + 16 <= e && u32[i] === word && u32[i + 4] === word && u32[i + 8] === word && u32[i + 12] === word; i += 16);
+      for (const stop = i + 16 < e ? i + 16 : e; i < stop; i += 4) {
+        const w = u32[i];
+        if (w !== word) {
+          if ((w >>> 16) & NS_BUF_CHANGED) writeFrame(u8, r.bufsOfs + u32[i - 1] * r.bufSize, cfg);
+          u32[i] = word;
+        }
+      }
     }
-    h = h + 1 === n ? 0 : h + 1;
+    if (b === h) break;
   }
   st.bytes = todo * wireLen;
   r.advance(h);

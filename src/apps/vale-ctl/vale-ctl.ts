@@ -193,7 +193,7 @@ ${command} [arguments]
 \t-n IF\t\tcreate a persistent port: a TAP device IF the OS sees (netmap:IF opens it)
 \t-n NAME --vxlan vni=N,local=ADDR[,remote=ADDR...][,group=ADDR][,dev=IF][,port=4789]
 \t\t\tcreate a VXLAN port NAME (netmap:NAME; -a valeX:NAME joins a switch to the overlay;
-\t\t\talso ttl=, df=0|1, ageing=SEC, fdb=MAC@VTEP static entries; see docs/vxlan.md)
+\t\t\talso ttl=, df=0|1, ageing=SEC, fdb=MAC@VTEP static entries, offloads=0|1; see docs/vxlan.md)
 \t--vxlan-fdb NAME,MAC@VTEP  add a static FDB entry to VXLAN port NAME (at once if it is open)
 \t--vxlan-fdb-del NAME,MAC[@VTEP]  remove static FDB entries added with --vxlan-fdb (at once)
 \t-r IF\t\tdelete the persistent port (TAP device, VXLAN or vhost-user port) IF

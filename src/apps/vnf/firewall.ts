@@ -11,7 +11,10 @@
 // the two ports end up with different header lengths they are opened again without (AF_XDP
 // where possible: then the hosts must turn those offloads off).
 //
-// One thread reads both ports (`--workers`/`--layout` are a later slice).
+// One thread reads both ports, or with `workers` the distribution (distribute.ts) spreads both
+// ports' frames over worker threads by a symmetric hash: a flow's two directions meet on one
+// worker, so each worker owns its own connection table. Under distribution the ports are
+// opened without virtio-net headers (the pipes carry none): the hosts' offloads must be off.
 import { readFileSync } from 'node:fs';
 import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pollPorts } from '../../core/poll.js';
@@ -23,6 +26,7 @@ import { Direction, rxPending } from '../common/port-forward.js';
 import { FirewallEngine, type FirewallStats } from './fw-engine.js';
 import { parseRules, type Rule } from './fw-rules.js';
 import type { ConntrackTimeouts } from './conntrack.js';
+import { distribute, type DistResult, type DistWorkerStats, type Layout } from './distribute.js';
 
 export interface FirewallOptions {
   a: string;
@@ -43,6 +47,11 @@ export interface FirewallOptions {
   statsMs?: number;
   onStats?: (r: FirewallResult) => void;
   onReady?: (info: { a: Port; b: Port; zerocopy: boolean; rules: Rule[] }) => void;
+  /** Worker threads (distribute.ts): the ports read by I/O threads, each worker filtering on pipes. */
+  workers?: number;
+  layout?: Layout;
+  /** Called once the distribution is up (instead of onReady). */
+  onDistReady?: (info: { zerocopy: boolean; pipes: string[]; rules: Rule[] }) => void;
 }
 
 export interface FirewallResult {
@@ -56,6 +65,29 @@ export interface FirewallResult {
   /** frames a destination could not take (too long for it) */
   tooLong: number;
   firewall: FirewallStats;
+  /** With workers: the layout, each worker's counters and the I/O stage's (distribute.ts). */
+  layout?: Layout;
+  workers?: DistWorkerStats[];
+  distribution?: DistResult['distribution'];
+}
+
+async function distributed(o: FirewallOptions, rules: Rule[]): Promise<FirewallResult> {
+  const rulesText = o.rulesText ?? (o.rulesFile !== undefined ? readFileSync(o.rulesFile, 'utf8') : '');
+  const shape = (d: DistResult): FirewallResult => {
+    const t = d.total as unknown as FirewallResult;
+    return {
+      seconds: d.seconds, zerocopy: d.zerocopy, aToB: t.aToB ?? 0, bToA: t.bToA ?? 0, bytesAToB: t.bytesAToB ?? 0, bytesBToA: t.bytesBToA ?? 0,
+      tooLong: (t.tooLong ?? 0) + d.distribution.tooLong, firewall: t.firewall, layout: d.layout, workers: d.perWorker, distribution: d.distribution,
+    };
+  };
+  const d = await distribute({
+    vnf: { kind: 'firewall', rulesText, rulesName: o.rulesFile ?? 'rules', defaultAllow: o.defaultAllow ?? false, conntrackLimit: o.conntrackLimit, timeouts: o.timeouts, burst: o.burst ?? 512 },
+    ports: [o.a, o.b], out: [1, 0], workers: o.workers!, layout: o.layout ?? 'n-1', batch: o.burst, busyWait: o.busyWait, copy: o.copy,
+    durationSec: o.durationSec, signal: o.signal, statsMs: o.statsMs,
+    onStats: o.onStats ? (r) => o.onStats!(shape(r)) : undefined,
+    onReady: (info) => o.onDistReady?.({ ...info, rules }),
+  });
+  return shape(d);
 }
 
 /** Rules from options (file or text). */
@@ -78,6 +110,7 @@ function openPair(a: string, b: string, opts: InterfaceOpenOptions): [Port, Port
 /** Run the firewall until the signal aborts (or durationSec). */
 export async function firewall(o: FirewallOptions): Promise<FirewallResult> {
   const rules = loadRules(o);
+  if (o.workers !== undefined) return distributed(o, rules);
   const eng = new FirewallEngine({ rules, defaultAllow: o.defaultAllow, limit: o.conntrackLimit, timeouts: o.timeouts });
   const burst = o.burst ?? 512;
   const iface = (n: string): boolean => {

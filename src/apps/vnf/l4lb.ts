@@ -20,13 +20,17 @@
 // The forwarding runs in Host.intercept, on the frames of a batch in place: each frame for the
 // VIP (or a NAT answer from a backend) is copied once into a tx slot and patched there. Frames
 // that fail IPv4 validation are left to the host, which counts them under its reasons.
-// One thread reads the port itself (`--workers`/`--layout` are a later slice).
+// One thread reads the port itself, or with `workers` the distribution (distribute.ts) spreads
+// the port's frames over worker threads, each running an L4lb (its own Maglev table, connection
+// table and health checks) on a pipe end; a connection's frames are steered by its client's
+// (address, port), so the request and (NAT) the backend's answer meet on one worker.
 import { Host, type HostOptions } from '../../host/host.js';
 import type { HostStats } from '../../host/stats.js';
 import { formatIPv4, parseIPv4 } from '../../packet/addr.js';
 import { checksumAdd, checksumAdjust, checksumFold } from '../../packet/checksum.js';
 import { Conntrack, PROTO_TCP, PROTO_UDP, ST_TCP_CLOSED, ST_TCP_CLOSING, TCP_ACK, TCP_SYN } from './conntrack.js';
 import { flowHash, Maglev } from './maglev.js';
+import { distribute, workerMac, type DistResult, type DistWorkerStats, type Layout } from './distribute.js';
 
 export interface L4lbOptions {
   port: string;
@@ -52,6 +56,11 @@ export interface L4lbOptions {
   onReady?: (h: Host, lb: L4lbResult) => void;
   /** A backend went up or down. */
   onHealth?: (backend: string, up: boolean) => void;
+  /** Worker threads (distribute.ts): the port read by an I/O thread, each worker balancing on a pipe. */
+  workers?: number;
+  layout?: Layout;
+  /** Called once the distribution is up (instead of onReady). */
+  onDistReady?: (info: { mac: string; zerocopy: boolean; pipes: string[] }) => void;
 }
 
 /** Counter indices (L4lb.counters). */
@@ -88,6 +97,29 @@ export interface L4lbResult {
   backends: L4lbBackendStats[];
   conntrack: { entries: number; limit: number; created: number; expired: number; evictions: number };
   host: HostStats;
+  /** With workers: the layout, each worker's counters and the I/O stage's (distribute.ts). */
+  layout?: Layout;
+  workers?: DistWorkerStats[];
+  distribution?: DistResult['distribution'];
+}
+
+async function distributed(o: L4lbOptions): Promise<L4lbResult> {
+  const mac = workerMac(o.port, o.ip, o.mac);
+  const shape = (d: DistResult): L4lbResult => {
+    const t = d.total as unknown as L4lbResult; // (tableEntries: worker 0's, every worker builds the same Maglev table)
+    return { ...t, seconds: d.seconds, layout: d.layout, workers: d.perWorker, distribution: d.distribution };
+  };
+  const d = await distribute({
+    vnf: {
+      kind: 'l4lb', ip: o.ip, mac, gateway: o.gateway, staticArp: o.staticArp ?? [], batch: o.batch ?? 512, vip: o.vip, vipPort: o.vipPort,
+      backends: o.backends, mode: o.mode ?? 'nat', tableSize: o.tableSize, checkMs: o.checkMs, conntrackLimit: o.conntrackLimit,
+    },
+    ports: [o.port], workers: o.workers!, layout: o.layout ?? 'n-1', steer: { vip: parseIPv4(o.vip), vipPort: o.vipPort },
+    batch: o.batch, busyWait: o.busyWait, durationSec: o.durationSec, signal: o.signal, statsMs: o.statsMs,
+    onStats: o.onStats ? (r) => o.onStats!(shape(r)) : undefined,
+    onReady: (info) => o.onDistReady?.({ mac, ...info }),
+  });
+  return shape(d);
 }
 
 export class L4lb {
@@ -304,6 +336,7 @@ function rd32(u8: Uint8Array, o: number): number {
 
 /** Run the balancer until the signal aborts (or durationSec). */
 export async function l4lb(o: L4lbOptions): Promise<L4lbResult> {
+  if (o.workers !== undefined) return distributed(o);
   const hostOpts: HostOptions = {
     port: o.port, ip: o.ip, mac: o.mac, gateway: o.gateway, batch: o.batch ?? 512, aliases: [o.vip],
     arp: { static: o.staticArp ?? [] }, openOptions: { busyWait: o.busyWait ?? false },

@@ -93,15 +93,16 @@ function hostOption(o: HostCli, name: string, v: string): boolean {
 
 const HOST_FLAGS = ['--json', '--busy-wait', '-h', '--help'];
 
-export interface UdpEchoCli extends HostCli { udpPort: number }
+export interface UdpEchoCli extends HostCli, DistCli { udpPort: number }
 
 export function parseUdpEcho(argv: string[]): UdpEchoCli {
   const o: UdpEchoCli = { port: '', ip: '', staticArp: [], batch: 512, json: false, busyWait: false, durationSec: 0, help: false, udpPort: 7 };
   for (const [n, v] of pairs(argv, new Set(HOST_FLAGS))) {
-    if (hostOption(o, n, v)) continue;
+    if (hostOption(o, n, v) || distOption(o, n, v)) continue;
     if (n === '--udp-port') o.udpPort = int(n, v, 1, 65535);
     else throw new VnfUsageError(`unknown option ${n}`);
   }
+  distDefaults(o);
   if (!o.help && !o.port) throw new VnfUsageError('missing -i PORT');
   if (!o.help && !o.ip) throw new VnfUsageError('missing --ip ADDRESS/PREFIX');
   return o;
@@ -152,12 +153,32 @@ export function parseUdpClient(argv: string[]): UdpClientCli {
   return o;
 }
 
-/** `--workers` and `--layout` are in the issue's CLI for every VNF; distribution is a later slice. */
-function notYet(name: string): never {
-  throw new VnfUsageError(`${name} is not supported yet (distribution to worker threads is a later slice): one thread reads the ports itself`);
+/**
+ * `--workers N` and `--layout n-1|n-2` (every VNF): distribution to N worker threads (1..64).
+ * `--workers` alone means layout n-1; `--layout` alone means one worker. Neither: one thread
+ * reads the port(s) itself (no distribution).
+ */
+export interface DistCli { workers?: number; layout?: 'n-1' | 'n-2' }
+
+export const MAX_CLI_WORKERS = 64;
+
+function distOption(o: DistCli, name: string, v: string): boolean {
+  if (name === '--workers') { o.workers = int(name, v, 1, MAX_CLI_WORKERS); return true; }
+  if (name === '--layout') {
+    if (v !== 'n-1' && v !== 'n-2') throw new VnfUsageError(`invalid --layout '${v}': n-1 (one I/O thread) or n-2 (an rx and a tx I/O thread)`);
+    o.layout = v;
+    return true;
+  }
+  return false;
 }
 
-export interface FirewallCli {
+/** Defaults of the two options once parsed: one implies the other. */
+function distDefaults(o: DistCli): void {
+  if (o.layout !== undefined && o.workers === undefined) o.workers = 1;
+  if (o.workers !== undefined && o.layout === undefined) o.layout = 'n-1';
+}
+
+export interface FirewallCli extends DistCli {
   ports: string[];
   rules: string;
   defaultAllow: boolean;
@@ -173,6 +194,7 @@ export interface FirewallCli {
 export function parseFirewall(argv: string[]): FirewallCli {
   const o: FirewallCli = { ports: [], rules: '', defaultAllow: false, conntrackMax: 65536, batch: 512, copy: false, json: false, busyWait: false, durationSec: 0, help: false };
   for (const [n, v] of pairs(argv, new Set([...HOST_FLAGS, '--copy']))) {
+    if (distOption(o, n, v)) continue;
     switch (n) {
       case '-i': case '--port': o.ports.push(v); break;
       case '--rules': o.rules = v; break;
@@ -190,11 +212,10 @@ export function parseFirewall(argv: string[]): FirewallCli {
       case '--json': o.json = true; break;
       case '--busy-wait': o.busyWait = true; break;
       case '-h': case '--help': o.help = true; break;
-      case '--workers': case '--layout': notYet(n);
-      // falls through (never returns)
       default: throw new VnfUsageError(`unknown option ${n}`);
     }
   }
+  distDefaults(o);
   if (!o.help) {
     if (o.ports.length !== 2) throw new VnfUsageError(`the firewall sits between two ports: -i PORT_A -i PORT_B (got ${o.ports.length})`);
     if (o.ports[0] === o.ports[1]) throw new VnfUsageError('the two ports must differ');
@@ -203,7 +224,7 @@ export function parseFirewall(argv: string[]): FirewallCli {
   return o;
 }
 
-export interface L4lbCli extends HostCli {
+export interface L4lbCli extends HostCli, DistCli {
   vip: string;
   vipPort: number;
   backends: string[];
@@ -219,7 +240,7 @@ export function parseL4lb(argv: string[]): L4lbCli {
     vip: '', vipPort: 0, backends: [], mode: 'nat', tableSize: 65537, checkMs: 1000, conntrackMax: 65536,
   };
   for (const [n, v] of pairs(argv, new Set(HOST_FLAGS))) {
-    if (hostOption(o, n, v)) continue;
+    if (hostOption(o, n, v) || distOption(o, n, v)) continue;
     switch (n) {
       case '--vip': {
         const m = /^([^:]+):(\d+)$/.exec(v);
@@ -236,11 +257,10 @@ export function parseL4lb(argv: string[]): L4lbCli {
       case '--table-size': o.tableSize = int(n, v, 7, 1 << 22); break;
       case '--check-interval': o.checkMs = int(n, v, 50, 600_000); break;
       case '--conntrack-max': o.conntrackMax = int(n, v, 1, 1 << 24); break;
-      case '--workers': case '--layout': notYet(n);
-      // falls through (never returns)
       default: throw new VnfUsageError(`unknown option ${n}`);
     }
   }
+  distDefaults(o);
   if (!o.help) {
     if (!o.port) throw new VnfUsageError('missing -i PORT');
     if (!o.ip) throw new VnfUsageError('missing --ip ADDRESS/PREFIX');

@@ -3,9 +3,11 @@
 // poll() takes up to `batch` frames, each datagram is replied into a tx slot (headers written,
 // payload copied once, the request's checksum reused), one txsync pushes the batch.
 //
-// One thread reads the port itself (`--workers`/`--layout` distribution is a later slice).
+// One thread reads the port itself, or with `workers` the distribution (distribute.ts) spreads
+// the port's frames over worker threads, each running this echo on a pipe end.
 import { Host, type HostOptions } from '../../host/host.js';
 import type { HostStats } from '../../host/stats.js';
+import { distribute, workerMac, type DistResult, type DistWorkerStats, type Layout } from './distribute.js';
 
 export interface UdpEchoOptions {
   port: string;
@@ -19,11 +21,16 @@ export interface UdpEchoOptions {
   /** Stop after this many seconds (0: until the signal). */
   durationSec?: number;
   signal?: AbortSignal;
-  /** Called every statsMs with the counters (cumulative) and the seconds since the start. */
-  onStats?: (s: HostStats, seconds: number) => void;
+  /** Called every statsMs with the counters (cumulative, summed over workers) and the seconds since the start. */
+  onStats?: (s: HostStats, seconds: number, dist?: DistResult) => void;
   statsMs?: number;
   /** Called once the host is up (the port open, the gratuitous ARP sent). */
   onReady?: (h: Host) => void;
+  /** Worker threads (distribute.ts): the port read by an I/O thread, each worker echoing on a pipe. */
+  workers?: number;
+  layout?: Layout;
+  /** Called once the distribution is up (instead of onReady). */
+  onDistReady?: (info: { mac: string; zerocopy: boolean; pipes: string[] }) => void;
 }
 
 export interface UdpEchoResult {
@@ -33,10 +40,29 @@ export interface UdpEchoResult {
   /** datagrams echoed */
   echoed: number;
   stats: HostStats;
+  /** With workers: the layout, each worker's counters and the I/O stage's (distribute.ts). */
+  layout?: Layout;
+  workers?: DistWorkerStats[];
+  distribution?: DistResult['distribution'];
+}
+
+async function distributed(o: UdpEchoOptions): Promise<UdpEchoResult> {
+  const mac = workerMac(o.port, o.ip, o.mac);
+  const total = (d: DistResult): { received: number; echoed: number; stats: HostStats } => d.total as { received: number; echoed: number; stats: HostStats };
+  const d = await distribute({
+    vnf: { kind: 'udp-echo', ip: o.ip, udpPort: o.udpPort ?? 7, mac, gateway: o.gateway, staticArp: o.staticArp ?? [], batch: o.batch ?? 512 },
+    ports: [o.port], workers: o.workers!, layout: o.layout ?? 'n-1', batch: o.batch, busyWait: o.busyWait,
+    durationSec: o.durationSec, signal: o.signal, statsMs: o.statsMs,
+    onStats: o.onStats ? (r) => o.onStats!(total(r).stats, r.seconds, r) : undefined,
+    onReady: (info) => o.onDistReady?.({ mac, ...info }),
+  });
+  const t = total(d);
+  return { seconds: d.seconds, received: t.received ?? 0, echoed: t.echoed ?? 0, stats: t.stats, layout: d.layout, workers: d.perWorker, distribution: d.distribution };
 }
 
 /** Run the echo server until the signal aborts (or durationSec). */
 export async function udpEcho(o: UdpEchoOptions): Promise<UdpEchoResult> {
+  if (o.workers !== undefined) return distributed(o);
   const hostOpts: HostOptions = {
     port: o.port, ip: o.ip, mac: o.mac, gateway: o.gateway, batch: o.batch ?? 512,
     arp: { static: o.staticArp ?? [] }, openOptions: { busyWait: o.busyWait ?? false },

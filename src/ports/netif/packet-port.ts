@@ -20,11 +20,11 @@ import { DEFAULT_SLOTS, NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constan
 import { RR } from '../../core/layout.js';
 import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
-import { copyWords } from '../../core/frame-copy.js';
+import { copyWords, PieceViews } from '../../core/frame-copy.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { badSlot, checkHeadCur } from '../../core/sync.js';
 import {
-  bind, close, copyScatter, getsockopt, mmap, mmapAnonymous, munmap, sendmmsg, setsockopt, sockaddrLl, socket, type Mapping,
+  bind, close, getsockopt, mmap, mmapAnonymous, munmap, sendmmsg, setsockopt, sockaddrLl, socket, type Mapping,
 } from '../../sys/net.js';
 import * as K from '../../sys/kernel-abi.js';
 import { vnetCheck, VNET_CSUM_START, VNET_F_NEEDS_CSUM, VNET_FLAGS, VNET_HDRLEN, VNET_OK } from '../../packet/vnet-hdr.js';
@@ -40,7 +40,7 @@ const VNET_PER_BLOCK = Math.floor(VNET_BLOCK / VNET_FRAME);
 const VNET_BLOCKS = 32;
 /** PACKET_VNET_HDR_SZ (Linux 6.2+, after the headers CI builds against): the header's length, 10 or 12 */
 const PACKET_VNET_HDR_SZ = 24;
-/** vnet rx: frames longer than this are copied by the kernel (process_vm_readv), shorter ones by words */
+/** vnet rx: frames longer than this have their whole buffers copied by set() from kept views, shorter ones by words */
 const SCATTER_MIN = 4096;
 /** PACKET_RESERVE of 2 puts the Ethernet header on a 4-byte boundary: frames copy by words. */
 const RESERVE = 2;
@@ -74,10 +74,8 @@ export class PacketPort extends KernelPort {
   readonly vnetLen: number;
   /** slots of each message of the batch being sent (vnet: a message is a chain) */
   private readonly msgSlots: Uint16Array;
-  /** vnet rx: NETMAP_MAX_FRAGS local iovecs (the chain's buffers), then one remote (the ring frame) */
-  private readonly scat: Mapping | null;
-  private readonly scat32: Uint32Array | null;
-  private scatOk = true; // process_vm_readv allowed here
+  /** vnet rx: views of each ring frame's buffer-sized pieces (key: frame * NETMAP_MAX_FRAGS + piece) */
+  private readonly ringViews: PieceViews;
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions, fd: number, ring: Mapping, detail: string,
     host: HostRings | null = null, vnetLen = 0) {
@@ -93,8 +91,7 @@ export class PacketPort extends KernelPort {
     this.base = Number(mem.region.addr);
     this.vnetLen = vnetLen;
     this.msgSlots = new Uint16Array(this.batch);
-    this.scat = vnetLen ? mmapAnonymous((NETMAP_MAX_FRAGS + 1) * K.iovec.size, 'scatter iovecs') : null;
-    this.scat32 = this.scat ? new Uint32Array(this.scat.buffer) : null;
+    this.ringViews = new PieceViews(ring.buffer, mem.region.bufSize);
     const dv = new DataView(this.vec.buffer);
     for (let i = 0; i < this.batch; i++) {
       const h = i * K.mmsghdr.size;
@@ -286,17 +283,16 @@ export class PacketPort extends KernelPort {
           if (u8[dst + VNET_HDRLEN] | u8[dst + VNET_HDRLEN + 1]) addLe16(u8, dst + VNET_HDRLEN, 4);
           u32[s + (hwtail << 2) + 1] = total;
           hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
-        } else if (total > SCATTER_MIN && this.scatOk && this.scatter(s, hwtail, n, src, total, slots)) {
-          for (let i = 0, left = total; i < slots; i++, left -= bufSize) {
-            u32[s + (hwtail << 2) + 1] = left > bufSize ? bufSize | (NS_MOREFRAG << 16) : left;
-            hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
-          }
         } else {
-          let left = total, off = src;
-          const word = (src & 7) === 0, r64 = this.r64, f64 = region.f64;
-          for (;;) {
-            const dst = region.bufOffset(u32[s + (hwtail << 2)]), piece = left > bufSize ? bufSize : left;
-            if (word) copyWords(r64, off, f64, dst, piece);
+          // whole buffers of a long frame by one set() from a view of the ring frame made once;
+          // the rest by words (or bytes, if the kernel placed the frame off a word boundary)
+          let left = total, off = src, piece = 0;
+          const word = (src & 7) === 0, r64 = this.r64, f64 = region.f64, views = this.ringViews, key = f * NETMAP_MAX_FRAGS;
+          for (let c = 0; ; c++) {
+            const dst = region.bufOffset(u32[s + (hwtail << 2)]);
+            piece = left > bufSize ? bufSize : left;
+            if (piece === bufSize && total > SCATTER_MIN) u8.set(views.at(key + c, off), dst);
+            else if (word) copyWords(r64, off, f64, dst, piece);
             else copyFrame(r32, off, u8, u32, dst, piece, rbuf);
             left -= piece;
             off += piece;
@@ -320,33 +316,6 @@ export class PacketPort extends KernelPort {
       region.f64[(r + RR.drops) >> 3] += drops;
     }
     u32[(r + RR.tail) >> 2] = hwtail;
-  }
-
-  /**
-   * Copy `total` bytes at ring offset `src` into the buffers of the `slots` slots from `first`
-   * with one process_vm_readv (the kernel's memcpy); false (and never again) where it is refused.
-   */
-  private scatter(s: number, first: number, n: number, src: number, total: number, slots: number): boolean {
-    const region = this.region, u32 = region.u32, v = this.scat32!, bufSize = region.bufSize;
-    const bufs = this.base + region.bufsOfs;
-    for (let i = 0, k = first, left = total; i < slots; i++, left -= bufSize) {
-      const a = bufs + u32[s + (k << 2)] * bufSize, o = i << 2;
-      v[o] = a >>> 0;
-      v[o + 1] = (a / 4294967296) >>> 0;
-      v[o + 2] = left > bufSize ? bufSize : left;
-      v[o + 3] = 0;
-      k = k + 1 === n ? 0 : k + 1;
-    }
-    const ra = Number(this.ring.addr) + src, ro = NETMAP_MAX_FRAGS << 2;
-    v[ro] = ra >>> 0;
-    v[ro + 1] = (ra / 4294967296) >>> 0;
-    v[ro + 2] = total;
-    v[ro + 3] = 0;
-    const sa = Number(this.scat!.addr);
-    const r = copyScatter(sa, slots, sa + NETMAP_MAX_FRAGS * K.iovec.size, 1);
-    if (r === total) return true;
-    this.scatOk = false; // refused (a sandbox) or short: the word loop from now on
-    return false;
   }
 
   protected rxsyncRing(r: number): void {
@@ -417,7 +386,6 @@ export class PacketPort extends KernelPort {
     close(this.fd);
     munmap(this.ring.addr, this.ring.size);
     munmap(this.vec.addr, this.vec.size);
-    if (this.scat) munmap(this.scat.addr, this.scat.size);
   }
 }
 

@@ -37,9 +37,15 @@ export interface VxlanConfig {
   ageing: number;
   /** static FDB entries: inner MAC -> VTEP */
   fdb: VxlanStatic[];
+  /**
+   * offloads=1 (default): an offload-aware opener (vale-ctl -a) gets a virtio-net header, so
+   * super-frames reach the port whole (UDP GSO on the underlay, received TCP segments merged);
+   * offloads=0: never a header unless a program asks (the switch cuts super-frames before the port)
+   */
+  offloads: boolean;
 }
 
-const KEYS = ['vni', 'local', 'remote', 'group', 'dev', 'port', 'ttl', 'df', 'ageing', 'fdb'];
+const KEYS = ['vni', 'local', 'remote', 'group', 'dev', 'port', 'ttl', 'df', 'ageing', 'fdb', 'offloads'];
 /** Head-end replication sends one datagram per remote, all of a frame's in one batch. */
 export const MAX_REMOTES = 64;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -72,7 +78,7 @@ function int(key: string, v: string, min: number, max: number): number {
  * the field.
  */
 export function parseVxlanSpec(spec: string): VxlanConfig {
-  const c: VxlanConfig = { vni: -1, local: '', remotes: [], group: null, dev: null, port: VXLAN_PORT, ttl: 64, df: true, ageing: 300, fdb: [] };
+  const c: VxlanConfig = { vni: -1, local: '', remotes: [], group: null, dev: null, port: VXLAN_PORT, ttl: 64, df: true, ageing: 300, fdb: [], offloads: true };
   for (const item of spec.split(',')) {
     if (item === '') continue;
     const eq = item.indexOf('=');
@@ -101,6 +107,7 @@ export function parseVxlanSpec(spec: string): VxlanConfig {
       case 'ttl': c.ttl = int(k, v, 1, 255); break;
       case 'df': c.df = int(k, v, 0, 1) === 1; break;
       case 'ageing': c.ageing = int(k, v, 1, 86400); break;
+      case 'offloads': c.offloads = int(k, v, 0, 1) === 1; break;
       case 'fdb': {
         const at = v.indexOf('@');
         const mac = v.slice(0, at).toLowerCase();
@@ -126,7 +133,7 @@ export function parseVxlanSpec(spec: string): VxlanConfig {
 export function formatVxlanSpec(c: VxlanConfig): string {
   return [`vni=${c.vni}`, `local=${c.local}`, ...c.remotes.map((r) => `remote=${r}`), ...(c.group ? [`group=${c.group}`] : []),
     ...(c.dev ? [`dev=${c.dev}`] : []), `port=${c.port}`, `ttl=${c.ttl}`, `df=${c.df ? 1 : 0}`, `ageing=${c.ageing}`,
-    ...c.fdb.map((f) => `fdb=${f.mac}@${f.dst}`)].join(',');
+    ...c.fdb.map((f) => `fdb=${f.mac}@${f.dst}`), ...(c.offloads ? [] : ['offloads=0'])].join(',');
 }
 
 /** The directory of VXLAN port files. */
@@ -218,6 +225,7 @@ function checkStored(o: unknown, path: string): VxlanConfig {
   if (r.group !== null && r.group !== undefined) parts.push(`group=${str(r.group)}`);
   if (r.dev !== null && r.dev !== undefined) parts.push(`dev=${str(r.dev)}`);
   if (Array.isArray(r.fdb)) for (const f of r.fdb as Array<Record<string, unknown>>) parts.push(`fdb=${str(f?.mac)}@${str(f?.dst)}`);
+  if (r.offloads === false) parts.push('offloads=0');
   try {
     return parseVxlanSpec(parts.join(','));
   } catch (e) {

@@ -18,14 +18,18 @@ export const C = {
   pid: 19,
   /** bumped by whoever appends a static FDB entry (config.ts appendStaticEntry): the opener reloads them */
   fdbGen: 20,
-  count: 21,
+  /** chunks of super-frames sent with UDP GSO (one send: many datagrams), and super-frames or frames whose virtio-net header was refused */
+  txGsoSends: 21, txBadVnet: 22,
+  /** super-frames made from received TCP segments (tcp-merge.ts) */
+  rxMerged: 23,
+  count: 24,
 } as const;
 
 /** Names as vale-ctl prints them, by index. */
 export const COUNTER_NAMES = [
   'tx_frames', 'tx_bytes', 'tx_datagrams', 'tx_unicast', 'tx_flooded', 'tx_too_big', 'tx_short', 'tx_no_remote', 'tx_errors',
   'rx_frames', 'rx_bytes', 'rx_short', 'rx_bad_flags', 'rx_wrong_vni', 'rx_too_big', 'rx_from_self',
-  'fdb_learned', 'fdb_moved', 'fdb_evicted',
+  'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet', 'rx_merged',
 ] as const;
 
 const SIZE = 4096;
@@ -61,6 +65,7 @@ export function readVxlanStats(name: string): { open: boolean; counters: Record<
   if (b.length < C.count * 8) return null;
   const counters: Record<string, number> = {};
   COUNTER_NAMES.forEach((n, i) => {
+    if (!n) return; // (the pid and the FDB generation)
     const v = b.readDoubleLE(i * 8);
     counters[n] = Number.isFinite(v) && v >= 0 ? v : 0;
   });

@@ -16,6 +16,13 @@
 //     buffer; checked (flags, VNI, length, from ourselves), the inner source MAC learned behind
 //     the sender's address.
 //
+// An offload-aware opener (vale-ctl -a's forwarder; config offloads=1) or one asking for a
+// virtio-net header gets one before each frame of both rings: TCP super-frames then reach the
+// tx ring whole (NS_MOREFRAG chains) and leave with UDP GSO (gso-tx.ts; raw datagrams when a
+// flow has no UDP socket), frames with a partial checksum have it completed, and on receive
+// consecutive TCP segments of a connection are merged in place into super-frames
+// (tcp-merge.ts); every other received frame gets a header asking for nothing.
+//
 // The underlay's family is local's (config.ts checks every address is of it). VTEPs are 16
 // bytes everywhere (IPv4 as ::ffff:a.b.c.d): the FDB, the flood list, the receive names' copy.
 //
@@ -24,7 +31,7 @@
 // VNI, truncated (larger than a buffer), looped back from ourselves. No allocation per frame.
 import { closeSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { DEFAULT_SLOTS, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY } from '../../core/constants.js';
+import { DEFAULT_SLOTS, NETMAP_MAX_FRAGS, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, NS_MOREFRAG } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { OpenOptions, Port } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
@@ -35,14 +42,20 @@ import { flock, LOCK_NB, LOCK_SH } from '../../sys/libc.js';
 import { close, ifIndex, ifMtu, mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
 import { joinGroup, rawIpSocket, recvmmsg, sendmmsgAt, udpSocket } from '../../sys/udp.js';
 import * as K from '../../sys/kernel-abi.js';
-import { sumWords, wholeView, wholeWords } from '../../packet/csum-complete.js';
+import { completeChecksum, sumWords, wholeView, wholeWords } from '../../packet/csum-complete.js';
+import { GSO_MAX_FRAGS, Segmenter } from '../../packet/gso.js';
+import {
+  VNET_CSUM_OFFSET, VNET_CSUM_START, VNET_F_NEEDS_CSUM, VNET_FLAGS, VNET_GSO_ECN, VNET_GSO_NONE, VNET_GSO_SIZE, VNET_GSO_TYPE, VNET_OK, vnetCheck, vnetClear,
+} from '../../packet/vnet-hdr.js';
 import {
   parseVtep, readU32, readVxlanHeader, vxlanHeaderSum, vxlanSourcePort, writeOuterIpv4Udp, writeOuterIpv6Udp, writeVxlanHeader, VX_BAD_FLAGS, VX_SHORT,
   VXLAN_IP_HLEN, VXLAN_IP6_HLEN, type VxlanOuter,
 } from '../../packet/vxlan.js';
-import { createKernelPortRecord, KernelPort } from '../netif/kernel-port.js';
+import { createKernelPortRecord, KernelPort, type InterfaceOpenOptions } from '../netif/kernel-port.js';
 import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
+import { GSO_MAX_CHUNK, GsoTx } from './gso-tx.js';
+import { TcpMerge } from './tcp-merge.js';
 import { C, udpSocketDrops, VxlanStats } from './stats.js';
 
 /** Datagrams per sendmmsg (replicas included) and per recvmmsg. */
@@ -120,16 +133,33 @@ export class VxlanPort extends KernelPort {
   private readonly rxHdr = this.rxIov + RX_BATCH * 2 * K.iovec.size;
   private readonly rxName = this.rxHdr + RX_BATCH * 16;
   private readonly rxSlotOf = new Int32Array(RX_BATCH);
+  /** The virtio-net header before each frame of the rings (0, 10, 12): an offload-aware opener (vale-ctl -a) takes 10. */
+  private readonly hdr: number;
+  private readonly seg: Segmenter | null;
+  private readonly gso: GsoTx | null;
+  private readonly merge: TcpMerge | null;
+  /** per prepared datagram: the ring's frame, byte and drop counts before its frame (a send that stops part way takes them back) */
+  private readonly txMsgPkts = new Float64Array(TX_BATCH);
+  private readonly txMsgBytes = new Float64Array(TX_BATCH);
+
+  override get vnetHdrLen(): number {
+    return this.hdr;
+  }
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
-    c: VxlanConfig, fds: { udp: number; mc: number; raw: number; cfg: number }, u: { dev: string; mtu: number }, stats: VxlanStats) {
+    c: VxlanConfig, fds: { udp: number; mc: number; raw: number; cfg: number }, u: { dev: string; mtu: number; ifindex: number }, stats: VxlanStats, vnet: 0 | 10 | 12) {
     const v6 = isIpv6(c.local), hlen = v6 ? VXLAN_IP6_HLEN : VXLAN_IP_HLEN;
-    const maxInner = Math.min(mem.region.bufSize, u.mtu - hlen);
+    const maxInner = Math.min(mem.region.bufSize - vnet, u.mtu - hlen);
     const detail = `VNI ${c.vni}, ${v6 ? `[${c.local}]` : c.local}:${c.port} -> ${c.remotes.length ? c.remotes.join(' ') : 'no remotes'}${c.group ? `, group ${c.group}` : ''}; ` +
       `underlay ${u.dev} MTU ${u.mtu}: inner frames up to ${maxInner} bytes (MTU ${maxInner - 14} on the overlay's hosts)`;
     const rxFds = fds.mc >= 0 ? [fds.udp, fds.mc] : [fds.udp];
-    super(mem, rec, spec, rings, opts, [...rxFds, fds.raw], { backend: 'vxlan', detail, fallbackReason: '', warnings: [] });
+    const how = vnet ? `; a ${vnet}-byte virtio-net header: TCP super-frames cut here and sent with UDP GSO (one send per 64 KiB)` : '';
+    super(mem, rec, spec, rings, opts, [...rxFds, fds.raw], { backend: 'vxlan', detail: detail + how, fallbackReason: '', warnings: [] });
     this.config = c;
+    this.hdr = vnet;
+    this.seg = vnet ? new Segmenter() : null;
+    this.merge = vnet ? new TcpMerge(mem.region, vnet) : null;
+    this.gso = vnet ? new GsoTx({ local16: parseVtep(c.local)!, v6, vni: c.vni, port: c.port, dev: c.dev, ttl: c.ttl, df: c.df, mcIfindex: c.group ? u.ifindex : 0 }, spec.name) : null;
     this.v6 = v6;
     this.hlen = hlen;
     this.rxFds = rxFds;
@@ -223,10 +253,9 @@ export class VxlanPort extends KernelPort {
   }
 
   /**
-   * Prepare datagram `i` of the tx vector: inner frame of slot `k` (buffer at region offset bo,
-   * len bytes) to the VTEP at a[aOff..+16); psum: the payload's word sum (IPv6 only).
+   * Prepare datagram `i` of the tx vector: inner frame of slot `k` (at address addr, len bytes) to the VTEP at a[aOff..+16); psum: the payload's word sum (IPv6 only).
    */
-  private prepareTx(i: number, k: number, bo: number, len: number, a: Uint8Array, aOff: number, sport: number, psum: number): void {
+  private prepareTx(i: number, k: number, addr: number, len: number, a: Uint8Array, aOff: number, sport: number, psum: number): void {
     const v8 = this.v8;
     const h = this.txHdr + i * HDR, nm = this.txName + i * NAME;
     if (this.v6) {
@@ -242,12 +271,13 @@ export class VxlanPort extends KernelPort {
       v8[d] = a[aOff + 12]; v8[d + 1] = a[aOff + 13]; v8[d + 2] = a[aOff + 14]; v8[d + 3] = a[aOff + 15];
     }
     const io = this.txIov + i * 2 * K.iovec.size + K.iovec.size;
-    this.put64(io + K.iovec.iov_base, this.base + bo);
+    this.put64(io + K.iovec.iov_base, addr);
     this.put64(io + K.iovec.iov_len, len);
     this.txMsgSlot[i] = k;
   }
 
   protected txsyncRing(t: number): void {
+    if (this.hdr !== 0) { this.txsyncVnet(t); return; }
     const region = this.region, u32 = region.u32, u8 = region.u8, st = this.stats2.c;
     checkHeadCur(region, t, this.name);
     if (st[C.fdbGen] !== this.fdbGen) this.loadRuntimeStatic();
@@ -275,10 +305,10 @@ export class VxlanPort extends KernelPort {
         // IPv6: the payload (VXLAN header and frame) summed once for every copy
         const psum = dv !== null ? sumWords(dv, u8.byteOffset + bo, len, this.hdrSum, words) : 0;
         if (e !== 0) {
-          this.prepareTx(count++, k, bo, len, fdb.addr, (e - 1) << 4, sport, psum);
+          this.prepareTx(count++, k, this.base + bo, len, fdb.addr, (e - 1) << 4, sport, psum);
           st[C.txUnicast]++;
         } else {
-          for (let r = 0; r < nb; r++) this.prepareTx(count++, k, bo, len, bum, r << 4, sport, psum);
+          for (let r = 0; r < nb; r++) this.prepareTx(count++, k, this.base + bo, len, bum, r << 4, sport, psum);
           st[C.txFlooded]++;
         }
         pkts++;
@@ -318,13 +348,195 @@ export class VxlanPort extends KernelPort {
     u32[(t + RR.tail) >> 2] = tail;
   }
 
+  /**
+   * txsync with a virtio-net header before each frame (an offload-aware opener: the switch
+   * hands vx0 TCP super-frames whole). A frame without GSO is encapsulated as in txsyncRing,
+   * its partial checksum completed first; a super-frame (an NS_MOREFRAG chain of up to 64 KiB)
+   * is sent by sendGso after the datagrams gathered before it. Ring counters count the
+   * frames taken from the ring (a super-frame is one), the VXLAN counters the inner frames
+   * put on the underlay (a super-frame's segments).
+   */
+  private txsyncVnet(t: number): void {
+    const region = this.region, u32 = region.u32, u8 = region.u8, st = this.stats2.c, seg = this.seg!, hl = this.hdr;
+    checkHeadCur(region, t, this.name);
+    if (st[C.fdbGen] !== this.fdbGen) this.loadRuntimeStatic();
+    const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
+    const head = u32[(t + RR.head) >> 2];
+    let hwcur = u32[(t + RR.hwcur) >> 2];
+    const nbufs = region.nbufs, bufSize = region.bufSize, maxInner = this.maxInner, bum = this.bum, nb = this.nBum, fdb = this.fdb, v6 = this.v6;
+    const dv = v6 ? wholeView(u8) : null, words = v6 ? wholeWords(u8) : undefined;
+    const now = performance.now();
+    let pkts = 0, bytes = 0, drops = 0, bad = -1;
+    while (hwcur !== head) {
+      // gather datagrams until the vector is full, the ring is done or a super-frame comes
+      let count = 0, k = hwcur, stuck = false, gso = false, gNfr = 0, gLen = 0, gEnd = 0;
+      while (k !== head) {
+        let e = k, nfr = 0, total = 0, complete = false;
+        while (e !== head) {
+          const idx = u32[s + (e << 2)], word = u32[s + (e << 2) + 1], len = word & 0xffff;
+          if (idx < 2 || idx >= nbufs || len > bufSize) { bad = e; break; }
+          if (nfr < GSO_MAX_FRAGS) { seg.fragOff[nfr] = region.bufOffset(idx); seg.fragLen[nfr] = len; }
+          nfr++;
+          total += len;
+          e = e + 1 === n ? 0 : e + 1;
+          if (((word >>> 16) & NS_MOREFRAG) === 0 || nfr === NETMAP_MAX_FRAGS) { complete = true; break; }
+        }
+        if (!complete) { stuck = true; break; } // a bad slot, or the rest of the chain is not there yet
+        const bo = seg.fragOff[0], flen = total - hl, fo = bo + hl;
+        if (seg.fragLen[0] < hl + 14 || vnetCheck(u8, bo, hl, flen) !== VNET_OK) { st[C.txBadVnet]++; drops++; k = e; continue; }
+        if ((u8[bo + VNET_GSO_TYPE] & ~VNET_GSO_ECN) !== VNET_GSO_NONE) { gso = true; gNfr = nfr; gLen = flen; gEnd = e; break; }
+        if (nfr > 1 || flen > maxInner) { st[C.txTooBig]++; drops++; k = e; continue; }
+        if ((u8[bo + VNET_FLAGS] & VNET_F_NEEDS_CSUM) !== 0 &&
+          completeChecksum(u8, fo, flen, u8[bo + VNET_CSUM_START] | (u8[bo + VNET_CSUM_START + 1] << 8), u8[bo + VNET_CSUM_OFFSET] | (u8[bo + VNET_CSUM_OFFSET + 1] << 8)) !== VNET_OK) {
+          st[C.txBadVnet]++; drops++; k = e; continue;
+        }
+        const en = (u8[fo] & 1) === 0 ? fdb.lookup(u8, fo, now) : 0;
+        const need = en !== 0 ? 1 : nb;
+        if (need === 0) { st[C.txNoRemote]++; drops++; k = e; continue; }
+        if (count + need > TX_BATCH) break;
+        const sport = vxlanSourcePort(u8, fo, flen);
+        const psum = dv !== null ? sumWords(dv, u8.byteOffset + fo, flen, this.hdrSum, words) : 0;
+        for (let r = 0; r < need; r++) {
+          this.txMsgPkts[count] = pkts;
+          this.txMsgBytes[count] = bytes;
+          if (en !== 0) this.prepareTx(count++, k, this.base + fo, flen, fdb.addr, (en - 1) << 4, sport, psum);
+          else this.prepareTx(count++, k, this.base + fo, flen, bum, r << 4, sport, psum);
+        }
+        if (en !== 0) st[C.txUnicast]++; else st[C.txFlooded]++;
+        st[C.txFrames]++;
+        st[C.txBytes] += flen;
+        pkts++;
+        bytes += flen;
+        k = e;
+      }
+      if (count > 0) {
+        const sentTo = this.sendVector(count);
+        if (sentTo < count) {
+          // the frames from the first unsent datagram's are sent again at the next sync
+          const p = this.txMsgPkts[sentTo], b = this.txMsgBytes[sentTo];
+          st[C.txFrames] -= pkts - p;
+          st[C.txBytes] -= bytes - b;
+          pkts = p;
+          bytes = b;
+          hwcur = this.txMsgSlot[sentTo];
+          break;
+        }
+      }
+      hwcur = k;
+      if (gso) {
+        const r = this.sendGso(gNfr, now);
+        if (r < 0) break; // the socket is full: the super-frame again at the next sync
+        if (r === 0) drops++;
+        else { pkts++; bytes += gLen; }
+        hwcur = gEnd;
+      }
+      if (stuck) break;
+    }
+    u32[(t + RR.hwcur) >> 2] = hwcur;
+    region.f64[(t + RR.txPkts) >> 3] += pkts;
+    region.f64[(t + RR.txBytes) >> 3] += bytes;
+    region.f64[(t + RR.txDrops) >> 3] += drops;
+    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
+    u32[(t + RR.hwtail) >> 2] = tail;
+    u32[(t + RR.tail) >> 2] = tail;
+    if (bad >= 0) badSlot(region, t, bad, this.name);
+  }
+
+  /**
+   * Send the first `count` prepared datagrams on the raw socket: how many left (the kernel
+   * refusing one drops it, counted in tx_errors; a full socket stops there).
+   */
+  private sendVector(count: number): number {
+    const st = this.stats2.c;
+    let sentTo = 0;
+    while (sentTo < count) {
+      const r = sendmmsgAt(this.rawFd, this.vbase + this.txMsg + sentTo * K.mmsghdr.size, count - sentTo, this.spec.name, TOLERATE);
+      if (r > 0) { st[C.txDatagrams] += r; sentTo += r; continue; }
+      if (RETRY.includes(-r)) break;
+      st[C.txErrors]++;
+      sentTo++;
+    }
+    return sentTo;
+  }
+
+  /**
+   * Send the super-frame in seg's pieces (gathered by txsyncVnet: its virtio-net header at the
+   * start of the first piece, nfr pieces) as its segments, each
+   * behind a VXLAN header: with UDP GSO on the flow's UDP socket (gso-tx.ts), one send per
+   * chunk of up to 64 segments and destination, else one raw datagram per segment. Returns
+   * the segments sent (0: the frame dropped, counted by cause), or -1 when the first send
+   * found the socket full (nothing sent: the frame is tried again at the next sync).
+   */
+  private sendGso(nfr: number, now: number): number {
+    const seg = this.seg!, g = this.gso!, u8 = this.region.u8, st = this.stats2.c, hl = this.hdr;
+    const bo = seg.fragOff[0];
+    const gsoType = u8[bo + VNET_GSO_TYPE], gsoSize = u8[bo + VNET_GSO_SIZE] | (u8[bo + VNET_GSO_SIZE + 1] << 8);
+    if (nfr > GSO_MAX_FRAGS) { st[C.txBadVnet]++; return 0; }
+    seg.fragOff[0] = bo + hl;
+    seg.fragLen[0] -= hl;
+    if (seg.begin(u8, nfr, gsoType, gsoSize) !== VNET_OK) { st[C.txBadVnet]++; return 0; }
+    const fo = bo + hl, segs = seg.count, seg0 = seg.segmentLength(0);
+    if (seg0 > this.maxInner) { st[C.txTooBig] += segs; return 0; }
+    const en = (u8[fo] & 1) === 0 ? this.fdb.lookup(u8, fo, now) : 0;
+    const need = en !== 0 ? 1 : this.nBum;
+    if (need === 0) { st[C.txNoRemote] += segs; return 0; }
+    const a = en !== 0 ? this.fdb.addr : this.bum, aOff = en !== 0 ? (en - 1) << 4 : 0;
+    const sport = vxlanSourcePort(u8, fo, seg.fragLen[0]);
+    const stride = 8 + seg0;
+    const per = Math.max(1, Math.min(K.UDP_MAX_SEGMENTS, Math.floor(GSO_MAX_CHUNK / stride), Math.floor(TX_BATCH / need)));
+    let fd = g.socketFor(sport);
+    for (let j = 0; j < segs; j += per) {
+      const m = segs - j < per ? segs - j : per;
+      const len = g.writeChunk(seg, j, m);
+      if (fd >= 0) {
+        const r = g.send(fd, len, stride, a, aOff, need, TOLERATE);
+        if (r > 0) {
+          st[C.txGsoSends] += r;
+          st[C.txDatagrams] += r * m;
+          st[C.txErrors] += (need - r) * m;
+          continue;
+        }
+        if (r === -K.EIO || r === -K.EINVAL) {
+          // the underlay takes no UDP GSO (no checksum offload on the interface): raw datagrams from now on
+          g.refused = `UDP GSO refused by the underlay (${r === -K.EIO ? 'EIO' : 'EINVAL'})`;
+          fd = -1;
+        } else if (RETRY.includes(-r)) {
+          if (j === 0) return -1;
+          st[C.txErrors] += (segs - j) * need;
+          break;
+        } else {
+          st[C.txErrors] += m * need;
+          continue;
+        }
+      }
+      // one raw datagram per segment and destination, from the staging area
+      let c = 0;
+      const sv = this.v6 ? wholeView(g.stage) : null, sw = this.v6 ? wholeWords(g.stage) : undefined;
+      for (let i = 0; i < m; i++) {
+        const off = i * stride + 8, l = seg.segmentLength(j + i);
+        const psum = sv !== null ? sumWords(sv, g.stage.byteOffset + off, l, this.hdrSum, sw) : 0;
+        for (let r = 0; r < need; r++) this.prepareTx(c++, 0, g.stageAddr + off, l, a, aOff + (r << 4), sport, psum);
+      }
+      const sent = this.sendVector(c);
+      if (sent < c) {
+        if (j === 0 && sent === 0) return -1;
+        st[C.txErrors] += c - sent + (segs - j - m) * need;
+        break;
+      }
+    }
+    if (en !== 0) st[C.txUnicast] += segs; else st[C.txFlooded] += segs;
+    st[C.txFrames] += segs;
+    st[C.txBytes] += (segs - 1) * seg0 + seg.segmentLength(segs - 1);
+    return segs;
+  }
+
   protected rxsyncRing(r: number): void {
     const region = this.region, u32 = region.u32, st = this.stats2.c;
     checkHeadCur(region, r, this.name);
     const n = u32[(r + RR.numSlots) >> 2];
     const hwcur = u32[(r + RR.head) >> 2];
     u32[(r + RR.hwcur) >> 2] = hwcur;
-    this.rxPkts = 0; this.rxBytes = 0; this.rxDrops = 0;
+    this.rxPkts = 0; this.rxBytes = 0; this.rxDrops = 0; this.rxSegs = 0;
     let hwtail = u32[(r + RR.hwtail) >> 2];
     for (let f = 0; f < this.rxFds.length; f++) hwtail = this.rxFrom(this.rxFds[f], r, n, hwcur, hwtail);
     const pkts = this.rxPkts, bytes = this.rxBytes, drops = this.rxDrops;
@@ -333,8 +545,9 @@ export class VxlanPort extends KernelPort {
       region.f64[(r + RR.delivered) >> 3] += pkts;
       region.f64[(r + RR.rxBytes) >> 3] += bytes;
       region.f64[(r + RR.drops) >> 3] += drops;
-      st[C.rxFrames] += pkts;
+      st[C.rxFrames] += this.rxSegs;
       st[C.rxBytes] += bytes;
+      if (this.merge !== null) st[C.rxMerged] = this.merge.merged;
       st[C.fdbLearned] = this.fdb.learned;
       st[C.fdbMoved] = this.fdb.moved;
       st[C.fdbEvicted] = this.fdb.evicted;
@@ -345,13 +558,15 @@ export class VxlanPort extends KernelPort {
   private rxPkts = 0;
   private rxBytes = 0;
   private rxDrops = 0;
+  /** datagrams delivered (a merged super-frame is several) */
+  private rxSegs = 0;
 
   /** Receive from socket fd into rx ring r's free slots from hwtail (the ring's free part ends before hwcur); the new hwtail. */
   private rxFrom(fd: number, r: number, n: number, hwcur: number, hwtail: number): number {
     const region = this.region, u32 = region.u32, u8 = region.u8, v8 = this.v8, v32 = this.v32, st = this.stats2.c;
     const s = u32[(r + RR.slotsOfs) >> 2] >> 2;
     const stop = hwcur === 0 ? n - 1 : hwcur - 1;
-    const nbufs = region.nbufs, bufSize = region.bufSize, vni = this.config.vni, v6 = this.v6, local = this.local, l16 = this.local16, from16 = this.from16;
+    const nbufs = region.nbufs, bufSize = region.bufSize, vni = this.config.vni, v6 = this.v6, local = this.local, l16 = this.local16, from16 = this.from16, hl = this.hdr, merge = this.merge;
     let now = -1;
     for (;;) {
       const free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
@@ -363,8 +578,8 @@ export class VxlanPort extends KernelPort {
         const m = this.rxMsg + i * K.mmsghdr.size, io = this.rxIov + i * 2 * K.iovec.size + K.iovec.size;
         v32[(m + K.msghdr.msg_namelen) >> 2] = NAME;
         v32[(m + K.msghdr.msg_flags) >> 2] = 0;
-        this.put64(io + K.iovec.iov_base, this.base + region.bufOffset(idx));
-        this.put64(io + K.iovec.iov_len, bufSize);
+        this.put64(io + K.iovec.iov_base, this.base + region.bufOffset(idx) + hl);
+        this.put64(io + K.iovec.iov_len, bufSize - hl);
         this.rxSlotOf[i] = k;
       }
       const got = recvmmsg(fd, this.vbase + this.rxMsg, want, this.spec.name);
@@ -399,16 +614,31 @@ export class VxlanPort extends KernelPort {
           u32[so] = u32[ko];
           u32[ko] = x;
         }
-        const len = dlen - 8;
-        u32[so + 1] = len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
-        this.fdb.learn(u8, region.bufOffset(u32[so]) + 6, a, aOff, now);
+        const len = dlen - 8, fb = region.bufOffset(u32[so]);
+        if (hl !== 0) vnetClear(u8, fb, hl); // (a header asking for nothing)
+        u32[so + 1] = hl + len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
+        this.fdb.learn(u8, fb + hl + 6, a, aOff, now);
         this.rxPkts++;
+        this.rxSegs++;
         this.rxBytes += len;
+        if (merge !== null && !merge.offer(hwtail, fb + hl, len)) {
+          this.flushMerge(s);
+          merge.offer(hwtail, fb + hl, len);
+        }
         hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
       }
       if (got < want) break;
     }
+    if (merge !== null) this.flushMerge(s);
     return hwtail;
+  }
+
+  /** The TCP segments gathered become one frame (tcp-merge.ts): fewer ring frames, fewer header bytes. */
+  private flushMerge(s: number): void {
+    const m = this.merge!;
+    m.flush(s);
+    this.rxPkts -= m.lessFrames;
+    this.rxBytes -= m.lessBytes;
   }
 
   /** stats(): datagrams the kernel dropped on the UDP socket (buffer full), and those it refused to send. */
@@ -420,6 +650,7 @@ export class VxlanPort extends KernelPort {
   protected closeKernel(): void {
     for (const fd of this.rxFds) close(fd);
     close(this.rawFd);
+    this.gso?.close();
     munmap(this.vec.addr, this.vec.size);
     this.stats2.close();
     try { closeSync(this.cfgFd); } catch { /* closed */ }
@@ -459,12 +690,15 @@ export function openVxlanPort(spec: PortSpec, opts: OpenOptions): Port {
       throw e;
     }
     raw = rawIpSocket(v6, c.dev, c.group ? u.ifindex : 0, 4 << 20, spec.name);
+    // an offload-aware opener (vale-ctl -a's forwarder) takes super-frames whole with a header
+    // (unless the config says offloads=0); a program asks with vnetHdrLen
+    const vnet = opts.vnetHdrLen ?? (c.offloads && (opts as InterfaceOpenOptions).offloadAware ? 10 : 0);
     const txSlots = opts.txSlots ?? DEFAULT_SLOTS, rxSlots = opts.rxSlots ?? DEFAULT_SLOTS;
     mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
     const rec = createKernelPortRecord(mem.region, 1, txSlots, rxSlots);
     stats = VxlanStats.open(spec.name);
     const rings = { tx: spec.flags & NR_RX_RINGS_ONLY ? [] : [0], rx: spec.flags & NR_TX_RINGS_ONLY ? [] : [0] };
-    const port = new VxlanPort(mem, rec, spec, rings, opts, c, { udp, mc, raw, cfg }, u, stats);
+    const port = new VxlanPort(mem, rec, spec, rings, opts, c, { udp, mc, raw, cfg }, u, stats, vnet);
     return port.bindOpener();
   } catch (e) {
     if (udp >= 0) close(udp);

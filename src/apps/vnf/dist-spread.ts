@@ -1,0 +1,188 @@
+// The rx half of the distribution to worker threads (the VNF manual's "software RSS into
+// per-core pipes"): take the frames of a port's rx rings and hand each to worker i's pipe
+// (`PORT{i`, master end; the worker reads `PORT}i`), i = hash % N, where the hash is the
+// symmetric Toeplitz RSS hash of the frame (packet/toeplitz.ts: a flow and its reply hash
+// alike, so both directions of a flow meet on one worker and each worker may own its own
+// connection table). When the port and the pipe share a memory region (a VALE port and its
+// pipes `valeX:Y{i`, a pipe and pipes of the same parent) a frame moves by swapping buffer
+// indices between the rx slot and the pipe's tx slot: no byte is copied; otherwise it is
+// copied once.
+//
+// ARP: a request goes to worker 0 (the one that answers); every other ARP frame (answers,
+// gratuitous ARP) is copied to every worker, so that each worker's host keeps its own
+// resolver cache current. Other non-IP frames go to worker 0. A frame whose pipe is full is
+// dropped and counted (`pipeFull`, per worker): one slow worker never stalls the others. With
+// one worker (`hold`) the frame stays in the port's ring instead (back-pressure): dropping it
+// would lose it all the same, after spending the I/O thread's time on it, time the worker needs
+// when they share a core; the port's ring then fills and its own drops count (the switch's).
+// NS_MOREFRAG chains go whole to the pipe of their first slot, or are dropped whole.
+//
+// `steer: { vip, vipPort }` (the l4lb in NAT mode) hashes the client's (address, port)
+// instead: a frame to VIP:PORT by its source, a backend's answer (from port vipPort) by its
+// destination, so that a connection's two directions (client -> VIP, backend -> client)
+// meet on one worker although their addresses differ. Nothing here allocates per frame.
+import { NS_MOREFRAG } from '../../core/constants.js';
+import { copyWords } from '../../core/frame-copy.js';
+import type { Port } from '../../core/port.js';
+import type { Ring } from '../../core/ring.js';
+import { rssFrameHash } from '../../packet/toeplitz.js';
+
+/** Counter indices of a Spreader (one Float64Array; `perWorker` arrays beside it). */
+export const SP = {
+  /** frames taken from the port (a chain counts once) */
+  received: 0,
+  /** non-IP frames (ARP, others) */
+  nonIp: 1,
+  /** ARP frames copied to the other workers (extra deliveries: not in received) */
+  arpCopies: 2,
+  /** frames dropped: their pipe was full (sum of pipeFull[i]) */
+  pipeFull: 3,
+  /** chains dropped: longer than a ring */
+  badChain: 4,
+} as const;
+export const SP_N = 5;
+
+export interface Steer { vip: number; vipPort: number }
+
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export class Spreader {
+  readonly counters = new Float64Array(SP_N);
+  /** frames handed to worker i (copies included) */
+  readonly toWorker: Float64Array;
+  /** frames dropped because worker i's pipe was full */
+  readonly pipeFull: Float64Array;
+  private readonly cur: Uint32Array; // next tx slot to fill, per pipe
+  private readonly swap: Uint8Array; // per pipe: same region as the port
+  private readonly vip: number;
+  private readonly vipPort: number;
+  /** hold frames in the port's ring when the pipe is full (one worker) instead of dropping them */
+  private readonly hold: boolean;
+  /** the last run() stopped at a frame its pipe had no room for (hold): wait for the pipe */
+  blocked = false;
+
+  constructor(readonly port: Port, readonly pipes: Port[], steer: Steer | null, copy: boolean) {
+    this.hold = pipes.length === 1;
+    const n = pipes.length;
+    this.toWorker = new Float64Array(n);
+    this.pipeFull = new Float64Array(n);
+    this.cur = new Uint32Array(n);
+    this.swap = Uint8Array.from(pipes, (p) => (!copy && p.region === port.region ? 1 : 0));
+    this.vip = steer?.vip ?? 0;
+    this.vipPort = steer ? steer.vipPort : -1;
+    for (const p of pipes) if (p.txRings.length === 0) throw new RangeError(`${p.name}: no tx ring bound`);
+  }
+
+  /** Frames of this spreader's pipes go to a zero-copy swap (true) or a copy. */
+  zerocopy(): boolean { return this.swap.every((s) => s === 1); }
+
+  /** Which worker a frame goes to: -1 for an ARP frame that every worker gets. */
+  private pick(u8: Uint8Array, o: number, len: number): number {
+    const n = this.pipes.length;
+    if (len < 14) { this.counters[SP.nonIp]++; return 0; }
+    const type = (u8[o + 12]! << 8) | u8[o + 13]!;
+    if (type !== 0x0800) {
+      this.counters[SP.nonIp]++;
+      if (type !== 0x0806 || n === 1) return 0;
+      return len >= 42 && u8[o + 20] === 0 && u8[o + 21] === 1 ? 0 : -1; // a request: worker 0 answers
+    }
+    if (this.vipPort >= 0 && len >= 38) {
+      const ip = o + 14, l4 = ip + ((u8[ip]! & 15) << 2), proto = u8[ip + 9]!;
+      if ((proto === 6 || proto === 17) && l4 + 4 <= o + len) {
+        const sport = (u8[l4]! << 8) | u8[l4 + 1]!, dport = (u8[l4 + 2]! << 8) | u8[l4 + 3]!;
+        if (dport === this.vipPort && rd32(u8, ip + 16) === this.vip) return mix(rd32(u8, ip + 12) + Math.imul(sport, 0x9e3779b1)) % n;
+        if (sport === this.vipPort) return mix(rd32(u8, ip + 16) + Math.imul(dport, 0x9e3779b1)) % n;
+      }
+    }
+    return rssFrameHash(u8, o, len) % n;
+  }
+
+  /** Move up to `burst` frames from the port's rx rings (synced by the caller) into the pipes, and txsync the pipes. */
+  run(burst: number): number {
+    const pipes = this.pipes, cur = this.cur;
+    for (let i = 0; i < pipes.length; i++) cur[i] = pipes[i]!.txRings[0]!.head;
+    const rxs = this.port.rxRings;
+    let moved = 0;
+    this.blocked = false;
+    for (let r = 0; r < rxs.length && moved < burst; r++) moved += this.ring(rxs[r]!, burst - moved);
+    for (let i = 0; i < pipes.length; i++) {
+      const tx = pipes[i]!.txRings[0]!;
+      if (cur[i] !== tx.head) { tx.advance(cur[i]!); pipes[i]!.txsync(); }
+    }
+    return moved;
+  }
+
+  private ring(rx: Ring, limit: number): number {
+    const u8 = this.port.u8, c = this.counters, pipes = this.pipes;
+    let j = rx.head, n = 0;
+    const rt = rx.tail;
+    while (j !== rt && n < limit) {
+      // the frame: slots j .. e (exclusive), a chain when NS_MOREFRAG is set
+      let e = j, slots = 0, whole = false;
+      while (e !== rt) {
+        const more = rx.slotFlags(e) & NS_MOREFRAG;
+        e = rx.next(e);
+        slots++;
+        if (!more) { whole = true; break; }
+      }
+      if (!whole) {
+        if (slots < rx.numSlots - 1) break; // the rest of the chain is still to come
+        c[SP.badChain]++; c[SP.received]++; j = e; n++; continue;
+      }
+      if (this.hold && !this.room(0, slots)) { this.blocked = true; break; } // (one worker: no ARP copies)
+      c[SP.received]++;
+      const len = Math.min(rx.len(j), rx.bufSize); // shared memory: never trusted past the buffer
+      let w = this.pick(u8, rx.buf(j), len);
+      if (w < 0) { // an ARP frame every worker gets: copies to workers 1.., the frame itself to 0
+        for (let i = 1; i < pipes.length; i++) if (this.put(rx, j, slots, i, false)) { c[SP.arpCopies]++; }
+        w = 0;
+      }
+      this.put(rx, j, slots, w, this.swap[w] === 1);
+      j = e;
+      n++;
+    }
+    rx.advance(j);
+    return n;
+  }
+
+  /** Whether pipe w has room for `slots` more slots this round. */
+  private room(w: number, slots: number): boolean {
+    const tx = this.pipes[w]!.txRings[0]!;
+    const free = tx.tail - this.cur[w]!;
+    return (free < 0 ? free + tx.numSlots : free) >= slots;
+  }
+
+  /** Put the frame at rx slots j.. (`slots` of them) into pipe w: swapped or copied; false (counted) when full. */
+  private put(rx: Ring, j: number, slots: number, w: number, swap: boolean): boolean {
+    const tx = this.pipes[w]!.txRings[0]!;
+    let k = this.cur[w]!;
+    if (!this.room(w, slots)) {
+      this.pipeFull[w]++;
+      this.counters[SP.pipeFull]++;
+      return false;
+    }
+    const sf = this.port.region.f64, df = tx.region.f64;
+    for (let s = 0; s < slots; s++) {
+      if (swap) tx.swapIn(k, rx, j);
+      else {
+        const len = Math.min(rx.len(j), rx.bufSize, tx.bufSize);
+        copyWords(sf, rx.buf(j), df, tx.buf(k), len);
+        tx.setLen(k, len);
+        tx.setSlotFlags(k, rx.slotFlags(j) & NS_MOREFRAG);
+      }
+      j = rx.next(j);
+      k = tx.next(k);
+    }
+    this.cur[w] = k;
+    this.toWorker[w]++;
+    return true;
+  }
+}
+
+function rd32(u8: Uint8Array, o: number): number {
+  return ((u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!) >>> 0;
+}

@@ -1,0 +1,170 @@
+// UDP GSO for a VXLAN port's TCP (and UDP) super-frames: what lets a TCP stream cross the
+// underlay in 64 KiB units instead of one system call and one trip through the kernel's IP
+// stack per 1.4 KB datagram.
+//
+//   super-frame (virtio-net header: gso_type, gso_size) -> packet/gso.ts Segmenter writes its
+//   segments into a staging area, each behind an 8-byte VXLAN header:
+//       [VXLAN][segment 0][VXLAN][segment 1] ... [VXLAN][last segment, maybe shorter]
+//   -> one sendmmsg(2) on a UDP socket bound to local:<the flow's source port>, one message
+//   per destination VTEP (1, or each remote and the group for a flood), each with a UDP_SEGMENT
+//   control message (8 + the first segment's length): the kernel routes the whole once and
+//   cuts it into that many datagrams (in the driver, or in software just before it), each with
+//   its UDP, IP and outer Ethernet headers and a UDP checksum (a GSO send always has one).
+//
+// Why sockets per source port: a UDP socket has one source port, and the port gives every
+// flow its own (the inner flow hash, as Linux's vxlan does, for the underlay's ECMP/RSS), so
+// a flow's super-frames go through a socket bound to that port, opened at its first
+// super-frame (at most MAX_SOCKETS; a port taken by another socket of the namespace, or a
+// table full, and the port's raw socket sends the segments one datagram each instead). A raw
+// socket has no GSO (UDP_SEGMENT is a UDP socket's), and a packet socket with a virtio-net
+// header would need the next hop's MAC address (neighbour resolution of our own).
+//
+// A chunk holds at most UDP_MAX_SEGMENTS segments and 65507 bytes (one UDP datagram's most
+// payload before GSO): a longer super-frame is several sends. Nothing is allocated per frame.
+import { close, mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
+import { sendmmsgAt, udpGsoSocket } from '../../sys/udp.js';
+import * as K from '../../sys/kernel-abi.js';
+import type { Segmenter } from '../../packet/gso.js';
+import { VXLAN_SPORT_MIN, writeVxlanHeader } from '../../packet/vxlan.js';
+
+/** Most per-flow UDP sockets open at once. */
+const MAX_SOCKETS = 1024;
+/** Most bytes in one send (a UDP datagram's payload before GSO cuts it). */
+export const GSO_MAX_CHUNK = 65507;
+/** Most destinations of one chunk per sendmmsg (more: another call). */
+const MAX_DESTS = 64;
+const STAGE = 65536 + 64;
+const NAME = K.sockaddr_in6.size;
+const CMSG = 24; // CMSG_SPACE(sizeof(uint16_t))
+const NO_SOCKET = -2;
+
+export interface GsoConfig { local16: Uint8Array; v6: boolean; vni: number; port: number; dev: string | null; ttl: number; df: boolean; mcIfindex: number }
+
+export class GsoTx {
+  /** fd per source port (index: sport - VXLAN_SPORT_MIN); -1 not opened yet, NO_SOCKET: unavailable */
+  private readonly fds = new Int32Array(16384).fill(-1);
+  private open = 0;
+  private readonly m: Mapping;
+  readonly stage: Uint8Array;
+  /** the staging area's address (stage[0]) */
+  readonly stageAddr: number;
+  private readonly v32: Uint32Array;
+  private readonly v8: Uint8Array;
+  private readonly base: number;
+  private readonly msg = STAGE;
+  private readonly iov = this.msg + MAX_DESTS * K.mmsghdr.size;
+  private readonly name = this.iov + MAX_DESTS * K.iovec.size;
+  private readonly ctl = this.name + MAX_DESTS * NAME;
+  /** Set once the kernel refuses UDP GSO on the underlay (EIO: no checksum offload): the raw path from then on. */
+  refused = '';
+
+  constructor(private readonly c: GsoConfig, private readonly what: string) {
+    this.m = mmapAnonymous(this.ctl + CMSG, `${what} UDP GSO staging`);
+    this.v8 = new Uint8Array(this.m.buffer);
+    this.v32 = new Uint32Array(this.m.buffer);
+    this.stage = this.v8;
+    this.base = Number(this.m.addr);
+    this.stageAddr = this.base;
+    const nameLen = c.v6 ? K.sockaddr_in6.size : K.sockaddr_in.size;
+    for (let i = 0; i < MAX_DESTS; i++) {
+      const mh = this.msg + i * K.mmsghdr.size, io = this.iov + i * K.iovec.size, nm = this.name + i * NAME;
+      this.put64(mh + K.msghdr.msg_name, this.base + nm);
+      this.v32[(mh + K.msghdr.msg_namelen) >> 2] = nameLen;
+      this.put64(mh + K.msghdr.msg_iov, this.base + io);
+      this.put64(mh + K.msghdr.msg_iovlen, 1);
+      this.put64(io + K.iovec.iov_base, this.base);
+      this.put64(mh + K.msghdr.msg_control, this.base + this.ctl);
+      this.v8[nm] = c.v6 ? K.AF_INET6 : K.AF_INET;
+      this.v8[nm + 2] = c.port >> 8; // sin_port / sin6_port: the VXLAN port
+      this.v8[nm + 3] = c.port & 0xff;
+    }
+    this.put64(this.ctl + K.cmsghdr.cmsg_len, K.cmsghdr.size + 2);
+    this.v32[(this.ctl + K.cmsghdr.cmsg_level) >> 2] = K.SOL_UDP;
+    this.v32[(this.ctl + K.cmsghdr.cmsg_type) >> 2] = K.UDP_SEGMENT;
+  }
+
+  private put64(at: number, v: number): void {
+    this.v32[at >> 2] = v >>> 0;
+    this.v32[(at >> 2) + 1] = Math.floor(v / 4294967296) >>> 0;
+  }
+
+  /** The UDP socket for source port `sport`, opened at first use; -1 when there is none (the raw path then). */
+  socketFor(sport: number): number {
+    if (this.refused) return -1;
+    const i = sport - VXLAN_SPORT_MIN;
+    if (!(i >= 0 && i < 16384)) return -1;
+    const fd = this.fds[i]!;
+    if (fd >= 0) return fd;
+    if (fd === NO_SOCKET || this.open >= MAX_SOCKETS) return -1;
+    try {
+      const c = this.c;
+      const s = udpGsoSocket(c.local16, sport, { dev: c.dev, ttl: c.ttl, df: c.df, mcIfindex: c.mcIfindex, sndbuf: 4 << 20 }, this.what);
+      this.fds[i] = s;
+      this.open++;
+      return s;
+    } catch (e) {
+      if (!(e instanceof NetError)) throw e;
+      this.fds[i] = NO_SOCKET; // (the source port is another socket's: this flow takes the raw path)
+      return -1;
+    }
+  }
+
+  /**
+   * Write segments [j, j + m) of the frame `seg` began into the staging area, each behind a
+   * VXLAN header; the chunk's length. Segment j + i then starts at i * (8 + seg.segmentLength(j))
+   * + 8 (every segment but the frame's last has the first one's length).
+   */
+  writeChunk(seg: Segmenter, j: number, m: number): number {
+    let off = 0;
+    for (let i = j; i < j + m; i++) {
+      writeVxlanHeader(this.v8, off, this.c.vni);
+      const w = seg.write(i, this.v8, off + 8, STAGE - off - 8);
+      if (w < 0) return -1; // (cannot happen: the caller sized the chunk from the segment lengths)
+      off += 8 + w;
+    }
+    return off;
+  }
+
+  /**
+   * Send the staged chunk of `len` bytes cut into `stride`-byte datagrams on socket fd to the
+   * `n` VTEPs at a[aOff + 16 * i], i < n: destinations sent to, or -errno when the first one
+   * failed (RETRY or DROP errors of the caller; EIO / EINVAL mean the underlay takes no GSO).
+   */
+  send(fd: number, len: number, stride: number, a: Uint8Array, aOff: number, n: number, tolerate: readonly number[]): number {
+    const v8 = this.v8, v6 = this.c.v6;
+    const ctlLen = len > stride ? CMSG : 0;
+    this.v8[this.ctl + K.cmsghdr.size] = stride & 0xff;
+    this.v8[this.ctl + K.cmsghdr.size + 1] = stride >> 8;
+    let done = 0;
+    while (done < n) {
+      const batch = n - done < MAX_DESTS ? n - done : MAX_DESTS;
+      for (let i = 0; i < batch; i++) {
+        const mh = this.msg + i * K.mmsghdr.size, io = this.iov + i * K.iovec.size, nm = this.name + i * NAME;
+        const s = aOff + (done + i) * 16;
+        if (v6) {
+          const d = nm + K.sockaddr_in6.sin6_addr;
+          for (let b = 0; b < 16; b++) v8[d + b] = a[s + b]!;
+        } else {
+          const d = nm + K.sockaddr_in.sin_addr;
+          v8[d] = a[s + 12]!; v8[d + 1] = a[s + 13]!; v8[d + 2] = a[s + 14]!; v8[d + 3] = a[s + 15]!;
+        }
+        this.v32[(io + K.iovec.iov_len) >> 2] = len;
+        this.v32[((io + K.iovec.iov_len) >> 2) + 1] = 0;
+        this.v32[(mh + K.msghdr.msg_controllen) >> 2] = ctlLen;
+        this.v32[((mh + K.msghdr.msg_controllen) >> 2) + 1] = 0;
+      }
+      const r = sendmmsgAt(fd, this.base + this.msg, batch, this.what, tolerate);
+      if (r < 0) return done === 0 ? r : done;
+      done += r;
+      if (r < batch) return done;
+    }
+    return done;
+  }
+
+  close(): void {
+    for (let i = 0; i < this.fds.length; i++) if (this.fds[i]! >= 0) close(this.fds[i]!);
+    this.fds.fill(-1);
+    this.open = 0;
+    munmap(this.m.addr, this.m.size);
+  }
+}

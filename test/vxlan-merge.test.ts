@@ -1,0 +1,148 @@
+// The VXLAN port's receive-side TCP merging (src/ports/vxlan/tcp-merge.ts): segments as Linux's
+// GSO cuts them (fixtures/gso-frames.ts, an independent model) are placed in ring slots as the
+// port receives them; the merged chain, cut again by the project's segmenter (packet/gso.ts),
+// gives back the very same segments byte for byte. A segment with a bad checksum, or out of
+// sequence, ends a run and is left as it came.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NS_MOREFRAG } from '../src/core/constants.js';
+import { createPrivateRegion } from '../src/core/private-region.js';
+import type { Region } from '../src/core/region.js';
+import { Segmenter } from '../src/packet/gso.js';
+import {
+  VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_OK, vnetClear, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoSize, vnetGsoType, vnetHdrLen,
+} from '../src/packet/vnet-hdr.js';
+import { TcpMerge } from '../src/ports/vxlan/tcp-merge.js';
+import { TCP_ACK, TCP_PSH, linuxSegments, payloadOf, superFrame } from './fixtures/gso-frames.js';
+
+const HL = 10;
+const MSS = 1000;
+
+/** A region whose buffer 2 holds fake ring slot words for `n` slots (buffers 3...): the u32 index of slot 0. */
+function ring(n: number): { r: Region; s: number; release: () => void } {
+  const mem = createPrivateRegion(n + 8, 0, 'tcp-merge test');
+  const r = mem.region, s = r.bufOffset(2) >> 2;
+  for (let k = 0; k < n; k++) r.u32[s + (k << 2)] = 3 + k;
+  return { r, s, release: () => mem.release() };
+}
+
+/** Put frame `f` in slot k as the port does (behind a cleared header); its frame offset. */
+function place(r: Region, s: number, k: number, f: Uint8Array): number {
+  const bo = r.bufOffset(r.u32[s + (k << 2)]);
+  vnetClear(r.u8, bo, HL);
+  r.u8.set(f, bo + HL);
+  r.u32[s + (k << 2) + 1] = HL + f.length;
+  return bo + HL;
+}
+
+/** What the port does per received frame. */
+function receive(m: TcpMerge, s: number, k: number, f: number, len: number): void {
+  if (!m.offer(k, f, len)) {
+    m.flush(s);
+    assert.equal(m.offer(k, f, len), true, 'after a flush a frame is always taken (alone or as a run\'s first)');
+  }
+}
+
+const slotLen = (r: Region, s: number, k: number): number => r.u32[s + (k << 2) + 1] & 0xffff;
+const slotFlags = (r: Region, s: number, k: number): number => r.u32[s + (k << 2) + 1] >>> 16;
+const bytesAt = (r: Region, off: number, len: number): number[] => [...r.u8.subarray(off, off + len)];
+
+function segments(): Uint8Array[] {
+  const { frame, layout } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(4500, 7), tcpOptions: 12, flags: TCP_ACK | TCP_PSH, df: true, ipId: 0x1234, seq: 0xfffff000 });
+  return linuxSegments(frame, layout, 4, 'tcp', MSS);
+}
+
+test('five segments become one chain; cut again they are the same segments', () => {
+  const segs = segments();
+  assert.equal(segs.length, 5);
+  const { r, s, release } = ring(8);
+  try {
+    const m = new TcpMerge(r, HL);
+    const offs = segs.map((f, k) => place(r, s, k, f));
+    segs.forEach((f, k) => receive(m, s, k, offs[k], f.length));
+    m.flush(s);
+    assert.equal(m.merged, 1);
+    assert.equal(m.lessFrames, 4);
+    const hlen = 14 + 20 + 32;
+    assert.equal(m.lessBytes, 4 * hlen);
+    // the chain: header + first segment, then payloads at the buffers' starts
+    assert.deepEqual([slotLen(r, s, 0), slotFlags(r, s, 0)], [HL + segs[0].length, NS_MOREFRAG]);
+    for (let k = 1; k < 4; k++) assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [MSS, NS_MOREFRAG]);
+    assert.deepEqual([slotLen(r, s, 4), slotFlags(r, s, 4)], [500, 0]);
+    const h = offs[0] - HL, u8 = r.u8;
+    assert.deepEqual([vnetFlags(u8, h), vnetGsoType(u8, h), vnetHdrLen(u8, h), vnetGsoSize(u8, h), vnetCsumStart(u8, h), vnetCsumOffset(u8, h)],
+      [VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, hlen, MSS, 34, 16]);
+    assert.equal((u8[offs[0] + 16] << 8) | u8[offs[0] + 17], 20 + 32 + 4500, 'the IP total length of the whole');
+    // cut again: byte for byte what Linux's GSO made
+    const g = new Segmenter();
+    g.fragOff[0] = offs[0]; g.fragLen[0] = segs[0].length;
+    for (let k = 1; k < 5; k++) { g.fragOff[k] = offs[k] - HL; g.fragLen[k] = slotLen(r, s, k); }
+    assert.equal(g.begin(u8, 5, VNET_GSO_TCPV4, MSS), VNET_OK);
+    assert.equal(g.count, 5);
+    for (let i = 0; i < 5; i++) {
+      const out = new Uint8Array(2048);
+      const n = g.write(i, out, 0, out.length);
+      assert.deepEqual([...out.subarray(0, n)], [...segs[i]], `segment ${i}`);
+    }
+  } finally {
+    release();
+  }
+});
+
+test('a segment with a bad TCP checksum ends the run and is left as it came', () => {
+  const segs = segments();
+  segs[2][14 + 20 + 32 + 5] ^= 0x40; // a payload byte: the TCP checksum no longer holds
+  const { r, s, release } = ring(8);
+  try {
+    const m = new TcpMerge(r, HL);
+    const offs = segs.map((f, k) => place(r, s, k, f));
+    segs.forEach((f, k) => receive(m, s, k, offs[k], f.length));
+    m.flush(s);
+    assert.equal(m.merged, 2, 'segments 0-1 and 3-4');
+    assert.deepEqual([slotLen(r, s, 1), slotFlags(r, s, 1)], [MSS, 0], 'the first run ends before the bad one');
+    assert.deepEqual([slotLen(r, s, 2), slotFlags(r, s, 2)], [HL + segs[2].length, 0]);
+    assert.deepEqual(bytesAt(r, offs[2], segs[2].length), [...segs[2]], 'left untouched');
+    assert.deepEqual([slotLen(r, s, 3), slotFlags(r, s, 3)], [HL + segs[3].length, NS_MOREFRAG]);
+  } finally {
+    release();
+  }
+});
+
+test('segments out of sequence are not merged across the gap', () => {
+  const segs = segments();
+  const order = [segs[0], segs[2], segs[1], segs[3], segs[4]];
+  const { r, s, release } = ring(8);
+  try {
+    const m = new TcpMerge(r, HL);
+    const offs = order.map((f, k) => place(r, s, k, f));
+    order.forEach((f, k) => receive(m, s, k, offs[k], f.length));
+    m.flush(s);
+    // 0 | 2 | 1 | 3 4: segment 3 does not follow segment 1 either; only 3-4 merge
+    assert.equal(m.merged, 1);
+    for (let k = 0; k < 3; k++) {
+      assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [HL + order[k].length, 0]);
+      assert.deepEqual(bytesAt(r, offs[k], order[k].length), [...order[k]]);
+    }
+    assert.deepEqual([slotFlags(r, s, 3), slotLen(r, s, 4), slotFlags(r, s, 4)], [NS_MOREFRAG, 500, 0]);
+  } finally {
+    release();
+  }
+});
+
+test('ACKs and non-TCP frames are never merged', () => {
+  const { frame, layout } = superFrame({ family: 4, proto: 'udp', payload: payloadOf(3000, 3) });
+  const udp = linuxSegments(frame, layout, 4, 'udp', MSS);
+  const ack = superFrame({ family: 4, proto: 'tcp', payload: new Uint8Array(0) }).frame;
+  const { r, s, release } = ring(8);
+  try {
+    const m = new TcpMerge(r, HL);
+    const all = [...udp, ack, ack];
+    const offs = all.map((f, k) => place(r, s, k, f));
+    all.forEach((f, k) => receive(m, s, k, offs[k], f.length));
+    m.flush(s);
+    assert.equal(m.merged, 0);
+    all.forEach((f, k) => assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [HL + f.length, 0]));
+  } finally {
+    release();
+  }
+});
