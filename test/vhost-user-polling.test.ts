@@ -99,8 +99,8 @@ for (const eventIdx of [true, false]) {
       assert.match(off.stdout, /stopped polling valevp\d+:vm1/);
       assert.equal((await vm()).polling, null);
       assert.doesNotMatch((await valeCtlAsync(['-v'])).stdout, / polling /);
-      // idle now: the thread spins about 50 us, then asks for kicks and sleeps
-      await sleep(300);
+      // idle now: the thread spins about 50 us, then asks for kicks (for the next entry: 200) and sleeps
+      await until('the idle thread asks for kicks', () => eventIdx ? fe!.availEvent(1) === 200 : fe!.kickWanted(1, false, 0));
       assert.equal(fe.send(Array.from({ length: 50 }, (_, k) => testFrame(200 + k)), 200, true, eventIdx), true, 'a sleeping thread asks for a kick');
       await until('frames at the peer after -P', () => { receiveAll(peer!, got); return got.length >= 250; });
       assert.equal(got.length, 250);
