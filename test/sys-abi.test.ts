@@ -52,6 +52,7 @@ const LAYOUTS: Record<string, { c: string; prefix?: string; path?: Record<string
   iovec: { c: 'struct iovec' },
   msghdr: { c: 'struct msghdr' },
   mmsghdr: { c: 'struct mmsghdr' },
+  cmsghdr: { c: 'struct cmsghdr' },
   sockaddr_in: { c: 'struct sockaddr_in' },
   ip_mreqn: { c: 'struct ip_mreqn' },
   sockaddr_in6: { c: 'struct sockaddr_in6' },
@@ -61,7 +62,7 @@ const LAYOUTS: Record<string, { c: string; prefix?: string; path?: Record<string
 const HEADERS = [
   'stdio.h', 'stddef.h', 'errno.h', 'poll.h', 'sys/socket.h', 'sys/mman.h', 'sys/syscall.h',
   'linux/if.h', 'linux/sockios.h', 'linux/if_ether.h', 'linux/if_arp.h', 'linux/if_packet.h',
-  'linux/if_xdp.h', 'linux/if_link.h', 'linux/bpf.h', 'linux/ethtool.h', 'sys/uio.h', 'fcntl.h', 'sys/ioctl.h', 'linux/if_tun.h', 'netinet/in.h',
+  'linux/if_xdp.h', 'linux/if_link.h', 'linux/bpf.h', 'linux/ethtool.h', 'sys/uio.h', 'fcntl.h', 'sys/ioctl.h', 'linux/if_tun.h', 'netinet/in.h', 'netinet/udp.h',
 ];
 
 type Check = { key: string; c: string; ts: number };

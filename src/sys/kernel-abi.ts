@@ -371,8 +371,6 @@ export const IP_MULTICAST_IF = 32;
 /** UDP GSO (linux/udp.h): the segment size, as a socket option or per message (cmsg at SOL_UDP) */
 export const SOL_UDP = 17;
 export const UDP_SEGMENT = 103;
-/** the kernel's most segments per UDP GSO send (UDP_MAX_SEGMENTS: 64, 128 since Linux 6.9) */
-export const UDP_MAX_SEGMENTS = 64;
 export const IP_TTL = 2;
 export const IP_MTU_DISCOVER = 10;
 export const IP_PMTUDISC_DONT = 0;

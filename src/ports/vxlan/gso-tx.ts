@@ -31,6 +31,8 @@ import { VXLAN_SPORT_MIN, writeVxlanHeader } from '../../packet/vxlan.js';
 const MAX_SOCKETS = 1024;
 /** Most bytes in one send (a UDP datagram's payload before GSO cuts it). */
 export const GSO_MAX_CHUNK = 65507;
+/** the kernel's most segments per UDP GSO send (its UDP_MAX_SEGMENTS, not in the uapi headers: 64, 128 since Linux 6.9) */
+export const UDP_MAX_SEGMENTS = 64;
 /** Most destinations of one chunk per sendmmsg (more: another call). */
 const MAX_DESTS = 64;
 const STAGE = 65536 + 64;

@@ -54,7 +54,7 @@ import {
 import { createKernelPortRecord, KernelPort, type InterfaceOpenOptions } from '../netif/kernel-port.js';
 import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
-import { GSO_MAX_CHUNK, GsoTx } from './gso-tx.js';
+import { GSO_MAX_CHUNK, GsoTx, UDP_MAX_SEGMENTS } from './gso-tx.js';
 import { TcpMerge } from './tcp-merge.js';
 import { C, udpSocketDrops, VxlanStats } from './stats.js';
 
@@ -483,7 +483,7 @@ export class VxlanPort extends KernelPort {
     const a = en !== 0 ? this.fdb.addr : this.bum, aOff = en !== 0 ? (en - 1) << 4 : 0;
     const sport = vxlanSourcePort(u8, fo, seg.fragLen[0]);
     const stride = 8 + seg0;
-    const per = Math.max(1, Math.min(K.UDP_MAX_SEGMENTS, Math.floor(GSO_MAX_CHUNK / stride), Math.floor(TX_BATCH / need)));
+    const per = Math.max(1, Math.min(UDP_MAX_SEGMENTS, Math.floor(GSO_MAX_CHUNK / stride), Math.floor(TX_BATCH / need)));
     let fd = g.socketFor(sport);
     for (let j = 0; j < segs; j += per) {
       const m = segs - j < per ? segs - j : per;
