@@ -5,7 +5,7 @@
 // once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ test('two guests and a netns on one switch: ping each way, a TCP stream each way
   const logs: string[] = [];
   const d = await runDaemon({ socketPath: sock, log: (l) => logs.push(l) });
   const guests: Guest[] = [];
+  const sinks: ChildProcess[] = []; // killed at the end: a failed run must not leave nc listening (the file would never exit)
   try {
     for (const vm of ['vm1', 'vm2']) {
       const c = await daemonRequest(sock, { cmd: 'vhost-create', port: vm, path: join(dir, `${vm}.sock`) }, 30_000);
@@ -43,6 +44,7 @@ test('two guests and a netns on one switch: ping each way, a TCP stream each way
     let sunk = '';
     sink.stdout!.on('data', (b: Buffer) => { sunk += b.toString(); });
     const sinkDone = new Promise<void>((r) => sink.once('exit', () => r()));
+    sinks.push(sink);
 
     const g1 = new Guest('guest1', { socket: join(dir, 'vm1.sock'), mac: '52:54:00:00:00:01', test: { nt_ip: '10.0.0.1/24', nt_ping: '10.0.0.2,10.0.0.3', nt_ncsend: '10.0.0.3:5001:2000000', nt_shell: 1 } });
     const g2 = new Guest('guest2', { socket: join(dir, 'vm2.sock'), mac: '52:54:00:00:00:02', test: { nt_ip: '10.0.0.2/24', nt_ping: '10.0.0.1,10.0.0.3', nt_ncrecv: 5002, nt_shell: 1 } });
@@ -50,7 +52,7 @@ test('two guests and a netns on one switch: ping each way, a TCP stream each way
     for (const [g, peers] of [[g1, ['10.0.0.2', '10.0.0.3']], [g2, ['10.0.0.1', '10.0.0.3']]] as const) {
       for (const p of peers) {
         const r = await g.result(`NMTS-PING ${p.replace(/\./g, '\\.')}`);
-        assert.deepEqual([r.transmitted, r.received], ['5', '5'], `${g.name} pings ${p}: ${JSON.stringify(r)}`);
+        assert.deepEqual([r.transmitted, r.received], ['5', '5'], `${g.name} pings ${p}: ${JSON.stringify(r)}\n${g.output.slice(-2500)}\n${logs.slice(-20).join('\n')}`);
       }
     }
     // the namespace pings both guests and sends guest 2 its stream
@@ -69,6 +71,7 @@ test('two guests and a netns on one switch: ping each way, a TCP stream each way
       assert.ok(p.queues[0].packets > 0 && p.queues[1].packets > 0, `${p.name}: ${JSON.stringify(p.queues)}`);
     }
   } finally {
+    for (const s of sinks) s.kill('SIGKILL');
     await Promise.all(guests.map((g) => g.kill()));
     try { ip('netns', 'del', ns); } catch { /* not made */ }
     try { ip('link', 'del', hostIf); } catch { /* gone with the namespace's end */ }
