@@ -26,6 +26,7 @@ describe('udp-echo --workers 2 with Linux clients: nc -u and Python sockets thro
 
   for (const layout of ['n-1', 'n-2'] as const) {
     test(`--layout ${layout}: every datagram echoed, each flow by the worker its hash names`, async () => {
+      ns.ip('neigh', 'flush', 'dev', 'disb'); // the layout before this one left our MAC in the kernel's cache: ARP again
       const echo = ns.nmts(['vnf', 'udp-echo', '-i', 'netmap:disa', '--ip', '10.79.0.1/24', '--workers', '2', '--layout', layout, '--json']);
       await echo.waitFor(/^udp-echo: .* 2 workers, layout n-\d/m, 20_000, 'stderr');
       for (const p of NC_PORTS) {
