@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Gauge } from 'prom-client';
 import { open, type Port } from '../src/index.js';
 import { readMetrics } from '../src/vale/metrics.js';
+import { startReceiver } from './fixtures/pktgen-receiver.js';
 import { parseListen, startMetricsServer, type MetricsServer } from '../src/apps/http/server.js';
 import { BROADCAST, drain, mac, put, send } from './fixtures/vale-helpers.js';
 
@@ -225,8 +226,7 @@ function run(args: string[]): Promise<{ code: number | null; out: string; err: s
 test('200 concurrent scrapes while pkt-gen runs: all answered, and the final counters are what pkt-gen reports', async () => {
   const sw = `valeP${id}`;
   const s = await serve({ cacheMs: 100 });
-  const rx = run(['pkt-gen', '-i', `${sw}:rx`, '-f', 'rx', '--duration', '8', '--json']);
-  await new Promise((r) => setTimeout(r, 800)); // the receiver opens first
+  const rx = await startReceiver(nmts, ['-i', `${sw}:rx`], { cwd: root }); // runs until the sender is done
   const tx = run(['pkt-gen', '-i', `${sw}:tx`, '-f', 'tx', '-R', '50000', '-n', '200000', '--json']);
   const txLine = `nmts_port_packets_total{switch="${sw}",port="${sw}:tx",direction="tx"} `;
   for (let k = 0; k < 100; k++) { // until the sender has sent something (a loaded machine starts it slowly)
@@ -238,7 +238,8 @@ test('200 concurrent scrapes while pkt-gen runs: all answered, and the final cou
   assert.deepEqual(scrapes.map((x) => x.status), new Array(200).fill(200));
   const counts = scrapes.map((x) => sample(x.text, 'nmts_port_packets_total', { switch: sw, port: `${sw}:tx`, direction: 'tx' }));
   assert.ok(counts.every((c) => c !== undefined && c > 0 && c <= 200000), `every scrape shows the sender's count: ${counts.slice(0, 5).join(' ')}`);
-  const [t, r] = await Promise.all([tx, rx]);
+  const t = await tx;
+  const r = await rx.stop();
   assert.equal(t.code, 0, t.err);
   assert.equal(r.code, 0, r.err);
   const sent = JSON.parse(t.out.trim().split('\n').pop()!) as { packets: number; dropped?: number };

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from '../src/index.js';
 import { readMetrics } from '../src/vale/metrics.js';
 import { needs } from './fixtures/requires.js';
+import { startReceiver } from './fixtures/pktgen-receiver.js';
 import { startMetricsServer, type MetricsServer } from '../src/apps/http/server.js';
 
 const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
@@ -82,12 +83,13 @@ test('Prometheus scrapes the counters: the packet counter equals pkt-gen\'s coun
     assert.ok(ready, `prometheus did not start:\n${log.slice(-2000)}`);
 
     const rate = 20000, n = 160000; // 8 s of traffic
-    const rx = pktgen(['-i', `${sw}:rx`, '-f', 'rx', '--duration', '11']);
-    await sleep(800);
+    const rx = await startReceiver(nmts, ['-i', `${sw}:rx`], { cwd: root }); // runs until the sender is done
+    kids.add(rx.child);
     const t0 = Date.now() / 1000;
     const tx = await pktgen(['-i', `${sw}:tx`, '-f', 'tx', '-R', String(rate), '-n', String(n)]);
     const t1 = Date.now() / 1000;
-    const got = await rx;
+    const got = await rx.stop();
+    kids.delete(rx.child);
     assert.equal(tx.code, 0, tx.err);
     assert.equal(got.code, 0, got.err);
     assert.equal(tx.json.packets, n);
@@ -95,10 +97,15 @@ test('Prometheus scrapes the counters: the packet counter equals pkt-gen\'s coun
     await sleep(2500); // two more scrapes after the last frame
 
     const sel = (dir: string): string => `nmts_port_packets_total{switch="${sw}",port="${sw}:${dir}",direction="${dir}"}`;
-    const txNow = await query(base, '/api/v1/query', { query: sel('tx') });
+    // a counter's highest value in the last 20 s is its last one; a scrape that a loaded machine
+    // answers after the scrape timeout marks the series stale, so a plain instant query at "now"
+    // could find nothing although every earlier sample is there
+    const last = (dir: string): string => `max_over_time(${sel(dir)}[20s])`;
+    const txNow = await query(base, '/api/v1/query', { query: last('tx') });
     assert.equal(txNow.data.result.length, 1, JSON.stringify(txNow));
     assert.equal(Number(txNow.data.result[0].value![1]), tx.json.packets, 'the tx counter Prometheus holds is what pkt-gen sent');
-    const rxNow = await query(base, '/api/v1/query', { query: sel('rx') });
+    const rxNow = await query(base, '/api/v1/query', { query: last('rx') });
+    assert.equal(rxNow.data.result.length, 1, JSON.stringify(rxNow));
     assert.equal(Number(rxNow.data.result[0].value![1]), got.json.packets, 'the rx counter is what pkt-gen received');
 
     // rate() over 3 s windows inside the run, against pkt-gen's own rate

@@ -113,17 +113,20 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     return text;
   };
   // JSON bodies, each made once per snapshot (or per cacheMs for what is not in the snapshot)
-  const bodies = new Map<string, { of: unknown; at: number; body: string }>();
-  const cachedBody = (key: string, of: unknown, make: () => unknown): string => {
+  // (kept as bytes, so a request costs no string encoding)
+  const bodies = new Map<string, { of: unknown; at: number; body: Buffer; text: string }>();
+  const cachedEntry = (key: string, of: unknown, make: () => unknown): { body: Buffer; text: string } => {
     const now = performance.now();
     const b = bodies.get(key);
-    if (b && b.of === of && now - b.at < cacheMs) return b.body;
-    const body = JSON.stringify(make());
-    bodies.set(key, { of, at: now, body });
-    return body;
+    if (b && b.of === of && now - b.at < cacheMs) return b;
+    const text = JSON.stringify(make());
+    const entry = { of, at: now, body: Buffer.from(text), text };
+    bodies.set(key, entry);
+    return entry;
   };
+  const cachedBody = (key: string, of: unknown, make: () => unknown): Buffer => cachedEntry(key, of, make).body;
   /** A JSON body made from the current snapshot (shared by every request of its interval). */
-  const fromSnapshot = (key: string, make: (s: MetricsSnapshot) => unknown): string => {
+  const fromSnapshot = (key: string, make: (s: MetricsSnapshot) => unknown): Buffer => {
     const s = snapshot();
     return cachedBody(key, s, () => make(s));
   };
@@ -134,7 +137,8 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
   const tick = (): void => {
     let data: string;
     try {
-      data = fromSnapshot('stream', (s) => ({ time: s.time, ports: portRates(prev, s) }));
+      const s = snapshot();
+      data = cachedEntry('stream', s, () => ({ time: s.time, ports: portRates(prev, s) })).text;
     } catch (e) {
       data = JSON.stringify({ error: (e as Error).message });
     }
@@ -165,7 +169,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> = {
     '/metrics': async (req, res) => {
       const { body, contentType } = await scrape();
-      res.writeHead(200, { 'content-type': contentType, 'content-length': body.length, 'cache-control': 'no-store' });
+      res.writeHead(200, ['content-type', contentType, 'content-length', String(body.length), 'cache-control', 'no-store']);
       res.end(req.method === 'HEAD' ? undefined : body);
     },
     '/api/switches': (req, res) => sendText(res, 200, fromSnapshot('switches', (s) => ({
@@ -221,10 +225,16 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
     }
     const route = routes[path];
     if (!route) return send(res, 404, { error: `no ${path.slice(0, 200)} here`, paths: Object.keys(routes) }, req);
-    Promise.resolve().then(() => route(req, res)).catch((e: unknown) => {
+    const failed = (e: unknown): void => {
       if (!res.headersSent) send(res, 500, { error: (e as Error).message }, req);
       else res.destroy();
-    });
+    };
+    try {
+      const done = route(req, res); // most routes answer at once; /metrics may wait for its text
+      if (done) done.catch(failed);
+    } catch (e) {
+      failed(e);
+    }
   });
   server.maxConnections = opts.maxConnections ?? 1024;
   server.on('connection', (socket) => { openConnections++; socket.once('close', () => { openConnections--; }); });
@@ -263,8 +273,11 @@ function send(res: ServerResponse, status: number, body: unknown, req: IncomingM
   sendText(res, status, JSON.stringify(body), req, close);
 }
 
-function sendText(res: ServerResponse, status: number, text: string, req: IncomingMessage, close = false): void {
-  const body = Buffer.from(text);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) });
+function sendText(res: ServerResponse, status: number, text: string | Buffer, req: IncomingMessage, close = false): void {
+  const body = typeof text === 'string' ? Buffer.from(text) : text;
+  // headers as one flat list: node:http writes it without building a header object
+  const headers = ['content-type', 'application/json', 'content-length', String(body.length), 'cache-control', 'no-store'];
+  if (close) headers.push('connection', 'close');
+  res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }
