@@ -31,11 +31,11 @@ const PEER = fileURLToPath(new URL('./xproc-delivery-peer.js', import.meta.url))
 export interface DeliveryRun { sent: number; received: number; dropped: number; delivered: number }
 
 /** One run of the real tools: receiver first, sender of `n` frames at `rate` pps (0 = unpaced). */
-export async function deliveryRun(n: number, rate: number, pin: boolean, tag: string, rxEnv: Array<[string, string]> = []): Promise<DeliveryRun> {
+export async function deliveryRun(n: number, rate: number, pin: boolean, tag: string, rxEnv: Array<[string, string]> = [], rxArgs: string[] = [], nmts = NMTS): Promise<DeliveryRun> {
   const sw = `valedl${process.pid}${tag}`;
-  const rx = withEnv(rxEnv, () => start(process.execPath, [NMTS, 'pkt-gen', '-f', 'rx', '-i', `${sw}:b`, '--json', '--duration', '60', ...(pin ? ['-a', '0'] : [])]));
+  const rx = withEnv(rxEnv, () => start(process.execPath, [nmts, 'pkt-gen', '-f', 'rx', '-i', `${sw}:b`, '--json', '--duration', '60', ...(pin ? ['-a', '0'] : []), ...rxArgs]));
   await rx.says('Receiving from');
-  const tx = start(process.execPath, [NMTS, 'pkt-gen', '-f', 'tx', '-i', `${sw}:a`, '-n', String(n), '--json',
+  const tx = start(process.execPath, [nmts, 'pkt-gen', '-f', 'tx', '-i', `${sw}:a`, '-n', String(n), '--json',
     ...(rate ? ['-R', String(rate)] : []), ...(pin ? ['-a', '1'] : [])]);
   const t = await tx.exited;
   await new Promise((r) => setTimeout(r, 300));
@@ -178,15 +178,24 @@ async function main(): Promise<void> {
   // --rx-env NAME=VALUE (repeatable): the receiver's environment, e.g. NMTS_FLOW_SPIN_US=0
   const rxEnv = args.flatMap((a, i) => (a === '--rx-env' ? [args[i + 1].split('=', 2) as [string, string]] : []));
   if (args.includes('--help') || args.includes('-h')) {
-    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]... | --monitor [--runs N]');
+    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]... [--rx-arg ARG]... [--ref-arg ARG]... [--ref-nmts PATH/bin/nmts.js] | --monitor [--runs N]');
     return;
   }
   console.log(`# ${trace ? 'traced' : 'pkt-gen'} runs: ${runs} x ${n} frames, ${rate ? `${rate} pps` : 'unpaced'}${pin ? ', pinned (rx CPU 0, tx CPU 1)' : ''}; load ${loadavg()[0].toFixed(2)}`);
   // --ref-env NAME=VALUE: each round also runs with this in the receiver's environment (the
   // reference, e.g. NMTS_FLOW_SPIN_US=0 for the receiver as it was), interleaved
   const refEnv = args.flatMap((a, i) => (a === '--ref-env' ? [args[i + 1].split('=', 2) as [string, string]] : []));
-  const sides: Array<{ label: string; env: Array<[string, string]>; got: number[] }> = [{ label: 'this', env: rxEnv, got: [] }];
-  if (refEnv.length) sides.push({ label: `ref (${refEnv.map((e) => e.join('=')).join(' ')})`, env: [...rxEnv, ...refEnv], got: [] });
+  // --rx-arg ARG / --ref-arg ARG (repeatable): more arguments for the receiving pkt-gen (all
+  // sides / the reference side only), e.g. --ref-arg -C --ref-arg 1024,4096 for a larger rx ring
+  const rxArgs = args.flatMap((a, i) => (a === '--rx-arg' ? [args[i + 1]] : []));
+  const refArgs = args.flatMap((a, i) => (a === '--ref-arg' ? [args[i + 1]] : []));
+  // --ref-nmts DIR/nmts.js: the reference side runs another build's pkt-gen (e.g. main's)
+  const refNmts = args.includes('--ref-nmts') ? args[args.indexOf('--ref-nmts') + 1] : '';
+  const sides: Array<{ label: string; env: Array<[string, string]>; args: string[]; nmts: string; got: number[] }> = [{ label: 'this', env: rxEnv, args: rxArgs, nmts: NMTS, got: [] }];
+  if (refEnv.length || refArgs.length || refNmts) {
+    const what = [...refEnv.map((e) => e.join('=')), ...refArgs, ...(refNmts ? [refNmts] : [])].join(' ');
+    sides.push({ label: `ref (${what})`, env: [...rxEnv, ...refEnv], args: [...rxArgs, ...refArgs], nmts: refNmts || NMTS, got: [] });
+  }
   if (args.includes('--monitor')) {
     // the monitor check: -n and --rate default to the issue's 20 k frames at 100 kpps
     const mn = args.includes('-n') ? n : 20_000, mr = rate || 100_000;
@@ -206,7 +215,7 @@ async function main(): Promise<void> {
         await traceRun(n, rate, pin, `${i}${side.got.length}`, side.env);
         continue;
       }
-      const r = await deliveryRun(n, rate, pin, String(i), side.env);
+      const r = await deliveryRun(n, rate, pin, String(i), side.env, side.args, side.nmts);
       side.got.push(100 * r.delivered);
       console.log(`run ${i + 1} ${side.label}: sent ${r.sent} received ${r.received} dropped ${r.dropped} delivered ${(100 * r.delivered).toFixed(1)}% (load ${loadavg()[0].toFixed(1)})`);
     }

@@ -11,6 +11,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pktGen, type PktGenResult } from '../src/apps/pkt-gen/run.js';
 import { parsePktGenArgs } from '../src/apps/pkt-gen/options.js';
+import { RX_VALE_SLOTS } from '../src/apps/pkt-gen/run.js';
+import { listSwitches } from '../src/vale/api.js';
+import { DEFAULT_SLOTS } from '../src/core/constants.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 interface Run {
   result: Promise<PktGenResult>;
@@ -174,6 +179,35 @@ describe('pkt-gen end to end', { concurrency: true }, () => {
     const r = await run.result;
     assert.equal(r.packets, 0);
     assert.deepEqual(run.out.slice(1), ['Received nothing.', 'Dropped 0 packets: this port\'s receive ring was full.']);
+  });
+
+  test('rx on a VALE port it creates asks for RX_VALE_SLOTS rx slots unless -C or @conf says otherwise', async () => {
+    const slotsOf = async (args: string[], port: string): Promise<{ tx: number; rx: number }> => {
+      const ac = new AbortController();
+      const run = start(args, ac.signal);
+      await run.ready;
+      const p = listSwitches().find((s) => s.name === 'vale7')?.ports.find((x) => x.name === port || x.name === `vale7:${port}`);
+      ac.abort();
+      await run.result;
+      assert.ok(p, `${port} listed while open`);
+      return { tx: p.txSlots, rx: p.rxSlots };
+    };
+    assert.equal(RX_VALE_SLOTS, 4096);
+    assert.deepEqual(await slotsOf(['-i', 'vale7:big', '-f', 'rx'], 'big'), { tx: DEFAULT_SLOTS, rx: RX_VALE_SLOTS });
+    assert.deepEqual(await slotsOf(['-i', 'vale7:seq', '-f', 'rxseq'], 'seq'), { tx: DEFAULT_SLOTS, rx: RX_VALE_SLOTS });
+    assert.deepEqual(await slotsOf(['-i', 'vale7:c', '-f', 'rx', '-C', '1024'], 'c'), { tx: 1024, rx: 1024 });
+    assert.deepEqual(await slotsOf(['-i', 'vale7:n@conf:rx-slots=512', '-f', 'rx'], 'n'), { tx: DEFAULT_SLOTS, rx: 512 });
+    // a sender keeps netmap's default
+    assert.deepEqual(await slotsOf(['-i', 'vale7:tx', '-f', 'tx', '-R', '1000'], 'tx'), { tx: DEFAULT_SLOTS, rx: DEFAULT_SLOTS });
+  });
+
+  test('rx in a region too small for the larger ring opens with the default ring instead', () => {
+    // 8 MiB holds the port's two default rings (2 x 1024 buffers) but not 4096 + 1024
+    const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
+    const r = spawnSync(process.execPath, [nmts, 'pkt-gen', '-i', 'vale7:small', '-f', 'rx', '--duration', '0.2', '--json'],
+      { env: { ...process.env, NMTS_MEMORY: '8m' }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).packets, 0);
   });
 
   test('a port that cannot be opened is reported, not hung on', async () => {

@@ -6,6 +6,7 @@ import { ifHwAddr } from '../../sys/net.js';
 import { processRegion } from '../../core/memory.js';
 import { formatPortSpec, parsePortSpec } from '../../core/portspec.js';
 import { factoryKind } from '../../core/open.js';
+import { MAX_SLOTS } from '../../core/constants.js';
 import { buildFrame, sizeSchedule } from './frame.js';
 import { backendLines } from '../common/port-backend.js';
 import type { LoopConfig } from './loops.js';
@@ -62,6 +63,21 @@ function interfaceSourceMac(o: PktGenOptions): PktGenOptions {
   }
 }
 
+/**
+ * rx slots a receiver asks for when -C gives none: on a VALE port, RX_VALE_SLOTS. VALE has no
+ * back-pressure (a frame that finds the ring full is dropped), so the ring is all that covers
+ * the receiver's absences: a wake-up that waits for a CPU, a descheduled slice. netmap's
+ * default ring (1024 slots) holds 40-200 µs of an unpaced sender here; 4096 (netmap's
+ * maximum, 8 MiB of buffers) four times that (docs/benchmarks.md "Delivery across
+ * processes"). It counts only when this open creates the port, as any ring configuration.
+ */
+export const RX_VALE_SLOTS = MAX_SLOTS;
+
+function receiverSlots(o: PktGenOptions, name: string): number | undefined {
+  if (o.function !== 'rx' && o.function !== 'rxseq') return undefined;
+  return factoryKind(parsePortSpec(name, { defaultPrefix: true })) === 'vale' ? RX_VALE_SLOTS : undefined;
+}
+
 export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResult> {
   if (o.virtioHdrLen && o.function !== 'tx' && o.function !== 'rx') throw new PktGenUsageError('pkt-gen: -H works with -f tx and -f rx');
   if (o.frags > 1) {
@@ -105,10 +121,12 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
 
   const inputs: WorkerInput[] = ports.map((name, i) => ({
     port: name,
-    openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || undefined, txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined,
+    openOpts: { busyWait: false, txSlots: ring?.txSlots || undefined, rxSlots: ring?.rxSlots || receiverSlots(o, name), txRings: ring?.txRings || undefined, rxRings: ring?.rxRings || undefined,
       // -H on a VALE port sets its header length, as netmap's pkt-gen does (PORT_HDR_SET); on a
       // Linux interface it takes AF_PACKET (or the TAP) with that header (docs/interfaces.md)
       vnetHdrLen: o.virtioHdrLen && ['vale', 'netmap'].includes(factoryKind(parsePortSpec(name, { defaultPrefix: true }))) ? o.virtioHdrLen : undefined },
+    // a region too small for the larger ring: the worker opens with the default instead
+    ownRxSlots: !ring?.rxSlots && receiverSlots(o, name) !== undefined,
     cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
   }));
   const pool = new WorkerPool(inputs, stats, ctrl, io.err);

@@ -16,6 +16,8 @@ import type { TemplateSpec } from './frame.js';
 export interface WorkerInput {
   port: string;
   openOpts: { busyWait: boolean; txRings?: number; rxRings?: number; txSlots?: number; rxSlots?: number; vnetHdrLen?: 0 | 10 | 12 };
+  /** openOpts.rxSlots is pkt-gen's own choice (not -C): on ENOMEM, open with the port's default. */
+  ownRxSlots?: boolean;
   cfg: Omit<LoopConfig, 'template'>;
   template: TemplateSpec | null;
   index: number;
@@ -34,7 +36,12 @@ const log = (line: string): void => parentPort!.postMessage({ type: 'log', line 
 let port;
 try {
   if (input.cpu !== undefined) pinThisThread(input.cpu);
-  port = open(input.port, input.openOpts);
+  try {
+    port = open(input.port, input.openOpts);
+  } catch (e) {
+    if (!input.ownRxSlots || (e as { code?: string }).code !== 'ENOMEM') throw e;
+    port = open(input.port, { ...input.openOpts, rxSlots: undefined });
+  }
 } catch (e) {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
   process.exit(0);
