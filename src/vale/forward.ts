@@ -36,22 +36,23 @@ const offload = new VnetConverter();
 /**
  * Forward packets pktFirst[0..pkts) of the scratch table, sent by port index `src` of switch
  * `sw` from its tx ring record `txRing` (index `ringId`), whose frames carry a virtio-net
- * header of `srcHdr` bytes (0, 10, 12; -1, a damaged port record: nothing is forwarded).
+ * header of `srcHdr` bytes (0, 10, 12; -1, a damaged port record: nothing is forwarded);
+ * `singles`: every packet is one slot without NS_MOREFRAG (the delivery's fast loop).
  * Returns frames that some destination could not take.
  */
-export function forwardBatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr = 0): number {
+export function forwardBatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr = 0, singles = false): number {
   if (srcHdr < 0) {
     region.f64[(txRing + RR.txDrops) >> 3] += pkts;
     region.f64[(txRing + RR.txBadVnet) >> 3] += pkts;
     return pkts;
   }
-  const drops = route(region, sw, src, txRing, ringId, pkts, lookup, srcHdr);
+  const drops = route(region, sw, src, txRing, ringId, pkts, lookup, srcHdr, singles);
   const refused = offload.takeRefused();
   if (refused) region.f64[(txRing + RR.txBadVnet) >> 3] += refused;
   return drops;
 }
 
-function route(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr: number): number {
+function route(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr: number, singles: boolean): number {
   const u8 = region.u8, u16 = region.u16, u32 = region.u32;
   const tab = (sw + SW.macTable) >> 2;
   const rss = (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0;
@@ -97,7 +98,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   if (single >= 0 && single < NM_BDG_BROADCAST && !rss) {
     // fast path: one destination for the whole batch, no grouping needed
     const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + single);
-    const drops = rec === 0 ? pkts : deliverListToPort(region, rec, pktFirst, pkts, ringId, srcHdr);
+    const drops = rec === 0 ? pkts : deliverListToPort(region, rec, pktFirst, pkts, ringId, srcHdr, singles);
     if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
     return drops;
   }
@@ -126,7 +127,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
     while (a < aEnd || b < bEnd) {
       merged[m++] = b >= bEnd || (a < aEnd && order[a] < order[b]) ? order[a++] : order[b++];
     }
-    drops += deliverToPort(region, rec, m, ringId, rss, srcHdr);
+    drops += deliverToPort(region, rec, m, ringId, rss, srcHdr, singles);
   }
   // unicast to ports that left the switch since they were learned
   drops += pkts - nFlood - cnt[NM_BDG_NOPORT] - unicastSeen;
@@ -160,19 +161,19 @@ function converterFor(region: Region, rec: number, srcHdr: number): VnetConverte
 }
 
 /** Deliver first-fragment indices list[0..m) to ring (srcRing % nrx) of `rec`; returns drops. */
-function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number, srcHdr: number): number {
+function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number, srcHdr: number, singles: boolean): number {
   const u32 = region.u32;
   const nrx = rxRingsOf(region, rec);
   if (nrx === 0) return m;
   const conv = converterFor(region, rec, srcHdr);
   if (conv === undefined) return m;
   const ring = portRing(region, rec, true, srcRing % nrx);
-  const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0, conv);
+  const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0, conv, singles);
   return got < 0 ? m : m - got;
 }
 
 /** Deliver merged[0..m) (packet numbers) to port record `rec`; returns frames dropped. */
-function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean, srcHdr: number): number {
+function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean, srcHdr: number, singles: boolean): number {
   const u32 = region.u32;
   const nrx = rxRingsOf(region, rec);
   if (nrx === 0) return m;
@@ -183,7 +184,7 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
     // ring per sender ring so that a flow's packets stay in order
     const ring = portRing(region, rec, true, srcRing % nrx);
     for (let i = 0; i < m; i++) merged[i] = pktFirst[merged[i]];
-    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0, conv);
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0, conv, singles);
     return got < 0 ? m : m - got;
   }
   // software RSS: split by flow hash over the port's rx rings
@@ -200,7 +201,7 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
     if (to === from) continue;
     const ring = portRing(region, rec, true, r);
     const n = to - from;
-    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0, conv);
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0, conv, singles);
     drops += got < 0 ? n : n - got;
     from = to;
   }
