@@ -58,9 +58,14 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   const rss = (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0;
   cnt.fill(0);
   let single = -1; // the one unicast destination of the whole batch, if there is one
-  let c0 = 0, c1 = 0, c2 = 0, cDst = 0; // MAC words (bytes 0..11) of the last looked-up frame
+  let c0 = 0, c1 = 0, c2 = 0, cDst = 0, seen = false; // MAC words (bytes 0..11) of the last looked-up frame
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, firsts = pktFirst, dsts = pktDst, counts = cnt; // locals: no reload per packet
-  for (let p = 0; p < pkts; p++) {
+  if (lookup === null && singles && srcHdr === 0 && !rss) {
+    // the common case in its own loop: the learning bridge, one-slot packets, no header
+    single = learnSingles(u16, u32, tab, src, pkts);
+    // the destinations are counted only when the batch needs grouping
+    if (!(single >= 0 && single < NM_BDG_BROADCAST)) for (let p = 0; p < pkts; p++) counts[dsts[p]]++;
+  } else for (let p = 0; p < pkts; p++) {
     const f = firsts[p];
     // the lookup sees the Ethernet frame after the port's virtio-net header (its first slot
     // must hold both, as in netmap)
@@ -79,10 +84,10 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
         const h = b >>> 1;
         m0 = (u16[h] | (u16[h + 1] << 16)) >>> 0; m1 = (u16[h + 2] | (u16[h + 3] << 16)) >>> 0; m2 = (u16[h + 4] | (u16[h + 5] << 16)) >>> 0;
       }
-      if (p > 0 && m0 === c0 && m1 === c1 && m2 === c2 && (fFlags[f] & NS_NO_LEARN) === 0) dst = cDst;
+      if (seen && m0 === c0 && m1 === c1 && m2 === c2 && (fFlags[f] & NS_NO_LEARN) === 0) dst = cDst;
       else {
         dst = learnAndLookup(u16, u32, tab, b, src, (fFlags[f] & NS_NO_LEARN) !== 0);
-        c0 = m0; c1 = m1; c2 = m2; cDst = dst;
+        c0 = m0; c1 = m1; c2 = m2; cDst = dst; seen = true;
       }
     } else {
       dst = lookup(u8, fSrc[f] + srcHdr, len, src, ringId);
@@ -133,6 +138,36 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   drops += pkts - nFlood - cnt[NM_BDG_NOPORT] - unicastSeen;
   if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
   return drops;
+}
+
+/**
+ * route()'s loop for the common case: the learning bridge (no lookup function, no RSS), a
+ * port without a virtio-net header, every packet one slot (entry p of the table is packet p,
+ * its buffer 64-byte aligned). Fills pktDst[0..pkts) and returns the one destination of the
+ * whole batch, or -2 when there are several. As in route(), a frame whose 12 MAC bytes equal
+ * the last looked-up frame's reuses its result (no hash, no table access).
+ */
+function learnSingles(u16: Uint16Array, u32: Uint32Array, tab: number, src: number, pkts: number): number {
+  const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, dsts = pktDst;
+  let single = -1, c0 = 0, c1 = 0, c2 = 0, cDst = 0, seen = false;
+  for (let p = 0; p < pkts; p++) {
+    let dst: number;
+    if (fLen[p] < ETH_HLEN) dst = NM_BDG_NOPORT;
+    else {
+      const b = fSrc[p], w = b >>> 2; // (offsets may exceed 2^31: unsigned shifts only)
+      const m0 = u32[w], m1 = u32[w + 1], m2 = u32[w + 2];
+      const noLearn = (fFlags[p] & NS_NO_LEARN) !== 0;
+      if (seen && m0 === c0 && m1 === c1 && m2 === c2 && !noLearn) dst = cDst;
+      else {
+        dst = learnAndLookup(u16, u32, tab, b, src, noLearn);
+        c0 = m0; c1 = m1; c2 = m2; cDst = dst; seen = true;
+      }
+    }
+    if (dst === src) dst = NM_BDG_NOPORT; // never back to the sender
+    dsts[p] = dst;
+    single = p === 0 ? dst : single === dst ? dst : -2;
+  }
+  return single;
 }
 
 /**
