@@ -73,13 +73,15 @@ export interface FrameConverter {
  * its record is unusable or a live owner kept its lock past RING_LOCK_WAIT_MS (every packet is then the caller's to count as dropped).
  * With a converter `conv`, each packet goes in as conv writes it (see FrameConverter): the
  * return value still counts the caller's packets, the ring's counters the frames it received.
+ * `singles` (no converter) says every listed packet is one slot without NS_MOREFRAG: the
+ * delivery then takes a loop without the chain and space tests per packet.
  *
  * The destination ring is another participant's: its geometry, prod, hwcur and the buf_idx of
  * every slot written are checked before use. A bad value stops the delivery to this ring
  * only: what was copied before it is published, the rest is dropped and counted here.
  */
 export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number,
-  conv: FrameConverter | null = null): number {
+  conv: FrameConverter | null = null, singles = false): number {
   // (the generation is checked before locking too: a damaged monitor list must not make us
   // take a "lock" at a random place of the object area)
   if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
@@ -105,7 +107,33 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   let delivered = 0, drops = 0, bytes = 0, bad = 0, frames = 0;
   const end = first + n;
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags; // locals: no reload per packet
-  for (let k = first; k < end; k++) {
+  if (singles && conv === null) {
+    // every packet is one slot without NS_MOREFRAG (the caller's gather saw no chain): the
+    // first min(n, free) packets fit and the rest are dropped, so the loop needs no space
+    // test; it runs over the one or two contiguous pieces of the destination ring (no
+    // wrap-around test) and writes each slot word as len | the constant flags
+    const fit = n < free ? n : free;
+    drops = n - fit;
+    const fl = addFlags << 16, nb = nbufs - 2;
+    let k = first;
+    const kEnd = first + fit;
+    while (k < kEnd) {
+      const stepEnd = kEnd - k > nslots - prod ? k + nslots - prod : kEnd;
+      let slot = s + (prod << 2);
+      for (; k < stepEnd; k++, slot += 4) {
+        const idx = u32[slot];
+        if (((idx - 2) >>> 0) >= nb) break; // the receiver broke a slot (below)
+        const p = list[k], len = fLen[p];
+        copyFrame(u8, f64, fSrc[p], bufsOfs + idx * bufSize, len);
+        u32[slot + 1] = len | fl;
+        bytes += len;
+      }
+      prod = (slot - s) >>> 2;
+      if (prod === nslots) prod = 0;
+      if (k < stepEnd) { bad = end - k; drops = bad; break; } // nothing more goes to this ring in this batch
+    }
+    delivered = k - first;
+  } else for (let k = first; k < end; k++) {
     const p = list[k];
     if (conv !== null) {
       const need = conv.plan(u8, ft, p, bufSize);

@@ -36,30 +36,36 @@ const offload = new VnetConverter();
 /**
  * Forward packets pktFirst[0..pkts) of the scratch table, sent by port index `src` of switch
  * `sw` from its tx ring record `txRing` (index `ringId`), whose frames carry a virtio-net
- * header of `srcHdr` bytes (0, 10, 12; -1, a damaged port record: nothing is forwarded).
+ * header of `srcHdr` bytes (0, 10, 12; -1, a damaged port record: nothing is forwarded);
+ * `singles`: every packet is one slot without NS_MOREFRAG (the delivery's fast loop).
  * Returns frames that some destination could not take.
  */
-export function forwardBatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr = 0): number {
+export function forwardBatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr = 0, singles = false): number {
   if (srcHdr < 0) {
     region.f64[(txRing + RR.txDrops) >> 3] += pkts;
     region.f64[(txRing + RR.txBadVnet) >> 3] += pkts;
     return pkts;
   }
-  const drops = route(region, sw, src, txRing, ringId, pkts, lookup, srcHdr);
+  const drops = route(region, sw, src, txRing, ringId, pkts, lookup, srcHdr, singles);
   const refused = offload.takeRefused();
   if (refused) region.f64[(txRing + RR.txBadVnet) >> 3] += refused;
   return drops;
 }
 
-function route(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr: number): number {
+function route(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, lookup: LookupFn | null, srcHdr: number, singles: boolean): number {
   const u8 = region.u8, u16 = region.u16, u32 = region.u32;
   const tab = (sw + SW.macTable) >> 2;
   const rss = (u32[(sw + SW.flags) >> 2] & SW_FLAG_RSS) !== 0;
   cnt.fill(0);
   let single = -1; // the one unicast destination of the whole batch, if there is one
-  let c0 = 0, c1 = 0, c2 = 0, cDst = 0; // MAC words (bytes 0..11) of the last looked-up frame
+  let c0 = 0, c1 = 0, c2 = 0, cDst = 0, seen = false; // MAC words (bytes 0..11) of the last looked-up frame
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, firsts = pktFirst, dsts = pktDst, counts = cnt; // locals: no reload per packet
-  for (let p = 0; p < pkts; p++) {
+  if (lookup === null && singles && srcHdr === 0 && !rss) {
+    // the common case in its own loop: the learning bridge, one-slot packets, no header
+    single = learnSingles(u16, u32, tab, src, pkts);
+    // the destinations are counted only when the batch needs grouping
+    if (!(single >= 0 && single < NM_BDG_BROADCAST)) for (let p = 0; p < pkts; p++) counts[dsts[p]]++;
+  } else for (let p = 0; p < pkts; p++) {
     const f = firsts[p];
     // the lookup sees the Ethernet frame after the port's virtio-net header (its first slot
     // must hold both, as in netmap)
@@ -78,10 +84,10 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
         const h = b >>> 1;
         m0 = (u16[h] | (u16[h + 1] << 16)) >>> 0; m1 = (u16[h + 2] | (u16[h + 3] << 16)) >>> 0; m2 = (u16[h + 4] | (u16[h + 5] << 16)) >>> 0;
       }
-      if (p > 0 && m0 === c0 && m1 === c1 && m2 === c2 && (fFlags[f] & NS_NO_LEARN) === 0) dst = cDst;
+      if (seen && m0 === c0 && m1 === c1 && m2 === c2 && (fFlags[f] & NS_NO_LEARN) === 0) dst = cDst;
       else {
         dst = learnAndLookup(u16, u32, tab, b, src, (fFlags[f] & NS_NO_LEARN) !== 0);
-        c0 = m0; c1 = m1; c2 = m2; cDst = dst;
+        c0 = m0; c1 = m1; c2 = m2; cDst = dst; seen = true;
       }
     } else {
       dst = lookup(u8, fSrc[f] + srcHdr, len, src, ringId);
@@ -97,7 +103,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   if (single >= 0 && single < NM_BDG_BROADCAST && !rss) {
     // fast path: one destination for the whole batch, no grouping needed
     const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + single);
-    const drops = rec === 0 ? pkts : deliverListToPort(region, rec, pktFirst, pkts, ringId, srcHdr);
+    const drops = rec === 0 ? pkts : deliverListToPort(region, rec, pktFirst, pkts, ringId, srcHdr, singles);
     if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
     return drops;
   }
@@ -126,12 +132,42 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
     while (a < aEnd || b < bEnd) {
       merged[m++] = b >= bEnd || (a < aEnd && order[a] < order[b]) ? order[a++] : order[b++];
     }
-    drops += deliverToPort(region, rec, m, ringId, rss, srcHdr);
+    drops += deliverToPort(region, rec, m, ringId, rss, srcHdr, singles);
   }
   // unicast to ports that left the switch since they were learned
   drops += pkts - nFlood - cnt[NM_BDG_NOPORT] - unicastSeen;
   if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
   return drops;
+}
+
+/**
+ * route()'s loop for the common case: the learning bridge (no lookup function, no RSS), a
+ * port without a virtio-net header, every packet one slot (entry p of the table is packet p,
+ * its buffer 64-byte aligned). Fills pktDst[0..pkts) and returns the one destination of the
+ * whole batch, or -2 when there are several. As in route(), a frame whose 12 MAC bytes equal
+ * the last looked-up frame's reuses its result (no hash, no table access).
+ */
+function learnSingles(u16: Uint16Array, u32: Uint32Array, tab: number, src: number, pkts: number): number {
+  const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, dsts = pktDst;
+  let single = -1, c0 = 0, c1 = 0, c2 = 0, cDst = 0, seen = false;
+  for (let p = 0; p < pkts; p++) {
+    let dst: number;
+    if (fLen[p] < ETH_HLEN) dst = NM_BDG_NOPORT;
+    else {
+      const b = fSrc[p], w = b >>> 2; // (offsets may exceed 2^31: unsigned shifts only)
+      const m0 = u32[w], m1 = u32[w + 1], m2 = u32[w + 2];
+      const noLearn = (fFlags[p] & NS_NO_LEARN) !== 0;
+      if (seen && m0 === c0 && m1 === c1 && m2 === c2 && !noLearn) dst = cDst;
+      else {
+        dst = learnAndLookup(u16, u32, tab, b, src, noLearn);
+        c0 = m0; c1 = m1; c2 = m2; cDst = dst; seen = true;
+      }
+    }
+    if (dst === src) dst = NM_BDG_NOPORT; // never back to the sender
+    dsts[p] = dst;
+    single = p === 0 ? dst : single === dst ? dst : -2;
+  }
+  return single;
 }
 
 /**
@@ -160,19 +196,19 @@ function converterFor(region: Region, rec: number, srcHdr: number): VnetConverte
 }
 
 /** Deliver first-fragment indices list[0..m) to ring (srcRing % nrx) of `rec`; returns drops. */
-function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number, srcHdr: number): number {
+function deliverListToPort(region: Region, rec: number, list: Int32Array, m: number, srcRing: number, srcHdr: number, singles: boolean): number {
   const u32 = region.u32;
   const nrx = rxRingsOf(region, rec);
   if (nrx === 0) return m;
   const conv = converterFor(region, rec, srcHdr);
   if (conv === undefined) return m;
   const ring = portRing(region, rec, true, srcRing % nrx);
-  const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0, conv);
+  const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0, conv, singles);
   return got < 0 ? m : m - got;
 }
 
 /** Deliver merged[0..m) (packet numbers) to port record `rec`; returns frames dropped. */
-function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean, srcHdr: number): number {
+function deliverToPort(region: Region, rec: number, m: number, srcRing: number, rss: boolean, srcHdr: number, singles: boolean): number {
   const u32 = region.u32;
   const nrx = rxRingsOf(region, rec);
   if (nrx === 0) return m;
@@ -183,7 +219,7 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
     // ring per sender ring so that a flow's packets stay in order
     const ring = portRing(region, rec, true, srcRing % nrx);
     for (let i = 0; i < m; i++) merged[i] = pktFirst[merged[i]];
-    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0, conv);
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0, conv, singles);
     return got < 0 ? m : m - got;
   }
   // software RSS: split by flow hash over the port's rx rings
@@ -200,7 +236,7 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
     if (to === from) continue;
     const ring = portRing(region, rec, true, r);
     const n = to - from;
-    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0, conv);
+    const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0, conv, singles);
     drops += got < 0 ? n : n - got;
     from = to;
   }

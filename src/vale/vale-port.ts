@@ -125,7 +125,7 @@ export class ValePort extends Port {
           const e = Atomics.load(u32, (this.sw + SW.epoch) >> 2) & 1;
           Atomics.store(u32, (t + RR.fwd) >> 2, (OWNER_TOKEN | (e << 31)) >>> 0);
           try {
-            forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn, hdr);
+            forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn, hdr, count === pkts);
           } finally {
             Atomics.store(u32, (t + RR.fwd) >> 2, 0);
           }
