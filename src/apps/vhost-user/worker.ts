@@ -43,6 +43,15 @@ const ctrl = new Int32Array(input.ctrl);
 const stats = new Float64Array(input.stats);
 const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
 
+// NMTS_VM_FULL picks what is done (for measuring): yield (the default), sleep:US (a nap of US
+// microseconds, 1-10000), none (pop on, as before); another value stops the port with an error.
+const fullMode = process.env.NMTS_VM_FULL || 'yield';
+const fullSleepMs = fullMode.startsWith('sleep:') ? Number(fullMode.slice(6)) / 1000 : 0;
+if (!(fullMode === 'yield' || fullMode === 'none' || (fullSleepMs >= 0.001 && fullSleepMs <= 10))) {
+  post({ type: 'error', phase: 'open', code: 'EINVAL', message: `NMTS_VM_FULL=${fullMode}: yield, none or sleep:US (1-10000) expected` });
+  process.exit(0);
+}
+
 let dev: VhostUserDevice;
 try {
   dev = new VhostUserDevice({
@@ -217,9 +226,7 @@ function switchToGuest(): number {
 // txsync that dropped, the next round first yields the CPU (sched_yield: the reader runs if it
 // waits for this CPU; otherwise the call returns at once). The guest's frames wait in its ring
 // meanwhile (the front end sees a full ring, as with a slow NIC). Other destinations are not
-// held up: the round still runs right after the yield.
-const fullMode = process.env.NMTS_VM_FULL ?? 'yield';
-const fullSleepMs = fullMode.startsWith('sleep:') ? Number(fullMode.slice(6)) / 1000 : 0;
+// held up: the round still runs right after the yield. (NMTS_VM_FULL: at the top.)
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 let destFull = false;
 let fullYields = 0;
