@@ -101,11 +101,13 @@ const PKTGEN_MOVING = /main_thread [1-9][\d.]* [KMG]?pps/;
  * Once `meter` shows frames moving, wait out the warm-up, then measure: `rate` reads what
  * `meter` printed during the window.
  */
-async function window(o: VmsOptions, meter: Proc, rate: (text: string) => number, moving: RegExp): Promise<number> {
+async function window(o: VmsOptions, meter: Proc, rate: (text: string) => number, moving: RegExp, edge?: () => Promise<void>): Promise<number> {
   await until('frames moving', () => moving.test(meter.out()), 30_000, meter.out);
   await sleep(o.warmupMs);
+  await edge?.();
   const from = meter.out().length;
   await sleep(o.durationMs);
+  await edge?.();
   // a busy machine may delay a periodic print past the window: then the next one (its pps covers
   // the time since the one before)
   for (let i = 0; i < 100; i++) {
@@ -126,6 +128,14 @@ async function vmPort(c: Ctx, attachTo?: string): Promise<{ name: string; sock: 
     if (a.ok !== true) throw new Error(`attach: ${String(a.error)}`);
   }
   return { name, sock };
+}
+
+/** Frames the port's thread has taken from the guest's TX queues so far (vhost-list). */
+async function guestTxPackets(c: Ctx, name: string): Promise<number> {
+  const r = await daemonRequest(c.daemonSock, { cmd: 'vhost-list' }, 30_000);
+  const ports = (r.ports ?? []) as { name: string; queues: { dir: string; packets: number }[] }[];
+  const p = ports.find((x) => x.name === name);
+  return p ? p.queues.filter((q) => q.dir === 'tx').reduce((a, q) => a + q.packets, 0) : NaN;
 }
 
 async function removePort(c: Ctx, name: string): Promise<void> {
@@ -256,7 +266,12 @@ async function switchRow(c: Ctx, o: VmsOptions, poll: boolean): Promise<{ pps: n
       if (r.ok !== true) throw new Error(`polling: ${String(r.error)}`);
     }
     fe = virtioUser(p.sock, 'txonly');
-    return { pps: await window(o, rx, pktgenPps, PKTGEN_MOVING), note: 'delivered to pkt-gen (the switch drops the rest at its ring)' };
+    // what the port's thread took from the guest in the window: delivered + dropped at the switch
+    const took: number[] = [];
+    const edge = async (): Promise<void> => { took.push(await guestTxPackets(c, name)); took.push(performance.now()); };
+    const pps = await window(o, rx, pktgenPps, PKTGEN_MOVING, edge);
+    const takenPps = took.length === 4 ? (took[2] - took[0]) / ((took[3] - took[1]) / 1000) : NaN;
+    return { pps, note: `delivered to pkt-gen; the port took ${fmt(takenPps)} Mpps from the guest (the switch drops the rest at the receiver's ring)` };
   } finally {
     await stop(fe);
     await stop(rx);

@@ -24,7 +24,8 @@ import '../../index.js';
 import { NS_MOREFRAG } from '../../core/constants.js';
 import { portWord, sleepOn } from '../../core/wait.js';
 import { PollSet } from '../../sys/net.js';
-import { allowedCpus, pinThisThread } from '../../sys/sched.js';
+import { allowedCpus, pinThisThread, schedYield } from '../../sys/sched.js';
+import { RR } from '../../core/layout.js';
 import { setThreadCpus } from '../common/thread-affinity.js';
 import type { ValePort } from '../../vale/vale-port.js';
 import { VhostUserDevice } from '../../ports/vhost-user/device.js';
@@ -41,6 +42,15 @@ const input = workerData as VhostWorkerInput;
 const ctrl = new Int32Array(input.ctrl);
 const stats = new Float64Array(input.stats);
 const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
+
+// NMTS_VM_FULL picks what is done (for measuring): yield (the default), sleep:US (a nap of US
+// microseconds, 1-10000), none (pop on, as before); another value stops the port with an error.
+const fullMode = process.env.NMTS_VM_FULL || 'yield';
+const fullSleepMs = fullMode.startsWith('sleep:') ? Number(fullMode.slice(6)) / 1000 : 0;
+if (!(fullMode === 'yield' || fullMode === 'none' || (fullSleepMs >= 0.001 && fullSleepMs <= 10))) {
+  post({ type: 'error', phase: 'open', code: 'EINVAL', message: `NMTS_VM_FULL=${fullMode}: yield, none or sleep:US (1-10000) expected` });
+  process.exit(0);
+}
 
 let dev: VhostUserDevice;
 try {
@@ -208,6 +218,34 @@ function switchToGuest(): number {
   return n;
 }
 
+// ---- a full destination: give the CPU away rather than pop frames only to drop them ----
+// The switch forwards in this thread's txsync and drops what a full destination ring cannot
+// take (counted in the tx ring's txDrops). A destination stays full while its reader does not
+// run, and on a machine with fewer cores than busy threads that reader often waits for this
+// very CPU: popping more guest frames then only feeds the switch's drop counter. So after a
+// txsync that dropped, the next round first yields the CPU (sched_yield: the reader runs if it
+// waits for this CPU; otherwise the call returns at once). The guest's frames wait in its ring
+// meanwhile (the front end sees a full ring, as with a slow NIC). Other destinations are not
+// held up: the round still runs right after the yield. (NMTS_VM_FULL: at the top.)
+const napWord = new Int32Array(new SharedArrayBuffer(4));
+let destFull = false;
+let fullYields = 0;
+
+/** txsync the port's tx ring `tx` (forwarding into the switch) and note whether a destination was full. */
+function syncTx(tx: { ofs: number }): void {
+  const f64 = vnic!.region.f64, d = (tx.ofs + RR.txDrops) >> 3;
+  const before = f64[d];
+  vnic!.txsync();
+  if (f64[d] !== before) destFull = true;
+}
+
+function afterFull(): void {
+  destFull = false;
+  fullYields++;
+  if (fullSleepMs > 0) Atomics.wait(napWord, 0, 0, fullSleepMs);
+  else if (fullMode !== 'none') schedYield();
+}
+
 /** Guest TX queue i into the switch port's tx ring i. */
 function guestToSwitchPair(i: number): number {
   const txq = txqs[i];
@@ -228,7 +266,7 @@ function guestToSwitchPair(i: number): number {
     // a 10-byte header (a front end without VERSION_1 and MRG_RXBUF) is not the port's 12: dropped, counted
     const moved = txq.hdrLen === PORT_HDR ? guestToRingWithHdr(txq, tx, u8, u32, f64, burst) : dropAll(txq);
     txq.finish();
-    vnic.txsync();
+    syncTx(tx);
     return moved;
   }
   let k = tx.head;
@@ -244,7 +282,7 @@ function guestToSwitchPair(i: number): number {
   }
   tx.advance(k);
   txq.finish();
-  vnic.txsync();
+  syncTx(tx);
   return n;
 }
 
@@ -302,6 +340,7 @@ try {
     requests.poll();
     handoff.poll();
     if (dev.fdGen !== fdGen) rebuildWaker();
+    if (destFull) afterFull();
     const moved = guestToSwitch() + switchToGuest();
     publish();
     if (polling && !handoff.isLent) {
