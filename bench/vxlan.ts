@@ -115,10 +115,12 @@ async function smallFrames(t: Topo, seconds: number, cpu = false): Promise<numbe
   if (cpu) {
     // one second in the middle (pkt-gen takes a second to start), timed: a late timer would inflate the shares
     setTimeout(() => {
-      const a = threadTicks(t), t0 = performance.now();
+      const a = threadTicks(t), sa = threadSwitches(t), fa = rxPackets(t), t0 = performance.now();
       setTimeout(() => {
-        const b = threadTicks(t), dt = (performance.now() - t0) / 1000;
+        const b = threadTicks(t), sb = threadSwitches(t), fb = rxPackets(t), dt = (performance.now() - t0) / 1000;
         process.stderr.write(`${t.label}, 60-byte frames, CPU per thread (${dt.toFixed(2)} s in the middle): ${busiest(a, b, dt)}\n`);
+        const sw = sb - sa, fr = fb - fa;
+        process.stderr.write(`${t.label}, 60-byte frames, context switches of those threads: ${(sw / dt).toFixed(0)}/s, ${(fr > 0 ? sw / fr : NaN).toFixed(3)} per frame received (${fr} frames)\n`);
       }, 1000);
     }, seconds * 600);
   }
@@ -166,6 +168,25 @@ function threadTicks(t: Topo): Map<string, number> {
     }
   }
   return out;
+}
+
+/** Context switches (voluntary: sleeps and wake-ups, and involuntary) of every thread in the topology's namespaces, summed. */
+function threadSwitches(t: Topo): number {
+  let sum = 0;
+  for (const h of ['a', 'b', 'ca', 'cb'] as const) {
+    const pids = spawnSync('ip', ['netns', 'pids', t.ns[h]], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+    for (const pid of pids) {
+      let tasks: string[];
+      try { tasks = readdirSync(`/proc/${pid}/task`); } catch { continue; }
+      for (const tid of tasks) {
+        try {
+          const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+          for (const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) sum += Number(m[1]);
+        } catch { /* gone */ }
+      }
+    }
+  }
+  return sum;
 }
 
 /** The busiest threads between two samples, as 'host/program/tid NN%' (of one CPU); their sum. */
