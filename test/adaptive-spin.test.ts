@@ -1,6 +1,7 @@
 // The attachment forwarders' spin-before-sleep policy (apps/common/adaptive-spin.ts): an idle
 // forwarder never spins, a flowing one spins for its window, the window doubles on a caught
-// batch and halves (to a floor) on an expired spin, and NMTS_ATTACH_SPIN_US sets or disables it.
+// batch and halves (to a floor) on an expired spin, a late look (contended CPU) stops spinning
+// for a while, and NMTS_ATTACH_SPIN_US sets or disables it.
 // Time is given explicitly: no clock, no timing sensitivity.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,8 @@ test('a caught batch doubles the window up to the maximum; expiries stop at a si
   for (let i = 0; i < 10; i++) {
     s.moved();
     assert.equal(s.idle(i), true);
-    assert.equal(s.idle(i + 1), false);
+    assert.equal(s.idle(i + 0.04), s.windowMs > 0.04, 'looks 40 µs apart: not contended');
+    assert.equal(s.idle(i + 0.08), false);
   }
   assert.equal(s.expired, 10);
   assert.equal(s.windowMs, 0.004, 'floor: max/16');
@@ -51,6 +53,23 @@ test('moved() without a spin in progress counts nothing; slept() ends a spin', (
   assert.equal(s.idle(1.01), false, 'a sleep ends the flow');
   assert.equal(s.expired, 0, 'not an expiry: the window stays');
   assert.equal(s.windowMs, 0.05);
+});
+
+test('a look that comes late (another thread had the CPU) ends the spin and stops spinning for a while', () => {
+  const s = new AdaptiveSpin(1000);
+  s.moved();
+  assert.equal(s.idle(0), true);
+  assert.equal(s.idle(0.03), true);
+  assert.equal(s.idle(0.2), false, '170 µs since the previous look: contended');
+  assert.equal(s.contended, 1);
+  assert.equal(s.expired, 0);
+  assert.equal(s.windowMs, 1, 'the window is not shrunk by contention');
+  s.moved();
+  assert.equal(s.idle(5), false, 'backing off');
+  s.moved();
+  assert.equal(s.idle(19), false, 'still backing off');
+  s.moved();
+  assert.equal(s.idle(20.3), true, 'after the back-off it spins again');
 });
 
 test('0, negative or non-finite maxima never spin; huge ones are capped at 10 ms', () => {

@@ -11,7 +11,14 @@
 // halves it (down to a sixteenth of the maximum), and an idle forwarder (nothing moved since
 // its last sleep) does not spin at all: an idle attachment costs what it cost before.
 //
+// The clock is also the probe that keeps spinning from hurting a busy machine, as in
+// core/spin.ts's flow spin (whose constants this shares): an idle round that took longer than
+// CONTENDED_MS since the previous look means another thread had this CPU (a spinning thread
+// only pushes itself back in the scheduler's queue), so the forwarder sleeps at once and does
+// not spin again for CONTENDED_BACKOFF_MS.
+//
 // Pure bookkeeping, time given by the caller (performance.now() in ms): deterministic to test.
+import { CONTENDED_BACKOFF_MS, CONTENDED_MS } from '../../core/spin.js';
 
 export class AdaptiveSpin {
   /** The longest window, ms (0: never spin). */
@@ -22,8 +29,12 @@ export class AdaptiveSpin {
   caught = 0;
   /** Spins that ended in a sleep. */
   expired = 0;
+  /** Spins cut short because another thread had the CPU. */
+  contended = 0;
   private active = false; // frames moved since the last sleep
   private start = -1; // when the current spin began, -1: not spinning
+  private last = 0; // the previous look of the current spin
+  private noSpinUntil = -Infinity;
 
   constructor(maxUs: number) {
     this.maxMs = Number.isFinite(maxUs) && maxUs > 0 ? Math.min(maxUs, 10_000) / 1000 : 0;
@@ -43,10 +54,21 @@ export class AdaptiveSpin {
   /** A round moved nothing at `now`: true to look again (spin), false to sleep. */
   idle(now: number): boolean {
     if (!this.active || this.maxMs === 0) return false;
+    if (now < this.noSpinUntil) {
+      this.slept();
+      return false;
+    }
     if (this.start < 0) {
-      this.start = now;
+      this.start = this.last = now;
       return true;
     }
+    if (now - this.last > CONTENDED_MS) {
+      this.contended++;
+      this.noSpinUntil = now + CONTENDED_BACKOFF_MS;
+      this.slept();
+      return false;
+    }
+    this.last = now;
     if (now - this.start < this.windowMs) return true;
     this.expired++;
     this.windowMs = Math.max(this.maxMs / 16, this.windowMs / 2);
