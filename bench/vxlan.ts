@@ -113,8 +113,9 @@ async function smallFrames(t: Topo, seconds: number, cpu = false): Promise<numbe
   const dst = inNs(t.ns.cb, 'cat', ['/sys/class/net/vxlc0/address']).trim();
   const before = rxPackets(t);
   if (cpu) {
-    // one second in the middle (pkt-gen takes a second to start), timed: a late timer would inflate the shares
-    setTimeout(() => {
+    // one second once frames flow (pkt-gen takes one to several seconds to start on a loaded
+    // machine: a fixed offset sampled it idle), timed: a late timer would inflate the shares
+    const sample = (): void => {
       const a = threadTicks(t), sa = threadSwitches(t), fa = rxPackets(t), t0 = performance.now();
       setTimeout(() => {
         const b = threadTicks(t), sb = threadSwitches(t), fb = rxPackets(t), dt = (performance.now() - t0) / 1000;
@@ -122,7 +123,12 @@ async function smallFrames(t: Topo, seconds: number, cpu = false): Promise<numbe
         const sw = sb - sa, fr = fb - fa;
         process.stderr.write(`${t.label}, 60-byte frames, context switches of those threads: ${(sw / dt).toFixed(0)}/s, ${(fr > 0 ? sw / fr : NaN).toFixed(3)} per frame received (${fr} frames)\n`);
       }, 1000);
-    }, seconds * 600);
+    };
+    const flowing = (left: number): void => {
+      if (rxPackets(t) > before) setTimeout(sample, 300);
+      else if (left > 0) setTimeout(() => flowing(left - 1), 100);
+    };
+    setTimeout(() => flowing(seconds * 10), 100);
   }
   const gen = spawn('ip', ['netns', 'exec', t.ns.ca, process.execPath, NMTS, 'pkt-gen', '-i', 'netmap:vxlc0', '-f', 'tx', '-l', '60', '-D', dst,
     '-s', '192.168.44.1', '-d', '192.168.44.2', '--duration', String(seconds), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
