@@ -120,7 +120,7 @@ async function smallFrames(t: Topo, seconds: number, cpu = false): Promise<numbe
       setTimeout(() => {
         const b = threadTicks(t), sb = threadSwitches(t), fb = rxPackets(t), dt = (performance.now() - t0) / 1000;
         process.stderr.write(`${t.label}, 60-byte frames, CPU per thread (${dt.toFixed(2)} s in the middle): ${busiest(a, b, dt)}\n`);
-        const sw = sb - sa, fr = fb - fa;
+        const sw = switchesBetween(sa, sb), fr = fb - fa;
         process.stderr.write(`${t.label}, 60-byte frames, context switches of those threads: ${(sw / dt).toFixed(0)}/s, ${(fr > 0 ? sw / fr : NaN).toFixed(3)} per frame received (${fr} frames)\n`);
       }, 1000);
     };
@@ -176,9 +176,9 @@ function threadTicks(t: Topo): Map<string, number> {
   return out;
 }
 
-/** Context switches (voluntary: sleeps and wake-ups, and involuntary) of every thread in the topology's namespaces, summed. */
-function threadSwitches(t: Topo): number {
-  let sum = 0;
+/** Context switches (voluntary: sleeps and wake-ups, and involuntary) of every thread in the topology's namespaces, by 'pid/tid'. */
+function threadSwitches(t: Topo): Map<string, number> {
+  const out = new Map<string, number>();
   for (const h of ['a', 'b', 'ca', 'cb'] as const) {
     const pids = spawnSync('ip', ['netns', 'pids', t.ns[h]], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
     for (const pid of pids) {
@@ -187,11 +187,20 @@ function threadSwitches(t: Topo): number {
       for (const tid of tasks) {
         try {
           const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-          for (const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) sum += Number(m[1]);
+          let n = 0;
+          for (const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+          out.set(`${pid}/${tid}`, n);
         } catch { /* gone */ }
       }
     }
   }
+  return out;
+}
+
+/** Context switches between two samples of the threads present in both (one that ended has no difference). */
+function switchesBetween(a: Map<string, number>, b: Map<string, number>): number {
+  let sum = 0;
+  for (const [k, v] of b) { const w = a.get(k); if (w !== undefined) sum += v - w; }
   return sum;
 }
 
