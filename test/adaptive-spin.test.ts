@@ -81,12 +81,13 @@ test('0, negative or non-finite maxima never spin; huge ones are capped at 10 ms
   assert.equal(new AdaptiveSpin(1e9).maxMs, 10);
 });
 
-test('NMTS_ATTACH_SPIN_US: default 50, 0 turns it off, garbage falls back to the default', () => {
-  assert.equal(attachSpinUs({}), 50);
-  assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '' }), 50);
+test('NMTS_ATTACH_SPIN_US: default 0 (off), a window in µs turns it on, garbage falls back to off', () => {
+  assert.equal(attachSpinUs({}), 0);
+  assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '' }), 0);
   assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '0' }), 0);
+  assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '50' }), 50);
   assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '200' }), 200);
-  assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: 'fast' }), 50);
-  assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '-1' }), 50);
+  assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: 'fast' }), 0);
+  assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '-1' }), 0);
   assert.equal(attachSpinUs({ NMTS_ATTACH_SPIN_US: '99999' }), 10_000);
 });

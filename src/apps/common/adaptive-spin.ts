@@ -84,10 +84,16 @@ export class AdaptiveSpin {
   }
 }
 
-/** The spin window of attachment forwarders, µs: NMTS_ATTACH_SPIN_US (0 turns spinning off), else 50. */
+/**
+ * The spin window of attachment forwarders, µs: NMTS_ATTACH_SPIN_US, default 0 (off: sleep at
+ * once, as before). Off by default because on the shared 2-core machine it did not pay (docs/
+ * vxlan.md "Measured", 2026-12-06: a forwarder spinning 50 µs used 45 % of a core and the
+ * 60-byte rate fell, 0.012 against 0.024 Mpps median in one locked run), as core/spin.ts's flow
+ * spin found for the receivers; it is for a machine where the forwarders have cores of their own.
+ */
 export function attachSpinUs(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.NMTS_ATTACH_SPIN_US;
-  if (v === undefined || v === '') return 50;
+  if (v === undefined || v === '') return 0;
   const n = Number(v);
-  return Number.isFinite(n) && n >= 0 ? Math.min(n, 10_000) : 50;
+  return Number.isFinite(n) && n >= 0 ? Math.min(n, 10_000) : 0;
 }
