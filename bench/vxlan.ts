@@ -113,14 +113,22 @@ async function smallFrames(t: Topo, seconds: number, cpu = false): Promise<numbe
   const dst = inNs(t.ns.cb, 'cat', ['/sys/class/net/vxlc0/address']).trim();
   const before = rxPackets(t);
   if (cpu) {
-    // one second in the middle (pkt-gen takes a second to start), timed: a late timer would inflate the shares
-    setTimeout(() => {
-      const a = threadTicks(t), t0 = performance.now();
+    // one second once frames flow (pkt-gen takes one to several seconds to start on a loaded
+    // machine: a fixed offset sampled it idle), timed: a late timer would inflate the shares
+    const sample = (): void => {
+      const a = threadTicks(t), sa = threadSwitches(t), fa = rxPackets(t), t0 = performance.now();
       setTimeout(() => {
-        const b = threadTicks(t), dt = (performance.now() - t0) / 1000;
+        const b = threadTicks(t), sb = threadSwitches(t), fb = rxPackets(t), dt = (performance.now() - t0) / 1000;
         process.stderr.write(`${t.label}, 60-byte frames, CPU per thread (${dt.toFixed(2)} s in the middle): ${busiest(a, b, dt)}\n`);
+        const sw = switchesBetween(sa, sb), fr = fb - fa;
+        process.stderr.write(`${t.label}, 60-byte frames, context switches of those threads: ${(sw / dt).toFixed(0)}/s, ${(fr > 0 ? sw / fr : NaN).toFixed(3)} per frame received (${fr} frames)\n`);
       }, 1000);
-    }, seconds * 600);
+    };
+    const flowing = (left: number): void => {
+      if (rxPackets(t) > before) setTimeout(sample, 300);
+      else if (left > 0) setTimeout(() => flowing(left - 1), 100);
+    };
+    setTimeout(() => flowing(seconds * 10), 100);
   }
   const gen = spawn('ip', ['netns', 'exec', t.ns.ca, process.execPath, NMTS, 'pkt-gen', '-i', 'netmap:vxlc0', '-f', 'tx', '-l', '60', '-D', dst,
     '-s', '192.168.44.1', '-d', '192.168.44.2', '--duration', String(seconds), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -166,6 +174,34 @@ function threadTicks(t: Topo): Map<string, number> {
     }
   }
   return out;
+}
+
+/** Context switches (voluntary: sleeps and wake-ups, and involuntary) of every thread in the topology's namespaces, by 'pid/tid'. */
+function threadSwitches(t: Topo): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const h of ['a', 'b', 'ca', 'cb'] as const) {
+    const pids = spawnSync('ip', ['netns', 'pids', t.ns[h]], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+    for (const pid of pids) {
+      let tasks: string[];
+      try { tasks = readdirSync(`/proc/${pid}/task`); } catch { continue; }
+      for (const tid of tasks) {
+        try {
+          const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+          let n = 0;
+          for (const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+          out.set(`${pid}/${tid}`, n);
+        } catch { /* gone */ }
+      }
+    }
+  }
+  return out;
+}
+
+/** Context switches between two samples of the threads present in both (one that ended has no difference). */
+function switchesBetween(a: Map<string, number>, b: Map<string, number>): number {
+  let sum = 0;
+  for (const [k, v] of b) { const w = a.get(k); if (w !== undefined) sum += v - w; }
+  return sum;
 }
 
 /** The busiest threads between two samples, as 'host/program/tid NN%' (of one CPU); their sum. */

@@ -42,6 +42,8 @@ export interface AttachWorkerInput {
   host: boolean;
   conf: RingConf;
   burst: number;
+  /** Longest adaptive spin before sleeping when a round moved nothing, µs (0: sleep at once; common/adaptive-spin.ts). */
+  spinUs: number;
   ctrl: SharedArrayBuffer;
   counters: SharedArrayBuffer;
 }

@@ -14,6 +14,7 @@ import { close as closeFd } from '../../sys/libc.js';
 import { readlinkSync } from 'node:fs';
 import { abandonRedirect } from '../../ports/netif/redirect-registry.js';
 import { vxlanExists } from '../../ports/vxlan/config.js';
+import { attachSpinUs } from '../common/adaptive-spin.js';
 import * as K from '../../sys/kernel-abi.js';
 import { A, COUNTERS_PER_DIR, COUNTERS_SIZE, DIRECTIONS, KERNEL_DROPS, KERNEL_DROPS_OFS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './shared.js';
 
@@ -149,7 +150,7 @@ export class Attachments {
    * `ended` is called when an attachment ends by itself (its interface went away).
    */
   constructor(private readonly log: (event: string) => void, private readonly ended: () => void = () => {}, private readonly burst = 512,
-    private readonly stopTimeoutMs = STOP_TIMEOUT_MS) {}
+    private readonly stopTimeoutMs = STOP_TIMEOUT_MS, private readonly spinUs = attachSpinUs()) {}
 
   /** Tests only: make the forwarder of valeX:IF block, as a stuck one would (it then ignores stop). */
   stallForTest(port: string): void {
@@ -191,7 +192,7 @@ export class Attachments {
     }
     checkInterface(ifname);
     const ctrlSab = new SharedArrayBuffer(A.size * 4), countersSab = new SharedArrayBuffer(COUNTERS_SIZE * 8);
-    const input: AttachWorkerInput = { sw, ifname, host: o.host, conf: o.conf, burst: this.burst, ctrl: ctrlSab, counters: countersSab };
+    const input: AttachWorkerInput = { sw, ifname, host: o.host, conf: o.conf, burst: this.burst, spinUs: this.spinUs, ctrl: ctrlSab, counters: countersSab };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
     const a: Attachment = {
       sw, ifname, worker, ctrl: new Int32Array(ctrlSab), counters: new Float64Array(countersSab), info: null,

@@ -17,8 +17,9 @@ import type { Port } from '../../core/port.js';
 import { NetmapError } from '../../core/region.js';
 import type { InterfaceOpenOptions } from '../../ports/netif/kernel-port.js';
 import { ctlSocketFd, ifIndex } from '../../sys/net.js';
-import { pinThisThread, allowedCpus } from '../../sys/sched.js';
+import { pinThisThread, allowedCpus, schedYield } from '../../sys/sched.js';
 import type { ValePort } from '../../vale/vale-port.js';
+import { AdaptiveSpin } from '../common/adaptive-spin.js';
 import { FdWaker } from '../common/fd-waker.js';
 import { Direction, rxPending } from '../common/port-forward.js';
 import { portBackendLines } from '../common/port-backend.js';
@@ -151,6 +152,7 @@ post({
 });
 
 const burst = input.burst;
+const spin = new AdaptiveSpin(input.spinUs);
 const cpusAtStart = allowedCpus();
 let lastLook = performance.now();
 
@@ -262,7 +264,12 @@ try {
     for (let d = 0; d < dirs.length; d++) moved += dirs[d].run(burst);
     syncAll(false);
     publish();
-    if (moved === 0 && !polling) sleep();
+    if (moved > 0) spin.moved();
+    else if (!polling) {
+      // while frames flow, look again (yielding the CPU) before paying a sleep and a wake-up
+      if (spin.idle(performance.now())) schedYield();
+      else sleep();
+    }
   }
 } catch (e) {
   failure = errorMessage(e);
