@@ -332,14 +332,7 @@ export class VxlanPort extends KernelPort {
       }
       if (count === 0) { hwcur = k; continue; }
       // send; a datagram the kernel refuses is dropped, a busy socket keeps the rest for the next sync
-      let sentTo = 0;
-      while (sentTo < count) {
-        const r = sendmmsgAt(this.rawFd, this.vbase + this.txMsg + sentTo * K.mmsghdr.size, count - sentTo, this.spec.name, TOLERATE);
-        if (r > 0) { st[C.txDatagrams] += r; sentTo += r; continue; }
-        if (RETRY.includes(-r)) break;
-        st[C.txErrors]++;
-        sentTo++;
-      }
+      const sentTo = this.sendVector(count);
       if (sentTo < count) {
         // the slots from the first unsent datagram's are sent again at the next sync (their
         // frames were counted: take them back)
