@@ -89,30 +89,26 @@ export class TapRings implements HostRings {
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
     const head = u32[(t + RR.head) >> 2];
     let hwcur = u32[(t + RR.hwcur) >> 2];
-    if (hwcur !== head) {
-      const nbufs = region.nbufs, bufSize = region.bufSize, bufs = this.bufs, fd = this.fd;
-      let pkts = 0, bytes = 0, drops = 0, bad = -1, err = 0;
-      while (hwcur !== head) {
-        const idx = u32[s + (hwcur << 2)], len = u32[s + (hwcur << 2) + 1] & 0xffff;
-        if (idx < 2 || idx >= nbufs || len > bufSize) { bad = hwcur; break; }
-        const r = tapWrite(fd, bufs + idx * bufSize, len);
-        if (r < 0) {
-          if (r === -K.EAGAIN || r === -K.ENOBUFS || r === -K.EINTR) break; // retried at the next sync
-          if (!DROP.includes(-r)) { err = -r; break; }
-          drops++;
-        } else {
-          pkts++;
-          bytes += len;
-        }
-        hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
+    const nbufs = region.nbufs, bufSize = region.bufSize, bufs = this.bufs, fd = this.fd;
+    let pkts = 0, bytes = 0, drops = 0, bad = -1, err = 0;
+    while (hwcur !== head) {
+      const idx = u32[s + (hwcur << 2)], len = u32[s + (hwcur << 2) + 1] & 0xffff;
+      if (idx < 2 || idx >= nbufs || len > bufSize) { bad = hwcur; break; }
+      const r = tapWrite(fd, bufs + idx * bufSize, len);
+      if (r < 0) {
+        if (r === -K.EAGAIN || r === -K.ENOBUFS || r === -K.EINTR) break; // retried at the next sync
+        if (!DROP.includes(-r)) { err = -r; break; }
+        drops++;
+      } else {
+        pkts++;
+        bytes += len;
       }
-      // what was written stays written: the ring is consistent before a slot or errno is reported
-      txEpilogue(region, t, hwcur, pkts, bytes, drops);
-      if (bad >= 0) badSlot(region, t, bad, this.what);
-      if (err) throw new NetError('write', 'TAP', this.name, err);
-      return;
+      hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
     }
-    txEpilogue(region, t, hwcur, 0, 0, 0);
+    // what was written stays written: the ring is consistent before a slot or errno is reported
+    txEpilogue(region, t, hwcur, pkts, bytes, drops);
+    if (bad >= 0) badSlot(region, t, bad, this.what);
+    if (err) throw new NetError('write', 'TAP', this.name, err);
   }
 
   /**
