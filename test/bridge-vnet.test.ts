@@ -8,48 +8,15 @@
 // what it converts. Needs no root.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, type Port } from '../src/index.js';
-import { NS_MOREFRAG } from '../src/core/constants.js';
-import { VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, vnetWrite } from '../src/packet/vnet-hdr.js';
+import { open } from '../src/index.js';
+import { VNET_F_NEEDS_CSUM, VNET_GSO_NONE } from '../src/packet/vnet-hdr.js';
 import { Direction } from '../src/apps/common/port-forward.js';
 import { bridge } from '../src/apps/bridge/bridge.js';
 import { TCP_ACK, TCP_PSH, checksumsValid, linuxSegments, payloadOf, superFrame } from './fixtures/gso-frames.js';
-import { drain, type Rx } from './fixtures/vale-helpers.js';
+import { drain } from './fixtures/vale-helpers.js';
+import { packets, sendChain, tsoHdr, withHdr } from './fixtures/vnet-chain.js';
 
 const ID = process.pid;
-
-function sendChain(port: Port, bytes: Uint8Array): number {
-  const ring = port.txRings[0]!, piece = ring.bufSize;
-  let slots = 0;
-  for (let o = 0; o < bytes.length; o += piece) {
-    const h = ring.head, n = Math.min(piece, bytes.length - o);
-    port.u8.set(bytes.subarray(o, o + n), ring.buf(h));
-    ring.setLen(h, n);
-    ring.setSlotFlags(h, o + n < bytes.length ? NS_MOREFRAG : 0);
-    ring.advance(ring.next(h));
-    slots++;
-  }
-  port.txsync();
-  return slots;
-}
-
-function withHdr(size: number, frame: Uint8Array, flags: number, gsoType: number, hdrLen: number, gsoSize: number, csumStart: number, csumOffset: number): Uint8Array {
-  const b = new Uint8Array(size + frame.length);
-  if (size > 0) vnetWrite(b, 0, size, flags, gsoType, hdrLen, gsoSize, csumStart, csumOffset);
-  b.set(frame, size);
-  return b;
-}
-
-function packets(rx: Rx[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let parts: Uint8Array[] = [];
-  for (const r of rx) {
-    parts.push(r.data);
-    if (!(r.flags & NS_MOREFRAG)) { out.push(Uint8Array.from(Buffer.concat(parts))); parts = []; }
-  }
-  assert.equal(parts.length, 0, 'a chain left unfinished');
-  return out;
-}
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -62,7 +29,7 @@ describe('forwarders between header lengths: VALE\'s conversion across two regio
     try {
       assert.notEqual(b.region, c.region, 'two regions');
       const tso = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(40000, 1), flags: TCP_ACK | TCP_PSH, ipId: 9, df: true, partial: true, tcpOptions: 12 });
-      sendChain(src, withHdr(12, tso.frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, tso.layout.hdrEnd, 1448, tso.layout.l4, 16));
+      sendChain(src, tsoHdr(12, tso, 1448));
       // a 5000-byte frame with a partial checksum only: a 3-slot chain whose checksum is completed
       const part = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(5000 - 66, 2), flags: TCP_ACK, partial: true, tcpOptions: 12 });
       sendChain(src, withHdr(12, part.frame, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, 0, 0, part.layout.l4, 16));
@@ -71,7 +38,7 @@ describe('forwarders between header lengths: VALE\'s conversion across two regio
       assert.equal(bc.zerocopy, false);
       assert.equal(bc.run(1024), 2, 'two packets taken');
       c.txsync();
-      const got = packets(drain(d));
+      const got = packets(drain(d)).map(([b]) => b);
       const want = linuxSegments(tso.frame, tso.layout, 4, 'tcp', 1448);
       assert.equal(got.length, want.length + 1);
       for (let i = 0; i < want.length; i++) assert.equal(hex(got[i]!), hex(want[i]!), `segment ${i}`);
@@ -87,7 +54,7 @@ describe('forwarders between header lengths: VALE\'s conversion across two regio
       const cb = new Direction(c, b, false);
       assert.equal(cb.run(1024), 1);
       b.txsync();
-      const back = packets(drain(src));
+      const back = packets(drain(src)).map(([b]) => b);
       assert.equal(back.length, 1);
       assert.deepEqual([...back[0]!.subarray(0, 12)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0], 'a header asking for nothing, num_buffers 1');
       assert.equal(hex(back[0]!.subarray(12)), hex(plain));
@@ -101,8 +68,8 @@ describe('forwarders between header lengths: VALE\'s conversion across two regio
     const c = open(`${S2}:c2`, { txSlots: 64 }), d = open(`${S2}:d2`);
     try {
       const tso = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(60000, 4), flags: TCP_ACK, partial: true });
-      const good = withHdr(12, tso.frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, tso.layout.hdrEnd, 1460, tso.layout.l4, 16);
-      const bad = withHdr(12, tso.frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, tso.layout.hdrEnd, 0, tso.layout.l4, 16); // gso_size 0
+      const good = tsoHdr(12, tso, 1460);
+      const bad = tsoHdr(12, tso, 0); // gso_size 0
       sendChain(src, bad);
       sendChain(src, good);
       sendChain(src, good);
@@ -130,7 +97,7 @@ describe('forwarders between header lengths: VALE\'s conversion across two regio
       const tso = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(20000, 5), flags: TCP_ACK, partial: true });
       const run = bridge({ a: `${S1}:b3@conf:vnet=12`, b: `${S2}:c3`, maxPackets: 1 }, (l) => lines.push(l));
       await new Promise((r) => setTimeout(r, 100));
-      sendChain(src, withHdr(12, tso.frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, tso.layout.hdrEnd, 1448, tso.layout.l4, 16));
+      sendChain(src, tsoHdr(12, tso, 1448));
       const r = await run;
       assert.match(lines.join('\n'), /^virtio-net headers: valebv\d+a:b3@conf:vnet=12 12 bytes, valebv\d+b:c3 0: converted \(valebv\d+a:b3@conf:vnet=12.s super-frames cut into segments/m);
       assert.match(lines.join('\n'), /zerocopy NOT supported/);

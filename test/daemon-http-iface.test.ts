@@ -9,19 +9,11 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Netns } from './fixtures/netif-helpers.js';
 import { needs } from './fixtures/requires.js';
+import { sample } from './fixtures/prom.js';
 
 const skip = needs(['root', 'ip']);
 const FIXTURE = fileURLToPath(new URL('./fixtures/daemon-http-iface.js', import.meta.url));
 const SENT = 100_000;
-
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{')) continue;
-    const got = Object.fromEntries([...line.slice(name.length + 1, line.lastIndexOf('}')).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 interface Iface { interface: string; switch: string; backend: string; counters: { nicToSwitch: { packets: number } }; kernelDrops: { rxRingFull: number; rxOther: number; txInvalid: number; host: number }; kernelDropsTotal: number }
 

@@ -14,21 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { open, type ValePort } from '../src/index.js';
 import { daemonRequest, runDaemon } from '../src/apps/daemon/daemon.js';
 import { mac, put } from './fixtures/vale-helpers.js';
+import { sample } from './fixtures/prom.js';
 
 const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const id = process.pid % 100000;
-
-/** The value of `name{labels} value` in a Prometheus text (labels matched exactly), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!(line.startsWith(name + '{') || (Object.keys(labels).length === 0 && line.startsWith(name + ' ')))) continue;
-    const body = line.includes('{') ? line.slice(name.length + 1, line.lastIndexOf('}')) : '';
-    const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 test('daemon --http: its metrics and JSON count what the control socket saw; the dashboard and uPlot are served', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-dh-'));

@@ -14,6 +14,7 @@ import { readMetrics } from '../src/vale/metrics.js';
 import { startReceiver } from './fixtures/pktgen-receiver.js';
 import { parseListen, startMetricsServer, type MetricsServer } from '../src/apps/http/server.js';
 import { BROADCAST, drain, mac, put, send } from './fixtures/vale-helpers.js';
+import { sample } from './fixtures/prom.js';
 
 const nmts = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,17 +35,6 @@ function sendMany(p: Port, n: number, dst: Uint8Array, src: Uint8Array): void {
     put(p, dst, src);
   }
   p.txsync();
-}
-
-/** The value of a sample line `name{labels} value` of a Prometheus text, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{')) continue;
-    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
 }
 
 /** A raw HTTP exchange: what the server answered before closing (or '' on a reset). */

@@ -15,10 +15,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { open, valeSwitch, type Port, type ValePort } from '../src/index.js';
 import { PR, RR } from '../src/core/layout.js';
-import { NS_MOREFRAG } from '../src/core/constants.js';
 import { PcapWriter } from '../src/packet/pcap.js';
 import {
-  VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_GSO_UDP, VNET_GSO_UDP_L4, vnetWrite,
+  VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_GSO_UDP, VNET_GSO_UDP_L4,
 } from '../src/packet/vnet-hdr.js';
 import { readMetrics } from '../src/vale/metrics.js';
 import { exposition } from '../src/apps/metrics/prometheus.js';
@@ -29,54 +28,12 @@ import {
   TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, checksumsValid, linuxSegments, payloadOf, superFrame, udpDatagramValid, type SuperFrame,
 } from './fixtures/gso-frames.js';
 import { drain, mac, type Rx } from './fixtures/vale-helpers.js';
+import { packets, sendChain, tsoHdr, withHdr } from './fixtures/vnet-chain.js';
 import { needs } from './fixtures/requires.js';
 
 const ID = process.pid;
 const dir = mkdtempSync(join(tmpdir(), 'nmts-vale-offload-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/**
- * Send `bytes` (header included) as one packet: a chain of slots of at most `piece` bytes
- * (default: the buffer size), NS_MOREFRAG on all but the last; then txsync.
- */
-function sendChain(port: Port, bytes: Uint8Array, piece = port.txRings[0]!.bufSize): number {
-  const ring = port.txRings[0]!;
-  let slots = 0;
-  for (let o = 0; o < bytes.length || slots === 0; o += piece) {
-    const h = ring.head;
-    const n = Math.min(piece, bytes.length - o);
-    port.u8.set(bytes.subarray(o, o + n), ring.buf(h));
-    ring.setLen(h, n);
-    ring.setSlotFlags(h, o + n < bytes.length ? NS_MOREFRAG : 0);
-    ring.advance(ring.next(h));
-    slots++;
-  }
-  port.txsync();
-  return slots;
-}
-
-/** A header of `size` bytes before `frame`. */
-function withHdr(size: number, frame: Uint8Array, flags: number, gsoType: number, hdrLen: number, gsoSize: number, csumStart: number, csumOffset: number): Uint8Array {
-  const b = new Uint8Array(size + frame.length);
-  if (size > 0) vnetWrite(b, 0, size, flags, gsoType, hdrLen, gsoSize, csumStart, csumOffset);
-  b.set(frame, size);
-  return b;
-}
-
-/** The received packets, chains joined: [bytes, slots]. */
-function packets(rx: Rx[]): Array<[Uint8Array, number]> {
-  const out: Array<[Uint8Array, number]> = [];
-  let parts: Uint8Array[] = [];
-  for (const r of rx) {
-    parts.push(r.data);
-    if (!(r.flags & NS_MOREFRAG)) {
-      out.push([Uint8Array.from(Buffer.concat(parts)), parts.length]);
-      parts = [];
-    }
-  }
-  assert.equal(parts.length, 0, 'a chain left unfinished');
-  return out;
-}
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -259,12 +216,12 @@ describe('VALE: headers added, re-laid, passed', () => {
     const p10 = open(`${S}:a@conf:vnet=10`);
     const p12 = open(`${S}:b@conf:vnet=12`);
     try {
-      const { frame, layout } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(20000, 31), partial: true });
-      const h10 = withHdr(10, frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, layout.hdrEnd, 1448, layout.l4, 16);
+      const sf = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(20000, 31), partial: true });
+      const h10 = tsoHdr(10, sf, 1448);
       sendChain(p10, h10);
       const at12 = packets(drain(p12));
       assert.equal(at12.length, 1, 'the super-frame is not cut between two ports with headers');
-      const want12 = withHdr(12, frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, layout.hdrEnd, 1448, layout.l4, 16);
+      const want12 = tsoHdr(12, sf, 1448);
       assert.equal(hex(at12[0]![0]), hex(want12));
       // and back: num_buffers goes
       const w12 = Uint8Array.from(want12);
@@ -341,7 +298,7 @@ describe('VALE: malformed virtio-net headers are dropped and counted', () => {
         assert.equal(packets(drain(rx)).length, 0, `${what}: nothing delivered`);
       }
       // the forwarder still works
-      const good = withHdr(12, frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, layout.hdrEnd, 1448, layout.l4, 16);
+      const good = tsoHdr(12, { frame, layout }, 1448);
       sendChain(tx, good);
       assert.equal(packets(drain(rx)).length, Math.ceil(4000 / 1448));
       const nBad = bad.length - 1;
@@ -372,7 +329,7 @@ describe('VALE conversion: rings, floods, damage, fuzz', () => {
     const rx = open(`${S}:host`, { rxSlots: 64 }); // holds 63 frames
     try {
       const { frame, layout } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(40 * 1448, 51), partial: true, flags: TCP_ACK });
-      const b = withHdr(12, frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, layout.hdrEnd, 1448, layout.l4, 16);
+      const b = tsoHdr(12, { frame, layout }, 1448);
       sendChain(tx, b); // 40 segments: fit
       sendChain(tx, b); // 40 more: 23 free slots, dropped whole
       assert.equal(stats(rx).rxDrops, 40, 'the receiver counts the 40 frames it could not take');
@@ -397,7 +354,7 @@ describe('VALE conversion: rings, floods, damage, fuzz', () => {
       for (let i = 0; i < 8; i++) {
         const { frame, layout } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(5000, 60 + i), partial: true, seq: 1000 * i });
         frame[layout.l4 + 1] = i; // source port: a flow each
-        const b = withHdr(10, frame, VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, layout.hdrEnd, 1448, layout.l4, 16);
+        const b = tsoHdr(10, { frame, layout }, 1448);
         sendChain(tx, b);
         const r = drain(rx);
         assert.equal(r.length, 4, `flow ${i}: 4 segments`);

@@ -14,30 +14,13 @@ import { daemonRequest, runDaemon } from '../src/apps/daemon/daemon.js';
 import { open, POLLIN, POLLOUT, type Port } from '../src/index.js';
 import { ALL_FEATURES_FOR_TEST } from './fixtures/vhost-features.js';
 import { TestFrontEnd, testFrame } from './fixtures/vhost-front.js';
+import { receiveAll, until } from './fixtures/wait.js';
 import { unixConnect } from '../src/sys/unix.js';
 import { close } from '../src/sys/libc.js';
 
 /** A name of its own: VM port names are global to the shared-file directory (claim.ts). */
 const VM = `vd${process.pid}`;
 const root = resolve(import.meta.dirname, '../..');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, f: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
-
-function receiveAll(p: Port, into: Uint8Array[]): void {
-  const offs = new Uint32Array(256), lens = new Uint16Array(256);
-  for (;;) {
-    const n = p.receiveBatch(offs, lens);
-    if (n === 0) return;
-    for (let i = 0; i < n; i++) into.push(p.u8.slice(offs[i], offs[i] + lens[i]));
-  }
-}
 
 async function rejects(what: Promise<unknown> | (() => unknown), code: string, text: RegExp): Promise<void> {
   try {

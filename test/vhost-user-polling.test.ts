@@ -16,25 +16,8 @@ import { open, type Port } from '../src/index.js';
 import { bit, F } from '../src/ports/vhost-user/protocol.js';
 import { ALL_FEATURES_FOR_TEST } from './fixtures/vhost-features.js';
 import { TestFrontEnd, testFrame } from './fixtures/vhost-front.js';
+import { receiveAll, until } from './fixtures/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, f: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(10);
-  }
-}
-
-function receiveAll(p: Port, into: Uint8Array[]): void {
-  const offs = new Uint32Array(256), lens = new Uint16Array(256);
-  for (;;) {
-    const n = p.receiveBatch(offs, lens);
-    if (n === 0) return;
-    for (let i = 0; i < n; i++) into.push(p.u8.slice(offs[i], offs[i] + lens[i]));
-  }
-}
 
 interface QueueInfo { packets: number; kicks: number }
 interface VmInfo { polling: null | { cpu: number | null; note: string }; queues: QueueInfo[] }

@@ -5,25 +5,24 @@
 // once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { daemonRequest, runDaemon } from '../src/apps/daemon/daemon.js';
-import { Guest, guestSkip } from './fixtures/guest.js';
+import { Guest, guestSkip, NsHost } from './fixtures/guest.js';
 import { needs } from './fixtures/requires.js';
 
 const skip = guestSkip() || needs(['ip', 'nc', 'ping']);
-const ip = (...a: string[]): string => execFileSync('ip', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 test('two guests and a netns on one switch: ping each way, a TCP stream each way', { skip, timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-vmg-'));
   const sock = join(dir, 'd.sock'), sw = `valevg${process.pid}`;
-  const ns = `vmns${process.pid}`, hostIf = `vmh${process.pid % 100000}`, nsIf = `vmn${process.pid % 100000}`;
+  const ns = `vmns${process.pid}`;
+  const host = new NsHost(ns, `vmh${process.pid % 100000}`, `vmn${process.pid % 100000}`);
   const logs: string[] = [];
   const d = await runDaemon({ socketPath: sock, log: (l) => logs.push(l) });
   const guests: Guest[] = [];
-  const sinks: ChildProcess[] = []; // killed at the end: a failed run must not leave nc listening (the file would never exit)
   try {
     for (const vm of ['vm1', 'vm2']) {
       const c = await daemonRequest(sock, { cmd: 'vhost-create', port: vm, path: join(dir, `${vm}.sock`) }, 30_000);
@@ -31,20 +30,8 @@ test('two guests and a netns on one switch: ping each way, a TCP stream each way
       const a = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:${vm}` }, 30_000);
       assert.equal(a.ok, true, String(a.error));
     }
-    ip('netns', 'add', ns);
-    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf, 'netns', ns);
-    ip('link', 'set', hostIf, 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'addr', 'add', '10.0.0.3/24', 'dev', nsIf);
-    ip('-n', ns, 'link', 'set', nsIf, 'up');
-    const a = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:${hostIf}` }, 30_000);
-    assert.equal(a.ok, true, `${String(a.error)}\n${logs.join('\n')}`);
-    // the namespace receives guest 1's stream
-    const sink = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', 'nc -l 5001 | wc -c'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let sunk = '';
-    sink.stdout!.on('data', (b: Buffer) => { sunk += b.toString(); });
-    const sinkDone = new Promise<void>((r) => sink.once('exit', () => r()));
-    sinks.push(sink);
+    await host.attach(sock, sw, '10.0.0.3/24', logs);
+    const sunk = host.sink(5001); // the namespace receives guest 1's stream
 
     const g1 = new Guest('guest1', { socket: join(dir, 'vm1.sock'), mac: '52:54:00:00:00:01', test: { nt_ip: '10.0.0.1/24', nt_ping: '10.0.0.2,10.0.0.3', nt_ncsend: '10.0.0.3:5001:2000000', nt_shell: 1 } });
     const g2 = new Guest('guest2', { socket: join(dir, 'vm2.sock'), mac: '52:54:00:00:00:02', test: { nt_ip: '10.0.0.2/24', nt_ping: '10.0.0.1,10.0.0.3', nt_ncrecv: 5002, nt_shell: 1 } });
@@ -63,18 +50,15 @@ test('two guests and a netns on one switch: ping each way, a TCP stream each way
     execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', 'head -c 1500000 /dev/zero | nc -N -w 30 10.0.0.2 5002'], { timeout: 60_000 });
     assert.equal((await g2.result('NMTS-NC-RECV')).bytes, '1500000');
     assert.equal((await g1.result('NMTS-NC-SEND')).bytes, '2000000');
-    await sinkDone;
-    assert.equal(sunk.trim(), '2000000', 'the namespace received guest 1\'s whole stream');
+    assert.equal(await sunk, '2000000', 'the namespace received guest 1\'s whole stream');
     const list = await daemonRequest(sock, { cmd: 'vhost-list' }, 30_000);
     for (const p of list.ports as { name: string; connected: boolean; features: string[]; queues: { packets: number }[] }[]) {
       assert.equal(p.connected, true, p.name);
       assert.ok(p.queues[0].packets > 0 && p.queues[1].packets > 0, `${p.name}: ${JSON.stringify(p.queues)}`);
     }
   } finally {
-    for (const s of sinks) s.kill('SIGKILL');
     await Promise.all(guests.map((g) => g.kill()));
-    try { ip('netns', 'del', ns); } catch { /* not made */ }
-    try { ip('link', 'del', hostIf); } catch { /* gone with the namespace's end */ }
+    host.close();
     await d.close();
     rmSync(dir, { recursive: true, force: true });
   }

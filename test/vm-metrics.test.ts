@@ -17,32 +17,14 @@ import type { VmView } from '../src/apps/daemon/vm-metrics.js';
 import { open, type Port } from '../src/index.js';
 import { ALL_FEATURES_FOR_TEST } from './fixtures/vhost-features.js';
 import { TestFrontEnd, testFrame } from './fixtures/vhost-front.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, f: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
+import { sample } from './fixtures/prom.js';
+import { sleep, until } from './fixtures/wait.js';
 
 function drain(p: Port): number {
   const offs = new Uint32Array(256), lens = new Uint16Array(256);
   let n = 0;
   for (let k; (k = p.receiveBatch(offs, lens)) > 0;) n += k;
   return n;
-}
-
-/** The value of `name{labels} value` in a Prometheus text (labels matched exactly), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{')) continue;
-    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
 }
 
 test('VM port metrics: /metrics, /api/vms and the switch count exactly the frames the guest sent and received; top shows its rate', async () => {

@@ -5,17 +5,15 @@
 // -r removes it. vale-ctl's --stream parsing is checked on the way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { daemonRequest, runDaemon } from '../src/apps/daemon/daemon.js';
 import { parseValeCtlArgs } from '../src/apps/vale-ctl/vale-ctl.js';
-import { Guest, guestSkip } from './fixtures/guest.js';
+import { Guest, guestSkip, NsHost } from './fixtures/guest.js';
 import { needs } from './fixtures/requires.js';
 
 const skip = guestSkip() || needs(['ip', 'nc', 'ping']);
-const ip = (...a: string[]): string => execFileSync('ip', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 test('vale-ctl -n NAME --stream PATH parses; --stream and --vhost-user exclude each other', () => {
   const a = parseValeCtlArgs(['-n', 'vm2', '--stream', '/run/vm2.sock']);
@@ -27,7 +25,7 @@ test('vale-ctl -n NAME --stream PATH parses; --stream and --vhost-user exclude e
 test('a stream guest and a vhost-user guest on one switch with a netns: ping, TCP, listing, -r', { skip, timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nmts-vms-'));
   const sock = join(dir, 'd.sock'), sw = `valevs${process.pid}`;
-  const ns = `vmns${process.pid}`, hostIf = `vmhs${process.pid % 10000}`, nsIf = `vmns${process.pid % 10000}`;
+  const host = new NsHost(`vmns${process.pid}`, `vmhs${process.pid % 10000}`, `vmns${process.pid % 10000}`);
   const logs: string[] = [];
   const d = await runDaemon({ socketPath: sock, log: (l) => logs.push(l) });
   const guests: Guest[] = [];
@@ -38,17 +36,8 @@ test('a stream guest and a vhost-user guest on one switch with a netns: ping, TC
     assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm9', path: join(dir, 'vm9.sock'), kind: 'tap' }, 30_000)).code, 'EINVAL');
     assert.equal((await daemonRequest(sock, { cmd: 'vhost-create', port: 'vm1', path: join(dir, 'vm1.sock') }, 30_000)).ok, true);
     for (const p of ['vm1', 'vm2']) assert.equal((await daemonRequest(sock, { cmd: 'attach', port: `${sw}:${p}` }, 30_000)).ok, true);
-    ip('netns', 'add', ns);
-    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf, 'netns', ns);
-    ip('link', 'set', hostIf, 'up');
-    ip('-n', ns, 'addr', 'add', '10.0.0.3/24', 'dev', nsIf);
-    ip('-n', ns, 'link', 'set', nsIf, 'up');
-    const a = await daemonRequest(sock, { cmd: 'attach', port: `${sw}:${hostIf}` }, 30_000);
-    assert.equal(a.ok, true, `${String(a.error)}\n${logs.join('\n')}`);
-    const sink = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', 'nc -l 5001 | wc -c'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let sunk = '';
-    sink.stdout!.on('data', (b: Buffer) => { sunk += b.toString(); });
-    const sinkDone = new Promise<void>((r) => sink.once('exit', () => r()));
+    await host.attach(sock, sw, '10.0.0.3/24', logs);
+    const sunk = host.sink(5001);
 
     const gs = new Guest('stream-guest', { socket: join(dir, 'vm2.sock'), netdev: 'stream', mac: '52:54:00:00:00:02', test: { nt_ip: '10.0.0.2/24', nt_ping: '10.0.0.3,10.0.0.1', nt_ncsend: '10.0.0.3:5001:1000000', nt_shell: 1 } });
     const gv = new Guest('vhost-guest', { socket: join(dir, 'vm1.sock'), mac: '52:54:00:00:00:01', test: { nt_ip: '10.0.0.1/24', nt_ping: '10.0.0.2', nt_shell: 1 } });
@@ -58,8 +47,7 @@ test('a stream guest and a vhost-user guest on one switch with a netns: ping, TC
       assert.deepEqual([r.transmitted, r.received], ['5', '5'], `${g.name} pings ${p}: ${JSON.stringify(r)}`);
     }
     assert.equal((await gs.result('NMTS-NC-SEND')).bytes, '1000000');
-    await sinkDone;
-    assert.equal(sunk.trim(), '1000000');
+    assert.equal(await sunk, '1000000');
     const list = (await daemonRequest(sock, { cmd: 'vhost-list' }, 30_000)).ports as { name: string; kind: string; connected: boolean; connections: number; noPortDrops: number; queues: { packets: number; bytes: number; drops: number }[] }[];
     const p2 = list.find((p) => p.name === 'vm2')!;
     assert.equal(p2.kind, 'stream');
@@ -75,8 +63,7 @@ test('a stream guest and a vhost-user guest on one switch with a netns: ping, TC
     assert.equal(existsSync(join(dir, 'vm2.sock')), false);
   } finally {
     await Promise.all(guests.map((g) => g.kill()));
-    try { ip('netns', 'del', ns); } catch { /* not made */ }
-    try { ip('link', 'del', hostIf); } catch { /* gone with the namespace's end */ }
+    host.close();
     await d.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,7 @@ import {
   VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_OK, vnetClear, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoSize, vnetGsoType, vnetHdrLen,
 } from '../src/packet/vnet-hdr.js';
 import { TcpMerge } from '../src/ports/vxlan/tcp-merge.js';
-import { TCP_ACK, TCP_PSH, linuxSegments, payloadOf, superFrame } from './fixtures/gso-frames.js';
+import { TCP_ACK, TCP_PSH, linuxSegments, payloadOf, superFrame, type SuperFrame } from './fixtures/gso-frames.js';
 
 const HL = 10;
 const MSS = 1000;
@@ -47,20 +47,30 @@ const slotLen = (r: Region, s: number, k: number): number => r.u32[s + (k << 2) 
 const slotFlags = (r: Region, s: number, k: number): number => r.u32[s + (k << 2) + 1] >>> 16;
 const bytesAt = (r: Region, off: number, len: number): number[] => [...r.u8.subarray(off, off + len)];
 
-function segments(): Uint8Array[] {
-  const { frame, layout } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(4500, 7), tcpOptions: 12, flags: TCP_ACK | TCP_PSH, df: true, ipId: 0x1234, seq: 0xfffff000 });
-  return linuxSegments(frame, layout, 4, 'tcp', MSS);
+/** Linux's GSO segments of one IPv4 super-frame: by default 4500 TCP bytes (five segments), sequence numbers wrapping. */
+function segments(f: SuperFrame = { family: 4, proto: 'tcp', payload: payloadOf(4500, 7), tcpOptions: 12, flags: TCP_ACK | TCP_PSH, df: true, ipId: 0x1234, seq: 0xfffff000 }): Uint8Array[] {
+  const { frame, layout } = superFrame(f);
+  return linuxSegments(frame, layout, 4, f.proto, MSS);
+}
+
+/** Frames into slots 0.. of an 8-slot ring, each offered to a merger as the port does, then a flush; `check` reads the result. */
+function mergeRun(frames: Uint8Array[], check: (m: TcpMerge, r: Region, s: number, offs: number[]) => void): void {
+  const { r, s, release } = ring(8);
+  try {
+    const m = new TcpMerge(r, HL);
+    const offs = frames.map((f, k) => place(r, s, k, f));
+    frames.forEach((f, k) => receive(m, s, k, offs[k], f.length));
+    m.flush(s);
+    check(m, r, s, offs);
+  } finally {
+    release();
+  }
 }
 
 test('five segments become one chain; cut again they are the same segments', () => {
   const segs = segments();
   assert.equal(segs.length, 5);
-  const { r, s, release } = ring(8);
-  try {
-    const m = new TcpMerge(r, HL);
-    const offs = segs.map((f, k) => place(r, s, k, f));
-    segs.forEach((f, k) => receive(m, s, k, offs[k], f.length));
-    m.flush(s);
+  mergeRun(segs, (m, r, s, offs) => {
     assert.equal(m.merged, 1);
     assert.equal(m.lessFrames, 4);
     const hlen = 14 + 20 + 32;
@@ -84,39 +94,25 @@ test('five segments become one chain; cut again they are the same segments', () 
       const n = g.write(i, out, 0, out.length);
       assert.deepEqual([...out.subarray(0, n)], [...segs[i]], `segment ${i}`);
     }
-  } finally {
-    release();
-  }
+  });
 });
 
 test('a segment with a bad TCP checksum ends the run and is left as it came', () => {
   const segs = segments();
   segs[2][14 + 20 + 32 + 5] ^= 0x40; // a payload byte: the TCP checksum no longer holds
-  const { r, s, release } = ring(8);
-  try {
-    const m = new TcpMerge(r, HL);
-    const offs = segs.map((f, k) => place(r, s, k, f));
-    segs.forEach((f, k) => receive(m, s, k, offs[k], f.length));
-    m.flush(s);
+  mergeRun(segs, (m, r, s, offs) => {
     assert.equal(m.merged, 2, 'segments 0-1 and 3-4');
     assert.deepEqual([slotLen(r, s, 1), slotFlags(r, s, 1)], [MSS, 0], 'the first run ends before the bad one');
     assert.deepEqual([slotLen(r, s, 2), slotFlags(r, s, 2)], [HL + segs[2].length, 0]);
     assert.deepEqual(bytesAt(r, offs[2], segs[2].length), [...segs[2]], 'left untouched');
     assert.deepEqual([slotLen(r, s, 3), slotFlags(r, s, 3)], [HL + segs[3].length, NS_MOREFRAG]);
-  } finally {
-    release();
-  }
+  });
 });
 
 test('segments out of sequence are not merged across the gap', () => {
   const segs = segments();
   const order = [segs[0], segs[2], segs[1], segs[3], segs[4]];
-  const { r, s, release } = ring(8);
-  try {
-    const m = new TcpMerge(r, HL);
-    const offs = order.map((f, k) => place(r, s, k, f));
-    order.forEach((f, k) => receive(m, s, k, offs[k], f.length));
-    m.flush(s);
+  mergeRun(order, (m, r, s, offs) => {
     // 0 | 2 | 1 | 3 4: segment 3 does not follow segment 1 either; only 3-4 merge
     assert.equal(m.merged, 1);
     for (let k = 0; k < 3; k++) {
@@ -124,25 +120,15 @@ test('segments out of sequence are not merged across the gap', () => {
       assert.deepEqual(bytesAt(r, offs[k], order[k].length), [...order[k]]);
     }
     assert.deepEqual([slotFlags(r, s, 3), slotLen(r, s, 4), slotFlags(r, s, 4)], [NS_MOREFRAG, 500, 0]);
-  } finally {
-    release();
-  }
+  });
 });
 
 test('ACKs and non-TCP frames are never merged', () => {
-  const { frame, layout } = superFrame({ family: 4, proto: 'udp', payload: payloadOf(3000, 3) });
-  const udp = linuxSegments(frame, layout, 4, 'udp', MSS);
+  const udp = segments({ family: 4, proto: 'udp', payload: payloadOf(3000, 3) });
   const ack = superFrame({ family: 4, proto: 'tcp', payload: new Uint8Array(0) }).frame;
-  const { r, s, release } = ring(8);
-  try {
-    const m = new TcpMerge(r, HL);
-    const all = [...udp, ack, ack];
-    const offs = all.map((f, k) => place(r, s, k, f));
-    all.forEach((f, k) => receive(m, s, k, offs[k], f.length));
-    m.flush(s);
+  const all = [...udp, ack, ack];
+  mergeRun(all, (m, r, s) => {
     assert.equal(m.merged, 0);
     all.forEach((f, k) => assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [HL + f.length, 0]));
-  } finally {
-    release();
-  }
+  });
 });

@@ -1,7 +1,7 @@
 // The one routine that copies frame bytes between buffers: within a region (VALE delivery,
 // copy monitors) and between two memories (a region and another region or a private queue:
-// vale-ctl -a, bridge, tlem), and between a guest's memory and a region at any alignment
-// (copyBytes: vhost-user ports). Offsets are byte offsets that may exceed 2^31 (regions up to
+// vale-ctl -a, bridge, tlem), and between a guest's memory or a kernel ring and a region at any
+// alignment (copyBytes: vhost-user ports, the AF_PACKET port's receive). Offsets are byte offsets that may exceed 2^31 (regions up to
 // 4 GiB): they become element indices through unsigned shifts only.
 
 /**

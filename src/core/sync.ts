@@ -256,6 +256,43 @@ export function badSlot(region: Region, ring: number, k: number, what: string, m
   reinitRing(region, ring, `${what}: slot ${k}: ${why}`);
 }
 
+/**
+ * The transmit epilogue of the ports whose frames are gone when txsync returns (the kernel or
+ * a guest copied them: Linux interfaces, TAP, VXLAN, vhost-user): hwcur to the first slot not
+ * taken, the ring's tx counters (written only when something was taken or dropped), and every
+ * taken slot handed back at once (hwtail = tail = hwcur - 1). A port that still has a slot or
+ * an errno to report calls it first, so that the ring is consistent when it throws.
+ */
+export function txEpilogue(region: Region, t: number, hwcur: number, pkts: number, bytes: number, drops: number): void {
+  const u32 = region.u32, f64 = region.f64;
+  const n = u32[(t + RR.numSlots) >> 2];
+  u32[(t + RR.hwcur) >> 2] = hwcur;
+  if (pkts !== 0 || drops !== 0) {
+    f64[(t + RR.txPkts) >> 3] += pkts;
+    f64[(t + RR.txBytes) >> 3] += bytes;
+    f64[(t + RR.txDrops) >> 3] += drops;
+  }
+  const tail = hwcur === 0 ? n - 1 : hwcur - 1;
+  u32[(t + RR.hwtail) >> 2] = tail;
+  u32[(t + RR.tail) >> 2] = tail;
+}
+
+/**
+ * The receive epilogue of the same ports: the new hwtail (the end of what the sync wrote into
+ * the free slots), the ring's rx counters (written only when something came or was dropped),
+ * and tail = hwtail for the user.
+ */
+export function rxEpilogue(region: Region, r: number, hwtail: number, pkts: number, bytes: number, drops: number): void {
+  const u32 = region.u32, f64 = region.f64;
+  if (pkts !== 0 || drops !== 0) {
+    u32[(r + RR.hwtail) >> 2] = hwtail;
+    f64[(r + RR.delivered) >> 3] += pkts;
+    f64[(r + RR.rxBytes) >> 3] += bytes;
+    f64[(r + RR.drops) >> 3] += drops;
+  }
+  u32[(r + RR.tail) >> 2] = hwtail;
+}
+
 /** Update the ring's timestamp when NR_TIMESTAMP is set. */
 export function stampRing(region: Region, ring: number): void {
   const now = Date.now();

@@ -6,21 +6,13 @@ import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
 import type { Region } from '../core/region.js';
 import { createPortRecord, createRing, setPortRing } from '../core/records.js';
-import { rxPrologue, txDone, txPrologue } from '../core/sync.js';
+import { rxPrologue, txDone, txEpilogue, txPrologue } from '../core/sync.js';
 
 export class NullPort extends Port {
   protected txsyncRing(t: number): void {
-    const region = this.region, u32 = region.u32;
+    const region = this.region;
     const end = txPrologue(region, t, this.name, region.bufSize); // complete packets are consumed
-    const n = u32[(t + RR.numSlots) >> 2];
-    if (end !== u32[(t + RR.hwcur) >> 2]) {
-      region.f64[(t + RR.txPkts) >> 3] += txDone[0];
-      region.f64[(t + RR.txBytes) >> 3] += txDone[1];
-      u32[(t + RR.hwcur) >> 2] = end;
-    }
-    const tail = end === 0 ? n - 1 : end - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    txEpilogue(region, t, end, txDone[0], txDone[1], 0); // txDone: the complete packets, [0, 0] if none
   }
 
   protected rxsyncRing(r: number): void {

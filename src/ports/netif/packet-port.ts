@@ -20,9 +20,9 @@ import { DEFAULT_SLOTS, NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constan
 import { RR } from '../../core/layout.js';
 import type { OpenOptions } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
-import { copyWords, PieceViews } from '../../core/frame-copy.js';
+import { copyBytes, PieceViews } from '../../core/frame-copy.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
-import { badSlot, checkHeadCur } from '../../core/sync.js';
+import { badSlot, checkHeadCur, rxEpilogue, txEpilogue } from '../../core/sync.js';
 import {
   bind, close, getsockopt, mmap, mmapAnonymous, munmap, sendmmsg, setsockopt, sockaddrLl, socket, type Mapping,
 } from '../../sys/net.js';
@@ -58,6 +58,7 @@ const DROP = [K.EINVAL, K.EMSGSIZE, K.ENETDOWN, K.ENXIO];
 export class PacketPort extends KernelPort {
   private readonly fd: number;
   private readonly ring: Mapping;
+  private readonly r8: Uint8Array;
   private readonly r32: Uint32Array;
   private readonly r16: Uint16Array;
   private readonly r64: Float64Array;
@@ -82,6 +83,7 @@ export class PacketPort extends KernelPort {
     super(mem, rec, spec, rings, opts, [fd], { backend: 'af_packet', detail, fallbackReason: '', warnings: [] }, host ? { rings: host, index: 1 } : null);
     this.fd = fd;
     this.ring = ring;
+    this.r8 = new Uint8Array(ring.buffer);
     this.r32 = new Uint32Array(ring.buffer);
     this.r16 = new Uint16Array(ring.buffer);
     this.r64 = new Float64Array(ring.buffer);
@@ -143,16 +145,7 @@ export class PacketPort extends KernelPort {
       }
       if (sent >= 0 && sent < count) break;
     }
-    if (pkts || drops) {
-      u32[(t + RR.hwcur) >> 2] = hwcur;
-      region.f64[(t + RR.txPkts) >> 3] += pkts;
-      region.f64[(t + RR.txBytes) >> 3] += bytes;
-      region.f64[(t + RR.txDrops) >> 3] += drops;
-    }
-    // the kernel copied what it took: every sent slot is free again at once
-    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    txEpilogue(region, t, hwcur, pkts, bytes, drops); // the kernel copied what it took: every sent slot is free again at once
   }
 
   /**
@@ -228,15 +221,7 @@ export class PacketPort extends KernelPort {
       }
       if (sent >= 0 && sent < count) break;
     }
-    if (pkts || drops) {
-      u32[(t + RR.hwcur) >> 2] = hwcur;
-      region.f64[(t + RR.txPkts) >> 3] += pkts;
-      region.f64[(t + RR.txBytes) >> 3] += bytes;
-      region.f64[(t + RR.txDrops) >> 3] += drops;
-    }
-    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    txEpilogue(region, t, hwcur, pkts, bytes, drops);
   }
 
   /**
@@ -252,7 +237,7 @@ export class PacketPort extends KernelPort {
     u32[(r + RR.hwcur) >> 2] = hwcur;
     const stop = hwcur === 0 ? n - 1 : hwcur - 1;
     let hwtail = u32[(r + RR.hwtail) >> 2];
-    const r32 = this.r32, r16 = this.r16, bufSize = region.bufSize, vh = this.vnetLen, rbuf = this.ring.buffer;
+    const r8 = this.r8, r32 = this.r32, r64 = this.r64, r16 = this.r16, f64 = region.f64, bufSize = region.bufSize, vh = this.vnetLen;
     const H = K.tpacket2_hdr, frames = VNET_PER_BLOCK * VNET_BLOCKS;
     let pkts = 0, bytes = 0, drops = 0;
     while (hwtail !== stop) {
@@ -272,28 +257,27 @@ export class PacketPort extends KernelPort {
           // the kernel took the 802.1Q tag out (tp_vlan_tci): back in, after the header; offsets move by 4
           const dst = region.bufOffset(u32[s + (hwtail << 2)]);
           const tpid = status & TP_STATUS_VLAN_TPID_VALID ? r16[(h + H.tp_vlan_tpid) >> 1] : 0x8100;
-          copyFrame(r32, src, u8, u32, dst, vh + 12, rbuf);
+          copyBytes(r8, r32, r64, src, u8, u32, f64, dst, vh + 12);
           u8[dst + vh + 12] = tpid >> 8;
           u8[dst + vh + 13] = tpid & 0xff;
           const tci = r16[(h + H.tp_vlan_tci) >> 1];
           u8[dst + vh + 14] = tci >> 8;
           u8[dst + vh + 15] = tci & 0xff;
-          copyFrame(r32, mac + 12, u8, u32, dst + vh + 16, len - 12, rbuf);
+          copyBytes(r8, r32, r64, mac + 12, u8, u32, f64, dst + vh + 16, len - 12);
           if (u8[dst + VNET_FLAGS] & VNET_F_NEEDS_CSUM) addLe16(u8, dst + VNET_CSUM_START, 4);
           if (u8[dst + VNET_HDRLEN] | u8[dst + VNET_HDRLEN + 1]) addLe16(u8, dst + VNET_HDRLEN, 4);
           u32[s + (hwtail << 2) + 1] = total;
           hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
         } else {
           // whole buffers of a long frame by one set() from a view of the ring frame made once;
-          // the rest by words (or bytes, if the kernel placed the frame off a word boundary)
+          // the rest by words (bytes, if the kernel placed the frame off a word boundary)
           let left = total, off = src, piece = 0;
-          const word = (src & 7) === 0, r64 = this.r64, f64 = region.f64, views = this.ringViews, key = f * NETMAP_MAX_FRAGS;
+          const views = this.ringViews, key = f * NETMAP_MAX_FRAGS;
           for (let c = 0; ; c++) {
             const dst = region.bufOffset(u32[s + (hwtail << 2)]);
             piece = left > bufSize ? bufSize : left;
             if (piece === bufSize && total > SCATTER_MIN) u8.set(views.at(key + c, off), dst);
-            else if (word) copyWords(r64, off, f64, dst, piece);
-            else copyFrame(r32, off, u8, u32, dst, piece, rbuf);
+            else copyBytes(r8, r32, r64, off, u8, u32, f64, dst, piece);
             left -= piece;
             off += piece;
             u32[s + (hwtail << 2) + 1] = left > 0 ? piece | (NS_MOREFRAG << 16) : piece;
@@ -309,13 +293,7 @@ export class PacketPort extends KernelPort {
       Atomics.store(r32, (h + H.tp_status) >> 2, K.TP_STATUS_KERNEL);
       this.block = f + 1 === frames ? 0 : f + 1;
     }
-    if (pkts || drops) {
-      u32[(r + RR.hwtail) >> 2] = hwtail;
-      region.f64[(r + RR.delivered) >> 3] += pkts;
-      region.f64[(r + RR.rxBytes) >> 3] += bytes;
-      region.f64[(r + RR.drops) >> 3] += drops;
-    }
-    u32[(r + RR.tail) >> 2] = hwtail;
+    rxEpilogue(region, r, hwtail, pkts, bytes, drops);
   }
 
   protected rxsyncRing(r: number): void {
@@ -328,7 +306,7 @@ export class PacketPort extends KernelPort {
     u32[(r + RR.hwcur) >> 2] = hwcur;
     const stop = hwcur === 0 ? n - 1 : hwcur - 1;
     let hwtail = u32[(r + RR.hwtail) >> 2];
-    const r32 = this.r32, r16 = this.r16, bufSize = region.bufSize;
+    const r8 = this.r8, r32 = this.r32, r64 = this.r64, r16 = this.r16, bufSize = region.bufSize;
     let pkts = 0, bytes = 0, drops = 0;
     while (hwtail !== stop) {
       if (this.pktLeft === 0) {
@@ -347,8 +325,8 @@ export class PacketPort extends KernelPort {
         drops++; // a frame merged by GRO/LRO: see the advice printed at open
       } else {
         const idx = u32[s + (hwtail << 2)], dst = region.bufOffset(idx);
-        if (vlan) insertVlan(r32, r16, h, mac, region.u8, region.u32, dst, len, this.ring.buffer);
-        else copyFrame(r32, mac, region.u8, region.u32, dst, len, this.ring.buffer);
+        if (vlan) insertVlan(r8, r32, r64, r16, h, mac, region.u8, region.u32, region.f64, dst, len);
+        else copyBytes(r8, r32, r64, mac, region.u8, region.u32, region.f64, dst, len);
         u32[s + (hwtail << 2) + 1] = wire;
         pkts++;
         bytes += wire;
@@ -357,13 +335,7 @@ export class PacketPort extends KernelPort {
       this.pktOff = h + r32[(h + K.tpacket3_hdr.tp_next_offset) >> 2];
       if (--this.pktLeft === 0) this.releaseBlock();
     }
-    if (pkts || drops) {
-      u32[(r + RR.hwtail) >> 2] = hwtail;
-      region.f64[(r + RR.delivered) >> 3] += pkts;
-      region.f64[(r + RR.rxBytes) >> 3] += bytes;
-      region.f64[(r + RR.drops) >> 3] += drops;
-    }
-    u32[(r + RR.tail) >> 2] = hwtail;
+    rxEpilogue(region, r, hwtail, pkts, bytes, drops);
   }
 
   private releaseBlock(): void {
@@ -391,20 +363,6 @@ export class PacketPort extends KernelPort {
 
 const RETRY_OR_DROP = [...RETRY, ...DROP];
 
-let byteView: { buf: ArrayBuffer; u8: Uint8Array } | null = null;
-
-/** Copy a frame from the TPACKET ring into a region buffer: by words when aligned (the usual case). */
-function copyFrame(src32: Uint32Array, srcOff: number, dst8: Uint8Array, dst32: Uint32Array, dstOff: number, len: number, srcBuf: ArrayBuffer): void {
-  if ((srcOff & 3) === 0) {
-    const words = (len + 3) >> 2, si = srcOff >> 2, di = dstOff >> 2;
-    for (let i = 0; i < words; i++) dst32[di + i] = src32[si + i];
-    return;
-  }
-  if (!byteView || byteView.buf !== srcBuf) byteView = { buf: srcBuf, u8: new Uint8Array(srcBuf) };
-  const src8 = byteView.u8;
-  for (let i = 0; i < len; i++) dst8[dstOff + i] = src8[srcOff + i];
-}
-
 /** Add `v` to the little-endian 16-bit field at u8[off]. */
 function addLe16(u8: Uint8Array, off: number, v: number): void {
   const x = (u8[off] | (u8[off + 1] << 8)) + v;
@@ -416,16 +374,17 @@ function addLe16(u8: Uint8Array, off: number, v: number): void {
 const TP_STATUS_VLAN_TPID_VALID = 1 << 6;
 
 /** Copy a frame whose VLAN tag the kernel moved into the header (frame header at h), with the tag back after the MACs. */
-function insertVlan(src32: Uint32Array, src16: Uint16Array, h: number, mac: number, dst8: Uint8Array, dst32: Uint32Array, dstOff: number, len: number, srcBuf: ArrayBuffer): void {
+function insertVlan(src8: Uint8Array, src32: Uint32Array, src64: Float64Array, src16: Uint16Array, h: number, mac: number,
+  dst8: Uint8Array, dst32: Uint32Array, dst64: Float64Array, dstOff: number, len: number): void {
   const status = src32[(h + K.tpacket3_hdr.tp_status) >> 2];
   const tpid = status & TP_STATUS_VLAN_TPID_VALID ? src16[(h + K.tpacket3_hdr.tp_vlan_tpid) >> 1] : 0x8100;
   const tci = src32[(h + K.tpacket3_hdr.tp_vlan_tci) >> 2] & 0xffff;
-  copyFrame(src32, mac, dst8, dst32, dstOff, 12, srcBuf);
+  copyBytes(src8, src32, src64, mac, dst8, dst32, dst64, dstOff, 12);
   dst8[dstOff + 12] = tpid >> 8;
   dst8[dstOff + 13] = tpid & 0xff;
   dst8[dstOff + 14] = tci >> 8;
   dst8[dstOff + 15] = tci & 0xff;
-  copyFrame(src32, mac + 12, dst8, dst32, dstOff + 16, len - 12, srcBuf);
+  copyBytes(src8, src32, src64, mac + 12, dst8, dst32, dst64, dstOff + 16, len - 12);
 }
 
 /** Open netmap:IF over AF_PACKET (one rx and one tx ring); with `host`, netmap:IF*: ring pair 1 is the host rings. */

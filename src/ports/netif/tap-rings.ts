@@ -24,7 +24,7 @@ import { readFileSync } from 'node:fs';
 import { NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import type { Region } from '../../core/region.js';
-import { badSlot, checkHeadCur } from '../../core/sync.js';
+import { badSlot, checkHeadCur, rxEpilogue, txEpilogue } from '../../core/sync.js';
 import { vnetCheck, VNET_OK } from '../../packet/vnet-hdr.js';
 import { mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
 import { clearTapOffloads, closeTap, tapRead, tapReadv, tapWrite, tapWritev, type TapDevice } from '../../sys/tun.js';
@@ -89,37 +89,26 @@ export class TapRings implements HostRings {
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
     const head = u32[(t + RR.head) >> 2];
     let hwcur = u32[(t + RR.hwcur) >> 2];
-    if (hwcur !== head) {
-      const nbufs = region.nbufs, bufSize = region.bufSize, bufs = this.bufs, fd = this.fd;
-      let pkts = 0, bytes = 0, drops = 0, bad = -1, err = 0;
-      while (hwcur !== head) {
-        const idx = u32[s + (hwcur << 2)], len = u32[s + (hwcur << 2) + 1] & 0xffff;
-        if (idx < 2 || idx >= nbufs || len > bufSize) { bad = hwcur; break; }
-        const r = tapWrite(fd, bufs + idx * bufSize, len);
-        if (r < 0) {
-          if (r === -K.EAGAIN || r === -K.ENOBUFS || r === -K.EINTR) break; // retried at the next sync
-          if (!DROP.includes(-r)) { err = -r; break; }
-          drops++;
-        } else {
-          pkts++;
-          bytes += len;
-        }
-        hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
+    const nbufs = region.nbufs, bufSize = region.bufSize, bufs = this.bufs, fd = this.fd;
+    let pkts = 0, bytes = 0, drops = 0, bad = -1, err = 0;
+    while (hwcur !== head) {
+      const idx = u32[s + (hwcur << 2)], len = u32[s + (hwcur << 2) + 1] & 0xffff;
+      if (idx < 2 || idx >= nbufs || len > bufSize) { bad = hwcur; break; }
+      const r = tapWrite(fd, bufs + idx * bufSize, len);
+      if (r < 0) {
+        if (r === -K.EAGAIN || r === -K.ENOBUFS || r === -K.EINTR) break; // retried at the next sync
+        if (!DROP.includes(-r)) { err = -r; break; }
+        drops++;
+      } else {
+        pkts++;
+        bytes += len;
       }
-      u32[(t + RR.hwcur) >> 2] = hwcur;
-      region.f64[(t + RR.txPkts) >> 3] += pkts;
-      region.f64[(t + RR.txBytes) >> 3] += bytes;
-      region.f64[(t + RR.txDrops) >> 3] += drops;
-      // what was written stays written: the ring is consistent before a slot or errno is reported
-      if (bad >= 0 || err) {
-        u32[(t + RR.hwtail) >> 2] = hwcur === 0 ? n - 1 : hwcur - 1;
-        if (bad >= 0) badSlot(region, t, bad, this.what);
-        throw new NetError('write', 'TAP', this.name, err);
-      }
+      hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
     }
-    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    // what was written stays written: the ring is consistent before a slot or errno is reported
+    txEpilogue(region, t, hwcur, pkts, bytes, drops);
+    if (bad >= 0) badSlot(region, t, bad, this.what);
+    if (err) throw new NetError('write', 'TAP', this.name, err);
   }
 
   /**
@@ -168,13 +157,7 @@ export class TapRings implements HostRings {
       }
       hwcur = k;
     }
-    u32[(t + RR.hwcur) >> 2] = hwcur;
-    region.f64[(t + RR.txPkts) >> 3] += pkts;
-    region.f64[(t + RR.txBytes) >> 3] += bytes;
-    region.f64[(t + RR.txDrops) >> 3] += drops;
-    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    txEpilogue(region, t, hwcur, pkts, bytes, drops);
     if (bad >= 0) badSlot(region, t, bad, this.what);
     if (err) throw new NetError('writev', 'TAP', this.name, err);
   }
@@ -206,11 +189,7 @@ export class TapRings implements HostRings {
       bytes += len;
       hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
     }
-    u32[(r + RR.hwtail) >> 2] = hwtail;
-    u32[(r + RR.tail) >> 2] = hwtail;
-    region.f64[(r + RR.delivered) >> 3] += pkts;
-    region.f64[(r + RR.rxBytes) >> 3] += bytes;
-    region.f64[(r + RR.drops) >> 3] += drops;
+    rxEpilogue(region, r, hwtail, pkts, bytes, drops);
     if (bad >= 0) badSlot(region, r, bad, this.what);
     if (err) throw new NetError('read', 'TAP', this.name, err);
   }
@@ -263,11 +242,7 @@ export class TapRings implements HostRings {
       pkts++;
       bytes += len - vh;
     }
-    u32[(r + RR.hwtail) >> 2] = hwtail;
-    u32[(r + RR.tail) >> 2] = hwtail;
-    region.f64[(r + RR.delivered) >> 3] += pkts;
-    region.f64[(r + RR.rxBytes) >> 3] += bytes;
-    region.f64[(r + RR.drops) >> 3] += drops;
+    rxEpilogue(region, r, hwtail, pkts, bytes, drops);
     if (bad >= 0) badSlot(region, r, bad, this.what);
     if (err) throw new NetError('readv', 'TAP', this.name, err);
   }

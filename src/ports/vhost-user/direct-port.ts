@@ -27,7 +27,7 @@ import { clock, SPIN_CHECKS_PER_US, type OpenOptions, type Port } from '../../co
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { NetmapError } from '../../core/region.js';
-import { badSlot, checkHeadCur, txPrologue } from '../../core/sync.js';
+import { badSlot, checkHeadCur, rxEpilogue, txEpilogue, txPrologue } from '../../core/sync.js';
 import { lstatSync } from 'node:fs';
 import { close, processAlive, unlink } from '../../sys/libc.js';
 import { epollAdd, epollCreate, epollDel } from '../../sys/epoll.js';
@@ -150,15 +150,7 @@ export class VhostDirectPort extends KernelPort {
       }
       q.finish();
     }
-    u32[(t + RR.hwcur) >> 2] = hwcur;
-    if (pkts || drops) {
-      region.f64[(t + RR.txPkts) >> 3] += pkts;
-      region.f64[(t + RR.txBytes) >> 3] += bytes;
-      region.f64[(t + RR.txDrops) >> 3] += drops;
-    }
-    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    txEpilogue(region, t, hwcur, pkts, bytes, drops);
   }
 
   protected rxsyncRing(r: number): void {
@@ -186,13 +178,7 @@ export class VhostDirectPort extends KernelPort {
       }
       q.finish();
     }
-    if (pkts || drops) {
-      u32[(r + RR.hwtail) >> 2] = hwtail;
-      region.f64[(r + RR.delivered) >> 3] += pkts;
-      region.f64[(r + RR.rxBytes) >> 3] += bytes;
-      region.f64[(r + RR.drops) >> 3] += drops;
-    }
-    u32[(r + RR.tail) >> 2] = hwtail;
+    rxEpilogue(region, r, hwtail, pkts, bytes, drops);
   }
 
   /**

@@ -37,7 +37,7 @@ import type { OpenOptions, Port } from '../../core/port.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { NetmapError } from '../../core/region.js';
-import { badSlot, checkHeadCur } from '../../core/sync.js';
+import { badSlot, checkHeadCur, rxEpilogue, txEpilogue } from '../../core/sync.js';
 import { flock, LOCK_NB, LOCK_SH } from '../../sys/libc.js';
 import { close, ifIndex, ifMtu, mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
 import { joinGroup, rawIpSocket, recvmmsg, sendmmsgAt, udpSocket } from '../../sys/udp.js';
@@ -141,6 +141,9 @@ export class VxlanPort extends KernelPort {
   /** per prepared datagram: the ring's frame, byte and drop counts before its frame (a send that stops part way takes them back) */
   private readonly txMsgPkts = new Float64Array(TX_BATCH);
   private readonly txMsgBytes = new Float64Array(TX_BATCH);
+  /** IPv6: views of the whole region for the payload sums, set by txBegin */
+  private txDv: DataView | null = null;
+  private txWords: Uint32Array | undefined = undefined;
 
   override get vnetHdrLen(): number {
     return this.hdr;
@@ -276,17 +279,30 @@ export class VxlanPort extends KernelPort {
     this.txMsgSlot[i] = k;
   }
 
+  /**
+   * The start of both txsyncs: head/cur checked, the forwarding table reloaded if the control
+   * side changed it, and for IPv6 the whole-region views the payload sums read (txDv, txWords;
+   * null and undefined for IPv4). Returns the time the table's entries age by.
+   */
+  private txBegin(t: number): number {
+    const region = this.region;
+    checkHeadCur(region, t, this.name);
+    if (this.stats2.c[C.fdbGen] !== this.fdbGen) this.loadRuntimeStatic();
+    if (this.v6) {
+      this.txDv = wholeView(region.u8);
+      this.txWords = wholeWords(region.u8);
+    }
+    return performance.now();
+  }
+
   protected txsyncRing(t: number): void {
     if (this.hdr !== 0) { this.txsyncVnet(t); return; }
     const region = this.region, u32 = region.u32, u8 = region.u8, st = this.stats2.c;
-    checkHeadCur(region, t, this.name);
-    if (st[C.fdbGen] !== this.fdbGen) this.loadRuntimeStatic();
+    const now = this.txBegin(t), dv = this.txDv, words = this.txWords;
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
     const head = u32[(t + RR.head) >> 2];
     let hwcur = u32[(t + RR.hwcur) >> 2];
-    const nbufs = region.nbufs, bufSize = region.bufSize, maxInner = this.maxInner, bum = this.bum, nb = this.nBum, fdb = this.fdb, v6 = this.v6;
-    const dv = v6 ? wholeView(u8) : null, words = v6 ? wholeWords(u8) : undefined;
-    const now = performance.now();
+    const nbufs = region.nbufs, bufSize = region.bufSize, maxInner = this.maxInner, bum = this.bum, nb = this.nBum, fdb = this.fdb;
     let pkts = 0, bytes = 0, drops = 0;
     while (hwcur !== head) {
       // gather datagrams until the vector is full or the ring is done; k: the slot after the last one gathered
@@ -316,14 +332,7 @@ export class VxlanPort extends KernelPort {
       }
       if (count === 0) { hwcur = k; continue; }
       // send; a datagram the kernel refuses is dropped, a busy socket keeps the rest for the next sync
-      let sentTo = 0;
-      while (sentTo < count) {
-        const r = sendmmsgAt(this.rawFd, this.vbase + this.txMsg + sentTo * K.mmsghdr.size, count - sentTo, this.spec.name, TOLERATE);
-        if (r > 0) { st[C.txDatagrams] += r; sentTo += r; continue; }
-        if (RETRY.includes(-r)) break;
-        st[C.txErrors]++;
-        sentTo++;
-      }
+      const sentTo = this.sendVector(count);
       if (sentTo < count) {
         // the slots from the first unsent datagram's are sent again at the next sync (their
         // frames were counted: take them back)
@@ -337,15 +346,9 @@ export class VxlanPort extends KernelPort {
       }
       hwcur = k;
     }
-    u32[(t + RR.hwcur) >> 2] = hwcur;
-    region.f64[(t + RR.txPkts) >> 3] += pkts;
-    region.f64[(t + RR.txBytes) >> 3] += bytes;
-    region.f64[(t + RR.txDrops) >> 3] += drops;
     st[C.txFrames] += pkts;
     st[C.txBytes] += bytes;
-    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    txEpilogue(region, t, hwcur, pkts, bytes, drops);
   }
 
   /**
@@ -358,14 +361,11 @@ export class VxlanPort extends KernelPort {
    */
   private txsyncVnet(t: number): void {
     const region = this.region, u32 = region.u32, u8 = region.u8, st = this.stats2.c, seg = this.seg!, hl = this.hdr;
-    checkHeadCur(region, t, this.name);
-    if (st[C.fdbGen] !== this.fdbGen) this.loadRuntimeStatic();
+    const now = this.txBegin(t), dv = this.txDv, words = this.txWords;
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
     const head = u32[(t + RR.head) >> 2];
     let hwcur = u32[(t + RR.hwcur) >> 2];
-    const nbufs = region.nbufs, bufSize = region.bufSize, maxInner = this.maxInner, bum = this.bum, nb = this.nBum, fdb = this.fdb, v6 = this.v6;
-    const dv = v6 ? wholeView(u8) : null, words = v6 ? wholeWords(u8) : undefined;
-    const now = performance.now();
+    const nbufs = region.nbufs, bufSize = region.bufSize, maxInner = this.maxInner, bum = this.bum, nb = this.nBum, fdb = this.fdb;
     let pkts = 0, bytes = 0, drops = 0, bad = -1;
     while (hwcur !== head) {
       // gather datagrams until the vector is full, the ring is done or a super-frame comes
@@ -432,13 +432,7 @@ export class VxlanPort extends KernelPort {
       }
       if (stuck) break;
     }
-    u32[(t + RR.hwcur) >> 2] = hwcur;
-    region.f64[(t + RR.txPkts) >> 3] += pkts;
-    region.f64[(t + RR.txBytes) >> 3] += bytes;
-    region.f64[(t + RR.txDrops) >> 3] += drops;
-    const tail = hwcur === 0 ? n - 1 : hwcur - 1;
-    u32[(t + RR.hwtail) >> 2] = tail;
-    u32[(t + RR.tail) >> 2] = tail;
+    txEpilogue(region, t, hwcur, pkts, bytes, drops);
     if (bad >= 0) badSlot(region, t, bad, this.name);
   }
 
@@ -540,11 +534,8 @@ export class VxlanPort extends KernelPort {
     let hwtail = u32[(r + RR.hwtail) >> 2];
     for (let f = 0; f < this.rxFds.length; f++) hwtail = this.rxFrom(this.rxFds[f], r, n, hwcur, hwtail);
     const pkts = this.rxPkts, bytes = this.rxBytes, drops = this.rxDrops;
+    rxEpilogue(region, r, hwtail, pkts, bytes, drops);
     if (pkts || drops) {
-      u32[(r + RR.hwtail) >> 2] = hwtail;
-      region.f64[(r + RR.delivered) >> 3] += pkts;
-      region.f64[(r + RR.rxBytes) >> 3] += bytes;
-      region.f64[(r + RR.drops) >> 3] += drops;
       st[C.rxFrames] += this.rxSegs;
       st[C.rxBytes] += bytes;
       if (this.merge !== null) st[C.rxMerged] = this.merge.merged;
@@ -552,7 +543,6 @@ export class VxlanPort extends KernelPort {
       st[C.fdbMoved] = this.fdb.moved;
       st[C.fdbEvicted] = this.fdb.evicted;
     }
-    u32[(r + RR.tail) >> 2] = hwtail;
   }
 
   private rxPkts = 0;
