@@ -229,7 +229,6 @@ function switchToGuest(): number {
 // held up: the round still runs right after the yield. (NMTS_VM_FULL: at the top.)
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 let destFull = false;
-let fullYields = 0;
 
 /** txsync the port's tx ring `tx` (forwarding into the switch) and note whether a destination was full. */
 function syncTx(tx: { ofs: number }): void {
@@ -241,7 +240,6 @@ function syncTx(tx: { ofs: number }): void {
 
 function afterFull(): void {
   destFull = false;
-  fullYields++;
   if (fullSleepMs > 0) Atomics.wait(napWord, 0, 0, fullSleepMs);
   else if (fullMode !== 'none') schedYield();
 }
