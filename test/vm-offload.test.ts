@@ -76,9 +76,12 @@ async function streams(t: { diagnostic: (m: string) => void }, vethOffloads: boo
     if (vethOffloads) {
       assert.ok(rx.bytes / rx.packets > 1600, 'the guest received super-frames (GUEST_TSO)');
     } else {
-      // the namespace's port has no header: the guest's super-frames were cut into MTU frames by the switch
-      assert.ok(st.rxPackets > tx.packets * 1.5, `segmented: ${st.rxPackets} frames delivered for the guest's ${tx.packets}`);
-      assert.ok(st.rxBytes / st.rxPackets <= 1514);
+      // the namespace's port has no header: the guest's super-frames were cut into MTU frames by
+      // the switch. The guest's frames average over 1600 bytes (asserted above) and the
+      // delivered ones at most 1514, so more frames came out than went in; how many more
+      // depends on how large TCP made its super-frames in this run (1.45-2x seen), not on us
+      assert.ok(st.rxBytes / st.rxPackets <= 1514, `delivered frames of ${Math.round(st.rxBytes / st.rxPackets)} bytes on average`);
+      assert.ok(st.rxPackets > tx.packets, `segmented: ${st.rxPackets} frames delivered for the guest's ${tx.packets}`);
     }
     // frames from the namespace before the guest's driver started its queues are dropped (and counted); none after
     assert.equal(tx.drops + rx.drops, p0.queues[0].drops + p0.queues[1].drops, `no drops during the streams (before: ${p0.queues[0].drops}/${p0.queues[1].drops})`);
