@@ -67,3 +67,16 @@ test('PieceViews: one view per key, kept while its offset holds, re-made when it
   assert.equal(dst[2047], 0xee, 'nothing before the destination');
   assert.equal(dst[4096], 0xee, 'nothing after it');
 });
+
+test('PieceViews: a key past the planned count still gets the right view (made each time, not kept)', () => {
+  const src = new ArrayBuffer(8 * 2048);
+  const views = new PieceViews(src, 2048, 4);
+  const a = views.at(6, 6 * 2048 + 2);
+  assert.equal(a.byteOffset, 6 * 2048 + 2);
+  assert.equal(a.byteLength, 2048);
+  assert.notEqual(views.at(6, 6 * 2048 + 2), a, 'not kept: outside the dense table');
+  const k = views.at(0, 0);
+  assert.equal(k.byteOffset, 0, 'key 0 at offset 0 is made, not the empty placeholder');
+  assert.equal(k.byteLength, 2048);
+  assert.equal(views.at(0, 0), k);
+});

@@ -93,7 +93,7 @@ export class PacketPort extends KernelPort {
     this.base = Number(mem.region.addr);
     this.vnetLen = vnetLen;
     this.msgSlots = new Uint16Array(this.batch);
-    this.ringViews = new PieceViews(ring.buffer, mem.region.bufSize);
+    this.ringViews = new PieceViews(ring.buffer, mem.region.bufSize, vnetLen ? VNET_PER_BLOCK * VNET_BLOCKS * NETMAP_MAX_FRAGS : 0);
     const dv = new DataView(this.vec.buffer);
     for (let i = 0; i < this.batch; i++) {
       const h = i * K.mmsghdr.size;
