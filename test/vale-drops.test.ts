@@ -162,3 +162,29 @@ test('closing a port removes it from the switch; the others keep working', () =>
   }
   assert.ok(!listSwitches().some((s) => s.name === 'valeD4'));
 });
+
+test('a flood that finds no other port is dropped and counted, not lost silently (sent = received + drops)', () => {
+  const a = open('valeD9:a');
+  try {
+    sendMany(a, 40, BROADCAST, A, 1);
+    sendMany(a, 25, B, A, 2); // unicast to an unknown address floods
+    assert.equal(a.stats().txPackets, 65);
+    assert.equal(a.stats().txDrops, 65, 'alone on the switch: every frame reached no one');
+
+    // a receiver comes: the flood reaches it, and nothing is dropped
+    const b = open('valeD9:b');
+    try {
+      sendMany(a, 30, BROADCAST, A, 3);
+      assert.equal(drain(b).length, 30);
+      assert.equal(a.stats().txDrops, 65);
+    } finally {
+      b.close();
+    }
+    // ... and leaves: the switch holds only the sender again
+    sendMany(a, 7, BROADCAST, A, 4);
+    assert.equal(a.stats().txDrops, 72);
+    assert.equal(a.stats().txPackets, 65 + 30 + 7);
+  } finally {
+    a.close();
+  }
+});

@@ -1,8 +1,8 @@
 // VALE forwarding, run by the sender's txsync (as in netmap's nm_vale_flush): gather a batch
 // of slots, look up each packet's destination, group packets by destination with a counting
 // sort, and copy each group into the destination's rx ring under that ring's lock. A full
-// destination drops and counts; other destinations are unaffected. All scratch space is
-// preallocated per thread.
+// destination drops and counts (so does a flood that finds no other port on the switch); other
+// destinations are unaffected. All scratch space is preallocated per thread.
 //
 // A destination whose virtio-net header length differs from the sender's gets each packet
 // through the converter of offload.ts (header added, removed or re-laid; checksums completed,
@@ -117,7 +117,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   let drops = cnt[NM_BDG_NOPORT];
   const nFlood = cnt[NM_BDG_BROADCAST], fStart = start[NM_BDG_BROADCAST];
   const nports = Math.min(Atomics.load(u32, (sw + SW.nports) >> 2), NM_BDG_MAXPORTS);
-  let unicastSeen = 0;
+  let unicastSeen = 0, floodReached = false;
   for (let k = 0; k < nports; k++) {
     const d = u32[((sw + SW.active) >> 2) + k];
     if (d === src || d >= NM_BDG_MAXPORTS) continue; // (a damaged list entry is skipped)
@@ -126,6 +126,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
     if (nUni === 0 && nFlood === 0) continue;
     const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + d);
     if (rec === 0) { drops += nUni; continue; }
+    floodReached = true;
     // merge this port's unicast packets with the flood packets, in send order
     let a = start[d], b = fStart, m = 0;
     const aEnd = a + nUni, bEnd = fStart + nFlood;
@@ -136,6 +137,8 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   }
   // unicast to ports that left the switch since they were learned
   drops += pkts - nFlood - cnt[NM_BDG_NOPORT] - unicastSeen;
+  // a flood with no other port on the switch reached no one: dropped, not lost silently
+  if (!floodReached) drops += nFlood;
   if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
   return drops;
 }
