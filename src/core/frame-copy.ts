@@ -64,21 +64,21 @@ export function copyBytes(s8: Uint8Array, s32: Uint32Array, s64: Float64Array, s
   while (s < end) d8[d++] = s8[s++];
 }
 
+/** The placeholder of a key whose view is not made yet. */
+const EMPTY = new Uint8Array(0);
+
 /**
  * Views of fixed-length pieces of one memory, made on first use and kept under a key, so that a
  * copy of a whole buffer between two memories (two regions, a kernel ring and a region) is one
  * `TypedArray.prototype.set` — V8's memmove — with no allocation per frame once warm. A key
- * names one piece (a buffer index, a ring frame and chunk); if its offset ever differs, the view
+ * names one piece (a ring slot, a ring frame and chunk); if its offset ever differs, the view
  * is made again. Measured against a word loop and process_vm_readv for a 64 KiB super-frame in
  * 2 KiB buffers (docs/benchmarks.md, offloads): about 3.5× faster than either.
  */
-/** The placeholder of a key whose view is not made yet. */
-const EMPTY = new Uint8Array(0);
-
 export class PieceViews {
   /**
    * Dense from the start, every entry a Uint8Array (EMPTY until made): an array filled at
-   * scattered keys (buffer indices in the thousands) would fall into V8's dictionary mode, and
+   * scattered keys (indices in the thousands) would fall into V8's dictionary mode, and
    * every lookup would be a megamorphic keyed load (measured: 2.8 % of a forwarder's profile).
    */
   private readonly views: Uint8Array[];

@@ -56,6 +56,8 @@ export class Direction {
   private txNext = 0; // round-robin over the destination's tx rings
   /** Views of the source region's buffers, for whole-buffer copies into another region. */
   private readonly srcViews: PieceViews;
+  /** First key of srcViews for each of the source's rx rings (then + the slot's index). */
+  private readonly viewKey: Float64Array;
   /** Packets whose virtio-net header (or frame, for the conversion) was malformed; part of drops. */
   badVnet = 0;
   /** Segments and frames written by the conversion (a super-frame cut into 46 counts 46). */
@@ -78,7 +80,17 @@ export class Direction {
     this.maxLen = dst.maxFrame;
     // kernel ports send each slot as one frame, unless they carry a virtio-net header (a chain is one frame)
     this.chains = dst.pollFds() === null || dst.vnetHdrLen > 0;
-    this.srcViews = new PieceViews(src.u8.buffer, src.region.bufSize);
+    // whole-buffer views serve move()'s copies between two regions only, keyed by the source's
+    // rx slot (its buffer stays while only this forwarder reads the ring): one key per slot of
+    // every rx ring, not one per buffer of a region of up to 4 GiB
+    let keys = 0;
+    this.viewKey = new Float64Array(src.rxRings.length);
+    for (let r = 0; r < src.rxRings.length; r++) {
+      this.viewKey[r] = keys;
+      keys += src.rxRings[r].numSlots;
+    }
+    const between = src.region !== dst.region && this.conv === null;
+    this.srcViews = new PieceViews(src.u8.buffer, src.region.bufSize, between ? keys : 0);
   }
 
   /** Move up to `burst` frames from every rx ring of src to dst's tx rings; returns frames moved. */
@@ -91,13 +103,13 @@ export class Direction {
       for (let tries = 0; tries < txs.length && !rx.empty() && moved < burst; tries++) {
         const tx = txs[this.txNext];
         this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
-        moved += this.move(rx, tx, burst - moved);
+        moved += this.move(rx, tx, burst - moved, this.viewKey[r]);
       }
     }
     return moved;
   }
 
-  private move(rx: Ring, tx: Ring, limit: number): number {
+  private move(rx: Ring, tx: Ring, limit: number, key0: number): number {
     if (this.conv !== null) return this.convert(rx, tx, limit);
     let j = rx.head, k = tx.head, n = 0;
     const rt = rx.tail, tt = tx.tail, max = this.maxLen;
@@ -127,7 +139,7 @@ export class Direction {
         tx.swapIn(k, rx, j);
       } else {
         if (same) su8.copyWithin(tx.buf(k), rx.buf(j), rx.buf(j) + len);
-        else if (len === whole) du8.set(views.at(Math.floor(rx.buf(j) / whole), base + rx.buf(j)), tx.buf(k));
+        else if (len === whole) du8.set(views.at(key0 + j, base + rx.buf(j)), tx.buf(k));
         else copyWords(sf64, rx.buf(j), df64, tx.buf(k), len); // (core/frame-copy.ts)
         tx.setLen(k, len);
         tx.setSlotFlags(k, more);
