@@ -20,6 +20,7 @@ const SOCK = `/tmp/kvn-${process.pid}.sock`;
 const env = { NMTS_SOCKET: SOCK };
 const UDP = fileURLToPath(new URL('./fixtures/udp-check.js', import.meta.url));
 const VNET_CHILD = fileURLToPath(new URL('./fixtures/vnet-port-child.js', import.meta.url));
+const DIRECT_CHILD = fileURLToPath(new URL('./fixtures/vnet-direct-child.js', import.meta.url));
 const IP3 = '10.201.0.3'; // b2^, the middle's host stack through the switch
 let daemon: Proc | null = null;
 let port = 5301 + (process.pid % 500);
@@ -107,6 +108,28 @@ describe('TCP/UDP through VALE with default offloads (AF_PACKET and TAP with vir
       chains: 1, len: r.sentLen, sentLen: 10 + 14 + 20 + 20 + 20000, same: true, gsoType: 1, gsoSize: 1448, flags: 1,
       backend: 'af_packet', vnet: 10, txPackets: 1, txDrops: 1,
     });
+  });
+
+  test('the forwarder\'s direct paths: AF_PACKET sends from a switch port\'s rx ring and receives into its tx ring, bad slots and headers dropped and counted', { timeout: 30_000 }, () => {
+    ip('-n', topo.mid, 'link', 'add', 'kd0', 'type', 'veth', 'peer', 'name', 'kd1');
+    ip('-n', topo.mid, 'link', 'set', 'kd0', 'up');
+    ip('-n', topo.mid, 'link', 'set', 'kd1', 'up');
+    const out = topo.run(topo.mid, process.execPath, [DIRECT_CHILD, 'kd0', 'kd1', `valedirect${process.pid}`]);
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { tx: Record<string, unknown>; rx: Record<string, number | boolean> };
+    assert.equal(r.tx.taken, r.tx.slotsInV2, 'every slot of the three chains taken');
+    assert.deepEqual({ ...r.tx, taken: 0, slotsInV2: 0 }, {
+      slotsInV2: 0, taken: 0, packets: r.tx.slotsInV2, drops: 2, badVnet: 1,
+      v2Released: true, atB: 1, same: true, txPackets: 1, txDrops: 2,
+    });
+    assert.equal(r.rx.engaged, true, 'the interface port takes the direct path');
+    assert.equal(r.rx.pollin, 1, 'check() sees the frame waiting in the kernel ring');
+    assert.equal(r.rx.wrote, true, 'the super-frame written as a chain of slots');
+    assert.equal(r.rx.aRxEmpty, true, 'nothing through the interface port\'s own rx ring');
+    assert.equal(r.rx.atV2, 1);
+    assert.equal(r.rx.same, true, 'whole, with its header');
+    assert.equal(r.rx.rxPackets, true, 'counted on the interface port');
+    assert.deepEqual([r.rx.badWrote, r.rx.badLen, r.rx.stillPending, r.rx.txsyncError], [1, 0, 1, true],
+      'a bad destination slot is passed with length 0, the frame waits, the switch port\'s txsync reports the slot');
   });
 
   test('the host-stack TAP (b2^) with a virtio-net header: ping and TCP both ways', { timeout: 90_000 }, async (t) => {

@@ -101,6 +101,16 @@ class PortWait implements WaitCheck, SpinCheck {
   }
 }
 
+/** What a direct transmit (Port.transmitFrom) adds to: a forwarder's counters for one direction. */
+export interface DirectCounters {
+  packets: number;
+  bytes: number;
+  /** Frames not sent: refused by the kernel, or slots that do not hold together (bad index, length, header). */
+  drops: number;
+  /** The part of drops whose virtio-net header was malformed. */
+  badVnet: number;
+}
+
 export abstract class Port {
   readonly name: string;
   readonly spec: PortSpec;
@@ -381,6 +391,27 @@ export abstract class Port {
    */
   get vnetHdrLen(): number {
     return 0;
+  }
+
+  /**
+   * Send frames straight from another port's rx ring, `limit` frames at most, when this port can
+   * (a kernel port whose system call reads the frames where they lie: no copy into its own tx
+   * ring first); the slots sent, dropped or refused are released by advancing `rx`. Returns the
+   * frames taken (sent or dropped, added to `c`), or -1 when it cannot: the caller copies.
+   */
+  transmitFrom(_rx: Ring, _limit: number, _c: DirectCounters): number {
+    return -1;
+  }
+
+  /**
+   * Receive straight into another port's tx ring, `limit` slots at most, when this port can (a
+   * kernel port whose frames wait in a kernel ring: no copy through its own rx ring); the slots
+   * written are published by advancing `tx`. Returns the slots written (frames and drops added
+   * to `c`), or -1 when it cannot. A port that said yes once leaves its frames to these calls
+   * from then on: the caller must be its only reader.
+   */
+  receiveInto(_tx: Ring, _limit: number, _c: DirectCounters): number {
+    return -1;
   }
 
   /** Which kernel mechanism moves this port's frames; null for a port of a shared region. */

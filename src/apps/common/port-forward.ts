@@ -11,6 +11,11 @@
 // Between two regions, a slot holding a whole buffer (the middle slots of a super-frame's chain)
 // is copied by one TypedArray set() from a view of the source buffer made once (core/frame-copy's
 // PieceViews: V8's memmove, no allocation per frame once warm); shorter slots by words.
+// A destination that can send frames where they lie (Port.transmitFrom: AF_PACKET with a
+// virtio-net header, whose sendmmsg iovecs may point into any mapped region) is offered the
+// source's rx ring first, and nothing is copied at all in user space. Likewise a source that
+// can write its frames straight into the destination's tx ring (Port.receiveInto: AF_PACKET
+// with a virtio-net header, from its kernel ring) is asked to, once its own rx ring is empty.
 //
 // Ports whose virtio-net header lengths differ (an interface with offloads on, AF_PACKET with a
 // 10-byte header, and one with them off, AF_XDP without; a vnet=12 VALE port and an interface)
@@ -65,6 +70,8 @@ export class Direction {
   /** Between ports with different header lengths: the conversion and its one-packet table. */
   private readonly conv: VnetConverter | null = null;
   private readonly ft: FrameTable | null = null;
+  /** Whether to offer the source's rx ring to dst.transmitFrom() (a kernel port sending from another region) before copying. */
+  private direct: boolean;
 
   constructor(src: Port, dst: Port, zerocopy: boolean) {
     this.src = src;
@@ -90,6 +97,7 @@ export class Direction {
       keys += src.rxRings[r].numSlots;
     }
     const between = src.region !== dst.region && this.conv === null;
+    this.direct = between && !this.zerocopy;
     this.srcViews = new PieceViews(src.u8.buffer, src.region.bufSize, between ? keys : 0);
   }
 
@@ -105,12 +113,24 @@ export class Direction {
         this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
         moved += this.move(rx, tx, burst - moved, this.viewKey[r]);
       }
+      if (this.direct && this.filter === null && !this.dropping && !this.inChain && rx.empty() && moved < burst) {
+        // a kernel port may write its frames straight into the destination's ring
+        const tx = txs[this.txNext];
+        const taken = this.src.receiveInto(tx, burst - moved, this);
+        if (taken < 0) continue;
+        this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
+        moved += taken;
+      }
     }
     return moved;
   }
 
   private move(rx: Ring, tx: Ring, limit: number, key0: number): number {
     if (this.conv !== null) return this.convert(rx, tx, limit);
+    if (this.direct && this.filter === null && !this.dropping && !this.inChain) {
+      const taken = this.dst.transmitFrom(rx, limit, this); // sent where they lie, or -1: copied below
+      if (taken >= 0) return taken;
+    }
     let j = rx.head, k = tx.head, n = 0;
     const rt = rx.tail, tt = tx.tail, max = this.maxLen;
     const su8 = this.src.u8, du8 = this.dst.u8, sf64 = this.src.region.f64, df64 = this.dst.region.f64;

@@ -254,8 +254,12 @@ const beforeSleep = {
   },
 };
 
-let failure: { code: string; message: string } | null = null;
-try {
+/**
+ * The forwarding loop, until the daemon says stop. A function, not the module's top level:
+ * V8 optimises a top-level loop only by on-stack replacement, and that code kept calling the
+ * generic property-load builtin (measured: 2.8 % of all CPU under TCP load).
+ */
+function serve(): void {
   while (Atomics.load(ctrl, A.stop) === 0) {
     if (Atomics.load(ctrl, A.stall) === 1) Atomics.wait(ctrl, A.stall, 1); // tests: a stuck forwarder
     applyPolling();
@@ -271,6 +275,11 @@ try {
       else sleep();
     }
   }
+}
+
+let failure: { code: string; message: string } | null = null;
+try {
+  serve();
 } catch (e) {
   failure = errorMessage(e);
 } finally {

@@ -16,9 +16,11 @@
 // kernel checksums and segments only where the interface cannot. What the kernel wrote is
 // checked like any input (offsets and lengths inside the block, not truncated), and a chain whose
 // header does not hold together is dropped and counted, never sent.
-import { DEFAULT_SLOTS, NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constants.js';
+import { DEFAULT_SLOTS, NETMAP_MAX_FRAGS, NS_MOREFRAG, POLLIN } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
-import type { OpenOptions } from '../../core/port.js';
+import type { DirectCounters, OpenOptions } from '../../core/port.js';
+import type { Region } from '../../core/region.js';
+import type { Ring } from '../../core/ring.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { copyBytes, PieceViews } from '../../core/frame-copy.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
@@ -153,22 +155,67 @@ export class PacketPort extends KernelPort {
    * its slots the message's iovecs (a chain cut by head waits for its end).
    */
   private txsyncVnet(t: number): void {
-    const region = this.region, u32 = region.u32, u8 = region.u8;
+    const region = this.region, u32 = region.u32;
     checkHeadCur(region, t, this.name);
     const n = u32[(t + RR.numSlots) >> 2], s = u32[(t + RR.slotsOfs) >> 2] >> 2;
-    const head = u32[(t + RR.head) >> 2];
-    let hwcur = u32[(t + RR.hwcur) >> 2];
-    const v32 = this.v32, batch = this.batch, iov0 = (batch * K.mmsghdr.size) >> 2, nbufs = region.nbufs, bufSize = region.bufSize;
+    const end = this.sendChains(region, this.base, s, n, u32[(t + RR.hwcur) >> 2], u32[(t + RR.head) >> 2], Infinity, t);
+    txEpilogue(region, t, end, this.sent.pkts, this.sent.bytes, this.sent.drops);
+  }
+
+  /**
+   * With a virtio-net header: send the chains of another port's rx ring (a switch port's, in
+   * the forwarder of an attached interface) where they lie, the iovecs pointing into that
+   * port's region: one copy fewer than copying them into this port's tx ring first. Only while
+   * this port's own tx ring has nothing waiting (frames keep their order).
+   */
+  override transmitFrom(rx: Ring, limit: number, c: DirectCounters): number {
+    const src = rx.region;
+    if (this.vnetLen === 0 || src.addr === 0n || src === this.region) return -1;
+    const t = this.txRings[0].ofs, u32 = this.region.u32, f64 = this.region.f64;
+    if (u32[(t + RR.head) >> 2] !== u32[(t + RR.hwcur) >> 2]) return -1;
+    const n = rx.numSlots, from = rx.head, to = rx.tail;
+    if (from >= n || to >= n) return -1; // (shared memory: the copy path reports it)
+    const end = this.sendChains(src, Number(src.addr), rx.slots, n, from, to, limit, -1);
+    const out = this.sent;
+    rx.advance(end);
+    c.packets += out.slots;
+    c.bytes += out.slotBytes;
+    c.drops += out.drops;
+    c.badVnet += out.bad;
+    if (out.pkts !== 0 || out.drops !== 0) {
+      f64[(t + RR.txPkts) >> 3] += out.pkts;
+      f64[(t + RR.txBytes) >> 3] += out.bytes;
+      f64[(t + RR.txDrops) >> 3] += out.drops;
+    }
+    return out.slots;
+  }
+
+  /** What the last sendChains() did: frames sent, their bytes (past the header), drops (bad: malformed), slots taken and their bytes. */
+  private readonly sent = { pkts: 0, bytes: 0, drops: 0, bad: 0, slots: 0, slotBytes: 0 };
+
+  /**
+   * Send the chains of slots [from, to) of a ring of `src` (slot words from u32 index s, n
+   * slots; `addr` the region's address), `limit` slots at most: each chain one message, its
+   * slots the iovecs. Returns the first slot not taken: a chain cut by `to` waits for its end.
+   * `own` is the offset of this port's tx ring, whose bad slot resets it as netmap does; -1 for
+   * another port's ring, whose bad slot drops its chain (counted) and nothing more.
+   */
+  private sendChains(src: Region, addr: number, s: number, n: number, from: number, to: number, limit: number, own: number): number {
+    const u32 = src.u32, u8 = src.u8, out = this.sent;
+    const v32 = this.v32, batch = this.batch, iov0 = (batch * K.mmsghdr.size) >> 2, nbufs = src.nbufs, bufSize = src.bufSize;
     const iovAddr0 = Number(this.vec.addr) + batch * K.mmsghdr.size;
-    const bufsBase = this.base + region.bufsOfs, vh = this.vnetLen, msgSlots = this.msgSlots;
-    let pkts = 0, bytes = 0, drops = 0;
-    for (;;) {
+    const bufsBase = addr + src.bufsOfs, vh = this.vnetLen, msgSlots = this.msgSlots;
+    let hwcur = from, pkts = 0, bytes = 0, drops = 0, bad = 0, slots = 0, slotBytes = 0;
+    while (slots < limit) {
       let count = 0, iovs = 0, k = hwcur, dropFirst = false;
-      while (k !== head && count < batch) {
-        let c = k, nseg = 0, total = 0, complete = false;
-        while (c !== head && iovs + nseg < batch) {
+      while (k !== to && count < batch && slots + iovs < limit) {
+        let c = k, nseg = 0, total = 0, complete = false, broken = false;
+        while (c !== to && iovs + nseg < batch) {
           const idx = u32[s + (c << 2)], word = u32[s + (c << 2) + 1], len = word & 0xffff;
-          if (idx < 2 || idx >= nbufs || len > bufSize) badSlot(region, t, c, this.name);
+          if (idx < 2 || idx >= nbufs || len > bufSize) {
+            if (own >= 0) badSlot(src, own, c, this.name);
+            broken = true; // another port's ring: its chain is dropped, whole
+          }
           const addr = bufsBase + idx * bufSize, io = iov0 + ((iovs + nseg) << 2);
           v32[io] = addr >>> 0;
           v32[io + 1] = (addr / 4294967296) >>> 0;
@@ -180,9 +227,8 @@ export class PacketPort extends KernelPort {
           if (((word >>> 16) & NS_MOREFRAG) === 0 || nseg === NETMAP_MAX_FRAGS) { complete = true; break; }
         }
         if (!complete) break; // the chain's end is not there yet (or no iovecs left in this batch)
-        const fo = region.bufOffset(u32[s + (k << 2)]), firstLen = u32[s + (k << 2) + 1] & 0xffff;
-        if (firstLen < vh + 14 || vnetCheck(u8, fo, vh, total - vh) !== VNET_OK) {
-          if (count === 0) { dropFirst = true; msgSlots[0] = nseg; }
+        if (broken || (u32[s + (k << 2) + 1] & 0xffff) < vh + 14 || vnetCheck(u8, src.bufOffset(u32[s + (k << 2)]), vh, total - vh) !== VNET_OK) {
+          if (count === 0) { dropFirst = true; msgSlots[0] = nseg; if (!broken) bad++; }
           break; // sent after the messages before it
         }
         const h = (count * K.mmsghdr.size) >> 2, ia = iovAddr0 + iovs * K.iovec.size;
@@ -196,8 +242,12 @@ export class PacketPort extends KernelPort {
         k = c;
       }
       if (dropFirst) {
-        drops++; // a malformed header or a frame shorter than one: the chain is dropped
-        for (let i = msgSlots[0]; i > 0; i--) hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
+        drops++; // a bad slot, a malformed header or a frame shorter than one: the chain is dropped
+        for (let i = msgSlots[0]; i > 0; i--) {
+          slotBytes += u32[s + (hwcur << 2) + 1] & 0xffff;
+          hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
+          slots++;
+        }
         continue;
       }
       if (count === 0) break;
@@ -214,6 +264,8 @@ export class PacketPort extends KernelPort {
           len += u32[s + (hwcur << 2) + 1] & 0xffff;
           hwcur = hwcur + 1 === n ? 0 : hwcur + 1;
         }
+        slots += msgSlots[m];
+        slotBytes += len;
         if (sent > 0) {
           pkts++;
           bytes += len - vh;
@@ -221,79 +273,153 @@ export class PacketPort extends KernelPort {
       }
       if (sent >= 0 && sent < count) break;
     }
-    txEpilogue(region, t, hwcur, pkts, bytes, drops);
+    out.pkts = pkts; out.bytes = bytes; out.drops = drops; out.bad = bad; out.slots = slots; out.slotBytes = slotBytes;
+    return hwcur;
   }
 
   /**
    * rxsync with a virtio-net header: header and frame (as the kernel wrote them, the header
    * just before the Ethernet header) into the next free slots, chained; a frame that does not
-   * fit in the free slots waits in its block.
+   * fit in the free slots waits in its block. Once the frames go straight into another port's
+   * ring (receiveInto), nothing is taken here.
    */
   private rxsyncVnet(r: number): void {
-    const region = this.region, u32 = region.u32, u8 = region.u8;
+    const region = this.region, u32 = region.u32;
     checkHeadCur(region, r, this.name);
     const n = u32[(r + RR.numSlots) >> 2], s = u32[(r + RR.slotsOfs) >> 2] >> 2;
     const hwcur = u32[(r + RR.head) >> 2];
     u32[(r + RR.hwcur) >> 2] = hwcur;
-    const stop = hwcur === 0 ? n - 1 : hwcur - 1;
-    let hwtail = u32[(r + RR.hwtail) >> 2];
-    const r8 = this.r8, r32 = this.r32, r64 = this.r64, r16 = this.r16, f64 = region.f64, bufSize = region.bufSize, vh = this.vnetLen;
+    const hwtail = u32[(r + RR.hwtail) >> 2];
+    if (this.intoOther) return rxEpilogue(region, r, hwtail, 0, 0, 0);
+    const end = this.pullChains(region, s, n, hwtail, hwcur === 0 ? n - 1 : hwcur - 1, Infinity, false);
+    rxEpilogue(region, r, end, this.pulled.pkts, this.pulled.bytes, this.pulled.drops);
+  }
+
+  /** Frames go straight into another port's tx ring (receiveInto), not into this port's rx ring. */
+  private intoOther = false;
+
+  /**
+   * With a virtio-net header: the frames of the kernel's ring straight into another port's tx
+   * ring (a switch port's, in the forwarder of an attached interface), one copy fewer than
+   * through this port's rx ring. From the first call on (while this port's rx ring is empty),
+   * rxsync leaves the frames to these calls: the caller is then this port's only reader.
+   */
+  override receiveInto(tx: Ring, limit: number, c: DirectCounters): number {
+    if (this.vnetLen === 0 || this.rxRings.length !== 1 || tx.region === this.region) return -1;
+    if (!this.intoOther) {
+      if (!this.rxRings[0].empty()) return -1; // what came before goes first, through the ring
+      this.intoOther = true;
+    }
+    const n = tx.numSlots, from = tx.head, stop = tx.tail;
+    if (from >= n || stop >= n) return -1; // (shared memory: the switch port's txsync reports it)
+    const end = this.pullChains(tx.region, tx.slots, n, from, stop, limit, true);
+    const out = this.pulled, r = this.rxRings[0].ofs, f64 = this.region.f64;
+    tx.advance(end);
+    c.packets += out.slots;
+    c.bytes += out.slotBytes;
+    if (out.pkts !== 0 || out.drops !== 0) {
+      f64[(r + RR.delivered) >> 3] += out.pkts;
+      f64[(r + RR.rxBytes) >> 3] += out.bytes;
+      f64[(r + RR.drops) >> 3] += out.drops;
+    }
+    return out.slots;
+  }
+
+  /** POLLIN also when frames wait in the kernel's ring for receiveInto (this port's rx ring stays empty then). */
+  override check(events: number): number {
+    const rev = super.check(events);
+    if (!this.intoOther || (events & POLLIN) === 0 || rev & POLLIN) return rev;
+    const f = this.block, h = Math.floor(f / VNET_PER_BLOCK) * VNET_BLOCK + (f % VNET_PER_BLOCK) * VNET_FRAME;
+    return (Atomics.load(this.r32, (h + K.tpacket2_hdr.tp_status) >> 2) & K.TP_STATUS_USER) !== 0 ? rev | POLLIN : rev;
+  }
+
+  /** What the last pullChains() did: frames, their bytes (past the header), drops, slots written and their bytes. */
+  private readonly pulled = { pkts: 0, bytes: 0, drops: 0, slots: 0, slotBytes: 0 };
+
+  /**
+   * Copy the kernel's frames, header first, into the free slots [from, stop) of a ring of `dst`
+   * (slot words from u32 index s, n slots), `limit` slots at most, each frame a chain; a frame
+   * that does not fit waits in its block. Returns the first slot not written. `other`: the ring
+   * is another port's, in a shared region: a slot whose buffer index is out of range is written
+   * with length 0 and passed, for that port's txsync to report (it resets the ring).
+   */
+  private pullChains(dst: Region, s: number, n: number, from: number, stop: number, limit: number, other: boolean): number {
+    const u32 = dst.u32, u8 = dst.u8, f64 = dst.f64, bufSize = dst.bufSize, nbufs = dst.nbufs;
+    const r8 = this.r8, r32 = this.r32, r64 = this.r64, r16 = this.r16, vh = this.vnetLen;
     const H = K.tpacket2_hdr, frames = VNET_PER_BLOCK * VNET_BLOCKS;
-    let pkts = 0, bytes = 0, drops = 0;
-    while (hwtail !== stop) {
+    let hwtail = from, pkts = 0, bytes = 0, drops = 0, slots = 0, slotBytes = 0;
+    while (hwtail !== stop && slots < limit) {
       const f = this.block, h = Math.floor(f / VNET_PER_BLOCK) * VNET_BLOCK + (f % VNET_PER_BLOCK) * VNET_FRAME;
       const status = Atomics.load(r32, (h + H.tp_status) >> 2);
       if ((status & K.TP_STATUS_USER) === 0) break;
       const len = r32[(h + H.tp_snaplen) >> 2], wireLen = r32[(h + H.tp_len) >> 2], mac = h + r16[(h + H.tp_mac) >> 1];
       const vlan = (status & K.TP_STATUS_VLAN_VALID) !== 0;
-      const total = vh + len + (vlan ? 4 : 0), slots = Math.ceil(total / bufSize);
+      const total = vh + len + (vlan ? 4 : 0), need = Math.ceil(total / bufSize);
       const free = stop >= hwtail ? stop - hwtail : stop + n - hwtail;
       const ok = mac - vh >= h + H.size && mac + len <= h + VNET_FRAME && len === wireLen && len >= 14 &&
-        slots <= NETMAP_MAX_FRAGS && !(vlan && slots > 1);
-      if (ok && slots > free) break; // waits for room: the user releases slots
+        need <= NETMAP_MAX_FRAGS && !(vlan && need > 1);
+      if (ok && need > free) break; // waits for room: the user releases slots
+      if (other && ok) {
+        let broken = false;
+        for (let i = 0, k = hwtail; i < need; i++, k = k + 1 === n ? 0 : k + 1) {
+          const idx = u32[s + (k << 2)];
+          if (idx < 2 || idx >= nbufs) broken = true;
+        }
+        if (broken) {
+          u32[s + (hwtail << 2) + 1] = 0; // the frame waits; the port's txsync finds the bad slot
+          hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
+          slots++;
+          break;
+        }
+      }
       if (ok) {
         const src = mac - vh;
         if (vlan) {
           // the kernel took the 802.1Q tag out (tp_vlan_tci): back in, after the header; offsets move by 4
-          const dst = region.bufOffset(u32[s + (hwtail << 2)]);
+          const d = dst.bufOffset(u32[s + (hwtail << 2)]);
           const tpid = status & TP_STATUS_VLAN_TPID_VALID ? r16[(h + H.tp_vlan_tpid) >> 1] : 0x8100;
-          copyBytes(r8, r32, r64, src, u8, u32, f64, dst, vh + 12);
-          u8[dst + vh + 12] = tpid >> 8;
-          u8[dst + vh + 13] = tpid & 0xff;
+          copyBytes(r8, r32, r64, src, u8, u32, f64, d, vh + 12);
+          u8[d + vh + 12] = tpid >> 8;
+          u8[d + vh + 13] = tpid & 0xff;
           const tci = r16[(h + H.tp_vlan_tci) >> 1];
-          u8[dst + vh + 14] = tci >> 8;
-          u8[dst + vh + 15] = tci & 0xff;
-          copyBytes(r8, r32, r64, mac + 12, u8, u32, f64, dst + vh + 16, len - 12);
-          if (u8[dst + VNET_FLAGS] & VNET_F_NEEDS_CSUM) addLe16(u8, dst + VNET_CSUM_START, 4);
-          if (u8[dst + VNET_HDRLEN] | u8[dst + VNET_HDRLEN + 1]) addLe16(u8, dst + VNET_HDRLEN, 4);
+          u8[d + vh + 14] = tci >> 8;
+          u8[d + vh + 15] = tci & 0xff;
+          copyBytes(r8, r32, r64, mac + 12, u8, u32, f64, d + vh + 16, len - 12);
+          if (u8[d + VNET_FLAGS] & VNET_F_NEEDS_CSUM) addLe16(u8, d + VNET_CSUM_START, 4);
+          if (u8[d + VNET_HDRLEN] | u8[d + VNET_HDRLEN + 1]) addLe16(u8, d + VNET_HDRLEN, 4);
           u32[s + (hwtail << 2) + 1] = total;
           hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
+          slots++;
         } else {
           // whole buffers of a long frame by one set() from a view of the ring frame made once;
           // the rest by words (bytes, if the kernel placed the frame off a word boundary)
           let left = total, off = src, piece = 0;
           const views = this.ringViews, key = f * NETMAP_MAX_FRAGS;
           for (let c = 0; ; c++) {
-            const dst = region.bufOffset(u32[s + (hwtail << 2)]);
+            const d = dst.bufOffset(u32[s + (hwtail << 2)]);
             piece = left > bufSize ? bufSize : left;
-            if (piece === bufSize && total > SCATTER_MIN) u8.set(views.at(key + c, off), dst);
-            else copyBytes(r8, r32, r64, off, u8, u32, f64, dst, piece);
+            if (piece === views.len && total > SCATTER_MIN) u8.set(views.at(key + c, off), d);
+            else copyBytes(r8, r32, r64, off, u8, u32, f64, d, piece);
             left -= piece;
             off += piece;
             u32[s + (hwtail << 2) + 1] = left > 0 ? piece | (NS_MOREFRAG << 16) : piece;
             hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
+            slots++;
             if (left === 0) break;
           }
         }
         pkts++;
         bytes += total - vh;
+        slotBytes += total;
       } else {
         drops++; // truncated, outside its frame, or too long for a chain
       }
       Atomics.store(r32, (h + H.tp_status) >> 2, K.TP_STATUS_KERNEL);
       this.block = f + 1 === frames ? 0 : f + 1;
     }
-    rxEpilogue(region, r, hwtail, pkts, bytes, drops);
+    const out = this.pulled;
+    out.pkts = pkts; out.bytes = bytes; out.drops = drops; out.slots = slots; out.slotBytes = slotBytes;
+    return hwtail;
   }
 
   protected rxsyncRing(r: number): void {
