@@ -5,7 +5,10 @@
 // its host stack (or the reason why not); nothing stays attached after it stops.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skipReason, Topology } from './fixtures/nmtsv-topology.js';
+import { fileURLToPath } from 'node:url';
+import { IP1, IP2, skipReason, Topology } from './fixtures/nmtsv-topology.js';
+
+const UDP = fileURLToPath(new URL('./fixtures/udp-check.js', import.meta.url));
 
 const skip = skipReason();
 const topo = new Topology('b');
@@ -33,7 +36,7 @@ describe('nmts bridge between two interfaces', { skip }, () => {
   before(() => topo.create());
   after(() => topo.destroy());
 
-  test('AF_XDP: ping and a TCP transfer cross the bridge, copied both ways', { timeout: 60_000 }, async (t) => {
+  test('AF_XDP: ping, a TCP transfer and checked UDP payloads cross the bridge, copied both ways', { timeout: 60_000 }, async (t) => {
     const b = await startBridge(['-i', 'netmap:a2', '-i', 'netmap:b2']);
     try {
       assert.match(b.stderr, /^netmap:a2: backend AF_XDP \(/m);
@@ -47,6 +50,19 @@ describe('nmts bridge between two interfaces', { skip }, () => {
       assert.equal(tcp.error, null);
       assert.ok(tcp.bytes > 0, 'bytes crossed');
       t.diagnostic(`AF_XDP bridge: iperf3 TCP ${(tcp.bps / 1e9).toFixed(2)} Gbit/s, ${(tcp.bytes / 1e6).toFixed(0)} MB in 3 s, ${tcp.retransmits} retransmits`);
+      // payloads checked end to end, both ways: below and above the length from which frames
+      // are copied as their whole buffer (port-forward.ts), and up to the MTU
+      let port = 5301 + (process.pid % 500);
+      for (const [from, to, dst] of [[topo.ns1, topo.ns2, IP2], [topo.ns2, topo.ns1, IP1]] as const) {
+        const p = String(port++);
+        const recv = topo.spawn(to, process.execPath, [UDP, 'recv', dst, p, '100']);
+        await recv.waitFor(/listening/);
+        const send = topo.spawn(from, process.execPath, [UDP, 'send', dst, p, '18', '500', '520', '1000', '1472']);
+        assert.equal((await send.wait(30_000)).code, 0, send.stderr);
+        await recv.wait(20_000);
+        const r = JSON.parse(recv.stdout.trim().split('\n').pop()!) as unknown;
+        assert.deepEqual(r, { received: 100, bad: 0, sizes: { 18: 20, 500: 20, 520: 20, 1000: 20, 1472: 20 } }, `UDP to ${dst}`);
+      }
     } finally {
       const n = await stopBridge(b);
       assert.ok(n.aToB > 0 && n.bToA > 0, JSON.stringify(n));
