@@ -393,6 +393,11 @@ export abstract class Port {
     return 0;
   }
 
+  /** Whether transmitFrom() and receiveInto() may move frames for this port (else they always say -1). */
+  get movesInPlace(): boolean {
+    return false;
+  }
+
   /**
    * Send frames straight from another port's rx ring, `limit` frames at most, when this port can
    * (a kernel port whose system call reads the frames where they lie: no copy into its own tx

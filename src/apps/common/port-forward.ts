@@ -82,7 +82,9 @@ export class Direction {
   private readonly conv: VnetConverter | null = null;
   private readonly ft: FrameTable | null = null;
   /** Whether to offer the source's rx ring to dst.transmitFrom() (a kernel port sending from another region) before copying. */
-  private direct: boolean;
+  private readonly directTx: boolean;
+  /** Whether to ask src.receiveInto() to write its frames straight into the destination's tx ring. */
+  private readonly directRx: boolean;
 
   constructor(src: Port, dst: Port, zerocopy: boolean) {
     this.src = src;
@@ -108,7 +110,8 @@ export class Direction {
       keys += src.rxRings[r].numSlots;
     }
     const between = src.region !== dst.region && this.conv === null;
-    this.direct = between && !this.zerocopy;
+    this.directTx = between && !this.zerocopy && dst.movesInPlace;
+    this.directRx = between && !this.zerocopy && src.movesInPlace;
     this.srcViews = new PieceViews(src.u8.buffer, src.region.bufSize, between ? keys : 0);
     // a kernel port's region is mapped by this process only (core/private-region.ts)
     this.wholeSetMin = between && dst instanceof KernelPort && src.region.bufSize <= dst.region.bufSize ? WHOLE_SET_MIN : Infinity;
@@ -126,7 +129,7 @@ export class Direction {
         this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
         moved += this.move(rx, tx, burst - moved, this.viewKey[r]);
       }
-      if (this.direct && this.filter === null && !this.dropping && !this.inChain && rx.empty() && moved < burst) {
+      if (this.directRx && this.filter === null && !this.dropping && !this.inChain && rx.empty() && moved < burst) {
         // a kernel port may write its frames straight into the destination's ring
         const tx = txs[this.txNext];
         const taken = this.src.receiveInto(tx, burst - moved, this);
@@ -140,7 +143,7 @@ export class Direction {
 
   private move(rx: Ring, tx: Ring, limit: number, key0: number): number {
     if (this.conv !== null) return this.convert(rx, tx, limit);
-    if (this.direct && this.filter === null && !this.dropping && !this.inChain) {
+    if (this.directTx && this.filter === null && !this.dropping && !this.inChain) {
       const taken = this.dst.transmitFrom(rx, limit, this); // sent where they lie, or -1: copied below
       if (taken >= 0) return taken;
     }
