@@ -13,7 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import '../../index.js';
 import { ANY_WORD, portWord, sleepOn } from '../../core/wait.js';
 import { open } from '../../core/open.js';
-import type { Port } from '../../core/port.js';
+import { clock, type Port } from '../../core/port.js';
 import { NetmapError } from '../../core/region.js';
 import type { InterfaceOpenOptions } from '../../ports/netif/kernel-port.js';
 import { ctlSocketFd, ifIndex } from '../../sys/net.js';
@@ -154,14 +154,14 @@ post({
 const burst = input.burst;
 const spin = new AdaptiveSpin(input.spinUs);
 const cpusAtStart = allowedCpus();
-let lastLook = performance.now();
+let lastLook = clock.now();
 
 /**
  * An interface deleted, renamed or moved to another namespace while attached: netmap detaches
  * it. Traffic notices (a send fails); an idle forwarder looks once a second.
  */
 function checkInterface(): void {
-  const now = performance.now();
+  const now = clock.now();
   if (isVxlan || now - lastLook < 1000) return;
   lastLook = now;
   let index = -1;
@@ -211,7 +211,7 @@ function publish(): void {
     counters[o + 1] = dirs[d].bytes;
     counters[o + 2] = dirs[d].drops;
   }
-  const now = performance.now();
+  const now = clock.now();
   if (now - kernelAt >= 1000) publishKernel(now);
 }
 
@@ -271,7 +271,7 @@ function serve(): void {
     if (moved > 0) spin.moved();
     else if (!polling) {
       // while frames flow, look again (yielding the CPU) before paying a sleep and a wake-up
-      if (spin.idle(performance.now())) schedYield();
+      if (spin.idle(clock.now())) schedYield();
       else sleep();
     }
   }
@@ -284,7 +284,7 @@ try {
   failure = errorMessage(e);
 } finally {
   publish();
-  publishKernel(performance.now());
+  publishKernel(clock.now());
   if (waker && !waker.stop()) failure ??= { code: 'EIO', message: 'the waker thread did not stop' };
   closeAll();
 }
