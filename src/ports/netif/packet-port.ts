@@ -214,9 +214,12 @@ export class PacketPort extends KernelPort {
     while (slots < limit) {
       let count = 0, iovs = 0, k = hwcur, dropFirst = false;
       while (k !== to && count < batch && slots + iovs < limit) {
-        let c = k, nseg = 0, total = 0, complete = false, broken = false;
+        // each slot word is read once: what is checked is what the kernel is given (another
+        // process may write the ring meanwhile)
+        let c = k, nseg = 0, total = 0, complete = false, broken = false, firstIdx = 0, firstLen = 0;
         while (c !== to && iovs + nseg < batch) {
           const idx = u32[s + (c << 2)], word = u32[s + (c << 2) + 1], len = word & 0xffff;
+          if (nseg === 0) { firstIdx = idx; firstLen = len; }
           if (idx < 2 || idx >= nbufs || len > bufSize) {
             if (own >= 0) badSlot(src, own, c, this.name);
             broken = true; // another port's ring: its chain is dropped, whole
@@ -232,7 +235,7 @@ export class PacketPort extends KernelPort {
           if (((word >>> 16) & NS_MOREFRAG) === 0 || nseg === NETMAP_MAX_FRAGS) { complete = true; break; }
         }
         if (!complete) break; // the chain's end is not there yet (or no iovecs left in this batch)
-        if (broken || (u32[s + (k << 2) + 1] & 0xffff) < vh + 14 || vnetCheck(u8, src.bufOffset(u32[s + (k << 2)]), vh, total - vh) !== VNET_OK) {
+        if (broken || firstLen < vh + 14 || vnetCheck(u8, src.bufOffset(firstIdx), vh, total - vh) !== VNET_OK) {
           if (count === 0) { dropFirst = true; msgSlots[0] = nseg; if (!broken) bad++; }
           break; // sent after the messages before it
         }
@@ -381,17 +384,19 @@ export class PacketPort extends KernelPort {
         const src = mac - vh;
         if (vlan) {
           // the kernel took the 802.1Q tag out (tp_vlan_tci): back in, after the header; offsets move by 4
-          const d = dst.bufOffset(u32[s + (hwtail << 2)]);
-          const tpid = status & TP_STATUS_VLAN_TPID_VALID ? r16[(h + H.tp_vlan_tpid) >> 1] : 0x8100;
-          copyBytes(r8, r32, r64, src, u8, u32, f64, d, vh + 12);
-          u8[d + vh + 12] = tpid >> 8;
-          u8[d + vh + 13] = tpid & 0xff;
-          const tci = r16[(h + H.tp_vlan_tci) >> 1];
-          u8[d + vh + 14] = tci >> 8;
-          u8[d + vh + 15] = tci & 0xff;
-          copyBytes(r8, r32, r64, mac + 12, u8, u32, f64, d + vh + 16, len - 12);
-          if (u8[d + VNET_FLAGS] & VNET_F_NEEDS_CSUM) addLe16(u8, d + VNET_CSUM_START, 4);
-          if (u8[d + VNET_HDRLEN] | u8[d + VNET_HDRLEN + 1]) addLe16(u8, d + VNET_HDRLEN, 4);
+          const di = u32[s + (hwtail << 2)], d = dst.bufOffset(di); // re-read and re-checked: see below
+          if (di >= 2 && di < nbufs) {
+            const tpid = status & TP_STATUS_VLAN_TPID_VALID ? r16[(h + H.tp_vlan_tpid) >> 1] : 0x8100;
+            copyBytes(r8, r32, r64, src, u8, u32, f64, d, vh + 12);
+            u8[d + vh + 12] = tpid >> 8;
+            u8[d + vh + 13] = tpid & 0xff;
+            const tci = r16[(h + H.tp_vlan_tci) >> 1];
+            u8[d + vh + 14] = tci >> 8;
+            u8[d + vh + 15] = tci & 0xff;
+            copyBytes(r8, r32, r64, mac + 12, u8, u32, f64, d + vh + 16, len - 12);
+            if (u8[d + VNET_FLAGS] & VNET_F_NEEDS_CSUM) addLe16(u8, d + VNET_CSUM_START, 4);
+            if (u8[d + VNET_HDRLEN] | u8[d + VNET_HDRLEN + 1]) addLe16(u8, d + VNET_HDRLEN, 4);
+          }
           u32[s + (hwtail << 2) + 1] = total;
           hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
           slots++;
@@ -401,10 +406,15 @@ export class PacketPort extends KernelPort {
           let left = total, off = src, piece = 0;
           const views = this.ringViews, key = f * NETMAP_MAX_FRAGS;
           for (let c = 0; ; c++) {
-            const d = dst.bufOffset(u32[s + (hwtail << 2)]);
+            // the index is read again here and checked again: another process may have
+            // changed it since the check above; a bad one gets nothing written (its slot's
+            // length is still set, and the port's txsync reports the slot)
+            const di = u32[s + (hwtail << 2)], d = dst.bufOffset(di);
             piece = left > bufSize ? bufSize : left;
-            if (piece === views.len && total > SCATTER_MIN) u8.set(views.at(key + c, off), d);
-            else copyBytes(r8, r32, r64, off, u8, u32, f64, d, piece);
+            if (di >= 2 && di < nbufs) {
+              if (piece === views.len && total > SCATTER_MIN) u8.set(views.at(key + c, off), d);
+              else copyBytes(r8, r32, r64, off, u8, u32, f64, d, piece);
+            }
             left -= piece;
             off += piece;
             u32[s + (hwtail << 2) + 1] = left > 0 ? piece | (NS_MOREFRAG << 16) : piece;
