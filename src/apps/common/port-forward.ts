@@ -152,10 +152,13 @@ export class Direction {
     const su8 = this.src.u8, du8 = this.dst.u8, sf64 = this.src.region.f64, df64 = this.dst.region.f64;
     const views = this.srcViews, whole = views.len, base = su8.byteOffset, setMin = this.wholeSetMin;
     const same = this.src.region === this.dst.region;
-    const filter = this.filter, hdr = this.src.vnetHdrLen;
+    const filter = this.filter, hdr = this.src.vnetHdrLen, snb = this.src.region.nbufs, dnb = this.dst.region.nbufs;
     while (j !== rt && k !== tt && n < limit) {
-      const len = rx.len(j), more = rx.slotFlags(j) & NS_MOREFRAG;
-      if (this.dropping || len > max || (more && !this.chains)) {
+      // rings in a shared region are input: each buffer index is read once and checked
+      // before it addresses a copy (a bad source slot is dropped; a bad destination slot gets
+      // nothing written, and its port's txsync reports it)
+      const len = rx.len(j), more = rx.slotFlags(j) & NS_MOREFRAG, si = rx.bufIdx(j);
+      if (this.dropping || len > max || (more && !this.chains) || si < 2 || si >= snb) {
         // the rest of a chain goes with its first fragment
         if (!this.dropping || !this.refusing) this.drops++;
         this.dropping = more !== 0;
@@ -164,7 +167,8 @@ export class Direction {
         j = rx.next(j);
         continue;
       }
-      if (filter !== null && !this.inChain && !filter(su8, rx.buf(j) + hdr, len - hdr, more !== 0)) {
+      const from = rx.bufAt(si);
+      if (filter !== null && !this.inChain && !filter(su8, from + hdr, len - hdr, more !== 0)) {
         this.filtered++;
         this.dropping = this.refusing = more !== 0;
         j = rx.next(j);
@@ -174,9 +178,12 @@ export class Direction {
       if (this.zerocopy) {
         tx.swapIn(k, rx, j);
       } else {
-        if (same) su8.copyWithin(tx.buf(k), rx.buf(j), rx.buf(j) + len);
-        else if (len === whole || len > setMin) du8.set(views.at(key0 + j, base + rx.buf(j)), tx.buf(k));
-        else copyWords(sf64, rx.buf(j), df64, tx.buf(k), len); // (core/frame-copy.ts)
+        const di = tx.bufIdx(k), to = tx.bufAt(di);
+        if (di >= 2 && di < dnb) { // else nothing is written: the destination's txsync reports the slot
+          if (same) su8.copyWithin(to, from, from + len);
+          else if (len === whole || len > setMin) du8.set(views.at(key0 + j, base + from), to);
+          else copyWords(sf64, from, df64, to, len); // (core/frame-copy.ts)
+        }
         tx.setLen(k, len);
         tx.setSlotFlags(k, more);
       }
