@@ -264,14 +264,10 @@ export function badSlot(region: Region, ring: number, k: number, what: string, m
  * an errno to report calls it first, so that the ring is consistent when it throws.
  */
 export function txEpilogue(region: Region, t: number, hwcur: number, pkts: number, bytes: number, drops: number): void {
-  const u32 = region.u32, f64 = region.f64;
+  const u32 = region.u32;
   const n = u32[(t + RR.numSlots) >> 2];
   u32[(t + RR.hwcur) >> 2] = hwcur;
-  if (pkts !== 0 || drops !== 0) {
-    f64[(t + RR.txPkts) >> 3] += pkts;
-    f64[(t + RR.txBytes) >> 3] += bytes;
-    f64[(t + RR.txDrops) >> 3] += drops;
-  }
+  countTx(region, t, pkts, bytes, drops);
   const tail = hwcur === 0 ? n - 1 : hwcur - 1;
   u32[(t + RR.hwtail) >> 2] = tail;
   u32[(t + RR.tail) >> 2] = tail;
@@ -283,14 +279,30 @@ export function txEpilogue(region: Region, t: number, hwcur: number, pkts: numbe
  * and tail = hwtail for the user.
  */
 export function rxEpilogue(region: Region, r: number, hwtail: number, pkts: number, bytes: number, drops: number): void {
-  const u32 = region.u32, f64 = region.f64;
+  const u32 = region.u32;
   if (pkts !== 0 || drops !== 0) {
     u32[(r + RR.hwtail) >> 2] = hwtail;
-    f64[(r + RR.delivered) >> 3] += pkts;
-    f64[(r + RR.rxBytes) >> 3] += bytes;
-    f64[(r + RR.drops) >> 3] += drops;
+    countRx(region, r, pkts, bytes, drops);
   }
   u32[(r + RR.tail) >> 2] = hwtail;
+}
+
+/** Add to tx ring t's counters (written only when something was taken or dropped). */
+export function countTx(region: Region, t: number, pkts: number, bytes: number, drops: number): void {
+  if (pkts === 0 && drops === 0) return;
+  const f64 = region.f64;
+  f64[(t + RR.txPkts) >> 3] += pkts;
+  f64[(t + RR.txBytes) >> 3] += bytes;
+  f64[(t + RR.txDrops) >> 3] += drops;
+}
+
+/** Add to rx ring r's counters (written only when something came or was dropped). */
+export function countRx(region: Region, r: number, pkts: number, bytes: number, drops: number): void {
+  if (pkts === 0 && drops === 0) return;
+  const f64 = region.f64;
+  f64[(r + RR.delivered) >> 3] += pkts;
+  f64[(r + RR.rxBytes) >> 3] += bytes;
+  f64[(r + RR.drops) >> 3] += drops;
 }
 
 /** Update the ring's timestamp when NR_TIMESTAMP is set. */

@@ -131,11 +131,11 @@ export class Direction {
       }
       if (this.directRx && this.filter === null && !this.dropping && !this.inChain && rx.empty() && moved < burst) {
         // a kernel port may write its frames straight into the destination's ring
-        const tx = txs[this.txNext];
-        const taken = this.src.receiveInto(tx, burst - moved, this);
-        if (taken < 0) continue;
-        this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
-        moved += taken;
+        const taken = this.src.receiveInto(txs[this.txNext], burst - moved, this);
+        if (taken >= 0) {
+          this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
+          moved += taken;
+        }
       }
     }
     return moved;

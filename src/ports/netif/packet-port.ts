@@ -24,7 +24,7 @@ import type { Ring } from '../../core/ring.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { copyBytes, PieceViews } from '../../core/frame-copy.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
-import { badSlot, checkHeadCur, rxEpilogue, txEpilogue } from '../../core/sync.js';
+import { badSlot, checkHeadCur, countRx, countTx, rxEpilogue, txEpilogue } from '../../core/sync.js';
 import {
   bind, close, getsockopt, mmap, mmapAnonymous, munmap, sendmmsg, setsockopt, sockaddrLl, socket, type Mapping,
 } from '../../sys/net.js';
@@ -176,7 +176,7 @@ export class PacketPort extends KernelPort {
   override transmitFrom(rx: Ring, limit: number, c: DirectCounters): number {
     const src = rx.region;
     if (this.vnetLen === 0 || src.addr === 0n || src === this.region) return -1;
-    const t = this.txRings[0].ofs, u32 = this.region.u32, f64 = this.region.f64;
+    const t = this.txRings[0].ofs, u32 = this.region.u32;
     if (u32[(t + RR.head) >> 2] !== u32[(t + RR.hwcur) >> 2]) return -1;
     const n = rx.numSlots, from = rx.head, to = rx.tail;
     if (from >= n || to >= n) return -1; // (shared memory: the copy path reports it)
@@ -187,11 +187,7 @@ export class PacketPort extends KernelPort {
     c.bytes += out.slotBytes;
     c.drops += out.drops;
     c.badVnet += out.bad;
-    if (out.pkts !== 0 || out.drops !== 0) {
-      f64[(t + RR.txPkts) >> 3] += out.pkts;
-      f64[(t + RR.txBytes) >> 3] += out.bytes;
-      f64[(t + RR.txDrops) >> 3] += out.drops;
-    }
+    countTx(this.region, t, out.pkts, out.bytes, out.drops);
     return out.slots;
   }
 
@@ -321,15 +317,11 @@ export class PacketPort extends KernelPort {
     const n = tx.numSlots, from = tx.head, stop = tx.tail;
     if (from >= n || stop >= n) return -1; // (shared memory: the switch port's txsync reports it)
     const end = this.pullChains(tx.region, tx.slots, n, from, stop, limit, true);
-    const out = this.pulled, r = this.rxRings[0].ofs, f64 = this.region.f64;
+    const out = this.pulled;
     tx.advance(end);
     c.packets += out.slots;
     c.bytes += out.slotBytes;
-    if (out.pkts !== 0 || out.drops !== 0) {
-      f64[(r + RR.delivered) >> 3] += out.pkts;
-      f64[(r + RR.rxBytes) >> 3] += out.bytes;
-      f64[(r + RR.drops) >> 3] += out.drops;
-    }
+    countRx(this.region, this.rxRings[0].ofs, out.pkts, out.bytes, out.drops);
     return out.slots;
   }
 
