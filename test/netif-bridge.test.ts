@@ -5,10 +5,8 @@
 // its host stack (or the reason why not); nothing stays attached after it stops.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { IP1, IP2, skipReason, Topology } from './fixtures/nmtsv-topology.js';
-
-const UDP = fileURLToPath(new URL('./fixtures/udp-check.js', import.meta.url));
+import { udpCheck } from './fixtures/udp-check.js';
 
 const skip = skipReason();
 const topo = new Topology('b');
@@ -54,13 +52,7 @@ describe('nmts bridge between two interfaces', { skip }, () => {
       // are copied as their whole buffer (port-forward.ts), and up to the MTU
       let port = 5301 + (process.pid % 500);
       for (const [from, to, dst] of [[topo.ns1, topo.ns2, IP2], [topo.ns2, topo.ns1, IP1]] as const) {
-        const p = String(port++);
-        const recv = topo.spawn(to, process.execPath, [UDP, 'recv', dst, p, '100']);
-        await recv.waitFor(/listening/);
-        const send = topo.spawn(from, process.execPath, [UDP, 'send', dst, p, '18', '500', '520', '1000', '1472']);
-        assert.equal((await send.wait(30_000)).code, 0, send.stderr);
-        await recv.wait(20_000);
-        const r = JSON.parse(recv.stdout.trim().split('\n').pop()!) as unknown;
+        const r = await udpCheck(topo, from, to, dst, port++, [18, 500, 520, 1000, 1472]);
         assert.deepEqual(r, { received: 100, bad: 0, sizes: { 18: 20, 500: 20, 520: 20, 1000: 20, 1472: 20 } }, `UDP to ${dst}`);
       }
     } finally {

@@ -22,13 +22,13 @@ import { fileURLToPath } from 'node:url';
 import { daemonRequest } from '../src/apps/daemon/daemon.js';
 import { needs } from './fixtures/requires.js';
 import { IP1, IP2, ip, skipReason, Topology, type Proc } from './fixtures/nmtsv-topology.js';
+import { udpCheck } from './fixtures/udp-check.js';
 
 const skip = skipReason();
 const topo = new Topology('x', { prefix: 'offl', offloads: 'default' });
 const SW = `valex${process.pid % 100000}`;
 const SOCK = `/tmp/offl-${process.pid}.sock`;
 const env = { NMTS_SOCKET: SOCK };
-const UDP = fileURLToPath(new URL('./fixtures/udp-check.js', import.meta.url));
 const OFFLOAD = fileURLToPath(new URL('./fixtures/nmtsv-offload.js', import.meta.url));
 let daemon: Proc | null = null;
 let port = 5801 + (process.pid % 500);
@@ -60,13 +60,7 @@ async function traffic(t: { diagnostic(s: string): void }, what: string): Promis
     t.diagnostic(`${what}: iperf3 TCP ${reverse ? 'ns2 -> ns1' : 'ns1 -> ns2'} ${(r.bps / 1e9).toFixed(2)} Gbit/s, ${r.retransmits} retransmits`);
   }
   for (const [from, to, dst] of [[topo.ns1, topo.ns2, IP2], [topo.ns2, topo.ns1, IP1]] as const) {
-    const p = String(port++);
-    const recv = topo.spawn(to, process.execPath, [UDP, 'recv', dst, p, '100']);
-    await recv.waitFor(/listening/);
-    const send = topo.spawn(from, process.execPath, [UDP, 'send', dst, p, '18', '1000', '1472', '4000', '8000']);
-    assert.equal((await send.wait(30_000)).code, 0, send.stderr);
-    await recv.wait(20_000);
-    const r = JSON.parse(recv.stdout.trim().split('\n').pop()!) as unknown;
+    const r = await udpCheck(topo, from, to, dst, port++, [18, 1000, 1472, 4000, 8000]);
     assert.deepEqual(r, { received: 100, bad: 0, sizes: { 18: 20, 1000: 20, 1472: 20, 4000: 20, 8000: 20 } }, `${what}: UDP to ${dst}`);
   }
 }

@@ -12,13 +12,13 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { daemonRequest } from '../src/apps/daemon/daemon.js';
 import { IP2, ip, skipReason, Topology, type Proc } from './fixtures/nmtsv-topology.js';
+import { udpCheck } from './fixtures/udp-check.js';
 
 const skip = skipReason();
 const topo = new Topology('o', { prefix: 'kvn', offloads: 'default' });
 const SW = `valeo${process.pid % 100000}`;
 const SOCK = `/tmp/kvn-${process.pid}.sock`;
 const env = { NMTS_SOCKET: SOCK };
-const UDP = fileURLToPath(new URL('./fixtures/udp-check.js', import.meta.url));
 const VNET_CHILD = fileURLToPath(new URL('./fixtures/vnet-port-child.js', import.meta.url));
 const DIRECT_CHILD = fileURLToPath(new URL('./fixtures/vnet-direct-child.js', import.meta.url));
 const IP3 = '10.201.0.3'; // b2^, the middle's host stack through the switch
@@ -83,13 +83,7 @@ describe('TCP/UDP through VALE with default offloads (AF_PACKET and TAP with vir
   });
 
   test('UDP with checksum offload: every payload arrives intact, IP-fragmented ones too', { timeout: 60_000 }, async () => {
-    const p = String(port++);
-    const recv = topo.spawn(topo.ns2, process.execPath, [UDP, 'recv', IP2, p, '100']);
-    await recv.waitFor(/listening/);
-    const send = topo.spawn(topo.ns1, process.execPath, [UDP, 'send', IP2, p, '18', '1000', '1472', '4000', '8000']);
-    assert.equal((await send.wait(30_000)).code, 0, send.stderr);
-    await recv.wait(20_000);
-    const r = JSON.parse(recv.stdout.trim().split('\n').pop()!) as { received: number; bad: number; sizes: Record<string, number> };
+    const r = await udpCheck(topo, topo.ns1, topo.ns2, IP2, port++, [18, 1000, 1472, 4000, 8000]);
     assert.deepEqual(r, { received: 100, bad: 0, sizes: { 18: 20, 1000: 20, 1472: 20, 4000: 20, 8000: 20 } });
   });
 
