@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import '../src/index.js';
 import { open } from '../src/core/open.js';
-import { runLoop, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
+import { LoopIo, runLoop, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
 import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
 import { C, ROW, S } from '../src/apps/pkt-gen/shared.js';
 import { countGc } from './gc.js';
@@ -63,7 +63,7 @@ if (p.cpu !== undefined) pinThisThread(p.cpu);
 parentPort!.postMessage({ type: 'ready', tid: gettid() });
 Atomics.add(ctrl, C.ready, 1);
 while (Atomics.load(ctrl, C.go) === 0) Atomics.wait(ctrl, C.go, 0, 50);
-runLoop(port, cfg, { stats, row: p.index * ROW, ctrl, log: () => {} });
+runLoop(port, cfg, new LoopIo(stats, p.index * ROW, ctrl, () => {}));
 stats[p.index * ROW + S.done] = 1;
 const opt = optStatus();
 const drops = p.fn === 'tx' ? boundDrops(port, false) : boundDrops(port, true);

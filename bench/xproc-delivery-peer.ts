@@ -14,7 +14,8 @@ import { open } from '../src/core/open.js';
 import { POLLIN, POLLOUT } from '../src/core/constants.js';
 import { PR, RR } from '../src/core/layout.js';
 import { pinThisThread } from '../src/sys/sched.js';
-import { rxLoop, txLoop, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
+import { LoopIo, rxLoop, txLoop, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
+import { HelperThreads } from '../src/apps/common/idle-helpers.js';
 import { warmDataPath, WARM_MS } from '../src/apps/pkt-gen/warm-up.js';
 import { C, makeShared } from '../src/apps/pkt-gen/shared.js';
 
@@ -34,6 +35,8 @@ const config = (): LoopConfig => ({
   dump: false, exitOnIdle: false, family: 4, reportMs: 1000,
 });
 
+// as the pkt-gen CLI: the process's helper threads give way to the data loop once it runs
+const helpers = HelperThreads.snapshot();
 const port = open(name, {});
 for (let i = 0; i < 20000; i++) port.check(role === 'rx' ? POLLIN : POLLOUT);
 const warm = warmDataPath(config, WARM_MS);
@@ -68,6 +71,7 @@ const shared = makeShared(1);
 const stats = new Float64Array(shared.stats), ctrl = new Int32Array(shared.ctrl);
 const loopCfg = config();
 process.stdout.write('ready\n', () => {
+  helpers.idle();
   const start = hr();
   // the receiver stops itself after `stopAfter` ms (it blocks its thread: no signal handler runs)
   const stopAt = start + stopAfter * 1000;
@@ -77,9 +81,9 @@ process.stdout.write('ready\n', () => {
       if (hr() > stopAt) Atomics.store(ctrl, C.stop, 1);
       return logged(e, 20);
     };
-    rxLoop(port, loopCfg, { stats, row: 0, ctrl, log: () => {} });
+    rxLoop(port, loopCfg, new LoopIo(stats, 0, ctrl, () => {}));
   } else {
-    txLoop(port, loopCfg, { stats, row: 0, ctrl, log: () => {} });
+    txLoop(port, loopCfg, new LoopIo(stats, 0, ctrl, () => {}));
   }
   const end = hr();
   writeFileSync(outFile, JSON.stringify({ role, start, end, packets: stats[0], drops: drops(), log: Array.from(log.subarray(0, n * W)) }));

@@ -2,6 +2,7 @@
 import { pktGen } from '../apps/pkt-gen/run.js';
 import { parsePktGenArgs, PktGenUsageError } from '../apps/pkt-gen/options.js';
 import { pktGenUsage } from '../apps/pkt-gen/usage.js';
+import { idleHelpersFromEnv } from '../apps/common/idle-helpers.js';
 import { parseOr, stderrLine, stdoutLine, withStopSignal } from './tool.js';
 
 export async function pktGenCommand(argv: string[]): Promise<number> {
@@ -13,6 +14,8 @@ export async function pktGenCommand(argv: string[]): Promise<number> {
   }
   return withStopSignal(async (signal) => {
     try {
+      // this process ends with the run: its helper threads may give way to the data threads
+      opts.idleHelpers = idleHelpersFromEnv();
       const r = await pktGen(opts, { out: stdoutLine, err: stderrLine, signal });
       return r.seqErrors > 0 ? 1 : 0;
     } catch (e) {

@@ -1,5 +1,7 @@
-// CPU affinity of the calling thread (pkt-gen -a): sched_setaffinity(0, ...) applies to the
-// thread that calls it, so a worker thread pins itself.
+// Scheduling of this process's threads: CPU affinity (pkt-gen -a; sched_setaffinity(0, ...) applies
+// to the thread that calls it, so a worker thread pins itself), yielding, and the SCHED_IDLE class
+// for threads that must not take a CPU from a data loop (apps/common/idle-helpers.ts).
+import { readdirSync } from 'node:fs';
 import koffi from 'koffi';
 import { SysError } from './libc.js';
 
@@ -29,4 +31,32 @@ const _yield = libc.func('int sched_yield(void)');
 /** Give the CPU to another runnable thread if there is one (returns at once otherwise). */
 export function schedYield(): void {
   _yield();
+}
+
+const SCHED_IDLE = 5;
+const _setscheduler = libc.func('int sched_setscheduler(int, int, void *)');
+const _getscheduler = libc.func('int sched_getscheduler(int)');
+
+/**
+ * Put thread `tid` (of this process) in the SCHED_IDLE class: it runs only when no ordinary
+ * thread of the machine wants its CPU. Any thread may lower itself or its process's threads
+ * this way; going back needs privilege (CAP_SYS_NICE or RLIMIT_NICE), so it is for threads
+ * that stay background until the process exits.
+ */
+export function setIdlePolicy(tid: number): void {
+  if (!Number.isInteger(tid) || tid <= 0) throw new RangeError(`thread id ${tid}: a positive integer expected`);
+  const param = new Int32Array(1); // struct sched_param { int sched_priority = 0 }
+  if ((_setscheduler(tid, SCHED_IDLE, param) as number) !== 0) throw new SysError('sched_setscheduler', `thread ${tid}, SCHED_IDLE`, koffi.errno());
+}
+
+/** True if thread `tid` is in the SCHED_IDLE class. */
+export function hasIdlePolicy(tid: number): boolean {
+  const p = _getscheduler(tid) as number;
+  if (p < 0) throw new SysError('sched_getscheduler', `thread ${tid}`, koffi.errno());
+  return p === SCHED_IDLE;
+}
+
+/** The ids of this process's threads now (the main thread's id is process.pid). */
+export function threadIds(): number[] {
+  return readdirSync('/proc/self/task').map(Number).filter((t) => Number.isInteger(t) && t > 0);
 }

@@ -37,11 +37,23 @@ export interface LoopConfig {
   reportMs: number;
 }
 
-export interface LoopIo {
-  stats: Float64Array;
-  row: number; // index of this thread's row
-  ctrl: Int32Array;
-  log: (line: string) => void;
+/**
+ * Where a loop counts and what stops it. A class, not an object literal, and that matters:
+ * V8 builds every literal of one shape on the shape's final map and then stores its values,
+ * so a second literal `{ stats, row, ctrl, log }` with other values than the first counts as
+ * overwriting "constant" fields and throws away all code compiled against the first — the
+ * warm-up's (warm-up.ts). The loops then ran their first milliseconds unoptimized, while V8
+ * recompiled them on the CPU the peer process needs (measured: rxLoop, txLoop recompiled at
+ * the go). A constructor adds the fields one by one, and a second instance changes nothing.
+ */
+export class LoopIo {
+  constructor(
+    readonly stats: Float64Array,
+    /** Index of this thread's row in stats. */
+    readonly row: number,
+    readonly ctrl: Int32Array,
+    readonly log: (line: string) => void,
+  ) {}
 }
 
 const clock = performance; // a lazy global getter in Node: look it up once

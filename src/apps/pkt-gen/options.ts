@@ -71,6 +71,13 @@ export interface PktGenOptions {
   help: boolean;
   /** --json: one JSON summary line at the end instead of the text summary. */
   json: boolean;
+  /**
+   * Move the process's helper threads (V8's compiler and GC threads, taken before the data
+   * threads start) to SCHED_IDLE when the traffic starts (apps/common/idle-helpers.ts). For a
+   * process that ends with the run: the CLI sets it (NMTS_IDLE_HELPERS=0 turns it off); false
+   * by default for the library function.
+   */
+  idleHelpers: boolean;
   /** --duration SECONDS: stop after this long (ours). undefined = no limit. */
   durationSec: number | undefined;
   /** -f, default 'rx'. */
@@ -314,6 +321,7 @@ function defaults(): PktGenOptions {
   return {
     help: false,
     json: false,
+    idleHelpers: false,
     durationSec: undefined,
     function: 'rx',
     port: '',

@@ -9,6 +9,7 @@ import { factoryKind } from '../../core/open.js';
 import { MAX_SLOTS } from '../../core/constants.js';
 import { buildFrame, sizeSchedule } from './frame.js';
 import { backendLines } from '../common/port-backend.js';
+import { HelperThreads } from '../common/idle-helpers.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
 import { dropLine, jsonSummary, rttSummary, summaryLines, timestampPrefix } from './report.js';
@@ -129,6 +130,8 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     ownRxSlots: !ring?.rxSlots && receiverSlots(o, name) !== undefined,
     cfg: cfgFor(i), template: built.template, index: i, stats: statsSab, ctrl: ctrlSab, cpu: cpuOf(i),
   }));
+  // the threads that are not ours, before ours start (idle-helpers.ts)
+  const helpers = o.idleHelpers ? HelperThreads.snapshot() : null;
   const pool = new WorkerPool(inputs, stats, ctrl, io.err);
   const errors = pool.errors;
   try {
@@ -162,6 +165,11 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     await new Promise((r) => setTimeout(r, wait * 1000));
   }
 
+  if (helpers) {
+    const r = helpers.idle();
+    if (r.error) io.err(`pkt-gen: V8's helper threads keep their priority: ${r.error}`);
+    else if (o.verbose) io.err(`helper threads in SCHED_IDLE: ${r.idled}`);
+  }
   pool.go();
   const t0 = performance.now();
   const reporter = new IntervalReporter(o, stats, io.err, t0);

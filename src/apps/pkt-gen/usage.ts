@@ -100,6 +100,14 @@ at the sender's own memory; processes share only the region), -o 1 (prefetch:
 no such instruction in JavaScript), -o 2 and -o 16 (no code of netmap's pkt-gen
 reads them).
 
+Environment
+  NMTS_IDLE_HELPERS=0  keep V8's compiler and GC threads (and Node's own) at their
+                 priority; by default they are moved to SCHED_IDLE when the
+                 traffic starts, so they never take a CPU from a data thread of
+                 this or another process (docs/pkt-gen.md)
+  NMTS_PKTGEN_WARM_MS=ms  how long each data thread warms its loop on a private
+                 switch before the go (default 250, 0 = no warm-up)
+
 Report line (every -T ms) and summary:
   6.728 Mpps (6.735 Mpkts 3.229 Gbps in 1001031 usec) 512.00 avg_batch 0 min_space
   Sent 500111222 packets 30006673320 bytes 976780 events 60 bytes each in 33.61 seconds.

@@ -7,7 +7,7 @@ import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pinThisThread } from '../../sys/sched.js';
 import { UdpFrameTemplate } from '../../packet/frame-builder.js';
 import type { LoopConfig } from './loops.js';
-import { runLoop } from './loops.js';
+import { LoopIo, runLoop } from './loops.js';
 import { boundDrops } from './drops.js';
 import { warmDataPath, WARM_MIN_COUNT, WARM_MIN_RATE, WARM_MS, type WarmUp } from './warm-up.js';
 import { C, ROW, S } from './shared.js';
@@ -78,7 +78,7 @@ Atomics.add(ctrl, C.ready, 1);
 while (Atomics.load(ctrl, C.go) === 0 && Atomics.load(ctrl, C.stop) === 0) Atomics.wait(ctrl, C.go, 0, 50);
 const cfg = loopConfig();
 try {
-  runLoop(port, cfg, { stats, row, ctrl, log });
+  runLoop(port, cfg, new LoopIo(stats, row, ctrl, log));
 } catch (e) {
   parentPort!.postMessage({ type: 'error', message: (e as Error).message });
 } finally {
