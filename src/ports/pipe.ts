@@ -11,7 +11,7 @@ import type { PortSpec } from '../core/portspec.js';
 import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portRecordProblem, portRing, reclaimDead, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
-import { checkPublished, reinitRing, ringInArea, rxPrologue, txDone, txPrologue } from '../core/sync.js';
+import { checkPublished, countRx, countTx, reinitRing, ringInArea, rxPrologue, txDone, txPrologue } from '../core/sync.js';
 import { wakePort } from '../core/wait.js';
 
 /** Directory names of both ends, and of the parent (for the per-parent pipe limit). */
@@ -76,11 +76,9 @@ export class PipePort extends Port {
       if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, hwcur, pub, true);
       Atomics.store(u32, (t + RR.hwcur) >> 2, pub);
       // counters: this tx ring and the peer rx ring it alone feeds
-      const f64 = region.f64, pkts = txDone[0], bytes = txDone[1];
-      f64[(t + RR.txPkts) >> 3] += pkts;
-      f64[(t + RR.txBytes) >> 3] += bytes;
-      f64[(peer + RR.delivered) >> 3] += pkts;
-      f64[(peer + RR.rxBytes) >> 3] += bytes;
+      const pkts = txDone[0], bytes = txDone[1];
+      countTx(region, t, pkts, bytes, 0);
+      countRx(region, peer, pkts, bytes, 0);
       wakePort(region, u32[(peer + RR.portOfs) >> 2]);
     }
     const rel = Atomics.load(u32, (peer + RR.hwcur) >> 2);

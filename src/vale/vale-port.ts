@@ -11,7 +11,7 @@ import type { PortSpec } from '../core/portspec.js';
 import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, reclaimDead, setPortRing } from '../core/records.js';
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
-import { badSlot, checkPublished, ringPrologue, rxPrologue, slotInvalid, stampRing } from '../core/sync.js';
+import { badSlot, checkPublished, countTx, ringPrologue, rxPrologue, slotInvalid, stampRing } from '../core/sync.js';
 import { forwardBatch, ft, pktFirst } from './forward.js';
 import { portVnetHdrLen } from './offload.js';
 import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, switchProblem, type LookupFn } from './switch.js';
@@ -60,7 +60,6 @@ export class ValePort extends Port {
       const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
       const nb = nbufs - 2; // the slot rule's buf_idx test as one unsigned compare: idx - 2 < nbufs - 2
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
-      const f64 = region.f64;
       const hdr = portVnetHdrLen(region, this.rec); // fixed while the port is open (read once per sync)
       // the scratch table's arrays in locals: the gather loop does not reload them per slot
       const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags, firsts = pktFirst;
@@ -129,8 +128,7 @@ export class ValePort extends Port {
           } finally {
             Atomics.store(u32, (t + RR.fwd) >> 2, 0);
           }
-          f64[(t + RR.txPkts) >> 3] += pkts;
-          f64[(t + RR.txBytes) >> 3] += bytes;
+          countTx(region, t, pkts, bytes, 0);
         }
         if (first >= 0) break; // an incomplete chain stays with the user until completed
       }

@@ -129,7 +129,7 @@ export class Direction {
         this.txNext = this.txNext + 1 === txs.length ? 0 : this.txNext + 1;
         moved += this.move(rx, tx, burst - moved, this.viewKey[r]);
       }
-      if (this.directRx && this.filter === null && !this.dropping && !this.inChain && rx.empty() && moved < burst) {
+      if (this.directRx && this.atFrameStart() && rx.empty() && moved < burst) {
         // a kernel port may write its frames straight into the destination's ring
         const taken = this.src.receiveInto(txs[this.txNext], burst - moved, this);
         if (taken >= 0) {
@@ -141,9 +141,17 @@ export class Direction {
     return moved;
   }
 
+  /**
+   * A direct path (the kernel port's own) may take the next frames: no filter to apply, and
+   * the copy path is not in the middle of a chain (one it moves, or one it drops).
+   */
+  private atFrameStart(): boolean {
+    return this.filter === null && !this.dropping && !this.inChain;
+  }
+
   private move(rx: Ring, tx: Ring, limit: number, key0: number): number {
     if (this.conv !== null) return this.convert(rx, tx, limit);
-    if (this.directTx && this.filter === null && !this.dropping && !this.inChain) {
+    if (this.directTx && this.atFrameStart()) {
       const taken = this.dst.transmitFrom(rx, limit, this); // sent where they lie, or -1: copied below
       if (taken >= 0) return taken;
     }

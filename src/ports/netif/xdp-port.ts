@@ -16,7 +16,7 @@ import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { portRing } from '../../core/records.js';
 import { NetmapError } from '../../core/region.js';
-import { badSlot, checkHeadCur, reinitRing } from '../../core/sync.js';
+import { badSlot, checkHeadCur, countRx, countTx, reinitRing } from '../../core/sync.js';
 import { xskStatistics, XskRedirect, type XdpMode } from '../../sys/xdp.js';
 import { XskSocket } from '../../sys/xsk.js';
 import * as K from '../../sys/kernel-abi.js';
@@ -79,8 +79,7 @@ export class XdpPort extends KernelPort {
       Atomics.store(w, tx.prod, prod);
       tx.local = prod;
       u32[(t + RR.hwcur) >> 2] = hwcur;
-      region.f64[(t + RR.txPkts) >> 3] += pkts;
-      region.f64[(t + RR.txBytes) >> 3] += bytes;
+      countTx(region, t, pkts, bytes, 0);
     }
     // copy mode transmits only inside sendto(): kick while descriptors wait in the tx ring
     if (tx.local !== Atomics.load(w, tx.cons) && (w[tx.flags] & K.XDP_RING_NEED_WAKEUP) !== 0) sock.kickTx();
@@ -150,8 +149,7 @@ export class XdpPort extends KernelPort {
       Atomics.store(w, rx.cons, cons);
       rx.local = cons;
       u32[(r + RR.hwtail) >> 2] = hwtail;
-      region.f64[(r + RR.delivered) >> 3] += pkts;
-      region.f64[(r + RR.rxBytes) >> 3] += bytes;
+      countRx(region, r, pkts, bytes, 0);
     }
     u32[(r + RR.tail) >> 2] = u32[(r + RR.hwtail) >> 2];
   }
