@@ -9,7 +9,7 @@ import { factoryKind } from '../../core/open.js';
 import { MAX_SLOTS } from '../../core/constants.js';
 import { buildFrame, sizeSchedule } from './frame.js';
 import { backendLines } from '../common/port-backend.js';
-import { HelperThreads } from '../common/idle-helpers.js';
+import { HelperThreads, WATCH_MS } from '../common/idle-helpers.js';
 import type { LoopConfig } from './loops.js';
 import { parseRingConfig, PktGenUsageError, resolveWaitLink, type PktGenOptions } from './options.js';
 import { dropLine, jsonSummary, rttSummary, summaryLines, timestampPrefix } from './report.js';
@@ -168,7 +168,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   if (helpers) {
     const r = helpers.idle();
     if (r.error) io.err(`pkt-gen: V8's helper threads keep their priority: ${r.error}`);
-    else if (o.verbose) io.err(`helper threads in SCHED_IDLE: ${r.idled}`);
+    else if (o.verbose) io.err(r.skipped ? `helper threads keep their priority: ${r.skipped}` : `helper threads in SCHED_IDLE: ${r.idled}`);
   }
   pool.go();
   const t0 = performance.now();
@@ -176,9 +176,16 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   const sum = (k: number): number => reporter.sum(k);
 
   const durationMs = o.durationSec !== undefined ? o.durationSec * 1000 : Infinity;
+  let nextWatch = t0 + WATCH_MS;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
-      const elapsed = performance.now() - t0;
+      const now = performance.now(), elapsed = now - t0;
+      // idle helpers that starve (other processes keep every CPU busy) get their class back
+      if (helpers && helpers.idleCount > 0 && now >= nextWatch) {
+        nextWatch = now + WATCH_MS;
+        const waited = helpers.check(now);
+        if (waited > 0 && o.verbose) io.err(`helper threads back to normal priority: other work kept every CPU busy (they waited ${waited.toFixed(0)} ms for one in about a second)`);
+      }
       if (pool.done >= ports.length || errors.length || elapsed >= durationMs) return resolve();
       if (io.signal?.aborted) return resolve();
       const nextReport = reporter.dueIn(performance.now());
@@ -188,6 +195,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     tick();
   });
   await pool.stopAll();
+  helpers?.restore();
   for (const e of errors) io.err(e);
 
   const pkts = sum(S.pkts), bytes = sum(S.bytes), events = sum(S.events);

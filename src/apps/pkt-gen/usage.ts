@@ -102,9 +102,10 @@ reads them).
 
 Environment
   NMTS_IDLE_HELPERS=0  keep V8's compiler and GC threads (and Node's own) at their
-                 priority; by default they are moved to SCHED_IDLE when the
-                 traffic starts, so they never take a CPU from a data thread of
-                 this or another process (docs/pkt-gen.md)
+                 priority; by default (with CAP_SYS_NICE, e.g. root) they are
+                 moved to SCHED_IDLE when the traffic starts, so they never take
+                 a CPU from a data thread of this or another process, and back
+                 if other work starves them for a second (docs/pkt-gen.md)
   NMTS_PKTGEN_WARM_MS=ms  how long each data thread warms its loop on a private
                  switch before the go (default 250, 0 = no warm-up)
 
