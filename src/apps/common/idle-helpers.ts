@@ -62,7 +62,7 @@ export class HelperThreads {
   private samples: (ThreadSched | null)[] = [];
   private lastCheck = 0;
   private streak = 0; // looks in a row at which a helper waited too long
-  private waitedMs = 0; // the longest wait of the streak's looks
+  private streakWaitMs = 0; // the longest wait of each of the streak's looks, added up
 
   private constructor(private readonly tids: readonly number[]) {}
 
@@ -114,18 +114,18 @@ export class HelperThreads {
     let worst = 0;
     for (let i = 0; i < this.idled.length; i++) {
       const cur = threadSched(this.idled[i]!);
-      const w = waitedMs(this.samples[i]!, cur, interval);
+      const w = waitedMs(this.samples[i] ?? null, cur, interval);
       if (starved(w, interval)) worst = Math.max(worst, w);
       this.samples[i] = cur;
     }
     if (worst === 0) {
       this.streak = 0;
-      this.waitedMs = 0;
+      this.streakWaitMs = 0;
       return 0;
     }
-    this.waitedMs += worst;
+    this.streakWaitMs += worst;
     if (++this.streak < STARVED_LOOKS) return 0;
-    const waited = this.waitedMs;
+    const waited = this.streakWaitMs;
     this.restore();
     return waited;
   }
@@ -140,7 +140,7 @@ export class HelperThreads {
     this.idled = [];
     this.samples = [];
     this.streak = 0;
-    this.waitedMs = 0;
+    this.streakWaitMs = 0;
   }
 }
 
