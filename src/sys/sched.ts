@@ -38,23 +38,25 @@ const CAP_SYS_NICE = 23;
 const _setscheduler = libc.func('int sched_setscheduler(int, int, void *)');
 const _getscheduler = libc.func('int sched_getscheduler(int)');
 
+/** sched_setscheduler(tid, policy) with priority 0 (the only one of both classes used here). */
+function setPolicy(tid: number, policy: number, name: string): void {
+  if (!Number.isInteger(tid) || tid <= 0) throw new RangeError(`thread id ${tid}: a positive integer expected`);
+  const param = new Int32Array(1); // struct sched_param { int sched_priority = 0 }
+  if ((_setscheduler(tid, policy, param) as number) !== 0) throw new SysError('sched_setscheduler', `thread ${tid}, ${name}`, koffi.errno());
+}
+
 /**
  * Put thread `tid` (of this process) in the SCHED_IDLE class: it runs only when no ordinary
  * thread of the machine wants its CPU. Any thread may lower itself or its process's threads
- * this way; going back needs privilege (CAP_SYS_NICE or RLIMIT_NICE), so it is for threads
- * that stay background until the process exits.
+ * this way; going back (setNormalPolicy) needs privilege: see canLeaveIdle().
  */
 export function setIdlePolicy(tid: number): void {
-  if (!Number.isInteger(tid) || tid <= 0) throw new RangeError(`thread id ${tid}: a positive integer expected`);
-  const param = new Int32Array(1); // struct sched_param { int sched_priority = 0 }
-  if ((_setscheduler(tid, SCHED_IDLE, param) as number) !== 0) throw new SysError('sched_setscheduler', `thread ${tid}, SCHED_IDLE`, koffi.errno());
+  setPolicy(tid, SCHED_IDLE, 'SCHED_IDLE');
 }
 
 /** Put thread `tid` back in the ordinary class (SCHED_OTHER): needs canLeaveIdle(). */
 export function setNormalPolicy(tid: number): void {
-  if (!Number.isInteger(tid) || tid <= 0) throw new RangeError(`thread id ${tid}: a positive integer expected`);
-  const param = new Int32Array(1);
-  if ((_setscheduler(tid, SCHED_OTHER, param) as number) !== 0) throw new SysError('sched_setscheduler', `thread ${tid}, SCHED_OTHER`, koffi.errno());
+  setPolicy(tid, SCHED_OTHER, 'SCHED_OTHER');
 }
 
 /**

@@ -71,11 +71,6 @@ export class HelperThreads {
     return new HelperThreads(threadIds().filter((t) => t !== process.pid));
   }
 
-  /** How many threads the snapshot holds. */
-  get count(): number {
-    return this.tids.length;
-  }
-
   /** How many are in SCHED_IDLE now (moved and not put back). */
   get idleCount(): number {
     return this.idled.length;
