@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from '../src/index.js';
 import { parseCaptureArgs, CaptureUsageError, portForDirection, CaptureDirectionError, readCapture } from '../src/apps/capture/capture.js';
-import { decodePcap, decodeFrames } from './fixtures/decode-frames.js';
+import { decodePcap, decodeFrames, carriageReturnFrames } from './fixtures/decode-frames.js';
 import { sendFrames } from './fixtures/capture-frames.js';
 import { needs } from './fixtures/requires.js';
 
@@ -58,6 +58,12 @@ function compare(file: string, flags: string[]): void {
 
 describe('nmts capture -r prints what tcpdump -r prints', { skip: skipTcpdump }, () => {
   for (const f of FLAGS) test(`synthetic mix: -n ${f.join(' ')}`, () => compare(SYN, f));
+  test('-A: a CR among the last two bytes prints nothing, one before LF nothing, any other a dot', () => {
+    const file = join(dir, 'cr.pcap');
+    writeFileSync(file, decodePcap(carriageReturnFrames()));
+    compare(file, ['-A']);
+    compare(file, ['-X']);
+  });
 
   describe('a real exchange between two namespaces', { skip: skipReal }, () => {
     const tag = `${process.pid % 100000}`;

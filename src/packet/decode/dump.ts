@@ -1,7 +1,7 @@
 // tcpdump's -x/-X/-A dumps of a packet's bytes, in its layout: lines "\n\t0x0010:  4500
 // 0054 ..." of 16 bytes in 2-byte groups, -X adding the printable characters after the hex
-// padded to a fixed column (graphic characters; space and the rest as '.'), -A the bytes themselves (newlines kept, CR before LF dropped,
-// other unprintable bytes as '.').
+// padded to a fixed column (graphic characters; space and the rest as '.'), -A the bytes themselves (newlines kept, CR dropped before LF and
+// among the last two bytes, other unprintable bytes as '.').
 
 const HEX = '0123456789abcdef';
 const h2 = (b: number): string => HEX[b >> 4]! + HEX[b & 15]!;
@@ -32,8 +32,9 @@ export function asciiLines(u: Uint8Array, at: number, len: number): string {
   for (let i = 0; i < len; i++) {
     const c = u[at + i]!;
     if (c === 13) {
-      if (i + 1 === len) { out += '.'; continue; }
-      if (u[at + i + 1] !== 10) out += '.';
+      // tcpdump prints a CR as '.' only with two or more bytes after it and no LF next:
+      // a CR among the last two bytes prints nothing.
+      if (len - i > 2 && u[at + i + 1] !== 10) out += '.';
     } else if ((c > 0x20 && c < 0x7f) || c === 9 || c === 32 || c === 10) {
       out += String.fromCharCode(c);
     } else {
