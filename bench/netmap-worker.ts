@@ -14,6 +14,7 @@ import { ValePort } from '../src/vale/vale-port.js';
 import { forwardBatch } from '../src/vale/forward.js';
 import { deliverCopies } from '../src/core/deliver.js';
 import { copyFrame } from '../src/core/frame-copy.js';
+import { announceMac } from './announce.js';
 
 export interface NetmapWorkerParams {
   port: string;
@@ -59,6 +60,8 @@ const cfg: LoopConfig = {
   randomSrc: false, randomDst: false, frags: 1, fragSize: 0, vhdr: 0, rubbish: false, dump: false,
   exitOnIdle: false, family: 4, reportMs: 1000,
 };
+// a VALE receiver makes the switch learn its MAC before any sender starts (learned unicast)
+if (p.fn === 'rx' && port instanceof ValePort) announceMac(port, p.srcMac);
 if (p.cpu !== undefined) pinThisThread(p.cpu);
 parentPort!.postMessage({ type: 'ready', tid: gettid() });
 Atomics.add(ctrl, C.ready, 1);

@@ -1,12 +1,17 @@
 // Cross-process cases: `nmts pkt-gen` sender and receiver as two separate processes on one
 // VALE switch or pipe, as users run them in two terminals. The receiver's own JSON summary
-// (packets and seconds from its first packet to the end of its run) gives the rate.
+// (packets and seconds from its first packet to the end of its run) gives the rate. On VALE
+// the bench announces the receiver's MAC first (announce.ts), so the sender's frames are
+// learned unicast, as in vale-60.
 // The sender starts once the receiver says it listens, and is stopped (SIGINT: it still
 // prints its summary) as soon as the receiver is done; the runner adds the measured start-up
 // of both processes to the case's budget (processStarts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { registerCase, DEFAULT_WARMUP_MS, type CaseResult, type RunOptions } from './cases.js';
+import { announceMac } from './announce.js';
+import '../src/index.js';
+import { open } from '../src/core/open.js';
 
 const NMTS = fileURLToPath(new URL('../../bin/nmts.js', import.meta.url));
 
@@ -33,8 +38,15 @@ const lastLines = (s: string): string => s.trim().split('\n').slice(-2).join(' /
 
 async function runXproc(rxPort: string, txPort: string, durationMs: number, opts?: RunOptions): Promise<CaseResult> {
   const warm = (opts?.warmupMs ?? DEFAULT_WARMUP_MS) / 1000, dur = durationMs / 1000;
-  const rx = pktGen(['-i', rxPort, '-f', 'rx', '--duration', String(warm + dur), '--json']);
+  const vale = !/[{}]/.test(rxPort);
+  // a VALE receiver binds only its rx rings (/R), so that the bench can announce its MAC from
+  // the port's tx rings (/T): the sender's frames are then learned unicast, as in vale-60
+  const rx = pktGen(['-i', vale ? `${rxPort}/R` : rxPort, '-f', 'rx', '--duration', String(warm + dur), '--json']);
   await rx.ready; // the receiver opens its port first
+  if (vale) {
+    const side = open(`${rxPort}/T`);
+    try { announceMac(side, '02:00:00:00:00:02'); } finally { side.close(); }
+  }
   // the sender's own duration is only a backstop: it is stopped when the receiver is done
   const tx = pktGen(['-i', txPort, '-f', 'tx', '-S', '02:00:00:00:00:01', '-D', '02:00:00:00:00:02', '--duration', String(warm + dur + 5), '--json']);
   const r = await rx.done;

@@ -8,6 +8,7 @@ import koffi from 'koffi';
 import { NetmapError, NS_MOREFRAG, open, type Port } from '../src/index.js';
 import { PR, RH, RR } from '../src/core/layout.js';
 import { futexWaitAsync } from '../src/sys/libc.js';
+import { deliverSlots } from '../src/core/deliver.js';
 import { BROADCAST, drain, mac, putRaw } from './fixtures/vale-helpers.js';
 
 const A = mac(0xa), B = mac(0xb);
@@ -79,6 +80,63 @@ for (const [what, damage] of damages) {
     }
   });
 }
+
+// the same damages under unicast: a batch for one learned destination takes the direct path
+// (deliverSlots, straight from the sender's slots), which must check the same things
+for (const [what, damage] of damages) {
+  test(`unicast to a destination with ${what}: its frames are dropped and counted, the sender unharmed`, () => {
+    const sw = `valeT${id}u${damages.findIndex(([w]) => w === what)}`;
+    const [a, b, c] = three(sw);
+    try {
+      putRaw(b, frame(A, B, 0)); b.txsync(); // the switch learns B at b
+      drain(a); drain(c);
+      const saved = new Uint32Array(u32(b).slice(b.rec >> 2, (b.rec >> 2) + 128));
+      const savedRing = new Uint32Array(u32(b).slice(rxRing(b) >> 2, (rxRing(b) >> 2) + 64 + 4 * b.rxRings[0].numSlots));
+      const magic = u32(a)[RH.magic >> 2];
+      damage(b);
+      const dropsBefore = a.stats().txDrops;
+      for (let i = 0; i < 5; i++) putRaw(a, frame(B, A, 30 + i));
+      a.txsync();
+      assert.equal(a.stats().txDrops - dropsBefore, 5, 'the sender counts the 5 frames b could not take');
+      assert.equal(u32(a)[RH.magic >> 2], magic, 'the region header is intact');
+      assert.equal(drain(c).length, 0, 'nothing leaks to another port');
+      u32(b).set(saved, b.rec >> 2);
+      u32(b).set(savedRing, rxRing(b) >> 2);
+      const sent = [frame(B, A, 40), frame(B, A, 41)];
+      for (const f of sent) putRaw(a, f);
+      a.txsync();
+      assert.deepEqual(drain(b).map((g) => g.data), sent, 'b receives again once repaired');
+    } finally {
+      for (const p of [a, b, c]) p.close();
+    }
+  });
+}
+
+test('the direct delivery checks each sender slot again as it copies: a slot changed after the gather stops it there', () => {
+  const sw = `valeT${id}direct`;
+  const [a, b, c] = three(sw);
+  try {
+    const t = a.txRings[0], r = b.rxRings[0], region = a.region;
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 4; i++) { const f = frame(B, A, 50 + i); sent.push(f); putRaw(a, f); }
+    const ss = t.slots; // slot 0 of a's tx ring (u32 index): the four frames are slots 0..3
+    // slot 2 now names a buffer outside the region, slot 3 a length over the buffer size
+    const idx2 = u32(a)[ss + 8];
+    u32(a)[ss + 8] = 0xfffffff0;
+    const before = new Uint8Array(region.u8.slice(r.buf(r.head + 2), r.buf(r.head + 2) + 64));
+    const got = deliverSlots(region, r.ofs, u32(a)[(r.ofs + RR.gen) >> 2], ss, 4, 0);
+    assert.equal(got, 2, 'the two frames before the changed slot are delivered');
+    assert.deepEqual(region.u8.slice(r.buf(r.head + 2), r.buf(r.head + 2) + 64), before, 'the slot after them is not written');
+    assert.equal(b.stats().rxDrops, 0, "the sender's damage is not the receiver's drop");
+    assert.deepEqual(drain(b).map((g) => g.data), sent.slice(0, 2));
+    u32(a)[ss + 8] = idx2;
+    region.u16[((ss + 12) << 1) + 2] = 4000;
+    assert.equal(deliverSlots(region, r.ofs, u32(a)[(r.ofs + RR.gen) >> 2], ss + 8, 2, 0), 1, 'a len over the buffer size stops it too');
+    assert.deepEqual(drain(b).map((g) => g.data), [sent[2]]);
+  } finally {
+    for (const p of [a, b, c]) p.close();
+  }
+});
 
 test("a receiver's own rxsync rejects a prod outside its free space, naming the port and field", () => {
   const sw = `valeT${id}p`;

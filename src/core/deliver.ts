@@ -82,28 +82,12 @@ export interface FrameConverter {
  */
 export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number,
   conv: FrameConverter | null = null, singles = false): number {
-  // (the generation is checked before locking too: a damaged monitor list must not make us
-  // take a "lock" at a random place of the object area)
-  if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
+  const ok = openDelivery(region, ring, gen, n);
+  if (ok <= 0) return ok;
   const u32 = region.u32, u16 = region.u16, u8 = region.u8, f64 = region.f64;
-  if (lockWithin(region, ring + RR.lock, RING_LOCK_WAIT_MS) !== 0) return -1;
-  if (u32[(ring + RR.gen) >> 2] !== gen) {
-    unlock(region, ring + RR.lock);
-    return -1;
-  }
-  const nslots = u32[(ring + RR.numSlots) >> 2], so = u32[(ring + RR.slotsOfs) >> 2];
-  let prod = u32[(ring + RR.prod) >> 2];
-  const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
-  if (!slotsInArea(region, nslots, so) || prod >= nslots || stop >= nslots) {
-    f64[(ring + RR.drops) >> 3] += n;
-    f64[(ring + RR.badSlots) >> 3] += n;
-    unlock(region, ring + RR.lock);
-    return 0;
-  }
-  const s = so >>> 2;
+  const s = opened[0], nslots = opened[1];
+  let prod = opened[2], free = opened[3];
   const bufsOfs = region.bufsOfs, bufSize = region.bufSize, nbufs = region.nbufs;
-  let free = stop - 1 - prod;
-  if (free < 0) free += nslots;
   let delivered = 0, drops = 0, bytes = 0, bad = 0, frames = 0;
   const end = first + n;
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags; // locals: no reload per packet
@@ -201,15 +185,98 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     free -= nf;
     delivered++;
   }
+  closeDelivery(region, ring, prod, conv === null ? delivered : frames, drops, bad, bytes);
+  return delivered;
+}
+
+/**
+ * deliverCopies for the packets in the contiguous slots [ss, ss + 4n) (a u32 index) of a
+ * sender's tx ring, every one a single slot without NS_MOREFRAG, all for this ring: VALE's
+ * common case (src/vale/forward.ts), with no table of frames in between. The sender's
+ * prologue checked these slots, but they are shared memory that may have changed since: a
+ * buf_idx or len now out of range stops the delivery there (what was copied is published,
+ * the rest is the caller's to count as dropped, not this ring's). Returns packets
+ * delivered, or -1 as deliverCopies does.
+ */
+export function deliverSlots(region: Region, ring: number, gen: number, ss: number, n: number, addFlags: number): number {
+  const ok = openDelivery(region, ring, gen, n);
+  if (ok <= 0) return ok;
+  const u32 = region.u32, u8 = region.u8, f64 = region.f64;
+  const s = opened[0], nslots = opened[1], free = opened[3];
+  let prod = opened[2];
+  // (| 0: untagged once here, not at each use in the loop)
+  const bufsOfs = region.bufsOfs | 0, bufSize = region.bufSize | 0, nb = (region.nbufs - 2) | 0, fl = addFlags << 16;
+  // imported bindings in locals: TurboFan reloads (and hole-checks) a module binding at every
+  // use inside a loop, a local once
+  const chained = NS_MOREFRAG << 16, copy = copyFrame;
+  // the first min(n, free) packets fit, the rest are dropped; the loop runs over the one or
+  // two contiguous pieces of the destination ring
+  const fit = n < free ? n : free;
+  let drops = n - fit, bad = 0, bytes = 0, k = 0, i = ss, broke = false;
+  while (k < fit && !broke) {
+    const stepEnd = fit - k > nslots - prod ? k + nslots - prod : fit;
+    let slot = s + (prod << 2);
+    for (; k < stepEnd; k++, slot += 4, i += 4) {
+      const idx = u32[slot], from = u32[i], word = u32[i + 1];
+      const len = word & 0xffff;
+      if (((idx - 2) >>> 0) >= nb) { bad = fit - k; drops += bad; broke = true; break; } // the receiver broke a slot
+      if (((from - 2) >>> 0) >= nb || len > bufSize || (word & chained)) { broke = true; break; } // the sender changed a slot
+      copy(u8, f64, bufsOfs + from * bufSize, bufsOfs + idx * bufSize, len);
+      u32[slot + 1] = len | fl;
+      bytes += len;
+    }
+    prod = (slot - s) >>> 2;
+    if (prod === nslots) prod = 0;
+  }
+  closeDelivery(region, ring, prod, k, drops, bad, bytes);
+  return k;
+}
+
+/** What openDelivery() found: the ring's slot array (u32 index), num_slots, prod, free slots. */
+const opened = new Int32Array(4);
+
+/**
+ * Lock rx ring `ring` (expected generation `gen`) for a delivery of n packets and read its
+ * state into `opened`. Returns 1 (locked), -1 when the ring no longer exists or its lock
+ * stayed taken (unlocked, nothing counted), 0 when its geometry or indices are out of range
+ * (the n packets counted there as dropped at bad slots, unlocked).
+ */
+function openDelivery(region: Region, ring: number, gen: number, n: number): number {
+  // (the generation is checked before locking too: a damaged monitor list must not make us
+  // take a "lock" at a random place of the object area)
+  if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
+  const u32 = region.u32, f64 = region.f64;
+  if (lockWithin(region, ring + RR.lock, RING_LOCK_WAIT_MS) !== 0) return -1;
+  if (u32[(ring + RR.gen) >> 2] !== gen) {
+    unlock(region, ring + RR.lock);
+    return -1;
+  }
+  const nslots = u32[(ring + RR.numSlots) >> 2], so = u32[(ring + RR.slotsOfs) >> 2];
+  const prod = u32[(ring + RR.prod) >> 2];
+  const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
+  if (!slotsInArea(region, nslots, so) || prod >= nslots || stop >= nslots) {
+    f64[(ring + RR.drops) >> 3] += n;
+    f64[(ring + RR.badSlots) >> 3] += n;
+    unlock(region, ring + RR.lock);
+    return 0;
+  }
+  let free = stop - 1 - prod;
+  if (free < 0) free += nslots;
+  opened[0] = so >>> 2; opened[1] = nslots; opened[2] = prod; opened[3] = free;
+  return 1;
+}
+
+/** End a delivery openDelivery() began: publish prod, add to the ring's counters, unlock, wake the receiver. */
+function closeDelivery(region: Region, ring: number, prod: number, delivered: number, drops: number, bad: number, bytes: number): void {
+  const u32 = region.u32, f64 = region.f64;
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
   if (drops) f64[(ring + RR.drops) >> 3] += drops;
   if (bad) f64[(ring + RR.badSlots) >> 3] += bad;
-  f64[(ring + RR.delivered) >> 3] += conv === null ? delivered : frames;
+  f64[(ring + RR.delivered) >> 3] += delivered;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(region, ring + RR.lock);
   if (delivered) wakePort(region, port);
-  return delivered;
 }
 
 /**

@@ -4,16 +4,22 @@
 // destination drops and counts (so does a flood that finds no other port on the switch); other
 // destinations are unaffected. All scratch space is preallocated per thread.
 //
+// The common case has a shorter way (learnSlots, forwardSlots): on a learning bridge without
+// RSS, a sender without a header checks and looks up a run of one-slot packets in one pass
+// over its slots, and a run for one destination is copied straight from those slots
+// (deliverSlots), with no table in between; other runs enter the table and the same dispatch.
+//
 // A destination whose virtio-net header length differs from the sender's gets each packet
 // through the converter of offload.ts (header added, removed or re-laid; checksums completed,
 // super-frames segmented), inside the same delivery routine; packets the converter refuses (a
 // malformed header) are counted on the sender's tx ring as RR.txBadVnet, part of RR.txDrops.
 // Equal lengths (the common case) deliver the slots as they are.
-import { NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_BROADCAST, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NM_BDG_NOPORT, NS_NO_LEARN } from '../core/constants.js';
-import { deliverCopies, FrameTable } from '../core/deliver.js';
+import { NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_BROADCAST, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NM_BDG_NOPORT, NS_MOREFRAG, NS_NO_LEARN } from '../core/constants.js';
+import { deliverCopies, deliverSlots, FrameTable } from '../core/deliver.js';
 import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
+import { badSlot } from '../core/sync.js';
 import { symmetricFlowHash } from '../packet/flow-hash.js';
 import { ETH_HLEN } from '../packet/headers.js';
 import { learnAndLookup } from './learning.js';
@@ -60,12 +66,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   let single = -1; // the one unicast destination of the whole batch, if there is one
   let c0 = 0, c1 = 0, c2 = 0, cDst = 0, seen = false; // MAC words (bytes 0..11) of the last looked-up frame
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, firsts = pktFirst, dsts = pktDst, counts = cnt; // locals: no reload per packet
-  if (lookup === null && singles && srcHdr === 0 && !rss) {
-    // the common case in its own loop: the learning bridge, one-slot packets, no header
-    single = learnSingles(u16, u32, tab, src, pkts);
-    // the destinations are counted only when the batch needs grouping
-    if (!(single >= 0 && single < NM_BDG_BROADCAST)) for (let p = 0; p < pkts; p++) counts[dsts[p]]++;
-  } else for (let p = 0; p < pkts; p++) {
+  for (let p = 0; p < pkts; p++) {
     const f = firsts[p];
     // the lookup sees the Ethernet frame after the port's virtio-net header (its first slot
     // must hold both, as in netmap)
@@ -100,6 +101,17 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
     single = p === 0 ? dst : single === dst ? dst : -2;
     if (rss) pktHash[p] = symmetricFlowHash(u8, fSrc[f] + srcHdr, len);
   }
+  return dispatch(region, sw, src, txRing, ringId, pkts, srcHdr, singles, single, rss);
+}
+
+/**
+ * The second half of route(), for packets pktFirst[0..pkts) of the table whose destinations
+ * are in pktDst and counted in cnt: one destination for the batch (`single`) takes the list
+ * as it is, several are grouped by a counting sort and delivered port by port, each port's
+ * unicast merged with the flood in send order. Returns frames dropped (counted on txRing).
+ */
+function dispatch(region: Region, sw: number, src: number, txRing: number, ringId: number, pkts: number, srcHdr: number, singles: boolean, single: number, rss: boolean): number {
+  const u32 = region.u32;
   if (single >= 0 && single < NM_BDG_BROADCAST && !rss) {
     // fast path: one destination for the whole batch, no grouping needed
     const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + single);
@@ -143,34 +155,101 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
   return drops;
 }
 
+/** What learnSlots() found besides the packets it took: [their bytes, the batch's one destination or -2]. */
+export const learned = new Int32Array(2);
+
 /**
- * route()'s loop for the common case: the learning bridge (no lookup function, no RSS), a
- * port without a virtio-net header, every packet one slot (entry p of the table is packet p,
- * its buffer 64-byte aligned). Fills pktDst[0..pkts) and returns the one destination of the
- * whole batch, or -2 when there are several. As in route(), a frame whose 12 MAC bytes equal
- * the last looked-up frame's reuses its result (no hash, no table access).
+ * The gather of VALE's common case (the learning bridge, no virtio-net header, no RSS) fused
+ * with learning and lookup: over the contiguous tx slots [k, k + max) of ring `t` (slot
+ * array at u32 index `s`), up to the first slot with NS_MOREFRAG, apply the slot rule (a bad
+ * slot resets the ring and throws, as the gather does), learn each source MAC and look up each
+ * destination into pktDst. A frame whose 12 MAC bytes equal the last looked-up frame's reuses
+ * its result (no hash, no table access). Returns the packets taken (0: slot k starts a chain);
+ * `learned` holds their bytes and the batch's one destination.
  */
-function learnSingles(u16: Uint16Array, u32: Uint32Array, tab: number, src: number, pkts: number): number {
-  const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, dsts = pktDst;
-  let single = -1, c0 = 0, c1 = 0, c2 = 0, cDst = 0, seen = false;
-  for (let p = 0; p < pkts; p++) {
+export function learnSlots(region: Region, sw: number, src: number, t: number, s: number, k: number, max: number, what: string): number {
+  const u16 = region.u16, u32 = region.u32, dsts = pktDst;
+  const tab = (sw + SW.macTable) >> 2;
+  // (| 0: untagged once here, not at each use in the loop)
+  const nb = (region.nbufs - 2) | 0, bufSize = region.bufSize | 0, bufsOfs = region.bufsOfs | 0;
+  // imported bindings in locals: TurboFan reloads (and hole-checks) a module binding at every
+  // use inside a loop, a local once
+  const chained = NS_MOREFRAG << 16, unlearned = NS_NO_LEARN << 16, minLen = ETH_HLEN, noPort = NM_BDG_NOPORT;
+  let single = -1, c0 = 0, c1 = 0, c2 = 0, cDst = 0, seen = false, bytes = 0, p = 0;
+  for (let i = s + (k << 2); p < max; p++, i += 4) {
+    const idx = u32[i], word = u32[i + 1];
+    if (word & chained) break;
+    const len = word & 0xffff;
+    // the slot rule as one unsigned compare: idx - 2 < nbufs - 2
+    if (((idx - 2) >>> 0) >= nb || len > bufSize) badSlot(region, t, k + p, what);
+    bytes += len;
     let dst: number;
-    if (fLen[p] < ETH_HLEN) dst = NM_BDG_NOPORT;
+    if (len < minLen) dst = noPort;
     else {
-      const b = fSrc[p], w = b >>> 2; // (offsets may exceed 2^31: unsigned shifts only)
+      const b = bufsOfs + idx * bufSize, w = b >>> 2; // (offsets may exceed 2^31: unsigned shifts only)
       const m0 = u32[w], m1 = u32[w + 1], m2 = u32[w + 2];
-      const noLearn = (fFlags[p] & NS_NO_LEARN) !== 0;
+      const noLearn = (word & unlearned) !== 0;
       if (seen && m0 === c0 && m1 === c1 && m2 === c2 && !noLearn) dst = cDst;
       else {
         dst = learnAndLookup(u16, u32, tab, b, src, noLearn);
         c0 = m0; c1 = m1; c2 = m2; cDst = dst; seen = true;
       }
     }
-    if (dst === src) dst = NM_BDG_NOPORT; // never back to the sender
+    if (dst === src) dst = noPort; // never back to the sender
     dsts[p] = dst;
     single = p === 0 ? dst : single === dst ? dst : -2;
   }
-  return single;
+  learned[0] = bytes;
+  learned[1] = single;
+  return p;
+}
+
+/**
+ * Forward the `pkts` packets learnSlots() took, in the tx slots at u32 index `ss` of ring
+ * `txRing`, sent by port `src`: to the batch's one destination straight from the slots
+ * (deliverSlots: no table of frames), else through the table as route() does. The slots are
+ * read again, so each is checked again (a sender may change them in between: such a packet
+ * is dropped). Returns frames dropped (counted on txRing).
+ */
+export function forwardSlots(region: Region, sw: number, src: number, txRing: number, ringId: number, ss: number, pkts: number, single: number): number {
+  const u32 = region.u32;
+  if (single >= 0 && single < NM_BDG_BROADCAST) {
+    const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + single);
+    const nrx = rec === 0 ? 0 : rxRingsOf(region, rec);
+    if (nrx === 0 || portVnetHdrLen(region, rec) === 0) {
+      let drops = pkts;
+      if (nrx !== 0) {
+        const ring = portRing(region, rec, true, ringId % nrx);
+        const got = deliverSlots(region, ring, u32[(ring + RR.gen) >> 2], ss, pkts, 0);
+        if (got > 0) drops -= got;
+      }
+      if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
+      return drops;
+    }
+  }
+  // several destinations (or one behind a converter): the table, then route()'s dispatch
+  const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags, firsts = pktFirst, dsts = pktDst, counts = cnt;
+  const nb = region.nbufs - 2, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
+  counts.fill(0);
+  let one = single;
+  for (let p = 0, i = ss; p < pkts; p++, i += 4) {
+    const idx = u32[i], word = u32[i + 1], len = word & 0xffff;
+    if (((idx - 2) >>> 0) >= nb || len > bufSize || (word & (NS_MOREFRAG << 16))) { // changed since learnSlots
+      dsts[p] = NM_BDG_NOPORT;
+      fSrc[p] = bufsOfs; fLen[p] = 0;
+      one = -2;
+    } else {
+      fSrc[p] = bufsOfs + idx * bufSize; fLen[p] = len;
+    }
+    fFlags[p] = word >>> 16;
+    fFrags[p] = 1;
+    firsts[p] = p;
+    counts[dsts[p]]++;
+  }
+  const drops = dispatch(region, sw, src, txRing, ringId, pkts, 0, true, one, false);
+  const refused = offload.takeRefused();
+  if (refused) region.f64[(txRing + RR.txBadVnet) >> 3] += refused;
+  return drops;
 }
 
 /**

@@ -4,7 +4,7 @@
 // senders and drained by rxsync.
 import { existsSync } from 'node:fs';
 import { DEFAULT_SLOTS, MAX_SLOTS, MIN_SLOTS, NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NR_RX, NR_TX, NS_MOREFRAG } from '../core/constants.js';
-import { DIR, DirType, PR, RecKind, RR, SW } from '../core/layout.js';
+import { DIR, DirType, PR, RecKind, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import { feedCopyMonitors, feedZcopyMonitor } from '../core/monitor-feed.js';
 import { Port, selectRings, type OpenOptions } from '../core/port.js';
 import type { PortSpec } from '../core/portspec.js';
@@ -12,7 +12,7 @@ import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, recla
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { badSlot, checkPublished, countTx, ringPrologue, rxPrologue, slotInvalid, stampRing } from '../core/sync.js';
-import { forwardBatch, ft, pktFirst } from './forward.js';
+import { forwardBatch, forwardSlots, ft, learned, learnSlots, pktFirst } from './forward.js';
 import { portVnetHdrLen } from './offload.js';
 import { attachPort, detachPort, findOrCreateSwitch, lookupRegistrations, resolveLookup, switchProblem, type LookupFn } from './switch.js';
 import { NR_TIMESTAMP } from '../core/constants.js';
@@ -61,12 +61,34 @@ export class ValePort extends Port {
       const nb = nbufs - 2; // the slot rule's buf_idx test as one unsigned compare: idx - 2 < nbufs - 2
       const ringId = u32[(t + RR.ringId) >> 2] & 0xffff;
       const hdr = portVnetHdrLen(region, this.rec); // fixed while the port is open (read once per sync)
+      // the common case (the learning bridge, no header, no RSS) takes runs of one-slot
+      // packets without the table of frames: learnSlots, then forwardSlots
+      const plain = this.lookupFn === null && hdr === 0 && (u32[(this.sw + SW.flags) >> 2] & SW_FLAG_RSS) === 0;
       // the scratch table's arrays in locals: the gather loop does not reload them per slot
       const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags, firsts = pktFirst;
       let k = hwcur;
       while (k !== head) {
-        // gather complete packets, up to one batch (ft has NETMAP_MAX_FRAGS of slack to finish a chain)
         const from = done;
+        if (plain) {
+          let piece = (k < head ? head : n) - k;
+          if (piece > NM_BDG_BATCH) piece = NM_BDG_BATCH;
+          const got = learnSlots(region, this.sw, this.portIndex, t, s, k, piece, this.name);
+          if (got > 0) {
+            const next = k + got === n ? 0 : k + got;
+            if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, k, next, true);
+            this.markForwarding(t);
+            try {
+              forwardSlots(region, this.sw, this.portIndex, t, ringId, s + (k << 2), got, learned[1]);
+            } finally {
+              Atomics.store(u32, (t + RR.fwd) >> 2, 0);
+            }
+            countTx(region, t, got, learned[0], 0);
+            k = done = next;
+            continue;
+          }
+          // slot k starts a chain: the general gather below takes it
+        }
+        // gather complete packets, up to one batch (ft has NETMAP_MAX_FRAGS of slack to finish a chain)
         let count = 0, pkts = 0, first = -1, bytes = 0, pktBytes = 0;
         // one-slot packets (no NS_MOREFRAG), the common case, in a tight loop over the
         // contiguous slots from k: the slot rule, the table entry, the packet's index; the
@@ -119,10 +141,7 @@ export class ValePort extends Port {
         if (pkts > 0) {
           // copy monitors see what passed the checks, and only that
           if (u32[(t + RR.monCount) >> 2]) feedCopyMonitors(region, t, from, done, true);
-          // mark the ring as forwarding in this epoch (a detach waits for such marks; the
-          // thread id lets it skip the mark of a sender that died mid-forward)
-          const e = Atomics.load(u32, (this.sw + SW.epoch) >> 2) & 1;
-          Atomics.store(u32, (t + RR.fwd) >> 2, (OWNER_TOKEN | (e << 31)) >>> 0);
+          this.markForwarding(t);
           try {
             forwardBatch(region, this.sw, this.portIndex, t, ringId, pkts, this.lookupFn, hdr, count === pkts);
           } finally {
@@ -141,6 +160,17 @@ export class ValePort extends Port {
     u32[(t + RR.hwtail) >> 2] = tail;
     u32[(t + RR.tail) >> 2] = tail;
     if (u32[(t + RR.flags) >> 2] & NR_TIMESTAMP) stampRing(region, t);
+  }
+
+  /**
+   * Mark tx ring t as forwarding in the switch's current epoch (a detach waits for such
+   * marks; the thread id lets it skip the mark of a sender that died mid-forward). The caller
+   * clears the mark when the batch is delivered.
+   */
+  private markForwarding(t: number): void {
+    const u32 = this.region.u32;
+    const e = Atomics.load(u32, (this.sw + SW.epoch) >> 2) & 1;
+    Atomics.store(u32, (t + RR.fwd) >> 2, (OWNER_TOKEN | (e << 31)) >>> 0);
   }
 
   protected rxsyncRing(r: number): void {
