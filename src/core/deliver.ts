@@ -87,7 +87,9 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   const u32 = region.u32, u16 = region.u16, u8 = region.u8, f64 = region.f64;
   const s = opened[0], nslots = opened[1];
   let prod = opened[2], free = opened[3];
-  const bufsOfs = region.bufsOfs, bufSize = region.bufSize, nbufs = region.nbufs;
+  // (| 0: untagged once here, not at each use in the loop; the copy routine in a local: a
+  // module binding is reloaded and checked at every call in a loop)
+  const bufsOfs = region.bufsOfs | 0, bufSize = region.bufSize | 0, nbufs = region.nbufs | 0, copy = copyFrame;
   let delivered = 0, drops = 0, bytes = 0, bad = 0, frames = 0;
   const end = first + n;
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags; // locals: no reload per packet
@@ -108,7 +110,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
         const idx = u32[slot];
         if (((idx - 2) >>> 0) >= nb) break; // the receiver broke a slot (below)
         const p = list[k], len = fLen[p];
-        copyFrame(u8, f64, fSrc[p], bufsOfs + idx * bufSize, len);
+        copy(u8, f64, fSrc[p], bufsOfs + idx * bufSize, len);
         u32[slot + 1] = len | fl;
         bytes += len;
       }
@@ -154,7 +156,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
       const idx = u32[slot];
       if (idx < 2 || idx >= nbufs) { bad = end - k; drops += bad; break; } // the receiver broke a slot (below)
       const len = fLen[p];
-      copyFrame(u8, f64, fSrc[p], bufsOfs + idx * bufSize, len);
+      copy(u8, f64, fSrc[p], bufsOfs + idx * bufSize, len);
       u32[slot + 1] = len | (((fFlags[p] & NS_MOREFRAG) | addFlags) << 16);
       bytes += len;
       prod = prod + 1 === nslots ? 0 : prod + 1;
@@ -169,7 +171,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
       const idx = u32[slot];
       if (idx < 2 || idx >= nbufs) { broken = true; break; }
       const len = fLen[f];
-      copyFrame(u8, f64, fSrc[f], bufsOfs + idx * bufSize, len);
+      copy(u8, f64, fSrc[f], bufsOfs + idx * bufSize, len);
       u16[(slot << 1) + 2] = len;
       u16[(slot << 1) + 3] = (fFlags[f] & NS_MOREFRAG) | addFlags;
       pktBytes += len;
