@@ -6,10 +6,15 @@
 //
 // Pairs: vale-1t-60 (one thread: fill, txsync, rxsync, read — in C the same loop) against C
 // `vale1`; pipe-1t-60 (the same for a pipe) against C `pipe1`; vale-60 and vale-1514 (two workers) against C `vale2` (two threads on one shared
-// mapping); pipe-60 against the C shared-slot pipe; memcpy-limit-1514 against memcpy; and
-// xproc-vale-60 against vale-60 (two processes against two threads, both ours).
+// mapping); pipe-60 against the C shared-slot pipe; pipe-1t-60-4pass and pipe-60-4pass, the
+// pipe cases again against C `pipe41`/`pipe4`, which make netmap's four passes over the slots
+// (fill, txsync, rxsync, count) as we do, where `pipe1`/`pipe` fuse them into two;
+// memcpy-limit-1514 against memcpy; and xproc-vale-60 against vale-60 (two processes against
+// two threads, both ours). Each round also times one cache line passed between the first and
+// the last CPU (C `line`): what any cross-core hand-over costs on the machine.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +40,10 @@ export const PAIRS: Pair[] = [
   { name: 'vale-1514', frameLen: 1514, a: { c: ['vale2', 1514] }, b: { js: 'vale-1514' }, what: 'VALE 1514 B, two threads' },
   { name: 'pipe-1t-60', frameLen: 60, a: { c: ['pipe1', 60] }, b: { js: 'pipe-1t-60' }, what: 'shared-slot pipe, one thread; M frames per CPU-second', cpu: true },
   { name: 'pipe-60', frameLen: 60, a: { c: ['pipe', 60] }, b: { js: 'pipe-60' }, what: 'shared-slot pipe, two threads' },
+  // the pipe pairs again against C making the four passes of netmap's API (fill, txsync,
+  // rxsync, count) where pipe and pipe1 fuse them into two: what the pass structure costs
+  { name: 'pipe-1t-60-4pass', frameLen: 60, a: { c: ['pipe41', 60] }, b: { js: 'pipe-1t-60' }, what: "shared-slot pipe, one thread, C in netmap's four passes; M frames per CPU-second", cpu: true },
+  { name: 'pipe-60-4pass', frameLen: 60, a: { c: ['pipe4', 60] }, b: { js: 'pipe-60' }, what: "shared-slot pipe, two threads, C in netmap's four passes" },
   { name: 'memcpy-limit-1514', frameLen: 1514, a: { c: ['copy', 1514] }, b: { js: 'memcpy-limit-1514' }, what: '1514 B copy, one thread' },
   { name: 'xproc-vale-60', frameLen: 60, a: { js: 'vale-60' }, b: { js: 'xproc-vale-60' }, what: 'VALE, two processes against two threads' },
 ];
@@ -94,9 +103,18 @@ export async function runRef(o: { rounds: number; durationMs: number; warmupMs: 
   if (note) log(`bench --ref: ${note}\n`);
   const pairs = PAIRS.filter((p) => !o.only || o.only.includes(p.name));
   const res = pairs.map(() => ({ a: [] as number[], b: [] as number[], r: [] as number[], errors: [] as string[] }));
+  const lineNs: number[] = []; // one-way cache-line transfers between the first and the last CPU, per round
   const rate = (r: CaseResult | null, cpu?: boolean): number | null => (r ? r.packets / (cpu ? Number(r.extra?.cpuSeconds) : r.seconds) / 1e6 : null);
   try {
     for (let round = 0; round < o.rounds; round++) {
+      if (bin && availableParallelism() > 1) {
+        try {
+          const l = await runC(bin, 'line', 0, 500, 100);
+          lineNs.push(l.seconds / l.packets * 1e9);
+        } catch (e) {
+          log(`ref line: ${e instanceof Error ? e.message : String(e)}\n`);
+        }
+      }
       for (const [i, p] of pairs.entries()) {
         const got: (number | null)[] = [];
         for (const s of [p.a, p.b]) {
@@ -127,7 +145,9 @@ export async function runRef(o: { rounds: number; durationMs: number; warmupMs: 
     if (o.json) process.stdout.write(`${JSON.stringify({ pair: p.name, reference: sideName(p.a), ours: sideName(p.b), refMpps: r.a, mpps: r.b, ratios: r.r, errors: r.errors })}\n`);
     lines.push(`${p.name} | ${sideName(p.a)}: ${stats(r.a)} | ${stats(r.b)} | ${stats(r.r)} | ${p.what}${r.errors.length ? `; ${r.errors.length} error(s): ${r.errors[0]}` : ''}`);
   }
-  if (!o.json) process.stdout.write(`${lines.join('\n')}\n${note ? `(${note.split('\n')[0]})\n` : ''}`);
+  const line = lineNs.length ? `one cache line from CPU 0 to CPU ${availableParallelism() - 1} and back, per one-way transfer (C, pinned): ${stats(lineNs)} ns — the floor under every slot, index or frame one core writes and another reads` : '';
+  if (o.json && line) process.stdout.write(`${JSON.stringify({ cacheLineNs: lineNs })}\n`);
+  if (!o.json) process.stdout.write(`${lines.join('\n')}\n${line ? `${line}\n` : ''}${note ? `(${note.split('\n')[0]})\n` : ''}`);
   return res.some((r) => r.errors.length) ? 1 : 0;
 }
 

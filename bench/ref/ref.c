@@ -13,7 +13,17 @@
  *                                  publishes one index per batch, the receiver validates the
  *                                  slots it got and releases them (two threads)
  *   ref pipe1 60  WARM_MS DUR_MS   the same pipe in one thread: send a batch, then drain it
+ *   ref pipe4 60  WARM_MS DUR_MS   the pipe in the four passes of netmap's API (two threads):
+ *                                  the sender's fill, its txsync's check of every slot; the
+ *                                  receiver's rxsync (a check of the slots it released) and
+ *                                  its count (every slot's length read), as pkt-gen and the
+ *                                  kernel (or pkt-gen and netmap-ts) split the work
+ *   ref pipe41 60 WARM_MS DUR_MS   pipe4 in one thread: send a batch, then drain it
  *   ref copy  LEN WARM_MS DUR_MS   one thread copying LEN-byte frames between buffers (memcpy)
+ *   ref line  0   WARM_MS DUR_MS   two threads pinned to the first and the last CPU pass one
+ *                                  cache line back and forth; "packets" counts one-way
+ *                                  transfers: the floor under every slot, index or frame
+ *                                  that one core writes and another reads
  *
  * Layout like ours: 16-byte slots {u32 buf_idx, u16 len, u16 flags, u64 ptr}, 2048-byte
  * buffers 64-byte aligned, 1024-slot rings, batches of 512; the ring indices of each side sit
@@ -201,6 +211,61 @@ static void *vale_rx_thread(void *arg) {
 /* pipe: tx and rx share one slot array; the sender publishes prod, the receiver hwcur */
 static void *pipe_rx_thread(void *arg) { return vale_rx_thread(arg); }
 
+/* pipe4's sender: the fill pass, then the txsync pass, then one publish */
+static uint64_t pipe4_send(uint32_t *h) {
+  struct ring *r = &g->rx;
+  uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
+  uint32_t space = (stop + NSLOTS - 1 - *h) & (NSLOTS - 1);
+  if (space > BATCH) space = BATCH;
+  uint32_t k = *h;
+  for (uint32_t i = 0; i < space; i++) { /* the application's fill */
+    struct slot *s = &r->slots[(k + i) & (NSLOTS - 1)];
+    if (s->len != frame_len) s->len = frame_len;
+  }
+  for (uint32_t i = 0; i < space; i++) { /* txsync: the prologue's slot check */
+    struct slot *s = &r->slots[(k + i) & (NSLOTS - 1)];
+    if (s->idx < 2 || s->idx >= nbufs || s->len > BUFSZ) { fprintf(stderr, "bad slot\n"); exit(1); }
+  }
+  *h = (k + space) & (NSLOTS - 1);
+  atomic_store_explicit(&r->prod, *h, memory_order_release);
+  if (space) wake(r);
+  return space;
+}
+
+/* pipe4's receiver step: rxsync checks and releases what the last count took and picks up
+   prod; then the count reads every new slot's length. Returns the frames counted. */
+static uint64_t drain4(uint32_t *head, uint32_t *released) {
+  struct ring *r = &g->rx;
+  static volatile uint64_t sink;
+  for (uint32_t k = *released; k != *head; k = (k + 1) & (NSLOTS - 1)) {
+    uint32_t idx = r->slots[k].idx;
+    if (idx < 2 || idx >= nbufs) { fprintf(stderr, "bad slot\n"); exit(1); }
+  }
+  if (*released != *head) { atomic_store_explicit(&r->hwcur, *head, memory_order_release); *released = *head; }
+  uint32_t prod = atomic_load_explicit(&r->prod, memory_order_acquire);
+  uint64_t n = 0, bytes = 0;
+  for (uint32_t k = *head; k != prod; k = (k + 1) & (NSLOTS - 1)) { bytes += r->slots[k].len; n++; }
+  sink += bytes;
+  *head = prod;
+  return n;
+}
+
+static void *pipe4_rx_thread(void *arg) {
+  (void)arg;
+  uint32_t head = 0, released = 0, idle = 0;
+  while (atomic_load_explicit(&g->phase, memory_order_relaxed) < 2) {
+    uint64_t n = drain4(&head, &released);
+    if (n) {
+      atomic_fetch_add_explicit(&g->received, n, memory_order_relaxed);
+      idle = 0;
+    } else if (++idle > 2000) {
+      sleep_on(&g->rx, head);
+      idle = 0;
+    }
+  }
+  return NULL;
+}
+
 static uint64_t pipe_send(uint32_t *h) {
   struct ring *r = &g->rx;
   uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
@@ -220,11 +285,54 @@ static uint64_t pipe_send(uint32_t *h) {
   return space;
 }
 
+/* line: the two sides of a ping-pong on one cache line, each pinned to a CPU */
+static _Alignas(64) _Atomic uint64_t line_word;
+static int ncpu_last;
+static void pin_to(int c) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(c, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+static void *line_peer(void *arg) {
+  (void)arg;
+  pin_to(ncpu_last);
+  for (uint64_t v = 1;; v += 2) {
+    uint64_t w;
+    while ((w = atomic_load_explicit(&line_word, memory_order_acquire)) != v) if (w == UINT64_MAX) return NULL;
+    atomic_store_explicit(&line_word, v + 1, memory_order_release);
+  }
+}
+static int run_line(double warm, double dur) {
+  ncpu_last = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+  if (ncpu_last < 1) { fprintf(stderr, "ref line: needs two CPUs\n"); return 1; }
+  pthread_t th;
+  if (pthread_create(&th, NULL, line_peer, NULL)) return 1;
+  pin_to(0);
+  uint64_t v = 0, at_start = 0;
+  double t0 = now_s(), start = 0, t = t0;
+  for (;;) {
+    for (int i = 0; i < 1000; i++) {
+      atomic_store_explicit(&line_word, ++v, memory_order_release);
+      while (atomic_load_explicit(&line_word, memory_order_acquire) != v + 1) ;
+      v++;
+    }
+    t = now_s();
+    if (start == 0 && t - t0 >= warm) { start = t; at_start = v; }
+    if (start != 0 && t - start >= dur) break;
+  }
+  atomic_store_explicit(&line_word, UINT64_MAX, memory_order_release);
+  pthread_join(th, NULL);
+  printf("{\"packets\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"drops\":0}\n", (unsigned long long)(v - at_start), t - start, 2 * (t - start));
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|pipe1|copy LEN WARM_MS DUR_MS\n"); return 2; }
+  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|pipe1|pipe4|pipe41|copy|line LEN WARM_MS DUR_MS\n"); return 2; }
   const char *mode = argv[1];
   frame_len = (unsigned)atoi(argv[2]);
   double warm = atof(argv[3]) / 1000, dur = atof(argv[4]) / 1000;
+  if (!strcmp(mode, "line")) return run_line(warm, dur);
   nbufs = 2 + 3 * NSLOTS;
   g = map_region(sizeof(struct shm) + (size_t)nbufs * BUFSZ);
   /* frames: dst 02:..:02, src 02:..:01 in every tx buffer; buffers 2.. for tx, then rx */
@@ -239,10 +347,10 @@ int main(int argc, char **argv) {
   /* the receiver's MAC is learned, as in the JS case */
   { uint32_t lo = 0x00000002, hi = 0x0200; g->table[mac_hash(lo, hi)] = (struct mac_entry){ lo, hi | 2u << 16 | 1u << 24 }; }
   uint64_t drops = 0, local = 0;
-  uint32_t txhead = 0, rxhead = 0;
-  int threaded = !strcmp(mode, "vale2") || !strcmp(mode, "pipe");
+  uint32_t txhead = 0, rxhead = 0, rxreleased = 0;
+  int threaded = !strcmp(mode, "vale2") || !strcmp(mode, "pipe") || !strcmp(mode, "pipe4");
   pthread_t th;
-  if (threaded && pthread_create(&th, NULL, !strcmp(mode, "pipe") ? pipe_rx_thread : vale_rx_thread, NULL)) return 1;
+  if (threaded && pthread_create(&th, NULL, !strcmp(mode, "pipe") ? pipe_rx_thread : !strcmp(mode, "pipe4") ? pipe4_rx_thread : vale_rx_thread, NULL)) return 1;
   double t0 = now_s(), start = 0, end = 0, cpu0 = 0;
   uint64_t at_start = 0;
   volatile uint64_t sink = 0;
@@ -263,6 +371,11 @@ int main(int argc, char **argv) {
         sink += buf(2 + NSLOTS + cpos)[0];
       } else if (!strcmp(mode, "pipe")) {
         pipe_send(&txhead);
+      } else if (!strcmp(mode, "pipe4")) {
+        pipe4_send(&txhead);
+      } else if (!strcmp(mode, "pipe41")) {
+        pipe4_send(&txhead);
+        local += drain4(&rxhead, &rxreleased);
       } else if (!strcmp(mode, "pipe1")) {
         pipe_send(&txhead);
         local += drain(&g->rx, &rxhead);
