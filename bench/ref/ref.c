@@ -20,6 +20,11 @@
  *                                  kernel (or pkt-gen and netmap-ts) split the work
  *   ref pipe41 60 WARM_MS DUR_MS   pipe4 in one thread: send a batch, then drain it
  *   ref copy  LEN WARM_MS DUR_MS   one thread copying LEN-byte frames between buffers (memcpy)
+ *   ref xframe 60 WARM_MS DUR_MS   the memory pattern of lb's bench: one thread writes each
+ *                                  frame (15 words of one of 1024 flows) into the next free
+ *                                  buffer and publishes per batch; the other reads each
+ *                                  frame's addresses and ports (bytes 26..37), folds them
+ *                                  into a hash as rssFrameHash does, and releases the slots
  *   ref line  0   WARM_MS DUR_MS   two threads pinned to the first and the last CPU pass one
  *                                  cache line back and forth; "packets" counts one-way
  *                                  transfers: the floor under every slot, index or frame
@@ -285,6 +290,56 @@ static uint64_t pipe_send(uint32_t *h) {
   return space;
 }
 
+/* xframe: the reader side; the writer is main()'s loop (xframe_send) */
+static void *xframe_rx_thread(void *arg) {
+  (void)arg;
+  struct ring *r = &g->rx;
+  uint32_t head = 0, idle = 0;
+  volatile uint32_t sink = 0;
+  while (atomic_load_explicit(&g->phase, memory_order_relaxed) < 2) {
+    uint32_t prod = atomic_load_explicit(&r->prod, memory_order_acquire);
+    uint64_t n = 0;
+    uint32_t x = 0;
+    for (uint32_t k = head; k != prod; k = (k + 1) & (NSLOTS - 1)) {
+      const uint8_t *f = buf(r->slots[k].idx);
+      for (int i = 26; i < 38; i += 2) x ^= (uint32_t)f[i] << 8 | f[i + 1];
+      n++;
+    }
+    sink += x;
+    if (n) {
+      head = prod;
+      atomic_store_explicit(&r->hwcur, head, memory_order_release);
+      atomic_fetch_add_explicit(&g->received, n, memory_order_relaxed);
+      idle = 0;
+    } else if (++idle > 2000) {
+      sleep_on(r, head);
+      idle = 0;
+    }
+  }
+  return NULL;
+}
+
+static uint32_t xframes[1024][16];
+static uint64_t xframe_send(uint32_t *h, uint32_t *flow) {
+  struct ring *r = &g->rx;
+  uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
+  uint32_t space = (stop + NSLOTS - 1 - *h) & (NSLOTS - 1);
+  if (space > BATCH) space = BATCH;
+  uint32_t k = *h;
+  for (uint32_t i = 0; i < space; i++) {
+    struct slot *s = &r->slots[(k + i) & (NSLOTS - 1)];
+    uint32_t *d = (uint32_t *)buf(s->idx);
+    const uint32_t *src = xframes[*flow];
+    for (int w = 0; w < 15; w++) d[w] = src[w];
+    s->len = 60;
+    *flow = (*flow + 1) & 1023;
+  }
+  *h = (k + space) & (NSLOTS - 1);
+  atomic_store_explicit(&r->prod, *h, memory_order_release);
+  if (space) wake(r);
+  return space;
+}
+
 /* line: the two sides of a ping-pong on one cache line, each pinned to a CPU */
 static _Alignas(64) _Atomic uint64_t line_word;
 static int ncpu_last;
@@ -328,7 +383,7 @@ static int run_line(double warm, double dur) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|pipe1|pipe4|pipe41|copy|line LEN WARM_MS DUR_MS\n"); return 2; }
+  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|pipe1|pipe4|pipe41|xframe|copy|line LEN WARM_MS DUR_MS\n"); return 2; }
   const char *mode = argv[1];
   frame_len = (unsigned)atoi(argv[2]);
   double warm = atof(argv[3]) / 1000, dur = atof(argv[4]) / 1000;
@@ -347,10 +402,12 @@ int main(int argc, char **argv) {
   /* the receiver's MAC is learned, as in the JS case */
   { uint32_t lo = 0x00000002, hi = 0x0200; g->table[mac_hash(lo, hi)] = (struct mac_entry){ lo, hi | 2u << 16 | 1u << 24 }; }
   uint64_t drops = 0, local = 0;
-  uint32_t txhead = 0, rxhead = 0, rxreleased = 0;
-  int threaded = !strcmp(mode, "vale2") || !strcmp(mode, "pipe") || !strcmp(mode, "pipe4");
+  uint32_t txhead = 0, rxhead = 0, rxreleased = 0, xflow = 0;
+  int threaded = !strcmp(mode, "vale2") || !strcmp(mode, "pipe") || !strcmp(mode, "pipe4") || !strcmp(mode, "xframe");
+  for (uint32_t f = 0; f < 1024; f++) for (int w = 0; w < 16; w++) xframes[f][w] = f * 2654435761u + (uint32_t)w * 40503u;
   pthread_t th;
-  if (threaded && pthread_create(&th, NULL, !strcmp(mode, "pipe") ? pipe_rx_thread : !strcmp(mode, "pipe4") ? pipe4_rx_thread : vale_rx_thread, NULL)) return 1;
+  if (threaded && pthread_create(&th, NULL, !strcmp(mode, "pipe") ? pipe_rx_thread : !strcmp(mode, "pipe4") ? pipe4_rx_thread
+    : !strcmp(mode, "xframe") ? xframe_rx_thread : vale_rx_thread, NULL)) return 1;
   double t0 = now_s(), start = 0, end = 0, cpu0 = 0;
   uint64_t at_start = 0;
   volatile uint64_t sink = 0;
@@ -373,6 +430,8 @@ int main(int argc, char **argv) {
         pipe_send(&txhead);
       } else if (!strcmp(mode, "pipe4")) {
         pipe4_send(&txhead);
+      } else if (!strcmp(mode, "xframe")) {
+        xframe_send(&txhead, &xflow);
       } else if (!strcmp(mode, "pipe41")) {
         pipe4_send(&txhead);
         local += drain4(&rxhead, &rxreleased);
