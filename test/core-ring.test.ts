@@ -289,3 +289,22 @@ test('swapIn exchanges buffers within a region and refuses rings of another regi
     other.close();
   }
 });
+
+test('touchFrames reads byte 26 of each frame in the slots, across the ring\'s end, and nothing for a bad buf_idx', () => {
+  const p = open(`valetouch${process.pid}:a`, { txSlots: 64, rxSlots: 64 });
+  try {
+    const t = p.txRings[0];
+    const n = t.numSlots;
+    for (let i = 0; i < n; i++) p.u8[t.buf(i) + 26] = (i * 37 + 1) & 0xff;
+    let want = 0;
+    for (const i of [n - 2, n - 1, 0, 1, 2]) want ^= (i * 37 + 1) & 0xff;
+    assert.equal(t.touchFrames(n - 2, 5), want, 'five frames from slot n-2: the last two and the first three');
+    assert.equal(t.touchFrames(3, 0), 0);
+    const idx = t.bufIdx(5);
+    t.setBufIdx(5, 0xfffffff0); // a slot a user damaged: the read is out of the memory and gives 0
+    assert.equal(t.touchFrames(5, 1), 0);
+    t.setBufIdx(5, idx);
+  } finally {
+    p.close();
+  }
+});

@@ -187,7 +187,7 @@ export class LoadBalancer {
   private readonly lastHash: Uint32Array; // per input ring: hash of the packet in progress
   /** The hashes of the slots step() takes, HASH_RUN at a time (see step()). */
   private readonly hashes = new Uint32Array(HASH_RUN);
-  /** What step()'s touch loop read (kept, so that the loads are not dropped). */
+  /** What step()'s touchFrames read (kept, so that the loads are not dropped). */
   private touched = 0;
   private receivedBytes = 0;
   private stopping = false;
@@ -390,13 +390,13 @@ export class LoadBalancer {
         // header of each frame is the first read of a line another core wrote, and only a
         // tight loop lets the CPU overlap those misses (one frame at a time, hash then
         // forward, left each miss exposed: half of lb's time); then the forwarding
-        // (the touch loop first: one byte of each frame's first line, independent loads the
+        // (Ring.touchFrames first: one byte of each frame's first line, independent loads the
         // CPU issues many at a time; the hash loop then finds the lines in the cache)
-        let touched = 0;
-        for (let j = 0, q = h; j < HASH_RUN && q !== tail && batch + j < stop; j++, q = ring.next(q)) {
-          touched ^= u8[bufsOfs + u32[ring.slots + (q << 2)] * bufSize + 26];
-        }
-        this.touched ^= touched;
+        let run = tail - h;
+        if (run < 0) run += ring.numSlots;
+        if (run > HASH_RUN) run = HASH_RUN;
+        if (run > stop - batch) run = stop - batch;
+        this.touched ^= ring.touchFrames(h, run);
         let n = 0, k = h, more = this.lastFlag[r], hash = this.lastHash[r];
         while (k !== tail && batch + n < stop && n < HASH_RUN) {
           const s = ring.slots + (k << 2);

@@ -41,6 +41,8 @@ export const SP = {
   badChain: 4,
 } as const;
 export const SP_N = 5;
+/** Frames whose first lines ring() touches at a time before parsing them (Ring.touchFrames). */
+const TOUCH_RUN = 256;
 
 export interface Steer { vip: number; vipPort: number }
 
@@ -64,6 +66,8 @@ export class Spreader {
   private readonly hold: boolean;
   /** the last run() stopped at a frame its pipe had no room for (hold): wait for the pipe */
   blocked = false;
+  /** What touchFrames read (kept, so that the loads stay). */
+  private touched = 0;
 
   constructor(readonly port: Port, readonly pipes: Port[], steer: Steer | null, copy: boolean) {
     this.hold = pipes.length === 1;
@@ -118,9 +122,15 @@ export class Spreader {
 
   private ring(rx: Ring, limit: number): number {
     const u8 = this.port.u8, c = this.counters, pipes = this.pipes;
-    let j = rx.head, n = 0;
+    let j = rx.head, n = 0, ahead = 0; // ahead: slots from j whose frames are touched
     const rt = rx.tail;
     while (j !== rt && n < limit) {
+      if (ahead === 0) { // the next frames' first lines into the cache, many misses at once (Ring.touchFrames)
+        let avail = rt - j;
+        if (avail < 0) avail += rx.numSlots;
+        ahead = avail < TOUCH_RUN ? avail : TOUCH_RUN;
+        this.touched ^= rx.touchFrames(j, ahead);
+      }
       // the frame: slots j .. e (exclusive), a chain when NS_MOREFRAG is set
       let e = j, slots = 0, whole = false;
       while (e !== rt) {
@@ -131,7 +141,7 @@ export class Spreader {
       }
       if (!whole) {
         if (slots < rx.numSlots - 1) break; // the rest of the chain is still to come
-        c[SP.badChain]++; c[SP.received]++; j = e; n++; continue;
+        c[SP.badChain]++; c[SP.received]++; j = e; n++; ahead = ahead > slots ? ahead - slots : 0; continue;
       }
       if (this.hold && !this.room(0, slots)) { this.blocked = true; break; } // (one worker: no ARP copies)
       c[SP.received]++;
@@ -144,6 +154,7 @@ export class Spreader {
       this.put(rx, j, slots, w, this.swap[w] === 1);
       j = e;
       n++;
+      ahead = ahead > slots ? ahead - slots : 0;
     }
     rx.advance(j);
     return n;
