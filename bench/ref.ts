@@ -11,7 +11,8 @@
 // (fill, txsync, rxsync, count) as we do, where `pipe1`/`pipe` fuse them into two;
 // memcpy-limit-1514 against memcpy; and xproc-vale-60 against vale-60 (two processes against
 // two threads, both ours). Each round also times one cache line passed between the first and
-// the last CPU (C `line`): what any cross-core hand-over costs on the machine.
+// the last CPU (C `line`: what any cross-core hand-over costs on the machine) and C `xframe`
+// (frames written by one thread and parsed by another: lb's memory pattern, in C).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -104,6 +105,7 @@ export async function runRef(o: { rounds: number; durationMs: number; warmupMs: 
   const pairs = PAIRS.filter((p) => !o.only || o.only.includes(p.name));
   const res = pairs.map(() => ({ a: [] as number[], b: [] as number[], r: [] as number[], errors: [] as string[] }));
   const lineNs: number[] = []; // one-way cache-line transfers between the first and the last CPU, per round
+  const xframeMpps: number[] = []; // C xframe: frames written on one core, parsed on the other (lb's pattern)
   const rate = (r: CaseResult | null, cpu?: boolean): number | null => (r ? r.packets / (cpu ? Number(r.extra?.cpuSeconds) : r.seconds) / 1e6 : null);
   try {
     for (let round = 0; round < o.rounds; round++) {
@@ -111,6 +113,8 @@ export async function runRef(o: { rounds: number; durationMs: number; warmupMs: 
         try {
           const l = await runC(bin, 'line', 0, 500, 100);
           lineNs.push(l.seconds / l.packets * 1e9);
+          const x = await runC(bin, 'xframe', 60, 1000, 200);
+          xframeMpps.push(x.packets / x.seconds / 1e6);
         } catch (e) {
           log(`ref line: ${e instanceof Error ? e.message : String(e)}\n`);
         }
@@ -145,8 +149,9 @@ export async function runRef(o: { rounds: number; durationMs: number; warmupMs: 
     if (o.json) process.stdout.write(`${JSON.stringify({ pair: p.name, reference: sideName(p.a), ours: sideName(p.b), refMpps: r.a, mpps: r.b, ratios: r.r, errors: r.errors })}\n`);
     lines.push(`${p.name} | ${sideName(p.a)}: ${stats(r.a)} | ${stats(r.b)} | ${stats(r.r)} | ${p.what}${r.errors.length ? `; ${r.errors.length} error(s): ${r.errors[0]}` : ''}`);
   }
-  const line = lineNs.length ? `one cache line from CPU 0 to CPU ${availableParallelism() - 1} and back, per one-way transfer (C, pinned): ${stats(lineNs)} ns — the floor under every slot, index or frame one core writes and another reads` : '';
-  if (o.json && line) process.stdout.write(`${JSON.stringify({ cacheLineNs: lineNs })}\n`);
+  const line = lineNs.length ? `one cache line from CPU 0 to CPU ${availableParallelism() - 1} and back, per one-way transfer (C, pinned): ${stats(lineNs)} ns — what one core's write costs the reader on another
+frames written by one thread and parsed by another (C xframe, lb's memory pattern, many misses in flight): ${stats(xframeMpps)} Mpps` : '';
+  if (o.json && line) process.stdout.write(`${JSON.stringify({ cacheLineNs: lineNs, xframeMpps })}\n`);
   if (!o.json) process.stdout.write(`${lines.join('\n')}\n${line ? `${line}\n` : ''}${note ? `(${note.split('\n')[0]})\n` : ''}`);
   return res.some((r) => r.errors.length) ? 1 : 0;
 }
