@@ -188,3 +188,32 @@ test('a flood that finds no other port is dropped and counted, not lost silently
     a.close();
   }
 });
+
+test('a flood on a switch of two ports goes straight to the other port: in order, intact, a full ring counted (sent = received + drops)', () => {
+  const a = open('valeD10:a'), b = open('valeD10:b@conf:slots=64');
+  try {
+    // 100 broadcast frames into a 64-slot ring: 63 fit, the rest are dropped and counted
+    sendMany(a, 100, BROADCAST, A, 5);
+    const got = drain(b);
+    assert.equal(got.length, 63);
+    got.forEach((f, i) => {
+      assert.deepEqual(f.data.subarray(0, 12), Uint8Array.of(...BROADCAST, ...A), `frame ${i}: MACs`);
+      assert.deepEqual(f.data.subarray(14, 17), Uint8Array.of(5, i & 0xff, i >> 8), `frame ${i}: in order`);
+    });
+    assert.equal(a.stats().txDrops, 37);
+    assert.equal(b.stats().rxDrops, 37);
+    assert.equal(b.stats().rxPackets + a.stats().txDrops, 100);
+    // a third port: the flood reaches both others again
+    const c = open('valeD10:c');
+    try {
+      sendMany(a, 5, BROADCAST, A, 6);
+      assert.equal(drain(b).length, 5);
+      assert.equal(drain(c).length, 5);
+    } finally {
+      c.close();
+    }
+  } finally {
+    a.close();
+    b.close();
+  }
+});

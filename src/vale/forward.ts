@@ -213,6 +213,9 @@ export function learnSlots(region: Region, sw: number, src: number, t: number, s
  */
 export function forwardSlots(region: Region, sw: number, src: number, txRing: number, ringId: number, ss: number, pkts: number, single: number): number {
   const u32 = region.u32;
+  // a flood on a switch of two ports reaches the other one only: the same as unicast to it
+  // (netmap's first experiment, pkt-gen -f tx to a pkt-gen -f rx that never sends)
+  if (single === NM_BDG_BROADCAST) single = otherPort(u32, sw, src);
   if (single >= 0 && single < NM_BDG_BROADCAST) {
     const rec = Atomics.load(u32, ((sw + SW.ports) >> 2) + single);
     const nrx = rec === 0 ? 0 : rxRingsOf(region, rec);
@@ -250,6 +253,17 @@ export function forwardSlots(region: Region, sw: number, src: number, txRing: nu
   const refused = offload.takeRefused();
   if (refused) region.f64[(txRing + RR.txBadVnet) >> 3] += refused;
   return drops;
+}
+
+/**
+ * The one port of switch `sw` besides `src` when the switch has exactly two active ports
+ * (its list read from shared memory: a damaged entry gives none); NM_BDG_BROADCAST otherwise.
+ */
+function otherPort(u32: Uint32Array, sw: number, src: number): number {
+  if (Atomics.load(u32, (sw + SW.nports) >> 2) !== 2) return NM_BDG_BROADCAST;
+  const a = u32[(sw + SW.active) >> 2], b = u32[((sw + SW.active) >> 2) + 1];
+  const d = a === src ? b : b === src ? a : NM_BDG_BROADCAST;
+  return d < NM_BDG_MAXPORTS && d !== src ? d : NM_BDG_BROADCAST;
 }
 
 /**
