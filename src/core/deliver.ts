@@ -197,8 +197,8 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
  * common case (src/vale/forward.ts), with no table of frames in between. The sender's
  * prologue checked these slots, but they are shared memory that may have changed since: a
  * buf_idx or len now out of range stops the delivery there (what was copied is published,
- * the rest is the caller's to count as dropped, not this ring's). Returns packets
- * delivered, or -1 as deliverCopies does.
+ * the rest is the caller's to count as dropped, not this ring's); flags are not read (each
+ * slot written gets len | addFlags). Returns packets delivered, or -1 as deliverCopies does.
  */
 export function deliverSlots(region: Region, ring: number, gen: number, ss: number, n: number, addFlags: number): number {
   const ok = openDelivery(region, ring, gen, n);
@@ -210,7 +210,7 @@ export function deliverSlots(region: Region, ring: number, gen: number, ss: numb
   const bufsOfs = region.bufsOfs | 0, bufSize = region.bufSize | 0, nb = (region.nbufs - 2) | 0, fl = addFlags << 16;
   // imported bindings in locals: TurboFan reloads (and hole-checks) a module binding at every
   // use inside a loop, a local once
-  const chained = NS_MOREFRAG << 16, copy = copyFrame;
+  const copy = copyFrame;
   // the first min(n, free) packets fit, the rest are dropped; the loop runs over the one or
   // two contiguous pieces of the destination ring
   const fit = n < free ? n : free;
@@ -219,10 +219,11 @@ export function deliverSlots(region: Region, ring: number, gen: number, ss: numb
     const stepEnd = fit - k > nslots - prod ? k + nslots - prod : fit;
     let slot = s + (prod << 2);
     for (; k < stepEnd; k++, slot += 4, i += 4) {
-      const idx = u32[slot], from = u32[i], word = u32[i + 1];
-      const len = word & 0xffff;
+      const idx = u32[slot], from = u32[i], len = u32[i + 1] & 0xffff;
       if (((idx - 2) >>> 0) >= nb) { bad = fit - k; drops += bad; broke = true; break; } // the receiver broke a slot
-      if (((from - 2) >>> 0) >= nb || len > bufSize || (word & chained)) { broke = true; break; } // the sender changed a slot
+      // the sender changed a slot since its check (its flags are not copied: only the buffer
+      // and the length matter here)
+      if (((from - 2) >>> 0) >= nb || len > bufSize) { broke = true; break; }
       copy(u8, f64, bufsOfs + from * bufSize, bufsOfs + idx * bufSize, len);
       u32[slot + 1] = len | fl;
       bytes += len;
