@@ -386,12 +386,11 @@ export class LoadBalancer {
       const tail = ring.tail;
       const stop = batch + Math.min(this.batch - batch, perRing);
       while (h !== tail && batch < stop) {
-        // first the hashes of up to HASH_RUN slots, in a loop that does nothing else: the
-        // header of each frame is the first read of a line another core wrote, and only a
-        // tight loop lets the CPU overlap those misses (one frame at a time, hash then
-        // forward, left each miss exposed: half of lb's time); then the forwarding
-        // (Ring.touchFrames first: one byte of each frame's first line, independent loads the
-        // CPU issues many at a time; the hash loop then finds the lines in the cache)
+        // a run of up to HASH_RUN slots in three loops. Each frame's header is the first read
+        // of a line another core wrote: a miss. Ring.touchFrames reads one byte of each in a
+        // loop of independent loads, so the CPU has many misses in flight (parsing one frame
+        // at a time took them one after another: half of lb's time); then the hashes, from
+        // the cache; then the forwarding
         let run = tail - h;
         if (run < 0) run += ring.numSlots;
         if (run > HASH_RUN) run = HASH_RUN;
