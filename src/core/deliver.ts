@@ -187,7 +187,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     free -= nf;
     delivered++;
   }
-  closeDelivery(region, ring, prod, conv === null ? delivered : frames, drops, bad, bytes);
+  closeDelivery(region, ring, prod, conv === null ? delivered : frames, drops, bad, bytes, delivered > 0);
   return delivered;
 }
 
@@ -231,7 +231,7 @@ export function deliverSlots(region: Region, ring: number, gen: number, ss: numb
     prod = (slot - s) >>> 2;
     if (prod === nslots) prod = 0;
   }
-  closeDelivery(region, ring, prod, k, drops, bad, bytes);
+  closeDelivery(region, ring, prod, k, drops, bad, bytes, k > 0);
   return k;
 }
 
@@ -258,8 +258,10 @@ function openDelivery(region: Region, ring: number, gen: number, n: number): num
   const prod = u32[(ring + RR.prod) >> 2];
   const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
   if (!slotsInArea(region, nslots, so) || prod >= nslots || stop >= nslots) {
-    f64[(ring + RR.drops) >> 3] += n;
-    f64[(ring + RR.badSlots) >> 3] += n;
+    if (n > 0) {
+      f64[(ring + RR.drops) >> 3] += n;
+      f64[(ring + RR.badSlots) >> 3] += n;
+    }
     unlock(region, ring + RR.lock);
     return 0;
   }
@@ -269,8 +271,11 @@ function openDelivery(region: Region, ring: number, gen: number, n: number): num
   return 1;
 }
 
-/** End a delivery openDelivery() began: publish prod, add to the ring's counters, unlock, wake the receiver. */
-function closeDelivery(region: Region, ring: number, prod: number, delivered: number, drops: number, bad: number, bytes: number): void {
+/**
+ * End a delivery openDelivery() began: publish prod, add to the ring's counters (`delivered`
+ * packets), unlock, and wake the receiver when `wake` (something went in).
+ */
+function closeDelivery(region: Region, ring: number, prod: number, delivered: number, drops: number, bad: number, bytes: number, wake: boolean): void {
   const u32 = region.u32, f64 = region.f64;
   Atomics.store(u32, (ring + RR.prod) >> 2, prod);
   const port = u32[(ring + RR.portOfs) >> 2];
@@ -279,7 +284,7 @@ function closeDelivery(region: Region, ring: number, prod: number, delivered: nu
   f64[(ring + RR.delivered) >> 3] += delivered;
   f64[(ring + RR.rxBytes) >> 3] += bytes;
   unlock(region, ring + RR.lock);
-  if (delivered) wakePort(region, port);
+  if (wake) wakePort(region, port);
 }
 
 /**
@@ -291,25 +296,14 @@ function closeDelivery(region: Region, ring: number, prod: number, delivered: nu
  * over, or -1 if the ring no longer exists or is unusable.
  */
 export function deliverSwaps(region: Region, ring: number, gen: number, srcRing: number, from: number, to: number, addFlags: number): number {
-  if (!ringInArea(region, ring) || region.u32[(ring + RR.gen) >> 2] !== gen) return -1;
-  const u32 = region.u32, u16 = region.u16, f64 = region.f64;
-  if (lockWithin(region, ring + RR.lock, RING_LOCK_WAIT_MS) !== 0) return -1;
-  if (u32[(ring + RR.gen) >> 2] !== gen) {
-    unlock(region, ring + RR.lock);
-    return -1;
-  }
-  const nslots = u32[(ring + RR.numSlots) >> 2], so = u32[(ring + RR.slotsOfs) >> 2];
+  // (n = 0: a ring with a bad geometry counts nothing here; the hand-over is the caller's to count)
+  if (openDelivery(region, ring, gen, 0) <= 0) return -1;
+  const u32 = region.u32, u16 = region.u16;
+  const s = opened[0], nslots = opened[1];
+  let prod = opened[2], free = opened[3];
   const srcN = u32[(srcRing + RR.numSlots) >> 2];
   const ss = u32[(srcRing + RR.slotsOfs) >> 2] >>> 2;
-  let prod = u32[(ring + RR.prod) >> 2];
-  const stop = Atomics.load(u32, (ring + RR.hwcur) >> 2);
-  if (!slotsInArea(region, nslots, so) || prod >= nslots || stop >= nslots) {
-    unlock(region, ring + RR.lock);
-    return -1;
-  }
-  const s = so >>> 2, nbufs = region.nbufs;
-  let free = stop - 1 - prod;
-  if (free < 0) free += nslots;
+  const nbufs = region.nbufs;
   let moved = 0, slots = 0, drops = 0, bad = 0, bytes = 0;
   for (let k = from; k !== to;) {
     // a packet: its chain ends at a slot without NS_MOREFRAG, its 64th slot, or at `to`
@@ -348,13 +342,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
     // a packet counts once, with its last slot (a chain cut at `to` counts when it ends)
     if (!(last & NS_MOREFRAG) || len === NETMAP_MAX_FRAGS) moved++;
   }
-  Atomics.store(u32, (ring + RR.prod) >> 2, prod);
-  const port = u32[(ring + RR.portOfs) >> 2];
-  if (drops) f64[(ring + RR.drops) >> 3] += drops;
-  if (bad) f64[(ring + RR.badSlots) >> 3] += bad;
-  f64[(ring + RR.delivered) >> 3] += moved;
-  f64[(ring + RR.rxBytes) >> 3] += bytes;
-  unlock(region, ring + RR.lock);
-  if (slots) wakePort(region, port);
+  // (a chain cut at `to` moved slots but no packet yet: the receiver is woken for them too)
+  closeDelivery(region, ring, prod, moved, drops, bad, bytes, slots > 0);
   return moved;
 }
