@@ -187,8 +187,6 @@ export class LoadBalancer {
   private readonly lastHash: Uint32Array; // per input ring: hash of the packet in progress
   /** The hashes of the slots step() takes, HASH_RUN at a time (see step()). */
   private readonly hashes = new Uint32Array(HASH_RUN);
-  /** What step()'s touchFrames read (kept, so that the loads are not dropped). */
-  private touched = 0;
   private receivedBytes = 0;
   private stopping = false;
   private closed = false;
@@ -395,21 +393,20 @@ export class LoadBalancer {
         if (run < 0) run += ring.numSlots;
         if (run > HASH_RUN) run = HASH_RUN;
         if (run > stop - batch) run = stop - batch;
-        this.touched ^= ring.touchFrames(h, run);
-        let n = 0, k = h, more = this.lastFlag[r], hash = this.lastHash[r];
-        while (k !== tail && batch + n < stop && n < HASH_RUN) {
+        ring.touchFrames(h, run);
+        let more = this.lastFlag[r], hash = this.lastHash[r];
+        for (let j = 0, k = h; j < run; j++, k = ring.next(k)) {
           const s = ring.slots + (k << 2);
           if (!more) {
             hash = rssFrameHash(u8, bufsOfs + u32[s] * bufSize, u16[(s << 1) + 2], key);
             if (lastFrameKind() === FRAME_OTHER) t.nonIp++;
           }
           more = u16[(s << 1) + 3] & NS_MOREFRAG;
-          hashes[n++] = hash;
-          k = ring.next(k);
+          hashes[j] = hash;
         }
         this.lastFlag[r] = more;
         this.lastHash[r] = hash;
-        for (let j = 0; j < n; j++) {
+        for (let j = 0; j < run; j++) {
           const s = ring.slots + (h << 2);
           const len = u16[(s << 1) + 2], flags = u16[(s << 1) + 3];
           t.received++;
@@ -418,7 +415,7 @@ export class LoadBalancer {
           u16[(s << 1) + 3] = NS_BUF_CHANGED;
           h = ring.next(h);
         }
-        batch += n;
+        batch += run;
       }
       ring.advance(h);
     }

@@ -66,8 +66,6 @@ export class Spreader {
   private readonly hold: boolean;
   /** the last run() stopped at a frame its pipe had no room for (hold): wait for the pipe */
   blocked = false;
-  /** What touchFrames read (kept, so that the loads stay). */
-  private touched = 0;
 
   constructor(readonly port: Port, readonly pipes: Port[], steer: Steer | null, copy: boolean) {
     this.hold = pipes.length === 1;
@@ -129,7 +127,7 @@ export class Spreader {
         let avail = rt - j;
         if (avail < 0) avail += rx.numSlots;
         ahead = avail < TOUCH_RUN ? avail : TOUCH_RUN;
-        this.touched ^= rx.touchFrames(j, ahead);
+        rx.touchFrames(j, ahead);
       }
       // the frame: slots j .. e (exclusive), a chain when NS_MOREFRAG is set
       let e = j, slots = 0, whole = false;
