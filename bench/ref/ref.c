@@ -197,20 +197,38 @@ static uint64_t drain(struct ring *r, uint32_t *head) {
   return n;
 }
 
-static void *vale_rx_thread(void *arg) {
-  (void)arg;
-  uint32_t head = 0, idle = 0;
+/* a receiver thread's loop: `step` takes what was published (returns frames; `head` is the
+   receiver's position, `aux` the step's own state), counted into g->received; ~2000 empty
+   checks (~50 us, our poll's spin), then a sleep on the ring */
+static void receive_loop(uint64_t (*step)(uint32_t *head, uint32_t *aux)) {
+  uint32_t head = 0, aux = 0, idle = 0;
   while (atomic_load_explicit(&g->phase, memory_order_relaxed) < 2) {
-    uint64_t n = drain(&g->rx, &head);
+    uint64_t n = step(&head, &aux);
     if (n) {
       atomic_fetch_add_explicit(&g->received, n, memory_order_relaxed);
       idle = 0;
-    } else if (++idle > 2000) { /* ~50 us of checks, then sleep (our poll's spin) */
+    } else if (++idle > 2000) {
       sleep_on(&g->rx, head);
       idle = 0;
     }
   }
-  return NULL;
+}
+
+static uint64_t drain_rx(uint32_t *head, uint32_t *aux) { (void)aux; return drain(&g->rx, head); }
+static void *vale_rx_thread(void *arg) { (void)arg; receive_loop(drain_rx); return NULL; }
+
+/* the free slots a sender may fill from h (at most a batch) */
+static uint32_t send_space(struct ring *r, uint32_t h) {
+  uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
+  uint32_t space = (stop + NSLOTS - 1 - h) & (NSLOTS - 1);
+  return space > BATCH ? BATCH : space;
+}
+
+/* publish n slots filled from *h: one store of prod per batch, then the wake-up */
+static void publish(struct ring *r, uint32_t *h, uint32_t n) {
+  *h = (*h + n) & (NSLOTS - 1);
+  atomic_store_explicit(&r->prod, *h, memory_order_release);
+  if (n) wake(r);
 }
 
 /* pipe: tx and rx share one slot array; the sender publishes prod, the receiver hwcur */
@@ -219,10 +237,7 @@ static void *pipe_rx_thread(void *arg) { return vale_rx_thread(arg); }
 /* pipe4's sender: the fill pass, then the txsync pass, then one publish */
 static uint64_t pipe4_send(uint32_t *h) {
   struct ring *r = &g->rx;
-  uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
-  uint32_t space = (stop + NSLOTS - 1 - *h) & (NSLOTS - 1);
-  if (space > BATCH) space = BATCH;
-  uint32_t k = *h;
+  uint32_t space = send_space(r, *h), k = *h;
   for (uint32_t i = 0; i < space; i++) { /* the application's fill */
     struct slot *s = &r->slots[(k + i) & (NSLOTS - 1)];
     if (s->len != frame_len) s->len = frame_len;
@@ -231,9 +246,7 @@ static uint64_t pipe4_send(uint32_t *h) {
     struct slot *s = &r->slots[(k + i) & (NSLOTS - 1)];
     if (s->idx < 2 || s->idx >= nbufs || s->len > BUFSZ) { fprintf(stderr, "bad slot\n"); exit(1); }
   }
-  *h = (k + space) & (NSLOTS - 1);
-  atomic_store_explicit(&r->prod, *h, memory_order_release);
-  if (space) wake(r);
+  publish(r, h, space);
   return space;
 }
 
@@ -255,28 +268,11 @@ static uint64_t drain4(uint32_t *head, uint32_t *released) {
   return n;
 }
 
-static void *pipe4_rx_thread(void *arg) {
-  (void)arg;
-  uint32_t head = 0, released = 0, idle = 0;
-  while (atomic_load_explicit(&g->phase, memory_order_relaxed) < 2) {
-    uint64_t n = drain4(&head, &released);
-    if (n) {
-      atomic_fetch_add_explicit(&g->received, n, memory_order_relaxed);
-      idle = 0;
-    } else if (++idle > 2000) {
-      sleep_on(&g->rx, head);
-      idle = 0;
-    }
-  }
-  return NULL;
-}
+static void *pipe4_rx_thread(void *arg) { (void)arg; receive_loop(drain4); return NULL; }
 
 static uint64_t pipe_send(uint32_t *h) {
   struct ring *r = &g->rx;
-  uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
-  uint32_t space = (stop + NSLOTS - 1 - *h) & (NSLOTS - 1);
-  if (space > BATCH) space = BATCH;
-  uint32_t k = *h;
+  uint32_t space = send_space(r, *h), k = *h;
   for (uint32_t i = 0; i < space; i++) {
     struct slot *s = &r->slots[k];
     if (s->len != frame_len) s->len = frame_len;
@@ -284,48 +280,37 @@ static uint64_t pipe_send(uint32_t *h) {
     if (s->idx < 2 || s->idx >= nbufs || s->len > BUFSZ) { fprintf(stderr, "bad slot\n"); exit(1); }
     k = (k + 1) & (NSLOTS - 1);
   }
-  *h = k;
-  atomic_store_explicit(&r->prod, k, memory_order_release);
-  if (space) wake(r);
+  publish(r, h, space);
   return space;
 }
 
-/* xframe: the reader side; the writer is main()'s loop (xframe_send) */
-static void *xframe_rx_thread(void *arg) {
-  (void)arg;
+/* xframe's reader step: each frame's addresses and ports folded into a hash, then released;
+   the writer is main()'s loop (xframe_send) */
+static uint64_t xframe_drain(uint32_t *head, uint32_t *aux) {
+  (void)aux;
   struct ring *r = &g->rx;
-  uint32_t head = 0, idle = 0;
-  volatile uint32_t sink = 0;
-  while (atomic_load_explicit(&g->phase, memory_order_relaxed) < 2) {
-    uint32_t prod = atomic_load_explicit(&r->prod, memory_order_acquire);
-    uint64_t n = 0;
-    uint32_t x = 0;
-    for (uint32_t k = head; k != prod; k = (k + 1) & (NSLOTS - 1)) {
-      const uint8_t *f = buf(r->slots[k].idx);
-      for (int i = 26; i < 38; i += 2) x ^= (uint32_t)f[i] << 8 | f[i + 1];
-      n++;
-    }
-    sink += x;
-    if (n) {
-      head = prod;
-      atomic_store_explicit(&r->hwcur, head, memory_order_release);
-      atomic_fetch_add_explicit(&g->received, n, memory_order_relaxed);
-      idle = 0;
-    } else if (++idle > 2000) {
-      sleep_on(r, head);
-      idle = 0;
-    }
+  static volatile uint32_t sink;
+  uint32_t prod = atomic_load_explicit(&r->prod, memory_order_acquire);
+  uint64_t n = 0;
+  uint32_t x = 0;
+  for (uint32_t k = *head; k != prod; k = (k + 1) & (NSLOTS - 1)) {
+    const uint8_t *f = buf(r->slots[k].idx);
+    for (int i = 26; i < 38; i += 2) x ^= (uint32_t)f[i] << 8 | f[i + 1];
+    n++;
   }
-  return NULL;
+  sink += x;
+  if (n) {
+    *head = prod;
+    atomic_store_explicit(&r->hwcur, prod, memory_order_release);
+  }
+  return n;
 }
+static void *xframe_rx_thread(void *arg) { (void)arg; receive_loop(xframe_drain); return NULL; }
 
 static uint32_t xframes[1024][16];
 static uint64_t xframe_send(uint32_t *h, uint32_t *flow) {
   struct ring *r = &g->rx;
-  uint32_t stop = atomic_load_explicit(&r->hwcur, memory_order_acquire);
-  uint32_t space = (stop + NSLOTS - 1 - *h) & (NSLOTS - 1);
-  if (space > BATCH) space = BATCH;
-  uint32_t k = *h;
+  uint32_t space = send_space(r, *h), k = *h;
   for (uint32_t i = 0; i < space; i++) {
     struct slot *s = &r->slots[(k + i) & (NSLOTS - 1)];
     uint32_t *d = (uint32_t *)buf(s->idx);
@@ -334,9 +319,7 @@ static uint64_t xframe_send(uint32_t *h, uint32_t *flow) {
     s->len = 60;
     *flow = (*flow + 1) & 1023;
   }
-  *h = (k + space) & (NSLOTS - 1);
-  atomic_store_explicit(&r->prod, *h, memory_order_release);
-  if (space) wake(r);
+  publish(r, h, space);
   return space;
 }
 
