@@ -39,6 +39,16 @@ function floodAndCheck(a: Port, c: Port, n: number, tag0: number): void {
   got.forEach((g, i) => assert.deepEqual(g.data, sent[i], `frame ${i} intact`));
 }
 
+/** Copy b's port record and rx ring (record and slots); the returned function writes them back. */
+function snapshot(b: Port): () => void {
+  const saved = new Uint32Array(u32(b).slice(b.rec >> 2, (b.rec >> 2) + 128));
+  const savedRing = new Uint32Array(u32(b).slice(rxRing(b) >> 2, (rxRing(b) >> 2) + 64 + 4 * b.rxRings[0].numSlots));
+  return () => {
+    u32(b).set(saved, b.rec >> 2);
+    u32(b).set(savedRing, rxRing(b) >> 2);
+  };
+}
+
 const damages: Array<[string, (b: Port) => void]> = [
   ['prod beyond num_slots', (b) => { u32(b)[(rxRing(b) + RR.prod) >> 2] = 99999; }],
   ['hwcur beyond num_slots', (b) => { u32(b)[(rxRing(b) + RR.hwcur) >> 2] = 0xfffffff0; }],
@@ -62,17 +72,14 @@ for (const [what, damage] of damages) {
     try {
       floodAndCheck(a, c, 3, 0); // b and c learn nothing (no traffic from them), all flood
       assert.equal(drain(b).length, 3);
-      const saved = new Uint32Array(u32(b).slice(b.rec >> 2, (b.rec >> 2) + 128));
-      const savedRing = new Uint32Array(u32(b).slice(rxRing(b) >> 2, (rxRing(b) >> 2) + 64 + 4 * b.rxRings[0].numSlots));
+      const repair = snapshot(b);
       const magic = u32(a)[RH.magic >> 2];
       damage(b);
       const dropsBefore = a.stats().txDrops;
       floodAndCheck(a, c, 5, 10);
       assert.equal(a.stats().txDrops - dropsBefore, 5, 'the sender counts the 5 frames b could not take');
       assert.equal(u32(a)[RH.magic >> 2], magic, 'the region header is intact');
-      // repair b (the test plays the receiver fixing its memory): traffic to it resumes
-      u32(b).set(saved, b.rec >> 2);
-      u32(b).set(savedRing, rxRing(b) >> 2);
+      repair(); // (the test plays the receiver fixing its memory): traffic to it resumes
       floodAndCheck(a, c, 2, 20);
       assert.equal(drain(b).length, 2, 'b receives again once repaired');
     } finally {
@@ -90,8 +97,7 @@ for (const [what, damage] of damages) {
     try {
       putRaw(b, frame(A, B, 0)); b.txsync(); // the switch learns B at b
       drain(a); drain(c);
-      const saved = new Uint32Array(u32(b).slice(b.rec >> 2, (b.rec >> 2) + 128));
-      const savedRing = new Uint32Array(u32(b).slice(rxRing(b) >> 2, (rxRing(b) >> 2) + 64 + 4 * b.rxRings[0].numSlots));
+      const repair = snapshot(b);
       const magic = u32(a)[RH.magic >> 2];
       damage(b);
       const dropsBefore = a.stats().txDrops;
@@ -100,8 +106,7 @@ for (const [what, damage] of damages) {
       assert.equal(a.stats().txDrops - dropsBefore, 5, 'the sender counts the 5 frames b could not take');
       assert.equal(u32(a)[RH.magic >> 2], magic, 'the region header is intact');
       assert.equal(drain(c).length, 0, 'nothing leaks to another port');
-      u32(b).set(saved, b.rec >> 2);
-      u32(b).set(savedRing, rxRing(b) >> 2);
+      repair();
       const sent = [frame(B, A, 40), frame(B, A, 41)];
       for (const f of sent) putRaw(a, f);
       a.txsync();
