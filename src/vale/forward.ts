@@ -19,7 +19,7 @@ import { deliverCopies, deliverSlots, FrameTable } from '../core/deliver.js';
 import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
-import { badSlot } from '../core/sync.js';
+import { badSlot, slotInvalid } from '../core/sync.js';
 import { symmetricFlowHash } from '../packet/flow-hash.js';
 import { ETH_HLEN } from '../packet/headers.js';
 import { learnAndLookup } from './learning.js';
@@ -232,12 +232,12 @@ export function forwardSlots(region: Region, sw: number, src: number, txRing: nu
   }
   // several destinations (or one behind a converter): the table, then route()'s dispatch
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags, firsts = pktFirst, dsts = pktDst, counts = cnt;
-  const nb = region.nbufs - 2, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
+  const nbufs = region.nbufs, bufSize = region.bufSize, bufsOfs = region.bufsOfs;
   counts.fill(0);
   let one = single;
   for (let p = 0, i = ss; p < pkts; p++, i += 4) {
     const idx = u32[i], word = u32[i + 1], len = word & 0xffff;
-    if (((idx - 2) >>> 0) >= nb || len > bufSize || (word & (NS_MOREFRAG << 16))) { // changed since learnSlots
+    if (slotInvalid(idx, len, nbufs, bufSize) || (word & (NS_MOREFRAG << 16))) { // changed since learnSlots
       dsts[p] = NM_BDG_NOPORT;
       fSrc[p] = bufsOfs; fLen[p] = 0;
       one = -2;
