@@ -56,7 +56,7 @@ const template = new UdpFrameTemplate({ family: 4, srcMac: p.srcMac, dstMac: p.d
 const frame = new Uint8Array(p.frameLen);
 template.write(frame, 0);
 const cfg: LoopConfig = {
-  fn: p.fn, count: 0, burst: 512, rate: 0, frame, frameLen: p.frameLen, frameLenMin: p.frameLen, template,
+  fn: p.fn, count: 0, burst: 512, rate: 0, onFull: 'none', frame, frameLen: p.frameLen, frameLenMin: p.frameLen, template,
   randomSrc: false, randomDst: false, frags: 1, fragSize: 0, vhdr: 0, rubbish: false, dump: false,
   exitOnIdle: false, family: 4, reportMs: 1000,
 };

@@ -15,6 +15,7 @@ import { POLLIN, POLLOUT } from '../src/core/constants.js';
 import { PR, RR } from '../src/core/layout.js';
 import { pinThisThread } from '../src/sys/sched.js';
 import { LoopIo, rxLoop, txLoop, type LoopConfig } from '../src/apps/pkt-gen/loops.js';
+import { DEFAULT_ON_FULL } from '../src/apps/pkt-gen/options.js';
 import { HelperThreads } from '../src/apps/common/idle-helpers.js';
 import { warmDataPath, WARM_MS } from '../src/apps/pkt-gen/warm-up.js';
 import { C, makeShared } from '../src/apps/pkt-gen/shared.js';
@@ -30,7 +31,7 @@ const count = Number(countArg ?? 0), stopAfter = count, rate = Number(rateArg ??
 const frame = new Uint8Array(60);
 frame.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
 const config = (): LoopConfig => ({
-  fn: role, count: role === 'tx' ? count : 0, burst: 512, rate, frame: frame.slice(), frameLen: 60, frameLenMin: 60, template: null,
+  fn: role, count: role === 'tx' ? count : 0, burst: 512, rate, onFull: DEFAULT_ON_FULL, frame: frame.slice(), frameLen: 60, frameLenMin: 60, template: null,
   randomSrc: false, randomDst: false, frags: 1, fragSize: 0, vhdr: 0, tagLen: 0, sizes: null, rubbish: false, copyMode: 0,
   dump: false, exitOnIdle: false, family: 4, reportMs: 1000,
 });

@@ -31,12 +31,12 @@ const PEER = fileURLToPath(new URL('./xproc-delivery-peer.js', import.meta.url))
 export interface DeliveryRun { sent: number; received: number; dropped: number; delivered: number }
 
 /** One run of the real tools: receiver first, sender of `n` frames at `rate` pps (0 = unpaced). */
-export async function deliveryRun(n: number, rate: number, pin: boolean, tag: string, rxEnv: Array<[string, string]> = [], rxArgs: string[] = [], nmts = NMTS): Promise<DeliveryRun> {
+export async function deliveryRun(n: number, rate: number, pin: boolean, tag: string, rxEnv: Array<[string, string]> = [], rxArgs: string[] = [], nmts = NMTS, txArgs: string[] = []): Promise<DeliveryRun> {
   const sw = `valedl${process.pid}${tag}`;
   const rx = withEnv(rxEnv, () => start(process.execPath, [nmts, 'pkt-gen', '-f', 'rx', '-i', `${sw}:b`, '--json', '--duration', '60', ...(pin ? ['-a', '0'] : []), ...rxArgs]));
   await rx.says('Receiving from');
   const tx = start(process.execPath, [nmts, 'pkt-gen', '-f', 'tx', '-i', `${sw}:a`, '-n', String(n), '--json',
-    ...(rate ? ['-R', String(rate)] : []), ...(pin ? ['-a', '1'] : [])]);
+    ...(rate ? ['-R', String(rate)] : []), ...(pin ? ['-a', '1'] : []), ...txArgs]);
   const t = await tx.exited;
   await new Promise((r) => setTimeout(r, 300));
   rx.kill('SIGINT');
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   // --rx-env NAME=VALUE (repeatable): the receiver's environment, e.g. NMTS_FLOW_SPIN_US=0
   const rxEnv = args.flatMap((a, i) => (a === '--rx-env' ? [args[i + 1].split('=', 2) as [string, string]] : []));
   if (args.includes('--help') || args.includes('-h')) {
-    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]... [--rx-arg ARG]... [--ref-arg ARG]... [--ref-nmts PATH/bin/nmts.js] | --monitor [--runs N]');
+    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]... [--tx-arg ARG]... [--ref-tx-arg ARG]... [--rx-arg ARG]... [--ref-arg ARG]... [--ref-nmts PATH/bin/nmts.js] | --monitor [--runs N]');
     return;
   }
   console.log(`# ${trace ? 'traced' : 'pkt-gen'} runs: ${runs} x ${n} frames, ${rate ? `${rate} pps` : 'unpaced'}${pin ? ', pinned (rx CPU 0, tx CPU 1)' : ''}; load ${loadavg()[0].toFixed(2)}`);
@@ -189,12 +189,16 @@ async function main(): Promise<void> {
   // sides / the reference side only), e.g. --ref-arg -C --ref-arg 1024,4096 for a larger rx ring
   const rxArgs = args.flatMap((a, i) => (a === '--rx-arg' ? [args[i + 1]] : []));
   const refArgs = args.flatMap((a, i) => (a === '--ref-arg' ? [args[i + 1]] : []));
+  // --tx-arg ARG / --ref-tx-arg ARG: the same for the sending pkt-gen, e.g. --ref-tx-arg --on-full=none
+  const txArgs = args.flatMap((a, i) => (a === '--tx-arg' ? [args[i + 1]] : []));
+  const refTxArgs = args.flatMap((a, i) => (a === '--ref-tx-arg' ? [args[i + 1]] : []));
   // --ref-nmts DIR/nmts.js: the reference side runs another build's pkt-gen (e.g. main's)
   const refNmts = args.includes('--ref-nmts') ? args[args.indexOf('--ref-nmts') + 1] : '';
-  const sides: Array<{ label: string; env: Array<[string, string]>; args: string[]; nmts: string; got: number[] }> = [{ label: 'this', env: rxEnv, args: rxArgs, nmts: NMTS, got: [] }];
-  if (refEnv.length || refArgs.length || refNmts) {
-    const what = [...refEnv.map((e) => e.join('=')), ...refArgs, ...(refNmts ? [refNmts] : [])].join(' ');
-    sides.push({ label: `ref (${what})`, env: [...rxEnv, ...refEnv], args: [...rxArgs, ...refArgs], nmts: refNmts || NMTS, got: [] });
+  const sides: Array<{ label: string; env: Array<[string, string]>; args: string[]; txArgs: string[]; nmts: string; got: number[] }> =
+    [{ label: 'this', env: rxEnv, args: rxArgs, txArgs, nmts: NMTS, got: [] }];
+  if (refEnv.length || refArgs.length || refTxArgs.length || refNmts) {
+    const what = [...refEnv.map((e) => e.join('=')), ...refArgs, ...refTxArgs.map((a) => `tx ${a}`), ...(refNmts ? [refNmts] : [])].join(' ');
+    sides.push({ label: `ref (${what})`, env: [...rxEnv, ...refEnv], args: [...rxArgs, ...refArgs], txArgs: [...txArgs, ...refTxArgs], nmts: refNmts || NMTS, got: [] });
   }
   if (args.includes('--monitor')) {
     // the monitor check: -n and --rate default to the issue's 20 k frames at 100 kpps
@@ -215,7 +219,7 @@ async function main(): Promise<void> {
         await traceRun(n, rate, pin, `${i}${side.got.length}`, side.env);
         continue;
       }
-      const r = await deliveryRun(n, rate, pin, String(i), side.env, side.args, side.nmts);
+      const r = await deliveryRun(n, rate, pin, String(i), side.env, side.args, side.nmts, side.txArgs);
       side.got.push(100 * r.delivered);
       console.log(`run ${i + 1} ${side.label}: sent ${r.sent} received ${r.received} dropped ${r.dropped} delivered ${(100 * r.delivered).toFixed(1)}% (load ${loadavg()[0].toFixed(1)})`);
     }

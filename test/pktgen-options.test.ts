@@ -218,6 +218,15 @@ test('-R accepts suffixes, --duration and --json', () => {
   assert.equal(parsePktGenArgs(['-i', 'p', '--duration=10']).durationSec, 10);
 });
 
+test('--on-full: what a sender does when the switch found its destination full (default sleep:50)', () => {
+  assert.equal(parsePktGenArgs(['-i', 'p', '-f', 'tx']).onFull, 'sleep:50');
+  assert.equal(parsePktGenArgs(['-i', 'p', '--on-full', 'none']).onFull, 'none');
+  assert.equal(parsePktGenArgs(['-i', 'p', '--on-full=yield']).onFull, 'yield');
+  assert.equal(parsePktGenArgs(['-i', 'p', '--on-full', 'sleep:200']).onFull, 'sleep:200');
+  throwsUsage(['-i', 'p', '--on-full'], 'pkt-gen: option --on-full requires an argument');
+  throwsUsage(['-i', 'p', '--on-full', 'sleep:0'], 'pkt-gen: --on-full sleep:0: none, yield or sleep:US (US 1..10000 microseconds) expected');
+});
+
 test('-h and --help set help without needing -i', () => {
   const h = parsePktGenArgs(['-h']);
   assert.equal(h.help, true);
@@ -246,7 +255,7 @@ test('usage lists every option', () => {
   for (const l of '46afFNniIldsDSbcopTwWvRXCHrPzZAhBM') {
     assert.ok(u.includes(`-${l}`), `usage lacks -${l}`);
   }
-  for (const s of ['--json', '--duration', '--help', 'nmts pkt-gen -i vale0:1 -f tx', 'nmts pkt-gen -i vale0:2 -f rx',
+  for (const s of ['--json', '--duration', '--on-full', '--help', 'nmts pkt-gen -i vale0:1 -f tx', 'nmts pkt-gen -i vale0:2 -f rx',
     'default 60', 'default 512', 'default 1000', 'ff:ff:ff:ff:ff:ff']) {
     assert.ok(u.includes(s), `usage lacks ${s}`);
   }

@@ -24,7 +24,7 @@ test('rxseq counts and reports a sequence gap and an out-of-order frame', () => 
   const frame = new Uint8Array(60);
   tmpl.write(frame, 0);
   const cfg: LoopConfig = {
-    fn: 'rxseq', count: seqs.length, burst: 512, rate: 0, frame, frameLen: 60, frameLenMin: 60, template: tmpl,
+    fn: 'rxseq', count: seqs.length, burst: 512, rate: 0, onFull: 'none', frame, frameLen: 60, frameLenMin: 60, template: tmpl,
     randomSrc: false, randomDst: false, frags: 1, fragSize: 0, vhdr: 0, rubbish: false, dump: false,
     exitOnIdle: false, family: 4, reportMs: 1000,
   };

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from '../src/index.js';
 import type { LoopConfig } from '../src/apps/pkt-gen/loops.js';
+import { DEFAULT_ON_FULL } from '../src/apps/pkt-gen/options.js';
 import { warmDataPath } from '../src/apps/pkt-gen/warm-up.js';
 import { fileURLToPath } from 'node:url';
 import { UdpFrameTemplate } from '../src/packet/frame-builder.js';
@@ -22,7 +23,7 @@ function config(fn: LoopConfig['fn'], vhdr = 0): () => LoopConfig {
     const frame = new Uint8Array(60);
     template.write(frame, 0);
     return {
-      fn, count: 0, burst: 512, rate: 0, frame, frameLen: 60, frameLenMin: 60, template,
+      fn, count: 0, burst: 512, rate: 0, onFull: DEFAULT_ON_FULL, frame, frameLen: 60, frameLenMin: 60, template,
       randomSrc: false, randomDst: false, frags: 1, fragSize: 0, vhdr, rubbish: false, dump: false,
       exitOnIdle: false, family: 4, reportMs: 1000,
     };

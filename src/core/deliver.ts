@@ -25,6 +25,17 @@ import { wakePort } from './wait.js';
  */
 export const RING_LOCK_WAIT_MS = 1000;
 
+/**
+ * Deliveries by this thread that found their ring without room for every packet (some were
+ * dropped for it): a running count, per thread (module state). A sender reads it around its
+ * txsync to learn that a destination is full, which the drop counters cannot tell apart from
+ * a frame with no destination (apps/common/full-destination.ts).
+ */
+export function deliveriesWithoutRoom(): number {
+  return withoutRoom[0];
+}
+const withoutRoom = new Float64Array(1);
+
 /** Scratch table of frames (one entry per slot/fragment) gathered for delivery. */
 export class FrameTable {
   readonly cap: number;
@@ -90,7 +101,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
   // (| 0: untagged once here, not at each use in the loop; the copy routine in a local: a
   // module binding is reloaded and checked at every call in a loop)
   const bufsOfs = region.bufsOfs | 0, bufSize = region.bufSize | 0, nbufs = region.nbufs | 0, copy = copyFrame;
-  let delivered = 0, drops = 0, bytes = 0, bad = 0, frames = 0;
+  let delivered = 0, drops = 0, bytes = 0, bad = 0, frames = 0, roomless = false;
   const end = first + n;
   const fSrc = ft.src, fLen = ft.len, fFlags = ft.flags, fFrags = ft.frags; // locals: no reload per packet
   if (singles && conv === null) {
@@ -100,6 +111,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     // wrap-around test) and writes each slot word as len | the constant flags
     const fit = n < free ? n : free;
     drops = n - fit;
+    if (drops) withoutRoom[0]++;
     const fl = addFlags << 16, nb = nbufs - 2;
     let k = first;
     const kEnd = first + fit;
@@ -124,7 +136,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     if (conv !== null) {
       const need = conv.plan(u8, ft, p, bufSize);
       if (need <= 0) continue; // refused: counted by the converter, under its cause
-      if (need > free) { drops += conv.frames; continue; }
+      if (need > free) { drops += conv.frames; roomless = true; continue; }
       const start = prod;
       let pktBytes = 0, broken = false;
       for (let j = 0; j < need; j++) {
@@ -149,7 +161,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
       continue;
     }
     const nf = fFrags[p];
-    if (nf > free) { drops++; continue; }
+    if (nf > free) { drops++; roomless = true; continue; }
     if (nf === 1) {
       // the common case, one slot: its word (len | flags << 16) is written with one store
       const slot = s + (prod << 2);
@@ -187,6 +199,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     free -= nf;
     delivered++;
   }
+  if (roomless) withoutRoom[0]++;
   closeDelivery(region, ring, prod, conv === null ? delivered : frames, drops, bad, bytes, delivered > 0);
   return delivered;
 }
@@ -215,6 +228,7 @@ export function deliverSlots(region: Region, ring: number, gen: number, ss: numb
   // two contiguous pieces of the destination ring
   const fit = n < free ? n : free;
   let drops = n - fit, bad = 0, bytes = 0, k = 0, i = ss, broke = false;
+  if (drops) withoutRoom[0]++;
   while (k < fit && !broke) {
     const stepEnd = fit - k > nslots - prod ? k + nslots - prod : fit;
     let slot = s + (prod << 2);
@@ -304,7 +318,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
   const srcN = u32[(srcRing + RR.numSlots) >> 2];
   const ss = u32[(srcRing + RR.slotsOfs) >> 2] >>> 2;
   const nbufs = region.nbufs;
-  let moved = 0, slots = 0, drops = 0, bad = 0, bytes = 0;
+  let moved = 0, slots = 0, drops = 0, bad = 0, bytes = 0, roomless = false;
   for (let k = from; k !== to;) {
     // a packet: its chain ends at a slot without NS_MOREFRAG, its 64th slot, or at `to`
     let len = 1;
@@ -314,6 +328,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
       len++;
     }
     let ok = len <= free;
+    if (!ok) roomless = true;
     for (let i = 0, d = prod; ok && i < len; i++, d = d + 1 === nslots ? 0 : d + 1) {
       const idx = u32[s + (d << 2)];
       if (idx < 2 || idx >= nbufs) { ok = false; bad++; }
@@ -342,6 +357,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
     // a packet counts once, with its last slot (a chain cut at `to` counts when it ends)
     if (!(last & NS_MOREFRAG) || len === NETMAP_MAX_FRAGS) moved++;
   }
+  if (roomless) withoutRoom[0]++;
   // (a chain cut at `to` moved slots but no packet yet: the receiver is woken for them too)
   closeDelivery(region, ring, prod, moved, drops, bad, bytes, slots > 0);
   return moved;

@@ -4,6 +4,7 @@
 import { NS_MOREFRAG, POLLIN, POLLOUT } from '../../core/constants.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
+import { FullDestinationWatch, parseFullPolicy } from '../common/full-destination.js';
 import { hexdump } from '../../packet/hexdump.js';
 import { readPingNsec, readPingSec, readSeq, seqOffset, swapForPong, UdpFrameTemplate, writePingStamp } from '../../packet/frame-builder.js';
 import { log2Bucket } from './report.js';
@@ -15,6 +16,8 @@ export interface LoopConfig {
   count: number; // 0 = forever
   burst: number;
   rate: number; // pps for this thread, 0 = unlimited
+  /** --on-full policy text (none, yield, sleep:US): what tx does after a sync that found a destination full. */
+  onFull: string;
   frame: Uint8Array; // template frame (tx, ping)
   frameLen: number;
   frameLenMin: number; // < frameLen: random sizes in [frameLenMin, frameLen)
@@ -106,6 +109,8 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
   const path = cfg.frags > 1 ? FILL_FRAGMENTS
     : !dynamic && !randLen && !seq && !cfg.dump && !cfg.rubbish && !cfg.copyMode ? FILL_FIXED : FILL_FRAMES;
   const st = new TxState();
+  const full = new FullDestinationWatch(parseFullPolicy(cfg.onFull, '--on-full'));
+  const giveWay = full.policy.kind !== 0;
   prefill(port, cfg);
   let burst = cfg.burst;
   let period = 0, next = 0;
@@ -131,6 +136,8 @@ export function txLoop(port: Port, cfg: LoopConfig, io: LoopIo): void {
     }
     if (port.busyWait) port.txsync();
     else if (port.poll(POLLOUT, 200) === 0) continue;
+    // a destination was full: give way before the next batch (apps/common/full-destination.ts)
+    if (giveWay && full.noteSync()) full.giveWay();
     let sent = 0, bytes = 0; // this batch
     for (let ri = 0; ri < nr && remaining > 0; ri++) {
       const r = rings[ri];

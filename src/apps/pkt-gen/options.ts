@@ -15,6 +15,7 @@
 // the port is a VALE port for the -w default) are left to run time.
 
 import { ringConfigOf, type RingConfig } from '../common/ring-config.js';
+import { parseFullPolicy } from '../common/full-destination.js';
 
 /** What pkt-gen does (-f). */
 export type PktGenFunction = 'tx' | 'rx' | 'ping' | 'pong' | 'txseq' | 'rxseq';
@@ -56,6 +57,13 @@ export const FRAMING_BYTES = 24;
 export const MIN_FRAME_LEN = 16;
 export const MAX_FRAME_LEN = 65536;
 export const MAX_BURST = 8192;
+/**
+ * --on-full's default: after a sync in which the switch found the destination full, the
+ * sender sleeps 50 µs, so that a receiver that lost its CPU (to this sender, or to the host)
+ * catches up instead of losing every batch sent meanwhile (docs/benchmarks.md, "Delivery
+ * across processes").
+ */
+export const DEFAULT_ON_FULL = 'sleep:50';
 export const MAX_THREADS = 64;
 export const MAX_FRAGS = 63;
 
@@ -123,6 +131,8 @@ export interface PktGenOptions {
   exitOnIdle: boolean;
   /** -R: packets per second, 0 = as fast as possible. */
   rate: number;
+  /** --on-full: what tx does after a sync in which the switch found a destination full (apps/common/full-destination.ts). */
+  onFull: string;
   /** -X (or -o 64): hex dump every packet. */
   dump: boolean;
   /** -H: virtio-net header length. */
@@ -346,6 +356,7 @@ function defaults(): PktGenOptions {
     waitLinkSec: undefined,
     exitOnIdle: false,
     rate: 0,
+    onFull: DEFAULT_ON_FULL,
     dump: false,
     virtioHdrLen: 0,
     pcapFile: undefined,
@@ -556,6 +567,19 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions {
           v = argv[++i] as string;
         }
         o.vlan = vlanArg(v);
+        continue;
+      }
+      if (name === 'on-full') {
+        let v = inline;
+        if (v === undefined) {
+          if (i + 1 >= argv.length) fail('option --on-full requires an argument');
+          v = argv[++i] as string;
+        }
+        try {
+          o.onFull = parseFullPolicy(v, '--on-full').toString();
+        } catch (e) {
+          fail((e as Error).message);
+        }
         continue;
       }
       if (name === 'duration') {

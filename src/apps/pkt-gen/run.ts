@@ -101,7 +101,7 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
   for (let t = 0; t < o.threads; t++) stats[t * ROW + S.minSpace] = -1;
   const perThread = (n: number, i: number): number => (n === 0 ? 0 : Math.floor(n / o.threads) + (i < n % o.threads ? 1 : 0));
   const cfgFor = (i: number): Omit<LoopConfig, 'template'> => ({
-    fn: o.function, count: perThread(o.count, i), burst: o.burst, rate: o.rate / o.threads,
+    fn: o.function, count: perThread(o.count, i), burst: o.burst, rate: o.rate / o.threads, onFull: o.onFull,
     frame: built.frame.slice(0, built.frameLen), frameLen: built.frameLen,
     frameLenMin: o.frameLenMin ?? built.frameLen,
     randomSrc: o.randomSrc, randomDst: o.randomDst, frags: o.frags, fragSize: o.fragSize ?? 0,

@@ -57,6 +57,12 @@ Speed and threads
                  goes out per period (default: no limit)
   -p threads     threads, 1..64 (default 1); with more than one each thread
                  opens one ring; ping, pong and txseq need exactly one
+  --on-full how  tx, txseq: what to do after a sync in which the switch found
+                 the destination ring full (its frames that did not fit are
+                 dropped and counted, as in netmap): sleep:US sleeps US
+                 microseconds (1..10000) so that a receiver that lost its CPU
+                 catches up, yield gives the CPU to a thread waiting for it,
+                 none sends on at once (netmap's pkt-gen) (default sleep:50)
   -a cpu         pin the first thread to this CPU, the next ones to the
                  following CPUs (default: no pinning)
   -c cpus        use at most this many CPUs, 0 = all (default 1)

@@ -24,8 +24,7 @@ import '../../index.js';
 import { NS_MOREFRAG } from '../../core/constants.js';
 import { portWord, sleepOn } from '../../core/wait.js';
 import { PollSet } from '../../sys/net.js';
-import { allowedCpus, pinThisThread, schedYield } from '../../sys/sched.js';
-import { RR } from '../../core/layout.js';
+import { allowedCpus, pinThisThread } from '../../sys/sched.js';
 import { setThreadCpus } from '../common/thread-affinity.js';
 import type { ValePort } from '../../vale/vale-port.js';
 import { VhostUserDevice } from '../../ports/vhost-user/device.js';
@@ -33,6 +32,7 @@ import { BROKEN, EMPTY, TOO_LONG, type Virtqueue } from '../../ports/vhost-user/
 import { setSwitchRss } from '../../vale/switch.js';
 import { guestToRingWithHdr, PORT_HDR, ringToGuestWithHdr } from './offload-path.js';
 import { FdWaker } from '../common/fd-waker.js';
+import { FullDestinationWatch, parseFullPolicy } from '../common/full-destination.js';
 import { openAttachedPort } from '../vale-attach/port.js';
 import { AttachRequests, errorOf } from './attach-requests.js';
 import { DirectHandoff } from './handoff.js';
@@ -43,12 +43,14 @@ const ctrl = new Int32Array(input.ctrl);
 const stats = new Float64Array(input.stats);
 const post = (m: VhostWorkerMessage): void => parentPort!.postMessage(m);
 
-// NMTS_VM_FULL picks what is done (for measuring): yield (the default), sleep:US (a nap of US
-// microseconds, 1-10000), none (pop on, as before); another value stops the port with an error.
-const fullMode = process.env.NMTS_VM_FULL || 'yield';
-const fullSleepMs = fullMode.startsWith('sleep:') ? Number(fullMode.slice(6)) / 1000 : 0;
-if (!(fullMode === 'yield' || fullMode === 'none' || (fullSleepMs >= 0.001 && fullSleepMs <= 10))) {
-  post({ type: 'error', phase: 'open', code: 'EINVAL', message: `NMTS_VM_FULL=${fullMode}: yield, none or sleep:US (1-10000) expected` });
+// NMTS_VM_FULL picks what is done after a txsync found a destination full (for measuring;
+// apps/common/full-destination.ts): yield (the default), sleep:US, none (pop on, as before);
+// another value stops the port with an error.
+let fullWatch: FullDestinationWatch;
+try {
+  fullWatch = new FullDestinationWatch(parseFullPolicy(process.env.NMTS_VM_FULL || 'yield', 'NMTS_VM_FULL'));
+} catch (e) {
+  post({ type: 'error', phase: 'open', code: 'EINVAL', message: (e as Error).message });
   process.exit(0);
 }
 
@@ -220,28 +222,24 @@ function switchToGuest(): number {
 
 // ---- a full destination: give the CPU away rather than pop frames only to drop them ----
 // The switch forwards in this thread's txsync and drops what a full destination ring cannot
-// take (counted in the tx ring's txDrops). A destination stays full while its reader does not
-// run, and on a machine with fewer cores than busy threads that reader often waits for this
-// very CPU: popping more guest frames then only feeds the switch's drop counter. So after a
-// txsync that dropped, the next round first yields the CPU (sched_yield: the reader runs if it
-// waits for this CPU; otherwise the call returns at once). The guest's frames wait in its ring
+// take. A destination stays full while its reader does not run, and on a machine with fewer
+// cores than busy threads that reader often waits for this very CPU: popping more guest frames
+// then only feeds the switch's drop counter. So after a txsync that found a destination full,
+// the next round first gives way (apps/common/full-destination.ts; by default it yields the
+// CPU: the reader runs if it waits for this CPU, else the call returns at once). The guest's frames wait in its ring
 // meanwhile (the front end sees a full ring, as with a slow NIC). Other destinations are not
 // held up: the round still runs right after the yield. (NMTS_VM_FULL: at the top.)
-const napWord = new Int32Array(new SharedArrayBuffer(4));
 let destFull = false;
 
-/** txsync the port's tx ring `tx` (forwarding into the switch) and note whether a destination was full. */
-function syncTx(tx: { ofs: number }): void {
-  const f64 = vnic!.region.f64, d = (tx.ofs + RR.txDrops) >> 3;
-  const before = f64[d];
+/** txsync the port's tx ring (forwarding into the switch) and note whether a destination was full. */
+function syncTx(): void {
   vnic!.txsync();
-  if (f64[d] !== before) destFull = true;
+  if (fullWatch.noteSync()) destFull = true;
 }
 
 function afterFull(): void {
   destFull = false;
-  if (fullSleepMs > 0) Atomics.wait(napWord, 0, 0, fullSleepMs);
-  else if (fullMode !== 'none') schedYield();
+  fullWatch.giveWay();
 }
 
 /** Guest TX queue i into the switch port's tx ring i. */
@@ -264,7 +262,7 @@ function guestToSwitchPair(i: number): number {
     // a 10-byte header (a front end without VERSION_1 and MRG_RXBUF) is not the port's 12: dropped, counted
     const moved = txq.hdrLen === PORT_HDR ? guestToRingWithHdr(txq, tx, u8, u32, f64, burst) : dropAll(txq);
     txq.finish();
-    syncTx(tx);
+    syncTx();
     return moved;
   }
   let k = tx.head;
@@ -280,7 +278,7 @@ function guestToSwitchPair(i: number): number {
   }
   tx.advance(k);
   txq.finish();
-  syncTx(tx);
+  syncTx();
   return n;
 }
 
