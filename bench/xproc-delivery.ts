@@ -24,9 +24,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerCase, type CaseResult } from './cases.js';
+import { buildRef } from './ref.js';
 import { NMTS, start } from './tool-kit.js';
 
 const PEER = fileURLToPath(new URL('./xproc-delivery-peer.js', import.meta.url));
+const C_SOURCE = fileURLToPath(new URL('../../bench/ref/delivery.c', import.meta.url));
 
 export interface DeliveryRun { sent: number; received: number; dropped: number; delivered: number }
 
@@ -48,6 +50,20 @@ export async function deliveryRun(n: number, rate: number, pin: boolean, tag: st
     throw new Error(`accounting: sent ${ts.packets}, received ${rs.packets}, switch dropped ${ts.dropped}, receiver counted ${rs.dropped} dropped`);
   }
   return { sent: ts.packets, received: rs.packets, dropped: ts.dropped, delivered: rs.packets / ts.packets };
+}
+
+/**
+ * The same experiment by bench/ref/delivery.c (compiled binary `bin`): two C processes, a
+ * 4096-slot ring, batches of 512, the receiver's spin-then-sleep; `giveWayUs` as --on-full
+ * sleep:US (0 = none). What the machine does to two processes, without our code.
+ */
+async function cDeliveryRun(bin: string, n: number, rate: number, giveWayUs: number): Promise<DeliveryRun> {
+  const c = start(bin, [String(n), String(rate), String(giveWayUs)]);
+  const r = await c.exited;
+  if (r.code !== 0) throw new Error(`${bin} exited with ${r.code}: ${r.err.trim()}`);
+  const j = JSON.parse(r.out.trim().split('\n').pop()!) as { sent: number; received: number; dropped: number };
+  if (j.received + j.dropped !== j.sent) throw new Error(`C reference accounting: ${r.out.trim()}`);
+  return { sent: j.sent, received: j.received, dropped: j.dropped, delivered: j.received / j.sent };
 }
 
 /** Run `f` (which starts a process) with `env` added to the environment it inherits. */
@@ -178,7 +194,7 @@ async function main(): Promise<void> {
   // --rx-env NAME=VALUE (repeatable): the receiver's environment, e.g. NMTS_FLOW_SPIN_US=0
   const rxEnv = args.flatMap((a, i) => (a === '--rx-env' ? [args[i + 1].split('=', 2) as [string, string]] : []));
   if (args.includes('--help') || args.includes('-h')) {
-    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]... [--tx-arg ARG]... [--ref-tx-arg ARG]... [--rx-arg ARG]... [--ref-arg ARG]... [--ref-nmts PATH/bin/nmts.js] | --monitor [--runs N]');
+    console.log('usage: xproc-delivery [--runs N] [-n FRAMES] [--rate PPS] [--pin] [--trace] [--rx-env NAME=VALUE]... [--ref-env NAME=VALUE]... [--tx-arg ARG]... [--ref-tx-arg ARG]... [--rx-arg ARG]... [--ref-arg ARG]... [--ref-nmts PATH/bin/nmts.js] [--ref-c [US]] | --monitor [--runs N]');
     return;
   }
   console.log(`# ${trace ? 'traced' : 'pkt-gen'} runs: ${runs} x ${n} frames, ${rate ? `${rate} pps` : 'unpaced'}${pin ? ', pinned (rx CPU 0, tx CPU 1)' : ''}; load ${loadavg()[0].toFixed(2)}`);
@@ -194,12 +210,24 @@ async function main(): Promise<void> {
   const refTxArgs = args.flatMap((a, i) => (a === '--ref-tx-arg' ? [args[i + 1]] : []));
   // --ref-nmts DIR/nmts.js: the reference side runs another build's pkt-gen (e.g. main's)
   const refNmts = args.includes('--ref-nmts') ? args[args.indexOf('--ref-nmts') + 1] : '';
-  const sides: Array<{ label: string; env: Array<[string, string]>; args: string[]; txArgs: string[]; nmts: string; got: number[] }> =
+  // --ref-c [US]: the reference is bench/ref/delivery.c (giving way US microseconds after a
+  // full ring, default 0: netmap's pkt-gen), compiled with the system's cc
+  const refC = args.includes('--ref-c') ? (/^\d+$/.test(args[args.indexOf('--ref-c') + 1] ?? '') ? Number(args[args.indexOf('--ref-c') + 1]) : 0) : -1;
+  let cBin = '';
+  if (refC >= 0) {
+    const built = buildRef(C_SOURCE);
+    if (!built.bin) throw new Error(built.note);
+    cBin = built.bin;
+    const dir = built.dir!;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const sides: Array<{ label: string; env: Array<[string, string]>; args: string[]; txArgs: string[]; nmts: string; got: number[]; c?: boolean }> =
     [{ label: 'this', env: rxEnv, args: rxArgs, txArgs, nmts: NMTS, got: [] }];
   if (refEnv.length || refArgs.length || refTxArgs.length || refNmts) {
     const what = [...refEnv.map((e) => e.join('=')), ...refArgs, ...refTxArgs.map((a) => `tx ${a}`), ...(refNmts ? [refNmts] : [])].join(' ');
     sides.push({ label: `ref (${what})`, env: [...rxEnv, ...refEnv], args: [...rxArgs, ...refArgs], txArgs: [...txArgs, ...refTxArgs], nmts: refNmts || NMTS, got: [] });
   }
+  if (refC >= 0) sides.push({ label: `C (bench/ref/delivery.c, give way ${refC} us)`, env: [], args: [], txArgs: [], nmts: '', got: [], c: true });
   if (args.includes('--monitor')) {
     // the monitor check: -n and --rate default to the issue's 20 k frames at 100 kpps
     const mn = args.includes('-n') ? n : 20_000, mr = rate || 100_000;
@@ -219,7 +247,7 @@ async function main(): Promise<void> {
         await traceRun(n, rate, pin, `${i}${side.got.length}`, side.env);
         continue;
       }
-      const r = await deliveryRun(n, rate, pin, String(i), side.env, side.args, side.nmts, side.txArgs);
+      const r = side.c ? await cDeliveryRun(cBin, n, rate, refC) : await deliveryRun(n, rate, pin, String(i), side.env, side.args, side.nmts, side.txArgs);
       side.got.push(100 * r.delivered);
       console.log(`run ${i + 1} ${side.label}: sent ${r.sent} received ${r.received} dropped ${r.dropped} delivered ${(100 * r.delivered).toFixed(1)}% (load ${loadavg()[0].toFixed(1)})`);
     }
