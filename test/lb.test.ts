@@ -235,11 +235,12 @@ test('pipe names: after the input, same-name groups continue numbering, bad name
 
 // ---- forwarding ----
 
-test('end-to-end over a VALE switch: N frames of 300 flows reach 4 consumers once, each flow (both directions) on one pipe, bytes intact', async () => {
-  const sw = `valelb${id}`;
+/** N frames of 300 flows through lb to `outputs` consumers (a power of two: the mask; else the modulus). */
+async function endToEnd(outputs: number): Promise<void> {
+  const sw = `valelb${id}o${outputs}`;
   const sender = open(`${sw}:s`);
-  const lb = createLoadBalancer({ input: `${sw}:in`, outputs: 4, batch: 256 });
-  assert.deepEqual(lb.consumers(), [0, 1, 2, 3].map((i) => `${sw}:in}${i}`));
+  const lb = createLoadBalancer({ input: `${sw}:in`, outputs, batch: 256 });
+  assert.deepEqual(lb.consumers(), Array.from({ length: outputs }, (_, i) => `${sw}:in}${i}`));
   assert.match(lb.pipes[0].interface, new RegExp(`^${sw}:in\\{0/xT@\\d+$`));
   const cons = lb.consumers().map((n) => open(n));
   const r = rng(3);
@@ -247,7 +248,7 @@ test('end-to-end over a VALE switch: N frames of 300 flows reach 4 consumers onc
   const flows = base.flatMap((f) => [f, reverse(f)]);
   const N = 6000;
   const running = lb.run();
-  const got: Got[][] = [[], [], [], []];
+  const got: Got[][] = Array.from({ length: outputs }, () => []);
   let sent = 0, total = 0;
   const deadline = Date.now() + 15_000;
   while (total < N && Date.now() < deadline) {
@@ -270,17 +271,21 @@ test('end-to-end over a VALE switch: N frames of 300 flows reach 4 consumers onc
       assert.ok(g.ok, `frame ${g.seq} intact`);
       assert.ok(!seen.has(g.seq), `frame ${g.seq} once`);
       seen.add(g.seq);
-      assert.equal(g.hash % 4, pipe);
+      assert.equal(g.hash % outputs, pipe);
       const k = flowKey(flows[g.seq % flows.length]);
       assert.equal(pipeOfFlow.get(k) ?? pipe, pipe, `flow ${k} on one pipe`);
       pipeOfFlow.set(k, pipe);
     }
   });
   assert.equal(pipeOfFlow.size, 150, 'both directions of each flow share a pipe');
+  assert.ok(got.some((l) => l.some((g) => g.hash >= 2 ** 31)), 'some hashes above 2^31 (a uint32 that is no int32)');
   for (const c of cons) c.close();
   sender.close();
   await running;
-});
+}
+
+test('end-to-end over a VALE switch: N frames of 300 flows reach 4 consumers once, each flow (both directions) on one pipe, bytes intact', () => endToEnd(4));
+test('the same with 3 consumers: the pipe is the hash modulo 3, hashes above 2^31 included', () => endToEnd(3));
 
 test('zero-copy with a pipe input: the very buffers the sender filled reach the consumers; fragment chains stay on one pipe', () => {
   const base = `lbz${id}`;

@@ -113,8 +113,17 @@ interface OutPort {
   port: Port;
   ring: Ring;
   group: number;
-  /** Where the next fragment goes; head moves there once a packet is complete. */
+  /** Where the next fragment goes; `head` moves there once a packet is complete. */
   shadow: number;
+  /**
+   * The ring's head as lb will publish it: the slot after the last complete packet. It goes
+   * to the shared ring at the next sync (syncOutputs), not per packet: the reader's syncs
+   * read the ring's header, and a store per packet into that line took it back from the
+   * reader's core each time (a miss per packet).
+   */
+  head: number;
+  /** The ring's tail as of the last sync (it changes only there). */
+  tail: number;
   /** Chained groups: first released slot not yet pushed to the next group. */
   lastTail: number;
   oq: SlotQueue | null;
@@ -185,6 +194,8 @@ export class LoadBalancer {
   private readonly key: ToeplitzKey;
   private readonly lastFlag: Uint16Array; // per input ring: NS_MOREFRAG of the last slot
   private readonly lastHash: Uint32Array; // per input ring: hash of the packet in progress
+  /** Per group: its size - 1 when that is a power of two (hash % size = hash & mask), else -1. */
+  private readonly groupMask: Int32Array;
   /** The hashes of the slots step() takes, HASH_RUN at a time (see step()). */
   private readonly hashes = new Uint32Array(HASH_RUN);
   private receivedBytes = 0;
@@ -231,7 +242,7 @@ export class LoadBalancer {
         p.interface = `${p.master}@${memId}`;
         const ring = port.txRings[0];
         const out: OutPort = {
-          pipe: p, port, ring, group: p.group, shadow: ring.head, lastTail: ring.next(ring.tail),
+          pipe: p, port, ring, group: p.group, shadow: ring.head, head: ring.head, tail: ring.tail, lastTail: ring.next(ring.tail),
           oq: extra ? new SlotQueue(extra) : null, pkts: 0, bytes: 0, drop: 0, dropBytes: 0,
         };
         this.outs.push(out);
@@ -242,6 +253,7 @@ export class LoadBalancer {
       throw e;
     }
     this.pipes = pipes;
+    this.groupMask = Int32Array.from(this.groups, (g) => ((g.length & (g.length - 1)) === 0 ? g.length - 1 : -1));
     this.lastFlag = new Uint16Array(this.input.rxRings.length);
     this.lastHash = new Uint32Array(this.input.rxRings.length);
   }
@@ -254,14 +266,17 @@ export class LoadBalancer {
   /**
    * Push `packet` (a buffer and its slot fields) to its pipe of group `g`; returns the
    * buffer to put back where the packet came from (a free one, or the packet's own when
-   * it was dropped). lb's forward_packet().
+   * it was dropped). lb's forward_packet(). `hash` comes as an int32 (`| 0` at the call): a
+   * uint32 above 2^31 crossing the call would be a heap number, an allocation per packet.
+   * The pipe is hash % group size, as netmap's lb; for a power-of-two size that is a mask
+   * (V8 computes a modulus of numbers above 2^31 with the x87 remainder loop).
    */
   private forward(g: number, buf: number, len: number, flags: number, hash: number): number {
-    const grp = this.groups[g];
-    const p = grp[hash % grp.length];
+    const grp = this.groups[g], mask = this.groupMask[g];
+    const p = grp[mask >= 0 ? hash & mask : (hash >>> 0) % grp.length];
     const ring = p.ring, oq = p.oq, t = this.totals;
     const more = flags & NS_MOREFRAG;
-    if (p.shadow !== ring.tail && (oq === null || oq.n === 0)) {
+    if (p.shadow !== p.tail && (oq === null || oq.n === 0)) {
       const s = ring.slots + (p.shadow << 2), u32 = ring.u32, u16 = ring.u16;
       const old = u32[s];
       u32[s] = buf;
@@ -269,7 +284,7 @@ export class LoadBalancer {
       u16[(s << 1) + 3] = more | NS_BUF_CHANGED;
       u32[s + 2] = hash; // slot ptr: the hash travels with the packet (chained groups)
       p.shadow = ring.next(p.shadow);
-      if (!more) ring.advance(p.shadow);
+      if (!more) p.head = p.shadow;
       p.pkts++;
       p.bytes += len;
       t.forwarded++;
@@ -280,11 +295,11 @@ export class LoadBalancer {
       return this.freeq!.buf[this.freeq!.shift()];
     }
     // drop, with the fragments of this packet already placed (the chain goes whole)
-    for (let k = ring.head; k !== p.shadow; k = ring.next(k)) {
+    for (let k = p.head; k !== p.shadow; k = ring.next(k)) {
       p.pkts--; p.bytes -= ring.len(k); t.forwarded--;
       p.drop++; p.dropBytes += ring.len(k); t.dropped++;
     }
-    p.shadow = ring.head;
+    p.shadow = p.head;
     if (oq !== null) {
       while (oq.n > 0 && oq.flags[oq.at(oq.n - 1)] & NS_MOREFRAG) {
         const i = oq.pop();
@@ -326,7 +341,7 @@ export class LoadBalancer {
     const q = p.oq!, ring = p.ring, freeq = this.freeq!;
     const u32 = ring.u32, u16 = ring.u16;
     let moved = 0;
-    while (q.n > 0 && p.shadow !== ring.tail) {
+    while (q.n > 0 && p.shadow !== p.tail) {
       const i = q.shift();
       const s = ring.slots + (p.shadow << 2);
       freeq.push(u32[s], 0, 0, 0);
@@ -335,7 +350,7 @@ export class LoadBalancer {
       u16[(s << 1) + 3] = q.flags[i] | NS_BUF_CHANGED;
       u32[s + 2] = q.hash[i];
       p.shadow = ring.next(p.shadow);
-      if (!(q.flags[i] & NS_MOREFRAG)) ring.advance(p.shadow);
+      if (!(q.flags[i] & NS_MOREFRAG)) p.head = p.shadow;
       p.pkts++;
       p.bytes += q.len[i];
       this.totals.forwarded++;
@@ -352,7 +367,7 @@ export class LoadBalancer {
   step(perRing = Infinity): number {
     if (this.closed) throw new NetmapError('EBADF', 'lb: closed');
     const outs = this.outs, input = this.input;
-    for (let i = 0; i < outs.length; i++) outs[i].port.txsync();
+    this.syncOutputs();
     input.rxsync();
     let moved = 0;
     // chained groups, last first, before released slots are reused
@@ -364,7 +379,7 @@ export class LoadBalancer {
         let last = p.lastTail;
         for (; last !== stop; last = ring.next(last)) {
           const s = ring.slots + (last << 2);
-          u32[s] = this.forward(g, u32[s], u16[(s << 1) + 2], u16[(s << 1) + 3], u32[s + 2]);
+          u32[s] = this.forward(g, u32[s], u16[(s << 1) + 2], u16[(s << 1) + 3], u32[s + 2] | 0);
           u16[(s << 1) + 3] = NS_BUF_CHANGED;
           u32[s + 2] = 0;
           moved++;
@@ -411,7 +426,7 @@ export class LoadBalancer {
           const len = u16[(s << 1) + 2], flags = u16[(s << 1) + 3];
           t.received++;
           this.receivedBytes += len;
-          u32[s] = this.forward(0, u32[s], len, flags, hashes[j]);
+          u32[s] = this.forward(0, u32[s], len, flags, hashes[j] | 0);
           u16[(s << 1) + 3] = NS_BUF_CHANGED;
           h = ring.next(h);
         }
@@ -420,9 +435,20 @@ export class LoadBalancer {
       ring.advance(h);
     }
     moved += batch;
-    for (let i = 0; i < outs.length; i++) outs[i].port.txsync();
+    this.syncOutputs();
     input.rxsync();
     return moved;
+  }
+
+  /** Publish each output's head (complete packets only), txsync it, note its new tail. */
+  private syncOutputs(): void {
+    const outs = this.outs;
+    for (let i = 0; i < outs.length; i++) {
+      const p = outs[i], ring = p.ring;
+      if (ring.head !== p.head) ring.advance(p.head);
+      p.port.txsync();
+      p.tail = ring.tail;
+    }
   }
 
   /** True while packets wait in overflow queues or chained groups may have work. */
@@ -521,7 +547,10 @@ export class LoadBalancer {
     }
     for (const p of this.outs) {
       if (p.port.isClosed) continue;
-      try { p.port.txsync(); } catch { /* closing anyway */ }
+      try {
+        if (p.ring.head !== p.head) p.ring.advance(p.head);
+        p.port.txsync();
+      } catch { /* closing anyway */ }
       p.port.close();
     }
     if (input && !input.isClosed) {
