@@ -8,8 +8,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createLoadBalancer, lbPipeNames, lbStatsLines } from '../src/apps/lb/lb.js';
 import { NS_MOREFRAG, open, type Port } from '../src/index.js';
+import { symmetricFlowHash, symmetricFlowHashBits } from '../src/packet/flow-hash.js';
 import {
-  MICROSOFT_KEY, RSS_KEY_SYMMETRIC, SYMMETRIC_KEY, lastFrameKind, rssFrameHash, toeplitz, toeplitzKey, FRAME_IPV4, FRAME_IPV6, FRAME_OTHER,
+  MICROSOFT_KEY, RSS_KEY_SYMMETRIC, SYMMETRIC_KEY, lastFrameKind, rssFrameHash, rssFrameHashBits, toeplitz, toeplitzKey, FRAME_IPV4, FRAME_IPV6, FRAME_OTHER,
 } from '../src/packet/toeplitz.js';
 
 const id = process.pid;
@@ -209,6 +210,28 @@ test('the symmetric key folds its input (two lookups): the same hash as byte by 
     b[12] = 0x88; b[13] = 0xcc;
     assert.equal(rssFrameHash(b, 0, 60), rssFrameHash(b, 0, 60, bytewise));
   }
+});
+
+test('the int32 forms of the hashes (for hot loops) hold the same 32 bits, for IPv4, IPv6 and non-IP frames', () => {
+  const r = rng(7);
+  const b = new Uint8Array(128);
+  let high = 0;
+  for (let i = 0; i < 3000; i++) {
+    for (let j = 0; j < b.length; j++) b[j] = r() & 0xff;
+    const kind = i % 3;
+    b[12] = kind === 0 ? 0x08 : kind === 1 ? 0x86 : 0x88; b[13] = kind === 0 ? 0x00 : kind === 1 ? 0xdd : 0xcc;
+    if (kind === 0) { b[14] = 0x45; b[20] = 0; b[21] = 0; b[23] = 17; }
+    if (kind === 1) b[20] = 6;
+    const u = rssFrameHash(b, 0, 120), bits = rssFrameHashBits(b, 0, 120);
+    assert.ok(u >= 0 && u < 2 ** 32 && Number.isInteger(u));
+    assert.equal(bits, u | 0);
+    assert.equal(rssFrameHash(b, 0, 120, MICROSOFT_KEY), rssFrameHashBits(b, 0, 120, MICROSOFT_KEY) >>> 0);
+    const f = symmetricFlowHash(b, 0, 120);
+    assert.ok(f >= 0 && f < 2 ** 32 && Number.isInteger(f));
+    assert.equal(symmetricFlowHashBits(b, 0, 120), f | 0);
+    if (u >= 2 ** 31) high++;
+  }
+  assert.ok(high > 1000, `about half the hashes above 2^31 (${high})`);
 });
 
 test('even spread: 10k random flows over 4 pipes within ±10 %', () => {

@@ -2,15 +2,23 @@
 // addresses and ports are combined with XOR before mixing. Used to spread a port's traffic
 // over its rx rings (software RSS) so one core per ring can serve a multi-queue port.
 // Reads the frame in place; no allocation.
+//
+// Hot loops call symmetricFlowHashBits(), the same 32 bits as an int32: a uint32 above 2^31
+// returned from a call V8 does not inline is a heap number, an allocation per frame.
 
 function mix(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16);
 }
 
-/** Symmetric hash of the frame at u8[off..off+len): IPv4/IPv6 addresses, ports, protocol. */
+/** Symmetric hash of the frame at u8[off..off+len): IPv4/IPv6 addresses, ports, protocol (unsigned). */
 export function symmetricFlowHash(u8: Uint8Array, off: number, len: number): number {
+  return symmetricFlowHashBits(u8, off, len) >>> 0;
+}
+
+/** symmetricFlowHash() as an int32 holding the same 32 bits (for hot loops: see the top). */
+export function symmetricFlowHashBits(u8: Uint8Array, off: number, len: number): number {
   if (len < 14) return 0;
   let l3 = off + 14;
   let type = (u8[off + 12] << 8) | u8[off + 13];

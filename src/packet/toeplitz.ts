@@ -86,9 +86,9 @@ function fold(x: number, u8: Uint8Array, src: number, n: number): number {
   return x;
 }
 
-/** The hash of a 16-bit-periodic key's input folded into the word x (see the top). */
+/** The hash of a 16-bit-periodic key's input folded into the word x (see the top), as an int32. */
 function folded(t: Uint32Array, x: number): number {
-  return (t[x >>> 8] ^ t[256 | (x & 0xff)]) >>> 0;
+  return t[x >>> 8] ^ t[256 | (x & 0xff)];
 }
 
 /** What the last rssFrameHash() call found (lb counts non-IP frames). */
@@ -107,6 +107,14 @@ const isL4 = (p: number): boolean => p === 6 || p === 17 || p === 132; // TCP, U
  * (the default) both directions of a flow give the same value.
  */
 export function rssFrameHash(u8: Uint8Array, off: number, len: number, k: ToeplitzKey = SYMMETRIC_KEY): number {
+  return rssFrameHashBits(u8, off, len, k) >>> 0;
+}
+
+/**
+ * rssFrameHash() as an int32 holding the same 32 bits, for hot loops: a uint32 above 2^31
+ * returned from a call V8 does not inline is a heap number, an allocation per frame.
+ */
+export function rssFrameHashBits(u8: Uint8Array, off: number, len: number, k: ToeplitzKey = SYMMETRIC_KEY): number {
   const t = k.table, end = off + len;
   lastKind = FRAME_OTHER;
   if (len < 14) return 0;
@@ -125,7 +133,7 @@ export function rssFrameHash(u8: Uint8Array, off: number, len: number, k: Toepli
     if (p16) return folded(t, ports ? fold(fold(0, u8, l3 + 12, 8), u8, l4, 4) : fold(0, u8, l3 + 12, 8));
     let h = piece(t, 0, u8, l3 + 12, 8, 0); // src, dst
     if (ports) h = piece(t, h, u8, l4, 4, 8);
-    return h >>> 0;
+    return h;
   }
   if (type === 0x86dd && l3 + 40 <= end && k.maxInput >= 32) {
     lastKind = FRAME_IPV6;
@@ -134,11 +142,11 @@ export function rssFrameHash(u8: Uint8Array, off: number, len: number, k: Toepli
     if (p16) return folded(t, ports ? fold(fold(0, u8, l3 + 8, 32), u8, l4, 4) : fold(0, u8, l3 + 8, 32));
     let h = piece(t, 0, u8, l3 + 8, 32, 0);
     if (ports) h = piece(t, h, u8, l4, 4, 32);
-    return h >>> 0;
+    return h;
   }
   // non-IP: the MAC addresses, source first (48-bit fields: symmetric with the 16-bit key)
   if (p16) return folded(t, fold(fold(0, u8, off + 6, 6), u8, off, 6));
   let h = piece(t, 0, u8, off + 6, 6, 0);
   h = piece(t, h, u8, off, 6, 6);
-  return h >>> 0;
+  return h;
 }

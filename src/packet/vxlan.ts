@@ -21,7 +21,7 @@
 //    received frame checked and a cause code for each reason to drop it.
 import { formatIPv6, parseIPv6 } from './addr.js';
 import { checksumAdd, checksumFold } from './checksum.js';
-import { symmetricFlowHash } from './flow-hash.js';
+import { symmetricFlowHashBits } from './flow-hash.js';
 
 export const VXLAN_PORT = 4789;
 export const VXLAN_HLEN = 8;
@@ -79,7 +79,7 @@ export function readVxlanHeader(u8: Uint8Array, off: number, len: number): numbe
 
 /** The UDP source port for an inner frame: its symmetric flow hash folded into 49152-65535. */
 export function vxlanSourcePort(u8: Uint8Array, off: number, len: number): number {
-  const h = symmetricFlowHash(u8, off, len);
+  const h = symmetricFlowHashBits(u8, off, len);
   return VXLAN_SPORT_MIN + ((h ^ (h >>> 16)) & 0x3fff);
 }
 

@@ -20,7 +20,7 @@ import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
 import { badSlot, slotInvalid } from '../core/sync.js';
-import { symmetricFlowHash } from '../packet/flow-hash.js';
+import { symmetricFlowHashBits } from '../packet/flow-hash.js';
 import { ETH_HLEN } from '../packet/headers.js';
 import { learnAndLookup } from './learning.js';
 import { portVnetHdrLen, VnetConverter } from './offload.js';
@@ -99,7 +99,7 @@ function route(region: Region, sw: number, src: number, txRing: number, ringId: 
     dsts[p] = dst;
     counts[dst]++;
     single = p === 0 ? dst : single === dst ? dst : -2;
-    if (rss) pktHash[p] = symmetricFlowHash(u8, fSrc[f] + srcHdr, len);
+    if (rss) pktHash[p] = symmetricFlowHashBits(u8, fSrc[f] + srcHdr, len);
   }
   return dispatch(region, sw, src, txRing, ringId, pkts, srcHdr, singles, single, rss);
 }

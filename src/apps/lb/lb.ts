@@ -21,7 +21,7 @@ import type { Port } from '../../core/port.js';
 import { parsePortSpec, type PortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import type { Ring } from '../../core/ring.js';
-import { FRAME_OTHER, lastFrameKind, rssFrameHash, SYMMETRIC_KEY, type ToeplitzKey } from '../../packet/toeplitz.js';
+import { FRAME_OTHER, lastFrameKind, rssFrameHashBits, SYMMETRIC_KEY, type ToeplitzKey } from '../../packet/toeplitz.js';
 import { lbExitLine, lbStatsLines, type LbCounters } from './stats.js';
 
 export { lbExitLine, lbProgressLine, lbStatsLines, type LbCounters, type LbPipeCounters } from './stats.js';
@@ -413,7 +413,7 @@ export class LoadBalancer {
         for (let j = 0, k = h; j < run; j++, k = ring.next(k)) {
           const s = ring.slots + (k << 2);
           if (!more) {
-            hash = rssFrameHash(u8, bufsOfs + u32[s] * bufSize, u16[(s << 1) + 2], key);
+            hash = rssFrameHashBits(u8, bufsOfs + u32[s] * bufSize, u16[(s << 1) + 2], key);
             if (lastFrameKind() === FRAME_OTHER) t.nonIp++;
           }
           more = u16[(s << 1) + 3] & NS_MOREFRAG;

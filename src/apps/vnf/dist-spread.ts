@@ -25,7 +25,7 @@ import { NS_MOREFRAG } from '../../core/constants.js';
 import { copyWords } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
-import { rssFrameHash } from '../../packet/toeplitz.js';
+import { rssFrameHashBits } from '../../packet/toeplitz.js';
 
 /** Counter indices of a Spreader (one Float64Array; `perWorker` arrays beside it). */
 export const SP = {
@@ -100,7 +100,7 @@ export class Spreader {
         if (sport === this.vipPort) return mix(rd32(u8, ip + 16) + Math.imul(dport, 0x9e3779b1)) % n;
       }
     }
-    return rssFrameHash(u8, o, len) % n;
+    return (rssFrameHashBits(u8, o, len) >>> 0) % n; // (the int32 form: no heap number per frame)
   }
 
   /** Move up to `burst` frames from the port's rx rings (synced by the caller) into the pipes, and txsync the pipes. */
