@@ -6,7 +6,20 @@
 // Hot loops call symmetricFlowHashBits(), the same 32 bits as an int32: a uint32 above 2^31
 // returned from a call V8 does not inline is a heap number, an allocation per frame.
 
-function mix(h: number): number {
+/**
+ * The bucket of a hash among n (1 <= n): the hash as an unsigned 32-bit value modulo n, for a
+ * hash given as its int32 bits (the ...Bits functions). In integer arithmetic: V8 computes `%`
+ * of a number above 2^31 with the x87 remainder loop, so a power of two takes the low bits and
+ * other sizes up to 32767 reduce the two 16-bit halves with int32 divisions.
+ */
+export function hashBucket(h: number, n: number): number {
+  if ((n & (n - 1)) === 0) return h & (n - 1);
+  if (n > 32767) return (h >>> 0) % n;
+  return ((((h >>> 16) % n) << 16) + (h & 0xffff)) % n;
+}
+
+/** The hash's finalizer: a 32-bit mix of h, as an int32 (steering hashes of vnf use it too). */
+export function mix(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
   return h ^ (h >>> 16);

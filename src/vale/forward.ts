@@ -20,7 +20,7 @@ import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
 import { badSlot, slotInvalid } from '../core/sync.js';
-import { symmetricFlowHashBits } from '../packet/flow-hash.js';
+import { hashBucket, symmetricFlowHashBits } from '../packet/flow-hash.js';
 import { ETH_HLEN } from '../packet/headers.js';
 import { learnAndLookup } from './learning.js';
 import { portVnetHdrLen, VnetConverter } from './offload.js';
@@ -320,11 +320,11 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
   }
   // software RSS: split by flow hash over the port's rx rings
   ringCnt.fill(0, 0, nrx + 1);
-  for (let i = 0; i < m; i++) ringCnt[(pktHash[merged[i]] % nrx) + 1]++;
+  for (let i = 0; i < m; i++) ringCnt[hashBucket(pktHash[merged[i]] | 0, nrx) + 1]++;
   for (let r = 1; r <= nrx; r++) ringCnt[r] += ringCnt[r - 1];
   for (let i = 0; i < m; i++) {
     const p = merged[i];
-    byRing[ringCnt[pktHash[p] % nrx]++] = pktFirst[p];
+    byRing[ringCnt[hashBucket(pktHash[p] | 0, nrx)]++] = pktFirst[p];
   }
   let drops = 0, from = 0;
   for (let r = 0; r < nrx; r++) {

@@ -22,6 +22,7 @@ import { parsePortSpec, type PortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import type { Ring } from '../../core/ring.js';
 import { FRAME_OTHER, lastFrameKind, rssFrameHashBits, SYMMETRIC_KEY, type ToeplitzKey } from '../../packet/toeplitz.js';
+import { hashBucket } from '../../packet/flow-hash.js';
 import { lbExitLine, lbStatsLines, type LbCounters } from './stats.js';
 
 export { lbExitLine, lbProgressLine, lbStatsLines, type LbCounters, type LbPipeCounters } from './stats.js';
@@ -194,8 +195,6 @@ export class LoadBalancer {
   private readonly key: ToeplitzKey;
   private readonly lastFlag: Uint16Array; // per input ring: NS_MOREFRAG of the last slot
   private readonly lastHash: Uint32Array; // per input ring: hash of the packet in progress
-  /** Per group: its size - 1 when that is a power of two (hash % size = hash & mask), else -1. */
-  private readonly groupMask: Int32Array;
   /** The hashes of the slots step() takes, HASH_RUN at a time (see step()). */
   private readonly hashes = new Uint32Array(HASH_RUN);
   private receivedBytes = 0;
@@ -253,7 +252,6 @@ export class LoadBalancer {
       throw e;
     }
     this.pipes = pipes;
-    this.groupMask = Int32Array.from(this.groups, (g) => ((g.length & (g.length - 1)) === 0 ? g.length - 1 : -1));
     this.lastFlag = new Uint16Array(this.input.rxRings.length);
     this.lastHash = new Uint32Array(this.input.rxRings.length);
   }
@@ -268,12 +266,11 @@ export class LoadBalancer {
    * buffer to put back where the packet came from (a free one, or the packet's own when
    * it was dropped). lb's forward_packet(). `hash` comes as an int32 (`| 0` at the call): a
    * uint32 above 2^31 crossing the call would be a heap number, an allocation per packet.
-   * The pipe is hash % group size, as netmap's lb; for a power-of-two size that is a mask
-   * (V8 computes a modulus of numbers above 2^31 with the x87 remainder loop).
+   * The pipe is hash % group size, as netmap's lb, in integer arithmetic (hashBucket).
    */
   private forward(g: number, buf: number, len: number, flags: number, hash: number): number {
-    const grp = this.groups[g], mask = this.groupMask[g];
-    const p = grp[mask >= 0 ? hash & mask : (hash >>> 0) % grp.length];
+    const grp = this.groups[g];
+    const p = grp[hashBucket(hash, grp.length)];
     const ring = p.ring, oq = p.oq, t = this.totals;
     const more = flags & NS_MOREFRAG;
     if (p.shadow !== p.tail && (oq === null || oq.n === 0)) {

@@ -26,6 +26,7 @@ import { copyWords } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
 import { rssFrameHashBits } from '../../packet/toeplitz.js';
+import { hashBucket, mix } from '../../packet/flow-hash.js';
 
 /** Counter indices of a Spreader (one Float64Array; `perWorker` arrays beside it). */
 export const SP = {
@@ -45,12 +46,6 @@ export const SP_N = 5;
 const TOUCH_RUN = 256;
 
 export interface Steer { vip: number; vipPort: number }
-
-function mix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 export class Spreader {
   readonly counters = new Float64Array(SP_N);
@@ -96,11 +91,11 @@ export class Spreader {
       const ip = o + 14, l4 = ip + ((u8[ip]! & 15) << 2), proto = u8[ip + 9]!;
       if ((proto === 6 || proto === 17) && l4 + 4 <= o + len) {
         const sport = (u8[l4]! << 8) | u8[l4 + 1]!, dport = (u8[l4 + 2]! << 8) | u8[l4 + 3]!;
-        if (dport === this.vipPort && rd32(u8, ip + 16) === this.vip) return mix(rd32(u8, ip + 12) + Math.imul(sport, 0x9e3779b1)) % n;
-        if (sport === this.vipPort) return mix(rd32(u8, ip + 16) + Math.imul(dport, 0x9e3779b1)) % n;
+        if (dport === this.vipPort && rd32(u8, ip + 16) === this.vip) return hashBucket(mix(rd32(u8, ip + 12) + Math.imul(sport, 0x9e3779b1)), n);
+        if (sport === this.vipPort) return hashBucket(mix(rd32(u8, ip + 16) + Math.imul(dport, 0x9e3779b1)), n);
       }
     }
-    return (rssFrameHashBits(u8, o, len) >>> 0) % n; // (the int32 form: no heap number per frame)
+    return hashBucket(rssFrameHashBits(u8, o, len), n);
   }
 
   /** Move up to `burst` frames from the port's rx rings (synced by the caller) into the pipes, and txsync the pipes. */
