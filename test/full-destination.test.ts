@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, type Port } from '../src/index.js';
 import { FullDestinationWatch, FullPolicy, parseFullPolicy } from '../src/apps/common/full-destination.js';
-import { deliveriesWithoutRoom } from '../src/core/deliver.js';
+import { fullDestinationDeliveries } from '../src/vale/forward.js';
 import { BROADCAST, mac } from './fixtures/vale-helpers.js';
 
 /** Queue `n` frames from `src` to `dst` on `p`'s tx ring 0 and txsync. */
@@ -71,13 +71,26 @@ test('a full destination is noticed once per sync that met it; a frame with no d
   }
 });
 
+test('a full monitor ring is no full destination: observers drop, the sender does not give way for them', () => {
+  const tx = open('valefd3:tx'), rx = open('valefd3:rx'), mon = open('valefd3:tx/t@conf:slots=64');
+  try {
+    const watch = new FullDestinationWatch(new FullPolicy(0, 0));
+    send(tx, 200); // the receiver's 1024-slot ring takes all; the monitor's 64 slots do not
+    assert.equal(mon.stats().rxDrops, 200 - 63, 'the monitor dropped what did not fit');
+    assert.equal(tx.stats().txDrops, 0, 'the destination took everything');
+    assert.equal(watch.noteSync(), false);
+  } finally {
+    mon.close(); rx.close(); tx.close();
+  }
+});
+
 test('the count is per thread and only grows', () => {
-  const before = deliveriesWithoutRoom();
+  const before = fullDestinationDeliveries();
   const tx = open('valefd2:tx'), rx = open('valefd2:rx@conf:slots=64');
   try {
     send(tx, 100);
     send(tx, 100);
-    assert.equal(deliveriesWithoutRoom(), before + 2, 'two deliveries without room');
+    assert.equal(fullDestinationDeliveries(), before + 2, 'two deliveries without room');
   } finally {
     rx.close(); tx.close();
   }

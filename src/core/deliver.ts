@@ -26,15 +26,15 @@ import { wakePort } from './wait.js';
 export const RING_LOCK_WAIT_MS = 1000;
 
 /**
- * Deliveries by this thread that found their ring without room for every packet (some were
- * dropped for it): a running count, per thread (module state). A sender reads it around its
- * txsync to learn that a destination is full, which the drop counters cannot tell apart from
- * a frame with no destination (apps/common/full-destination.ts).
+ * Whether this thread's last delivery (of any of the three kinds) found its ring without room
+ * for every packet, so that some were dropped for it. VALE's forwarding reads it after each
+ * delivery to a destination port (vale/forward.ts), telling a full destination apart from
+ * frames that had no destination, which the drop counters cannot.
  */
-export function deliveriesWithoutRoom(): number {
-  return withoutRoom[0];
+export function lastDeliveryLackedRoom(): boolean {
+  return lackedRoom[0] !== 0;
 }
-const withoutRoom = new Float64Array(1);
+const lackedRoom = new Uint8Array(1);
 
 /** Scratch table of frames (one entry per slot/fragment) gathered for delivery. */
 export class FrameTable {
@@ -93,6 +93,7 @@ export interface FrameConverter {
  */
 export function deliverCopies(region: Region, ring: number, gen: number, ft: FrameTable, list: Int32Array, first: number, n: number, addFlags: number,
   conv: FrameConverter | null = null, singles = false): number {
+  lackedRoom[0] = 0;
   const ok = openDelivery(region, ring, gen, n);
   if (ok <= 0) return ok;
   const u32 = region.u32, u16 = region.u16, u8 = region.u8, f64 = region.f64;
@@ -111,7 +112,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     // wrap-around test) and writes each slot word as len | the constant flags
     const fit = n < free ? n : free;
     drops = n - fit;
-    if (drops) withoutRoom[0]++;
+    if (drops) lackedRoom[0] = 1;
     const fl = addFlags << 16, nb = nbufs - 2;
     let k = first;
     const kEnd = first + fit;
@@ -199,7 +200,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
     free -= nf;
     delivered++;
   }
-  if (roomless) withoutRoom[0]++;
+  if (roomless) lackedRoom[0] = 1;
   closeDelivery(region, ring, prod, conv === null ? delivered : frames, drops, bad, bytes, delivered > 0);
   return delivered;
 }
@@ -214,6 +215,7 @@ export function deliverCopies(region: Region, ring: number, gen: number, ft: Fra
  * slot written gets len | addFlags). Returns packets delivered, or -1 as deliverCopies does.
  */
 export function deliverSlots(region: Region, ring: number, gen: number, ss: number, n: number, addFlags: number): number {
+  lackedRoom[0] = 0;
   const ok = openDelivery(region, ring, gen, n);
   if (ok <= 0) return ok;
   const u32 = region.u32, u8 = region.u8, f64 = region.f64;
@@ -228,7 +230,7 @@ export function deliverSlots(region: Region, ring: number, gen: number, ss: numb
   // two contiguous pieces of the destination ring
   const fit = n < free ? n : free;
   let drops = n - fit, bad = 0, bytes = 0, k = 0, i = ss, broke = false;
-  if (drops) withoutRoom[0]++;
+  if (drops) lackedRoom[0] = 1;
   while (k < fit && !broke) {
     const stepEnd = fit - k > nslots - prod ? k + nslots - prod : fit;
     let slot = s + (prod << 2);
@@ -311,6 +313,7 @@ function closeDelivery(region: Region, ring: number, prod: number, delivered: nu
  */
 export function deliverSwaps(region: Region, ring: number, gen: number, srcRing: number, from: number, to: number, addFlags: number): number {
   // (n = 0: a ring with a bad geometry counts nothing here; the hand-over is the caller's to count)
+  lackedRoom[0] = 0;
   if (openDelivery(region, ring, gen, 0) <= 0) return -1;
   const u32 = region.u32, u16 = region.u16;
   const s = opened[0], nslots = opened[1];
@@ -357,7 +360,7 @@ export function deliverSwaps(region: Region, ring: number, gen: number, srcRing:
     // a packet counts once, with its last slot (a chain cut at `to` counts when it ends)
     if (!(last & NS_MOREFRAG) || len === NETMAP_MAX_FRAGS) moved++;
   }
-  if (roomless) withoutRoom[0]++;
+  if (roomless) lackedRoom[0] = 1;
   // (a chain cut at `to` moved slots but no packet yet: the receiver is woken for them too)
   closeDelivery(region, ring, prod, moved, drops, bad, bytes, slots > 0);
   return moved;

@@ -15,7 +15,7 @@
 // malformed header) are counted on the sender's tx ring as RR.txBadVnet, part of RR.txDrops.
 // Equal lengths (the common case) deliver the slots as they are.
 import { NETMAP_MAX_FRAGS, NM_BDG_BATCH, NM_BDG_BROADCAST, NM_BDG_MAXPORTS, NM_BDG_MAXRINGS, NM_BDG_NOPORT, NS_MOREFRAG, NS_NO_LEARN } from '../core/constants.js';
-import { deliverCopies, deliverSlots, FrameTable } from '../core/deliver.js';
+import { deliverCopies, deliverSlots, FrameTable, lastDeliveryLackedRoom } from '../core/deliver.js';
 import { PR, REGION_HEADER_SIZE, RR, SW, SW_FLAG_RSS } from '../core/layout.js';
 import type { Region } from '../core/region.js';
 import { portRing } from '../core/records.js';
@@ -25,6 +25,17 @@ import { ETH_HLEN } from '../packet/headers.js';
 import { learnAndLookup } from './learning.js';
 import { portVnetHdrLen, VnetConverter } from './offload.js';
 import type { LookupFn } from './switch.js';
+
+/**
+ * Deliveries by this thread to a destination port whose ring had no room for all of them
+ * (some were dropped for it): a running count, per thread (module state). A sender reads it
+ * around its txsync to learn that a destination was full (apps/common/full-destination.ts);
+ * frames with no destination at all, and copies for monitors, do not count.
+ */
+export function fullDestinationDeliveries(): number {
+  return fullDeliveries[0];
+}
+const fullDeliveries = new Float64Array(1);
 
 /** Per-thread scratch for one batch. */
 export const ft = new FrameTable(NM_BDG_BATCH + NETMAP_MAX_FRAGS);
@@ -225,6 +236,7 @@ export function forwardSlots(region: Region, sw: number, src: number, txRing: nu
         const ring = portRing(region, rec, true, ringId % nrx);
         const got = deliverSlots(region, ring, u32[(ring + RR.gen) >> 2], ss, pkts, 0);
         if (got > 0) drops -= got;
+        if (lastDeliveryLackedRoom()) fullDeliveries[0]++;
       }
       if (drops) region.f64[(txRing + RR.txDrops) >> 3] += drops;
       return drops;
@@ -300,6 +312,7 @@ function deliverListToPort(region: Region, rec: number, list: Int32Array, m: num
   if (conv === undefined) return m;
   const ring = portRing(region, rec, true, srcRing % nrx);
   const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, list, 0, m, 0, conv, singles);
+  if (lastDeliveryLackedRoom()) fullDeliveries[0]++;
   return got < 0 ? m : m - got;
 }
 
@@ -316,6 +329,7 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
     const ring = portRing(region, rec, true, srcRing % nrx);
     for (let i = 0; i < m; i++) merged[i] = pktFirst[merged[i]];
     const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, merged, 0, m, 0, conv, singles);
+    if (lastDeliveryLackedRoom()) fullDeliveries[0]++;
     return got < 0 ? m : m - got;
   }
   // software RSS: split by flow hash over the port's rx rings
@@ -333,6 +347,7 @@ function deliverToPort(region: Region, rec: number, m: number, srcRing: number, 
     const ring = portRing(region, rec, true, r);
     const n = to - from;
     const got = deliverCopies(region, ring, u32[(ring + RR.gen) >> 2], ft, byRing, from, n, 0, conv, singles);
+    if (lastDeliveryLackedRoom()) fullDeliveries[0]++;
     drops += got < 0 ? n : n - got;
     from = to;
   }

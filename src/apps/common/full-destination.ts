@@ -12,11 +12,12 @@
 //   yield      sched_yield(): the reader runs if it waits for this CPU; else it returns at once
 //   sleep:US   sleep US microseconds (1..10000): the reader catches up wherever it runs
 //
-// The hint comes from core/deliver.ts (deliveriesWithoutRoom, per thread): the drop counters
-// of the tx ring would also count frames that had no destination at all (a sender alone on a
-// switch), for which giving way helps no one. Frames are never held back from a destination
-// with room: the sender only pauses between batches.
-import { deliveriesWithoutRoom } from '../../core/deliver.js';
+// The hint comes from VALE's forwarding (fullDestinationDeliveries, per thread): the drop
+// counters of the tx ring would also count frames that had no destination at all (a sender
+// alone on a switch), for which giving way helps no one; a full monitor ring does not count
+// either (observers drop, as in netmap, and do not slow the traffic they watch). Frames are
+// never held back from a destination with room: the sender only pauses between batches.
+import { fullDestinationDeliveries } from '../../vale/forward.js';
 import { schedYield } from '../../sys/sched.js';
 
 /** How a sender gives way: kind 0 none, 1 yield, 2 sleep for sleepMs. */
@@ -40,14 +41,14 @@ export function parseFullPolicy(text: string, what: string): FullPolicy {
 
 /** Watches this thread's deliveries for a full destination and gives way as the policy says. */
 export class FullDestinationWatch {
-  private seen = deliveriesWithoutRoom();
+  private seen = fullDestinationDeliveries();
   private readonly nap = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(readonly policy: FullPolicy) {}
 
   /** After a txsync: true when a delivery of this thread found no room since the last call. */
   noteSync(): boolean {
-    const now = deliveriesWithoutRoom();
+    const now = fullDestinationDeliveries();
     if (now === this.seen) return false;
     this.seen = now;
     return true;
