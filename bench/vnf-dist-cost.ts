@@ -53,7 +53,7 @@ const pipes = ports.map((p) => lbPipeNames(p.name, [{ count: N }]).map((x) => ({
 const spread = new Spreader(P, pipes[0]!.map((x) => x.master), kind === 'l4lb' ? { vip, vipPort: 80 } : null, false);
 const gathers: Direction[] = [];
 pipes.forEach((row, k) => row.forEach((x) => gathers.push(new Direction(x.master, ports[Q ? 1 - k : k]!, true))));
-const stages = Array.from({ length: N }, (_, i) => createStage(spec, pipes.map((row) => row[i]!.slave), i, false));
+const stages = Array.from({ length: N }, (_, i) => createStage(spec, pipes.map((row) => row[i]!.slave), i, { busyWait: false }));
 
 const tx = gen.txRings[0]!;
 const drains: Port[] = genQ ? [gen, genQ] : [gen];

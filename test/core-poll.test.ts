@@ -73,3 +73,31 @@ test('pollPorts reports POLLOUT per port and times out without events', () => {
   m.close();
   s.close();
 });
+
+test('pollPorts with one port asked sleeps on that port\'s own word: the region\'s other ports do not wake it', async () => {
+  // a distribution's I/O thread waiting for room in one pipe while a generator floods another
+  // port of the region: the sender below waits until the poller sleeps on b's port record (not
+  // on the region's word, which every publish in the region wakes) before it sends
+  const a = open('pp6}1'), b = open('pp6}2');
+  const other = open('pp6{1');
+  try {
+    assert.equal(a.region, b.region);
+    const rev = new Int32Array(2).fill(-1);
+    const sender = send({ name: 'pp6{2', count: 2, waitForSleeper: b.rec });
+    const n = pollPorts([a, b], [0, POLLIN], rev, 10000);
+    assert.equal(n, 1, 'woken by the frames, not by the timeout');
+    assert.deepEqual([...rev], [0, POLLIN]);
+    assert.equal(b.rxRings[0].space(), 2);
+    assert.deepEqual(await sender, { ok: true, sent: 2, fullWaits: 0 });
+    // a frame for the port nobody asked about is not reported, and the poll times out
+    other.inject(new Uint8Array(60));
+    other.txsync();
+    b.rxRings[0].advance(b.rxRings[0].tail);
+    assert.equal(pollPorts([a, b], [0, POLLIN], rev, 20), 0);
+    assert.equal(a.rxRings[0].space(), 0, 'a was not synced for an event nobody asked');
+  } finally {
+    other.close();
+    a.close();
+    b.close();
+  }
+});

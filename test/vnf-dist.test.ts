@@ -18,7 +18,7 @@ import { rssFrameHash } from '../src/packet/toeplitz.js';
 import { udpEcho } from '../src/apps/vnf/udp-echo.js';
 import { firewall } from '../src/apps/vnf/firewall.js';
 import { l4lb } from '../src/apps/vnf/l4lb.js';
-import { sumStats } from '../src/apps/vnf/distribute.js';
+import { distributionSpinUs, distributionThreads, sumStats } from '../src/apps/vnf/distribute.js';
 import { arp, eth, ipv4, udp } from './fixtures/vnf-frames.js';
 import { NMTS, Proc } from './fixtures/netif-helpers.js';
 
@@ -214,4 +214,18 @@ test('a worker that throws stops the run with its error: udp-echo with a gateway
 test('sumStats adds numbers member by member and keeps text and names', () => {
   assert.deepEqual(sumStats({ a: 1, s: 'x', v: [1, { k: 2 }], o: { n: 3 } }, { a: 2, s: 'y', v: [3, { k: 4 }], o: { n: 5 } }), { a: 3, s: 'x', v: [4, { k: 6 }], o: { n: 8 } });
   assert.deepEqual(sumStats({ rules: [{ line: 3, hits: 1 }] }, { rules: [{ line: 3, hits: 2 }] }), { rules: [{ line: 3, hits: 3 }] }, 'a rule\'s line is not a count');
+});
+
+test('distribution threads sleep at once when they outnumber the CPUs, and spin as ports do otherwise', () => {
+  assert.equal(distributionThreads(1, 'n-1'), 2);
+  assert.equal(distributionThreads(3, 'n-2'), 5);
+  // n-1 with one worker, plus the thread that feeds it, on 2 CPUs: no spin
+  assert.equal(distributionSpinUs(distributionThreads(1, 'n-1'), 2, undefined), 0);
+  assert.equal(distributionSpinUs(4, 4, undefined), 0);
+  // each thread (and the feeder) can have a CPU: the port default
+  assert.equal(distributionSpinUs(3, 4, undefined), null);
+  assert.equal(distributionSpinUs(distributionThreads(4, 'n-2'), 16, ''), null);
+  // NMTS_SPIN_US set by the user wins
+  assert.equal(distributionSpinUs(8, 2, '50'), null);
+  assert.equal(distributionSpinUs(8, 2, '0'), null);
 });

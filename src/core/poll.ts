@@ -24,6 +24,8 @@ function pollSetFor(ports: readonly Port[], fds: ReadonlyArray<readonly number[]
  * receives the ready events of ports[i] for events[i]. Returns the number of ports with
  * events (0 on timeout). Spins briefly, then sleeps:
  *
+ * - when only one port is asked for events (the others' are 0): as that port's poll(), on its
+ *   own wake-up word, so that publishes to the region's other ports do not wake it;
  * - ports of one shared region: on the region's wake-up word, woken by any publish in it;
  * - ports that all sit on kernel objects (netmap:IF): in one poll(2) over all their sockets;
  * - a mix (or several regions): on the wake-up word of the first shared region, re-checking
@@ -42,6 +44,21 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
   };
   let n = scan();
   if (n || timeoutMs === 0) return n;
+
+  // only one port asked for anything: wait on that port's own word, so that what the region's
+  // other ports publish does not wake this thread for nothing (a distribution's I/O thread
+  // waiting for room in one pipe while a generator floods the port it holds back)
+  let only = -1;
+  for (let i = 0; i < ports.length; i++) {
+    if (!events[i]) continue;
+    if (only !== -1) { only = -2; break; }
+    only = i;
+  }
+  if (only >= 0 && ports[only].pollFds() === null) {
+    const r = ports[only].poll(events[only], timeoutMs);
+    revents[only] = r;
+    return r ? 1 : 0;
+  }
 
   let waitRegion: Region | null = null, kernel = 0, slice = Infinity;
   for (const p of ports) {

@@ -87,6 +87,7 @@ export class Spreader {
       if (type !== 0x0806 || n === 1) return 0;
       return len >= 42 && u8[o + 20] === 0 && u8[o + 21] === 1 ? 0 : -1; // a request: worker 0 answers
     }
+    if (n === 1) return 0; // one worker: no hash to take
     if (this.vipPort >= 0 && len >= 38) {
       const ip = o + 14, l4 = ip + ((u8[ip]! & 15) << 2), proto = u8[ip + 9]!;
       if ((proto === 6 || proto === 17) && l4 + 4 <= o + len) {

@@ -17,6 +17,7 @@ import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pollPorts } from '../../core/poll.js';
 import type { Port } from '../../core/port.js';
 import { Host } from '../../host/host.js';
+import type { OpenOptions } from '../../core/port.js';
 import { open } from '../../port-kinds.js';
 import { Direction, rxPending } from '../common/port-forward.js';
 import type { ConntrackTimeouts } from './conntrack.js';
@@ -52,10 +53,10 @@ class EchoStage implements Stage {
   private readonly h: Host;
   private readonly ep;
   echoed = 0;
-  constructor(pipe: string, s: Extract<VnfSpec, { kind: 'udp-echo' }>, worker: number, busyWait: boolean) {
+  constructor(pipe: string, s: Extract<VnfSpec, { kind: 'udp-echo' }>, worker: number, wait: WaitOptions) {
     this.h = new Host({
       port: pipe, ip: s.ip, mac: s.mac, gateway: s.gateway, batch: s.batch, arp: { static: s.staticArp },
-      gratuitous: worker === 0, openOptions: { busyWait },
+      gratuitous: worker === 0, openOptions: wait,
     });
     this.ep = this.h.udp(s.udpPort);
   }
@@ -92,10 +93,10 @@ class FirewallStage implements Stage {
   private readonly rev = new Int32Array(2);
   private readonly burst: number;
   private nextSweep = 0;
-  constructor(pipeA: string, pipeB: string, s: Extract<VnfSpec, { kind: 'firewall' }>, busyWait: boolean) {
+  constructor(pipeA: string, pipeB: string, s: Extract<VnfSpec, { kind: 'firewall' }>, wait: WaitOptions) {
     this.eng = new FirewallEngine({ rules: parseRules(s.rulesText, s.rulesName), defaultAllow: s.defaultAllow, limit: s.conntrackLimit, timeouts: s.timeouts });
-    this.a = open(pipeA, { busyWait });
-    try { this.b = open(pipeB, { busyWait }); } catch (e) { this.a.close(); throw e; }
+    this.a = open(pipeA, wait);
+    try { this.b = open(pipeB, wait); } catch (e) { this.a.close(); throw e; }
     // frames from port A arrive on A}i and go back out of A}i (the I/O stage sends them out of B)
     this.ab = new Direction(this.a, this.a, true);
     this.ba = new Direction(this.b, this.b, true);
@@ -139,10 +140,10 @@ class L4lbStage implements Stage {
   private readonly h: Host;
   private readonly lb: L4lb;
   private readonly t0 = performance.now();
-  constructor(pipe: string, s: Extract<VnfSpec, { kind: 'l4lb' }>, worker: number, busyWait: boolean) {
+  constructor(pipe: string, s: Extract<VnfSpec, { kind: 'l4lb' }>, worker: number, wait: WaitOptions) {
     this.h = new Host({
       port: pipe, ip: s.ip, mac: s.mac, gateway: s.gateway, batch: s.batch, arp: { static: s.staticArp }, aliases: [s.vip],
-      gratuitous: worker === 0, openOptions: { busyWait },
+      gratuitous: worker === 0, openOptions: wait,
     });
     try {
       this.lb = new L4lb(this.h, s);
@@ -173,10 +174,13 @@ class L4lbStage implements Stage {
 }
 
 /** Build worker `worker`'s stage on its pipe ends (`pipes[k]`: the slave end for port k). */
-export function createStage(spec: VnfSpec, pipes: string[], worker: number, busyWait: boolean): Stage {
+/** How a distribution thread's ports wait when nothing is ready (distribute.ts: distributionSpinUs). */
+export type WaitOptions = Pick<OpenOptions, 'busyWait' | 'spinUs'>;
+
+export function createStage(spec: VnfSpec, pipes: string[], worker: number, wait: WaitOptions): Stage {
   switch (spec.kind) {
-    case 'udp-echo': return new EchoStage(pipes[0]!, spec, worker, busyWait);
-    case 'firewall': return new FirewallStage(pipes[0]!, pipes[1]!, spec, busyWait);
-    case 'l4lb': return new L4lbStage(pipes[0]!, spec, worker, busyWait);
+    case 'udp-echo': return new EchoStage(pipes[0]!, spec, worker, wait);
+    case 'firewall': return new FirewallStage(pipes[0]!, pipes[1]!, spec, wait);
+    case 'l4lb': return new L4lbStage(pipes[0]!, spec, worker, wait);
   }
 }

@@ -19,7 +19,7 @@ import { pollPorts } from '../../core/poll.js';
 import type { Port } from '../../core/port.js';
 import { open } from '../../port-kinds.js';
 import { Direction } from '../common/port-forward.js';
-import { createStage, type VnfSpec } from './dist-stages.js';
+import { createStage, type VnfSpec, type WaitOptions } from './dist-stages.js';
 import { SP, Spreader, type Steer } from './dist-spread.js';
 import { CTRL_RX_DONE, CTRL_STOP, CTRL_WORKERS_DONE } from './distribute.js';
 
@@ -39,6 +39,8 @@ export interface ThreadInput {
   steer: Steer | null;
   batch: number;
   busyWait: boolean;
+  /** µs each port and pipe of the thread checks before it sleeps (null: the port default) */
+  spinUs: number | null;
   copy: boolean;
   ctrl: SharedArrayBuffer;
   statsMs: number;
@@ -73,6 +75,8 @@ export type ThreadMessage =
   | { t: 'ready'; role: ThreadRole; id: number; zerocopy: boolean }
   | { t: 'stats' | 'done'; role: ThreadRole; id: number; io?: IoStats; worker?: WorkerSnapshot };
 
+const waitOptions = (inp: ThreadInput): WaitOptions => (inp.spinUs === null ? { busyWait: inp.busyWait } : { busyWait: inp.busyWait, spinUs: inp.spinUs });
+
 const withFlag = (name: string, f: 'R' | 'T'): string => (name.includes('/') ? name : `${name}/${f}`);
 
 class IoThread {
@@ -93,7 +97,7 @@ class IoThread {
     const rxSide = inp.role !== 'tx', txSide = inp.role !== 'rx';
     const portFlag = inp.role === 'rx' ? 'R' : 'T', pipeFlag = inp.role === 'rx' ? 'T' : 'R';
     const name = (n: string, f: 'R' | 'T'): string => (inp.role === 'io' ? n : withFlag(n, f));
-    const opt = { busyWait: inp.busyWait };
+    const opt = waitOptions(inp);
     try {
       const ports = inp.ports.map((p) => this.keep(open(name(p, portFlag), opt)));
       const masters = inp.pipes.map((row) => row.map((p) => this.keep(open(name(p.master, pipeFlag), opt))));
@@ -211,7 +215,7 @@ class IoThread {
 
 function runWorker(inp: ThreadInput, post: (m: ThreadMessage) => void): void {
   const ctrl = new Int32Array(inp.ctrl);
-  const stage = createStage(inp.spec, inp.pipes.map((row) => row[inp.id]!.slave), inp.id, inp.busyWait);
+  const stage = createStage(inp.spec, inp.pipes.map((row) => row[inp.id]!.slave), inp.id, waitOptions(inp));
   const snapshot = (): WorkerSnapshot => ({ ...stage.counters(), stats: stage.stats() });
   try {
     stage.warmup?.();
