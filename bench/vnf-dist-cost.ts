@@ -90,6 +90,9 @@ while (performance.now() < end) {
     work += t - u;
     for (let j = 0; j < gathers.length; j++) { gathers[j]!.src.rxsync(); gathers[j]!.run(512); }
     for (const p of ports) p.txsync();
+    // the pipes' room as the workers left it (the I/O thread's poll does this; one worker's
+    // spreader holds frames back until it sees room)
+    for (const row of pipes) for (const x of row) x.master.txsync();
     u = performance.now();
     txIo += u - t;
     for (const d of drains) { d.rxsync(); const rx = d.rxRings[0]!; out += rx.space(); rx.advance(rx.tail); }
