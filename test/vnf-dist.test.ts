@@ -18,7 +18,7 @@ import { rssFrameHash } from '../src/packet/toeplitz.js';
 import { udpEcho } from '../src/apps/vnf/udp-echo.js';
 import { firewall } from '../src/apps/vnf/firewall.js';
 import { l4lb } from '../src/apps/vnf/l4lb.js';
-import { distributionSpinUs, distributionThreads, sumStats } from '../src/apps/vnf/distribute.js';
+import { distribute, distributionSpinUs, distributionThreads, sumStats } from '../src/apps/vnf/distribute.js';
 import { arp, eth, ipv4, udp } from './fixtures/vnf-frames.js';
 import { NMTS, Proc } from './fixtures/netif-helpers.js';
 
@@ -228,4 +228,11 @@ test('distribution threads sleep at once when they outnumber the CPUs, and spin 
   // NMTS_SPIN_US set by the user wins
   assert.equal(distributionSpinUs(8, 2, '50'), null);
   assert.equal(distributionSpinUs(8, 2, '0'), null);
+});
+
+test('distribute() refuses a spin that is not a number of microseconds >= 0', async () => {
+  const vnf = { kind: 'udp-echo' as const, ip: '10.0.0.1/24', udpPort: 7, mac: '02:00:00:00:00:01', staticArp: [], batch: 512 };
+  for (const spinUs of [-1, Number.NaN, Infinity]) {
+    await assert.rejects(distribute({ vnf, ports: [`valedsp${process.pid}:e`], workers: 1, layout: 'n-1', spinUs }), /spinUs .*microseconds/);
+  }
 });

@@ -15,9 +15,8 @@
 // sent into them, drops: the VNF's own drops) and the VNF's statistics object.
 import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pollPorts } from '../../core/poll.js';
-import type { Port } from '../../core/port.js';
+import type { OpenOptions, Port } from '../../core/port.js';
 import { Host } from '../../host/host.js';
-import type { OpenOptions } from '../../core/port.js';
 import { open } from '../../port-kinds.js';
 import { Direction, rxPending } from '../common/port-forward.js';
 import type { ConntrackTimeouts } from './conntrack.js';
@@ -173,10 +172,10 @@ class L4lbStage implements Stage {
   close(): void { this.h.close(); }
 }
 
-/** Build worker `worker`'s stage on its pipe ends (`pipes[k]`: the slave end for port k). */
 /** How a distribution thread's ports wait when nothing is ready (distribute.ts: distributionSpinUs). */
 export type WaitOptions = Pick<OpenOptions, 'busyWait' | 'spinUs'>;
 
+/** Build worker `worker`'s stage on its pipe ends (`pipes[k]`: the slave end for port k). */
 export function createStage(spec: VnfSpec, pipes: string[], worker: number, wait: WaitOptions): Stage {
   switch (spec.kind) {
     case 'udp-echo': return new EchoStage(pipes[0]!, spec, worker, wait);

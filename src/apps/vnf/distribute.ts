@@ -144,6 +144,7 @@ interface Thread { role: ThreadRole; id: number; w: Worker; exited: Promise<void
 /** Run `o.vnf` on `o.workers` threads in layout `o.layout` until the signal (or durationSec). */
 export async function distribute(o: DistributeOptions): Promise<DistResult> {
   checkDistribution(o.workers, o.layout);
+  if (o.spinUs !== undefined && !(Number.isFinite(o.spinUs) && o.spinUs >= 0)) throw new RangeError(`spinUs ${o.spinUs}: microseconds (a number >= 0) expected`);
   const n = o.workers;
   if (o.ports.length === 0) throw new RangeError('distribute: no port');
   if (o.layout === 'n-2' && o.ports.some((p) => p.includes('/'))) throw new NetmapError('EINVAL', 'layout n-2 binds the ports\' rx and tx rings in two threads (/R, /T): give the port names without a /flags suffix');
