@@ -12,7 +12,7 @@ function u32Refs(region: Region, rec: number): number {
 }
 import { OWNER_TOKEN } from './lock.js';
 import { forgetRegion, retireRegion } from './shm.js';
-import { portWord, sleepOn, sleepOnAsync, type WaitCheck } from './wait.js';
+import { portWord, sleepOn, sleepOnAsync, wakePort, type WaitCheck } from './wait.js';
 import { defaultFlowSpinUs, FlowSpin, type SpinCheck } from './spin.js';
 import type { PortSpec } from './portspec.js';
 
@@ -246,12 +246,53 @@ export abstract class Port {
     for (let i = 0; i < r.length; i++) this.rxsyncRing(r[i]);
   }
 
+  // ---- one wake-up for several syncs ----
+  // A sync that publishes wakes the peer port's sleepers (core/wait.ts). Several syncs in a row
+  // (poll's txsync and rxsync; a host's answers and the release of its last batch) would wake
+  // the same peer once each, and a peer sharing this thread's CPU may be switched in at the
+  // first wake, before the second sync has anything for it. Between holdWakes() and
+  // releaseWakes() a port kind that wakes one peer (pipes) keeps the wake and does it once at
+  // the release. Nothing is lost: releaseWakes() always wakes what was kept.
+  private wakesHeld = 0;
+  private heldWake = -1;
+
+  /** Keep the wake-ups of the syncs that follow until releaseWakes() (calls nest). */
+  holdWakes(): void {
+    this.wakesHeld++;
+  }
+
+  /** End holdWakes(): wake the peer the syncs since then would have woken, once. */
+  releaseWakes(): void {
+    if (this.wakesHeld > 0 && --this.wakesHeld > 0) return;
+    const p = this.heldWake;
+    if (p >= 0) {
+      this.heldWake = -1;
+      wakePort(this.region, p);
+    }
+  }
+
+  /** For port kinds' syncs: wake the sleepers of port record `port` now, or at releaseWakes(). */
+  protected wakePeer(port: number): void {
+    if (this.wakesHeld === 0) { wakePort(this.region, port); return; }
+    if (this.heldWake >= 0 && this.heldWake !== port) wakePort(this.region, this.heldWake);
+    this.heldWake = port;
+  }
+
   /** Sync as poll() does and return the ready events, without waiting. */
   check(events: number): number {
     return this.ready(events);
   }
 
   private ready(events: number): number {
+    this.holdWakes();
+    try {
+      return this.syncForPoll(events);
+    } finally {
+      this.releaseWakes();
+    }
+  }
+
+  private syncForPoll(events: number): number {
     const u32 = this.region.u32;
     let revents = 0;
     if (events & POLLOUT || !(this.spec.flags & NR_NO_TX_POLL)) {

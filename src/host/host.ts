@@ -193,12 +193,20 @@ export class Host {
    * views are valid until the next poll(). Returns the number of frames taken.
    */
   poll(timeoutMs = 0): number {
-    this.flush();
-    for (let i = 0; i < this.endpoints.length; i++) {
-      this.counters[D.unread] += this.endpoints[i]!.reset();
-    }
     const port = this.port;
-    let n = port.receiveBatch(this.rxOffs, this.rxLens, this.batch, this.rxFlags);
+    // the answers written since the last poll and the release of its batch reach the peer
+    // with one wake-up (Port.holdWakes)
+    port.holdWakes();
+    let n = 0;
+    try {
+      this.flush();
+      for (let i = 0; i < this.endpoints.length; i++) {
+        this.counters[D.unread] += this.endpoints[i]!.reset();
+      }
+      n = port.receiveBatch(this.rxOffs, this.rxLens, this.batch, this.rxFlags);
+    } finally {
+      port.releaseWakes();
+    }
     if (n === 0 && timeoutMs !== 0) {
       port.poll(POLLIN, timeoutMs);
       n = port.receiveBatch(this.rxOffs, this.rxLens, this.batch, this.rxFlags);

@@ -66,7 +66,7 @@ class EchoStage implements Stage {
     let echoed = 0;
     for (let i = 0; i < got; i++) if (ep.reply(i)) echoed++;
     this.echoed += echoed;
-    h.flush();
+    // the answers go at the next poll, with the release of this batch: one wake-up for both
     return n;
   }
   pending(): boolean { return rxPending(this.h.port); }
