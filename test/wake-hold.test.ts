@@ -4,9 +4,10 @@
 // shows as one step of its sequence word, deterministically.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open } from '../src/index.js';
+import { open, POLLIN, POLLOUT } from '../src/index.js';
 import { PR } from '../src/core/layout.js';
 import { Host } from '../src/host/host.js';
+import { eth, ipv4, udp } from './fixtures/vnf-frames.js';
 
 function pair(name: string) {
   const m = open(`${name}{1`), s = open(`${name}}1`);
@@ -73,7 +74,7 @@ test('poll() syncs both directions and wakes the peer once', () => {
     r.advance(r.tail); // released locally, published by the next rxsync
     m.inject(new Uint8Array(60)); // queued, published by the next txsync
     const w = wakes();
-    m.poll(1 | 4, 0); // POLLIN | POLLOUT
+    m.poll(POLLIN | POLLOUT, 0);
     assert.equal(wakes() - w, 1);
     s.rxsync();
     assert.equal(s.rxRings[0].space(), 1, 'the frame went');
@@ -89,14 +90,8 @@ test('a host\'s answers and the release of its batch reach the peer with one wak
     // the host sits on the master end; frames come from the slave end
     const h = new Host({ port: m, ip: '10.0.0.1/24', mac: '02:00:00:00:00:01', gratuitous: false, arp: { static: [{ ip: '10.0.0.2', mac: '02:00:00:00:00:02' }] } });
     const ep = h.udp(7);
-    const frame = new Uint8Array(60);
-    frame.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0, 0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1, 0x30, 0x39, 0, 7, 0, 10, 0, 0, 0xab, 0xcd]);
-    let c = 0;
-    for (let i = 14; i < 34; i += 2) c += (frame[i]! << 8) | frame[i + 1]!;
-    while (c > 0xffff) c = (c & 0xffff) + (c >>> 16);
-    c = ~c & 0xffff;
-    frame[24] = c >>> 8; frame[25] = c & 0xff;
-    s.inject(frame); s.txsync();
+    s.inject(eth('02:00:00:00:00:01', '02:00:00:00:00:02', 0x0800, ipv4('10.0.0.2', '10.0.0.1', 17, udp('10.0.0.2', '10.0.0.1', 12345, 7, [0xab, 0xcd]))));
+    s.txsync();
     assert.equal(h.poll(0), 1);
     assert.equal(ep.recv(), 1);
     assert.ok(ep.reply(0));
