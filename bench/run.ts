@@ -52,7 +52,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --ref             netmap-ts beside C loops of the same algorithms (bench/ref/ref.c, built
                     with the system's cc -O2; skipped with a note without one), interleaved
                     C, JS, C, JS..., ratios with min/median/max (--only picks pairs)
-  --rounds N        rounds of --ref and --vxlan (default 5)
+  --rounds N        rounds of --ref and --vxlan (default 5), of --vms (default 1: with more,
+                    every row in turn per round, min/median/max of rates and ratios)
   --vms             issue #11's VM rows (root, dpdk-testpmd; QEMU and the test guest for the
                     guest rows): netmap:vm1 and vm1 through VALE beside DPDK's net_vhost with
                     the same virtio_user front end, ratios as the targets name them (bench/vms.ts)
@@ -87,6 +88,8 @@ interface Options {
   /** --ref: the C-reference pairs (bench/ref.ts), interleaved for `rounds` rounds. */
   ref?: boolean;
   rounds: number;
+  /** --rounds was given (--vms runs one round unless it is). */
+  roundsGiven?: boolean;
   /** --vxlan: the VXLAN overlay rows (bench/vxlan.ts). */
   vxlan?: boolean;
   /** --vms: the VM rows (bench/vms.ts). */
@@ -164,6 +167,7 @@ function parseArgs(argv: string[]): Options {
         const n = Number(next());
         if (!Number.isInteger(n) || n < 1) throw new UsageError('--rounds needs a whole number >= 1');
         o.rounds = n;
+        o.roundsGiven = true;
         break;
       }
       case '--list':
@@ -379,7 +383,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (o.vxlan) return runVxlan({ durationMs: o.durationMs, rounds: o.rounds, json: o.json, variants: ['', 'offloads=0'] });
-  if (o.vms) return runVms({ durationMs: o.durationMs, warmupMs: o.warmupMs, json: o.json, only: o.only });
+  if (o.vms) return runVms({ durationMs: o.durationMs, warmupMs: o.warmupMs, json: o.json, only: o.only, rounds: o.roundsGiven ? o.rounds : 1 });
   if (o.ref) return runRef({ rounds: o.rounds, durationMs: o.durationMs, warmupMs: o.warmupMs, only: o.only, json: o.json, pin: o.pin });
   const all = listCases();
   if (o.list) {

@@ -29,7 +29,11 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const NMTS = join(ROOT, 'bin/nmts.js');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export interface VmsOptions { durationMs: number; warmupMs: number; json: boolean; only?: string[] }
+export interface VmsOptions {
+  durationMs: number; warmupMs: number; json: boolean; only?: string[];
+  /** Rounds of all selected rows, one after the other (ratios taken within a round); 1 by default. */
+  rounds?: number;
+}
 
 interface Proc { child: ChildProcess; out: () => string; exited: Promise<void> }
 
@@ -143,8 +147,11 @@ async function removePort(c: Ctx, name: string): Promise<void> {
 }
 
 // pkt-gen busy-polls as testpmd does: poll() spins a second before it would sleep (and ask the
-// front end for kicks), so a flowing stream never sleeps
-const pktgen = (args: string[], busy = true): Proc => run(process.execPath, [NMTS, 'pkt-gen', '-w', '0', ...args], busy ? { ...process.env, NMTS_SPIN_US: '1000000' } : process.env);
+// front end for kicks), so a flowing stream never sleeps. 'sleep': poll() sleeps at once when
+// nothing is there (NMTS_SPIN_US=0), as a receiver that shares its CPU with the thread feeding
+// it should: its spin would only keep that thread off the CPU (docs/vms.md, "Rates").
+const pktgen = (args: string[], wait: 'busy' | 'sleep' = 'busy'): Proc =>
+  run(process.execPath, [NMTS, 'pkt-gen', '-w', '0', ...args], { ...process.env, NMTS_SPIN_US: wait === 'busy' ? '1000000' : '0' });
 const served = (c: Ctx, name: string) => (): boolean => c.logs.some((l) => l.includes(`opened directly as netmap:${name}`));
 
 interface VmRow { name: string; what: string; pps: number | null; vs?: { row: string; target: number; label: string }; note: string }
@@ -253,8 +260,9 @@ const ROWS: { name: string; what: string; fn: RowFn; vs?: { row: string; target:
 /** front end -> vm1 (the daemon's thread, busy-polling with `poll`) -> VALE -> pkt-gen -f rx. */
 async function switchRow(c: Ctx, o: VmsOptions, poll: boolean): Promise<{ pps: number; note?: string }> {
   const sw = `valevb${process.pid % 100000}`;
-  // the switch's receiver sleeps when idle: a spinning one would take a core from the port's thread
-  const rx = pktgen(['-f', 'rx', '-i', `${sw}:rx@conf:slots=4096`], false);
+  // the switch's receiver sleeps as soon as its ring is empty: spinning, it would take the
+  // port's thread's CPU (three busy threads on two cores)
+  const rx = pktgen(['-f', 'rx', '-i', `${sw}:rx@conf:slots=4096`], 'sleep');
   let fe: Proc | null = null;
   let name = '';
   try {
@@ -302,7 +310,9 @@ export async function runVms(o: VmsOptions): Promise<number> {
   const err = (s: string): void => { process.stderr.write(s); };
   const dir = mkdtempSync(join(tmpdir(), 'nmts-bvm-'));
   const c: Ctx = { dir, daemonSock: join(dir, 'd.sock'), logs: [], n: 0 };
-  const rows = new Map<string, VmRow>();
+  const rounds = o.rounds ?? 1;
+  /** Each round's rows by name (a ratio is taken within its round). */
+  const byRound: Map<string, VmRow>[] = [];
   const notRoot = process.getuid?.() !== 0;
   const noDpdk = !haveTestpmd();
   const todo = o.only ? ROWS.filter((r) => o.only!.includes(r.name)) : ROWS;
@@ -311,37 +321,84 @@ export async function runVms(o: VmsOptions): Promise<number> {
   const d = await runDaemon({ socketPath: c.daemonSock, log: (l) => c.logs.push(l) });
   let failures = 0;
   try {
-    for (const [i, r] of todo.entries()) {
-      err(`[${i + 1}/${todo.length}] ${r.name} ... `);
-      const row: VmRow = { name: r.name, what: r.what, pps: null, vs: r.vs, note: '' };
-      const skip = notRoot ? 'needs root (testpmd\'s runtime directory, the daemon\'s sockets)'
-        : noDpdk && !r.name.startsWith('guest-vm') ? 'needs dpdk-testpmd (apt-get install dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23)'
-        : r.name.startsWith('guest') && noGuest ? `skipped: ${noGuest}` : '';
-      if (skip) {
-        row.note = skip;
-        err(`${skip}\n`);
-      } else {
-        try {
-          const m = await r.fn(c, o);
-          row.pps = m.pps;
-          row.note = m.note ?? '';
-          err(`${fmt(m.pps)} Mpps\n`);
-        } catch (e) {
-          failures++;
-          row.note = `ERROR: ${e instanceof Error ? e.message : String(e)}`;
-          err(`${row.note}\n`);
+    for (let round = 0; round < rounds; round++) {
+      const rows = new Map<string, VmRow>();
+      byRound.push(rows);
+      for (const [i, r] of todo.entries()) {
+        err(`${rounds > 1 ? `round ${round + 1}/${rounds} ` : ''}[${i + 1}/${todo.length}] ${r.name} ... `);
+        const row: VmRow = { name: r.name, what: r.what, pps: null, vs: r.vs, note: '' };
+        const skip = notRoot ? 'needs root (testpmd\'s runtime directory, the daemon\'s sockets)'
+          : noDpdk && !r.name.startsWith('guest-vm') ? 'needs dpdk-testpmd (apt-get install dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23)'
+          : r.name.startsWith('guest') && noGuest ? `skipped: ${noGuest}` : '';
+        if (skip) {
+          row.note = skip;
+          err(`${skip}\n`);
+        } else {
+          try {
+            const m = await r.fn(c, o);
+            row.pps = m.pps;
+            row.note = m.note ?? '';
+            const x = ratioOf(row, rows);
+            err(`${fmt(m.pps)} Mpps${x === null ? '' : ` (${x.toFixed(2)}x)`}${m.note ? `; ${m.note}` : ''}\n`);
+          } catch (e) {
+            failures++;
+            row.note = `ERROR: ${e instanceof Error ? e.message : String(e)}`;
+            err(`${row.note}\n`);
+          }
         }
+        rows.set(r.name, row);
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...jsonRow(row, rows), ...(rounds > 1 ? { round: round + 1 } : {}) })}\n`);
+        await sleep(300);
       }
-      rows.set(r.name, row);
-      if (o.json) process.stdout.write(`${JSON.stringify(jsonRow(row, rows))}\n`);
-      await sleep(300);
     }
   } finally {
     await d.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  if (!o.json) process.stdout.write(`${vmTable([...rows.values()], rows)}\n\n${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured per row, rows one at a time\n`);
+  const timing = `${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s measured per row, rows one at a time`;
+  if (rounds === 1) {
+    if (!o.json) process.stdout.write(`${vmTable([...byRound[0].values()], byRound[0])}\n\n${timing}\n`);
+  } else {
+    const summary = todo.map((r) => summarize(r.name, byRound));
+    if (o.json) for (const x of summary) process.stdout.write(`${JSON.stringify({ summary: true, ...x, rounds })}\n`);
+    else process.stdout.write(`${roundsTable(summary)}\n\n${rounds} rounds of every row in turn; ${timing}; a ratio is taken within a round\n`);
+  }
   return failures ? 1 : 0;
+}
+
+interface Spread { min: number; median: number; max: number }
+interface RowSummary { case: string; mpps: Spread | null; vs: string | null; ratio: Spread | null; target: number | null; met: string; what: string }
+
+function spread(v: number[]): Spread | null {
+  if (v.length === 0) return null;
+  const s = [...v].sort((a, b) => a - b), m = s.length >> 1;
+  return { min: s[0], median: s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2, max: s[s.length - 1] };
+}
+
+/** A row over the rounds: its rates and its ratios (each against its reference in the same round). */
+function summarize(name: string, byRound: Map<string, VmRow>[]): RowSummary {
+  const rates: number[] = [], ratios: number[] = [];
+  let row: VmRow | undefined;
+  for (const rows of byRound) {
+    const r = rows.get(name);
+    if (!r) continue;
+    row = r;
+    if (r.pps !== null) rates.push(r.pps / 1e6);
+    const x = ratioOf(r, rows);
+    if (x !== null) ratios.push(x);
+  }
+  const ratio = spread(ratios), target = row?.vs?.target ?? null;
+  const met = target === null || ratio === null ? '' : `${ratios.filter((x) => x >= target).length} of ${ratios.length} rounds`;
+  return { case: name, mpps: spread(rates), vs: row?.vs?.row ?? null, ratio, target, met, what: row?.what ?? '' };
+}
+
+function roundsTable(list: RowSummary[]): string {
+  const f = (s: Spread | null, d: number, unit = ''): string => (s === null ? '-' : `${s.min.toFixed(d)} / ${s.median.toFixed(d)} / ${s.max.toFixed(d)}${unit}`);
+  const head = ['case', 'Mpps min / median / max', 'ratio min / median / max', 'target', 'target met', 'what'];
+  const body = list.map((r) => [r.case, f(r.mpps, 3), r.vs ? `${f(r.ratio, 2, 'x')} vs ${r.vs}` : '-', r.target === null ? '(reference)' : `>= ${r.target}x`, r.met, r.what]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => cells.map((s, i) => s.padEnd(w[i])).join(' | ').trimEnd();
+  return [line(head), w.map((n) => '-'.repeat(n)).join('-|-'), ...body.map(line)].join('\n');
 }
 
 function ratioOf(r: VmRow, rows: Map<string, VmRow>): number | null {

@@ -101,3 +101,24 @@ test('pollPorts with one port asked sleeps on that port\'s own word: the region\
     b.close();
   }
 });
+
+test('a long spin (NMTS_SPIN_US, spinUs) never keeps poll() or pollPorts() past their timeout', () => {
+  // 60 s of spin asked: before, poll(POLLIN, 100) counted checks for the whole spin first
+  const name = `pspin${process.pid}`;
+  const m = open(`${name}{1`, { spinUs: 60_000_000 }), s = open(`${name}}1`, { spinUs: 60_000_000 });
+  try {
+    let t = performance.now();
+    assert.equal(m.poll(POLLIN, 100), 0, 'nothing to read: a timeout');
+    const one = performance.now() - t;
+    t = performance.now();
+    const rev = new Int32Array(2);
+    assert.equal(pollPorts([m, s], [POLLIN, POLLIN], rev, 100), 0);
+    const two = performance.now() - t;
+    // 100 ms asked; the bound is generous for a loaded machine, far below the 60 s of spin
+    assert.ok(one >= 99 && one < 5000, `poll took ${one.toFixed(0)} ms`);
+    assert.ok(two >= 99 && two < 5000, `pollPorts took ${two.toFixed(0)} ms`);
+  } finally {
+    s.close();
+    m.close();
+  }
+});

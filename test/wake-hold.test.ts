@@ -1,13 +1,16 @@
-// Port.holdWakes()/releaseWakes(): several syncs of a pipe end in a row wake the other end's
-// sleepers once, after the last of them, and never lose the wake-up. The other end's waiters
+// Port.holdWakes()/releaseWakes() (core/wait.ts, per thread): several syncs in a row wake the
+// other end's sleepers once, after the last of them, and never lose the wake-up; KeptWakes
+// (apps/common/kept-wakes.ts) keeps a forwarding thread's wake-ups over several rounds. The other end's waiters
 // count is raised by hand (as a sleeper announces itself, core/wait.ts), so that each wake-up
 // shows as one step of its sequence word, deterministically.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, POLLIN, POLLOUT } from '../src/index.js';
-import { PR } from '../src/core/layout.js';
+import { PR, RH } from '../src/core/layout.js';
 import { Host } from '../src/host/host.js';
 import { eth, ipv4, udp } from './fixtures/vnf-frames.js';
+import { flushWakes, heldWakes, holdWakes, releaseWakes, wakePort } from '../src/core/wait.js';
+import { KeptWakes } from '../src/apps/common/kept-wakes.js';
 
 function pair(name: string) {
   const m = open(`${name}{1`), s = open(`${name}}1`);
@@ -101,6 +104,97 @@ test('a host\'s answers and the release of its batch reach the peer with one wak
     s.rxsync();
     assert.equal(s.rxRings[0].space(), 1, 'the answer arrived');
     h.close();
+  } finally {
+    done();
+  }
+});
+
+test('held wake-ups are per thread: a VALE delivery is kept too, each sleeper woken once, a full table wakes at once', () => {
+  const sw = `valewk${process.pid}`;
+  const a = open(`${sw}:a`), b = open(`${sw}:b`);
+  const i32 = b.region.i32;
+  const seq = (b.rec + PR.wakeSeq) >> 2, waiters = (b.rec + PR.waiters) >> 2;
+  Atomics.add(i32, waiters, 1); // "a thread sleeps on b"
+  const wakes = (): number => Atomics.load(i32, seq);
+  const bcast = new Uint8Array(60).fill(0xff, 0, 6); // broadcast: the switch forwards it to b
+  try {
+    let w = wakes();
+    holdWakes();
+    for (let i = 0; i < 3; i++) { a.inject(bcast); a.txsync(); } // three deliveries to b
+    assert.equal(heldWakes(), 1, 'one sleeper kept, however many deliveries');
+    assert.equal(wakes() - w, 0);
+    flushWakes(); // done now, still holding
+    assert.equal(wakes() - w, 1);
+    a.inject(bcast); a.txsync();
+    releaseWakes();
+    assert.equal(wakes() - w, 2, 'the release wakes what the flush left');
+    assert.equal(heldWakes(), 0);
+    b.rxsync();
+    assert.equal(b.rxRings[0].space(), 4, 'every frame delivered');
+
+    // more distinct sleepers than the table holds: the extra ones are woken at once, none lost.
+    // Port numbers below the object area wake only the region's word for pollers of several
+    // ports (core/wait.ts), whose waiters count is raised by hand as above
+    const region = b.region, any = RH.anyWakeSeq >> 2;
+    Atomics.add(region.i32, RH.anyWaiters >> 2, 1);
+    try {
+      const anyWakes = (): number => Atomics.load(region.i32, any);
+      const w0 = anyWakes();
+      holdWakes();
+      for (let p = 0; p < 40; p++) wakePort(region, p);
+      const kept = heldWakes();
+      assert.ok(kept > 0 && kept < 40, `some kept (${kept}), the rest woken at once`);
+      assert.equal(anyWakes() - w0, 40 - kept);
+      releaseWakes();
+      assert.equal(heldWakes(), 0);
+      assert.equal(anyWakes() - w0, 40, 'every one woken once');
+    } finally {
+      Atomics.sub(region.i32, RH.anyWaiters >> 2, 1);
+    }
+  } finally {
+    Atomics.sub(i32, waiters, 1);
+    b.close();
+    a.close();
+  }
+});
+
+test('KeptWakes: wakes after a round that moved nothing, after maxFrames frames or maxRounds rounds, at flush and at pause', () => {
+  const { m, s, wakes, done } = pair(`wk${process.pid}`);
+  const send = (): void => { m.inject(new Uint8Array(60)); m.txsync(); };
+  try {
+    const k = new KeptWakes(100, 4);
+    k.start();
+    let w = wakes();
+    send(); k.afterRound(60);
+    assert.equal(wakes() - w, 0, 'kept: 60 frames, one round');
+    send(); k.afterRound(50);
+    assert.equal(wakes() - w, 1, '110 frames >= 100: woken');
+    w = wakes();
+    for (let r = 1; r <= 3; r++) { send(); k.afterRound(1); }
+    assert.equal(wakes() - w, 0, 'three rounds of one frame: kept');
+    send(); k.afterRound(1);
+    assert.equal(wakes() - w, 1, 'the fourth round: woken');
+    w = wakes();
+    send(); k.afterRound(1); k.afterRound(0);
+    assert.equal(wakes() - w, 1, 'a round that moved nothing wakes (the thread may sleep next)');
+    w = wakes();
+    send(); k.afterRound(1);
+    k.flush();
+    assert.equal(wakes() - w, 1, 'flush: a full destination');
+    w = wakes();
+    send(); k.afterRound(1);
+    k.pause();
+    assert.equal(wakes() - w, 1, 'pause: before a sleep');
+    send();
+    assert.equal(wakes() - w, 2, 'paused: nothing kept');
+    k.resume();
+    send(); k.afterRound(1);
+    assert.equal(wakes() - w, 2);
+    k.stop();
+    assert.equal(wakes() - w, 3, 'stop: nothing stays kept');
+    assert.equal(heldWakes(), 0);
+    s.rxsync();
+    assert.equal(s.rxRings[0].space(), 11, 'every frame delivered');
   } finally {
     done();
   }

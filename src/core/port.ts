@@ -12,8 +12,8 @@ function u32Refs(region: Region, rec: number): number {
 }
 import { OWNER_TOKEN } from './lock.js';
 import { forgetRegion, retireRegion } from './shm.js';
-import { portWord, sleepOn, sleepOnAsync, wakePort, type WaitCheck } from './wait.js';
-import { defaultFlowSpinUs, FlowSpin, type SpinCheck } from './spin.js';
+import { holdWakes, portWord, releaseWakes, sleepOn, sleepOnAsync, type WaitCheck } from './wait.js';
+import { defaultFlowSpinUs, FlowSpin, SPIN_CLOCK_EVERY, spinEnd, type SpinCheck } from './spin.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -246,36 +246,15 @@ export abstract class Port {
     for (let i = 0; i < r.length; i++) this.rxsyncRing(r[i]);
   }
 
-  // ---- one wake-up for several syncs ----
-  // A sync that publishes wakes the peer port's sleepers (core/wait.ts). Several syncs in a row
-  // (poll's txsync and rxsync; a host's answers and the release of its last batch) would wake
-  // the same peer once each, and a peer sharing this thread's CPU may be switched in at the
-  // first wake, before the second sync has anything for it. Between holdWakes() and
-  // releaseWakes() a port kind that wakes one peer (pipes) keeps the wake and does it once at
-  // the release. Nothing is lost: releaseWakes() always wakes what was kept.
-  private wakesHeld = 0;
-  private heldWake = -1;
-
-  /** Keep the wake-ups of the syncs that follow until releaseWakes() (calls nest). */
+  // ---- one wake-up for several syncs (core/wait.ts keeps them) ----
+  /** Keep the wake-ups of the syncs that follow (this thread's) until releaseWakes(); calls nest. */
   holdWakes(): void {
-    this.wakesHeld++;
+    holdWakes();
   }
 
-  /** End holdWakes(): wake the peer the syncs since then would have woken, once. */
+  /** End holdWakes(): wake each sleeper the syncs since then would have woken, once. */
   releaseWakes(): void {
-    if (this.wakesHeld > 0 && --this.wakesHeld > 0) return;
-    const p = this.heldWake;
-    if (p >= 0) {
-      this.heldWake = -1;
-      wakePort(this.region, p);
-    }
-  }
-
-  /** For port kinds' syncs: wake the sleepers of port record `port` now, or at releaseWakes(). */
-  protected wakePeer(port: number): void {
-    if (this.wakesHeld === 0) { wakePort(this.region, port); return; }
-    if (this.heldWake >= 0 && this.heldWake !== port) wakePort(this.region, this.heldWake);
-    this.heldWake = port;
+    releaseWakes();
   }
 
   /** Sync as poll() does and return the ready events, without waiting. */
@@ -322,13 +301,15 @@ export abstract class Port {
   poll(events: number, timeoutMs = -1): number {
     let revents = this.ready(events);
     if (revents || timeoutMs === 0) return this.readyNow(revents);
-    // Spin first, counting checks rather than reading the clock (which costs more than a
-    // check and allocates); a check is roughly 25-50 ns, so SPIN_CHECKS_PER_US is an
-    // approximation on the safe side.
-    const spins = this.spinUs * SPIN_CHECKS_PER_US;
+    // Spin first, counting checks rather than reading the clock at each (it costs more than a
+    // check); a check is roughly 25-50 ns, so SPIN_CHECKS_PER_US is an approximation on the
+    // safe side; with a timeout, the clock read every SPIN_CLOCK_EVERY checks ends the spin at
+    // the timeout if that comes first (core/spin.ts spinEnd).
+    const spins = this.spinUs * SPIN_CHECKS_PER_US, end = spins > 0 ? spinEnd(timeoutMs) : 0;
     for (let i = 0; i < spins; i++) {
       revents = this.ready(events);
       if (revents) return this.readyNow(revents);
+      if ((i & (SPIN_CLOCK_EVERY - 1)) === SPIN_CLOCK_EVERY - 1 && clock.now() >= end) break;
     }
     const w = this.waitCheck, word = portWord(this.rec);
     w.events = events;

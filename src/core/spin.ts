@@ -38,6 +38,20 @@ export const CONTENDED_MS = 0.05;
 /** After a contended yield, the poller does not flow-spin for this long (ms). */
 export const CONTENDED_BACKOFF_MS = 20;
 
+/** A poll's first spin reads the clock once per this many checks, when it has a timeout. */
+export const SPIN_CLOCK_EVERY = 256;
+
+/**
+ * Where a poll's first spin must stop at the latest (clock.now() ms): its timeout
+ * (`timeoutMs` < 0: none, Infinity). The spin's length is counted in checks
+ * (SPIN_CHECKS_PER_US, an estimate that runs long when checks are slow, as the receivers'
+ * tuning assumes); with a timeout it also reads the clock every SPIN_CLOCK_EVERY checks, so a
+ * long NMTS_SPIN_US never keeps poll(events, 200) from returning within its 200 ms.
+ */
+export function spinEnd(timeoutMs: number): number {
+  return timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
+}
+
 /** Default flow spin (µs) from NMTS_FLOW_SPIN_US; a bad value is refused, not ignored. */
 export function defaultFlowSpinUs(): number {
   const v = process.env.NMTS_FLOW_SPIN_US;

@@ -72,6 +72,62 @@ export function wakeWord(region: Region, seqIdx: number): void {
  * the region word. Two atomic loads when nobody waits.
  */
 export function wakePort(region: Region, port: number): void {
+  if (holdDepth > 0 && keep(region, port)) return;
+  wakeNow(region, port);
+}
+
+function wakeNow(region: Region, port: number): void {
   if (port >= 4096 && port + PR.waiters < region.bufsOfs && (port & 63) === 0) wakeWord(region, (port + PR.wakeSeq) >> 2);
   wakeWord(region, ANY_WORD);
+}
+
+// ---- wake-ups kept for later, by this thread ----
+// Each sync that publishes wakes the peer's sleepers. A thread that syncs many times in a row
+// (poll's txsync then rxsync; a host's answers then the release of its batch; a daemon port
+// thread forwarding burst after burst into a switch) would wake the same sleeper once per
+// sync, and a sleeper sharing this thread's CPU is switched in at each wake to find a handful
+// of frames. Between holdWakes() and releaseWakes() every wakePort() of this thread is kept,
+// once per distinct (region, port), and done at the release (or at flushWakes()). Nothing is
+// lost: a kept wake is always done, and one that finds the table full is done at once.
+// Module state, hence per thread (each worker has its own); calls nest.
+const HELD_MAX = 16;
+let holdDepth = 0;
+let heldCount = 0;
+const heldRegion: (Region | null)[] = new Array<Region | null>(HELD_MAX).fill(null);
+const heldPort = new Float64Array(HELD_MAX);
+
+/** Keep this thread's wake-ups until the matching releaseWakes(). */
+export function holdWakes(): void {
+  holdDepth++;
+}
+
+/** End a holdWakes(): at the outermost one, do every kept wake-up (each sleeper once). */
+export function releaseWakes(): void {
+  if (holdDepth > 0 && --holdDepth > 0) return;
+  flushWakes();
+}
+
+/** Do the kept wake-ups now and go on holding. */
+export function flushWakes(): void {
+  const n = heldCount;
+  heldCount = 0;
+  for (let i = 0; i < n; i++) {
+    const r = heldRegion[i]!;
+    heldRegion[i] = null;
+    if (!r.unmapped) wakeNow(r, heldPort[i]); // a region let go of meanwhile has nobody of ours to wake
+  }
+}
+
+/** Wake-ups kept and not done yet (distinct sleepers). */
+export function heldWakes(): number {
+  return heldCount;
+}
+
+/** Keep a wake-up; false when the table is full (the caller wakes at once). */
+function keep(region: Region, port: number): boolean {
+  for (let i = 0; i < heldCount; i++) if (heldRegion[i] === region && heldPort[i] === port) return true;
+  if (heldCount === HELD_MAX) return false;
+  heldRegion[heldCount] = region;
+  heldPort[heldCount++] = port;
+  return true;
 }

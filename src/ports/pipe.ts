@@ -12,6 +12,7 @@ import { checkPortRecord, createPortRecord, createRing, destroyPortRecord, portR
 import { taskAlive } from '../core/lock.js';
 import { NetmapError, type Region } from '../core/region.js';
 import { checkPublished, countRx, countTx, reinitRing, ringInArea, rxPrologue, txDone, txPrologue } from '../core/sync.js';
+import { wakePort } from '../core/wait.js';
 
 /** Directory names of both ends, and of the parent (for the per-parent pipe limit). */
 function pipeNames(spec: PortSpec): { parent: string; master: string; slave: string } {
@@ -78,7 +79,7 @@ export class PipePort extends Port {
       const pkts = txDone[0], bytes = txDone[1];
       countTx(region, t, pkts, bytes, 0);
       countRx(region, peer, pkts, bytes, 0);
-      this.wakePeer(u32[(peer + RR.portOfs) >> 2]);
+      wakePort(region, u32[(peer + RR.portOfs) >> 2]);
     }
     const rel = Atomics.load(u32, (peer + RR.hwcur) >> 2);
     if (rel >= n) reinitRing(region, t, `${this.name}: the receiving end's hwcur ${rel} >= num_slots ${n}`);
@@ -101,7 +102,7 @@ export class PipePort extends Port {
         feedZcopyMonitor(region, peer, hwcur, head, true);
       }
       Atomics.store(u32, (r + RR.hwcur) >> 2, head);
-      this.wakePeer(u32[(peer + RR.portOfs) >> 2]);
+      wakePort(region, u32[(peer + RR.portOfs) >> 2]);
     }
     const pub = checkPublished(region, r, Atomics.load(u32, (peer + RR.hwcur) >> 2), this.name, "the sending end's hwcur");
     const old = u32[(r + RR.hwtail) >> 2];

@@ -67,12 +67,15 @@ export class WorkerPool {
   }
 
   /** Stop every thread (a thread that does not exit within 3 s is terminated). */
+  /** Threads stopAll() had to terminate (they wrote no end time). */
+  readonly terminated: number[] = [];
+
   async stopAll(): Promise<void> {
     Atomics.store(this.ctrl, C.stop, 1);
     Atomics.notify(this.ctrl, C.go);
     await Promise.all(this.workers.map((w, i) => new Promise<void>((res) => {
       if (this.exited[i]) return res();
-      const t = setTimeout(() => { void w.terminate().then(() => res()); }, 3000);
+      const t = setTimeout(() => { this.terminated.push(i); void w.terminate().then(() => res()); }, 3000);
       w.once('exit', () => { clearTimeout(t); res(); });
     })));
   }

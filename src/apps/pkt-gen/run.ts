@@ -194,9 +194,11 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     };
     tick();
   });
+  const stopAt = performance.now();
   await pool.stopAll();
   helpers?.restore();
   for (const e of errors) io.err(e);
+  if (pool.terminated.length) io.err(`pkt-gen: thread${pool.terminated.length > 1 ? 's' : ''} ${pool.terminated.join(', ')} did not stop within 3 s and ${pool.terminated.length > 1 ? 'were' : 'was'} terminated: the run's time is taken from the main thread`);
 
   const pkts = sum(S.pkts), bytes = sum(S.bytes), events = sum(S.events);
   let start = Infinity, end = 0;
@@ -204,7 +206,8 @@ export async function pktGen(o: PktGenOptions, io: PktGenIo): Promise<PktGenResu
     if (stats[t * ROW + S.start] > 0) start = Math.min(start, stats[t * ROW + S.start]);
     end = Math.max(end, stats[t * ROW + S.end]);
   }
-  const seconds = start < end ? (end - start) / 1000 : 0;
+  // a terminated thread wrote no end time: then the main thread's time (from the start of the threads to the stop)
+  const seconds = pool.terminated.length ? (stopAt - t0) / 1000 : start < end ? (end - start) / 1000 : 0;
   const dropped = sum(S.portDrops);
   const result: PktGenResult = { function: o.function, port: o.port, packets: pkts, bytes, events, seconds, seqErrors: sum(S.seqErrors), dropped };
   if (o.function === 'ping') {

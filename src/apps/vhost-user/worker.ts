@@ -14,7 +14,10 @@
 //
 // Idle, it sleeps on the switch port's futex word with an fd-waker watching the socket and the
 // kick eventfds (apps/common/fd-waker.ts), or in poll(2) when not attached; it asks the guest
-// for kicks only before it sleeps (virtqueue.ts wantKicks). In busy-polling mode (vale-ctl -p
+// for kicks only before it sleeps (virtqueue.ts wantKicks). The wake-ups of the receivers it
+// delivers to are kept over several rounds and done once (common/kept-wakes.ts): a receiver
+// sharing this thread's CPU is switched in once per couple of thousand frames, not per burst,
+// and always before this thread sleeps or gives way to a full destination. In busy-polling mode (vale-ctl -p
 // valeX:NAME, until -P; pinned to a CPU with -C 0,CPU) it never sleeps and never asks for
 // kicks: each round tells the guest not to kick (NO_NOTIFY, or avail_event behind its index),
 // as DPDK's net_vhost does, and the socket is looked at every 256 rounds. Requests from the
@@ -33,6 +36,7 @@ import { setSwitchRss } from '../../vale/switch.js';
 import { guestToRingWithHdr, PORT_HDR, ringToGuestWithHdr } from './offload-path.js';
 import { FdWaker } from '../common/fd-waker.js';
 import { FullDestinationWatch, parseFullPolicy } from '../common/full-destination.js';
+import { KeptWakes } from '../common/kept-wakes.js';
 import { openAttachedPort } from '../vale-attach/port.js';
 import { AttachRequests, errorOf } from './attach-requests.js';
 import { DirectHandoff } from './handoff.js';
@@ -114,6 +118,7 @@ const requests = new AttachRequests(input.ctrl, input.name, {
 
 function closePort(): void {
   if (!vnic) return;
+  kept.flush(); // nothing kept for a port about to go
   try { vnic.close(); } catch { /* nothing more to do */ }
   vnic = null;
   sw = '';
@@ -230,6 +235,8 @@ function switchToGuest(): number {
 // meanwhile (the front end sees a full ring, as with a slow NIC). Other destinations are not
 // held up: the round still runs right after the yield. (NMTS_VM_FULL: at the top.)
 let destFull = false;
+/** The switch's wake-ups, done once per several rounds (apps/common/kept-wakes.ts). */
+const kept = new KeptWakes();
 
 /** txsync the port's tx ring (forwarding into the switch) and note whether a destination was full. */
 function syncTx(): void {
@@ -239,6 +246,7 @@ function syncTx(): void {
 
 function afterFull(): void {
   destFull = false;
+  kept.flush(); // the full destination's reader must run
   fullWatch.giveWay();
 }
 
@@ -331,6 +339,7 @@ function publish(): void {
 
 let failure: { code: string; message: string } | null = null;
 let rounds = 0;
+kept.start();
 try {
   while (Atomics.load(ctrl, C.stop) === 0) {
     requests.poll();
@@ -339,15 +348,21 @@ try {
     if (destFull) afterFull();
     const moved = guestToSwitch() + switchToGuest();
     publish();
+    kept.afterRound(moved);
     if (polling && !handoff.isLent) {
       wantKicks(false); // also moves avail_event along with EVENT_IDX
       if ((++rounds & 255) === 0) { dev.service(); dev.consumeKicks(); }
-    } else if (moved === 0) sleep();
+    } else if (moved === 0) {
+      kept.pause();
+      sleep();
+      kept.resume();
+    }
     else if ((++rounds & 255) === 0) { dev.service(); dev.consumeKicks(); }
   }
 } catch (e) {
   failure = errorOf(e);
 } finally {
+  kept.stop();
   publish();
   (waker as FdWaker | null)?.stop();
   closePort();

@@ -24,6 +24,7 @@
 import { DEFAULT_SLOTS, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, NS_MOREFRAG, POLLIN, POLLOUT } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import { clock, SPIN_CHECKS_PER_US, type OpenOptions, type Port } from '../../core/port.js';
+import { SPIN_CLOCK_EVERY, spinEnd } from '../../core/spin.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { NetmapError } from '../../core/region.js';
@@ -211,10 +212,12 @@ export class VhostDirectPort extends KernelPort {
   override poll(events: number, timeoutMs = -1): number {
     let revents = this.check(events);
     if (revents || timeoutMs === 0) return revents;
-    const spins = (this.spinUs * SPIN_CHECKS_PER_US) >> 2;
+    const spins = (this.spinUs * SPIN_CHECKS_PER_US) >> 2,
+      end = spins > 0 ? spinEnd(timeoutMs) : 0;
     for (let i = 0; i < spins; i++) {
       revents = this.check(events);
       if (revents) return revents;
+      if ((i & (SPIN_CLOCK_EVERY - 1)) === SPIN_CLOCK_EVERY - 1 && clock.now() >= end) break;
     }
     const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
     for (;;) {
