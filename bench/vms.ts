@@ -15,7 +15,10 @@
  * lcore on CPU 0); the back ends' forwarding thread goes on CPU 1 (testpmd's lcore 1, pkt-gen -a 1);
  * vm-switch has three busy threads on the two cores. Ratios are printed as the targets name them.
  * The guest rows need QEMU and the test guest (scripts/build-test-guest.sh), else they are skipped
- * with a note. Rates are averaged over the measured window only (after --warmup).
+ * with a note. Rates are averaged over the measured window only (after --warmup). With
+ * --rounds N every selected row runs N times, the rows in turn within a round (this machine's
+ * speed changes from minute to minute), and the summary gives min / median / max of each rate
+ * and of each ratio, a ratio being taken against its reference in the same round.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

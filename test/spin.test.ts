@@ -1,11 +1,11 @@
 // core/spin.ts: the flow spin a poller may do before it sleeps. What holds by construction:
 // no spin when it is off or when no stream flowed recently (an idle port costs nothing), a
 // spin ends as soon as the check finds something, a spin is bounded by flowSpinUs, a bad
-// NMTS_FLOW_SPIN_US is refused; and a port polled with the flow spin on still moves every
+// NMTS_FLOW_SPIN_US or NMTS_SPIN_US is refused (an empty one is the default); and a port polled with the flow spin on still moves every
 // frame of a pipe and still sleeps (times out) once the stream has stopped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultFlowSpinUs, FLOW_WINDOW_MS, FlowSpin, YIELD_EVERY } from '../src/core/spin.js';
+import { DEFAULT_SPIN_US, defaultFlowSpinUs, defaultSpinUs, FLOW_WINDOW_MS, FlowSpin, YIELD_EVERY } from '../src/core/spin.js';
 import { open, POLLIN } from '../src/index.js';
 
 class Counter {
@@ -58,6 +58,35 @@ test('bounded by flowSpinUs when nothing comes', () => {
   assert.equal(f.spin(c), 0);
   // 2 ms of spin; a loaded machine may deschedule the thread, which ends the spin early
   assert.ok(performance.now() - t < 2 + 50, `spun ${performance.now() - t} ms`);
+});
+
+test('NMTS_SPIN_US: unset or empty is the default 50, a number is taken, garbage and a bad spinUs are refused', () => {
+  const saved = process.env.NMTS_SPIN_US;
+  const name = `spenv${process.pid}`;
+  try {
+    delete process.env.NMTS_SPIN_US;
+    assert.equal(defaultSpinUs(), DEFAULT_SPIN_US);
+    process.env.NMTS_SPIN_US = '';
+    assert.equal(defaultSpinUs(), 50, 'empty: the default, not 0');
+    const p = open(`${name}{1`);
+    assert.equal(p.spinUs, 50);
+    p.close();
+    process.env.NMTS_SPIN_US = '0';
+    assert.equal(defaultSpinUs(), 0);
+    process.env.NMTS_SPIN_US = '1000000';
+    assert.equal(defaultSpinUs(), 1_000_000);
+    process.env.NMTS_SPIN_US = 'fast';
+    assert.throws(() => defaultSpinUs(), /NMTS_SPIN_US=fast/);
+    assert.throws(() => open(`${name}{1`), /NMTS_SPIN_US=fast/, 'an open says why');
+    process.env.NMTS_SPIN_US = '-5';
+    assert.throws(() => defaultSpinUs(), RangeError);
+    delete process.env.NMTS_SPIN_US;
+    assert.throws(() => open(`${name}{1`, { spinUs: -1 }), /spinUs -1/);
+    assert.throws(() => open(`${name}{1`, { spinUs: Number.NaN }), /spinUs NaN/);
+  } finally {
+    if (saved === undefined) delete process.env.NMTS_SPIN_US;
+    else process.env.NMTS_SPIN_US = saved;
+  }
 });
 
 test('NMTS_FLOW_SPIN_US: default 0, a number is taken, garbage is refused', () => {

@@ -13,7 +13,7 @@ function u32Refs(region: Region, rec: number): number {
 import { OWNER_TOKEN } from './lock.js';
 import { forgetRegion, retireRegion } from './shm.js';
 import { holdWakes, portWord, releaseWakes, sleepOn, sleepOnAsync, type WaitCheck } from './wait.js';
-import { defaultFlowSpinUs, FlowSpin, SPIN_CLOCK_EVERY, spinEnd, type SpinCheck } from './spin.js';
+import { defaultFlowSpinUs, defaultSpinUs, FlowSpin, SPIN_CLOCK_EVERY, spinEnd, type SpinCheck } from './spin.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -142,7 +142,8 @@ export abstract class Port {
     this.u8 = region.u8;
     this.memId = region.memId;
     this.busyWait = opts.busyWait ?? false;
-    this.spinUs = opts.spinUs ?? Number(process.env.NMTS_SPIN_US ?? 50);
+    this.spinUs = opts.spinUs ?? defaultSpinUs();
+    if (!Number.isFinite(this.spinUs) || this.spinUs < 0) throw new NetmapError('EINVAL', `${spec.raw}: spinUs ${opts.spinUs}: microseconds (a number >= 0) expected`);
     this.flow = new FlowSpin(opts.flowSpinUs ?? defaultFlowSpinUs());
     this.exclusive = (spec.flags & NR_EXCLUSIVE) !== 0;
     this.extraBufs = opts.extraBufs ?? 0;

@@ -52,6 +52,22 @@ export function spinEnd(timeoutMs: number): number {
   return timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
 }
 
+/** poll()'s first spin when neither the caller nor NMTS_SPIN_US says (µs). */
+export const DEFAULT_SPIN_US = 50;
+
+/**
+ * Default first spin (µs) from NMTS_SPIN_US: unset or empty gives DEFAULT_SPIN_US (as
+ * distribution's spin rule reads it); a value that is not a number >= 0 is refused, not
+ * ignored (it used to make the spin silently 0 or NaN checks).
+ */
+export function defaultSpinUs(): number {
+  const v = process.env.NMTS_SPIN_US;
+  if (v === undefined || v.trim() === '') return DEFAULT_SPIN_US;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new RangeError(`NMTS_SPIN_US=${v}: microseconds (a number >= 0) expected`);
+  return n;
+}
+
 /** Default flow spin (µs) from NMTS_FLOW_SPIN_US; a bad value is refused, not ignored. */
 export function defaultFlowSpinUs(): number {
   const v = process.env.NMTS_FLOW_SPIN_US;

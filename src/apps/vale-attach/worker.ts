@@ -4,7 +4,9 @@
 // of its own); with the host stack (-h), also netmap:IF^ <-> valeX:IF^. Batched, no allocation
 // per frame. When idle it sleeps on the switch port's futex word, and an fd-waker thread turns
 // input on the interface's sockets into a wake-up of that word. In polling mode (vale-ctl -p) it
-// never sleeps, optionally pinned to a CPU.
+// never sleeps, optionally pinned to a CPU. The wake-ups of the switch's receivers it delivers
+// to are kept over several busy rounds and done once (common/kept-wakes.ts), always before it
+// spins, sleeps or stops.
 //
 // Control (a SharedArrayBuffer of Int32 words, A.*) and counters (Float64, per direction) are
 // shared with the daemon; messages to the daemon: ready, polling, error, stopped.
@@ -20,6 +22,7 @@ import { ctlSocketFd, ifIndex } from '../../sys/net.js';
 import { pinThisThread, allowedCpus, schedYield } from '../../sys/sched.js';
 import type { ValePort } from '../../vale/vale-port.js';
 import { AdaptiveSpin } from '../common/adaptive-spin.js';
+import { KeptWakes } from '../common/kept-wakes.js';
 import { FdWaker } from '../common/fd-waker.js';
 import { Direction, rxPending } from '../common/port-forward.js';
 import { portBackendLines } from '../common/port-backend.js';
@@ -260,22 +263,39 @@ const beforeSleep = {
  * generic property-load builtin (measured: 2.8 % of all CPU under TCP load).
  */
 function serve(): void {
-  while (Atomics.load(ctrl, A.stop) === 0) {
-    if (Atomics.load(ctrl, A.stall) === 1) Atomics.wait(ctrl, A.stall, 1); // tests: a stuck forwarder
-    applyPolling();
-    syncAll(true);
-    let moved = 0;
-    for (let d = 0; d < dirs.length; d++) moved += dirs[d].run(burst);
-    syncAll(false);
-    publish();
-    if (moved > 0) spin.moved();
-    else if (!polling) {
-      // while frames flow, look again (yielding the CPU) before paying a sleep and a wake-up
-      if (spin.idle(clock.now())) schedYield();
-      else sleep();
+  kept.start();
+  try {
+    while (Atomics.load(ctrl, A.stop) === 0) {
+      if (Atomics.load(ctrl, A.stall) === 1) { // tests: a stuck forwarder
+        kept.pause();
+        Atomics.wait(ctrl, A.stall, 1);
+        kept.resume();
+      }
+      applyPolling();
+      syncAll(true);
+      let moved = 0;
+      for (let d = 0; d < dirs.length; d++) moved += dirs[d].run(burst);
+      syncAll(false);
+      publish();
+      kept.afterRound(moved); // a round that moved nothing wakes what was kept
+      if (moved > 0) spin.moved();
+      else if (!polling) {
+        // while frames flow, look again (yielding the CPU) before paying a sleep and a wake-up
+        if (spin.idle(clock.now())) schedYield();
+        else {
+          kept.pause();
+          sleep();
+          kept.resume();
+        }
+      }
     }
+  } finally {
+    kept.stop();
   }
 }
+
+/** The switch's wake-ups, done once per several busy rounds (apps/common/kept-wakes.ts). */
+const kept = new KeptWakes();
 
 let failure: { code: string; message: string } | null = null;
 try {

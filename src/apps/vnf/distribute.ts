@@ -115,7 +115,7 @@ export function distributionThreads(workers: number, layout: Layout): number {
  * when NMTS_SPIN_US says otherwise.
  */
 export function distributionSpinUs(threads: number, cpus = availableParallelism(), env = process.env.NMTS_SPIN_US): number | null {
-  if (env !== undefined && env !== '') return null;
+  if (env !== undefined && env.trim() !== '') return null; // as core/spin.ts defaultSpinUs reads it
   return threads + 1 > cpus ? 0 : null;
 }
 
