@@ -33,6 +33,7 @@ if (PR.waiters !== PR.wakeSeq + 4 || RH.anyWaiters !== RH.anyWakeSeq + 4) throw 
 
 /** Announce a waiter on word `seqIdx`, run c.beforeSleep(), sleep as long as it says unless woken. */
 export function sleepOn(region: Region, seqIdx: number, c: WaitCheck): void {
+  if (heldCount > 0) flushWakes(); // never sleep on wake-ups kept (below): a sleeper may wait for them
   const i32 = region.i32;
   const seq = Atomics.load(i32, seqIdx);
   Atomics.add(i32, seqIdx + 1, 1);
@@ -46,6 +47,7 @@ export function sleepOn(region: Region, seqIdx: number, c: WaitCheck): void {
 
 /** sleepOn() without blocking the thread (the event loop keeps running). */
 export async function sleepOnAsync(region: Region, seqIdx: number, c: WaitCheck): Promise<void> {
+  if (heldCount > 0) flushWakes();
   const i32 = region.i32;
   const seq = Atomics.load(i32, seqIdx);
   Atomics.add(i32, seqIdx + 1, 1);
@@ -77,8 +79,13 @@ export function wakePort(region: Region, port: number): void {
 }
 
 function wakeNow(region: Region, port: number): void {
-  if (port >= 4096 && port + PR.waiters < region.bufsOfs && (port & 63) === 0) wakeWord(region, (port + PR.wakeSeq) >> 2);
+  wakePortWord(region, port);
   wakeWord(region, ANY_WORD);
+}
+
+/** The sleepers of port record `port` only (an offset outside the object area: none). */
+function wakePortWord(region: Region, port: number): void {
+  if (port >= 4096 && port + PR.waiters < region.bufsOfs && (port & 63) === 0) wakeWord(region, (port + PR.wakeSeq) >> 2);
 }
 
 // ---- wake-ups kept for later, by this thread ----
@@ -87,8 +94,9 @@ function wakeNow(region: Region, port: number): void {
 // thread forwarding burst after burst into a switch) would wake the same sleeper once per
 // sync, and a sleeper sharing this thread's CPU is switched in at each wake to find a handful
 // of frames. Between holdWakes() and releaseWakes() every wakePort() of this thread is kept,
-// once per distinct (region, port), and done at the release (or at flushWakes()). Nothing is
-// lost: a kept wake is always done, and one that finds the table full is done at once.
+// once per distinct (region, port), and done at the release (or at flushWakes()), the region's
+// word for pollers of several ports once per region. Nothing is lost: a kept wake is always
+// done, and one that finds the table full is done at once.
 // Module state, hence per thread (each worker has its own); calls nest.
 const HELD_MAX = 16;
 let holdDepth = 0;
@@ -107,15 +115,24 @@ export function releaseWakes(): void {
   flushWakes();
 }
 
-/** Do the kept wake-ups now and go on holding. */
+/**
+ * Do the kept wake-ups now and go on holding: each port's sleepers, then the region's pollers
+ * of several ports once per region (one wake-up for a poller whose several ports got frames).
+ */
 export function flushWakes(): void {
   const n = heldCount;
   heldCount = 0;
   for (let i = 0; i < n; i++) {
     const r = heldRegion[i]!;
-    heldRegion[i] = null;
-    if (!r.unmapped) wakeNow(r, heldPort[i]); // a region let go of meanwhile has nobody of ours to wake
+    if (!r.unmapped) wakePortWord(r, heldPort[i]); // a region let go of meanwhile has nobody of ours to wake
   }
+  for (let i = 0; i < n; i++) {
+    const r = heldRegion[i]!;
+    let first = !r.unmapped;
+    for (let j = 0; j < i && first; j++) if (heldRegion[j] === r) first = false;
+    if (first) wakeWord(r, ANY_WORD);
+  }
+  for (let i = 0; i < n; i++) heldRegion[i] = null;
 }
 
 /** Wake-ups kept and not done yet (distinct sleepers). */

@@ -14,6 +14,7 @@
 // Each stage reports the worker's counters (rx: frames taken from its pipes, tx: frames it
 // sent into them, drops: the VNF's own drops) and the VNF's statistics object.
 import { POLLIN, POLLOUT } from '../../core/constants.js';
+import { holdWakes, releaseWakes } from '../../core/wait.js';
 import { pollPorts } from '../../core/poll.js';
 import type { OpenOptions, Port } from '../../core/port.js';
 import { Host } from '../../host/host.js';
@@ -115,10 +116,15 @@ class FirewallStage implements Stage {
     if (now >= this.nextSweep) { this.nextSweep = now + 1000; this.eng.ct.sweep(now); }
     const ab = this.ab, ba = this.ba;
     const before = ab.packets + ab.filtered + ab.drops + ba.packets + ba.filtered + ba.drops;
-    ab.run(this.burst);
-    ba.run(this.burst);
-    a.txsync();
-    b.txsync();
+    holdWakes(); // the I/O thread woken once for both directions (core/wait.ts)
+    try {
+      ab.run(this.burst);
+      ba.run(this.burst);
+      a.txsync();
+      b.txsync();
+    } finally {
+      releaseWakes();
+    }
     return ab.packets + ab.filtered + ab.drops + ba.packets + ba.filtered + ba.drops - before;
   }
   pending(): boolean { return rxPending(this.a) || rxPending(this.b); }
@@ -158,7 +164,7 @@ class L4lbStage implements Stage {
     const h = this.h;
     const n = h.poll(waitMs);
     this.lb.tick(h.now);
-    h.flush();
+    // what was forwarded goes at the next poll, with the release of this batch: one wake-up for both
     return n;
   }
   pending(): boolean { return rxPending(this.h.port); }

@@ -16,6 +16,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { POLLIN, POLLOUT } from '../../core/constants.js';
 import { pollPorts } from '../../core/poll.js';
+import { holdWakes, releaseWakes } from '../../core/wait.js';
 import type { Port } from '../../core/port.js';
 import { open } from '../../port-kinds.js';
 import { Direction } from '../common/port-forward.js';
@@ -173,30 +174,37 @@ class IoThread {
     let nextStats = inp.statsMs ? performance.now() + inp.statsMs : Infinity;
     for (;;) {
       let work = 0;
-      if (!stopping && Atomics.load(ctrl, CTRL_STOP)) {
-        stopping = true;
-        stopAt = performance.now();
-        if (rxSide) { Atomics.store(ctrl, CTRL_RX_DONE, 1); Atomics.notify(ctrl, CTRL_RX_DONE); }
-        if (!txSide) break;
-      }
-      if (!stopping && rxSide) {
-        for (let k = 0; k < ports.length; k++) {
-          ports[k]!.rxsync();
-          work += this.spreaders[k]!.run(inp.batch);
+      // one wake-up per sleeper for the whole round (a worker's batch and the release of its
+      // answers' slots; the client's frames): core/wait.ts, done before the wait below
+      holdWakes();
+      try {
+        if (!stopping && Atomics.load(ctrl, CTRL_STOP)) {
+          stopping = true;
+          stopAt = performance.now();
+          if (rxSide) { Atomics.store(ctrl, CTRL_RX_DONE, 1); Atomics.notify(ctrl, CTRL_RX_DONE); }
+          if (!txSide) break;
         }
-      }
-      const allDone = Atomics.load(ctrl, CTRL_WORKERS_DONE) >= inp.workers;
-      if (txSide) {
-        const dirs = this.dirs;
-        for (let j = 0; j < dirs.length; j++) {
-          const d = dirs[j]!;
-          d.src.rxsync();
-          const n = d.run(inp.batch);
-          if (n > 0) d.src.rxsync(); // hand the slots back to the worker now: its next batch of answers has room
-          work += n;
+        if (!stopping && rxSide) {
+          for (let k = 0; k < ports.length; k++) {
+            ports[k]!.rxsync();
+            work += this.spreaders[k]!.run(inp.batch);
+          }
         }
-        for (let j = 0; j < this.outPorts.length; j++) this.outPorts[j]!.txsync();
-        if (stopping && ((allDone && work === 0) || performance.now() - stopAt > inp.drainMs)) break;
+        const allDone = Atomics.load(ctrl, CTRL_WORKERS_DONE) >= inp.workers;
+        if (txSide) {
+          const dirs = this.dirs;
+          for (let j = 0; j < dirs.length; j++) {
+            const d = dirs[j]!;
+            d.src.rxsync();
+            const n = d.run(inp.batch);
+            if (n > 0) d.src.rxsync(); // hand the slots back to the worker now: its next batch of answers has room
+            work += n;
+          }
+          for (let j = 0; j < this.outPorts.length; j++) this.outPorts[j]!.txsync();
+          if (stopping && ((allDone && work === 0) || performance.now() - stopAt > inp.drainMs)) break;
+        }
+      } finally {
+        releaseWakes();
       }
       const now = performance.now();
       if (now >= nextStats) { nextStats = now + inp.statsMs; post({ t: 'stats', role: inp.role, id: 0, io: this.stats() }); }
