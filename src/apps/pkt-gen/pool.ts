@@ -66,10 +66,10 @@ export class WorkerPool {
     Atomics.notify(this.ctrl, C.go);
   }
 
-  /** Stop every thread (a thread that does not exit within 3 s is terminated). */
   /** Threads stopAll() had to terminate (they wrote no end time). */
   readonly terminated: number[] = [];
 
+  /** Stop every thread (a thread that does not exit within 3 s is terminated). */
   async stopAll(): Promise<void> {
     Atomics.store(this.ctrl, C.stop, 1);
     Atomics.notify(this.ctrl, C.go);

@@ -17,8 +17,8 @@
 // for kicks only before it sleeps (virtqueue.ts wantKicks). The wake-ups of the receivers it
 // delivers to are kept over several rounds and done once (common/kept-wakes.ts): a receiver
 // sharing this thread's CPU is switched in once per couple of thousand frames, not per burst,
-// and always before this thread sleeps or gives way to a full destination. In busy-polling mode (vale-ctl -p
-// valeX:NAME, until -P; pinned to a CPU with -C 0,CPU) it never sleeps and never asks for
+// and always before this thread sleeps or gives way to a full destination. In busy-polling
+// mode (vale-ctl -p valeX:NAME, until -P; pinned to a CPU with -C 0,CPU) it never sleeps and never asks for
 // kicks: each round tells the guest not to kick (NO_NOTIFY, or avail_event behind its index),
 // as DPDK's net_vhost does, and the socket is looked at every 256 rounds. Requests from the
 // daemon (attach, detach, polling, stop) are words in a SharedArrayBuffer, seen within 100 ms.
