@@ -4,7 +4,7 @@ import { clock, SPIN_CHECKS_PER_US, type Port } from './port.js';
 import { NetmapError, type Region } from './region.js';
 import { PollSet } from '../sys/net.js';
 import { ANY_WORD, sleepOn } from './wait.js';
-import { SPIN_CLOCK_EVERY, spinEnd } from './spin.js';
+import { spinEnd, spinPastEnd } from './spin.js';
 
 /** One reusable pollfd array per ports array (a poll loop calls with the same array each time). */
 const pollSets = new WeakMap<readonly Port[], { set: PollSet; owner: Int32Array; events: Int32Array }>();
@@ -74,7 +74,7 @@ export function pollPorts(ports: readonly Port[], events: ArrayLike<number>, rev
   const end = spins > 0 ? spinEnd(timeoutMs) : 0;
   for (let i = 0; i < spins; i++) {
     if ((n = scan())) return n;
-    if ((i & (SPIN_CLOCK_EVERY - 1)) === SPIN_CLOCK_EVERY - 1 && clock.now() >= end) break;
+    if (spinPastEnd(i, end)) break;
   }
   const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
 

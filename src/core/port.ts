@@ -13,7 +13,7 @@ function u32Refs(region: Region, rec: number): number {
 import { OWNER_TOKEN } from './lock.js';
 import { forgetRegion, retireRegion } from './shm.js';
 import { holdWakes, portWord, releaseWakes, sleepOn, sleepOnAsync, type WaitCheck } from './wait.js';
-import { defaultFlowSpinUs, defaultSpinUs, FlowSpin, SPIN_CLOCK_EVERY, spinEnd, type SpinCheck } from './spin.js';
+import { defaultFlowSpinUs, defaultSpinUs, FlowSpin, spinEnd, spinPastEnd, type SpinCheck } from './spin.js';
 import type { PortSpec } from './portspec.js';
 
 // `performance` is a lazy global getter in Node: keep one reference
@@ -310,7 +310,7 @@ export abstract class Port {
     for (let i = 0; i < spins; i++) {
       revents = this.ready(events);
       if (revents) return this.readyNow(revents);
-      if ((i & (SPIN_CLOCK_EVERY - 1)) === SPIN_CLOCK_EVERY - 1 && clock.now() >= end) break;
+      if (spinPastEnd(i, end)) break;
     }
     const w = this.waitCheck, word = portWord(this.rec);
     w.events = events;

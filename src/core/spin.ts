@@ -52,20 +52,30 @@ export function spinEnd(timeoutMs: number): number {
   return timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
 }
 
+/** Whether a first spin, at its check `i`, has reached `end` (spinEnd): the clock is read every SPIN_CLOCK_EVERY checks only. */
+export function spinPastEnd(i: number, end: number): boolean {
+  return (i & (SPIN_CLOCK_EVERY - 1)) === SPIN_CLOCK_EVERY - 1 && clock.now() >= end;
+}
+
 /** poll()'s first spin when neither the caller nor NMTS_SPIN_US says (µs). */
 export const DEFAULT_SPIN_US = 50;
 
 /**
- * Default first spin (µs) from NMTS_SPIN_US: unset or empty gives DEFAULT_SPIN_US (as
- * distribution's spin rule reads it); a value that is not a number >= 0 is refused, not
+ * Default first spin (µs) from NMTS_SPIN_US: unset or empty gives DEFAULT_SPIN_US
+ * (spinEnvGiven, which distribution's spin rule also reads); a value that is not a number >= 0 is refused, not
  * ignored (it used to make the spin silently 0 or NaN checks).
  */
 export function defaultSpinUs(): number {
   const v = process.env.NMTS_SPIN_US;
-  if (v === undefined || v.trim() === '') return DEFAULT_SPIN_US;
+  if (!spinEnvGiven(v)) return DEFAULT_SPIN_US;
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new RangeError(`NMTS_SPIN_US=${v}: microseconds (a number >= 0) expected`);
   return n;
+}
+
+/** Whether NMTS_SPIN_US (`v`) says anything: unset or empty (blanks) leaves the default. */
+export function spinEnvGiven(v: string | undefined = process.env.NMTS_SPIN_US): v is string {
+  return v !== undefined && v.trim() !== '';
 }
 
 /** Default flow spin (µs) from NMTS_FLOW_SPIN_US; a bad value is refused, not ignored. */

@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { parsePortSpec } from '../../core/portspec.js';
+import { spinEnvGiven } from '../../core/spin.js';
 import { NetmapError } from '../../core/region.js';
 import { formatMac, parseIPv4 } from '../../packet/addr.js';
 import { lbPipeNames } from '../lb/lb.js';
@@ -115,7 +116,7 @@ export function distributionThreads(workers: number, layout: Layout): number {
  * when NMTS_SPIN_US says otherwise.
  */
 export function distributionSpinUs(threads: number, cpus = availableParallelism(), env = process.env.NMTS_SPIN_US): number | null {
-  if (env !== undefined && env.trim() !== '') return null; // as core/spin.ts defaultSpinUs reads it
+  if (spinEnvGiven(env)) return null;
   return threads + 1 > cpus ? 0 : null;
 }
 

@@ -6,7 +6,7 @@
 import { NR_RX, NR_TX, POLLIN, POLLOUT } from '../../core/constants.js';
 import { RecKind } from '../../core/layout.js';
 import { clock, Port, SPIN_CHECKS_PER_US, type BackendInfo, type OpenOptions, type PortStats } from '../../core/port.js';
-import { SPIN_CLOCK_EVERY, spinEnd } from '../../core/spin.js';
+import { spinEnd, spinPastEnd } from '../../core/spin.js';
 import type { PortSpec } from '../../core/portspec.js';
 import type { PrivateRegion } from '../../core/private-region.js';
 import { createPortRecord, createRing, portRing, setPortRing } from '../../core/records.js';
@@ -201,7 +201,7 @@ export abstract class KernelPort extends Port {
     for (let i = 0; i < spins; i++) {
       revents = this.check(events);
       if (revents) return revents;
-      if ((i & (SPIN_CLOCK_EVERY - 1)) === SPIN_CLOCK_EVERY - 1 && clock.now() >= end) break;
+      if (spinPastEnd(i, end)) break;
     }
     const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
     this.setEvents(this.pollSet, events);

@@ -24,7 +24,7 @@
 import { DEFAULT_SLOTS, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, NS_MOREFRAG, POLLIN, POLLOUT } from '../../core/constants.js';
 import { RR } from '../../core/layout.js';
 import { clock, SPIN_CHECKS_PER_US, type OpenOptions, type Port } from '../../core/port.js';
-import { SPIN_CLOCK_EVERY, spinEnd } from '../../core/spin.js';
+import { spinEnd, spinPastEnd } from '../../core/spin.js';
 import type { PortSpec } from '../../core/portspec.js';
 import { createPrivateRegion, type PrivateRegion } from '../../core/private-region.js';
 import { NetmapError } from '../../core/region.js';
@@ -217,7 +217,7 @@ export class VhostDirectPort extends KernelPort {
     for (let i = 0; i < spins; i++) {
       revents = this.check(events);
       if (revents) return revents;
-      if ((i & (SPIN_CLOCK_EVERY - 1)) === SPIN_CLOCK_EVERY - 1 && clock.now() >= end) break;
+      if (spinPastEnd(i, end)) break;
     }
     const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs;
     for (;;) {
