@@ -21,7 +21,7 @@
 // instead: a frame to VIP:PORT by its source, a backend's answer (from port vipPort) by its
 // destination, so that a connection's two directions (client -> VIP, backend -> client)
 // meet on one worker although their addresses differ. Nothing here allocates per frame.
-import { NS_MOREFRAG } from '../../core/constants.js';
+import { NS_BUF_CHANGED, NS_MOREFRAG } from '../../core/constants.js';
 import { copyWords } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
 import type { Ring } from '../../core/ring.js';
@@ -61,6 +61,8 @@ export class Spreader {
   private readonly hold: boolean;
   /** the last run() stopped at a frame its pipe had no room for (hold): wait for the pipe */
   blocked = false;
+  /** one worker in the port's region: moveAll() takes the frames before the frame-by-frame loop */
+  private readonly bulk: boolean;
 
   constructor(readonly port: Port, readonly pipes: Port[], steer: Steer | null, copy: boolean) {
     this.hold = pipes.length === 1;
@@ -69,6 +71,7 @@ export class Spreader {
     this.pipeFull = new Float64Array(n);
     this.cur = new Uint32Array(n);
     this.swap = Uint8Array.from(pipes, (p) => (!copy && p.region === port.region ? 1 : 0));
+    this.bulk = n === 1 && this.swap[0] === 1;
     this.vip = steer?.vip ?? 0;
     this.vipPort = steer ? steer.vipPort : -1;
     for (const p of pipes) if (p.txRings.length === 0) throw new RangeError(`${p.name}: no tx ring bound`);
@@ -116,7 +119,8 @@ export class Spreader {
 
   private ring(rx: Ring, limit: number): number {
     const u8 = this.port.u8, c = this.counters, pipes = this.pipes;
-    let j = rx.head, n = 0, ahead = 0; // ahead: slots from j whose frames are touched
+    let n = this.bulk ? this.moveAll(rx, limit) : 0; // one worker, zero-copy: the common frames in one loop
+    let j = rx.head, ahead = 0; // ahead: slots from j whose frames are touched
     const rt = rx.tail;
     while (j !== rt && n < limit) {
       if (ahead === 0) { // the next frames' first lines into the cache, many misses at once (Ring.touchFrames)
@@ -151,6 +155,53 @@ export class Spreader {
       ahead = ahead > slots ? ahead - slots : 0;
     }
     rx.advance(j);
+    return n;
+  }
+
+  /**
+   * One worker and a shared region (`bulk`): pick() has no choice to make (every frame, ARP
+   * included, goes to worker 0), so the frames are moved in one tight loop instead of frame by
+   * frame: each rx slot's buffer swapped with the pipe's tx slot's (as Ring.swapIn), the
+   * non-IP frames counted from their EtherType. The loop reads one word of each frame and
+   * calls nothing, so the misses on frames another core wrote overlap (as Ring.touchFrames).
+   * It stops at the first slot of a chain (NS_MOREFRAG: the frame-by-frame loop takes it), at
+   * the pipe's last free slot (the loop then holds the rest) or after `limit` frames; it
+   * advances the rx ring and returns the frames moved.
+   */
+  private moveAll(rx: Ring, limit: number): number {
+    const tx = this.pipes[0]!.txRings[0]!;
+    const u32 = rx.u32, u8 = rx.u8, rs = rx.slots, ts = tx.slots, rn = rx.numSlots, tn = tx.numSlots;
+    const bufsOfs = rx.bufsOfs | 0, bufSize = rx.bufSize | 0;
+    let j = rx.head, k = this.cur[0]!;
+    let avail = rx.tail - j;
+    if (avail < 0) avail += rn;
+    let room = tx.tail - k;
+    if (room < 0) room += tn;
+    let m = avail < room ? avail : room;
+    if (m > limit) m = limit;
+    let n = 0, nonIp = 0;
+    for (; n < m; n++) {
+      const a = rs + (j << 2), b = ts + (k << 2);
+      const w = u32[a + 1]!; // len | flags << 16
+      if (w & (NS_MOREFRAG << 16)) break;
+      const idx = u32[a]!, len = w & 0xffff;
+      // (a buffer index out of range reads undefined: counted as non-IP; the worker's checks refuse it)
+      const o = bufsOfs + idx * bufSize;
+      if (len < 14 || u8[o + 12] !== 0x08 || u8[o + 13] !== 0x00) nonIp++;
+      u32[a] = u32[b]!;
+      u32[b] = idx;
+      u32[b + 1] = len | (NS_BUF_CHANGED << 16);
+      u32[a + 1] = len | (NS_BUF_CHANGED << 16);
+      j = j + 1 === rn ? 0 : j + 1;
+      k = k + 1 === tn ? 0 : k + 1;
+    }
+    if (n > 0) {
+      this.cur[0] = k;
+      this.toWorker[0] += n;
+      this.counters[SP.received] += n;
+      this.counters[SP.nonIp] += nonIp;
+      rx.advance(j);
+    }
     return n;
   }
 
