@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  checksumAdd, checksumAdjust, checksumApplyDelta, checksumFold, ipv4HeaderChecksum, udpChecksumV4, udpChecksumV6,
+  checksumAdd, checksumAdd16, checksumAdjust, checksumApplyDelta, checksumFold, ipv4HeaderChecksum, udpChecksumV4, udpChecksumV6,
 } from '../src/packet/checksum.js';
 
 // Independent reference: build the exact byte sequence, pad, sum modulo 0xffff.
@@ -52,6 +52,26 @@ test('checksumAdd matches the reference on random data, offsets and lengths', ()
   // all 0xff, odd largest length: 0xffff words vanish, the padded 0xff00 remains
   const ff = new Uint8Array(65535).fill(0xff);
   assert.equal(checksumFold(checksumAdd(ff, 0, 65535, 0xffffffff)), 0xff00);
+});
+
+test('checksumAdd16 (16-bit loads, swapped back) equals checksumAdd folded, at even and odd offsets, with and without a carried sum', () => {
+  const r = rand(7);
+  const buf = new Uint8Array(70000);
+  for (let i = 0; i < buf.length; i++) buf[i] = r() & 0xff;
+  const u16 = new Uint16Array(buf.buffer);
+  for (let k = 0; k < 400; k++) {
+    const off = r() % 1000; // odd ones go to checksumAdd
+    const len = k < 4 ? [0, 1, 2, 65535][k]! : r() % (k % 2 ? 64 : 3000);
+    const sum = k % 3 === 0 ? 0 : k % 3 === 1 ? 17 + len : r();
+    assert.equal(checksumAdd16(u16, buf, off, len, sum), checksumFold(checksumAdd(buf, off, len, sum)), `off ${off} len ${len} sum ${sum}`);
+  }
+  // a header that checks (sum 0xffff) still checks; one bit flipped does not
+  const h = Uint8Array.from([0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7]);
+  const m = new Uint8Array(64); m.set(h, 14);
+  const m16 = new Uint16Array(m.buffer);
+  assert.equal(checksumAdd16(m16, m, 14, 20, 0), 0xffff);
+  m[14 + 13] ^= 4;
+  assert.notEqual(checksumAdd16(m16, m, 14, 20, 0), 0xffff);
 });
 
 test('checksumFold handles big accumulators', () => {

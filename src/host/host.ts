@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { NS_MOREFRAG, POLLIN } from '../core/constants.js';
 import type { OpenOptions, Port } from '../core/port.js';
 import { parseIPv4, parseMac, formatIPv4 } from '../packet/addr.js';
-import { checksumAdd, checksumAdjust, checksumFold } from '../packet/checksum.js';
+import { checksumAdd, checksumAdd16, checksumAdjust, checksumFold } from '../packet/checksum.js';
 import { open } from '../port-kinds.js';
 import { ArpCache, type ArpCacheOptions } from './arp-cache.js';
 import { BROADCAST_MAC, copyMac, ETH_HLEN, MIN_FRAME, writeArp } from './frames.js';
@@ -87,6 +87,8 @@ export class Host {
   readonly port: Port;
   /** The port's region bytes: received payloads are at u8[off, off + len). */
   readonly u8: Uint8Array;
+  /** The region's 16-bit view (checksums of words at even offsets: packet/checksum.ts checksumAdd16). */
+  private readonly u16: Uint16Array;
   readonly ip: number;
   readonly prefix: number;
   readonly netmask: number;
@@ -149,6 +151,7 @@ export class Host {
     this.ownsPort = typeof opts.port === 'string';
     this.port = typeof opts.port === 'string' ? open(opts.port, opts.openOptions) : opts.port;
     this.u8 = this.port.u8;
+    this.u16 = this.port.region.u16;
     this.partialOk = opts.partialChecksums ?? true;
     this.unreachRate = opts.icmpUnreachableRate ?? 100;
     try {
@@ -413,7 +416,7 @@ export class Host {
     const tot = (u8[ip + 2]! << 8) | u8[ip + 3]!;
     if (vhl >> 4 !== 4 || hl < 20 || tot < hl) { c[D.badIpHeader]++; return; }
     if (ETH_HLEN + tot > len) { c[D.truncated]++; return; }
-    if (checksumFold(checksumAdd(u8, ip, hl, 0)) !== 0xffff) { c[D.badIpChecksum]++; return; }
+    if (checksumAdd16(this.u16, u8, ip, hl, 0) !== 0xffff) { c[D.badIpChecksum]++; return; }
     if ((((u8[ip + 6]! << 8) | u8[ip + 7]!) & 0x3fff) !== 0) { c[D.fragment]++; return; }
     if (u8[ip + 8] === 0) { c[D.badTtl]++; return; }
     const dst = rd32(u8, ip + 16), src = rd32(u8, ip + 12);
@@ -499,8 +502,8 @@ export class Host {
     if (ulen < 8 || ulen > l4len) { c[D.badUdpLength]++; return; }
     let ck = (u8[l4 + 6]! << 8) | u8[l4 + 7]!;
     if (ck !== 0) {
-      const pseudo = checksumAdd(u8, ip + 12, 8, 17 + ulen);
-      if (checksumFold(checksumAdd(u8, l4, ulen, pseudo)) !== 0xffff) {
+      const pseudo = checksumAdd16(this.u16, u8, ip + 12, 8, 17 + ulen);
+      if (checksumAdd16(this.u16, u8, l4, ulen, pseudo) !== 0xffff) {
         if (!this.partialOk || checksumFold(pseudo) !== ck) { c[D.badUdpChecksum]++; return; }
         c[C.udpCsumPartial]++;
         ck = 0; // the reply's checksum is computed

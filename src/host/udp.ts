@@ -32,6 +32,10 @@ export class UdpEndpoint {
   readonly frame: Uint32Array;
   /** The request's UDP checksum (0: none, or sent to a broadcast address). */
   readonly csum: Uint16Array;
+  /** The region's 8-byte view: reply() copies payloads by words. */
+  private readonly f64: Float64Array;
+  /** The longest payload reply() copies by words. */
+  private readonly wordCopyMax: number;
   /** Datagrams filed by the last poll() and not yet taken by recv() (written by the host). */
   count = 0;
   private last = 0;
@@ -43,6 +47,9 @@ export class UdpEndpoint {
     this.port = port;
     this.capacity = capacity;
     this.u8 = host.u8;
+    this.f64 = host.port.region.f64;
+    // a word copy may write up to 7 bytes past the payload: within the tx buffer
+    this.wordCopyMax = Math.min(256, host.port.txRings.length ? host.port.txRings[0]!.bufSize - UDP_HDRS - 8 : 0);
     this.srcIp = new Uint32Array(capacity);
     this.srcPort = new Uint16Array(capacity);
     this.off = new Uint32Array(capacity);
@@ -73,10 +80,19 @@ export class UdpEndpoint {
     const h = this.host, u8 = this.u8, plen = this.len[i]!;
     const at = h.txAlloc(UDP_HDRS + plen);
     if (at < 0) return false;
-    writeUdpHeaders(u8, at, u8, this.frame[i]! + 6, h.mac, h.ip, this.srcIp[i]!, this.port, this.srcPort[i]!, plen, h.ttl, h.nextId());
     const o = this.off[i]!, d = at + UDP_HDRS;
-    if (plen <= 64) for (let k = 0; k < plen; k++) u8[d + k] = u8[o + k]!; // copyWithin costs more than short copies
+    if (((o ^ d) & 7) === 0 && plen <= this.wordCopyMax) {
+      // the payload as 8-byte words from the word that holds its first byte (the payload sits
+      // at the same place in a word in both buffers: a request without IP options). The bytes
+      // this writes before d are header bytes, written next; after the payload, at most 7
+      // bytes of the buffer's unused rest. A third of the time of a 22-byte byte loop.
+      const f64 = this.f64;
+      let k = o >>> 3, j = d >>> 3;
+      const end = (o + plen + 7) >>> 3;
+      while (k < end) f64[j++] = f64[k++]!;
+    } else if (plen <= 64) for (let k = 0; k < plen; k++) u8[d + k] = u8[o + k]!; // copyWithin costs more than short copies
     else u8.copyWithin(d, o, o + plen);
+    writeUdpHeaders(u8, at, u8, this.frame[i]! + 6, h.mac, h.ip, this.srcIp[i]!, this.port, this.srcPort[i]!, plen, h.ttl, h.nextId());
     const ck = this.csum[i]!;
     if (ck !== 0) { u8[at + 40] = ck >>> 8; u8[at + 41] = ck; } else udpChecksumAt(u8, at, plen);
     h.commitTx(UDP_HDRS + plen);

@@ -29,6 +29,27 @@ export function checksumAdd(u8: Uint8Array, off: number, len: number, sum: numbe
   return sum;
 }
 
+/**
+ * checksumAdd through a 16-bit view of the same memory (u16 over u8's buffer, both from
+ * offset 0) when `off` is even: each word is read in the machine's little-endian order, the
+ * words summed, and the folded sum's bytes swapped back at the end (RFC 1071 2(B): the ones'
+ * complement sum does not depend on the byte order). Half the loads of checksumAdd, no shifts.
+ * Returns the same accumulator checksumAdd would after folding (16 bits); an odd offset or an
+ * offset past 2^32 takes checksumAdd.
+ */
+export function checksumAdd16(u16: Uint16Array, u8: Uint8Array, off: number, len: number, sum: number): number {
+  if ((off & 1) !== 0 || off + len > 0xffffffff) return checksumFold(checksumAdd(u8, off, len, sum));
+  sum = checksumFold(sum);
+  sum = ((sum & 0xff) << 8) | (sum >>> 8); // into the little-endian order
+  let i = off >>> 1;
+  const end = i + (len >>> 1);
+  for (; i + 4 <= end; i += 4) sum += u16[i]! + u16[i + 1]! + u16[i + 2]! + u16[i + 3]!;
+  for (; i < end; i++) sum += u16[i]!;
+  if (len & 1) sum += u8[off + len - 1]!; // a trailing byte is a word's first byte: its low half here
+  sum = checksumFold(sum);
+  return ((sum & 0xff) << 8) | (sum >>> 8);
+}
+
 /** Fold an accumulator to 16 bits with end-around carry. Not complemented. */
 export function checksumFold(sum: number): number {
   // Accumulators are normally < 2^32; handle anything up to 2^53 anyway.
