@@ -4,13 +4,16 @@
 // frames to its pipe). Both read slots another process may have written: a bad buffer index,
 // a length past the limit or a chain where chains cannot go must stop the fast loop and be
 // dropped and counted by the slot-by-slot loop, and every frame before and after it must
-// arrive whole, with its own buffer (nothing copied). Pipes of one region; needs no root.
+// arrive whole, with its own buffer (nothing copied). With several workers (Spreader.spreadAll)
+// each frame must reach the pipe its hash names, in order. Pipes of one region; needs no root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, type Port } from '../src/index.js';
 import { NS_BUF_CHANGED, NS_MOREFRAG } from '../src/core/constants.js';
 import { Direction } from '../src/apps/common/port-forward.js';
 import { SP, Spreader } from '../src/apps/vnf/dist-spread.js';
+import { hashBucket } from '../src/packet/flow-hash.js';
+import { rssFrameHashBits } from '../src/packet/toeplitz.js';
 
 const ID = process.pid;
 let seq = 0;
@@ -39,13 +42,14 @@ function send(port: Port, frames: Uint8Array[][]): void {
   port.txsync();
 }
 
+/** A received slot; `fill`: its frame's last byte. */
 interface Slot { idx: number; len: number; flags: number; fill: number }
 /** The slots the port has received (rxsync), released. */
 function take(port: Port): Slot[] {
   port.rxsync();
   const ring = port.rxRings[0]!, out: Slot[] = [];
   for (let i = ring.head; i !== ring.tail; i = ring.next(i)) {
-    out.push({ idx: ring.bufIdx(i), len: ring.len(i), flags: ring.slotFlags(i), fill: port.u8[ring.buf(i) + 20]! });
+    out.push({ idx: ring.bufIdx(i), len: ring.len(i), flags: ring.slotFlags(i), fill: port.u8[ring.buf(i) + ring.len(i) - 1]! });
   }
   ring.advance(ring.tail);
   port.rxsync();
@@ -152,5 +156,55 @@ test('one worker: the spreader moves every frame to its pipe, counts the non-IP 
     assert.equal(sp.counters[SP.received], 15);
   } finally {
     close();
+  }
+});
+
+/** An IPv4/UDP frame of 60 bytes from 10.0.0.2:sport to 10.0.0.1:7 (the hash reads addresses and ports). */
+function udp(sport: number, fill: number): Uint8Array {
+  const f = frame(60, fill);
+  f.set([0x45, 0, 0, 46, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1], 14);
+  f.set([sport >> 8, sport & 255, 0, 7, 0, 26, 0, 0], 34);
+  return f;
+}
+
+test('several workers: the spreader hands each frame to its hash\'s pipe, copies ARP answers to all, drops at a full pipe and counts it there', () => {
+  const n = `fsw${ID}x${seq++}`;
+  const opts = { txSlots: 32, rxSlots: 32 };
+  const a = open(`${n}{0`, opts), b = open(`${n}}0`, opts);
+  const pm = [open(`${n}{1`, opts), open(`${n}{2`, opts), open(`${n}{3`, opts)];
+  const ps = [open(`${n}}1`, opts), open(`${n}}2`, opts), open(`${n}}3`, opts)];
+  try {
+    const frames = Array.from({ length: 12 }, (_, i) => udp(1000 + i * 7, 30 + i));
+    const arpReply = frame(60, 99, 0x0806); // op 2 (bytes 20-21 = 0, 2): every worker gets it
+    arpReply[20] = 0; arpReply[21] = 2;
+    const want = frames.map((f) => hashBucket(rssFrameHashBits(f, 0, f.length), 3));
+    send(a, [...frames.slice(0, 6).map((f) => [f]), [arpReply], ...frames.slice(6).map((f) => [f])]);
+    b.rxsync();
+    const sp = new Spreader(b, pm, null, false);
+    assert.equal(sp.run(64), 13, 'twelve frames and the ARP answer');
+    assert.equal(sp.counters[SP.arpCopies], 2, 'the ARP answer copied to workers 1 and 2');
+    for (let w = 0; w < 3; w++) {
+      const got = take(ps[w]!).map((s) => s.fill);
+      const mine = frames.map((_, i) => i).filter((i) => want[i] === w).map((i) => 30 + i);
+      // the ARP answer goes to every worker, between frames 5 and 6
+      const expect = [...mine.filter((x) => x < 36), 99, ...mine.filter((x) => x >= 36)];
+      assert.deepEqual(got, expect, `worker ${w}: its hash's frames, in order`);
+    }
+    assert.ok(want.some((w) => w !== want[0]), 'the flows spread over more than one worker');
+
+    // worker want[0]'s pipe left with 2 free slots: its third frame on is dropped, the others go
+    for (const p of pm) p.txsync();
+    const w0 = want[0]!, pipe = pm[w0]!;
+    send(pipe, Array.from({ length: 29 }, (_, i) => [frame(60, 120 + i)])); // 31 slots, 29 used
+    const burst = Array.from({ length: 4 }, () => frames[0]!);
+    send(a, [...burst.map((f) => [f]), [frames.find((_, i) => want[i] !== w0)!]]);
+    b.rxsync();
+    const before = sp.counters[SP.pipeFull];
+    assert.equal(sp.run(64), 5, 'all five taken');
+    assert.equal(sp.counters[SP.pipeFull] - before, 2, 'two dropped at the full pipe');
+    assert.equal(sp.pipeFull[w0], 2, 'counted on that worker');
+    assert.equal(take(ps[w0]!).length, 29 + 2, 'the pipe\'s 29 and the two that fit');
+  } finally {
+    for (const p of [a, b, ...pm, ...ps]) { try { p.close(); } catch { /* a reset ring */ } }
   }
 });

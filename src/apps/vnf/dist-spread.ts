@@ -63,6 +63,12 @@ export class Spreader {
   blocked = false;
   /** one worker in the port's region: moveAll() takes the frames before the frame-by-frame loop */
   private readonly bulk: boolean;
+  /** several workers, every pipe in the port's region: spreadAll() takes the frames first */
+  private readonly spread: boolean;
+  // spreadAll()'s view of the pipes' tx rings: slot array (u32 index), slots, free slots this run
+  private readonly tslots: Uint32Array;
+  private readonly tnum: Uint32Array;
+  private readonly free: Int32Array;
 
   constructor(readonly port: Port, readonly pipes: Port[], steer: Steer | null, copy: boolean) {
     this.hold = pipes.length === 1;
@@ -72,6 +78,10 @@ export class Spreader {
     this.cur = new Uint32Array(n);
     this.swap = Uint8Array.from(pipes, (p) => (!copy && p.region === port.region ? 1 : 0));
     this.bulk = n === 1 && this.swap[0] === 1;
+    this.spread = n > 1 && this.swap.every((x) => x === 1);
+    this.tslots = Uint32Array.from(pipes, (p) => p.txRings[0]?.slots ?? 0);
+    this.tnum = Uint32Array.from(pipes, (p) => p.txRings[0]?.numSlots ?? 1);
+    this.free = new Int32Array(n);
     this.vip = steer?.vip ?? 0;
     this.vipPort = steer ? steer.vipPort : -1;
     for (const p of pipes) if (p.txRings.length === 0) throw new RangeError(`${p.name}: no tx ring bound`);
@@ -119,7 +129,8 @@ export class Spreader {
 
   private ring(rx: Ring, limit: number): number {
     const u8 = this.port.u8, c = this.counters, pipes = this.pipes;
-    let n = this.bulk ? this.moveAll(rx, limit) : 0; // one worker, zero-copy: the common frames in one loop
+    // zero-copy: the common frames in one loop (one worker: no choice; several: one hash each)
+    let n = this.bulk ? this.moveAll(rx, limit) : this.spread ? this.spreadAll(rx, limit) : 0;
     let j = rx.head, ahead = 0; // ahead: slots from j whose frames are touched
     const rt = rx.tail;
     while (j !== rt && n < limit) {
@@ -200,6 +211,61 @@ export class Spreader {
       this.toWorker[0] += n;
       this.counters[SP.received] += n;
       this.counters[SP.nonIp] += nonIp;
+      rx.advance(j);
+    }
+    return n;
+  }
+
+  /**
+   * Several workers, every pipe in the port's region (`spread`): the frames of one slot each in
+   * one loop, after their first lines are touched (Ring.touchFrames): pick() chooses the worker,
+   * the buffer is swapped into that pipe's next tx slot (as put() does), and a frame whose pipe
+   * is full is dropped and counted there. Stops at the first chain or ARP frame for every
+   * worker (the frame-by-frame loop takes them) or after `limit` frames; advances the rx ring
+   * and returns the frames taken.
+   */
+  private spreadAll(rx: Ring, limit: number): number {
+    const np = this.pipes.length, cur = this.cur, free = this.free, tslots = this.tslots, tnum = this.tnum;
+    for (let w = 0; w < np; w++) {
+      const tx = this.pipes[w]!.txRings[0]!;
+      let f = tx.tail - cur[w]!;
+      if (f < 0) f += tx.numSlots;
+      free[w] = f;
+    }
+    const u32 = rx.u32, u8 = rx.u8, rs = rx.slots, rn = rx.numSlots;
+    const bufsOfs = rx.bufsOfs | 0, bufSize = rx.bufSize | 0;
+    let j = rx.head;
+    let m = rx.tail - j;
+    if (m < 0) m += rn;
+    if (m > limit) m = limit;
+    if (m > TOUCH_RUN) m = TOUCH_RUN; // the frames touched below (the caller's loop goes on)
+    rx.touchFrames(j, m);
+    let n = 0, full = 0;
+    for (; n < m; n++) {
+      const a = rs + (j << 2);
+      const word = u32[a + 1]!; // len | flags << 16
+      if (word & (NS_MOREFRAG << 16)) break;
+      const idx = u32[a]!, len = word & 0xffff;
+      const w = this.pick(u8, bufsOfs + idx * bufSize, len < bufSize ? len : bufSize);
+      if (w < 0) break;
+      if (free[w] === 0) {
+        this.pipeFull[w]++;
+        full++;
+      } else {
+        const k = cur[w]!, b = tslots[w]! + (k << 2);
+        u32[a] = u32[b]!;
+        u32[b] = idx;
+        u32[b + 1] = len | (NS_BUF_CHANGED << 16);
+        u32[a + 1] = len | (NS_BUF_CHANGED << 16);
+        cur[w] = k + 1 === tnum[w] ? 0 : k + 1;
+        free[w]--;
+        this.toWorker[w]++;
+      }
+      j = j + 1 === rn ? 0 : j + 1;
+    }
+    if (n > 0) {
+      this.counters[SP.received] += n;
+      this.counters[SP.pipeFull] += full;
       rx.advance(j);
     }
     return n;
