@@ -106,13 +106,34 @@ export class Ring {
   swapIn(i: number, from: Ring, j: number): void {
     // buffer indices mean nothing in another region: swapping them would corrupt both
     if (from.region !== this.region) throw new RangeError('swapIn: the rings are in different memory regions (copy instead; compare port.memId)');
-    const a = this.slots + (i << 2), b = from.slots + (j << 2);
-    const u32 = this.u32, u16 = this.u16;
-    const idx = u32[a];
-    u32[a] = u32[b];
-    u32[b] = idx;
-    u16[(a << 1) + 2] = u16[(b << 1) + 2];
-    u16[(a << 1) + 3] = (u16[(b << 1) + 3] & NS_MOREFRAG) | NS_BUF_CHANGED; // chains stay chains
-    u16[(b << 1) + 3] = NS_BUF_CHANGED;
+    const u32 = this.u32, b = from.slots + (j << 2), w = u32[b + 1];
+    swapSlotWords(u32, b, this.slots + (i << 2), u32[b], w & 0xffff, w & (NS_MOREFRAG << 16)); // chains stay chains
   }
+}
+
+/**
+ * Ring.swapIn on raw slot words of one region, for loops that read each slot word once: the
+ * destination slot (u32 index `dst`) takes the source's buffer `idx`, length `len` and chain
+ * bit `more` (0 or NS_MOREFRAG << 16), the source slot (`src`) the destination's buffer;
+ * both flagged NS_BUF_CHANGED, the source's length kept. The caller has read and checked
+ * idx and len.
+ */
+export function swapSlotWords(u32: Uint32Array, src: number, dst: number, idx: number, len: number, more: number): void {
+  u32[src] = u32[dst]!;
+  u32[dst] = idx;
+  u32[dst + 1] = len | more | (NS_BUF_CHANGED << 16);
+  u32[src + 1] = len | (NS_BUF_CHANGED << 16);
+}
+
+/**
+ * How many slots a forwarding loop may move from slot j of rx (up to its tail) into slot k of
+ * tx (up to its tail), at most `limit`: the shorter of the two runs.
+ */
+export function movableSlots(rx: Ring, j: number, tx: Ring, k: number, limit: number): number {
+  let avail = rx.tail - j;
+  if (avail < 0) avail += rx.numSlots;
+  let room = tx.tail - k;
+  if (room < 0) room += tx.numSlots;
+  const m = avail < room ? avail : room;
+  return m < limit ? m : limit;
 }

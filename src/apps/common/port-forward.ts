@@ -25,11 +25,11 @@
 // waits in the source ring until the destination has room for all of its output (a forwarder
 // has back-pressure, unlike a switch); one the converter refuses (a malformed header) is
 // dropped and counted in `badVnet` (and `drops`).
-import { NETMAP_MAX_FRAGS, NS_BUF_CHANGED, NS_MOREFRAG } from '../../core/constants.js';
+import { NETMAP_MAX_FRAGS, NS_MOREFRAG } from '../../core/constants.js';
 import { FrameTable } from '../../core/deliver.js';
 import { copyWords, PieceViews } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
-import type { Ring } from '../../core/ring.js';
+import { movableSlots, swapSlotWords, type Ring } from '../../core/ring.js';
 import { VnetConverter } from '../../vale/offload.js';
 import { KernelPort } from '../../ports/netif/kernel-port.js';
 
@@ -220,12 +220,7 @@ export class Direction {
     const max = this.maxLen, nb = this.src.region.nbufs - 2; // idx - 2 < nbufs - 2, unsigned
     const refuseChains = this.chains ? 0 : NS_MOREFRAG << 16;
     let j = rx.head, k = tx.head;
-    let avail = rx.tail - j;
-    if (avail < 0) avail += rn;
-    let room = tx.tail - k;
-    if (room < 0) room += tn;
-    let m = avail < room ? avail : room;
-    if (m > limit) m = limit;
+    const m = movableSlots(rx, j, tx, k, limit);
     let n = 0, bytes = 0, more = 0;
     for (; n < m; n++) {
       const a = rs + (j << 2), b = ts + (k << 2);
@@ -233,10 +228,7 @@ export class Direction {
       const idx = u32[a]!, len = w & 0xffff;
       if (len > max || (w & refuseChains) !== 0 || ((idx - 2) >>> 0) >= nb) break;
       more = w & (NS_MOREFRAG << 16);
-      u32[a] = u32[b]!;
-      u32[b] = idx;
-      u32[b + 1] = w & ((NS_MOREFRAG << 16) | 0xffff) | (NS_BUF_CHANGED << 16);
-      u32[a + 1] = len | (NS_BUF_CHANGED << 16);
+      swapSlotWords(u32, a, b, idx, len, more);
       bytes += len;
       j = j + 1 === rn ? 0 : j + 1;
       k = k + 1 === tn ? 0 : k + 1;

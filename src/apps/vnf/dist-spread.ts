@@ -21,10 +21,10 @@
 // instead: a frame to VIP:PORT by its source, a backend's answer (from port vipPort) by its
 // destination, so that a connection's two directions (client -> VIP, backend -> client)
 // meet on one worker although their addresses differ. Nothing here allocates per frame.
-import { NS_BUF_CHANGED, NS_MOREFRAG } from '../../core/constants.js';
+import { NS_MOREFRAG } from '../../core/constants.js';
 import { copyWords } from '../../core/frame-copy.js';
 import type { Port } from '../../core/port.js';
-import type { Ring } from '../../core/ring.js';
+import { movableSlots, swapSlotWords, type Ring } from '../../core/ring.js';
 import { rssFrameHashBits } from '../../packet/toeplitz.js';
 import { hashBucket, mix } from '../../packet/flow-hash.js';
 
@@ -184,12 +184,7 @@ export class Spreader {
     const u32 = rx.u32, u8 = rx.u8, rs = rx.slots, ts = tx.slots, rn = rx.numSlots, tn = tx.numSlots;
     const bufsOfs = rx.bufsOfs | 0, bufSize = rx.bufSize | 0;
     let j = rx.head, k = this.cur[0]!;
-    let avail = rx.tail - j;
-    if (avail < 0) avail += rn;
-    let room = tx.tail - k;
-    if (room < 0) room += tn;
-    let m = avail < room ? avail : room;
-    if (m > limit) m = limit;
+    const m = movableSlots(rx, j, tx, k, limit);
     let n = 0, nonIp = 0;
     for (; n < m; n++) {
       const a = rs + (j << 2), b = ts + (k << 2);
@@ -199,10 +194,7 @@ export class Spreader {
       // (a buffer index out of range reads undefined: counted as non-IP; the worker's checks refuse it)
       const o = bufsOfs + idx * bufSize;
       if (len < 14 || u8[o + 12] !== 0x08 || u8[o + 13] !== 0x00) nonIp++;
-      u32[a] = u32[b]!;
-      u32[b] = idx;
-      u32[b + 1] = len | (NS_BUF_CHANGED << 16);
-      u32[a + 1] = len | (NS_BUF_CHANGED << 16);
+      swapSlotWords(u32, a, b, idx, len, 0);
       j = j + 1 === rn ? 0 : j + 1;
       k = k + 1 === tn ? 0 : k + 1;
     }
@@ -252,11 +244,8 @@ export class Spreader {
         this.pipeFull[w]++;
         full++;
       } else {
-        const k = cur[w]!, b = tslots[w]! + (k << 2);
-        u32[a] = u32[b]!;
-        u32[b] = idx;
-        u32[b + 1] = len | (NS_BUF_CHANGED << 16);
-        u32[a + 1] = len | (NS_BUF_CHANGED << 16);
+        const k = cur[w]!;
+        swapSlotWords(u32, a, tslots[w]! + (k << 2), idx, len, 0);
         cur[w] = k + 1 === tnum[w] ? 0 : k + 1;
         free[w]--;
         this.toWorker[w]++;
