@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerCase, listCases, type CaseResult, type RunOptions } from './cases.js';
+import { spread } from './spread.js';
 import { runInThread, warmupOf } from './harness.js';
 import '../src/index.js';
 import { open } from '../src/core/open.js';
@@ -90,11 +91,10 @@ async function runSide(s: Side, bin: string | undefined, durationMs: number, war
 const sideName = (s: Side): string => ('c' in s ? `C ${s.c[0]}-${s.c[1]}` : s.js);
 
 function stats(xs: number[]): string {
-  if (xs.length === 0) return '-';
-  const v = [...xs].sort((a, b) => a - b);
-  const med = v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  const v = spread(xs);
+  if (v === null) return '-';
   const f = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-  return `${f(v[0])} / ${f(med)} / ${f(v[v.length - 1])}`;
+  return `${f(v.min)} / ${f(v.median)} / ${f(v.max)}`;
 }
 
 /** Run the pairs (or those named in `only`) interleaved for `rounds` rounds; print the table. */

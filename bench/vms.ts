@@ -21,6 +21,7 @@
  * and of each ratio, a ratio being taken against its reference in the same round.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { spread, type Spread } from './spread.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -369,14 +370,7 @@ export async function runVms(o: VmsOptions): Promise<number> {
   return failures ? 1 : 0;
 }
 
-interface Spread { min: number; median: number; max: number }
 interface RowSummary { case: string; mpps: Spread | null; vs: string | null; ratio: Spread | null; target: number | null; met: string; what: string }
-
-function spread(v: number[]): Spread | null {
-  if (v.length === 0) return null;
-  const s = [...v].sort((a, b) => a - b), m = s.length >> 1;
-  return { min: s[0], median: s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2, max: s[s.length - 1] };
-}
 
 /** A row over the rounds: its rates and its ratios (each against its reference in the same round). */
 function summarize(name: string, byRound: Map<string, VmRow>[]): RowSummary {

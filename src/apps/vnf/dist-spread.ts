@@ -218,12 +218,7 @@ export class Spreader {
    */
   private spreadAll(rx: Ring, limit: number): number {
     const np = this.pipes.length, cur = this.cur, free = this.free, tslots = this.tslots, tnum = this.tnum;
-    for (let w = 0; w < np; w++) {
-      const tx = this.pipes[w]!.txRings[0]!;
-      let f = tx.tail - cur[w]!;
-      if (f < 0) f += tx.numSlots;
-      free[w] = f;
-    }
+    for (let w = 0; w < np; w++) free[w] = this.freeSlots(w);
     const u32 = rx.u32, u8 = rx.u8, rs = rx.slots, rn = rx.numSlots;
     const bufsOfs = rx.bufsOfs | 0, bufSize = rx.bufSize | 0;
     let j = rx.head;
@@ -260,11 +255,16 @@ export class Spreader {
     return n;
   }
 
-  /** Whether pipe w has room for `slots` more slots this round. */
-  private room(w: number, slots: number): boolean {
+  /** Free tx slots of pipe w this round: from the next one to fill to its tail. */
+  private freeSlots(w: number): number {
     const tx = this.pipes[w]!.txRings[0]!;
     const free = tx.tail - this.cur[w]!;
-    return (free < 0 ? free + tx.numSlots : free) >= slots;
+    return free < 0 ? free + tx.numSlots : free;
+  }
+
+  /** Whether pipe w has room for `slots` more slots this round. */
+  private room(w: number, slots: number): boolean {
+    return this.freeSlots(w) >= slots;
   }
 
   /** Put the frame at rx slots j.. (`slots` of them) into pipe w: swapped or copied; false (counted) when full. */
