@@ -13,6 +13,9 @@
 // two threads, both ours). Each round also times one cache line passed between the first and
 // the last CPU (C `line`: what any cross-core hand-over costs on the machine) and C `xframe`
 // (frames written by one thread and parsed by another: lb's memory pattern, in C).
+// pipe-60-floor, pipe-1t-60-floor, pipe4-js-c and pipe-js-c put the JavaScript floor (bench/js-floor.ts:
+// C's pipe4/pipe41 loops in the plainest JavaScript) beside ours and beside C: what the same
+// four passes cost in V8 with none of netmap-ts's layers.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -31,8 +34,8 @@ import { fillFixed, TxState } from '../src/apps/pkt-gen/tx-fill.js';
 
 const SOURCE = fileURLToPath(new URL('../../bench/ref/ref.c', import.meta.url));
 
-/** One side of a pair: a C reference run or a registered case. */
-type Side = { c: [mode: string, len: number] } | { js: string };
+/** One side of a pair: a C reference run, the JavaScript floor of a C loop (bench/js-floor.ts), or a registered case. */
+type Side = { c: [mode: string, len: number] } | { floor: [mode: string, len: number] } | { js: string };
 /** cpu: compare frames per CPU-second (one-thread pairs: holds on a loaded machine). */
 interface Pair { name: string; frameLen: number; a: Side; b: Side; what: string; cpu?: boolean }
 
@@ -46,6 +49,12 @@ export const PAIRS: Pair[] = [
   // rxsync, count) where pipe and pipe1 fuse them into two: what the pass structure costs
   { name: 'pipe-1t-60-4pass', frameLen: 60, a: { c: ['pipe41', 60] }, b: { js: 'pipe-1t-60' }, what: "shared-slot pipe, one thread, C in netmap's four passes; M frames per CPU-second", cpu: true },
   { name: 'pipe-60-4pass', frameLen: 60, a: { c: ['pipe4', 60] }, b: { js: 'pipe-60' }, what: "shared-slot pipe, two threads, C in netmap's four passes" },
+  // the same four passes in the plainest JavaScript (bench/js-floor.ts): ours against that
+  // floor, and the floor against C — what V8 itself costs on these loops
+  { name: 'pipe-1t-60-floor', frameLen: 60, a: { floor: ['pipe41', 60] }, b: { js: 'pipe-1t-60' }, what: 'shared-slot pipe, one thread, against the JS floor of pipe41; M frames per CPU-second', cpu: true },
+  { name: 'pipe-60-floor', frameLen: 60, a: { floor: ['pipe4', 60] }, b: { js: 'pipe-60' }, what: 'shared-slot pipe, two threads, against the JS floor of pipe4' },
+  { name: 'pipe4-js-c', frameLen: 60, a: { c: ['pipe4', 60] }, b: { floor: ['pipe4', 60] }, what: 'the JS floor of pipe4 against C pipe4: V8 on the same loops' },
+  { name: 'pipe-js-c', frameLen: 60, a: { c: ['pipe', 60] }, b: { floor: ['pipe', 60] }, what: 'the JS floor of the fused pipe against C pipe: V8 on two passes' },
   { name: 'memcpy-limit-1514', frameLen: 1514, a: { c: ['copy', 1514] }, b: { js: 'memcpy-limit-1514' }, what: '1514 B copy, one thread' },
   { name: 'xproc-vale-60', frameLen: 60, a: { js: 'vale-60' }, b: { js: 'xproc-vale-60' }, what: 'VALE, two processes against two threads' },
 ];
@@ -67,28 +76,33 @@ export function buildRef(source = SOURCE): { bin?: string; dir?: string; note?: 
   return { bin, dir };
 }
 
-function runC(bin: string, mode: string, len: number, durationMs: number, warmupMs: number): Promise<CaseResult> {
+const FLOOR = fileURLToPath(new URL('./js-floor.js', import.meta.url));
+
+/** Run a C reference (`bin`) or, with `floor`, its JavaScript floor, which prints the same JSON line. */
+function runC(bin: string, mode: string, len: number, durationMs: number, warmupMs: number, floor = false): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, [mode, String(len), String(warmupMs), String(durationMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [mode, String(len), String(warmupMs), String(durationMs)];
+    const child = floor ? spawn(process.execPath, [FLOOR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`ref ${mode}: exit ${code}: ${err.trim()}`));
       const r = JSON.parse(out.trim()) as { packets: number; seconds: number; cpuSeconds: number; drops: number };
-      resolve({ packets: r.packets, bytes: r.packets * len, seconds: r.seconds, notes: `C ${mode}, ${r.drops} dropped`, extra: { cpuSeconds: r.cpuSeconds } });
+      resolve({ packets: r.packets, bytes: r.packets * len, seconds: r.seconds, notes: `${floor ? 'JS floor' : 'C'} ${mode}, ${r.drops} dropped`, extra: { cpuSeconds: r.cpuSeconds } });
     });
   });
 }
 
 async function runSide(s: Side, bin: string | undefined, durationMs: number, warmupMs: number, pin?: boolean): Promise<CaseResult | null> {
   if ('c' in s) return bin ? runC(bin, s.c[0], s.c[1], durationMs, warmupMs) : null;
+  if ('floor' in s) return runC('', s.floor[0], s.floor[1], durationMs, warmupMs, true);
   const c = listCases().find((x) => x.name === s.js);
   if (!c) throw new Error(`no case ${s.js}`);
   return c.run(durationMs, { warmupMs, pin });
 }
 
-const sideName = (s: Side): string => ('c' in s ? `C ${s.c[0]}-${s.c[1]}` : s.js);
+const sideName = (s: Side): string => ('c' in s ? `C ${s.c[0]}-${s.c[1]}` : 'floor' in s ? `JS floor ${s.floor[0]}-${s.floor[1]}` : s.js);
 
 function stats(xs: number[]): string {
   const v = spread(xs);
