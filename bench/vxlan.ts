@@ -74,8 +74,13 @@ function makeTopo(kind: Topo['kind'], tag: string, extra: string): Topo {
         ip('-n', ns[h], 'link', 'set', 'vxlbr', 'up');
       } else {
         inNs(ns[h], process.execPath, [NMTS, 'vale-ctl', '-n', 'vx0', '--vxlan', `vni=42,local=${ul[h]},remote=${other},dev=vxlu${extra ? `,${extra}` : ''}`], env[h]);
-        inNs(c, 'ethtool', ['-K', 'vxlc0', 'tx', 'off']); // small frames: AF_XDP attachments (offloadsOn for TCP)
+        // small frames: AF_XDP attachments (offloadsOn for TCP). The container's side sends no
+        // super-frames with tx checksumming (so TSO) off; vale-ctl -a looks at the attached side's
+        // offloads (tx checksumming, TSO, GSO) to choose AF_XDP over AF_PACKET
+        inNs(c, 'ethtool', ['-K', 'vxlc0', 'tx', 'off']);
+        inNs(ns[h], 'ethtool', ['-K', 'vxlc1', 'tx', 'off', 'gso', 'off']);
         inNs(ns[h], process.execPath, [NMTS, 'vale-ctl', '-a', `${t.sw}:vxlc1`], env[h]);
+        if (!/\bxdp/.test(ip('-n', ns[h], '-d', 'link', 'show', 'vxlc1'))) process.stderr.write(`bench --vxlan: host ${h}'s vxlc1 is not attached with AF_XDP (no XDP program on it): the small-frame rows measure AF_PACKET\n`);
         inNs(ns[h], process.execPath, [NMTS, 'vale-ctl', '-a', `${t.sw}:vx0`], env[h]);
       }
     }
@@ -91,6 +96,7 @@ function makeTopo(kind: Topo['kind'], tag: string, extra: string): Topo {
 function offloadsOn(t: Topo): void {
   for (const h of ['a', 'b'] as const) {
     inNs(h === 'a' ? t.ns.ca : t.ns.cb, 'ethtool', ['-K', 'vxlc0', 'tx', 'on', 'tso', 'on', 'gso', 'on']);
+    inNs(t.ns[h], 'ethtool', ['-K', 'vxlc1', 'tx', 'on', 'tso', 'on', 'gso', 'on']);
     inNs(t.ns[h], process.execPath, [NMTS, 'vale-ctl', '-d', `${t.sw}:vxlc1`], t.env[h]);
     inNs(t.ns[h], process.execPath, [NMTS, 'vale-ctl', '-a', `${t.sw}:vxlc1`], t.env[h]);
   }
