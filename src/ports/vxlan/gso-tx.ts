@@ -21,6 +21,14 @@
 //
 // A chunk holds at most UDP_MAX_SEGMENTS segments and 65507 bytes (one UDP datagram's most
 // payload before GSO): a longer super-frame is several sends. Nothing is allocated per frame.
+//
+// Runs of small frames: the port's txsync prepares one raw datagram per frame; where several
+// in a row go to the same VTEP from the same source port with the same length (a flow's
+// frames of one size: a stream of small UDP packets), they are sent as one GSO message on that
+// flow's socket instead, gathered without a copy — the message's iovecs alternate the
+// prepared VXLAN header and the frame in its slot — and up to RUN_MSGS such messages go in
+// one sendmmsg(2). The kernel then routes and crosses its IP layer once per message instead
+// of once per frame (runStage/runSend; the run detection is the port's).
 import { close, mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
 import { sendmmsgAt, udpGsoSocket } from '../../sys/udp.js';
 import * as K from '../../sys/kernel-abi.js';
@@ -39,6 +47,10 @@ const STAGE = 65536 + 64;
 const NAME = K.sockaddr_in6.size;
 const CMSG = 24; // CMSG_SPACE(sizeof(uint16_t))
 const NO_SOCKET = -2;
+/** Most GSO messages of small-frame runs per sendmmsg. */
+export const RUN_MSGS = 16;
+/** iovecs per run message: a VXLAN header and a frame per datagram */
+const RUN_IOVS = 2 * UDP_MAX_SEGMENTS;
 
 export interface GsoConfig { local16: Uint8Array; v6: boolean; vni: number; port: number; dev: string | null; ttl: number; df: boolean; mcIfindex: number }
 
@@ -57,11 +69,16 @@ export class GsoTx {
   private readonly iov = this.msg + MAX_DESTS * K.mmsghdr.size;
   private readonly name = this.iov + MAX_DESTS * K.iovec.size;
   private readonly ctl = this.name + MAX_DESTS * NAME;
+  // small-frame runs: RUN_MSGS messages, each with its iovecs, name and UDP_SEGMENT message
+  private readonly runMsg = this.ctl + CMSG;
+  private readonly runIov = this.runMsg + RUN_MSGS * K.mmsghdr.size;
+  private readonly runName = this.runIov + RUN_MSGS * RUN_IOVS * K.iovec.size;
+  private readonly runCtl = this.runName + RUN_MSGS * NAME;
   /** Set once the kernel refuses UDP GSO on the underlay (EIO: no checksum offload): the raw path from then on. */
   refused = '';
 
   constructor(private readonly c: GsoConfig, private readonly what: string) {
-    this.m = mmapAnonymous(this.ctl + CMSG, `${what} UDP GSO staging`);
+    this.m = mmapAnonymous(this.runCtl + RUN_MSGS * CMSG, `${what} UDP GSO staging`);
     this.v8 = new Uint8Array(this.m.buffer);
     this.v32 = new Uint32Array(this.m.buffer);
     this.stage = this.v8;
@@ -80,9 +97,56 @@ export class GsoTx {
       this.v8[nm + 2] = c.port >> 8; // sin_port / sin6_port: the VXLAN port
       this.v8[nm + 3] = c.port & 0xff;
     }
-    this.put64(this.ctl + K.cmsghdr.cmsg_len, K.cmsghdr.size + 2);
-    this.v32[(this.ctl + K.cmsghdr.cmsg_level) >> 2] = K.SOL_UDP;
-    this.v32[(this.ctl + K.cmsghdr.cmsg_type) >> 2] = K.UDP_SEGMENT;
+    for (const at of [this.ctl, ...Array.from({ length: RUN_MSGS }, (_, i) => this.runCtl + i * CMSG)]) {
+      this.put64(at + K.cmsghdr.cmsg_len, K.cmsghdr.size + 2);
+      this.v32[(at + K.cmsghdr.cmsg_level) >> 2] = K.SOL_UDP;
+      this.v32[(at + K.cmsghdr.cmsg_type) >> 2] = K.UDP_SEGMENT;
+    }
+    for (let i = 0; i < RUN_MSGS; i++) {
+      const mh = this.runMsg + i * K.mmsghdr.size, nm = this.runName + i * NAME;
+      this.put64(mh + K.msghdr.msg_name, this.base + nm);
+      this.v32[(mh + K.msghdr.msg_namelen) >> 2] = nameLen;
+      this.put64(mh + K.msghdr.msg_iov, this.base + this.runIov + i * RUN_IOVS * K.iovec.size);
+      this.put64(mh + K.msghdr.msg_control, this.base + this.runCtl + i * CMSG);
+      this.v8[nm] = c.v6 ? K.AF_INET6 : K.AF_INET;
+      this.v8[nm + 2] = c.port >> 8;
+      this.v8[nm + 3] = c.port & 0xff;
+    }
+  }
+
+  /**
+   * Run message `m` (< RUN_MSGS): `n` (1..UDP_MAX_SEGMENTS) datagrams of `stride` bytes each
+   * (8 + the frame length) to the VTEP at a[aOff..+16]; their pieces are set with runPiece.
+   */
+  runStage(m: number, n: number, stride: number, a: Uint8Array, aOff: number): void {
+    const mh = this.runMsg + m * K.mmsghdr.size, nm = this.runName + m * NAME, v8 = this.v8;
+    if (this.c.v6) {
+      const d = nm + K.sockaddr_in6.sin6_addr;
+      for (let b = 0; b < 16; b++) v8[d + b] = a[aOff + b]!;
+    } else {
+      const d = nm + K.sockaddr_in.sin_addr;
+      v8[d] = a[aOff + 12]!; v8[d + 1] = a[aOff + 13]!; v8[d + 2] = a[aOff + 14]!; v8[d + 3] = a[aOff + 15]!;
+    }
+    this.put64(mh + K.msghdr.msg_iovlen, 2 * n);
+    this.v32[(mh + K.msghdr.msg_controllen) >> 2] = n > 1 ? CMSG : 0;
+    this.v32[((mh + K.msghdr.msg_controllen) >> 2) + 1] = 0;
+    const c = this.runCtl + m * CMSG + K.cmsghdr.size;
+    v8[c] = stride & 0xff;
+    v8[c + 1] = stride >> 8;
+  }
+
+  /** Datagram `j` of run message `m`: its 8-byte VXLAN header at hdrAddr, its frame of `len` bytes at frameAddr. */
+  runPiece(m: number, j: number, hdrAddr: number, frameAddr: number, len: number): void {
+    const io = this.runIov + (m * RUN_IOVS + 2 * j) * K.iovec.size;
+    this.put64(io + K.iovec.iov_base, hdrAddr);
+    this.put64(io + K.iovec.iov_len, 8);
+    this.put64(io + K.iovec.iov_base + K.iovec.size, frameAddr);
+    this.put64(io + K.iovec.iov_len + K.iovec.size, len);
+  }
+
+  /** Send run messages [0, n) on socket fd in one sendmmsg: messages sent, or -errno when the first failed. */
+  runSend(fd: number, n: number, tolerate: readonly number[]): number {
+    return sendmmsgAt(fd, this.base + this.runMsg, n, this.what, tolerate);
   }
 
   private put64(at: number, v: number): void {

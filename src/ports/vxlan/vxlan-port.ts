@@ -54,13 +54,15 @@ import {
 import { createKernelPortRecord, KernelPort, type InterfaceOpenOptions } from '../netif/kernel-port.js';
 import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
-import { GSO_MAX_CHUNK, GsoTx, UDP_MAX_SEGMENTS } from './gso-tx.js';
+import { GSO_MAX_CHUNK, GsoTx, RUN_MSGS, UDP_MAX_SEGMENTS } from './gso-tx.js';
 import { TcpMerge } from './tcp-merge.js';
 import { C, udpSocketDrops, VxlanStats } from './stats.js';
 
 /** Datagrams per sendmmsg (replicas included) and per recvmmsg. */
 const TX_BATCH = 1024;
 const RX_BATCH = 256;
+/** Datagrams in a row (one VTEP, source port and length) sent as UDP GSO instead of raw. */
+const MIN_RUN = 4;
 const HDR = 64; // bytes of header scratch per tx message (36 used, 56 over IPv6)
 const NAME = K.sockaddr_in6.size; // bytes per message name, either family
 /** sendmmsg errors after which the datagrams are retried at the next sync */
@@ -224,6 +226,10 @@ export class VxlanPort extends KernelPort {
       this.fdb.addStatic(macBytes(e.slice(0, at)), parseVtep(e.slice(at + 1))!);
     }
     this.runtimeStatic = now;
+  }
+
+  private get64(at: number): number {
+    return this.v32[at >> 2] + this.v32[(at >> 2) + 1] * 4294967296;
   }
 
   private put64(at: number, v: number): void {
@@ -437,14 +443,115 @@ export class VxlanPort extends KernelPort {
   }
 
   /**
-   * Send the first `count` prepared datagrams on the raw socket: how many left (the kernel
-   * refusing one drops it, counted in tx_errors; a full socket stops there).
+   * Send the first `count` prepared datagrams, in order: how many left (the kernel refusing
+   * one drops it, counted in tx_errors; a full socket stops there). With UDP GSO (an
+   * offload-aware port), each run of at least MIN_RUN datagrams to one VTEP from one source
+   * port with one length goes as GSO messages on the flow's UDP socket (gso-tx.ts), the rest
+   * on the raw socket.
    */
   private sendVector(count: number): number {
+    const g = this.gso;
+    if (g === null || g.refused !== '' || count < MIN_RUN) return this.sendRaw(0, count);
+    let raw = 0, i = 0; // [raw, i): datagrams waiting for the raw socket
+    while (i < count) {
+      const end = this.runEnd(i, count);
+      if (end - i >= MIN_RUN) {
+        const fd = g.socketFor(this.sportOf(i));
+        if (fd >= 0) {
+          if (raw < i) {
+            const s = this.sendRaw(raw, i);
+            if (s < i) return s;
+          }
+          const s = this.sendRun(g, fd, i, end);
+          if (s < end) return s;
+          raw = end;
+        }
+      }
+      i = end;
+    }
+    return raw < count ? this.sendRaw(raw, count) : count;
+  }
+
+  /** The UDP source port prepared datagram i carries. */
+  private sportOf(i: number): number {
+    const at = this.txHdr + i * HDR + this.hlen - 16;
+    return (this.v8[at] << 8) | this.v8[at + 1];
+  }
+
+  /** The end of the run of prepared datagrams from i (before `count`) that share i's VTEP, source port and length. */
+  private runEnd(i: number, count: number): number {
+    const v8 = this.v8, v32 = this.v32, hl = this.hlen - 16;
+    const li = (this.txIov + i * 2 * K.iovec.size + K.iovec.size + K.iovec.iov_len) >> 2;
+    const hi = this.txHdr + i * HDR + hl;
+    const ni = (this.txName + i * NAME + (this.v6 ? K.sockaddr_in6.sin6_addr : K.sockaddr_in.sin_addr)) >> 2;
+    const len = v32[li], s0 = v8[hi], s1 = v8[hi + 1], a0 = v32[ni];
+    const a1 = this.v6 ? v32[ni + 1] : 0, a2 = this.v6 ? v32[ni + 2] : 0, a3 = this.v6 ? v32[ni + 3] : 0;
+    const iovStep = (2 * K.iovec.size) >> 2, nameStep = NAME >> 2;
+    let j = i + 1;
+    for (; j < count; j++) {
+      const d = j - i;
+      if (v32[li + d * iovStep] !== len) break;
+      const h = hi + d * HDR;
+      if (v8[h] !== s0 || v8[h + 1] !== s1) break;
+      const n = ni + d * nameStep;
+      if (v32[n] !== a0 || (this.v6 && (v32[n + 1] !== a1 || v32[n + 2] !== a2 || v32[n + 3] !== a3))) break;
+    }
+    return j;
+  }
+
+  /**
+   * Send prepared datagrams [from, end) (one run: one VTEP, source port and length) as UDP
+   * GSO messages on socket fd, RUN_MSGS per sendmmsg: the index reached (end when all went).
+   * A full socket stops there; another error the kernel tolerates drops that message's
+   * datagrams (tx_errors); EIO or EINVAL (the underlay takes no UDP GSO) turns GSO off for
+   * the port and sends the rest raw.
+   */
+  private sendRun(g: GsoTx, fd: number, from: number, end: number): number {
+    const st = this.stats2.c, len = this.v32[(this.txIov + from * 2 * K.iovec.size + K.iovec.size + K.iovec.iov_len) >> 2];
+    const stride = 8 + len;
+    const per = Math.max(1, Math.min(UDP_MAX_SEGMENTS, Math.floor(GSO_MAX_CHUNK / stride)));
+    // runStage reads a 16-byte VTEP (IPv4 in its last 4 bytes): the prepared name's address, as one
+    const vtepAt = this.v6 ? K.sockaddr_in6.sin6_addr : K.sockaddr_in.sin_addr - 12;
+    let pos = from;
+    while (pos < end) {
+      let m = 0, at = pos;
+      for (; m < RUN_MSGS && at < end; m++) {
+        const n = end - at < per ? end - at : per;
+        g.runStage(m, n, stride, this.v8, this.txName + at * NAME + vtepAt);
+        for (let j = 0; j < n; j++) {
+          const d = at + j;
+          const io = this.txIov + d * 2 * K.iovec.size + K.iovec.size;
+          g.runPiece(m, j, this.vbase + this.txHdr + d * HDR + this.hlen - 8, this.get64(io + K.iovec.iov_base), len);
+        }
+        at += n;
+      }
+      const r = g.runSend(fd, m, TOLERATE);
+      if (r > 0) {
+        let sent = 0;
+        for (let k = 0; k < r; k++) sent += end - pos - sent < per ? end - pos - sent : per;
+        st[C.txGsoSends] += r;
+        st[C.txDatagrams] += sent;
+        pos += sent;
+        continue;
+      }
+      if (RETRY.includes(-r)) return pos;
+      if (r === -K.EIO || r === -K.EINVAL) {
+        g.refused = `UDP GSO refused by the underlay (${r === -K.EIO ? 'EIO' : 'EINVAL'})`;
+        return this.sendRaw(pos, end);
+      }
+      const n = end - pos < per ? end - pos : per; // the kernel dropped the first message
+      st[C.txErrors] += n;
+      pos += n;
+    }
+    return pos;
+  }
+
+  /** Send prepared datagrams [from, to) on the raw socket: the index reached. */
+  private sendRaw(from: number, to: number): number {
     const st = this.stats2.c;
-    let sentTo = 0;
-    while (sentTo < count) {
-      const r = sendmmsgAt(this.rawFd, this.vbase + this.txMsg + sentTo * K.mmsghdr.size, count - sentTo, this.spec.name, TOLERATE);
+    let sentTo = from;
+    while (sentTo < to) {
+      const r = sendmmsgAt(this.rawFd, this.vbase + this.txMsg + sentTo * K.mmsghdr.size, to - sentTo, this.spec.name, TOLERATE);
       if (r > 0) { st[C.txDatagrams] += r; sentTo += r; continue; }
       if (RETRY.includes(-r)) break;
       st[C.txErrors]++;
