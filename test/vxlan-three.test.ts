@@ -134,6 +134,25 @@ describe('VXLAN, three hosts: head-end replication, unicast to the learned VTEP,
     assert.ok(underlayRx(NS.a2, 'vxlul') - a2Before < 5, 'A2\'s underlay received (almost) nothing: at most an ARP refresh');
   });
 
+  test('netmap-ts to netmap-ts: a stream of small frames crosses as GSO runs and arrives as trains, every frame delivered', { timeout: 60_000 }, () => {
+    const N = 4000, mac2 = inNs(NS.c2, 'cat', ['/sys/class/net/vxlc0/address']).trim();
+    const rx2 = (): number => Number(inNs(NS.c2, 'cat', ['/sys/class/net/vxlc0/statistics/rx_packets']).trim());
+    assert.equal(ping(NS.c1, OV.c2, 2), 2); // both MACs learned
+    const a1 = vx('a1'), a2 = vx('a2'), got0 = rx2();
+    // paced, so that nothing on the way has to drop
+    inNs(NS.c1, process.execPath, [NMTS, 'pkt-gen', '-i', 'netmap:vxlc0', '-f', 'tx', '-l', '60', '-n', String(N), '-R', '20000',
+      '-D', mac2, '-s', `${OV.c1}:3000`, '-d', `${OV.c2}:3001`]);
+    spawnSync('sleep', ['0.5']);
+    const b1 = vx('a1'), b2 = vx('a2'), got = rx2() - got0;
+    const uni = b1.tx_unicast - a1.tx_unicast, gso = b1.tx_gso_sends - a1.tx_gso_sends, trains = b2.rx_trains - a2.rx_trains, frames = b2.rx_frames - a2.rx_frames;
+    assert.ok(uni >= N * 0.9, `A1 sent the stream unicast to A2: ${uni}`);
+    assert.ok(gso > 0 && gso < uni / 4, `A1 sent runs of it as GSO sends: ${gso} for ${uni} frames`);
+    assert.ok(trains > 0, `A2 received trains of datagrams whole: ${trains}`);
+    assert.equal(b2.rx_short - a2.rx_short + b2.rx_bad_flags - a2.rx_bad_flags + b2.rx_wrong_vni - a2.rx_wrong_vni + b2.rx_too_big - a2.rx_too_big, 0, 'every datagram of the trains checked out');
+    assert.ok(frames >= uni, `A2 decapsulated every frame A1 sent it: ${frames} of ${uni}`);
+    assert.ok(got >= uni, `container 2 received them all: ${got} of ${uni}`);
+  });
+
   test('a static entry added at run time (vale-ctl --vxlan-fdb) steers unicast to its VTEP at once', { timeout: 60_000 }, () => {
     const r = nmts('a1', 'vale-ctl', '--vxlan-fdb', `vx0,02:00:00:00:00:77@${UL.a2}`);
     assert.equal(r.status, 0, r.stderr);

@@ -22,14 +22,16 @@ export const C = {
   txGsoSends: 21, txBadVnet: 22,
   /** super-frames made from received TCP segments (tcp-merge.ts) */
   rxMerged: 23,
-  count: 24,
+  /** trains of datagrams received whole (gro-rx.ts: UDP_GRO), each counted once */
+  rxTrains: 24,
+  count: 25,
 } as const;
 
 /** Names as vale-ctl prints them, by index. */
 export const COUNTER_NAMES = [
   'tx_frames', 'tx_bytes', 'tx_datagrams', 'tx_unicast', 'tx_flooded', 'tx_too_big', 'tx_short', 'tx_no_remote', 'tx_errors',
   'rx_frames', 'rx_bytes', 'rx_short', 'rx_bad_flags', 'rx_wrong_vni', 'rx_too_big', 'rx_from_self',
-  'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet', 'rx_merged',
+  'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet', 'rx_merged', 'rx_trains',
 ] as const;
 
 const SIZE = 4096;

@@ -55,6 +55,8 @@ import { createKernelPortRecord, KernelPort, type InterfaceOpenOptions } from '.
 import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
 import { GSO_MAX_CHUNK, GsoTx, RUN_MSGS, UDP_MAX_SEGMENTS } from './gso-tx.js';
+import { enableUdpGro, GroRx, TRAIN_MSGS } from './gro-rx.js';
+import { copyBytes } from '../../core/frame-copy.js';
 import { TcpMerge } from './tcp-merge.js';
 import { C, udpSocketDrops, VxlanStats } from './stats.js';
 
@@ -139,6 +141,8 @@ export class VxlanPort extends KernelPort {
   private readonly hdr: number;
   private readonly seg: Segmenter | null;
   private readonly gso: GsoTx | null;
+  /** trains of datagrams received whole (UDP_GRO), for an offload-aware opener on a kernel that has it */
+  private readonly gro: GroRx | null;
   private readonly merge: TcpMerge | null;
   /** per prepared datagram: the ring's frame, byte and drop counts before its frame (a send that stops part way takes them back) */
   private readonly txMsgPkts = new Float64Array(TX_BATCH);
@@ -165,6 +169,9 @@ export class VxlanPort extends KernelPort {
     this.seg = vnet ? new Segmenter() : null;
     this.merge = vnet ? new TcpMerge(mem.region, vnet) : null;
     this.gso = vnet ? new GsoTx({ local16: parseVtep(c.local)!, v6, vni: c.vni, port: c.port, dev: c.dev, ttl: c.ttl, df: c.df, mcIfindex: c.group ? u.ifindex : 0 }, spec.name) : null;
+    let gro = vnet !== 0;
+    for (const fd of rxFds) if (gro && !enableUdpGro(fd, spec.name)) gro = false;
+    this.gro = gro ? new GroRx(spec.name) : null;
     this.v6 = v6;
     this.hlen = hlen;
     this.rxFds = rxFds;
@@ -639,7 +646,9 @@ export class VxlanPort extends KernelPort {
     u32[(r + RR.hwcur) >> 2] = hwcur;
     this.rxPkts = 0; this.rxBytes = 0; this.rxDrops = 0; this.rxSegs = 0;
     let hwtail = u32[(r + RR.hwtail) >> 2];
-    for (let f = 0; f < this.rxFds.length; f++) hwtail = this.rxFrom(this.rxFds[f], r, n, hwcur, hwtail);
+    for (let f = 0; f < this.rxFds.length; f++) {
+      hwtail = this.gro !== null ? this.rxTrains(this.rxFds[f], r, n, hwcur, hwtail) : this.rxFrom(this.rxFds[f], r, n, hwcur, hwtail);
+    }
     const pkts = this.rxPkts, bytes = this.rxBytes, drops = this.rxDrops;
     rxEpilogue(region, r, hwtail, pkts, bytes, drops);
     if (pkts || drops) {
@@ -730,6 +739,77 @@ export class VxlanPort extends KernelPort {
     return hwtail;
   }
 
+  /**
+   * rxFrom for a port receiving trains (gro-rx.ts): from socket fd into rx ring r's free slots
+   * from hwtail; the new hwtail. Each datagram of a train is checked as rxFrom checks one, and
+   * its inner frame copied into the next free slot's buffer. A train longer than the ring's
+   * room has its last datagrams dropped, counted as the ring's rx drops; so that this stays
+   * rare, a call asks for one message per 64 free slots.
+   */
+  private rxTrains(fd: number, r: number, n: number, hwcur: number, hwtail: number): number {
+    const region = this.region, u32 = region.u32, u8 = region.u8, r32 = region.u32, f64 = region.f64, st = this.stats2.c, g = this.gro!;
+    const t8 = g.v8, t32 = g.v32, t64 = g.v64;
+    const s = u32[(r + RR.slotsOfs) >> 2] >> 2;
+    const stop = hwcur === 0 ? n - 1 : hwcur - 1;
+    const nbufs = region.nbufs, room = region.bufSize - this.hdr, vni = this.config.vni, v6 = this.v6, local = this.local, l16 = this.local16, from16 = this.from16, hl = this.hdr, merge = this.merge;
+    let now = -1;
+    for (;;) {
+      let free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
+      if (free === 0) break;
+      const want = free >= TRAIN_MSGS * 64 ? TRAIN_MSGS : free >= 64 ? free >> 6 : 1;
+      const got = g.receive(fd, want, this.spec.name);
+      if (got <= 0) break;
+      if (now < 0) now = performance.now();
+      for (let i = 0; i < got; i++) {
+        if (g.truncated(i)) { st[C.rxTooBig]++; this.rxDrops++; continue; }
+        const dlen = g.length(i), size = g.datagramSize(i), train = g.trainAt(i);
+        if (size < dlen) st[C.rxTrains]++;
+        // the sender, as 16 bytes (a[aOff..]), and whether it is ourselves (our multicast looped back)
+        let a: Uint8Array, aOff: number, self: boolean;
+        if (v6) {
+          a = t8; aOff = g.nameAt(i) + K.sockaddr_in6.sin6_addr;
+          self = true;
+          for (let b = 0; b < 16; b++) if (t8[aOff + b] !== l16[b]) { self = false; break; }
+        } else {
+          const nm = g.nameAt(i) + K.sockaddr_in.sin_addr;
+          from16[12] = t8[nm]; from16[13] = t8[nm + 1]; from16[14] = t8[nm + 2]; from16[15] = t8[nm + 3];
+          a = from16; aOff = 0;
+          self = readU32(from16, 12) === local;
+        }
+        for (let o = 0; o < dlen; o += size) {
+          const l = dlen - o < size ? dlen - o : size;
+          if (self) { st[C.rxFromSelf]++; this.rxDrops++; continue; }
+          const got8 = readVxlanHeader(t8, o === 0 ? g.hdrAt(i) : train + o - 8, l);
+          if (got8 === VX_SHORT) { st[C.rxShort]++; this.rxDrops++; continue; }
+          if (got8 === VX_BAD_FLAGS) { st[C.rxBadFlags]++; this.rxDrops++; continue; }
+          if (got8 !== vni) { st[C.rxWrongVni]++; this.rxDrops++; continue; }
+          const len = l - 8;
+          if (len > room) { st[C.rxTooBig]++; this.rxDrops++; continue; }
+          if (free === 0) { this.rxDrops++; continue; } // the ring is full: the rest of the train is lost, counted
+          const so = s + (hwtail << 2), idx = u32[so];
+          if (idx < 2 || idx >= nbufs) badSlot(region, r, hwtail, this.name);
+          const fb = region.bufOffset(idx);
+          copyBytes(t8, t32, t64, train + o, u8, r32, f64, fb + hl, len);
+          if (hl !== 0) vnetClear(u8, fb, hl); // (a header asking for nothing)
+          u32[so + 1] = hl + len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
+          this.fdb.learn(u8, fb + hl + 6, a, aOff, now);
+          this.rxPkts++;
+          this.rxSegs++;
+          this.rxBytes += len;
+          if (merge !== null && !merge.offer(hwtail, fb + hl, len)) {
+            this.flushMerge(s);
+            merge.offer(hwtail, fb + hl, len);
+          }
+          hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
+          free--;
+        }
+      }
+      if (got < want) break;
+    }
+    if (merge !== null) this.flushMerge(s);
+    return hwtail;
+  }
+
   /** The TCP segments gathered become one frame (tcp-merge.ts): fewer ring frames, fewer header bytes. */
   private flushMerge(s: number): void {
     const m = this.merge!;
@@ -748,6 +828,7 @@ export class VxlanPort extends KernelPort {
     for (const fd of this.rxFds) close(fd);
     close(this.rawFd);
     this.gso?.close();
+    this.gro?.close();
     munmap(this.vec.addr, this.vec.size);
     this.stats2.close();
     try { closeSync(this.cfgFd); } catch { /* closed */ }
