@@ -220,7 +220,7 @@ function busiest(a: Map<string, number>, b: Map<string, number>, seconds: number
 
 /** The offload counters of vx0 on both hosts (vale-ctl -v), for the notes. */
 function vxCounters(t: Topo): string {
-  const keys = ['tx_datagrams', 'tx_gso_sends', 'rx_frames', 'rx_merged', 'tx_errors', 'tx_too_big'];
+  const keys = ['tx_datagrams', 'tx_gso_sends', 'rx_frames', 'rx_trains', 'rx_merged', 'rx_socket_drops', 'tx_errors', 'tx_too_big'];
   return (['a', 'b'] as const).map((h) => {
     const r = spawnSync('ip', ['netns', 'exec', t.ns[h], process.execPath, NMTS, 'vale-ctl', '-v'], { encoding: 'utf8', env: t.env[h] });
     const w = (r.stdout ?? '').split('\n').find((l) => l.startsWith('vx0 vxlan '))?.split(' ') ?? [];
