@@ -153,6 +153,22 @@ describe('VXLAN, three hosts: head-end replication, unicast to the learned VTEP,
     assert.ok(got >= uni, `container 2 received them all: ${got} of ${uni}`);
   });
 
+  test('TCP between the two netmap-ts hosts: every datagram A1 sends A2 receives, trains included', { timeout: 60_000, skip: needs(['iperf3'], 'iperf3') }, async () => {
+    const a1 = vx('a1'), a2 = vx('a2');
+    const srv = spawn('ip', ['netns', 'exec', NS.c2, 'iperf3', '-s', '-1', '-p', '5331'], { stdio: 'ignore' });
+    children.push(srv);
+    await new Promise((r) => setTimeout(r, 500));
+    const c = spawnSync('ip', ['netns', 'exec', NS.c1, 'iperf3', '-c', OV.c2, '-p', '5331', '-t', '3', '-J'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(c.status, 0, c.stdout.slice(-1000) + c.stderr);
+    const bytes = (JSON.parse(c.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
+    assert.ok(bytes > 1e6, `iperf3 moved ${bytes} bytes`);
+    spawnSync('sleep', ['0.3']);
+    const b1 = vx('a1'), b2 = vx('a2');
+    const sent = b1.tx_datagrams - a1.tx_datagrams, got = b2.rx_frames - a2.rx_frames, full = b2.rx_ring_full - a2.rx_ring_full;
+    assert.equal(full, 0, 'no datagram of a train found the receive ring full');
+    assert.equal(got, sent, `A2 received every datagram A1 sent: ${got} of ${sent} (A1 to B: none in this test)`);
+  });
+
   test('a static entry added at run time (vale-ctl --vxlan-fdb) steers unicast to its VTEP at once', { timeout: 60_000 }, () => {
     const r = nmts('a1', 'vale-ctl', '--vxlan-fdb', `vx0,02:00:00:00:00:77@${UL.a2}`);
     assert.equal(r.status, 0, r.stderr);

@@ -24,14 +24,16 @@ export const C = {
   rxMerged: 23,
   /** trains of datagrams received whole (gro-rx.ts: UDP_GRO), each counted once */
   rxTrains: 24,
-  count: 25,
+  /** datagrams of a train that found the port's receive ring full (gro-rx.ts) */
+  rxRingFull: 25,
+  count: 26,
 } as const;
 
 /** Names as vale-ctl prints them, by index. */
 export const COUNTER_NAMES = [
   'tx_frames', 'tx_bytes', 'tx_datagrams', 'tx_unicast', 'tx_flooded', 'tx_too_big', 'tx_short', 'tx_no_remote', 'tx_errors',
   'rx_frames', 'rx_bytes', 'rx_short', 'rx_bad_flags', 'rx_wrong_vni', 'rx_too_big', 'rx_from_self',
-  'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet', 'rx_merged', 'rx_trains',
+  'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet', 'rx_merged', 'rx_trains', 'rx_ring_full',
 ] as const;
 
 const SIZE = 4096;

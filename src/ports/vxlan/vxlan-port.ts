@@ -742,9 +742,11 @@ export class VxlanPort extends KernelPort {
   /**
    * rxFrom for a port receiving trains (gro-rx.ts): from socket fd into rx ring r's free slots
    * from hwtail; the new hwtail. Each datagram of a train is checked as rxFrom checks one, and
-   * its inner frame copied into the next free slot's buffer. A train longer than the ring's
-   * room has its last datagrams dropped, counted as the ring's rx drops; so that this stays
-   * rare, a call asks for one message per 64 free slots.
+   * its inner frame copied into the next free slot's buffer. A message may hold up to 64
+   * datagrams, so a call asks for one message per 64 free slots and none while fewer are
+   * free (the datagrams wait in the socket while the ring drains); only a ring of fewer than
+   * 65 slots, taking one message when empty, can find a train longer than its room: the
+   * rest is dropped and counted (rx_ring_full).
    */
   private rxTrains(fd: number, r: number, n: number, hwcur: number, hwtail: number): number {
     const region = this.region, u32 = region.u32, u8 = region.u8, r32 = region.u32, f64 = region.f64, st = this.stats2.c, g = this.gro!;
@@ -755,7 +757,7 @@ export class VxlanPort extends KernelPort {
     let now = -1;
     for (;;) {
       let free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
-      if (free === 0) break;
+      if (free < 64 && (free === 0 || free < n - 1)) break;
       const want = free >= TRAIN_MSGS * 64 ? TRAIN_MSGS : free >= 64 ? free >> 6 : 1;
       const got = g.receive(fd, want, this.spec.name);
       if (got <= 0) break;
@@ -785,7 +787,7 @@ export class VxlanPort extends KernelPort {
           if (got8 !== vni) { st[C.rxWrongVni]++; this.rxDrops++; continue; }
           const len = l - 8;
           if (len > room) { st[C.rxTooBig]++; this.rxDrops++; continue; }
-          if (free === 0) { this.rxDrops++; continue; } // the ring is full: the rest of the train is lost, counted
+          if (free === 0) { st[C.rxRingFull]++; this.rxDrops++; continue; } // (a ring of fewer than 65 slots)
           const so = s + (hwtail << 2), idx = u32[so];
           if (idx < 2 || idx >= nbufs) badSlot(region, r, hwtail, this.name);
           const fb = region.bufOffset(idx);
