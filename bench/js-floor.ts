@@ -45,20 +45,14 @@ function badSlot(): never {
 }
 
 /** The sender's batch: the application's fill pass, the txsync's check pass, one publish, the wake-up. */
-function send(v: Views, h: number, len: number): number {
-  const { ctl, u32, u16 } = v;
-  const stop = Atomics.load(ctl, HWCUR);
-  let space = (stop + NSLOTS - 1 - h) & MASK;
-  if (space > BATCH) space = BATCH;
-  for (let i = 0; i < space; i++) {
-    const at = (((h + i) & MASK) << 3) + 2;
-    if (u16[at] !== len) u16[at] = len;
-  }
-  for (let i = 0; i < space; i++) {
-    const k = (h + i) & MASK;
-    const idx = u32[k << 2];
-    if (idx < 2 || idx >= NBUFS || u16[(k << 3) + 2] > BUFSZ) badSlot();
-  }
+/** The free slots the sender may fill from h (at most a batch). */
+function sendSpace(ctl: Int32Array, h: number): number {
+  const space = (Atomics.load(ctl, HWCUR) + NSLOTS - 1 - h) & MASK;
+  return space > BATCH ? BATCH : space;
+}
+
+/** Publish `space` slots filled from h (one store), wake a sleeping receiver; the new position. */
+function publish(ctl: Int32Array, h: number, space: number): number {
   const next = (h + space) & MASK;
   Atomics.store(ctl, PROD, next);
   if (space !== 0 && Atomics.load(ctl, WAITERS) !== 0) {
@@ -68,25 +62,32 @@ function send(v: Views, h: number, len: number): number {
   return next;
 }
 
+function send(v: Views, h: number, len: number): number {
+  const { ctl, u32, u16 } = v;
+  const space = sendSpace(ctl, h);
+  for (let i = 0; i < space; i++) {
+    const at = (((h + i) & MASK) << 3) + 2;
+    if (u16[at] !== len) u16[at] = len;
+  }
+  for (let i = 0; i < space; i++) {
+    const k = (h + i) & MASK;
+    const idx = u32[k << 2];
+    if (idx < 2 || idx >= NBUFS || u16[(k << 3) + 2] > BUFSZ) badSlot();
+  }
+  return publish(ctl, h, space);
+}
+
 /** C `pipe`'s sender: the fill and the slot check in one pass, one publish, the wake-up. */
 function sendFused(v: Views, h: number, len: number): number {
   const { ctl, u32, u16 } = v;
-  const stop = Atomics.load(ctl, HWCUR);
-  let space = (stop + NSLOTS - 1 - h) & MASK;
-  if (space > BATCH) space = BATCH;
+  const space = sendSpace(ctl, h);
   for (let i = 0; i < space; i++) {
     const k = (h + i) & MASK, at = (k << 3) + 2;
     if (u16[at] !== len) u16[at] = len;
     const idx = u32[k << 2];
     if (idx < 2 || idx >= NBUFS || u16[at] > BUFSZ) badSlot();
   }
-  const next = (h + space) & MASK;
-  Atomics.store(ctl, PROD, next);
-  if (space !== 0 && Atomics.load(ctl, WAITERS) !== 0) {
-    Atomics.add(ctl, WAKE_SEQ, 1);
-    Atomics.notify(ctl, WAKE_SEQ);
-  }
-  return next;
+  return publish(ctl, h, space);
 }
 
 /** C `drain`: each new slot checked and counted in one pass, then released at once. */

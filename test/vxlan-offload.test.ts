@@ -78,6 +78,21 @@ async function iperf(from: string, server: string, dst: string, p: number, amoun
   return { bps: j.end.sum_received.bits_per_second, bytes: j.end.sum_received.bytes };
 }
 
+/**
+ * tcpdump of what host A sends on the underlay into `name` (snap length `snap`), with the
+ * underlay's UDP segmentation offload off for the test, so that the kernel cuts GSO sends into
+ * datagrams before the capture (as for a NIC without the offload).
+ */
+async function captureUnderlay(t: { after: (fn: () => void) => void }, name: string, snap: number): Promise<{ file: string; dump: ChildProcess }> {
+  const off = spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'off'], { encoding: 'utf8' });
+  assert.equal(off.status, 0, off.stderr);
+  t.after(() => { spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'on']); });
+  const file = join(dir, name);
+  const dump = start(topo.a, 'tcpdump', ['-i', 'vxlua', '-n', '-Z', 'root', '-s', String(snap), '-B', '65536', '-U', '-w', file, 'udp port 4789 and src host', A_IP]);
+  await output(dump, /listening on/);
+  return { file, dump };
+}
+
 describe('VXLAN: TCP from a container with default offloads (TSO, tx checksumming) through the overlay', { skip }, () => {
   before(async () => {
     topo.create();
@@ -99,12 +114,7 @@ describe('VXLAN: TCP from a container with default offloads (TSO, tx checksummin
 
   test('super-frames are segmented before encapsulation: no datagram over the underlay MTU', { timeout: 90_000 }, async (t) => {
     // the kernel cuts the GSO sends before the veth, as a NIC without UDP segmentation offload needs
-    const off = spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'off'], { encoding: 'utf8' });
-    assert.equal(off.status, 0, off.stderr);
-    t.after(() => { spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'on']); });
-    const file = join(dir, 'underlay.pcap');
-    const dump = start(topo.a, 'tcpdump', ['-i', 'vxlua', '-n', '-Z', 'root', '-s', '96', '-B', '65536', '-U', '-w', file, 'udp port 4789 and src host', A_IP]);
-    await output(dump, /listening on/);
+    const { file, dump } = await captureUnderlay(t, 'underlay.pcap', 96);
     const into = port('vxlca1').tx_packets, before = vx();
     const r = await iperf(topo.ca, topo.cb, CB_IP, 5311, ['-n', '8M']);
     await new Promise((res) => setTimeout(res, 300));
@@ -134,12 +144,7 @@ describe('VXLAN: TCP from a container with default offloads (TSO, tx checksummin
 
   test('a stream of small frames of one flow leaves in UDP GSO runs; Linux host B gets each frame in a datagram of its own', { timeout: 90_000 }, async (t) => {
     // the kernel cuts the GSO sends before the veth, where tcpdump sees them
-    const off = spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'off'], { encoding: 'utf8' });
-    assert.equal(off.status, 0, off.stderr);
-    t.after(() => { spawnSync('ip', ['netns', 'exec', topo.a, 'ethtool', '-K', 'vxlua', 'tx-udp-segmentation', 'on']); });
-    const file = join(dir, 'runs.pcap');
-    const dump = start(topo.a, 'tcpdump', ['-i', 'vxlua', '-n', '-Z', 'root', '-s', '128', '-B', '65536', '-U', '-w', file, 'udp port 4789 and src host', A_IP]);
-    await output(dump, /listening on/);
+    const { file, dump } = await captureUnderlay(t, 'runs.pcap', 128);
     const rxB = (): number => Number(spawnSync('ip', ['netns', 'exec', topo.cb, 'cat', '/sys/class/net/vxlcb0/statistics/rx_packets'], { encoding: 'utf8' }).stdout.trim());
     const mac = spawnSync('ip', ['netns', 'exec', topo.cb, 'cat', '/sys/class/net/vxlcb0/address'], { encoding: 'utf8' }).stdout.trim();
     const N = 4000, before = vx(), got0 = rxB(), in0 = port('vxlca1');

@@ -669,10 +669,10 @@ export class VxlanPort extends KernelPort {
 
   /** Receive from socket fd into rx ring r's free slots from hwtail (the ring's free part ends before hwcur); the new hwtail. */
   private rxFrom(fd: number, r: number, n: number, hwcur: number, hwtail: number): number {
-    const region = this.region, u32 = region.u32, u8 = region.u8, v8 = this.v8, v32 = this.v32, st = this.stats2.c;
+    const region = this.region, u32 = region.u32, v8 = this.v8, v32 = this.v32, st = this.stats2.c;
     const s = u32[(r + RR.slotsOfs) >> 2] >> 2;
     const stop = hwcur === 0 ? n - 1 : hwcur - 1;
-    const nbufs = region.nbufs, bufSize = region.bufSize, vni = this.config.vni, v6 = this.v6, local = this.local, l16 = this.local16, from16 = this.from16, hl = this.hdr, merge = this.merge;
+    const nbufs = region.nbufs, bufSize = region.bufSize, hl = this.hdr, merge = this.merge;
     let now = -1;
     for (;;) {
       const free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
@@ -696,23 +696,8 @@ export class VxlanPort extends KernelPort {
         const dlen = v32[(m + K.mmsghdr.msg_len) >> 2], flags = v32[(m + K.msghdr.msg_flags) >> 2];
         const h = this.rxHdr + i * 16;
         if (flags & K.MSG_TRUNC) { st[C.rxTooBig]++; this.rxDrops++; continue; }
-        const got8 = readVxlanHeader(v8, h, dlen);
-        if (got8 === VX_SHORT) { st[C.rxShort]++; this.rxDrops++; continue; }
-        if (got8 === VX_BAD_FLAGS) { st[C.rxBadFlags]++; this.rxDrops++; continue; }
-        if (got8 !== vni) { st[C.rxWrongVni]++; this.rxDrops++; continue; }
-        // the sender, as 16 bytes (a[aOff..]), and whether it is ourselves (our multicast looped back)
-        let a: Uint8Array, aOff: number, self: boolean;
-        if (v6) {
-          a = v8; aOff = this.rxName + i * NAME + K.sockaddr_in6.sin6_addr;
-          self = true;
-          for (let b = 0; b < 16; b++) if (v8[aOff + b] !== l16[b]) { self = false; break; }
-        } else {
-          const nm = this.rxName + i * NAME + K.sockaddr_in.sin_addr;
-          from16[12] = v8[nm]; from16[13] = v8[nm + 1]; from16[14] = v8[nm + 2]; from16[15] = v8[nm + 3];
-          a = from16; aOff = 0;
-          self = readU32(from16, 12) === local;
-        }
-        if (self) { st[C.rxFromSelf]++; this.rxDrops++; continue; }
+        if (!this.headerOk(v8, h, dlen)) continue;
+        if (this.fromSelf(v8, this.rxName + i * NAME)) { st[C.rxFromSelf]++; this.rxDrops++; continue; }
         // the inner frame is in the buffer of slot rxSlotOf[i]: move that buffer to slot hwtail
         const k = this.rxSlotOf[i], so = s + (hwtail << 2);
         if (k !== hwtail) {
@@ -720,17 +705,7 @@ export class VxlanPort extends KernelPort {
           u32[so] = u32[ko];
           u32[ko] = x;
         }
-        const len = dlen - 8, fb = region.bufOffset(u32[so]);
-        if (hl !== 0) vnetClear(u8, fb, hl); // (a header asking for nothing)
-        u32[so + 1] = hl + len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
-        this.fdb.learn(u8, fb + hl + 6, a, aOff, now);
-        this.rxPkts++;
-        this.rxSegs++;
-        this.rxBytes += len;
-        if (merge !== null && !merge.offer(hwtail, fb + hl, len)) {
-          this.flushMerge(s);
-          merge.offer(hwtail, fb + hl, len);
-        }
+        this.landed(s, hwtail, region.bufOffset(u32[so]), dlen - 8, now);
         hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
       }
       if (got < want) break;
@@ -753,7 +728,7 @@ export class VxlanPort extends KernelPort {
     const t8 = g.v8, t32 = g.v32, t64 = g.v64;
     const s = u32[(r + RR.slotsOfs) >> 2] >> 2;
     const stop = hwcur === 0 ? n - 1 : hwcur - 1;
-    const nbufs = region.nbufs, room = region.bufSize - this.hdr, vni = this.config.vni, v6 = this.v6, local = this.local, l16 = this.local16, from16 = this.from16, hl = this.hdr, merge = this.merge;
+    const nbufs = region.nbufs, room = region.bufSize - this.hdr, hl = this.hdr, merge = this.merge;
     let now = -1;
     for (;;) {
       let free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
@@ -766,25 +741,11 @@ export class VxlanPort extends KernelPort {
         if (g.truncated(i)) { st[C.rxTooBig]++; this.rxDrops++; continue; }
         const dlen = g.length(i), size = g.datagramSize(i), train = g.trainAt(i);
         if (size < dlen) st[C.rxTrains]++;
-        // the sender, as 16 bytes (a[aOff..]), and whether it is ourselves (our multicast looped back)
-        let a: Uint8Array, aOff: number, self: boolean;
-        if (v6) {
-          a = t8; aOff = g.nameAt(i) + K.sockaddr_in6.sin6_addr;
-          self = true;
-          for (let b = 0; b < 16; b++) if (t8[aOff + b] !== l16[b]) { self = false; break; }
-        } else {
-          const nm = g.nameAt(i) + K.sockaddr_in.sin_addr;
-          from16[12] = t8[nm]; from16[13] = t8[nm + 1]; from16[14] = t8[nm + 2]; from16[15] = t8[nm + 3];
-          a = from16; aOff = 0;
-          self = readU32(from16, 12) === local;
-        }
+        const self = this.fromSelf(t8, g.nameAt(i));
         for (let o = 0; o < dlen; o += size) {
           const l = dlen - o < size ? dlen - o : size;
           if (self) { st[C.rxFromSelf]++; this.rxDrops++; continue; }
-          const got8 = readVxlanHeader(t8, o === 0 ? g.hdrAt(i) : train + o - 8, l);
-          if (got8 === VX_SHORT) { st[C.rxShort]++; this.rxDrops++; continue; }
-          if (got8 === VX_BAD_FLAGS) { st[C.rxBadFlags]++; this.rxDrops++; continue; }
-          if (got8 !== vni) { st[C.rxWrongVni]++; this.rxDrops++; continue; }
+          if (!this.headerOk(t8, o === 0 ? g.hdrAt(i) : train + o - 8, l)) continue;
           const len = l - 8;
           if (len > room) { st[C.rxTooBig]++; this.rxDrops++; continue; }
           if (free === 0) { st[C.rxRingFull]++; this.rxDrops++; continue; } // (a ring of fewer than 65 slots)
@@ -792,16 +753,7 @@ export class VxlanPort extends KernelPort {
           if (idx < 2 || idx >= nbufs) badSlot(region, r, hwtail, this.name);
           const fb = region.bufOffset(idx);
           copyBytes(t8, t32, t64, train + o, u8, r32, f64, fb + hl, len);
-          if (hl !== 0) vnetClear(u8, fb, hl); // (a header asking for nothing)
-          u32[so + 1] = hl + len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
-          this.fdb.learn(u8, fb + hl + 6, a, aOff, now);
-          this.rxPkts++;
-          this.rxSegs++;
-          this.rxBytes += len;
-          if (merge !== null && !merge.offer(hwtail, fb + hl, len)) {
-            this.flushMerge(s);
-            merge.offer(hwtail, fb + hl, len);
-          }
+          this.landed(s, hwtail, fb, len, now);
           hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
           free--;
         }
@@ -810,6 +762,58 @@ export class VxlanPort extends KernelPort {
     }
     if (merge !== null) this.flushMerge(s);
     return hwtail;
+  }
+
+  /** A received datagram's VXLAN header at v8[h..] (the datagram l bytes long): true to deliver it, else dropped and counted by cause. */
+  private headerOk(v8: Uint8Array, h: number, l: number): boolean {
+    const st = this.stats2.c, vni = readVxlanHeader(v8, h, l);
+    if (vni === VX_SHORT) { st[C.rxShort]++; this.rxDrops++; return false; }
+    if (vni === VX_BAD_FLAGS) { st[C.rxBadFlags]++; this.rxDrops++; return false; }
+    if (vni !== this.config.vni) { st[C.rxWrongVni]++; this.rxDrops++; return false; }
+    return true;
+  }
+
+  /** The 16-byte address learning files a received frame under: rxFrom16[rxFromOff..] (set by fromSelf). */
+  private rxFrom16: Uint8Array = this.from16;
+  private rxFromOff = 0;
+
+  /**
+   * The sender of a received message whose name (sockaddr_in or sockaddr_in6) is at v8[nm..]:
+   * noted as 16 bytes for learning (rxFrom16, rxFromOff); true when it is ourselves (our
+   * multicast looped back).
+   */
+  private fromSelf(v8: Uint8Array, nm: number): boolean {
+    if (this.v6) {
+      const at = nm + K.sockaddr_in6.sin6_addr, l16 = this.local16;
+      this.rxFrom16 = v8;
+      this.rxFromOff = at;
+      for (let b = 0; b < 16; b++) if (v8[at + b] !== l16[b]) return false;
+      return true;
+    }
+    const at = nm + K.sockaddr_in.sin_addr, from16 = this.from16;
+    from16[12] = v8[at]; from16[13] = v8[at + 1]; from16[14] = v8[at + 2]; from16[15] = v8[at + 3];
+    this.rxFrom16 = from16;
+    this.rxFromOff = 0;
+    return readU32(from16, 12) === this.local;
+  }
+
+  /**
+   * An inner frame of len bytes now in the buffer at fb (+ the header length) of the slot at
+   * ring position hwtail: its header asking for nothing, its length, the source MAC learned
+   * behind the sender fromSelf noted, the counts, the TCP merging.
+   */
+  private landed(s: number, hwtail: number, fb: number, len: number, now: number): void {
+    const u8 = this.region.u8, hl = this.hdr, merge = this.merge;
+    if (hl !== 0) vnetClear(u8, fb, hl);
+    this.region.u32[s + (hwtail << 2) + 1] = hl + len; // len, flags 0 (no NS_MOREFRAG: one slot per frame)
+    this.fdb.learn(u8, fb + hl + 6, this.rxFrom16, this.rxFromOff, now);
+    this.rxPkts++;
+    this.rxSegs++;
+    this.rxBytes += len;
+    if (merge !== null && !merge.offer(hwtail, fb + hl, len)) {
+      this.flushMerge(s);
+      merge.offer(hwtail, fb + hl, len);
+    }
   }
 
   /** The TCP segments gathered become one frame (tcp-merge.ts): fewer ring frames, fewer header bytes. */
