@@ -21,6 +21,11 @@ import * as K from '../../sys/kernel-abi.js';
 
 /** Messages per recvmmsg. */
 export const TRAIN_MSGS = 32;
+/**
+ * Most datagrams in one train: the kernel's GRO joins up to 64, and a GSO send crossing a
+ * veth whole carries up to its UDP_MAX_SEGMENTS (128 since Linux 6.9).
+ */
+export const TRAIN_MAX = 128;
 /** Bytes of a train after its first VXLAN header (a GRO'd UDP packet is at most 64 KiB). */
 const TRAIN_BYTES = 65536;
 const NAME = K.sockaddr_in6.size;

@@ -55,7 +55,7 @@ import { createKernelPortRecord, KernelPort, type InterfaceOpenOptions } from '.
 import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb } from './fdb.js';
 import { GSO_MAX_CHUNK, GsoTx, RUN_MSGS, UDP_MAX_SEGMENTS } from './gso-tx.js';
-import { enableUdpGro, GroRx, TRAIN_MSGS } from './gro-rx.js';
+import { enableUdpGro, GroRx, TRAIN_MAX, TRAIN_MSGS } from './gro-rx.js';
 import { copyBytes } from '../../core/frame-copy.js';
 import { TcpMerge } from './tcp-merge.js';
 import { C, udpSocketDrops, VxlanStats } from './stats.js';
@@ -717,11 +717,11 @@ export class VxlanPort extends KernelPort {
   /**
    * rxFrom for a port receiving trains (gro-rx.ts): from socket fd into rx ring r's free slots
    * from hwtail; the new hwtail. Each datagram of a train is checked as rxFrom checks one, and
-   * its inner frame copied into the next free slot's buffer. A message may hold up to 64
-   * datagrams, so a call asks for one message per 64 free slots and none while fewer are
-   * free (the datagrams wait in the socket while the ring drains); only a ring of fewer than
-   * 65 slots, taking one message when empty, can find a train longer than its room: the
-   * rest is dropped and counted (rx_ring_full).
+   * its inner frame copied into the next free slot's buffer. A message may hold up to
+   * TRAIN_MAX datagrams, so a call asks for one message per TRAIN_MAX free slots and none
+   * while fewer are free (the datagrams wait in the socket while the ring drains); only a
+   * ring of TRAIN_MAX slots or fewer, taking one message when empty, can find a train longer
+   * than its room: the rest is dropped and counted (rx_ring_full).
    */
   private rxTrains(fd: number, r: number, n: number, hwcur: number, hwtail: number): number {
     const region = this.region, u32 = region.u32, u8 = region.u8, r32 = region.u32, f64 = region.f64, st = this.stats2.c, g = this.gro!;
@@ -732,8 +732,8 @@ export class VxlanPort extends KernelPort {
     let now = -1;
     for (;;) {
       let free = hwtail <= stop ? stop - hwtail : n - hwtail + stop;
-      if (free < 64 && (free === 0 || free < n - 1)) break;
-      const want = free >= TRAIN_MSGS * 64 ? TRAIN_MSGS : free >= 64 ? free >> 6 : 1;
+      if (free < TRAIN_MAX && (free === 0 || free < n - 1)) break;
+      const want = free >= TRAIN_MSGS * TRAIN_MAX ? TRAIN_MSGS : free >= TRAIN_MAX ? Math.floor(free / TRAIN_MAX) : 1;
       const got = g.receive(fd, want, this.spec.name);
       if (got <= 0) break;
       if (now < 0) now = performance.now();
@@ -748,7 +748,7 @@ export class VxlanPort extends KernelPort {
           if (!this.headerOk(t8, o === 0 ? g.hdrAt(i) : train + o - 8, l)) continue;
           const len = l - 8;
           if (len > room) { st[C.rxTooBig]++; this.rxDrops++; continue; }
-          if (free === 0) { st[C.rxRingFull]++; this.rxDrops++; continue; } // (a ring of fewer than 65 slots)
+          if (free === 0) { st[C.rxRingFull]++; this.rxDrops++; continue; } // (a ring of TRAIN_MAX slots or fewer)
           const so = s + (hwtail << 2), idx = u32[so];
           if (idx < 2 || idx >= nbufs) badSlot(region, r, hwtail, this.name);
           const fb = region.bufOffset(idx);
