@@ -94,7 +94,7 @@ const dgram = require('node:dgram');
 const inner = Buffer.alloc(60); inner.fill(0xff, 0, 6); inner.set([2,0,0,0,0,0x99], 6); inner.writeUInt16BE(0x88b5, 12);
 const vx = (flags, vni, body) => { const h = Buffer.alloc(8); h[0] = flags; h.writeUIntBE(vni, 4, 3); return Buffer.concat([h, body]); };
 const big = Buffer.alloc(3000); big.set(inner);
-const msgs = [vx(0x08, 43, inner), vx(0x08, 43, inner), Buffer.alloc(4), vx(0x08, 42, inner.subarray(0, 10)), vx(0x0c, 42, inner), vx(0x08, 42, big)];
+const msgs = [vx(0x08, 43, inner), vx(0x08, 43, inner), Buffer.alloc(4), Buffer.alloc(0), vx(0x08, 42, inner.subarray(0, 10)), vx(0x0c, 42, inner), vx(0x08, 42, big)];
 const s = dgram.createSocket('udp4');
 let i = 0;
 const next = () => { if (i === msgs.length) return s.close(); s.send(msgs[i++], 4789, '${A_IP}', next); };
@@ -164,7 +164,7 @@ describe('VXLAN: a netmap-ts host and a Linux host on one overlay (VNI 42)', { s
     assert.equal(vxCounters().tx_too_big, 0, 'TCP segments fit the overlay MTU');
   });
 
-  test('wrong VNI, bad flags, short and too-big (fragmented) datagrams: counted by cause, never delivered', { timeout: 30_000 }, async () => {
+  test('wrong VNI, bad flags, short, empty and too-big (fragmented) datagrams: counted by cause, never delivered', { timeout: 30_000 }, async () => {
     const before = vxCounters(), into = portCounters('vx0').tx_packets;
     topo.run(topo.b, process.execPath, ['-e', BAD_SENDER]);
     let c = vxCounters();
@@ -173,7 +173,7 @@ describe('VXLAN: a netmap-ts host and a Linux host on one overlay (VNI 42)', { s
       c = vxCounters();
     }
     assert.equal(c.rx_wrong_vni - before.rx_wrong_vni, 2, JSON.stringify(c));
-    assert.equal(c.rx_short - before.rx_short, 2, 'a 4-byte datagram, and one whose inner frame is under 14 bytes');
+    assert.equal(c.rx_short - before.rx_short, 3, 'a 4-byte datagram, an empty one, and one whose inner frame is under 14 bytes');
     assert.equal(c.rx_bad_flags - before.rx_bad_flags, 1);
     assert.equal(c.rx_too_big - before.rx_too_big, 1, 'the 3008-byte datagram, sent in two fragments');
     assert.equal(c.rx_frames, before.rx_frames, 'none delivered');

@@ -740,6 +740,7 @@ export class VxlanPort extends KernelPort {
       for (let i = 0; i < got; i++) {
         if (g.truncated(i)) { st[C.rxTooBig]++; this.rxDrops++; continue; }
         const dlen = g.length(i), size = g.datagramSize(i), train = g.trainAt(i);
+        if (dlen === 0) { st[C.rxShort]++; this.rxDrops++; continue; } // (the loop below would not see it)
         if (size < dlen) st[C.rxTrains]++;
         const self = this.fromSelf(t8, g.nameAt(i));
         for (let o = 0; o < dlen; o += size) {
