@@ -13,6 +13,7 @@
 //   begin(dst, port, len) / end()   write the payload in place at the offset begin() returns
 // A datagram that cannot go (no tx slot, next hop not resolved yet: an ARP request is sent,
 // off-link without a gateway, too big) returns false and is counted under that reason.
+import { copyWords } from '../core/frame-copy.js';
 import { C, D } from './stats.js';
 import { UDP_HDRS, udpChecksumAt, writeUdpHeaders, BROADCAST_MAC } from './frames.js';
 import type { Host } from './host.js';
@@ -86,10 +87,8 @@ export class UdpEndpoint {
       // at the same place in a word in both buffers: a request without IP options). The bytes
       // this writes before d are header bytes, written next; after the payload, at most 7
       // bytes of the buffer's unused rest. A third of the time of a 22-byte byte loop.
-      const f64 = this.f64;
-      let k = o >>> 3, j = d >>> 3;
-      const end = (o + plen + 7) >>> 3;
-      while (k < end) f64[j++] = f64[k++]!;
+      const lead = o & 7;
+      copyWords(this.f64, o - lead, this.f64, d - lead, plen + lead);
     } else if (plen <= 64) for (let k = 0; k < plen; k++) u8[d + k] = u8[o + k]!; // copyWithin costs more than short copies
     else u8.copyWithin(d, o, o + plen);
     writeUdpHeaders(u8, at, u8, this.frame[i]! + 6, h.mac, h.ip, this.srcIp[i]!, this.port, this.srcPort[i]!, plen, h.ttl, h.nextId());

@@ -153,6 +153,20 @@ export function joinGroup(fd: number, group: Uint8Array, ifindex: number, what: 
 }
 
 /**
+ * Write a 64-bit field (a pointer, a size_t) of a message vector built in a mapping, at byte
+ * offset `at` of its 32-bit view, as two words (little-endian; values below 2^53).
+ */
+export function put64(v32: Uint32Array, at: number, v: number): void {
+  v32[at >> 2] = v >>> 0;
+  v32[(at >> 2) + 1] = Math.floor(v / 4294967296) >>> 0;
+}
+
+/** Read back a 64-bit field put64 wrote. */
+export function get64(v32: Uint32Array, at: number): number {
+  return v32[at >> 2]! + v32[(at >> 2) + 1]! * 4294967296;
+}
+
+/**
  * recvmmsg(2) into `count` prepared mmsghdrs at address `vec`, non-blocking: the number of
  * messages received, 0 when none waits (EAGAIN), -errno for errors listed in `tolerate`.
  */

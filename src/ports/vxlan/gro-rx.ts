@@ -16,7 +16,7 @@
 // receive, which stays zero-copy for ports without GRO. TRAIN_MSGS messages per recvmmsg(2);
 // nothing is allocated per frame.
 import { mmapAnonymous, munmap, NetError, setsockopt, type Mapping } from '../../sys/net.js';
-import { recvmmsg } from '../../sys/udp.js';
+import { put64, recvmmsg } from '../../sys/udp.js';
 import * as K from '../../sys/kernel-abi.js';
 
 /** Messages per recvmmsg. */
@@ -65,20 +65,15 @@ export class GroRx {
     this.base = Number(this.m.addr);
     for (let i = 0; i < TRAIN_MSGS; i++) {
       const mh = this.msg + i * K.mmsghdr.size, io = this.iov + i * 2 * K.iovec.size;
-      this.put64(mh + K.msghdr.msg_name, this.base + this.names + i * NAME);
-      this.put64(mh + K.msghdr.msg_iov, this.base + io);
-      this.put64(mh + K.msghdr.msg_iovlen, 2);
-      this.put64(mh + K.msghdr.msg_control, this.base + this.ctls + i * CTL);
-      this.put64(io + K.iovec.iov_base, this.base + this.hdrs + i * 16);
-      this.put64(io + K.iovec.iov_len, 8);
-      this.put64(io + K.iovec.size + K.iovec.iov_base, this.base + this.trains + i * TRAIN_BYTES);
-      this.put64(io + K.iovec.size + K.iovec.iov_len, TRAIN_BYTES);
+      put64(this.v32, mh + K.msghdr.msg_name, this.base + this.names + i * NAME);
+      put64(this.v32, mh + K.msghdr.msg_iov, this.base + io);
+      put64(this.v32, mh + K.msghdr.msg_iovlen, 2);
+      put64(this.v32, mh + K.msghdr.msg_control, this.base + this.ctls + i * CTL);
+      put64(this.v32, io + K.iovec.iov_base, this.base + this.hdrs + i * 16);
+      put64(this.v32, io + K.iovec.iov_len, 8);
+      put64(this.v32, io + K.iovec.size + K.iovec.iov_base, this.base + this.trains + i * TRAIN_BYTES);
+      put64(this.v32, io + K.iovec.size + K.iovec.iov_len, TRAIN_BYTES);
     }
-  }
-
-  private put64(at: number, v: number): void {
-    this.v32[at >> 2] = v >>> 0;
-    this.v32[(at >> 2) + 1] = Math.floor(v / 4294967296) >>> 0;
   }
 
   /** recvmmsg up to `want` (<= TRAIN_MSGS) messages from fd: how many came (0: none waits). */

@@ -30,7 +30,7 @@
 // one sendmmsg(2). The kernel then routes and crosses its IP layer once per message instead
 // of once per frame (runStage/runSend; the run detection is the port's).
 import { close, mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
-import { sendmmsgAt, udpGsoSocket } from '../../sys/udp.js';
+import { put64, sendmmsgAt, udpGsoSocket } from '../../sys/udp.js';
 import * as K from '../../sys/kernel-abi.js';
 import type { Segmenter } from '../../packet/gso.js';
 import { VXLAN_SPORT_MIN, writeVxlanHeader } from '../../packet/vxlan.js';
@@ -87,30 +87,45 @@ export class GsoTx {
     const nameLen = c.v6 ? K.sockaddr_in6.size : K.sockaddr_in.size;
     for (let i = 0; i < MAX_DESTS; i++) {
       const mh = this.msg + i * K.mmsghdr.size, io = this.iov + i * K.iovec.size, nm = this.name + i * NAME;
-      this.put64(mh + K.msghdr.msg_name, this.base + nm);
+      put64(this.v32, mh + K.msghdr.msg_name, this.base + nm);
       this.v32[(mh + K.msghdr.msg_namelen) >> 2] = nameLen;
-      this.put64(mh + K.msghdr.msg_iov, this.base + io);
-      this.put64(mh + K.msghdr.msg_iovlen, 1);
-      this.put64(io + K.iovec.iov_base, this.base);
-      this.put64(mh + K.msghdr.msg_control, this.base + this.ctl);
-      this.v8[nm] = c.v6 ? K.AF_INET6 : K.AF_INET;
-      this.v8[nm + 2] = c.port >> 8; // sin_port / sin6_port: the VXLAN port
-      this.v8[nm + 3] = c.port & 0xff;
+      put64(this.v32, mh + K.msghdr.msg_iov, this.base + io);
+      put64(this.v32, mh + K.msghdr.msg_iovlen, 1);
+      put64(this.v32, io + K.iovec.iov_base, this.base);
+      put64(this.v32, mh + K.msghdr.msg_control, this.base + this.ctl);
+      this.initName(nm);
     }
     for (const at of [this.ctl, ...Array.from({ length: RUN_MSGS }, (_, i) => this.runCtl + i * CMSG)]) {
-      this.put64(at + K.cmsghdr.cmsg_len, K.cmsghdr.size + 2);
+      put64(this.v32, at + K.cmsghdr.cmsg_len, K.cmsghdr.size + 2);
       this.v32[(at + K.cmsghdr.cmsg_level) >> 2] = K.SOL_UDP;
       this.v32[(at + K.cmsghdr.cmsg_type) >> 2] = K.UDP_SEGMENT;
     }
     for (let i = 0; i < RUN_MSGS; i++) {
       const mh = this.runMsg + i * K.mmsghdr.size, nm = this.runName + i * NAME;
-      this.put64(mh + K.msghdr.msg_name, this.base + nm);
+      put64(this.v32, mh + K.msghdr.msg_name, this.base + nm);
       this.v32[(mh + K.msghdr.msg_namelen) >> 2] = nameLen;
-      this.put64(mh + K.msghdr.msg_iov, this.base + this.runIov + i * RUN_IOVS * K.iovec.size);
-      this.put64(mh + K.msghdr.msg_control, this.base + this.runCtl + i * CMSG);
-      this.v8[nm] = c.v6 ? K.AF_INET6 : K.AF_INET;
-      this.v8[nm + 2] = c.port >> 8;
-      this.v8[nm + 3] = c.port & 0xff;
+      put64(this.v32, mh + K.msghdr.msg_iov, this.base + this.runIov + i * RUN_IOVS * K.iovec.size);
+      put64(this.v32, mh + K.msghdr.msg_control, this.base + this.runCtl + i * CMSG);
+      this.initName(nm);
+    }
+  }
+
+  /** The fixed part of a message name at nm: the family and the VXLAN port (sin_port / sin6_port). */
+  private initName(nm: number): void {
+    this.v8[nm] = this.c.v6 ? K.AF_INET6 : K.AF_INET;
+    this.v8[nm + 2] = this.c.port >> 8;
+    this.v8[nm + 3] = this.c.port & 0xff;
+  }
+
+  /** The destination of the message whose name is at nm: the VTEP at a[aOff..+16] (IPv4 in its last 4 bytes). */
+  private setVtep(nm: number, a: Uint8Array, aOff: number): void {
+    const v8 = this.v8;
+    if (this.c.v6) {
+      const d = nm + K.sockaddr_in6.sin6_addr;
+      for (let b = 0; b < 16; b++) v8[d + b] = a[aOff + b]!;
+    } else {
+      const d = nm + K.sockaddr_in.sin_addr;
+      v8[d] = a[aOff + 12]!; v8[d + 1] = a[aOff + 13]!; v8[d + 2] = a[aOff + 14]!; v8[d + 3] = a[aOff + 15]!;
     }
   }
 
@@ -119,15 +134,9 @@ export class GsoTx {
    * (8 + the frame length) to the VTEP at a[aOff..+16]; their pieces are set with runPiece.
    */
   runStage(m: number, n: number, stride: number, a: Uint8Array, aOff: number): void {
-    const mh = this.runMsg + m * K.mmsghdr.size, nm = this.runName + m * NAME, v8 = this.v8;
-    if (this.c.v6) {
-      const d = nm + K.sockaddr_in6.sin6_addr;
-      for (let b = 0; b < 16; b++) v8[d + b] = a[aOff + b]!;
-    } else {
-      const d = nm + K.sockaddr_in.sin_addr;
-      v8[d] = a[aOff + 12]!; v8[d + 1] = a[aOff + 13]!; v8[d + 2] = a[aOff + 14]!; v8[d + 3] = a[aOff + 15]!;
-    }
-    this.put64(mh + K.msghdr.msg_iovlen, 2 * n);
+    const mh = this.runMsg + m * K.mmsghdr.size, v8 = this.v8;
+    this.setVtep(this.runName + m * NAME, a, aOff);
+    put64(this.v32, mh + K.msghdr.msg_iovlen, 2 * n);
     this.v32[(mh + K.msghdr.msg_controllen) >> 2] = n > 1 ? CMSG : 0;
     this.v32[((mh + K.msghdr.msg_controllen) >> 2) + 1] = 0;
     const c = this.runCtl + m * CMSG + K.cmsghdr.size;
@@ -138,20 +147,15 @@ export class GsoTx {
   /** Datagram `j` of run message `m`: its 8-byte VXLAN header at hdrAddr, its frame of `len` bytes at frameAddr. */
   runPiece(m: number, j: number, hdrAddr: number, frameAddr: number, len: number): void {
     const io = this.runIov + (m * RUN_IOVS + 2 * j) * K.iovec.size;
-    this.put64(io + K.iovec.iov_base, hdrAddr);
-    this.put64(io + K.iovec.iov_len, 8);
-    this.put64(io + K.iovec.iov_base + K.iovec.size, frameAddr);
-    this.put64(io + K.iovec.iov_len + K.iovec.size, len);
+    put64(this.v32, io + K.iovec.iov_base, hdrAddr);
+    put64(this.v32, io + K.iovec.iov_len, 8);
+    put64(this.v32, io + K.iovec.iov_base + K.iovec.size, frameAddr);
+    put64(this.v32, io + K.iovec.iov_len + K.iovec.size, len);
   }
 
   /** Send run messages [0, n) on socket fd in one sendmmsg: messages sent, or -errno when the first failed. */
   runSend(fd: number, n: number, tolerate: readonly number[]): number {
     return sendmmsgAt(fd, this.base + this.runMsg, n, this.what, tolerate);
-  }
-
-  private put64(at: number, v: number): void {
-    this.v32[at >> 2] = v >>> 0;
-    this.v32[(at >> 2) + 1] = Math.floor(v / 4294967296) >>> 0;
   }
 
   /** The UDP socket for source port `sport`, opened at first use; -1 when there is none (the raw path then). */
@@ -197,7 +201,6 @@ export class GsoTx {
    * failed (RETRY or DROP errors of the caller; EIO / EINVAL mean the underlay takes no GSO).
    */
   send(fd: number, len: number, stride: number, a: Uint8Array, aOff: number, n: number, tolerate: readonly number[]): number {
-    const v8 = this.v8, v6 = this.c.v6;
     const ctlLen = len > stride ? CMSG : 0;
     this.v8[this.ctl + K.cmsghdr.size] = stride & 0xff;
     this.v8[this.ctl + K.cmsghdr.size + 1] = stride >> 8;
@@ -205,15 +208,8 @@ export class GsoTx {
     while (done < n) {
       const batch = n - done < MAX_DESTS ? n - done : MAX_DESTS;
       for (let i = 0; i < batch; i++) {
-        const mh = this.msg + i * K.mmsghdr.size, io = this.iov + i * K.iovec.size, nm = this.name + i * NAME;
-        const s = aOff + (done + i) * 16;
-        if (v6) {
-          const d = nm + K.sockaddr_in6.sin6_addr;
-          for (let b = 0; b < 16; b++) v8[d + b] = a[s + b]!;
-        } else {
-          const d = nm + K.sockaddr_in.sin_addr;
-          v8[d] = a[s + 12]!; v8[d + 1] = a[s + 13]!; v8[d + 2] = a[s + 14]!; v8[d + 3] = a[s + 15]!;
-        }
+        const mh = this.msg + i * K.mmsghdr.size, io = this.iov + i * K.iovec.size;
+        this.setVtep(this.name + i * NAME, a, aOff + (done + i) * 16);
         this.v32[(io + K.iovec.iov_len) >> 2] = len;
         this.v32[((io + K.iovec.iov_len) >> 2) + 1] = 0;
         this.v32[(mh + K.msghdr.msg_controllen) >> 2] = ctlLen;

@@ -40,7 +40,7 @@ import { NetmapError } from '../../core/region.js';
 import { badSlot, checkHeadCur, rxEpilogue, txEpilogue } from '../../core/sync.js';
 import { flock, LOCK_NB, LOCK_SH } from '../../sys/libc.js';
 import { close, ifIndex, ifMtu, mmapAnonymous, munmap, NetError, type Mapping } from '../../sys/net.js';
-import { joinGroup, rawIpSocket, recvmmsg, sendmmsgAt, udpSocket } from '../../sys/udp.js';
+import { get64, joinGroup, put64, rawIpSocket, recvmmsg, sendmmsgAt, udpSocket } from '../../sys/udp.js';
 import * as K from '../../sys/kernel-abi.js';
 import { completeChecksum, sumWords, wholeView, wholeWords } from '../../packet/csum-complete.js';
 import { GSO_MAX_FRAGS, Segmenter } from '../../packet/gso.js';
@@ -235,36 +235,27 @@ export class VxlanPort extends KernelPort {
     this.runtimeStatic = now;
   }
 
-  private get64(at: number): number {
-    return this.v32[at >> 2] + this.v32[(at >> 2) + 1] * 4294967296;
-  }
-
-  private put64(at: number, v: number): void {
-    this.v32[at >> 2] = v >>> 0;
-    this.v32[(at >> 2) + 1] = Math.floor(v / 4294967296) >>> 0;
-  }
-
   /** Pointers that never change: names, iovec arrays, the header iovecs, VXLAN headers, address families. */
   private prepareVectors(): void {
     const nameLen = this.v6 ? K.sockaddr_in6.size : K.sockaddr_in.size;
     for (let i = 0; i < TX_BATCH; i++) {
       const m = this.txMsg + i * K.mmsghdr.size, io = this.txIov + i * 2 * K.iovec.size;
-      this.put64(m + K.msghdr.msg_name, this.vbase + this.txName + i * NAME);
+      put64(this.v32, m + K.msghdr.msg_name, this.vbase + this.txName + i * NAME);
       this.v32[(m + K.msghdr.msg_namelen) >> 2] = nameLen;
-      this.put64(m + K.msghdr.msg_iov, this.vbase + io);
-      this.put64(m + K.msghdr.msg_iovlen, 2);
-      this.put64(io + K.iovec.iov_base, this.vbase + this.txHdr + i * HDR);
-      this.put64(io + K.iovec.iov_len, this.hlen);
+      put64(this.v32, m + K.msghdr.msg_iov, this.vbase + io);
+      put64(this.v32, m + K.msghdr.msg_iovlen, 2);
+      put64(this.v32, io + K.iovec.iov_base, this.vbase + this.txHdr + i * HDR);
+      put64(this.v32, io + K.iovec.iov_len, this.hlen);
       writeVxlanHeader(this.v8, this.txHdr + i * HDR + this.hlen - 8, this.config.vni);
       this.v8[this.txName + i * NAME] = this.v6 ? K.AF_INET6 : K.AF_INET; // (sin6_port 0: a raw socket's protocol)
     }
     for (let i = 0; i < RX_BATCH; i++) {
       const m = this.rxMsg + i * K.mmsghdr.size, io = this.rxIov + i * 2 * K.iovec.size;
-      this.put64(m + K.msghdr.msg_name, this.vbase + this.rxName + i * NAME);
-      this.put64(m + K.msghdr.msg_iov, this.vbase + io);
-      this.put64(m + K.msghdr.msg_iovlen, 2);
-      this.put64(io + K.iovec.iov_base, this.vbase + this.rxHdr + i * 16);
-      this.put64(io + K.iovec.iov_len, 8);
+      put64(this.v32, m + K.msghdr.msg_name, this.vbase + this.rxName + i * NAME);
+      put64(this.v32, m + K.msghdr.msg_iov, this.vbase + io);
+      put64(this.v32, m + K.msghdr.msg_iovlen, 2);
+      put64(this.v32, io + K.iovec.iov_base, this.vbase + this.rxHdr + i * 16);
+      put64(this.v32, io + K.iovec.iov_len, 8);
     }
   }
 
@@ -287,8 +278,8 @@ export class VxlanPort extends KernelPort {
       v8[d] = a[aOff + 12]; v8[d + 1] = a[aOff + 13]; v8[d + 2] = a[aOff + 14]; v8[d + 3] = a[aOff + 15];
     }
     const io = this.txIov + i * 2 * K.iovec.size + K.iovec.size;
-    this.put64(io + K.iovec.iov_base, addr);
-    this.put64(io + K.iovec.iov_len, len);
+    put64(this.v32, io + K.iovec.iov_base, addr);
+    put64(this.v32, io + K.iovec.iov_len, len);
     this.txMsgSlot[i] = k;
   }
 
@@ -528,14 +519,14 @@ export class VxlanPort extends KernelPort {
         for (let j = 0; j < n; j++) {
           const d = at + j;
           const io = this.txIov + d * 2 * K.iovec.size + K.iovec.size;
-          g.runPiece(m, j, this.vbase + this.txHdr + d * HDR + this.hlen - 8, this.get64(io + K.iovec.iov_base), len);
+          g.runPiece(m, j, this.vbase + this.txHdr + d * HDR + this.hlen - 8, get64(this.v32, io + K.iovec.iov_base), len);
         }
         at += n;
       }
       const r = g.runSend(fd, m, TOLERATE);
       if (r > 0) {
-        let sent = 0;
-        for (let k = 0; k < r; k++) sent += end - pos - sent < per ? end - pos - sent : per;
+        // every message holds `per` datagrams but the run's last
+        const sent = r * per < end - pos ? r * per : end - pos;
         st[C.txGsoSends] += r;
         st[C.txDatagrams] += sent;
         pos += sent;
@@ -684,8 +675,8 @@ export class VxlanPort extends KernelPort {
         const m = this.rxMsg + i * K.mmsghdr.size, io = this.rxIov + i * 2 * K.iovec.size + K.iovec.size;
         v32[(m + K.msghdr.msg_namelen) >> 2] = NAME;
         v32[(m + K.msghdr.msg_flags) >> 2] = 0;
-        this.put64(io + K.iovec.iov_base, this.base + region.bufOffset(idx) + hl);
-        this.put64(io + K.iovec.iov_len, bufSize - hl);
+        put64(this.v32, io + K.iovec.iov_base, this.base + region.bufOffset(idx) + hl);
+        put64(this.v32, io + K.iovec.iov_len, bufSize - hl);
         this.rxSlotOf[i] = k;
       }
       const got = recvmmsg(fd, this.vbase + this.rxMsg, want, this.spec.name);
@@ -724,7 +715,7 @@ export class VxlanPort extends KernelPort {
    * than its room: the rest is dropped and counted (rx_ring_full).
    */
   private rxTrains(fd: number, r: number, n: number, hwcur: number, hwtail: number): number {
-    const region = this.region, u32 = region.u32, u8 = region.u8, r32 = region.u32, f64 = region.f64, st = this.stats2.c, g = this.gro!;
+    const region = this.region, u32 = region.u32, u8 = region.u8, f64 = region.f64, st = this.stats2.c, g = this.gro!;
     const t8 = g.v8, t32 = g.v32, t64 = g.v64;
     const s = u32[(r + RR.slotsOfs) >> 2] >> 2;
     const stop = hwcur === 0 ? n - 1 : hwcur - 1;
@@ -753,7 +744,7 @@ export class VxlanPort extends KernelPort {
           const so = s + (hwtail << 2), idx = u32[so];
           if (idx < 2 || idx >= nbufs) badSlot(region, r, hwtail, this.name);
           const fb = region.bufOffset(idx);
-          copyBytes(t8, t32, t64, train + o, u8, r32, f64, fb + hl, len);
+          copyBytes(t8, t32, t64, train + o, u8, u32, f64, fb + hl, len);
           this.landed(s, hwtail, fb, len, now);
           hwtail = hwtail + 1 === n ? 0 : hwtail + 1;
           free--;
