@@ -15,7 +15,8 @@
 // (frames written by one thread and parsed by another: lb's memory pattern, in C).
 // pipe-60-floor, pipe-1t-60-floor, pipe4-js-c and pipe-js-c put the JavaScript floor (bench/js-floor.ts:
 // C's pipe4/pipe41 loops in the plainest JavaScript) beside ours and beside C: what the same
-// four passes cost in V8 with none of netmap-ts's layers.
+// four passes cost in V8 with none of netmap-ts's layers. lb-4pipes-60, lb-4pipes-60-floor and
+// lb-js-c do the same for lb: C `lb`, its JavaScript floor (bench/js-floor-lb.ts) and nmts lb.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -25,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { registerCase, listCases, type CaseResult, type RunOptions } from './cases.js';
 import { spread } from './spread.js';
 import { runInThread, warmupOf } from './harness.js';
+import './tool-lb.js';
 import '../src/index.js';
 import { open } from '../src/core/open.js';
 import { processRegion } from '../src/core/memory.js';
@@ -55,6 +57,12 @@ export const PAIRS: Pair[] = [
   { name: 'pipe-60-floor', frameLen: 60, a: { floor: ['pipe4', 60] }, b: { js: 'pipe-60' }, what: 'shared-slot pipe, two threads, against the JS floor of pipe4' },
   { name: 'pipe4-js-c', frameLen: 60, a: { c: ['pipe4', 60] }, b: { floor: ['pipe4', 60] }, what: 'the JS floor of pipe4 against C pipe4: V8 on the same loops' },
   { name: 'pipe-js-c', frameLen: 60, a: { c: ['pipe', 60] }, b: { floor: ['pipe', 60] }, what: 'the JS floor of the fused pipe against C pipe: V8 on two passes' },
+  // lb: C `lb` (hash + swap into 4 pipes; feeder and drainer in the other thread), its
+  // plainest JavaScript with the touch pass (bench/js-floor-lb.ts), and nmts lb (its own
+  // process, fed and drained by a worker, as in --tools)
+  { name: 'lb-4pipes-60', frameLen: 60, a: { c: ['lb', 60] }, b: { js: 'lb-4pipes-60' }, what: 'lb to 4 pipes: C lb against nmts lb' },
+  { name: 'lb-4pipes-60-floor', frameLen: 60, a: { floor: ['lbt', 60] }, b: { js: 'lb-4pipes-60' }, what: "lb to 4 pipes: nmts lb against the JS floor of C's lb (with the touch pass)" },
+  { name: 'lb-js-c', frameLen: 60, a: { c: ['lb', 60] }, b: { floor: ['lbt', 60] }, what: "the JS floor of lb against C lb: V8 and the machine on lb's loop" },
   { name: 'memcpy-limit-1514', frameLen: 1514, a: { c: ['copy', 1514] }, b: { js: 'memcpy-limit-1514' }, what: '1514 B copy, one thread' },
   { name: 'xproc-vale-60', frameLen: 60, a: { js: 'vale-60' }, b: { js: 'xproc-vale-60' }, what: 'VALE, two processes against two threads' },
 ];
@@ -77,12 +85,13 @@ export function buildRef(source = SOURCE): { bin?: string; dir?: string; note?: 
 }
 
 const FLOOR = fileURLToPath(new URL('./js-floor.js', import.meta.url));
+const FLOOR_LB = fileURLToPath(new URL('./js-floor-lb.js', import.meta.url));
 
 /** Run a C reference (`bin`) or, with `floor`, its JavaScript floor, which prints the same JSON line. */
 function runC(bin: string, mode: string, len: number, durationMs: number, warmupMs: number, floor = false): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
     const args = [mode, String(len), String(warmupMs), String(durationMs)];
-    const child = floor ? spawn(process.execPath, [FLOOR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = floor ? spawn(process.execPath, [mode.startsWith('lb') ? FLOOR_LB : FLOOR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });

@@ -25,6 +25,12 @@
  *                                  buffer and publishes per batch; the other reads each
  *                                  frame's addresses and ports (bytes 26..37), folds them
  *                                  into a hash as rssFrameHash does, and releases the slots
+ *   ref lb    60  WARM_MS DUR_MS   lb-4pipes-60 in C: one thread feeds an input pipe (each frame
+ *                                  written whole, 1024 UDP flows) and drains 4 output pipes; the
+ *                                  other is lb: per frame the symmetric Toeplitz hash of the
+ *                                  addresses and ports (the 16-bit fold and two table lookups,
+ *                                  as ours), then a buffer swap into output hash % 4, at most
+ *                                  half the input ring per round, one publish per output
  *   ref line  0   WARM_MS DUR_MS   two threads pinned to the first and the last CPU pass one
  *                                  cache line back and forth; "packets" counts one-way
  *                                  transfers: the floor under every slot, index or frame
@@ -323,6 +329,140 @@ static uint64_t xframe_send(uint32_t *h, uint32_t *flow) {
   return space;
 }
 
+/* lb: an input pipe and 4 output pipes, each a shared-slot ring; buffers 2.. of the input
+   ring, then 1024 for each output */
+#define LB_OUTS 4u
+struct lb_shm {
+  struct ring in, out[LB_OUTS];
+  _Alignas(64) _Atomic int phase;
+  _Alignas(64) _Atomic uint64_t drops;
+  _Alignas(64) uint8_t bufs[];
+};
+static struct lb_shm *lbm;
+static uint32_t lb_key_hi[256], lb_key_lo[256]; /* Toeplitz of a folded 16-bit word, by byte */
+static uint8_t lb_frames[1024][64];
+
+static uint8_t *lb_buf(uint32_t idx) { return lbm->bufs + (size_t)idx * BUFSZ; }
+
+/* the symmetric key repeats 0x6d5a, so every 16-bit word of the input meets the same key
+   windows: the hash of the XOR of all words equals the hash of the input */
+static void lb_tables(void) {
+  const uint64_t key = 0x6d5a6d5a6d5a6d5aull;
+  for (unsigned b = 0; b < 256; b++) {
+    uint32_t hi = 0, lo = 0;
+    for (unsigned i = 0; i < 8; i++) if (b & (0x80u >> i)) {
+      hi ^= (uint32_t)(key << i >> 32);
+      lo ^= (uint32_t)(key << (i + 8) >> 32);
+    }
+    lb_key_hi[b] = hi; lb_key_lo[b] = lo;
+  }
+}
+
+static uint32_t lb_hash(const uint8_t *f, unsigned len) {
+  if (len < 34 || f[12] != 0x08 || f[13] != 0 || (f[14] >> 4) != 4) {
+    uint32_t w = 0; /* non-IPv4: the MAC addresses */
+    for (unsigned i = 0; i < 12 && i + 1 < len; i += 2) w ^= (uint32_t)f[i] << 8 | f[i + 1];
+    return lb_key_hi[w >> 8] ^ lb_key_lo[w & 0xff];
+  }
+  const uint8_t *ip = f + 14, *l4 = ip + ((ip[0] & 15u) << 2);
+  uint32_t w = 0;
+  for (unsigned i = 12; i < 20; i += 2) w ^= (uint32_t)ip[i] << 8 | ip[i + 1];
+  int frag = ((ip[6] & 0x3f) | ip[7]) != 0;
+  if (!frag && (ip[9] == 6 || ip[9] == 17 || ip[9] == 132) && l4 + 4 <= f + len) w ^= ((uint32_t)l4[0] << 8 | l4[1]) ^ ((uint32_t)l4[2] << 8 | l4[3]);
+  return lb_key_hi[w >> 8] ^ lb_key_lo[w & 0xff];
+}
+
+static void *lb_thread(void *arg) {
+  (void)arg;
+  struct ring *in = &lbm->in;
+  uint32_t head = 0, idle = 0, oprod[LB_OUTS] = { 0 };
+  uint32_t nb = 2 + (1 + LB_OUTS) * NSLOTS;
+  while (atomic_load_explicit(&lbm->phase, memory_order_relaxed) < 2) {
+    uint32_t prod = atomic_load_explicit(&in->prod, memory_order_acquire);
+    uint32_t n = (prod - head) & (NSLOTS - 1);
+    if (n > NSLOTS / 2) n = NSLOTS / 2;
+    if (!n) {
+      if (++idle > 2000) { sleep_on(in, head); idle = 0; }
+      continue;
+    }
+    idle = 0;
+    uint32_t space[LB_OUTS];
+    for (unsigned o = 0; o < LB_OUTS; o++) space[o] = send_space(&lbm->out[o], oprod[o]);
+    uint64_t drops = 0;
+    for (uint32_t i = 0, k = head; i < n; i++, k = (k + 1) & (NSLOTS - 1)) {
+      struct slot *s = &in->slots[k];
+      uint32_t idx = s->idx; unsigned len = s->len;
+      if (idx < 2 || idx >= nb || len > BUFSZ) { fprintf(stderr, "bad slot\n"); exit(1); }
+      uint32_t hash = lb_hash(lb_buf(idx), len), o = hash & (LB_OUTS - 1);
+      if (!space[o]) { drops++; continue; }
+      struct slot *d = &lbm->out[o].slots[oprod[o]];
+      uint32_t old = d->idx;
+      d->idx = idx; d->len = (uint16_t)len; d->flags = 1; d->ptr = hash;
+      s->idx = old; s->flags = 1;
+      oprod[o] = (oprod[o] + 1) & (NSLOTS - 1);
+      space[o]--;
+    }
+    for (unsigned o = 0; o < LB_OUTS; o++) {
+      atomic_store_explicit(&lbm->out[o].prod, oprod[o], memory_order_release);
+      wake(&lbm->out[o]);
+    }
+    head = (head + n) & (NSLOTS - 1);
+    atomic_store_explicit(&in->hwcur, head, memory_order_release);
+    if (drops) atomic_fetch_add_explicit(&lbm->drops, drops, memory_order_relaxed);
+  }
+  return NULL;
+}
+
+static int run_lb(double warm, double dur) {
+  uint32_t nb = 2 + (1 + LB_OUTS) * NSLOTS;
+  lbm = (struct lb_shm *)map_region(sizeof(struct lb_shm) + (size_t)nb * BUFSZ);
+  nbufs = nb;
+  lb_tables();
+  for (uint32_t i = 0; i < NSLOTS; i++) {
+    lbm->in.slots[i].idx = 2 + i;
+    for (unsigned o = 0; o < LB_OUTS; o++) lbm->out[o].slots[i].idx = 2 + (1 + o) * NSLOTS + i;
+  }
+  /* 1024 flows: 10.0.0.1:1000+k -> 10.1.0.1:53, UDP, 60 bytes */
+  for (unsigned k = 0; k < 1024; k++) {
+    static const uint8_t hdr[34] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0, 0x45, 0, 0, 46, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 1, 0, 1 };
+    uint8_t *f = lb_frames[k];
+    memcpy(f, hdr, 34);
+    f[34] = (uint8_t)((1000 + k) >> 8); f[35] = (uint8_t)(1000 + k); f[36] = 0; f[37] = 53; f[38] = 0; f[39] = 26;
+  }
+  pthread_t th;
+  if (pthread_create(&th, NULL, lb_thread, NULL)) return 1;
+  uint32_t txh = 0, flow = 0, oh[LB_OUTS] = { 0 };
+  uint64_t got = 0, at_start = 0;
+  double t0 = now_s(), start = 0, end = 0, cpu0 = 0;
+  for (;;) {
+    double t = now_s();
+    if (start == 0 && t - t0 >= warm) { start = t; cpu0 = cpu_s(); at_start = got; atomic_store(&lbm->phase, 1); }
+    if (start != 0 && t - start >= dur) { end = t; break; }
+    for (int rep = 0; rep < 8; rep++) {
+      uint32_t space = send_space(&lbm->in, txh);
+      for (uint32_t i = 0; i < space; i++) { /* each frame written whole: lb swapped the buffers */
+        struct slot *s = &lbm->in.slots[(txh + i) & (NSLOTS - 1)];
+        uint32_t idx = s->idx;
+        if (idx < 2 || idx >= nb) { fprintf(stderr, "bad slot\n"); exit(1); }
+        uint32_t *d = (uint32_t *)lb_buf(idx);
+        const uint32_t *src = (const uint32_t *)lb_frames[flow];
+        for (int w = 0; w < 15; w++) d[w] = src[w];
+        s->len = 60; s->flags = 0;
+        flow = (flow + 1) & 1023;
+      }
+      publish(&lbm->in, &txh, space);
+      for (unsigned o = 0; o < LB_OUTS; o++) got += drain(&lbm->out[o], &oh[o]);
+    }
+  }
+  double cpu = cpu_s() - cpu0;
+  atomic_store(&lbm->phase, 2);
+  wake(&lbm->in);
+  pthread_join(th, NULL);
+  printf("{\"packets\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"drops\":%llu}\n", (unsigned long long)(got - at_start), end - start, cpu,
+    (unsigned long long)atomic_load(&lbm->drops));
+  return 0;
+}
+
 /* line: the two sides of a ping-pong on one cache line, each pinned to a CPU */
 static _Alignas(64) _Atomic uint64_t line_word;
 static int ncpu_last;
@@ -366,11 +506,12 @@ static int run_line(double warm, double dur) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|pipe1|pipe4|pipe41|xframe|copy|line LEN WARM_MS DUR_MS\n"); return 2; }
+  if (argc != 5) { fprintf(stderr, "usage: ref vale1|vale2|pipe|pipe1|pipe4|pipe41|xframe|lb|copy|line LEN WARM_MS DUR_MS\n"); return 2; }
   const char *mode = argv[1];
   frame_len = (unsigned)atoi(argv[2]);
   double warm = atof(argv[3]) / 1000, dur = atof(argv[4]) / 1000;
   if (!strcmp(mode, "line")) return run_line(warm, dur);
+  if (!strcmp(mode, "lb")) return run_lb(warm, dur);
   nbufs = 2 + 3 * NSLOTS;
   g = map_region(sizeof(struct shm) + (size_t)nbufs * BUFSZ);
   /* frames: dst 02:..:02, src 02:..:01 in every tx buffer; buffers 2.. for tx, then rx */
