@@ -11,7 +11,7 @@
 //   datagram j of the train starts at train(i) + j * size - 8 (its VXLAN header), its inner
 //   frame 8 bytes later
 //
-// The port (vxlan-port.ts rxTrains) checks each datagram's header and copies each inner frame
+// The port (vxlan-rx.ts rxTrains) checks each datagram's header and copies each inner frame
 // into a slot's buffer: a train does not fit the one-buffer-per-message scheme of the plain
 // receive, which stays zero-copy for ports without GRO. TRAIN_MSGS messages per recvmmsg(2);
 // nothing is allocated per frame.

@@ -3,7 +3,7 @@
 // stream then reaches the overlay's host in 64 KiB units, as through Linux's vxlan device.
 //
 // The port receives each datagram's inner frame straight into a slot's buffer behind a header
-// asking for nothing (vxlan-port.ts rxFrom). Consecutive slots holding TCPv4 segments of one
+// asking for nothing (vxlan-rx.ts rxFrom). Consecutive slots holding TCPv4 segments of one
 // connection (same MACs, addresses, ports, ack, window, options such as timestamps, TTL, TOS
 // and DF; in sequence; all full-sized but the last; only ACK/PSH; no IP options or
 // fragments; IP and TCP checksums verified here) are made ONE frame in place, an NS_MOREFRAG
