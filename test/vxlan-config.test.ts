@@ -1,9 +1,12 @@
 // The VXLAN port's pieces that need no network: the --vxlan option (every key, every error),
 // its config file (stored, read back through the same checks, hostile contents refused), the
-// FDB (learning, moves, ageing, static entries, eviction), and vale-ctl's -n --vxlan / -r / -v.
+// FDB (learning, moves, ageing, static entries, eviction), its shared table as vale-ctl
+// --vxlan-fdb-show reads it (planted and changing files included), and vale-ctl's -n --vxlan /
+// -r / -v.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,6 +19,9 @@ const { formatVtep, parseVtep } = await import('../src/packet/vxlan.js');
 const { valeCtl } = await import('../src/apps/vale-ctl/vale-ctl.js');
 const { NetmapError } = await import('../src/core/region.js');
 const statsModule = await import('../src/ports/vxlan/stats.js');
+const { FdbTable, readFdbTable } = await import('../src/ports/vxlan/fdb-table.js');
+const { fdbCapacity } = await import('../src/ports/vxlan/fdb.js');
+const { vxlanTablePath } = await import('../src/ports/vxlan/config.js');
 
 const mac = (s: string): Uint8Array => Uint8Array.from(s.split(':').map((h) => parseInt(h, 16)));
 
@@ -133,6 +139,114 @@ test('FDB: VTEPs keyed by address family (IPv6, and IPv4 as ::ffff:a.b.c.d never
   assert.equal(f.entries(300)[0].vtep, 'fd00::2', 'one address, however written');
   assert.equal(parseVtep('fd00::1%eth0'), null);
   assert.equal(parseVtep('10.0.0'), null);
+});
+
+test('FDB in a shared table: vale-ctl --vxlan-fdb-show lists learned and static entries, ages out, sees a closed opener', () => {
+  storeVxlanConfig('vxtab', parseVxlanSpec('vni=42,local=10.0.0.1,remote=10.0.0.2,ageing=60,fdb=02:00:00:00:00:0a@10.0.0.9'));
+  const t = FdbTable.open('vxtab', fdbCapacity(8), 60_000);
+  try {
+    const f = new Fdb(8, 60, t.arrays);
+    const now = performance.now();
+    f.addStatic(mac('02:00:00:00:00:0a'), parseVtep('10.0.0.9')!);
+    f.learn(mac('02:00:00:00:00:02'), 0, parseVtep('10.0.0.2')!, 0, now - 5000); // last frame 5 s ago
+    f.learn(mac('02:00:00:00:00:01'), 0, parseVtep('fd00::3')!, 0, now);
+    f.learn(mac('02:00:00:00:00:03'), 0, parseVtep('10.0.0.3')!, 0, now - 61_000); // aged out
+    const r = readFdbTable('vxtab');
+    assert.ok(!('error' in r), JSON.stringify(r));
+    assert.equal(r.open, true);
+    assert.deepEqual(r.entries.map((e) => [e.mac, e.vtep, e.static]), [
+      ['02:00:00:00:00:01', 'fd00::3', false], ['02:00:00:00:00:02', '10.0.0.2', false], ['02:00:00:00:00:0a', '10.0.0.9', true],
+    ], 'MAC order; the aged-out entry left out');
+    const age = r.entries[1].ageSec!;
+    assert.ok(age >= 4.9 && age < 7, `the second entry's last frame ${age} s ago`);
+    assert.equal(r.entries[2].ageSec, null);
+    const shown = valeCtl(['--vxlan-fdb-show', 'vxtab']);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, /^02:00:00:00:00:01 dst fd00::3 learned, last frame \d+\.\d s ago\n02:00:00:00:00:02 dst 10\.0\.0\.2 learned, last frame [5-6]\.\d s ago\n02:00:00:00:00:0a dst 10\.0\.0\.9 static\n$/);
+    f.learn(mac('02:00:00:00:00:02'), 0, parseVtep('10.0.0.7')!, 0, now); // moved
+    assert.ok(f.remove(mac('02:00:00:00:00:01'), 0));
+    const r2 = readFdbTable('vxtab');
+    assert.ok(!('error' in r2));
+    assert.deepEqual(r2.entries.map((e) => `${e.mac}@${e.vtep}`), ['02:00:00:00:00:02@10.0.0.7', '02:00:00:00:00:0a@10.0.0.9']);
+  } finally {
+    t.close();
+  }
+  const closed = readFdbTable('vxtab');
+  assert.ok(!('error' in closed) && closed.open === false, 'the opener gone: the table says so');
+  const shown = valeCtl(['--vxlan-fdb-show', 'vxtab']);
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.equal(shown.stdout, 'vxtab: closed: no learned entries; the static ones it opens with:\n02:00:00:00:00:0a dst 10.0.0.9 static\n');
+  const none = valeCtl(['--vxlan-fdb-show', 'vxnone']);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /failed to list the FDB of vxnone: .*no VXLAN port vxnone/);
+  assert.equal(valeCtl(['--vxlan-fdb-show']).status, 2);
+  assert.equal(valeCtl(['-r', 'vxtab']).status, 0);
+  const gone = readFdbTable('vxtab');
+  assert.ok('error' in gone && /never opened/.test(gone.error), '-r removes the table too');
+});
+
+test('FDB table: planted or changing files are refused with a reason, never hang or crash the reader', () => {
+  const path = vxlanTablePath('vxbad');
+  mkdirSync(join(dir, 'nmts.vxlan'), { recursive: true });
+  const cases: Array<[string, () => void, RegExp]> = [
+    ['missing', () => {}, /never opened/],
+    ['short', () => writeFileSync(path, Buffer.alloc(10)), /not a table/],
+    ['bad magic', () => writeFileSync(path, Buffer.alloc(64 + 32 * 16)), /wrong magic/],
+    ['huge', () => { writeFileSync(path, ''); execFileSync('truncate', ['-s', '1G', path]); }, /not a table/],
+    ['a FIFO', () => execFileSync('mkfifo', [path]), /not a regular file/],
+    ['a symlink', () => symlinkSync('/etc/passwd', path), /cannot open the table/],
+  ];
+  for (const [what, plant, re] of cases) {
+    rmSync(path, { force: true });
+    plant();
+    const r = readFdbTable('vxbad');
+    assert.ok('error' in r, what);
+    assert.match(r.error, re, what);
+  }
+  rmSync(path, { force: true });
+  // a table whose capacity word disagrees with its size, and one whose entry is changing
+  const t = FdbTable.open('vxbad', fdbCapacity(2), 1000);
+  const f = new Fdb(2, 1, t.arrays);
+  f.learn(mac('02:00:00:00:00:01'), 0, parseVtep('10.0.0.2')!, 0, performance.now());
+  const u32 = new Uint32Array(t.arrays.gen.buffer, 0, 16);
+  u32[2] = 1 << 20;
+  let r = readFdbTable('vxbad');
+  assert.ok('error' in r && /capacity of 1048576 entries does not match/.test(r.error), JSON.stringify(r));
+  u32[2] = fdbCapacity(2);
+  Atomics.add(t.arrays.gen, 0, 1); // odd: a writer in the middle of a change, for good
+  r = readFdbTable('vxbad');
+  assert.ok('error' in r && /kept changing/.test(r.error), JSON.stringify(r));
+  Atomics.add(t.arrays.gen, 0, 1);
+  r = readFdbTable('vxbad');
+  assert.ok(!('error' in r) && r.entries.length === 1, JSON.stringify(r));
+  t.close();
+  rmSync(path, { force: true });
+});
+
+test('planted port files: a FIFO or symlink in place of the counters, static entries or table never hangs a reader or is written through', () => {
+  storeVxlanConfig('vxpl', parseVxlanSpec('vni=42,local=10.0.0.1,remote=10.0.0.2'));
+  const vxd = join(dir, 'nmts.vxlan'), victim = join(dir, 'victim.txt');
+  writeFileSync(victim, 'untouched\n');
+  execFileSync('mkfifo', [join(vxd, 'vxpl.stats'), join(vxd, 'vxpl.fdb')]);
+  assert.equal(statsModule.readVxlanStats('vxpl'), null, 'a FIFO is no counter page (and is not waited on)');
+  assert.match(valeCtl(['-v']).stdout, /^vxpl vxlan .* closed never opened$/m);
+  assert.equal(valeCtl(['--vxlan-fdb', 'vxpl,02:00:00:00:00:01@10.0.0.2']).status, 1, 'a FIFO is not appended to');
+  assert.match(valeCtl(['--vxlan-fdb-show', 'vxpl']).stdout, /^vxpl: no table/);
+  rmSync(join(vxd, 'vxpl.fdb'));
+  symlinkSync(victim, join(vxd, 'vxpl.fdb'));
+  const r = valeCtl(['--vxlan-fdb', 'vxpl,02:00:00:00:00:01@10.0.0.2']);
+  assert.equal(r.status, 1, 'not through a symlink');
+  assert.match(r.stderr, /failed to add an FDB entry to vxpl/);
+  symlinkSync(victim, vxlanTablePath('vxpl'));
+  rmSync(join(vxd, 'vxpl.stats'));
+  symlinkSync(victim, join(vxd, 'vxpl.stats'));
+  const t = FdbTable.open('vxpl', fdbCapacity(2), 1000); // the opener makes its own files
+  const st = statsModule.VxlanStats.open('vxpl');
+  t.close();
+  st.close();
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched\n', 'the symlinks were replaced, not written through');
+  assert.ok(!('error' in readFdbTable('vxpl')));
+  assert.equal(valeCtl(['-r', 'vxpl']).status, 0);
 });
 
 test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {

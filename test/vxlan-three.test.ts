@@ -176,6 +176,7 @@ describe('VXLAN, three hosts: head-end replication, unicast to the learned VTEP,
     inNs(NS.c1, 'ip', ['neigh', 'replace', '192.168.43.77', 'lladdr', '02:00:00:00:00:77', 'dev', 'vxlc0']);
     const a1 = vx('a1'), a2 = vx('a2').rx_frames, bRx = underlayRx(NS.b, 'vxlul');
     assert.equal(ping(NS.c1, '192.168.43.77', 5), 0, 'nobody answers for that address');
+    assert.match(nmts('a1', 'vale-ctl', '--vxlan-fdb-show', 'vx0').stdout, /^02:00:00:00:00:77 dst 10\.9\.0\.2 static$/m, 'listed in the table in force (the opener took it at its sync)');
     assert.equal(vx('a1').tx_unicast - a1.tx_unicast, 5, 'sent unicast, not flooded');
     assert.equal(vx('a1').tx_flooded, a1.tx_flooded);
     assert.equal(vx('a2').rx_frames - a2, 5, 'to A2, the entry\'s VTEP');
@@ -190,12 +191,15 @@ describe('VXLAN, three hosts: head-end replication, unicast to the learned VTEP,
     assert.equal(ping(NS.c1, '192.168.43.77', 3), 0);
     assert.equal(vx('a1').tx_unicast, a1.tx_unicast, 'no longer sent unicast');
     assert.equal(vx('a1').tx_flooded - a1.tx_flooded, 3, 'unknown again: flooded to every remote');
+    assert.doesNotMatch(nmts('a1', 'vale-ctl', '--vxlan-fdb-show', 'vx0').stdout, /^02:00:00:00:00:77 /m, 'gone from the table in force');
   });
 
   test('a MAC that moves to another host is followed once it sends from there', { timeout: 60_000 }, () => {
     // the "VM" of host B moves to host A2: container B's MAC and address go to container 2
     const macB = inNs(NS.cb, 'cat', ['/sys/class/net/vxlc0/address']).trim();
     assert.equal(ping(NS.c1, OV.cb, 2), 2); // container 1 knows macB (ARP) and A1 learned it behind B
+    const line = (): string => nmts('a1', 'vale-ctl', '--vxlan-fdb-show', 'vx0').stdout.split('\n').find((l) => l.startsWith(`${macB} `)) ?? '';
+    assert.match(line(), new RegExp(`^${macB} dst ${UL.b.replace(/\./g, '\\.')} learned, last frame \\d+\\.\\d s ago$`), 'vale-ctl --vxlan-fdb-show: behind host B');
     ip('-n', NS.cb, 'link', 'set', 'vxlc0', 'down');
     ip('-n', NS.c2, 'link', 'set', 'vxlc0', 'address', macB);
     ip('-n', NS.c2, 'addr', 'add', `${OV.cb}/24`, 'dev', 'vxlc0');
@@ -203,6 +207,7 @@ describe('VXLAN, three hosts: head-end replication, unicast to the learned VTEP,
     // it speaks from its new place (as a migrated VM's gratuitous ARP would): A1 learns macB behind A2
     inNs(NS.c2, 'ping', ['-c', '1', '-W', '1', '-I', OV.cb, OV.c1]);
     assert.ok(vx('a1').fdb_moved > moved, 'the entry moved');
+    assert.match(line(), new RegExp(`^${macB} dst ${UL.a2.replace(/\./g, '\\.')} learned`), 'listed behind A2 now');
     assert.equal(ping(NS.c1, OV.cb, 5), 5, 'unicast now reaches it on A2');
   });
 });

@@ -23,7 +23,7 @@ import { parsePortSpec } from '../../core/portspec.js';
 import { NetmapError } from '../../core/region.js';
 import { regionPath, SHM_DIR } from '../../core/shm.js';
 import { valeCtlTap } from './tap.js';
-import { appendVxlanFdb, createVxlan, deleteVxlanFdb, removeVxlan, vxlanExists, vxlanListing } from './vxlan.js';
+import { appendVxlanFdb, createVxlan, deleteVxlanFdb, removeVxlan, showVxlanFdb, vxlanExists, vxlanListing } from './vxlan.js';
 import { fail, ValeCtlError, ValeCtlUsageError } from './errors.js';
 import { countersText, describeFile, listingIssues, listValePorts, unreadableSwitches, VALE_PORT, valePortIndices, valePortInfo, type ValePortEntry } from './info.js';
 import { boundNotes, ringConfigOf, type RingConfig as RingCounts } from '../common/ring-config.js';
@@ -47,7 +47,8 @@ export type ValeCtlRequest =
   | 'polling-on' // -p
   | 'polling-off' // -P
   | 'fdb-append' // --vxlan-fdb NAME,MAC@VTEP
-  | 'fdb-delete'; // --vxlan-fdb-del NAME,MAC[@VTEP]
+  | 'fdb-delete' // --vxlan-fdb-del NAME,MAC[@VTEP]
+  | 'fdb-show'; // --vxlan-fdb-show NAME
 
 export interface ValeCtlArgs {
   request: ValeCtlRequest;
@@ -104,6 +105,14 @@ export function parseValeCtlArgs(argv: readonly string[]): ValeCtlArgs {
       if (a.vhostUser !== null && a.vmKind !== 'stream') throw new ValeCtlUsageError('-n makes one port: --vhost-user or --stream, not both');
       a.vhostUser = v;
       a.vmKind = 'stream';
+      continue;
+    }
+    if (w === '--vxlan-fdb-show' || w.startsWith('--vxlan-fdb-show=')) {
+      const v = w === '--vxlan-fdb-show' ? argv[++i] : w.slice(17);
+      if (v === undefined || v === '') throw new ValeCtlUsageError('--vxlan-fdb-show requires NAME (a VXLAN port whose forwarding table to list)');
+      a.request = 'fdb-show';
+      a.name = v;
+      requested = true;
       continue;
     }
     if (w === '--vxlan-fdb-del' || w.startsWith('--vxlan-fdb-del=')) {
@@ -196,6 +205,8 @@ ${command} [arguments]
 \t\t\talso ttl=, df=0|1, ageing=SEC, fdb=MAC@VTEP static entries, offloads=0|1; see docs/vxlan.md)
 \t--vxlan-fdb NAME,MAC@VTEP  add a static FDB entry to VXLAN port NAME (at once if it is open)
 \t--vxlan-fdb-del NAME,MAC[@VTEP]  remove static FDB entries added with --vxlan-fdb (at once)
+\t--vxlan-fdb-show NAME  list VXLAN port NAME's forwarding table: MAC dst VTEP, static or learned
+\t\t\t(with the seconds since its last frame), as bridge fdb show lists a vxlan device's
 \t-r IF\t\tdelete the persistent port (TAP device, VXLAN or vhost-user port) IF
 \t-n NAME --vhost-user PATH\tcreate a vhost-user port NAME served by the daemon on socket PATH
 \t\t\t(QEMU, DPDK virtio_user connect to it; -a valeX:NAME attaches it, -r NAME removes it;
@@ -297,6 +308,7 @@ function checkMemId(text: string): void {
 export const ACTION: Record<Exclude<ValeCtlRequest, 'list' | 'info'>, string> = {
   attach: 'attach', 'attach-host': 'attach', detach: 'detach', create: 'create', remove: 'remove',
   'polling-on': 'enable polling on', 'polling-off': 'disable polling on', 'fdb-append': 'add an FDB entry to', 'fdb-delete': 'remove an FDB entry from',
+  'fdb-show': 'list the FDB of',
 };
 
 /** -a/-h/-d/-p/-P talk to the daemon, which a synchronous call cannot: they are runValeCtlAsync's (attach.ts). */
@@ -363,6 +375,14 @@ export function runValeCtl(args: ValeCtlArgs, io: ValeCtlOutput): void {
       return;
     }
     default: {
+      if (args.request === 'fdb-show') {
+        try {
+          for (const line of showVxlanFdb(args.name!)) io.out(line);
+        } catch (e) {
+          fail(ACTION[args.request], args.name!, e);
+        }
+        return;
+      }
       if (args.request === 'fdb-append' || args.request === 'fdb-delete') {
         try {
           if (args.request === 'fdb-append') appendVxlanFdb(args.name!, args.vxlan!);

@@ -1,7 +1,8 @@
 // vale-ctl for VXLAN ports: `-n NAME --vxlan vni=42,local=10.0.0.1[,remote=...]` makes one (its
 // config file, ports/vxlan/config.ts), `--vxlan-fdb NAME,MAC@VTEP` adds a static FDB entry (the
 // port's opener takes it at its next sync), `--vxlan-fdb-del NAME,MAC[@VTEP]` removes one so
-// added (the opener drops it at its next sync; the MAC is then learned again as any), `-r NAME` removes it (EBUSY while a program or an
+// added (the opener drops it at its next sync; the MAC is then learned again as any),
+// `--vxlan-fdb-show NAME` lists the forwarding table in force (fdb-table.ts), `-r NAME` removes it (EBUSY while a program or an
 // attachment holds it open), and `-v` lists each one with its configuration and counters.
 // `-a valeX:NAME` is the daemon's, as for interfaces: its forwarder opens netmap:NAME.
 import { existsSync, openSync, closeSync, constants } from 'node:fs';
@@ -11,6 +12,7 @@ import {
   appendStaticEntry, formatVxlanSpec, parseStaticSelector, removeStaticEntries, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
 import { bumpFdbGeneration, readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
+import { readFdbTable } from '../../ports/vxlan/fdb-table.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
 
 export { vxlanExists };
@@ -34,6 +36,25 @@ export function appendVxlanFdb(name: string, entry: string): void {
 export function deleteVxlanFdb(name: string, entry: string): void {
   removeStaticEntries(name, parseStaticSelector(entry));
   bumpFdbGeneration(name);
+}
+
+/**
+ * --vxlan-fdb-show NAME: the forwarding table in force while the port is open, one entry a
+ * line in MAC order, `MAC dst VTEP static` or `MAC dst VTEP learned, last frame N s ago`
+ * (aged-out entries left out); while it is closed, the static entries it will start with.
+ */
+export function showVxlanFdb(name: string): string[] {
+  const c = loadVxlanConfig(name).config; // ENXIO naming the port when there is none
+  const t = readFdbTable(name);
+  if ('error' in t || !t.open) {
+    const statics = [...c.fdb, ...loadStaticEntries(name)];
+    return [
+      `${name}: ${'error' in t ? t.error : 'closed'}: no learned entries; the static ones it opens with:`,
+      ...statics.map((e) => `${e.mac} dst ${e.dst} static`),
+    ];
+  }
+  if (t.entries.length === 0) return [`${name}: no entries (nothing learned yet, no static entry)`];
+  return t.entries.map((e) => `${e.mac} dst ${e.vtep} ${e.static ? 'static' : `learned, last frame ${e.ageSec!.toFixed(1)} s ago`}`);
 }
 
 /** -r NAME of a VXLAN port. */

@@ -8,7 +8,8 @@
 // The file is untrusted input when read: opened without following links, owned by this user
 // or root, at most 4 KiB, every field checked as the command line's are. An opener holds a
 // shared flock on it for as long as the port is open, so -r can answer EBUSY.
-import { appendFileSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR, open, SysError, unlink } from '../../sys/libc.js';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { SHM_DIR } from '../../core/shm.js';
 import { NetmapError } from '../../core/region.js';
 import { VNI_MAX, VXLAN_PORT, formatVtep, parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
@@ -154,6 +155,24 @@ export function vxlanStatsPath(name: string): string {
   return `${vxlanDir()}/${name}.stats`;
 }
 
+/**
+ * A port file its opener maps shared (counters, the table), made anew: whatever has the name
+ * (a file a local user planted, a symlink, a FIFO, the last opener's page) is unlinked first,
+ * and the file is created exclusively, so the mapping is of this process's own file. The
+ * descriptor, read-write.
+ */
+export function createOwnFile(path: string): number {
+  try { unlink(path); } catch (e) {
+    if (!(e instanceof SysError && e.code === 'ENOENT')) throw e;
+  }
+  return open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+}
+
+/** The forwarding table in force, learned and static entries, as its opener keeps it (fdb-table.ts). */
+export function vxlanTablePath(name: string): string {
+  return `${vxlanDir()}/${name}.table`;
+}
+
 /** A name a VXLAN port may have: an interface-like name netmap:NAME opens as itself. */
 export function validVxlanName(name: string): boolean {
   return /^[A-Za-z0-9_.]{1,15}$/.test(name) && !name.startsWith('vale') && name !== '.' && name !== '..';
@@ -192,7 +211,7 @@ export function loadVxlanConfig(name: string, keepFd = false): { config: VxlanCo
   const path = vxlanConfigPath(name);
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ENOENT') throw new NetmapError('ENXIO', `no VXLAN port ${name} (make it: vale-ctl -n ${name} --vxlan vni=N,local=ADDR,...)`);
@@ -235,7 +254,7 @@ function checkStored(o: unknown, path: string): VxlanConfig {
 
 /** Remove the files of a VXLAN port (the caller checked nobody holds it). */
 export function removeVxlanFiles(name: string): void {
-  for (const p of [vxlanConfigPath(name), vxlanStatsPath(name), vxlanFdbPath(name)]) {
+  for (const p of [vxlanConfigPath(name), vxlanStatsPath(name), vxlanFdbPath(name), vxlanTablePath(name)]) {
     try { unlinkSync(p); } catch { /* not there */ }
   }
 }
@@ -252,7 +271,22 @@ export function parseStaticEntry(text: string): VxlanStatic {
 /** Append a static entry to port `name`'s run-time list (the port must exist). */
 export function appendStaticEntry(name: string, e: VxlanStatic): void {
   if (!vxlanExists(name)) throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
-  appendFileSync(vxlanFdbPath(name), `${e.mac}@${e.dst}\n`, { mode: 0o644 });
+  const path = vxlanFdbPath(name);
+  // never through a planted symlink or into a FIFO or another user's file
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new NetmapError(code && /^E[A-Z]+$/.test(code) ? code : 'EIO', `${path}: not a file to append to (${code === 'ELOOP' ? 'a symlink' : code === 'ENXIO' ? 'a FIFO' : (err as Error).message})`);
+  }
+  try {
+    const st = fstatSync(fd), uid = process.geteuid?.() ?? 0;
+    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) throw new NetmapError('EPERM', `${path}: not a regular file of this user or root`);
+    writeSync(fd, `${e.mac}@${e.dst}\n`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Parse `MAC` or `MAC@VTEP`, what --vxlan-fdb-del removes (dst '' : every entry of the MAC). */
@@ -279,14 +313,15 @@ export function removeStaticEntries(name: string, sel: VxlanStatic): void {
     throw new NetmapError('ENOENT', `no static entry ${sel.mac}${sel.dst ? `@${sel.dst}` : ''} added to ${name} (vale-ctl -v lists them)`);
   }
   const path = vxlanFdbPath(name), tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, keep.map((e) => `${e.mac}@${e.dst}\n`).join(''), { mode: 0o644, flag: 'w' });
+  try { unlinkSync(tmp); } catch { /* none left over */ }
+  writeFileSync(tmp, keep.map((e) => `${e.mac}@${e.dst}\n`).join(''), { mode: 0o644, flag: 'wx' }); // (wx: not through a planted link)
   renameSync(tmp, path);
 }
 
 /** The run-time static entries of port `name`: lines checked, bad ones left out; at most 64 KiB read. */
 export function loadStaticEntries(name: string): VxlanStatic[] {
   let fd: number;
-  try { fd = openSync(vxlanFdbPath(name), constants.O_RDONLY | constants.O_NOFOLLOW); } catch { return []; }
+  try { fd = openSync(vxlanFdbPath(name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); } catch { return []; }
   try {
     const st = fstatSync(fd);
     const uid = process.geteuid?.() ?? 0;

@@ -8,34 +8,50 @@
 // other. lookup() gives the entry (index + 1); the caller reads its VTEP from `addr`.
 //
 // Typed arrays only, no allocation per lookup: 4-way set-associative buckets, so an aged entry
-// simply stops matching and a full bucket replaces its oldest learned entry (counted).
+// simply stops matching and a full bucket replaces its oldest learned entry (counted). The
+// arrays are private, or a VXLAN port's shared table file (fdb-table.ts) that vale-ctl reads:
+// an entry being made, moved or removed is bracketed by the table's sequence word.
 import { formatVtep } from '../../packet/vxlan.js';
+import { FDB_STATIC, FDB_VALID, privateFdbArrays, type FdbArrays } from './fdb-table.js';
 
 const WAYS = 4;
+
+/** Entries of an Fdb of `buckets` buckets. */
+export const fdbCapacity = (buckets: number): number => buckets * WAYS;
 
 export class Fdb {
   readonly capacity: number;
   private readonly mask: number;
   private readonly lo: Uint32Array;
-  private readonly hi: Uint32Array; // bit 16: valid, bit 17: static; low 16 bits: MAC bytes 0-1
+  private readonly hi: Uint32Array; // FDB_VALID, FDB_STATIC; low 16 bits: MAC bytes 0-1
   /** The VTEP of entry w at addr[w * 16 .. + 16). */
   readonly addr: Uint8Array;
   private readonly seen: Float64Array; // ms (performance.now()) of the last frame from it
+  private readonly gen: Int32Array;
+  private genValue = 0;
   private readonly ageMs: number;
   /** learned (new entries), moved (a MAC seen behind another VTEP), evicted (full bucket) */
   learned = 0;
   moved = 0;
   evicted = 0;
 
-  constructor(buckets = 1024, ageingSec = 300) {
-    this.capacity = buckets * WAYS;
+  /** `arrays`: where the entries live (fdbCapacity(buckets) of them; private ones by default). */
+  constructor(buckets = 1024, ageingSec = 300, arrays: FdbArrays = privateFdbArrays(fdbCapacity(buckets))) {
+    this.capacity = fdbCapacity(buckets);
     this.mask = buckets - 1;
-    if ((buckets & this.mask) !== 0) throw new RangeError('Fdb: buckets must be a power of two');
-    this.lo = new Uint32Array(this.capacity);
-    this.hi = new Uint32Array(this.capacity);
-    this.addr = new Uint8Array(this.capacity * 16);
-    this.seen = new Float64Array(this.capacity);
+    if (buckets < 1 || (buckets & this.mask) !== 0) throw new RangeError('Fdb: buckets must be a power of two');
+    if (arrays.lo.length !== this.capacity || arrays.seen.length !== this.capacity) throw new RangeError(`Fdb: arrays of ${arrays.lo.length} entries for ${this.capacity}`);
+    this.lo = arrays.lo;
+    this.hi = arrays.hi;
+    this.addr = arrays.addr;
+    this.seen = arrays.seen;
+    this.gen = arrays.gen;
     this.ageMs = ageingSec * 1000;
+  }
+
+  /** An entry's MAC, VTEP or kind is about to change (odd sequence word), or has (even). */
+  private changing(): void {
+    Atomics.store(this.gen, 0, ++this.genValue);
   }
 
   private bucket(lo: number, hi: number): number {
@@ -51,8 +67,8 @@ export class Fdb {
     const b = this.bucket(lo, hi);
     for (let w = b; w < b + WAYS; w++) {
       const h = this.hi[w];
-      if ((h & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
-        if ((h & 0x20000) === 0 && now - this.seen[w] > this.ageMs) return 0;
+      if ((h & 0x1ffff) === (FDB_VALID | hi) && this.lo[w] === lo) {
+        if ((h & FDB_STATIC) === 0 && now - this.seen[w] > this.ageMs) return 0;
         return w + 1;
       }
     }
@@ -76,8 +92,10 @@ export class Fdb {
     const hi = (u8[off] << 8) | u8[off + 1];
     const b = this.bucket(lo, hi);
     for (let w = b; w < b + WAYS; w++) {
-      if ((this.hi[w] & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
+      if ((this.hi[w] & 0x1ffff) === (FDB_VALID | hi) && this.lo[w] === lo) {
+        this.changing();
         this.hi[w] = 0;
+        this.changing();
         return true;
       }
     }
@@ -102,23 +120,29 @@ export class Fdb {
     let free = -1, oldest = -1;
     for (let w = b; w < b + WAYS; w++) {
       const h = this.hi[w];
-      if ((h & 0x1ffff) === (0x10000 | hi) && this.lo[w] === lo) {
-        if (h & 0x20000 && !stat) return; // static: learning does not move it
+      if ((h & 0x1ffff) === (FDB_VALID | hi) && this.lo[w] === lo) {
+        if (h & FDB_STATIC && !stat) return; // static: learning does not move it
         if (!this.sameVtep(w, a, aOff)) {
-          const live = (h & 0x20000) !== 0 || now - this.seen[w] <= this.ageMs;
+          const live = (h & FDB_STATIC) !== 0 || now - this.seen[w] <= this.ageMs;
           if (live) this.moved++;
           else this.learned++;
+          this.changing();
           this.setVtep(w, a, aOff);
-        } else if (now - this.seen[w] > this.ageMs && (h & 0x20000) === 0) {
+          this.changing();
+        } else if (now - this.seen[w] > this.ageMs && (h & FDB_STATIC) === 0) {
           this.learned++; // aged out and back
         }
         this.seen[w] = now;
-        if (stat) this.hi[w] = 0x30000 | hi;
+        if (stat && this.hi[w] !== (FDB_VALID | FDB_STATIC | hi)) {
+          this.changing();
+          this.hi[w] = FDB_VALID | FDB_STATIC | hi;
+          this.changing();
+        }
         return;
       }
-      if ((h & 0x10000) === 0 || ((h & 0x20000) === 0 && now - this.seen[w] > this.ageMs)) {
+      if ((h & FDB_VALID) === 0 || ((h & FDB_STATIC) === 0 && now - this.seen[w] > this.ageMs)) {
         if (free < 0) free = w;
-      } else if ((h & 0x20000) === 0 && (oldest < 0 || this.seen[w] < this.seen[oldest])) {
+      } else if ((h & FDB_STATIC) === 0 && (oldest < 0 || this.seen[w] < this.seen[oldest])) {
         oldest = w;
       }
     }
@@ -128,10 +152,12 @@ export class Fdb {
       w = oldest;
       this.evicted++;
     }
-    this.hi[w] = (stat ? 0x30000 : 0x10000) | hi;
+    this.changing();
+    this.hi[w] = (stat ? FDB_VALID | FDB_STATIC : FDB_VALID) | hi;
     this.lo[w] = lo;
     this.setVtep(w, a, aOff);
     this.seen[w] = now;
+    this.changing();
     this.learned++;
   }
 
@@ -140,7 +166,7 @@ export class Fdb {
     let n = 0;
     for (let w = 0; w < this.capacity; w++) {
       const h = this.hi[w];
-      if (h & 0x10000 && (h & 0x20000 || now - this.seen[w] <= this.ageMs)) n++;
+      if (h & FDB_VALID && (h & FDB_STATIC || now - this.seen[w] <= this.ageMs)) n++;
     }
     return n;
   }
@@ -150,10 +176,10 @@ export class Fdb {
     const out: Array<{ mac: string; vtep: string; static: boolean }> = [];
     for (let w = 0; w < this.capacity; w++) {
       const h = this.hi[w];
-      if (!(h & 0x10000) || (!(h & 0x20000) && now - this.seen[w] > this.ageMs)) continue;
+      if (!(h & FDB_VALID) || (!(h & FDB_STATIC) && now - this.seen[w] > this.ageMs)) continue;
       const l = this.lo[w];
       const bytes = [(h >> 8) & 0xff, h & 0xff, l >>> 24, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff];
-      out.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: formatVtep(this.addr, w << 4), static: (h & 0x20000) !== 0 });
+      out.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: formatVtep(this.addr, w << 4), static: (h & FDB_STATIC) !== 0 });
     }
     return out;
   }

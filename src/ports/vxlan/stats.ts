@@ -3,9 +3,9 @@
 // a VXLAN port has one opener), and that `vale-ctl -v` reads (readVxlanStats) whether the port
 // is opened by a program (netmap:vx0) or by the daemon's forwarder (vale-ctl -a vale0:vx0).
 // Every frame not sent or not delivered has its cause here.
-import { closeSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
-import { close, ftruncate, mmapShared, munmap, O_CREAT, O_NOFOLLOW, O_RDWR, open } from '../../sys/libc.js';
-import { vxlanStatsPath } from './config.js';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { close, ftruncate, mmapShared, munmap } from '../../sys/libc.js';
+import { createOwnFile, vxlanStatsPath } from './config.js';
 import { parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
 
 /** Counter indices. */
@@ -43,7 +43,7 @@ export class VxlanStats {
 
   /** Map (making it if needed) the counter page of port `name`, reset for a new opener. */
   static open(name: string): VxlanStats {
-    const fd = open(vxlanStatsPath(name), O_RDWR | O_CREAT | O_NOFOLLOW, 0o644);
+    const fd = createOwnFile(vxlanStatsPath(name));
     try {
       ftruncate(fd, SIZE);
       const m = mmapShared(fd, SIZE, `${name} VXLAN counters`);
@@ -62,11 +62,36 @@ export class VxlanStats {
   }
 }
 
-/** The counters of port `name` by name, or null when it never had an opener. */
+/**
+ * The counter file of port `name` opened for reading (or also writing), or -1 when it is
+ * missing or not a regular file of this user or root: a file planted in a directory others can
+ * write (a FIFO would block the reader, a symlink lead elsewhere) is not read.
+ */
+function openCounterFile(name: string, write: boolean): number {
+  let fd: number;
+  try {
+    fd = openSync(vxlanStatsPath(name), (write ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return -1;
+  }
+  const st = fstatSync(fd), uid = process.geteuid?.() ?? 0;
+  if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || st.size !== SIZE) {
+    closeSync(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/** The counters of port `name` by name, or null when it never had an opener (or its file is not a counter page). */
 export function readVxlanStats(name: string): { open: boolean; counters: Record<string, number> } | null {
-  let b: Buffer;
-  try { b = readFileSync(vxlanStatsPath(name)); } catch { return null; }
-  if (b.length < C.count * 8) return null;
+  const fd = openCounterFile(name, false);
+  if (fd < 0) return null;
+  const b = Buffer.alloc(C.count * 8);
+  try {
+    if (readSync(fd, b, 0, b.length, 0) !== b.length) return null;
+  } finally {
+    closeSync(fd);
+  }
   const counters: Record<string, number> = {};
   COUNTER_NAMES.forEach((n, i) => {
     if (!n) return; // (the pid and the FDB generation)
@@ -78,8 +103,8 @@ export function readVxlanStats(name: string): { open: boolean; counters: Record<
 
 /** Tell the opener of port `name` (if any) that its static FDB entries changed. */
 export function bumpFdbGeneration(name: string): void {
-  let fd: number;
-  try { fd = openSync(vxlanStatsPath(name), constants.O_RDWR | constants.O_NOFOLLOW); } catch { return; } // never opened: read at open
+  const fd = openCounterFile(name, true);
+  if (fd < 0) return; // never opened: read at open
   try {
     const b = Buffer.alloc(8);
     if (readSync(fd, b, 0, 8, C.fdbGen * 8) === 8) {

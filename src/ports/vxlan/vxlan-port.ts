@@ -31,7 +31,8 @@ import * as K from '../../sys/kernel-abi.js';
 import { parseVtep, VXLAN_IP_HLEN, VXLAN_IP6_HLEN } from '../../packet/vxlan.js';
 import { createKernelPortRecord, KernelPort, type InterfaceOpenOptions } from '../netif/kernel-port.js';
 import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
-import { Fdb } from './fdb.js';
+import { Fdb, fdbCapacity } from './fdb.js';
+import { FdbTable } from './fdb-table.js';
 import { C, udpSocketDrops, VxlanStats } from './stats.js';
 import { VxlanReceiver } from './vxlan-rx.js';
 import { VxlanSender } from './vxlan-tx.js';
@@ -58,6 +59,9 @@ function underlay(c: VxlanConfig, what: string): { dev: string; mtu: number; ifi
   }
 }
 
+/** Buckets of the forwarding table (4 entries each): 4096 MACs behind the overlay. */
+const FDB_BUCKETS = 1024;
+
 export class VxlanPort extends KernelPort {
   readonly config: VxlanConfig;
   readonly fdb: Fdb;
@@ -73,6 +77,7 @@ export class VxlanPort extends KernelPort {
   private readonly cfgFd: number;
   /** The virtio-net header before each frame of the rings (0, 10, 12): an offload-aware opener (vale-ctl -a) takes 10. */
   private readonly hdr: number;
+  private readonly table: FdbTable;
   private readonly tx: VxlanSender;
   private readonly rx: VxlanReceiver;
 
@@ -81,7 +86,7 @@ export class VxlanPort extends KernelPort {
   }
 
   constructor(mem: PrivateRegion, rec: number, spec: PortSpec, rings: { tx: number[]; rx: number[] }, opts: OpenOptions,
-    c: VxlanConfig, fds: { udp: number; mc: number; raw: number; cfg: number }, u: { dev: string; mtu: number; ifindex: number }, stats: VxlanStats, vnet: 0 | 10 | 12) {
+    c: VxlanConfig, fds: { udp: number; mc: number; raw: number; cfg: number }, u: { dev: string; mtu: number; ifindex: number }, stats: VxlanStats, table: FdbTable, vnet: 0 | 10 | 12) {
     const v6 = isIpv6(c.local), hlen = v6 ? VXLAN_IP6_HLEN : VXLAN_IP_HLEN;
     const maxInner = Math.min(mem.region.bufSize - vnet, u.mtu - hlen);
     const detail = `VNI ${c.vni}, ${v6 ? `[${c.local}]` : c.local}:${c.port} -> ${c.remotes.length ? c.remotes.join(' ') : 'no remotes'}${c.group ? `, group ${c.group}` : ''}; ` +
@@ -100,7 +105,8 @@ export class VxlanPort extends KernelPort {
     if (u.mtu - hlen - 14 < 1500) {
       this.info.warnings.push(`${spec.name}: the underlay ${u.dev} has MTU ${u.mtu}: inner frames over ${maxInner} bytes are dropped (counted: tx_too_big); set MTU ${maxInner - 14} on the overlay's hosts, or MTU ${1500 + hlen + 14} on the underlay`);
     }
-    this.fdb = new Fdb(1024, c.ageing);
+    this.table = table;
+    this.fdb = new Fdb(FDB_BUCKETS, c.ageing, table.arrays);
     for (const f of c.fdb) this.fdb.addStatic(macBytes(f.mac), parseVtep(f.dst)!);
     this.stats2 = stats;
     this.loadRuntimeStatic();
@@ -167,6 +173,7 @@ export class VxlanPort extends KernelPort {
     this.tx.close();
     this.rx.close();
     this.stats2.close();
+    this.table.close();
     try { closeSync(this.cfgFd); } catch { /* closed */ }
   }
 }
@@ -182,7 +189,7 @@ export function openVxlanPort(spec: PortSpec, opts: OpenOptions): Port {
     throw new NetmapError('EINVAL', `${spec.raw}: a VXLAN port has one ring pair and no host rings (open netmap:${spec.name})`);
   }
   const { config: c, fd: cfg } = loadVxlanConfig(spec.name, true);
-  let udp = -1, mc = -1, raw = -1, mem: PrivateRegion | null = null, stats: VxlanStats | null = null;
+  let udp = -1, mc = -1, raw = -1, mem: PrivateRegion | null = null, stats: VxlanStats | null = null, table: FdbTable | null = null;
   try {
     if (!flock(cfg, LOCK_SH | LOCK_NB)) throw new NetmapError('EBUSY', `${spec.raw}: VXLAN port ${spec.name} is being removed`);
     const u = underlay(c, spec.raw);
@@ -211,8 +218,9 @@ export function openVxlanPort(spec: PortSpec, opts: OpenOptions): Port {
     mem = createPrivateRegion(txSlots + rxSlots + (opts.extraBufs ?? 0), 0, `${spec.name} buffers`);
     const rec = createKernelPortRecord(mem.region, 1, txSlots, rxSlots);
     stats = VxlanStats.open(spec.name);
+    table = FdbTable.open(spec.name, fdbCapacity(FDB_BUCKETS), c.ageing * 1000);
     const rings = { tx: spec.flags & NR_RX_RINGS_ONLY ? [] : [0], rx: spec.flags & NR_TX_RINGS_ONLY ? [] : [0] };
-    const port = new VxlanPort(mem, rec, spec, rings, opts, c, { udp, mc, raw, cfg }, u, stats, vnet);
+    const port = new VxlanPort(mem, rec, spec, rings, opts, c, { udp, mc, raw, cfg }, u, stats, table, vnet);
     return port.bindOpener();
   } catch (e) {
     if (udp >= 0) close(udp);
@@ -220,6 +228,7 @@ export function openVxlanPort(spec: PortSpec, opts: OpenOptions): Port {
     if (raw >= 0) close(raw);
     mem?.release();
     stats?.close();
+    table?.close();
     try { closeSync(cfg); } catch { /* closed */ }
     if (e instanceof NetError && (e.errno === K.EPERM || e.errno === K.EACCES)) {
       throw new NetmapError('EPERM', `${spec.raw}: a VXLAN port sends through a raw IP socket: needs CAP_NET_RAW (run as root)`);
