@@ -5,7 +5,7 @@
 // -r / -v.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -247,6 +247,29 @@ test('planted port files: a FIFO or symlink in place of the counters, static ent
   assert.equal(readFileSync(victim, 'utf8'), 'untouched\n', 'the symlinks were replaced, not written through');
   assert.ok(!('error' in readFdbTable('vxpl')));
   assert.equal(valeCtl(['-r', 'vxpl']).status, 0);
+});
+
+test("the ports' directory: one others may write, or a symlink, is refused with EPERM naming it", () => {
+  const vxd = join(dir, 'nmts.vxlan');
+  mkdirSync(vxd, { recursive: true });
+  chmodSync(vxd, 0o777);
+  try {
+    const r = valeCtl(['-n', 'vxdir', '--vxlan', 'vni=1,local=10.0.0.1']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /nmts\.vxlan: writable by others \(mode 0777\): another user may have made it; remove it/);
+  } finally {
+    chmodSync(vxd, 0o755);
+  }
+  renameSync(vxd, `${vxd}.real`);
+  symlinkSync(`${vxd}.real`, vxd);
+  try {
+    assert.match(valeCtl(['-n', 'vxdir', '--vxlan', 'vni=1,local=10.0.0.1']).stderr, /nmts\.vxlan: not a directory \(a symlink or a file\)/);
+  } finally {
+    rmSync(vxd);
+    renameSync(`${vxd}.real`, vxd);
+  }
+  assert.equal(valeCtl(['-n', 'vxdir', '--vxlan', 'vni=1,local=10.0.0.1']).status, 0, 'our own directory again');
+  assert.equal(valeCtl(['-r', 'vxdir']).status, 0);
 });
 
 test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {

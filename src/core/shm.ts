@@ -13,7 +13,7 @@
 // mapping is used again only after checking that the file was not truncated meanwhile.
 // Passes over every file (reclaimAll, listings) bound their wait for each file's config lock
 // and report the files they skipped, with the reason.
-import { existsSync, fstatSync, readSync, statSync, type Stats } from 'node:fs';
+import { existsSync, fstatSync, lstatSync, mkdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { close, flock, ftruncate, fchmod, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, mmapShared, munmap, replaceWithAnonymous, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
 import { DirType, REGION_HEADER_SIZE, RH } from './layout.js';
 import { dirNames } from './dir-names.js';
@@ -93,6 +93,22 @@ export interface SharedRegionOptions {
   create?: boolean;
   /** File mode when creating (default NMTS_MODE or 0660). */
   mode?: number;
+}
+
+/**
+ * Make (or check) a directory of ours inside the shm directory (VXLAN configs, VM claims): it
+ * must be a real directory (not a symlink), owned by this user or root, that no one else may
+ * write — in a directory anyone may write, another user could have made it first and then
+ * planted files there, or replaced ours. EPERM naming what is wrong otherwise.
+ */
+export function ownSubdir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o755 });
+  const st = lstatSync(path), me = process.geteuid?.() ?? 0;
+  let why = '';
+  if (st.isSymbolicLink() || !st.isDirectory()) why = 'not a directory (a symlink or a file)';
+  else if (st.uid !== me && st.uid !== 0) why = `owned by uid ${st.uid}, neither this user (uid ${me}) nor root`;
+  else if ((st.mode & 0o022) !== 0) why = `writable by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
+  if (why) throw new NetmapError('EPERM', `${path}: ${why}: another user may have made it; remove it (rm -r ${path}) and try again`);
 }
 
 /** True when anyone (not only the owner and group) may create files in the shm directory. */

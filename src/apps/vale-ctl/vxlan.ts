@@ -61,7 +61,7 @@ export function showVxlanFdb(name: string): string[] {
 export function removeVxlan(name: string): void {
   let fd: number;
   try {
-    fd = openSync(vxlanConfigPath(name), constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(vxlanConfigPath(name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
   }

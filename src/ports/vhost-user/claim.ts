@@ -17,8 +17,8 @@
 //
 // The file is untrusted input when read: opened without following links, a regular file of
 // this user or root, its magic, version, state, kind and lengths checked.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { SHM_DIR } from '../../core/shm.js';
+import { closeSync, constants, fstatSync, lstatSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { ownSubdir, SHM_DIR } from '../../core/shm.js';
 import { NetmapError } from '../../core/region.js';
 import { flock, futexWait, futexWake, LOCK_EX, LOCK_NB, LOCK_UN, mmapShared, munmap, processAlive, replaceWithAnonymous } from '../../sys/libc.js';
 
@@ -62,7 +62,7 @@ export function writeClaim(name: string, kind: ClaimKind, socketPath: string): b
   const p = Buffer.from(socketPath);
   if (p.length > PATH_MAX) throw new NetmapError('EINVAL', `socket path longer than ${PATH_MAX} bytes: ${socketPath}`);
   if (claimOwner(name) > 0) return false;
-  mkdirSync(claimDir(), { recursive: true, mode: 0o755 });
+  ownSubdir(claimDir());
   const b = Buffer.alloc(SIZE);
   b.writeInt32LE(MAGIC, W.magic * 4);
   b.writeInt32LE(VERSION, W.version * 4);
@@ -72,7 +72,8 @@ export function writeClaim(name: string, kind: ClaimKind, socketPath: string): b
   b.writeInt32LE(p.length, W.pathLen * 4);
   p.copy(b, PATH_OFS);
   const tmp = `${claimPath(name)}.${process.pid}.tmp`;
-  writeFileSync(tmp, b, { mode: 0o600 });
+  try { unlinkSync(tmp); } catch { /* none left over */ }
+  writeFileSync(tmp, b, { mode: 0o600, flag: 'wx' }); // (wx: never through a planted link)
   renameSync(tmp, claimPath(name)); // whole, at once: an opener never sees half a file
   return true;
 }

@@ -9,8 +9,8 @@
 // or root, at most 4 KiB, every field checked as the command line's are. An opener holds a
 // shared flock on it for as long as the port is open, so -r can answer EBUSY.
 import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR, open, SysError, unlink } from '../../sys/libc.js';
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { SHM_DIR } from '../../core/shm.js';
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { ownSubdir, SHM_DIR } from '../../core/shm.js';
 import { NetmapError } from '../../core/region.js';
 import { VNI_MAX, VXLAN_PORT, formatVtep, parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
 
@@ -195,7 +195,7 @@ export function vxlanNames(): string[] {
 /** Write a new config (EEXIST when there is one). */
 export function storeVxlanConfig(name: string, c: VxlanConfig): void {
   if (!validVxlanName(name)) throw new NetmapError('EINVAL', `'${name}' is not a VXLAN port name: 1 to 15 letters, digits, '_' or '.', not starting with vale`);
-  mkdirSync(vxlanDir(), { recursive: true, mode: 0o755 });
+  ownSubdir(vxlanDir());
   const path = vxlanConfigPath(name);
   if (existsSync(path)) throw new NetmapError('EEXIST', `VXLAN port ${name} exists (${formatVxlanSpec(loadVxlanConfig(name).config)}); remove it first: vale-ctl -r ${name}`);
   const tmp = `${path}.${process.pid}.tmp`;
