@@ -10,7 +10,7 @@ import { createPrivateRegion } from '../src/core/private-region.js';
 import type { Region } from '../src/core/region.js';
 import { Segmenter } from '../src/packet/gso.js';
 import {
-  VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_OK, vnetClear, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoSize, vnetGsoType, vnetHdrLen,
+  VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_OK, vnetClear, vnetCsumOffset, vnetCsumStart, vnetFlags, vnetGsoSize, vnetGsoType, vnetHdrLen,
 } from '../src/packet/vnet-hdr.js';
 import { TcpMerge } from '../src/ports/vxlan/tcp-merge.js';
 import { TCP_ACK, TCP_PSH, linuxSegments, payloadOf, superFrame, type SuperFrame } from './fixtures/gso-frames.js';
@@ -50,7 +50,7 @@ const bytesAt = (r: Region, off: number, len: number): number[] => [...r.u8.suba
 /** Linux's GSO segments of one IPv4 super-frame: by default 4500 TCP bytes (five segments), sequence numbers wrapping. */
 function segments(f: SuperFrame = { family: 4, proto: 'tcp', payload: payloadOf(4500, 7), tcpOptions: 12, flags: TCP_ACK | TCP_PSH, df: true, ipId: 0x1234, seq: 0xfffff000 }): Uint8Array[] {
   const { frame, layout } = superFrame(f);
-  return linuxSegments(frame, layout, 4, f.proto, MSS);
+  return linuxSegments(frame, layout, f.family, f.proto, MSS);
 }
 
 /** Frames into slots 0.. of an 8-slot ring, each offered to a merger as the port does, then a flush; `check` reads the result. */
@@ -94,6 +94,54 @@ test('five segments become one chain; cut again they are the same segments', () 
       const n = g.write(i, out, 0, out.length);
       assert.deepEqual([...out.subarray(0, n)], [...segs[i]], `segment ${i}`);
     }
+  });
+});
+
+test('IPv6: five segments become one chain (GSO TCPv6, the payload length of the whole); cut again they are the same segments', () => {
+  const segs = segments({ family: 6, proto: 'tcp', payload: payloadOf(4500, 9), tcpOptions: 12, flags: TCP_ACK | TCP_PSH, seq: 0xffffff00 });
+  assert.equal(segs.length, 5);
+  mergeRun(segs, (m, r, s, offs) => {
+    assert.equal(m.merged, 1);
+    const hlen = 14 + 40 + 32;
+    assert.deepEqual([m.lessFrames, m.lessBytes], [4, 4 * hlen]);
+    assert.deepEqual([slotLen(r, s, 0), slotFlags(r, s, 0)], [HL + segs[0].length, NS_MOREFRAG]);
+    for (let k = 1; k < 4; k++) assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [MSS, NS_MOREFRAG]);
+    assert.deepEqual([slotLen(r, s, 4), slotFlags(r, s, 4)], [500, 0]);
+    const h = offs[0] - HL, u8 = r.u8;
+    assert.deepEqual([vnetFlags(u8, h), vnetGsoType(u8, h), vnetHdrLen(u8, h), vnetGsoSize(u8, h), vnetCsumStart(u8, h), vnetCsumOffset(u8, h)],
+      [VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, hlen, MSS, 54, 16]);
+    assert.equal((u8[offs[0] + 18] << 8) | u8[offs[0] + 19], 32 + 4500, 'the IPv6 payload length of the whole');
+    const g = new Segmenter();
+    g.fragOff[0] = offs[0]; g.fragLen[0] = segs[0].length;
+    for (let k = 1; k < 5; k++) { g.fragOff[k] = offs[k] - HL; g.fragLen[k] = slotLen(r, s, k); }
+    assert.equal(g.begin(u8, 5, VNET_GSO_TCPV6, MSS), VNET_OK);
+    assert.equal(g.count, 5);
+    for (let i = 0; i < 5; i++) {
+      const out = new Uint8Array(2048);
+      const n = g.write(i, out, 0, out.length);
+      assert.deepEqual([...out.subarray(0, n)], [...segs[i]], `segment ${i}`);
+    }
+  });
+});
+
+test('IPv6: a flow label change or a hop-by-hop header ends a run; IPv4 and IPv6 segments never merge together', () => {
+  const six = (): Uint8Array[] => segments({ family: 6, proto: 'tcp', payload: payloadOf(3000, 5), flags: TCP_ACK });
+  const a = six();
+  a[2][15] ^= 0x01; // flow label (its low bits are in byte 1 of the IPv6 header, with the class)
+  mergeRun(a, (m, r, s) => {
+    assert.equal(m.merged, 1, 'segments 0-1 merge; 2 starts a run of its own');
+    assert.deepEqual([slotFlags(r, s, 1), slotFlags(r, s, 2), slotLen(r, s, 2)], [0, 0, HL + a[2].length]);
+  });
+  const hbh = segments({ family: 6, proto: 'tcp', payload: payloadOf(3000, 5), flags: TCP_ACK, hopByHop: true });
+  mergeRun(hbh, (m, r, s) => {
+    assert.equal(m.merged, 0, 'an extension header: left as it came');
+    hbh.forEach((f, k) => assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [HL + f.length, 0]));
+  });
+  const four = segments({ family: 4, proto: 'tcp', payload: payloadOf(3000, 5), flags: TCP_ACK, df: true });
+  const mixed = [four[0], six()[1], four[1]];
+  mergeRun(mixed, (m, r, s) => {
+    assert.equal(m.merged, 0);
+    mixed.forEach((f, k) => assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [HL + f.length, 0]));
   });
 });
 

@@ -4,7 +4,7 @@
 // checksums. The VXLAN port, attached the same way, takes the same header: it cuts each
 // super-frame into MSS-sized segments itself and sends them, each behind its VXLAN header, with
 // UDP GSO (one send per super-frame: counted in tx_gso_sends); the TCP segments it receives are
-// merged back into super-frames for container A (rx_merged). iperf3 TCP both ways to the plain
+// merged back into super-frames for container A (rx_merged; over IPv6 inside the overlay too). iperf3 TCP both ways to the plain
 // Linux host B. With the underlay's UDP segmentation offload off (the kernel then cuts the GSO
 // sends into datagrams before the interface, where tcpdump sees them), tcpdump on host A's
 // underlay shows no datagram over the MTU, and more datagrams than the frames the container
@@ -189,5 +189,19 @@ describe('VXLAN: TCP from a container with default offloads (TSO, tx checksummin
     assert.ok(c.tx_gso_sends > 0, `UDP GSO with the underlay's offload on too: ${JSON.stringify(c)}`);
     t.diagnostic(`vx0: ${c.tx_gso_sends} UDP GSO sends, ${c.rx_frames} datagrams received, ${c.rx_merged} super-frames merged from them`);
     assert.ok(c.rx_merged > 0, `B->A: received TCP segments merged into super-frames for container A: ${JSON.stringify(c)}`);
+  });
+
+  test('IPv6 inside the overlay: TCPv6 segments from Linux host B are merged into super-frames for container A too', { timeout: 90_000 }, async (t) => {
+    for (const [ns, dev, addr] of [[topo.ca, 'vxlca0', 'fd42::a'], [topo.cb, 'vxlcb0', 'fd42::b']]) {
+      topo.run(ns, 'sh', ['-c', `echo 0 > /proc/sys/net/ipv6/conf/${dev}/disable_ipv6`]);
+      topo.run(ns, 'ip', ['addr', 'add', `${addr}/64`, 'dev', dev, 'nodad']);
+    }
+    const before = vx();
+    const ba = await iperf(topo.cb, topo.ca, 'fd42::a', 5314, ['-t', '3']);
+    assert.ok(ba.bytes > 1e6, `iperf3 -6 moved ${ba.bytes} bytes`);
+    const c = vx(), merged = c.rx_merged - before.rx_merged, got = c.rx_frames - before.rx_frames;
+    t.diagnostic(`iperf3 TCP over IPv6 B->A ${(ba.bps / 1e6).toFixed(0)} Mbit/s; ${got} datagrams received, ${merged} super-frames merged from them`);
+    for (const k of ['rx_too_big', 'tx_bad_vnet']) assert.equal(c[k], before[k], `${k}: ${JSON.stringify(c)}`);
+    assert.ok(merged > 0 && merged <= got / 2, `TCPv6 segments merged: ${merged} super-frames from ${got} datagrams`);
   });
 });
