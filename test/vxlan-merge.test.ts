@@ -67,62 +67,42 @@ function mergeRun(frames: Uint8Array[], check: (m: TcpMerge, r: Region, s: numbe
   }
 }
 
-test('five segments become one chain; cut again they are the same segments', () => {
-  const segs = segments();
-  assert.equal(segs.length, 5);
-  mergeRun(segs, (m, r, s, offs) => {
-    assert.equal(m.merged, 1);
-    assert.equal(m.lessFrames, 4);
-    const hlen = 14 + 20 + 32;
-    assert.equal(m.lessBytes, 4 * hlen);
-    // the chain: header + first segment, then payloads at the buffers' starts
-    assert.deepEqual([slotLen(r, s, 0), slotFlags(r, s, 0)], [HL + segs[0].length, NS_MOREFRAG]);
-    for (let k = 1; k < 4; k++) assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [MSS, NS_MOREFRAG]);
-    assert.deepEqual([slotLen(r, s, 4), slotFlags(r, s, 4)], [500, 0]);
-    const h = offs[0] - HL, u8 = r.u8;
-    assert.deepEqual([vnetFlags(u8, h), vnetGsoType(u8, h), vnetHdrLen(u8, h), vnetGsoSize(u8, h), vnetCsumStart(u8, h), vnetCsumOffset(u8, h)],
-      [VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, hlen, MSS, 34, 16]);
-    assert.equal((u8[offs[0] + 16] << 8) | u8[offs[0] + 17], 20 + 32 + 4500, 'the IP total length of the whole');
-    // cut again: byte for byte what Linux's GSO made
-    const g = new Segmenter();
-    g.fragOff[0] = offs[0]; g.fragLen[0] = segs[0].length;
-    for (let k = 1; k < 5; k++) { g.fragOff[k] = offs[k] - HL; g.fragLen[k] = slotLen(r, s, k); }
-    assert.equal(g.begin(u8, 5, VNET_GSO_TCPV4, MSS), VNET_OK);
-    assert.equal(g.count, 5);
-    for (let i = 0; i < 5; i++) {
-      const out = new Uint8Array(2048);
-      const n = g.write(i, out, 0, out.length);
-      assert.deepEqual([...out.subarray(0, n)], [...segs[i]], `segment ${i}`);
-    }
+// the same five segments over IPv4 and over IPv6: the IP length field of the whole (IPv4 total
+// length at frame byte 16, IPv6 payload length at 18), the GSO type and checksum start differ
+const FAMILIES = [
+  { family: 4 as const, iph: 20, gso: VNET_GSO_TCPV4, lenAt: 16, lenLabel: 'the IPv4 total length of the whole', seq: 0xfffff000 },
+  { family: 6 as const, iph: 40, gso: VNET_GSO_TCPV6, lenAt: 18, lenLabel: 'the IPv6 payload length of the whole', seq: 0xffffff00 },
+];
+for (const v of FAMILIES) {
+  test(`IPv${v.family}: five segments become one chain (GSO TCPv${v.family}); cut again they are the same segments`, () => {
+    const segs = segments({ family: v.family, proto: 'tcp', payload: payloadOf(4500, 7 + v.family), tcpOptions: 12, flags: TCP_ACK | TCP_PSH, df: true, ipId: 0x1234, seq: v.seq });
+    assert.equal(segs.length, 5);
+    mergeRun(segs, (m, r, s, offs) => {
+      assert.equal(m.merged, 1);
+      const hlen = 14 + v.iph + 32;
+      assert.deepEqual([m.lessFrames, m.lessBytes], [4, 4 * hlen]);
+      // the chain: header + first segment, then payloads at the buffers' starts
+      assert.deepEqual([slotLen(r, s, 0), slotFlags(r, s, 0)], [HL + segs[0].length, NS_MOREFRAG]);
+      for (let k = 1; k < 4; k++) assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [MSS, NS_MOREFRAG]);
+      assert.deepEqual([slotLen(r, s, 4), slotFlags(r, s, 4)], [500, 0]);
+      const h = offs[0] - HL, u8 = r.u8;
+      assert.deepEqual([vnetFlags(u8, h), vnetGsoType(u8, h), vnetHdrLen(u8, h), vnetGsoSize(u8, h), vnetCsumStart(u8, h), vnetCsumOffset(u8, h)],
+        [VNET_F_NEEDS_CSUM, v.gso, hlen, MSS, 14 + v.iph, 16]);
+      assert.equal((u8[offs[0] + v.lenAt] << 8) | u8[offs[0] + v.lenAt + 1], (v.family === 4 ? 20 : 0) + 32 + 4500, v.lenLabel);
+      // cut again: byte for byte what Linux's GSO made
+      const g = new Segmenter();
+      g.fragOff[0] = offs[0]; g.fragLen[0] = segs[0].length;
+      for (let k = 1; k < 5; k++) { g.fragOff[k] = offs[k] - HL; g.fragLen[k] = slotLen(r, s, k); }
+      assert.equal(g.begin(u8, 5, v.gso, MSS), VNET_OK);
+      assert.equal(g.count, 5);
+      for (let i = 0; i < 5; i++) {
+        const out = new Uint8Array(2048);
+        const n = g.write(i, out, 0, out.length);
+        assert.deepEqual([...out.subarray(0, n)], [...segs[i]], `segment ${i}`);
+      }
+    });
   });
-});
-
-test('IPv6: five segments become one chain (GSO TCPv6, the payload length of the whole); cut again they are the same segments', () => {
-  const segs = segments({ family: 6, proto: 'tcp', payload: payloadOf(4500, 9), tcpOptions: 12, flags: TCP_ACK | TCP_PSH, seq: 0xffffff00 });
-  assert.equal(segs.length, 5);
-  mergeRun(segs, (m, r, s, offs) => {
-    assert.equal(m.merged, 1);
-    const hlen = 14 + 40 + 32;
-    assert.deepEqual([m.lessFrames, m.lessBytes], [4, 4 * hlen]);
-    assert.deepEqual([slotLen(r, s, 0), slotFlags(r, s, 0)], [HL + segs[0].length, NS_MOREFRAG]);
-    for (let k = 1; k < 4; k++) assert.deepEqual([slotLen(r, s, k), slotFlags(r, s, k)], [MSS, NS_MOREFRAG]);
-    assert.deepEqual([slotLen(r, s, 4), slotFlags(r, s, 4)], [500, 0]);
-    const h = offs[0] - HL, u8 = r.u8;
-    assert.deepEqual([vnetFlags(u8, h), vnetGsoType(u8, h), vnetHdrLen(u8, h), vnetGsoSize(u8, h), vnetCsumStart(u8, h), vnetCsumOffset(u8, h)],
-      [VNET_F_NEEDS_CSUM, VNET_GSO_TCPV6, hlen, MSS, 54, 16]);
-    assert.equal((u8[offs[0] + 18] << 8) | u8[offs[0] + 19], 32 + 4500, 'the IPv6 payload length of the whole');
-    const g = new Segmenter();
-    g.fragOff[0] = offs[0]; g.fragLen[0] = segs[0].length;
-    for (let k = 1; k < 5; k++) { g.fragOff[k] = offs[k] - HL; g.fragLen[k] = slotLen(r, s, k); }
-    assert.equal(g.begin(u8, 5, VNET_GSO_TCPV6, MSS), VNET_OK);
-    assert.equal(g.count, 5);
-    for (let i = 0; i < 5; i++) {
-      const out = new Uint8Array(2048);
-      const n = g.write(i, out, 0, out.length);
-      assert.deepEqual([...out.subarray(0, n)], [...segs[i]], `segment ${i}`);
-    }
-  });
-});
+}
 
 test('IPv6: a flow label change or a hop-by-hop header ends a run; IPv4 and IPv6 segments never merge together', () => {
   const six = (): Uint8Array[] => segments({ family: 6, proto: 'tcp', payload: payloadOf(3000, 5), flags: TCP_ACK });
