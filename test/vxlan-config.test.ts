@@ -272,6 +272,50 @@ test("the ports' directory: one others may write, or a symlink, is refused with 
   assert.equal(valeCtl(['-r', 'vxdir']).status, 0);
 });
 
+test('/metrics: a VXLAN port\'s counters, drops by cause, table entries and configuration (apps/metrics/vxlan-metrics.ts)', async () => {
+  const { Registry } = await import('prom-client');
+  const { addVxlanMetrics } = await import('../src/apps/metrics/vxlan-metrics.js');
+  storeVxlanConfig('vxmet', parseVxlanSpec('vni=77,local=10.0.0.1,remote=10.0.0.2,remote=10.0.0.3,fdb=02:00:00:00:00:0c@10.0.0.3'));
+  const st = statsModule.VxlanStats.open('vxmet');
+  const t = FdbTable.open('vxmet', fdbCapacity(4), 300_000);
+  try {
+    const C = statsModule.C;
+    st.c[C.txFrames] = 100; st.c[C.txBytes] = 6000; st.c[C.rxFrames] = 90; st.c[C.rxBytes] = 5400;
+    st.c[C.txUnicast] = 60; st.c[C.txFlooded] = 40; st.c[C.txDatagrams] = 140; st.c[C.txGsoSends] = 5;
+    st.c[C.txTooBig] = 3; st.c[C.rxWrongVni] = 7; st.c[C.rxRingFull] = 2; st.c[C.fdbLearned] = 4; st.c[C.fdbMoved] = 1;
+    const f = new Fdb(4, 300, t.arrays);
+    f.addStatic(mac('02:00:00:00:00:0c'), parseVtep('10.0.0.3')!);
+    f.learn(mac('02:00:00:00:00:01'), 0, parseVtep('10.0.0.2')!, 0, performance.now());
+    f.learn(mac('02:00:00:00:00:02'), 0, parseVtep('10.0.0.3')!, 0, performance.now());
+    const reg = new Registry();
+    addVxlanMetrics(reg);
+    const text = await reg.metrics();
+    const want = [
+      'nmts_vxlan_info{port="vxmet",vni="77",local="10.0.0.1",remotes="10.0.0.2,10.0.0.3",group="",open="1"} 1',
+      'nmts_vxlan_frames_total{port="vxmet",direction="tx"} 100', 'nmts_vxlan_frames_total{port="vxmet",direction="rx"} 90',
+      'nmts_vxlan_bytes_total{port="vxmet",direction="rx"} 5400',
+      'nmts_vxlan_tx_frames_total{port="vxmet",kind="flooded"} 40', 'nmts_vxlan_datagrams_total{port="vxmet"} 140',
+      'nmts_vxlan_gso_sends_total{port="vxmet"} 5',
+      'nmts_vxlan_drops_total{port="vxmet",direction="tx",cause="too_big"} 3',
+      'nmts_vxlan_drops_total{port="vxmet",direction="rx",cause="wrong_vni"} 7',
+      'nmts_vxlan_drops_total{port="vxmet",direction="rx",cause="ring_full"} 2',
+      'nmts_vxlan_drops_total{port="vxmet",direction="rx",cause="socket_full"} 0',
+      'nmts_vxlan_fdb_entries{port="vxmet",kind="static"} 1', 'nmts_vxlan_fdb_entries{port="vxmet",kind="learned"} 2',
+      'nmts_vxlan_fdb_events_total{port="vxmet",event="moved"} 1',
+    ];
+    for (const line of want) assert.ok(text.split('\n').includes(line), `${line} in\n${text}`);
+  } finally {
+    t.close();
+    st.close();
+  }
+  const reg = new Registry();
+  addVxlanMetrics(reg);
+  const closed = await reg.metrics();
+  assert.match(closed, /^nmts_vxlan_info\{port="vxmet",.*open="0"\} 1$/m, 'a closed port: its configuration, open="0"');
+  assert.doesNotMatch(closed, /nmts_vxlan_fdb_entries\{port="vxmet"/, 'no table while closed');
+  assert.equal(valeCtl(['-r', 'vxmet']).status, 0);
+});
+
 test('vale-ctl -n NAME --vxlan, -v, -r; usage errors', () => {
   const n = valeCtl(['-n', 'vxt2', '--vxlan', 'vni=42,local=10.0.0.1,remote=10.0.0.2']);
   assert.equal(n.status, 0, n.stderr);

@@ -2,6 +2,7 @@
 // once (Prometheus text, or --json), or served over HTTP (--http HOST:PORT) until Ctrl-C.
 import { readMetrics } from '../vale/metrics.js';
 import { exposition } from '../apps/metrics/prometheus.js';
+import { addVxlanMetrics } from '../apps/metrics/vxlan-metrics.js';
 import { DEFAULT_HTTP_PORT, parseListen, startMetricsServer } from '../apps/http/server.js';
 import { stderrLine, withStopSignal } from './tool.js';
 
@@ -35,7 +36,7 @@ export async function metricsCommand(argv: string[]): Promise<number> {
     const snap = readMetrics();
     for (const s of snap.skipped) stderrLine(`metrics: ${s.file} not read: ${s.reason}`);
     for (const p of snap.problems) stderrLine(`metrics: ${p}`);
-    process.stdout.write(json ? JSON.stringify(snap) + '\n' : (await exposition(snap)).text);
+    process.stdout.write(json ? JSON.stringify(snap) + '\n' : (await exposition(snap, addVxlanMetrics)).text);
     return 0;
   }
   let where: { host: string; port: number };

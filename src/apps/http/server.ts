@@ -3,7 +3,7 @@
 // later). Nothing here changes anything: changes stay on the daemon's Unix control socket.
 //
 //   GET /               the live dashboard (static.ts: dashboard/ and uPlot's files)
-//   GET /metrics        Prometheus text (apps/metrics/prometheus.ts)
+//   GET /metrics        Prometheus text (apps/metrics/prometheus.ts; VXLAN ports: vxlan-metrics.ts)
 //   GET /api/switches   switches: name, file, lookup, RSS, learned MACs, port count
 //   GET /api/ports      every port's counters and rings, with rates since the previous sample
 //   GET /api/macs       every switch's learned MACs and the port index each was seen on
@@ -26,6 +26,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { portRates, readMacTables, type MetricsSnapshot } from '../../vale/metrics.js';
 import { exposition } from '../metrics/prometheus.js';
+import { addVxlanMetrics } from '../metrics/vxlan-metrics.js';
 import { staticFile, STATIC_FILES } from './static.js';
 import { DEFAULT_HTTP_PORT } from './listen.js';
 import { HttpStats, pathClass, type PathClass, type Refusal } from './stats.js';
@@ -97,6 +98,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
   // is sent chunked, which costs the server about twice the CPU per request)
   let textOf: MetricsSnapshot | null = null, text: Promise<{ body: Buffer; contentType: string }> | null = null;
   const extend = (reg: Registry): void => {
+    addVxlanMetrics(reg);
     provider.extendRegistry?.(reg);
     stats.registerInto(reg);
   };
