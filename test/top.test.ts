@@ -5,7 +5,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { renderTop, si, topRows } from '../src/apps/top/render.js';
+import { renderTop, renderVxlan, si, topRows } from '../src/apps/top/render.js';
+import { vxlanRows, type VxlanSample } from '../src/apps/top/vxlan.js';
 import type { MetricsSnapshot } from '../src/vale/metrics.js';
 import { needs } from './fixtures/requires.js';
 
@@ -45,6 +46,25 @@ test('rows are sorted by packet rate; a port dropping now is marked; figures in 
   assert.match(lines[3], /^vale0:c\s+0\s+40\.0k\s+0\s+32\.0M\s+0\s+0\s+7\/1024\s+2$/);
   assert.deepEqual([si(0), si(5.55), si(999), si(1000), si(123456), si(1e9)], ['0', '5.6', '999', '1.00k', '123k', '1.00G']);
   assert.equal(renderTop(rows, cur, { maxRows: 1 }).at(-1), '(2 more ports)');
+});
+
+test('VXLAN ports: rates of their counter pages between refreshes, drops of every cause summed and marked', () => {
+  const page = (mono: number, c: Record<string, number>): VxlanSample => ({ mono, ports: [
+    { name: 'vx0', open: true, counters: c },
+    { name: 'vx9', open: false, counters: {} },
+  ] });
+  const prev = page(0, { rx_frames: 1000, tx_frames: 500, rx_bytes: 60_000, tx_bytes: 30_000, tx_datagrams: 600, tx_flooded: 50, rx_wrong_vni: 1 });
+  const cur = page(2000, { rx_frames: 401_000, tx_frames: 20_500, rx_bytes: 24_060_000, tx_bytes: 1_230_000, tx_datagrams: 30_600, tx_flooded: 1050, rx_wrong_vni: 5, tx_too_big: 6, rx_ring_full: 10, fdb_learned: 99 });
+  const rows = vxlanRows(prev, cur);
+  assert.deepEqual(rows.map((r) => r.name), ['vx0', 'vx9'], 'busiest first');
+  assert.deepEqual([rows[0].rxPps, rows[0].txPps, rows[0].datagramsPs, rows[0].floodedPs], [200_000, 10_000, 15_000, 500]);
+  assert.deepEqual([rows[0].drops, rows[0].dropsPs], [21, 10], 'wrong VNI + too big + ring full (fdb_learned is no drop)');
+  const lines = renderVxlan(rows);
+  assert.match(lines[0], /^VXLAN PORT\s+RX pps\s+TX pps\s+RX bit\/s\s+TX bit\/s\s+DGRAM\/s\s+FLOOD\/s\s+DROP\/s\s+DROPS STATE$/);
+  assert.match(lines[1], /^vx0\s+200k\s+10\.0k\s+96\.0M\s+4\.80M\s+15\.0k\s+500\s+10\s+21 open  !$/);
+  assert.match(lines[2], /^vx9\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+0 closed$/);
+  const screen = renderTop([], snap(2000, []), { vxlan: rows });
+  assert.deepEqual(screen.slice(-4), ['', ...lines], 'below the switch ports, after a blank line');
 });
 
 function pktgen(args: string[]): Promise<{ code: number | null; out: string }> {

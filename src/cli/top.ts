@@ -12,7 +12,9 @@ bad slot, monitor full; a line ending in '!' is dropping now), the fullest rx ri
 occupancy and the MACs learned on the port. Read from the shared files (NMTS_SHM_DIR):
 works without the daemon and never slows the data path. When the daemon answers (NMTS_SOCKET),
 its VM ports (vhost-user) follow: rates each way from the guest's side, drops, kicks and
-interrupts per second, connected or not, the switch port. q or Ctrl-C quits.
+interrupts per second, connected or not, the switch port. Then the VXLAN ports (from their
+files): frames and bits each way, datagrams sent and frames flooded per second, drops (every
+cause vale-ctl -v lists), open or closed. q or Ctrl-C quits.
   --once       print one table after one interval and exit (for scripts)
   --json       one JSON object per interval instead of the table (with --once: one)
   -d SECONDS   refresh interval (1; 0.1..60)

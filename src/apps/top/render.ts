@@ -3,6 +3,7 @@
 // screen, --once and --json print the same figures.
 import { portRates, type MetricsSnapshot, type PortMetrics, type PortRates } from '../../vale/metrics.js';
 import type { VmRow } from './vms.js';
+import type { VxlanRow } from './vxlan.js';
 
 /** A port's rates (PortRates) with its drops so far by cause. */
 export interface TopRow extends PortRates {
@@ -62,8 +63,22 @@ export function renderVms(vms: VmRow[]): string[] {
   return lines;
 }
 
-/** The screen: a title, a header and one line per port (width of the port column from the names); then the VM ports, if any. */
-export function renderTop(rows: TopRow[], cur: MetricsSnapshot, opts: { width?: number; maxRows?: number; vms?: VmRow[] } = {}): string[] {
+const VX_COLS: Array<[string, number]> = [['VXLAN PORT', 0], ['RX pps', 9], ['TX pps', 9], ['RX bit/s', 10], ['TX bit/s', 10], ['DGRAM/s', 9], ['FLOOD/s', 9], ['DROP/s', 9], ['DROPS', 9], ['STATE', 0]];
+
+/** The VXLAN ports' lines: a header and one line each, busiest first (drops: every cause vale-ctl -v lists). */
+export function renderVxlan(vx: VxlanRow[]): string[] {
+  if (vx.length === 0) return [];
+  const nameW = Math.max(10, ...vx.map((v) => v.name.length));
+  const lines = [VX_COLS.map(([h, w], i) => (i === 0 ? h.padEnd(nameW) : i === VX_COLS.length - 1 ? h : h.padStart(w))).join(' ')];
+  for (const v of vx) {
+    const cells = [v.name.padEnd(nameW), si(v.rxPps), si(v.txPps), si(v.rxBps * 8), si(v.txBps * 8), si(v.datagramsPs), si(v.floodedPs), si(v.dropsPs), si(v.drops), v.open ? 'open' : 'closed'];
+    lines.push(cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c : c.padStart(VX_COLS[i][1]))).join(' ') + (v.dropsPs > 0 ? '  !' : ''));
+  }
+  return lines;
+}
+
+/** The screen: a title, a header and one line per port (width of the port column from the names); then the VM ports and the VXLAN ports, if any. */
+export function renderTop(rows: TopRow[], cur: MetricsSnapshot, opts: { width?: number; maxRows?: number; vms?: VmRow[]; vxlan?: VxlanRow[] } = {}): string[] {
   const nports = rows.length;
   const title = `nmts top - ${new Date(cur.time).toISOString().slice(11, 19)} - ${cur.switches.length} switch${cur.switches.length === 1 ? '' : 'es'}, ${nports} port${nports === 1 ? '' : 's'}, sorted by packet rate` +
     (cur.skipped.length || cur.problems.length ? ` - ${cur.skipped.length} file(s) not read, ${cur.problems.length} damaged record(s)` : '');
@@ -78,5 +93,6 @@ export function renderTop(rows: TopRow[], cur: MetricsSnapshot, opts: { width?: 
   if (shown.length < rows.length) lines.push(`(${rows.length - shown.length} more ports)`);
   if (rows.length === 0) lines.push('(no VALE ports: switches appear when a port is opened, e.g. nmts pkt-gen -i vale0:1 -f rx)');
   if (opts.vms?.length) lines.push('', ...renderVms(opts.vms));
+  if (opts.vxlan?.length) lines.push('', ...renderVxlan(opts.vxlan));
   return opts.width ? lines.map((l) => l.slice(0, opts.width)) : lines;
 }

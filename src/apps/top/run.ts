@@ -1,9 +1,11 @@
 // The `nmts top` loop: a snapshot every interval, redrawn on a terminal (or one JSON line, or
 // one table with --once), until stopped. Reads the shared files directly: no daemon needed;
-// when a daemon answers, its VM ports (vhost-user) are added below the switch ports (vms.ts).
+// when a daemon answers, its VM ports (vhost-user) are added below the switch ports (vms.ts),
+// and the VXLAN ports below them (vxlan.ts, from their files).
 import { readMetrics, type MetricsSnapshot } from '../../vale/metrics.js';
 import { renderTop, topRows } from './render.js';
 import { vmRows, type VmSample } from './vms.js';
+import { sampleVxlan, vxlanRows, type VxlanSample } from './vxlan.js';
 
 export interface TopOptions {
   intervalMs: number;
@@ -22,6 +24,8 @@ export interface TopOptions {
   snapshot?: () => MetricsSnapshot;
   /** The daemon's VM ports (askVms), or null without a daemon; none by default. */
   vms?: () => Promise<VmSample | null>;
+  /** The VXLAN ports (default: the shm directory's, sampleVxlan). */
+  vxlan?: () => VxlanSample;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((resolve) => {
@@ -35,6 +39,8 @@ export async function runTop(o: TopOptions): Promise<void> {
   const read = o.snapshot ?? readMetrics;
   let prev = read();
   let prevVms = o.vms ? await o.vms() : null;
+  const readVx = o.vxlan ?? sampleVxlan;
+  let prevVx = readVx();
   const redraw = o.tty && !o.once && !o.json;
   if (redraw) o.write('\x1b[?25l'); // hide the cursor while drawing
   try {
@@ -47,11 +53,14 @@ export async function runTop(o: TopOptions): Promise<void> {
       const curVms = o.vms ? await o.vms() : null;
       const vms = curVms ? vmRows(prevVms, curVms) : [];
       prevVms = curVms;
+      const curVx = readVx();
+      const vxlan = vxlanRows(prevVx, curVx);
+      prevVx = curVx;
       if (o.json) {
-        o.write(JSON.stringify({ time: cur.time, intervalMs: o.intervalMs, ports: rows, vms, skipped: cur.skipped, problems: cur.problems }) + '\n');
+        o.write(JSON.stringify({ time: cur.time, intervalMs: o.intervalMs, ports: rows, vms, vxlan, skipped: cur.skipped, problems: cur.problems }) + '\n');
       } else {
-        const room = o.rows !== undefined ? o.rows - 3 - (vms.length ? vms.length + 2 : 0) : undefined;
-        const lines = renderTop(rows, cur, redraw ? { width: o.columns, maxRows: room, vms } : { vms });
+        const room = o.rows !== undefined ? o.rows - 3 - (vms.length ? vms.length + 2 : 0) - (vxlan.length ? vxlan.length + 2 : 0) : undefined;
+        const lines = renderTop(rows, cur, redraw ? { width: o.columns, maxRows: room, vms, vxlan } : { vms, vxlan });
         o.write(redraw ? `\x1b[H\x1b[2J${lines.join('\n')}\n` : `${lines.join('\n')}\n`);
       }
       if (o.once) break;
