@@ -308,6 +308,28 @@ test('/metrics: a VXLAN port\'s counters, drops by cause, table entries and conf
     t.close();
     st.close();
   }
+  // the same port through HTTP: /api/vxlan and /metrics of a metrics server (port 0 on loopback)
+  const { startMetricsServer } = await import('../src/apps/http/server.js');
+  const { readMetrics } = await import('../src/vale/metrics.js');
+  const st2 = statsModule.VxlanStats.open('vxmet'), t2 = FdbTable.open('vxmet', fdbCapacity(4), 300_000);
+  const srv = await startMetricsServer({ snapshot: readMetrics }, { host: '127.0.0.1', port: 0, cacheMs: 0 });
+  try {
+    st2.c[statsModule.C.rxBadFlags] = 4;
+    new Fdb(4, 300, t2.arrays).learn(mac('02:00:00:00:00:09'), 0, parseVtep('10.0.0.2')!, 0, performance.now());
+    const api = await (await fetch(`${srv.url}/api/vxlan`)).json() as { ports: Array<{ name: string; spec: string; open: boolean; counters: Record<string, number>; fdb: Array<{ mac: string; vtep: string }> }> };
+    const p = api.ports.find((x) => x.name === 'vxmet')!;
+    assert.ok(p, JSON.stringify(api));
+    assert.equal(p.spec, 'vni=77,local=10.0.0.1,remote=10.0.0.2,remote=10.0.0.3,port=4789,ttl=64,df=1,ageing=300,fdb=02:00:00:00:00:0c@10.0.0.3');
+    assert.equal(p.open, true);
+    assert.equal(p.counters.rx_bad_flags, 4);
+    assert.deepEqual(p.fdb.map((e) => `${e.mac}@${e.vtep}`), ['02:00:00:00:00:09@10.0.0.2']);
+    const m = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(m, /^nmts_vxlan_drops_total\{port="vxmet",direction="rx",cause="bad_flags"\} 4$/m);
+  } finally {
+    await srv.close();
+    t2.close();
+    st2.close();
+  }
   const reg = new Registry();
   addVxlanMetrics(reg);
   const closed = await reg.metrics();

@@ -7,6 +7,7 @@
 //   GET /api/switches   switches: name, file, lookup, RSS, learned MACs, port count
 //   GET /api/ports      every port's counters and rings, with rates since the previous sample
 //   GET /api/macs       every switch's learned MACs and the port index each was seen on
+//   GET /api/vxlan      VXLAN ports: configuration, counters, forwarding table (metrics/vxlan-metrics.ts)
 //   GET /api/stream     Server-Sent Events: one `rates` event per interval (1 s)
 //   GET /api/http       this server's own figures (stats.ts): requests, refusals, scrapes
 //   GET /api/<extra>    what the provider adds (the daemon: interfaces, VMs)
@@ -26,7 +27,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { portRates, readMacTables, type MetricsSnapshot } from '../../vale/metrics.js';
 import { exposition } from '../metrics/prometheus.js';
-import { addVxlanMetrics } from '../metrics/vxlan-metrics.js';
+import { addVxlanMetrics, vxlanView } from '../metrics/vxlan-metrics.js';
 import { staticFile, STATIC_FILES } from './static.js';
 import { DEFAULT_HTTP_PORT } from './listen.js';
 import { HttpStats, pathClass, type PathClass, type Refusal } from './stats.js';
@@ -188,6 +189,7 @@ export async function startMetricsServer(provider: MetricsProvider, opts: HttpOp
       };
     }), req),
     '/api/macs': (req, res) => sendText(res, 200, cachedBody('macs', null, readMacTables), req),
+    '/api/vxlan': (req, res) => sendText(res, 200, cachedBody('vxlan', null, vxlanView), req),
     '/api/http': (req, res) => send(res, 200, { time: Date.now(), ...stats.view() }, req),
     '/api/stream': openStream,
   };

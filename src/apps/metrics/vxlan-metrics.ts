@@ -1,4 +1,4 @@
-// The VXLAN ports (vale-ctl -n NAME --vxlan ...) in /metrics, from the files every process can
+// The VXLAN ports (vale-ctl -n NAME --vxlan ...) in /metrics and /api/vxlan, from the files every process can
 // read: each port's configuration, its counter page (ports/vxlan/stats.ts, what vale-ctl -v
 // prints) and its forwarding table (fdb-table.ts), plus the kernel's drops on its UDP sockets.
 // Every frame a VXLAN port did not send or deliver is here by cause, as in vale-ctl -v.
@@ -16,8 +16,8 @@
 //   nmts_vxlan_fdb_entries{port,kind}                    gauge    live entries, learned or static
 //   nmts_vxlan_fdb_events_total{port,event}              counter  learned, moved, evicted
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { loadVxlanConfig, vxlanNames, type VxlanConfig } from '../../ports/vxlan/config.js';
-import { readFdbTable } from '../../ports/vxlan/fdb-table.js';
+import { formatVxlanSpec, loadVxlanConfig, loadStaticEntries, vxlanNames, type VxlanConfig } from '../../ports/vxlan/config.js';
+import { readFdbTable, type FdbEntry } from '../../ports/vxlan/fdb-table.js';
 import { readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
 
 /** Drop causes: [direction, cause label, counter name in the port's page]. */
@@ -75,4 +75,42 @@ export function addVxlanMetrics(reg: Registry): void {
       entries.set({ port, kind: 'learned' }, t.entries.length - stat);
     }
   }
+}
+
+/** One VXLAN port as /api/vxlan shows it. */
+export interface VxlanPortView {
+  name: string;
+  /** The configuration as vale-ctl -v prints it (with the run-time static entries), or why it is unreadable. */
+  spec: string | null;
+  error?: string;
+  open: boolean;
+  /** Its counter page by name (null: never opened), and the kernel's drops on its sockets (null: not open). */
+  counters: Record<string, number> | null;
+  rxSocketDrops: number | null;
+  /** The forwarding table in force while open (null otherwise), or why it could not be read. */
+  fdb: FdbEntry[] | null;
+  fdbError?: string;
+}
+
+/** /api/vxlan: every VXLAN port of this shm directory, its configuration, counters and table. */
+export function vxlanView(): { time: number; ports: VxlanPortView[] } {
+  const ports: VxlanPortView[] = [];
+  for (const name of vxlanNames()) {
+    let c: VxlanConfig;
+    try { c = loadVxlanConfig(name).config; } catch (e) {
+      ports.push({ name, spec: null, error: (e as Error).message, open: false, counters: null, rxSocketDrops: null, fdb: null });
+      continue;
+    }
+    const s = readVxlanStats(name), open = s?.open ?? false;
+    const v: VxlanPortView = {
+      name, spec: formatVxlanSpec(c) + loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join(''),
+      open, counters: s?.counters ?? null, rxSocketDrops: open ? udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port) : null, fdb: null,
+    };
+    if (open) {
+      const t = readFdbTable(name);
+      if ('error' in t) v.fdbError = t.error; else v.fdb = t.entries;
+    }
+    ports.push(v);
+  }
+  return { time: Date.now(), ports };
 }
