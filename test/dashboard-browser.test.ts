@@ -12,7 +12,7 @@
 // NMTS_UPDATE_SCREENSHOT=1 writes docs/observability.png.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,6 +38,8 @@ const skip = needs(['chromium']) || (existsSync(CHROMIUM) ? false : `needs ${CHR
 const id = process.pid % 100000;
 const dir = mkdtempSync(join(tmpdir(), 'nmts-dash-'));
 const kids = new Set<ChildProcess>();
+/** The VXLAN port the page shows (made by the test, removed after it). */
+const vxName = `vxd${process.pid % 100000}`;
 let closeBrowser: (() => Promise<void>) | null = null;
 let fe: TestFrontEnd | null = null;
 // as root: a namespace of the test's own, with a veth pair whose end dshx the daemon attaches
@@ -48,6 +50,7 @@ after(async () => {
   fe?.close();
   for (const k of kids) { k.kill('SIGCONT'); k.kill('SIGKILL'); }
   await ns?.destroy();
+  spawnSync(process.execPath, [nmts, 'vale-ctl', '-r', vxName], { stdio: 'ignore' });
   rmSync(dir, { recursive: true, force: true });
 });
 /** A command, in the namespace if there is one (`ip netns exec` execs it: the pid is the command's). */
@@ -104,6 +107,10 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   const socket = join(dir, 'nmts.sock');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/`;
+  // a VXLAN port (closed: its configuration is what the page can show of it)
+  const vxMade = run(['vale-ctl', '-n', vxName, '--vxlan', 'vni=4243,local=127.0.0.1,remote=127.0.0.2']);
+  await new Promise((r) => vxMade.child.once('exit', r));
+  assert.equal(vxMade.child.exitCode, 0, vxMade.out());
   let daemon = await startDaemon(socket, port);
 
   // three ports: a third one (the veth dshx the daemon attaches; else one it holds, read by
@@ -152,6 +159,9 @@ test('the dashboard in a real browser: every port, a chart within 20 % of pkt-ge
   assert.match(await row('a'), /\bvale\b.*shared memory.*1 opener/s);
   if (ns) assert.match(await row('dshx'), /\bnic\b.*\baf_(xdp|packet)\b.*NIC dshx/s);
   assert.match(await row('vm1'), /\bvm\b.*vhost-user.*VM vm1/s);
+  // the VXLAN port: its own table below the switches, with its configuration and state
+  await page.locator(`#vxlan tr[data-vxlan="${vxName}"]`).waitFor({ timeout: 15_000 });
+  assert.match(await page.locator(`#vxlan tr[data-vxlan="${vxName}"]`).innerText(), /vni=4243,local=127\.0\.0\.1,remote=127\.0\.0\.2.*\bclosed\b/s);
   assert.equal(await page.title(), 'netmap-ts dashboard');
 
   // the sender's chart: its latest value (the uPlot instance's data) within 20 % of pkt-gen's rate

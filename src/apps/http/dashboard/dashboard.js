@@ -8,6 +8,7 @@
 //   /api/daemon      the daemon's pid, version, uptime (404 without a daemon)
 //   /api/vms         the daemon's VM ports (vhost-user): queues, kicks, interrupts (404 without a daemon)
 //   /api/macs        learned MACs, for a port's detail
+//   /api/vxlan       VXLAN ports: configuration, counters (drops by cause), forwarding table
 //
 // Memory stays bounded however long the page is open: each port keeps its last POINTS samples
 // in a ring buffer of Float64Arrays (no growing arrays), charts of ports that went away are
@@ -64,7 +65,7 @@
 
   // ---- state
   const ports = new Map(); // key "switch\0port" -> { sw, name, ring, chart, box, latest, rates }
-  let topo = { switches: [], ports: [], interfaces: [], vms: [], daemon: null };
+  let topo = { switches: [], ports: [], interfaces: [], vms: [], vxlan: [], daemon: null };
   let selected = null; // key of the port whose detail is open
   let lastStream = 0;
 
@@ -86,9 +87,9 @@
   const getJson = (path) => fetch(path, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null), () => null);
 
   async function refreshTopology() {
-    const [sw, ps, ifs, d, vms] = await Promise.all([getJson('/api/switches'), getJson('/api/ports'), getJson('/api/interfaces'), getJson('/api/daemon'), getJson('/api/vms')]);
+    const [sw, ps, ifs, d, vms, vx] = await Promise.all([getJson('/api/switches'), getJson('/api/ports'), getJson('/api/interfaces'), getJson('/api/daemon'), getJson('/api/vms'), getJson('/api/vxlan')]);
     if (!sw || !ps) return;
-    topo = { switches: sw.switches, ports: ps.ports, interfaces: ifs ? ifs.interfaces : [], vms: vms ? vms.vms : [], daemon: d };
+    topo = { switches: sw.switches, ports: ps.ports, interfaces: ifs ? ifs.interfaces : [], vms: vms ? vms.vms : [], vxlan: vx ? vx.ports : [], daemon: d };
     const probs = [...sw.skipped.map((s) => (s.file || s.path || '') + ': ' + (s.reason || JSON.stringify(s))), ...sw.problems];
     const pb = $('#problems');
     pb.hidden = probs.length === 0;
@@ -96,6 +97,7 @@
     $('#daemon').textContent = d ? 'daemon pid ' + d.pid + ', version ' + d.version + ', ' + (d.attached || 0) + ' attached interface(s), ' + (d.vms || 0) + ' VM port(s), ' + d.held.length + ' held port(s)' : 'no daemon (shared files only)';
     renderSwitches();
     renderVms();
+    renderVxlan();
   }
 
   const summary = (w) => (w.lookup ? 'lookup ' + w.lookup : 'learning bridge') + (w.rss ? ', RSS' : '') + ', ' + w.ports.length + ' port(s), ' + w.learnedMacs + ' learned MAC(s)';
@@ -156,6 +158,27 @@
     }
     box.replaceChildren(el('h2', { text: 'VM ports not attached to a switch' }),
       el('table', {}, el('thead', {}, el('tr', {}, ...['VM port', 'socket', 'front end', 'rx packets', 'tx packets', 'drops', 'kicks', 'interrupts'].map((h, i) => el('th', { class: i > 2 ? 'num' : '', text: h })))), body));
+  }
+
+  // ---- VXLAN ports: configuration, traffic, drops by cause (the title lists them), forwarding table size
+  const VX_DROPS = ['tx_too_big', 'tx_short', 'tx_no_remote', 'tx_errors', 'tx_bad_vnet', 'rx_short', 'rx_bad_flags', 'rx_wrong_vni', 'rx_too_big', 'rx_from_self', 'rx_ring_full'];
+  function renderVxlan() {
+    const box = $('#vxlan');
+    box.hidden = topo.vxlan.length === 0;
+    if (!topo.vxlan.length) { box.replaceChildren(); return; }
+    const body = el('tbody');
+    for (const v of topo.vxlan) {
+      const c = v.counters || {};
+      const causes = VX_DROPS.filter((k) => c[k] > 0).map((k) => k + ' ' + count(c[k]));
+      if (v.rxSocketDrops > 0) causes.push('rx_socket_drops ' + count(v.rxSocketDrops));
+      const drops = VX_DROPS.reduce((t, k) => t + (c[k] || 0), 0) + (v.rxSocketDrops || 0);
+      const fdb = v.fdb ? v.fdb.length + ' (' + v.fdb.filter((e) => e.static).length + ' static)' : v.fdbError || '-';
+      body.append(el('tr', { 'data-vxlan': v.name }, el('td', { text: v.name }), el('td', { text: v.spec || v.error || '' }), el('td', { text: v.open ? 'open' : 'closed' }),
+        el('td', { class: 'num', text: count(c.rx_frames || 0) }), el('td', { class: 'num', text: count(c.tx_frames || 0) }),
+        el('td', { class: 'num' + (drops ? ' drops' : ''), text: count(drops), title: causes.join(', ') || 'no drops' }), el('td', { class: 'num', text: fdb })));
+    }
+    box.replaceChildren(el('h2', { text: 'VXLAN ports' }),
+      el('table', {}, el('thead', {}, el('tr', {}, ...['VXLAN port', 'configuration', 'state', 'rx frames', 'tx frames', 'drops', 'FDB entries'].map((h, i) => el('th', { class: i > 2 ? 'num' : '', text: h })))), body));
   }
 
   /** A VM port's part of the detail: the front end, features and each queue's counters. */
