@@ -50,31 +50,35 @@ const COLS: Array<[string, number]> = [['PORT', 0], ['RX pps', 9], ['TX pps', 9]
 
 const VM_COLS: Array<[string, number]> = [['VM PORT', 0], ['RX pps', 9], ['TX pps', 9], ['RX bit/s', 10], ['TX bit/s', 10], ['DROP/s', 9], ['DROPS', 9], ['KICK/s', 9], ['IRQ/s', 9], ['STATE', 0]];
 
+/**
+ * A section below the switch ports: a header of `cols` and one line per item, the first column
+ * (the name, at least 8 wide and as wide as its heading) padded right, the last (a state) as it is, the
+ * others right-aligned; a line ends in '!' while the item drops. Nothing when there is none.
+ */
+function section(cols: Array<[string, number]>, items: Array<{ cells: string[]; dropping: boolean }>): string[] {
+  if (items.length === 0) return [];
+  const nameW = Math.max(8, cols[0][0].length, ...items.map((x) => x.cells[0].length)), last = cols.length - 1;
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(nameW) : i === last ? c : c.padStart(cols[i][1]))).join(' ');
+  return [line(cols.map(([h]) => h)), ...items.map((x) => line(x.cells) + (x.dropping ? '  !' : ''))];
+}
+
 /** The VM ports' lines (the daemon's vhost-user ports): a header and one line each, busiest first. */
 export function renderVms(vms: VmRow[]): string[] {
-  if (vms.length === 0) return [];
-  const nameW = Math.max(8, ...vms.map((v) => v.name.length));
-  const lines = [VM_COLS.map(([h, w], i) => (i === 0 ? h.padEnd(nameW) : i === VM_COLS.length - 1 ? h : h.padStart(w))).join(' ')];
-  for (const v of vms) {
-    const state = `${v.connected ? 'connected' : 'not connected'}, ${v.port ?? 'not attached'}`;
-    const cells = [v.name.padEnd(nameW), si(v.rxPps), si(v.txPps), si(v.rxBps * 8), si(v.txBps * 8), si(v.dropsPs), si(v.drops), si(v.kicksPs), si(v.interruptsPs), state];
-    lines.push(cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c : c.padStart(VM_COLS[i][1]))).join(' ') + (v.dropsPs > 0 ? '  !' : ''));
-  }
-  return lines;
+  return section(VM_COLS, vms.map((v) => ({
+    cells: [v.name, si(v.rxPps), si(v.txPps), si(v.rxBps * 8), si(v.txBps * 8), si(v.dropsPs), si(v.drops), si(v.kicksPs), si(v.interruptsPs),
+      `${v.connected ? 'connected' : 'not connected'}, ${v.port ?? 'not attached'}`],
+    dropping: v.dropsPs > 0,
+  })));
 }
 
 const VX_COLS: Array<[string, number]> = [['VXLAN PORT', 0], ['RX pps', 9], ['TX pps', 9], ['RX bit/s', 10], ['TX bit/s', 10], ['DGRAM/s', 9], ['FLOOD/s', 9], ['DROP/s', 9], ['DROPS', 9], ['STATE', 0]];
 
 /** The VXLAN ports' lines: a header and one line each, busiest first (drops: every cause vale-ctl -v lists). */
 export function renderVxlan(vx: VxlanRow[]): string[] {
-  if (vx.length === 0) return [];
-  const nameW = Math.max(10, ...vx.map((v) => v.name.length));
-  const lines = [VX_COLS.map(([h, w], i) => (i === 0 ? h.padEnd(nameW) : i === VX_COLS.length - 1 ? h : h.padStart(w))).join(' ')];
-  for (const v of vx) {
-    const cells = [v.name.padEnd(nameW), si(v.rxPps), si(v.txPps), si(v.rxBps * 8), si(v.txBps * 8), si(v.datagramsPs), si(v.floodedPs), si(v.dropsPs), si(v.drops), v.open ? 'open' : 'closed'];
-    lines.push(cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c : c.padStart(VX_COLS[i][1]))).join(' ') + (v.dropsPs > 0 ? '  !' : ''));
-  }
-  return lines;
+  return section(VX_COLS, vx.map((v) => ({
+    cells: [v.name, si(v.rxPps), si(v.txPps), si(v.rxBps * 8), si(v.txBps * 8), si(v.datagramsPs), si(v.floodedPs), si(v.dropsPs), si(v.drops), v.open ? 'open' : 'closed'],
+    dropping: v.dropsPs > 0,
+  })));
 }
 
 /** The screen: a title, a header and one line per port (width of the port column from the names); then the VM ports and the VXLAN ports, if any. */
