@@ -84,6 +84,45 @@ test('counts of 0x7fffffff and 0 in a dead opener\'s port: reclaim marks it corr
   }
 });
 
+test('a port whose last opener died inside close() (no opener, no reference, not destroyed) is destroyed by the next reclaim; a pipe end whose other end is open stays', () => {
+  const sw = `valeor${id}`;
+  const keep = open(`${sw}:keep`);
+  const victim = open(`${sw}:gone`);
+  const master = open(`${sw}:pp{1`); // makes both ends; the slave end has no reference yet
+  let slave: Port | null = null;
+  try {
+    const u32 = keep.region.u32, rec = victim.rec;
+    // what close() had done when its process was killed: the opener entry and reference gone
+    const base = (rec + PR.openers) >> 2;
+    for (let k = 0; k < MAX_OPENERS; k++) { u32[base + 2 * k] = 0; u32[base + 2 * k + 1] = 0; }
+    u32[(rec + PR.refs) >> 2] = 0;
+    assert.equal(u32[(rec + PR.state) >> 2], 1, 'left active: before the fix nothing ever removed it');
+    // and a switch whose only port is such an orphan: its file is retired in the same pass
+    const lone = open(`${sw}x:lone`), lu32 = lone.region.u32, lbase = (lone.rec + PR.openers) >> 2;
+    for (let k = 0; k < MAX_OPENERS; k++) { lu32[lbase + 2 * k] = 0; lu32[lbase + 2 * k + 1] = 0; }
+    lu32[(lone.rec + PR.refs) >> 2] = 0;
+    assert.ok(existsSync(regionPath(`${sw}x`)));
+    const r = reclaimAll(taskAlive);
+    assert.notEqual(u32[(rec + PR.state) >> 2], 1, 'destroyed');
+    assert.ok(r.ports.includes(`${sw}:gone`), `reported: ${r.ports.join(' ')}`);
+    assert.ok(r.retired.includes(`${sw}x`) && !existsSync(regionPath(`${sw}x`)), `the orphan's switch retired: ${r.retired.join(' ')}`);
+    const names = listSwitchesReport().switches.find((x) => x.name === sw)!.ports.map((p) => p.name);
+    assert.ok(!names.includes(`${sw}:gone`) && names.includes(`${sw}:keep`), names.join(' '));
+    // the pipe: its slave end (no reference while only the master is open) survived the pass
+    slave = open(`${sw}:pp}1`);
+    const tx = master.txRings[0]!;
+    tx.setLen(tx.head, 60);
+    tx.advance(tx.next(tx.head));
+    master.txsync();
+    slave.rxsync();
+    assert.equal(slave.rxRings[0]!.tail - slave.rxRings[0]!.head, 1, 'a frame through the pipe');
+  } finally {
+    slave?.close();
+    master.close();
+    keep.close();
+  }
+});
+
 test('nrx=0 on a destination: its frames are dropped and counted, no lock lands on word 0 (the magic is intact)', () => {
   const sw = `valesn${id}`;
   const tx = open(`${sw}:tx`), rx = open(`${sw}:rx`);

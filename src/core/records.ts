@@ -312,7 +312,8 @@ export function unbind(region: Region, rec: number, bind: number): number {
 /**
  * Reclaim what dead threads and processes left (config lock held): each port opener whose
  * thread no longer exists is unbound, and a port left without openers is destroyed, as its
- * close() would have done. Returns the number of openers reclaimed.
+ * close() would have done; so is a port found with neither openers nor references (its last
+ * opener died inside close()). Returns the number of openers reclaimed.
  */
 export function reclaimDead(region: Region, alive: (tid: number) => boolean, problems?: string[]): number {
   const u32 = region.u32;
@@ -323,18 +324,25 @@ export function reclaimDead(region: Region, alive: (tid: number) => boolean, pro
       try {
         checkPortRecord(region, rec);
         const base = (rec + PR.openers) >> 2;
+        let destroyed = false, openers = 0;
         for (let k = 0; k < MAX_OPENERS; k++) {
           const tid = u32[base + 2 * k];
-          if (tid === 0 || alive(tid)) continue;
+          if (tid === 0) continue;
+          if (alive(tid)) { openers++; continue; }
           const bind = u32[base + 2 * k + 1];
           freeBufList(region, u32[((rec + PR.openerBufs) >> 2) + k]); // its extra buffers (lb -B)
           removeOpener(region, rec, k);
           n++;
           if (unbind(region, rec, bind) === 0) {
             destroyByKind(region, rec);
+            destroyed = true;
             break;
           }
         }
+        // an orphan: no opener and no reference, yet not destroyed — its last opener died inside
+        // its close() (between the unbinding and the destructor). Its kind's destructor decides
+        // (a pipe end whose other end is open stays: pipes make both ends at once)
+        if (!destroyed && openers === 0 && u32[(rec + PR.refs) >> 2] === 0 && destructors.has(u32[(rec + PR.kind) >> 2])) destroyByKind(region, rec);
       } catch (e) {
         if (!(e instanceof NetmapError)) throw e;
         problems?.push(e.message); // the record is marked corrupt: never visited again

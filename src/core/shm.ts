@@ -387,11 +387,11 @@ export function reclaimAll(alive: (tid: number) => boolean, opts: ReclaimOptions
       const before = region.dirList(DirType.Port).map(([n]) => n);
       const n = reclaimDead(region, alive, problems);
       report.openers += n;
-      if (n > 0) {
-        const after = new Set(region.dirList(DirType.Port).map(([p]) => p));
-        for (const p of before) if (!after.has(p)) report.ports.push(p);
-      }
-      if (n > 0 && region.dirCount() === 0 && retireRegion(region)) report.retired.push(key);
+      // ports gone in this pass: those of dead openers, and orphans (no opener, no reference)
+      const after = new Set(region.dirList(DirType.Port).map(([p]) => p));
+      const gone = before.filter((p) => !after.has(p));
+      report.ports.push(...gone);
+      if ((n > 0 || gone.length > 0) && region.dirCount() === 0 && retireRegion(region)) report.retired.push(key);
       else opts.visit?.(region, key, problems);
       report.problems.push(...problems);
     } catch (e) {
