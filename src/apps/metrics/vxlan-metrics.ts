@@ -16,73 +16,17 @@
 //   nmts_vxlan_fdb_entries{port,kind}                    gauge    live entries, learned or static
 //   nmts_vxlan_fdb_events_total{port,event}              counter  learned, moved, evicted
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { formatVxlanSpec, loadVxlanConfig, loadStaticEntries, vxlanNames, type VxlanConfig } from '../../ports/vxlan/config.js';
+import { loadVxlanConfig, vxlanNames, vxlanSpecText, type VxlanConfig } from '../../ports/vxlan/config.js';
 import { readFdbTable, type FdbEntry } from '../../ports/vxlan/fdb-table.js';
-import { readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
+import { DROP_COUNTERS, portSocketDrops, readVxlanStats } from '../../ports/vxlan/stats.js';
 
-/** Drop causes: [direction, cause label, counter name in the port's page]. */
-const DROPS: Array<[string, string, string]> = [
-  ['tx', 'too_big', 'tx_too_big'], ['tx', 'short', 'tx_short'], ['tx', 'no_remote', 'tx_no_remote'],
-  ['tx', 'send_error', 'tx_errors'], ['tx', 'bad_vnet_hdr', 'tx_bad_vnet'],
-  ['rx', 'short', 'rx_short'], ['rx', 'bad_flags', 'rx_bad_flags'], ['rx', 'wrong_vni', 'rx_wrong_vni'],
-  ['rx', 'too_big', 'rx_too_big'], ['rx', 'from_self', 'rx_from_self'], ['rx', 'ring_full', 'rx_ring_full'],
-];
-
-/** Add every VXLAN port of this shm directory to a scrape's registry (nothing when there is none). */
-export function addVxlanMetrics(reg: Registry): void {
-  const names = vxlanNames();
-  if (names.length === 0) return;
-  const registers = [reg];
-  const P = ['port'] as const;
-  const info = new Gauge({ name: 'nmts_vxlan_info', help: 'A VXLAN port (value 1): its VNI, local address, remotes, multicast group, and whether it is open (a program or an attachment).', labelNames: ['port', 'vni', 'local', 'remotes', 'group', 'open'] as const, registers });
-  const frames = new Counter({ name: 'nmts_vxlan_frames_total', help: 'Inner frames a VXLAN port put on the underlay (direction="tx") or delivered from it (direction="rx").', labelNames: ['port', 'direction'] as const, registers });
-  const bytes = new Counter({ name: 'nmts_vxlan_bytes_total', help: 'Bytes of those inner frames.', labelNames: ['port', 'direction'] as const, registers });
-  const kind = new Counter({ name: 'nmts_vxlan_tx_frames_total', help: 'Inner frames sent, by kind: unicast (to the VTEP the forwarding table gave) or flooded (to every remote and the group).', labelNames: ['port', 'kind'] as const, registers });
-  const dgrams = new Counter({ name: 'nmts_vxlan_datagrams_total', help: 'Datagrams a VXLAN port sent (each flooded frame once per remote).', labelNames: P, registers });
-  const gso = new Counter({ name: 'nmts_vxlan_gso_sends_total', help: 'UDP GSO sends (each many datagrams) of a VXLAN port.', labelNames: P, registers });
-  const trains = new Counter({ name: 'nmts_vxlan_rx_trains_total', help: 'Trains of datagrams a VXLAN port received whole (UDP_GRO).', labelNames: P, registers });
-  const merged = new Counter({ name: 'nmts_vxlan_rx_merged_total', help: 'Super-frames a VXLAN port made of received TCP segments.', labelNames: P, registers });
-  const drops = new Counter({ name: 'nmts_vxlan_drops_total', help: 'Frames a VXLAN port did not send (tx: too_big for the underlay MTU, short, no_remote, send_error, bad_vnet_hdr) or deliver (rx: short, bad_flags, wrong_vni, too_big, from_self, ring_full, and socket_full: dropped by the kernel with the sockets\' buffers full).', labelNames: ['port', 'direction', 'cause'] as const, registers });
-  const entries = new Gauge({ name: 'nmts_vxlan_fdb_entries', help: 'Live entries of a VXLAN port\'s forwarding table, learned or static (while it is open).', labelNames: ['port', 'kind'] as const, registers });
-  const events = new Counter({ name: 'nmts_vxlan_fdb_events_total', help: 'Forwarding-table events since the port was opened: learned (new entries), moved (a MAC seen behind another VTEP), evicted (a full bucket).', labelNames: ['port', 'event'] as const, registers });
-  for (const port of names) {
-    let c: VxlanConfig;
-    try { c = loadVxlanConfig(port).config; } catch { continue; } // (vale-ctl -v names why)
-    const s = readVxlanStats(port), open = s?.open ?? false;
-    info.set({ port, vni: String(c.vni), local: c.local, remotes: c.remotes.join(','), group: c.group ?? '', open: open ? '1' : '0' }, 1);
-    if (!s) continue;
-    const v = s.counters;
-    frames.inc({ port, direction: 'tx' }, v.tx_frames);
-    frames.inc({ port, direction: 'rx' }, v.rx_frames);
-    bytes.inc({ port, direction: 'tx' }, v.tx_bytes);
-    bytes.inc({ port, direction: 'rx' }, v.rx_bytes);
-    kind.inc({ port, kind: 'unicast' }, v.tx_unicast);
-    kind.inc({ port, kind: 'flooded' }, v.tx_flooded);
-    dgrams.inc({ port }, v.tx_datagrams);
-    gso.inc({ port }, v.tx_gso_sends);
-    trains.inc({ port }, v.rx_trains);
-    merged.inc({ port }, v.rx_merged);
-    for (const [direction, cause, name] of DROPS) drops.inc({ port, direction, cause }, v[name] ?? 0);
-    const sock = open ? udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port) : null;
-    drops.inc({ port, direction: 'rx', cause: 'socket_full' }, sock ?? 0);
-    events.inc({ port, event: 'learned' }, v.fdb_learned);
-    events.inc({ port, event: 'moved' }, v.fdb_moved);
-    events.inc({ port, event: 'evicted' }, v.fdb_evicted);
-    const t = open ? readFdbTable(port) : null;
-    if (t && !('error' in t)) {
-      const stat = t.entries.filter((e) => e.static).length;
-      entries.set({ port, kind: 'static' }, stat);
-      entries.set({ port, kind: 'learned' }, t.entries.length - stat);
-    }
-  }
-}
-
-/** One VXLAN port as /api/vxlan shows it. */
+/** One VXLAN port as /api/vxlan shows it (and /metrics counts it). */
 export interface VxlanPortView {
   name: string;
   /** The configuration as vale-ctl -v prints it (with the run-time static entries), or why it is unreadable. */
   spec: string | null;
   error?: string;
+  config: VxlanConfig | null;
   open: boolean;
   /** Its counter page by name (null: never opened), and the kernel's drops on its sockets (null: not open). */
   counters: Record<string, number> | null;
@@ -98,13 +42,12 @@ export function vxlanView(): { time: number; ports: VxlanPortView[] } {
   for (const name of vxlanNames()) {
     let c: VxlanConfig;
     try { c = loadVxlanConfig(name).config; } catch (e) {
-      ports.push({ name, spec: null, error: (e as Error).message, open: false, counters: null, rxSocketDrops: null, fdb: null });
+      ports.push({ name, spec: null, error: (e as Error).message, config: null, open: false, counters: null, rxSocketDrops: null, fdb: null });
       continue;
     }
     const s = readVxlanStats(name), open = s?.open ?? false;
     const v: VxlanPortView = {
-      name, spec: formatVxlanSpec(c) + loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join(''),
-      open, counters: s?.counters ?? null, rxSocketDrops: open ? udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port) : null, fdb: null,
+      name, spec: vxlanSpecText(name, c), config: c, open, counters: s?.counters ?? null, rxSocketDrops: open ? portSocketDrops(c) : null, fdb: null,
     };
     if (open) {
       const t = readFdbTable(name);
@@ -113,4 +56,50 @@ export function vxlanView(): { time: number; ports: VxlanPortView[] } {
     ports.push(v);
   }
   return { time: Date.now(), ports };
+}
+
+/** Add every VXLAN port of this shm directory (vxlanView) to a scrape's registry (nothing when there is none). */
+export function addVxlanMetrics(reg: Registry): void {
+  const view = vxlanView();
+  if (view.ports.length === 0) return;
+  const registers = [reg];
+  const P = ['port'] as const;
+  const info = new Gauge({ name: 'nmts_vxlan_info', help: 'A VXLAN port (value 1): its VNI, local address, remotes, multicast group, and whether it is open (a program or an attachment).', labelNames: ['port', 'vni', 'local', 'remotes', 'group', 'open'] as const, registers });
+  const frames = new Counter({ name: 'nmts_vxlan_frames_total', help: 'Inner frames a VXLAN port put on the underlay (direction="tx") or delivered from it (direction="rx").', labelNames: ['port', 'direction'] as const, registers });
+  const bytes = new Counter({ name: 'nmts_vxlan_bytes_total', help: 'Bytes of those inner frames.', labelNames: ['port', 'direction'] as const, registers });
+  const kind = new Counter({ name: 'nmts_vxlan_tx_frames_total', help: 'Inner frames sent, by kind: unicast (to the VTEP the forwarding table gave) or flooded (to every remote and the group).', labelNames: ['port', 'kind'] as const, registers });
+  const dgrams = new Counter({ name: 'nmts_vxlan_datagrams_total', help: 'Datagrams a VXLAN port sent (each flooded frame once per remote).', labelNames: P, registers });
+  const gso = new Counter({ name: 'nmts_vxlan_gso_sends_total', help: 'UDP GSO sends (each many datagrams) of a VXLAN port.', labelNames: P, registers });
+  const trains = new Counter({ name: 'nmts_vxlan_rx_trains_total', help: 'Trains of datagrams a VXLAN port received whole (UDP_GRO).', labelNames: P, registers });
+  const merged = new Counter({ name: 'nmts_vxlan_rx_merged_total', help: 'Super-frames a VXLAN port made of received TCP segments.', labelNames: P, registers });
+  const drops = new Counter({ name: 'nmts_vxlan_drops_total', help: 'Frames a VXLAN port did not send (tx: too_big for the underlay MTU, short, no_remote, send_error, bad_vnet_hdr) or deliver (rx: short, bad_flags, wrong_vni, too_big, from_self, ring_full, and socket_full: dropped by the kernel with the sockets\' buffers full).', labelNames: ['port', 'direction', 'cause'] as const, registers });
+  const entries = new Gauge({ name: 'nmts_vxlan_fdb_entries', help: 'Live entries of a VXLAN port\'s forwarding table, learned or static (while it is open).', labelNames: ['port', 'kind'] as const, registers });
+  const events = new Counter({ name: 'nmts_vxlan_fdb_events_total', help: 'Forwarding-table events since the port was opened: learned (new entries), moved (a MAC seen behind another VTEP), evicted (a full bucket).', labelNames: ['port', 'event'] as const, registers });
+  for (const p of view.ports) {
+    const c = p.config, port = p.name;
+    if (c === null) continue; // (vale-ctl -v and /api/vxlan name why)
+    info.set({ port, vni: String(c.vni), local: c.local, remotes: c.remotes.join(','), group: c.group ?? '', open: p.open ? '1' : '0' }, 1);
+    const v = p.counters;
+    if (v === null) continue;
+    frames.inc({ port, direction: 'tx' }, v.tx_frames);
+    frames.inc({ port, direction: 'rx' }, v.rx_frames);
+    bytes.inc({ port, direction: 'tx' }, v.tx_bytes);
+    bytes.inc({ port, direction: 'rx' }, v.rx_bytes);
+    kind.inc({ port, kind: 'unicast' }, v.tx_unicast);
+    kind.inc({ port, kind: 'flooded' }, v.tx_flooded);
+    dgrams.inc({ port }, v.tx_datagrams);
+    gso.inc({ port }, v.tx_gso_sends);
+    trains.inc({ port }, v.rx_trains);
+    merged.inc({ port }, v.rx_merged);
+    for (const [name, direction, cause] of DROP_COUNTERS) drops.inc({ port, direction, cause }, v[name] ?? 0);
+    drops.inc({ port, direction: 'rx', cause: 'socket_full' }, p.rxSocketDrops ?? 0);
+    events.inc({ port, event: 'learned' }, v.fdb_learned);
+    events.inc({ port, event: 'moved' }, v.fdb_moved);
+    events.inc({ port, event: 'evicted' }, v.fdb_evicted);
+    if (p.fdb !== null) {
+      const stat = p.fdb.filter((e) => e.static).length;
+      entries.set({ port, kind: 'static' }, stat);
+      entries.set({ port, kind: 'learned' }, p.fdb.length - stat);
+    }
+  }
 }

@@ -4,7 +4,7 @@
 // by any cause (vale-ctl -v names the causes). An attached VXLAN port is also a switch port
 // (valeX:NAME): its line above shows the switch's side. Read from the files: no daemon needed.
 import { vxlanNames } from '../../ports/vxlan/config.js';
-import { COUNTER_NAMES, readVxlanStats } from '../../ports/vxlan/stats.js';
+import { DROP_COUNTERS, readVxlanStats } from '../../ports/vxlan/stats.js';
 
 /** A sample of the VXLAN ports: when it was taken (monotonic ms) and each port's counters. */
 export interface VxlanSample { mono: number; ports: Array<{ name: string; open: boolean; counters: Record<string, number> }> }
@@ -24,8 +24,6 @@ export interface VxlanRow {
   drops: number;
 }
 
-/** Counters that are drops (every tx_/rx_ cause vale-ctl -v shows but the traffic counters). */
-const DROP_NAMES = COUNTER_NAMES.filter((n) => /^(tx|rx)_(too_big|short|no_remote|errors|bad_vnet|bad_flags|wrong_vni|from_self|ring_full)$/.test(n));
 
 /** The VXLAN ports now. */
 export function sampleVxlan(): VxlanSample {
@@ -37,7 +35,8 @@ export function sampleVxlan(): VxlanSample {
   return { mono: performance.now(), ports };
 }
 
-const dropsOf = (c: Record<string, number>): number => DROP_NAMES.reduce((t, n) => t + (c[n] ?? 0), 0);
+/** Every drop of a counter page (each cause vale-ctl -v lists). */
+const dropsOf = (c: Record<string, number>): number => DROP_COUNTERS.reduce((t, [n]) => t + (c[n] ?? 0), 0);
 
 /** Rows of `cur`'s ports with rates since `prev` (a port new since then, or reopened, counts from 0). Busiest first. */
 export function vxlanRows(prev: VxlanSample | null, cur: VxlanSample): VxlanRow[] {

@@ -9,9 +9,9 @@ import { existsSync, openSync, closeSync, constants } from 'node:fs';
 import { NetmapError } from '../../core/region.js';
 import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
 import {
-  appendStaticEntry, formatVxlanSpec, parseStaticSelector, removeStaticEntries, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
+  appendStaticEntry, formatVxlanSpec, vxlanSpecText, parseStaticSelector, removeStaticEntries, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
-import { bumpFdbGeneration, readVxlanStats, udpSocketDrops } from '../../ports/vxlan/stats.js';
+import { bumpFdbGeneration, portSocketDrops, readVxlanStats } from '../../ports/vxlan/stats.js';
 import { readFdbTable } from '../../ports/vxlan/fdb-table.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
 
@@ -82,8 +82,8 @@ export function vxlanListing(): string[] {
     let spec: string, sockDrops: number | null = null;
     try {
       const c = loadVxlanConfig(name).config;
-      spec = formatVxlanSpec(c);
-      sockDrops = udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port);
+      spec = vxlanSpecText(name, c);
+      sockDrops = portSocketDrops(c);
     } catch (e) {
       lines.push(`${name} vxlan unreadable: ${(e as Error).message}`);
       continue;
@@ -91,8 +91,7 @@ export function vxlanListing(): string[] {
     const s = readVxlanStats(name);
     // rx_socket_drops: datagrams the kernel dropped with the sockets' buffers full (this namespace's /proc/net/udp, udp6)
     const counters = s ? `${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(' ')}${s.open && sockDrops !== null ? ` rx_socket_drops ${sockDrops}` : ''}` : 'never opened';
-    const extra = loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join('');
-    lines.push(`${name} vxlan ${spec}${extra} ${s?.open ? 'open' : 'closed'} ${counters}`);
+    lines.push(`${name} vxlan ${spec} ${s?.open ? 'open' : 'closed'} ${counters}`);
   }
   return lines;
 }

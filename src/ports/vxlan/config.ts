@@ -252,6 +252,11 @@ function checkStored(o: unknown, path: string): VxlanConfig {
   }
 }
 
+/** Port `name`'s configuration as vale-ctl -v prints it: the spec, then its run-time static entries. */
+export function vxlanSpecText(name: string, c: VxlanConfig): string {
+  return formatVxlanSpec(c) + loadStaticEntries(name).map((e) => `,fdb=${e.mac}@${e.dst}`).join('');
+}
+
 /** Remove the files of a VXLAN port (the caller checked nobody holds it). */
 export function removeVxlanFiles(name: string): void {
   for (const p of [vxlanConfigPath(name), vxlanStatsPath(name), vxlanFdbPath(name), vxlanTablePath(name)]) {

@@ -140,21 +140,27 @@ export function readFdbTable(name: string, now = Date.now()): FdbTableRead {
 
 /** The live entries of a checked snapshot `b` of `cap` entries, in MAC order. */
 function liveEntries(b: Buffer, cap: number, now: number): FdbEntry[] {
-  const ageMs = b.readDoubleLE(H_AGE_MS * 8), origin = b.readDoubleLE(H_TIME_ORIGIN * 8);
   const ab = new ArrayBuffer(b.length);
   new Uint8Array(ab).set(b);
-  const a = arraysOver(ab, 0, cap, new Int32Array(ab, H_GEN * 4, 1));
+  return fdbEntries(arraysOver(ab, 0, cap, new Int32Array(ab, H_GEN * 4, 1)), b.readDoubleLE(H_AGE_MS * 8), now, b.readDoubleLE(H_TIME_ORIGIN * 8));
+}
+
+/**
+ * The entries of `a` live at `now`: static ones, and learned ones whose last frame (at
+ * `origin` + their last-seen time, in now's clock) is at most `ageMs` old; in MAC order.
+ * Every value may come from a planted file: it only becomes text here.
+ */
+export function fdbEntries(a: FdbArrays, ageMs: number, now: number, origin: number): FdbEntry[] {
   const entries: FdbEntry[] = [];
-  for (let w = 0; w < cap; w++) {
+  for (let w = 0; w < a.hi.length; w++) {
     const h = a.hi[w];
     if ((h & FDB_VALID) === 0) continue;
     const stat = (h & FDB_STATIC) !== 0;
-    const at = origin + a.seen[w];
-    const age = Number.isFinite(at) ? Math.max(0, (now - at) / 1000) : Infinity;
-    if (!stat && !(Number.isFinite(ageMs) && age * 1000 <= ageMs)) continue; // aged out
+    const ago = now - (origin + a.seen[w]); // ms since its last frame (NaN: a damaged time)
+    if (!stat && !(Number.isFinite(ageMs) && ago <= ageMs)) continue; // aged out (or a damaged ageing time: none live)
     const l = a.lo[w];
     const bytes = [(h >> 8) & 0xff, h & 0xff, l >>> 24, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff];
-    entries.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: formatVtep(a.addr, w << 4), static: stat, ageSec: stat ? null : age });
+    entries.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: formatVtep(a.addr, w << 4), static: stat, ageSec: stat ? null : Math.max(0, ago) / 1000 });
   }
   return entries.sort((x, y) => (x.mac < y.mac ? -1 : x.mac > y.mac ? 1 : 0));
 }

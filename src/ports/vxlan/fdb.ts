@@ -11,8 +11,7 @@
 // simply stops matching and a full bucket replaces its oldest learned entry (counted). The
 // arrays are private, or a VXLAN port's shared table file (fdb-table.ts) that vale-ctl reads:
 // an entry being made, moved or removed is bracketed by the table's sequence word.
-import { formatVtep } from '../../packet/vxlan.js';
-import { FDB_STATIC, FDB_VALID, privateFdbArrays, type FdbArrays } from './fdb-table.js';
+import { FDB_STATIC, FDB_VALID, fdbEntries, privateFdbArrays, type FdbArrays, type FdbEntry } from './fdb-table.js';
 
 const WAYS = 4;
 
@@ -28,6 +27,7 @@ export class Fdb {
   readonly addr: Uint8Array;
   private readonly seen: Float64Array; // ms (performance.now()) of the last frame from it
   private readonly gen: Int32Array;
+  private readonly arrays: FdbArrays;
   private genValue = 0;
   private readonly ageMs: number;
   /** learned (new entries), moved (a MAC seen behind another VTEP), evicted (full bucket) */
@@ -46,6 +46,7 @@ export class Fdb {
     this.addr = arrays.addr;
     this.seen = arrays.seen;
     this.gen = arrays.gen;
+    this.arrays = arrays;
     this.ageMs = ageingSec * 1000;
   }
 
@@ -171,16 +172,8 @@ export class Fdb {
     return n;
   }
 
-  /** The live entries as [mac, vtep (text), static] (listings, tests). */
-  entries(now: number): Array<{ mac: string; vtep: string; static: boolean }> {
-    const out: Array<{ mac: string; vtep: string; static: boolean }> = [];
-    for (let w = 0; w < this.capacity; w++) {
-      const h = this.hi[w];
-      if (!(h & FDB_VALID) || (!(h & FDB_STATIC) && now - this.seen[w] > this.ageMs)) continue;
-      const l = this.lo[w];
-      const bytes = [(h >> 8) & 0xff, h & 0xff, l >>> 24, (l >>> 16) & 0xff, (l >>> 8) & 0xff, l & 0xff];
-      out.push({ mac: bytes.map((x) => x.toString(16).padStart(2, '0')).join(':'), vtep: formatVtep(this.addr, w << 4), static: (h & FDB_STATIC) !== 0 });
-    }
-    return out;
+  /** The live entries in MAC order (listings, tests): fdb-table.ts's reading of a table, on ours. */
+  entries(now: number): FdbEntry[] {
+    return fdbEntries(this.arrays, this.ageMs, now, 0);
   }
 }

@@ -5,7 +5,7 @@
 // Every frame not sent or not delivered has its cause here.
 import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
 import { close, ftruncate, mmapShared, munmap } from '../../sys/libc.js';
-import { createOwnFile, vxlanStatsPath } from './config.js';
+import { createOwnFile, vxlanStatsPath, type VxlanConfig } from './config.js';
 import { parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
 
 /** Counter indices. */
@@ -35,6 +35,14 @@ export const COUNTER_NAMES = [
   'rx_frames', 'rx_bytes', 'rx_short', 'rx_bad_flags', 'rx_wrong_vni', 'rx_too_big', 'rx_from_self',
   'fdb_learned', 'fdb_moved', 'fdb_evicted', '', '', 'tx_gso_sends', 'tx_bad_vnet', 'rx_merged', 'rx_trains', 'rx_ring_full',
 ] as const;
+
+/** The counters that are drops: [counter name, direction, cause as /metrics labels it]. */
+export const DROP_COUNTERS: ReadonlyArray<readonly [string, 'tx' | 'rx', string]> = [
+  ['tx_too_big', 'tx', 'too_big'], ['tx_short', 'tx', 'short'], ['tx_no_remote', 'tx', 'no_remote'],
+  ['tx_errors', 'tx', 'send_error'], ['tx_bad_vnet', 'tx', 'bad_vnet_hdr'],
+  ['rx_short', 'rx', 'short'], ['rx_bad_flags', 'rx', 'bad_flags'], ['rx_wrong_vni', 'rx', 'wrong_vni'],
+  ['rx_too_big', 'rx', 'too_big'], ['rx_from_self', 'rx', 'from_self'], ['rx_ring_full', 'rx', 'ring_full'],
+];
 
 const SIZE = 4096;
 
@@ -115,6 +123,11 @@ export function bumpFdbGeneration(name: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** What the kernel dropped on the sockets of a port configured as `c` (udpSocketDrops). */
+export function portSocketDrops(c: VxlanConfig): number | null {
+  return udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port);
 }
 
 /**

@@ -33,7 +33,7 @@ import { createKernelPortRecord, KernelPort, type InterfaceOpenOptions } from '.
 import { isIpv6, loadStaticEntries, loadVxlanConfig, type VxlanConfig } from './config.js';
 import { Fdb, fdbCapacity } from './fdb.js';
 import { FdbTable } from './fdb-table.js';
-import { C, udpSocketDrops, VxlanStats } from './stats.js';
+import { C, portSocketDrops, VxlanStats } from './stats.js';
 import { VxlanReceiver } from './vxlan-rx.js';
 import { VxlanSender } from './vxlan-tx.js';
 
@@ -163,8 +163,7 @@ export class VxlanPort extends KernelPort {
 
   /** stats(): datagrams the kernel dropped on the UDP socket (buffer full), and those it refused to send. */
   protected kernelCounters(): { rxDrops: number; txDrops: number } {
-    const c = this.config;
-    return { rxDrops: udpSocketDrops(c.group ? [c.local, c.group] : [c.local], c.port) ?? 0, txDrops: this.stats2.c[C.txErrors] };
+    return { rxDrops: portSocketDrops(this.config) ?? 0, txDrops: this.stats2.c[C.txErrors] };
   }
 
   protected closeKernel(): void {
