@@ -13,7 +13,7 @@
 // mapping is used again only after checking that the file was not truncated meanwhile.
 // Passes over every file (reclaimAll, listings) bound their wait for each file's config lock
 // and report the files they skipped, with the reason.
-import { existsSync, fstatSync, lstatSync, mkdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { close, flock, ftruncate, fchmod, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, mmapShared, munmap, replaceWithAnonymous, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDWR, open, SysError, unlink } from '../sys/libc.js';
 import { DirType, REGION_HEADER_SIZE, RH } from './layout.js';
 import { dirNames } from './dir-names.js';
@@ -109,6 +109,31 @@ export function ownSubdir(path: string): void {
   else if (st.uid !== me && st.uid !== 0) why = `owned by uid ${st.uid}, neither this user (uid ${me}) nor root`;
   else if ((st.mode & 0o022) !== 0) why = `writable by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
   if (why) throw new NetmapError('EPERM', `${path}: ${why}: another user may have made it; remove it (rm -r ${path}) and try again`);
+}
+
+/** What openOwnedFile gives: the descriptor and size, or why not. */
+export type OwnedFile = { ok: true; fd: number; size: number } | { ok: false; code: string; message: string; notOwn: boolean };
+
+/**
+ * Open a file of one of our shm subdirectories (ownSubdir) as untrusted input: never through
+ * a symlink (O_NOFOLLOW), never waiting on a FIFO (O_NONBLOCK), and kept only when it is a
+ * regular file of this user or root. `flags` and `mode` as for open(2); on failure, the open's
+ * code and message, or notOwn (closed again) when the file is not one to use.
+ */
+export function openOwnedFile(path: string, flags: number, mode = 0o644): OwnedFile {
+  let fd: number;
+  try {
+    fd = openSync(path, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { ok: false, code: code && /^E[A-Z0-9]+$/.test(code) ? code : 'EIO', message: (e as Error).message, notOwn: false };
+  }
+  const st = fstatSync(fd), me = process.geteuid?.() ?? 0;
+  if (!st.isFile() || (st.uid !== me && st.uid !== 0)) {
+    closeSync(fd);
+    return { ok: false, code: 'EPERM', message: `${path}: not a regular file of this user or root`, notOwn: true };
+  }
+  return { ok: true, fd, size: st.size };
 }
 
 /** True when anyone (not only the owner and group) may create files in the shm directory. */

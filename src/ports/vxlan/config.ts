@@ -9,8 +9,8 @@
 // or root, at most 4 KiB, every field checked as the command line's are. An opener holds a
 // shared flock on it for as long as the port is open, so -r can answer EBUSY.
 import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR, open, SysError, unlink } from '../../sys/libc.js';
-import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { ownSubdir, SHM_DIR } from '../../core/shm.js';
+import { closeSync, constants, existsSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { openOwnedFile, ownSubdir, SHM_DIR } from '../../core/shm.js';
 import { NetmapError } from '../../core/region.js';
 import { VNI_MAX, VXLAN_PORT, formatVtep, parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
 
@@ -209,21 +209,17 @@ export function storeVxlanConfig(name: string, c: VxlanConfig): void {
  */
 export function loadVxlanConfig(name: string, keepFd = false): { config: VxlanConfig; fd: number } {
   const path = vxlanConfigPath(name);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ENOENT') throw new NetmapError('ENXIO', `no VXLAN port ${name} (make it: vale-ctl -n ${name} --vxlan vni=N,local=ADDR,...)`);
-    throw new NetmapError(code && /^E[A-Z]+$/.test(code) ? code : 'EIO', `${path}: ${(e as Error).message}`);
+  const f = openOwnedFile(path, constants.O_RDONLY);
+  if (!f.ok) {
+    if (f.notOwn) throw new NetmapError('EPERM', f.message);
+    if (f.code === 'ENOENT') throw new NetmapError('ENXIO', `no VXLAN port ${name} (make it: vale-ctl -n ${name} --vxlan vni=N,local=ADDR,...)`);
+    throw new NetmapError(f.code, `${path}: ${f.message}`);
   }
+  const { fd, size } = f;
   try {
-    const st = fstatSync(fd);
-    const uid = process.geteuid?.() ?? 0;
-    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) throw new NetmapError('EPERM', `${path}: not a regular file of this user or root`);
-    if (st.size > 4096) throw new NetmapError('EINVAL', `${path}: ${st.size} bytes, a VXLAN config takes less than 4 KiB`);
-    const buf = Buffer.alloc(st.size);
-    const n = readSync(fd, buf, 0, st.size, 0);
+    if (size > 4096) throw new NetmapError('EINVAL', `${path}: ${size} bytes, a VXLAN config takes less than 4 KiB`);
+    const buf = Buffer.alloc(size);
+    const n = readSync(fd, buf, 0, size, 0);
     const config = checkStored(JSON.parse(buf.toString('utf8', 0, n)) as unknown, path);
     if (!keepFd) closeSync(fd);
     return { config, fd: keepFd ? fd : -1 };
@@ -278,19 +274,15 @@ export function appendStaticEntry(name: string, e: VxlanStatic): void {
   if (!vxlanExists(name)) throw new NetmapError('ENXIO', `no VXLAN port ${name}`);
   const path = vxlanFdbPath(name);
   // never through a planted symlink or into a FIFO or another user's file
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new NetmapError(code && /^E[A-Z]+$/.test(code) ? code : 'EIO', `${path}: not a file to append to (${code === 'ELOOP' ? 'a symlink' : code === 'ENXIO' ? 'a FIFO' : (err as Error).message})`);
+  const f = openOwnedFile(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
+  if (!f.ok) {
+    if (f.notOwn) throw new NetmapError('EPERM', f.message);
+    throw new NetmapError(f.code, `${path}: not a file to append to (${f.code === 'ELOOP' ? 'a symlink' : f.code === 'ENXIO' ? 'a FIFO' : f.message})`);
   }
   try {
-    const st = fstatSync(fd), uid = process.geteuid?.() ?? 0;
-    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) throw new NetmapError('EPERM', `${path}: not a regular file of this user or root`);
-    writeSync(fd, `${e.mac}@${e.dst}\n`);
+    writeSync(f.fd, `${e.mac}@${e.dst}\n`);
   } finally {
-    closeSync(fd);
+    closeSync(f.fd);
   }
 }
 
@@ -325,13 +317,11 @@ export function removeStaticEntries(name: string, sel: VxlanStatic): void {
 
 /** The run-time static entries of port `name`: lines checked, bad ones left out; at most 64 KiB read. */
 export function loadStaticEntries(name: string): VxlanStatic[] {
-  let fd: number;
-  try { fd = openSync(vxlanFdbPath(name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); } catch { return []; }
+  const f = openOwnedFile(vxlanFdbPath(name), constants.O_RDONLY);
+  if (!f.ok) return [];
+  const fd = f.fd;
   try {
-    const st = fstatSync(fd);
-    const uid = process.geteuid?.() ?? 0;
-    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) return [];
-    const buf = Buffer.alloc(Math.min(st.size, 1 << 16));
+    const buf = Buffer.alloc(Math.min(f.size, 1 << 16));
     const n = readSync(fd, buf, 0, buf.length, 0);
     const out: VxlanStatic[] = [];
     for (const line of buf.toString('utf8', 0, n).split('\n')) {

@@ -15,7 +15,8 @@
 // The file is input to the reader: anyone able to write the directory may have planted it. Its
 // magic, version, capacity and size are checked before any array is laid over it, and every
 // entry's fields only become text; nothing read from it sizes an allocation beyond the file.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, readSync } from 'node:fs';
+import { openOwnedFile } from '../../core/shm.js';
 import { close, ftruncate, mmapShared, munmap } from '../../sys/libc.js';
 import { formatVtep } from '../../packet/vxlan.js';
 import { createOwnFile, vxlanTablePath } from './config.js';
@@ -109,18 +110,12 @@ export type FdbTableRead = { entries: FdbEntry[]; open: boolean } | { error: str
  */
 export function readFdbTable(name: string, now = Date.now()): FdbTableRead {
   const path = vxlanTablePath(name);
-  let fd: number;
+  const f = openOwnedFile(path, constants.O_RDONLY);
+  if (!f.ok) return { error: f.notOwn ? f.message : f.code === 'ENOENT' ? 'no table: the port was never opened' : `cannot open the table: ${f.message}` };
+  const { fd, size } = f;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (e) {
-    return { error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no table: the port was never opened' : `cannot open the table: ${(e as Error).message}` };
-  }
-  try {
-    const st = fstatSync(fd);
-    const uid = process.geteuid?.() ?? 0;
-    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) return { error: `${path}: not a regular file of this user or root` };
-    if (st.size < HEADER || st.size > tableBytes(MAX_CAPACITY)) return { error: `${path}: ${st.size} bytes, not a table` };
-    const b = Buffer.alloc(st.size), g = Buffer.alloc(4);
+    if (size < HEADER || size > tableBytes(MAX_CAPACITY)) return { error: `${path}: ${size} bytes, not a table` };
+    const b = Buffer.alloc(size), g = Buffer.alloc(4);
     for (let attempt = 0; attempt < 20; attempt++) {
       if (readSync(fd, b, 0, b.length, 0) !== b.length) return { error: `${path}: shorter than it was: not a table` };
       const magic = b.readUInt32LE(H_MAGIC * 4), version = b.readUInt32LE(H_VERSION * 4), cap = b.readUInt32LE(H_CAPACITY * 4);

@@ -3,7 +3,8 @@
 // a VXLAN port has one opener), and that `vale-ctl -v` reads (readVxlanStats) whether the port
 // is opened by a program (netmap:vx0) or by the daemon's forwarder (vale-ctl -a vale0:vx0).
 // Every frame not sent or not delivered has its cause here.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { closeSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { openOwnedFile } from '../../core/shm.js';
 import { close, ftruncate, mmapShared, munmap } from '../../sys/libc.js';
 import { createOwnFile, vxlanStatsPath, type VxlanConfig } from './config.js';
 import { parseVtep, vtepIsIpv4 } from '../../packet/vxlan.js';
@@ -76,18 +77,13 @@ export class VxlanStats {
  * write (a FIFO would block the reader, a symlink lead elsewhere) is not read.
  */
 function openCounterFile(name: string, write: boolean): number {
-  let fd: number;
-  try {
-    fd = openSync(vxlanStatsPath(name), (write ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
+  const f = openOwnedFile(vxlanStatsPath(name), write ? constants.O_RDWR : constants.O_RDONLY);
+  if (!f.ok) return -1;
+  if (f.size !== SIZE) {
+    closeSync(f.fd);
     return -1;
   }
-  const st = fstatSync(fd), uid = process.geteuid?.() ?? 0;
-  if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || st.size !== SIZE) {
-    closeSync(fd);
-    return -1;
-  }
-  return fd;
+  return f.fd;
 }
 
 /** The counters of port `name` by name, or null when it never had an opener (or its file is not a counter page). */
