@@ -241,6 +241,56 @@ describe('segmentation: pieces, buffers and bad input', () => {
       }), { numRuns: 300 });
   });
 
+  test('gather: writeHeaders + payloadPieces give the bytes write() gives, pieces pointing into the frame (property); not for UFO', () => {
+    const s = new Segmenter();
+    const out = new Float64Array(8);
+    fc.assert(fc.property(
+      fc.record({
+        family: fc.constantFrom<4 | 6>(4, 6), proto: fc.constantFrom<'tcp' | 'udp'>('tcp', 'udp'), n: fc.integer({ min: 0, max: 9000 }),
+        mss: fc.integer({ min: 1, max: 3000 }), seq: fc.integer({ min: 0, max: 0xffffffff }), cut: fc.integer({ min: 1, max: 2100 }),
+      }),
+      (r) => {
+        const f: SuperFrame = { family: r.family, proto: r.proto, payload: payloadOf(r.n, r.n + r.mss), seq: r.seq };
+        const { frame, layout } = superFrame(f);
+        const want = linuxSegments(frame, layout, f.family, f.proto, r.mss);
+        // the frame in 2 KiB-like pieces after the first (headers + `cut` bytes), with gaps
+        const big = new Uint8Array(frame.length * 2 + 4096);
+        let pos = 0, at = 5, k = 0;
+        while (pos < frame.length) {
+          const len = Math.min(frame.length - pos, k === 0 ? layout.hdrEnd + r.cut : 2048);
+          big.set(frame.subarray(pos, pos + len), at);
+          s.fragOff[k] = at; s.fragLen[k] = len;
+          pos += len; at += len + 7; k++;
+        }
+        if (want.length > GSO_MAX_SEGS) return;
+        assert.equal(s.begin(big, k, typeOf(f), r.mss), VNET_OK);
+        assert.equal(s.gatherable, true);
+        const hdrs = new Uint8Array(s.hdrLen + 3);
+        for (let i = 0; i < s.count; i++) {
+          const len = s.writeHeaders(i, hdrs, 3, s.hdrLen);
+          assert.equal(len, want[i]!.length, 'the whole segment\'s length');
+          const parts = [...hdrs.subarray(3, 3 + s.hdrLen)];
+          const n = s.payloadPieces(i, out, 4);
+          assert.ok(n >= 0 && n <= 4, `segment ${i}: ${n} pieces`);
+          for (let p = 0; p < n; p++) parts.push(...big.subarray(out[2 * p]!, out[2 * p]! + out[2 * p + 1]!));
+          assert.deepEqual(Uint8Array.from(parts), want[i], `segment ${i}`);
+        }
+        assert.equal(s.payloadPieces(s.count, out, 4), -1, 'no segment past the last');
+      }), { numRuns: 200 });
+    // a payload crossing more pieces than allowed, and UFO (its first fragment's UDP header is rewritten)
+    const { frame } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(3000, 1) });
+    s.fragOff[0] = 0; s.fragLen[0] = 70;
+    for (let k = 1; k * 10 + 60 < frame.length; k++) { s.fragOff[k] = 60 + k * 10; s.fragLen[k] = Math.min(10, frame.length - 60 - k * 10); }
+    const nf = Math.ceil((frame.length - 70) / 10) + 1;
+    assert.equal(s.begin(frame, nf, VNET_GSO_TCPV4, 1000), VNET_OK);
+    assert.equal(s.payloadPieces(0, out, 4), -1, 'more than 4 pieces: -1');
+    const u = superFrame({ family: 4, proto: 'udp', payload: payloadOf(3000, 2) }).frame;
+    s.fragOff[0] = 0; s.fragLen[0] = u.length;
+    assert.equal(s.begin(u, 1, VNET_GSO_UDP, 1480), VNET_OK);
+    assert.equal(s.gatherable, false);
+    assert.equal(s.writeHeaders(0, new Uint8Array(100), 0, 100), -VNET_GSO_UNSUPPORTED);
+  });
+
   test('a segment larger than the destination is refused and nothing is written', () => {
     const s = new Segmenter();
     const { frame } = superFrame({ family: 4, proto: 'tcp', payload: payloadOf(3000) });

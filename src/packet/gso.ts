@@ -242,6 +242,32 @@ export class Segmenter {
    * (VNET_DST_TOO_SMALL, VNET_BAD_SIZE for an i out of range) with nothing written.
    */
   write(i: number, dst: Uint8Array, dstOff: number, cap: number): number {
+    const segLen = this.headers(i, dst, dstOff, cap, true);
+    if (segLen > 0) {
+      this.copyRange(this.hdrLen + i * this.mss, segLen - this.hdrLen, dst, dstOff + this.hdrLen);
+      if (this.kind === K_UFO && i === 0) this.ufoFirst(dst, dstOff + this.l4);
+    }
+    return segLen;
+  }
+
+  /** Whether a segment's payload is the frame's bytes unchanged (TCP, USO; not UFO, whose first fragment's UDP header is rewritten): payloadPieces may then stand for it. */
+  get gatherable(): boolean {
+    return this.kind === K_TCP || this.kind === K_USO;
+  }
+
+  /**
+   * Write segment i's headers only (hdrLen bytes, every field and checksum final) into
+   * dst[dstOff...]; the payload is left to the caller (payloadPieces: a gather send). Returns
+   * the whole segment's length as write() does, or -reason; room for the whole segment from
+   * dstOff is not needed, only for the headers. Not for UFO (see gatherable).
+   */
+  writeHeaders(i: number, dst: Uint8Array, dstOff: number, cap: number): number {
+    if (!this.gatherable) return -VNET_GSO_UNSUPPORTED;
+    return this.headers(i, dst, dstOff, cap, false);
+  }
+
+  /** Segment i's headers into dst[dstOff...] (`whole`: there must be room for the payload after them too); its length or -reason. */
+  private headers(i: number, dst: Uint8Array, dstOff: number, cap: number, whole: boolean): number {
     if (!(i >= 0 && i < this.count) || !(dstOff >= 0)) return -VNET_BAD_SIZE;
     const mss = this.mss;
     const start = i * mss;
@@ -249,13 +275,14 @@ export class Segmenter {
     const plen = left < mss ? left : mss;
     const hl = this.hdrLen;
     const segLen = hl + plen;
-    if (segLen > cap || dstOff + segLen > dst.length) return -VNET_DST_TOO_SMALL;
+    const room = whole ? segLen : hl;
+    if (room > cap || dstOff + room > dst.length) return -VNET_DST_TOO_SMALL;
     const last = i === this.count - 1;
     const src = this.src;
     const f0 = this.fragOff[0]!;
     const d = dstOff;
 
-    // headers (32-bit words through the DataViews), then payload
+    // headers (32-bit words through the DataViews)
     const sv = this.srcView;
     const dv = dst === src || dst.buffer === src.buffer ? sv : wholeView(dst);
     const sa = this.srcBase + f0;
@@ -264,7 +291,6 @@ export class Segmenter {
     let k = 0;
     for (; k < hl4; k += 4) dv.setUint32(da + k, sv.getUint32(sa + k, true), true);
     for (; k < hl; k++) dst[d + k] = src[f0 + k]!;
-    this.copyRange(hl + start, plen, dst, d + hl);
 
     const l3 = this.l3;
     const l4 = this.l4;
@@ -319,15 +345,48 @@ export class Segmenter {
       const c = c0 === 0 ? 0xffff : c0;
       dst[t + 6] = c >>> 8;
       dst[t + 7] = c;
-    } else if (i === 0) {
-      // UFO: the first fragment carries the UDP header, with the datagram's length and checksum
-      const ulen = this.payload;
-      dst[t + 4] = ulen >>> 8;
-      dst[t + 5] = ulen;
-      dst[t + 6] = this.ufoCsum >>> 8;
-      dst[t + 7] = this.ufoCsum;
     }
     return segLen;
+  }
+
+  /** UFO: the first fragment carries the UDP header (in its payload), with the datagram's length and checksum; t: where it is in dst. */
+  private ufoFirst(dst: Uint8Array, t: number): void {
+    const ulen = this.payload;
+    dst[t + 4] = ulen >>> 8;
+    dst[t + 5] = ulen;
+    dst[t + 6] = this.ufoCsum >>> 8;
+    dst[t + 7] = this.ufoCsum;
+  }
+
+  /**
+   * Where segment i's payload is in the source: pairs (offset into the source array, length)
+   * written to out[2 * k], out[2 * k + 1] for its pieces in order (one, or more where the
+   * payload crosses from one piece of the frame into the next). Returns how many, or -1 when
+   * more than `max` would be needed (or i is out of range). With writeHeaders, a segment is
+   * sent as gathered memory with no copy of its payload.
+   */
+  payloadPieces(i: number, out: Float64Array, max: number): number {
+    if (!(i >= 0 && i < this.count)) return -1;
+    const start = i * this.mss;
+    const left = this.payload - start;
+    let len = left < this.mss ? left : this.mss;
+    let p = this.hdrLen + start;
+    if (len <= 0) return 0;
+    let k = this.nfrags === 1 ? 0 : this.fragAt(p);
+    let n = 0;
+    while (len > 0) {
+      if (n === max || k >= this.nfrags) return -1;
+      const inFrag = p - this.fragPos[k]!;
+      const avail = this.fragLen[k]! - inFrag;
+      const c = avail < len ? avail : len;
+      out[2 * n] = this.fragOff[k]! + inFrag;
+      out[2 * n + 1] = c;
+      n++;
+      p += c;
+      len -= c;
+      k++;
+    }
+    return n;
   }
 
   /**

@@ -2,9 +2,13 @@
 // underlay in 64 KiB units instead of one system call and one trip through the kernel's IP
 // stack per 1.4 KB datagram.
 //
-//   super-frame (virtio-net header: gso_type, gso_size) -> packet/gso.ts Segmenter writes its
-//   segments into a staging area, each behind an 8-byte VXLAN header:
-//       [VXLAN][segment 0][VXLAN][segment 1] ... [VXLAN][last segment, maybe shorter]
+//   super-frame (virtio-net header: gso_type, gso_size) -> packet/gso.ts Segmenter writes each
+//   segment's headers into a staging area behind an 8-byte VXLAN header, and the message's
+//   iovecs gather them with the segments' payloads where they are, in the port's tx slots:
+//       [VXLAN + headers 0][payload 0 (one or two pieces)][VXLAN + headers 1][payload 1] ...
+//   (no copy of the payload in JavaScript: the kernel's copy into its buffers is the only one;
+//   UFO, whose first fragment's UDP header is rewritten, and a payload in more than
+//   GATHER_PIECES pieces are written whole into the staging area instead)
 //   -> one sendmmsg(2) on a UDP socket bound to local:<the flow's source port>, one message
 //   per destination VTEP (1, or each remote and the group for a flood), each with a UDP_SEGMENT
 //   control message (8 + the first segment's length): the kernel routes the whole once and
@@ -51,6 +55,10 @@ const NO_SOCKET = -2;
 export const RUN_MSGS = 16;
 /** iovecs per run message: a VXLAN header and a frame per datagram */
 const RUN_IOVS = 2 * UDP_MAX_SEGMENTS;
+/** Most pieces of one segment's payload in a gathered chunk (it crosses a slot's end at most once or twice). */
+const GATHER_PIECES = 4;
+/** iovecs of a gathered chunk: per segment, its VXLAN header and headers, then its payload's pieces */
+const GATHER_IOVS = UDP_MAX_SEGMENTS * (1 + GATHER_PIECES);
 
 export interface GsoConfig { local16: Uint8Array; v6: boolean; vni: number; port: number; dev: string | null; ttl: number; df: boolean; mcIfindex: number }
 
@@ -74,11 +82,16 @@ export class GsoTx {
   private readonly runIov = this.runMsg + RUN_MSGS * K.mmsghdr.size;
   private readonly runName = this.runIov + RUN_MSGS * RUN_IOVS * K.iovec.size;
   private readonly runCtl = this.runName + RUN_MSGS * NAME;
+  private readonly gatherIov = (this.runCtl + RUN_MSGS * CMSG + 7) & ~7;
+  /** iovecs of the chunk gatherChunk prepared last */
+  private gathered = 0;
+  /** a segment's payload pieces (Segmenter.payloadPieces) */
+  private readonly pieces = new Float64Array(2 * GATHER_PIECES);
   /** Set once the kernel refuses UDP GSO on the underlay (EIO: no checksum offload): the raw path from then on. */
   refused = '';
 
   constructor(private readonly c: GsoConfig, private readonly what: string) {
-    this.m = mmapAnonymous(this.runCtl + RUN_MSGS * CMSG, `${what} UDP GSO staging`);
+    this.m = mmapAnonymous(this.gatherIov + GATHER_IOVS * K.iovec.size, `${what} UDP GSO staging`);
     this.v8 = new Uint8Array(this.m.buffer);
     this.v32 = new Uint32Array(this.m.buffer);
     this.stage = this.v8;
@@ -196,11 +209,44 @@ export class GsoTx {
   }
 
   /**
-   * Send the staged chunk of `len` bytes cut into `stride`-byte datagrams on socket fd to the
-   * `n` VTEPs at a[aOff + 16 * i], i < n: destinations sent to, or -errno when the first one
-   * failed (RETRY or DROP errors of the caller; EIO / EINVAL mean the underlay takes no GSO).
+   * Prepare segments [j, j + m) of the frame `seg` began (TCP or USO: seg.gatherable) as a
+   * gathered chunk: each segment's VXLAN header and headers written into the staging area, its
+   * payload left in the source, whose element 0 is at address srcAddr. The chunk's length, or
+   * -1 when a payload would need more than GATHER_PIECES pieces (writeChunk then).
    */
-  send(fd: number, len: number, stride: number, a: Uint8Array, aOff: number, n: number, tolerate: readonly number[]): number {
+  gatherChunk(seg: Segmenter, j: number, m: number, srcAddr: number): number {
+    const v32 = this.v32, pieces = this.pieces, hl = seg.hdrLen;
+    let off = 0, len = 0, n = 0;
+    for (let i = j; i < j + m; i++) {
+      writeVxlanHeader(this.v8, off, this.c.vni);
+      const w = seg.writeHeaders(i, this.v8, off + 8, STAGE - off - 8);
+      if (w < 0) return -1;
+      let io = this.gatherIov + n * K.iovec.size;
+      put64(v32, io + K.iovec.iov_base, this.base + off);
+      put64(v32, io + K.iovec.iov_len, 8 + hl);
+      n++;
+      const pc = seg.payloadPieces(i, pieces, GATHER_PIECES);
+      if (pc < 0) return -1;
+      for (let k = 0; k < pc; k++) {
+        io += K.iovec.size;
+        put64(v32, io + K.iovec.iov_base, srcAddr + pieces[2 * k]!);
+        put64(v32, io + K.iovec.iov_len, pieces[2 * k + 1]!);
+      }
+      n += pc;
+      off += (8 + hl + 7) & ~7;
+      len += 8 + w;
+    }
+    this.gathered = n;
+    return len;
+  }
+
+  /**
+   * Send the chunk of `len` bytes cut into `stride`-byte datagrams on socket fd to the `n`
+   * VTEPs at a[aOff + 16 * i], i < n: the one gatherChunk prepared (`gathered`), else the one
+   * writeChunk staged. Destinations sent to, or -errno when the first one failed (RETRY or
+   * DROP errors of the caller; EIO / EINVAL mean the underlay takes no GSO).
+   */
+  send(fd: number, len: number, stride: number, a: Uint8Array, aOff: number, n: number, tolerate: readonly number[], gathered: boolean): number {
     const ctlLen = len > stride ? CMSG : 0;
     this.v8[this.ctl + K.cmsghdr.size] = stride & 0xff;
     this.v8[this.ctl + K.cmsghdr.size + 1] = stride >> 8;
@@ -210,8 +256,14 @@ export class GsoTx {
       for (let i = 0; i < batch; i++) {
         const mh = this.msg + i * K.mmsghdr.size, io = this.iov + i * K.iovec.size;
         this.setVtep(this.name + i * NAME, a, aOff + (done + i) * 16);
-        this.v32[(io + K.iovec.iov_len) >> 2] = len;
-        this.v32[((io + K.iovec.iov_len) >> 2) + 1] = 0;
+        if (gathered) {
+          put64(this.v32, mh + K.msghdr.msg_iov, this.base + this.gatherIov);
+          put64(this.v32, mh + K.msghdr.msg_iovlen, this.gathered);
+        } else {
+          put64(this.v32, mh + K.msghdr.msg_iov, this.base + io);
+          put64(this.v32, mh + K.msghdr.msg_iovlen, 1);
+          put64(this.v32, io + K.iovec.iov_len, len);
+        }
         this.v32[(mh + K.msghdr.msg_controllen) >> 2] = ctlLen;
         this.v32[((mh + K.msghdr.msg_controllen) >> 2) + 1] = 0;
       }

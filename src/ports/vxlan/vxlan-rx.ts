@@ -97,7 +97,7 @@ export class VxlanReceiver {
     this.merge = p.hdr ? new TcpMerge(p.region, p.hdr) : null;
     let gro = p.hdr !== 0;
     for (const fd of p.rxFds) if (gro && !enableUdpGro(fd, p.portName)) gro = false;
-    this.gro = gro ? new GroRx(p.portName) : null;
+    this.gro = gro ? new GroRx(p.portName, p.hdr) : null;
     try {
       this.vec = mmapAnonymous(this.rxName + RX_BATCH * NAME, 'VXLAN receive vectors');
     } catch (e) {

@@ -492,11 +492,14 @@ export class VxlanSender {
     const stride = 8 + seg0;
     const per = Math.max(1, Math.min(UDP_MAX_SEGMENTS, Math.floor(GSO_MAX_CHUNK / stride), Math.floor(TX_BATCH / need)));
     let fd = g.socketFor(sport);
+    const srcAddr = this.base + u8.byteOffset;
     for (let j = 0; j < segs; j += per) {
       const m = segs - j < per ? segs - j : per;
-      const len = g.writeChunk(seg, j, m);
       if (fd >= 0) {
-        const r = g.send(fd, len, stride, a, aOff, need, TOLERATE);
+        let len = seg.gatherable ? g.gatherChunk(seg, j, m, srcAddr) : -1;
+        const gathered = len >= 0;
+        if (!gathered) len = g.writeChunk(seg, j, m);
+        const r = g.send(fd, len, stride, a, aOff, need, TOLERATE, gathered);
         if (r > 0) {
           st[C.txGsoSends] += r;
           st[C.txDatagrams] += r * m;
@@ -517,6 +520,7 @@ export class VxlanSender {
         }
       }
       // one raw datagram per segment and destination, from the staging area
+      g.writeChunk(seg, j, m);
       let c = 0;
       const sv = this.v6 ? wholeView(g.stage) : null, sw = this.v6 ? wholeWords(g.stage) : undefined;
       for (let i = 0; i < m; i++) {
