@@ -1,7 +1,18 @@
-// What the daemon and an attachment's forwarder thread (worker.ts) share: the
-// control words, the counter layout, the worker's input and its messages.
+// What the daemon and the forwarder threads of attachments (worker.ts) share: a thread's
+// control words and an attachment's, the counter layout, the attachment's input and the
+// messages both ways. A thread serves one attachment or several (member.ts); every message
+// names the attachment (id).
 
-/** Int32 words of the control buffer, written by the daemon, read by the forwarder. */
+/** Int32 words of a forwarder thread's control buffer. */
+export const G = {
+  /** 1: the thread has no attachment left and ends. */
+  stop: 0,
+  /** Bumped by the daemon after each message it posts (add): the thread reads them then. */
+  mail: 1,
+  size: 2,
+} as const;
+
+/** Int32 words of an attachment's control buffer, written by the daemon, read by the forwarder. */
 export const A = {
   stop: 0,
   /** 1: busy polling (vale-ctl -p), 0: sleep when idle. */
@@ -10,7 +21,7 @@ export const A = {
   pollCpu: 2,
   /** Bumped by each polling request; the forwarder applies a request once. */
   pollGen: 3,
-  /** Tests only: 1 makes the forwarder block before its next round, as a stuck one would. */
+  /** Tests only: 1 makes the forwarder (the whole thread) block before its next round, as a stuck one would. */
   stall: 4,
   size: 5,
 } as const;
@@ -48,9 +59,13 @@ export interface AttachWorkerInput {
   counters: SharedArrayBuffer;
 }
 
+/** What the daemon posts to a forwarder thread (then bumps G.mail). */
+export type DaemonMessage = { type: 'add'; id: number; input: AttachWorkerInput };
+
 export type WorkerMessage =
   | {
     type: 'ready';
+    id: number;
     port: string;
     index: number;
     hostPort: string | null;
@@ -67,6 +82,12 @@ export type WorkerMessage =
     fds: { fd: number; link: string }[];
     xdpIfindex: number;
   }
-  | { type: 'polling'; gen: number; on: boolean; cpu: number; error: string }
-  | { type: 'error'; phase: 'open' | 'run'; code: string; message: string }
-  | { type: 'stopped' };
+  | { type: 'polling'; id: number; gen: number; on: boolean; cpu: number; error: string }
+  | { type: 'error'; id: number; phase: 'open' | 'run'; code: string; message: string }
+  /** The attachment's ports are closed (after a stop, a failed open or a failure). */
+  | { type: 'stopped'; id: number };
+
+/** Input of a forwarder thread. */
+export interface ThreadInput {
+  ctrl: SharedArrayBuffer;
+}

@@ -1,7 +1,8 @@
 // Linux interfaces attached to VALE switches (netmap's vale-ctl -a, -h, -d, -p, -P), as the
-// daemon keeps them: one forwarder thread per interface (worker.ts) moves frames
-// between netmap:IF and the switch port valeX:IF (and with the host stack, netmap:IF^ and
-// valeX:IF^). An attachment lives as long as the daemon, or until it is detached; nothing is
+// daemon keeps them: a forwarder thread (worker.ts) moves frames between netmap:IF and the
+// switch port valeX:IF (and with the host stack, netmap:IF^ and valeX:IF^) — one thread for
+// all the attachments of a switch (NMTS_ATTACH_THREADS=interface: one per attachment), each
+// attachment still started, stopped, polled and failing on its own. An attachment lives as long as the daemon, or until it is detached; nothing is
 // written to disk. Errors are NetmapErrors with netmap's codes (ENXIO: no such interface or not
 // attached, EBUSY: already attached or polling, EINVAL: a bad name or request), which the
 // daemon returns and vale-ctl prints in netmap's format.
@@ -16,7 +17,7 @@ import { abandonRedirect } from '../../ports/netif/redirect-registry.js';
 import { vxlanExists } from '../../ports/vxlan/config.js';
 import { attachSpinUs } from '../common/adaptive-spin.js';
 import * as K from '../../sys/kernel-abi.js';
-import { A, COUNTERS_PER_DIR, COUNTERS_SIZE, DIRECTIONS, KERNEL_DROPS, KERNEL_DROPS_OFS, type AttachWorkerInput, type RingConf, type WorkerMessage } from './shared.js';
+import { A, COUNTERS_PER_DIR, COUNTERS_SIZE, DIRECTIONS, G, KERNEL_DROPS, KERNEL_DROPS_OFS, type AttachWorkerInput, type DaemonMessage, type RingConf, type ThreadInput, type WorkerMessage } from './shared.js';
 
 export type { RingConf } from './shared.js';
 
@@ -64,14 +65,27 @@ export interface AttachmentInfo {
   stuck?: string;
 }
 
+/** A forwarder thread and the attachments it serves. */
+interface Thread {
+  key: string;
+  worker: Worker;
+  ctrl: Int32Array;
+  members: Map<number, Attachment>;
+  exited: Promise<void>;
+}
+
 interface Attachment {
+  id: number;
   sw: string;
   ifname: string;
-  worker: Worker;
+  thread: Thread;
   ctrl: Int32Array;
   counters: Float64Array;
   info: AttachmentInfo | null; // null while starting
-  exited: Promise<void>;
+  /** Resolved when the thread reports the attachment stopped, or the thread ends. */
+  ended: Promise<void>;
+  endNow: () => void;
+  onMessage: ((m: WorkerMessage) => void) | null;
   stopping: boolean;
   /** From the ready message: the kernel fds the forwarder holds, its XDP redirect's ifindex (-1: none). */
   fds: { fd: number; link: string }[];
@@ -83,6 +97,14 @@ const VALE_IF = /^(vale[A-Za-z0-9_]*):(.+)$/;
 const IFNAMSIZ = 16;
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
+
+/** How attachments share forwarder threads: 'switch' (default: one thread per switch) or 'interface' (one each), from NMTS_ATTACH_THREADS. */
+export function attachThreads(env: NodeJS.ProcessEnv = process.env): 'switch' | 'interface' {
+  const v = env.NMTS_ATTACH_THREADS;
+  if (v === undefined || v === '' || v === 'switch') return 'switch';
+  if (v === 'interface') return 'interface';
+  throw new NetmapError('EINVAL', `NMTS_ATTACH_THREADS=${v}: expected 'switch' (one forwarder thread per switch, the default) or 'interface' (one per attached interface)`);
+}
 
 /**
  * valeX:IF as a switch and an interface. `hostSuffix`: whether IF^ may be given (detach and
@@ -139,6 +161,9 @@ export function pollingPlan(p: PollingRequest | null): { cpu: number | null; not
 
 export class Attachments {
   private readonly byIf = new Map<string, Attachment>();
+  /** Forwarder threads by key (the switch, or switch:interface), while they take new members. */
+  private readonly threads = new Map<string, Thread>();
+  private nextId = 1;
   /** Forwarders being stopped (detach, failed start): shutdown waits for them too. */
   private readonly stopping = new Set<Promise<void>>();
   /** Interfaces whose terminated forwarder left something open (AttachmentInfo.stuck). */
@@ -150,7 +175,41 @@ export class Attachments {
    * `ended` is called when an attachment ends by itself (its interface went away).
    */
   constructor(private readonly log: (event: string) => void, private readonly ended: () => void = () => {}, private readonly burst = 512,
-    private readonly stopTimeoutMs = STOP_TIMEOUT_MS, private readonly spinUs = attachSpinUs()) {}
+    private readonly stopTimeoutMs = STOP_TIMEOUT_MS, private readonly spinUs = attachSpinUs(), private readonly threading = attachThreads()) {}
+
+  /** The forwarder thread for a new attachment of sw (started if there is none). */
+  private threadFor(sw: string, ifname: string): Thread {
+    const key = this.threading === 'switch' ? sw : `${sw}:${ifname}`;
+    const have = this.threads.get(key);
+    if (have) return have;
+    const ctrl = new SharedArrayBuffer(G.size * 4);
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ctrl } satisfies ThreadInput });
+    const t: Thread = { key, worker, ctrl: new Int32Array(ctrl), members: new Map(), exited: new Promise((r) => worker.once('exit', () => r())) };
+    worker.on('message', (m: WorkerMessage) => {
+      const a = t.members.get(m.id);
+      if (!a) return;
+      if (m.type === 'stopped') a.endNow();
+      a.onMessage?.(m);
+    });
+    worker.on('error', (e) => this.log(`forwarder thread of ${[...t.members.values()].map((a) => `${a.sw}:${a.ifname}`).join(', ') || key}: ${e.message}`));
+    void t.exited.then(() => {
+      if (this.threads.get(key) === t) this.threads.delete(key);
+      for (const a of t.members.values()) a.endNow();
+    });
+    this.threads.set(key, t);
+    return t;
+  }
+
+  /** An attachment leaves its thread; the last one ends the thread. */
+  private leave(a: Attachment): void {
+    const t = a.thread;
+    if (t.members.get(a.id) !== a) return;
+    t.members.delete(a.id);
+    if (t.members.size > 0) return;
+    if (this.threads.get(t.key) === t) this.threads.delete(t.key);
+    Atomics.store(t.ctrl, G.stop, 1);
+    Atomics.notify(t.ctrl, G.mail);
+  }
 
   /** Tests only: make the forwarder of valeX:IF block, as a stuck one would (it then ignores stop). */
   stallForTest(port: string): void {
@@ -193,23 +252,28 @@ export class Attachments {
     checkInterface(ifname);
     const ctrlSab = new SharedArrayBuffer(A.size * 4), countersSab = new SharedArrayBuffer(COUNTERS_SIZE * 8);
     const input: AttachWorkerInput = { sw, ifname, host: o.host, conf: o.conf, burst: this.burst, spinUs: this.spinUs, ctrl: ctrlSab, counters: countersSab };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: input });
+    const thread = this.threadFor(sw, ifname);
+    let endNow = (): void => {};
+    const ended = new Promise<void>((r) => { endNow = r; });
     const a: Attachment = {
-      sw, ifname, worker, ctrl: new Int32Array(ctrlSab), counters: new Float64Array(countersSab), info: null,
-      exited: new Promise((r) => worker.once('exit', () => r())), stopping: false, onPolling: null, fds: [], xdpIfindex: -1,
+      id: this.nextId++, sw, ifname, thread, ctrl: new Int32Array(ctrlSab), counters: new Float64Array(countersSab), info: null,
+      ended, endNow, onMessage: null, stopping: false, onPolling: null, fds: [], xdpIfindex: -1,
     };
     Atomics.store(a.ctrl, A.pollCpu, -1);
     this.byIf.set(ifname, a);
+    thread.members.set(a.id, a);
     const since = new Date().toISOString();
     try {
       const ready = await new Promise<Extract<WorkerMessage, { type: 'ready' }>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new NetmapError('ETIMEDOUT', `the forwarder of ${ifname} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-        worker.on('message', (m: WorkerMessage) => {
+        a.onMessage = (m) => {
           if (m.type === 'ready') { clearTimeout(timer); a.fds = m.fds; a.xdpIfindex = m.xdpIfindex; resolve(m); }
           else if (m.type === 'error' && m.phase === 'open') { clearTimeout(timer); reject(new NetmapError(m.code, m.message)); }
-        });
-        worker.once('error', (e) => { clearTimeout(timer); reject(new NetmapError('EIO', `the forwarder of ${ifname} failed: ${e.message}`)); });
-        worker.once('exit', () => { clearTimeout(timer); reject(new NetmapError('EIO', `the forwarder of ${ifname} exited before it was ready`)); });
+        };
+        void a.ended.then(() => { clearTimeout(timer); reject(new NetmapError('EIO', `the forwarder of ${ifname} ended before it was ready`)); });
+        thread.worker.postMessage({ type: 'add', id: a.id, input } satisfies DaemonMessage);
+        Atomics.add(thread.ctrl, G.mail, 1);
+        Atomics.notify(thread.ctrl, G.mail);
       });
       a.info = {
         port: ready.port, interface: ifname, switch: sw, index: ready.index, hostPort: ready.hostPort, hostIndex: ready.hostIndex,
@@ -225,20 +289,21 @@ export class Attachments {
     return a.info;
   }
 
-  /** After start: messages and an unexpected end of the forwarder. */
+  /** After start: messages and an unexpected end of the attachment (a failure, or its thread gone). */
   private watch(a: Attachment): void {
-    a.worker.on('message', (m: WorkerMessage) => {
+    a.onMessage = (m) => {
       if (m.type === 'polling') a.onPolling?.(m);
       else if (m.type === 'error' && m.phase === 'run') {
         if (this.byIf.get(a.ifname) === a) this.byIf.delete(a.ifname);
         this.log(`attachment ${a.sw}:${a.ifname} failed: ${m.code}: ${m.message}; detached`);
+        this.leave(a);
         this.ended();
       }
-    });
-    a.worker.on('error', (e) => this.log(`attachment ${a.sw}:${a.ifname}: forwarder thread error: ${e.message}`));
-    void a.exited.then(() => {
+    };
+    void a.ended.then(() => {
       if (this.byIf.get(a.ifname) === a && !a.stopping) {
         this.byIf.delete(a.ifname);
+        this.leave(a);
         this.log(`attachment ${a.sw}:${a.ifname}: forwarder thread ended; detached`);
         this.ended();
       }
@@ -255,11 +320,27 @@ export class Attachments {
   private async stopNow(a: Attachment): Promise<void> {
     a.stopping = true;
     Atomics.store(a.ctrl, A.stop, 1);
-    const timedOut = await Promise.race([a.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), this.stopTimeoutMs).unref())]);
-    if (!timedOut) return;
-    await a.worker.terminate();
-    const what = `attachment ${a.sw}:${a.ifname}: the forwarder did not stop within ${this.stopTimeoutMs / 1000} s; terminated`;
-    const r = this.closeWhatItHeld(a);
+    const timedOut = await Promise.race([a.ended.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), this.stopTimeoutMs).unref())]);
+    if (!timedOut) {
+      this.leave(a);
+      return;
+    }
+    // the thread does not answer: terminate it, and with it every attachment it serves
+    const t = a.thread;
+    if (this.threads.get(t.key) === t) this.threads.delete(t.key);
+    const others = [...t.members.values()].filter((m) => m !== a);
+    await t.worker.terminate();
+    const what = `attachment ${a.sw}:${a.ifname}: the forwarder did not stop within ${this.stopTimeoutMs / 1000} s; terminated${others.length ? ` (and with it ${others.map((m) => `${m.sw}:${m.ifname}`).join(', ')}, served by the same thread: detached)` : ''}`;
+    const closedFds = new Set<number>();
+    for (const m of others) {
+      m.stopping = true;
+      if (this.byIf.get(m.ifname) === m) this.byIf.delete(m.ifname);
+      const r = this.closeWhatItHeld(m, closedFds);
+      if (r.left.length > 0 && m.info) this.stuck.set(m.ifname, { ...m.info, counters: this.counters(m), kernelDrops: this.kernelDrops(m), stuck: `${r.left.join(', ')} could not be closed` });
+    }
+    t.members.clear();
+    if (others.length) this.ended();
+    const r = this.closeWhatItHeld(a, closedFds);
     if (r.left.length === 0) {
       this.log(`${what}; closed what it held: ${r.closed} socket(s)${r.xdp ? `, ${r.xdp}` : ''}`);
       return;
@@ -273,12 +354,15 @@ export class Attachments {
    * After terminate(): close the kernel fds the forwarder held (the fd table is the process's),
    * each only if /proc/self/fd still names what the forwarder had (a number the forwarder closed
    * may have been reused by the daemon since), and drop its reference to the interface's XDP
-   * redirect (the last one detaches the program).
+   * redirect (the last one detaches the program). `done`: fds of the thread closed already
+   * (its own ioctl socket is listed by every attachment it served).
    */
-  private closeWhatItHeld(a: Attachment): { closed: number; left: string[]; xdp: string } {
+  private closeWhatItHeld(a: Attachment, done: Set<number>): { closed: number; left: string[]; xdp: string } {
     let closed = 0;
     const left: string[] = [];
     for (const { fd, link } of a.fds) {
+      if (done.has(fd)) continue;
+      done.add(fd);
       let now = '';
       try { now = readlinkSync(`/proc/self/fd/${fd}`); } catch { /* closed already */ }
       if (link === '' || now !== link) {
