@@ -13,7 +13,7 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/stuck-forwarder.js', import.me
 
 describe('a stuck forwarder is terminated without leaving its sockets or XDP link open', { skip }, () => {
   const ns = new Netns('stuck');
-  if (!skip) ns.create([['stka', 'stkb']]);
+  if (!skip) ns.create([['stka', 'stkb'], ['stkc', 'stkd']]);
   after(() => ns.destroy());
 
   for (const backend of ['af_xdp', 'af_packet']) {
@@ -29,4 +29,16 @@ describe('a stuck forwarder is terminated without leaving its sockets or XDP lin
       assert.doesNotMatch(ns.ip('-d', 'link', 'show', 'stka'), /prog\/xdp|xdpgeneric|xdpdrv/, 'no XDP program on the interface');
     });
   }
+
+  test('two attachments served by one thread: the stuck thread terminated closes both, the other is reported detached', { timeout: 60_000 }, () => {
+    const sw = `valestk${process.pid % 10000}`;
+    const out = ns.run(process.execPath, [FIXTURE, sw, 'stka', 'af_xdp', 'stkc'], { env: { ...process.env, NMTS_SHARED: '1' } });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { sharedWith: string[]; before: string[]; during: string[]; after: string[]; logs: string[]; list: unknown[] };
+    assert.deepEqual(r.sharedWith, [`${sw}:stkc`], 'one thread for both (the default)');
+    assert.ok(r.during.length >= r.before.length + 2, `both attachments opened sockets: ${r.during.join(', ')}`);
+    assert.deepEqual(r.after, r.before, 'every socket / BPF fd of both attachments is closed');
+    assert.ok(r.logs.some((l) => new RegExp(`terminated \\(and with it ${sw}:stkc, served by the same thread: detached\\)`).test(l)), r.logs.join('\n'));
+    assert.deepEqual(r.list, [], 'nothing listed');
+    for (const i of ['stka', 'stkc']) assert.doesNotMatch(ns.ip('-d', 'link', 'show', i), /prog\/xdp|xdpgeneric|xdpdrv/, `no XDP program on ${i}`);
+  });
 });

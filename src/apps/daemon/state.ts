@@ -194,7 +194,7 @@ export class DaemonState {
       return vmAttachment(v, vm.sw, by);
     }
     const a = await this.attachments.attach(port, { host, conf, by: by.peer });
-    this.emit(`${callerText(by)}: attach ${a.interface} to ${a.switch}: ${a.port} (index ${a.index})${a.hostPort ? `, ${a.hostPort} (index ${a.hostIndex})` : ''}; ${a.lines[0] ?? a.backend}`);
+    this.emit(`${callerText(by)}: attach ${a.interface} to ${a.switch}: ${a.port} (index ${a.index})${a.hostPort ? `, ${a.hostPort} (index ${a.hostIndex})` : ''}; ${a.lines[0] ?? a.backend}; forwarder thread ${a.thread}${a.sharedWith.length ? ` (also serving ${a.sharedWith.join(', ')})` : ''}`);
     return a;
   }
 
@@ -294,7 +294,7 @@ function vmAttachment(v: VhostPortInfo, sw: string, by: Caller): AttachmentInfo 
   const zero = (): { packets: number; bytes: number; drops: number } => ({ packets: 0, bytes: 0, drops: 0 });
   return {
     port: `${sw}:${v.name}`, interface: v.name, switch: sw, index: v.index ?? -1, hostPort: null, hostIndex: null,
-    backend: 'vhost-user', lines: [`vhost-user port ${v.name} (socket ${v.path})`], polling: v.polling, since: new Date().toISOString(), by: by.peer,
+    backend: 'vhost-user', lines: [`vhost-user port ${v.name} (socket ${v.path})`], thread: -1, sharedWith: [], polling: v.polling, since: new Date().toISOString(), by: by.peer,
     counters: { nicToSwitch: zero(), switchToNic: zero(), hostToSwitch: zero(), switchToHost: zero() },
     kernelDrops: { rxRingFull: 0, rxOther: 0, txInvalid: 0, host: 0 },
   };

@@ -50,6 +50,12 @@ export interface AttachmentInfo {
   backend: string;
   /** how the interface is opened: backend, why not AF_XDP, offload advice */
   lines: string[];
+  /**
+   * The forwarder thread serving it (a worker's threadId; -1: none, a VM port) and the other
+   * attachments that thread serves (valeX:IF each): by default one thread per switch.
+   */
+  thread: number;
+  sharedWith: string[];
   /** null: the forwarder sleeps when idle; else it busy-polls, pinned to `cpu` unless null */
   polling: null | { cpu: number | null; note: string };
   since: string;
@@ -277,7 +283,8 @@ export class Attachments {
       });
       a.info = {
         port: ready.port, interface: ifname, switch: sw, index: ready.index, hostPort: ready.hostPort, hostIndex: ready.hostIndex,
-        backend: ready.backend, lines: ready.lines, polling: null, since, by: o.by, counters: this.counters(a), kernelDrops: this.kernelDrops(a),
+        backend: ready.backend, lines: ready.lines, thread: thread.worker.threadId, sharedWith: [], polling: null, since, by: o.by,
+        counters: this.counters(a), kernelDrops: this.kernelDrops(a),
       };
       if (this.closing) throw new NetmapError('ESHUTDOWN', 'the daemon is shutting down');
     } catch (e) {
@@ -286,7 +293,7 @@ export class Attachments {
       throw e;
     }
     this.watch(a);
-    return a.info;
+    return this.infoOf(a);
   }
 
   /** After start: messages and an unexpected end of the attachment (a failure, or its thread gone). */
@@ -410,7 +417,7 @@ export class Attachments {
       throw new NetmapError('EINVAL', `cannot poll on CPU ${plan?.cpu}: ${applied.error}`);
     }
     info.polling = plan ? { cpu: plan.cpu, note: plan.note } : null;
-    return { ...info, counters: this.counters(a), kernelDrops: this.kernelDrops(a) };
+    return this.infoOf(a);
   }
 
   private applyPolling(a: Attachment, on: boolean, cpu: number): Promise<Extract<WorkerMessage, { type: 'polling' }>> {
@@ -445,8 +452,13 @@ export class Attachments {
 
   /** Every attachment (started ones), with its counters. */
   list(): AttachmentInfo[] {
-    return [...this.byIf.values()].filter((a) => a.info).map((a): AttachmentInfo => ({ ...a.info!, counters: this.counters(a), kernelDrops: this.kernelDrops(a) }))
-      .concat([...this.stuck.values()]);
+    return [...this.byIf.values()].filter((a) => a.info).map((a) => this.infoOf(a)).concat([...this.stuck.values()]);
+  }
+
+  /** An attachment's info with its counters now and the attachments its thread also serves. */
+  private infoOf(a: Attachment): AttachmentInfo {
+    const sharedWith = [...a.thread.members.values()].filter((m) => m !== a && m.info).map((m) => m.info!.port);
+    return { ...a.info!, sharedWith, counters: this.counters(a), kernelDrops: this.kernelDrops(a) };
   }
 
   /** Shutdown: detach everything (polling or not); returns the ports that went. */
