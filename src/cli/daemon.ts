@@ -8,8 +8,9 @@ import { parseListen } from '../apps/http/listen.js';
 const HELP = `usage: nmts daemon [--socket PATH] [--mode MODE] [--group NAME] [--http [HOST:]PORT] [--foreground] [--exit-when-idle]
 
 Holds persistent VALE ports and switches that outlive the processes that asked for them,
-keeps Linux interfaces attached to switches (one forwarder thread each: nmts vale-ctl -a,
--h, -d, -p, -P), answers newline-delimited JSON requests on a Unix socket (commands: ping,
+keeps Linux interfaces attached to switches (nmts vale-ctl -a, -h, -d, -p, -P: one forwarder
+thread per switch serves all its attachments; NMTS_ATTACH_THREADS=interface: one thread
+per interface), answers newline-delimited JSON requests on a Unix socket (commands: ping,
 list, hold, release, held, reclaim, stats, attach, detach, polling, attached; see
 docs/daemon.md), reclaims the ports of processes that died, and logs one line per event on
 stderr. SIGTERM or SIGINT: every interface is detached, every held port is released

@@ -1,5 +1,5 @@
 // What the daemon keeps, apart from any socket: the ports it holds open for clients, the Linux
-// interfaces it keeps attached to switches (Attachments, one forwarder thread each), and the
+// interfaces it keeps attached to switches (Attachments, one forwarder thread per switch), and the
 // reclaim passes over the shared files. Every request of the protocol is one method here,
 // taking arguments already validated (args.ts) and the caller (for the log and `by`), so a
 // test drives it without a socket; the server (server.ts) only carries lines to and from it.
