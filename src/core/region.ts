@@ -14,7 +14,7 @@
 import { DEFAULT_BUF_SIZE } from './constants.js';
 import { DIR, DIR_NAME_MAX, DirType, OBJ_UNIT, REGION_HEADER_SIZE, REGION_MAGIC, REGION_VERSION, RH } from './layout.js';
 import { lockWithin, unlock } from './lock.js';
-import { futexWait, futexWaitAsync, futexWake } from '../sys/libc.js';
+import { futexWait, futexWaitAsync, futexWaitv, futexWaitvAvailable, futexWaitvEntry, futexWake } from '../sys/libc.js';
 
 export class NetmapError extends Error {
   /** errno-style code: EINVAL, EBUSY, ENOMEM, ENXIO, ENOENT, EEXIST, ENOTSUP */
@@ -241,6 +241,26 @@ export class Region {
     if (this.addr === 0n) Atomics.wait(this.i32, idx, value, timeoutMs < 0 ? undefined : timeoutMs);
     else futexWait(this.addr + BigInt(idx << 2), value, timeoutMs, this.ts);
   }
+
+  /** Whether waitMany() can sleep on several words at once: a mapped file, and futex_waitv(2) in the kernel. */
+  get canWaitMany(): boolean {
+    return this.addr !== 0n && futexWaitvAvailable();
+  }
+
+  /**
+   * Sleep while i32[idxs[k]] === values[k] for every k < n, at most timeoutMs (< 0: forever) or
+   * until one of them is notified. Only where canWaitMany (else throws ENOTSUP); n <= vec's room.
+   */
+  waitMany(idxs: Int32Array, values: Int32Array, n: number, timeoutMs: number): void {
+    if (!this.canWaitMany) throw new NetmapError('ENOTSUP', `${this.label}: no sleep on several words here`);
+    const vec = this.waitv;
+    if (n > vec.length / 3) throw new NetmapError('EINVAL', `${this.label}: ${n} words to sleep on, at most ${vec.length / 3}`);
+    for (let k = 0; k < n; k++) futexWaitvEntry(vec, k, this.addr + BigInt(idxs[k] << 2), values[k]);
+    futexWaitv(vec, n, timeoutMs, this.ts);
+  }
+
+  /** The futex_waitv vector of waitMany (up to 128 words: a switch's ports). */
+  private readonly waitv = new BigUint64Array(3 * 128);
 
   /** wait() without blocking the thread. */
   async waitAsync(idx: number, value: number, timeoutMs: number): Promise<void> {

@@ -45,6 +45,27 @@ export function sleepOn(region: Region, seqIdx: number, c: WaitCheck): void {
   }
 }
 
+/**
+ * sleepOn() over n words of one region at once (words[0..n), each a sequence word with its
+ * waiters count: the port records of the ports a thread serves), woken by any of them, where
+ * region.canWaitMany; seqs receives the values seen. A producer that publishes to one of the
+ * ports after the check changes its word, so futex_waitv(2) returns at once, as for one word.
+ */
+export function sleepOnMany(region: Region, words: Int32Array, seqs: Int32Array, n: number, c: WaitCheck): void {
+  if (heldCount > 0) flushWakes();
+  const i32 = region.i32;
+  for (let k = 0; k < n; k++) {
+    seqs[k] = Atomics.load(i32, words[k]);
+    Atomics.add(i32, words[k] + 1, 1);
+  }
+  try {
+    const ms = c.beforeSleep();
+    if (ms > 0) region.waitMany(words, seqs, n, ms === Infinity ? -1 : ms);
+  } finally {
+    for (let k = 0; k < n; k++) Atomics.sub(i32, words[k] + 1, 1);
+  }
+}
+
 /** sleepOn() without blocking the thread (the event loop keeps running). */
 export async function sleepOnAsync(region: Region, seqIdx: number, c: WaitCheck): Promise<void> {
   if (heldCount > 0) flushWakes();

@@ -190,6 +190,52 @@ export function futexWait(addr: bigint, value: number, timeoutMs: number, ts: Bi
   throw new SysError('futex', 'FUTEX_WAIT', e);
 }
 
+// futex_waitv(2) (Linux 5.16): one sleep on several words; the same number on x86-64 and arm64
+const SYS_futex_waitv = 449;
+const FUTEX2_SIZE_U32 = 0x02;
+const _syscallWaitv = libc.func('long syscall(long, void *, long, long, void *, long)');
+const CLOCK_MONOTONIC = 1;
+const ENOSYS = 38;
+/** Bytes of one struct futex_waitv: value (u64), address (u64), flags (u32), reserved (u32). */
+export const FUTEX_WAITV_SIZE = 24;
+let waitvMissing = false;
+
+/** Whether futex_waitv(2) is there (false after it answered ENOSYS: a kernel before 5.16). */
+export function futexWaitvAvailable(): boolean {
+  return !waitvMissing;
+}
+
+/**
+ * Fill entry i of a futex_waitv vector (a BigUint64Array of 3 words per entry): sleep while the
+ * shared (not process-private) 32-bit word at addr holds value.
+ */
+export function futexWaitvEntry(vec: BigUint64Array, i: number, addr: bigint, value: number): void {
+  vec[3 * i] = BigInt(value >>> 0);
+  vec[3 * i + 1] = addr;
+  vec[3 * i + 2] = BigInt(FUTEX2_SIZE_U32);
+}
+
+/**
+ * Sleep until any of the n words of `vec` is woken, one no longer holds its value, or
+ * timeoutMs passes (< 0: forever); `ts` holds the deadline (CLOCK_MONOTONIC, which libuv's
+ * hrtime reads too). Returns false on a timeout, true otherwise (re-check the words); throws
+ * ENOSYS on a kernel without futex_waitv (futexWaitvAvailable() is false from then on).
+ */
+export function futexWaitv(vec: BigUint64Array, n: number, timeoutMs: number, ts: BigInt64Array): boolean {
+  if (timeoutMs >= 0) {
+    const at = process.hrtime.bigint() + BigInt(Math.round(timeoutMs * 1e6));
+    ts[0] = at / 1_000_000_000n;
+    ts[1] = at % 1_000_000_000n;
+  }
+  const r = Number(_syscallWaitv(SYS_futex_waitv, vec, n, 0, timeoutMs >= 0 ? ts : null, CLOCK_MONOTONIC));
+  if (r >= 0) return true;
+  const e = koffi.errno();
+  if (e === ETIMEDOUT) return false;
+  if (e === EAGAIN || e === EINTR) return true; // a word changed, or a signal: re-check
+  if (e === ENOSYS) waitvMissing = true;
+  throw new SysError('futex_waitv', `${n} words`, e);
+}
+
 /** FUTEX_WAKE up to `count` waiters of the word at `addr`. */
 export function futexWake(addr: bigint, count: number): number {
   return Number(_syscall6(SYS_futex, addr, FUTEX_WAKE, count, 0n, 0n, 0));

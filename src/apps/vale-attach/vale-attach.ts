@@ -341,6 +341,7 @@ export class Attachments {
     const closedFds = new Set<number>();
     for (const m of others) {
       m.stopping = true;
+      m.endNow(); // (one still starting fails its attach at once)
       if (this.byIf.get(m.ifname) === m) this.byIf.delete(m.ifname);
       const r = this.closeWhatItHeld(m, closedFds);
       if (r.left.length > 0 && m.info) this.stuck.set(m.ifname, { ...m.info, counters: this.counters(m), kernelDrops: this.kernelDrops(m), stuck: `${r.left.join(', ')} could not be closed` });

@@ -10,9 +10,11 @@
 //
 // Each round serves the members in turn: receive (rxsync), move, transmit (txsync), so that
 // what one member delivers into the switch is taken by the next in the same round. When no
-// member moved anything the thread sleeps on its switch port's futex word (one member) or on
-// the switch's word for pollers of several ports, and one fd-waker thread turns input on any
-// member's sockets into a wake-up of that word. In polling mode (vale-ctl -p on any member) it
+// member moved anything the thread sleeps on its switch ports' futex words at once
+// (futex_waitv(2): woken by deliveries to its own ports only, not by the switch's other
+// traffic; one port: its word alone; where futex_waitv is missing: the switch's word for
+// pollers of several ports), and one fd-waker thread turns input on any member's sockets into
+// a wake-up of the first word. In polling mode (vale-ctl -p on any member) it
 // never sleeps, optionally pinned to a CPU. The wake-ups of the switch's receivers it delivers
 // to are kept over several busy rounds and done once (common/kept-wakes.ts), always before it
 // spins, sleeps or stops.
@@ -23,9 +25,10 @@
 // reported (error, then stopped); the others go on.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import '../../index.js';
-import { ANY_WORD, portWord, sleepOn } from '../../core/wait.js';
+import { ANY_WORD, portWord, sleepOn, sleepOnMany } from '../../core/wait.js';
 import { clock } from '../../core/port.js';
 import type { Region } from '../../core/region.js';
+import { futexWaitvAvailable } from '../../sys/libc.js';
 import { ctlSocketFd } from '../../sys/net.js';
 import { pinThisThread, allowedCpus, schedYield } from '../../sys/sched.js';
 import { AdaptiveSpin } from '../common/adaptive-spin.js';
@@ -45,9 +48,15 @@ let mailSeen = 0;
 let burst = 512;
 let spin = new AdaptiveSpin(0);
 let polling = false;
-/** The switch region and the word this thread sleeps on, and its waker (rewire()). */
+/**
+ * The switch region and the words this thread sleeps on (its members' switch ports: all of
+ * them at once when `many`, else `word`), and its waker (rewire()).
+ */
 let region: Region | null = null;
 let word = 0;
+let many = false;
+let words = new Int32Array(0);
+let seqs = new Int32Array(0);
 let waker: FdWaker | null = null;
 /** A member whose error was caught where it could not be handled at once (before a sleep). */
 let failed: Member | null = null;
@@ -63,10 +72,12 @@ function rewire(): void {
     region = null;
     return;
   }
-  const first = members[0];
-  region = first.vnic.region;
-  // one switch port: its own word; several (members, or a host port): the switch's word
-  word = members.length === 1 && first.vhost === null ? portWord(first.vnic.rec) : ANY_WORD;
+  region = members[0].vnic.region;
+  const ws = members.flatMap((m) => [portWord(m.vnic.rec), ...(m.vhost ? [portWord(m.vhost.rec)] : [])]);
+  many = ws.length > 1 && ws.length <= 128 && region.canWaitMany;
+  word = ws.length === 1 || many ? ws[0] : ANY_WORD;
+  words = Int32Array.from(ws);
+  seqs = new Int32Array(ws.length);
   try {
     waker = new FdWaker({ fds: members.flatMap((m) => m.fds), path: region.path, wordOfs: word << 2 });
   } catch {
@@ -217,7 +228,16 @@ function sleep(): void {
       return;
     }
   }
-  sleepOn(region, word, beforeSleep); // core/wait.ts: announce, check again, sleep
+  // core/wait.ts: announce, check again, sleep
+  if (!many) sleepOn(region, word, beforeSleep);
+  else {
+    try {
+      sleepOnMany(region, words, seqs, words.length, beforeSleep);
+    } catch (e) {
+      if (futexWaitvAvailable()) throw e;
+      rewire(); // a kernel without futex_waitv (before 5.16): the switch's word from now on
+    }
+  }
   if (failed !== null) {
     const m = failed, e = failedWith;
     failed = failedWith = null;
