@@ -11,7 +11,8 @@ Holds persistent VALE ports and switches that outlive the processes that asked f
 keeps Linux interfaces attached to switches (nmts vale-ctl -a, -h, -d, -p, -P: one forwarder
 thread per switch serves all its attachments; NMTS_ATTACH_THREADS=interface: one thread
 per interface), answers newline-delimited JSON requests on a Unix socket (commands: ping,
-list, hold, release, held, reclaim, stats, attach, detach, polling, attached; see
+list, hold, release, held, reclaim, stats, attach, detach, polling, attached,
+vhost-create, vhost-remove, vhost-list, vxlan-fdb-add, vxlan-fdb-del, vxlan-fdb-show; see
 docs/daemon.md), reclaims the ports of processes that died, and logs one line per event on
 stderr. SIGTERM or SIGINT: every interface is detached, every held port is released
 (shared files left empty are removed), the socket is removed, exit 0.

@@ -6,7 +6,7 @@ import { NetmapError, parsePortSpec, formatPortSpec, type OpenOptions } from '..
 import type { PollingRequest } from '../vale-attach/vale-attach.js';
 
 /** Commands of the protocol, in the order docs/daemon.md lists them. */
-export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats', 'attach', 'detach', 'polling', 'attached', 'vhost-create', 'vhost-remove', 'vhost-list'] as const;
+export const DAEMON_COMMANDS = ['ping', 'list', 'hold', 'release', 'held', 'reclaim', 'stats', 'attach', 'detach', 'polling', 'attached', 'vhost-create', 'vhost-remove', 'vhost-list', 'vxlan-fdb-add', 'vxlan-fdb-del', 'vxlan-fdb-show'] as const;
 export type Command = (typeof DAEMON_COMMANDS)[number];
 
 export type Request = Record<string, unknown>;
@@ -16,6 +16,7 @@ export const ARGS: Record<Command, readonly string[]> = {
   ping: [], list: [], hold: ['port', 'conf'], release: ['port'], held: [], reclaim: [], stats: ['port'],
   attach: ['port', 'host', 'conf'], detach: ['port'], polling: ['port', 'enable', 'mode', 'firstCpu', 'numCpus'], attached: [],
   'vhost-create': ['port', 'path', 'kind', 'queues', 'conf', 'offloads'], 'vhost-remove': ['port'], 'vhost-list': [],
+  'vxlan-fdb-add': ['port', 'entry'], 'vxlan-fdb-del': ['port', 'entry'], 'vxlan-fdb-show': ['port'],
 };
 
 /** Canonical name of a port spec, without @conf (which only matters when creating). */
@@ -58,6 +59,13 @@ export function confArg(req: Request): OpenOptions {
 export function stringArg(req: Request, key: string): string {
   const v = req[key];
   if (typeof v !== 'string' || v.length === 0 || v.length > 107) throw new NetmapError('EINVAL', `argument '${key}' must be a non-empty string of at most 107 characters`);
+  return v;
+}
+
+/** A VXLAN FDB entry: `MAC@VTEP` (add), `MAC` or `MAC@VTEP` (del); checked in full by ports/vxlan. */
+export function entryArg(req: Request): string {
+  const v = req.entry;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 100) throw new NetmapError('EINVAL', `${v === undefined ? 'missing' : 'invalid'} argument 'entry': a string MAC@VTEP such as "02:00:00:00:00:01@10.0.0.2"`);
   return v;
 }
 

@@ -17,7 +17,7 @@ import { NetmapError } from '../../index.js';
 import { SHM_DIR, regionPath } from '../../core/shm.js';
 import { defaultSocketPath } from './socket.js';
 import {
-  boolArg, confArg, stringArg, vmKindArg, vmRingArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
+  boolArg, confArg, entryArg, stringArg, vmKindArg, vmRingArg, errorReply, parseRequest, pollingArg, portArg, type Command, type Request,
 } from './args.js';
 import { resolveGroup, startServer } from './server.js';
 import { DaemonCounters } from './stats.js';
@@ -127,6 +127,9 @@ const HANDLERS: Record<Command, (s: DaemonState, req: Request, c: Caller) => Res
   'vhost-create': async (s, req, c) => ({ ...await s.vhostCreate(portArg(req), stringArg(req, 'path'), c, vmKindArg(req), vmRingArg(req)) }),
   'vhost-remove': async (s, req, c) => { await s.vhostRemove(portArg(req), c); return { port: portArg(req) }; },
   'vhost-list': (s) => ({ ports: s.vhostList() }),
+  'vxlan-fdb-add': (s, req, c) => s.vxlanFdbAdd(portArg(req), entryArg(req), c),
+  'vxlan-fdb-del': (s, req, c) => s.vxlanFdbDel(portArg(req), entryArg(req), c),
+  'vxlan-fdb-show': (s, req) => ({ ...s.vxlanFdbShow(portArg(req)) }),
 };
 
 /** Start the daemon; resolves once it listens. */

@@ -11,6 +11,8 @@ import { taskAlive } from '../../core/lock.js';
 import { reclaimAll, regionPath } from '../../core/shm.js';
 import { Attachments, pollingPlan, type AttachmentInfo, type PollingRequest, type RingConf } from '../vale-attach/vale-attach.js';
 import { canonicalPort, refuseInterface } from './args.js';
+import { addStaticFdb, deleteStaticFdb, fdbView, type FdbView } from '../../ports/vxlan/fdb-admin.js';
+import { validVxlanName } from '../../ports/vxlan/config.js';
 import { VhostPorts, qemuArgs, type VhostPortInfo, type VmPortKind, type VmRingConf } from '../vhost-user/manager.js';
 
 /** Who connected (SO_PEERCRED at connect time). */
@@ -249,6 +251,25 @@ export class DaemonState {
     return this.attachments.list();
   }
 
+  /** vxlan-fdb-add: a static entry `MAC@VTEP` for VXLAN port `name` (as vale-ctl --vxlan-fdb). */
+  vxlanFdbAdd(name: string, entry: string, by: Caller): { port: string; mac: string; dst: string } {
+    const e = addStaticFdb(vxlanName(name), entry);
+    this.emit(`${callerText(by)}: vxlan-fdb-add ${name} ${e.mac}@${e.dst}`);
+    return { port: name, mac: e.mac, dst: e.dst };
+  }
+
+  /** vxlan-fdb-del: remove the static entries matching `MAC` or `MAC@VTEP` (as vale-ctl --vxlan-fdb-del). */
+  vxlanFdbDel(name: string, selector: string, by: Caller): { port: string; mac: string; dst: string | null } {
+    const e = deleteStaticFdb(vxlanName(name), selector);
+    this.emit(`${callerText(by)}: vxlan-fdb-del ${name} ${e.mac}${e.dst ? `@${e.dst}` : ''}`);
+    return { port: name, mac: e.mac, dst: e.dst || null };
+  }
+
+  /** vxlan-fdb-show: the table in force (open), or the static entries it opens with. */
+  vxlanFdbShow(name: string): FdbView & { port: string } {
+    return { port: name, ...fdbView(vxlanName(name)) };
+  }
+
   /** The read-only picture: reads the shared files, changes nothing (no reclaim pass). */
   view(): DaemonView {
     return {
@@ -287,6 +308,12 @@ export class DaemonState {
     this.held.clear();
     return { detached, released };
   }
+}
+
+/** A VXLAN port's name as the FDB commands take it (EINVAL naming the rule). */
+function vxlanName(name: string): string {
+  if (!validVxlanName(name)) throw new NetmapError('EINVAL', `'${name}' is not a VXLAN port name (vale-ctl -n NAME --vxlan ...: 1 to 15 letters, digits, '_' or '.')`);
+  return name;
 }
 
 /** A VM port's attachment as -a and -p report it (its queue counters are in vale-ctl -v: no kernel socket). */

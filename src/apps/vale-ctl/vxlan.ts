@@ -9,10 +9,10 @@ import { existsSync, openSync, closeSync, constants } from 'node:fs';
 import { NetmapError } from '../../core/region.js';
 import { flock, LOCK_EX, LOCK_NB } from '../../sys/libc.js';
 import {
-  appendStaticEntry, formatVxlanSpec, vxlanSpecText, parseStaticSelector, removeStaticEntries, loadStaticEntries, loadVxlanConfig, parseStaticEntry, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
+  formatVxlanSpec, vxlanSpecText, loadVxlanConfig, parseVxlanSpec, removeVxlanFiles, storeVxlanConfig, validVxlanName, vxlanConfigPath, vxlanExists, vxlanNames,
 } from '../../ports/vxlan/config.js';
-import { bumpFdbGeneration, portSocketDrops, readVxlanStats } from '../../ports/vxlan/stats.js';
-import { readFdbTable } from '../../ports/vxlan/fdb-table.js';
+import { portSocketDrops, readVxlanStats } from '../../ports/vxlan/stats.js';
+import { addStaticFdb, deleteStaticFdb, fdbView } from '../../ports/vxlan/fdb-admin.js';
 import type { ValeCtlOutput } from './vale-ctl.js';
 
 export { vxlanExists };
@@ -28,14 +28,12 @@ export function createVxlan(name: string, spec: string, io: ValeCtlOutput, verbo
 
 /** --vxlan-fdb NAME,MAC@VTEP: a static entry, kept with the port and taken by its opener at once. */
 export function appendVxlanFdb(name: string, entry: string): void {
-  appendStaticEntry(name, parseStaticEntry(entry));
-  bumpFdbGeneration(name);
+  addStaticFdb(name, entry);
 }
 
 /** --vxlan-fdb-del NAME,MAC[@VTEP]: remove run-time static entries (ENOENT when none matches). */
 export function deleteVxlanFdb(name: string, entry: string): void {
-  removeStaticEntries(name, parseStaticSelector(entry));
-  bumpFdbGeneration(name);
+  deleteStaticFdb(name, entry);
 }
 
 /**
@@ -44,17 +42,10 @@ export function deleteVxlanFdb(name: string, entry: string): void {
  * (aged-out entries left out); while it is closed, the static entries it will start with.
  */
 export function showVxlanFdb(name: string): string[] {
-  const c = loadVxlanConfig(name).config; // ENXIO naming the port when there is none
-  const t = readFdbTable(name);
-  if ('error' in t || !t.open) {
-    const statics = [...c.fdb, ...loadStaticEntries(name)];
-    return [
-      `${name}: ${'error' in t ? t.error : 'closed'}: no learned entries; the static ones it opens with:`,
-      ...statics.map((e) => `${e.mac} dst ${e.dst} static`),
-    ];
-  }
-  if (t.entries.length === 0) return [`${name}: no entries (nothing learned yet, no static entry)`];
-  return t.entries.map((e) => `${e.mac} dst ${e.vtep} ${e.static ? 'static' : `learned, last frame ${e.ageSec!.toFixed(1)} s ago`}`);
+  const v = fdbView(name); // ENXIO naming the port when there is none
+  if (!v.open) return [`${name}: ${v.note}: no learned entries; the static ones it opens with:`, ...v.entries.map((e) => `${e.mac} dst ${e.vtep} static`)];
+  if (v.entries.length === 0) return [`${name}: no entries (nothing learned yet, no static entry)`];
+  return v.entries.map((e) => `${e.mac} dst ${e.vtep} ${e.static ? 'static' : `learned, last frame ${e.ageSec!.toFixed(1)} s ago`}`);
 }
 
 /** -r NAME of a VXLAN port. */
