@@ -28,7 +28,7 @@ describe('attachments and their forwarder threads', { skip }, () => {
         ns.create([['ata', 'atb'], ['atc', 'atd']]);
         const out = ns.run(process.execPath, [FIXTURE, `valeat${process.pid % 10000}`], { env: { ...process.env, NMTS_SHARED: '1', NMTS_ATTACH_THREADS: mode } });
         const r = JSON.parse(out.trim().split('\n').pop()!) as {
-          threads: number[]; listed: { port: string; thread: number; sharedWith: string[] }[]; throughSwitch: number; failed: boolean;
+          warm: boolean; threads: number[]; listed: { port: string; thread: number; sharedWith: string[] }[]; throughSwitch: number; failed: boolean;
           left: string[]; afterFailure: number; detached: string[]; logs: string[]; list: unknown[];
         };
         const sw = `valeat${process.pid % 10000}`;
@@ -39,10 +39,11 @@ describe('attachments and their forwarder threads', { skip }, () => {
           assert.notEqual(r.threads[0], r.threads[1], 'a thread each');
           assert.deepEqual(r.listed.map((l) => l.sharedWith), [[], []]);
         }
-        assert.ok(r.throughSwitch >= 2000, `2000 frames sent into atb, ${r.throughSwitch} left atd`);
+        assert.ok(r.warm, `frames never got from atb through the switch to atd: ${r.logs.join('\n')}`);
+        assert.ok(r.throughSwitch >= 2000, `2000 frames sent into atb, ${r.throughSwitch} left atd; ${JSON.stringify(r)}`);
         assert.ok(r.failed, `atc's attachment failed with ENXIO: ${r.logs.join('\n')}`);
         assert.deepEqual(r.left, [`${sw}:ata`], 'only atc went');
-        assert.ok(r.afterFailure >= 1000, `ata still forwards: ${r.afterFailure} of 1000`);
+        assert.ok(r.afterFailure >= 1000, `ata still forwards: ${r.afterFailure} of 1000; ${JSON.stringify(r)}`);
         assert.deepEqual(r.detached, [`${sw}:ata`]);
         assert.deepEqual(r.list, []);
       } finally {
